@@ -1,0 +1,1 @@
+//! hpo: hyperparameter optimization with experiment tracking built in.
