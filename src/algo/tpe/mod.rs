@@ -1,0 +1,481 @@
+//! The Tree-structured Parzen Estimator.
+//!
+//! After a random start-up, the finished trials are split by loss into a small good set and
+//! the rest; a Parzen estimator is fitted to each (`l` to the good, `g` to the bad), candidates
+//! are drawn from `l`, and the one with the largest `log l(x) - log g(x)` wins.
+//!
+//! Two presets share the machinery:
+//! - [`Tpe::default()`]: multivariate kernels over the whole tree-shaped space (a conditional
+//!   parameter is modelled jointly with the choice above it: a component whose trial lacked the
+//!   parameter uses the prior kernel for it), a linear good-set size (15 %, at most 25),
+//!   good points weighted by their improvement (EI weighting), bandwidths floored at 3 % of the
+//!   range (and half a grid step for quantized parameters) instead of hyperopt's magic clip,
+//!   smoothed categorical kernels, pending trials treated as bad
+//!   (constant liar), failed trials ignored, and no re-proposal of an evaluated point in a
+//!   discrete space.
+//! - [`Tpe::hyperopt()`]: hyperopt 0.3.0's `tpe.suggest`: univariate, good set
+//!   `min(ceil(0.25 sqrt N), 25)` over all trials (pending and failed count as infinitely bad),
+//!   20 start-up trials, adaptive Parzen bandwidths with the prior inserted and the magic clip,
+//!   linear forgetting after 25, categorical pseudo-counts, exact bin masses for quantized values.
+
+mod parzen;
+mod split;
+
+use std::collections::{BTreeMap, HashSet};
+
+use super::{Algorithm, TrialRng};
+use crate::space::{Assignment, Space, Value};
+use crate::trial::{HistoryView, Observation};
+use parzen::{Estimator, KernelConfig, Obs};
+
+/// How many of the `N` observations form the good set.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Gamma {
+    /// `min(ceil(factor * sqrt(N)), cap)` (hyperopt: 0.25, 25).
+    Sqrt {
+        /// Multiplier of `sqrt(N)`.
+        factor: f64,
+        /// Largest good set.
+        cap: usize,
+    },
+    /// `min(ceil(factor * N), cap)` (Optuna: 0.1, 25).
+    Linear {
+        /// Fraction of `N`.
+        factor: f64,
+        /// Largest good set.
+        cap: usize,
+    },
+}
+
+/// How the good observations are weighted in `l(x)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GoodWeights {
+    /// All the same.
+    Uniform,
+    /// By improvement over the best bad loss (expected-improvement weighting), so the best
+    /// points weigh most.
+    Ei,
+}
+
+/// How kernel bandwidths are set from the observations of a numeric parameter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bandwidth {
+    /// hyperopt's `adaptive_parzen_normal`: the prior mean is inserted among the sorted
+    /// observations, each gets the larger gap to a neighbour, clipped to
+    /// `[width / min(100, n + 2), width]`.
+    Hyperopt,
+    /// Optuna's rule: the larger gap to a neighbour among the observations alone (the two end
+    /// points take their inner gap), clipped to `[width * max(min_bandwidth, magic), width]`.
+    Neighbour,
+}
+
+/// How a categorical parameter's kernel spreads its mass.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CategoricalKernel {
+    /// hyperopt: counts of each option plus `prior_weight` pseudo-counts per option.
+    Hyperopt,
+    /// Optuna: each observation's kernel puts most mass on its option, the rest spread by the
+    /// prior, so joint kernels stay smooth across options.
+    Smoothed,
+}
+
+/// How pending (running) trials enter the model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pending {
+    /// Constant liar: pending trials join the bad set (pushing new suggestions away from points
+    /// being evaluated) but do not count towards the good-set size or the start-up.
+    Liar,
+    /// hyperopt: pending and failed trials have loss +inf and count everywhere.
+    Worst,
+    /// Pending trials are ignored.
+    Ignore,
+}
+
+/// The Tree-structured Parzen Estimator and all its settings.
+///
+/// `Tpe::default()` is the recommended algorithm; `Tpe::hyperopt()` reproduces hyperopt 0.3.0.
+/// A constant `Tpe` with the default settings also exists, so `fmin(f, &space, Tpe, 50)` reads
+/// like hyperopt's `fmin(f, space, algo=tpe.suggest, max_evals=50)`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Tpe {
+    /// Trials drawn at random before the model is used (counted over finished ok trials, or
+    /// over all trials with `Pending::Worst`).
+    pub n_startup: usize,
+    /// Candidates drawn from `l(x)` per suggestion.
+    pub n_candidates: usize,
+    /// Size of the good set.
+    pub gamma: Gamma,
+    /// Weight of the prior component (before normalisation).
+    pub prior_weight: f64,
+    /// Joint kernels over all parameters (true) or one parameter at a time (false).
+    pub multivariate: bool,
+    /// Weights of good observations.
+    pub good_weights: GoodWeights,
+    /// Linear forgetting window: older observations than the newest `n` are ramped down.
+    pub forgetting: Option<usize>,
+    /// Bandwidth rule.
+    pub bandwidth: Bandwidth,
+    /// hyperopt's "magic clip" lower bound on bandwidths, `width / min(100, n + 2)`.
+    pub magic_clip: bool,
+    /// A floor on bandwidths as a fraction of the parameter's width (`Neighbour` rule only).
+    pub min_bandwidth: f64,
+    /// A floor on bandwidths of quantized parameters in grid steps (`Neighbour` rule only), so
+    /// a kernel can always reach the neighbouring values.
+    pub min_bandwidth_steps: f64,
+    /// Categorical kernel.
+    pub categorical: CategoricalKernel,
+    /// Pending trials.
+    pub pending: Pending,
+    /// In a space where every parameter is discrete, never propose a point already evaluated
+    /// or pending (unless every point has been).
+    pub dedup: bool,
+    /// hyperopt's details: exact bin mass for quantized values, one truncation constant per
+    /// mixture, forgetting in the good set too, categorical prior weight times the number of
+    /// options.
+    pub hyperopt_scoring: bool,
+}
+
+/// The default TPE settings as a constant, so `fmin(f, &space, Tpe, 50)` works.
+#[allow(non_upper_case_globals)]
+pub const Tpe: Tpe = Tpe::DEFAULT;
+
+impl Tpe {
+    /// The default settings (see the module documentation).
+    pub const DEFAULT: Tpe = Tpe {
+        n_startup: 10,
+        n_candidates: 24,
+        gamma: Gamma::Linear {
+            factor: 0.15,
+            cap: 25,
+        },
+        prior_weight: 1.0,
+        multivariate: true,
+        good_weights: GoodWeights::Ei,
+        forgetting: Some(25),
+        bandwidth: Bandwidth::Neighbour,
+        magic_clip: false,
+        min_bandwidth: 0.03,
+        min_bandwidth_steps: 0.5,
+        categorical: CategoricalKernel::Smoothed,
+        pending: Pending::Liar,
+        dedup: true,
+        hyperopt_scoring: false,
+    };
+
+    /// hyperopt 0.3.0's `tpe.suggest`, for users who want their old results back.
+    pub const HYPEROPT: Tpe = Tpe {
+        n_startup: 20,
+        n_candidates: 24,
+        gamma: Gamma::Sqrt {
+            factor: 0.25,
+            cap: 25,
+        },
+        prior_weight: 1.0,
+        multivariate: false,
+        good_weights: GoodWeights::Uniform,
+        forgetting: Some(25),
+        bandwidth: Bandwidth::Hyperopt,
+        magic_clip: true,
+        min_bandwidth: 0.0,
+        min_bandwidth_steps: 0.0,
+        categorical: CategoricalKernel::Hyperopt,
+        pending: Pending::Worst,
+        dedup: false,
+        hyperopt_scoring: true,
+    };
+
+    /// hyperopt 0.3.0's `tpe.suggest`.
+    pub fn hyperopt() -> Tpe {
+        Tpe::HYPEROPT
+    }
+
+    fn kernel(&self) -> KernelConfig {
+        KernelConfig {
+            bandwidth: self.bandwidth,
+            magic_clip: self.magic_clip,
+            min_bandwidth: self.min_bandwidth,
+            discrete_min_steps: self.min_bandwidth_steps,
+            categorical: self.categorical,
+            hyperopt_scoring: self.hyperopt_scoring,
+        }
+    }
+}
+
+impl Default for Tpe {
+    fn default() -> Self {
+        Tpe::DEFAULT
+    }
+}
+
+/// The split of a history into good and bad observations.
+struct Split {
+    good: Vec<Obs>,
+    bad: Vec<Obs>,
+}
+
+impl Tpe {
+    /// Returns None while in the start-up phase.
+    fn split(&self, history: &HistoryView<'_>) -> Option<Split> {
+        let mut scored: Vec<(f64, usize)> = Vec::new(); // (loss, trial index), trial order
+        let mut pending: Vec<usize> = Vec::new();
+        for (i, (_, o)) in history.iter().enumerate() {
+            match (o, self.pending) {
+                (Observation::Ok(l), _) => scored.push((l, i)),
+                (Observation::Pending, Pending::Liar) => pending.push(i),
+                (Observation::Pending | Observation::Failed, Pending::Worst) => {
+                    scored.push((f64::INFINITY, i))
+                }
+                _ => {}
+            }
+        }
+        let n = scored.len();
+        if n < self.n_startup || !scored.iter().any(|s| s.0.is_finite()) {
+            return None;
+        }
+        let k = split::n_good(self.gamma, n);
+        let mut ranked = scored.clone();
+        ranked.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        let mut good_idx: Vec<(f64, usize)> = ranked[..k].to_vec();
+        let threshold = ranked.get(k).map(|r| r.0).filter(|l| l.is_finite());
+        let losses: Vec<f64> = good_idx.iter().map(|g| g.0).collect();
+        let gw = split::good_weights(self.good_weights, &losses, threshold);
+        let mut good: Vec<(usize, f64)> = good_idx
+            .drain(..)
+            .zip(gw)
+            .map(|((_, i), w)| (i, w))
+            .collect();
+        good.sort_by_key(|g| g.0);
+        let in_good: HashSet<usize> = good.iter().map(|g| g.0).collect();
+        let mut bad_idx: Vec<usize> = scored
+            .iter()
+            .map(|s| s.1)
+            .filter(|i| !in_good.contains(i))
+            .chain(pending)
+            .collect();
+        bad_idx.sort_unstable();
+        let good = if self.hyperopt_scoring {
+            // hyperopt forgets on both sides (the good set never exceeds 25, so rarely matters)
+            let fw = split::forgetting_weights(good.len(), self.forgetting);
+            good.iter()
+                .zip(fw)
+                .map(|(g, w)| Obs {
+                    trial: g.0,
+                    weight: g.1 * w,
+                })
+                .collect()
+        } else {
+            good.iter()
+                .map(|g| Obs {
+                    trial: g.0,
+                    weight: g.1,
+                })
+                .collect()
+        };
+        let bw = split::forgetting_weights(bad_idx.len(), self.forgetting);
+        let bad = bad_idx
+            .into_iter()
+            .zip(bw)
+            .map(|(i, w)| Obs {
+                trial: i,
+                weight: w,
+            })
+            .collect();
+        Some(Split { good, bad })
+    }
+
+    fn seen(space: &Space, history: &HistoryView<'_>) -> HashSet<Vec<u64>> {
+        let _ = space;
+        history
+            .trials()
+            .iter()
+            .map(|t| t.params.assignment().key())
+            .collect()
+    }
+
+    /// A prior draw, avoiding already seen points in a discrete space when asked.
+    fn startup(&self, space: &Space, history: &HistoryView<'_>, rng: &mut TrialRng) -> Assignment {
+        let a = space.sample_prior(rng);
+        if !(self.dedup && space.is_discrete()) {
+            return a;
+        }
+        let seen = Self::seen(space, history);
+        if !seen.contains(&a.key()) {
+            return a;
+        }
+        for _ in 0..1000 {
+            let b = space.sample_prior(rng);
+            if !seen.contains(&b.key()) {
+                return b;
+            }
+        }
+        a
+    }
+
+    fn suggest_multivariate(
+        &self,
+        space: &Space,
+        history: &HistoryView<'_>,
+        split: &Split,
+        rng: &mut TrialRng,
+    ) -> Assignment {
+        let trials = history.trials();
+        let dims: Vec<usize> = (0..space.len()).collect();
+        let cfg = self.kernel();
+        let l = Estimator::build(space, trials, &split.good, &dims, self.prior_weight, &cfg);
+        let g = Estimator::build(space, trials, &split.bad, &dims, self.prior_weight, &cfg);
+        let dedup = self.dedup && space.is_discrete();
+        let seen = if dedup {
+            Self::seen(space, history)
+        } else {
+            HashSet::new()
+        };
+        let mut buf = Vec::with_capacity(l.n_components().max(g.n_components()));
+        let mut best: Option<(f64, Assignment)> = None;
+        let rounds = if dedup { 10 } else { 1 };
+        for _ in 0..rounds {
+            for _ in 0..self.n_candidates.max(1) {
+                let k = l.sample_component(rng);
+                let a = space.build_assignment(|p, _| l.sample_param(space, p, k, rng));
+                if dedup && seen.contains(&a.key()) {
+                    continue;
+                }
+                let score = l.log_pdf(&a, &mut buf) - g.log_pdf(&a, &mut buf);
+                let score = if score.is_nan() {
+                    f64::NEG_INFINITY
+                } else {
+                    score
+                };
+                if best.as_ref().is_none_or(|b| score > b.0) {
+                    best = Some((score, a));
+                }
+            }
+            if best.is_some() {
+                break;
+            }
+        }
+        match best {
+            Some((_, a)) => a,
+            None => self.startup(space, history, rng),
+        }
+    }
+
+    fn suggest_univariate(
+        &self,
+        space: &Space,
+        history: &HistoryView<'_>,
+        split: &Split,
+        rng: &mut TrialRng,
+    ) -> Assignment {
+        let trials = history.trials();
+        let cfg = self.kernel();
+        let mut buf = Vec::new();
+        let a = space.build_assignment(|p, _| {
+            let active = |o: &&Obs| trials[o.trial].params.assignment().is_active(p);
+            let reweigh = |obs: Vec<Obs>, ramp: bool| -> Vec<Obs> {
+                if !ramp {
+                    return obs;
+                }
+                let w = split::forgetting_weights(obs.len(), self.forgetting);
+                obs.into_iter()
+                    .zip(w)
+                    .map(|(o, w)| Obs {
+                        trial: o.trial,
+                        weight: w,
+                    })
+                    .collect()
+            };
+            let hyperopt = self.hyperopt_scoring;
+            let good: Vec<Obs> = split.good.iter().filter(active).copied().collect();
+            let bad: Vec<Obs> = split.bad.iter().filter(active).copied().collect();
+            let good = if hyperopt { reweigh(good, true) } else { good };
+            let bad = reweigh(bad, true);
+            let kind = &space.params()[p].kind;
+            let pw = match (self.categorical, kind.categories()) {
+                (CategoricalKernel::Hyperopt, Some(n)) => self.prior_weight * n as f64,
+                _ => self.prior_weight,
+            };
+            let l = Estimator::build(space, trials, &good, &[p], pw, &cfg);
+            let g = Estimator::build(space, trials, &bad, &[p], pw, &cfg);
+            let mut best = (f64::NEG_INFINITY, f64::NAN);
+            let mut probe = Assignment::inactive(space.len());
+            for _ in 0..self.n_candidates.max(1) {
+                let k = l.sample_component(rng);
+                let v = l.sample_param(space, p, k, rng);
+                probe.0[p] = v;
+                let score = l.log_pdf(&probe, &mut buf) - g.log_pdf(&probe, &mut buf);
+                if best.1.is_nan() || score > best.0 {
+                    best = (score, v);
+                }
+            }
+            best.1
+        });
+        if self.dedup && space.is_discrete() && Self::seen(space, history).contains(&a.key()) {
+            return self.startup(space, history, rng);
+        }
+        a
+    }
+}
+
+impl Algorithm for Tpe {
+    fn name(&self) -> String {
+        if self.hyperopt_scoring {
+            "tpe-hyperopt".into()
+        } else {
+            "tpe".into()
+        }
+    }
+
+    fn settings(&self) -> BTreeMap<String, Value> {
+        let mut m = BTreeMap::new();
+        let mut put = |k: &str, v: Value| {
+            m.insert(k.to_string(), v);
+        };
+        put("n_startup", Value::from(self.n_startup));
+        put("n_candidates", Value::from(self.n_candidates));
+        let (kind, factor, cap) = match self.gamma {
+            Gamma::Sqrt { factor, cap } => ("sqrt", factor, cap),
+            Gamma::Linear { factor, cap } => ("linear", factor, cap),
+        };
+        put("gamma", Value::from(format!("{kind}({factor}, cap {cap})")));
+        put("prior_weight", Value::from(self.prior_weight));
+        put("multivariate", Value::from(self.multivariate));
+        put(
+            "good_weights",
+            Value::from(format!("{:?}", self.good_weights).to_lowercase()),
+        );
+        put(
+            "forgetting",
+            self.forgetting.map(Value::from).unwrap_or(Value::Null),
+        );
+        put(
+            "bandwidth",
+            Value::from(format!("{:?}", self.bandwidth).to_lowercase()),
+        );
+        put("magic_clip", Value::from(self.magic_clip));
+        put("min_bandwidth", Value::from(self.min_bandwidth));
+        put("min_bandwidth_steps", Value::from(self.min_bandwidth_steps));
+        put(
+            "categorical",
+            Value::from(format!("{:?}", self.categorical).to_lowercase()),
+        );
+        put(
+            "pending",
+            Value::from(format!("{:?}", self.pending).to_lowercase()),
+        );
+        put("dedup", Value::from(self.dedup));
+        m
+    }
+
+    fn suggest(&self, space: &Space, history: &HistoryView<'_>, rng: &mut TrialRng) -> Assignment {
+        match self.split(history) {
+            None => self.startup(space, history, rng),
+            Some(split) if self.multivariate => {
+                self.suggest_multivariate(space, history, &split, rng)
+            }
+            Some(split) => self.suggest_univariate(space, history, &split, rng),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

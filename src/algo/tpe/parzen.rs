@@ -1,0 +1,415 @@
+//! Parzen estimators: mixtures of product kernels over a set of parameters.
+//!
+//! One component per observation (a trial), plus one prior component. A numeric parameter's
+//! kernel is a normal in internal space (log space for log distributions) truncated to the
+//! bounds; its bandwidth comes from the gaps to neighbouring observations, clipped. A
+//! categorical parameter's kernel puts most of its mass on the observed option. Where a
+//! component's trial did not have a parameter (an unchosen branch), that component uses the
+//! prior kernel for it, so every component is a proper density over the whole tree-shaped space
+//! and conditional parameters are modelled jointly with the choices above them.
+
+use rand::RngExt;
+
+use super::{Bandwidth, CategoricalKernel};
+use crate::space::dist::std_normal;
+use crate::space::{Assignment, Numeric, ParamKind, Space};
+use crate::trial::Trial;
+
+const LN_SQRT_2PI: f64 = 0.918_938_533_204_672_7;
+
+/// Standard normal CDF.
+pub(crate) fn norm_cdf(z: f64) -> f64 {
+    0.5 * libm::erfc(-z / std::f64::consts::SQRT_2)
+}
+
+/// `Φ(b) − Φ(a)` for `a < b`, accurate in both tails.
+pub(crate) fn norm_mass(a: f64, b: f64) -> f64 {
+    if a > 0.0 {
+        norm_cdf(-a) - norm_cdf(-b)
+    } else {
+        norm_cdf(b) - norm_cdf(a)
+    }
+}
+
+/// `log Σ exp(v)`, `-inf` for an empty or all `-inf` slice.
+pub(crate) fn logsumexp(v: &[f64]) -> f64 {
+    let m = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if m == f64::NEG_INFINITY {
+        return m;
+    }
+    m + v.iter().map(|x| (x - m).exp()).sum::<f64>().ln()
+}
+
+/// How kernels are built, taken from the TPE settings.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct KernelConfig {
+    pub bandwidth: Bandwidth,
+    pub magic_clip: bool,
+    pub min_bandwidth: f64,
+    pub discrete_min_steps: f64,
+    pub categorical: CategoricalKernel,
+    /// hyperopt's scoring: exact bin mass for quantized values and one truncation constant
+    /// for the whole mixture (instead of one per component).
+    pub hyperopt_scoring: bool,
+}
+
+/// One observation: a trial (index in the history) and its weight before normalisation.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Obs {
+    pub trial: usize,
+    pub weight: f64,
+}
+
+struct NumDim {
+    param: usize,
+    spec: Numeric,
+    mu: Vec<f64>,
+    sigma: Vec<f64>,
+    inv_sigma: Vec<f64>,
+    /// log normalising constant of each component's kernel
+    log_c: Vec<f64>,
+    /// hyperopt scoring: log of the mixture's total mass inside the bounds
+    log_accept: f64,
+    /// true if the parameter has finite bounds (kernels are truncated)
+    bounded: bool,
+    /// hyperopt scoring: quantized values scored by the exact mass of their bin
+    exact_bins: bool,
+}
+
+struct CatDim {
+    param: usize,
+    kind: ParamKind,
+    /// observed category per component; `u32::MAX` for the prior component or an inactive one
+    obs: Vec<u32>,
+    /// smoothing mass E: a kernel puts (1 + E p(c)) / (1 + E) on its own option
+    e: f64,
+}
+
+/// A mixture of product kernels over some parameters of a space.
+pub(crate) struct Estimator {
+    weights: Vec<f64>,
+    log_w: Vec<f64>,
+    nums: Vec<NumDim>,
+    cats: Vec<CatDim>,
+    /// for each parameter of the space: Some((is_categorical, index into nums/cats))
+    slot: Vec<Option<(bool, usize)>>,
+}
+
+/// Bandwidths for observed values `vals` (internal space) of one numeric parameter.
+/// Returns one sigma per value (same order) and the prior component's sigma.
+fn bandwidths(vals: &[f64], spec: &Numeric, cfg: &KernelConfig) -> Vec<f64> {
+    let n = vals.len();
+    let prior_sigma = spec.width();
+    if n == 0 {
+        return Vec::new();
+    }
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| vals[a].total_cmp(&vals[b]));
+    let mut sigma = vec![0.0; n];
+    match cfg.bandwidth {
+        Bandwidth::Hyperopt => {
+            // sorted observations with the prior mean inserted (numpy searchsorted, left)
+            let sorted: Vec<f64> = order.iter().map(|&i| vals[i]).collect();
+            let pos = sorted.partition_point(|&v| v < spec.prior_mu);
+            let mut all = sorted.clone();
+            all.insert(pos, spec.prior_mu);
+            let m = all.len();
+            let mut s = vec![0.0; m];
+            if n == 1 {
+                s[if pos == 0 { 1 } else { 0 }] = 0.5 * prior_sigma;
+            } else {
+                s[0] = all[1] - all[0];
+                s[m - 1] = all[m - 1] - all[m - 2];
+                for j in 1..m - 1 {
+                    s[j] = (all[j] - all[j - 1]).max(all[j + 1] - all[j]);
+                }
+            }
+            let min = if cfg.magic_clip {
+                prior_sigma / (100.0f64).min(n as f64 + 2.0)
+            } else {
+                1e-12
+            };
+            for (rank, &i) in order.iter().enumerate() {
+                let j = if rank < pos { rank } else { rank + 1 };
+                sigma[i] = s[j].clamp(min, prior_sigma);
+            }
+        }
+        Bandwidth::Neighbour => {
+            let sorted: Vec<f64> = order.iter().map(|&i| vals[i]).collect();
+            let (lo, hi) = if spec.uniform_prior {
+                (spec.low, spec.high)
+            } else {
+                (sorted[0] - prior_sigma, sorted[n - 1] + prior_sigma)
+            };
+            for (rank, &i) in order.iter().enumerate() {
+                let left = if rank == 0 {
+                    sorted[0] - lo
+                } else {
+                    sorted[rank] - sorted[rank - 1]
+                };
+                let right = if rank == n - 1 {
+                    hi - sorted[rank]
+                } else {
+                    sorted[rank + 1] - sorted[rank]
+                };
+                sigma[i] = if n >= 2 && rank == 0 {
+                    right
+                } else if n >= 2 && rank == n - 1 {
+                    left
+                } else {
+                    left.max(right)
+                };
+            }
+            let magic = if cfg.magic_clip {
+                1.0 / (100.0f64).min(n as f64 + 2.0)
+            } else {
+                0.0
+            };
+            let mut min = (prior_sigma * magic.max(cfg.min_bandwidth)).max(prior_sigma * 1e-12);
+            if let (Some(q), false) = (spec.q, spec.log) {
+                // a kernel narrower than the grid step cannot move to a neighbouring value
+                min = min.max(q * cfg.discrete_min_steps);
+            }
+            for s in sigma.iter_mut() {
+                *s = s.clamp(min, prior_sigma);
+            }
+        }
+    }
+    sigma
+}
+
+impl Estimator {
+    /// Build the estimator over parameters `dims` from observations `obs` of `trials`.
+    /// `prior_weight` is the prior component's weight before normalisation.
+    pub(crate) fn build(
+        space: &Space,
+        trials: &[Trial],
+        obs: &[Obs],
+        dims: &[usize],
+        prior_weight: f64,
+        cfg: &KernelConfig,
+    ) -> Estimator {
+        let m = obs.len() + 1;
+        let total: f64 = obs.iter().map(|o| o.weight).sum::<f64>() + prior_weight;
+        let weights: Vec<f64> = obs
+            .iter()
+            .map(|o| o.weight / total)
+            .chain(std::iter::once(prior_weight / total))
+            .collect();
+        let log_w = weights.iter().map(|w| w.ln()).collect();
+        let mut est = Estimator {
+            weights,
+            log_w,
+            nums: Vec::new(),
+            cats: Vec::new(),
+            slot: vec![None; space.len()],
+        };
+        for &p in dims {
+            let kind = &space.params()[p].kind;
+            match kind {
+                ParamKind::Numeric(spec) => {
+                    let mut active = Vec::new();
+                    let mut vals = Vec::new();
+                    for (k, o) in obs.iter().enumerate() {
+                        if let Some(raw) = trials[o.trial].params.assignment().raw(p) {
+                            active.push(k);
+                            vals.push(spec.to_internal(raw));
+                        }
+                    }
+                    let sig = bandwidths(&vals, spec, cfg);
+                    let mut mu = vec![spec.prior_mu; m];
+                    let mut sigma = vec![spec.width(); m];
+                    for (j, &k) in active.iter().enumerate() {
+                        mu[k] = vals[j];
+                        sigma[k] = sig[j];
+                    }
+                    let bounded = spec.uniform_prior;
+                    let mut log_c = Vec::with_capacity(m);
+                    let mut accept = 0.0;
+                    for k in 0..m {
+                        let z = if bounded {
+                            norm_mass(
+                                (spec.low - mu[k]) / sigma[k],
+                                (spec.high - mu[k]) / sigma[k],
+                            )
+                            .max(1e-300)
+                        } else {
+                            1.0
+                        };
+                        accept += est.weights[k] * z;
+                        let trunc = if cfg.hyperopt_scoring { 0.0 } else { z.ln() };
+                        log_c.push(-sigma[k].ln() - LN_SQRT_2PI - trunc);
+                    }
+                    let inv_sigma = sigma.iter().map(|s| 1.0 / s).collect();
+                    est.slot[p] = Some((false, est.nums.len()));
+                    est.nums.push(NumDim {
+                        param: p,
+                        spec: spec.clone(),
+                        mu,
+                        sigma,
+                        inv_sigma,
+                        log_c,
+                        log_accept: if cfg.hyperopt_scoring {
+                            accept.ln()
+                        } else {
+                            0.0
+                        },
+                        bounded,
+                        exact_bins: cfg.hyperopt_scoring,
+                    });
+                }
+                _ => {
+                    let mut o_cat = vec![u32::MAX; m];
+                    for (k, o) in obs.iter().enumerate() {
+                        if let Some(raw) = trials[o.trial].params.assignment().raw(p) {
+                            o_cat[k] = kind.category_of(raw) as u32;
+                        }
+                    }
+                    let n_cat = kind.categories().unwrap_or(1) as f64;
+                    let e = match cfg.categorical {
+                        CategoricalKernel::Hyperopt => 0.0,
+                        CategoricalKernel::Smoothed => prior_weight.max(1e-12) * n_cat / m as f64,
+                    };
+                    est.slot[p] = Some((true, est.cats.len()));
+                    est.cats.push(CatDim {
+                        param: p,
+                        kind: kind.clone(),
+                        obs: o_cat,
+                        e,
+                    });
+                }
+            }
+        }
+        est
+    }
+
+    /// Number of components (observations + prior).
+    pub(crate) fn n_components(&self) -> usize {
+        self.weights.len()
+    }
+
+    /// Draw a component index by weight.
+    pub(crate) fn sample_component<R: rand::Rng + ?Sized>(&self, rng: &mut R) -> usize {
+        crate::space::dist::sample_weighted(rng, &self.weights)
+    }
+
+    /// Draw a raw value of parameter `p` from component `k`.
+    pub(crate) fn sample_param<R: rand::Rng + ?Sized>(
+        &self,
+        space: &Space,
+        p: usize,
+        k: usize,
+        rng: &mut R,
+    ) -> f64 {
+        match self.slot[p] {
+            None => space.params()[p].kind.sample_prior(rng),
+            Some((false, j)) => {
+                let d = &self.nums[j];
+                let (mu, sigma) = (d.mu[k], d.sigma[k]);
+                let x = if d.bounded {
+                    sample_truncated(rng, mu, sigma, d.spec.low, d.spec.high)
+                } else {
+                    mu + sigma * std_normal(rng)
+                };
+                d.spec.to_raw(x)
+            }
+            Some((true, j)) => {
+                let d = &self.cats[j];
+                let o = d.obs[k];
+                if o != u32::MAX && rng.random::<f64>() * (1.0 + d.e) < 1.0 {
+                    d.kind.raw_of_category(o as usize)
+                } else {
+                    d.kind.sample_prior(rng)
+                }
+            }
+        }
+    }
+
+    /// Log density of an assignment (over the estimator's parameters that are active in it).
+    /// `buf` is scratch space.
+    pub(crate) fn log_pdf(&self, a: &Assignment, buf: &mut Vec<f64>) -> f64 {
+        buf.clear();
+        buf.extend_from_slice(&self.log_w);
+        let mut extra = 0.0;
+        for d in &self.nums {
+            let Some(raw) = a.raw(d.param) else { continue };
+            let x = d.spec.to_internal(raw);
+            extra -= d.log_accept;
+            if let (Some(q), true) = (d.spec.q, d.exact_bins) {
+                // hyperopt scoring: exact mass of the quantization bin
+                let (mut lo, mut hi) = (raw - q / 2.0, raw + q / 2.0);
+                if d.spec.log {
+                    lo = lo.max(1e-300).ln();
+                    hi = hi.ln();
+                }
+                let (lo, hi) = (lo.max(d.spec.low), hi.min(d.spec.high));
+                for (k, b) in buf.iter_mut().enumerate() {
+                    let mass = if hi > lo {
+                        norm_mass(
+                            (lo - d.mu[k]) * d.inv_sigma[k],
+                            (hi - d.mu[k]) * d.inv_sigma[k],
+                        )
+                    } else {
+                        0.0
+                    };
+                    *b += mass.max(1e-300).ln();
+                }
+                continue;
+            }
+            for (k, b) in buf.iter_mut().enumerate() {
+                let z = (x - d.mu[k]) * d.inv_sigma[k];
+                *b += d.log_c[k] - 0.5 * z * z;
+            }
+        }
+        for d in &self.cats {
+            let Some(raw) = a.raw(d.param) else { continue };
+            let c = d.kind.category_of(raw);
+            let prior = d.kind.category_prior(c);
+            let l_prior = prior.ln();
+            let l_match = ((1.0 + d.e * prior) / (1.0 + d.e)).ln();
+            let l_other = if d.e > 0.0 {
+                (d.e * prior / (1.0 + d.e)).ln()
+            } else {
+                f64::NEG_INFINITY
+            };
+            for (k, b) in buf.iter_mut().enumerate() {
+                let o = d.obs[k];
+                *b += if o == u32::MAX {
+                    l_prior
+                } else if o as usize == c {
+                    l_match
+                } else {
+                    l_other
+                };
+            }
+        }
+        logsumexp(buf) + extra
+    }
+
+    /// The components' (weights, mus, sigmas) for numeric parameter `p`, for inspection/tests.
+    #[cfg(test)]
+    pub(crate) fn numeric_components(&self, p: usize) -> Option<(Vec<f64>, Vec<f64>, Vec<f64>)> {
+        let Some((false, j)) = self.slot[p] else {
+            return None;
+        };
+        let d = &self.nums[j];
+        Some((self.weights.clone(), d.mu.clone(), d.sigma.clone()))
+    }
+}
+
+/// A normal draw truncated to `[low, high]`, by rejection (uniform fallback if it keeps missing).
+fn sample_truncated<R: rand::Rng + ?Sized>(
+    rng: &mut R,
+    mu: f64,
+    sigma: f64,
+    low: f64,
+    high: f64,
+) -> f64 {
+    for _ in 0..64 {
+        let x = mu + sigma * std_normal(rng);
+        if x >= low && x <= high {
+            return x;
+        }
+    }
+    low + (high - low) * rng.random::<f64>()
+}

@@ -1,0 +1,139 @@
+//! Checks of the TPE machinery against hyperopt's worked examples (shared/reference/hyperopt.md).
+
+use std::collections::BTreeMap;
+
+use super::parzen::{Estimator, Obs};
+use super::split::{forgetting_weights, n_good};
+use super::*;
+use crate::space::hp;
+use crate::study::Study;
+use crate::Random;
+
+fn close(a: &[f64], b: &[f64], tol: f64) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() <= tol)
+}
+
+fn study_with(xs: &[f64]) -> (Space, Study) {
+    let space = Space::from_params([hp::uniform("x", 0.0, 1.0)]).unwrap();
+    let mut study = Study::new(&space, Random, 0);
+    for &x in xs {
+        let v = BTreeMap::from([("x".to_string(), Value::Float(x))]);
+        study.add_trial(&v, x).unwrap();
+    }
+    (space, study)
+}
+
+fn hyperopt_estimator(xs: &[f64]) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let (space, study) = study_with(xs);
+    let obs: Vec<Obs> = (0..xs.len())
+        .map(|i| Obs {
+            trial: i,
+            weight: 1.0,
+        })
+        .collect();
+    let est = Estimator::build(
+        &space,
+        study.trials(),
+        &obs,
+        &[0],
+        1.0,
+        &Tpe::HYPEROPT.kernel(),
+    );
+    est.numeric_components(0).unwrap()
+}
+
+#[test]
+fn hyperopt_parzen_worked_example_four_points() {
+    // uniform(0,1), obs [0.1, 0.9, 0.55, 0.52]: sorted with the prior (0.5) inserted:
+    // mus [0.1, 0.5, 0.52, 0.55, 0.9], sigmas [0.4, 1.0, 1/6 (0.03 clipped up), 0.35, 0.35]
+    let (w, mu, sigma) = hyperopt_estimator(&[0.1, 0.9, 0.55, 0.52]);
+    // components are in observation order, prior last
+    assert!(close(&mu, &[0.1, 0.9, 0.55, 0.52, 0.5], 1e-12), "{mu:?}");
+    assert!(
+        close(&sigma, &[0.4, 0.35, 0.35, 1.0 / 6.0, 1.0], 1e-12),
+        "{sigma:?}"
+    );
+    assert!(close(&w, &[0.2; 5], 1e-12), "{w:?}");
+}
+
+#[test]
+fn hyperopt_parzen_worked_example_one_point() {
+    // one obs at 0.3: mus [0.3, 0.5], sigmas [0.5, 1.0], weights [0.5, 0.5]
+    let (w, mu, sigma) = hyperopt_estimator(&[0.3]);
+    assert!(close(&mu, &[0.3, 0.5], 1e-12));
+    assert!(close(&sigma, &[0.5, 1.0], 1e-12));
+    assert!(close(&w, &[0.5, 0.5], 1e-12));
+}
+
+#[test]
+fn hyperopt_good_set_sizes() {
+    let g = Tpe::HYPEROPT.gamma;
+    let sizes: Vec<usize> = [20, 50, 100, 400, 1000, 5000, 10_000, 50_000]
+        .iter()
+        .map(|&n| n_good(g, n))
+        .collect();
+    assert_eq!(sizes, vec![2, 2, 3, 5, 8, 18, 25, 25]);
+}
+
+#[test]
+fn linear_forgetting_weights_match_hyperopt() {
+    let w = forgetting_weights(30, Some(25));
+    assert_eq!(w.len(), 30);
+    assert!(
+        close(
+            &w[..5],
+            &[1.0 / 30.0, 0.275, 0.516_666_666_7, 0.758_333_333_3, 1.0],
+            1e-9
+        ),
+        "{w:?}"
+    );
+    assert!(w[5..].iter().all(|&x| x == 1.0));
+    assert_eq!(forgetting_weights(25, Some(25)), vec![1.0; 25]);
+    assert_eq!(forgetting_weights(10, None), vec![1.0; 10]);
+}
+
+#[test]
+fn neighbour_bandwidths_are_floored() {
+    let (space, study) = study_with(&[0.5, 0.5001, 0.9]);
+    let obs: Vec<Obs> = (0..3)
+        .map(|i| Obs {
+            trial: i,
+            weight: 1.0,
+        })
+        .collect();
+    let est = Estimator::build(
+        &space,
+        study.trials(),
+        &obs,
+        &[0],
+        1.0,
+        &Tpe::DEFAULT.kernel(),
+    );
+    let (_, _, sigma) = est.numeric_components(0).unwrap();
+    assert!(sigma.iter().all(|&s| s >= 0.03 - 1e-12), "{sigma:?}");
+    assert_eq!(sigma[3], 1.0); // prior: the whole range
+}
+
+#[test]
+fn startup_is_random_then_model_is_used() {
+    // With fewer ok trials than n_startup, TPE draws from the prior; after, it concentrates
+    // near the good points.
+    let xs: Vec<f64> = (0..30).map(|i| i as f64 / 29.0).collect();
+    let (space, mut study) = study_with(&xs);
+    let tpe = Tpe::default();
+    let view = crate::trial::HistoryView::new(study.trials());
+    let mut near = 0;
+    for k in 0..200 {
+        let mut rng = crate::algo::trial_rng(7, k);
+        let a = tpe.suggest(&space, &view, &mut rng);
+        if a.raw(0).unwrap() < 0.25 {
+            near += 1;
+        }
+    }
+    // losses equal x, so good points are the smallest x: most suggestions land low
+    assert!(
+        near > 150,
+        "only {near}/200 suggestions near the good region"
+    );
+    let _ = study.ask();
+}

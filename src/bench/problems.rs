@@ -1,0 +1,311 @@
+//! The benchmark problems, identical to `shared/anchors/problems.py`: each a space, a loss and
+//! its known minimum, so results are regrets and compare with hyperopt's and Optuna's.
+
+use std::f64::consts::PI;
+
+use crate::space::{hp, Node, Params, Space, Value};
+
+/// A benchmark problem: a search space, a loss to minimize and its known minimum.
+#[derive(Clone)]
+pub struct Problem {
+    /// The problem's name (as in problems.py).
+    pub name: &'static str,
+    /// The search space.
+    pub space: Space,
+    /// The loss.
+    pub loss: fn(&Params) -> f64,
+    /// The known minimum of the loss.
+    pub minimum: f64,
+}
+
+impl std::fmt::Debug for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Problem({})", self.name)
+    }
+}
+
+fn x(p: &Params, i: usize) -> f64 {
+    p.f64(&format!("x{i}")).unwrap_or(f64::NAN)
+}
+
+fn xs(p: &Params, n: usize) -> Vec<f64> {
+    (0..n).map(|i| x(p, i)).collect()
+}
+
+fn named(p: &Params, name: &str) -> f64 {
+    p.f64(name).unwrap_or(f64::NAN)
+}
+
+/// Branin on [-5, 10] x [0, 15]; minimum 0.397887.
+pub fn branin(x1: f64, x2: f64) -> f64 {
+    let b = 5.1 / (4.0 * PI * PI);
+    let c = 5.0 / PI;
+    let t = 1.0 / (8.0 * PI);
+    (x2 - b * x1 * x1 + c * x1 - 6.0).powi(2) + 10.0 * (1.0 - t) * x1.cos() + 10.0
+}
+
+const H6A: [[f64; 6]; 4] = [
+    [10.0, 3.0, 17.0, 3.5, 1.7, 8.0],
+    [0.05, 10.0, 17.0, 0.1, 8.0, 14.0],
+    [3.0, 3.5, 1.7, 10.0, 17.0, 8.0],
+    [17.0, 8.0, 0.05, 10.0, 0.1, 14.0],
+];
+const H6P: [[f64; 6]; 4] = [
+    [0.1312, 0.1696, 0.5569, 0.0124, 0.8283, 0.5886],
+    [0.2329, 0.4135, 0.8307, 0.3736, 0.1004, 0.9991],
+    [0.2348, 0.1451, 0.3522, 0.2883, 0.3047, 0.6650],
+    [0.4047, 0.8828, 0.8732, 0.5743, 0.1091, 0.0381],
+];
+const H6ALPHA: [f64; 4] = [1.0, 1.2, 3.0, 3.2];
+
+/// Hartmann 6-D on [0, 1]^6; minimum -3.32237.
+pub fn hartmann6(x: &[f64]) -> f64 {
+    -(0..4)
+        .map(|i| {
+            let s: f64 = (0..6).map(|j| H6A[i][j] * (x[j] - H6P[i][j]).powi(2)).sum();
+            H6ALPHA[i] * (-s).exp()
+        })
+        .sum::<f64>()
+}
+
+/// log10 of Goldstein-Price on [-2, 2]^2; minimum log10(3).
+pub fn log_goldstein_price(x1: f64, x2: f64) -> f64 {
+    let a = 1.0
+        + (x1 + x2 + 1.0).powi(2)
+            * (19.0 - 14.0 * x1 + 3.0 * x1 * x1 - 14.0 * x2 + 6.0 * x1 * x2 + 3.0 * x2 * x2);
+    let b = 30.0
+        + (2.0 * x1 - 3.0 * x2).powi(2)
+            * (18.0 - 32.0 * x1 + 12.0 * x1 * x1 + 48.0 * x2 - 36.0 * x1 * x2 + 27.0 * x2 * x2);
+    (a * b).log10()
+}
+
+/// Rosenbrock in any dimension; minimum 0 at (1, ..., 1).
+pub fn rosenbrock(x: &[f64]) -> f64 {
+    x.windows(2)
+        .map(|w| 100.0 * (w[1] - w[0] * w[0]).powi(2) + (w[0] - 1.0).powi(2))
+        .sum()
+}
+
+/// Ackley with its optimum shifted to 7.3 in every coordinate; minimum 0.
+pub fn ackley_shifted(x: &[f64]) -> f64 {
+    let d = x.len() as f64;
+    let z: Vec<f64> = x.iter().map(|v| v - 7.3).collect();
+    let s2 = z.iter().map(|v| v * v).sum::<f64>() / d;
+    let sc = z.iter().map(|v| (2.0 * PI * v).cos()).sum::<f64>() / d;
+    -20.0 * (-0.2 * s2.sqrt()).exp() - sc.exp() + 20.0 + std::f64::consts::E
+}
+
+/// Rastrigin with its optimum shifted to 1.1; minimum 0.
+pub fn rastrigin_shifted(x: &[f64]) -> f64 {
+    10.0 * x.len() as f64
+        + x.iter()
+            .map(|v| {
+                let z = v - 1.1;
+                z * z - 10.0 * (2.0 * PI * z).cos()
+            })
+            .sum::<f64>()
+}
+
+/// Styblinski-Tang; minimum -39.16617 per dimension.
+pub fn styblinski_tang(x: &[f64]) -> f64 {
+    0.5 * x
+        .iter()
+        .map(|v| v.powi(4) - 16.0 * v * v + 5.0 * v)
+        .sum::<f64>()
+}
+
+/// Michalewicz (m = 10) on [0, pi]^d; minimum -4.687658 in 5-D.
+pub fn michalewicz(x: &[f64]) -> f64 {
+    -x.iter()
+        .enumerate()
+        .map(|(i, v)| v.sin() * ((i as f64 + 1.0) * v * v / PI).sin().powi(20))
+        .sum::<f64>()
+}
+
+/// Levy; minimum 0 at (1, ..., 1).
+pub fn levy(x: &[f64]) -> f64 {
+    let w: Vec<f64> = x.iter().map(|v| 1.0 + (v - 1.0) / 4.0).collect();
+    let d = w.len();
+    let mut s = (PI * w[0]).sin().powi(2);
+    for wi in &w[..d - 1] {
+        s += (wi - 1.0).powi(2) * (1.0 + 10.0 * (PI * wi + 1.0).sin().powi(2));
+    }
+    s + (w[d - 1] - 1.0).powi(2) * (1.0 + (2.0 * PI * w[d - 1]).sin().powi(2))
+}
+
+const LOGQ_C: [f64; 4] = [-4.3, -2.1, -0.7, -5.5];
+
+/// Sum of squared distances of log10(x_i) from fixed targets; minimum 0.
+pub fn log_quadratic(x: &[f64]) -> f64 {
+    x.iter()
+        .zip(LOGQ_C)
+        .map(|(v, c)| (v.log10() - c).powi(2))
+        .sum()
+}
+
+/// The mixed hyperparameter-like problem: log, integer, categorical and a conditional parameter.
+pub fn mixed_hpo(p: &Params) -> f64 {
+    let lr = named(p, "lr");
+    let units = named(p, "units");
+    let layers = named(p, "layers");
+    let dropout = named(p, "dropout");
+    let opt = match p.get("opt") {
+        Some(Value::Map(m)) => m
+            .get("opt")
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string(),
+        Some(v) => v.as_str().unwrap_or("").to_string(),
+        None => String::new(),
+    };
+    let mut f = (lr.log10() + 2.5).powi(2)
+        + (units.log2() - 7.0).powi(2) / 4.0
+        + 0.5 * (layers - 3.0).powi(2);
+    f += match opt.as_str() {
+        "adam" => 0.0,
+        "rmsprop" => 0.3,
+        _ => 1.0,
+    } + 3.0 * (dropout - 0.2).powi(2);
+    if opt == "sgd" {
+        f += 5.0 * (named(p, "momentum") - 0.9).powi(2);
+    }
+    f
+}
+
+fn uniform_space(n: usize, lo: f64, hi: f64) -> Space {
+    Space::from_params((0..n).map(|i| hp::uniform(&format!("x{i}"), lo, hi)))
+        .expect("benchmark space is valid")
+}
+
+fn mixed_space() -> Space {
+    Space::new(hp::map([
+        ("lr", hp::loguniform("lr", (1e-5f64).ln(), 0.0)),
+        (
+            "units",
+            hp::qloguniform("units", 16f64.ln(), 512f64.ln(), 1.0).int(),
+        ),
+        ("layers", hp::quniform("layers", 1.0, 6.0, 1.0).int()),
+        ("dropout", hp::uniform("dropout", 0.0, 0.8)),
+        (
+            "opt",
+            hp::choice(
+                "opt",
+                [
+                    hp::map([
+                        ("opt", Node::from("sgd")),
+                        ("momentum", hp::uniform("momentum", 0.0, 0.99)),
+                    ]),
+                    hp::map([("opt", Node::from("adam"))]),
+                    hp::map([("opt", Node::from("rmsprop"))]),
+                ],
+            ),
+        ),
+    ]))
+    .expect("benchmark space is valid")
+}
+
+/// The flat value of a mixed_hpo choice: the option map's "opt".
+fn mixed_loss(p: &Params) -> f64 {
+    mixed_hpo(p)
+}
+
+/// All built-in problems, in problems.py's order.
+pub fn all() -> Vec<Problem> {
+    let log_space =
+        Space::from_params((0..4).map(|i| hp::loguniform(&format!("x{i}"), (1e-6f64).ln(), 0.0)))
+            .expect("benchmark space is valid");
+    let int_h6 = Space::from_params(
+        (0..3)
+            .map(|i| hp::quniform(&format!("k{i}"), 0.0, 10.0, 1.0).int())
+            .chain((3..6).map(|i| hp::uniform(&format!("x{i}"), 0.0, 1.0))),
+    )
+    .expect("benchmark space is valid");
+    vec![
+        Problem {
+            name: "branin",
+            space: Space::from_params([
+                hp::uniform("x1", -5.0, 10.0),
+                hp::uniform("x2", 0.0, 15.0),
+            ])
+            .expect("benchmark space is valid"),
+            loss: |p| branin(named(p, "x1"), named(p, "x2")),
+            minimum: 0.397887357729738,
+        },
+        Problem {
+            name: "hartmann6",
+            space: uniform_space(6, 0.0, 1.0),
+            loss: |p| hartmann6(&xs(p, 6)),
+            minimum: -3.32236801141551,
+        },
+        Problem {
+            name: "log_goldstein_price",
+            space: Space::from_params([hp::uniform("x1", -2.0, 2.0), hp::uniform("x2", -2.0, 2.0)])
+                .expect("benchmark space is valid"),
+            loss: |p| log_goldstein_price(named(p, "x1"), named(p, "x2")),
+            minimum: 3f64.log10(),
+        },
+        Problem {
+            name: "rosenbrock5",
+            space: uniform_space(5, -5.0, 10.0),
+            loss: |p| rosenbrock(&xs(p, 5)),
+            minimum: 0.0,
+        },
+        Problem {
+            name: "ackley5_shifted",
+            space: uniform_space(5, -32.768, 32.768),
+            loss: |p| ackley_shifted(&xs(p, 5)),
+            minimum: 0.0,
+        },
+        Problem {
+            name: "rastrigin5_shifted",
+            space: uniform_space(5, -5.12, 5.12),
+            loss: |p| rastrigin_shifted(&xs(p, 5)),
+            minimum: 0.0,
+        },
+        Problem {
+            name: "styblinski_tang10",
+            space: uniform_space(10, -5.0, 5.0),
+            loss: |p| styblinski_tang(&xs(p, 10)),
+            minimum: -39.16616570377142 * 10.0,
+        },
+        Problem {
+            name: "michalewicz5",
+            space: uniform_space(5, 0.0, PI),
+            loss: |p| michalewicz(&xs(p, 5)),
+            minimum: -4.687658,
+        },
+        Problem {
+            name: "levy10",
+            space: uniform_space(10, -10.0, 10.0),
+            loss: |p| levy(&xs(p, 10)),
+            minimum: 0.0,
+        },
+        Problem {
+            name: "log_quadratic4",
+            space: log_space,
+            loss: |p| log_quadratic(&xs(p, 4)),
+            minimum: 0.0,
+        },
+        Problem {
+            name: "int_hartmann6",
+            space: int_h6,
+            loss: |p| {
+                let mut v: Vec<f64> = (0..3).map(|i| named(p, &format!("k{i}")) / 10.0).collect();
+                v.extend((3..6).map(|i| x(p, i)));
+                hartmann6(&v)
+            },
+            minimum: -3.290007875589544,
+        },
+        Problem {
+            name: "mixed_hpo",
+            space: mixed_space(),
+            loss: mixed_loss,
+            minimum: 0.0,
+        },
+    ]
+}
+
+/// The problem called `name`.
+pub fn by_name(name: &str) -> Option<Problem> {
+    all().into_iter().find(|p| p.name == name)
+}

@@ -1,0 +1,220 @@
+//! Ask/tell: drive a study from your own loop. `ask()` hands out the next trial and marks it
+//! running; `tell(number, result)` finishes it. [`fmin`](super::fmin) is built on the same calls.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::SystemTime;
+
+use crate::algo::{trial_rng, Algorithm};
+use crate::space::{Assignment, Params, Space, SpaceError, Value};
+use crate::trial::{HistoryView, IntoTrialResult, Trial, TrialResult, TrialState};
+
+/// Why a study call failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum StudyError {
+    /// `tell` for a trial number that was never handed out.
+    #[error("trial {0} does not exist in this study")]
+    UnknownTrial(usize),
+    /// `tell` for a trial that already has its result.
+    #[error("trial {0} is already finished ({1})")]
+    AlreadyFinished(usize, TrialState),
+    /// An initial point or prior trial that does not fit the space.
+    #[error("invalid point for this space: {0}")]
+    InvalidPoint(#[from] SpaceError),
+    /// Parallelism of zero.
+    #[error("parallelism must be at least 1")]
+    ZeroParallelism,
+    /// No trial finished ok.
+    #[error("no trial finished ok ({trials} trials){}", last_error.as_ref().map(|e| format!("; last failure: {e}")).unwrap_or_default())]
+    AllTrialsFailed {
+        /// How many trials ran.
+        trials: usize,
+        /// The last failure's reason.
+        last_error: Option<String>,
+    },
+}
+
+/// A trial handed out by [`Study::ask`]: evaluate `params`, then `tell` the study its result.
+#[derive(Clone, Debug)]
+pub struct AskedTrial {
+    /// The trial number to pass back to `tell`.
+    pub number: usize,
+    /// The parameters to evaluate.
+    pub params: Params,
+}
+
+/// A search in progress: the space, the algorithm, the seed and every trial so far.
+#[derive(Debug)]
+pub struct Study {
+    space: Space,
+    algo: Box<dyn Algorithm>,
+    seed: u64,
+    trials: Vec<Trial>,
+    queue: VecDeque<Assignment>,
+}
+
+impl Study {
+    /// A new study over `space` with `algo`, seeded with `seed`.
+    pub fn new(space: &Space, algo: impl Algorithm + 'static, seed: u64) -> Study {
+        Study::boxed(space, Box::new(algo), seed)
+    }
+
+    /// A new study with an algorithm already boxed.
+    pub fn boxed(space: &Space, algo: Box<dyn Algorithm>, seed: u64) -> Study {
+        Study {
+            space: space.clone(),
+            algo,
+            seed,
+            trials: Vec::new(),
+            queue: VecDeque::new(),
+        }
+    }
+
+    /// The search space.
+    pub fn space(&self) -> &Space {
+        &self.space
+    }
+
+    /// The algorithm.
+    pub fn algorithm(&self) -> &dyn Algorithm {
+        self.algo.as_ref()
+    }
+
+    /// The seed.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Every trial so far, by number.
+    pub fn trials(&self) -> &[Trial] {
+        &self.trials
+    }
+
+    /// Take the trials out of the study.
+    pub fn into_trials(self) -> Vec<Trial> {
+        self.trials
+    }
+
+    /// The best finished trial (lowest loss; the earliest on ties).
+    pub fn best(&self) -> Option<&Trial> {
+        best_of(&self.trials)
+    }
+
+    /// Queue a point (typed values by label, a choice as its chosen value) to be handed out by
+    /// the next `ask` before the algorithm is consulted.
+    pub fn enqueue(&mut self, values: &BTreeMap<String, Value>) -> Result<(), StudyError> {
+        let a = self.space.assignment_from_values(values)?;
+        self.queue.push_back(a);
+        Ok(())
+    }
+
+    /// Add a finished trial from elsewhere (warm start, resume): its params as typed values or
+    /// raw (choice indices) and its result. It takes the next trial number.
+    pub fn add_trial(
+        &mut self,
+        values: &BTreeMap<String, Value>,
+        result: impl IntoTrialResult,
+    ) -> Result<usize, StudyError> {
+        let a = self
+            .space
+            .assignment_from_values(values)
+            .or_else(|_| self.space.assignment_from_raw(values))?;
+        let number = self.push(a, SystemTime::now());
+        self.finish(number, result.into_trial_result(), SystemTime::now())?;
+        Ok(number)
+    }
+
+    /// Add a trial of an earlier study over an equivalent space, keeping its state and times.
+    pub fn add_prior_trial(&mut self, trial: &Trial) -> Result<usize, StudyError> {
+        let a = self.space.assignment_from_raw(&trial.params.raw())?;
+        let number = self.trials.len();
+        self.trials.push(Trial {
+            number,
+            params: self.space.params_of(a),
+            ..trial.clone()
+        });
+        Ok(number)
+    }
+
+    fn push(&mut self, a: Assignment, now: SystemTime) -> usize {
+        let number = self.trials.len();
+        self.trials.push(Trial {
+            number,
+            params: self.space.params_of(a),
+            state: TrialState::Running,
+            loss: None,
+            metrics: BTreeMap::new(),
+            message: None,
+            started: now,
+            ended: None,
+        });
+        number
+    }
+
+    /// Hand out the next trial: a queued point, else the algorithm's suggestion given every
+    /// trial so far (pending ones included).
+    pub fn ask(&mut self) -> AskedTrial {
+        let visible = self.trials.len();
+        self.ask_with_visible(visible)
+    }
+
+    /// Like `ask`, but trials numbered `visible` and above are shown to the algorithm as
+    /// pending, whatever their state (for reproducible parallel studies).
+    pub(crate) fn ask_with_visible(&mut self, visible: usize) -> AskedTrial {
+        let number = self.trials.len();
+        let a = match self.queue.pop_front() {
+            Some(a) => a,
+            None => {
+                let mut rng = trial_rng(self.seed, number);
+                let view = HistoryView::with_visible(&self.trials, visible);
+                self.algo.suggest(&self.space, &view, &mut rng)
+            }
+        };
+        let number = self.push(a, SystemTime::now());
+        AskedTrial {
+            number,
+            params: self.trials[number].params.clone(),
+        }
+    }
+
+    /// Finish trial `number` with its result (a loss, a [`TrialResult`] or a `Result`). A NaN or
+    /// infinite loss, a fail status or an `Err` make it a failed trial.
+    pub fn tell(
+        &mut self,
+        number: usize,
+        result: impl IntoTrialResult,
+    ) -> Result<&Trial, StudyError> {
+        self.finish(number, result.into_trial_result(), SystemTime::now())?;
+        Ok(&self.trials[number])
+    }
+
+    pub(crate) fn finish(
+        &mut self,
+        number: usize,
+        result: TrialResult,
+        ended: SystemTime,
+    ) -> Result<(), StudyError> {
+        let t = self
+            .trials
+            .get_mut(number)
+            .ok_or(StudyError::UnknownTrial(number))?;
+        if t.state.is_finished() {
+            return Err(StudyError::AlreadyFinished(number, t.state));
+        }
+        let r = result.normalized();
+        t.state = r.state();
+        t.loss = r.loss;
+        t.metrics = r.metrics;
+        t.message = r.message;
+        t.ended = Some(ended);
+        Ok(())
+    }
+}
+
+/// The ok trial with the lowest loss (earliest on ties).
+pub(crate) fn best_of(trials: &[Trial]) -> Option<&Trial> {
+    trials
+        .iter()
+        .filter_map(|t| t.ok_loss().map(|l| (l, t)))
+        .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.number.cmp(&b.1.number)))
+        .map(|(_, t)| t)
+}

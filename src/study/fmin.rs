@@ -1,0 +1,463 @@
+//! `fmin` and its builder: run a study, evaluating the objective in parallel.
+//!
+//! The driver is the only writer of the study: objectives run on a rayon pool and send their
+//! results (and reports) back over a channel. With a fixed seed the sequence of suggestions is
+//! the same from run to run at a given parallelism: trial `k` is suggested only once trials
+//! `0..=k-parallelism` have finished, and sees exactly those as finished (later ones as pending),
+//! whatever the thread timing. Without a seed, a random seed is drawn (and recorded in the
+//! result) and the driver hands out trials as soon as a slot frees, showing every result in.
+
+use std::borrow::Borrow;
+use std::collections::BTreeMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::time::{Duration, Instant, SystemTime};
+
+use rand::RngExt;
+
+use super::ask_tell::{best_of, Study, StudyError};
+use super::observer::{Control, Observer, StopReason, StudyInfo, TrialReport};
+use super::stop::{LossThreshold, NoProgress};
+use crate::algo::{Algorithm, Tpe};
+use crate::space::{Params, Space, Value};
+use crate::trial::{IntoTrialResult, Trial, TrialResult};
+
+/// Handed to an objective with its params: the trial's number and a way to report metrics,
+/// tags and artifacts while it runs (observers such as tracking record them).
+pub struct TrialContext {
+    number: usize,
+    tx: mpsc::Sender<Event>,
+}
+
+impl TrialContext {
+    /// The trial's number.
+    pub fn number(&self) -> usize {
+        self.number
+    }
+
+    fn send(&self, report: TrialReport) {
+        // the driver outlives every trial; a closed channel only means the study is over
+        let _ = self.tx.send(Event::Report(self.number, report));
+    }
+
+    /// Report a metric value at a step (e.g. the validation loss after each epoch).
+    pub fn log_metric(&self, key: &str, value: f64, step: i64) {
+        self.send(TrialReport::Metric {
+            key: key.to_string(),
+            value,
+            step,
+        });
+    }
+
+    /// Set a tag on the trial.
+    pub fn set_tag(&self, key: &str, value: &str) {
+        self.send(TrialReport::Tag {
+            key: key.to_string(),
+            value: value.to_string(),
+        });
+    }
+
+    /// Keep a file or directory with the trial, under `artifact_path` ("" for the top).
+    pub fn log_artifact(&self, local_path: impl Into<PathBuf>, artifact_path: &str) {
+        self.send(TrialReport::Artifact {
+            local_path: local_path.into(),
+            artifact_path: artifact_path.to_string(),
+        });
+    }
+}
+
+/// What a study evaluates. Implemented for every `Fn(&Params) -> R` where `R` is a loss, a
+/// [`TrialResult`] or a `Result` of either; wrap a closure taking `(&Params, &TrialContext)` in
+/// [`with_context`] to report metrics while it runs.
+pub trait Objective: Sync {
+    /// Evaluate one trial.
+    fn evaluate(&self, params: &Params, ctx: &TrialContext) -> TrialResult;
+}
+
+impl<F, R> Objective for F
+where
+    F: Fn(&Params) -> R + Sync,
+    R: IntoTrialResult,
+{
+    fn evaluate(&self, params: &Params, _ctx: &TrialContext) -> TrialResult {
+        self(params).into_trial_result()
+    }
+}
+
+/// An objective that also receives the trial's [`TrialContext`]; made by [`with_context`].
+pub struct WithContext<F>(F);
+
+/// Wrap a closure `|params, ctx| ...` as an objective.
+pub fn with_context<F, R>(f: F) -> WithContext<F>
+where
+    F: Fn(&Params, &TrialContext) -> R + Sync,
+    R: IntoTrialResult,
+{
+    WithContext(f)
+}
+
+impl<F, R> Objective for WithContext<F>
+where
+    F: Fn(&Params, &TrialContext) -> R + Sync,
+    R: IntoTrialResult,
+{
+    fn evaluate(&self, params: &Params, ctx: &TrialContext) -> TrialResult {
+        (self.0)(params, ctx).into_trial_result()
+    }
+}
+
+enum Event {
+    Report(usize, TrialReport),
+    Done(usize, TrialResult, SystemTime),
+}
+
+/// The outcome of a study: every trial, the best one, and why it stopped.
+#[derive(Debug)]
+pub struct StudyResult {
+    /// The search space.
+    pub space: Space,
+    /// Every trial, by number (prior trials first).
+    pub trials: Vec<Trial>,
+    /// The algorithm's name.
+    pub algorithm: String,
+    /// The seed (drawn at random when none was given).
+    pub seed: u64,
+    /// Why the study stopped.
+    pub stop_reason: StopReason,
+}
+
+impl StudyResult {
+    /// The best ok trial (lowest loss, earliest on ties).
+    pub fn best(&self) -> Option<&Trial> {
+        best_of(&self.trials)
+    }
+
+    /// The losses of all trials (None where failed or running), by number.
+    pub fn losses(&self) -> Vec<Option<f64>> {
+        self.trials.iter().map(|t| t.ok_loss()).collect()
+    }
+
+    /// The best loss after each trial (hyperopt's trace), `inf` before the first ok trial.
+    pub fn best_so_far(&self) -> Vec<f64> {
+        let mut best = f64::INFINITY;
+        self.trials
+            .iter()
+            .map(|t| {
+                if let Some(l) = t.ok_loss() {
+                    best = best.min(l);
+                }
+                best
+            })
+            .collect()
+    }
+}
+
+/// Minimize `objective` over `space` with `algo` in `max_evals` trials; returns the best trial.
+///
+/// ```
+/// use hpo::{fmin, hp, Space, Tpe};
+/// let space = Space::from_params([hp::uniform("x", -5.0, 5.0)]).unwrap();
+/// let best = fmin(|p: &hpo::Params| (p.f64("x")? - 1.0).powi(2).pipe_ok(), &space, Tpe, 50).unwrap();
+/// assert!(best.loss.unwrap() < 0.5);
+/// # trait PipeOk { fn pipe_ok(self) -> Result<f64, hpo::ParamError>; }
+/// # impl PipeOk for f64 { fn pipe_ok(self) -> Result<f64, hpo::ParamError> { Ok(self) } }
+/// ```
+pub fn fmin<O, S, A>(objective: O, space: S, algo: A, max_evals: usize) -> Result<Trial, StudyError>
+where
+    O: Objective,
+    S: Borrow<Space>,
+    A: Algorithm + 'static,
+{
+    let result = Fmin::new(objective, space.borrow())
+        .algo(algo)
+        .max_evals(max_evals)
+        .run()?;
+    let n = result.trials.len();
+    match result.best() {
+        Some(t) => Ok(t.clone()),
+        None => Err(StudyError::AllTrialsFailed {
+            trials: n,
+            last_error: result.trials.iter().rev().find_map(|t| t.message.clone()),
+        }),
+    }
+}
+
+/// The builder behind [`fmin`]: seed, parallelism, stopping rules, initial points, prior trials
+/// and observers.
+pub struct Fmin<'a, O> {
+    objective: O,
+    space: &'a Space,
+    algo: Box<dyn Algorithm>,
+    max_evals: usize,
+    seed: Option<u64>,
+    parallelism: usize,
+    timeout: Option<Duration>,
+    initial_points: Vec<BTreeMap<String, Value>>,
+    prior_trials: Vec<Trial>,
+    observers: Vec<Box<dyn Observer + 'a>>,
+}
+
+impl<'a, O: Objective> Fmin<'a, O> {
+    /// A study of `objective` over `space`: default TPE, 100 trials, one at a time.
+    pub fn new(objective: O, space: &'a Space) -> Self {
+        Fmin {
+            objective,
+            space,
+            algo: Box::new(Tpe::default()),
+            max_evals: 100,
+            seed: None,
+            parallelism: 1,
+            timeout: None,
+            initial_points: Vec::new(),
+            prior_trials: Vec::new(),
+            observers: Vec::new(),
+        }
+    }
+
+    /// The search algorithm.
+    pub fn algo(mut self, algo: impl Algorithm + 'static) -> Self {
+        self.algo = Box::new(algo);
+        self
+    }
+
+    /// The search algorithm, already boxed (e.g. from [`crate::algo::by_name`]).
+    pub fn algo_boxed(mut self, algo: Box<dyn Algorithm>) -> Self {
+        self.algo = algo;
+        self
+    }
+
+    /// Total number of trials, prior trials included (hyperopt's meaning, so a resumed study
+    /// with `max_evals(100)` runs until it has 100 trials).
+    pub fn max_evals(mut self, n: usize) -> Self {
+        self.max_evals = n;
+        self
+    }
+
+    /// The seed: with a seed, the same parallelism gives the same trials on every run.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Trials evaluated at once (on a pool of that many threads).
+    pub fn parallelism(mut self, n: usize) -> Self {
+        self.parallelism = n;
+        self
+    }
+
+    /// Hand out no new trial after this long (running trials finish).
+    pub fn timeout(mut self, t: Duration) -> Self {
+        self.timeout = Some(t);
+        self
+    }
+
+    /// Stop once a trial's loss is below `threshold`.
+    pub fn loss_threshold(self, threshold: f64) -> Self {
+        self.observer(LossThreshold(threshold))
+    }
+
+    /// Stop after `patience` finished trials without improving the best loss.
+    pub fn no_progress(self, patience: usize) -> Self {
+        self.observer(NoProgress::new(patience))
+    }
+
+    /// Points to evaluate first (typed values by label; a choice as its chosen value). They
+    /// count towards `max_evals`.
+    pub fn initial_points(
+        mut self,
+        points: impl IntoIterator<Item = BTreeMap<String, Value>>,
+    ) -> Self {
+        self.initial_points.extend(points);
+        self
+    }
+
+    /// Trials of an earlier study to warm-start or resume from (they count towards `max_evals`).
+    pub fn prior_trials(mut self, trials: impl IntoIterator<Item = Trial>) -> Self {
+        self.prior_trials.extend(trials);
+        self
+    }
+
+    /// Add an observer (tracking, progress, a stopping rule).
+    pub fn observer(mut self, o: impl Observer + 'a) -> Self {
+        self.observers.push(Box::new(o));
+        self
+    }
+
+    /// Add a boxed observer.
+    pub fn observer_boxed(mut self, o: Box<dyn Observer + 'a>) -> Self {
+        self.observers.push(o);
+        self
+    }
+
+    /// Run the study to its end.
+    pub fn run(mut self) -> Result<StudyResult, StudyError> {
+        if self.parallelism == 0 {
+            return Err(StudyError::ZeroParallelism);
+        }
+        let deterministic = self.seed.is_some();
+        let seed = self.seed.unwrap_or_else(|| rand::rng().random());
+        let mut study = Study::boxed(self.space, self.algo, seed);
+        for t in &self.prior_trials {
+            study.add_prior_trial(t)?;
+        }
+        for p in &self.initial_points {
+            study.enqueue(p)?;
+        }
+        let prior = study.trials().len();
+        let info = StudyInfo {
+            space: self.space,
+            algorithm: study.algorithm().name(),
+            settings: study.algorithm().settings(),
+            seed,
+            parallelism: self.parallelism,
+            max_evals: self.max_evals,
+            prior_trials: prior,
+        };
+        for o in self.observers.iter_mut() {
+            o.on_study_start(&info);
+        }
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(self.parallelism)
+            .thread_name(|i| format!("hpo-trial-{i}"))
+            .build();
+        let cfg = DriveConfig {
+            parallelism: self.parallelism,
+            max_evals: self.max_evals,
+            deadline: self.timeout.map(|t| Instant::now() + t),
+            deterministic,
+            prior,
+        };
+        let objective = &self.objective;
+        let observers = &mut self.observers;
+        let stop = match &pool {
+            Ok(pool) if cfg.parallelism > 1 => {
+                pool.in_place_scope(|s| drive(Some(s), objective, &mut study, observers, &cfg))
+            }
+            _ => drive(None, objective, &mut study, observers, &cfg),
+        };
+        let stop_reason = stop.unwrap_or(StopReason::MaxEvals);
+        for o in self.observers.iter_mut() {
+            o.on_study_end(study.trials(), &stop_reason);
+        }
+        let algorithm = study.algorithm().name();
+        Ok(StudyResult {
+            space: self.space.clone(),
+            trials: study.into_trials(),
+            algorithm,
+            seed,
+            stop_reason,
+        })
+    }
+}
+
+struct DriveConfig {
+    parallelism: usize,
+    max_evals: usize,
+    deadline: Option<Instant>,
+    deterministic: bool,
+    prior: usize,
+}
+
+/// The driver loop: hand out trials while there is room, collect results and reports, ask the
+/// observers whether to go on. Returns why it stopped (None: nothing left in flight).
+fn drive<'s, O: Objective>(
+    scope: Option<&rayon::Scope<'s>>,
+    objective: &'s O,
+    study: &mut Study,
+    observers: &mut [Box<dyn Observer + '_>],
+    cfg: &DriveConfig,
+) -> Option<StopReason> {
+    let (tx, rx) = mpsc::channel::<Event>();
+    let p = cfg.parallelism;
+    let mut stop: Option<StopReason> = None;
+    let mut in_flight = 0usize;
+    loop {
+        while stop.is_none() && in_flight < p {
+            let k = study.trials().len();
+            if k >= cfg.max_evals {
+                stop = Some(StopReason::MaxEvals);
+                break;
+            }
+            if cfg.deadline.is_some_and(|d| Instant::now() >= d) {
+                stop = Some(StopReason::Timeout);
+                break;
+            }
+            let visible = if cfg.deterministic {
+                (k + 1).saturating_sub(p)
+            } else {
+                k
+            };
+            if study.trials()[cfg.prior.min(visible)..visible]
+                .iter()
+                .any(|t| !t.state.is_finished())
+            {
+                break; // wait for the trial that makes the next suggestion reproducible
+            }
+            let asked = study.ask_with_visible(visible);
+            for o in observers.iter_mut() {
+                o.on_trial_start(&study.trials()[asked.number]);
+            }
+            in_flight += 1;
+            let tx = tx.clone();
+            let job = move || {
+                let ctx = TrialContext {
+                    number: asked.number,
+                    tx: tx.clone(),
+                };
+                let result =
+                    catch_unwind(AssertUnwindSafe(|| objective.evaluate(&asked.params, &ctx)))
+                        .unwrap_or_else(|panic| {
+                            let msg = panic
+                                .downcast_ref::<&str>()
+                                .map(|s| s.to_string())
+                                .or_else(|| panic.downcast_ref::<String>().cloned())
+                                .unwrap_or_else(|| "unknown panic".into());
+                            TrialResult::fail(format!("objective panicked: {msg}"))
+                        });
+                let _ = tx.send(Event::Done(asked.number, result, SystemTime::now()));
+            };
+            match scope {
+                Some(s) => s.spawn(move |_| job()),
+                None => job(),
+            }
+        }
+        if in_flight == 0 {
+            break;
+        }
+        let event = match cfg.deadline.filter(|_| stop.is_none()) {
+            Some(d) => match rx.recv_timeout(d.saturating_duration_since(Instant::now())) {
+                Ok(e) => e,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    stop = Some(StopReason::Timeout);
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            },
+            None => match rx.recv() {
+                Ok(e) => e,
+                Err(_) => break,
+            },
+        };
+        match event {
+            Event::Report(n, report) => {
+                for o in observers.iter_mut() {
+                    o.on_trial_report(&study.trials()[n], &report);
+                }
+            }
+            Event::Done(n, result, ended) => {
+                in_flight -= 1;
+                // the number came from this study and finishes once, so this cannot fail
+                if study.finish(n, result, ended).is_err() {
+                    continue;
+                }
+                for o in observers.iter_mut() {
+                    if let Control::Stop(why) = o.on_trial_end(&study.trials()[n], study.trials()) {
+                        stop.get_or_insert(StopReason::Stopped(why));
+                    }
+                }
+            }
+        }
+    }
+    stop
+}

@@ -1,0 +1,11 @@
+//! Running a search: `fmin` and its builder, ask/tell, observers and stopping rules.
+
+pub mod ask_tell;
+pub mod fmin;
+pub mod observer;
+pub mod stop;
+
+pub use ask_tell::{AskedTrial, Study, StudyError};
+pub use fmin::{fmin, with_context, Fmin, Objective, StudyResult, TrialContext};
+pub use observer::{Control, Observer, StopReason, StudyInfo, TrialReport};
+pub use stop::{LossThreshold, NoProgress};

@@ -1,0 +1,304 @@
+//! What happened in a study, as plain data: trials, their states and results, the history.
+//!
+//! These records sit below the algorithms (which read them) and the driver (which writes them),
+//! and are what observers such as tracking receive.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use crate::space::Params;
+
+/// The state of a trial.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TrialState {
+    /// Handed out, result not in yet (pending).
+    Running,
+    /// Finished with a finite loss.
+    Ok,
+    /// Failed: an error, a panic, a NaN or infinite loss, or a `fail` status.
+    Failed,
+    /// Stopped from outside (e.g. a per-trial timeout).
+    Killed,
+}
+
+impl TrialState {
+    /// True once the trial has a result (ok, failed or killed).
+    pub fn is_finished(self) -> bool {
+        self != TrialState::Running
+    }
+}
+
+impl fmt::Display for TrialState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TrialState::Running => "running",
+            TrialState::Ok => "ok",
+            TrialState::Failed => "failed",
+            TrialState::Killed => "killed",
+        })
+    }
+}
+
+/// The status an objective reports with its result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// The evaluation worked; the loss counts.
+    Ok,
+    /// The evaluation failed; the trial is recorded as failed.
+    Fail,
+    /// The evaluation was stopped from outside (e.g. timed out).
+    Killed,
+}
+
+/// What an objective returns for one trial: a loss, a status, extra metrics and a message.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TrialResult {
+    /// The loss to minimize (`None` for a failed evaluation).
+    pub loss: Option<f64>,
+    /// Ok, fail or killed.
+    pub status: Status,
+    /// Extra metrics to record with the trial (not optimized).
+    pub metrics: BTreeMap<String, f64>,
+    /// A message, e.g. the reason for a failure.
+    pub message: Option<String>,
+}
+
+impl TrialResult {
+    /// A successful result with this loss.
+    pub fn ok(loss: f64) -> Self {
+        TrialResult {
+            loss: Some(loss),
+            status: Status::Ok,
+            metrics: BTreeMap::new(),
+            message: None,
+        }
+    }
+
+    /// A failed result with a reason.
+    pub fn fail(reason: impl Into<String>) -> Self {
+        TrialResult {
+            loss: None,
+            status: Status::Fail,
+            metrics: BTreeMap::new(),
+            message: Some(reason.into()),
+        }
+    }
+
+    /// A killed result with a reason.
+    pub fn killed(reason: impl Into<String>) -> Self {
+        TrialResult {
+            status: Status::Killed,
+            ..TrialResult::fail(reason)
+        }
+    }
+
+    /// Add an extra metric.
+    pub fn with_metric(mut self, name: impl Into<String>, value: f64) -> Self {
+        self.metrics.insert(name.into(), value);
+        self
+    }
+
+    /// Add a message.
+    pub fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.message = Some(message.into());
+        self
+    }
+
+    /// The state this result puts a trial in: `ok` only with status ok and a finite loss.
+    pub fn state(&self) -> TrialState {
+        match (self.status, self.loss) {
+            (Status::Ok, Some(l)) if l.is_finite() => TrialState::Ok,
+            (Status::Killed, _) => TrialState::Killed,
+            _ => TrialState::Failed,
+        }
+    }
+
+    /// Normalize: an ok status without a finite loss becomes a failure with the reason stated.
+    pub(crate) fn normalized(mut self) -> Self {
+        if self.status == Status::Ok {
+            match self.loss {
+                None => {
+                    self.status = Status::Fail;
+                    self.message
+                        .get_or_insert_with(|| "no loss returned".into());
+                }
+                Some(l) if !l.is_finite() => {
+                    self.status = Status::Fail;
+                    self.message = Some(format!("loss is {l}, not a finite number"));
+                }
+                _ => {}
+            }
+        }
+        self
+    }
+}
+
+/// Anything an objective may return: a loss, a [`TrialResult`], or a `Result` of either (an
+/// `Err` makes a failed trial with the error's text as reason).
+pub trait IntoTrialResult {
+    /// Convert into a trial result.
+    fn into_trial_result(self) -> TrialResult;
+}
+
+impl IntoTrialResult for TrialResult {
+    fn into_trial_result(self) -> TrialResult {
+        self
+    }
+}
+impl IntoTrialResult for f64 {
+    fn into_trial_result(self) -> TrialResult {
+        TrialResult::ok(self)
+    }
+}
+impl IntoTrialResult for f32 {
+    fn into_trial_result(self) -> TrialResult {
+        TrialResult::ok(self as f64)
+    }
+}
+impl<T: IntoTrialResult, E: fmt::Display> IntoTrialResult for Result<T, E> {
+    fn into_trial_result(self) -> TrialResult {
+        match self {
+            Ok(t) => t.into_trial_result(),
+            Err(e) => TrialResult::fail(e.to_string()),
+        }
+    }
+}
+
+/// One trial of a study: its number, params, state and result, and when it ran.
+#[derive(Clone, Debug, Serialize)]
+pub struct Trial {
+    /// Trial number, from 0, in the order trials were handed out.
+    pub number: usize,
+    /// The parameters, typed.
+    pub params: Params,
+    /// Running, ok, failed or killed.
+    pub state: TrialState,
+    /// The loss (ok trials; failed ones may carry one that is ignored).
+    pub loss: Option<f64>,
+    /// Extra metrics the objective returned.
+    pub metrics: BTreeMap<String, f64>,
+    /// A message, e.g. why the trial failed.
+    pub message: Option<String>,
+    /// When the trial was handed out.
+    #[serde(serialize_with = "ser_time")]
+    pub started: SystemTime,
+    /// When its result came in.
+    #[serde(serialize_with = "ser_opt_time")]
+    pub ended: Option<SystemTime>,
+}
+
+fn millis(t: &SystemTime) -> u128 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0)
+}
+fn ser_time<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u128(millis(t))
+}
+fn ser_opt_time<S: serde::Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.serialize_u128(millis(t)),
+        None => s.serialize_none(),
+    }
+}
+
+impl Trial {
+    /// The loss if the trial finished ok.
+    pub fn ok_loss(&self) -> Option<f64> {
+        (self.state == TrialState::Ok)
+            .then_some(self.loss)
+            .flatten()
+    }
+
+    /// How long the trial ran (None while running).
+    pub fn duration(&self) -> Option<std::time::Duration> {
+        self.ended?.duration_since(self.started).ok()
+    }
+}
+
+/// How an algorithm sees one trial of the history.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Observation {
+    /// Finished ok with this loss.
+    Ok(f64),
+    /// Still running (or not yet visible): its params are known, its loss is not.
+    Pending,
+    /// Failed or killed.
+    Failed,
+}
+
+/// The trials an algorithm may look at when it suggests the next one.
+///
+/// Trials numbered `visible` and above are shown as pending whatever their real state, so a
+/// seeded study gives the same suggestions whatever the thread timing.
+#[derive(Clone, Copy, Debug)]
+pub struct HistoryView<'a> {
+    trials: &'a [Trial],
+    visible: usize,
+}
+
+impl<'a> HistoryView<'a> {
+    /// A view of all trials, each in its real state.
+    pub fn new(trials: &'a [Trial]) -> Self {
+        HistoryView {
+            trials,
+            visible: trials.len(),
+        }
+    }
+
+    /// A view where trials numbered `visible` and above are seen as pending.
+    pub fn with_visible(trials: &'a [Trial], visible: usize) -> Self {
+        HistoryView { trials, visible }
+    }
+
+    /// The trials, in number order.
+    pub fn trials(&self) -> &'a [Trial] {
+        self.trials
+    }
+
+    /// Number of trials (of all states).
+    pub fn len(&self) -> usize {
+        self.trials.len()
+    }
+
+    /// True if there is no trial.
+    pub fn is_empty(&self) -> bool {
+        self.trials.is_empty()
+    }
+
+    /// How trial `i` is seen.
+    pub fn observation(&self, i: usize) -> Observation {
+        let t = &self.trials[i];
+        if i >= self.visible {
+            return Observation::Pending;
+        }
+        match t.state {
+            TrialState::Running => Observation::Pending,
+            TrialState::Ok => match t.loss {
+                Some(l) if l.is_finite() => Observation::Ok(l),
+                _ => Observation::Failed,
+            },
+            TrialState::Failed | TrialState::Killed => Observation::Failed,
+        }
+    }
+
+    /// Iterate (trial, observation).
+    pub fn iter(&self) -> impl Iterator<Item = (&'a Trial, Observation)> + '_ {
+        self.trials
+            .iter()
+            .enumerate()
+            .map(move |(i, t)| (t, self.observation(i)))
+    }
+
+    /// Number of trials seen as finished ok.
+    pub fn n_ok(&self) -> usize {
+        (0..self.trials.len())
+            .filter(|&i| matches!(self.observation(i), Observation::Ok(_)))
+            .count()
+    }
+}
