@@ -1,0 +1,2 @@
+//! Per-suggestion cost (placeholder; filled in by the benchmark work).
+fn main() {}
