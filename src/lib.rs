@@ -1,1 +1,3 @@
 //! hpo: hyperparameter optimization with experiment tracking built in.
+
+pub mod tracking;
