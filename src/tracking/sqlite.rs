@@ -57,7 +57,8 @@ CREATE TABLE runs (
     user_id TEXT NOT NULL,
     artifact_uri TEXT NOT NULL,
     lifecycle_stage TEXT NOT NULL CHECK (lifecycle_stage IN ('active', 'deleted')),
-    deleted_time INTEGER
+    deleted_time INTEGER,
+    deleted_with_experiment INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX runs_by_experiment ON runs (experiment_id, start_time);
 CREATE INDEX runs_by_parent ON runs (parent_run_id);
@@ -716,7 +717,7 @@ impl Store for SqliteStore {
                 params![now, id],
             )?;
             tx.execute(
-                "UPDATE runs SET lifecycle_stage = 'deleted', deleted_time = ?1
+                "UPDATE runs SET lifecycle_stage = 'deleted', deleted_time = ?1, deleted_with_experiment = 1
                  WHERE experiment_id = ?2 AND lifecycle_stage = 'active'",
                 params![now, id],
             )?;
@@ -730,11 +731,11 @@ impl Store for SqliteStore {
             if exp.lifecycle_stage == LifecycleStage::Active {
                 return Ok(());
             }
-            // Runs deleted by the experiment's deletion carry its deletion time.
+            // Only the runs deleted by the experiment's deletion come back.
             tx.execute(
-                "UPDATE runs SET lifecycle_stage = 'active', deleted_time = NULL
-                 WHERE experiment_id = ?1 AND lifecycle_stage = 'deleted' AND deleted_time >= ?2",
-                params![id, exp.last_update_time],
+                "UPDATE runs SET lifecycle_stage = 'active', deleted_time = NULL, deleted_with_experiment = 0
+                 WHERE experiment_id = ?1 AND lifecycle_stage = 'deleted' AND deleted_with_experiment = 1",
+                [id],
             )?;
             tx.execute(
                 "UPDATE experiments SET lifecycle_stage = 'active', last_update_time = ?1
@@ -875,7 +876,8 @@ impl Store for SqliteStore {
         self.write(|tx| {
             require_run(tx, run_id)?;
             tx.execute(
-                "UPDATE runs SET lifecycle_stage = 'deleted', deleted_time = ?1 WHERE run_uuid = ?2",
+                "UPDATE runs SET lifecycle_stage = 'deleted', deleted_time = ?1, deleted_with_experiment = 0
+                 WHERE run_uuid = ?2",
                 params![now_ms(), run_id],
             )?;
             Ok(())
@@ -893,7 +895,8 @@ impl Store for SqliteStore {
                 });
             }
             tx.execute(
-                "UPDATE runs SET lifecycle_stage = 'active', deleted_time = NULL WHERE run_uuid = ?1",
+                "UPDATE runs SET lifecycle_stage = 'active', deleted_time = NULL, deleted_with_experiment = 0
+                 WHERE run_uuid = ?1",
                 [run_id],
             )?;
             Ok(())
@@ -1070,8 +1073,10 @@ mod tests {
             conn.execute_batch(MIGRATION_V1).unwrap();
             conn.execute_batch(
                 "INSERT INTO experiments VALUES (0, 'Default', '/a/0', 'active', 1, 1);
-                 INSERT INTO runs VALUES ('0123456789abcdef0123456789abcdef', 0, 'old', 'FINISHED', 5, 6,
-                                          NULL, 'ann', '/a/0/x/artifacts', 'active', NULL);
+                 INSERT INTO runs (run_uuid, experiment_id, name, status, start_time, end_time, user_id,
+                                   artifact_uri, lifecycle_stage)
+                 VALUES ('0123456789abcdef0123456789abcdef', 0, 'old', 'FINISHED', 5, 6, 'ann',
+                         '/a/0/x/artifacts', 'active');
                  INSERT INTO metrics VALUES ('0123456789abcdef0123456789abcdef', 'loss', 0, 10, 3.0, 0);
                  INSERT INTO metrics VALUES ('0123456789abcdef0123456789abcdef', 'loss', 2, 11, 0, 1);
                  INSERT INTO metrics VALUES ('0123456789abcdef0123456789abcdef', 'loss', 1, 12, 1.5, 0);
