@@ -18,6 +18,8 @@
 //! # Ok(()) }
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod artifacts;
 pub mod search;
 pub mod sqlite;
@@ -126,6 +128,16 @@ pub fn parse_tracking_uri(uri: &str) -> Result<TrackingLocation, TrackingError> 
     Ok(TrackingLocation::SqliteFile(PathBuf::from(trimmed)))
 }
 
+/// The URI [`Tracker::open_default`] uses given the value of `HPO_TRACKING_URI`: that value unless it is
+/// unset or blank, else `./hpo.db`.
+pub fn default_tracking_uri(env_value: Option<&str>) -> String {
+    env_value
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .unwrap_or(DEFAULT_DB_PATH)
+        .to_string()
+}
+
 fn absolute(path: &Path) -> Result<PathBuf, TrackingError> {
     std::path::absolute(path).map_err(|source| TrackingError::Io {
         path: path.to_path_buf(),
@@ -161,11 +173,9 @@ impl Tracker {
 
     /// Opens the store named by `HPO_TRACKING_URI`, or `./hpo.db` when it is unset or empty.
     pub fn open_default() -> Result<Self, TrackingError> {
-        let uri = std::env::var(TRACKING_URI_ENV)
-            .ok()
-            .filter(|u| !u.trim().is_empty())
-            .unwrap_or_else(|| DEFAULT_DB_PATH.to_string());
-        Self::open(&uri)
+        Self::open(&default_tracking_uri(
+            std::env::var(TRACKING_URI_ENV).ok().as_deref(),
+        ))
     }
 
     /// Opens the store named by `uri` with artifacts under `artifact_root` (or beside the database when
@@ -438,6 +448,16 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn default_uri_comes_from_the_environment_value() {
+        assert_eq!(default_tracking_uri(None), "./hpo.db");
+        assert_eq!(default_tracking_uri(Some("  ")), "./hpo.db");
+        assert_eq!(
+            default_tracking_uri(Some("sqlite:////tmp/x.db")),
+            "sqlite:////tmp/x.db"
+        );
     }
 
     #[test]
