@@ -340,6 +340,25 @@ fn limits_are_typed_errors() {
 }
 
 #[test]
+fn chunked_batches_log_everything() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tracker(tmp.path());
+    let run = t.create_run(0, None, None).unwrap();
+    let params: Vec<Param> = (0..250).map(|i| Param::new(format!("p{i}"), "1")).collect();
+    let metrics: Vec<Metric> = (0..2500).map(|i| Metric::new("m", i as f64, i)).collect();
+    let tags: Vec<RunTag> = (0..120)
+        .map(|i| RunTag::new(format!("t{i}"), "1"))
+        .collect();
+    t.log_batch_chunked(&run, &params, &metrics, &tags).unwrap();
+    let r = t.get_run(&run).unwrap();
+    assert_eq!(r.data.params.len(), 250);
+    assert_eq!(r.data.tags.len(), 120 + 5, "plus 5 system tags");
+    let m = r.data.metric("m").unwrap();
+    assert_eq!((m.count, m.latest, m.min), (2500, 2499.0, Some(0.0)));
+    t.log_batch_chunked(&run, &[], &[], &[]).unwrap();
+}
+
+#[test]
 fn delete_and_restore_visibility() {
     let tmp = tempfile::tempdir().unwrap();
     let t = tracker(tmp.path());
@@ -484,5 +503,56 @@ fn concurrent_writers_all_succeed() {
         assert_eq!(loss.count as usize, WRITES / 2);
         assert_eq!(loss.latest, 199.0);
         assert_eq!(t.metric_history(&id, "loss").unwrap().len(), WRITES / 2);
+    }
+}
+
+const WORKER_ENV: &str = "HPO_TRACKING_TEST_WORKER_DB";
+
+/// Not a test on its own: when the concurrent-process test re-runs this binary with `WORKER_ENV` set,
+/// this writes 150 transactions into the shared database from a separate process.
+#[test]
+fn process_worker() {
+    let Ok(db) = std::env::var(WORKER_ENV) else {
+        return;
+    };
+    let t = Tracker::open(&db).unwrap().with_system_info(system());
+    let exp = t.get_or_create_experiment("processes").unwrap();
+    let run = t.create_run(exp, None, None).unwrap();
+    for n in 0..150 {
+        t.log_metric(&run, "x", n as f64, n).unwrap();
+    }
+    t.set_terminated(&run, RunStatus::Finished, None).unwrap();
+}
+
+#[test]
+fn concurrent_processes_all_succeed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("procs.db");
+    let exe = std::env::current_exe().unwrap();
+    let children: Vec<_> = (0..3)
+        .map(|_| {
+            std::process::Command::new(&exe)
+                .args(["--exact", "process_worker", "--test-threads=1", "--quiet"])
+                .env(WORKER_ENV, &db)
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success(), "a worker process failed");
+    }
+    let t = Tracker::open(db.to_str().unwrap()).unwrap();
+    let exp = t.get_or_create_experiment("processes").unwrap();
+    let runs = t
+        .search_runs(&RunsQuery::new(
+            &[exp],
+            "status = 'FINISHED' and metrics.x = 149",
+        ))
+        .unwrap()
+        .runs;
+    assert_eq!(runs.len(), 3);
+    for r in runs {
+        assert_eq!(r.data.metric("x").unwrap().count, 150);
     }
 }

@@ -344,8 +344,9 @@ impl Tracker {
 
     /// Direct children of a run (active ones), oldest first.
     pub fn child_runs(&self, run_id: &str) -> Result<Vec<Run>, TrackingError> {
+        store::validate_run_id(run_id).map_err(|_| StoreError::RunNotFound(run_id.to_string()))?;
         let query = RunsQuery {
-            filter: format!("parent_run_id = '{}'", run_id.replace('\'', "''")),
+            filter: format!("parent_run_id = '{run_id}'"),
             order_by: vec!["start_time ASC".into()],
             max_results: store::MAX_RESULTS_LIMIT,
             ..RunsQuery::default()
@@ -364,6 +365,30 @@ impl Tracker {
         tags: &[RunTag],
     ) -> Result<(), TrackingError> {
         Ok(self.store.log_batch(run_id, params, metrics, tags)?)
+    }
+
+    /// Logs any number of params, metrics and tags by splitting them into batches within the limits.
+    /// Each batch is atomic, the whole call is not: on error, earlier batches stay written.
+    pub fn log_batch_chunked(
+        &self,
+        run_id: &str,
+        params: &[Param],
+        metrics: &[Metric],
+        tags: &[RunTag],
+    ) -> Result<(), TrackingError> {
+        let (mut p, mut m, mut t) = (params, metrics, tags);
+        loop {
+            let (pn, mn, tn) = (
+                p.len().min(store::MAX_PARAMS_PER_BATCH),
+                m.len().min(store::MAX_METRICS_PER_BATCH),
+                t.len().min(store::MAX_TAGS_PER_BATCH),
+            );
+            self.log_batch(run_id, &p[..pn], &m[..mn], &t[..tn])?;
+            (p, m, t) = (&p[pn..], &m[mn..], &t[tn..]);
+            if p.is_empty() && m.is_empty() && t.is_empty() {
+                return Ok(());
+            }
+        }
     }
 
     /// Logs one param (write-once: the same value again is fine, a different one is an error).
