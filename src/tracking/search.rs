@@ -2,7 +2,7 @@
 //!
 //! A filter is tokenized by hand ([`tokenize`]), parsed by recursive descent into an [`Expr`] tree
 //! ([`parse_filter`]), and compiled into a SQL condition over the `runs` table in which **every user value is
-//! a bound parameter** ([`compile`]). Grammar (keywords are case-insensitive):
+//! a bound parameter** ([`compile_filter`], [`compile_order`]). Grammar (keywords are case-insensitive):
 //!
 //! ```text
 //! filter     := ε | or_expr
