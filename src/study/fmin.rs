@@ -156,12 +156,11 @@ impl StudyResult {
 /// Minimize `objective` over `space` with `algo` in `max_evals` trials; returns the best trial.
 ///
 /// ```
-/// use hpo::{fmin, hp, Space, Tpe};
+/// use hpo::{fmin, hp, Params, ParamError, Space, Tpe};
 /// let space = Space::from_params([hp::uniform("x", -5.0, 5.0)]).unwrap();
-/// let best = fmin(|p: &hpo::Params| (p.f64("x")? - 1.0).powi(2).pipe_ok(), &space, Tpe, 50).unwrap();
+/// let loss = |p: &Params| -> Result<f64, ParamError> { Ok((p.f64("x")? - 1.0).powi(2)) };
+/// let best = fmin(loss, &space, Tpe, 50).unwrap();
 /// assert!(best.loss.unwrap() < 0.5);
-/// # trait PipeOk { fn pipe_ok(self) -> Result<f64, hpo::ParamError>; }
-/// # impl PipeOk for f64 { fn pipe_ok(self) -> Result<f64, hpo::ParamError> { Ok(self) } }
 /// ```
 pub fn fmin<O, S, A>(objective: O, space: S, algo: A, max_evals: usize) -> Result<Trial, StudyError>
 where

@@ -1,0 +1,493 @@
+//! Experiment tracking in the style of MLflow Tracking, embedded in a SQLite file.
+//!
+//! A [`Tracker`] is opened on a URI (`sqlite:///relative.db`, `sqlite:////absolute.db` or a plain path)
+//! and records experiments, runs (nested to any depth), write-once params, metric histories with per-key
+//! latest/min/max summaries, mutable tags and file artifacts. It talks to storage only through the
+//! [`Store`] trait ([`store`]), whose default implementation is [`SqliteStore`] ([`sqlite`]); runs are
+//! found with an extended MLflow filter language ([`search`]); artifact files live beside the database
+//! ([`artifacts`]); system tags record user, host, program and git commit ([`system`]).
+//!
+//! ```no_run
+//! use hpo::tracking::{Tracker, Param, Metric, RunStatus};
+//! # fn main() -> Result<(), hpo::tracking::TrackingError> {
+//! let tracker = Tracker::open("sqlite:///hpo.db")?;
+//! let exp = tracker.get_or_create_experiment("tuning")?;
+//! let run = tracker.create_run(exp, Some("trial-0"), None)?;
+//! tracker.log_batch(&run, &[Param::new("lr", "0.01")], &[Metric::new("loss", 0.3, 0)], &[])?;
+//! tracker.set_terminated(&run, RunStatus::Finished, None)?;
+//! # Ok(()) }
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod artifacts;
+pub mod search;
+pub mod sqlite;
+pub mod store;
+pub mod system;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use artifacts::{ArtifactError, ArtifactInfo, ArtifactStore};
+pub use search::SearchError;
+pub use sqlite::SqliteStore;
+pub use store::{
+    Experiment, ExperimentId, ExperimentTag, LifecycleStage, Metric, MetricSummary, NewRun, Param,
+    Run, RunData, RunId, RunInfo, RunPage, RunStatus, RunTag, RunsQuery, Store, StoreError,
+    ViewType, DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME,
+};
+pub use system::SystemInfo;
+
+/// Environment variable naming the tracking URI used by [`Tracker::open_default`].
+pub const TRACKING_URI_ENV: &str = "HPO_TRACKING_URI";
+/// Database used by [`Tracker::open_default`] when [`TRACKING_URI_ENV`] is unset.
+pub const DEFAULT_DB_PATH: &str = "./hpo.db";
+/// Name of the artifact directory created beside the database.
+pub const ARTIFACT_DIR_NAME: &str = "hpo-artifacts";
+
+/// Errors of the tracking API.
+#[derive(Debug, thiserror::Error)]
+pub enum TrackingError {
+    /// The tracking URI is malformed or names a backend that does not exist.
+    #[error("unsupported tracking URI '{uri}': {reason}")]
+    InvalidUri {
+        /// The URI as given.
+        uri: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The store refused or failed the operation.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// An artifact operation failed.
+    #[error(transparent)]
+    Artifact(#[from] ArtifactError),
+    /// The current directory could not be read to make a path absolute.
+    #[error("cannot resolve '{path}': {source}")]
+    Io {
+        /// The path being resolved.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl From<SearchError> for TrackingError {
+    fn from(e: SearchError) -> Self {
+        TrackingError::Store(StoreError::Search(e))
+    }
+}
+
+/// Where a tracking URI points.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrackingLocation {
+    /// A SQLite database file.
+    SqliteFile(PathBuf),
+    /// A private in-memory SQLite database (`sqlite:///:memory:`).
+    SqliteMemory,
+}
+
+/// Parses a tracking URI: `sqlite:///relative/path.db`, `sqlite:////absolute/path.db`,
+/// `sqlite:///:memory:` or a plain file path.
+pub fn parse_tracking_uri(uri: &str) -> Result<TrackingLocation, TrackingError> {
+    let invalid = |reason: &str| TrackingError::InvalidUri {
+        uri: uri.to_string(),
+        reason: reason.to_string(),
+    };
+    let trimmed = uri.trim();
+    if trimmed.is_empty() {
+        return Err(invalid("the URI is empty"));
+    }
+    if let Some(rest) = trimmed.strip_prefix("sqlite:") {
+        let Some(path) = rest.strip_prefix("///") else {
+            return Err(invalid(
+                "expected sqlite:///relative/path.db or sqlite:////absolute/path.db",
+            ));
+        };
+        if path.is_empty() {
+            return Err(invalid("the database path is empty"));
+        }
+        if path == ":memory:" {
+            return Ok(TrackingLocation::SqliteMemory);
+        }
+        return Ok(TrackingLocation::SqliteFile(PathBuf::from(path)));
+    }
+    if let Some((scheme, _)) = trimmed.split_once("://") {
+        if !scheme.is_empty()
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+        {
+            return Err(invalid(&format!(
+                "the '{scheme}' backend is not supported; use sqlite:/// or a file path"
+            )));
+        }
+    }
+    Ok(TrackingLocation::SqliteFile(PathBuf::from(trimmed)))
+}
+
+/// The URI [`Tracker::open_default`] uses given the value of `HPO_TRACKING_URI`: that value unless it is
+/// unset or blank, else `./hpo.db`.
+pub fn default_tracking_uri(env_value: Option<&str>) -> String {
+    env_value
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .unwrap_or(DEFAULT_DB_PATH)
+        .to_string()
+}
+
+fn absolute(path: &Path) -> Result<PathBuf, TrackingError> {
+    std::path::absolute(path).map_err(|source| TrackingError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// The tracking API: experiments, runs, params, metrics, tags, artifacts and search over one store.
+///
+/// A `Tracker` is `Send + Sync` and cheap to clone (the store is shared); each process or thread may also
+/// open its own tracker on the same file.
+#[derive(Clone)]
+pub struct Tracker {
+    store: Arc<dyn Store>,
+    artifact_root: PathBuf,
+    system: SystemInfo,
+}
+
+impl std::fmt::Debug for Tracker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tracker")
+            .field("artifact_root", &self.artifact_root)
+            .field("system", &self.system)
+            .finish()
+    }
+}
+
+impl Tracker {
+    /// Opens the store named by `uri`, with artifacts in `hpo-artifacts/` beside the database.
+    pub fn open(uri: &str) -> Result<Self, TrackingError> {
+        Self::open_with_artifact_root(uri, None)
+    }
+
+    /// Opens the store named by `HPO_TRACKING_URI`, or `./hpo.db` when it is unset or empty.
+    pub fn open_default() -> Result<Self, TrackingError> {
+        Self::open(&default_tracking_uri(
+            std::env::var(TRACKING_URI_ENV).ok().as_deref(),
+        ))
+    }
+
+    /// Opens the store named by `uri` with artifacts under `artifact_root` (or beside the database when
+    /// `None`; for an in-memory database, `./hpo-artifacts`). Existing experiments keep the artifact
+    /// location they were created with.
+    pub fn open_with_artifact_root(
+        uri: &str,
+        artifact_root: Option<&Path>,
+    ) -> Result<Self, TrackingError> {
+        let location = parse_tracking_uri(uri)?;
+        let (store, default_root) = match &location {
+            TrackingLocation::SqliteFile(path) => {
+                let path = absolute(path)?;
+                let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+                let root = match artifact_root {
+                    Some(r) => absolute(r)?,
+                    None => dir.join(ARTIFACT_DIR_NAME),
+                };
+                (SqliteStore::open(&path, &root)?, root)
+            }
+            TrackingLocation::SqliteMemory => {
+                let root = absolute(artifact_root.unwrap_or(Path::new(ARTIFACT_DIR_NAME)))?;
+                (SqliteStore::open_in_memory(&root)?, root)
+            }
+        };
+        Ok(Self::with_store(Arc::new(store), default_root))
+    }
+
+    /// Wraps any [`Store`] implementation.
+    pub fn with_store(store: Arc<dyn Store>, artifact_root: PathBuf) -> Self {
+        Tracker {
+            store,
+            artifact_root,
+            system: SystemInfo::detect(),
+        }
+    }
+
+    /// Replaces the detected system information (used for the system tags of new runs).
+    pub fn with_system_info(mut self, system: SystemInfo) -> Self {
+        self.system = system;
+        self
+    }
+
+    /// The underlying store.
+    pub fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
+    /// The artifact root for new experiments.
+    pub fn artifact_root(&self) -> &Path {
+        &self.artifact_root
+    }
+
+    /// The system information stamped on new runs.
+    pub fn system_info(&self) -> &SystemInfo {
+        &self.system
+    }
+
+    // ---- experiments ----
+
+    /// Creates an experiment with a unique name.
+    pub fn create_experiment(&self, name: &str) -> Result<ExperimentId, TrackingError> {
+        Ok(self.store.create_experiment(name, None, &[])?)
+    }
+
+    /// Returns the id of the experiment named `name`, creating it if needed.
+    pub fn get_or_create_experiment(&self, name: &str) -> Result<ExperimentId, TrackingError> {
+        Ok(self.store.get_or_create_experiment(name)?.experiment_id)
+    }
+
+    /// Reads an experiment.
+    pub fn get_experiment(&self, id: ExperimentId) -> Result<Experiment, TrackingError> {
+        Ok(self.store.get_experiment(id)?)
+    }
+
+    /// Finds an experiment by name.
+    pub fn get_experiment_by_name(&self, name: &str) -> Result<Option<Experiment>, TrackingError> {
+        Ok(self.store.get_experiment_by_name(name)?)
+    }
+
+    /// Lists experiments.
+    pub fn list_experiments(&self, view: ViewType) -> Result<Vec<Experiment>, TrackingError> {
+        Ok(self.store.list_experiments(view)?)
+    }
+
+    /// Renames an experiment.
+    pub fn rename_experiment(&self, id: ExperimentId, name: &str) -> Result<(), TrackingError> {
+        Ok(self.store.rename_experiment(id, name)?)
+    }
+
+    /// Soft-deletes an experiment and its runs.
+    pub fn delete_experiment(&self, id: ExperimentId) -> Result<(), TrackingError> {
+        Ok(self.store.delete_experiment(id)?)
+    }
+
+    /// Restores a soft-deleted experiment and the runs deleted with it.
+    pub fn restore_experiment(&self, id: ExperimentId) -> Result<(), TrackingError> {
+        Ok(self.store.restore_experiment(id)?)
+    }
+
+    /// Sets an experiment tag.
+    pub fn set_experiment_tag(
+        &self,
+        id: ExperimentId,
+        key: &str,
+        value: &str,
+    ) -> Result<(), TrackingError> {
+        Ok(self.store.set_experiment_tag(id, key, value)?)
+    }
+
+    // ---- runs ----
+
+    /// Creates a RUNNING run (nested under `parent` if given) with the system tags, returning its id.
+    pub fn create_run(
+        &self,
+        experiment_id: ExperimentId,
+        name: Option<&str>,
+        parent: Option<&str>,
+    ) -> Result<RunId, TrackingError> {
+        let info = self.create_run_with(NewRun {
+            experiment_id,
+            run_name: name.map(str::to_string),
+            parent_run_id: parent.map(str::to_string),
+            ..NewRun::default()
+        })?;
+        Ok(info.run_id)
+    }
+
+    /// Creates a run from a full [`NewRun`]; the system tags are added unless `new_run.tags` sets them.
+    pub fn create_run_with(&self, mut new_run: NewRun) -> Result<RunInfo, TrackingError> {
+        for tag in self.system.tags() {
+            if !new_run.tags.iter().any(|t| t.key == tag.key) {
+                new_run.tags.push(tag);
+            }
+        }
+        if new_run.user_id.is_none() {
+            new_run.user_id = Some(self.system.user.clone());
+        }
+        Ok(self.store.create_run(&new_run)?)
+    }
+
+    /// Reads a run with its data.
+    pub fn get_run(&self, run_id: &str) -> Result<Run, TrackingError> {
+        Ok(self.store.get_run(run_id)?)
+    }
+
+    /// Ends a run with a terminal status; `end_time` defaults to now.
+    pub fn set_terminated(
+        &self,
+        run_id: &str,
+        status: RunStatus,
+        end_time: Option<i64>,
+    ) -> Result<RunInfo, TrackingError> {
+        Ok(self.store.update_run_status(run_id, status, end_time)?)
+    }
+
+    /// Soft-deletes a run.
+    pub fn delete_run(&self, run_id: &str) -> Result<(), TrackingError> {
+        Ok(self.store.delete_run(run_id)?)
+    }
+
+    /// Restores a soft-deleted run.
+    pub fn restore_run(&self, run_id: &str) -> Result<(), TrackingError> {
+        Ok(self.store.restore_run(run_id)?)
+    }
+
+    /// Direct children of a run (active ones), oldest first.
+    pub fn child_runs(&self, run_id: &str) -> Result<Vec<Run>, TrackingError> {
+        store::validate_run_id(run_id).map_err(|_| StoreError::RunNotFound(run_id.to_string()))?;
+        let query = RunsQuery {
+            filter: format!("parent_run_id = '{run_id}'"),
+            order_by: vec!["start_time ASC".into()],
+            max_results: store::MAX_RESULTS_LIMIT,
+            ..RunsQuery::default()
+        };
+        Ok(self.store.search_runs(&query)?.runs)
+    }
+
+    // ---- params, metrics, tags ----
+
+    /// Logs params, metric points and tags in one transaction (limits: 100 params, 1000 metrics, 100 tags).
+    pub fn log_batch(
+        &self,
+        run_id: &str,
+        params: &[Param],
+        metrics: &[Metric],
+        tags: &[RunTag],
+    ) -> Result<(), TrackingError> {
+        Ok(self.store.log_batch(run_id, params, metrics, tags)?)
+    }
+
+    /// Logs any number of params, metrics and tags by splitting them into batches within the limits.
+    /// Each batch is atomic, the whole call is not: on error, earlier batches stay written.
+    pub fn log_batch_chunked(
+        &self,
+        run_id: &str,
+        params: &[Param],
+        metrics: &[Metric],
+        tags: &[RunTag],
+    ) -> Result<(), TrackingError> {
+        let (mut p, mut m, mut t) = (params, metrics, tags);
+        loop {
+            let (pn, mn, tn) = (
+                p.len().min(store::MAX_PARAMS_PER_BATCH),
+                m.len().min(store::MAX_METRICS_PER_BATCH),
+                t.len().min(store::MAX_TAGS_PER_BATCH),
+            );
+            self.log_batch(run_id, &p[..pn], &m[..mn], &t[..tn])?;
+            (p, m, t) = (&p[pn..], &m[mn..], &t[tn..]);
+            if p.is_empty() && m.is_empty() && t.is_empty() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Logs one param (write-once: the same value again is fine, a different one is an error).
+    pub fn log_param(&self, run_id: &str, key: &str, value: &str) -> Result<(), TrackingError> {
+        self.log_batch(run_id, &[Param::new(key, value)], &[], &[])
+    }
+
+    /// Logs one metric point at `step`, stamped now.
+    pub fn log_metric(
+        &self,
+        run_id: &str,
+        key: &str,
+        value: f64,
+        step: i64,
+    ) -> Result<(), TrackingError> {
+        self.log_batch(run_id, &[], &[Metric::new(key, value, step)], &[])
+    }
+
+    /// Sets (inserts or replaces) a run tag; setting `hpo.runName` renames the run.
+    pub fn set_tag(&self, run_id: &str, key: &str, value: &str) -> Result<(), TrackingError> {
+        self.log_batch(run_id, &[], &[], &[RunTag::new(key, value)])
+    }
+
+    /// Deletes a run tag.
+    pub fn delete_tag(&self, run_id: &str, key: &str) -> Result<(), TrackingError> {
+        Ok(self.store.delete_tag(run_id, key)?)
+    }
+
+    /// The full history of a metric, ordered by (step, timestamp).
+    pub fn metric_history(&self, run_id: &str, key: &str) -> Result<Vec<Metric>, TrackingError> {
+        Ok(self.store.get_metric_history(run_id, key)?)
+    }
+
+    // ---- search and artifacts ----
+
+    /// Searches runs (see [`search`] for the filter language).
+    pub fn search_runs(&self, query: &RunsQuery) -> Result<RunPage, TrackingError> {
+        Ok(self.store.search_runs(query)?)
+    }
+
+    /// The artifact store of a run.
+    pub fn artifacts(&self, run_id: &str) -> Result<ArtifactStore, TrackingError> {
+        let run = self.store.get_run(run_id)?;
+        Ok(ArtifactStore::new(run.info.artifact_uri))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uri_forms() {
+        assert_eq!(
+            parse_tracking_uri("sqlite:///rel/path.db").unwrap(),
+            TrackingLocation::SqliteFile("rel/path.db".into())
+        );
+        assert_eq!(
+            parse_tracking_uri("sqlite:////abs/path.db").unwrap(),
+            TrackingLocation::SqliteFile("/abs/path.db".into())
+        );
+        assert_eq!(
+            parse_tracking_uri("sqlite:///:memory:").unwrap(),
+            TrackingLocation::SqliteMemory
+        );
+        assert_eq!(
+            parse_tracking_uri("runs/hpo.db").unwrap(),
+            TrackingLocation::SqliteFile("runs/hpo.db".into())
+        );
+        for bad in [
+            "",
+            "sqlite://host/x.db",
+            "sqlite:///",
+            "postgresql://u@h/db",
+            "http://x",
+        ] {
+            assert!(
+                matches!(
+                    parse_tracking_uri(bad),
+                    Err(TrackingError::InvalidUri { .. })
+                ),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn default_uri_comes_from_the_environment_value() {
+        assert_eq!(default_tracking_uri(None), "./hpo.db");
+        assert_eq!(default_tracking_uri(Some("  ")), "./hpo.db");
+        assert_eq!(
+            default_tracking_uri(Some("sqlite:////tmp/x.db")),
+            "sqlite:////tmp/x.db"
+        );
+    }
+
+    #[test]
+    fn tracker_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<Tracker>();
+    }
+}

@@ -1,0 +1,1180 @@
+//! The embedded default store: one SQLite file, safe for many writers.
+//!
+//! The connection runs in WAL mode (readers never block the writer) with `synchronous=NORMAL` and a busy
+//! timeout. Every logical write is one `BEGIN IMMEDIATE` transaction (the write lock is taken up front, so
+//! a reader never has to upgrade and deadlock), and a write that still meets `SQLITE_BUSY`/`SQLITE_LOCKED`
+//! is retried with a growing, jittered backoff, so concurrent processes and threads do not see "database is
+//! locked". The schema is versioned in `schema_version` (one row per applied migration); forward-only
+//! migrations run on open inside one immediate transaction, so two processes opening an old file at once
+//! migrate it exactly once. Schema v1 holds experiments, runs, params, tags and the metric history; v2 adds
+//! the per-run, per-key `metric_summary` table (latest/min/max/count, backfilled from the history).
+//!
+//! Non-finite metric values: in the history a NaN is stored as `value = 0, is_nan = 1` (SQLite turns a
+//! bound NaN into NULL); ±inf are stored as SQLite's own ±Inf REAL values. In the summary, `latest_value`
+//! is NULL with `latest_is_nan = 1` when the latest point is NaN, and `min_value`/`max_value` ignore NaN.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::types::Value;
+use rusqlite::{
+    params, Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior,
+};
+
+use super::search::{self, Bindings, SqlValue};
+use super::store::*;
+
+/// The newest schema version this build knows.
+pub const SCHEMA_VERSION: i64 = 2;
+
+/// Forward migrations, applied in order to bring a file from version `n - 1` to `n`.
+pub const MIGRATIONS: &[(i64, &str)] = &[(1, MIGRATION_V1), (2, MIGRATION_V2)];
+
+const MIGRATION_V1: &str = r#"
+CREATE TABLE experiments (
+    experiment_id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    artifact_location TEXT NOT NULL,
+    lifecycle_stage TEXT NOT NULL CHECK (lifecycle_stage IN ('active', 'deleted')),
+    creation_time INTEGER NOT NULL,
+    last_update_time INTEGER NOT NULL
+);
+CREATE TABLE experiment_tags (
+    experiment_id INTEGER NOT NULL REFERENCES experiments (experiment_id),
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (experiment_id, key)
+) WITHOUT ROWID;
+CREATE TABLE runs (
+    run_uuid TEXT PRIMARY KEY,
+    experiment_id INTEGER NOT NULL REFERENCES experiments (experiment_id),
+    name TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('RUNNING', 'FINISHED', 'FAILED', 'KILLED')),
+    start_time INTEGER NOT NULL,
+    end_time INTEGER,
+    parent_run_id TEXT REFERENCES runs (run_uuid),
+    user_id TEXT NOT NULL,
+    artifact_uri TEXT NOT NULL,
+    lifecycle_stage TEXT NOT NULL CHECK (lifecycle_stage IN ('active', 'deleted')),
+    deleted_time INTEGER,
+    deleted_with_experiment INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX runs_by_experiment ON runs (experiment_id, start_time);
+CREATE INDEX runs_by_parent ON runs (parent_run_id);
+CREATE TABLE params (
+    run_uuid TEXT NOT NULL REFERENCES runs (run_uuid),
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    num_value REAL,
+    PRIMARY KEY (run_uuid, key)
+) WITHOUT ROWID;
+CREATE TABLE tags (
+    run_uuid TEXT NOT NULL REFERENCES runs (run_uuid),
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (run_uuid, key)
+) WITHOUT ROWID;
+CREATE TABLE metrics (
+    run_uuid TEXT NOT NULL REFERENCES runs (run_uuid),
+    key TEXT NOT NULL,
+    step INTEGER NOT NULL,
+    timestamp INTEGER NOT NULL,
+    value REAL NOT NULL,
+    is_nan INTEGER NOT NULL,
+    UNIQUE (run_uuid, key, step, timestamp, value, is_nan)
+);
+"#;
+
+const MIGRATION_V2: &str = r#"
+CREATE TABLE metric_summary (
+    run_uuid TEXT NOT NULL REFERENCES runs (run_uuid),
+    key TEXT NOT NULL,
+    latest_value REAL,
+    latest_is_nan INTEGER NOT NULL,
+    latest_step INTEGER NOT NULL,
+    latest_timestamp INTEGER NOT NULL,
+    min_value REAL,
+    max_value REAL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (run_uuid, key)
+) WITHOUT ROWID;
+CREATE INDEX metric_summary_by_latest ON metric_summary (key, latest_value);
+INSERT INTO metric_summary
+SELECT g.run_uuid, g.key,
+       CASE WHEN l.is_nan THEN NULL ELSE l.value END, l.is_nan, l.step, l.timestamp,
+       g.min_value, g.max_value, g.n
+FROM (SELECT run_uuid, key,
+             MIN(CASE WHEN is_nan THEN NULL ELSE value END) AS min_value,
+             MAX(CASE WHEN is_nan THEN NULL ELSE value END) AS max_value,
+             COUNT(*) AS n
+      FROM metrics GROUP BY run_uuid, key) g
+JOIN metrics l ON l.rowid = (
+    SELECT m.rowid FROM metrics m WHERE m.run_uuid = g.run_uuid AND m.key = g.key
+    ORDER BY m.step DESC, m.timestamp DESC, m.rowid DESC LIMIT 1);
+"#;
+
+/// How many times a busy write is retried before `StoreError::Busy` reaches the caller.
+const MAX_BUSY_RETRIES: u32 = 60;
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        match e.sqlite_error_code() {
+            Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => {
+                StoreError::Busy(e.to_string())
+            }
+            _ => StoreError::Database(e.to_string()),
+        }
+    }
+}
+
+/// Generates a run id: a random version-4 UUID as 32 lowercase hex characters.
+pub fn new_run_id() -> RunId {
+    let mut bits: u128 = rand::random();
+    bits = (bits & !(0xf << 76)) | (0x4 << 76); // version 4
+    bits = (bits & !(0x3 << 62)) | (0x2 << 62); // RFC 4122 variant
+    format!("{bits:032x}")
+}
+
+/// The SQLite-backed [`Store`].
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+    artifact_root: PathBuf,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .field("artifact_root", &self.artifact_root)
+            .finish()
+    }
+}
+
+fn backoff(attempt: u32) {
+    let base = 2u64.saturating_pow(attempt.min(6)).min(100);
+    let jitter = rand::random::<u64>() % (base + 1);
+    std::thread::sleep(Duration::from_millis(base + jitter));
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file at `path`, migrates it and makes sure the "Default"
+    /// experiment exists. New experiments keep their artifacts under `artifact_root/<experiment id>`.
+    pub fn open(path: &Path, artifact_root: &Path) -> Result<Self, StoreError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                StoreError::Database(format!("cannot create '{}': {e}", parent.display()))
+            })?;
+        }
+        let conn = Connection::open(path)?;
+        Self::setup(conn, path.to_path_buf(), artifact_root)
+    }
+
+    /// Opens a private in-memory database (for tests and throwaway studies).
+    pub fn open_in_memory(artifact_root: &Path) -> Result<Self, StoreError> {
+        let conn = Connection::open_in_memory()?;
+        Self::setup(conn, PathBuf::from(":memory:"), artifact_root)
+    }
+
+    fn setup(conn: Connection, path: PathBuf, artifact_root: &Path) -> Result<Self, StoreError> {
+        conn.busy_timeout(Duration::from_secs(5))?;
+        let mut attempt = 0;
+        loop {
+            let r: Result<String, rusqlite::Error> =
+                conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0));
+            match r.map_err(StoreError::from) {
+                Ok(_) => break,
+                Err(StoreError::Busy(_)) if attempt < MAX_BUSY_RETRIES => {
+                    backoff(attempt);
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let store = SqliteStore {
+            conn: Mutex::new(conn),
+            path,
+            artifact_root: artifact_root.to_path_buf(),
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// The database file path (`:memory:` for in-memory stores).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The schema version of the open database.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        self.read(|tx| current_version(tx))
+    }
+
+    fn migrate(&self) -> Result<(), StoreError> {
+        let root = self.artifact_root.clone();
+        self.write(|tx| {
+            tx.execute_batch(
+                "CREATE TABLE IF NOT EXISTS schema_version (
+                    version INTEGER PRIMARY KEY, applied_time INTEGER NOT NULL)",
+            )?;
+            let current = current_version(tx)?;
+            if current > SCHEMA_VERSION {
+                return Err(StoreError::SchemaTooNew {
+                    found: current,
+                    supported: SCHEMA_VERSION,
+                });
+            }
+            for (version, sql) in MIGRATIONS {
+                if *version > current {
+                    tx.execute_batch(sql)?;
+                    tx.execute(
+                        "INSERT INTO schema_version (version, applied_time) VALUES (?1, ?2)",
+                        params![version, now_ms()],
+                    )?;
+                }
+            }
+            let now = now_ms();
+            tx.execute(
+                "INSERT OR IGNORE INTO experiments
+                 (experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time)
+                 VALUES (?1, ?2, ?3, 'active', ?4, ?4)",
+                params![
+                    DEFAULT_EXPERIMENT_ID,
+                    DEFAULT_EXPERIMENT_NAME,
+                    location_for(&root, DEFAULT_EXPERIMENT_ID),
+                    now
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves no open transaction behind (it rolls back on drop).
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn run_tx<T>(
+        &self,
+        behavior: TransactionBehavior,
+        mut f: impl FnMut(&Transaction) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.lock();
+        let mut attempt = 0;
+        loop {
+            let result = (|| {
+                let tx = conn.transaction_with_behavior(behavior)?;
+                let value = f(&tx)?;
+                tx.commit()?;
+                Ok(value)
+            })();
+            match result {
+                Err(StoreError::Busy(_)) if attempt < MAX_BUSY_RETRIES => {
+                    backoff(attempt);
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction, retrying the whole transaction when busy.
+    fn write<T>(
+        &self,
+        f: impl FnMut(&Transaction) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.run_tx(TransactionBehavior::Immediate, f)
+    }
+
+    /// Runs `f` in one read transaction (a consistent snapshot).
+    fn read<T>(
+        &self,
+        f: impl FnMut(&Transaction) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.run_tx(TransactionBehavior::Deferred, f)
+    }
+}
+
+fn location_for(root: &Path, id: ExperimentId) -> String {
+    root.join(id.to_string()).to_string_lossy().into_owned()
+}
+
+fn current_version(tx: &Connection) -> Result<i64, StoreError> {
+    let exists: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version')",
+        [],
+        |r| r.get(0),
+    )?;
+    if !exists {
+        return Ok(0);
+    }
+    Ok(tx.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_version",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
+fn read_experiment(tx: &Connection, id: ExperimentId) -> Result<Option<Experiment>, StoreError> {
+    let row = tx
+        .query_row(
+            "SELECT experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time
+             FROM experiments WHERE experiment_id = ?1",
+            [id],
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, i64>(5)?,
+                ))
+            },
+        )
+        .optional()?;
+    let Some((experiment_id, name, artifact_location, stage, creation_time, last_update_time)) =
+        row
+    else {
+        return Ok(None);
+    };
+    let mut stmt = tx.prepare_cached(
+        "SELECT key, value FROM experiment_tags WHERE experiment_id = ?1 ORDER BY key",
+    )?;
+    let tags = stmt
+        .query_map([id], |r| {
+            Ok(ExperimentTag {
+                key: r.get(0)?,
+                value: r.get(1)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(Experiment {
+        experiment_id,
+        name,
+        artifact_location,
+        lifecycle_stage: stage.parse()?,
+        creation_time,
+        last_update_time,
+        tags,
+    }))
+}
+
+fn experiment_id_by_name(tx: &Connection, name: &str) -> Result<Option<ExperimentId>, StoreError> {
+    Ok(tx
+        .query_row(
+            "SELECT experiment_id FROM experiments WHERE name = ?1",
+            [name],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+fn require_experiment(tx: &Connection, id: ExperimentId) -> Result<Experiment, StoreError> {
+    read_experiment(tx, id)?.ok_or_else(|| StoreError::ExperimentNotFound(id.to_string()))
+}
+
+fn insert_experiment(
+    tx: &Connection,
+    root: &Path,
+    name: &str,
+    artifact_location: Option<&str>,
+    tags: &[ExperimentTag],
+) -> Result<ExperimentId, StoreError> {
+    validate_experiment_name(name)?;
+    for t in tags {
+        validate_experiment_tag(&t.key, &t.value)?;
+    }
+    if experiment_id_by_name(tx, name)?.is_some() {
+        return Err(StoreError::ExperimentNameTaken(name.to_string()));
+    }
+    let now = now_ms();
+    tx.execute(
+        "INSERT INTO experiments (name, artifact_location, lifecycle_stage, creation_time, last_update_time)
+         VALUES (?1, '', 'active', ?2, ?2)",
+        params![name, now],
+    )?;
+    let id = tx.last_insert_rowid();
+    let location = match artifact_location {
+        Some(l) => l.to_string(),
+        None => location_for(root, id),
+    };
+    tx.execute(
+        "UPDATE experiments SET artifact_location = ?1 WHERE experiment_id = ?2",
+        params![location, id],
+    )?;
+    for t in tags {
+        tx.execute(
+            "INSERT OR REPLACE INTO experiment_tags (experiment_id, key, value) VALUES (?1, ?2, ?3)",
+            params![id, t.key, t.value],
+        )?;
+    }
+    Ok(id)
+}
+
+fn read_run_info(tx: &Connection, run_id: &str) -> Result<Option<RunInfo>, StoreError> {
+    let row = tx
+        .query_row(
+            "SELECT run_uuid, experiment_id, name, status, start_time, end_time, parent_run_id, user_id,
+                    artifact_uri, lifecycle_stage
+             FROM runs WHERE run_uuid = ?1",
+            [run_id],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, Option<i64>>(5)?,
+                    r.get::<_, Option<String>>(6)?,
+                    r.get::<_, String>(7)?,
+                    r.get::<_, String>(8)?,
+                    r.get::<_, String>(9)?,
+                ))
+            },
+        )
+        .optional()?;
+    let Some((
+        run_id,
+        experiment_id,
+        run_name,
+        status,
+        start_time,
+        end_time,
+        parent,
+        user,
+        uri,
+        stage,
+    )) = row
+    else {
+        return Ok(None);
+    };
+    Ok(Some(RunInfo {
+        run_id,
+        experiment_id,
+        run_name,
+        status: status.parse()?,
+        start_time,
+        end_time,
+        parent_run_id: parent,
+        user_id: user,
+        artifact_uri: uri,
+        lifecycle_stage: stage.parse()?,
+    }))
+}
+
+fn require_run(tx: &Connection, run_id: &str) -> Result<RunInfo, StoreError> {
+    validate_run_id(run_id).map_err(|_| StoreError::RunNotFound(run_id.to_string()))?;
+    read_run_info(tx, run_id)?.ok_or_else(|| StoreError::RunNotFound(run_id.to_string()))
+}
+
+fn require_active_run(tx: &Connection, run_id: &str) -> Result<RunInfo, StoreError> {
+    let info = require_run(tx, run_id)?;
+    if info.lifecycle_stage == LifecycleStage::Deleted {
+        return Err(StoreError::Deleted {
+            what: "run",
+            id: run_id.to_string(),
+        });
+    }
+    Ok(info)
+}
+
+fn read_run_data(tx: &Connection, run_id: &str) -> Result<RunData, StoreError> {
+    let mut stmt =
+        tx.prepare_cached("SELECT key, value FROM params WHERE run_uuid = ?1 ORDER BY key")?;
+    let params = stmt
+        .query_map([run_id], |r| {
+            Ok(Param {
+                key: r.get(0)?,
+                value: r.get(1)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut stmt =
+        tx.prepare_cached("SELECT key, value FROM tags WHERE run_uuid = ?1 ORDER BY key")?;
+    let tags = stmt
+        .query_map([run_id], |r| {
+            Ok(RunTag {
+                key: r.get(0)?,
+                value: r.get(1)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut stmt = tx.prepare_cached(
+        "SELECT key, latest_value, latest_is_nan, latest_step, latest_timestamp, min_value, max_value, count
+         FROM metric_summary WHERE run_uuid = ?1 ORDER BY key",
+    )?;
+    let metrics = stmt
+        .query_map([run_id], |r| {
+            let latest: Option<f64> = r.get(1)?;
+            let is_nan: bool = r.get(2)?;
+            Ok(MetricSummary {
+                key: r.get(0)?,
+                latest: if is_nan {
+                    f64::NAN
+                } else {
+                    latest.unwrap_or(f64::NAN)
+                },
+                latest_step: r.get(3)?,
+                latest_timestamp: r.get(4)?,
+                min: r.get(5)?,
+                max: r.get(6)?,
+                count: r.get::<_, i64>(7)?.max(0) as u64,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(RunData {
+        params,
+        metrics,
+        tags,
+    })
+}
+
+fn read_run(tx: &Connection, run_id: &str) -> Result<Run, StoreError> {
+    let info = require_run(tx, run_id)?;
+    let data = read_run_data(tx, run_id)?;
+    Ok(Run { info, data })
+}
+
+fn upsert_tag(tx: &Connection, run_id: &str, tag: &RunTag) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO tags (run_uuid, key, value) VALUES (?1, ?2, ?3)
+         ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value",
+    )?
+    .execute(params![run_id, tag.key, tag.value])?;
+    if tag.key == TAG_RUN_NAME {
+        tx.prepare_cached("UPDATE runs SET name = ?1 WHERE run_uuid = ?2")?
+            .execute(params![tag.value, run_id])?;
+    }
+    Ok(())
+}
+
+fn insert_param(tx: &Connection, run_id: &str, p: &Param) -> Result<(), StoreError> {
+    let existing: Option<String> = tx
+        .prepare_cached("SELECT value FROM params WHERE run_uuid = ?1 AND key = ?2")?
+        .query_row(params![run_id, p.key], |r| r.get(0))
+        .optional()?;
+    match existing {
+        Some(old) if old == p.value => Ok(()),
+        Some(old) => Err(StoreError::ParamConflict {
+            run_id: run_id.to_string(),
+            key: p.key.clone(),
+            old,
+            new: p.value.clone(),
+        }),
+        None => {
+            tx.prepare_cached(
+                "INSERT INTO params (run_uuid, key, value, num_value) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![
+                run_id,
+                p.key,
+                p.value,
+                numeric_param_value(&p.value)
+            ])?;
+            Ok(())
+        }
+    }
+}
+
+fn insert_metric(tx: &Connection, run_id: &str, m: &Metric) -> Result<(), StoreError> {
+    let is_nan = m.value.is_nan();
+    let stored = if is_nan { 0.0 } else { m.value };
+    let inserted = tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO metrics (run_uuid, key, step, timestamp, value, is_nan)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?
+        .execute(params![run_id, m.key, m.step, m.timestamp, stored, is_nan])?;
+    if inserted == 0 {
+        return Ok(()); // exact duplicate point: the history and summary already hold it
+    }
+    let finite_or_null = if is_nan { None } else { Some(m.value) };
+    tx.prepare_cached(
+        "INSERT INTO metric_summary
+           (run_uuid, key, latest_value, latest_is_nan, latest_step, latest_timestamp, min_value, max_value, count)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?3, ?3, 1)
+         ON CONFLICT (run_uuid, key) DO UPDATE SET
+           latest_value = CASE WHEN (excluded.latest_step, excluded.latest_timestamp) >= (latest_step, latest_timestamp)
+                               THEN excluded.latest_value ELSE latest_value END,
+           latest_is_nan = CASE WHEN (excluded.latest_step, excluded.latest_timestamp) >= (latest_step, latest_timestamp)
+                                THEN excluded.latest_is_nan ELSE latest_is_nan END,
+           latest_timestamp = CASE WHEN (excluded.latest_step, excluded.latest_timestamp) >= (latest_step, latest_timestamp)
+                                   THEN excluded.latest_timestamp ELSE latest_timestamp END,
+           latest_step = MAX(latest_step, excluded.latest_step),
+           min_value = CASE WHEN min_value IS NULL THEN excluded.min_value
+                            WHEN excluded.min_value IS NULL THEN min_value
+                            ELSE MIN(min_value, excluded.min_value) END,
+           max_value = CASE WHEN max_value IS NULL THEN excluded.max_value
+                            WHEN excluded.max_value IS NULL THEN max_value
+                            ELSE MAX(max_value, excluded.max_value) END,
+           count = count + 1",
+    )?
+    .execute(params![
+        run_id,
+        m.key,
+        finite_or_null,
+        is_nan,
+        m.step,
+        m.timestamp
+    ])?;
+    Ok(())
+}
+
+fn to_sql_value(v: &SqlValue) -> Value {
+    match v {
+        SqlValue::Text(s) => Value::Text(s.clone()),
+        SqlValue::Real(f) => Value::Real(*f),
+        SqlValue::Integer(i) => Value::Integer(*i),
+    }
+}
+
+impl Store for SqliteStore {
+    fn create_experiment(
+        &self,
+        name: &str,
+        artifact_location: Option<&str>,
+        tags: &[ExperimentTag],
+    ) -> Result<ExperimentId, StoreError> {
+        self.write(|tx| insert_experiment(tx, &self.artifact_root, name, artifact_location, tags))
+    }
+
+    fn get_or_create_experiment(&self, name: &str) -> Result<Experiment, StoreError> {
+        self.write(|tx| {
+            let id = match experiment_id_by_name(tx, name)? {
+                Some(id) => id,
+                None => insert_experiment(tx, &self.artifact_root, name, None, &[])?,
+            };
+            let exp = require_experiment(tx, id)?;
+            if exp.lifecycle_stage == LifecycleStage::Deleted {
+                return Err(StoreError::Deleted {
+                    what: "experiment",
+                    id: id.to_string(),
+                });
+            }
+            Ok(exp)
+        })
+    }
+
+    fn get_experiment(&self, id: ExperimentId) -> Result<Experiment, StoreError> {
+        self.read(|tx| require_experiment(tx, id))
+    }
+
+    fn get_experiment_by_name(&self, name: &str) -> Result<Option<Experiment>, StoreError> {
+        self.read(|tx| match experiment_id_by_name(tx, name)? {
+            Some(id) => read_experiment(tx, id),
+            None => Ok(None),
+        })
+    }
+
+    fn list_experiments(&self, view: ViewType) -> Result<Vec<Experiment>, StoreError> {
+        self.read(|tx| {
+            let ids: Vec<i64> = tx
+                .prepare_cached("SELECT experiment_id FROM experiments ORDER BY experiment_id")?
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            let mut out = Vec::new();
+            for id in ids {
+                if let Some(e) = read_experiment(tx, id)? {
+                    if view.includes(e.lifecycle_stage) {
+                        out.push(e);
+                    }
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn rename_experiment(&self, id: ExperimentId, new_name: &str) -> Result<(), StoreError> {
+        validate_experiment_name(new_name)?;
+        self.write(|tx| {
+            let exp = require_experiment(tx, id)?;
+            if exp.name == new_name {
+                return Ok(());
+            }
+            if experiment_id_by_name(tx, new_name)?.is_some() {
+                return Err(StoreError::ExperimentNameTaken(new_name.to_string()));
+            }
+            tx.execute(
+                "UPDATE experiments SET name = ?1, last_update_time = ?2 WHERE experiment_id = ?3",
+                params![new_name, now_ms(), id],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn delete_experiment(&self, id: ExperimentId) -> Result<(), StoreError> {
+        self.write(|tx| {
+            require_experiment(tx, id)?;
+            let now = now_ms();
+            tx.execute(
+                "UPDATE experiments SET lifecycle_stage = 'deleted', last_update_time = ?1
+                 WHERE experiment_id = ?2",
+                params![now, id],
+            )?;
+            tx.execute(
+                "UPDATE runs SET lifecycle_stage = 'deleted', deleted_time = ?1, deleted_with_experiment = 1
+                 WHERE experiment_id = ?2 AND lifecycle_stage = 'active'",
+                params![now, id],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn restore_experiment(&self, id: ExperimentId) -> Result<(), StoreError> {
+        self.write(|tx| {
+            let exp = require_experiment(tx, id)?;
+            if exp.lifecycle_stage == LifecycleStage::Active {
+                return Ok(());
+            }
+            // Only the runs deleted by the experiment's deletion come back.
+            tx.execute(
+                "UPDATE runs SET lifecycle_stage = 'active', deleted_time = NULL, deleted_with_experiment = 0
+                 WHERE experiment_id = ?1 AND lifecycle_stage = 'deleted' AND deleted_with_experiment = 1",
+                [id],
+            )?;
+            tx.execute(
+                "UPDATE experiments SET lifecycle_stage = 'active', last_update_time = ?1
+                 WHERE experiment_id = ?2",
+                params![now_ms(), id],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn set_experiment_tag(
+        &self,
+        id: ExperimentId,
+        key: &str,
+        value: &str,
+    ) -> Result<(), StoreError> {
+        validate_experiment_tag(key, value)?;
+        self.write(|tx| {
+            require_experiment(tx, id)?;
+            tx.execute(
+                "INSERT INTO experiment_tags (experiment_id, key, value) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (experiment_id, key) DO UPDATE SET value = excluded.value",
+                params![id, key, value],
+            )?;
+            tx.execute(
+                "UPDATE experiments SET last_update_time = ?1 WHERE experiment_id = ?2",
+                params![now_ms(), id],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn create_run(&self, new_run: &NewRun) -> Result<RunInfo, StoreError> {
+        let mut tags = new_run.tags.clone();
+        let tag_name = tags
+            .iter()
+            .find(|t| t.key == TAG_RUN_NAME)
+            .map(|t| t.value.clone());
+        let run_id = new_run_id();
+        let run_name = match (&new_run.run_name, tag_name) {
+            (Some(a), Some(b)) if *a != b => {
+                return Err(StoreError::InvalidArgument(format!(
+                    "run name '{a}' differs from the {TAG_RUN_NAME} tag '{b}'"
+                )))
+            }
+            (Some(a), _) => a.clone(),
+            (None, Some(b)) => b,
+            (None, None) => format!("run-{}", &run_id[..8]),
+        };
+        tags.retain(|t| t.key != TAG_RUN_NAME && t.key != TAG_PARENT_RUN_ID);
+        tags.push(RunTag::new(TAG_RUN_NAME, run_name.clone()));
+        if let Some(parent) = &new_run.parent_run_id {
+            tags.push(RunTag::new(TAG_PARENT_RUN_ID, parent.clone()));
+        }
+        if tags.len() > MAX_TAGS_PER_BATCH {
+            return Err(StoreError::LimitExceeded {
+                what: "number of tags of a new run".into(),
+                limit: MAX_TAGS_PER_BATCH,
+                actual: tags.len(),
+            });
+        }
+        for t in &tags {
+            validate_tag(t)?;
+        }
+        let user = new_run
+            .user_id
+            .clone()
+            .or_else(|| {
+                tags.iter()
+                    .find(|t| t.key == TAG_USER)
+                    .map(|t| t.value.clone())
+            })
+            .unwrap_or_else(|| "unknown".to_string());
+        let start_time = new_run.start_time.unwrap_or_else(now_ms);
+        self.write(|tx| {
+            let exp = require_experiment(tx, new_run.experiment_id)?;
+            if exp.lifecycle_stage == LifecycleStage::Deleted {
+                return Err(StoreError::Deleted {
+                    what: "experiment",
+                    id: exp.experiment_id.to_string(),
+                });
+            }
+            if let Some(parent) = &new_run.parent_run_id {
+                require_run(tx, parent)?;
+            }
+            let artifact_uri = Path::new(&exp.artifact_location)
+                .join(&run_id)
+                .join("artifacts")
+                .to_string_lossy()
+                .into_owned();
+            tx.execute(
+                "INSERT INTO runs (run_uuid, experiment_id, name, status, start_time, end_time,
+                                   parent_run_id, user_id, artifact_uri, lifecycle_stage)
+                 VALUES (?1, ?2, ?3, 'RUNNING', ?4, NULL, ?5, ?6, ?7, 'active')",
+                params![
+                    run_id,
+                    exp.experiment_id,
+                    run_name,
+                    start_time,
+                    new_run.parent_run_id,
+                    user,
+                    artifact_uri
+                ],
+            )?;
+            for t in &tags {
+                upsert_tag(tx, &run_id, t)?;
+            }
+            require_run(tx, &run_id)
+        })
+    }
+
+    fn get_run(&self, run_id: &str) -> Result<Run, StoreError> {
+        self.read(|tx| read_run(tx, run_id))
+    }
+
+    fn update_run_status(
+        &self,
+        run_id: &str,
+        status: RunStatus,
+        end_time: Option<i64>,
+    ) -> Result<RunInfo, StoreError> {
+        self.write(|tx| {
+            require_active_run(tx, run_id)?;
+            let end = if status.is_terminal() {
+                Some(end_time.unwrap_or_else(now_ms))
+            } else {
+                end_time
+            };
+            tx.execute(
+                "UPDATE runs SET status = ?1, end_time = ?2 WHERE run_uuid = ?3",
+                params![status.as_str(), end, run_id],
+            )?;
+            require_run(tx, run_id)
+        })
+    }
+
+    fn delete_run(&self, run_id: &str) -> Result<(), StoreError> {
+        self.write(|tx| {
+            require_run(tx, run_id)?;
+            tx.execute(
+                "UPDATE runs SET lifecycle_stage = 'deleted', deleted_time = ?1, deleted_with_experiment = 0
+                 WHERE run_uuid = ?2",
+                params![now_ms(), run_id],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn restore_run(&self, run_id: &str) -> Result<(), StoreError> {
+        self.write(|tx| {
+            let info = require_run(tx, run_id)?;
+            let exp = require_experiment(tx, info.experiment_id)?;
+            if exp.lifecycle_stage == LifecycleStage::Deleted {
+                return Err(StoreError::Deleted {
+                    what: "experiment",
+                    id: exp.experiment_id.to_string(),
+                });
+            }
+            tx.execute(
+                "UPDATE runs SET lifecycle_stage = 'active', deleted_time = NULL, deleted_with_experiment = 0
+                 WHERE run_uuid = ?1",
+                [run_id],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn log_batch(
+        &self,
+        run_id: &str,
+        params: &[Param],
+        metrics: &[Metric],
+        tags: &[RunTag],
+    ) -> Result<(), StoreError> {
+        validate_batch(params, metrics, tags)?;
+        self.write(|tx| {
+            require_active_run(tx, run_id)?;
+            for p in params {
+                insert_param(tx, run_id, p)?;
+            }
+            for t in tags {
+                upsert_tag(tx, run_id, t)?;
+            }
+            for m in metrics {
+                insert_metric(tx, run_id, m)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn delete_tag(&self, run_id: &str, key: &str) -> Result<(), StoreError> {
+        self.write(|tx| {
+            require_active_run(tx, run_id)?;
+            let n = tx.execute(
+                "DELETE FROM tags WHERE run_uuid = ?1 AND key = ?2",
+                params![run_id, key],
+            )?;
+            if n == 0 {
+                return Err(StoreError::InvalidArgument(format!(
+                    "run '{run_id}' has no tag '{key}'"
+                )));
+            }
+            Ok(())
+        })
+    }
+
+    fn get_metric_history(&self, run_id: &str, key: &str) -> Result<Vec<Metric>, StoreError> {
+        self.read(|tx| {
+            require_run(tx, run_id)?;
+            let mut stmt = tx.prepare_cached(
+                "SELECT key, value, is_nan, timestamp, step FROM metrics
+                 WHERE run_uuid = ?1 AND key = ?2 ORDER BY step, timestamp, rowid",
+            )?;
+            let points = stmt
+                .query_map(params![run_id, key], |r| {
+                    let is_nan: bool = r.get(2)?;
+                    Ok(Metric {
+                        key: r.get(0)?,
+                        value: if is_nan { f64::NAN } else { r.get(1)? },
+                        timestamp: r.get(3)?,
+                        step: r.get(4)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(points)
+        })
+    }
+
+    fn search_runs(&self, query: &RunsQuery) -> Result<RunPage, StoreError> {
+        if query.max_results == 0 || query.max_results > MAX_RESULTS_LIMIT {
+            return Err(search::SearchError::InvalidMaxResults {
+                limit: MAX_RESULTS_LIMIT,
+                got: query.max_results,
+            }
+            .into());
+        }
+        let filter = search::parse_filter(&query.filter)?;
+        let order: Vec<search::OrderKey> = query
+            .order_by
+            .iter()
+            .enumerate()
+            .map(|(i, c)| search::parse_order_by(c, i))
+            .collect::<Result<_, _>>()?;
+        let ids: Vec<String> = query.experiment_ids.iter().map(|i| i.to_string()).collect();
+        let view = format!("{:?}", query.view);
+        let mut parts: Vec<&str> = vec![&view, &query.filter];
+        parts.extend(ids.iter().map(String::as_str));
+        parts.push("|order|");
+        parts.extend(query.order_by.iter().map(String::as_str));
+        let fingerprint = search::query_fingerprint(&parts);
+        let offset = match &query.page_token {
+            Some(t) => search::decode_page_token(t, fingerprint)?,
+            None => 0,
+        };
+
+        let mut b = Bindings::default();
+        let mut conds: Vec<String> = Vec::new();
+        if !query.experiment_ids.is_empty() {
+            let list: Vec<String> = query
+                .experiment_ids
+                .iter()
+                .map(|id| b.bind(SqlValue::Integer(*id)))
+                .collect();
+            conds.push(format!("r.experiment_id IN ({})", list.join(", ")));
+        }
+        match query.view {
+            ViewType::ActiveOnly => conds.push("r.lifecycle_stage = 'active'".into()),
+            ViewType::DeletedOnly => conds.push("r.lifecycle_stage = 'deleted'".into()),
+            ViewType::All => {}
+        }
+        if let Some(expr) = &filter {
+            conds.push(search::compile_filter(expr, &mut b));
+        }
+        let order_sql = search::compile_order(&order, &mut b);
+        let limit = b.bind(SqlValue::Integer(query.max_results as i64 + 1));
+        let off = b.bind(SqlValue::Integer(i64::try_from(offset).unwrap_or(i64::MAX)));
+        let where_sql = if conds.is_empty() {
+            "1".to_string()
+        } else {
+            conds.join(" AND ")
+        };
+        let sql = format!(
+            "SELECT r.run_uuid FROM runs r WHERE {where_sql} ORDER BY {order_sql} LIMIT {limit} OFFSET {off}"
+        );
+        let values: Vec<Value> = b.params.iter().map(to_sql_value).collect();
+        self.read(|tx| {
+            let mut stmt = tx.prepare(&sql)?;
+            let mut ids: Vec<String> = stmt
+                .query_map(rusqlite::params_from_iter(values.iter()), |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            let has_more = ids.len() > query.max_results;
+            ids.truncate(query.max_results);
+            let runs = ids
+                .iter()
+                .map(|id| read_run(tx, id))
+                .collect::<Result<Vec<_>, _>>()?;
+            let next_page_token = has_more
+                .then(|| search::encode_page_token(offset + query.max_results, fingerprint));
+            Ok(RunPage {
+                runs,
+                next_page_token,
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_ids_are_uuid4_hex() {
+        let a = new_run_id();
+        let b = new_run_id();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 32);
+        assert!(a
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert_eq!(&a[12..13], "4");
+        assert!(matches!(&a[16..17], "8" | "9" | "a" | "b"));
+    }
+
+    #[test]
+    fn migrations_upgrade_an_existing_v1_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("old.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_time INTEGER NOT NULL);
+                 INSERT INTO schema_version VALUES (1, 0);",
+            )
+            .unwrap();
+            conn.execute_batch(MIGRATION_V1).unwrap();
+            conn.execute_batch(
+                "INSERT INTO experiments VALUES (0, 'Default', '/a/0', 'active', 1, 1);
+                 INSERT INTO runs (run_uuid, experiment_id, name, status, start_time, end_time, user_id,
+                                   artifact_uri, lifecycle_stage)
+                 VALUES ('0123456789abcdef0123456789abcdef', 0, 'old', 'FINISHED', 5, 6, 'ann',
+                         '/a/0/x/artifacts', 'active');
+                 INSERT INTO metrics VALUES ('0123456789abcdef0123456789abcdef', 'loss', 0, 10, 3.0, 0);
+                 INSERT INTO metrics VALUES ('0123456789abcdef0123456789abcdef', 'loss', 2, 11, 0, 1);
+                 INSERT INTO metrics VALUES ('0123456789abcdef0123456789abcdef', 'loss', 1, 12, 1.5, 0);
+                 INSERT INTO metrics VALUES ('0123456789abcdef0123456789abcdef', 'acc', 0, 10, 0.5, 0);
+                 INSERT INTO metrics VALUES ('0123456789abcdef0123456789abcdef', 'acc', 0, 10, 0.7, 0);",
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path, tmp.path()).unwrap();
+        assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+        let run = store.get_run("0123456789abcdef0123456789abcdef").unwrap();
+        assert_eq!(run.info.run_name, "old");
+        let loss = run.data.metric("loss").unwrap();
+        assert!(loss.latest.is_nan());
+        assert_eq!(loss.latest_step, 2);
+        assert_eq!((loss.min, loss.max, loss.count), (Some(1.5), Some(3.0), 3));
+        let acc = run.data.metric("acc").unwrap();
+        assert_eq!(acc.latest, 0.7, "ties resolve to the later write");
+        drop(store);
+        // Re-opening is a no-op.
+        let store = SqliteStore::open(&path, tmp.path()).unwrap();
+        assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+        let versions: i64 = store
+            .lock()
+            .query_row("SELECT COUNT(*) FROM schema_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(versions, 2);
+    }
+
+    #[test]
+    fn newer_schema_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("new.db");
+        drop(SqliteStore::open(&path, tmp.path()).unwrap());
+        Connection::open(&path)
+            .unwrap()
+            .execute("INSERT INTO schema_version VALUES (99, 0)", [])
+            .unwrap();
+        match SqliteStore::open(&path, tmp.path()) {
+            Err(StoreError::SchemaTooNew { found, supported }) => {
+                assert_eq!((found, supported), (99, SCHEMA_VERSION))
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn wal_mode_is_on() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&tmp.path().join("w.db"), tmp.path()).unwrap();
+        let mode: String = store
+            .lock()
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+
+    #[test]
+    fn infinities_survive_storage() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open_in_memory(tmp.path()).unwrap();
+        let run = store
+            .create_run(&NewRun {
+                experiment_id: 0,
+                ..NewRun::default()
+            })
+            .unwrap();
+        let points = [
+            Metric {
+                key: "m".into(),
+                value: f64::INFINITY,
+                timestamp: 1,
+                step: 0,
+            },
+            Metric {
+                key: "m".into(),
+                value: f64::NEG_INFINITY,
+                timestamp: 1,
+                step: 1,
+            },
+            Metric {
+                key: "m".into(),
+                value: f64::NAN,
+                timestamp: 1,
+                step: 2,
+            },
+        ];
+        store.log_batch(&run.run_id, &[], &points, &[]).unwrap();
+        let h = store.get_metric_history(&run.run_id, "m").unwrap();
+        assert_eq!(h[0].value, f64::INFINITY);
+        assert_eq!(h[1].value, f64::NEG_INFINITY);
+        assert!(h[2].value.is_nan());
+        let s = store.get_run(&run.run_id).unwrap();
+        let m = s.data.metric("m").unwrap();
+        assert!(m.latest.is_nan());
+        assert_eq!(
+            (m.min, m.max),
+            (Some(f64::NEG_INFINITY), Some(f64::INFINITY))
+        );
+    }
+}
