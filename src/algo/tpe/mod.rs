@@ -11,7 +11,7 @@
 //!   good points weighted by their improvement (EI weighting), bandwidths floored at 3 % of the
 //!   range (and half a grid step for quantized parameters) instead of hyperopt's magic clip,
 //!   smoothed categorical kernels, pending trials treated as bad
-//!   (constant liar), failed trials ignored, and no re-proposal of an evaluated point in a
+//!   (constant liar), failed trials in the bad set (never good), and no re-proposal of an evaluated point in a
 //!   discrete space.
 //! - [`Tpe::hyperopt()`]: hyperopt 0.3.0's `tpe.suggest`: univariate, good set
 //!   `min(ceil(0.25 sqrt N), 25)` over all trials (pending and failed count as infinitely bad),
@@ -126,6 +126,9 @@ pub struct Tpe {
     pub categorical: CategoricalKernel,
     /// Pending trials.
     pub pending: Pending,
+    /// Failed trials join the bad set (never the good one), so the search moves away from
+    /// regions where the objective fails instead of returning to them.
+    pub failed_as_bad: bool,
     /// In a space where every parameter is discrete, never propose a point already evaluated
     /// or pending (unless every point has been).
     pub dedup: bool,
@@ -158,6 +161,7 @@ impl Tpe {
         min_bandwidth_steps: 0.5,
         categorical: CategoricalKernel::Smoothed,
         pending: Pending::Liar,
+        failed_as_bad: true,
         dedup: true,
         hyperopt_scoring: false,
     };
@@ -180,6 +184,7 @@ impl Tpe {
         min_bandwidth_steps: 0.0,
         categorical: CategoricalKernel::Hyperopt,
         pending: Pending::Worst,
+        failed_as_bad: false,
         dedup: false,
         hyperopt_scoring: true,
     };
@@ -222,6 +227,7 @@ impl Tpe {
             match (o, self.pending) {
                 (Observation::Ok(l), _) => scored.push((l, i)),
                 (Observation::Pending, Pending::Liar) => pending.push(i),
+                (Observation::Failed, _) if self.failed_as_bad => pending.push(i),
                 (Observation::Pending | Observation::Failed, Pending::Worst) => {
                     scored.push((f64::INFINITY, i))
                 }
@@ -462,6 +468,7 @@ impl Algorithm for Tpe {
             "pending",
             Value::from(format!("{:?}", self.pending).to_lowercase()),
         );
+        put("failed_as_bad", Value::from(self.failed_as_bad));
         put("dedup", Value::from(self.dedup));
         m
     }
