@@ -21,6 +21,7 @@
 #![warn(missing_docs)]
 
 pub mod artifacts;
+pub mod recorder;
 pub mod search;
 pub mod sqlite;
 pub mod store;
@@ -30,6 +31,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use artifacts::{ArtifactError, ArtifactInfo, ArtifactStore};
+pub use recorder::{Recorder, RecorderHandle};
 pub use search::SearchError;
 pub use sqlite::SqliteStore;
 pub use store::{

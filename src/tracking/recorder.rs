@@ -1,0 +1,298 @@
+//! The [`Recorder`]: an fmin observer that records a study as a parent run with one child run
+//! per trial.
+//!
+//! - The study is a parent run (tag `hpo.runType` = `study`, tag `hpo.metric` = the loss metric's
+//!   name) with the algorithm, its settings, the seed, the budget and the parallelism as params.
+//! - Each trial is a child run (tag `hpo.runType` = `trial`, `hpo.trialNumber`) created RUNNING
+//!   when the trial starts, with the trial's params (nested choices flattened to their labels; a
+//!   choice over sub-spaces logs its option index). What the objective reports through its
+//!   `TrialContext` (metrics with steps, tags, artifacts) lands in that run as it happens.
+//! - When the trial ends, its loss is logged under the chosen metric name (`loss` by default),
+//!   with the extra metrics and `duration_s`, in one transaction; the run becomes FINISHED (ok),
+//!   FAILED (with `hpo.failureReason`) or KILLED.
+//! - When the study ends, the parent run gets `best_<metric>`, the tags `hpo.bestRunId` and
+//!   `hpo.bestTrial`, and the best params as params prefixed `best.`, ready to register.
+//!
+//! Observers cannot fail the study, so storage errors are collected: read them from the
+//! [`RecorderHandle`] after the run.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::UNIX_EPOCH;
+
+use super::{
+    ExperimentId, Metric, NewRun, Param, RunId, RunStatus, RunTag, Tracker, TrackingError,
+};
+use crate::space::Value;
+use crate::study::{Control, Observer, StopReason, StudyInfo, TrialReport};
+use crate::trial::{Trial, TrialState};
+
+/// Tag naming the kind of an hpo run: `study` or `trial`.
+pub const TAG_RUN_TYPE: &str = "hpo.runType";
+/// Tag on a study run naming its loss metric.
+pub const TAG_METRIC: &str = "hpo.metric";
+/// Tag on a study run: the best trial's run id.
+pub const TAG_BEST_RUN_ID: &str = "hpo.bestRunId";
+/// Tag on a study run: the best trial's number.
+pub const TAG_BEST_TRIAL: &str = "hpo.bestTrial";
+/// Tag on a trial run: its number in the study.
+pub const TAG_TRIAL_NUMBER: &str = "hpo.trialNumber";
+/// Tag on a failed trial run: why it failed.
+pub const TAG_FAILURE_REASON: &str = "hpo.failureReason";
+/// Tag on a study run: why it stopped.
+pub const TAG_STOP_REASON: &str = "hpo.stopReason";
+
+#[derive(Default)]
+struct Shared {
+    parent: Option<RunId>,
+    runs: HashMap<usize, RunId>,
+    errors: Vec<TrackingError>,
+}
+
+/// Read the recorder's state after (or during) a study: the study's run id, each trial's run
+/// id, and any storage errors.
+#[derive(Clone, Default)]
+pub struct RecorderHandle(Arc<Mutex<Shared>>);
+
+impl RecorderHandle {
+    fn lock(&self) -> MutexGuard<'_, Shared> {
+        // a panic while holding the lock cannot leave the maps inconsistent: recover the data
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The study's (parent) run id, once the study started.
+    pub fn study_run_id(&self) -> Option<RunId> {
+        self.lock().parent.clone()
+    }
+
+    /// The run id of trial `number`.
+    pub fn trial_run_id(&self, number: usize) -> Option<RunId> {
+        self.lock().runs.get(&number).cloned()
+    }
+
+    /// Storage errors met while recording (empty if everything was written).
+    pub fn errors(&self) -> Vec<String> {
+        self.lock().errors.iter().map(|e| e.to_string()).collect()
+    }
+}
+
+/// Records a study into a [`Tracker`]: see the module documentation.
+pub struct Recorder {
+    tracker: Tracker,
+    experiment: ExperimentId,
+    study_name: Option<String>,
+    metric: String,
+    shared: RecorderHandle,
+}
+
+fn value_string(v: &Value) -> String {
+    v.to_string()
+}
+
+fn millis(t: std::time::SystemTime) -> Option<i64> {
+    t.duration_since(UNIX_EPOCH).ok().map(|d| d.as_millis() as i64)
+}
+
+impl Recorder {
+    /// Record into experiment `experiment` (created if missing) of `tracker`.
+    pub fn new(tracker: &Tracker, experiment: &str) -> Result<Recorder, TrackingError> {
+        let experiment = tracker.get_or_create_experiment(experiment)?;
+        Ok(Recorder {
+            tracker: tracker.clone(),
+            experiment,
+            study_name: None,
+            metric: "loss".into(),
+            shared: RecorderHandle::default(),
+        })
+    }
+
+    /// Name the study's parent run (default: `study-<seed>`).
+    pub fn study_name(mut self, name: &str) -> Self {
+        self.study_name = Some(name.to_string());
+        self
+    }
+
+    /// The metric name under which each trial's loss is logged (default `loss`).
+    pub fn metric(mut self, name: &str) -> Self {
+        self.metric = name.to_string();
+        self
+    }
+
+    /// A handle to read the run ids and errors after the study.
+    pub fn handle(&self) -> RecorderHandle {
+        self.shared.clone()
+    }
+
+    fn keep<T>(&self, r: Result<T, TrackingError>) -> Option<T> {
+        match r {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.shared.lock().errors.push(e);
+                None
+            }
+        }
+    }
+
+    fn run_of(&self, number: usize) -> Option<RunId> {
+        self.shared.trial_run_id(number)
+    }
+}
+
+impl Observer for Recorder {
+    fn on_study_start(&mut self, info: &StudyInfo<'_>) {
+        let name = self
+            .study_name
+            .clone()
+            .unwrap_or_else(|| format!("study-{}", info.seed));
+        let run = self.tracker.create_run_with(NewRun {
+            experiment_id: self.experiment,
+            run_name: Some(name),
+            tags: vec![
+                RunTag::new(TAG_RUN_TYPE, "study"),
+                RunTag::new(TAG_METRIC, self.metric.clone()),
+            ],
+            ..NewRun::default()
+        });
+        let Some(run) = self.keep(run) else { return };
+        let mut params = vec![
+            Param::new("algo", info.algorithm.clone()),
+            Param::new("seed", info.seed.to_string()),
+            Param::new("max_evals", info.max_evals.to_string()),
+            Param::new("parallelism", info.parallelism.to_string()),
+            Param::new("n_params", info.space.len().to_string()),
+        ];
+        params.extend(
+            info.settings
+                .iter()
+                .map(|(k, v)| Param::new(format!("algo.{k}"), value_string(v))),
+        );
+        let r = self.tracker.log_batch_chunked(&run.run_id, &params, &[], &[]);
+        self.keep(r);
+        self.shared.lock().parent = Some(run.run_id);
+    }
+
+    fn on_trial_start(&mut self, trial: &Trial) {
+        let Some(parent) = self.shared.study_run_id() else { return };
+        let run = self.tracker.create_run_with(NewRun {
+            experiment_id: self.experiment,
+            run_name: Some(format!("trial-{}", trial.number)),
+            parent_run_id: Some(parent),
+            start_time: millis(trial.started),
+            tags: vec![
+                RunTag::new(TAG_RUN_TYPE, "trial"),
+                RunTag::new(TAG_TRIAL_NUMBER, trial.number.to_string()),
+            ],
+            ..NewRun::default()
+        });
+        let Some(run) = self.keep(run) else { return };
+        let params: Vec<Param> = trial
+            .params
+            .flat()
+            .iter()
+            .map(|(k, v)| Param::new(k.clone(), value_string(v)))
+            .collect();
+        let r = self.tracker.log_batch_chunked(&run.run_id, &params, &[], &[]);
+        self.keep(r);
+        self.shared.lock().runs.insert(trial.number, run.run_id);
+    }
+
+    fn on_trial_report(&mut self, trial: &Trial, report: &TrialReport) {
+        let Some(run) = self.run_of(trial.number) else { return };
+        let r = match report {
+            TrialReport::Metric { key, value, step } => {
+                self.tracker.log_metric(&run, key, *value, *step)
+            }
+            TrialReport::Tag { key, value } => self.tracker.set_tag(&run, key, value),
+            TrialReport::Artifact {
+                local_path,
+                artifact_path,
+            } => self.tracker.artifacts(&run).and_then(|store| {
+                let dest = (!artifact_path.is_empty()).then_some(artifact_path.as_str());
+                if local_path.is_dir() {
+                    store.log_dir(local_path, dest).map(|_| ())
+                } else {
+                    store.log_file(local_path, dest).map(|_| ())
+                }
+                .map_err(TrackingError::from)
+            }),
+        };
+        self.keep(r);
+    }
+
+    fn on_trial_end(&mut self, trial: &Trial, _trials: &[Trial]) -> Control {
+        let Some(run) = self.run_of(trial.number) else {
+            return Control::Continue;
+        };
+        let mut metrics = Vec::new();
+        if let Some(loss) = trial.loss {
+            metrics.push(Metric::new(self.metric.clone(), loss, 0));
+        }
+        metrics.extend(trial.metrics.iter().map(|(k, v)| Metric::new(k.clone(), *v, 0)));
+        if let Some(d) = trial.duration() {
+            metrics.push(Metric::new("duration_s", d.as_secs_f64(), 0));
+        }
+        let mut tags = Vec::new();
+        if let (false, Some(m)) = (trial.state == TrialState::Ok, &trial.message) {
+            tags.push(RunTag::new(TAG_FAILURE_REASON, truncate(m, 8000)));
+        }
+        let r = self.tracker.log_batch_chunked(&run, &[], &metrics, &tags);
+        self.keep(r);
+        let status = match trial.state {
+            TrialState::Ok => RunStatus::Finished,
+            TrialState::Killed => RunStatus::Killed,
+            _ => RunStatus::Failed,
+        };
+        let r = self
+            .tracker
+            .set_terminated(&run, status, trial.ended.and_then(millis));
+        self.keep(r);
+        Control::Continue
+    }
+
+    fn on_study_end(&mut self, trials: &[Trial], reason: &StopReason) {
+        let Some(parent) = self.shared.study_run_id() else { return };
+        let best = trials
+            .iter()
+            .filter_map(|t| t.ok_loss().map(|l| (l, t)))
+            .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.number.cmp(&b.1.number)))
+            .map(|(_, t)| t);
+        let mut tags = vec![RunTag::new(TAG_STOP_REASON, reason.to_string())];
+        let mut params = Vec::new();
+        let mut metrics = vec![Metric::new("n_trials", trials.len() as f64, 0)];
+        if let Some(best) = best {
+            if let Some(l) = best.loss {
+                metrics.push(Metric::new(format!("best_{}", self.metric), l, 0));
+            }
+            tags.push(RunTag::new(TAG_BEST_TRIAL, best.number.to_string()));
+            if let Some(run) = self.run_of(best.number) {
+                tags.push(RunTag::new(TAG_BEST_RUN_ID, run));
+            }
+            params.extend(
+                best.params
+                    .flat()
+                    .iter()
+                    .map(|(k, v)| Param::new(format!("best.{k}"), value_string(v))),
+            );
+        }
+        let r = self.tracker.log_batch_chunked(&parent, &params, &metrics, &tags);
+        self.keep(r);
+        let status = if best.is_some() {
+            RunStatus::Finished
+        } else {
+            RunStatus::Failed
+        };
+        let r = self.tracker.set_terminated(&parent, status, None);
+        self.keep(r);
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_string()
+}
