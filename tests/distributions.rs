@@ -55,7 +55,9 @@ fn loguniform_matches_its_cdf() {
     let (lo, hi) = (-7.0f64, 0.0f64);
     let xs = draw(hp::loguniform("p", lo, hi), 2);
     assert!(xs.iter().all(|&x| x >= lo.exp() && x <= hi.exp()));
-    assert_ks("loguniform", xs, |x| ((x.ln() - lo) / (hi - lo)).clamp(0.0, 1.0));
+    assert_ks("loguniform", xs, |x| {
+        ((x.ln() - lo) / (hi - lo)).clamp(0.0, 1.0)
+    });
 }
 
 #[test]
@@ -76,7 +78,10 @@ fn lognormal_matches_its_cdf() {
 /// standard deviations, and no value outside the expected support.
 fn assert_masses(name: &str, xs: &[f64], expected: &[(f64, f64)]) {
     let total: f64 = expected.iter().map(|e| e.1).sum();
-    assert!((total - 1.0).abs() < 1e-6, "{name}: expected masses sum to {total}");
+    assert!(
+        (total - 1.0).abs() < 1e-6,
+        "{name}: expected masses sum to {total}"
+    );
     for x in xs {
         assert!(
             expected.iter().any(|(v, _)| (v - x).abs() < 1e-9),
@@ -97,7 +102,10 @@ fn assert_masses(name: &str, xs: &[f64], expected: &[(f64, f64)]) {
 #[test]
 fn quniform_is_uniform_on_its_grid() {
     let xs = draw(hp::quniform("p", 0.0, 2.0, 0.5), 5);
-    let grid: Vec<(f64, f64)> = [0.0, 0.5, 1.0, 1.5, 2.0].iter().map(|&v| (v, 0.2)).collect();
+    let grid: Vec<(f64, f64)> = [0.0, 0.5, 1.0, 1.5, 2.0]
+        .iter()
+        .map(|&v| (v, 0.2))
+        .collect();
     assert_masses("quniform", &xs, &grid);
 }
 

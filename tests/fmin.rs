@@ -9,7 +9,7 @@ use std::time::Duration;
 use hpo::study::{Control, StopReason, StudyInfo, TrialReport};
 use hpo::{
     fmin, hp, with_context, Anneal, Fmin, Observer, ParamError, Params, Random, Space, Study,
-    StudyError, Trial, TrialResult, TrialState, Tpe, Value,
+    StudyError, Tpe, Trial, TrialResult, TrialState, Value,
 };
 
 fn quad_space() -> Space {
@@ -65,7 +65,14 @@ fn run(parallelism: usize, seed: u64, algo: Tpe) -> Vec<Vec<u64>> {
     assert_eq!(r.trials.len(), 40);
     r.trials
         .iter()
-        .map(|t| t.params.assignment().values().iter().map(|v| v.to_bits()).collect())
+        .map(|t| {
+            t.params
+                .assignment()
+                .values()
+                .iter()
+                .map(|v| v.to_bits())
+                .collect()
+        })
         .collect()
 }
 
@@ -76,7 +83,10 @@ fn a_seed_fixes_the_trials_at_parallelism_1_and_4() {
         let b = run(p, 7, Tpe::default());
         assert_eq!(a, b, "parallelism {p}: two runs with the same seed differ");
         let c = run(p, 8, Tpe::default());
-        assert_ne!(a, c, "parallelism {p}: different seeds gave the same trials");
+        assert_ne!(
+            a, c,
+            "parallelism {p}: different seeds gave the same trials"
+        );
     }
     assert_eq!(run(4, 3, Tpe::hyperopt()), run(4, 3, Tpe::hyperopt()));
 }
@@ -104,8 +114,16 @@ fn failing_objectives_make_failed_trials_and_the_study_goes_on() {
     .run()
     .unwrap();
     assert_eq!(r.trials.len(), 25);
-    let failed: Vec<&Trial> = r.trials.iter().filter(|t| t.state == TrialState::Failed).collect();
-    let ok: Vec<&Trial> = r.trials.iter().filter(|t| t.state == TrialState::Ok).collect();
+    let failed: Vec<&Trial> = r
+        .trials
+        .iter()
+        .filter(|t| t.state == TrialState::Failed)
+        .collect();
+    let ok: Vec<&Trial> = r
+        .trials
+        .iter()
+        .filter(|t| t.state == TrialState::Ok)
+        .collect();
     assert_eq!(failed.len(), 20);
     assert_eq!(ok.len(), 5);
     let messages: BTreeSet<String> = failed
@@ -118,7 +136,10 @@ fn failing_objectives_make_failed_trials_and_the_study_goes_on() {
     assert!(messages.contains("objective panicked:"), "{messages:?}");
     assert!(messages.contains("loss is"), "{messages:?}");
     assert!(messages.contains("bad input"), "{messages:?}");
-    assert!(r.trials.iter().all(|t| t.ended.is_some() && t.duration().is_some()));
+    assert!(r
+        .trials
+        .iter()
+        .all(|t| t.ended.is_some() && t.duration().is_some()));
     assert_eq!(r.best().unwrap().state, TrialState::Ok);
 }
 
@@ -142,9 +163,15 @@ fn failed_trials_never_count_as_good() {
     .seed(5)
     .run()
     .unwrap();
-    let late_failures = r.trials[40..].iter().filter(|t| t.state == TrialState::Failed).count();
+    let late_failures = r.trials[40..]
+        .iter()
+        .filter(|t| t.state == TrialState::Failed)
+        .count();
     // a prior draw fails 40 % of the time: 16 of 40
-    assert!(late_failures <= 4, "{late_failures} of the last 40 trials failed");
+    assert!(
+        late_failures <= 4,
+        "{late_failures} of the last 40 trials failed"
+    );
     assert!(r.best().unwrap().loss.unwrap() < 0.001);
 }
 
@@ -181,7 +208,11 @@ fn stopping_rules() {
         .seed(2)
         .run()
         .unwrap();
-    assert_eq!(r.trials.len(), 16, "the first trial sets the best, then 15 without progress");
+    assert_eq!(
+        r.trials.len(),
+        16,
+        "the first trial sets the best, then 15 without progress"
+    );
 
     let r = Fmin::new(
         |_: &Params| {
@@ -220,8 +251,14 @@ fn initial_points_come_first_and_count_towards_max_evals() {
     assert_eq!(r.trials[0].loss, Some(0.0));
     let mut bad = point;
     bad.insert("c".into(), Value::from("zzz"));
-    let e = Fmin::new(quad, &space).initial_points([bad]).run().unwrap_err();
-    assert!(e.to_string().contains("'c'") && e.to_string().contains("one of [a, b, c]"), "{e}");
+    let e = Fmin::new(quad, &space)
+        .initial_points([bad])
+        .run()
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("'c'") && e.to_string().contains("one of [a, b, c]"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -234,7 +271,11 @@ fn prior_trials_warm_start_and_resume() {
         .seed(4)
         .run()
         .unwrap();
-    assert_eq!(resumed.trials.len(), 30, "max_evals counts the prior trials");
+    assert_eq!(
+        resumed.trials.len(),
+        30,
+        "max_evals counts the prior trials"
+    );
     for (a, b) in first.trials.iter().zip(&resumed.trials) {
         assert_eq!(a.params.to_map(), b.params.to_map());
         assert_eq!(a.loss, b.loss);
@@ -251,18 +292,34 @@ struct Recorder(Arc<Mutex<Log>>);
 
 impl Observer for Recorder {
     fn on_study_start(&mut self, info: &StudyInfo<'_>) {
-        self.0.lock().unwrap().events.push(format!("start {} {}", info.algorithm, info.seed));
+        self.0
+            .lock()
+            .unwrap()
+            .events
+            .push(format!("start {} {}", info.algorithm, info.seed));
     }
     fn on_trial_start(&mut self, t: &Trial) {
-        self.0.lock().unwrap().events.push(format!("trial {} {}", t.number, t.state));
+        self.0
+            .lock()
+            .unwrap()
+            .events
+            .push(format!("trial {} {}", t.number, t.state));
     }
     fn on_trial_report(&mut self, t: &Trial, r: &TrialReport) {
         if let TrialReport::Metric { key, step, .. } = r {
-            self.0.lock().unwrap().events.push(format!("report {} {key} {step}", t.number));
+            self.0
+                .lock()
+                .unwrap()
+                .events
+                .push(format!("report {} {key} {step}", t.number));
         }
     }
     fn on_trial_end(&mut self, t: &Trial, all: &[Trial]) -> Control {
-        self.0.lock().unwrap().events.push(format!("end {} {} {}", t.number, t.state, all.len()));
+        self.0
+            .lock()
+            .unwrap()
+            .events
+            .push(format!("end {} {} {}", t.number, t.state, all.len()));
         if t.number == 3 {
             Control::Stop("enough".into())
         } else {
@@ -270,7 +327,11 @@ impl Observer for Recorder {
         }
     }
     fn on_study_end(&mut self, trials: &[Trial], reason: &StopReason) {
-        self.0.lock().unwrap().events.push(format!("study end {} {reason}", trials.len()));
+        self.0
+            .lock()
+            .unwrap()
+            .events
+            .push(format!("study end {} {reason}", trials.len()));
     }
 }
 
@@ -298,7 +359,13 @@ fn observers_see_every_event_in_order_and_can_stop() {
     assert_eq!(events[0], "start random 9");
     assert_eq!(
         &events[1..6],
-        &["trial 0 running", "report 0 val_loss 0", "report 0 val_loss 1", "end 0 ok 1", "trial 1 running"]
+        &[
+            "trial 0 running",
+            "report 0 val_loss 0",
+            "report 0 val_loss 1",
+            "end 0 ok 1",
+            "trial 1 running"
+        ]
     );
     assert_eq!(events.last().unwrap(), "study end 4 enough");
 }
@@ -314,9 +381,17 @@ fn ask_and_tell() {
     }
     let pending = study.ask();
     assert_eq!(study.trials()[pending.number].state, TrialState::Running);
-    assert!(matches!(study.tell(999, 1.0), Err(StudyError::UnknownTrial(999))));
-    study.tell(pending.number, TrialResult::ok(0.5).with_metric("acc", 0.9)).unwrap();
-    assert!(matches!(study.tell(pending.number, 1.0), Err(StudyError::AlreadyFinished(..))));
+    assert!(matches!(
+        study.tell(999, 1.0),
+        Err(StudyError::UnknownTrial(999))
+    ));
+    study
+        .tell(pending.number, TrialResult::ok(0.5).with_metric("acc", 0.9))
+        .unwrap();
+    assert!(matches!(
+        study.tell(pending.number, 1.0),
+        Err(StudyError::AlreadyFinished(..))
+    ));
     assert_eq!(study.trials()[pending.number].metrics["acc"], 0.9);
     assert_eq!(study.trials().len(), 31);
     assert!(study.best().unwrap().loss.unwrap() <= 0.5);
@@ -325,7 +400,8 @@ fn ask_and_tell() {
 #[test]
 fn discrete_spaces_are_not_re_proposed() {
     // 3 x 4 = 12 points: 12 trials cover them all once
-    let space = Space::from_params([hp::choice("a", [1, 2, 3]), hp::uniformint("b", 0, 3)]).unwrap();
+    let space =
+        Space::from_params([hp::choice("a", [1, 2, 3]), hp::uniformint("b", 0, 3)]).unwrap();
     for parallelism in [1, 3] {
         let r = Fmin::new(
             |p: &Params| -> Result<f64, ParamError> { Ok((p.i64("a")? * 10 + p.i64("b")?) as f64) },
@@ -336,8 +412,16 @@ fn discrete_spaces_are_not_re_proposed() {
         .seed(3)
         .run()
         .unwrap();
-        let distinct: BTreeSet<String> = r.trials.iter().map(|t| format!("{:?}", t.params.to_map())).collect();
-        assert_eq!(distinct.len(), 12, "parallelism {parallelism}: duplicates proposed");
+        let distinct: BTreeSet<String> = r
+            .trials
+            .iter()
+            .map(|t| format!("{:?}", t.params.to_map()))
+            .collect();
+        assert_eq!(
+            distinct.len(),
+            12,
+            "parallelism {parallelism}: duplicates proposed"
+        );
     }
 }
 
@@ -349,6 +433,11 @@ fn bad_settings_are_errors() {
         Err(StudyError::ZeroParallelism)
     ));
     // more parallelism than trials runs exactly max_evals
-    let r = Fmin::new(quad, &space).parallelism(8).max_evals(3).seed(1).run().unwrap();
+    let r = Fmin::new(quad, &space)
+        .parallelism(8)
+        .max_evals(3)
+        .seed(1)
+        .run()
+        .unwrap();
     assert_eq!(r.trials.len(), 3);
 }

@@ -13,7 +13,10 @@ fn err(node: Node) -> SpaceError {
 #[test]
 fn validation_errors_name_the_label() {
     let cases: Vec<(Node, &str)> = vec![
-        (hp::uniform("a", 1.0, 1.0), "low (1) must be less than high (1)"),
+        (
+            hp::uniform("a", 1.0, 1.0),
+            "low (1) must be less than high (1)",
+        ),
         (hp::uniform("a", 2.0, 1.0), "low (2)"),
         (hp::quniform("a", 0.0, 10.0, 0.0), "q must be > 0"),
         (hp::quniform("a", 0.0, 10.0, -1.0), "q must be > 0"),
@@ -21,7 +24,10 @@ fn validation_errors_name_the_label() {
         (hp::lognormal("a", 0.0, -1.0), "sigma must be > 0"),
         (hp::choice::<Node>("a", []), "at least one option"),
         (hp::pchoice("a", [(0.5, "x"), (0.6, "y")]), "sum to 1.1"),
-        (hp::pchoice("a", [(1.5, "x"), (-0.5, "y")]), "must be in [0, 1]"),
+        (
+            hp::pchoice("a", [(1.5, "x"), (-0.5, "y")]),
+            "must be in [0, 1]",
+        ),
         (hp::randint("a", 3, 3), "low (3) must be less than high (3)"),
         (hp::uniformint("a", 5, 1), "low (5)"),
         (hp::uniform("a", f64::NAN, 1.0), "finite"),
@@ -60,7 +66,12 @@ fn samples(node: Node, n: usize) -> Vec<Value> {
     let space = Space::new(hp::map([("p", node)])).unwrap();
     let mut rng = trial_rng(42, 0);
     (0..n)
-        .map(|_| space.params_of(space.sample_prior(&mut rng)).get("p").unwrap())
+        .map(|_| {
+            space
+                .params_of(space.sample_prior(&mut rng))
+                .get("p")
+                .unwrap()
+        })
         .collect()
 }
 
@@ -75,7 +86,10 @@ fn integer_distributions_yield_integers_and_choices_their_values() {
     for v in samples(hp::quniform("p", 1.0, 10.0, 1.0).int(), 200) {
         assert!(matches!(v, Value::Int(1..=10)), "{v:?}");
     }
-    for v in samples(hp::qloguniform("p", 16f64.ln(), 512f64.ln(), 1.0).int(), 200) {
+    for v in samples(
+        hp::qloguniform("p", 16f64.ln(), 512f64.ln(), 1.0).int(),
+        200,
+    ) {
         assert!(matches!(v, Value::Int(16..=512)), "{v:?}");
     }
     let seen: BTreeSet<String> = samples(hp::choice("p", ["l1", "l2"]), 100)
@@ -121,7 +135,10 @@ fn quniform_gives_every_grid_value_the_same_mass() {
     assert_eq!(counts.len(), 11);
     for (k, c) in counts {
         // expected 2000 each; 5 sigma is about 215
-        assert!((c as f64 - 2000.0).abs() < 250.0, "value {k} drawn {c} times");
+        assert!(
+            (c as f64 - 2000.0).abs() < 250.0,
+            "value {k} drawn {c} times"
+        );
     }
 }
 
@@ -135,7 +152,10 @@ fn conditional_space() -> Space {
             hp::choice(
                 "model",
                 [
-                    hp::map([("type", Node::from("svm")), ("C", hp::loguniform("C", -4.0, 2.0))]),
+                    hp::map([
+                        ("type", Node::from("svm")),
+                        ("C", hp::loguniform("C", -4.0, 2.0)),
+                    ]),
                     hp::map([
                         ("type", Node::from("tree")),
                         ("depth", hp::uniformint("depth", 2, 20)),
@@ -155,15 +175,24 @@ fn only_active_labels_appear_and_each_branch_is_explored() {
     for _ in 0..200 {
         let p = space.params_of(space.sample_prior(&mut rng));
         let model = p.get("model").unwrap();
-        let kind = model.as_map().unwrap()["type"].as_str().unwrap().to_string();
+        let kind = model.as_map().unwrap()["type"]
+            .as_str()
+            .unwrap()
+            .to_string();
         let labels: BTreeSet<String> = p.iter().map(|(k, _)| k.to_string()).collect();
         match kind.as_str() {
             "svm" => {
-                assert_eq!(labels, BTreeSet::from(["lr".into(), "model".into(), "C".into()]));
+                assert_eq!(
+                    labels,
+                    BTreeSet::from(["lr".into(), "model".into(), "C".into()])
+                );
                 assert!(!p.contains("depth"));
             }
             _ => {
-                assert_eq!(labels, BTreeSet::from(["lr".into(), "model".into(), "depth".into()]));
+                assert_eq!(
+                    labels,
+                    BTreeSet::from(["lr".into(), "model".into(), "depth".into()])
+                );
                 assert!(p.f64("C").is_err());
             }
         }
@@ -198,7 +227,11 @@ fn space_eval_and_raw_export_round_trip() {
     assert!(!back.contains_key("C"));
     assert_eq!(p.flat().get("model"), Some(&Value::Int(1)));
     // typed values: a choice among constants by its value
-    let s2 = Space::from_params([hp::choice("penalty", ["l1", "l2"]), hp::uniform("x", 0.0, 1.0)]).unwrap();
+    let s2 = Space::from_params([
+        hp::choice("penalty", ["l1", "l2"]),
+        hp::uniform("x", 0.0, 1.0),
+    ])
+    .unwrap();
     let v = BTreeMap::from([
         ("penalty".to_string(), Value::from("l2")),
         ("x".to_string(), Value::Float(0.5)),
@@ -211,10 +244,19 @@ fn space_eval_and_raw_export_round_trip() {
 #[test]
 fn bad_points_are_errors_not_panics() {
     let space = conditional_space();
-    let missing = BTreeMap::from([("lr".to_string(), Value::Float(0.01)), ("model".to_string(), Value::Int(0))]);
-    assert_eq!(space.assignment_from_raw(&missing).unwrap_err(), SpaceError::MissingValue("C".into()));
+    let missing = BTreeMap::from([
+        ("lr".to_string(), Value::Float(0.01)),
+        ("model".to_string(), Value::Int(0)),
+    ]);
+    assert_eq!(
+        space.assignment_from_raw(&missing).unwrap_err(),
+        SpaceError::MissingValue("C".into())
+    );
     let unknown = BTreeMap::from([("nope".to_string(), Value::Int(0))]);
-    assert_eq!(space.assignment_from_raw(&unknown).unwrap_err(), SpaceError::UnknownLabel("nope".into()));
+    assert_eq!(
+        space.assignment_from_raw(&unknown).unwrap_err(),
+        SpaceError::UnknownLabel("nope".into())
+    );
     let out = BTreeMap::from([
         ("lr".to_string(), Value::Float(5.0)),
         ("model".to_string(), Value::Int(1)),
@@ -226,18 +268,26 @@ fn bad_points_are_errors_not_panics() {
         ("lr".to_string(), Value::Float(0.01)),
         ("model".to_string(), Value::Int(5)),
     ]);
-    let e = space.assignment_from_raw(&bad_choice).unwrap_err().to_string();
+    let e = space
+        .assignment_from_raw(&bad_choice)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("'model'") && e.contains("0..2"), "{e}");
 }
 
 #[test]
 fn params_accessors_report_type_errors() {
-    let space = Space::from_params([hp::choice("c", ["a", "b"]), hp::uniformint("n", 1, 3)]).unwrap();
+    let space =
+        Space::from_params([hp::choice("c", ["a", "b"]), hp::uniformint("n", 1, 3)]).unwrap();
     let p = space.params_of(space.sample_prior(&mut trial_rng(0, 0)));
     assert!(p.f64("c").unwrap_err().to_string().contains("not a number"));
     assert!(p.i64("n").is_ok());
     assert!(p.f64("n").is_ok());
-    assert!(p.str("zzz").unwrap_err().to_string().contains("no parameter labelled 'zzz'"));
+    assert!(p
+        .str("zzz")
+        .unwrap_err()
+        .to_string()
+        .contains("no parameter labelled 'zzz'"));
     let json = p.to_json();
     assert!(json["n"].is_i64());
     assert!(json["c"].is_string());

@@ -36,9 +36,18 @@ fn check(problem: &str) {
     let random = median_regret(problem, "random");
     let hyperopt = median_regret(problem, "tpe-hyperopt");
     println!("{problem}: tpe {tpe:.4}, tpe-hyperopt {hyperopt:.4}, random {random:.4}");
-    assert!(tpe < random, "{problem}: tpe {tpe} not below random {random}");
-    assert!(tpe < hyperopt, "{problem}: tpe {tpe} not below tpe-hyperopt {hyperopt}");
-    assert!(hyperopt < random, "{problem}: tpe-hyperopt {hyperopt} not below random {random}");
+    assert!(
+        tpe < random,
+        "{problem}: tpe {tpe} not below random {random}"
+    );
+    assert!(
+        tpe < hyperopt,
+        "{problem}: tpe {tpe} not below tpe-hyperopt {hyperopt}"
+    );
+    assert!(
+        hyperopt < random,
+        "{problem}: tpe-hyperopt {hyperopt} not below random {random}"
+    );
 }
 
 #[test]

@@ -14,8 +14,14 @@ fn space() -> Space {
             hp::choice(
                 "model",
                 [
-                    hp::map([("type", Node::from("svm")), ("C", hp::uniform("C", 0.0, 1.0))]),
-                    hp::map([("type", Node::from("tree")), ("depth", hp::uniformint("depth", 1, 5))]),
+                    hp::map([
+                        ("type", Node::from("svm")),
+                        ("C", hp::uniform("C", 0.0, 1.0)),
+                    ]),
+                    hp::map([
+                        ("type", Node::from("tree")),
+                        ("depth", hp::uniformint("depth", 1, 5)),
+                    ]),
                 ],
             ),
         ),
@@ -29,7 +35,10 @@ fn a_study_is_a_parent_run_and_every_trial_a_child_run() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("hpo.db");
     let tracker = Tracker::open(&format!("sqlite:///{}", db.display())).unwrap();
-    let recorder = Recorder::new(&tracker, "recorder-test").unwrap().study_name("s1").metric("rmse");
+    let recorder = Recorder::new(&tracker, "recorder-test")
+        .unwrap()
+        .study_name("s1")
+        .metric("rmse");
     let handle = recorder.handle();
     let artifact = dir.path().join("model.txt");
     std::fs::write(&artifact, "weights").unwrap();
@@ -69,9 +78,18 @@ fn a_study_is_a_parent_run_and_every_trial_a_child_run() {
     let best = result.best().unwrap();
     let best_run = handle.trial_run_id(best.number).unwrap();
     assert_eq!(parent.data.tag("hpo.bestRunId"), Some(best_run.as_str()));
-    assert_eq!(parent.data.tag("hpo.bestTrial").unwrap(), best.number.to_string());
-    assert_eq!(parent.data.metric("best_rmse").unwrap().latest, best.loss.unwrap());
-    assert_eq!(parent.data.param("best.lr").unwrap(), best.params.get("lr").unwrap().to_string());
+    assert_eq!(
+        parent.data.tag("hpo.bestTrial").unwrap(),
+        best.number.to_string()
+    );
+    assert_eq!(
+        parent.data.metric("best_rmse").unwrap().latest,
+        best.loss.unwrap()
+    );
+    assert_eq!(
+        parent.data.param("best.lr").unwrap(),
+        best.params.get("lr").unwrap().to_string()
+    );
 
     let children = tracker.child_runs(&parent_id).unwrap();
     assert_eq!(children.len(), 12);
@@ -93,12 +111,24 @@ fn a_study_is_a_parent_run_and_every_trial_a_child_run() {
             assert!(child.data.metric("rmse").is_none());
         } else {
             assert_eq!(child.info.status, RunStatus::Finished);
-            assert_eq!(child.data.metric("rmse").unwrap().latest, trial.loss.unwrap());
-            let curve = tracker.metric_history(&child.info.run_id, "val_rmse").unwrap();
-            assert_eq!(curve.iter().map(|m| m.step).collect::<Vec<_>>(), vec![0, 1, 2]);
+            assert_eq!(
+                child.data.metric("rmse").unwrap().latest,
+                trial.loss.unwrap()
+            );
+            let curve = tracker
+                .metric_history(&child.info.run_id, "val_rmse")
+                .unwrap();
+            assert_eq!(
+                curve.iter().map(|m| m.step).collect::<Vec<_>>(),
+                vec![0, 1, 2]
+            );
             assert_eq!(child.data.metric("val_rmse").unwrap().min, Some(1.0 / 3.0));
             assert_eq!(child.data.tag("framework"), Some("toy"));
-            let files = tracker.artifacts(&child.info.run_id).unwrap().list("model").unwrap();
+            let files = tracker
+                .artifacts(&child.info.run_id)
+                .unwrap()
+                .list("model")
+                .unwrap();
             assert_eq!(files.len(), 1, "{files:?}");
         }
         assert!(child.data.metric("duration_s").is_some());
@@ -107,9 +137,15 @@ fn a_study_is_a_parent_run_and_every_trial_a_child_run() {
     assert_eq!(numbers, (0..12).collect());
 
     // the trials can be searched with the filter language
-    let exp = tracker.get_experiment_by_name("recorder-test").unwrap().unwrap();
-    let q = RunsQuery::new(&[exp.experiment_id], "tags.hpo.runType = 'trial' and metrics.rmse < 1e9")
-        .order_by(&["metrics.rmse ASC"]);
+    let exp = tracker
+        .get_experiment_by_name("recorder-test")
+        .unwrap()
+        .unwrap();
+    let q = RunsQuery::new(
+        &[exp.experiment_id],
+        "tags.hpo.runType = 'trial' and metrics.rmse < 1e9",
+    )
+    .order_by(&["metrics.rmse ASC"]);
     let page = tracker.search_runs(&q).unwrap();
     assert_eq!(page.runs.len(), 11);
     assert_eq!(page.runs[0].info.run_id, best_run);

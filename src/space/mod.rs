@@ -239,53 +239,71 @@ impl fmt::Debug for Space {
 
 impl fmt::Display for Space {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt_node(&self.inner.root, f, 0)
+        match &self.inner.root {
+            Node::Map(items) => {
+                for (k, n) in items {
+                    writeln!(f, "{k} = {}", node_text(n, Some(k)))?;
+                }
+                Ok(())
+            }
+            other => writeln!(f, "{}", node_text(other, None)),
+        }
     }
 }
 
-fn fmt_node(node: &Node, f: &mut fmt::Formatter<'_>, indent: usize) -> fmt::Result {
-    let pad = "  ".repeat(indent);
+fn const_text(v: &Value) -> String {
+    match v {
+        Value::Str(s) => format!("{s:?}"),
+        other => other.to_string(),
+    }
+}
+
+/// One-line text of a node: `loguniform(-7, 0)`, `choice("l1", "l2")`, `{type = "svm", ...}`.
+fn node_text(node: &Node, key: Option<&str>) -> String {
     match node {
-        Node::Const(v) => writeln!(f, "{v:?}"),
-        Node::List(items) => {
-            writeln!(f, "list")?;
-            for (i, n) in items.iter().enumerate() {
-                write!(f, "{pad}  [{i}] ")?;
-                fmt_node(n, f, indent + 1)?;
-            }
-            Ok(())
-        }
-        Node::Map(items) => {
-            if indent > 0 {
-                writeln!(f)?;
-            }
-            for (k, n) in items {
-                write!(f, "{pad}{k} = ")?;
-                fmt_node(n, f, indent + 1)?;
-            }
-            Ok(())
-        }
+        Node::Const(v) => const_text(v),
+        Node::List(items) => format!(
+            "[{}]",
+            items.iter().map(|n| node_text(n, None)).collect::<Vec<_>>().join(", ")
+        ),
+        Node::Map(items) => format!(
+            "{{{}}}",
+            items
+                .iter()
+                .map(|(k, n)| format!("{k} = {}", node_text(n, Some(k))))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         Node::Param { label, dist, int } => {
-            let int = if *int { " int" } else { "" };
-            match dist {
-                Dist::Choice(opts) => {
-                    writeln!(f, "choice '{label}'")?;
-                    for (i, n) in opts.iter().enumerate() {
-                        write!(f, "{pad}  option {i}: ")?;
-                        fmt_node(n, f, indent + 2)?;
-                    }
-                    Ok(())
+            let args = match dist {
+                Dist::Choice(o) => o.iter().map(|n| node_text(n, None)).collect::<Vec<_>>(),
+                Dist::PChoice(o) => o
+                    .iter()
+                    .map(|(p, n)| format!("{p}: {}", node_text(n, None)))
+                    .collect(),
+                Dist::Uniform { low, high } | Dist::LogUniform { low, high } => {
+                    vec![low.to_string(), high.to_string()]
                 }
-                Dist::PChoice(opts) => {
-                    writeln!(f, "pchoice '{label}'")?;
-                    for (i, (p, n)) in opts.iter().enumerate() {
-                        write!(f, "{pad}  option {i} (p={p}): ")?;
-                        fmt_node(n, f, indent + 2)?;
-                    }
-                    Ok(())
+                Dist::QUniform { low, high, q } | Dist::QLogUniform { low, high, q } => {
+                    vec![low.to_string(), high.to_string(), q.to_string()]
                 }
-                other => writeln!(f, "{} '{label}'{int} {:?}", other.name(), other),
-            }
+                Dist::Normal { mu, sigma } | Dist::LogNormal { mu, sigma } => {
+                    vec![mu.to_string(), sigma.to_string()]
+                }
+                Dist::QNormal { mu, sigma, q } | Dist::QLogNormal { mu, sigma, q } => {
+                    vec![mu.to_string(), sigma.to_string(), q.to_string()]
+                }
+                Dist::RandInt { low, high } | Dist::UniformInt { low, high } => {
+                    vec![low.to_string(), high.to_string()]
+                }
+            };
+            let label = if key == Some(label.as_str()) {
+                String::new()
+            } else {
+                format!("{label:?}, ")
+            };
+            let int = if *int { ", int" } else { "" };
+            format!("{}({label}{}{int})", dist.name(), args.join(", "))
         }
     }
 }

@@ -90,7 +90,9 @@ fn value_string(v: &Value) -> String {
 }
 
 fn millis(t: std::time::SystemTime) -> Option<i64> {
-    t.duration_since(UNIX_EPOCH).ok().map(|d| d.as_millis() as i64)
+    t.duration_since(UNIX_EPOCH)
+        .ok()
+        .map(|d| d.as_millis() as i64)
 }
 
 impl Recorder {
@@ -166,13 +168,17 @@ impl Observer for Recorder {
                 .iter()
                 .map(|(k, v)| Param::new(format!("algo.{k}"), value_string(v))),
         );
-        let r = self.tracker.log_batch_chunked(&run.run_id, &params, &[], &[]);
+        let r = self
+            .tracker
+            .log_batch_chunked(&run.run_id, &params, &[], &[]);
         self.keep(r);
         self.shared.lock().parent = Some(run.run_id);
     }
 
     fn on_trial_start(&mut self, trial: &Trial) {
-        let Some(parent) = self.shared.study_run_id() else { return };
+        let Some(parent) = self.shared.study_run_id() else {
+            return;
+        };
         let run = self.tracker.create_run_with(NewRun {
             experiment_id: self.experiment,
             run_name: Some(format!("trial-{}", trial.number)),
@@ -191,13 +197,17 @@ impl Observer for Recorder {
             .iter()
             .map(|(k, v)| Param::new(k.clone(), value_string(v)))
             .collect();
-        let r = self.tracker.log_batch_chunked(&run.run_id, &params, &[], &[]);
+        let r = self
+            .tracker
+            .log_batch_chunked(&run.run_id, &params, &[], &[]);
         self.keep(r);
         self.shared.lock().runs.insert(trial.number, run.run_id);
     }
 
     fn on_trial_report(&mut self, trial: &Trial, report: &TrialReport) {
-        let Some(run) = self.run_of(trial.number) else { return };
+        let Some(run) = self.run_of(trial.number) else {
+            return;
+        };
         let r = match report {
             TrialReport::Metric { key, value, step } => {
                 self.tracker.log_metric(&run, key, *value, *step)
@@ -227,7 +237,12 @@ impl Observer for Recorder {
         if let Some(loss) = trial.loss {
             metrics.push(Metric::new(self.metric.clone(), loss, 0));
         }
-        metrics.extend(trial.metrics.iter().map(|(k, v)| Metric::new(k.clone(), *v, 0)));
+        metrics.extend(
+            trial
+                .metrics
+                .iter()
+                .map(|(k, v)| Metric::new(k.clone(), *v, 0)),
+        );
         if let Some(d) = trial.duration() {
             metrics.push(Metric::new("duration_s", d.as_secs_f64(), 0));
         }
@@ -250,7 +265,9 @@ impl Observer for Recorder {
     }
 
     fn on_study_end(&mut self, trials: &[Trial], reason: &StopReason) {
-        let Some(parent) = self.shared.study_run_id() else { return };
+        let Some(parent) = self.shared.study_run_id() else {
+            return;
+        };
         let best = trials
             .iter()
             .filter_map(|t| t.ok_loss().map(|l| (l, t)))
@@ -274,7 +291,9 @@ impl Observer for Recorder {
                     .map(|(k, v)| Param::new(format!("best.{k}"), value_string(v))),
             );
         }
-        let r = self.tracker.log_batch_chunked(&parent, &params, &metrics, &tags);
+        let r = self
+            .tracker
+            .log_batch_chunked(&parent, &params, &metrics, &tags);
         self.keep(r);
         let status = if best.is_some() {
             RunStatus::Finished
