@@ -264,7 +264,11 @@ fn node_text(node: &Node, key: Option<&str>) -> String {
         Node::Const(v) => const_text(v),
         Node::List(items) => format!(
             "[{}]",
-            items.iter().map(|n| node_text(n, None)).collect::<Vec<_>>().join(", ")
+            items
+                .iter()
+                .map(|n| node_text(n, None))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         Node::Map(items) => format!(
             "{{{}}}",
