@@ -28,12 +28,22 @@ use crate::trial::{IntoTrialResult, Trial, TrialResult};
 pub struct TrialContext {
     number: usize,
     tx: mpsc::Sender<Event>,
+    attributes: Vec<(String, String)>,
 }
 
 impl TrialContext {
     /// The trial's number.
     pub fn number(&self) -> usize {
         self.number
+    }
+
+    /// An attribute an observer attached to this trial (e.g. `run_id` from the tracking
+    /// recorder).
+    pub fn attribute(&self, key: &str) -> Option<&str> {
+        self.attributes
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     fn send(&self, report: TrialReport) {
@@ -394,8 +404,10 @@ fn drive<'s, O: Objective>(
                 break; // wait for the trial that makes the next suggestion reproducible
             }
             let asked = study.ask_with_visible(visible);
+            let mut attributes = Vec::new();
             for o in observers.iter_mut() {
                 o.on_trial_start(&study.trials()[asked.number]);
+                attributes.extend(o.trial_attributes(asked.number));
             }
             in_flight += 1;
             let tx = tx.clone();
@@ -403,6 +415,7 @@ fn drive<'s, O: Objective>(
                 let ctx = TrialContext {
                     number: asked.number,
                     tx: tx.clone(),
+                    attributes,
                 };
                 let result =
                     catch_unwind(AssertUnwindSafe(|| objective.evaluate(&asked.params, &ctx)))

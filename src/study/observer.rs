@@ -92,6 +92,11 @@ pub trait Observer: Send {
     fn on_study_start(&mut self, _info: &StudyInfo<'_>) {}
     /// A trial was handed out (state running).
     fn on_trial_start(&mut self, _trial: &Trial) {}
+    /// Attributes this observer gives the objective for a trial that just started (read with
+    /// `TrialContext::attribute`), e.g. the tracking run id of the trial (`run_id`).
+    fn trial_attributes(&self, _number: usize) -> Vec<(String, String)> {
+        Vec::new()
+    }
     /// A running trial reported a metric, tag or artifact.
     fn on_trial_report(&mut self, _trial: &Trial, _report: &TrialReport) {}
     /// A trial finished; `trials` holds all trials so far. Return `Stop` to end the study.

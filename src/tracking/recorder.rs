@@ -204,6 +204,12 @@ impl Observer for Recorder {
         self.shared.lock().runs.insert(trial.number, run.run_id);
     }
 
+    fn trial_attributes(&self, number: usize) -> Vec<(String, String)> {
+        self.run_of(number)
+            .map(|run| vec![("run_id".to_string(), run)])
+            .unwrap_or_default()
+    }
+
     fn on_trial_report(&mut self, trial: &Trial, report: &TrialReport) {
         let Some(run) = self.run_of(trial.number) else {
             return;
