@@ -17,6 +17,7 @@
 
 pub mod algo;
 pub mod bench;
+pub mod cli;
 pub mod objective;
 pub mod space;
 pub mod study;

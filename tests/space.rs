@@ -226,6 +226,11 @@ fn space_eval_and_raw_export_round_trip() {
     assert_eq!(back.get("depth"), Some(&Value::Float(7.0)));
     assert!(!back.contains_key("C"));
     assert_eq!(p.flat().get("model"), Some(&Value::Int(1)));
+    assert_eq!(p.flat().get("model.type"), Some(&Value::from("tree")));
+    assert!(
+        !p.flat().contains_key("model.depth"),
+        "parameters keep their own labels"
+    );
     // typed values: a choice among constants by its value
     let s2 = Space::from_params([
         hp::choice("penalty", ["l1", "l2"]),

@@ -205,7 +205,7 @@ pub(crate) struct SpaceInner {
     pub(crate) params: Vec<ParamSpec>,
     pub(crate) by_label: HashMap<String, usize>,
     /// For each choice parameter, its option nodes (None for numeric parameters).
-    options: Vec<Option<Vec<Node>>>,
+    pub(crate) options: Vec<Option<Vec<Node>>>,
     /// For each choice parameter, its compiled options (empty for numeric parameters).
     choices: Vec<Vec<CNode>>,
     /// Compiled tree: the root with parameters replaced by their indices.
@@ -316,7 +316,7 @@ struct Compiler {
     params: Vec<ParamSpec>,
     defs: Vec<Node>,
     by_label: HashMap<String, usize>,
-    options: Vec<Option<Vec<Node>>>,
+    pub(crate) options: Vec<Option<Vec<Node>>>,
     choices: Vec<Vec<CNode>>,
 }
 

@@ -321,23 +321,34 @@ impl Params {
     }
 
     /// The active parameters as scalars, for logging: a choice over sub-spaces gives its option
-    /// index (its children are listed under their own labels), everything else its value.
+    /// index under its label and the constants of the chosen option as `label.key` (e.g.
+    /// `model = 0`, `model.type = svm`); its parameters are listed under their own labels.
     pub fn flat(&self) -> BTreeMap<String, Value> {
-        self.space
-            .params
-            .iter()
-            .enumerate()
-            .filter_map(|(i, p)| {
-                let raw = self.assignment.raw(i)?;
-                let v = self.space.typed_value(i, raw, &self.assignment);
-                let v = if v.is_scalar() {
-                    v
-                } else {
-                    Value::Int(raw as i64)
-                };
-                Some((p.label.clone(), v))
-            })
-            .collect()
+        let mut out = BTreeMap::new();
+        for (i, p) in self.space.params.iter().enumerate() {
+            let Some(raw) = self.assignment.raw(i) else {
+                continue;
+            };
+            let v = self.space.typed_value(i, raw, &self.assignment);
+            if v.is_scalar() {
+                out.insert(p.label.clone(), v);
+                continue;
+            }
+            out.insert(p.label.clone(), Value::Int(raw as i64));
+            let option = self.space.options[i]
+                .as_ref()
+                .and_then(|o| o.get(raw.max(0.0) as usize));
+            if let Some(super::Node::Map(items)) = option {
+                for (k, n) in items {
+                    if let super::Node::Const(c) = n {
+                        if c.is_scalar() {
+                            out.insert(format!("{}.{k}", p.label), c.clone());
+                        }
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// The whole structure the space describes, with every parameter replaced by its value

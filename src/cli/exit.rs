@@ -1,0 +1,54 @@
+//! Which errors are the user's input (exit 2) and which are failures (exit 1).
+
+use crate::space::SpaceError;
+use crate::study::StudyError;
+use crate::tracking::{ArtifactError, SearchError, StoreError, TrackingError};
+
+/// An error caused by the user's input: exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BadInput(pub String);
+
+/// The exit code for an error: 2 if it comes from the user's input, 1 otherwise.
+pub fn exit_code(e: &anyhow::Error) -> i32 {
+    for cause in e.chain() {
+        if cause.is::<BadInput>() || cause.is::<SpaceError>() || cause.is::<SearchError>() {
+            return 2;
+        }
+        if let Some(s) = cause.downcast_ref::<StudyError>() {
+            if !matches!(s, StudyError::AllTrialsFailed { .. }) {
+                return 2;
+            }
+        }
+        if let Some(t) = cause.downcast_ref::<TrackingError>() {
+            match t {
+                TrackingError::InvalidUri { .. } => return 2,
+                TrackingError::Store(s) if store_input(s) => return 2,
+                TrackingError::Artifact(a) if artifact_input(a) => return 2,
+                _ => {}
+            }
+        }
+        if let Some(s) = cause.downcast_ref::<StoreError>() {
+            if store_input(s) {
+                return 2;
+            }
+        }
+        if let Some(a) = cause.downcast_ref::<ArtifactError>() {
+            if artifact_input(a) {
+                return 2;
+            }
+        }
+    }
+    1
+}
+
+fn store_input(s: &StoreError) -> bool {
+    !matches!(
+        s,
+        StoreError::Busy(_) | StoreError::Database(_) | StoreError::SchemaTooNew { .. }
+    )
+}
+
+fn artifact_input(a: &ArtifactError) -> bool {
+    !matches!(a, ArtifactError::Io { .. })
+}

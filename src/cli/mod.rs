@@ -1,0 +1,81 @@
+//! The `hpo` command line: argument parsing, one file per subcommand, exit codes.
+//!
+//! Exit codes: 0 on success, 2 on bad input (a bad file, an unknown run or model, a bad filter,
+//! bad arguments) with the reason on stderr, 1 on other failures.
+
+mod artifacts;
+mod exit;
+mod experiments;
+mod output;
+mod progress;
+mod runs;
+
+use clap::{Parser, Subcommand};
+
+use crate::tracking::Tracker;
+
+pub use exit::{exit_code, BadInput};
+
+/// hpo: hyperparameter optimization with experiment tracking built in.
+#[derive(Parser, Debug)]
+#[command(name = "hpo", version, about, long_about = None)]
+pub struct Cli {
+    /// Tracking store: sqlite:///relative.db, sqlite:////absolute.db or a path (default ./hpo.db).
+    #[arg(long, global = true, env = "HPO_TRACKING_URI")]
+    pub tracking_uri: Option<String>,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Experiments: list, create, delete, restore.
+    #[command(subcommand)]
+    Experiments(experiments::ExperimentsCommand),
+    /// Runs: list (trials under their study), show, delete, restore.
+    #[command(subcommand)]
+    Runs(runs::RunsCommand),
+    /// The best finished run of an experiment by its metric.
+    Best(runs::BestArgs),
+    /// A run's artifacts: list, get.
+    #[command(subcommand)]
+    Artifacts(artifacts::ArtifactsCommand),
+}
+
+/// Open the tracking store the user asked for (flag, environment, or ./hpo.db).
+pub(crate) fn open_tracker(uri: &Option<String>) -> anyhow::Result<Tracker> {
+    Ok(match uri {
+        Some(u) => Tracker::open(u)?,
+        None => Tracker::open_default()?,
+    })
+}
+
+/// Run the command line; returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    match dispatch(cli) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            exit_code(&e)
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Experiments(c) => experiments::run(c, &cli.tracking_uri),
+        Command::Runs(c) => runs::run(c, &cli.tracking_uri),
+        Command::Best(a) => runs::best(a, &cli.tracking_uri),
+        Command::Artifacts(c) => artifacts::run(c, &cli.tracking_uri),
+    }
+}
