@@ -87,8 +87,12 @@ fn a_study_is_a_parent_run_and_every_trial_a_child_run() {
         best.loss.unwrap()
     );
     assert_eq!(
-        parent.data.param("best.lr").unwrap(),
+        parent.data.tag("best.lr").unwrap(),
         best.params.get("lr").unwrap().to_string()
+    );
+    assert_eq!(
+        parent.data.tag("best.model").unwrap(),
+        best.params.flat()["model"].to_string()
     );
 
     let children = tracker.child_runs(&parent_id).unwrap();

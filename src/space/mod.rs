@@ -516,6 +516,38 @@ impl Space {
         self.assignment_from(values, false)
     }
 
+    /// An assignment from values as text (as a tracking store keeps params): numbers parsed,
+    /// a choice matched by its option's text first, else by its index. For resuming a study.
+    pub fn assignment_from_text(
+        &self,
+        values: &BTreeMap<String, String>,
+    ) -> Result<Assignment, SpaceError> {
+        let typed = values
+            .iter()
+            .filter(|(k, _)| self.inner.by_label.contains_key(*k))
+            .map(|(k, text)| {
+                let i = self.inner.by_label[k];
+                let option_text = self.inner.options[i].as_ref().and_then(|opts| {
+                    opts.iter().find_map(|o| match o {
+                        Node::Const(c) if c.to_string() == *text => Some(c.clone()),
+                        _ => None,
+                    })
+                });
+                let v = option_text.unwrap_or_else(|| {
+                    if let Ok(n) = text.parse::<i64>() {
+                        Value::Int(n)
+                    } else if let Ok(x) = text.parse::<f64>() {
+                        Value::Float(x)
+                    } else {
+                        Value::Str(text.clone())
+                    }
+                });
+                (k.clone(), v)
+            })
+            .collect();
+        self.assignment_from(&typed, false)
+    }
+
     fn assignment_from(
         &self,
         values: &BTreeMap<String, Value>,

@@ -95,6 +95,12 @@ where
     }
 }
 
+impl Objective for Box<dyn Objective + '_> {
+    fn evaluate(&self, params: &Params, ctx: &TrialContext) -> TrialResult {
+        (**self).evaluate(params, ctx)
+    }
+}
+
 /// An objective that also receives the trial's [`TrialContext`]; made by [`with_context`].
 pub struct WithContext<F>(F);
 

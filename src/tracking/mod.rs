@@ -334,6 +334,11 @@ impl Tracker {
         Ok(self.store.update_run_status(run_id, status, end_time)?)
     }
 
+    /// Sets a run's status (RUNNING clears its end time), e.g. to resume a study.
+    pub fn set_status(&self, run_id: &str, status: RunStatus) -> Result<RunInfo, TrackingError> {
+        Ok(self.store.update_run_status(run_id, status, None)?)
+    }
+
     /// Soft-deletes a run.
     pub fn delete_run(&self, run_id: &str) -> Result<(), TrackingError> {
         Ok(self.store.delete_run(run_id)?)

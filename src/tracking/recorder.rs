@@ -11,7 +11,8 @@
 //!   with the extra metrics and `duration_s`, in one transaction; the run becomes FINISHED (ok),
 //!   FAILED (with `hpo.failureReason`) or KILLED.
 //! - When the study ends, the parent run gets `best_<metric>`, the tags `hpo.bestRunId` and
-//!   `hpo.bestTrial`, and the best params as params prefixed `best.`, ready to register.
+//!   `hpo.bestTrial`, and the best params as tags prefixed `best.` (tags, because a resumed
+//!   study may find a better trial), ready to register.
 //!
 //! Observers cannot fail the study, so storage errors are collected: read them from the
 //! [`RecorderHandle`] after the run.
@@ -108,6 +109,18 @@ impl Recorder {
         })
     }
 
+    /// Continue an earlier study: record into its parent run `study_run_id`, whose trials
+    /// `runs` (trial number -> run id) are already recorded; the study must be given those
+    /// trials as prior trials, in the same order.
+    pub fn resume(self, study_run_id: &str, runs: HashMap<usize, RunId>) -> Self {
+        {
+            let mut shared = self.shared.lock();
+            shared.parent = Some(study_run_id.to_string());
+            shared.runs = runs;
+        }
+        self
+    }
+
     /// Name the study's parent run (default: `study-<seed>`).
     pub fn study_name(mut self, name: &str) -> Self {
         self.study_name = Some(name.to_string());
@@ -142,6 +155,12 @@ impl Recorder {
 
 impl Observer for Recorder {
     fn on_study_start(&mut self, info: &StudyInfo<'_>) {
+        if let Some(parent) = self.shared.study_run_id() {
+            // resuming: the parent run exists; mark it running again
+            let r = self.tracker.set_status(&parent, RunStatus::Running);
+            self.keep(r);
+            return;
+        }
         let name = self
             .study_name
             .clone()
@@ -280,7 +299,6 @@ impl Observer for Recorder {
             .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.number.cmp(&b.1.number)))
             .map(|(_, t)| t);
         let mut tags = vec![RunTag::new(TAG_STOP_REASON, reason.to_string())];
-        let mut params = Vec::new();
         let mut metrics = vec![Metric::new("n_trials", trials.len() as f64, 0)];
         if let Some(best) = best {
             if let Some(l) = best.loss {
@@ -290,16 +308,16 @@ impl Observer for Recorder {
             if let Some(run) = self.run_of(best.number) {
                 tags.push(RunTag::new(TAG_BEST_RUN_ID, run));
             }
-            params.extend(
+            tags.extend(
                 best.params
                     .flat()
                     .iter()
-                    .map(|(k, v)| Param::new(format!("best.{k}"), value_string(v))),
+                    .map(|(k, v)| RunTag::new(format!("best.{k}"), value_string(v))),
             );
         }
         let r = self
             .tracker
-            .log_batch_chunked(&parent, &params, &metrics, &tags);
+            .log_batch_chunked(&parent, &[], &metrics, &tags);
         self.keep(r);
         let status = if best.is_some() {
             RunStatus::Finished
