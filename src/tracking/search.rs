@@ -1209,6 +1209,77 @@ mod tests {
         }
     }
 
+    const FIELDS: &[FieldSpec] = &[
+        FieldSpec {
+            name: "name",
+            numeric: false,
+        },
+        FieldSpec {
+            name: "version_number",
+            numeric: true,
+        },
+    ];
+
+    #[test]
+    fn entity_filters_use_the_declared_fields() {
+        let e = parse_filter_for("name LIKE 'nyc%' AND tags.team = 'ml'", FIELDS)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            e,
+            Expr::And(
+                Box::new(Expr::Compare(
+                    Identifier::Field("name".into()),
+                    Operator::Like {
+                        case_insensitive: false,
+                        negated: false,
+                        pattern: "nyc%".into()
+                    }
+                )),
+                Box::new(Expr::Compare(
+                    Identifier::Tag("team".into()),
+                    Operator::Compare("=", Literal::Str("ml".into()))
+                ))
+            )
+        );
+        let e = parse_filter_for("attributes.VERSION_NUMBER >= 2", FIELDS)
+            .unwrap()
+            .unwrap();
+        assert!(matches!(&e, Expr::Compare(Identifier::Field(f), _) if f == "version_number"));
+        for (bad, col) in [
+            ("run_name = 'x'", 1),
+            ("metrics.loss < 1", 1),
+            ("version_number = 'x'", 18),
+            ("name = 3", 8),
+            ("version_number LIKE 'x'", 16),
+        ] {
+            match parse_filter_for(bad, FIELDS) {
+                Err(SearchError::Syntax { column, .. }) => assert_eq!(column, col, "{bad}"),
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+        assert!(
+            parse_filter("name = 'x'").is_err(),
+            "run filters are unchanged"
+        );
+        let o = parse_order_by_for("version_number DESC", 0, FIELDS).unwrap();
+        assert!(!o.ascending);
+        let mut b = Bindings::default();
+        let col = |i: &Identifier, q: &mut Bindings| match i {
+            Identifier::Field(f) => format!("x.{f}"),
+            Identifier::Tag(k) => q.bind(SqlValue::Text(k.clone())),
+            _ => "NULL".into(),
+        };
+        let sql = compile_filter_with(&e, &mut b, &col);
+        assert_eq!(sql, "COALESCE(x.version_number >= ?1, 0)");
+        assert_eq!(b.params, vec![SqlValue::Real(2.0)]);
+        let order = compile_order_with(&[o], &mut b, &col, &["x.name ASC"]);
+        assert_eq!(
+            order,
+            "x.version_number IS NULL, x.version_number DESC, x.name ASC"
+        );
+    }
+
     #[test]
     fn parses_mlflow_filters() {
         let e = parse_filter("metrics.rmse < 7 and params.penalty = 'l2'")
