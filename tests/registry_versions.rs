@@ -354,6 +354,11 @@ fn registering_a_missing_run_or_into_a_missing_model_fails_cleanly() {
         reg.create_registered_model("a/b", None, &[]),
         Err(RegistryError::InvalidModelName { .. })
     ));
+    assert!(matches!(
+        reg.register_model("models:/m/1", "copy", &[]),
+        Err(RegistryError::VersionNotFound { .. })
+    ));
+    assert!(reg.get_registered_model("copy").is_err());
     // register_model creates the model on first use and reuses it afterwards.
     assert_eq!(
         reg.register_model(&format!("runs:/{r}"), "auto", &[])

@@ -185,7 +185,8 @@ impl Registry {
         self.store()?.delete_registered_model_tag(name, key)
     }
 
-    /// Deletes a registered model and all its versions, tags and aliases (runs and artifacts stay).
+    /// Deletes a registered model and all its versions, tags and aliases (runs and artifacts stay). A model
+    /// created later under the same name starts again at version 1.
     pub fn delete_registered_model(&self, name: &str) -> Result<(), RegistryError> {
         self.store()?.delete_registered_model(name)
     }
@@ -248,13 +249,11 @@ impl Registry {
     ) -> Result<ModelVersion, RegistryError> {
         // Check the source before creating anything, so a bad URI or run leaves no empty model behind.
         let run_uri = if source.trim_start().starts_with(uri::MODELS_SCHEME) {
-            None
+            parse_run_uri(&self.resolve_version(source)?.source)?
         } else {
-            Some(parse_run_uri(source)?)
+            parse_run_uri(source)?
         };
-        if let Some(r) = &run_uri {
-            self.get_run(&r.run_id)?;
-        }
+        self.get_run(&run_uri.run_id)?;
         self.get_or_create_registered_model(name)?;
         self.create_model_version(name, source, None, tags)
     }
