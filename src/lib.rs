@@ -19,6 +19,7 @@ pub mod algo;
 pub mod bench;
 pub mod cli;
 pub mod objective;
+pub mod registry;
 pub mod space;
 pub mod study;
 pub mod tracking;

@@ -383,6 +383,18 @@ pub enum Identifier {
     Tag(String),
     /// A run attribute.
     Attr(Attribute),
+    /// A named field of another entity (registered models, model versions), as declared by the
+    /// [`FieldSpec`]s given to [`parse_filter_for`]; the run parser never produces it.
+    Field(String),
+}
+
+/// A field of a non-run entity that filters and order_by clauses may name (see [`parse_filter_for`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FieldSpec {
+    /// The field name as written in filters (matched case-insensitively), e.g. `name`.
+    pub name: &'static str,
+    /// Whether the field holds numbers (compared to numbers, no LIKE) rather than text.
+    pub numeric: bool,
 }
 
 /// A literal value in a filter.
@@ -449,6 +461,8 @@ struct Parser<'a> {
     pos: usize,
     clause: &'a str,
     depth: usize,
+    /// The fields of a non-run entity; `None` parses run filters.
+    fields: Option<&'a [FieldSpec]>,
 }
 
 const OPERATORS: &str = "a comparison operator (=, !=, <, <=, >, >=, LIKE, ILIKE, IN, IS)";
@@ -462,7 +476,57 @@ impl<'a> Parser<'a> {
             pos: 0,
             clause,
             depth: 0,
+            fields: None,
         })
+    }
+
+    fn field(&self, name: &str) -> Option<&FieldSpec> {
+        self.fields?
+            .iter()
+            .find(|f| f.name.eq_ignore_ascii_case(name))
+    }
+
+    /// Resolves an identifier against the declared fields: `<field>`, `attributes.<field>`, `tags.<key>`.
+    fn entity_identifier(
+        &self,
+        fields: &[FieldSpec],
+        start: &Token,
+        first: &str,
+        first_quoted: bool,
+        parts: &[(String, bool)],
+    ) -> Result<Identifier, SearchError> {
+        let names: Vec<&str> = fields.iter().map(|f| f.name).collect();
+        let expected = format!("a field ({}) or tags.<key>", names.join(", "));
+        let lookup = |name: &str| {
+            self.field(name)
+                .map(|f| Identifier::Field(f.name.to_string()))
+                .ok_or_else(|| {
+                    syntax(
+                        self.clause,
+                        start.column,
+                        &expected,
+                        format!("'{}'", name.escape_debug()),
+                    )
+                })
+        };
+        if parts.is_empty() {
+            return lookup(first);
+        }
+        let key = parts
+            .iter()
+            .map(|(p, _)| p.as_str())
+            .collect::<Vec<_>>()
+            .join(".");
+        let prefix = if first_quoted {
+            first.to_string()
+        } else {
+            first.to_ascii_lowercase()
+        };
+        match prefix.as_str() {
+            "tags" | "tag" => Ok(Identifier::Tag(key)),
+            "attributes" | "attribute" | "attr" => lookup(&key),
+            _ => lookup(&format!("{first}.{key}")),
+        }
     }
 
     fn peek(&self) -> &Token {
@@ -583,6 +647,9 @@ impl<'a> Parser<'a> {
                 format!("'{}'", first.escape_debug()),
             )
         };
+        if let Some(fields) = self.fields {
+            return self.entity_identifier(fields, &start, &first, first_quoted, &parts);
+        }
         if parts.is_empty() {
             return Attribute::from_name(&first)
                 .map(Identifier::Attr)
@@ -771,6 +838,7 @@ impl<'a> Parser<'a> {
         match ident {
             Identifier::Metric { .. } => true,
             Identifier::Attr(a) => a.is_numeric(),
+            Identifier::Field(name) => self.field(name).is_some_and(|f| f.numeric),
             _ => false,
         }
     }
@@ -794,6 +862,12 @@ impl<'a> Parser<'a> {
                 "a quoted string (this attribute is a string)"
             }
             (Identifier::Tag(_), Literal::Number(_)) => "a quoted string (tags are strings)",
+            (Identifier::Field(_), Literal::Str(_)) if self.is_numeric_only(ident) => {
+                "a number (this field is numeric)"
+            }
+            (Identifier::Field(_), Literal::Number(_)) if !self.is_numeric_only(ident) => {
+                "a quoted string (this field is a string)"
+            }
             _ => return Ok(()),
         };
         Err(syntax(self.clause, column, expected, found))
@@ -815,6 +889,41 @@ pub fn parse_filter(filter: &str) -> Result<Option<Expr>, SearchError> {
 pub fn parse_order_by(clause: &str, index: usize) -> Result<OrderKey, SearchError> {
     let name = format!("order_by[{index}]");
     let mut p = Parser::new(clause, &name)?;
+    let ident = p.identifier()?;
+    let ascending = if p.eat_keyword("desc") {
+        false
+    } else {
+        p.eat_keyword("asc");
+        true
+    };
+    p.expect_end("ASC, DESC or end of clause")?;
+    Ok(OrderKey { ident, ascending })
+}
+
+/// Parses a filter over a non-run entity whose identifiers are the given `fields` (bare or as
+/// `attributes.<field>`) and `tags.<key>`; the grammar, operators and error messages are those of
+/// [`parse_filter`]. Fields come back as [`Identifier::Field`] (with the declared spelling), tags as
+/// [`Identifier::Tag`]. An empty filter gives `None`.
+pub fn parse_filter_for(filter: &str, fields: &[FieldSpec]) -> Result<Option<Expr>, SearchError> {
+    let mut p = Parser::new(filter, "filter")?;
+    p.fields = Some(fields);
+    if p.peek().kind == TokenKind::End {
+        return Ok(None);
+    }
+    let e = p.or_expr()?;
+    p.expect_end("AND, OR or end of input")?;
+    Ok(Some(e))
+}
+
+/// Parses one order_by clause `ident [ASC|DESC]` over a non-run entity (see [`parse_filter_for`]).
+pub fn parse_order_by_for(
+    clause: &str,
+    index: usize,
+    fields: &[FieldSpec],
+) -> Result<OrderKey, SearchError> {
+    let name = format!("order_by[{index}]");
+    let mut p = Parser::new(clause, &name)?;
+    p.fields = Some(fields);
     let ident = p.identifier()?;
     let ascending = if p.eat_keyword("desc") {
         false
@@ -874,6 +983,7 @@ fn value_sql(ident: &Identifier, numeric: bool, q: &mut Bindings) -> String {
             format!("(SELECT t.value FROM tags t WHERE t.run_uuid = r.run_uuid AND t.key = {k})")
         }
         Identifier::Attr(a) => a.column().to_string(),
+        Identifier::Field(_) => "NULL".to_string(),
     }
 }
 
@@ -910,11 +1020,20 @@ pub fn like_to_glob(pattern: &str) -> String {
     out
 }
 
-fn compile_expr(e: &Expr, q: &mut Bindings) -> String {
+/// How an identifier becomes SQL: its value expression (`numeric` asks for the numeric form) and its
+/// presence test.
+struct Columns<'f> {
+    value: &'f dyn Fn(&Identifier, bool, &mut Bindings) -> String,
+    presence: &'f dyn Fn(&Identifier, &mut Bindings) -> String,
+}
+
+fn compile_expr(e: &Expr, q: &mut Bindings, c: &Columns<'_>) -> String {
+    let value_sql = c.value;
+    let presence_sql = c.presence;
     match e {
-        Expr::And(a, b) => format!("({} AND {})", compile_expr(a, q), compile_expr(b, q)),
-        Expr::Or(a, b) => format!("({} OR {})", compile_expr(a, q), compile_expr(b, q)),
-        Expr::Not(a) => format!("(NOT {})", compile_expr(a, q)),
+        Expr::And(a, b) => format!("({} AND {})", compile_expr(a, q, c), compile_expr(b, q, c)),
+        Expr::Or(a, b) => format!("({} OR {})", compile_expr(a, q, c), compile_expr(b, q, c)),
+        Expr::Not(a) => format!("(NOT {})", compile_expr(a, q, c)),
         Expr::Compare(ident, op) => match op {
             Operator::Compare(sym, lit) => {
                 let numeric = matches!(lit, Literal::Number(_));
@@ -959,7 +1078,51 @@ fn compile_expr(e: &Expr, q: &mut Bindings) -> String {
 /// Compiles a parsed filter into a SQL condition over `runs r`, binding its values into `q` (after the
 /// values already bound there) and returning the condition text.
 pub fn compile_filter(expr: &Expr, q: &mut Bindings) -> String {
-    compile_expr(expr, q)
+    compile_expr(
+        expr,
+        q,
+        &Columns {
+            value: &value_sql,
+            presence: &presence_sql,
+        },
+    )
+}
+
+/// Compiles a parsed filter into a SQL condition for another table: `value` gives the SQL expression of
+/// each identifier (binding any keys it needs into the [`Bindings`]); an identifier is present when that
+/// expression is not NULL. Comparisons with a missing value are false, as for runs.
+pub fn compile_filter_with(
+    expr: &Expr,
+    q: &mut Bindings,
+    value: &dyn Fn(&Identifier, &mut Bindings) -> String,
+) -> String {
+    compile_expr(
+        expr,
+        q,
+        &Columns {
+            value: &|i, _, q| value(i, q),
+            presence: &|i, q| format!("({} IS NOT NULL)", value(i, q)),
+        },
+    )
+}
+
+/// Compiles order_by keys for another table (see [`compile_filter_with`]): missing values last, then
+/// the `tiebreak` terms (SQL written by the caller, e.g. `m.name ASC`).
+pub fn compile_order_with(
+    keys: &[OrderKey],
+    q: &mut Bindings,
+    value: &dyn Fn(&Identifier, &mut Bindings) -> String,
+    tiebreak: &[&str],
+) -> String {
+    let mut terms = Vec::new();
+    for k in keys {
+        let dir = if k.ascending { "ASC" } else { "DESC" };
+        let v = value(&k.ident, q);
+        terms.push(format!("{v} IS NULL"));
+        terms.push(format!("{v} {dir}"));
+    }
+    terms.extend(tiebreak.iter().map(|t| t.to_string()));
+    terms.join(", ")
 }
 
 /// Compiles order_by keys into ORDER BY terms (comma-separated, without the keyword), nulls last, binding
@@ -1044,6 +1207,77 @@ mod tests {
             }) => (column, expected),
             other => panic!("expected a syntax error for {filter:?}, got {other:?}"),
         }
+    }
+
+    const FIELDS: &[FieldSpec] = &[
+        FieldSpec {
+            name: "name",
+            numeric: false,
+        },
+        FieldSpec {
+            name: "version_number",
+            numeric: true,
+        },
+    ];
+
+    #[test]
+    fn entity_filters_use_the_declared_fields() {
+        let e = parse_filter_for("name LIKE 'nyc%' AND tags.team = 'ml'", FIELDS)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            e,
+            Expr::And(
+                Box::new(Expr::Compare(
+                    Identifier::Field("name".into()),
+                    Operator::Like {
+                        case_insensitive: false,
+                        negated: false,
+                        pattern: "nyc%".into()
+                    }
+                )),
+                Box::new(Expr::Compare(
+                    Identifier::Tag("team".into()),
+                    Operator::Compare("=", Literal::Str("ml".into()))
+                ))
+            )
+        );
+        let e = parse_filter_for("attributes.VERSION_NUMBER >= 2", FIELDS)
+            .unwrap()
+            .unwrap();
+        assert!(matches!(&e, Expr::Compare(Identifier::Field(f), _) if f == "version_number"));
+        for (bad, col) in [
+            ("run_name = 'x'", 1),
+            ("metrics.loss < 1", 1),
+            ("version_number = 'x'", 18),
+            ("name = 3", 8),
+            ("version_number LIKE 'x'", 16),
+        ] {
+            match parse_filter_for(bad, FIELDS) {
+                Err(SearchError::Syntax { column, .. }) => assert_eq!(column, col, "{bad}"),
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+        assert!(
+            parse_filter("name = 'x'").is_err(),
+            "run filters are unchanged"
+        );
+        let o = parse_order_by_for("version_number DESC", 0, FIELDS).unwrap();
+        assert!(!o.ascending);
+        let mut b = Bindings::default();
+        let col = |i: &Identifier, q: &mut Bindings| match i {
+            Identifier::Field(f) => format!("x.{f}"),
+            Identifier::Tag(k) => q.bind(SqlValue::Text(k.clone())),
+            _ => "NULL".into(),
+        };
+        let sql = compile_filter_with(&e, &mut b, &col);
+        assert_eq!(sql, "COALESCE(x.version_number >= ?1, 0)");
+        assert_eq!(b.params, vec![SqlValue::Real(2.0)]);
+        let order = compile_order_with(&[o], &mut b, &col, &["x.name ASC"]);
+        assert_eq!(
+            order,
+            "x.version_number IS NULL, x.version_number DESC, x.name ASC"
+        );
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //! locked". The schema is versioned in `schema_version` (one row per applied migration); forward-only
 //! migrations run on open inside one immediate transaction, so two processes opening an old file at once
 //! migrate it exactly once. Schema v1 holds experiments, runs, params, tags and the metric history; v2 adds
-//! the per-run, per-key `metric_summary` table (latest/min/max/count, backfilled from the history).
+//! the per-run, per-key `metric_summary` table (latest/min/max/count, backfilled from the history); v3 adds
+//! the model registry tables (see [`crate::registry`], which also holds their SQL and queries).
 //!
 //! Non-finite metric values: in the history a NaN is stored as `value = 0, is_nan = 1` (SQLite turns a
 //! bound NaN into NULL); ±inf are stored as SQLite's own ±Inf REAL values. In the summary, `latest_value`
@@ -26,10 +27,14 @@ use super::search::{self, Bindings, SqlValue};
 use super::store::*;
 
 /// The newest schema version this build knows.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Forward migrations, applied in order to bring a file from version `n - 1` to `n`.
-pub const MIGRATIONS: &[(i64, &str)] = &[(1, MIGRATION_V1), (2, MIGRATION_V2)];
+pub const MIGRATIONS: &[(i64, &str)] = &[
+    (1, MIGRATION_V1),
+    (2, MIGRATION_V2),
+    (3, crate::registry::sqlite::MIGRATION_V3),
+];
 
 const MIGRATION_V1: &str = r#"
 CREATE TABLE experiments (
@@ -125,6 +130,19 @@ impl From<rusqlite::Error> for StoreError {
             }
             _ => StoreError::Database(e.to_string()),
         }
+    }
+}
+
+/// An error a transaction body may return: database errors convert into it, and a busy database is
+/// recognized so the whole transaction can be retried.
+pub(crate) trait TxError: From<rusqlite::Error> {
+    /// Whether the error means "the database is busy, try again".
+    fn is_busy(&self) -> bool;
+}
+
+impl TxError for StoreError {
+    fn is_busy(&self) -> bool {
+        matches!(self, StoreError::Busy(_))
     }
 }
 
@@ -257,28 +275,44 @@ impl SqliteStore {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn run_tx<T>(
+    fn run_tx<T, E: TxError>(
         &self,
         behavior: TransactionBehavior,
-        mut f: impl FnMut(&Transaction) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
+        mut f: impl FnMut(&Transaction) -> Result<T, E>,
+    ) -> Result<T, E> {
         let mut conn = self.lock();
         let mut attempt = 0;
         loop {
-            let result = (|| {
+            let result: Result<T, E> = (|| {
                 let tx = conn.transaction_with_behavior(behavior)?;
                 let value = f(&tx)?;
                 tx.commit()?;
                 Ok(value)
             })();
             match result {
-                Err(StoreError::Busy(_)) if attempt < MAX_BUSY_RETRIES => {
+                Err(e) if e.is_busy() && attempt < MAX_BUSY_RETRIES => {
                     backoff(attempt);
                     attempt += 1;
                 }
                 other => return other,
             }
         }
+    }
+
+    /// Like `write`, for transaction bodies with their own error type (the model registry's).
+    pub(crate) fn write_as<T, E: TxError>(
+        &self,
+        f: impl FnMut(&Transaction) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.run_tx(TransactionBehavior::Immediate, f)
+    }
+
+    /// Like `read`, for transaction bodies with their own error type (the model registry's).
+    pub(crate) fn read_as<T, E: TxError>(
+        &self,
+        f: impl FnMut(&Transaction) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.run_tx(TransactionBehavior::Deferred, f)
     }
 
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction, retrying the whole transaction when busy.
@@ -964,6 +998,10 @@ impl Store for SqliteStore {
         })
     }
 
+    fn registry(&self) -> Option<&dyn crate::registry::RegistryStore> {
+        Some(self)
+    }
+
     fn search_runs(&self, query: &RunsQuery) -> Result<RunPage, StoreError> {
         if query.max_results == 0 || query.max_results > MAX_RESULTS_LIMIT {
             return Err(search::SearchError::InvalidMaxResults {
@@ -1103,7 +1141,7 @@ mod tests {
             .lock()
             .query_row("SELECT COUNT(*) FROM schema_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(versions, 2);
+        assert_eq!(versions, SCHEMA_VERSION);
     }
 
     #[test]

@@ -561,6 +561,10 @@ pub trait Store: Send + Sync {
     fn get_metric_history(&self, run_id: &str, key: &str) -> Result<Vec<Metric>, StoreError>;
     /// Searches runs with the filter language, ordering and paging.
     fn search_runs(&self, query: &RunsQuery) -> Result<RunPage, StoreError>;
+    /// The model registry kept by this backend, if it has one (see [`crate::registry`]); `None` by default.
+    fn registry(&self) -> Option<&dyn crate::registry::RegistryStore> {
+        None
+    }
 }
 
 /// The current time in epoch milliseconds.
