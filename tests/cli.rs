@@ -226,3 +226,125 @@ fn bad_input_exits_2_with_a_reason_and_changes_nothing() {
     assert_eq!(o.status.code(), Some(2), "{:?}", text(&o));
     assert_eq!(db_bytes(&db), before, "bad input changed the store");
 }
+
+#[test]
+fn register_alias_stage_and_resolve() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, study) = filled(dir.path());
+    let o = hpo(
+        &db,
+        &[
+            "register",
+            "--study",
+            &study,
+            "--name",
+            "demo-model",
+            "--alias",
+            "champion",
+        ],
+    );
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        out.contains("registered models:/demo-model/1")
+            && out.contains("models:/demo-model@champion"),
+        "{out}"
+    );
+    let o = hpo(
+        &db,
+        &["models", "show", "models:/demo-model@champion", "--json"],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["run_id"].as_str().unwrap(), runs_first(&db));
+    assert_eq!(v["version"], 1);
+
+    let o = hpo(
+        &db,
+        &[
+            "register",
+            "--best",
+            "--experiment",
+            "demo",
+            "--name",
+            "demo-model",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    assert_eq!(
+        hpo(&db, &["models", "alias", "demo-model", "challenger", "2"])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(
+        hpo(&db, &["models", "stage", "demo-model", "1", "Production"])
+            .status
+            .code(),
+        Some(0)
+    );
+    let o = hpo(
+        &db,
+        &[
+            "models",
+            "stage",
+            "demo-model",
+            "2",
+            "Production",
+            "--archive-others",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0));
+    let o = hpo(&db, &["models", "show", "demo-model", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let stages: Vec<&str> = v["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["current_stage"].as_str().unwrap())
+        .collect();
+    assert_eq!(stages, vec!["Production", "Archived"], "{v}");
+    let o = hpo(&db, &["models", "list"]);
+    assert!(text(&o).0.contains("demo-model"));
+    assert_eq!(
+        hpo(&db, &["models", "describe", "demo-model", "tuned on demo"])
+            .status
+            .code(),
+        Some(0)
+    );
+
+    let before = db_bytes(&db);
+    for (args, needle) in [
+        (vec!["models", "show", "nope"], "nope"),
+        (vec!["models", "show", "models:/demo-model/9"], "9"),
+        (
+            vec!["models", "alias", "demo-model", "latest", "1"],
+            "latest",
+        ),
+        (vec!["models", "alias", "demo-model", "x", "7"], "7"),
+        (vec!["models", "stage", "demo-model", "1", "Prod"], "Prod"),
+        (
+            vec![
+                "register",
+                "--run",
+                "0123456789abcdef0123456789abcdef",
+                "--name",
+                "m2",
+            ],
+            "0123456789abcdef0123456789abcdef",
+        ),
+        (vec!["register", "--name", "m3"], "--run"),
+        (
+            vec!["register", "--study", &study, "--name", "bad/name"],
+            "bad/name",
+        ),
+    ] {
+        let o = hpo(&db, &args);
+        let (_, err) = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(needle),
+            "{args:?}: '{err}' does not mention '{needle}'"
+        );
+    }
+    assert_eq!(db_bytes(&db), before, "bad input changed the store");
+}

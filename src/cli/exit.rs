@@ -1,5 +1,6 @@
 //! Which errors are the user's input (exit 2) and which are failures (exit 1).
 
+use crate::registry::RegistryError;
 use crate::space::SpaceError;
 use crate::study::StudyError;
 use crate::tracking::{ArtifactError, SearchError, StoreError, TrackingError};
@@ -31,6 +32,14 @@ pub fn exit_code(e: &anyhow::Error) -> i32 {
         if let Some(s) = cause.downcast_ref::<StoreError>() {
             if store_input(s) {
                 return 2;
+            }
+        }
+        if let Some(r) = cause.downcast_ref::<RegistryError>() {
+            match r {
+                RegistryError::Store(s) if !store_input(s) => {}
+                RegistryError::Artifact(a) if !artifact_input(a) => {}
+                RegistryError::Unsupported | RegistryError::Tracking(_) => {}
+                _ => return 2,
             }
         }
         if let Some(a) = cause.downcast_ref::<ArtifactError>() {

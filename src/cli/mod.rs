@@ -6,6 +6,7 @@
 mod artifacts;
 mod exit;
 mod experiments;
+mod models;
 mod output;
 mod progress;
 mod runs;
@@ -42,6 +43,11 @@ pub enum Command {
     /// A run's artifacts: list, get.
     #[command(subcommand)]
     Artifacts(artifacts::ArtifactsCommand),
+    /// Register a run, or the best trial of a study or experiment, as a model version.
+    Register(models::RegisterArgs),
+    /// Registered models: list, show, alias, stage, describe, delete.
+    #[command(subcommand)]
+    Models(models::ModelsCommand),
 }
 
 /// Open the tracking store the user asked for (flag, environment, or ./hpo.db).
@@ -77,5 +83,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Runs(c) => runs::run(c, &cli.tracking_uri),
         Command::Best(a) => runs::best(a, &cli.tracking_uri),
         Command::Artifacts(c) => artifacts::run(c, &cli.tracking_uri),
+        Command::Register(a) => models::register(a, &cli.tracking_uri),
+        Command::Models(c) => models::run(c, &cli.tracking_uri),
     }
 }
