@@ -24,6 +24,13 @@ pub(crate) fn norm_cdf(z: f64) -> f64 {
 
 /// `Φ(b) − Φ(a)` for `a < b`, accurate in both tails.
 pub(crate) fn norm_mass(a: f64, b: f64) -> f64 {
+    // beyond 8.5 sigma a tail is below 1e-17: one erfc is enough
+    if a < -8.5 {
+        return if b > 8.5 { 1.0 } else { norm_cdf(b) };
+    }
+    if b > 8.5 {
+        return norm_cdf(-a);
+    }
     if a > 0.0 {
         norm_cdf(-a) - norm_cdf(-b)
     } else {
@@ -37,7 +44,7 @@ pub(crate) fn logsumexp(v: &[f64]) -> f64 {
     if m == f64::NEG_INFINITY {
         return m;
     }
-    m + v.iter().map(|x| (x - m).exp()).sum::<f64>().ln()
+    m + v.iter().filter(|&&x| x - m > -40.0).map(|x| (x - m).exp()).sum::<f64>().ln()
 }
 
 /// How kernels are built, taken from the TPE settings.
@@ -104,7 +111,7 @@ fn bandwidths(vals: &[f64], spec: &Numeric, cfg: &KernelConfig) -> Vec<f64> {
         return Vec::new();
     }
     let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by(|&a, &b| vals[a].total_cmp(&vals[b]));
+    order.sort_unstable_by(|&a, &b| vals[a].total_cmp(&vals[b]).then(a.cmp(&b)));
     let mut sigma = vec![0.0; n];
     match cfg.bandwidth {
         Bandwidth::Hyperopt => {
@@ -227,17 +234,17 @@ impl Estimator {
                     let mut log_c = Vec::with_capacity(m);
                     let mut accept = 0.0;
                     for k in 0..m {
+                        let (za, zb) = (
+                            (spec.low - mu[k]) / sigma[k],
+                            (spec.high - mu[k]) / sigma[k],
+                        );
                         let z = if bounded {
-                            norm_mass(
-                                (spec.low - mu[k]) / sigma[k],
-                                (spec.high - mu[k]) / sigma[k],
-                            )
-                            .max(1e-300)
+                            norm_mass(za, zb).max(1e-300)
                         } else {
                             1.0
                         };
                         accept += est.weights[k] * z;
-                        let trunc = if cfg.hyperopt_scoring { 0.0 } else { z.ln() };
+                        let trunc = if cfg.hyperopt_scoring || z == 1.0 { 0.0 } else { z.ln() };
                         log_c.push(-sigma[k].ln() - LN_SQRT_2PI - trunc);
                     }
                     let inv_sigma = sigma.iter().map(|s| 1.0 / s).collect();
@@ -344,11 +351,9 @@ impl Estimator {
                 }
                 let (lo, hi) = (lo.max(d.spec.low), hi.min(d.spec.high));
                 for (k, b) in buf.iter_mut().enumerate() {
-                    let mass = if hi > lo {
-                        norm_mass(
-                            (lo - d.mu[k]) * d.inv_sigma[k],
-                            (hi - d.mu[k]) * d.inv_sigma[k],
-                        )
+                    let (za, zb) = ((lo - d.mu[k]) * d.inv_sigma[k], (hi - d.mu[k]) * d.inv_sigma[k]);
+                    let mass = if hi > lo && za < 38.5 && zb > -38.5 {
+                        norm_mass(za, zb)
                     } else {
                         0.0
                     };
