@@ -438,6 +438,12 @@ fn bad_files() -> Vec<Case> {
         (sp("x = { uniformint = [5, 5.5] }"), 5, 24, "takes integers"),
         (sp("k = 1"), 4, 1, "defines no parameter"),
         (sp("[space.inner]\nx = { uniform = [2, 1] }"), 6, 17, "low (2) must be less than high (1)"),
+        (sp("x = { label = \"é\", uniform = [1, 0] }"), 5, 30, "parameter 'é': low (1) must be less than high (0)"),
+        (sp("m = { choice = [{ a = { uniform = [0, 1] } }, { a = { uniform = [0, 2] } }] }"), 5, 53,
+         "label 'a' is already used by a different parameter (defined at line 5, column 23)"),
+        (sp("x = { uniform = [0, inf] }"), 5, 17, "must be a finite number, got inf"),
+        (sp("x = { unifrom = [0, 1] }"), 5, 5, "unknown distribution 'unifrom' for 'x'"),
+        (sp("m = { choice = [{ type = \"a\", c = { Uniform = [0, 1] } }] }"), 5, 35, "unknown distribution 'Uniform' for 'c'"),
         // [study]
         (st("max_eval = 50"), 2, 1,
          "unknown key 'max_eval' in [study] (did you mean 'max_evals'?); expected one of name, algo, max_evals, parallelism"),
@@ -510,6 +516,41 @@ fn bad_files_give_located_errors() {
         failures.len(),
         cases.len(),
         failures.join("\n\n")
+    );
+}
+
+#[test]
+fn tables_numbers_and_reused_definitions() {
+    let r = parse(
+        "[study]\nmax_evals = 1_000\nseed = 0x10\n[objective]\ncommand = [\"run\", \"{a}\"]\n[space]\nm = { choice = [{ a = { uniform = [0, 1] } }, { a = { uniform = [0, 1] }, b = [1, 2.5, \"s\", true] }] }\n[space.lr]\nloguniform = [-5, 0]\nlabel = \"learning_rate\"\n[[space.layers]]\nunits = { uniformint = [8, 64] }\n",
+    );
+    assert_eq!((r.study.max_evals, r.study.seed), (1000, Some(16)));
+    assert_eq!(labels(&r.space), ["m", "a", "learning_rate", "units"]);
+    let v = r
+        .space
+        .eval(&raw(&[
+            ("m", Value::Int(1)),
+            ("a", Value::Float(0.5)),
+            ("learning_rate", Value::Float(0.1)),
+            ("units", Value::Int(9)),
+        ]))
+        .unwrap();
+    let m = v.as_map().unwrap();
+    assert_eq!(
+        m["m"].as_map().unwrap()["b"],
+        Value::List(vec![
+            Value::Int(1),
+            Value::Float(2.5),
+            Value::Str("s".into()),
+            Value::Bool(true)
+        ])
+    );
+    assert_eq!(m["lr"], Value::Float(0.1));
+    assert_eq!(
+        m["layers"],
+        Value::List(vec![Value::Map(
+            [("units".to_string(), Value::Int(9))].into_iter().collect()
+        )])
     );
 }
 
