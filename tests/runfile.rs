@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use hpo::runfile::{parse_duration, DataSource, ObjectiveSpec, RunFile, RunFileError, Validation};
+use hpo::runfile::{
+    format_duration, parse_duration, DataSource, ObjectiveSpec, RunFile, RunFileError, Validation,
+};
 use hpo::space::ParamKind;
 use hpo::{Space, Value};
 use rand::SeedableRng;
@@ -259,6 +261,7 @@ fn linfa_objectives() {
         r.objective.to_string(),
         "linfa decision_tree on bundled data set iris, hold-out 20%, metric accuracy"
     );
+    assert_eq!(Validation::Holdout(0.3).to_string(), "hold-out 30%");
 }
 
 #[test]
@@ -352,6 +355,8 @@ fn durations() {
             "{text}"
         );
     }
+    assert_eq!(format_duration(Duration::from_secs(5400)), "1h30m");
+    assert_eq!(format_duration(Duration::from_millis(90_500)), "1m30s500ms");
     for bad in ["", "10", "10 min", "h", "-5s", "0s", "1x", "1.2.3s"] {
         assert!(parse_duration(bad).is_err(), "{bad:?} should be rejected");
     }

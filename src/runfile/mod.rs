@@ -196,7 +196,8 @@ pub enum Validation {
 /// The `[objective]` table: what each trial evaluates.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ObjectiveSpec {
-    /// Run a command; `{label}` placeholders in its arguments are replaced by the trial's values.
+    /// Run a command; `{label}` placeholders in its arguments are replaced by the trial's values
+    /// (`{trial}` and `{run_id}` are also known; `{{` and `}}` are literal braces).
     Command {
         /// Program and arguments.
         argv: Vec<String>,
@@ -301,7 +302,7 @@ impl fmt::Display for DataSource {
 impl fmt::Display for Validation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Validation::Holdout(frac) => write!(f, "hold-out {}%", frac * 100.0),
+            Validation::Holdout(frac) => write!(f, "hold-out {}%", (frac * 1000.0).round() / 10.0),
             Validation::KFold(k) => write!(f, "{k}-fold cross-validation"),
         }
     }
