@@ -20,6 +20,7 @@ pub mod bench;
 pub mod cli;
 pub mod objective;
 pub mod registry;
+pub mod runfile;
 pub mod space;
 pub mod study;
 pub mod tracking;

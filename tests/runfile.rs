@@ -1,0 +1,578 @@
+//! Run files: valid files parse to the right space and settings; bad files give located errors.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use hpo::runfile::{
+    format_duration, parse_duration, DataSource, ObjectiveSpec, RunFile, RunFileError, Validation,
+};
+use hpo::space::ParamKind;
+use hpo::{Space, Value};
+use rand::SeedableRng;
+
+const EXAMPLE: &str = r#"[study]
+name = "nyc-taxi-xgboost"     # experiment name; default: the file's stem
+algo = "tpe"
+max_evals = 50
+parallelism = 4
+seed = 42
+metric = "rmse"
+timeout = "10m"
+loss_threshold = 0.1
+no_progress = 20
+
+[objective]
+command = ["python3", "train.py", "--max-depth", "{max_depth}", "--lr", "{learning_rate}"]
+timeout = "5m"
+
+[space]
+max_depth = { quniform = [4, 100, 1], int = true }
+learning_rate = { loguniform = [-3, 0] }
+penalty = { choice = ["l1", "l2"] }
+weights = { pchoice = [[0.3, "balanced"], [0.7, "none"]] }
+objective = "reg:linear"
+model = { choice = [ { type = "svm", C = { loguniform = [-4, 2] } },
+                     { type = "tree", depth = { uniformint = [2, 20] } } ] }
+[space.nested]
+alpha = { uniform = [0, 1] }
+"#;
+
+fn parse(text: &str) -> RunFile {
+    match RunFile::parse(text, "x.toml") {
+        Ok(r) => r,
+        Err(e) => panic!("expected a valid run file, got: {e}\n{text}"),
+    }
+}
+
+fn labels(space: &Space) -> Vec<&str> {
+    space.params().iter().map(|p| p.label.as_str()).collect()
+}
+
+fn raw(pairs: &[(&str, Value)]) -> BTreeMap<String, Value> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
+}
+
+#[test]
+fn the_example_parses() {
+    let r = parse(EXAMPLE);
+    let s = &r.study;
+    assert_eq!(s.name.as_deref(), Some("nyc-taxi-xgboost"));
+    assert_eq!(r.experiment_name(), "nyc-taxi-xgboost");
+    assert_eq!(s.algo, "tpe");
+    assert_eq!(s.max_evals, 50);
+    assert_eq!(s.parallelism, 4);
+    assert_eq!(s.seed, Some(42));
+    assert_eq!(s.metric, "rmse");
+    assert_eq!(s.timeout, Some(Duration::from_secs(600)));
+    assert_eq!(s.loss_threshold, Some(0.1));
+    assert_eq!(s.no_progress, Some(20));
+    assert_eq!(
+        r.objective,
+        ObjectiveSpec::Command {
+            argv: [
+                "python3",
+                "train.py",
+                "--max-depth",
+                "{max_depth}",
+                "--lr",
+                "{learning_rate}"
+            ]
+            .map(String::from)
+            .to_vec(),
+            timeout: Some(Duration::from_secs(300)),
+        }
+    );
+    // Document order, a choice before the parameters of its branches.
+    assert_eq!(
+        labels(&r.space),
+        [
+            "max_depth",
+            "learning_rate",
+            "penalty",
+            "weights",
+            "model",
+            "C",
+            "depth",
+            "alpha"
+        ]
+    );
+    let names: Vec<&str> = r.space.params().iter().map(|p| p.dist_name).collect();
+    assert_eq!(
+        names,
+        [
+            "quniform",
+            "loguniform",
+            "choice",
+            "pchoice",
+            "choice",
+            "loguniform",
+            "uniformint",
+            "uniform"
+        ]
+    );
+    match &r.space.params()[0].kind {
+        ParamKind::Numeric(n) => assert!(n.int),
+        other => panic!("max_depth: {other:?}"),
+    }
+    match &r.space.params()[1].kind {
+        ParamKind::Numeric(n) => assert!(n.log && !n.int),
+        other => panic!("learning_rate: {other:?}"),
+    }
+    assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+
+    // space_eval: constants pass through, choices select their option.
+    let v = r
+        .space
+        .eval(&raw(&[
+            ("max_depth", Value::Int(7)),
+            ("learning_rate", Value::Float(0.5)),
+            ("penalty", Value::Int(1)),
+            ("weights", Value::Int(0)),
+            ("model", Value::Int(1)),
+            ("depth", Value::Int(5)),
+            ("alpha", Value::Float(0.25)),
+        ]))
+        .unwrap();
+    let m = v.as_map().unwrap();
+    assert_eq!(m["max_depth"], Value::Int(7));
+    assert_eq!(m["penalty"], Value::Str("l2".into()));
+    assert_eq!(m["weights"], Value::Str("balanced".into()));
+    assert_eq!(m["objective"], Value::Str("reg:linear".into()));
+    let model = m["model"].as_map().unwrap();
+    assert_eq!(model["type"], Value::Str("tree".into()));
+    assert_eq!(model["depth"], Value::Int(5));
+    assert_eq!(m["nested"].as_map().unwrap()["alpha"], Value::Float(0.25));
+
+    // The summary for `hpo validate`.
+    let text = r.to_string();
+    assert!(
+        text.contains("study: nyc-taxi-xgboost (algo = tpe, max_evals = 50"),
+        "{text}"
+    );
+    assert!(text.contains("timeout = 10m"), "{text}");
+    assert!(
+        text.contains("objective: command: python3 train.py"),
+        "{text}"
+    );
+    assert!(text.contains("(timeout 5m per trial)"), "{text}");
+    assert!(text.contains("space: 8 parameters"), "{text}");
+    assert!(text.contains("learning_rate = loguniform(-3, 0)"), "{text}");
+}
+
+#[test]
+fn defaults_and_name_from_the_file_stem() {
+    let r = RunFile::parse(
+        "[objective]\nfunction = \"branin\"\n[space]\nx1 = { uniform = [-5, 10] }\nx2 = { uniform = [0, 15] }\n",
+        "studies/my-study.toml",
+    )
+    .unwrap();
+    assert_eq!(r.study.name, None);
+    assert_eq!(r.experiment_name(), "my-study");
+    assert_eq!(r.study.algo, "tpe");
+    assert_eq!(r.study.max_evals, 100);
+    assert_eq!(r.study.parallelism, 1);
+    assert_eq!(r.study.seed, None);
+    assert_eq!(r.study.metric, "loss");
+    assert_eq!(r.study.timeout, None);
+    assert_eq!(
+        r.objective,
+        ObjectiveSpec::Function {
+            name: "branin".into()
+        }
+    );
+}
+
+#[test]
+fn a_conditional_space_samples_only_active_branches() {
+    let r = parse(
+        r#"
+[objective]
+command = ["./train", "--kind={kind}", "--trial={trial}", "--id={run_id}", "{{literal}}"]
+
+[space]
+kind = { choice = [
+    { kind = "svm", C = { loguniform = [-4, 2] }, kernel = { choice = ["rbf", "linear"], label = "svm_kernel" } },
+    { kind = "knn", k = { randint = [1, 30] } },
+    { kind = "none" },
+] }
+"#,
+    );
+    assert_eq!(labels(&r.space), ["kind", "C", "svm_kernel", "k"]);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+    let mut seen = BTreeMap::new();
+    for _ in 0..300 {
+        let p = r.space.params_of(r.space.sample_prior(&mut rng));
+        let kind = p.tree().as_map().unwrap()["kind"].as_map().unwrap()["kind"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        match kind.as_str() {
+            "svm" => {
+                assert!(p.contains("C") && p.contains("svm_kernel") && !p.contains("k"));
+                let c = p.f64("C").unwrap();
+                assert!((-4f64).exp() <= c && c <= 2f64.exp());
+            }
+            "knn" => {
+                assert!(!p.contains("C") && p.contains("k"));
+                let k = p.i64("k").unwrap();
+                assert!((1..30).contains(&k));
+            }
+            _ => assert!(!p.contains("C") && !p.contains("k")),
+        }
+        *seen.entry(kind).or_insert(0) += 1;
+    }
+    assert_eq!(seen.len(), 3, "{seen:?}");
+}
+
+#[test]
+fn linfa_objectives() {
+    let r = RunFile::parse(
+        "[objective]\nlinfa = \"ridge\"\ncsv = \"data/train.csv\"\ntarget = \"price\"\nfolds = 5\nmetric = \"mae\"\n[space]\npenalty = { loguniform = [-5, 1] }\n",
+        "runs/house.toml",
+    )
+    .unwrap();
+    assert_eq!(
+        r.objective,
+        ObjectiveSpec::Linfa {
+            model: "ridge".into(),
+            data: DataSource::Csv {
+                path: PathBuf::from("runs/data/train.csv"),
+                target: "price".into()
+            },
+            validation: Validation::KFold(5),
+            metric: "mae".into(),
+        }
+    );
+    let r = parse("[objective]\nlinfa = \"decision_tree\"\ndataset = \"iris\"\n[space]\ndepth = { uniformint = [1, 10] }\n");
+    assert_eq!(
+        r.objective,
+        ObjectiveSpec::Linfa {
+            model: "decision_tree".into(),
+            data: DataSource::Bundled("iris".into()),
+            validation: Validation::Holdout(0.2),
+            metric: "accuracy".into(),
+        }
+    );
+    assert_eq!(
+        r.objective.to_string(),
+        "linfa decision_tree on bundled data set iris, hold-out 20%, metric accuracy"
+    );
+    assert_eq!(Validation::Holdout(0.3).to_string(), "hold-out 30%");
+}
+
+#[test]
+fn every_shipped_space_file_parses() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("spaces");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+            continue;
+        }
+        let r = RunFile::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            r.warnings.is_empty(),
+            "{}: {:?}",
+            path.display(),
+            r.warnings
+        );
+        n += 1;
+    }
+    assert!(n >= 4, "only {n} files in spaces/");
+}
+
+#[test]
+fn shipped_files_have_the_documented_content() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("spaces");
+    let q = RunFile::load(dir.join("quickstart.toml")).unwrap();
+    assert_eq!(
+        (q.study.max_evals, q.study.parallelism, q.study.seed),
+        (50, 2, Some(42))
+    );
+    assert_eq!(
+        q.objective,
+        ObjectiveSpec::Linfa {
+            model: "elasticnet".into(),
+            data: DataSource::Bundled("diabetes".into()),
+            validation: Validation::Holdout(0.2),
+            metric: "rmse".into(),
+        }
+    );
+    assert_eq!(labels(&q.space), ["penalty", "l1_ratio"]);
+    assert_eq!(q.space.params()[0].dist_name, "loguniform");
+
+    let b = RunFile::load(dir.join("branin.toml")).unwrap();
+    assert_eq!(
+        b.objective,
+        ObjectiveSpec::Function {
+            name: "branin".into()
+        }
+    );
+
+    let c = RunFile::load(dir.join("conditional.toml")).unwrap();
+    let problem = hpo::bench::problems::by_name("mixed_hpo").unwrap();
+    assert_eq!(labels(&c.space), labels(&problem.space));
+
+    let l = RunFile::load(dir.join("logreg_penalty.toml")).unwrap();
+    match &l.objective {
+        ObjectiveSpec::Command { argv, .. } => assert_eq!(
+            argv.join(" "),
+            "python3 examples/train_logreg.py --C {C} --penalty {penalty}"
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn io_errors_name_the_file() {
+    let e = RunFile::load("does/not/exist.toml").unwrap_err();
+    assert!(matches!(e, RunFileError::Io { .. }));
+    assert!(
+        e.to_string()
+            .starts_with("does/not/exist.toml: cannot read"),
+        "{e}"
+    );
+}
+
+#[test]
+fn durations() {
+    let ok = [
+        ("90s", 90_000),
+        ("10m", 600_000),
+        ("1h30m", 5_400_000),
+        ("500ms", 500),
+        ("1.5h", 5_400_000),
+        ("2m 30s", 150_000),
+    ];
+    for (text, ms) in ok {
+        assert_eq!(
+            parse_duration(text),
+            Ok(Duration::from_millis(ms)),
+            "{text}"
+        );
+    }
+    assert_eq!(format_duration(Duration::from_secs(5400)), "1h30m");
+    assert_eq!(format_duration(Duration::from_millis(90_500)), "1m30s500ms");
+    for bad in ["", "10", "10 min", "h", "-5s", "0s", "1x", "1.2.3s"] {
+        assert!(parse_duration(bad).is_err(), "{bad:?} should be rejected");
+    }
+    let r = parse("[study]\ntimeout = 90\n[objective]\ncommand = [\"true\"]\ntimeout = 2.5\n[space]\nx = { uniform = [0, 1] }\n");
+    assert_eq!(r.study.timeout, Some(Duration::from_secs(90)));
+    assert_eq!(
+        r.objective,
+        ObjectiveSpec::Command {
+            argv: vec!["true".into()],
+            timeout: Some(Duration::from_millis(2500))
+        }
+    );
+}
+
+#[test]
+fn warnings_for_likely_mistakes() {
+    let r = parse(
+        "[objective]\ncommand = [\"true\"]\n[space]\nlr = { loguniform = [0.001, 1] }\nn = { quniform = [1, 10, 1] }\nonly = { choice = [\"a\"] }\nok = { quniform = [1, 10, 1], int = true }\nexp = { loguniform = [-7, 0] }\n",
+    );
+    let w: Vec<String> = r.warnings.iter().map(|d| d.to_string()).collect();
+    assert_eq!(w.len(), 3, "{w:?}");
+    assert!(w[0].starts_with("x.toml:4:6: "), "{}", w[0]);
+    assert!(
+        w[0].contains("bounds are natural-log exponents")
+            && w[0].contains("did you mean [-6.9, 0]?"),
+        "{}",
+        w[0]
+    );
+    assert!(
+        w[1].starts_with("x.toml:5:5: ") && w[1].contains("int = true"),
+        "{}",
+        w[1]
+    );
+    assert!(
+        w[2].starts_with("x.toml:6:8: ") && w[2].contains("single option"),
+        "{}",
+        w[2]
+    );
+    assert!(r.to_string().contains("warning: x.toml:4:6:"));
+}
+
+/// (file text, line, column, a phrase of the message)
+type Case = (String, usize, usize, &'static str);
+
+/// A run file with a command objective and `space` as the [space] table (from line 5).
+fn sp(space: &str) -> String {
+    format!("[objective]\ncommand = [\"true\"]\n\n[space]\n{space}\n")
+}
+
+/// A run file with `line` as line 2 of [study].
+fn st(line: &str) -> String {
+    format!("[study]\n{line}\n\n[objective]\ncommand = [\"true\"]\n\n[space]\nx = {{ uniform = [0, 1] }}\n")
+}
+
+/// A run file with `lines` as [objective] (from line 2) and one parameter `x`.
+fn ob(lines: &str) -> String {
+    format!("[objective]\n{lines}\n\n[space]\nx = {{ uniform = [0, 1] }}\n")
+}
+
+fn bad_files() -> Vec<Case> {
+    vec![
+        // [space]
+        (sp("learning_rate = { loguniforn = [-3, 0] }"), 5, 17,
+         "unknown distribution 'loguniforn' for 'learning_rate'; expected one of choice, pchoice, uniform"),
+        (sp("lr = { uniform = [1, 0] }"), 5, 18, "parameter 'lr': low (1) must be less than high (0)"),
+        (sp("lr = { uniform = [0, 1, 2] }"), 5, 18, "'uniform' for 'lr' takes 2 numbers: uniform = [low, high]; got 3 values"),
+        (sp("lr = { uniform = [0, \"a\"] }"), 5, 22, "takes numbers: uniform = [low, high]; got a string"),
+        (sp("n = { randint = [0, 2.5] }"), 5, 21, "takes integers"),
+        (sp("x = { uniform = [0, 1], int = true }"), 5, 31, "int = true applies only to quantized distributions"),
+        (sp("x = { uniform = [0, 1], normal = [0, 1] }"), 5, 25, "exactly one distribution"),
+        (sp("x = { uniform = [0, 1], lable = \"y\" }"), 5, 25, "unknown key 'lable' in parameter 'x'"),
+        (sp("x = { choice = [] }"), 5, 16, "at least one option"),
+        (sp("x = { pchoice = [[0.5, \"a\"], [0.6, \"b\"]] }"), 5, 17, "must sum to 1"),
+        (sp("x = { pchoice = [0.5, \"a\"] }"), 5, 18, "pair [probability, option]"),
+        (sp("x = { normal = [0, -1] }"), 5, 16, "sigma must be > 0"),
+        (sp("x = { quniform = [0, 10, 0] }"), 5, 18, "q must be > 0"),
+        (sp("a = { uniform = [0, 1] }\nb = { uniform = [0, 2], label = \"a\" }"), 6, 5,
+         "label 'a' is already used by a different parameter (defined at line 5, column 5)"),
+        (sp("x = { uniform = 5 }"), 5, 17, "must be an array: uniform = [low, high]; got an integer"),
+        (sp("x = { uniform = [0, 1], label = 3 }"), 5, 33, "label must be a string"),
+        (sp("m = { choice = [{ uniform = [0, 1] }, 2] }"), 5, 17, "needs a label"),
+        (sp("d = 1979-05-27"), 5, 5, "datetimes are not supported"),
+        (sp("x = { loguniform = [1, 800] }"), 5, 20, "natural-log exponents"),
+        (sp("x = { uniformint = [5, 5.5] }"), 5, 24, "takes integers"),
+        (sp("k = 1"), 4, 1, "defines no parameter"),
+        (sp("[space.inner]\nx = { uniform = [2, 1] }"), 6, 17, "low (2) must be less than high (1)"),
+        (sp("x = { label = \"é\", uniform = [1, 0] }"), 5, 30, "parameter 'é': low (1) must be less than high (0)"),
+        (sp("m = { choice = [{ a = { uniform = [0, 1] } }, { a = { uniform = [0, 2] } }] }"), 5, 53,
+         "label 'a' is already used by a different parameter (defined at line 5, column 23)"),
+        (sp("x = { uniform = [0, inf] }"), 5, 17, "must be a finite number, got inf"),
+        (sp("x = { unifrom = [0, 1] }"), 5, 5, "unknown distribution 'unifrom' for 'x'"),
+        (sp("m = { choice = [{ type = \"a\", c = { Uniform = [0, 1] } }] }"), 5, 35, "unknown distribution 'Uniform' for 'c'"),
+        // [study]
+        (st("max_eval = 50"), 2, 1,
+         "unknown key 'max_eval' in [study] (did you mean 'max_evals'?); expected one of name, algo, max_evals, parallelism"),
+        (st("algo = \"tpee\""), 2, 8, "unknown algorithm 'tpee'; expected one of tpe, tpe-hyperopt, random, anneal"),
+        (st("max_evals = \"50\""), 2, 13, "'max_evals' in [study] must be an integer >= 1, got a string"),
+        (st("max_evals = 0"), 2, 13, "must be an integer >= 1, got 0"),
+        (st("timeout = \"10 min\""), 2, 11, "unknown unit 'min'; expected h, m, s or ms"),
+        (st("timeout = -5"), 2, 11, "must be positive"),
+        (st("timeout = true"), 2, 11, "expected a duration such as \"90s\""),
+        (st("seed = -1"), 2, 8, "must be an integer >= 0, got -1"),
+        (st("loss_threshold = \"low\""), 2, 18, "must be a number, got a string"),
+        (st("parallelism = 2.5"), 2, 15, "must be an integer >= 1, got a float"),
+        // [objective]
+        (ob("command = [\"python3\", \"t.py\", \"--lr\", \"{lr}\"]"), 2, 40,
+         "placeholder '{lr}' in the command is not a label of the space; expected one of x, trial, run_id"),
+        (ob("command = [\"python3\", \"t.py\"]\nlinfa = \"linear\""), 3, 1, "both 'command' and 'linfa'"),
+        (ob("comand = [\"x\"]"), 2, 1, "unknown key 'comand' in [objective] (did you mean 'command'?)"),
+        (ob("linfa = \"svm\"\ndataset = \"iris\""), 2, 9, "unknown linfa model 'svm'; expected one of linear, elasticnet"),
+        (ob("linfa = \"linear\"\ndataset = \"boston\""), 3, 11, "unknown dataset 'boston'; expected one of diabetes, winequality, iris"),
+        (ob("linfa = \"linear\"\ndataset = \"diabetes\"\nmetric = \"accuracy\""), 4, 10, "regression model; its metric must be rmse, mae or r2"),
+        (ob("linfa = \"linear\"\ncsv = \"data.csv\""), 3, 7, "needs target"),
+        (ob("linfa = \"linear\"\ndataset = \"diabetes\"\nvalidation = 1.5"), 4, 14, "must be in (0, 1)"),
+        (ob("linfa = \"linear\"\ndataset = \"diabetes\"\nfolds = 1"), 4, 9, "must be an integer >= 2"),
+        (ob("linfa = \"linear\""), 2, 9, "needs data"),
+        (ob("linfa = \"decision_tree\"\ndataset = \"diabetes\""), 3, 11, "classifier"),
+        (ob("function = \"braninn\""), 2, 12, "unknown function 'braninn'; expected one of branin"),
+        (ob("function = \"branin\""), 2, 12, "reads the parameters x1, x2, but [space] has no x1, x2"),
+        (ob("command = [\"true\"]\ndataset = \"iris\""), 3, 1, "does not apply to a command objective"),
+        (ob("timeout = \"5m\""), 1, 1, "needs exactly one of command"),
+        (ob("command = [\"run\", 42]"), 2, 19, "each command argument must be a string"),
+        (ob("command = [\"a{b\"]"), 2, 14, "unclosed '{'"),
+        (ob("command = []"), 2, 11, "command must not be empty"),
+        (ob("command = [\"true\"]\ntimeout = \"5 parsecs\""), 3, 11, "unknown unit 'parsecs'"),
+        // top level
+        ("[objective]\ncommand = [\"true\"]\n".to_string(), 3, 1, "missing [space] table"),
+        ("[space]\nx = { uniform = [0, 1] }\n".to_string(), 3, 1, "missing [objective] table"),
+        (format!("[studdy]\nname = \"a\"\n{}", ob("command = [\"true\"]")), 1, 2, "unknown table 'studdy'"),
+        (format!("study = 5\n{}", ob("command = [\"true\"]")), 1, 9, "'study' must be a table"),
+        // TOML syntax
+        (sp("x = { uniform = [0, 1 }"), 5, 23, "TOML syntax error"),
+        (sp("x = 1\nx = 2"), 6, 1, "TOML syntax error: duplicate key"),
+    ]
+}
+
+#[test]
+fn bad_files_give_located_errors() {
+    let cases = bad_files();
+    assert!(cases.len() >= 25);
+    let mut failures = Vec::new();
+    for (text, line, col, phrase) in &cases {
+        let msg = match RunFile::parse(text, "spaces/bad.toml") {
+            Ok(_) => {
+                failures.push(format!("accepted:\n{text}"));
+                continue;
+            }
+            Err(e) => {
+                let d = e.diagnostic().expect("a located error");
+                assert_eq!(d.to_string(), e.to_string());
+                e.to_string()
+            }
+        };
+        let want = format!("spaces/bad.toml:{line}:{col}: ");
+        if !msg.starts_with(&want) || !msg.contains(phrase) {
+            failures.push(format!("want {want}...{phrase}\n got {msg}\n in:\n{text}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n\n")
+    );
+}
+
+#[test]
+fn tables_numbers_and_reused_definitions() {
+    let r = parse(
+        "[study]\nmax_evals = 1_000\nseed = 0x10\n[objective]\ncommand = [\"run\", \"{a}\"]\n[space]\nm = { choice = [{ a = { uniform = [0, 1] } }, { a = { uniform = [0, 1] }, b = [1, 2.5, \"s\", true] }] }\n[space.lr]\nloguniform = [-5, 0]\nlabel = \"learning_rate\"\n[[space.layers]]\nunits = { uniformint = [8, 64] }\n",
+    );
+    assert_eq!((r.study.max_evals, r.study.seed), (1000, Some(16)));
+    assert_eq!(labels(&r.space), ["m", "a", "learning_rate", "units"]);
+    let v = r
+        .space
+        .eval(&raw(&[
+            ("m", Value::Int(1)),
+            ("a", Value::Float(0.5)),
+            ("learning_rate", Value::Float(0.1)),
+            ("units", Value::Int(9)),
+        ]))
+        .unwrap();
+    let m = v.as_map().unwrap();
+    assert_eq!(
+        m["m"].as_map().unwrap()["b"],
+        Value::List(vec![
+            Value::Int(1),
+            Value::Float(2.5),
+            Value::Str("s".into()),
+            Value::Bool(true)
+        ])
+    );
+    assert_eq!(m["lr"], Value::Float(0.1));
+    assert_eq!(
+        m["layers"],
+        Value::List(vec![Value::Map(
+            [("units".to_string(), Value::Int(9))].into_iter().collect()
+        )])
+    );
+}
+
+#[test]
+fn syntax_errors_are_their_own_kind() {
+    let e = RunFile::parse("[space\n", "a.toml").unwrap_err();
+    assert!(matches!(e, RunFileError::Syntax(_)), "{e:?}");
+    let e = RunFile::parse(&sp("x = { uniform = [1, 0] }"), "a.toml").unwrap_err();
+    assert!(matches!(e, RunFileError::Invalid(_)), "{e:?}");
+}
+
+#[test]
+fn a_space_alone_can_be_read() {
+    let s = hpo::space::toml::parse_space("x = { uniform = [0, 1] }\ny = { choice = [1, 2, 3] }\n")
+        .unwrap();
+    assert_eq!(labels(&s.space), ["x", "y"]);
+    assert_eq!(s.definition("y").unwrap().span, 29..51);
+    let e = hpo::space::toml::parse_space("x = { uniform = [1, 0] }").unwrap_err();
+    assert_eq!(e.span, 16..22);
+}
