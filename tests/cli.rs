@@ -348,3 +348,167 @@ fn register_alias_stage_and_resolve() {
     }
     assert_eq!(db_bytes(&db), before, "bad input changed the store");
 }
+
+fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+const BRANIN: &str = r#"
+[study]
+name = "br"
+max_evals = 100
+seed = 4
+[objective]
+function = "branin"
+[space]
+x1 = { uniform = [-5, 10] }
+x2 = { uniform = [0, 15] }
+"#;
+
+#[test]
+fn run_records_a_study_and_resume_continues_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("hpo.db");
+    let file = write(dir.path(), "br.toml", BRANIN);
+    let f = file.to_str().unwrap();
+    let o = hpo(&db, &["run", f, "--max-evals", "20", "--json"]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["trials"], 20);
+    let study = v["study_run_id"].as_str().unwrap().to_string();
+    assert!(v["register"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("--study {study}")));
+    let o = hpo(
+        &db,
+        &[
+            "runs",
+            "list",
+            "-e",
+            "br",
+            "--json",
+            "--max-results",
+            "1000",
+        ],
+    );
+    let runs: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let runs = runs["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 21, "one parent and 20 children");
+    assert_eq!(
+        runs.iter()
+            .filter(|r| r["info"]["parent_run_id"] == study.as_str())
+            .count(),
+        20
+    );
+    // the best trial comes first when ordered by the metric
+    let o = hpo(
+        &db,
+        &[
+            "runs",
+            "list",
+            "-e",
+            "br",
+            "-f",
+            "metrics.loss < 100",
+            "-o",
+            "metrics.loss ASC",
+            "--json",
+        ],
+    );
+    let first: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(first["runs"][0]["info"]["run_id"], v["best"]["run_id"]);
+
+    // resume to 30 trials: same study run, 10 new children, no trial re-run
+    let o = hpo(&db, &["run", f, "--max-evals", "30", "--resume", "--json"]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    let w: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(w["study_run_id"].as_str().unwrap(), study);
+    assert_eq!(w["trials"], 30);
+    assert!(w["best"]["loss"].as_f64().unwrap() <= v["best"]["loss"].as_f64().unwrap());
+    let o = hpo(&db, &["runs", "show", &study, "--json"]);
+    let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(s["children"], 30);
+    assert_eq!(s["run"]["info"]["status"], "FINISHED");
+}
+
+#[test]
+fn bad_run_files_exit_2_naming_the_problem_and_leave_no_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("untouched.db");
+    let base = BRANIN.replace("name = \"br\"\n", "");
+    let cases: Vec<(String, Vec<&str>, &str)> = vec![
+        (
+            base.replace("uniform = [-5, 10]", "uniform = [10, -5]"),
+            vec![],
+            ":8:18:",
+        ),
+        (
+            base.replace("uniform = [-5, 10]", "unifrom = [-5, 10]"),
+            vec![],
+            "unifrom",
+        ),
+        (
+            base.replace("max_evals = 100", "max_eval = 100"),
+            vec![],
+            "max_eval",
+        ),
+        (
+            base.replace("function = \"branin\"", "function = \"branin2\""),
+            vec![],
+            "branin2",
+        ),
+        (base.replace("[space]", "[spaces]"), vec![], "spaces"),
+        (base.replace("seed = 4", "seed = \"four\""), vec![], "seed"),
+        (
+            base.replace("x2 = { uniform = [0, 15] }", "x2 = { uniform = [0, 15]"),
+            vec![],
+            ":9:",
+        ),
+        (base.clone(), vec!["--algo", "bayes"], "bayes"),
+        (base.clone(), vec!["--parallelism", "0"], "parallelism"),
+        (base.clone(), vec!["--resume"], "resume"),
+        (base.clone(), vec!["--max-evals", "-3"], "-3"),
+        (
+            base.replace("function = \"branin\"", "command = [\"echo\", \"{x3}\"]"),
+            vec![],
+            "x3",
+        ),
+    ];
+    for (i, (text_, extra, needle)) in cases.into_iter().enumerate() {
+        let file = write(dir.path(), &format!("bad{i}.toml"), &text_);
+        let mut args = vec!["run", file.to_str().unwrap()];
+        args.extend(extra.iter());
+        let o = hpo(&db, &args);
+        let (_, err) = text(&o);
+        assert_eq!(o.status.code(), Some(2), "case {i}: {err}");
+        assert!(
+            err.contains(needle),
+            "case {i}: '{err}' does not mention '{needle}'"
+        );
+        let o = hpo(&db, &["validate", file.to_str().unwrap()]);
+        if extra.is_empty() {
+            assert_eq!(o.status.code(), Some(2), "validate case {i}");
+        }
+    }
+    let o = hpo(
+        &db,
+        &["run", dir.path().join("missing.toml").to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("missing.toml"));
+    // a resume against an empty store created nothing but the file it opened
+    assert!(!db.exists() || db_is_empty(&db));
+}
+
+fn db_is_empty(db: &Path) -> bool {
+    let t = Tracker::open(&format!("sqlite:///{}", db.display())).unwrap();
+    t.search_runs(&hpo::tracking::RunsQuery::new(&[], ""))
+        .unwrap()
+        .runs
+        .is_empty()
+}

@@ -9,6 +9,7 @@ mod experiments;
 mod models;
 mod output;
 mod progress;
+mod run;
 mod runs;
 
 use clap::{Parser, Subcommand};
@@ -32,6 +33,10 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Run a study from a run file: every trial a nested run, progress, the best params.
+    Run(run::RunArgs),
+    /// Check a run file and print the parsed space.
+    Validate(run::ValidateArgs),
     /// Experiments: list, create, delete, restore.
     #[command(subcommand)]
     Experiments(experiments::ExperimentsCommand),
@@ -79,6 +84,8 @@ pub fn main() -> i32 {
 
 fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Run(a) => run::run(a, &cli.tracking_uri),
+        Command::Validate(a) => run::validate(a),
         Command::Experiments(c) => experiments::run(c, &cli.tracking_uri),
         Command::Runs(c) => runs::run(c, &cli.tracking_uri),
         Command::Best(a) => runs::best(a, &cli.tracking_uri),

@@ -85,6 +85,16 @@ impl Observer for Progress {
                 self.eta(new, remaining)
             );
         } else {
+            // plain lines: improvements, failures, every tenth of the budget and the last trial
+            let improved = trial.ok_loss().is_some_and(|l| l <= self.best);
+            let step = (self.total / 10).max(1);
+            if !(improved
+                || trial.state != TrialState::Ok
+                || self.done % step == 0
+                || remaining == 0)
+            {
+                return Control::Continue;
+            }
             let loss = trial
                 .loss
                 .map(|l| format!("{l:.6}"))

@@ -44,7 +44,12 @@ pub(crate) fn logsumexp(v: &[f64]) -> f64 {
     if m == f64::NEG_INFINITY {
         return m;
     }
-    m + v.iter().filter(|&&x| x - m > -40.0).map(|x| (x - m).exp()).sum::<f64>().ln()
+    m + v
+        .iter()
+        .filter(|&&x| x - m > -40.0)
+        .map(|x| (x - m).exp())
+        .sum::<f64>()
+        .ln()
 }
 
 /// How kernels are built, taken from the TPE settings.
@@ -244,7 +249,11 @@ impl Estimator {
                             1.0
                         };
                         accept += est.weights[k] * z;
-                        let trunc = if cfg.hyperopt_scoring || z == 1.0 { 0.0 } else { z.ln() };
+                        let trunc = if cfg.hyperopt_scoring || z == 1.0 {
+                            0.0
+                        } else {
+                            z.ln()
+                        };
                         log_c.push(-sigma[k].ln() - LN_SQRT_2PI - trunc);
                     }
                     let inv_sigma = sigma.iter().map(|s| 1.0 / s).collect();
@@ -351,7 +360,10 @@ impl Estimator {
                 }
                 let (lo, hi) = (lo.max(d.spec.low), hi.min(d.spec.high));
                 for (k, b) in buf.iter_mut().enumerate() {
-                    let (za, zb) = ((lo - d.mu[k]) * d.inv_sigma[k], (hi - d.mu[k]) * d.inv_sigma[k]);
+                    let (za, zb) = (
+                        (lo - d.mu[k]) * d.inv_sigma[k],
+                        (hi - d.mu[k]) * d.inv_sigma[k],
+                    );
                     let mass = if hi > lo && za < 38.5 && zb > -38.5 {
                         norm_mass(za, zb)
                     } else {

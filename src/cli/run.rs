@@ -1,0 +1,395 @@
+//! `hpo run FILE` (run a study from a run file) and `hpo validate FILE`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use clap::Args;
+use serde::Serialize;
+
+use super::output::{json, num};
+use super::progress::Progress;
+use super::{open_tracker, BadInput};
+use crate::algo::{self, ALGORITHM_NAMES};
+use crate::bench::problems;
+use crate::objective::command::CommandObjective;
+use crate::runfile::{ObjectiveSpec, RunFile};
+use crate::space::{Params, Space};
+use crate::study::{Fmin, Objective};
+use crate::tracking::recorder::{TAG_FAILURE_REASON, TAG_RUN_TYPE, TAG_TRIAL_NUMBER};
+use crate::tracking::{ExperimentId, Recorder, RunId, RunStatus, RunsQuery, Tracker};
+use crate::trial::{Trial, TrialState};
+
+/// Arguments of `run`.
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// The run file (TOML with [study], [objective] and [space]).
+    pub file: PathBuf,
+    /// Total number of trials (resumed trials included).
+    #[arg(long)]
+    pub max_evals: Option<usize>,
+    /// Search algorithm: tpe, tpe-hyperopt, random or anneal.
+    #[arg(long)]
+    pub algo: Option<String>,
+    /// Trials evaluated at once.
+    #[arg(long)]
+    pub parallelism: Option<usize>,
+    /// Seed (same seed and parallelism give the same trials).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Experiment name (default: [study] name, else the file's stem).
+    #[arg(long)]
+    pub experiment: Option<String>,
+    /// Continue the latest study of this name in the experiment (max_evals counts all trials).
+    #[arg(long)]
+    pub resume: bool,
+    /// Print the result as JSON on standard output.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress output.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Arguments of `validate`.
+#[derive(Args, Debug)]
+pub struct ValidateArgs {
+    /// The run file.
+    pub file: PathBuf,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn load(file: &PathBuf) -> anyhow::Result<RunFile> {
+    RunFile::load(file).map_err(|e| BadInput(e.to_string()).into())
+}
+
+pub(crate) fn validate(a: ValidateArgs) -> anyhow::Result<()> {
+    let rf = load(&a.file)?;
+    if a.json {
+        #[derive(Serialize)]
+        struct Out {
+            file: String,
+            experiment: String,
+            parameters: Vec<String>,
+            warnings: Vec<String>,
+        }
+        return json(&Out {
+            file: rf.path.display().to_string(),
+            experiment: rf.experiment_name(),
+            parameters: rf.space.params().iter().map(|p| p.label.clone()).collect(),
+            warnings: rf.warnings.iter().map(|w| w.to_string()).collect(),
+        });
+    }
+    print!("{rf}");
+    println!("ok");
+    Ok(())
+}
+
+/// The objective a run file describes.
+fn objective(rf: &RunFile, uri: &str) -> anyhow::Result<Box<dyn Objective>> {
+    let labels: Vec<&str> = rf.space.params().iter().map(|p| p.label.as_str()).collect();
+    Ok(match &rf.objective {
+        ObjectiveSpec::Command { argv, timeout } => Box::new(
+            CommandObjective::new(argv.clone(), &labels)
+                .map_err(|e| BadInput(format!("{}: {e}", rf.path.display())))?
+                .timeout(*timeout)
+                .tracking_uri(uri),
+        ),
+        ObjectiveSpec::Function { name } => {
+            let problem = problems::by_name(name).ok_or_else(|| {
+                BadInput(format!("{}: unknown function '{name}'", rf.path.display()))
+            })?;
+            let f = problem.loss;
+            Box::new(move |p: &Params| f(p))
+        }
+        ObjectiveSpec::Linfa { .. } => linfa_objective(rf)?,
+    })
+}
+
+fn linfa_objective(rf: &RunFile) -> anyhow::Result<Box<dyn Objective>> {
+    Err(BadInput(format!(
+        "{}: linfa objectives are not available in this build",
+        rf.path.display()
+    ))
+    .into())
+}
+
+/// The trials of an earlier study (its parent run id and its child runs), read back.
+struct Resumed {
+    parent: RunId,
+    trials: Vec<Trial>,
+    runs: HashMap<usize, RunId>,
+    seed: Option<u64>,
+}
+
+fn resume(
+    tracker: &Tracker,
+    experiment: ExperimentId,
+    study_name: &str,
+    space: &Space,
+    metric: &str,
+) -> anyhow::Result<Resumed> {
+    let studies = tracker.search_runs(
+        &RunsQuery::new(&[experiment], &format!("tags.`{TAG_RUN_TYPE}` = 'study'"))
+            .order_by(&["attributes.start_time DESC"])
+            .max_results(1000),
+    )?;
+    let parent = studies
+        .runs
+        .into_iter()
+        .find(|r| r.info.run_name == study_name)
+        .ok_or_else(|| {
+            BadInput(format!(
+                "--resume: no study named '{study_name}' to resume in this experiment"
+            ))
+        })?;
+    let mut children = tracker.child_runs(&parent.info.run_id)?;
+    children.sort_by_key(|c| {
+        c.data
+            .tag(TAG_TRIAL_NUMBER)
+            .and_then(|t| t.parse::<usize>().ok())
+            .unwrap_or(usize::MAX)
+    });
+    let mut trials = Vec::new();
+    let mut runs = HashMap::new();
+    for c in children {
+        let values: BTreeMap<String, String> = c
+            .data
+            .params
+            .iter()
+            .map(|p| (p.key.clone(), p.value.clone()))
+            .collect();
+        let a = space.assignment_from_text(&values).map_err(|e| {
+            BadInput(format!(
+                "--resume: run {} of study '{study_name}' does not fit this space: {e}",
+                c.info.run_id
+            ))
+        })?;
+        let loss = c.data.metric(metric).map(|m| m.latest);
+        let (state, message) = match c.info.status {
+            RunStatus::Finished if loss.is_some_and(f64::is_finite) => (TrialState::Ok, None),
+            RunStatus::Killed => (
+                TrialState::Killed,
+                c.data.tag(TAG_FAILURE_REASON).map(String::from),
+            ),
+            RunStatus::Running => {
+                // a trial that was running when its process died
+                tracker.set_terminated(&c.info.run_id, RunStatus::Failed, None)?;
+                (TrialState::Failed, Some("interrupted".to_string()))
+            }
+            _ => (
+                TrialState::Failed,
+                c.data.tag(TAG_FAILURE_REASON).map(String::from),
+            ),
+        };
+        let ms =
+            |t: i64| SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(t.max(0) as u64);
+        let number = trials.len();
+        runs.insert(number, c.info.run_id.clone());
+        trials.push(Trial {
+            number,
+            params: space.params_of(a),
+            state,
+            loss,
+            metrics: BTreeMap::new(),
+            message,
+            started: ms(c.info.start_time),
+            ended: c.info.end_time.map(ms),
+        });
+    }
+    Ok(Resumed {
+        seed: parent.data.param("seed").and_then(|s| s.parse().ok()),
+        parent: parent.info.run_id,
+        trials,
+        runs,
+    })
+}
+
+#[derive(Serialize)]
+struct BestOut {
+    trial: usize,
+    run_id: Option<String>,
+    loss: f64,
+    params: serde_json::Value,
+}
+
+#[derive(Serialize)]
+struct RunOut {
+    experiment: String,
+    study_run_id: Option<String>,
+    metric: String,
+    trials: usize,
+    failed: usize,
+    seed: u64,
+    stop_reason: String,
+    best: Option<BestOut>,
+    register: Option<String>,
+}
+
+pub(crate) fn run(a: RunArgs, uri: &Option<String>) -> anyhow::Result<()> {
+    let rf = load(&a.file)?;
+    for w in &rf.warnings {
+        eprintln!("warning: {w}");
+    }
+    let mut study = rf.study.clone();
+    if let Some(n) = a.max_evals {
+        study.max_evals = n;
+    }
+    if let Some(p) = a.parallelism {
+        study.parallelism = p;
+    }
+    if let Some(algo) = &a.algo {
+        study.algo = algo.clone();
+    }
+    if study.parallelism == 0 {
+        return Err(BadInput("--parallelism must be at least 1".into()).into());
+    }
+    let algorithm = algo::by_name(&study.algo).ok_or_else(|| {
+        BadInput(format!(
+            "unknown algorithm '{}'; expected one of {}",
+            study.algo,
+            ALGORITHM_NAMES.join(", ")
+        ))
+    })?;
+    let experiment = a.experiment.clone().unwrap_or_else(|| rf.experiment_name());
+    let study_name = experiment.clone();
+    let uri_text = uri.clone().unwrap_or_else(|| {
+        crate::tracking::default_tracking_uri(
+            std::env::var(crate::tracking::TRACKING_URI_ENV)
+                .ok()
+                .as_deref(),
+        )
+    });
+    // everything the user controls is checked before the store is touched
+    let objective = objective(&rf, &uri_text)?;
+    let tracker = open_tracker(uri)?;
+    let resumed = if a.resume {
+        let exp = tracker
+            .get_experiment_by_name(&experiment)?
+            .ok_or_else(|| BadInput(format!("--resume: no experiment named '{experiment}'")))?;
+        Some(resume(
+            &tracker,
+            exp.experiment_id,
+            &study_name,
+            &rf.space,
+            &study.metric,
+        )?)
+    } else {
+        None
+    };
+    let mut recorder = Recorder::new(&tracker, &experiment)?
+        .study_name(&study_name)
+        .metric(&study.metric);
+    let mut builder = Fmin::new(objective, &rf.space)
+        .algo_boxed(algorithm)
+        .max_evals(study.max_evals)
+        .parallelism(study.parallelism);
+    let seed = a
+        .seed
+        .or(study.seed)
+        .or(resumed.as_ref().and_then(|r| r.seed));
+    if let Some(s) = seed {
+        builder = builder.seed(s);
+    }
+    if let Some(t) = study.timeout {
+        builder = builder.timeout(t);
+    }
+    if let Some(l) = study.loss_threshold {
+        builder = builder.loss_threshold(l);
+    }
+    if let Some(n) = study.no_progress {
+        builder = builder.no_progress(n);
+    }
+    if let Some(r) = resumed {
+        if r.trials.len() >= study.max_evals {
+            eprintln!(
+                "the study already has {} trials (max_evals {}): nothing to run",
+                r.trials.len(),
+                study.max_evals
+            );
+        }
+        recorder = recorder.resume(&r.parent, r.runs);
+        builder = builder.prior_trials(r.trials);
+    }
+    let handle = recorder.handle();
+    let result = builder
+        .observer(recorder)
+        .observer(Progress::new(&study.metric, a.quiet || a.json))
+        .run()?;
+    for e in handle.errors() {
+        eprintln!("tracking error: {e}");
+    }
+    let failed = result
+        .trials
+        .iter()
+        .filter(|t| t.state != TrialState::Ok)
+        .count();
+    let best = result.best();
+    let study_run = handle.study_run_id();
+    let uri_flag = match uri {
+        Some(u)
+            if std::env::var(crate::tracking::TRACKING_URI_ENV)
+                .ok()
+                .as_deref()
+                != Some(u) =>
+        {
+            format!(" --tracking-uri {u}")
+        }
+        _ => String::new(),
+    };
+    let register = study_run.as_ref().filter(|_| best.is_some()).map(|id| {
+        format!("hpo register --study {id} --name {experiment}-model --alias champion{uri_flag}")
+    });
+    if a.json {
+        return json(&RunOut {
+            experiment: experiment.clone(),
+            study_run_id: study_run.clone(),
+            metric: study.metric.clone(),
+            trials: result.trials.len(),
+            failed,
+            seed: result.seed,
+            stop_reason: result.stop_reason.to_string(),
+            best: best.map(|b| BestOut {
+                trial: b.number,
+                run_id: handle.trial_run_id(b.number),
+                loss: b.loss.unwrap_or(f64::NAN),
+                params: b.params.to_json(),
+            }),
+            register,
+        });
+    }
+    match best {
+        None => {
+            let last = result.trials.iter().rev().find_map(|t| t.message.clone());
+            return Err(anyhow::anyhow!(
+                "all {} trials failed{}",
+                result.trials.len(),
+                last.map(|m| format!("; last failure: {m}"))
+                    .unwrap_or_default()
+            ));
+        }
+        Some(b) => {
+            println!(
+                "best {}    {} (trial {} of {}, {} failed)",
+                study.metric,
+                num(b.loss.unwrap_or(f64::NAN)),
+                b.number,
+                result.trials.len(),
+                failed
+            );
+            println!("best params  {}", b.params.to_json());
+        }
+    }
+    if let Some(id) = &study_run {
+        println!(
+            "study run    {id} (experiment '{experiment}', seed {})",
+            result.seed
+        );
+    }
+    if let Some(r) = &register {
+        println!("register it: {r}");
+    }
+    Ok(())
+}
