@@ -90,7 +90,7 @@ impl Observer for Progress {
             let step = (self.total / 10).max(1);
             if !(improved
                 || trial.state != TrialState::Ok
-                || self.done % step == 0
+                || self.done.is_multiple_of(step)
                 || remaining == 0)
             {
                 return Control::Continue;
