@@ -115,13 +115,19 @@ fn bandwidths(vals: &[f64], spec: &Numeric, cfg: &KernelConfig) -> Vec<f64> {
     if n == 0 {
         return Vec::new();
     }
-    let mut order: Vec<usize> = (0..n).collect();
-    order.sort_unstable_by(|&a, &b| vals[a].total_cmp(&vals[b]).then(a.cmp(&b)));
+    // sort (value, index) pairs: contiguous keys sort much faster than indices into `vals`
+    let mut pairs: Vec<(f64, u32)> = vals
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| (v, i as u32))
+        .collect();
+    pairs.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let order: Vec<usize> = pairs.iter().map(|p| p.1 as usize).collect();
     let mut sigma = vec![0.0; n];
     match cfg.bandwidth {
         Bandwidth::Hyperopt => {
             // sorted observations with the prior mean inserted (numpy searchsorted, left)
-            let sorted: Vec<f64> = order.iter().map(|&i| vals[i]).collect();
+            let sorted: Vec<f64> = pairs.iter().map(|p| p.0).collect();
             let pos = sorted.partition_point(|&v| v < spec.prior_mu);
             let mut all = sorted.clone();
             all.insert(pos, spec.prior_mu);
@@ -147,7 +153,7 @@ fn bandwidths(vals: &[f64], spec: &Numeric, cfg: &KernelConfig) -> Vec<f64> {
             }
         }
         Bandwidth::Neighbour => {
-            let sorted: Vec<f64> = order.iter().map(|&i| vals[i]).collect();
+            let sorted: Vec<f64> = pairs.iter().map(|p| p.0).collect();
             let (lo, hi) = if spec.uniform_prior {
                 (spec.low, spec.high)
             } else {
@@ -237,6 +243,9 @@ impl Estimator {
                     }
                     let bounded = spec.uniform_prior;
                     let mut log_c = Vec::with_capacity(m);
+                    // most bandwidths sit at the floor or the ceiling: reuse their logarithm
+                    let mut last_sigma = f64::NAN;
+                    let mut last_ln = 0.0;
                     let mut accept = 0.0;
                     for k in 0..m {
                         let (za, zb) = (
@@ -254,7 +263,11 @@ impl Estimator {
                         } else {
                             z.ln()
                         };
-                        log_c.push(-sigma[k].ln() - LN_SQRT_2PI - trunc);
+                        if sigma[k] != last_sigma {
+                            last_sigma = sigma[k];
+                            last_ln = last_sigma.ln();
+                        }
+                        log_c.push(-last_ln - LN_SQRT_2PI - trunc);
                     }
                     let inv_sigma = sigma.iter().map(|s| 1.0 / s).collect();
                     est.slot[p] = Some((false, est.nums.len()));
