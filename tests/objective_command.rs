@@ -43,6 +43,7 @@ fn good_failing_and_timing_out_trials() {
         Tracker::open(&format!("sqlite:///{}", dir.path().join("t.db").display())).unwrap();
     let recorder = Recorder::new(&tracker, "cmd").unwrap();
     let handle = recorder.handle();
+    // ({{ and }} are literal braces in a command; other braces are kept as they are)
     // mode 0: good, with a learning curve, an artifact and params from the environment;
     // mode 1: fails with a message on stderr; mode 2: hangs (with a grandchild) past the timeout
     let script = r#"
@@ -50,7 +51,7 @@ case {mode} in
   0) echo '{"step": 0, "val_loss": 0.9}'; echo '{"step": 1, "val_loss": 0.5}';
      echo "$HPO_PARAMS" > "$HPO_ARTIFACT_DIR/seen.json";
      echo "trial $HPO_TRIAL run $HPO_RUN_ID";
-     echo '{"loss": {x}, "metrics": {"acc": 0.75}}' ;;
+     echo '{"loss": {x}, "metrics": {"acc": 0.75}}}}' ;;
   1) echo 'loading data' ; echo 'Traceback: CUDA out of memory' >&2; exit 3 ;;
   *) sleep 30 & sleep 30 ;;
 esac"#;

@@ -89,7 +89,10 @@ pub(crate) fn validate(a: ValidateArgs) -> anyhow::Result<()> {
 
 /// The objective a run file describes.
 fn objective(rf: &RunFile, uri: &str) -> anyhow::Result<Box<dyn Objective>> {
-    let labels: Vec<&str> = rf.space.params().iter().map(|p| p.label.as_str()).collect();
+    let mut labels: Vec<&str> = rf.space.params().iter().map(|p| p.label.as_str()).collect();
+    if let crate::space::Node::Map(items) = rf.space.root() {
+        labels.extend(items.iter().map(|(k, _)| k.as_str()));
+    }
     Ok(match &rf.objective {
         ObjectiveSpec::Command { argv, timeout } => Box::new(
             CommandObjective::new(argv.clone(), &labels)

@@ -2,7 +2,8 @@
 //!
 //! # The protocol
 //! - **Params in.** `{label}` placeholders in the arguments are replaced by the trial's values
-//!   (`{trial}` by the trial number, `{run_id}` by its tracking run id). The params are also in
+//!   (`{trial}` by the trial number, `{run_id}` by its tracking run id, `{key}` by a top-level
+//!   constant of the space); `{{` and `}}` are literal braces. The params are also in
 //!   the environment as JSON (`HPO_PARAMS`) and in a file (`HPO_PARAMS_FILE`), with
 //!   `HPO_TRIAL`, `HPO_RUN_ID`, `HPO_TRACKING_URI` and `HPO_ARTIFACT_DIR`: files the program
 //!   leaves in that directory become the trial's artifacts.
@@ -56,20 +57,59 @@ pub struct CommandObjective {
     env: Mutex<Vec<(String, String)>>,
 }
 
-/// The placeholders (`{name}`, a name of letters, digits, `_`, `.` or `-`) in a string; other
-/// braces (JSON, shell) are left alone.
-pub fn placeholders(s: &str) -> Vec<String> {
+/// One piece of a command argument: literal text or a `{name}` placeholder.
+enum Piece<'a> {
+    Text(String),
+    Placeholder(&'a str),
+}
+
+/// Split an argument into text and placeholders. `{name}` (letters, digits, `_`, `.`, `-`) is a
+/// placeholder, `{{` and `}}` are literal braces, and any other brace (JSON, shell) is kept.
+fn pieces(s: &str) -> Vec<Piece<'_>> {
     let mut out = Vec::new();
-    for (i, _) in s.match_indices('{') {
-        let rest = &s[i + 1..];
-        let len = rest
-            .find(|c: char| !(c.is_alphanumeric() || matches!(c, '_' | '.' | '-')))
-            .unwrap_or(rest.len());
-        if len > 0 && rest[len..].starts_with('}') {
-            out.push(rest[..len].to_string());
+    let mut text = String::new();
+    let mut i = 0;
+    let b = s.as_bytes();
+    while i < s.len() {
+        let rest = &s[i..];
+        if rest.starts_with("{{") || rest.starts_with("}}") {
+            text.push(b[i] as char);
+            i += 2;
+            continue;
         }
+        if b[i] == b'{' {
+            let inner = &rest[1..];
+            let len = inner
+                .find(|c: char| !(c.is_alphanumeric() || matches!(c, '_' | '.' | '-')))
+                .unwrap_or(inner.len());
+            if len > 0 && inner[len..].starts_with('}') {
+                if !text.is_empty() {
+                    out.push(Piece::Text(std::mem::take(&mut text)));
+                }
+                out.push(Piece::Placeholder(&inner[..len]));
+                i += len + 2;
+                continue;
+            }
+        }
+        let c = rest.chars().next().unwrap_or_default();
+        text.push(c);
+        i += c.len_utf8();
+    }
+    if !text.is_empty() {
+        out.push(Piece::Text(text));
     }
     out
+}
+
+/// The placeholders (`{name}`) in a command argument.
+pub fn placeholders(s: &str) -> Vec<String> {
+    pieces(s)
+        .into_iter()
+        .filter_map(|p| match p {
+            Piece::Placeholder(n) => Some(n.to_string()),
+            Piece::Text(_) => None,
+        })
+        .collect()
 }
 
 fn value_text(v: &Value) -> String {
@@ -80,7 +120,8 @@ fn value_text(v: &Value) -> String {
 }
 
 impl CommandObjective {
-    /// A command objective running `argv` (placeholders checked against `labels`).
+    /// A command objective running `argv` (placeholders checked against `labels`: the space's
+    /// parameters and top-level constants).
     pub fn new(argv: Vec<String>, labels: &[&str]) -> Result<Self, CommandError> {
         if argv.is_empty() || argv[0].trim().is_empty() {
             return Err(CommandError::Empty);
@@ -129,18 +170,23 @@ impl CommandObjective {
     }
 
     fn substitute(&self, arg: &str, params: &Params, number: usize, run_id: &str) -> String {
-        let mut out = arg.to_string();
-        for p in placeholders(arg) {
-            let text = match p.as_str() {
-                "trial" => number.to_string(),
-                "run_id" => run_id.to_string(),
-                label => match params.get(label) {
-                    Some(v) => value_text(&v),
+        let mut out = String::new();
+        for piece in pieces(arg) {
+            match piece {
+                Piece::Text(t) => out.push_str(&t),
+                Piece::Placeholder("trial") => out.push_str(&number.to_string()),
+                Piece::Placeholder("run_id") => out.push_str(run_id),
+                Piece::Placeholder(label) => {
+                    let v = params.get(label).or_else(|| {
+                        // a top-level constant of the space
+                        params.tree().as_map().and_then(|m| m.get(label).cloned())
+                    });
                     // an inactive parameter (unchosen branch) becomes an empty argument
-                    None => String::new(),
-                },
-            };
-            out = out.replace(&format!("{{{p}}}"), &text);
+                    if let Some(v) = v {
+                        out.push_str(&value_text(&v));
+                    }
+                }
+            }
         }
         out
     }

@@ -353,7 +353,15 @@ fn read_command(
             ))
         }
     };
-    let labels: BTreeSet<&str> = space.params().iter().map(|p| p.label.as_str()).collect();
+    // placeholders may name a parameter or a top-level constant of the space
+    let mut labels: BTreeSet<&str> = space.params().iter().map(|p| p.label.as_str()).collect();
+    if let crate::space::Node::Map(items) = space.root() {
+        for (k, n) in items {
+            if matches!(n, crate::space::Node::Const(v) if v.is_scalar()) {
+                labels.insert(k.as_str());
+            }
+        }
+    }
     let mut argv = Vec::new();
     for e in arr.iter() {
         let DeValue::String(s) = e.get_ref() else {
@@ -371,7 +379,7 @@ fn read_command(
                 return Err(Located::new(
                     place(e, s, offset),
                     format!(
-                        "placeholder '{{{name}}}' in the command is not a label of the space; expected one of {}",
+                        "placeholder '{{{name}}}' in the command is not a label or constant of the space; expected one of {}",
                         valid.join(", ")
                     ),
                 ));

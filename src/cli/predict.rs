@@ -1,0 +1,54 @@
+//! `hpo predict`: predictions from a registered model fitted by a linfa trial.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::{open_tracker, BadInput};
+use crate::objective::linfa::predict_csv;
+use crate::registry::Registry;
+
+/// Arguments of `predict`.
+#[derive(Args, Debug)]
+pub struct PredictArgs {
+    /// The model: models:/NAME@ALIAS, models:/NAME/VERSION or models:/NAME/latest.
+    #[arg(long)]
+    pub model: String,
+    /// A CSV file with a header row holding the model's feature columns (other columns are ignored).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Write the predictions here (one per line, header `prediction`) instead of standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+pub(crate) fn predict(a: PredictArgs, uri: &Option<String>) -> anyhow::Result<()> {
+    let registry = Registry::new(open_tracker(uri)?)?;
+    let resolved = registry.resolve(&a.model)?;
+    let mut dir = resolved.artifact_location.clone();
+    if !dir.join("meta.json").exists() && dir.join("model").join("meta.json").exists() {
+        dir = dir.join("model");
+    }
+    if !dir.join("meta.json").exists() {
+        return Err(BadInput(format!(
+            "{} (run {}) has no fitted model to predict with: only models from linfa trials (artifact 'model/') can predict",
+            a.model, resolved.version.run_id
+        ))
+        .into());
+    }
+    let predictions = predict_csv(&dir, &a.data).map_err(|e| BadInput(e.to_string()))?;
+    let mut text = String::from("prediction\n");
+    for p in &predictions {
+        text.push_str(&format!("{p}\n"));
+    }
+    match &a.out {
+        Some(path) => {
+            std::fs::write(path, text)
+                .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+            eprintln!("wrote {} predictions to {}", predictions.len(), path.display());
+        }
+        None => std::io::stdout().write_all(text.as_bytes())?,
+    }
+    Ok(())
+}
