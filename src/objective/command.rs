@@ -277,8 +277,11 @@ impl CommandObjective {
             std::thread::sleep(Duration::from_millis(5));
         };
         let stdout_all = out_thread.join().unwrap_or_default();
+        // curve lines that arrived after the last poll
+        while let Ok(line) = line_rx.try_recv() {
+            report_curve(&line, ctx);
+        }
         let stderr_all = err_thread.join().unwrap_or_default();
-        // lines that arrived after the last poll
         let lines: Vec<&str> = stdout_all.lines().collect();
         let _ = std::fs::write(dir.join("stdout.txt"), &stdout_all);
         let _ = std::fs::write(dir.join("stderr.txt"), &stderr_all);
