@@ -17,6 +17,7 @@
 
 pub mod algo;
 pub mod bench;
+pub mod objective;
 pub mod space;
 pub mod study;
 pub mod tracking;
