@@ -349,3 +349,121 @@ fn fmin_tunes_elasticnet_below_the_default() {
     // every trial saved a model
     assert_eq!(std::fs::read_dir(models.path()).unwrap().count(), 15);
 }
+
+#[test]
+fn degenerate_inputs_fail_or_work_without_panicking() {
+    let dir = tempfile::tempdir().unwrap();
+    // a constant column, a constant target, more features than training rows
+    let p = write(
+        dir.path(),
+        "deg.csv",
+        "a,b,c,d,e,f,y\n1,0,3,1,2,3,1\n1,0,4,2,2,4,0\n1,0,5,3,2,5,1\n1,0,6,5,2,6,1\n",
+    );
+    for model in [
+        "linear",
+        "elasticnet",
+        "lasso",
+        "ridge",
+        "tweedie",
+        "decision_tree",
+    ] {
+        for v in [Validation::default(), Validation::KFold { k: 2 }] {
+            let obj = LinfaObjective::new(model, DataSource::csv(&p, "y"), v, "r2", 0).unwrap();
+            for params in [
+                BTreeMap::new(),
+                values(&[("alpha", 0.0.into()), ("fit_intercept", false.into())]),
+                values(&[("link", "logit".into()), ("power", 0.into())]),
+            ] {
+                let r = std::panic::catch_unwind(|| obj.evaluate_values(&params));
+                assert!(r.is_ok(), "{model} {v} {params:?} panicked");
+            }
+        }
+    }
+    // tweedie with a logit link on a target outside (0, 1), and a log link on negative values
+    let obj = LinfaObjective::new(
+        "tweedie",
+        DataSource::Diabetes,
+        Validation::default(),
+        "rmse",
+        0,
+    )
+    .unwrap();
+    for params in [
+        values(&[("link", "logit".into())]),
+        values(&[
+            ("power", 0.into()),
+            ("link", "log".into()),
+            ("max_iter", 5.into()),
+        ]),
+        values(&[("power", 2.into())]),
+    ] {
+        let r = std::panic::catch_unwind(|| obj.evaluate_values(&params));
+        assert!(r.is_ok(), "{params:?} panicked");
+    }
+}
+
+#[test]
+fn unregularized_elasticnet_saves_and_loads() {
+    let obj = enet(4);
+    let p = values(&[("alpha", 0.0.into())]);
+    let model = obj.fit_model(&p).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    save_model(&model, dir.path()).unwrap();
+    let loaded = load_model(dir.path()).unwrap();
+    let x = obj.table().records.clone();
+    let (a, b) = (model.predict(&x).unwrap(), loaded.predict(&x).unwrap());
+    for (a, b) in a.iter().zip(&b) {
+        assert!((a - b).abs() <= 1e-9 * a.abs().max(1.0));
+    }
+}
+
+#[test]
+fn recorded_trials_keep_a_loadable_model() {
+    use hpo::tracking::{Recorder, Tracker};
+    let dir = tempfile::tempdir().unwrap();
+    let tracker = Tracker::open(&format!(
+        "sqlite:///{}",
+        dir.path().join("hpo.db").display()
+    ))
+    .unwrap();
+    let recorder = Recorder::new(&tracker, "linfa").unwrap().metric("accuracy");
+    let handle = recorder.handle();
+    let obj = LinfaObjective::new(
+        "decision_tree",
+        DataSource::Iris,
+        Validation::KFold { k: 3 },
+        "accuracy",
+        9,
+    )
+    .unwrap()
+    .model_dir(dir.path().join("scratch"));
+    let iris = obj.table().records.clone();
+    let space = Space::from_params([
+        hp::uniformint("max_depth", 1, 5),
+        hp::choice("split_quality", ["gini", "entropy"]),
+    ])
+    .unwrap();
+    let result = Fmin::new(obj, &space)
+        .max_evals(3)
+        .seed(2)
+        .observer(recorder)
+        .run()
+        .unwrap();
+    assert!(handle.errors().is_empty(), "{:?}", handle.errors());
+    let best = result.best().unwrap();
+    assert!(best.metrics["accuracy"] > 0.6, "{:?}", best.metrics);
+    let run = handle.trial_run_id(best.number).unwrap();
+    let store = tracker.artifacts(&run).unwrap();
+    let files: Vec<String> = store
+        .list("model")
+        .unwrap()
+        .iter()
+        .map(|f| f.path.clone())
+        .collect();
+    assert!(files.iter().any(|f| f.ends_with("meta.json")), "{files:?}");
+    let model = load_model(store.root().join("model")).unwrap();
+    assert_eq!(model.meta.n_train_rows, 150);
+    assert_eq!(model.meta.feature_names.len(), 4);
+    let pred = model.predict(&iris).unwrap();
+    assert_eq!(pred.len(), 150);
+}

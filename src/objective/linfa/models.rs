@@ -386,6 +386,27 @@ impl ModelSpec {
                         "tweedie with power {power} needs a non-negative target"
                     )));
                 }
+                // the solver starts from link(mean(y)): outside the link's domain it would
+                // iterate on NaN (and may never stop), so refuse such targets up front
+                let mean = targets.mean().unwrap_or(f64::NAN);
+                let link_name = match link.as_deref() {
+                    Some(l) => l,
+                    None if *power == 0.0 => "identity",
+                    None => "log",
+                };
+                match link_name {
+                    "log" if mean.is_nan() || mean <= 0.0 => {
+                        return Err(LinfaError::Fit(format!(
+                            "the log link needs a target with a positive mean (it is {mean})"
+                        )))
+                    }
+                    "logit" if !(mean > 0.0 && mean < 1.0) || targets.iter().any(|&y| !(0.0..=1.0).contains(&y)) => {
+                        return Err(LinfaError::Fit(
+                            "the logit link needs a target in [0, 1] with a mean strictly between 0 and 1".into(),
+                        ))
+                    }
+                    _ => {}
+                }
                 Fitted::Tweedie(p.fit(&ds).map_err(|e| fit_err(&e))?)
             }
             ModelSpec::DecisionTree {
@@ -595,4 +616,101 @@ pub fn predict_csv(
         .collect::<Result<Vec<_>, _>>()?;
     let records = csv.numeric(&cols)?;
     model.predict(&records)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, Value)]) -> BTreeMap<String, Value> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_are_linfas() {
+        let spec = ModelSpec::from_params(ModelKind::ElasticNet, &BTreeMap::new()).unwrap();
+        assert_eq!(
+            spec,
+            ModelSpec::ElasticNet {
+                alpha: 1.0,
+                l1_ratio: 0.5,
+                max_iterations: 1000,
+                tolerance: 1e-4,
+                fit_intercept: true
+            }
+        );
+        let tree = ModelSpec::from_params(ModelKind::DecisionTree, &BTreeMap::new()).unwrap();
+        assert!(matches!(
+            tree,
+            ModelSpec::DecisionTree {
+                max_depth: None,
+                ..
+            }
+        ));
+        let tw = ModelSpec::from_params(ModelKind::Tweedie, &BTreeMap::new()).unwrap();
+        assert!(
+            matches!(tw, ModelSpec::Tweedie { power, link: None, max_iter: 100, .. } if power == 1.0)
+        );
+    }
+
+    #[test]
+    fn lasso_and_ridge_fix_the_l1_ratio() {
+        let p = map(&[("l1_ratio", 0.3.into()), ("alpha", 2.into())]);
+        let lasso = ModelSpec::from_params(ModelKind::Lasso, &p).unwrap();
+        assert!(
+            matches!(lasso, ModelSpec::ElasticNet { l1_ratio, alpha, .. } if l1_ratio == 1.0 && alpha == 2.0)
+        );
+        let ridge = ModelSpec::from_params(ModelKind::Ridge, &p).unwrap();
+        assert!(matches!(ridge, ModelSpec::ElasticNet { l1_ratio, .. } if l1_ratio == 0.0));
+    }
+
+    #[test]
+    fn values_are_checked() {
+        let err = |kind, p: &[(&str, Value)]| {
+            ModelSpec::from_params(kind, &map(p))
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(err(ModelKind::ElasticNet, &[("alpha", (-1.0).into())]).contains("alpha"));
+        assert!(err(ModelKind::Tweedie, &[("link", "probit".into())]).contains("identity"));
+        assert!(err(ModelKind::DecisionTree, &[("max_depth", 2.5.into())]).contains("integer"));
+        assert!(err(ModelKind::Linear, &[("fit_intercept", 2.into())]).contains("bool"));
+        let ok = ModelSpec::from_params(
+            ModelKind::DecisionTree,
+            &map(&[
+                ("max_depth", 3.0.into()),
+                ("split_quality", "Entropy".into()),
+            ]),
+        )
+        .unwrap();
+        assert!(
+            matches!(ok, ModelSpec::DecisionTree { max_depth: Some(3), ref split_quality, .. } if split_quality == "entropy")
+        );
+    }
+
+    #[test]
+    fn model_names() {
+        assert_eq!(
+            "ElasticNet".parse::<ModelKind>().unwrap(),
+            ModelKind::ElasticNet
+        );
+        assert_eq!(
+            "decision-tree".parse::<ModelKind>().unwrap(),
+            ModelKind::DecisionTree
+        );
+        assert!("svm".parse::<ModelKind>().is_err());
+        for m in ModelKind::ALL {
+            assert_eq!(m.name().parse::<ModelKind>().unwrap(), m);
+        }
+    }
+
+    #[test]
+    fn class_labels_must_be_non_negative_integers() {
+        assert!(class_labels(&ndarray::array![0.0, 2.0]).is_ok());
+        assert!(class_labels(&ndarray::array![0.0, -1.0]).is_err());
+        assert!(class_labels(&ndarray::array![0.5]).is_err());
+    }
 }
