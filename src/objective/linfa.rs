@@ -241,7 +241,9 @@ impl LinfaObjective {
     }
 
     /// Save each trial's model under `dir/trial-<n>-<k>` instead of the system's temporary
-    /// directory.
+    /// directory. The directories are not removed by the objective (the tracking recorder
+    /// copies them after the trial has returned), so point this at a scratch directory you
+    /// clean up, or turn saving off with [`LinfaObjective::save_models`].
     pub fn model_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.model_root = Some(dir.into());
         self
