@@ -512,3 +512,103 @@ fn db_is_empty(db: &Path) -> bool {
         .runs
         .is_empty()
 }
+
+#[test]
+fn quickstart_register_and_predict_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("hpo.db");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let space = root.join("spaces/quickstart.toml");
+    let o = hpo(&db, &["run", space.to_str().unwrap(), "--max-evals", "20"]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        out.contains("best rmse") && out.contains("hpo register --study"),
+        "{out}"
+    );
+    let register_line = out
+        .lines()
+        .find(|l| l.starts_with("register it: "))
+        .unwrap();
+    let o = hpo(
+        &db,
+        &[
+            "runs",
+            "list",
+            "-e",
+            "quickstart",
+            "--json",
+            "--max-results",
+            "100",
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let runs = v["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 21);
+    let study: Vec<&serde_json::Value> = runs
+        .iter()
+        .filter(|r| r["info"]["parent_run_id"].is_null())
+        .collect();
+    assert_eq!(study.len(), 1);
+    // the printed register command works as printed
+    let args: Vec<&str> = register_line["register it: hpo ".len()..]
+        .split(' ')
+        .collect();
+    let o = hpo(&db, &args);
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    let o = hpo(
+        &db,
+        &[
+            "predict",
+            "--model",
+            "models:/quickstart-model@champion",
+            "--data",
+            root.join("data/diabetes_sample.csv").to_str().unwrap(),
+        ],
+    );
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    let preds: Vec<f64> = out.lines().skip(1).map(|l| l.parse().unwrap()).collect();
+    assert_eq!(preds.len(), 20);
+    // predictions are in the range of the target (disease progression 25..346)
+    assert!(preds.iter().all(|p| (0.0..400.0).contains(p)), "{preds:?}");
+    // the same model through its version number gives the same numbers
+    let out_file = dir.path().join("pred.csv");
+    let o = hpo(
+        &db,
+        &[
+            "predict",
+            "--model",
+            "models:/quickstart-model/1",
+            "--data",
+            root.join("data/diabetes_sample.csv").to_str().unwrap(),
+            "--out",
+            out_file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(std::fs::read_to_string(&out_file).unwrap(), out);
+    // a model without a fitted linfa artifact, a bad data file: exit 2
+    let o = hpo(
+        &db,
+        &[
+            "predict",
+            "--model",
+            "models:/nope@champion",
+            "--data",
+            "x.csv",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let o = hpo(
+        &db,
+        &[
+            "predict",
+            "--model",
+            "models:/quickstart-model@champion",
+            "--data",
+            space.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{:?}", text(&o));
+}

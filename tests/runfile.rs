@@ -302,7 +302,7 @@ fn shipped_files_have_the_documented_content() {
             metric: "rmse".into(),
         }
     );
-    assert_eq!(labels(&q.space), ["penalty", "l1_ratio"]);
+    assert_eq!(labels(&q.space), ["alpha", "l1_ratio"]);
     assert_eq!(q.space.params()[0].dist_name, "loguniform");
 
     let b = RunFile::load(dir.join("branin.toml")).unwrap();
@@ -463,7 +463,7 @@ fn bad_files() -> Vec<Case> {
         (st("parallelism = 2.5"), 2, 15, "must be an integer >= 1, got a float"),
         // [objective]
         (ob("command = [\"python3\", \"t.py\", \"--lr\", \"{lr}\"]"), 2, 40,
-         "placeholder '{lr}' in the command is not a label of the space; expected one of x, trial, run_id"),
+         "placeholder '{lr}' in the command is not a label or constant of the space; expected one of x, trial, run_id"),
         (ob("command = [\"python3\", \"t.py\"]\nlinfa = \"linear\""), 3, 1, "both 'command' and 'linfa'"),
         (ob("comand = [\"x\"]"), 2, 1, "unknown key 'comand' in [objective] (did you mean 'command'?)"),
         (ob("linfa = \"svm\"\ndataset = \"iris\""), 2, 9, "unknown linfa model 'svm'; expected one of linear, elasticnet"),

@@ -8,6 +8,7 @@ mod exit;
 mod experiments;
 mod models;
 mod output;
+mod predict;
 mod progress;
 mod run;
 mod runs;
@@ -53,6 +54,8 @@ pub enum Command {
     /// Registered models: list, show, alias, stage, describe, delete.
     #[command(subcommand)]
     Models(models::ModelsCommand),
+    /// Predict with a registered model fitted by a linfa trial, on a CSV file.
+    Predict(predict::PredictArgs),
 }
 
 /// Open the tracking store the user asked for (flag, environment, or ./hpo.db).
@@ -92,5 +95,6 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Artifacts(c) => artifacts::run(c, &cli.tracking_uri),
         Command::Register(a) => models::register(a, &cli.tracking_uri),
         Command::Models(c) => models::run(c, &cli.tracking_uri),
+        Command::Predict(a) => predict::predict(a, &cli.tracking_uri),
     }
 }

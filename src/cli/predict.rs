@@ -46,7 +46,11 @@ pub(crate) fn predict(a: PredictArgs, uri: &Option<String>) -> anyhow::Result<()
         Some(path) => {
             std::fs::write(path, text)
                 .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
-            eprintln!("wrote {} predictions to {}", predictions.len(), path.display());
+            eprintln!(
+                "wrote {} predictions to {}",
+                predictions.len(),
+                path.display()
+            );
         }
         None => std::io::stdout().write_all(text.as_bytes())?,
     }

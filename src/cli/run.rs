@@ -87,8 +87,8 @@ pub(crate) fn validate(a: ValidateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The objective a run file describes.
-fn objective(rf: &RunFile, uri: &str) -> anyhow::Result<Box<dyn Objective>> {
+/// The objective a run file describes (`seed` fixes a linfa objective's data split).
+fn objective(rf: &RunFile, uri: &str, seed: u64) -> anyhow::Result<Box<dyn Objective>> {
     let mut labels: Vec<&str> = rf.space.params().iter().map(|p| p.label.as_str()).collect();
     if let crate::space::Node::Map(items) = rf.space.root() {
         labels.extend(items.iter().map(|(k, _)| k.as_str()));
@@ -107,16 +107,35 @@ fn objective(rf: &RunFile, uri: &str) -> anyhow::Result<Box<dyn Objective>> {
             let f = problem.loss;
             Box::new(move |p: &Params| f(p))
         }
-        ObjectiveSpec::Linfa { .. } => linfa_objective(rf)?,
+        ObjectiveSpec::Linfa { .. } => linfa_objective(rf, seed)?,
     })
 }
 
-fn linfa_objective(rf: &RunFile) -> anyhow::Result<Box<dyn Objective>> {
-    Err(BadInput(format!(
-        "{}: linfa objectives are not available in this build",
-        rf.path.display()
+fn linfa_objective(rf: &RunFile, seed: u64) -> anyhow::Result<Box<dyn Objective>> {
+    use crate::objective::linfa::{DataSource, LinfaObjective, Validation};
+    use crate::runfile::{DataSource as FileData, Validation as FileValidation};
+    let ObjectiveSpec::Linfa {
+        model,
+        data,
+        validation,
+        metric,
+    } = &rf.objective
+    else {
+        return Err(anyhow::anyhow!("not a linfa objective"));
+    };
+    let bad =
+        |e: crate::objective::linfa::LinfaError| BadInput(format!("{}: {e}", rf.path.display()));
+    let data = match data {
+        FileData::Bundled(name) => DataSource::builtin(name).map_err(bad)?,
+        FileData::Csv { path, target } => DataSource::csv(path.clone(), target.clone()),
+    };
+    let validation = match validation {
+        FileValidation::Holdout(f) => Validation::Holdout { fraction: *f },
+        FileValidation::KFold(k) => Validation::KFold { k: *k },
+    };
+    Ok(Box::new(
+        LinfaObjective::new(model, data, validation, metric, seed).map_err(bad)?,
     ))
-    .into())
 }
 
 /// The trials of an earlier study (its parent run id and its child runs), read back.
@@ -266,7 +285,7 @@ pub(crate) fn run(a: RunArgs, uri: &Option<String>) -> anyhow::Result<()> {
         )
     });
     // everything the user controls is checked before the store is touched
-    let objective = objective(&rf, &uri_text)?;
+    let objective = objective(&rf, &uri_text, a.seed.or(study.seed).unwrap_or(0))?;
     let tracker = open_tracker(uri)?;
     let resumed = if a.resume {
         let exp = tracker
