@@ -14,51 +14,16 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use hpo::algo::trial_rng;
+use hpo::bench::problems::{mixed10_objective, mixed10_space};
 use hpo::trial::HistoryView;
-use hpo::{hp, Algorithm, Params, Random, Space, Study, Tpe};
-
-/// The anchor script's space: 4 uniform, 2 loguniform, 2 integer, 2 categorical parameters.
-pub fn space() -> Space {
-    let mut items: Vec<(String, hpo::Node)> = (0..4)
-        .map(|i| {
-            let label = format!("x{i}");
-            let node = hp::uniform(&label, -1.0, 1.0);
-            (label, node)
-        })
-        .collect();
-    items.push(("lr".into(), hp::loguniform("lr", -7.0, 0.0)));
-    items.push(("reg".into(), hp::loguniform("reg", -9.0, 0.0)));
-    items.push(("depth".into(), hp::quniform("depth", 1.0, 20.0, 1.0).int()));
-    items.push(("n".into(), hp::quniform("n", 10.0, 200.0, 1.0).int()));
-    items.push(("c1".into(), hp::choice("c1", ["a", "b", "c"])));
-    items.push(("c2".into(), hp::choice("c2", [1_i64, 2, 3, 4])));
-    Space::new(hp::map(items)).expect("valid space")
-}
-
-/// The anchor script's objective `f`.
-pub fn objective(p: &Params) -> f64 {
-    let mut s = 0.0;
-    for i in 0..4 {
-        s += (p.f64(&format!("x{i}")).unwrap() - 0.3).powi(2);
-    }
-    s += (p.f64("lr").unwrap().ln() + 3.0).powi(2) + (p.f64("reg").unwrap().ln() + 5.0).powi(2);
-    s += (p.i64("depth").unwrap() - 7).pow(2) as f64 * 0.01
-        + (p.i64("n").unwrap() - 50).pow(2) as f64 * 1e-4;
-    s += if p.str("c1").unwrap() == "b" {
-        0.0
-    } else {
-        0.5
-    };
-    s += if p.i64("c2").unwrap() == 2 { 0.0 } else { 0.3 };
-    s
-}
+use hpo::{Algorithm, Random, Space, Study, Tpe};
 
 /// A study with `n` finished trials chosen by random search.
 fn history(space: &Space, n: usize, seed: u64) -> Study {
     let mut study = Study::new(space, Random, seed);
     for _ in 0..n {
         let t = study.ask();
-        let loss = objective(&t.params);
+        let loss = mixed10_objective(&t.params);
         study.tell(t.number, loss).expect("tell");
     }
     study
@@ -66,7 +31,7 @@ fn history(space: &Space, n: usize, seed: u64) -> Study {
 
 fn bench_suggest(c: &mut Criterion) {
     const SEED: u64 = 42;
-    let space = space();
+    let space = mixed10_space();
     let algos: [(&str, Box<dyn Algorithm>); 3] = [
         ("random", Box::new(Random)),
         ("tpe", Box::new(Tpe::default())),

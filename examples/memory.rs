@@ -4,42 +4,8 @@
 //!
 //! cargo run --release --example memory -- [trials]
 
-use hpo::{hp, Params, Random, Space, Study};
-
-fn space() -> Space {
-    let mut items: Vec<(String, hpo::Node)> = (0..4)
-        .map(|i| {
-            let label = format!("x{i}");
-            let node = hp::uniform(&label, -1.0, 1.0);
-            (label, node)
-        })
-        .collect();
-    items.push(("lr".into(), hp::loguniform("lr", -7.0, 0.0)));
-    items.push(("reg".into(), hp::loguniform("reg", -9.0, 0.0)));
-    items.push(("depth".into(), hp::quniform("depth", 1.0, 20.0, 1.0).int()));
-    items.push(("n".into(), hp::quniform("n", 10.0, 200.0, 1.0).int()));
-    items.push(("c1".into(), hp::choice("c1", ["a", "b", "c"])));
-    items.push(("c2".into(), hp::choice("c2", [1_i64, 2, 3, 4])));
-    Space::new(hp::map(items)).expect("valid space")
-}
-
-/// The objective of `shared/anchors/suggest_latency.py`.
-fn objective(p: &Params) -> f64 {
-    let mut s = 0.0;
-    for i in 0..4 {
-        s += (p.f64(&format!("x{i}")).unwrap() - 0.3).powi(2);
-    }
-    s += (p.f64("lr").unwrap().ln() + 3.0).powi(2) + (p.f64("reg").unwrap().ln() + 5.0).powi(2);
-    s += (p.i64("depth").unwrap() - 7).pow(2) as f64 * 0.01
-        + (p.i64("n").unwrap() - 50).pow(2) as f64 * 1e-4;
-    s += if p.str("c1").unwrap() == "b" {
-        0.0
-    } else {
-        0.5
-    };
-    s += if p.i64("c2").unwrap() == 2 { 0.0 } else { 0.3 };
-    s
-}
+use hpo::bench::problems::{mixed10_objective, mixed10_space};
+use hpo::{Random, Study};
 
 /// A `VmRSS`/`VmHWM`-style line of /proc/self/status, in kB.
 fn status_kb(key: &str) -> Option<u64> {
@@ -59,12 +25,12 @@ fn main() {
         .map(|s| s.parse().expect("trials must be a number"))
         .unwrap_or(100_000);
     let before = status_kb("VmHWM:").unwrap_or(0);
-    let space = space();
+    let space = mixed10_space();
     let mut study = Study::new(&space, Random, 0);
     let t0 = std::time::Instant::now();
     for _ in 0..n {
         let t = study.ask();
-        let loss = objective(&t.params);
+        let loss = mixed10_objective(&t.params);
         study.tell(t.number, loss).expect("tell");
     }
     let elapsed = t0.elapsed();

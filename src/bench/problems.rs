@@ -309,3 +309,41 @@ pub fn all() -> Vec<Problem> {
 pub fn by_name(name: &str) -> Option<Problem> {
     all().into_iter().find(|p| p.name == name)
 }
+
+/// The 10-parameter mixed space of the suggestion benchmark (`shared/anchors/suggest_latency.py`):
+/// 4 uniform, 2 loguniform, 2 integer and 2 categorical parameters.
+pub fn mixed10_space() -> Space {
+    let mut items: Vec<(String, Node)> = (0..4)
+        .map(|i| {
+            let label = format!("x{i}");
+            let node = hp::uniform(&label, -1.0, 1.0);
+            (label, node)
+        })
+        .collect();
+    items.push(("lr".into(), hp::loguniform("lr", -7.0, 0.0)));
+    items.push(("reg".into(), hp::loguniform("reg", -9.0, 0.0)));
+    items.push(("depth".into(), hp::quniform("depth", 1.0, 20.0, 1.0).int()));
+    items.push(("n".into(), hp::quniform("n", 10.0, 200.0, 1.0).int()));
+    items.push(("c1".into(), hp::choice("c1", ["a", "b", "c"])));
+    items.push(("c2".into(), hp::choice("c2", [1_i64, 2, 3, 4])));
+    Space::new(hp::map(items)).expect("benchmark space is valid")
+}
+
+/// The objective of `shared/anchors/suggest_latency.py` over [`mixed10_space`].
+pub fn mixed10_objective(p: &Params) -> f64 {
+    let x = |k: &str| named(p, k);
+    let mut s: f64 = (0..4).map(|i| (x(&format!("x{i}")) - 0.3).powi(2)).sum();
+    s += (x("lr").ln() + 3.0).powi(2) + (x("reg").ln() + 5.0).powi(2);
+    s += (x("depth") - 7.0).powi(2) * 0.01 + (x("n") - 50.0).powi(2) * 1e-4;
+    s += if p.str("c1").unwrap_or_default() == "b" {
+        0.0
+    } else {
+        0.5
+    };
+    s += if p.i64("c2").unwrap_or(0) == 2 {
+        0.0
+    } else {
+        0.3
+    };
+    s
+}
