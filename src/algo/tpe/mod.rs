@@ -23,6 +23,8 @@ mod split;
 
 use std::collections::{BTreeMap, HashSet};
 
+use rayon::prelude::*;
+
 use super::{Algorithm, TrialRng};
 use crate::space::{Assignment, Space, Value};
 use crate::trial::{HistoryView, Observation};
@@ -327,32 +329,48 @@ impl Tpe {
         let trials = history.trials();
         let dims: Vec<usize> = (0..space.len()).collect();
         let cfg = self.kernel();
-        let l = Estimator::build(space, trials, &split.good, &dims, self.prior_weight, &cfg);
-        let g = Estimator::build(space, trials, &split.bad, &dims, self.prior_weight, &cfg);
+        let (l, g) = rayon::join(
+            || Estimator::build(space, trials, &split.good, &dims, self.prior_weight, &cfg),
+            || Estimator::build(space, trials, &split.bad, &dims, self.prior_weight, &cfg),
+        );
         let dedup = self.dedup && space.is_discrete();
         let seen = if dedup {
             Self::seen(space, history)
         } else {
             HashSet::new()
         };
-        let mut buf = Vec::with_capacity(l.n_components().max(g.n_components()));
+        let score = |a: &Assignment, buf: &mut Vec<f64>| {
+            let s = l.log_pdf(a, buf) - g.log_pdf(a, buf);
+            if s.is_nan() {
+                f64::NEG_INFINITY
+            } else {
+                s
+            }
+        };
         let mut best: Option<(f64, Assignment)> = None;
         let rounds = if dedup { 10 } else { 1 };
         for _ in 0..rounds {
-            for _ in 0..self.n_candidates.max(1) {
-                let k = l.sample_component(rng);
-                let a = space.build_assignment(|p, _| l.sample_param(space, p, k, rng));
-                if dedup && seen.contains(&a.key()) {
-                    continue;
-                }
-                let score = l.log_pdf(&a, &mut buf) - g.log_pdf(&a, &mut buf);
-                let score = if score.is_nan() {
-                    f64::NEG_INFINITY
-                } else {
-                    score
-                };
-                if best.as_ref().is_none_or(|b| score > b.0) {
-                    best = Some((score, a));
+            // draw the candidates first (the RNG stream does not depend on the scores), then
+            // score them, in parallel when g is large; the first best candidate wins
+            let candidates: Vec<Assignment> = (0..self.n_candidates.max(1))
+                .map(|_| {
+                    let k = l.sample_component(rng);
+                    space.build_assignment(|p, _| l.sample_param(space, p, k, rng))
+                })
+                .filter(|a| !(dedup && seen.contains(&a.key())))
+                .collect();
+            let scores: Vec<f64> = if g.n_components() >= parzen::PARALLEL_COMPONENTS {
+                candidates
+                    .par_iter()
+                    .map_init(Vec::new, |buf, a| score(a, buf))
+                    .collect()
+            } else {
+                let mut buf = Vec::new();
+                candidates.iter().map(|a| score(a, &mut buf)).collect()
+            };
+            for (a, s) in candidates.into_iter().zip(scores) {
+                if best.as_ref().is_none_or(|b| s > b.0) {
+                    best = Some((s, a));
                 }
             }
             if best.is_some() {

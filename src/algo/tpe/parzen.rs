@@ -9,6 +9,7 @@
 //! and conditional parameters are modelled jointly with the choices above them.
 
 use rand::RngExt;
+use rayon::prelude::*;
 
 use super::{Bandwidth, CategoricalKernel};
 use crate::space::dist::std_normal;
@@ -95,6 +96,14 @@ struct CatDim {
     obs: Vec<u32>,
     /// smoothing mass E: a kernel puts (1 + E p(c)) / (1 + E) on its own option
     e: f64,
+}
+
+/// Mixtures with at least this many components are built and scored in parallel.
+pub(crate) const PARALLEL_COMPONENTS: usize = 256;
+
+enum Dim {
+    Num(NumDim),
+    Cat(CatDim),
 }
 
 /// A mixture of product kernels over some parameters of a space.
@@ -215,14 +224,8 @@ impl Estimator {
             .chain(std::iter::once(prior_weight / total))
             .collect();
         let log_w = weights.iter().map(|w| w.ln()).collect();
-        let mut est = Estimator {
-            weights,
-            log_w,
-            nums: Vec::new(),
-            cats: Vec::new(),
-            slot: vec![None; space.len()],
-        };
-        for &p in dims {
+        // parameters are independent: build them in parallel when the mixture is large
+        let build_dim = |p: usize| -> Dim {
             let kind = &space.params()[p].kind;
             match kind {
                 ParamKind::Numeric(spec) => {
@@ -257,7 +260,7 @@ impl Estimator {
                         } else {
                             1.0
                         };
-                        accept += est.weights[k] * z;
+                        accept += weights[k] * z;
                         let trunc = if cfg.hyperopt_scoring || z == 1.0 {
                             0.0
                         } else {
@@ -270,8 +273,7 @@ impl Estimator {
                         log_c.push(-last_ln - LN_SQRT_2PI - trunc);
                     }
                     let inv_sigma = sigma.iter().map(|s| 1.0 / s).collect();
-                    est.slot[p] = Some((false, est.nums.len()));
-                    est.nums.push(NumDim {
+                    Dim::Num(NumDim {
                         param: p,
                         spec: spec.clone(),
                         mu,
@@ -285,7 +287,7 @@ impl Estimator {
                         },
                         bounded,
                         exact_bins: cfg.hyperopt_scoring,
-                    });
+                    })
                 }
                 _ => {
                     let mut o_cat = vec![u32::MAX; m];
@@ -299,13 +301,36 @@ impl Estimator {
                         CategoricalKernel::Hyperopt => 0.0,
                         CategoricalKernel::Smoothed => prior_weight.max(1e-12) * n_cat / m as f64,
                     };
-                    est.slot[p] = Some((true, est.cats.len()));
-                    est.cats.push(CatDim {
+                    Dim::Cat(CatDim {
                         param: p,
                         kind: kind.clone(),
                         obs: o_cat,
                         e,
-                    });
+                    })
+                }
+            }
+        };
+        let built: Vec<Dim> = if m >= PARALLEL_COMPONENTS {
+            dims.par_iter().map(|&p| build_dim(p)).collect()
+        } else {
+            dims.iter().map(|&p| build_dim(p)).collect()
+        };
+        let mut est = Estimator {
+            weights,
+            log_w,
+            nums: Vec::new(),
+            cats: Vec::new(),
+            slot: vec![None; space.len()],
+        };
+        for (d, &p) in built.into_iter().zip(dims) {
+            match d {
+                Dim::Num(n) => {
+                    est.slot[p] = Some((false, est.nums.len()));
+                    est.nums.push(n);
+                }
+                Dim::Cat(c) => {
+                    est.slot[p] = Some((true, est.cats.len()));
+                    est.cats.push(c);
                 }
             }
         }
