@@ -4,6 +4,7 @@
 //! bad arguments) with the reason on stderr, 1 on other failures.
 
 mod artifacts;
+mod bench;
 mod exit;
 mod experiments;
 mod models;
@@ -53,6 +54,7 @@ pub enum Command {
     /// Registered models: list, show, alias, stage, describe, delete.
     #[command(subcommand)]
     Models(models::ModelsCommand),
+    Bench(bench::BenchArgs),
 }
 
 /// Open the tracking store the user asked for (flag, environment, or ./hpo.db).
@@ -92,5 +94,6 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Artifacts(c) => artifacts::run(c, &cli.tracking_uri),
         Command::Register(a) => models::register(a, &cli.tracking_uri),
         Command::Models(c) => models::run(c, &cli.tracking_uri),
+        Command::Bench(a) => bench::run(a, &cli.tracking_uri),
     }
 }
