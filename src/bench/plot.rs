@@ -58,6 +58,33 @@ fn nice_ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
     (first..=last).map(|i| i as f64 * step).collect()
 }
 
+/// SVG points rounded to whole pixels, without the inner points of horizontal or vertical runs
+/// (best-so-far curves are mostly flat, so this keeps the files small).
+fn points(pts: &[(f64, f64)]) -> String {
+    let r: Vec<(i64, i64)> = pts
+        .iter()
+        .map(|(x, y)| (x.round() as i64, y.round() as i64))
+        .collect();
+    let mut kept: Vec<(i64, i64)> = Vec::with_capacity(r.len());
+    for (k, &p) in r.iter().enumerate() {
+        if kept.last() == Some(&p) {
+            continue;
+        }
+        let next = r.get(k + 1);
+        let inner = match (kept.last(), next) {
+            (Some(prev), Some(n)) => (prev.1 == p.1 && n.1 == p.1) || (prev.0 == p.0 && n.0 == p.0),
+            _ => false,
+        };
+        if !inner {
+            kept.push(p);
+        }
+    }
+    kept.iter()
+        .map(|(x, y)| format!("{x},{y}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// The SVG of `series` over `budget` evaluations, titled `title`, with `ylabel` on the y axis.
 pub fn svg(title: &str, ylabel: &str, budget: usize, series: &[Series]) -> String {
     let values: Vec<f64> = series
@@ -166,26 +193,22 @@ pub fn svg(title: &str, ylabel: &str, budget: usize, series: &[Series]) -> Strin
             .filter(|(_, (m, a, b))| m.is_finite() && a.is_finite() && b.is_finite())
             .collect();
         if !ok.is_empty() {
-            let mut band = String::new();
-            for (i, (_, _, b)) in &ok {
-                let _ = write!(band, "{:.1},{:.1} ", px(*i), py(*b));
-            }
-            for (i, (_, a, _)) in ok.iter().rev() {
-                let _ = write!(band, "{:.1},{:.1} ", px(*i), py(*a));
-            }
+            let upper: Vec<(f64, f64)> = ok.iter().map(|(i, (_, _, b))| (px(*i), py(*b))).collect();
+            let lower: Vec<(f64, f64)> = ok
+                .iter()
+                .rev()
+                .map(|(i, (_, a, _))| (px(*i), py(*a)))
+                .collect();
+            let band = format!("{} {}", points(&upper), points(&lower));
             let _ = writeln!(
                 out,
-                r#"<polygon points="{}" fill="{color}" fill-opacity="0.15" stroke="none"/>"#,
-                band.trim_end()
+                r#"<polygon points="{band}" fill="{color}" fill-opacity="0.15" stroke="none"/>"#
             );
-            let mut line = String::new();
-            for (i, (m, _, _)) in &ok {
-                let _ = write!(line, "{:.1},{:.1} ", px(*i), py(*m));
-            }
+            let line: Vec<(f64, f64)> = ok.iter().map(|(i, (m, _, _))| (px(*i), py(*m))).collect();
             let _ = writeln!(
                 out,
                 r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="1.8"/>"#,
-                line.trim_end()
+                points(&line)
             );
         }
         let ly = TOP + 10.0 + 18.0 * k as f64;
@@ -231,6 +254,19 @@ mod tests {
         assert!(out.contains(">1000<") && out.contains(">10<") && out.contains(">1<"));
         assert!(out.contains("<polyline") && out.contains("<polygon"));
         assert!(out.contains("a&lt;b"));
+    }
+
+    #[test]
+    fn flat_runs_keep_their_ends() {
+        let p = [
+            (1.0, 5.0),
+            (2.0, 5.0),
+            (3.0, 5.2),
+            (4.0, 3.0),
+            (5.0, 3.0),
+            (5.0, 3.0),
+        ];
+        assert_eq!(points(&p), "1,5 3,5 4,3 5,3");
     }
 
     #[test]

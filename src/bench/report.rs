@@ -177,7 +177,9 @@ pub fn num(x: f64) -> String {
 }
 
 fn seconds(x: f64) -> String {
-    if x < 1.0 {
+    if x < 1e-3 {
+        format!("{:.0} µs", x * 1e6)
+    } else if x < 1.0 {
         format!("{:.1} ms", x * 1e3)
     } else {
         format!("{x:.2} s")
@@ -220,7 +222,7 @@ pub fn plot_file(problem: &str) -> String {
     format!("{safe}.svg")
 }
 
-/// The summary table: median final regret per problem and optimizer (the lowest in bold, `*`
+/// The summary table: median final regret per problem and optimizer (the lowest in bold, `¹`
 /// where no rival is significantly better), then Borda and Firsts.
 pub fn summary_table(a: &Analysis) -> String {
     let mut s = String::new();
@@ -245,7 +247,7 @@ pub fn summary_table(a: &Analysis) -> String {
                 None => s.push_str(" – |"),
                 Some(c) => {
                     let v = num(c.median);
-                    let star = if a.rankings[p].rank[i] == 1 { "*" } else { "" };
+                    let star = if a.rankings[p].rank[i] == 1 { "¹" } else { "" };
                     if Some(c.median) == best {
                         let _ = write!(s, " **{v}**{star} |");
                     } else {
@@ -330,7 +332,8 @@ pub fn markdown(a: &Analysis, info: &ReportInfo) -> String {
     let _ = writeln!(s, "\n## Summary: median final regret\n");
     let _ = writeln!(
         s,
-        "Lowest median in bold; `*`: no rival is significantly better (counts toward Firsts).\n"
+        "Lowest median in bold; ¹: no rival is significantly better (rank 1, counts toward \
+         Firsts).\n"
     );
     s.push_str(&summary_table(a));
     // time spent suggesting
@@ -493,7 +496,8 @@ mod tests {
                 compare: vec![],
             },
         );
-        assert!(md.contains("| p | **4.500**"), "{md}");
+        assert!(md.contains("| p | **4.500**¹ | 104.5 |"), "{md}");
+        assert!(md.contains("| p | 1.0 ms | 1.0 ms |"), "{md}");
         assert!(md.contains("| **Borda** | 1 | 0 |"));
         assert!(md.contains("![p](p.svg)"));
         assert_eq!(num(0.0021), "0.002100");
