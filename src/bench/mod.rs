@@ -1,6 +1,11 @@
-//! Comparisons of search algorithms: the benchmark problems (and, later, the runner, the
-//! statistics and the report of `hpo bench`).
+//! Comparisons of search algorithms (`hpo bench`): the benchmark problems, the runner, the
+//! statistics, the report and its plots.
 
+pub mod plot;
 pub mod problems;
+pub mod report;
+pub mod results;
+pub mod runner;
+pub mod stats;
 
 pub use problems::Problem;

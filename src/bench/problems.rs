@@ -347,3 +347,151 @@ pub fn mixed10_objective(p: &Params) -> f64 {
     };
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    /// The loss of problem `name` at raw values `{label: value}` (choices as option indices).
+    fn at(name: &str, values: &[(&str, f64)]) -> f64 {
+        let p = by_name(name).expect("known problem");
+        let raw: BTreeMap<String, Value> = values
+            .iter()
+            .map(|(k, v)| (k.to_string(), Value::Float(*v)))
+            .collect();
+        let a = p.space.assignment_from_raw(&raw).expect("valid point");
+        (p.loss)(&p.space.params_of(a))
+    }
+
+    fn xv(vals: &[f64]) -> Vec<(String, f64)> {
+        vals.iter()
+            .enumerate()
+            .map(|(i, v)| (format!("x{i}"), *v))
+            .collect()
+    }
+
+    fn at_x(name: &str, vals: &[f64]) -> f64 {
+        let named = xv(vals);
+        let refs: Vec<(&str, f64)> = named.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        at(name, &refs)
+    }
+
+    fn close(got: f64, want: f64) {
+        assert!(
+            (got - want).abs() <= 1e-9 * want.abs().max(1.0),
+            "got {got}, want {want}"
+        );
+    }
+
+    // Expected values computed with shared/anchors/problems.py (python3).
+    #[test]
+    fn values_at_known_points_match_problems_py() {
+        close(at("branin", &[("x1", 1.0), ("x2", 2.0)]), 21.62763539206238);
+        close(
+            at_x("hartmann6", &[0.1, 0.2, 0.3, 0.4, 0.5, 0.6]),
+            -1.4069105761385297,
+        );
+        close(
+            at("log_goldstein_price", &[("x1", 0.5), ("x2", -0.5)]),
+            2.287241711178348,
+        );
+        close(at_x("rosenbrock5", &[0.5, -1.0, 2.0, 1.5, 0.0]), 1393.0);
+        close(
+            at_x("ackley5_shifted", &[7.0, 8.0, 7.3, -1.0, 10.0]),
+            12.629521366409186,
+        );
+        close(
+            at_x("rastrigin5_shifted", &[0.0, 1.1, 2.5, -3.0, 4.0]),
+            52.209660112501034,
+        );
+        let st: Vec<f64> = (0..10).map(|i| -2.0 + 0.4 * i as f64).collect();
+        close(at_x("styblinski_tang10", &st), -96.73760000000001);
+        let mi: Vec<f64> = (0..5).map(|i| 0.5 + 0.5 * i as f64).collect();
+        close(at_x("michalewicz5", &mi), -0.23490942170244353);
+        let le: Vec<f64> = (0..10).map(|i| -3.0 + 0.7 * i as f64).collect();
+        close(at_x("levy10", &le), 22.114014395137907);
+        close(
+            at_x("log_quadratic4", &[1e-3, 1e-2, 0.5, 1e-5]),
+            2.1091770643598826,
+        );
+        close(
+            at(
+                "int_hartmann6",
+                &[
+                    ("k0", 2.0),
+                    ("k1", 2.0),
+                    ("k2", 5.0),
+                    ("x3", 0.27434),
+                    ("x4", 0.312),
+                    ("x5", 0.65783),
+                ],
+            ),
+            -3.290007873775197,
+        );
+        let mixed = |opt: f64, lr: f64, units: f64, layers: f64, dropout: f64| {
+            at(
+                "mixed_hpo",
+                &[
+                    ("lr", lr),
+                    ("units", units),
+                    ("layers", layers),
+                    ("dropout", dropout),
+                    ("opt", opt),
+                    ("momentum", 0.5),
+                ],
+            )
+        };
+        // sgd with momentum 0.5 (the conditional parameter), adam at the optimum, rmsprop
+        close(mixed(0.0, 1e-3, 64.0, 2.0, 0.3), 2.8300000000000005);
+        close(mixed(1.0, 10f64.powf(-2.5), 128.0, 3.0, 0.2), 0.0);
+        close(mixed(2.0, 0.1, 300.0, 6.0, 0.0), 7.547498843528003);
+    }
+
+    #[test]
+    fn minima_are_reached_at_the_known_optima() {
+        let p = |n: &str| by_name(n).unwrap().minimum;
+        close(at("branin", &[("x1", PI), ("x2", 2.275)]), p("branin"));
+        let h = at_x(
+            "hartmann6",
+            &[0.20169, 0.150011, 0.476874, 0.275332, 0.311652, 0.6573],
+        );
+        assert!((h - p("hartmann6")).abs() < 1e-8);
+        close(
+            at("log_goldstein_price", &[("x1", 0.0), ("x2", -1.0)]),
+            p("log_goldstein_price"),
+        );
+        close(at_x("rosenbrock5", &[1.0; 5]), 0.0);
+        assert!(at_x("ackley5_shifted", &[7.3; 5]).abs() < 1e-12);
+        assert!(at_x("rastrigin5_shifted", &[1.1; 5]).abs() < 1e-12);
+        assert!(
+            (at_x("styblinski_tang10", &[-2.903534; 10]) - p("styblinski_tang10")).abs() < 1e-6
+        );
+        let m = at_x(
+            "michalewicz5",
+            &[
+                2.202906,
+                std::f64::consts::FRAC_PI_2,
+                1.284992,
+                1.923058,
+                1.720470,
+            ],
+        );
+        assert!((m - p("michalewicz5")).abs() < 1e-6);
+        close(at_x("levy10", &[1.0; 10]), 0.0);
+        close(
+            at_x(
+                "log_quadratic4",
+                &[
+                    10f64.powf(-4.3),
+                    10f64.powf(-2.1),
+                    10f64.powf(-0.7),
+                    10f64.powf(-5.5),
+                ],
+            ),
+            0.0,
+        );
+        assert_eq!(all().len(), 12);
+    }
+}

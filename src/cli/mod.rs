@@ -4,6 +4,7 @@
 //! bad arguments) with the reason on stderr, 1 on other failures.
 
 mod artifacts;
+mod bench;
 mod exit;
 mod experiments;
 mod models;
@@ -56,6 +57,7 @@ pub enum Command {
     Models(models::ModelsCommand),
     /// Predict with a registered model fitted by a linfa trial, on a CSV file.
     Predict(predict::PredictArgs),
+    Bench(bench::BenchArgs),
 }
 
 /// Open the tracking store the user asked for (flag, environment, or ./hpo.db).
@@ -96,5 +98,6 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Register(a) => models::register(a, &cli.tracking_uri),
         Command::Models(c) => models::run(c, &cli.tracking_uri),
         Command::Predict(a) => predict::predict(a, &cli.tracking_uri),
+        Command::Bench(a) => bench::run(a, &cli.tracking_uri),
     }
 }

@@ -1,0 +1,290 @@
+//! Run a benchmark: every (problem, algorithm, seed) cell is one sequential study, and the cells
+//! run in parallel. Results come back in a fixed order (problems, then algorithms, then seeds as
+//! given) and depend only on the cell, so the same benchmark gives the same results.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+
+use super::problems::{self, Problem};
+use super::results::ResultLine;
+use crate::algo::{self, Algorithm, TrialRng};
+use crate::objective::command::CommandObjective;
+use crate::runfile::{ObjectiveSpec, RunFile};
+use crate::space::{Assignment, Node, Params, Space, Value};
+use crate::study::{Fmin, Objective};
+use crate::trial::HistoryView;
+
+/// What a benchmark problem evaluates.
+#[derive(Clone, Debug)]
+pub enum ProblemObjective {
+    /// A built-in loss.
+    Builtin(fn(&Params) -> f64),
+    /// A command from a space file (a fresh [`CommandObjective`] per study).
+    Command {
+        /// Program and arguments with placeholders.
+        argv: Vec<String>,
+        /// Per-trial time limit.
+        timeout: Option<Duration>,
+        /// The labels the placeholders may name.
+        labels: Vec<String>,
+    },
+}
+
+/// A problem of a benchmark: a built-in one or a space file.
+#[derive(Clone, Debug)]
+pub struct BenchProblem {
+    /// The problem's name (a space file's stem).
+    pub name: String,
+    /// The search space.
+    pub space: Space,
+    /// What a trial evaluates.
+    pub objective: ProblemObjective,
+    /// The known minimum, `None` for a space file with a command (regret is then the best loss).
+    pub minimum: Option<f64>,
+}
+
+impl From<Problem> for BenchProblem {
+    fn from(p: Problem) -> Self {
+        BenchProblem {
+            name: p.name.to_string(),
+            space: p.space,
+            objective: ProblemObjective::Builtin(p.loss),
+            minimum: Some(p.minimum),
+        }
+    }
+}
+
+impl BenchProblem {
+    /// A problem from a space (run) file: its space and its objective. A `function` objective
+    /// keeps the built-in function's minimum; a command has none.
+    pub fn from_run_file(path: &Path) -> Result<BenchProblem, String> {
+        let rf = RunFile::load(path).map_err(|e| e.to_string())?;
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| path.display().to_string());
+        let (objective, minimum) = match &rf.objective {
+            ObjectiveSpec::Command { argv, timeout } => {
+                let mut labels: Vec<String> =
+                    rf.space.params().iter().map(|p| p.label.clone()).collect();
+                if let Node::Map(items) = rf.space.root() {
+                    labels.extend(items.iter().map(|(k, _)| k.clone()));
+                }
+                // check the placeholders now rather than in every study
+                let refs: Vec<&str> = labels.iter().map(String::as_str).collect();
+                CommandObjective::new(argv.clone(), &refs)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                (
+                    ProblemObjective::Command {
+                        argv: argv.clone(),
+                        timeout: *timeout,
+                        labels,
+                    },
+                    None,
+                )
+            }
+            ObjectiveSpec::Function { name } => {
+                let p = problems::by_name(name)
+                    .ok_or_else(|| format!("{}: unknown function '{name}'", path.display()))?;
+                (ProblemObjective::Builtin(p.loss), Some(p.minimum))
+            }
+            ObjectiveSpec::Linfa { .. } => {
+                return Err(format!(
+                    "{}: linfa objectives cannot be benchmarked (use a command)",
+                    path.display()
+                ))
+            }
+        };
+        Ok(BenchProblem {
+            name,
+            space: rf.space,
+            objective,
+            minimum,
+        })
+    }
+}
+
+/// An algorithm that adds the time spent in `suggest` to a shared counter.
+#[derive(Debug)]
+pub struct Timed {
+    inner: Box<dyn Algorithm>,
+    nanos: Arc<AtomicU64>,
+}
+
+impl Timed {
+    /// Wrap `inner`; returns the wrapper and the counter (nanoseconds).
+    pub fn new(inner: Box<dyn Algorithm>) -> (Timed, Arc<AtomicU64>) {
+        let nanos = Arc::new(AtomicU64::new(0));
+        (
+            Timed {
+                inner,
+                nanos: nanos.clone(),
+            },
+            nanos,
+        )
+    }
+}
+
+impl Algorithm for Timed {
+    fn name(&self) -> String {
+        self.inner.name()
+    }
+    fn suggest(&self, space: &Space, history: &HistoryView<'_>, rng: &mut TrialRng) -> Assignment {
+        let start = Instant::now();
+        let a = self.inner.suggest(space, history, rng);
+        self.nanos
+            .fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        a
+    }
+    fn settings(&self) -> std::collections::BTreeMap<String, Value> {
+        self.inner.settings()
+    }
+}
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct BenchConfig {
+    /// The problems.
+    pub problems: Vec<BenchProblem>,
+    /// Algorithm names known to [`algo::by_name`].
+    pub algos: Vec<String>,
+    /// The seeds of each (problem, algorithm).
+    pub seeds: Vec<u64>,
+    /// Evaluations per study.
+    pub budget: usize,
+    /// Studies at once (`None`: one per core).
+    pub parallelism: Option<usize>,
+}
+
+/// The optimizer name of hpo's algorithm `algo` in results (`hpo-tpe` ...).
+pub fn optimizer_name(algo: &str) -> String {
+    format!("hpo-{algo}")
+}
+
+/// Run one study.
+fn run_cell(
+    problem: &BenchProblem,
+    algo_name: &str,
+    seed: u64,
+    budget: usize,
+) -> Result<ResultLine, String> {
+    let algo =
+        algo::by_name(algo_name).ok_or_else(|| format!("unknown algorithm '{algo_name}'"))?;
+    let (timed, nanos) = Timed::new(algo);
+    let start = Instant::now();
+    let objective: Box<dyn Objective> = match &problem.objective {
+        ProblemObjective::Builtin(f) => {
+            let f = *f;
+            Box::new(move |p: &Params| f(p))
+        }
+        ProblemObjective::Command {
+            argv,
+            timeout,
+            labels,
+        } => {
+            let refs: Vec<&str> = labels.iter().map(String::as_str).collect();
+            Box::new(
+                CommandObjective::new(argv.clone(), &refs)
+                    .map_err(|e| e.to_string())?
+                    .timeout(*timeout),
+            )
+        }
+    };
+    let result = Fmin::new(objective, &problem.space)
+        .algo(timed)
+        .max_evals(budget)
+        .seed(seed)
+        .parallelism(1)
+        .run()
+        .map_err(|e| format!("{} / {algo_name} / seed {seed}: {e}", problem.name))?;
+    let seconds = start.elapsed().as_secs_f64();
+    let best = result.best_so_far();
+    let last = best.last().copied().unwrap_or(f64::INFINITY);
+    Ok(ResultLine {
+        problem: problem.name.clone(),
+        optimizer: optimizer_name(algo_name),
+        seed,
+        budget,
+        regret: last - problem.minimum.unwrap_or(0.0),
+        best,
+        minimum: problem.minimum,
+        seconds,
+        suggest_seconds: Some(nanos.load(Ordering::Relaxed) as f64 * 1e-9),
+    })
+}
+
+/// Run every (problem, algorithm, seed) cell; `progress(done, total)` is called after each.
+pub fn run(
+    cfg: &BenchConfig,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Vec<ResultLine>, String> {
+    for a in &cfg.algos {
+        if algo::by_name(a).is_none() {
+            return Err(format!("unknown algorithm '{a}'"));
+        }
+    }
+    let cells: Vec<(usize, &str, u64)> = (0..cfg.problems.len())
+        .flat_map(|p| {
+            cfg.algos
+                .iter()
+                .flat_map(move |a| cfg.seeds.iter().map(move |&s| (p, a.as_str(), s)))
+        })
+        .collect();
+    let total = cells.len();
+    let done = AtomicUsize::new(0);
+    let work = || {
+        cells
+            .par_iter()
+            .map(|&(p, a, s)| {
+                let r = run_cell(&cfg.problems[p], a, s, cfg.budget);
+                progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
+                r
+            })
+            .collect::<Result<Vec<_>, String>>()
+    };
+    let mut builder = rayon::ThreadPoolBuilder::new().thread_name(|i| format!("hpo-bench-{i}"));
+    if let Some(k) = cfg.parallelism {
+        builder = builder.num_threads(k.max(1));
+    }
+    let pool = builder.build().map_err(|e| e.to_string())?;
+    pool.install(work)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_are_in_order_and_reproducible() {
+        let cfg = BenchConfig {
+            problems: vec![problems::by_name("branin").unwrap().into()],
+            algos: vec!["random".into(), "tpe".into()],
+            seeds: vec![0, 1],
+            budget: 12,
+            parallelism: Some(2),
+        };
+        let a = run(&cfg, &|_, _| {}).unwrap();
+        let b = run(&cfg, &|_, _| {}).unwrap();
+        let key = |r: &ResultLine| (r.optimizer.clone(), r.seed, r.best.clone());
+        assert_eq!(
+            a.iter().map(key).collect::<Vec<_>>(),
+            b.iter().map(key).collect::<Vec<_>>()
+        );
+        let order: Vec<(String, u64)> = a.iter().map(|r| (r.optimizer.clone(), r.seed)).collect();
+        assert_eq!(
+            order,
+            vec![
+                ("hpo-random".to_string(), 0),
+                ("hpo-random".to_string(), 1),
+                ("hpo-tpe".to_string(), 0),
+                ("hpo-tpe".to_string(), 1)
+            ]
+        );
+        assert!(a.iter().all(|r| r.best.len() == 12 && r.regret >= 0.0));
+        assert!(a.iter().all(|r| r.suggest_seconds.unwrap() >= 0.0));
+    }
+}

@@ -1,0 +1,320 @@
+//! `hpo bench`: run search algorithms on benchmark problems over many seeds and report which is
+//! better where, and whether the difference is significant.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use clap::Args;
+
+use super::{open_tracker, BadInput};
+use crate::algo::{self, ALGORITHM_NAMES};
+use crate::bench::problems;
+use crate::bench::report::{self, Analysis, ReportInfo};
+use crate::bench::results::{read_jsonl, ResultLine};
+use crate::bench::runner::{self, BenchConfig, BenchProblem};
+use crate::tracking::store::now_ms;
+use crate::tracking::{Metric, Param, RunStatus, RunTag};
+
+/// Benchmark search algorithms on problems over many seeds: results, report and plots.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Example:\n  hpo bench --problems branin,hartmann6 --algos random,tpe --seeds 20 --budget 100 \\\n      --compare ../shared/anchors/results_b100.jsonl --out bench-results\n\nWrites DIR/results.jsonl (one line per problem, optimizer and seed), DIR/report.md and\none SVG plot per problem."
+)]
+pub struct BenchArgs {
+    /// Problems, comma-separated: built-in names, `all` (every built-in problem), or paths of
+    /// space files (run files with a command objective) to benchmark on your own task.
+    #[arg(long, default_value = "all", value_delimiter = ',')]
+    pub problems: Vec<String>,
+    /// Algorithms, comma-separated: tpe, tpe-hyperopt, random, anneal.
+    #[arg(
+        long,
+        default_value = "random,tpe-hyperopt,anneal,tpe",
+        value_delimiter = ','
+    )]
+    pub algos: Vec<String>,
+    /// Studies per (problem, algorithm), with seeds 0..N.
+    #[arg(long, default_value_t = 20)]
+    pub seeds: u64,
+    /// Evaluations per study.
+    #[arg(long, default_value_t = 100)]
+    pub budget: usize,
+    /// Studies run at once (default: one per core). Each study is sequential.
+    #[arg(long)]
+    pub parallelism: Option<usize>,
+    /// Output directory for results.jsonl, report.md and the plots.
+    #[arg(long, default_value = "bench-results")]
+    pub out: PathBuf,
+    /// Results from elsewhere in the same line format (e.g. the anchors' hyperopt and Optuna
+    /// results), added to the tables and plots for the same problems; repeatable.
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub compare: Vec<PathBuf>,
+    /// Record the benchmark in the tracking store: one experiment, one run per (problem,
+    /// optimizer).
+    #[arg(long)]
+    pub record: bool,
+    /// Experiment name for --record (default bench-<UTC timestamp>).
+    #[arg(long, requires = "record")]
+    pub experiment: Option<String>,
+    /// No progress on standard error.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+fn resolve_problems(names: &[String]) -> anyhow::Result<Vec<BenchProblem>> {
+    let mut out: Vec<BenchProblem> = Vec::new();
+    for n in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
+        if n == "all" {
+            out.extend(problems::all().into_iter().map(BenchProblem::from));
+        } else if let Some(p) = problems::by_name(n) {
+            out.push(p.into());
+        } else if Path::new(n).is_file() {
+            out.push(BenchProblem::from_run_file(Path::new(n)).map_err(BadInput)?);
+        } else {
+            let names: Vec<&str> = problems::all().iter().map(|p| p.name).collect();
+            return Err(BadInput(format!(
+                "unknown problem '{n}': use all, a space file, or one of {}",
+                names.join(", ")
+            ))
+            .into());
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|p| seen.insert(p.name.clone()));
+    if out.is_empty() {
+        return Err(BadInput("no problems given".into()).into());
+    }
+    Ok(out)
+}
+
+fn check_algos(names: &[String]) -> anyhow::Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for a in names.iter().map(|a| a.trim()).filter(|a| !a.is_empty()) {
+        if algo::by_name(a).is_none() {
+            return Err(BadInput(format!(
+                "unknown algorithm '{a}': use one of {}",
+                ALGORITHM_NAMES.join(", ")
+            ))
+            .into());
+        }
+        if !out.iter().any(|o| o == a) {
+            out.push(a.to_string());
+        }
+    }
+    if out.is_empty() {
+        return Err(BadInput("no algorithms given".into()).into());
+    }
+    Ok(out)
+}
+
+/// Progress on standard error: a bar on a terminal, a line every tenth otherwise.
+struct Progress {
+    start: Instant,
+    tty: bool,
+    quiet: bool,
+    lock: Mutex<()>,
+}
+
+impl Progress {
+    fn show(&self, done: usize, total: usize) {
+        if self.quiet {
+            return;
+        }
+        let _g = self.lock.lock();
+        let elapsed = self.start.elapsed().as_secs_f64();
+        let eta = (elapsed / done.max(1) as f64 * (total - done) as f64) as u64;
+        let mut err = std::io::stderr();
+        if self.tty {
+            let width = 30;
+            let filled = done * width / total.max(1);
+            let _ = write!(
+                err,
+                "\r[{}{}] {done}/{total} studies, {elapsed:.0}s, ETA {:02}:{:02}   ",
+                "#".repeat(filled),
+                "-".repeat(width - filled),
+                eta / 60,
+                eta % 60
+            );
+            if done == total {
+                let _ = writeln!(err);
+            }
+        } else if done == total || done.is_multiple_of((total / 10).max(1)) {
+            let _ = writeln!(err, "bench {done}/{total} studies, {elapsed:.0}s");
+        }
+    }
+}
+
+/// Run `hpo bench`.
+pub(crate) fn run(a: BenchArgs, tracking_uri: &Option<String>) -> anyhow::Result<()> {
+    let problems = resolve_problems(&a.problems)?;
+    let algos = check_algos(&a.algos)?;
+    if a.seeds == 0 || a.budget == 0 {
+        return Err(BadInput("--seeds and --budget must be at least 1".into()).into());
+    }
+    if a.parallelism == Some(0) {
+        return Err(BadInput("--parallelism must be at least 1".into()).into());
+    }
+    let mut compare: Vec<ResultLine> = Vec::new();
+    for f in &a.compare {
+        compare.extend(read_jsonl(f).map_err(BadInput)?);
+    }
+    let cfg = BenchConfig {
+        problems,
+        algos,
+        seeds: (0..a.seeds).collect(),
+        budget: a.budget,
+        parallelism: a.parallelism,
+    };
+    let progress = Progress {
+        start: Instant::now(),
+        tty: std::io::stderr().is_terminal(),
+        quiet: a.quiet,
+        lock: Mutex::new(()),
+    };
+    let results = runner::run(&cfg, &|d, t| progress.show(d, t)).map_err(anyhow::Error::msg)?;
+
+    std::fs::create_dir_all(&a.out)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", a.out.display()))?;
+    let mut jsonl = String::new();
+    for r in &results {
+        jsonl.push_str(&r.to_json());
+        jsonl.push('\n');
+    }
+    write_file(&a.out.join("results.jsonl"), &jsonl)?;
+
+    // hpo's results, then those from elsewhere for the same problems (cut to the budget)
+    let problem_names: Vec<String> = cfg.problems.iter().map(|p| p.name.clone()).collect();
+    let mut optimizers: Vec<String> = cfg
+        .algos
+        .iter()
+        .map(|a| runner::optimizer_name(a))
+        .collect();
+    let mut lines = results.clone();
+    let mut short = 0;
+    for c in compare {
+        if !problem_names.contains(&c.problem) {
+            continue;
+        }
+        match c.truncated(a.budget) {
+            Some(t) => {
+                if !optimizers.contains(&t.optimizer) {
+                    optimizers.push(t.optimizer.clone());
+                }
+                lines.push(t);
+            }
+            None => short += 1,
+        }
+    }
+    if short > 0 {
+        eprintln!(
+            "warning: {short} compared result(s) have fewer than {} evaluations and were left out",
+            a.budget
+        );
+    }
+    let analysis = report::analyse(&lines, &problem_names, &optimizers, a.budget);
+    let info = ReportInfo {
+        command: command_line(),
+        seeds: cfg.seeds.clone(),
+        compare: a.compare.iter().map(|p| p.display().to_string()).collect(),
+    };
+    write_file(
+        &a.out.join("report.md"),
+        &report::markdown(&analysis, &info),
+    )?;
+    for p in 0..analysis.problems.len() {
+        write_file(
+            &a.out.join(report::plot_file(&analysis.problems[p])),
+            &report::problem_svg(&analysis, p),
+        )?;
+    }
+    print!("{}", report::summary_table(&analysis));
+    println!(
+        "\nwrote {} ({} studies), report.md and {} plots",
+        a.out.join("results.jsonl").display(),
+        results.len(),
+        analysis.problems.len()
+    );
+    if a.record {
+        let name = a.experiment.clone().unwrap_or_else(|| {
+            let t = super::output::time(now_ms());
+            format!("bench-{}", t.replace([' ', ':'], "-"))
+        });
+        record(&analysis, &lines, &name, tracking_uri)?;
+        println!("recorded in experiment '{name}'");
+    }
+    Ok(())
+}
+
+fn write_file(path: &Path, text: &str) -> anyhow::Result<()> {
+    std::fs::write(path, text).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))
+}
+
+fn command_line() -> String {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    format!("hpo {}", args.join(" "))
+}
+
+/// Record the benchmark: one run per (problem, optimizer) with its summary and curve.
+fn record(
+    a: &Analysis,
+    lines: &[ResultLine],
+    experiment: &str,
+    tracking_uri: &Option<String>,
+) -> anyhow::Result<()> {
+    let tracker = open_tracker(tracking_uri)?;
+    let exp = tracker.get_or_create_experiment(experiment)?;
+    let now = now_ms();
+    for (p, prob) in a.problems.iter().enumerate() {
+        for (i, opt) in a.optimizers.iter().enumerate() {
+            let Some(c) = &a.cells[p][i] else { continue };
+            let run = tracker.create_run(exp, Some(&format!("{prob}/{opt}")), None)?;
+            let params = vec![
+                Param::new("problem", prob.as_str()),
+                Param::new("optimizer", opt.as_str()),
+                Param::new("budget", a.budget.to_string()),
+                Param::new("seeds", c.regrets.len().to_string()),
+            ];
+            let m = |key: &str, value: f64, step: i64| Metric {
+                key: key.to_string(),
+                value,
+                timestamp: now,
+                step,
+            };
+            let mut metrics = vec![
+                m("median_regret", c.median, 0),
+                m("regret_q1", c.iqr.0, 0),
+                m("regret_q3", c.iqr.1, 0),
+                m("mean_rank", c.mean_rank, 0),
+                m("rank", a.rankings[p].rank[i] as f64, 0),
+            ];
+            if let Some(s) = c.suggest_seconds {
+                metrics.push(m("suggest_seconds", s, 0));
+            }
+            for (seed, r) in &c.regrets {
+                metrics.push(m("final_regret", *r, *seed as i64));
+            }
+            for (t, (med, _, _)) in c.curve.iter().enumerate() {
+                if med.is_finite() {
+                    metrics.push(m("median_best_regret", *med, t as i64 + 1));
+                }
+            }
+            let source = if lines
+                .iter()
+                .any(|l| &l.problem == prob && &l.optimizer == opt && l.suggest_seconds.is_some())
+            {
+                "hpo"
+            } else {
+                "compare"
+            };
+            let tags = vec![
+                RunTag::new("hpo.bench.problem", prob.as_str()),
+                RunTag::new("hpo.bench.optimizer", opt.as_str()),
+                RunTag::new("hpo.bench.source", source),
+            ];
+            tracker.log_batch_chunked(&run, &params, &metrics, &tags)?;
+            tracker.set_terminated(&run, RunStatus::Finished, Some(now_ms()))?;
+        }
+    }
+    Ok(())
+}

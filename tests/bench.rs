@@ -1,0 +1,213 @@
+//! `hpo bench` end to end: a small benchmark writes every file, deterministically.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn hpo(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hpo"))
+        .args(args)
+        .current_dir(dir)
+        .env("HPO_TRACKING_URI", dir.join("hpo.db"))
+        .output()
+        .expect("hpo runs")
+}
+
+/// The results without their timing fields.
+fn untimed(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let o = v.as_object_mut().unwrap();
+            assert!(o.remove("seconds").is_some());
+            assert!(o.remove("suggest_seconds").is_some());
+            v
+        })
+        .collect()
+}
+
+const SMALL: [&str; 9] = [
+    "bench",
+    "--problems",
+    "branin,mixed_hpo",
+    "--algos",
+    "random,tpe",
+    "--seeds",
+    "3",
+    "--budget",
+    "20",
+];
+
+#[test]
+fn small_bench_writes_all_files_and_is_deterministic() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = SMALL.to_vec();
+    args.extend(["--out", "a", "--quiet"]);
+    let out = hpo(dir.path(), &args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let a = dir.path().join("a");
+    for f in ["results.jsonl", "report.md", "branin.svg", "mixed_hpo.svg"] {
+        assert!(a.join(f).is_file(), "{f} missing");
+    }
+    let lines = untimed(&a.join("results.jsonl"));
+    assert_eq!(lines.len(), 2 * 2 * 3);
+    let first = &lines[0];
+    assert_eq!(first["problem"], "branin");
+    assert_eq!(first["optimizer"], "hpo-random");
+    assert_eq!(first["seed"], 0);
+    assert_eq!(first["budget"], 20);
+    assert_eq!(first["best"].as_array().unwrap().len(), 20);
+    let best = first["best"][19].as_f64().unwrap();
+    let min = first["minimum"].as_f64().unwrap();
+    assert!((first["regret"].as_f64().unwrap() - (best - min)).abs() < 1e-12);
+
+    let report = std::fs::read_to_string(a.join("report.md")).unwrap();
+    for s in [
+        "## Summary: median final regret",
+        "| **Borda** |",
+        "| **Firsts** |",
+        "## Time spent suggesting",
+        "### branin",
+        "### mixed_hpo",
+        "![branin](branin.svg)",
+        "Mann-Whitney",
+        "α = 0.025",
+    ] {
+        assert!(report.contains(s), "report lacks {s:?}:\n{report}");
+    }
+    let svg = std::fs::read_to_string(a.join("branin.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("hpo-tpe") && svg.contains("<polygon"));
+
+    // the same command, another directory and fewer threads: the same results
+    let mut args = SMALL.to_vec();
+    args.extend(["--out", "b", "--quiet", "--parallelism", "1"]);
+    let out = hpo(dir.path(), &args);
+    assert!(out.status.success());
+    assert_eq!(lines, untimed(&dir.path().join("b/results.jsonl")));
+}
+
+#[test]
+fn compare_adds_results_from_elsewhere() {
+    let dir = tempfile::tempdir().unwrap();
+    // a result from elsewhere, longer than the budget (cut to it) and without suggest_seconds
+    let best: Vec<String> = (0..30)
+        .map(|i| format!("{}", 10.0 / (i + 1) as f64))
+        .collect();
+    let mut text = String::new();
+    for seed in 0..3 {
+        text.push_str(&format!(
+            "{{\"problem\": \"branin\", \"optimizer\": \"other-opt\", \"seed\": {seed}, \"budget\": 30, \"best\": [{}], \"regret\": 0.0, \"minimum\": 0.0, \"seconds\": 1.0}}\n",
+            best.join(", ")
+        ));
+    }
+    // a problem that is not benchmarked: ignored
+    text.push_str("{\"problem\": \"levy10\", \"optimizer\": \"ignored-opt\", \"seed\": 0, \"budget\": 1, \"best\": [1.0], \"regret\": 1.0, \"minimum\": 0.0, \"seconds\": 1.0}\n");
+    std::fs::write(dir.path().join("other.jsonl"), text).unwrap();
+    let out = hpo(
+        dir.path(),
+        &[
+            "bench",
+            "--problems",
+            "branin",
+            "--algos",
+            "random",
+            "--seeds",
+            "3",
+            "--budget",
+            "20",
+            "--compare",
+            "other.jsonl",
+            "--out",
+            "c",
+            "--quiet",
+            "--record",
+            "--experiment",
+            "bench-test",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = std::fs::read_to_string(dir.path().join("c/report.md")).unwrap();
+    assert!(report.contains("other-opt"));
+    assert!(!report.contains("ignored-opt"));
+    // other-opt's regret after 20 evaluations: 10/20 = 0.5
+    assert!(
+        report.contains("| other-opt | 0.5000 [0.5000, 0.5000]"),
+        "{report}"
+    );
+    let svg = std::fs::read_to_string(dir.path().join("c/branin.svg")).unwrap();
+    assert!(svg.contains("other-opt"));
+    // only hpo's own results go to results.jsonl
+    let results = std::fs::read_to_string(dir.path().join("c/results.jsonl")).unwrap();
+    assert_eq!(results.lines().count(), 3);
+    // recorded: one run per (problem, optimizer)
+    let out = hpo(dir.path(), &["runs", "list", "--experiment", "bench-test"]);
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(listing.contains("branin/hpo-random"), "{listing}");
+    assert!(listing.contains("branin/other-opt"), "{listing}");
+}
+
+#[test]
+fn bad_names_exit_2_naming_the_valid_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = hpo(dir.path(), &["bench", "--problems", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("nope") && err.contains("hartmann6") && err.contains("mixed_hpo"));
+    let out = hpo(dir.path(), &["bench", "--algos", "tpe,bogus"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bogus") && err.contains("tpe-hyperopt") && err.contains("anneal"));
+}
+
+#[test]
+fn a_space_file_with_a_command_is_a_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("quad.toml"),
+        "[space]\nx = { uniform = [-2.0, 2.0] }\n\n[objective]\ncommand = [\"sh\", \"-c\", \"echo {x}\"]\n",
+    )
+    .unwrap();
+    let out = hpo(
+        dir.path(),
+        &[
+            "bench",
+            "--problems",
+            "quad.toml",
+            "--algos",
+            "random",
+            "--seeds",
+            "2",
+            "--budget",
+            "4",
+            "--out",
+            "q",
+            "--quiet",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let results = std::fs::read_to_string(dir.path().join("q/results.jsonl")).unwrap();
+    assert_eq!(results.lines().count(), 2);
+    assert!(results.contains("\"problem\":\"quad\""));
+    assert!(results.contains("\"minimum\":null"));
+    let report = std::fs::read_to_string(dir.path().join("q/report.md")).unwrap();
+    assert!(report.contains("### quad †"), "{report}");
+    assert!(dir.path().join("q/quad.svg").is_file());
+}
