@@ -369,3 +369,62 @@ fn a_study_resumes_after_a_simulated_crash() {
     // an unknown study name is an error
     assert!(load_study(&tracker, exp, "nope", &space, "loss").is_err());
 }
+
+#[test]
+fn ordering_by_a_required_metric_matches_the_general_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let tracker = Tracker::open(&uri(&dir.path().join("order.db"))).unwrap();
+    let exp = tracker.get_or_create_experiment("order").unwrap();
+    for i in 0..60 {
+        let run = tracker
+            .create_run(exp, Some(&format!("r{i}")), None)
+            .unwrap();
+        let mut metrics = vec![Metric::new("other", i as f64, 0)];
+        match i % 6 {
+            0 => {}                                                 // no m at all
+            1 => metrics.push(Metric::new("m", f64::NAN, 0)),       // latest is NaN
+            2 => metrics.push(Metric::new("m", (i % 4) as f64, 0)), // ties
+            _ => metrics.push(Metric::new("m", (i * 7 % 13) as f64, 0)),
+        }
+        tracker
+            .log_batch(&run, &[Param::new("g", (i % 3).to_string())], &metrics, &[])
+            .unwrap();
+    }
+    let all_pages = |filter: &str, order: &[&str]| -> Vec<String> {
+        let mut out = Vec::new();
+        let mut token = None;
+        loop {
+            let page = tracker
+                .search_runs(
+                    &RunsQuery::new(&[exp], filter)
+                        .order_by(order)
+                        .max_results(7)
+                        .page_token(token),
+                )
+                .unwrap();
+            out.extend(page.runs.into_iter().map(|r| r.info.run_id));
+            token = page.next_page_token;
+            if token.is_none() {
+                return out;
+            }
+        }
+    };
+    for (fast, general) in [
+        ("metrics.m < 10", "NOT (NOT (metrics.m < 10))"),
+        (
+            "metrics.m >= 0 and params.g = '1'",
+            "params.g = '1' and NOT (NOT (metrics.m >= 0))",
+        ),
+    ] {
+        for order in [
+            vec!["metrics.m ASC"],
+            vec!["metrics.m DESC"],
+            vec!["metrics.m ASC", "metrics.other DESC"],
+        ] {
+            let a = all_pages(fast, &order);
+            let b = all_pages(general, &order);
+            assert!(!a.is_empty());
+            assert_eq!(a, b, "{fast} / {order:?}");
+        }
+    }
+}
