@@ -1,8 +1,6 @@
 //! `hpo run FILE` (run a study from a run file) and `hpo validate FILE`.
 
-use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::time::SystemTime;
 
 use clap::Args;
 use serde::Serialize;
@@ -16,9 +14,9 @@ use crate::objective::command::CommandObjective;
 use crate::runfile::{ObjectiveSpec, RunFile};
 use crate::space::{Params, Space};
 use crate::study::{Fmin, Objective};
-use crate::tracking::recorder::{TAG_FAILURE_REASON, TAG_RUN_TYPE, TAG_TRIAL_NUMBER};
-use crate::tracking::{ExperimentId, Recorder, RunId, RunStatus, RunsQuery, Tracker};
-use crate::trial::{Trial, TrialState};
+use crate::tracking::resume::{self, ResumeError, ResumedStudy};
+use crate::tracking::{ExperimentId, Recorder, Tracker};
+use crate::trial::TrialState;
 
 /// Arguments of `run`.
 #[derive(Args, Debug)]
@@ -138,94 +136,17 @@ fn linfa_objective(rf: &RunFile, seed: u64) -> anyhow::Result<Box<dyn Objective>
     ))
 }
 
-/// The trials of an earlier study (its parent run id and its child runs), read back.
-struct Resumed {
-    parent: RunId,
-    trials: Vec<Trial>,
-    runs: HashMap<usize, RunId>,
-    seed: Option<u64>,
-}
-
+/// The trials of an earlier study, read back through [`resume::load_study`].
 fn resume(
     tracker: &Tracker,
     experiment: ExperimentId,
     study_name: &str,
     space: &Space,
     metric: &str,
-) -> anyhow::Result<Resumed> {
-    let studies = tracker.search_runs(
-        &RunsQuery::new(&[experiment], &format!("tags.`{TAG_RUN_TYPE}` = 'study'"))
-            .order_by(&["attributes.start_time DESC"])
-            .max_results(1000),
-    )?;
-    let parent = studies
-        .runs
-        .into_iter()
-        .find(|r| r.info.run_name == study_name)
-        .ok_or_else(|| {
-            BadInput(format!(
-                "--resume: no study named '{study_name}' to resume in this experiment"
-            ))
-        })?;
-    let mut children = tracker.child_runs(&parent.info.run_id)?;
-    children.sort_by_key(|c| {
-        c.data
-            .tag(TAG_TRIAL_NUMBER)
-            .and_then(|t| t.parse::<usize>().ok())
-            .unwrap_or(usize::MAX)
-    });
-    let mut trials = Vec::new();
-    let mut runs = HashMap::new();
-    for c in children {
-        let values: BTreeMap<String, String> = c
-            .data
-            .params
-            .iter()
-            .map(|p| (p.key.clone(), p.value.clone()))
-            .collect();
-        let a = space.assignment_from_text(&values).map_err(|e| {
-            BadInput(format!(
-                "--resume: run {} of study '{study_name}' does not fit this space: {e}",
-                c.info.run_id
-            ))
-        })?;
-        let loss = c.data.metric(metric).map(|m| m.latest);
-        let (state, message) = match c.info.status {
-            RunStatus::Finished if loss.is_some_and(f64::is_finite) => (TrialState::Ok, None),
-            RunStatus::Killed => (
-                TrialState::Killed,
-                c.data.tag(TAG_FAILURE_REASON).map(String::from),
-            ),
-            RunStatus::Running => {
-                // a trial that was running when its process died
-                tracker.set_terminated(&c.info.run_id, RunStatus::Failed, None)?;
-                (TrialState::Failed, Some("interrupted".to_string()))
-            }
-            _ => (
-                TrialState::Failed,
-                c.data.tag(TAG_FAILURE_REASON).map(String::from),
-            ),
-        };
-        let ms =
-            |t: i64| SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(t.max(0) as u64);
-        let number = trials.len();
-        runs.insert(number, c.info.run_id.clone());
-        trials.push(Trial {
-            number,
-            params: space.params_of(a),
-            state,
-            loss,
-            metrics: BTreeMap::new(),
-            message,
-            started: ms(c.info.start_time),
-            ended: c.info.end_time.map(ms),
-        });
-    }
-    Ok(Resumed {
-        seed: parent.data.param("seed").and_then(|s| s.parse().ok()),
-        parent: parent.info.run_id,
-        trials,
-        runs,
+) -> anyhow::Result<ResumedStudy> {
+    resume::load_study(tracker, experiment, study_name, space, metric).map_err(|e| match e {
+        ResumeError::Tracking(e) => anyhow::Error::from(e),
+        other => BadInput(format!("--resume: {other}")).into(),
     })
 }
 

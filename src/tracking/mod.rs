@@ -22,6 +22,7 @@
 
 pub mod artifacts;
 pub mod recorder;
+pub mod resume;
 pub mod search;
 pub mod sqlite;
 pub mod store;
@@ -32,6 +33,7 @@ use std::sync::Arc;
 
 pub use artifacts::{ArtifactError, ArtifactInfo, ArtifactStore};
 pub use recorder::{Recorder, RecorderHandle};
+pub use resume::{load_study, ResumeError, ResumedStudy};
 pub use search::SearchError;
 pub use sqlite::SqliteStore;
 pub use store::{

@@ -1152,6 +1152,23 @@ pub fn compile_order(keys: &[OrderKey], q: &mut Bindings) -> String {
     terms.join(", ")
 }
 
+/// Whether every run matching `expr` has a non-NaN latest value of metric `key`: some top-level
+/// conjunct compares `metrics.<key>` with a number, which is false when the value is missing or NaN.
+/// A search ordered by that metric can then walk the metric's index in order instead of sorting runs.
+pub fn requires_latest_metric(expr: &Expr, key: &str) -> bool {
+    match expr {
+        Expr::And(a, b) => requires_latest_metric(a, key) || requires_latest_metric(b, key),
+        Expr::Compare(
+            Identifier::Metric {
+                key: k,
+                stat: MetricStat::Latest,
+            },
+            Operator::Compare(_, Literal::Number(_)),
+        ) => k == key,
+        _ => false,
+    }
+}
+
 /// A fingerprint of a query, so a page token is only accepted by the query that produced it.
 pub fn query_fingerprint(parts: &[&str]) -> u64 {
     // FNV-1a: stable across processes and builds, unlike std's RandomState.
