@@ -336,6 +336,21 @@ impl Tracker {
         Ok(self.store.update_run_status(run_id, status, end_time)?)
     }
 
+    /// Logs final metrics and tags and ends the run with `status`, in one transaction
+    /// (limits: 1000 metrics, 100 tags); `end_time` defaults to now.
+    pub fn finish_run(
+        &self,
+        run_id: &str,
+        metrics: &[Metric],
+        tags: &[RunTag],
+        status: RunStatus,
+        end_time: Option<i64>,
+    ) -> Result<RunInfo, TrackingError> {
+        Ok(self
+            .store
+            .finish_run(run_id, metrics, tags, status, end_time)?)
+    }
+
     /// Sets a run's status (RUNNING clears its end time), e.g. to resume a study.
     pub fn set_status(&self, run_id: &str, status: RunStatus) -> Result<RunInfo, TrackingError> {
         Ok(self.store.update_run_status(run_id, status, None)?)

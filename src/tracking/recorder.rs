@@ -198,6 +198,14 @@ impl Observer for Recorder {
         let Some(parent) = self.shared.study_run_id() else {
             return;
         };
+        let params: Vec<Param> = trial
+            .params
+            .flat()
+            .iter()
+            .map(|(k, v)| Param::new(k.clone(), value_string(v)))
+            .collect();
+        // the run and its params in one transaction when they fit in one batch
+        let fits = params.len() <= super::store::MAX_PARAMS_PER_BATCH;
         let run = self.tracker.create_run_with(NewRun {
             experiment_id: self.experiment,
             run_name: Some(format!("trial-{}", trial.number)),
@@ -207,19 +215,16 @@ impl Observer for Recorder {
                 RunTag::new(TAG_RUN_TYPE, "trial"),
                 RunTag::new(TAG_TRIAL_NUMBER, trial.number.to_string()),
             ],
+            params: if fits { params.clone() } else { Vec::new() },
             ..NewRun::default()
         });
         let Some(run) = self.keep(run) else { return };
-        let params: Vec<Param> = trial
-            .params
-            .flat()
-            .iter()
-            .map(|(k, v)| Param::new(k.clone(), value_string(v)))
-            .collect();
-        let r = self
-            .tracker
-            .log_batch_chunked(&run.run_id, &params, &[], &[]);
-        self.keep(r);
+        if !fits {
+            let r = self
+                .tracker
+                .log_batch_chunked(&run.run_id, &params, &[], &[]);
+            self.keep(r);
+        }
         self.shared.lock().runs.insert(trial.number, run.run_id);
     }
 
@@ -275,16 +280,20 @@ impl Observer for Recorder {
         if let (false, Some(m)) = (trial.state == TrialState::Ok, &trial.message) {
             tags.push(RunTag::new(TAG_FAILURE_REASON, truncate(m, 8000)));
         }
-        let r = self.tracker.log_batch_chunked(&run, &[], &metrics, &tags);
-        self.keep(r);
         let status = match trial.state {
             TrialState::Ok => RunStatus::Finished,
             TrialState::Killed => RunStatus::Killed,
             _ => RunStatus::Failed,
         };
-        let r = self
-            .tracker
-            .set_terminated(&run, status, trial.ended.and_then(millis));
+        let end = trial.ended.and_then(millis);
+        // final metrics, tags and status in one transaction when they fit in one batch
+        let r = if metrics.len() <= super::store::MAX_METRICS_PER_BATCH {
+            self.tracker.finish_run(&run, &metrics, &tags, status, end)
+        } else {
+            self.tracker
+                .log_batch_chunked(&run, &[], &metrics, &tags)
+                .and_then(|_| self.tracker.set_terminated(&run, status, end))
+        };
         self.keep(r);
         Control::Continue
     }

@@ -900,6 +900,7 @@ impl Store for SqliteStore {
             })
             .unwrap_or_else(|| "unknown".to_string());
         let start_time = new_run.start_time.unwrap_or_else(now_ms);
+        validate_batch(&new_run.params, &[], &[])?;
         self.write(|tx| {
             let exp = require_experiment(tx, new_run.experiment_id)?;
             if exp.lifecycle_stage == LifecycleStage::Deleted {
@@ -933,7 +934,38 @@ impl Store for SqliteStore {
             for t in &tags {
                 upsert_tag(tx, &run_id, t)?;
             }
+            for p in &new_run.params {
+                insert_param(tx, &run_id, p)?;
+            }
             require_run(tx, &run_id)
+        })
+    }
+
+    fn finish_run(
+        &self,
+        run_id: &str,
+        metrics: &[Metric],
+        tags: &[RunTag],
+        status: RunStatus,
+        end_time: Option<i64>,
+    ) -> Result<RunInfo, StoreError> {
+        validate_batch(&[], metrics, tags)?;
+        self.write(|tx| {
+            require_active_run(tx, run_id)?;
+            for t in tags {
+                upsert_tag(tx, run_id, t)?;
+            }
+            insert_metrics(tx, run_id, metrics)?;
+            let end = if status.is_terminal() {
+                Some(end_time.unwrap_or_else(now_ms))
+            } else {
+                end_time
+            };
+            tx.execute(
+                "UPDATE runs SET status = ?1, end_time = ?2 WHERE run_uuid = ?3",
+                params![status.as_str(), end, run_id],
+            )?;
+            require_run(tx, run_id)
         })
     }
 

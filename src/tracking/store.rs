@@ -430,6 +430,8 @@ pub struct NewRun {
     pub start_time: Option<i64>,
     /// Initial tags (system tags included by the caller).
     pub tags: Vec<RunTag>,
+    /// Params logged in the same transaction as the run's creation (at most 100).
+    pub params: Vec<Param>,
 }
 
 /// A `search_runs` request.
@@ -555,6 +557,19 @@ pub trait Store: Send + Sync {
         metrics: &[Metric],
         tags: &[RunTag],
     ) -> Result<(), StoreError>;
+    /// Logs final metrics and tags and sets a terminal status, in one transaction when the
+    /// backend can (the default does it in two steps).
+    fn finish_run(
+        &self,
+        run_id: &str,
+        metrics: &[Metric],
+        tags: &[RunTag],
+        status: RunStatus,
+        end_time: Option<i64>,
+    ) -> Result<RunInfo, StoreError> {
+        self.log_batch(run_id, &[], metrics, tags)?;
+        self.update_run_status(run_id, status, end_time)
+    }
     /// Deletes a run tag (an error if the tag does not exist).
     fn delete_tag(&self, run_id: &str, key: &str) -> Result<(), StoreError>;
     /// The full history of one metric of a run, ordered by (step, timestamp).
