@@ -403,6 +403,18 @@ fn user_errors_are_4xx_json() {
         raw(addr, b"DELETE /api/experiments HTTP/1.1\r\n\r\n").status,
         405
     );
+    // DNS rebinding: a loopback server answers only requests addressed to a loopback host
+    let r = raw(
+        addr,
+        b"GET /api/experiments HTTP/1.1\r\nHost: evil.example:5000\r\n\r\n",
+    );
+    assert_eq!(r.status, 421);
+    assert!(!r.text().contains("ui-test"));
+    let r = raw(
+        addr,
+        format!("GET /api/experiments HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes(),
+    );
+    assert_eq!(r.status, 200);
     // the server is still alive
     assert_eq!(get(addr, "/api/experiments").status, 200);
     server.stop();

@@ -53,6 +53,21 @@ pub struct State {
     registry: Option<Registry>,
     token: String,
     read_only: bool,
+    /// Bound to loopback: only requests naming a loopback host are answered (no DNS rebinding).
+    loopback_only: bool,
+}
+
+/// Whether the `Host` header names a loopback host (`localhost`, `127.x.y.z`, `[::1]`, any port).
+pub fn is_loopback_host(host: &str) -> bool {
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or("")
+    } else {
+        host.rsplit_once(':').map_or(host, |(h, _)| h)
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn random_token() -> String {
@@ -75,6 +90,7 @@ impl UiServer {
         options: UiOptions,
     ) -> io::Result<UiServer> {
         let listener = TcpListener::bind(addr)?;
+        let loopback_only = listener.local_addr()?.ip().is_loopback();
         let registry = Registry::new(tracker.clone()).ok();
         let token = options
             .token
@@ -87,6 +103,7 @@ impl UiServer {
                 registry,
                 token,
                 read_only: options.read_only,
+                loopback_only,
             }),
         })
     }
@@ -167,6 +184,13 @@ fn serve_connection(state: &State, mut stream: TcpStream) {
     let _ = stream.set_read_timeout(Some(IO_TIMEOUT));
     let _ = stream.set_write_timeout(Some(IO_TIMEOUT));
     let (response, head_only) = match http::read_request(&mut stream) {
+        Ok(req) if state.loopback_only && !req.header("host").is_none_or(is_loopback_host) => (
+            http::Response::error(
+                421,
+                "this server answers only requests addressed to a loopback host",
+            ),
+            false,
+        ),
         Ok(req) => {
             let head_only = req.method == "HEAD";
             // A panic in a handler must not kill the worker: answer 500 instead.
@@ -226,5 +250,34 @@ impl RunningServer {
 impl Drop for RunningServer {
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback_host;
+
+    #[test]
+    fn loopback_host_headers() {
+        for h in [
+            "localhost",
+            "localhost:5000",
+            "127.0.0.1:80",
+            "127.0.0.2",
+            "[::1]:5000",
+            "[::1]",
+        ] {
+            assert!(is_loopback_host(h), "{h}");
+        }
+        for h in [
+            "evil.example",
+            "evil.example:5000",
+            "10.0.0.1:5000",
+            "[::2]:1",
+            "",
+            "localhost.evil",
+        ] {
+            assert!(!is_loopback_host(h), "{h}");
+        }
     }
 }
