@@ -122,7 +122,12 @@ async function experimentsPage() {
 }
 
 // State of the runs table, kept across re-renders of the same experiment.
-const runsState = {experiment: null, filter: '', order: null, desc: false, tokens: [null], page: 0, open: new Set()};
+// A page showing running runs reloads itself; any navigation cancels the pending reload.
+const REFRESH_MS = 5000;
+let refreshTimer = null;
+
+const runsState = {experiment: null, filter: '', order: null, desc: false, tokens: [null], page: 0, open: new Set(),
+  columns: new Map(), runs: [], next: null};
 
 function orderClause(col) {
   if (!col) return null;
@@ -132,15 +137,21 @@ function orderClause(col) {
   return (col.kind === 'param' ? 'params.`' : 'metrics.`') + col.key + '`' + dir;
 }
 
-async function experimentPage(id) {
+async function experimentPage(id, query) {
   if (runsState.experiment !== id) {
     Object.assign(runsState, {experiment: id, filter: '', order: null, desc: false, tokens: [null], page: 0});
     runsState.open = new Set();
+    runsState.columns = new Map();
   }
+  const filter = query.get('filter') || '';
+  if (filter !== runsState.filter) Object.assign(runsState, {filter, tokens: [null], page: 0});
   const input = el('input', {type: 'search', id: 'filter', placeholder: "filter, e.g. metrics.loss < 0.5 AND params.algo = 'tpe'", value: runsState.filter, size: 60});
   const errorLine = el('div', {class: 'error', id: 'filter-error'});
   const holder = el('div', {id: 'runs'});
+  // The applied filter lives in the address (#/experiments/ID?filter=...), so it can be bookmarked.
   const apply = () => {
+    const target = '#/experiments/' + enc(id) + (input.value ? '?filter=' + enc(input.value) : '');
+    if (location.hash !== target) { location.hash = target; return; }
     runsState.filter = input.value;
     runsState.tokens = [null];
     runsState.page = 0;
@@ -184,14 +195,38 @@ async function loadRuns(id, holder, errorLine, input) {
   }
   errorLine.replaceChildren();
   runsState.tokens[runsState.page + 1] = data.next_page_token;
-  holder.replaceChildren(runsTable(data.runs, id, holder, errorLine, input),
-    pager(data.next_page_token, () => loadRuns(id, holder, errorLine, input)));
+  runsState.runs = data.runs;
+  runsState.next = data.next_page_token;
+  renderRuns(id, holder, errorLine, input);
+  clearTimeout(refreshTimer);
+  if (data.runs.some((r) => r.info.status === 'RUNNING')) {
+    const hash = location.hash;
+    refreshTimer = setTimeout(() => {
+      if (location.hash === hash && document.contains(holder)) loadRuns(id, holder, errorLine, input).catch(() => {});
+    }, REFRESH_MS);
+  }
 }
 
 function pager(next, reload) {
   const prev = el('button', {disabled: runsState.page === 0, onclick: () => { runsState.page -= 1; reload(); }}, '← Previous');
   const nextB = el('button', {disabled: !next, onclick: () => { runsState.page += 1; reload(); }}, 'Next →');
   return el('div', {class: 'pager'}, prev, el('span', {}, ' page ' + (runsState.page + 1) + ' '), nextB);
+}
+
+// Redraws the runs table from the last page loaded (after expanding a study or choosing columns).
+function renderRuns(id, holder, errorLine, input) {
+  const chooserOpen = holder.querySelector('details.columns')?.open || false;
+  const reload = () => loadRuns(id, holder, errorLine, input);
+  const {table: t, chooser} = runsTable(runsState.runs, id, holder, errorLine, input);
+  chooser.open = chooserOpen;
+  holder.replaceChildren(chooser, t, pager(runsState.next, reload));
+}
+
+// Whether a param or metric column shows: the user's choice, else shown when a run without children in
+// this page has it (so a study's own settings such as algo.* stay out of the way of its trials' columns).
+function columnVisible(kind, key, leafKeys) {
+  const choice = runsState.columns.get(kind + ':' + key);
+  return choice === undefined ? leafKeys.has(kind + ':' + key) : choice;
 }
 
 function runsTable(runs, expId, holder, errorLine, input) {
@@ -207,8 +242,25 @@ function runsTable(runs, expId, holder, errorLine, input) {
       top.push(r);
     }
   }
-  const paramKeys = [...new Set(runs.flatMap((r) => r.data.params.map((p) => p.key)))].sort();
-  const metricKeys = [...new Set(runs.flatMap((r) => r.data.metrics.map((m) => m.key)))].sort();
+  const allParams = [...new Set(runs.flatMap((r) => r.data.params.map((p) => p.key)))].sort();
+  const allMetrics = [...new Set(runs.flatMap((r) => r.data.metrics.map((m) => m.key)))].sort();
+  const leafKeys = new Set();
+  for (const r of runs) {
+    if (children.has(r.info.run_id)) continue;
+    for (const p of r.data.params) leafKeys.add('param:' + p.key);
+    for (const m of r.data.metrics) leafKeys.add('metric:' + m.key);
+  }
+  const paramKeys = allParams.filter((k) => columnVisible('param', k, leafKeys));
+  const metricKeys = allMetrics.filter((k) => columnVisible('metric', k, leafKeys));
+  const redraw = () => renderRuns(expId, holder, errorLine, input);
+  const box = (kind, key) => el('label', {class: 'choice ' + kind},
+    el('input', {type: 'checkbox', checked: columnVisible(kind, key, leafKeys), onchange: (ev) => {
+      runsState.columns.set(kind + ':' + key, ev.target.checked);
+      redraw();
+    }}), key);
+  const chooser = el('details', {class: 'columns'}, el('summary', {}, 'Columns'),
+    el('div', {}, el('strong', {}, 'Params: '), allParams.map((k) => box('param', k))),
+    el('div', {}, el('strong', {}, 'Metrics: '), allMetrics.map((k) => box('metric', k))));
   const cols = [
     {kind: 'attr', key: 'run_name', label: 'Name'},
     {kind: 'attr', key: 'status', label: 'Status'},
@@ -238,7 +290,7 @@ function runsTable(runs, expId, holder, errorLine, input) {
     const toggle = kids.length
       ? el('button', {class: 'toggle', title: open ? 'collapse' : 'expand', onclick: () => {
         if (open) runsState.open.delete(r.info.run_id); else runsState.open.add(r.info.run_id);
-        holder.firstChild.replaceWith(runsTable(runs, expId, holder, errorLine, input));
+        redraw();
       }}, (open ? '▾ ' : '▸ ') + kids.length)
       : '';
     const cells = cols.map((c) => {
@@ -250,7 +302,10 @@ function runsTable(runs, expId, holder, errorLine, input) {
       if (c.key === 'duration') return el('td', {class: 'num'}, fmtDuration(r.info));
       if (c.kind === 'param') {
         const p = r.data.params.find((x) => x.key === c.key);
-        return el('td', {class: 'param'}, p ? p.value : '');
+        if (!p) return el('td', {class: 'param'}, '');
+        const n = Number(p.value);
+        const short = p.value.length > 10 && p.value.trim() !== '' && Number.isFinite(n) ? fmtNum(n) : p.value;
+        return el('td', {class: 'param', title: p.value}, short);
       }
       const m = r.data.metrics.find((x) => x.key === c.key);
       if (!m) return el('td', {class: 'metric'}, '');
@@ -261,7 +316,7 @@ function runsTable(runs, expId, holder, errorLine, input) {
   };
   for (const r of top) addRow(r, 0);
   if (!runs.length) body.appendChild(el('tr', {}, el('td', {colspan: cols.length + 1}, 'No runs match.')));
-  return el('table', {class: 'runs'}, el('thead', {}, el('tr', {}, header)), body);
+  return {table: el('table', {class: 'runs'}, el('thead', {}, el('tr', {}, header)), body), chooser};
 }
 
 async function runPage(id) {
@@ -437,13 +492,22 @@ async function modelPage(name) {
 // ---- routing ----
 
 async function route() {
-  const hash = location.hash.replace(/^#\/?/, '');
+  clearTimeout(refreshTimer);
+  const full = location.hash.replace(/^#\/?/, '');
+  const cut = full.indexOf('?');
+  const hash = cut < 0 ? full : full.slice(0, cut);
+  let query;
+  try {
+    query = new URLSearchParams(cut < 0 ? '' : full.slice(cut + 1));
+  } catch (e) {
+    query = new URLSearchParams();
+  }
   const parts = hash.split('/').filter((p) => p.length).map((p) => {
     try { return decodeURIComponent(p); } catch (e) { return p; }
   });
   try {
     if (parts.length === 0 || (parts[0] === 'experiments' && parts.length === 1)) await experimentsPage();
-    else if (parts[0] === 'experiments' && parts.length === 2) await experimentPage(parts[1]);
+    else if (parts[0] === 'experiments' && parts.length === 2) await experimentPage(parts[1], query);
     else if (parts[0] === 'runs' && parts.length === 2) await runPage(parts[1]);
     else if (parts[0] === 'models' && parts.length === 1) await modelsPage();
     else if (parts[0] === 'models' && parts.length === 2) await modelPage(parts[1]);
