@@ -576,6 +576,17 @@ fn actions_need_the_token_and_are_refused_when_read_only() {
     assert_eq!(r.json()["run"]["info"]["lifecycle_stage"], "deleted");
     let active = get(addr, &format!("/api/experiments/{exp}/runs")).json();
     assert_eq!(active["runs"].as_array().unwrap().len(), 5);
+    let exps = get(addr, "/api/experiments").json();
+    let e = exps["experiments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["experiment_id"] == exp)
+        .unwrap()
+        .clone();
+    assert_eq!(e["run_count"], 5);
+    let study = get(addr, &format!("/api/runs/{}", f.study_run)).json();
+    assert_eq!(study["children"].as_array().unwrap().len(), 4);
     let deleted = get(addr, &format!("/api/experiments/{exp}/runs?view=deleted")).json();
     assert_eq!(deleted["runs"][0]["info"]["run_id"], run.as_str());
     let r = post(
@@ -620,4 +631,83 @@ fn get_fails(addr: SocketAddr) -> bool {
     s.read_to_end(&mut out)
         .map(|_| out.is_empty())
         .unwrap_or(true)
+}
+
+/// Timings over a study of 10,000 trials, for the README: `cargo test --release --test ui_api -- --ignored
+/// --nocapture speed`.
+#[test]
+#[ignore]
+fn speed_of_a_study_with_10000_trials() {
+    use hpo::tracking::{Metric, NewRun, Param, RunStatus};
+    use std::time::Instant;
+    let dir = tempfile::tempdir().unwrap();
+    let tracker = Tracker::open(&format!(
+        "sqlite:///{}",
+        dir.path().join("hpo.db").display()
+    ))
+    .unwrap();
+    let exp = tracker.create_experiment("big").unwrap();
+    let study = tracker.create_run(exp, Some("study"), None).unwrap();
+    let t = Instant::now();
+    for i in 0..10_000 {
+        let info = tracker
+            .create_run_with(NewRun {
+                experiment_id: exp,
+                run_name: Some(format!("trial-{i}")),
+                parent_run_id: Some(study.clone()),
+                params: vec![
+                    Param::new("x", format!("{}", (i as f64 * 0.37).sin())),
+                    Param::new("y", format!("{}", i % 17)),
+                ],
+                ..NewRun::default()
+            })
+            .unwrap();
+        let loss = ((i as f64) * 0.123).cos().abs();
+        tracker
+            .finish_run(
+                &info.run_id,
+                &[Metric::new("loss", loss, 0)],
+                &[],
+                RunStatus::Finished,
+                None,
+            )
+            .unwrap();
+    }
+    eprintln!("filled in {:.1} s", t.elapsed().as_secs_f64());
+    let study_target = format!("/api/runs/{study}");
+    let server = UiServer::bind("127.0.0.1:0", tracker, UiOptions::default())
+        .unwrap()
+        .spawn();
+    let addr = server.addr();
+    for (what, target) in [
+        ("experiments list", "/api/experiments".to_string()),
+        ("first page of 100", format!("/api/experiments/{exp}/runs")),
+        (
+            "sorted by metric, 100",
+            format!("/api/experiments/{exp}/runs?order_by=metrics.loss+DESC"),
+        ),
+        (
+            "sorted by param, 100",
+            format!("/api/experiments/{exp}/runs?order_by=params.x"),
+        ),
+        (
+            "filtered, 100",
+            format!("/api/experiments/{exp}/runs?filter=metrics.loss+%3C+0.1"),
+        ),
+        ("study run with 10,000 children", study_target),
+        (
+            "all 10,001 sorted",
+            format!("/api/experiments/{exp}/runs?order_by=metrics.loss&max_results=20000"),
+        ),
+    ] {
+        let t = Instant::now();
+        let r = get(addr, &target);
+        assert_eq!(r.status, 200, "{}", r.text());
+        eprintln!(
+            "{what}: {:.0} ms, {} KiB",
+            t.elapsed().as_secs_f64() * 1000.0,
+            r.body.len() / 1024
+        );
+    }
+    server.stop();
 }

@@ -252,20 +252,7 @@ fn experiments(state: &State) -> ApiResult {
     let tracker = &state.tracker;
     let mut out = Vec::new();
     for e in tracker.list_experiments(ViewType::ActiveOnly)? {
-        let mut run_count = 0usize;
-        let mut token = None;
-        loop {
-            let page = tracker.search_runs(
-                &RunsQuery::new(&[e.experiment_id], "")
-                    .max_results(crate::tracking::store::MAX_RESULTS_LIMIT)
-                    .page_token(token),
-            )?;
-            run_count += page.runs.len();
-            token = page.next_page_token;
-            if token.is_none() {
-                break;
-            }
-        }
+        let run_count = tracker.count_runs(e.experiment_id, ViewType::ActiveOnly)?;
         let studies = tracker.search_runs(
             &RunsQuery::new(&[e.experiment_id], "tags.`hpo.runType` = 'study'").max_results(1000),
         )?;
@@ -338,12 +325,7 @@ fn runs(state: &State, req: &Request, id: &str) -> ApiResult {
 
 fn run(state: &State, id: &str) -> ApiResult {
     let run = state.tracker.get_run(id)?;
-    let children: Vec<String> = state
-        .tracker
-        .child_runs(id)?
-        .into_iter()
-        .map(|r| r.info.run_id)
-        .collect();
+    let children = state.tracker.child_run_ids(id)?;
     ok(json!({ "run": to_value(&run), "children": children }))
 }
 
