@@ -200,6 +200,44 @@ fn read_endpoints_answer_with_the_documented_shapes() {
         .iter()
         .any(|t| t["key"] == "note" && t["value"] == XSS));
 
+    let study = runs
+        .iter()
+        .find(|r| r["info"]["run_id"] == f.study_run.as_str())
+        .unwrap();
+    assert_eq!(study["child_count"], 5);
+    assert_eq!(trial["child_count"], 0);
+
+    // top-level runs only, and one run's children, combined with a filter
+    let exp = f.experiment_id;
+    let top = get(addr, &format!("/api/experiments/{exp}/runs?parent=none")).json();
+    assert_eq!(top["runs"].as_array().unwrap().len(), 1);
+    assert_eq!(top["runs"][0]["info"]["run_id"], f.study_run.as_str());
+    let kids = get(
+        addr,
+        &format!("/api/experiments/{exp}/runs?parent={}", f.study_run),
+    )
+    .json();
+    assert_eq!(kids["runs"].as_array().unwrap().len(), 5);
+    let some = get(
+        addr,
+        &format!(
+            "/api/experiments/{exp}/runs?parent={}&filter=metrics.loss+%3E%3D+0+OR+metrics.loss+%3C+0",
+            f.study_run
+        ),
+    );
+    assert_eq!(some.status, 200, "{}", some.text());
+    assert_eq!(some.json()["runs"].as_array().unwrap().len(), 5);
+    let bad = get(
+        addr,
+        &format!("/api/experiments/{exp}/runs?parent=none&filter=metrics.loss+%3E%3E+1"),
+    );
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.json()["column"], 15);
+    assert_eq!(
+        get(addr, &format!("/api/experiments/{exp}/runs?parent=x'")).status,
+        400
+    );
+
     // filter, order, paging
     let target = format!(
         "/api/experiments/{}/runs?filter=tags.%60hpo.runType%60+%3D+%27trial%27&order_by=metrics.loss+ASC&max_results=2",

@@ -8,8 +8,9 @@
 //! - `/api/experiments/{id}/runs?filter=&order_by=&max_results=&page_token=&view=`: `{"runs": [Run],
 //!   "next_page_token"}`. Each run is `{info: {run_id, parent_run_id, status, start_time, end_time, ...},
 //!   data: {params, metrics: [{key, latest, min, max, ...}], tags}}`. `order_by` may repeat; `view` is
-//!   `active` (default), `deleted` or `all`; `max_results` defaults to 100. A bad filter is a 400 whose JSON
-//!   has `error`, `clause` and `column`.
+//!   `active` (default), `deleted` or `all`; `max_results` defaults to 100; `parent=none` keeps top-level
+//!   runs only and `parent={run id}` that run's children. Each run also has `child_count` (its active
+//!   children). A bad filter is a 400 whose JSON has `error`, `clause` and `column`.
 //! - `/api/runs/{id}`: `{"run": Run, "children": [run ids]}`.
 //! - `/api/runs/{id}/metrics/{key}`: `{"key", "history": [{key, value, step, timestamp}]}`.
 //! - `/api/runs/{id}/artifacts?path=`: `{"path", "files": [{path, is_dir, file_size}]}` (one level).
@@ -310,7 +311,27 @@ fn runs(state: &State, req: &Request, id: &str) -> ApiResult {
         .into_iter()
         .filter(|s| !s.trim().is_empty())
         .collect();
-    let query = RunsQuery::new(&[id], req.query("filter").unwrap_or(""))
+    let user_filter = req.query("filter").unwrap_or("");
+    // Check the user's filter alone first, so its errors point at its own columns.
+    crate::tracking::search::parse_filter(user_filter)?;
+    let scope = match req.query("parent").unwrap_or("") {
+        "" => None,
+        "none" => Some("attributes.parent_run_id IS NULL".to_string()),
+        p if p.len() == 32 && p.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            Some(format!("attributes.parent_run_id = '{p}'"))
+        }
+        p => {
+            return Err(ApiError::bad(format!(
+                "parent '{p}' is neither 'none' nor a run id"
+            )))
+        }
+    };
+    let filter = match (scope, user_filter.trim().is_empty()) {
+        (None, _) => user_filter.to_string(),
+        (Some(s), true) => s,
+        (Some(s), false) => format!("({user_filter}) AND {s}"),
+    };
+    let query = RunsQuery::new(&[id], &filter)
         .order_by(&order_by)
         .max_results(max_results)
         .view(view)
@@ -320,7 +341,13 @@ fn runs(state: &State, req: &Request, id: &str) -> ApiResult {
                 .map(str::to_string),
         );
     let page = state.tracker.search_runs(&query)?;
-    ok(json!({ "runs": to_value(&page.runs), "next_page_token": page.next_page_token }))
+    let mut runs = Vec::with_capacity(page.runs.len());
+    for run in &page.runs {
+        let mut v = to_value(run);
+        v["child_count"] = json!(state.tracker.child_run_ids(&run.info.run_id)?.len());
+        runs.push(v);
+    }
+    ok(json!({ "runs": runs, "next_page_token": page.next_page_token }))
 }
 
 fn run(state: &State, id: &str) -> ApiResult {

@@ -127,7 +127,7 @@ const REFRESH_MS = 5000;
 let refreshTimer = null;
 
 const runsState = {experiment: null, filter: '', order: null, desc: false, tokens: [null], page: 0, open: new Set(),
-  columns: new Map(), runs: [], next: null};
+  columns: new Map(), runs: [], next: null, kids: new Map()};
 
 function orderClause(col) {
   if (!col) return null;
@@ -143,6 +143,7 @@ async function experimentPage(id, query) {
     runsState.open = new Set();
     runsState.columns = new Map();
   }
+  runsState.kids = new Map();
   const filter = query.get('filter') || '';
   if (filter !== runsState.filter) Object.assign(runsState, {filter, tokens: [null], page: 0});
   const input = el('input', {type: 'search', id: 'filter', placeholder: "filter, e.g. metrics.loss < 0.5 AND params.algo = 'tpe'", value: runsState.filter, size: 60});
@@ -169,17 +170,39 @@ async function experimentPage(id, query) {
   await loadRuns(id, holder, errorLine, input);
 }
 
-async function loadRuns(id, holder, errorLine, input) {
+// Without a filter the table is a tree: top-level runs (studies and lone runs), each study's trials fetched
+// when it is expanded, in the same order. With a filter it lists the matching runs, nesting a trial under its
+// study when both are on the page.
+function treeMode() {
+  return runsState.filter.trim() === '';
+}
+
+function runsQuery(extra) {
   const q = new URLSearchParams();
   q.set('filter', runsState.filter);
-  q.set('max_results', PAGE_SIZE);
   const clause = orderClause(runsState.order);
   if (clause) q.set('order_by', clause);
-  const token = runsState.tokens[runsState.page];
-  if (token) q.set('page_token', token);
+  for (const [k, v] of Object.entries(extra)) if (v !== null && v !== undefined) q.set(k, v);
+  return q.toString();
+}
+
+// Loads (or extends with `more`) the children of a study, up to `size` at a time.
+async function loadKids(expId, parentId, more) {
+  const have = runsState.kids.get(parentId);
+  const token = more && have ? have.next : null;
+  const size = more || !have ? PAGE_SIZE : Math.min(Math.max(have.runs.length, PAGE_SIZE), 1000);
+  const data = await api('experiments/' + enc(expId) + '/runs?' +
+    runsQuery({parent: parentId, max_results: size, page_token: token}));
+  const runs = token ? have.runs.concat(data.runs) : data.runs;
+  runsState.kids.set(parentId, {runs, next: data.next_page_token});
+}
+
+async function loadRuns(id, holder, errorLine, input) {
+  const extra = {max_results: PAGE_SIZE, page_token: runsState.tokens[runsState.page]};
+  if (treeMode()) extra.parent = 'none';
   let data;
   try {
-    data = await api('experiments/' + enc(id) + '/runs?' + q.toString());
+    data = await api('experiments/' + enc(id) + '/runs?' + runsQuery(extra));
   } catch (err) {
     if (err.status === 400) {
       const col = err.body.column;
@@ -197,9 +220,14 @@ async function loadRuns(id, holder, errorLine, input) {
   runsState.tokens[runsState.page + 1] = data.next_page_token;
   runsState.runs = data.runs;
   runsState.next = data.next_page_token;
+  if (treeMode()) {
+    const open = data.runs.filter((r) => runsState.open.has(r.info.run_id) && r.child_count > 0);
+    await Promise.all(open.map((r) => loadKids(id, r.info.run_id, false)));
+  }
   renderRuns(id, holder, errorLine, input);
   clearTimeout(refreshTimer);
-  if (data.runs.some((r) => r.info.status === 'RUNNING')) {
+  const shown = data.runs.concat(...[...runsState.kids.values()].map((k) => k.runs));
+  if (shown.some((r) => r.info.status === 'RUNNING')) {
     const hash = location.hash;
     refreshTimer = setTimeout(() => {
       if (location.hash === hash && document.contains(holder)) loadRuns(id, holder, errorLine, input).catch(() => {});
@@ -213,7 +241,7 @@ function pager(next, reload) {
   return el('div', {class: 'pager'}, prev, el('span', {}, ' page ' + (runsState.page + 1) + ' '), nextB);
 }
 
-// Redraws the runs table from the last page loaded (after expanding a study or choosing columns).
+// Redraws the runs table from what is loaded (after expanding a study or choosing columns).
 function renderRuns(id, holder, errorLine, input) {
   const chooserOpen = holder.querySelector('details.columns')?.open || false;
   const reload = () => loadRuns(id, holder, errorLine, input);
@@ -222,34 +250,46 @@ function renderRuns(id, holder, errorLine, input) {
   holder.replaceChildren(chooser, t, pager(runsState.next, reload));
 }
 
-// Whether a param or metric column shows: the user's choice, else shown when a run without children in
-// this page has it (so a study's own settings such as algo.* stay out of the way of its trials' columns).
+// Whether a param or metric column shows: the user's choice, else shown when a run without children
+// has it (so a study's own settings such as algo.* stay out of the way of its trials' columns).
 function columnVisible(kind, key, leafKeys) {
   const choice = runsState.columns.get(kind + ':' + key);
   return choice === undefined ? leafKeys.has(kind + ':' + key) : choice;
 }
 
 function runsTable(runs, expId, holder, errorLine, input) {
-  const ids = new Set(runs.map((r) => r.info.run_id));
+  const tree = treeMode();
   const children = new Map();
-  const top = [];
-  for (const r of runs) {
-    const p = r.info.parent_run_id;
-    if (p && ids.has(p)) {
-      if (!children.has(p)) children.set(p, []);
-      children.get(p).push(r);
-    } else {
-      top.push(r);
+  let top = runs;
+  if (tree) {
+    for (const r of runs) {
+      const k = runsState.kids.get(r.info.run_id);
+      if (k && runsState.open.has(r.info.run_id)) children.set(r.info.run_id, k.runs);
+    }
+  } else {
+    const ids = new Set(runs.map((r) => r.info.run_id));
+    top = [];
+    for (const r of runs) {
+      const p = r.info.parent_run_id;
+      if (p && ids.has(p)) {
+        if (!children.has(p)) children.set(p, []);
+        children.get(p).push(r);
+      } else {
+        top.push(r);
+      }
     }
   }
-  const allParams = [...new Set(runs.flatMap((r) => r.data.params.map((p) => p.key)))].sort();
-  const allMetrics = [...new Set(runs.flatMap((r) => r.data.metrics.map((m) => m.key)))].sort();
+  const shown = top.concat(...children.values());
+  const allParams = [...new Set(shown.flatMap((r) => r.data.params.map((p) => p.key)))].sort();
+  const allMetrics = [...new Set(shown.flatMap((r) => r.data.metrics.map((m) => m.key)))].sort();
   const leafKeys = new Set();
-  for (const r of runs) {
-    if (children.has(r.info.run_id)) continue;
+  for (const r of shown) {
+    if (r.child_count > 0) continue;
     for (const p of r.data.params) leafKeys.add('param:' + p.key);
     for (const m of r.data.metrics) leafKeys.add('metric:' + m.key);
   }
+  // Only studies on show (all collapsed): their own metrics (best value, trial count) are the useful columns.
+  if (!leafKeys.size) for (const k of allMetrics) leafKeys.add('metric:' + k);
   const paramKeys = allParams.filter((k) => columnVisible('param', k, leafKeys));
   const metricKeys = allMetrics.filter((k) => columnVisible('metric', k, leafKeys));
   const redraw = () => renderRuns(expId, holder, errorLine, input);
@@ -284,18 +324,23 @@ function runsTable(runs, expId, holder, errorLine, input) {
     }}, c.label + arrow);
   }));
   const body = el('tbody', {});
+  const failed = (err) => { errorLine.replaceChildren(el('span', {}, err.message)); };
   const addRow = (r, depth) => {
-    const kids = children.get(r.info.run_id) || [];
-    const open = runsState.open.has(r.info.run_id);
-    const toggle = kids.length
+    const rid = r.info.run_id;
+    const kids = children.get(rid) || [];
+    const count = tree ? r.child_count : kids.length;
+    const open = runsState.open.has(rid);
+    const toggle = count
       ? el('button', {class: 'toggle', title: open ? 'collapse' : 'expand', onclick: () => {
-        if (open) runsState.open.delete(r.info.run_id); else runsState.open.add(r.info.run_id);
-        redraw();
-      }}, (open ? '▾ ' : '▸ ') + kids.length)
+        if (open) { runsState.open.delete(rid); redraw(); return; }
+        runsState.open.add(rid);
+        if (tree && !runsState.kids.has(rid)) loadKids(expId, rid, false).then(redraw, failed);
+        else redraw();
+      }}, (open ? '▾ ' : '▸ ') + count)
       : '';
     const cells = cols.map((c) => {
       if (c.key === 'run_name' && c.kind === 'attr') {
-        return el('td', {class: 'depth' + depth}, el('a', {href: '#/runs/' + enc(r.info.run_id)}, r.info.run_name || r.info.run_id));
+        return el('td', {class: 'depth' + depth}, el('a', {href: '#/runs/' + enc(rid)}, r.info.run_name || rid));
       }
       if (c.key === 'status' && c.kind === 'attr') return el('td', {class: 'status ' + r.info.status.toLowerCase()}, r.info.status);
       if (c.key === 'start_time') return el('td', {}, fmtTime(r.info.start_time));
@@ -312,7 +357,14 @@ function runsTable(runs, expId, holder, errorLine, input) {
       return el('td', {class: 'metric num', title: 'min ' + fmtNum(m.min) + ', max ' + fmtNum(m.max) + ', ' + m.count + ' points'}, fmtNum(m.latest));
     });
     body.appendChild(el('tr', {class: depth ? 'child' : ''}, el('td', {}, toggle), cells));
-    if (open) for (const k of kids) addRow(k, depth + 1);
+    if (!open) return;
+    for (const k of kids) addRow(k, depth + 1);
+    const more = tree ? runsState.kids.get(rid) : null;
+    if (more && more.next) {
+      body.appendChild(el('tr', {class: 'child'}, el('td', {}, ''), el('td', {colspan: cols.length, class: 'depth1'},
+        el('button', {onclick: () => loadKids(expId, rid, true).then(redraw, failed)},
+          'Show more trials (' + more.runs.length + ' of ' + count + ')'))));
+    }
   };
   for (const r of top) addRow(r, 0);
   if (!runs.length) body.appendChild(el('tr', {}, el('td', {colspan: cols.length + 1}, 'No runs match.')));
