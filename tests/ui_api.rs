@@ -734,6 +734,14 @@ fn speed_of_a_study_with_10000_trials() {
         ),
         ("study run with 10,000 children", study_target),
         (
+            "top-level runs",
+            format!("/api/experiments/{exp}/runs?parent=none"),
+        ),
+        (
+            "a study's trials sorted by metric, 100",
+            format!("/api/experiments/{exp}/runs?parent={study}&order_by=metrics.loss"),
+        ),
+        (
             "all 10,001 sorted",
             format!("/api/experiments/{exp}/runs?order_by=metrics.loss&max_results=20000"),
         ),
