@@ -34,7 +34,7 @@ use crate::registry::Registry;
 use crate::tracking::Tracker;
 
 /// Worker threads answering requests.
-pub const WORKERS: usize = 4;
+pub const WORKERS: usize = 8;
 /// How long a connection may take to send its request or read the answer.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
 

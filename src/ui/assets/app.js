@@ -396,15 +396,16 @@ async function runPage(id) {
   const paramRows = run.data.params.map((p) => el('tr', {}, el('td', {}, p.key), el('td', {}, p.value)));
   const tagRows = run.data.tags.map((t) => el('tr', {}, el('td', {}, t.key), el('td', {class: 'pre'}, t.value)));
   const artifacts = el('ul', {class: 'artifacts'});
+  const viewer = el('div', {class: 'viewer'});
   show(el('h1', {}, 'Run ', info.run_name || info.run_id),
     actionsForRun(info),
     infoTable,
     el('h2', {}, 'Params'), table(['Key', 'Value'], paramRows),
     el('h2', {}, 'Metrics'), table(['Key (click for history)', 'Latest', 'Min', 'Max', 'Points'], metricRows), chart,
     el('h2', {}, 'Tags'), table(['Key', 'Value'], tagRows),
-    el('h2', {}, 'Artifacts'), artifacts);
+    el('h2', {}, 'Artifacts'), artifacts, viewer);
   if (run.data.metrics.length) drawHistory(id, run.data.metrics[0].key, chart);
-  await listArtifacts(id, '', artifacts);
+  await listArtifacts(id, '', artifacts, viewer);
 }
 
 function actionsForRun(info) {
@@ -424,7 +425,7 @@ function actionsForRun(info) {
   return el('div', {class: 'toolbar'}, lifecycle, ' ', name, path, register, ' ', status);
 }
 
-async function listArtifacts(runId, path, ul) {
+async function listArtifacts(runId, path, ul, viewer) {
   let data;
   try {
     data = await api('runs/' + enc(runId) + '/artifacts?path=' + enc(path));
@@ -441,17 +442,80 @@ async function listArtifacts(runId, path, ul) {
       const toggle = el('button', {class: 'linklike', onclick: () => {
         if (loaded) { sub.hidden = !sub.hidden; return; }
         loaded = true;
-        listArtifacts(runId, f.path, sub);
+        listArtifacts(runId, f.path, sub, viewer);
       }}, name + '/');
       ul.appendChild(el('li', {}, toggle, sub));
     } else {
       const url = '/api/runs/' + enc(runId) + '/artifact?path=' + enc(f.path);
       ul.appendChild(el('li', {},
-        el('a', {href: url, target: '_blank', rel: 'noopener noreferrer'}, name),
+        el('button', {class: 'linklike', onclick: () => viewArtifact(url, f, viewer)}, name),
         ' (' + f.file_size + ' bytes) ',
+        el('a', {href: url, target: '_blank', rel: 'noopener noreferrer'}, 'open'), ' ',
         el('a', {href: url + '&download=1', download: name}, 'download')));
     }
   }
+}
+
+const IMAGE_EXT = ['png', 'jpg', 'jpeg', 'gif', 'svg'];
+const VIEW_LIMIT = 2 * 1024 * 1024;
+const CSV_ROWS = 200;
+
+// Shows an artifact under the list: images as <img>, CSV as a table, JSON pretty-printed, other text as is.
+async function viewArtifact(url, file, viewer) {
+  const ext = (file.path.split('.').pop() || '').toLowerCase();
+  const title = el('h3', {}, file.path);
+  if (IMAGE_EXT.includes(ext)) {
+    viewer.replaceChildren(title, el('img', {src: url, alt: file.path, class: 'artifact'}));
+    return;
+  }
+  if (file.file_size > VIEW_LIMIT) {
+    viewer.replaceChildren(title, el('p', {class: 'muted'}, 'Too large to show here: download it.'));
+    return;
+  }
+  const resp = await fetch(url);
+  if (!resp.ok) {
+    viewer.replaceChildren(title, el('p', {class: 'error'}, 'HTTP ' + resp.status));
+    return;
+  }
+  const text = await resp.text();
+  if (ext === 'csv' || ext === 'tsv') {
+    const rows = parseCsv(text, ext === 'tsv' ? '\t' : ',');
+    const [head, ...rest] = rows;
+    const more = rest.length > CSV_ROWS ? el('p', {class: 'muted'}, 'First ' + CSV_ROWS + ' of ' + rest.length + ' rows.') : null;
+    const grid = table((head || []).map((h) => el('th', {}, h)),
+      rest.slice(0, CSV_ROWS).map((r) => el('tr', {}, r.map((c) => el('td', {}, c)))));
+    viewer.replaceChildren(...[title, grid, more].filter(Boolean));
+    return;
+  }
+  let shown = text;
+  if (ext === 'json') {
+    try { shown = JSON.stringify(JSON.parse(text), null, 2); } catch (e) { shown = text; }
+  }
+  viewer.replaceChildren(title, el('pre', {class: 'artifact'}, shown));
+}
+
+// CSV with double-quoted fields ("" inside quotes is a quote).
+function parseCsv(text, sep) {
+  const rows = [];
+  let row = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') { field += '"'; i++; }
+      else if (c === '"') quoted = false;
+      else field += c;
+    } else if (c === '"' && field === '') quoted = true;
+    else if (c === sep) { row.push(field); field = ''; }
+    else if (c === '\n' || c === '\r') {
+      if (c === '\r' && text[i + 1] === '\n') i++;
+      row.push(field); field = '';
+      rows.push(row); row = [];
+    } else field += c;
+  }
+  if (field !== '' || row.length) { row.push(field); rows.push(row); }
+  return rows;
 }
 
 async function drawHistory(runId, key, holder) {
