@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 const XSS: &str = "<script>alert(1)</script>";
 
 struct Fixture {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     tracker: Tracker,
     experiment_id: i64,
     study_run: String,
@@ -57,7 +57,7 @@ fn fixture() -> Fixture {
         .unwrap()
         .experiment_id;
     Fixture {
-        _dir: dir,
+        dir: dir,
         tracker,
         experiment_id,
         study_run,
@@ -756,4 +756,52 @@ fn speed_of_a_study_with_10000_trials() {
         );
     }
     server.stop();
+}
+
+#[test]
+fn the_hpo_ui_command_prints_its_url_and_warns_off_loopback() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let f = fixture();
+    let db = f.dir.path().join("hpo.db");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hpo"))
+        .args(["--tracking-uri"])
+        .arg(format!("sqlite:///{}", db.display()))
+        .args(["ui", "--host", "0.0.0.0", "--port", "0", "--read-only"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut warning = String::new();
+    stderr.read_line(&mut warning).unwrap();
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let result = std::panic::catch_unwind(|| {
+        assert!(warning.starts_with("warning:"), "{warning}");
+        assert!(line.contains("read-only"), "{line}");
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap();
+        let port: u16 = url
+            .trim_end_matches('/')
+            .rsplit(':')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let r = get(addr, "/api/experiments");
+        assert_eq!(r.status, 200);
+        assert!(r.text().contains("ui-test"));
+        let r = post(addr, "/api/runs/x/delete", Some("t"), &json!({}));
+        assert_eq!(r.status, 403);
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
 }
