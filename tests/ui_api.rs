@@ -57,7 +57,7 @@ fn fixture() -> Fixture {
         .unwrap()
         .experiment_id;
     Fixture {
-        dir: dir,
+        dir,
         tracker,
         experiment_id,
         study_run,
