@@ -387,7 +387,7 @@ async function runPage(id) {
     kv('Duration', fmtDuration(info)),
     kv('User', info.user_id),
     kv('Parent', info.parent_run_id ? link(info.parent_run_id) : '—'),
-    kv('Children', data.children.length ? data.children.flatMap((c, i) => (i ? [', ', link(c)] : [link(c)])) : '—'));
+    kv('Children', childLinks(data.children, link, info.experiment_id)));
   const chart = el('div', {id: 'chart'});
   const metricRows = run.data.metrics.map((m) => el('tr', {},
     el('td', {}, el('button', {class: 'linklike', onclick: () => drawHistory(id, m.key, chart)}, m.key)),
@@ -406,6 +406,18 @@ async function runPage(id) {
     el('h2', {}, 'Artifacts'), artifacts, viewer);
   if (run.data.metrics.length) drawHistory(id, run.data.metrics[0].key, chart);
   await listArtifacts(id, '', artifacts, viewer);
+}
+
+// The first children as links; a study of thousands of trials links to its experiment's table instead.
+const CHILD_LINKS = 50;
+function childLinks(children, link, expId) {
+  if (!children.length) return '—';
+  const shown = children.slice(0, CHILD_LINKS).flatMap((c, i) => (i ? [', ', link(c)] : [link(c)]));
+  if (children.length > CHILD_LINKS) {
+    shown.push(' … and ' + (children.length - CHILD_LINKS) + ' more (',
+      el('a', {href: '#/experiments/' + enc(expId)}, 'see the runs table'), ')');
+  }
+  return shown;
 }
 
 function actionsForRun(info) {
