@@ -25,6 +25,7 @@ pub mod space;
 pub mod study;
 pub mod tracking;
 pub mod trial;
+pub mod ui;
 
 pub use algo::{Algorithm, Anneal, Random, Tpe};
 pub use space::{hp, Assignment, Dist, Node, ParamError, Params, Space, SpaceError, Value};

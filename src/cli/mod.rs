@@ -13,6 +13,7 @@ mod predict;
 mod progress;
 mod run;
 mod runs;
+mod ui;
 
 use clap::{Parser, Subcommand};
 
@@ -58,6 +59,8 @@ pub enum Command {
     /// Predict with a registered model fitted by a linfa trial, on a CSV file.
     Predict(predict::PredictArgs),
     Bench(bench::BenchArgs),
+    /// Serve the web interface to experiments, runs and models.
+    Ui(ui::UiArgs),
 }
 
 /// Open the tracking store the user asked for (flag, environment, or ./hpo.db).
@@ -99,5 +102,6 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Models(c) => models::run(c, &cli.tracking_uri),
         Command::Predict(a) => predict::predict(a, &cli.tracking_uri),
         Command::Bench(a) => bench::run(a, &cli.tracking_uri),
+        Command::Ui(a) => ui::run(a, &cli.tracking_uri),
     }
 }

@@ -366,6 +366,20 @@ impl Tracker {
         Ok(self.store.restore_run(run_id)?)
     }
 
+    /// How many runs of an experiment are in `view`.
+    pub fn count_runs(
+        &self,
+        experiment_id: ExperimentId,
+        view: ViewType,
+    ) -> Result<usize, TrackingError> {
+        Ok(self.store.count_runs(experiment_id, view)?)
+    }
+
+    /// The ids of a run's direct children (active ones), oldest first.
+    pub fn child_run_ids(&self, run_id: &str) -> Result<Vec<RunId>, TrackingError> {
+        Ok(self.store.child_run_ids(run_id)?)
+    }
+
     /// Direct children of a run (active ones), oldest first.
     pub fn child_runs(&self, run_id: &str) -> Result<Vec<Run>, TrackingError> {
         store::validate_run_id(run_id).map_err(|_| StoreError::RunNotFound(run_id.to_string()))?;

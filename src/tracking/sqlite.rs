@@ -1088,6 +1088,36 @@ impl Store for SqliteStore {
         Some(self)
     }
 
+    fn count_runs(&self, experiment_id: ExperimentId, view: ViewType) -> Result<usize, StoreError> {
+        let stage = match view {
+            ViewType::ActiveOnly => Some("active"),
+            ViewType::DeletedOnly => Some("deleted"),
+            ViewType::All => None,
+        };
+        self.read(|tx| {
+            let n: i64 = tx
+                .prepare_cached(
+                    "SELECT COUNT(*) FROM runs WHERE experiment_id = ?1 \
+                     AND (?2 IS NULL OR lifecycle_stage = ?2)",
+                )?
+                .query_row(rusqlite::params![experiment_id, stage], |r| r.get(0))?;
+            Ok(usize::try_from(n).unwrap_or(0))
+        })
+    }
+
+    fn child_run_ids(&self, run_id: &str) -> Result<Vec<RunId>, StoreError> {
+        self.read(|tx| {
+            let ids = tx
+                .prepare_cached(
+                    "SELECT run_uuid FROM runs WHERE parent_run_id = ?1 \
+                     AND lifecycle_stage = 'active' ORDER BY start_time, run_uuid",
+                )?
+                .query_map([run_id], |r| r.get(0))?
+                .collect::<Result<Vec<String>, _>>()?;
+            Ok(ids)
+        })
+    }
+
     fn search_runs(&self, query: &RunsQuery) -> Result<RunPage, StoreError> {
         if query.max_results == 0 || query.max_results > MAX_RESULTS_LIMIT {
             return Err(search::SearchError::InvalidMaxResults {

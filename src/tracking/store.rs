@@ -580,6 +580,48 @@ pub trait Store: Send + Sync {
     fn registry(&self) -> Option<&dyn crate::registry::RegistryStore> {
         None
     }
+
+    /// How many runs of an experiment are in `view`. The default pages through [`Store::search_runs`];
+    /// backends answer it without reading the runs' data.
+    fn count_runs(&self, experiment_id: ExperimentId, view: ViewType) -> Result<usize, StoreError> {
+        let mut count = 0;
+        let mut token = None;
+        loop {
+            let page = self.search_runs(
+                &RunsQuery::new(&[experiment_id], "")
+                    .view(view)
+                    .max_results(MAX_RESULTS_LIMIT)
+                    .page_token(token),
+            )?;
+            count += page.runs.len();
+            token = page.next_page_token;
+            if token.is_none() {
+                return Ok(count);
+            }
+        }
+    }
+
+    /// The ids of a run's active children, oldest first. The default uses [`Store::search_runs`];
+    /// backends answer it without reading the runs' data.
+    fn child_run_ids(&self, run_id: &str) -> Result<Vec<RunId>, StoreError> {
+        validate_run_id(run_id).map_err(|_| StoreError::RunNotFound(run_id.to_string()))?;
+        let mut ids = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self.search_runs(&RunsQuery {
+                filter: format!("parent_run_id = '{run_id}'"),
+                order_by: vec!["start_time ASC".into()],
+                max_results: MAX_RESULTS_LIMIT,
+                page_token: token,
+                ..RunsQuery::default()
+            })?;
+            ids.extend(page.runs.into_iter().map(|r| r.info.run_id));
+            token = page.next_page_token;
+            if token.is_none() {
+                return Ok(ids);
+            }
+        }
+    }
 }
 
 /// The current time in epoch milliseconds.

@@ -1,0 +1,524 @@
+//! The JSON API under `/api/` and the routing of every request (pages included).
+//!
+//! Read endpoints (`GET`):
+//!
+//! - `/api/experiments`: `{"experiments": [{experiment_id, name, lifecycle_stage, creation_time,
+//!   last_update_time, run_count, main_metric, best_value}]}`. `main_metric` is the `hpo.metric` tag of the
+//!   experiment's studies and `best_value` the lowest `best_<metric>` they logged (both `null` when none).
+//! - `/api/experiments/{id}/runs?filter=&order_by=&max_results=&page_token=&view=`: `{"runs": [Run],
+//!   "next_page_token"}`. Each run is `{info: {run_id, parent_run_id, status, start_time, end_time, ...},
+//!   data: {params, metrics: [{key, latest, min, max, ...}], tags}}`. `order_by` may repeat; `view` is
+//!   `active` (default), `deleted` or `all`; `max_results` defaults to 100; `parent=none` keeps top-level
+//!   runs only and `parent={run id}` that run's children. Each run also has `child_count` (its active
+//!   children). A bad filter is a 400 whose JSON has `error`, `clause` and `column`.
+//! - `/api/runs/{id}`: `{"run": Run, "children": [run ids]}`.
+//! - `/api/runs/{id}/metrics/{key}`: `{"key", "history": [{key, value, step, timestamp}]}`.
+//! - `/api/runs/{id}/artifacts?path=`: `{"path", "files": [{path, is_dir, file_size}]}` (one level).
+//! - `/api/runs/{id}/artifact?path=`: the file's bytes, typed by extension, sandboxed by a
+//!   `Content-Security-Policy`; paths leaving the run's artifact directory are refused (400).
+//! - `/api/models`: `{"models": [RegisteredModel], "next_page_token"}`.
+//! - `/api/models/{name}`: `{"model": RegisteredModel, "versions": [ModelVersion]}`, versions newest first,
+//!   each with `current_stage`, `aliases`, `run_id` and `source`.
+//!
+//! Actions (`POST`, JSON bodies; refused with 403 in read-only mode or without the server's token in the
+//! `X-HPO-Token` header):
+//!
+//! - `/api/models/{name}/versions` `{"run_id": "...", "artifact_path": "model"}`: registers the run (creating
+//!   the model if needed); answers `{"model_version": ModelVersion}`.
+//! - `/api/models/{name}/aliases/{alias}` `{"version": 2}`: sets or moves an alias; answers `{"model": ...}`.
+//! - `/api/models/{name}/versions/{version}/stage` `{"stage": "Production"}`: changes the stage.
+//! - `/api/runs/{id}/delete`, `/api/runs/{id}/restore`: soft-deletes or restores a run; answers
+//!   `{"run": Run}`.
+//!
+//! Errors are `{"error": "..."}` with 400 (bad input), 403, 404 (unknown run, experiment, model, route),
+//! 405, 413 or 503 (database busy); 500 only for failures of the store itself.
+
+use serde_json::{json, Value};
+
+use super::http::{Request, Response};
+use super::State;
+use crate::registry::{ModelSearch, RegistryError, Stage};
+use crate::tracking::{ArtifactError, RunsQuery, SearchError, StoreError, TrackingError, ViewType};
+
+/// Default page size of the runs endpoint.
+pub const DEFAULT_PAGE_SIZE: usize = 100;
+
+const INDEX_HTML: &str = include_str!("assets/index.html");
+const APP_JS: &str = include_str!("assets/app.js");
+const STYLE_CSS: &str = include_str!("assets/style.css");
+
+const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                        connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// An API failure: a status and a JSON body.
+#[derive(Debug)]
+pub struct ApiError {
+    status: u16,
+    body: Value,
+}
+
+impl ApiError {
+    fn new(status: u16, message: impl std::fmt::Display) -> Self {
+        ApiError {
+            status,
+            body: json!({ "error": message.to_string() }),
+        }
+    }
+    fn bad(message: impl std::fmt::Display) -> Self {
+        Self::new(400, message)
+    }
+    fn not_found(message: impl std::fmt::Display) -> Self {
+        Self::new(404, message)
+    }
+    fn into_response(self) -> Response {
+        Response::json(self.status, &self.body)
+    }
+}
+
+impl From<SearchError> for ApiError {
+    fn from(e: SearchError) -> Self {
+        let mut err = ApiError::bad(&e);
+        if let SearchError::Syntax { clause, column, .. } = &e {
+            err.body["clause"] = json!(clause);
+            err.body["column"] = json!(column);
+        }
+        err
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Search(s) => s.into(),
+            StoreError::RunNotFound(_) | StoreError::ExperimentNotFound(_) => {
+                ApiError::not_found(e)
+            }
+            StoreError::Busy(_) => ApiError::new(503, e),
+            StoreError::Database(_) | StoreError::SchemaTooNew { .. } => ApiError::new(500, e),
+            _ => ApiError::bad(e),
+        }
+    }
+}
+
+impl From<ArtifactError> for ApiError {
+    fn from(e: ArtifactError) -> Self {
+        match e {
+            ArtifactError::NotFound(_) => ApiError::not_found(e),
+            ArtifactError::Io { .. } => ApiError::new(500, e),
+            _ => ApiError::bad(e),
+        }
+    }
+}
+
+impl From<TrackingError> for ApiError {
+    fn from(e: TrackingError) -> Self {
+        match e {
+            TrackingError::Store(s) => s.into(),
+            TrackingError::Artifact(a) => a.into(),
+            other => ApiError::new(500, other),
+        }
+    }
+}
+
+impl From<RegistryError> for ApiError {
+    fn from(e: RegistryError) -> Self {
+        match e {
+            RegistryError::Store(s) => s.into(),
+            RegistryError::Artifact(a) => a.into(),
+            RegistryError::Tracking(t) => t.into(),
+            RegistryError::Search(s) => s.into(),
+            RegistryError::Unsupported => ApiError::new(501, e),
+            RegistryError::ModelNotFound { .. }
+            | RegistryError::VersionNotFound { .. }
+            | RegistryError::VersionDeleted { .. }
+            | RegistryError::NoVersions { .. }
+            | RegistryError::AliasNotFound { .. }
+            | RegistryError::RunNotFound(_) => ApiError::not_found(e),
+            other => ApiError::bad(other),
+        }
+    }
+}
+
+type ApiResult = Result<Response, ApiError>;
+
+fn ok(value: Value) -> ApiResult {
+    Ok(Response::json(200, &value))
+}
+
+fn to_value<T: serde::Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+/// Answers one request.
+pub fn handle(state: &State, req: &Request) -> Response {
+    let head = req.method == "HEAD";
+    let method = if head { "GET" } else { req.method.as_str() };
+    let segs: Vec<&str> = req.segments.iter().map(String::as_str).collect();
+    let result = match (method, segs.first().copied()) {
+        (_, Some("api")) => api(state, req, method, &segs[1..]),
+        ("GET", _) => page(state, &segs),
+        _ => Err(ApiError::new(405, "only GET is allowed here")),
+    };
+    result.unwrap_or_else(ApiError::into_response)
+}
+
+fn page(state: &State, segs: &[&str]) -> ApiResult {
+    let (content_type, body) = match segs {
+        [] | ["index.html"] => (
+            "text/html; charset=utf-8",
+            INDEX_HTML.replace("{{TOKEN}}", &state.token).replace(
+                "{{READ_ONLY}}",
+                if state.read_only { "true" } else { "false" },
+            ),
+        ),
+        ["app.js"] => ("text/javascript; charset=utf-8", APP_JS.to_string()),
+        ["style.css"] => ("text/css; charset=utf-8", STYLE_CSS.to_string()),
+        _ => return Err(ApiError::not_found("no such page")),
+    };
+    Ok(Response::new(200, content_type, body.into_bytes())
+        .with_header("Content-Security-Policy", PAGE_CSP)
+        .with_header("X-Frame-Options", "DENY"))
+}
+
+fn api(state: &State, req: &Request, method: &str, segs: &[&str]) -> ApiResult {
+    match (method, segs) {
+        ("GET", ["experiments"]) => experiments(state),
+        ("GET", ["experiments", id, "runs"]) => runs(state, req, id),
+        ("GET", ["runs", id]) => run(state, id),
+        ("GET", ["runs", id, "metrics", key]) => metric_history(state, id, key),
+        ("GET", ["runs", id, "artifacts"]) => artifact_list(state, req, id),
+        ("GET", ["runs", id, "artifact"]) => artifact_file(state, req, id),
+        ("GET", ["models"]) => models(state, req),
+        ("GET", ["models", name]) => model(state, name),
+        ("POST", rest) => {
+            authorize(state, req)?;
+            let body = json_body(req)?;
+            match rest {
+                ["models", name, "versions"] => register(state, name, &body),
+                ["models", name, "aliases", alias] => set_alias(state, name, alias, &body),
+                ["models", name, "versions", v, "stage"] => set_stage(state, name, v, &body),
+                ["runs", id, "delete"] => run_lifecycle(state, id, true),
+                ["runs", id, "restore"] => run_lifecycle(state, id, false),
+                _ => Err(ApiError::not_found("no such API endpoint")),
+            }
+        }
+        ("GET", _) => Err(ApiError::not_found("no such API endpoint")),
+        _ => Err(ApiError::new(
+            405,
+            format!("method {method} is not allowed"),
+        )),
+    }
+}
+
+fn authorize(state: &State, req: &Request) -> Result<(), ApiError> {
+    if state.read_only {
+        return Err(ApiError::new(403, "the server is read-only"));
+    }
+    let given = req.header("x-hpo-token").unwrap_or("");
+    if !constant_time_eq(given.as_bytes(), state.token.as_bytes()) {
+        return Err(ApiError::new(403, "missing or wrong X-HPO-Token header"));
+    }
+    Ok(())
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn json_body(req: &Request) -> Result<Value, ApiError> {
+    if req.body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(json!({}));
+    }
+    let v: Value = serde_json::from_slice(&req.body)
+        .map_err(|e| ApiError::bad(format!("the body is not valid JSON: {e}")))?;
+    if !v.is_object() {
+        return Err(ApiError::bad("the body must be a JSON object"));
+    }
+    Ok(v)
+}
+
+fn registry(state: &State) -> Result<&crate::registry::Registry, ApiError> {
+    state
+        .registry
+        .as_ref()
+        .ok_or_else(|| ApiError::new(501, "this tracking store has no model registry"))
+}
+
+fn parse_experiment_id(id: &str) -> Result<i64, ApiError> {
+    id.parse()
+        .map_err(|_| ApiError::bad(format!("experiment id '{id}' is not a number")))
+}
+
+fn experiments(state: &State) -> ApiResult {
+    let tracker = &state.tracker;
+    let mut out = Vec::new();
+    for e in tracker.list_experiments(ViewType::ActiveOnly)? {
+        let run_count = tracker.count_runs(e.experiment_id, ViewType::ActiveOnly)?;
+        let studies = tracker.search_runs(
+            &RunsQuery::new(&[e.experiment_id], "tags.`hpo.runType` = 'study'").max_results(1000),
+        )?;
+        let mut main_metric: Option<String> = None;
+        let mut best: Option<f64> = None;
+        for s in &studies.runs {
+            let Some(m) = s.data.tag("hpo.metric") else {
+                continue;
+            };
+            if main_metric.as_deref().is_some_and(|mm| mm != m) {
+                continue;
+            }
+            main_metric = Some(m.to_string());
+            if let Some(v) = s.data.metric(&format!("best_{m}")).map(|s| s.latest) {
+                if v.is_finite() && best.is_none_or(|b| v < b) {
+                    best = Some(v);
+                }
+            }
+        }
+        out.push(json!({
+            "experiment_id": e.experiment_id,
+            "name": e.name,
+            "lifecycle_stage": e.lifecycle_stage,
+            "creation_time": e.creation_time,
+            "last_update_time": e.last_update_time,
+            "run_count": run_count,
+            "main_metric": main_metric,
+            "best_value": best,
+        }));
+    }
+    ok(json!({ "experiments": out }))
+}
+
+fn runs(state: &State, req: &Request, id: &str) -> ApiResult {
+    let id = parse_experiment_id(id)?;
+    state.tracker.get_experiment(id)?;
+    let max_results = match req.query("max_results").filter(|s| !s.is_empty()) {
+        None => DEFAULT_PAGE_SIZE,
+        Some(s) => s
+            .parse()
+            .map_err(|_| ApiError::bad(format!("max_results '{s}' is not a number")))?,
+    };
+    let view = match req.query("view").unwrap_or("active") {
+        "" | "active" => ViewType::ActiveOnly,
+        "deleted" => ViewType::DeletedOnly,
+        "all" => ViewType::All,
+        other => {
+            return Err(ApiError::bad(format!(
+                "view '{other}' is not one of active, deleted, all"
+            )))
+        }
+    };
+    let order_by: Vec<&str> = req
+        .query_all("order_by")
+        .into_iter()
+        .filter(|s| !s.trim().is_empty())
+        .collect();
+    let user_filter = req.query("filter").unwrap_or("");
+    // Check the user's filter alone first, so its errors point at its own columns.
+    crate::tracking::search::parse_filter(user_filter)?;
+    let scope = match req.query("parent").unwrap_or("") {
+        "" => None,
+        "none" => Some("attributes.parent_run_id IS NULL".to_string()),
+        p if p.len() == 32 && p.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            Some(format!("attributes.parent_run_id = '{p}'"))
+        }
+        p => {
+            return Err(ApiError::bad(format!(
+                "parent '{p}' is neither 'none' nor a run id"
+            )))
+        }
+    };
+    let filter = match (scope, user_filter.trim().is_empty()) {
+        (None, _) => user_filter.to_string(),
+        (Some(s), true) => s,
+        (Some(s), false) => format!("({user_filter}) AND {s}"),
+    };
+    let query = RunsQuery::new(&[id], &filter)
+        .order_by(&order_by)
+        .max_results(max_results)
+        .view(view)
+        .page_token(
+            req.query("page_token")
+                .filter(|s| !s.is_empty())
+                .map(str::to_string),
+        );
+    let page = state.tracker.search_runs(&query)?;
+    let mut runs = Vec::with_capacity(page.runs.len());
+    for run in &page.runs {
+        let mut v = to_value(run);
+        v["child_count"] = json!(state.tracker.child_run_ids(&run.info.run_id)?.len());
+        runs.push(v);
+    }
+    ok(json!({ "runs": runs, "next_page_token": page.next_page_token }))
+}
+
+fn run(state: &State, id: &str) -> ApiResult {
+    let run = state.tracker.get_run(id)?;
+    let children = state.tracker.child_run_ids(id)?;
+    ok(json!({ "run": to_value(&run), "children": children }))
+}
+
+fn metric_history(state: &State, id: &str, key: &str) -> ApiResult {
+    let run = state.tracker.get_run(id)?;
+    if run.data.metric(key).is_none() {
+        return Err(ApiError::not_found(format!(
+            "run '{id}' has no metric '{key}'"
+        )));
+    }
+    let history = state.tracker.metric_history(id, key)?;
+    ok(json!({ "key": key, "history": to_value(&history) }))
+}
+
+fn artifact_list(state: &State, req: &Request, id: &str) -> ApiResult {
+    let path = req.query("path").unwrap_or("");
+    let store = state.tracker.artifacts(id)?;
+    let files = match store.list(path) {
+        Ok(f) => f,
+        // A run that never logged an artifact has no directory yet.
+        Err(ArtifactError::NotFound(_)) if path.is_empty() => Vec::new(),
+        Err(e) => return Err(e.into()),
+    };
+    ok(json!({ "path": path, "files": to_value(&files) }))
+}
+
+/// The content type served for an artifact, by its extension.
+pub fn content_type_for(path: &str) -> &'static str {
+    let ext = path
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        "txt" | "log" | "md" | "py" | "rs" | "toml" | "yaml" | "yml" | "html" | "htm" | "xml" => {
+            "text/plain; charset=utf-8"
+        }
+        "json" => "application/json",
+        "csv" => "text/csv; charset=utf-8",
+        "tsv" => "text/tab-separated-values; charset=utf-8",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "svg" => "image/svg+xml",
+        _ => "application/octet-stream",
+    }
+}
+
+fn artifact_file(state: &State, req: &Request, id: &str) -> ApiResult {
+    let path = req
+        .query("path")
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| ApiError::bad("the path query parameter is required"))?;
+    let store = state.tracker.artifacts(id)?;
+    let bytes = store.read(path).map_err(|e| match e {
+        // Reading a directory: the user asked for the wrong kind of path.
+        ArtifactError::Io { .. } => ApiError::not_found(format!("'{path}' is not a file")),
+        other => other.into(),
+    })?;
+    let name = path.rsplit('/').next().unwrap_or("artifact");
+    let safe_name: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let disposition = if req.query("download").is_some() {
+        "attachment"
+    } else {
+        "inline"
+    };
+    Ok(Response::new(200, content_type_for(path), bytes)
+        .with_header("Content-Security-Policy", "default-src 'none'; sandbox")
+        .with_header(
+            "Content-Disposition",
+            &format!("{disposition}; filename=\"{safe_name}\""),
+        ))
+}
+
+fn models(state: &State, req: &Request) -> ApiResult {
+    let page = registry(state)?.search_registered_models(
+        &ModelSearch::default().page_token(
+            req.query("page_token")
+                .filter(|s| !s.is_empty())
+                .map(str::to_string),
+        ),
+    )?;
+    ok(json!({ "models": to_value(&page.models), "next_page_token": page.next_page_token }))
+}
+
+fn model(state: &State, name: &str) -> ApiResult {
+    let reg = registry(state)?;
+    let model = reg.get_registered_model(name)?;
+    let mut versions = Vec::new();
+    let latest = model.latest_version.unwrap_or(0);
+    for v in (1..=latest).rev() {
+        match reg.get_model_version(name, v) {
+            Ok(mv) => versions.push(to_value(&mv)),
+            Err(RegistryError::VersionDeleted { .. } | RegistryError::VersionNotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    ok(json!({ "model": to_value(&model), "versions": versions }))
+}
+
+fn str_field<'a>(body: &'a Value, key: &str) -> Result<&'a str, ApiError> {
+    body.get(key)
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::bad(format!("the body needs a string field '{key}'")))
+}
+
+fn register(state: &State, name: &str, body: &Value) -> ApiResult {
+    let reg = registry(state)?;
+    let run_id = str_field(body, "run_id")?;
+    if run_id.is_empty() || !run_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(ApiError::bad(format!("'{run_id}' is not a run id")));
+    }
+    let artifact_path = match body.get("artifact_path") {
+        None | Some(Value::Null) => "",
+        Some(Value::String(s)) => s.trim_matches('/'),
+        Some(_) => return Err(ApiError::bad("artifact_path must be a string")),
+    };
+    let source = if artifact_path.is_empty() {
+        format!("runs:/{run_id}")
+    } else {
+        format!("runs:/{run_id}/{artifact_path}")
+    };
+    let version = reg.register_model(&source, name, &[])?;
+    ok(json!({ "model_version": to_value(&version) }))
+}
+
+fn set_alias(state: &State, name: &str, alias: &str, body: &Value) -> ApiResult {
+    let reg = registry(state)?;
+    let version = body
+        .get("version")
+        .and_then(|v| {
+            v.as_i64()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        })
+        .ok_or_else(|| ApiError::bad("the body needs an integer field 'version'"))?;
+    reg.set_alias(name, alias, version)?;
+    ok(json!({ "model": to_value(&reg.get_registered_model(name)?) }))
+}
+
+fn set_stage(state: &State, name: &str, version: &str, body: &Value) -> ApiResult {
+    let reg = registry(state)?;
+    let version: i64 = version
+        .parse()
+        .map_err(|_| ApiError::bad(format!("version '{version}' is not a number")))?;
+    let stage: Stage = str_field(body, "stage")?.parse()?;
+    let archive = body
+        .get("archive_existing")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let mv = reg.transition_stage(name, version, stage, archive)?;
+    ok(json!({ "model_version": to_value(&mv) }))
+}
+
+fn run_lifecycle(state: &State, id: &str, delete: bool) -> ApiResult {
+    if delete {
+        state.tracker.delete_run(id)?;
+    } else {
+        state.tracker.restore_run(id)?;
+    }
+    ok(json!({ "run": to_value(&state.tracker.get_run(id)?) }))
+}

@@ -1,0 +1,807 @@
+//! HTTP tests of `hpo ui`: every API endpoint over a real server on an ephemeral port, with a plain
+//! `TcpStream` client.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+
+use hpo::tracking::{Recorder, Tracker};
+use hpo::ui::{RunningServer, UiOptions, UiServer};
+use hpo::{hp, with_context, Fmin, Params, Space, TrialContext};
+use serde_json::{json, Value};
+
+const XSS: &str = "<script>alert(1)</script>";
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    tracker: Tracker,
+    experiment_id: i64,
+    study_run: String,
+    trial_runs: Vec<String>,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("hpo.db");
+    let tracker = Tracker::open(&format!("sqlite:///{}", db.display())).unwrap();
+    let recorder = Recorder::new(&tracker, "ui-test")
+        .unwrap()
+        .study_name("s1")
+        .metric("loss");
+    let handle = recorder.handle();
+    let artifact = dir.path().join("weights.txt");
+    std::fs::write(&artifact, "weights").unwrap();
+    let space = Space::from_params([hp::uniform("x", -2.0, 2.0)]).unwrap();
+    Fmin::new(
+        with_context(|p: &Params, ctx: &TrialContext| -> Result<f64, String> {
+            for step in 0..3 {
+                ctx.log_metric("val", 1.0 / (step + 1) as f64, step);
+            }
+            ctx.set_tag("note", XSS);
+            ctx.log_artifact(&artifact, "model");
+            let x = p.f64("x").map_err(|e| e.to_string())?;
+            Ok(x * x)
+        }),
+        &space,
+    )
+    .max_evals(5)
+    .seed(3)
+    .observer(recorder)
+    .run()
+    .unwrap();
+    assert!(handle.errors().is_empty(), "{:?}", handle.errors());
+    let study_run = handle.study_run_id().unwrap();
+    let trial_runs = (0..5).map(|n| handle.trial_run_id(n).unwrap()).collect();
+    let experiment_id = tracker
+        .get_experiment_by_name("ui-test")
+        .unwrap()
+        .unwrap()
+        .experiment_id;
+    Fixture {
+        dir,
+        tracker,
+        experiment_id,
+        study_run,
+        trial_runs,
+    }
+}
+
+fn start(f: &Fixture, read_only: bool) -> RunningServer {
+    UiServer::bind(
+        "127.0.0.1:0",
+        f.tracker.clone(),
+        UiOptions {
+            read_only,
+            token: None,
+        },
+    )
+    .unwrap()
+    .spawn()
+}
+
+struct Reply {
+    status: u16,
+    headers: String,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    fn header(&self, name: &str) -> Option<String> {
+        self.headers.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+        })
+    }
+}
+
+fn raw(addr: SocketAddr, request: &[u8]) -> Reply {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.write_all(request).unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    let end = out
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a response head");
+    let head = String::from_utf8(out[..end].to_vec()).unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    Reply {
+        status,
+        headers: head,
+        body: out[end + 4..].to_vec(),
+    }
+}
+
+fn get(addr: SocketAddr, target: &str) -> Reply {
+    raw(
+        addr,
+        format!("GET {target} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes(),
+    )
+}
+
+fn post(addr: SocketAddr, target: &str, token: Option<&str>, body: &Value) -> Reply {
+    let body = body.to_string();
+    let token = token
+        .map(|t| format!("X-HPO-Token: {t}\r\n"))
+        .unwrap_or_default();
+    raw(
+        addr,
+        format!(
+            "POST {target} HTTP/1.1\r\nHost: localhost\r\n{token}Content-Type: application/json\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    )
+}
+
+#[test]
+fn read_endpoints_answer_with_the_documented_shapes() {
+    let f = fixture();
+    let server = start(&f, false);
+    let addr = server.addr();
+
+    let r = get(addr, "/api/experiments");
+    assert_eq!(r.status, 200);
+    assert!(r
+        .header("content-type")
+        .unwrap()
+        .starts_with("application/json"));
+    let exps = r.json();
+    let e = exps["experiments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "ui-test")
+        .unwrap()
+        .clone();
+    assert_eq!(e["experiment_id"], f.experiment_id);
+    assert_eq!(e["run_count"], 6);
+    assert_eq!(e["main_metric"], "loss");
+    assert!(e["best_value"].as_f64().unwrap() >= 0.0);
+    assert!(e["last_update_time"].is_i64());
+
+    let r = get(addr, &format!("/api/experiments/{}/runs", f.experiment_id));
+    assert_eq!(r.status, 200);
+    let page = r.json();
+    let runs = page["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 6);
+    assert!(page["next_page_token"].is_null());
+    let trial = runs
+        .iter()
+        .find(|r| r["info"]["run_id"] == f.trial_runs[0].as_str())
+        .unwrap();
+    assert_eq!(trial["info"]["parent_run_id"], f.study_run.as_str());
+    assert_eq!(trial["info"]["status"], "FINISHED");
+    assert!(trial["data"]["params"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["key"] == "x"));
+    let val = trial["data"]["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["key"] == "val")
+        .unwrap();
+    assert_eq!(val["min"].as_f64().unwrap(), 1.0 / 3.0);
+    assert_eq!(val["max"].as_f64().unwrap(), 1.0);
+    assert_eq!(val["latest"].as_f64().unwrap(), 1.0 / 3.0);
+    // The tag comes back as the raw string: escaping is the page's job.
+    assert!(trial["data"]["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["key"] == "note" && t["value"] == XSS));
+
+    let study = runs
+        .iter()
+        .find(|r| r["info"]["run_id"] == f.study_run.as_str())
+        .unwrap();
+    assert_eq!(study["child_count"], 5);
+    assert_eq!(trial["child_count"], 0);
+
+    // top-level runs only, and one run's children, combined with a filter
+    let exp = f.experiment_id;
+    let top = get(addr, &format!("/api/experiments/{exp}/runs?parent=none")).json();
+    assert_eq!(top["runs"].as_array().unwrap().len(), 1);
+    assert_eq!(top["runs"][0]["info"]["run_id"], f.study_run.as_str());
+    let kids = get(
+        addr,
+        &format!("/api/experiments/{exp}/runs?parent={}", f.study_run),
+    )
+    .json();
+    assert_eq!(kids["runs"].as_array().unwrap().len(), 5);
+    let some = get(
+        addr,
+        &format!(
+            "/api/experiments/{exp}/runs?parent={}&filter=metrics.loss+%3E%3D+0+OR+metrics.loss+%3C+0",
+            f.study_run
+        ),
+    );
+    assert_eq!(some.status, 200, "{}", some.text());
+    assert_eq!(some.json()["runs"].as_array().unwrap().len(), 5);
+    let bad = get(
+        addr,
+        &format!("/api/experiments/{exp}/runs?parent=none&filter=metrics.loss+%3E%3E+1"),
+    );
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.json()["column"], 15);
+    assert_eq!(
+        get(addr, &format!("/api/experiments/{exp}/runs?parent=x'")).status,
+        400
+    );
+
+    // filter, order, paging
+    let target = format!(
+        "/api/experiments/{}/runs?filter=tags.%60hpo.runType%60+%3D+%27trial%27&order_by=metrics.loss+ASC&max_results=2",
+        f.experiment_id
+    );
+    let page = get(addr, &target).json();
+    assert_eq!(page["runs"].as_array().unwrap().len(), 2);
+    let l0 = page["runs"][0]["data"]["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["key"] == "loss")
+        .unwrap()["latest"]
+        .as_f64()
+        .unwrap();
+    let l1 = page["runs"][1]["data"]["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["key"] == "loss")
+        .unwrap()["latest"]
+        .as_f64()
+        .unwrap();
+    assert!(l0 <= l1);
+    let token = page["next_page_token"].as_str().unwrap().to_string();
+    let mut seen = 2;
+    let mut next = Some(token);
+    while let Some(t) = next {
+        let p = get(
+            addr,
+            &format!(
+                "{target}&page_token={}",
+                t.replace('%', "%25")
+                    .replace('+', "%2B")
+                    .replace('&', "%26")
+                    .replace('=', "%3D")
+            ),
+        );
+        assert_eq!(p.status, 200, "{}", p.text());
+        let p = p.json();
+        seen += p["runs"].as_array().unwrap().len();
+        next = p["next_page_token"].as_str().map(str::to_string);
+    }
+    assert_eq!(seen, 5);
+
+    let r = get(addr, &format!("/api/runs/{}", f.study_run));
+    assert_eq!(r.status, 200);
+    let run = r.json();
+    assert_eq!(run["run"]["info"]["run_id"], f.study_run.as_str());
+    let mut children: Vec<String> = run["children"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect();
+    children.sort();
+    let mut expected = f.trial_runs.clone();
+    expected.sort();
+    assert_eq!(children, expected);
+
+    let r = get(addr, &format!("/api/runs/{}/metrics/val", f.trial_runs[1]));
+    assert_eq!(r.status, 200);
+    let h = r.json();
+    assert_eq!(h["key"], "val");
+    let steps: Vec<i64> = h["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["step"].as_i64().unwrap())
+        .collect();
+    assert_eq!(steps, [0, 1, 2]);
+    assert_eq!(
+        get(addr, &format!("/api/runs/{}/metrics/nope", f.trial_runs[1])).status,
+        404
+    );
+
+    let r = get(addr, &format!("/api/runs/{}/artifacts", f.trial_runs[0]));
+    assert_eq!(r.status, 200);
+    let l = r.json();
+    assert_eq!(l["files"][0]["path"], "model");
+    assert_eq!(l["files"][0]["is_dir"], true);
+    let l = get(
+        addr,
+        &format!("/api/runs/{}/artifacts?path=model", f.trial_runs[0]),
+    )
+    .json();
+    assert_eq!(l["files"][0]["path"], "model/weights.txt");
+    assert_eq!(l["files"][0]["file_size"], 7);
+    let r = get(
+        addr,
+        &format!(
+            "/api/runs/{}/artifact?path=model%2Fweights.txt",
+            f.trial_runs[0]
+        ),
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, b"weights");
+    assert!(r.header("content-type").unwrap().starts_with("text/plain"));
+    assert!(r
+        .header("content-security-policy")
+        .unwrap()
+        .contains("sandbox"));
+    // a study run without artifacts lists nothing
+    let r = get(addr, &format!("/api/runs/{}/artifacts", f.study_run));
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    let r = get(addr, "/api/models");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["models"], json!([]));
+    assert_eq!(get(addr, "/api/models/nope").status, 404);
+    server.stop();
+}
+
+#[test]
+fn user_errors_are_4xx_json() {
+    let f = fixture();
+    let server = start(&f, false);
+    let addr = server.addr();
+    let exp = f.experiment_id;
+
+    let r = get(
+        addr,
+        &format!("/api/experiments/{exp}/runs?filter=metrics.loss+%3E%3E+1"),
+    );
+    assert_eq!(r.status, 400);
+    let e = r.json();
+    assert!(e["error"].as_str().unwrap().contains("column"), "{e}");
+    assert_eq!(e["column"], 15);
+    assert_eq!(e["clause"], "filter");
+
+    for (target, status) in [
+        (
+            "/api/runs/0123456789abcdef0123456789abcdef".to_string(),
+            404,
+        ),
+        ("/api/runs/not-a-run".to_string(), 404),
+        ("/api/runs/%00%01".to_string(), 404),
+        ("/api/experiments/999/runs".to_string(), 404),
+        ("/api/experiments/abc/runs".to_string(), 400),
+        (format!("/api/experiments/{exp}/runs?max_results=x"), 400),
+        (format!("/api/experiments/{exp}/runs?max_results=0"), 400),
+        (
+            format!("/api/experiments/{exp}/runs?page_token=garbage"),
+            400,
+        ),
+        (
+            format!("/api/experiments/{exp}/runs?order_by=nonsense+%3D"),
+            400,
+        ),
+        (format!("/api/experiments/{exp}/runs?view=weird"), 400),
+        ("/api/nothing".to_string(), 404),
+        ("/nothing".to_string(), 404),
+        (format!("/api/runs/{}/artifact", f.trial_runs[0]), 400),
+        (
+            format!("/api/runs/{}/artifact?path=model", f.trial_runs[0]),
+            404,
+        ),
+        (
+            format!("/api/runs/{}/artifact?path=nope.txt", f.trial_runs[0]),
+            404,
+        ),
+    ] {
+        let r = get(addr, &target);
+        assert_eq!(r.status, status, "{target}: {}", r.text());
+        assert!(r.json()["error"].is_string(), "{target}");
+    }
+
+    // traversal never serves the file
+    for path in [
+        "../../etc/passwd",
+        "..%2F..%2F..%2F..%2Fetc%2Fpasswd",
+        "/etc/passwd",
+        "model/../../../../../../etc/passwd",
+    ] {
+        for endpoint in ["artifact", "artifacts"] {
+            let r = get(
+                addr,
+                &format!("/api/runs/{}/{endpoint}?path={path}", f.trial_runs[0]),
+            );
+            assert!(
+                r.status == 400 || r.status == 404,
+                "{endpoint} {path}: {}",
+                r.status
+            );
+            assert!(!r.text().contains("root:"), "{path}");
+        }
+    }
+
+    // malformed and oversized requests
+    assert_eq!(raw(addr, b"NONSENSE\r\n\r\n").status, 400);
+    assert_eq!(raw(addr, b"GET /%zz HTTP/1.1\r\n\r\n").status, 400);
+    assert_eq!(raw(addr, b"GET / HTTP/2.0\r\n\r\n").status, 505);
+    let big = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(20_000));
+    assert_eq!(raw(addr, big.as_bytes()).status, 413);
+    let r = raw(
+        addr,
+        b"POST /api/runs/x/delete HTTP/1.1\r\nContent-Length: 99999999\r\n\r\n",
+    );
+    assert_eq!(r.status, 413);
+    assert_eq!(
+        raw(addr, b"DELETE /api/experiments HTTP/1.1\r\n\r\n").status,
+        405
+    );
+    // DNS rebinding: a loopback server answers only requests addressed to a loopback host
+    let r = raw(
+        addr,
+        b"GET /api/experiments HTTP/1.1\r\nHost: evil.example:5000\r\n\r\n",
+    );
+    assert_eq!(r.status, 421);
+    assert!(!r.text().contains("ui-test"));
+    let r = raw(
+        addr,
+        format!("GET /api/experiments HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes(),
+    );
+    assert_eq!(r.status, 200);
+    // the server is still alive
+    assert_eq!(get(addr, "/api/experiments").status, 200);
+    server.stop();
+}
+
+#[test]
+fn pages_are_embedded_and_hold_no_user_data() {
+    let f = fixture();
+    let server = start(&f, false);
+    let addr = server.addr();
+    let r = get(addr, "/");
+    assert_eq!(r.status, 200);
+    assert!(r.header("content-type").unwrap().starts_with("text/html"));
+    let csp = r.header("content-security-policy").unwrap();
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+    let html = r.text();
+    assert!(html.contains(server.token()));
+    assert!(html.contains("/app.js") && html.contains("/style.css"));
+    assert!(!html.contains("http://") && !html.contains("https://"));
+    assert!(!html.contains("<script>alert"));
+    assert!(!html.contains("ui-test") && !html.contains(&f.study_run));
+    let js = get(addr, "/app.js");
+    assert_eq!(js.status, 200);
+    assert!(js
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/javascript"));
+    // The SVG namespace is a name, not a fetch; nothing else may point off the server.
+    let js = js.text().replace("'http://www.w3.org/2000/svg'", "");
+    assert!(!js.contains("innerHTML"), "app.js must not use innerHTML");
+    assert!(!js.contains("outerHTML") && !js.contains("insertAdjacentHTML"));
+    assert!(!js.contains("eval(") && !js.contains("document.write"));
+    assert!(!js.contains("http://") && !js.contains("https://"));
+    let css = get(addr, "/style.css");
+    assert_eq!(css.status, 200);
+    assert!(!css.text().contains("@import"));
+    server.stop();
+}
+
+#[test]
+fn actions_need_the_token_and_are_refused_when_read_only() {
+    let f = fixture();
+    let run = f.trial_runs[0].clone();
+
+    let ro = start(&f, true);
+    let r = post(
+        ro.addr(),
+        &format!("/api/runs/{run}/delete"),
+        Some(ro.token()),
+        &json!({}),
+    );
+    assert_eq!(r.status, 403);
+    assert!(r.json()["error"].as_str().unwrap().contains("read-only"));
+    let r = post(
+        ro.addr(),
+        "/api/models/m/versions",
+        Some(ro.token()),
+        &json!({"run_id": run, "artifact_path": "model"}),
+    );
+    assert_eq!(r.status, 403);
+    assert_eq!(get(ro.addr(), "/api/models").json()["models"], json!([]));
+    ro.stop();
+
+    let server = start(&f, false);
+    let addr = server.addr();
+    let token = server.token().to_string();
+    let body = json!({"run_id": run, "artifact_path": "model"});
+    assert_eq!(
+        post(addr, "/api/models/m/versions", None, &body).status,
+        403
+    );
+    assert_eq!(
+        post(addr, "/api/models/m/versions", Some("wrong"), &body).status,
+        403
+    );
+    assert_eq!(get(addr, "/api/models/m").status, 404);
+
+    let r = post(addr, "/api/models/m/versions", Some(&token), &body);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["model_version"]["version"], 1);
+    let r = post(addr, "/api/models/m/versions", Some(&token), &body);
+    assert_eq!(r.json()["model_version"]["version"], 2);
+    let models = get(addr, "/api/models").json();
+    assert_eq!(models["models"][0]["name"], "m");
+
+    let r = post(
+        addr,
+        "/api/models/m/aliases/champion",
+        Some(&token),
+        &json!({"version": 1}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = post(
+        addr,
+        "/api/models/m/versions/2/stage",
+        Some(&token),
+        &json!({"stage": "Production"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let m = get(addr, "/api/models/m");
+    assert_eq!(m.status, 200);
+    let m = m.json();
+    assert_eq!(m["model"]["name"], "m");
+    assert_eq!(m["model"]["aliases"][0]["alias"], "champion");
+    let versions = m["versions"].as_array().unwrap();
+    assert_eq!(versions.len(), 2);
+    assert_eq!(versions[0]["version"], 2);
+    assert_eq!(versions[0]["current_stage"], "Production");
+    assert_eq!(versions[1]["aliases"], json!(["champion"]));
+    assert_eq!(versions[1]["run_id"], run.as_str());
+
+    // bad action input
+    for (target, body, status) in [
+        ("/api/models/m/versions", json!({}), 400),
+        ("/api/models/m/versions", json!({"run_id": "../x"}), 400),
+        (
+            "/api/models/m/versions",
+            json!({"run_id": "0123456789abcdef0123456789abcdef"}),
+            404,
+        ),
+        (
+            "/api/models/m/aliases/champion",
+            json!({"version": "x"}),
+            400,
+        ),
+        ("/api/models/m/aliases/champion", json!({"version": 9}), 404),
+        ("/api/models/m/aliases/latest", json!({"version": 1}), 400),
+        (
+            "/api/models/m/versions/1/stage",
+            json!({"stage": "Nope"}),
+            400,
+        ),
+        ("/api/models/nope/aliases/a", json!({"version": 1}), 404),
+        ("/api/runs/nope/delete", json!({}), 404),
+        ("/api/runs/x/explode", json!({}), 404),
+    ] {
+        let r = post(addr, target, Some(&token), &body);
+        assert_eq!(r.status, status, "{target} {body}: {}", r.text());
+        assert!(r.json()["error"].is_string());
+    }
+    let r = raw(
+        addr,
+        format!(
+            "POST /api/runs/{run}/delete HTTP/1.1\r\nX-HPO-Token: {token}\r\nContent-Length: 3\r\n\r\n{{{{x"
+        )
+        .as_bytes(),
+    );
+    assert_eq!(r.status, 400);
+
+    // delete and restore, visible in the runs list
+    let exp = f.experiment_id;
+    let r = post(
+        addr,
+        &format!("/api/runs/{run}/delete"),
+        Some(&token),
+        &json!({}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["run"]["info"]["lifecycle_stage"], "deleted");
+    let active = get(addr, &format!("/api/experiments/{exp}/runs")).json();
+    assert_eq!(active["runs"].as_array().unwrap().len(), 5);
+    let exps = get(addr, "/api/experiments").json();
+    let e = exps["experiments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["experiment_id"] == exp)
+        .unwrap()
+        .clone();
+    assert_eq!(e["run_count"], 5);
+    let study = get(addr, &format!("/api/runs/{}", f.study_run)).json();
+    assert_eq!(study["children"].as_array().unwrap().len(), 4);
+    let deleted = get(addr, &format!("/api/experiments/{exp}/runs?view=deleted")).json();
+    assert_eq!(deleted["runs"][0]["info"]["run_id"], run.as_str());
+    let r = post(
+        addr,
+        &format!("/api/runs/{run}/restore"),
+        Some(&token),
+        &json!({}),
+    );
+    assert_eq!(r.status, 200);
+    let active = get(addr, &format!("/api/experiments/{exp}/runs")).json();
+    assert_eq!(active["runs"].as_array().unwrap().len(), 6);
+    server.stop();
+}
+
+#[test]
+fn many_concurrent_clients_are_served_and_stop_joins() {
+    let f = fixture();
+    let server = start(&f, false);
+    let addr = server.addr();
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            std::thread::spawn(move || {
+                for _ in 0..5 {
+                    assert_eq!(get(addr, "/api/experiments").status, 200);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    server.stop();
+    assert!(TcpStream::connect(addr).is_err() || get_fails(addr));
+}
+
+fn get_fails(addr: SocketAddr) -> bool {
+    let Ok(mut s) = TcpStream::connect(addr) else {
+        return true;
+    };
+    let _ = s.write_all(b"GET / HTTP/1.1\r\n\r\n");
+    let mut out = Vec::new();
+    s.read_to_end(&mut out)
+        .map(|_| out.is_empty())
+        .unwrap_or(true)
+}
+
+/// Timings over a study of 10,000 trials, for the README: `cargo test --release --test ui_api -- --ignored
+/// --nocapture speed`.
+#[test]
+#[ignore]
+fn speed_of_a_study_with_10000_trials() {
+    use hpo::tracking::{Metric, NewRun, Param, RunStatus};
+    use std::time::Instant;
+    let dir = tempfile::tempdir().unwrap();
+    let tracker = Tracker::open(&format!(
+        "sqlite:///{}",
+        dir.path().join("hpo.db").display()
+    ))
+    .unwrap();
+    let exp = tracker.create_experiment("big").unwrap();
+    let study = tracker.create_run(exp, Some("study"), None).unwrap();
+    let t = Instant::now();
+    for i in 0..10_000 {
+        let info = tracker
+            .create_run_with(NewRun {
+                experiment_id: exp,
+                run_name: Some(format!("trial-{i}")),
+                parent_run_id: Some(study.clone()),
+                params: vec![
+                    Param::new("x", format!("{}", (i as f64 * 0.37).sin())),
+                    Param::new("y", format!("{}", i % 17)),
+                ],
+                ..NewRun::default()
+            })
+            .unwrap();
+        let loss = ((i as f64) * 0.123).cos().abs();
+        tracker
+            .finish_run(
+                &info.run_id,
+                &[Metric::new("loss", loss, 0)],
+                &[],
+                RunStatus::Finished,
+                None,
+            )
+            .unwrap();
+    }
+    eprintln!("filled in {:.1} s", t.elapsed().as_secs_f64());
+    let study_target = format!("/api/runs/{study}");
+    let server = UiServer::bind("127.0.0.1:0", tracker, UiOptions::default())
+        .unwrap()
+        .spawn();
+    let addr = server.addr();
+    for (what, target) in [
+        ("experiments list", "/api/experiments".to_string()),
+        ("first page of 100", format!("/api/experiments/{exp}/runs")),
+        (
+            "sorted by metric, 100",
+            format!("/api/experiments/{exp}/runs?order_by=metrics.loss+DESC"),
+        ),
+        (
+            "sorted by param, 100",
+            format!("/api/experiments/{exp}/runs?order_by=params.x"),
+        ),
+        (
+            "filtered, 100",
+            format!("/api/experiments/{exp}/runs?filter=metrics.loss+%3C+0.1"),
+        ),
+        ("study run with 10,000 children", study_target),
+        (
+            "top-level runs",
+            format!("/api/experiments/{exp}/runs?parent=none"),
+        ),
+        (
+            "a study's trials sorted by metric, 100",
+            format!("/api/experiments/{exp}/runs?parent={study}&order_by=metrics.loss"),
+        ),
+        (
+            "all 10,001 sorted",
+            format!("/api/experiments/{exp}/runs?order_by=metrics.loss&max_results=20000"),
+        ),
+    ] {
+        let t = Instant::now();
+        let r = get(addr, &target);
+        assert_eq!(r.status, 200, "{}", r.text());
+        eprintln!(
+            "{what}: {:.0} ms, {} KiB",
+            t.elapsed().as_secs_f64() * 1000.0,
+            r.body.len() / 1024
+        );
+    }
+    server.stop();
+}
+
+#[test]
+fn the_hpo_ui_command_prints_its_url_and_warns_off_loopback() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let f = fixture();
+    let db = f.dir.path().join("hpo.db");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hpo"))
+        .args(["--tracking-uri"])
+        .arg(format!("sqlite:///{}", db.display()))
+        .args(["ui", "--host", "0.0.0.0", "--port", "0", "--read-only"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut warning = String::new();
+    stderr.read_line(&mut warning).unwrap();
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let result = std::panic::catch_unwind(|| {
+        assert!(warning.starts_with("warning:"), "{warning}");
+        assert!(line.contains("read-only"), "{line}");
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap();
+        let port: u16 = url
+            .trim_end_matches('/')
+            .rsplit(':')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let r = get(addr, "/api/experiments");
+        assert_eq!(r.status, 200);
+        assert!(r.text().contains("ui-test"));
+        let r = post(addr, "/api/runs/x/delete", Some("t"), &json!({}));
+        assert_eq!(r.status, 403);
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
