@@ -805,3 +805,35 @@ fn the_hpo_ui_command_prints_its_url_and_warns_off_loopback() {
         std::panic::resume_unwind(e);
     }
 }
+
+#[test]
+fn importance_endpoint_scores_the_params_of_a_study() {
+    let f = fixture();
+    let server = start(&f, true);
+    let addr = server.addr();
+
+    let r = get(addr, &format!("/api/runs/{}/importance", f.study_run));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["metric"], "loss");
+    let imp = v["importance"].as_array().unwrap();
+    assert_eq!(imp.len(), 1, "{v}");
+    assert_eq!(imp[0]["param"], "x");
+    let value = imp[0]["value"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&value), "{v}");
+
+    // a run without children has nothing to score
+    let r = get(addr, &format!("/api/runs/{}/importance", f.trial_runs[0]));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["importance"], json!([]));
+
+    let r = get(
+        addr,
+        "/api/runs/0123456789abcdef0123456789abcdef/importance",
+    );
+    assert_eq!(r.status, 404);
+    assert!(r.json()["error"].is_string());
+    let r = get(addr, "/api/runs/not-a-run/importance");
+    assert!(r.status == 404 || r.status == 400, "{}", r.status);
+    server.stop();
+}

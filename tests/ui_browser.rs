@@ -1,7 +1,8 @@
 //! `hpo ui` in a real headless browser (Debian's chromium): the pages render the store's data
 //! after their JavaScript ran, a filter narrows a study's trials, a model registered through
 //! the API shows on the models page, and user text stays text. Screenshots of each page are
-//! kept in the test's output directory (`target/tmp/ui-screenshots/`).
+//! kept in the test's output directory (`target/tmp/ui-screenshots/`). The compare page of a study
+//! draws one mark per finished trial in each of its four plots.
 //!
 //! `.ci/run` installs chromium and sets `HPO_E2E=1`, which makes a missing browser a failure;
 //! elsewhere the test is skipped (with a message) when no chromium is installed.
@@ -213,5 +214,79 @@ fn pages_render_filter_and_register_in_a_real_browser() {
         dom.contains("champion") && dom.contains(&best),
         "model page:\n{dom}"
     );
+    server.stop();
+}
+
+/// The number of marks (`class="mark ..."`) inside the `<svg id="{id}">` of a dumped DOM.
+fn marks_in(dom: &str, id: &str) -> usize {
+    let start = dom
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no plot {id} in:\n{dom}"));
+    let end = start + dom[start..].find("</svg>").unwrap();
+    dom[start..end].matches("class=\"mark ").count()
+}
+
+#[test]
+fn compare_page_draws_one_mark_per_finished_trial() {
+    let Some(browser) = chromium() else {
+        assert!(
+            std::env::var_os("HPO_E2E").is_none(),
+            "HPO_E2E is set but no chromium is installed"
+        );
+        eprintln!("skipped: no chromium installed (apt-get install chromium)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let tracker = Tracker::open(&format!(
+        "sqlite:///{}",
+        dir.path().join("hpo.db").display()
+    ))
+    .unwrap();
+    let recorder = Recorder::new(&tracker, "ui-compare")
+        .unwrap()
+        .study_name("compare-study");
+    let handle = recorder.handle();
+    let space = Space::from_params([
+        hp::uniform("x", -2.0, 2.0),
+        hp::uniform("y", 0.0, 1.0),
+        hp::choice("kind", ["a", "b"]),
+    ])
+    .unwrap();
+    let n = 14;
+    Fmin::new(
+        |p: &Params| -> Result<f64, String> {
+            let x = p.f64("x").map_err(|e| e.to_string())?;
+            let y = p.f64("y").map_err(|e| e.to_string())?;
+            Ok(x * x + 0.1 * y)
+        },
+        &space,
+    )
+    .max_evals(n)
+    .seed(5)
+    .observer(recorder)
+    .run()
+    .unwrap();
+    let study = handle.study_run_id().unwrap();
+    let server = UiServer::bind("127.0.0.1:0", tracker.clone(), UiOptions::default())
+        .unwrap()
+        .spawn();
+    let base = format!("http://{}", server.addr());
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ui-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let dom = browse(
+        &browser,
+        &format!("{base}/#/compare/{study}"),
+        &shots.join("compare.png"),
+    );
+    for plot in [
+        "plot-history",
+        "plot-parallel",
+        "plot-scatter",
+        "plot-contour",
+    ] {
+        assert_eq!(marks_in(&dom, plot), n, "marks in {plot}:\n{dom}");
+    }
+    assert!(dom.contains("id=\"plot-importance\""), "{dom}");
+    assert!(dom.contains("data-trial=\"0\""), "{dom}");
     server.stop();
 }

@@ -12,6 +12,10 @@
 //!   runs only and `parent={run id}` that run's children. Each run also has `child_count` (its active
 //!   children). A bad filter is a 400 whose JSON has `error`, `clause` and `column`.
 //! - `/api/runs/{id}`: `{"run": Run, "children": [run ids]}`.
+//! - `/api/runs/{id}/importance`: `{"metric", "importance": [{param, value}]}` for a study run: the
+//!   importance of each param of its finished children for the study's metric (its `hpo.metric` tag,
+//!   default `loss`), as computed by [`super::importance::importance`] (normalized to sum 1, most
+//!   important first).
 //! - `/api/runs/{id}/metrics/{key}`: `{"key", "history": [{key, value, step, timestamp}]}`.
 //! - `/api/runs/{id}/artifacts?path=`: `{"path", "files": [{path, is_dir, file_size}]}` (one level).
 //! - `/api/runs/{id}/artifact?path=`: the file's bytes, typed by extension, sandboxed by a
@@ -38,7 +42,9 @@ use serde_json::{json, Value};
 use super::http::{Request, Response};
 use super::State;
 use crate::registry::{ModelSearch, RegistryError, Stage};
-use crate::tracking::{ArtifactError, RunsQuery, SearchError, StoreError, TrackingError, ViewType};
+use crate::tracking::{
+    ArtifactError, RunStatus, RunsQuery, SearchError, StoreError, TrackingError, ViewType,
+};
 
 /// Default page size of the runs endpoint.
 pub const DEFAULT_PAGE_SIZE: usize = 100;
@@ -185,6 +191,7 @@ fn api(state: &State, req: &Request, method: &str, segs: &[&str]) -> ApiResult {
         ("GET", ["experiments"]) => experiments(state),
         ("GET", ["experiments", id, "runs"]) => runs(state, req, id),
         ("GET", ["runs", id]) => run(state, id),
+        ("GET", ["runs", id, "importance"]) => importance(state, id),
         ("GET", ["runs", id, "metrics", key]) => metric_history(state, id, key),
         ("GET", ["runs", id, "artifacts"]) => artifact_list(state, req, id),
         ("GET", ["runs", id, "artifact"]) => artifact_file(state, req, id),
@@ -354,6 +361,59 @@ fn run(state: &State, id: &str) -> ApiResult {
     let run = state.tracker.get_run(id)?;
     let children = state.tracker.child_run_ids(id)?;
     ok(json!({ "run": to_value(&run), "children": children }))
+}
+
+/// Page size used when reading all the children of a study.
+const CHILD_PAGE: usize = 1000;
+
+fn importance(state: &State, id: &str) -> ApiResult {
+    let study = state.tracker.get_run(id)?;
+    let metric = study
+        .data
+        .tag(crate::tracking::recorder::TAG_METRIC)
+        .unwrap_or("loss")
+        .to_string();
+    // get_run found it, so the id is a plain run id; check anyway before putting it in a filter.
+    if !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(ApiError::bad(format!("'{id}' is not a run id")));
+    }
+    let filter = format!("attributes.parent_run_id = '{id}'");
+    let mut samples = Vec::new();
+    let mut token = None;
+    loop {
+        let page = state.tracker.search_runs(
+            &RunsQuery::new(&[study.info.experiment_id], &filter)
+                .max_results(CHILD_PAGE)
+                .page_token(token),
+        )?;
+        for run in page.runs {
+            if run.info.status != RunStatus::Finished {
+                continue;
+            }
+            let Some(value) = run.data.metric(&metric).map(|m| m.latest) else {
+                continue;
+            };
+            if !value.is_finite() {
+                continue;
+            }
+            let params = run
+                .data
+                .params
+                .into_iter()
+                .map(|p| (p.key, p.value))
+                .collect();
+            samples.push(super::importance::Sample { params, value });
+        }
+        token = page.next_page_token;
+        if token.is_none() {
+            break;
+        }
+    }
+    let importance: Vec<Value> = super::importance::importance(&samples)
+        .into_iter()
+        .map(|(param, value)| json!({ "param": param, "value": value }))
+        .collect();
+    ok(json!({ "metric": metric, "importance": importance }))
 }
 
 fn metric_history(state: &State, id: &str, key: &str) -> ApiResult {

@@ -21,6 +21,7 @@
 
 pub mod api;
 pub mod http;
+pub mod importance;
 
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
