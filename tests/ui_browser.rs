@@ -28,6 +28,12 @@ fn chromium() -> Option<PathBuf> {
 /// Load `url` in headless chromium, let its scripts run, and return the resulting DOM; also
 /// save a screenshot as `shot`.
 fn browse(browser: &Path, url: &str, shot: &Path) -> String {
+    browse_sized(browser, url, shot, "1200,800")
+}
+
+/// [`browse`] with a window of `size` ("width,height").
+fn browse_sized(browser: &Path, url: &str, shot: &Path, size: &str) -> String {
+    let window = format!("--window-size={size}");
     let base = |extra: &[&str]| {
         // a fresh profile per run: a profile still locked by the previous run is refused
         let profile = tempfile::tempdir().unwrap();
@@ -42,8 +48,8 @@ fn browse(browser: &Path, url: &str, shot: &Path) -> String {
             "--disable-component-update",
             "--disable-sync",
             "--virtual-time-budget=5000",
-            "--window-size=1200,800",
         ])
+        .arg(&window)
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .args(extra)
         .arg(url);
@@ -273,10 +279,11 @@ fn compare_page_draws_one_mark_per_finished_trial() {
     let base = format!("http://{}", server.addr());
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ui-screenshots");
     std::fs::create_dir_all(&shots).unwrap();
-    let dom = browse(
+    let dom = browse_sized(
         &browser,
         &format!("{base}/#/compare/{study}"),
         &shots.join("compare.png"),
+        "1200,1400",
     );
     for plot in [
         "plot-history",
@@ -288,5 +295,25 @@ fn compare_page_draws_one_mark_per_finished_trial() {
     }
     assert!(dom.contains("id=\"plot-importance\""), "{dom}");
     assert!(dom.contains("data-trial=\"0\""), "{dom}");
+
+    // the study's run page and its experiment's table link to the compare page
+    let link = format!("href=\"#/compare/{study}\"");
+    let dom = browse(
+        &browser,
+        &format!("{base}/#/runs/{study}"),
+        &shots.join("study-run.png"),
+    );
+    assert!(dom.contains(&link), "study run page:\n{dom}");
+    let exp = tracker
+        .get_experiment_by_name("ui-compare")
+        .unwrap()
+        .unwrap()
+        .experiment_id;
+    let dom = browse(
+        &browser,
+        &format!("{base}/#/experiments/{exp}"),
+        &shots.join("compare-experiment.png"),
+    );
+    assert!(dom.contains(&link), "experiment page:\n{dom}");
     server.stop();
 }

@@ -688,7 +688,7 @@ function historyPlot(trials, metric) {
 
 // 2. Parallel coordinates: one vertical axis per numeric param and one for the metric.
 function parallelPlot(trials, metric, keys) {
-  const W = Math.max(560, 130 * (keys.length + 1)), H = 300, T = 24, B = 30, L = 50, R = 50;
+  const W = Math.max(560, 130 * (keys.length + 1)), H = 300, T = 24, B = 30, L = 50, R = 70;
   const root = svg('svg', {id: 'plot-parallel', width: W, height: H, viewBox: '0 0 ' + W + ' ' + H, class: 'chart', role: 'img'});
   const axes = keys.map((k) => ({label: k, get: (t) => asNumber(t.params[k])})).concat([{label: metric, get: (t) => t.value}]);
   const step = axes.length > 1 ? (W - L - R) / (axes.length - 1) : 0;
