@@ -819,8 +819,8 @@ async function comparePage(studyId) {
     el('div', {class: 'plots'},
       el('section', {class: 'plot'}, el('h2', {}, 'Optimization history'), historyPlot(trials, metric)),
       el('section', {class: 'plot'}, el('h2', {}, 'Parameter importance'), importancePlot(imp),
-        el('p', {class: 'muted small'}, 'Squared Spearman rank correlation with ' + metric +
-          ' (categorical params: share of variance explained by the category means), normalized to sum 1.'))),
+        el('p', {class: 'muted small'}, 'Share of the variance of ' + metric + ' explained by each param alone (its categories, or ' +
+          'equal-count bins of its values), corrected for chance, normalized to sum 1.'))),
     el('section', {class: 'plot'}, el('h2', {}, 'Parallel coordinates'), parallelPlot(trials, metric, keys))];
   if (keys.length) {
     let sx = keys[0];
