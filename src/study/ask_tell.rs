@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use crate::algo::{trial_rng, Algorithm};
 use crate::space::{Assignment, Params, Space, SpaceError, Value};
-use crate::trial::{HistoryView, IntoTrialResult, Trial, TrialResult, TrialState};
+use crate::trial::{best_trial, HistoryView, IntoTrialResult, Trial, TrialResult, TrialState};
 
 /// Why a study call failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -96,7 +96,7 @@ impl Study {
 
     /// The best finished trial (lowest loss; the earliest on ties).
     pub fn best(&self) -> Option<&Trial> {
-        best_of(&self.trials)
+        best_trial(&self.trials)
     }
 
     /// Queue a point (typed values by label, a choice as its chosen value) to be handed out by
@@ -208,13 +208,4 @@ impl Study {
         t.ended = Some(ended);
         Ok(())
     }
-}
-
-/// The ok trial with the lowest loss (earliest on ties).
-pub(crate) fn best_of(trials: &[Trial]) -> Option<&Trial> {
-    trials
-        .iter()
-        .filter_map(|t| t.ok_loss().map(|l| (l, t)))
-        .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.number.cmp(&b.1.number)))
-        .map(|(_, t)| t)
 }

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use rand::RngExt;
 
-use super::ask_tell::{best_of, Study, StudyError};
+use super::ask_tell::{Study, StudyError};
 use super::observer::{Control, Observer, StopReason, StudyInfo, TrialReport};
 use super::stop::{LossThreshold, NoProgress};
 use crate::algo::{Algorithm, Tpe};
@@ -146,7 +146,7 @@ pub struct StudyResult {
 impl StudyResult {
     /// The best ok trial (lowest loss, earliest on ties).
     pub fn best(&self) -> Option<&Trial> {
-        best_of(&self.trials)
+        crate::trial::best_trial(&self.trials)
     }
 
     /// The losses of all trials (None where failed or running), by number.

@@ -19,14 +19,13 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::UNIX_EPOCH;
 
 use super::{
     ExperimentId, Metric, NewRun, Param, RunId, RunStatus, RunTag, Tracker, TrackingError,
 };
 use crate::space::Value;
 use crate::study::{Control, Observer, StopReason, StudyInfo, TrialReport};
-use crate::trial::{Trial, TrialState};
+use crate::trial::{best_trial, epoch_millis, Trial, TrialState};
 
 /// Tag naming the kind of an hpo run: `study` or `trial`.
 pub const TAG_RUN_TYPE: &str = "hpo.runType";
@@ -88,12 +87,6 @@ pub struct Recorder {
 
 fn value_string(v: &Value) -> String {
     v.to_string()
-}
-
-fn millis(t: std::time::SystemTime) -> Option<i64> {
-    t.duration_since(UNIX_EPOCH)
-        .ok()
-        .map(|d| d.as_millis() as i64)
 }
 
 impl Recorder {
@@ -210,7 +203,7 @@ impl Observer for Recorder {
             experiment_id: self.experiment,
             run_name: Some(format!("trial-{}", trial.number)),
             parent_run_id: Some(parent),
-            start_time: millis(trial.started),
+            start_time: Some(epoch_millis(trial.started)),
             tags: vec![
                 RunTag::new(TAG_RUN_TYPE, "trial"),
                 RunTag::new(TAG_TRIAL_NUMBER, trial.number.to_string()),
@@ -285,7 +278,7 @@ impl Observer for Recorder {
             TrialState::Killed => RunStatus::Killed,
             _ => RunStatus::Failed,
         };
-        let end = trial.ended.and_then(millis);
+        let end = trial.ended.map(epoch_millis);
         // final metrics, tags and status in one transaction when they fit in one batch
         let r = if metrics.len() <= super::store::MAX_METRICS_PER_BATCH {
             self.tracker.finish_run(&run, &metrics, &tags, status, end)
@@ -302,11 +295,7 @@ impl Observer for Recorder {
         let Some(parent) = self.shared.study_run_id() else {
             return;
         };
-        let best = trials
-            .iter()
-            .filter_map(|t| t.ok_loss().map(|l| (l, t)))
-            .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.number.cmp(&b.1.number)))
-            .map(|(_, t)| t);
+        let best = best_trial(trials);
         let mut tags = vec![RunTag::new(TAG_STOP_REASON, reason.to_string())];
         let mut metrics = vec![Metric::new("n_trials", trials.len() as f64, 0)];
         if let Some(best) = best {

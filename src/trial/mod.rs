@@ -192,17 +192,18 @@ pub struct Trial {
     pub ended: Option<SystemTime>,
 }
 
-fn millis(t: &SystemTime) -> u128 {
+/// Milliseconds since the Unix epoch (0 for times before it).
+pub fn epoch_millis(t: SystemTime) -> i64 {
     t.duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_millis())
+        .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
 }
 fn ser_time<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_u128(millis(t))
+    s.serialize_i64(epoch_millis(*t))
 }
 fn ser_opt_time<S: serde::Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
     match t {
-        Some(t) => s.serialize_u128(millis(t)),
+        Some(t) => s.serialize_i64(epoch_millis(*t)),
         None => s.serialize_none(),
     }
 }
@@ -219,6 +220,15 @@ impl Trial {
     pub fn duration(&self) -> Option<std::time::Duration> {
         self.ended?.duration_since(self.started).ok()
     }
+}
+
+/// The ok trial with the lowest loss (the earliest on ties), if any.
+pub fn best_trial(trials: &[Trial]) -> Option<&Trial> {
+    trials
+        .iter()
+        .filter_map(|t| t.ok_loss().map(|l| (l, t)))
+        .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.number.cmp(&b.1.number)))
+        .map(|(_, t)| t)
 }
 
 /// How an algorithm sees one trial of the history.
