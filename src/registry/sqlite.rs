@@ -14,7 +14,7 @@ use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::tracking::search::{self, Bindings, FieldSpec, Identifier, SqlValue};
-use crate::tracking::sqlite::TxError;
+use crate::tracking::sqlite::{key_values, stored_metric, TxError};
 use crate::tracking::store::{now_ms, StoreError, MAX_RESULTS_LIMIT};
 use crate::tracking::{Param, SqliteStore};
 
@@ -185,17 +185,12 @@ fn read_model(tx: &Connection, name: &str) -> Res<RegisteredModel> {
                 r.get::<_, i64>(2)?,
             ))
         })?;
-    let mut stmt = tx.prepare_cached(
+    let tags = key_values(
+        tx,
         "SELECT key, value FROM registered_model_tags WHERE name = ?1 ORDER BY key",
+        [name],
+        |key, value| ModelTag { key, value },
     )?;
-    let tags = stmt
-        .query_map([name], |r| {
-            Ok(ModelTag {
-                key: r.get(0)?,
-                value: r.get(1)?,
-            })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
     let latest_version: Option<i64> = tx
         .prepare_cached(
             "SELECT MAX(version) FROM model_versions WHERE name = ?1 AND deleted_time IS NULL",
@@ -234,48 +229,32 @@ fn read_version(tx: &Connection, name: &str, version: i64) -> Res<ModelVersion> 
             ))
         })?;
     let (created, updated, description, user_id, stage, source, run_id, path, location) = row;
-    let mut stmt = tx.prepare_cached(
+    let tags = key_values(
+        tx,
         "SELECT key, value FROM model_version_tags WHERE name = ?1 AND version = ?2 ORDER BY key",
+        params![name, version],
+        |key, value| ModelTag { key, value },
     )?;
-    let tags = stmt
-        .query_map(params![name, version], |r| {
-            Ok(ModelTag {
-                key: r.get(0)?,
-                value: r.get(1)?,
-            })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
     let mut stmt = tx.prepare_cached(
         "SELECT alias FROM registered_model_aliases WHERE name = ?1 AND version = ?2 ORDER BY alias",
     )?;
     let aliases = stmt
         .query_map(params![name, version], |r| r.get(0))?
         .collect::<Result<Vec<String>, _>>()?;
-    let mut stmt = tx.prepare_cached(
+    let run_params = key_values(
+        tx,
         "SELECT key, value FROM model_version_params WHERE name = ?1 AND version = ?2 ORDER BY key",
+        params![name, version],
+        |key, value| Param { key, value },
     )?;
-    let run_params = stmt
-        .query_map(params![name, version], |r| {
-            Ok(Param {
-                key: r.get(0)?,
-                value: r.get(1)?,
-            })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
     let mut stmt = tx.prepare_cached(
         "SELECT key, value, is_nan FROM model_version_metrics WHERE name = ?1 AND version = ?2 ORDER BY key",
     )?;
     let run_metrics = stmt
         .query_map(params![name, version], |r| {
-            let value: Option<f64> = r.get(1)?;
-            let is_nan: bool = r.get(2)?;
             Ok(ModelMetric {
                 key: r.get(0)?,
-                value: if is_nan {
-                    f64::NAN
-                } else {
-                    value.unwrap_or(f64::NAN)
-                },
+                value: stored_metric(r.get(1)?, r.get(2)?),
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;

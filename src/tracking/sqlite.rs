@@ -356,6 +356,28 @@ fn current_version(tx: &Connection) -> Result<i64, StoreError> {
     )?)
 }
 
+/// The (key, value) rows of `sql` (which selects exactly those two text columns), each made
+/// into a `T` (a param, a tag, ...).
+pub(crate) fn key_values<T, P: rusqlite::Params>(
+    tx: &Connection,
+    sql: &str,
+    params: P,
+    make: fn(String, String) -> T,
+) -> rusqlite::Result<Vec<T>> {
+    let mut stmt = tx.prepare_cached(sql)?;
+    let rows = stmt.query_map(params, |r| Ok(make(r.get(0)?, r.get(1)?)))?;
+    rows.collect()
+}
+
+/// A metric value stored as (value, is_nan): NaN is kept as a flag because SQLite has no NaN.
+pub(crate) fn stored_metric(value: Option<f64>, is_nan: bool) -> f64 {
+    if is_nan {
+        f64::NAN
+    } else {
+        value.unwrap_or(f64::NAN)
+    }
+}
+
 fn read_experiment(tx: &Connection, id: ExperimentId) -> Result<Option<Experiment>, StoreError> {
     let row = tx
         .prepare_cached(
@@ -381,17 +403,12 @@ fn read_experiment(tx: &Connection, id: ExperimentId) -> Result<Option<Experimen
     else {
         return Ok(None);
     };
-    let mut stmt = tx.prepare_cached(
+    let tags = key_values(
+        tx,
         "SELECT key, value FROM experiment_tags WHERE experiment_id = ?1 ORDER BY key",
+        [id],
+        |key, value| ExperimentTag { key, value },
     )?;
-    let tags = stmt
-        .query_map([id], |r| {
-            Ok(ExperimentTag {
-                key: r.get(0)?,
-                value: r.get(1)?,
-            })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
     Ok(Some(Experiment {
         experiment_id,
         name,
@@ -526,41 +543,27 @@ fn require_active_run(tx: &Connection, run_id: &str) -> Result<RunInfo, StoreErr
 }
 
 fn read_run_data(tx: &Connection, run_id: &str) -> Result<RunData, StoreError> {
-    let mut stmt =
-        tx.prepare_cached("SELECT key, value FROM params WHERE run_uuid = ?1 ORDER BY key")?;
-    let params = stmt
-        .query_map([run_id], |r| {
-            Ok(Param {
-                key: r.get(0)?,
-                value: r.get(1)?,
-            })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut stmt =
-        tx.prepare_cached("SELECT key, value FROM tags WHERE run_uuid = ?1 ORDER BY key")?;
-    let tags = stmt
-        .query_map([run_id], |r| {
-            Ok(RunTag {
-                key: r.get(0)?,
-                value: r.get(1)?,
-            })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
+    let params = key_values(
+        tx,
+        "SELECT key, value FROM params WHERE run_uuid = ?1 ORDER BY key",
+        [run_id],
+        |key, value| Param { key, value },
+    )?;
+    let tags = key_values(
+        tx,
+        "SELECT key, value FROM tags WHERE run_uuid = ?1 ORDER BY key",
+        [run_id],
+        |key, value| RunTag { key, value },
+    )?;
     let mut stmt = tx.prepare_cached(
         "SELECT key, latest_value, latest_is_nan, latest_step, latest_timestamp, min_value, max_value, count
          FROM metric_summary WHERE run_uuid = ?1 ORDER BY key",
     )?;
     let metrics = stmt
         .query_map([run_id], |r| {
-            let latest: Option<f64> = r.get(1)?;
-            let is_nan: bool = r.get(2)?;
             Ok(MetricSummary {
                 key: r.get(0)?,
-                latest: if is_nan {
-                    f64::NAN
-                } else {
-                    latest.unwrap_or(f64::NAN)
-                },
+                latest: stored_metric(r.get(1)?, r.get(2)?),
                 latest_step: r.get(3)?,
                 latest_timestamp: r.get(4)?,
                 min: r.get(5)?,
