@@ -18,6 +18,38 @@ use hpo::{hp, with_context, Fmin, Params, Space, TrialContext};
 
 const XSS: &str = "<script>alert(1)</script>";
 
+/// The browser, or `None` (the test is then skipped) when none is installed and `HPO_E2E` is
+/// not set; with `HPO_E2E` set a missing browser fails the test.
+fn browser() -> Option<PathBuf> {
+    let found = chromium();
+    if found.is_none() {
+        assert!(
+            std::env::var_os("HPO_E2E").is_none(),
+            "HPO_E2E is set but no chromium is installed"
+        );
+        eprintln!("skipped: no chromium installed (apt-get install chromium)");
+    }
+    found
+}
+
+/// A fresh tracking store in a temporary directory (kept alive by the returned guard).
+fn store() -> (tempfile::TempDir, Tracker) {
+    let dir = tempfile::tempdir().unwrap();
+    let tracker = Tracker::open(&format!(
+        "sqlite:///{}",
+        dir.path().join("hpo.db").display()
+    ))
+    .unwrap();
+    (dir, tracker)
+}
+
+/// Where screenshots are kept.
+fn screenshots() -> PathBuf {
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ui-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    shots
+}
+
 fn chromium() -> Option<PathBuf> {
     ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
         .iter()
@@ -85,20 +117,10 @@ fn post(addr: SocketAddr, target: &str, token: &str, body: &str) -> u16 {
 
 #[test]
 fn pages_render_filter_and_register_in_a_real_browser() {
-    let Some(browser) = chromium() else {
-        assert!(
-            std::env::var_os("HPO_E2E").is_none(),
-            "HPO_E2E is set but no chromium is installed"
-        );
-        eprintln!("skipped: no chromium installed (apt-get install chromium)");
+    let Some(browser) = browser() else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let tracker = Tracker::open(&format!(
-        "sqlite:///{}",
-        dir.path().join("hpo.db").display()
-    ))
-    .unwrap();
+    let (_dir, tracker) = store();
     let recorder = Recorder::new(&tracker, "ui-e2e")
         .unwrap()
         .study_name("e2e-study");
@@ -126,8 +148,7 @@ fn pages_render_filter_and_register_in_a_real_browser() {
         .unwrap()
         .spawn();
     let base = format!("http://{}", server.addr());
-    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ui-screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
+    let shots = screenshots();
 
     // the experiments page
     let dom = browse(
@@ -234,20 +255,10 @@ fn marks_in(dom: &str, id: &str) -> usize {
 
 #[test]
 fn compare_page_draws_one_mark_per_finished_trial() {
-    let Some(browser) = chromium() else {
-        assert!(
-            std::env::var_os("HPO_E2E").is_none(),
-            "HPO_E2E is set but no chromium is installed"
-        );
-        eprintln!("skipped: no chromium installed (apt-get install chromium)");
+    let Some(browser) = browser() else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let tracker = Tracker::open(&format!(
-        "sqlite:///{}",
-        dir.path().join("hpo.db").display()
-    ))
-    .unwrap();
+    let (_dir, tracker) = store();
     let recorder = Recorder::new(&tracker, "ui-compare")
         .unwrap()
         .study_name("compare-study");
@@ -277,8 +288,7 @@ fn compare_page_draws_one_mark_per_finished_trial() {
         .unwrap()
         .spawn();
     let base = format!("http://{}", server.addr());
-    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ui-screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
+    let shots = screenshots();
     let dom = browse_sized(
         &browser,
         &format!("{base}/#/compare/{study}"),
