@@ -494,9 +494,8 @@ impl Space {
     /// hyperopt's `space_eval`: the structure the space describes, with the values of a raw
     /// assignment given as `{label: raw}` (choices as indices). Extra labels are ignored.
     pub fn eval(&self, raw: &BTreeMap<String, Value>) -> Result<Value, SpaceError> {
-        Ok(self
-            .assignment_from_raw(raw)?
-            .pipe(|a| self.inner.eval_tree(&a)))
+        let a = self.assignment_from_raw(raw)?;
+        Ok(self.inner.eval_tree(&a))
     }
 
     /// An assignment from hyperopt-style raw values (`{label: raw}`, choices as option indices).
@@ -582,13 +581,6 @@ impl Space {
         }
     }
 }
-
-trait Pipe: Sized {
-    fn pipe<T>(self, f: impl FnOnce(Self) -> T) -> T {
-        f(self)
-    }
-}
-impl<T> Pipe for T {}
 
 impl SpaceInner {
     fn walk(

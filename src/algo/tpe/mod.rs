@@ -291,8 +291,7 @@ impl Tpe {
         Some(Split { good, bad })
     }
 
-    fn seen(space: &Space, history: &HistoryView<'_>) -> HashSet<Vec<u64>> {
-        let _ = space;
+    fn seen(history: &HistoryView<'_>) -> HashSet<Vec<u64>> {
         history
             .trials()
             .iter()
@@ -306,7 +305,7 @@ impl Tpe {
         if !(self.dedup && space.is_discrete()) {
             return a;
         }
-        let seen = Self::seen(space, history);
+        let seen = Self::seen(history);
         if !seen.contains(&a.key()) {
             return a;
         }
@@ -335,7 +334,7 @@ impl Tpe {
         );
         let dedup = self.dedup && space.is_discrete();
         let seen = if dedup {
-            Self::seen(space, history)
+            Self::seen(history)
         } else {
             HashSet::new()
         };
@@ -433,7 +432,7 @@ impl Tpe {
             }
             best.1
         });
-        if self.dedup && space.is_discrete() && Self::seen(space, history).contains(&a.key()) {
+        if self.dedup && space.is_discrete() && Self::seen(history).contains(&a.key()) {
             return self.startup(space, history, rng);
         }
         a
