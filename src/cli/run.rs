@@ -87,10 +87,7 @@ pub(crate) fn validate(a: ValidateArgs) -> anyhow::Result<()> {
 
 /// The objective a run file describes (`seed` fixes a linfa objective's data split).
 fn objective(rf: &RunFile, uri: &str, seed: u64) -> anyhow::Result<Box<dyn Objective>> {
-    let mut labels: Vec<&str> = rf.space.params().iter().map(|p| p.label.as_str()).collect();
-    if let crate::space::Node::Map(items) = rf.space.root() {
-        labels.extend(items.iter().map(|(k, _)| k.as_str()));
-    }
+    let labels = crate::objective::command::placeholder_names(&rf.space);
     Ok(match &rf.objective {
         ObjectiveSpec::Command { argv, timeout } => Box::new(
             CommandObjective::new(argv.clone(), &labels)

@@ -112,6 +112,22 @@ pub fn placeholders(s: &str) -> Vec<String> {
         .collect()
 }
 
+/// The names a command's `{placeholder}` may use for `space` (besides `trial` and `run_id`):
+/// its parameters' labels and the keys of its top-level scalar constants.
+pub fn placeholder_names(space: &crate::space::Space) -> Vec<&str> {
+    let mut names: Vec<&str> = space.params().iter().map(|p| p.label.as_str()).collect();
+    if let crate::space::Node::Map(items) = space.root() {
+        for (k, n) in items {
+            if matches!(n, crate::space::Node::Const(v) if v.is_scalar())
+                && !names.contains(&k.as_str())
+            {
+                names.push(k);
+            }
+        }
+    }
+    names
+}
+
 fn value_text(v: &Value) -> String {
     match v {
         Value::Str(s) => s.clone(),

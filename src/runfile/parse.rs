@@ -354,14 +354,9 @@ fn read_command(
         }
     };
     // placeholders may name a parameter or a top-level constant of the space
-    let mut labels: BTreeSet<&str> = space.params().iter().map(|p| p.label.as_str()).collect();
-    if let crate::space::Node::Map(items) = space.root() {
-        for (k, n) in items {
-            if matches!(n, crate::space::Node::Const(v) if v.is_scalar()) {
-                labels.insert(k.as_str());
-            }
-        }
-    }
+    let labels: BTreeSet<&str> = crate::objective::command::placeholder_names(space)
+        .into_iter()
+        .collect();
     let mut argv = Vec::new();
     for e in arr.iter() {
         let DeValue::String(s) = e.get_ref() else {
