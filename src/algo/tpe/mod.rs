@@ -18,12 +18,14 @@
 //!   20 start-up trials, adaptive Parzen bandwidths with the prior inserted and the magic clip,
 //!   linear forgetting after 25, categorical pseudo-counts, exact bin masses for quantized values.
 
+mod gaps;
+mod normal;
 mod parzen;
+mod score;
+mod sort;
 mod split;
 
 use std::collections::{BTreeMap, HashSet};
-
-use rayon::prelude::*;
 
 use super::{Algorithm, TrialRng};
 use crate::space::{Assignment, Space, Value};
@@ -241,8 +243,15 @@ impl Tpe {
             return None;
         }
         let k = split::n_good(self.gamma, n);
+        // only the best k + 1 need ordering: (loss, trial) is a total order, so selecting them
+        // first gives the same good set as a full sort
+        let by_loss = |a: &(f64, usize), b: &(f64, usize)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
         let mut ranked = scored.clone();
-        ranked.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        if k + 1 < ranked.len() {
+            ranked.select_nth_unstable_by(k + 1, by_loss);
+            ranked.truncate(k + 1);
+        }
+        ranked.sort_unstable_by(by_loss);
         let mut good_idx: Vec<(f64, usize)> = ranked[..k].to_vec();
         let threshold = ranked.get(k).map(|r| r.0).filter(|l| l.is_finite());
         let losses: Vec<f64> = good_idx.iter().map(|g| g.0).collect();
@@ -252,12 +261,15 @@ impl Tpe {
             .zip(gw)
             .map(|((_, i), w)| (i, w))
             .collect();
-        good.sort_by_key(|g| g.0);
-        let in_good: HashSet<usize> = good.iter().map(|g| g.0).collect();
+        good.sort_unstable_by_key(|g| g.0);
+        let mut in_good = vec![false; history.len()];
+        for g in &good {
+            in_good[g.0] = true;
+        }
         let mut bad_idx: Vec<usize> = scored
             .iter()
             .map(|s| s.1)
-            .filter(|i| !in_good.contains(i))
+            .filter(|&i| !in_good[i])
             .chain(pending)
             .collect();
         bad_idx.sort_unstable();
@@ -338,19 +350,11 @@ impl Tpe {
         } else {
             HashSet::new()
         };
-        let score = |a: &Assignment, buf: &mut Vec<f64>| {
-            let s = l.log_pdf(a, buf) - g.log_pdf(a, buf);
-            if s.is_nan() {
-                f64::NEG_INFINITY
-            } else {
-                s
-            }
-        };
         let mut best: Option<(f64, Assignment)> = None;
         let rounds = if dedup { 10 } else { 1 };
         for _ in 0..rounds {
             // draw the candidates first (the RNG stream does not depend on the scores), then
-            // score them, in parallel when g is large; the first best candidate wins
+            // score them all at once; the first best candidate wins
             let candidates: Vec<Assignment> = (0..self.n_candidates.max(1))
                 .map(|_| {
                     let k = l.sample_component(rng);
@@ -358,15 +362,18 @@ impl Tpe {
                 })
                 .filter(|a| !(dedup && seen.contains(&a.key())))
                 .collect();
-            let scores: Vec<f64> = if g.n_components() >= parzen::PARALLEL_COMPONENTS {
-                candidates
-                    .par_iter()
-                    .map_init(Vec::new, |buf, a| score(a, buf))
-                    .collect()
-            } else {
-                let mut buf = Vec::new();
-                candidates.iter().map(|a| score(a, &mut buf)).collect()
-            };
+            let (ls, gs) = rayon::join(
+                || l.log_pdf_many(&candidates),
+                || g.log_pdf_many(&candidates),
+            );
+            let scores = ls.iter().zip(&gs).map(|(l, g)| {
+                let s = l - g;
+                if s.is_nan() {
+                    f64::NEG_INFINITY
+                } else {
+                    s
+                }
+            });
             for (a, s) in candidates.into_iter().zip(scores) {
                 if best.as_ref().is_none_or(|b| s > b.0) {
                     best = Some((s, a));

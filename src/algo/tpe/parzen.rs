@@ -11,6 +11,9 @@
 use rand::RngExt;
 use rayon::prelude::*;
 
+use super::normal::{log_norm_mass, norm_mass};
+use super::score::{self, NumCols, Query};
+use super::{gaps, sort};
 use super::{Bandwidth, CategoricalKernel};
 use crate::space::dist::std_normal;
 use crate::space::{Assignment, Numeric, ParamKind, Space};
@@ -18,25 +21,18 @@ use crate::trial::Trial;
 
 const LN_SQRT_2PI: f64 = 0.918_938_533_204_672_7;
 
-/// Standard normal CDF.
-pub(crate) fn norm_cdf(z: f64) -> f64 {
-    0.5 * libm::erfc(-z / std::f64::consts::SQRT_2)
-}
-
-/// `Φ(b) − Φ(a)` for `a < b`, accurate in both tails.
-pub(crate) fn norm_mass(a: f64, b: f64) -> f64 {
-    // beyond 8.5 sigma a tail is below 1e-17: one erfc is enough
-    if a < -8.5 {
-        return if b > 8.5 { 1.0 } else { norm_cdf(b) };
+/// The raw values of parameters `dims` for the observations `obs`, one column per parameter
+/// (NaN where inactive), each column one slot per observation plus one for the prior.
+fn columns(trials: &[Trial], obs: &[Obs], dims: &[usize]) -> Vec<f64> {
+    let m = obs.len() + 1;
+    let mut cols = vec![f64::NAN; dims.len() * m];
+    for (k, o) in obs.iter().enumerate() {
+        let vals = trials[o.trial].params.assignment().values();
+        for (j, &p) in dims.iter().enumerate() {
+            cols[j * m + k] = vals.get(p).copied().unwrap_or(f64::NAN);
+        }
     }
-    if b > 8.5 {
-        return norm_cdf(-a);
-    }
-    if a > 0.0 {
-        norm_cdf(-a) - norm_cdf(-b)
-    } else {
-        norm_cdf(b) - norm_cdf(a)
-    }
+    cols
 }
 
 /// `log Σ exp(v)`, `-inf` for an empty or all `-inf` slice.
@@ -92,8 +88,10 @@ struct NumDim {
 struct CatDim {
     param: usize,
     kind: ParamKind,
-    /// observed category per component; `u32::MAX` for the prior component or an inactive one
-    obs: Vec<u32>,
+    /// number of options
+    n_cat: usize,
+    /// observed category per component; `n_cat` for the prior component or an inactive one
+    code: Vec<u32>,
     /// smoothing mass E: a kernel puts (1 + E p(c)) / (1 + E) on its own option
     e: f64,
 }
@@ -116,91 +114,85 @@ pub(crate) struct Estimator {
     slot: Vec<Option<(bool, usize)>>,
 }
 
-/// Bandwidths for observed values `vals` (internal space) of one numeric parameter.
-/// Returns one sigma per value (same order) and the prior component's sigma.
+/// Bandwidths for observed values `vals` (internal space) of one numeric parameter, one sigma
+/// per value (same order).
 fn bandwidths(vals: &[f64], spec: &Numeric, cfg: &KernelConfig) -> Vec<f64> {
-    let n = vals.len();
-    let prior_sigma = spec.width();
-    if n == 0 {
+    if vals.is_empty() {
         return Vec::new();
     }
-    // sort (value, index) pairs: contiguous keys sort much faster than indices into `vals`
-    let mut pairs: Vec<(f64, u32)> = vals
-        .iter()
-        .enumerate()
-        .map(|(i, &v)| (v, i as u32))
-        .collect();
-    pairs.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-    let order: Vec<usize> = pairs.iter().map(|p| p.1 as usize).collect();
-    let mut sigma = vec![0.0; n];
     match cfg.bandwidth {
-        Bandwidth::Hyperopt => {
-            // sorted observations with the prior mean inserted (numpy searchsorted, left)
-            let sorted: Vec<f64> = pairs.iter().map(|p| p.0).collect();
-            let pos = sorted.partition_point(|&v| v < spec.prior_mu);
-            let mut all = sorted.clone();
-            all.insert(pos, spec.prior_mu);
-            let m = all.len();
-            let mut s = vec![0.0; m];
-            if n == 1 {
-                s[if pos == 0 { 1 } else { 0 }] = 0.5 * prior_sigma;
-            } else {
-                s[0] = all[1] - all[0];
-                s[m - 1] = all[m - 1] - all[m - 2];
-                for j in 1..m - 1 {
-                    s[j] = (all[j] - all[j - 1]).max(all[j + 1] - all[j]);
-                }
-            }
-            let min = if cfg.magic_clip {
-                prior_sigma / (100.0f64).min(n as f64 + 2.0)
-            } else {
-                1e-12
-            };
-            for (rank, &i) in order.iter().enumerate() {
-                let j = if rank < pos { rank } else { rank + 1 };
-                sigma[i] = s[j].clamp(min, prior_sigma);
-            }
+        Bandwidth::Hyperopt => hyperopt_bandwidths(vals, spec, cfg),
+        Bandwidth::Neighbour => neighbour_bandwidths(vals, spec, cfg),
+    }
+}
+
+/// hyperopt's `adaptive_parzen_normal` bandwidths.
+fn hyperopt_bandwidths(vals: &[f64], spec: &Numeric, cfg: &KernelConfig) -> Vec<f64> {
+    let n = vals.len();
+    let prior_sigma = spec.width();
+    let pairs = sort::sorted_pairs(vals);
+    // sorted observations with the prior mean inserted (numpy searchsorted, left)
+    let sorted: Vec<f64> = pairs.iter().map(|p| p.0).collect();
+    let pos = sorted.partition_point(|&v| v < spec.prior_mu);
+    let mut all = sorted.clone();
+    all.insert(pos, spec.prior_mu);
+    let m = all.len();
+    let mut s = vec![0.0; m];
+    if n == 1 {
+        s[if pos == 0 { 1 } else { 0 }] = 0.5 * prior_sigma;
+    } else {
+        s[0] = all[1] - all[0];
+        s[m - 1] = all[m - 1] - all[m - 2];
+        for j in 1..m - 1 {
+            s[j] = (all[j] - all[j - 1]).max(all[j + 1] - all[j]);
         }
-        Bandwidth::Neighbour => {
-            let sorted: Vec<f64> = pairs.iter().map(|p| p.0).collect();
+    }
+    let min = if cfg.magic_clip {
+        prior_sigma / (100.0f64).min(n as f64 + 2.0)
+    } else {
+        1e-12
+    };
+    let mut sigma = vec![0.0; n];
+    for (rank, p) in pairs.iter().enumerate() {
+        let j = if rank < pos { rank } else { rank + 1 };
+        sigma[p.1 as usize] = s[j].clamp(min, prior_sigma);
+    }
+    sigma
+}
+
+/// Optuna's rule: the larger gap to a neighbouring observation (the two end points take their
+/// inner gap), clipped to `[min, width]`.
+fn neighbour_bandwidths(vals: &[f64], spec: &Numeric, cfg: &KernelConfig) -> Vec<f64> {
+    let n = vals.len();
+    let prior_sigma = spec.width();
+    let magic = if cfg.magic_clip {
+        1.0 / (100.0f64).min(n as f64 + 2.0)
+    } else {
+        0.0
+    };
+    let mut min = (prior_sigma * magic.max(cfg.min_bandwidth)).max(prior_sigma * 1e-12);
+    if let (Some(q), false) = (spec.q, spec.log) {
+        // a kernel narrower than the grid step cannot move to a neighbouring value
+        min = min.max(q * cfg.discrete_min_steps);
+    }
+    let mut sigma = match gaps::neighbour_gaps(vals, min) {
+        Some(g) => g,
+        None => {
             let (lo, hi) = if spec.uniform_prior {
                 (spec.low, spec.high)
             } else {
-                (sorted[0] - prior_sigma, sorted[n - 1] + prior_sigma)
+                let (a, b) = vals
+                    .iter()
+                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+                        (a.min(v), b.max(v))
+                    });
+                (a - prior_sigma, b + prior_sigma)
             };
-            for (rank, &i) in order.iter().enumerate() {
-                let left = if rank == 0 {
-                    sorted[0] - lo
-                } else {
-                    sorted[rank] - sorted[rank - 1]
-                };
-                let right = if rank == n - 1 {
-                    hi - sorted[rank]
-                } else {
-                    sorted[rank + 1] - sorted[rank]
-                };
-                sigma[i] = if n >= 2 && rank == 0 {
-                    right
-                } else if n >= 2 && rank == n - 1 {
-                    left
-                } else {
-                    left.max(right)
-                };
-            }
-            let magic = if cfg.magic_clip {
-                1.0 / (100.0f64).min(n as f64 + 2.0)
-            } else {
-                0.0
-            };
-            let mut min = (prior_sigma * magic.max(cfg.min_bandwidth)).max(prior_sigma * 1e-12);
-            if let (Some(q), false) = (spec.q, spec.log) {
-                // a kernel narrower than the grid step cannot move to a neighbouring value
-                min = min.max(q * cfg.discrete_min_steps);
-            }
-            for s in sigma.iter_mut() {
-                *s = s.clamp(min, prior_sigma);
-            }
+            gaps::sorted_gaps(vals, lo, hi)
         }
+    };
+    for s in sigma.iter_mut() {
+        *s = s.clamp(min, prior_sigma);
     }
     sigma
 }
@@ -224,15 +216,16 @@ impl Estimator {
             .chain(std::iter::once(prior_weight / total))
             .collect();
         let log_w = weights.iter().map(|w| w.ln()).collect();
+        let cols = columns(trials, obs, dims);
         // parameters are independent: build them in parallel when the mixture is large
-        let build_dim = |p: usize| -> Dim {
+        let build_dim = |(p, col): (usize, &[f64])| -> Dim {
             let kind = &space.params()[p].kind;
             match kind {
                 ParamKind::Numeric(spec) => {
                     let mut active = Vec::new();
                     let mut vals = Vec::new();
-                    for (k, o) in obs.iter().enumerate() {
-                        if let Some(raw) = trials[o.trial].params.assignment().raw(p) {
+                    for (k, &raw) in col.iter().enumerate() {
+                        if !raw.is_nan() {
                             active.push(k);
                             vals.push(spec.to_internal(raw));
                         }
@@ -255,17 +248,13 @@ impl Estimator {
                             (spec.low - mu[k]) / sigma[k],
                             (spec.high - mu[k]) / sigma[k],
                         );
-                        let z = if bounded {
-                            norm_mass(za, zb).max(1e-300)
+                        let (z, ln_z) = if bounded {
+                            log_norm_mass(za, zb)
                         } else {
-                            1.0
+                            (1.0, 0.0)
                         };
                         accept += weights[k] * z;
-                        let trunc = if cfg.hyperopt_scoring || z == 1.0 {
-                            0.0
-                        } else {
-                            z.ln()
-                        };
+                        let trunc = if cfg.hyperopt_scoring { 0.0 } else { ln_z };
                         if sigma[k] != last_sigma {
                             last_sigma = sigma[k];
                             last_ln = last_sigma.ln();
@@ -290,30 +279,38 @@ impl Estimator {
                     })
                 }
                 _ => {
-                    let mut o_cat = vec![u32::MAX; m];
-                    for (k, o) in obs.iter().enumerate() {
-                        if let Some(raw) = trials[o.trial].params.assignment().raw(p) {
-                            o_cat[k] = kind.category_of(raw) as u32;
+                    let n_cat = kind.categories().unwrap_or(1);
+                    let mut code = vec![n_cat as u32; m];
+                    for (c, &raw) in code.iter_mut().zip(col) {
+                        if !raw.is_nan() {
+                            *c = kind.category_of(raw) as u32;
                         }
                     }
-                    let n_cat = kind.categories().unwrap_or(1) as f64;
                     let e = match cfg.categorical {
                         CategoricalKernel::Hyperopt => 0.0,
-                        CategoricalKernel::Smoothed => prior_weight.max(1e-12) * n_cat / m as f64,
+                        CategoricalKernel::Smoothed => {
+                            prior_weight.max(1e-12) * n_cat as f64 / m as f64
+                        }
                     };
                     Dim::Cat(CatDim {
                         param: p,
                         kind: kind.clone(),
-                        obs: o_cat,
+                        n_cat,
+                        code,
                         e,
                     })
                 }
             }
         };
+        let per_dim = dims.iter().copied().zip(cols.chunks(m.max(1)));
         let built: Vec<Dim> = if m >= PARALLEL_COMPONENTS {
-            dims.par_iter().map(|&p| build_dim(p)).collect()
+            per_dim
+                .collect::<Vec<_>>()
+                .into_par_iter()
+                .map(build_dim)
+                .collect()
         } else {
-            dims.iter().map(|&p| build_dim(p)).collect()
+            per_dim.map(build_dim).collect()
         };
         let mut est = Estimator {
             weights,
@@ -369,8 +366,8 @@ impl Estimator {
             }
             Some((true, j)) => {
                 let d = &self.cats[j];
-                let o = d.obs[k];
-                if o != u32::MAX && rng.random::<f64>() * (1.0 + d.e) < 1.0 {
+                let o = d.code[k];
+                if (o as usize) < d.n_cat && rng.random::<f64>() * (1.0 + d.e) < 1.0 {
                     d.kind.raw_of_category(o as usize)
                 } else {
                     d.kind.sample_prior(rng)
@@ -428,10 +425,10 @@ impl Estimator {
                 f64::NEG_INFINITY
             };
             for (k, b) in buf.iter_mut().enumerate() {
-                let o = d.obs[k];
-                *b += if o == u32::MAX {
+                let o = d.code[k] as usize;
+                *b += if o >= d.n_cat {
                     l_prior
-                } else if o as usize == c {
+                } else if o == c {
                     l_match
                 } else {
                     l_other
@@ -439,6 +436,67 @@ impl Estimator {
             }
         }
         logsumexp(buf) + extra
+    }
+
+    /// Log density of each assignment, as [`Estimator::log_pdf`], scoring blocks of components
+    /// for all assignments at once (in parallel for large mixtures).
+    pub(crate) fn log_pdf_many(&self, cands: &[Assignment]) -> Vec<f64> {
+        if self.nums.iter().any(|d| d.exact_bins && d.spec.q.is_some()) {
+            let mut buf = Vec::new();
+            return cands.iter().map(|a| self.log_pdf(a, &mut buf)).collect();
+        }
+        let queries: Vec<Query> = cands.iter().map(|a| self.query(a)).collect();
+        let nums: Vec<NumCols<'_>> = self
+            .nums
+            .iter()
+            .map(|d| NumCols {
+                mu: &d.mu,
+                inv_sigma: &d.inv_sigma,
+                log_c: &d.log_c,
+            })
+            .collect();
+        let cats: Vec<&[u32]> = self.cats.iter().map(|d| d.code.as_slice()).collect();
+        let parallel = self.n_components() >= PARALLEL_COMPONENTS;
+        score::log_pdf_many(&self.log_w, &nums, &cats, &queries, parallel)
+    }
+
+    /// What assignment `a` contributes to each dimension's kernel.
+    fn query(&self, a: &Assignment) -> Query {
+        let mut extra = 0.0;
+        let xs = self
+            .nums
+            .iter()
+            .map(|d| match a.raw(d.param) {
+                Some(raw) => {
+                    extra -= d.log_accept;
+                    d.spec.to_internal(raw)
+                }
+                None => f64::NAN,
+            })
+            .collect();
+        let luts = self
+            .cats
+            .iter()
+            .map(|d| {
+                let Some(raw) = a.raw(d.param) else {
+                    return Vec::new();
+                };
+                let c = d.kind.category_of(raw);
+                let prior = d.kind.category_prior(c);
+                let l_other = if d.e > 0.0 {
+                    (d.e * prior / (1.0 + d.e)).ln()
+                } else {
+                    f64::NEG_INFINITY
+                };
+                let mut lut = vec![l_other; d.n_cat + 1];
+                if let Some(m) = lut.get_mut(c) {
+                    *m = ((1.0 + d.e * prior) / (1.0 + d.e)).ln();
+                }
+                lut[d.n_cat] = prior.ln();
+                lut
+            })
+            .collect();
+        Query { xs, luts, extra }
     }
 
     /// The components' (weights, mus, sigmas) for numeric parameter `p`, for inspection/tests.

@@ -1,0 +1,293 @@
+//! Scoring many candidates against one Parzen estimator at once.
+//!
+//! `log p(x)` of a mixture is a log-sum-exp over its components. Scoring the candidates one at
+//! a time streams every component's kernel parameters through the cache once per candidate;
+//! here the components are cut into fixed blocks and each block is scored for every candidate
+//! while it is hot, with a running log-sum-exp per candidate. The block size is fixed, so the
+//! result does not depend on how many threads score the blocks.
+
+use rayon::prelude::*;
+
+/// Components per block: the kernel parameters of a block over ten parameters fit in L1/L2.
+pub(crate) const BLOCK: usize = 256;
+
+/// What one candidate contributes, prepared once per estimator.
+pub(crate) struct Query {
+    /// internal value of each numeric dimension of the estimator; NaN where inactive
+    pub xs: Vec<f64>,
+    /// for each categorical dimension: the log kernel mass indexed by a component's code,
+    /// empty where inactive
+    pub luts: Vec<Vec<f64>>,
+    /// a constant added to the result (hyperopt's mixture-wide truncation terms)
+    pub extra: f64,
+}
+
+/// The kernel parameters of one numeric dimension, per component.
+pub(crate) struct NumCols<'a> {
+    pub mu: &'a [f64],
+    pub inv_sigma: &'a [f64],
+    pub log_c: &'a [f64],
+}
+
+/// Running log-sum-exp: the largest term seen and the sum of `exp(term - max)`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Lse {
+    max: f64,
+    sum: f64,
+}
+
+impl Lse {
+    const EMPTY: Lse = Lse {
+        max: f64::NEG_INFINITY,
+        sum: 0.0,
+    };
+
+    fn merge(self, o: Lse) -> Lse {
+        if o.max == f64::NEG_INFINITY {
+            return self;
+        }
+        if self.max == f64::NEG_INFINITY {
+            return o;
+        }
+        if o.max > self.max {
+            Lse {
+                max: o.max,
+                sum: o.sum + self.sum * exp_nonpos(self.max - o.max),
+            }
+        } else {
+            Lse {
+                max: self.max,
+                sum: self.sum + o.sum * exp_nonpos(o.max - self.max),
+            }
+        }
+    }
+
+    fn value(self) -> f64 {
+        if self.max == f64::NEG_INFINITY {
+            self.max
+        } else {
+            self.max + self.sum.ln()
+        }
+    }
+}
+
+/// `exp(x)` for `x <= 0`, written so loops over slices vectorize.
+///
+/// Range reduction `x = k ln 2 + r` with `|r| <= ln 2 / 2`, a degree-12 Taylor polynomial for
+/// `exp(r)` (relative error below 2e-16) and `2^k` assembled in the exponent bits. Inputs
+/// below -700, and NaN, are treated as -700 (their exponentials are below 1e-304, far under the
+/// largest term of any sum they enter).
+#[inline(always)]
+pub(crate) fn exp_nonpos(x: f64) -> f64 {
+    const LOG2E: f64 = std::f64::consts::LOG2_E;
+    const LN2_HI: f64 = 6.931_471_803_691_238_2e-1;
+    const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
+    // adding 1.5 * 2^52 rounds to an integer held in the low mantissa bits
+    const SHIFT: f64 = 6_755_399_441_055_744.0;
+    let x = x.max(-700.0);
+    let kf = x * LOG2E + SHIFT;
+    let k = kf - SHIFT;
+    let r = (x - k * LN2_HI) - k * LN2_LO;
+    let mut p = 1.0 / 479_001_600.0;
+    p = p * r + 1.0 / 39_916_800.0;
+    p = p * r + 1.0 / 3_628_800.0;
+    p = p * r + 1.0 / 362_880.0;
+    p = p * r + 1.0 / 40_320.0;
+    p = p * r + 1.0 / 5_040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    p = p * r + 1.0;
+    // k is in [-1010, 0]: k + 1023 fits the 11 exponent bits
+    let scale = f64::from_bits(kf.to_bits().wrapping_add(1023) << 52);
+    p * scale
+}
+
+/// Adds one numeric dimension's log kernel at `x` to `acc` for a block of components.
+#[inline]
+fn add_numeric(acc: &mut [f64], x: f64, mu: &[f64], inv_sigma: &[f64], log_c: &[f64]) {
+    for (((a, &m), &is), &lc) in acc.iter_mut().zip(mu).zip(inv_sigma).zip(log_c) {
+        let z = (x - m) * is;
+        *a += lc - 0.5 * z * z;
+    }
+}
+
+/// Adds one categorical dimension's log kernel mass to `acc` for a block of components.
+#[inline]
+fn add_categorical(acc: &mut [f64], lut: &[f64], codes: &[u32]) {
+    for (a, &c) in acc.iter_mut().zip(codes) {
+        *a += lut.get(c as usize).copied().unwrap_or(f64::NEG_INFINITY);
+    }
+}
+
+/// The largest value (NaNs ignored), in four lanes so the loop vectorizes.
+fn max_of(v: &[f64]) -> f64 {
+    let mut lanes = [f64::NEG_INFINITY; 4];
+    let chunks = v.chunks_exact(4);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for (l, &x) in lanes.iter_mut().zip(c) {
+            *l = if x > *l { x } else { *l };
+        }
+    }
+    rest.iter()
+        .chain(&lanes)
+        .fold(f64::NEG_INFINITY, |m, &x| if x > m { x } else { m })
+}
+
+/// `Σ exp(v - max)`, in four lanes so the loop vectorizes.
+fn sum_exp(v: &[f64], max: f64) -> f64 {
+    let mut lanes = [0.0; 4];
+    let chunks = v.chunks_exact(4);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for (l, &x) in lanes.iter_mut().zip(c) {
+            *l += exp_nonpos(x - max);
+        }
+    }
+    let tail: f64 = rest.iter().map(|&x| exp_nonpos(x - max)).sum();
+    (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]) + tail
+}
+
+/// The log-sum-exp of one block for each query.
+fn score_block(
+    range: std::ops::Range<usize>,
+    log_w: &[f64],
+    nums: &[NumCols<'_>],
+    cats: &[&[u32]],
+    queries: &[Query],
+) -> Vec<Lse> {
+    let mut acc = vec![0.0; range.len()];
+    queries
+        .iter()
+        .map(|q| {
+            acc.copy_from_slice(&log_w[range.clone()]);
+            for (d, &x) in nums.iter().zip(&q.xs) {
+                if !x.is_nan() {
+                    let r = range.clone();
+                    add_numeric(
+                        &mut acc,
+                        x,
+                        &d.mu[r.clone()],
+                        &d.inv_sigma[r.clone()],
+                        &d.log_c[r],
+                    );
+                }
+            }
+            for (codes, lut) in cats.iter().zip(&q.luts) {
+                if !lut.is_empty() {
+                    add_categorical(&mut acc, lut, &codes[range.clone()]);
+                }
+            }
+            let max = max_of(&acc);
+            if max == f64::NEG_INFINITY {
+                return Lse::EMPTY;
+            }
+            let sum = sum_exp(&acc, max);
+            Lse { max, sum }
+        })
+        .collect()
+}
+
+/// `log p(x)` for every query: the mixture has weights `log_w` (one per component), numeric
+/// dimensions `nums` and categorical dimensions `cats` (each component's category code).
+/// Blocks are scored on the rayon pool when `parallel` is set; the result is the same either way.
+pub(crate) fn log_pdf_many(
+    log_w: &[f64],
+    nums: &[NumCols<'_>],
+    cats: &[&[u32]],
+    queries: &[Query],
+    parallel: bool,
+) -> Vec<f64> {
+    let m = log_w.len();
+    let ranges: Vec<std::ops::Range<usize>> = (0..m)
+        .step_by(BLOCK)
+        .map(|k| k..(k + BLOCK).min(m))
+        .collect();
+    let blocks: Vec<Vec<Lse>> = if parallel && ranges.len() > 1 {
+        ranges
+            .into_par_iter()
+            .map(|r| score_block(r, log_w, nums, cats, queries))
+            .collect()
+    } else {
+        ranges
+            .into_iter()
+            .map(|r| score_block(r, log_w, nums, cats, queries))
+            .collect()
+    };
+    let mut total = vec![Lse::EMPTY; queries.len()];
+    for b in blocks {
+        for (t, l) in total.iter_mut().zip(b) {
+            *t = t.merge(l);
+        }
+    }
+    total
+        .into_iter()
+        .zip(queries)
+        .map(|(t, q)| t.value() + q.extra)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exp_nonpos_matches_std() {
+        let mut worst: f64 = 0.0;
+        let mut x = 0.0;
+        while x > -745.0 {
+            let (a, b) = (exp_nonpos(x), x.max(-700.0).exp());
+            worst = worst.max(((a - b) / b).abs());
+            x -= 0.0137;
+        }
+        assert!(worst < 4e-16, "largest relative error {worst}");
+        assert_eq!(exp_nonpos(0.0), 1.0);
+        assert!(exp_nonpos(f64::NEG_INFINITY) < 1e-300);
+        // a NaN term drops out of a sum, as in a log-sum-exp that skips negligible terms
+        assert!(exp_nonpos(f64::NAN) < 1e-300);
+    }
+
+    #[test]
+    fn blocks_merge_to_the_plain_log_sum_exp() {
+        // 600 components, one numeric dimension: three blocks
+        let m = 600;
+        let log_w: Vec<f64> = (0..m)
+            .map(|k| -((m as f64).ln()) - 0.001 * k as f64)
+            .collect();
+        let mu: Vec<f64> = (0..m).map(|k| k as f64 / m as f64).collect();
+        let inv_sigma = vec![20.0; m];
+        let log_c = vec![(20.0f64).ln() - 0.918_938_533_204_672_7; m];
+        let nums = [NumCols {
+            mu: &mu,
+            inv_sigma: &inv_sigma,
+            log_c: &log_c,
+        }];
+        let queries: Vec<Query> = [0.1, 0.55, 0.99]
+            .iter()
+            .map(|&x| Query {
+                xs: vec![x],
+                luts: vec![],
+                extra: 0.0,
+            })
+            .collect();
+        for parallel in [false, true] {
+            let got = log_pdf_many(&log_w, &nums, &[], &queries, parallel);
+            for (q, g) in queries.iter().zip(got) {
+                let x = q.xs[0];
+                let terms: Vec<f64> = (0..m)
+                    .map(|k| {
+                        let z = (x - mu[k]) * inv_sigma[k];
+                        log_w[k] + log_c[k] - 0.5 * z * z
+                    })
+                    .collect();
+                let mx = terms.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let want = mx + terms.iter().map(|t| (t - mx).exp()).sum::<f64>().ln();
+                assert!((g - want).abs() < 1e-12, "x={x}: {g} vs {want}");
+            }
+        }
+    }
+}
