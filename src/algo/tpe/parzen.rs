@@ -243,25 +243,26 @@ impl Estimator {
                     let mut last_sigma = f64::NAN;
                     let mut last_ln = 0.0;
                     let mut accept = 0.0;
+                    let mut inv_sigma = Vec::with_capacity(m);
                     for k in 0..m {
-                        let (za, zb) = (
-                            (spec.low - mu[k]) / sigma[k],
-                            (spec.high - mu[k]) / sigma[k],
-                        );
-                        let (z, ln_z) = if bounded {
-                            log_norm_mass(za, zb)
-                        } else {
-                            (1.0, 0.0)
+                        let inv = 1.0 / sigma[k];
+                        inv_sigma.push(inv);
+                        let (za, zb) = ((spec.low - mu[k]) * inv, (spec.high - mu[k]) * inv);
+                        // hyperopt: one truncation constant for the whole mixture
+                        let trunc = match (bounded, cfg.hyperopt_scoring) {
+                            (false, _) => 0.0,
+                            (true, true) => {
+                                accept += weights[k] * norm_mass(za, zb).max(1e-300);
+                                0.0
+                            }
+                            (true, false) => log_norm_mass(za, zb),
                         };
-                        accept += weights[k] * z;
-                        let trunc = if cfg.hyperopt_scoring { 0.0 } else { ln_z };
                         if sigma[k] != last_sigma {
                             last_sigma = sigma[k];
                             last_ln = last_sigma.ln();
                         }
                         log_c.push(-last_ln - LN_SQRT_2PI - trunc);
                     }
-                    let inv_sigma = sigma.iter().map(|s| 1.0 / s).collect();
                     Dim::Num(NumDim {
                         param: p,
                         spec: spec.clone(),
