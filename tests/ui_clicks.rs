@@ -1,7 +1,7 @@
 //! `hpo ui` driven by clicks and keystrokes in a real headless chromium, through Debian's
 //! `chromedriver` (W3C WebDriver, see `webdriver/mod.rs`): open the experiments page, expand a
 //! study, filter its trials by typing in the filter box, open the compare page and count one mark
-//! per trial in each plot, then register a model from a run with the run page's button and find it
+//! per trial in each plot, tick three trials and compare just those, then register a model from a run with the run page's button and find it
 //! on the models page. One browser session walks all the steps. Screenshots of every page are kept
 //! in `target/tmp/ui-screenshots/click-*.png`.
 //!
@@ -140,7 +140,40 @@ fn click_through_experiments_filter_compare_and_register() {
     ] {
         assert_eq!(marks[plot], json!(TRIALS), "marks of {plot}: {marks}");
     }
+    // a categorical param has its own axis and the loguniform one a log axis
+    let labels = s.eval(
+        "return [...document.querySelectorAll('#plot-parallel text.label')].map((t) => t.textContent);",
+        json!([]),
+    );
+    assert_eq!(labels, json!(["kind", "lr (log)", "x", "loss"]));
     s.screenshot(&shots.join("click-compare.png"));
+    s.eval(
+        "document.getElementById('plot-scatter').scrollIntoView();",
+        json!([]),
+    );
+    s.screenshot(&shots.join("click-compare-scatter.png"));
+
+    // pick three trials in the table and compare just those
+    s.click_on("a", "back to the experiment");
+    s.wait_until("the trials", |s| {
+        s.find_all("tr.child input.pick").len() == TRIALS
+    });
+    for i in [0, 2, 5] {
+        s.click(&s.find_all("tr.child input.pick")[i]);
+    }
+    s.click_on("#compare-selected", "Compare selected (3)");
+    s.find_with_text("h1", "Compare 3 selected runs");
+    s.find("#plot-contour");
+    let marks = s.eval(COUNT_MARKS, json!([]));
+    for plot in [
+        "plot-history",
+        "plot-parallel",
+        "plot-scatter",
+        "plot-contour",
+    ] {
+        assert_eq!(marks[plot], json!(3), "marks of {plot}: {marks}");
+    }
+    s.screenshot(&shots.join("click-compare-selected.png"));
 
     // the best trial's run page: register it as a model with the button
     let best = handle.trial_run_id(result.best().unwrap().number).unwrap();

@@ -16,6 +16,12 @@
 //!   importance of each param of its finished children for the study's metric (its `hpo.metric` tag,
 //!   default `loss`), as computed by [`super::importance::importance`] (normalized to sum 1, most
 //!   important first).
+//! - `/api/compare?study={run id}` or `/api/compare?runs={id},{id},...` (1 to [`MAX_COMPARE_RUNS`]),
+//!   optionally `&metric=`: the compare page's data for all children of a study or for the runs
+//!   picked, as built by [`super::compare::compare`]: `{metric, total, trials: [{run_id, name, number,
+//!   value, params}], params: [{key, kind, log, categories}], importance: [{param, value}], study}`.
+//!   The metric defaults to the study's `hpo.metric` tag (for picked runs, that of the first one's
+//!   parent), else `loss`; `study` is `{run_id, run_name, experiment_id}` or `null`.
 //! - `/api/runs/{id}/metrics/{key}`: `{"key", "history": [{key, value, step, timestamp}]}`.
 //! - `/api/runs/{id}/artifacts?path=`: `{"path", "files": [{path, is_dir, file_size}]}` (one level).
 //! - `/api/runs/{id}/artifact?path=`: the file's bytes, typed by extension, sandboxed by a
@@ -51,6 +57,7 @@ pub const DEFAULT_PAGE_SIZE: usize = 100;
 
 const INDEX_HTML: &str = include_str!("assets/index.html");
 const APP_JS: &str = include_str!("assets/app.js");
+const COMPARE_JS: &str = include_str!("assets/compare.js");
 const STYLE_CSS: &str = include_str!("assets/style.css");
 
 const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -178,6 +185,7 @@ fn page(state: &State, segs: &[&str]) -> ApiResult {
             ),
         ),
         ["app.js"] => ("text/javascript; charset=utf-8", APP_JS.to_string()),
+        ["compare.js"] => ("text/javascript; charset=utf-8", COMPARE_JS.to_string()),
         ["style.css"] => ("text/css; charset=utf-8", STYLE_CSS.to_string()),
         _ => return Err(ApiError::not_found("no such page")),
     };
@@ -192,6 +200,7 @@ fn api(state: &State, req: &Request, method: &str, segs: &[&str]) -> ApiResult {
         ("GET", ["experiments", id, "runs"]) => runs(state, req, id),
         ("GET", ["runs", id]) => run(state, id),
         ("GET", ["runs", id, "importance"]) => importance(state, id),
+        ("GET", ["compare"]) => compare(state, req),
         ("GET", ["runs", id, "metrics", key]) => metric_history(state, id, key),
         ("GET", ["runs", id, "artifacts"]) => artifact_list(state, req, id),
         ("GET", ["runs", id, "artifact"]) => artifact_file(state, req, id),
@@ -366,19 +375,18 @@ fn run(state: &State, id: &str) -> ApiResult {
 /// Page size used when reading all the children of a study.
 const CHILD_PAGE: usize = 1000;
 
-fn importance(state: &State, id: &str) -> ApiResult {
-    let study = state.tracker.get_run(id)?;
-    let metric = study
-        .data
-        .tag(crate::tracking::recorder::TAG_METRIC)
-        .unwrap_or("loss")
-        .to_string();
+/// Every active child of `study`, read a page at a time.
+fn study_children(
+    state: &State,
+    study: &crate::tracking::Run,
+) -> Result<Vec<crate::tracking::Run>, ApiError> {
+    let id = &study.info.run_id;
     // get_run found it, so the id is a plain run id; check anyway before putting it in a filter.
     if !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return Err(ApiError::bad(format!("'{id}' is not a run id")));
     }
     let filter = format!("attributes.parent_run_id = '{id}'");
-    let mut samples = Vec::new();
+    let mut runs = Vec::new();
     let mut token = None;
     loop {
         let page = state.tracker.search_runs(
@@ -386,34 +394,106 @@ fn importance(state: &State, id: &str) -> ApiResult {
                 .max_results(CHILD_PAGE)
                 .page_token(token),
         )?;
-        for run in page.runs {
-            if run.info.status != RunStatus::Finished {
-                continue;
-            }
-            let Some(value) = run.data.metric(&metric).map(|m| m.latest) else {
-                continue;
-            };
-            if !value.is_finite() {
-                continue;
-            }
-            let params = run
-                .data
-                .params
-                .into_iter()
-                .map(|p| (p.key, p.value))
-                .collect();
-            samples.push(super::importance::Sample { params, value });
-        }
+        runs.extend(page.runs);
         token = page.next_page_token;
         if token.is_none() {
-            break;
+            return Ok(runs);
         }
+    }
+}
+
+/// The metric a study optimizes (its `hpo.metric` tag), `loss` by default.
+fn study_metric(study: &crate::tracking::Run) -> String {
+    study
+        .data
+        .tag(crate::tracking::recorder::TAG_METRIC)
+        .unwrap_or("loss")
+        .to_string()
+}
+
+fn importance(state: &State, id: &str) -> ApiResult {
+    let study = state.tracker.get_run(id)?;
+    let metric = study_metric(&study);
+    let mut samples = Vec::new();
+    for run in study_children(state, &study)? {
+        if run.info.status != RunStatus::Finished {
+            continue;
+        }
+        let Some(value) = run.data.metric(&metric).map(|m| m.latest) else {
+            continue;
+        };
+        if !value.is_finite() {
+            continue;
+        }
+        let params = run
+            .data
+            .params
+            .into_iter()
+            .map(|p| (p.key, p.value))
+            .collect();
+        samples.push(super::importance::Sample { params, value });
     }
     let importance: Vec<Value> = super::importance::importance(&samples)
         .into_iter()
         .map(|(param, value)| json!({ "param": param, "value": value }))
         .collect();
     ok(json!({ "metric": metric, "importance": importance }))
+}
+
+/// Most runs `/api/compare?runs=` takes.
+pub const MAX_COMPARE_RUNS: usize = 200;
+
+fn compare(state: &State, req: &Request) -> ApiResult {
+    let given = |k: &str| req.query(k).map(str::trim).filter(|s| !s.is_empty());
+    let (runs, default_metric, study) = match (given("study"), given("runs")) {
+        (Some(id), None) => {
+            let study = state.tracker.get_run(id)?;
+            let runs = study_children(state, &study)?;
+            let summary = json!({
+                "run_id": study.info.run_id,
+                "run_name": study.info.run_name,
+                "experiment_id": study.info.experiment_id,
+            });
+            (runs, study_metric(&study), summary)
+        }
+        (None, Some(list)) => {
+            let mut ids: Vec<&str> = list
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .collect();
+            ids.sort_unstable();
+            ids.dedup();
+            if ids.is_empty() || ids.len() > MAX_COMPARE_RUNS {
+                return Err(ApiError::bad(format!(
+                    "runs must list 1 to {MAX_COMPARE_RUNS} run ids, separated by commas"
+                )));
+            }
+            let mut runs = Vec::with_capacity(ids.len());
+            for id in ids {
+                if !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                    return Err(ApiError::bad(format!("'{id}' is not a run id")));
+                }
+                runs.push(state.tracker.get_run(id)?);
+            }
+            // the metric of the study the first trial belongs to, if any
+            let metric = runs
+                .iter()
+                .find_map(|r| r.info.parent_run_id.as_deref())
+                .and_then(|p| state.tracker.get_run(p).ok())
+                .map_or_else(|| "loss".to_string(), |s| study_metric(&s));
+            (runs, metric, Value::Null)
+        }
+        _ => {
+            return Err(ApiError::bad(
+                "give either study={run id} or runs={run id},{run id},...",
+            ))
+        }
+    };
+    let metric = given("metric").map_or(default_metric, str::to_string);
+    let mut v = to_value(&super::compare::compare(runs, &metric));
+    v["study"] = study;
+    ok(v)
 }
 
 fn metric_history(state: &State, id: &str, key: &str) -> ApiResult {
