@@ -976,3 +976,118 @@ fn compare_endpoint_serves_a_study_or_picked_runs_with_their_axes() {
     }
     server.stop();
 }
+
+#[test]
+fn descriptions_of_models_versions_and_runs_are_edited_by_post() {
+    let f = fixture();
+    let run = f.trial_runs[1].clone();
+    let desc = json!({ "description": format!("best so far {XSS}\nsecond line") });
+
+    // read-only: refused, nothing changes
+    let ro = start(&f, true);
+    for target in [
+        format!("/api/runs/{run}/description"),
+        "/api/models/m/description".to_string(),
+        "/api/models/m/versions/1/description".to_string(),
+    ] {
+        let r = post(ro.addr(), &target, Some(ro.token()), &desc);
+        assert_eq!(r.status, 403, "{target}");
+    }
+    ro.stop();
+    let r = f.tracker.get_run(&run).unwrap();
+    assert!(r.data.tag("mlflow.note.content").is_none());
+
+    let server = start(&f, false);
+    let addr = server.addr();
+    let token = server.token().to_string();
+    let r = post(addr, &format!("/api/runs/{run}/description"), None, &desc);
+    assert_eq!(r.status, 403, "no token");
+    let r = post(
+        addr,
+        "/api/models/m/versions",
+        Some(&token),
+        &json!({"run_id": run}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    let r = post(addr, "/api/models/m/description", Some(&token), &desc);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["model"]["description"], desc["description"]);
+    let r = post(
+        addr,
+        "/api/models/m/versions/1/description",
+        Some(&token),
+        &desc,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.json()["model_version"]["description"],
+        desc["description"]
+    );
+    let r = post(
+        addr,
+        &format!("/api/runs/{run}/description"),
+        Some(&token),
+        &desc,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let tags = r.json()["run"]["data"]["tags"].clone();
+    assert!(
+        tags.as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["key"] == "mlflow.note.content" && t["value"] == desc["description"]),
+        "{tags}"
+    );
+    // the stored text comes back as JSON text, never as markup in a page
+    let m = get(addr, "/api/models/m").json();
+    assert_eq!(m["model"]["description"], desc["description"]);
+    assert_eq!(m["versions"][0]["description"], desc["description"]);
+    assert!(!get(addr, "/").text().contains("best so far"));
+
+    // an empty description clears it
+    let r = post(
+        addr,
+        "/api/models/m/description",
+        Some(&token),
+        &json!({"description": ""}),
+    );
+    assert_eq!(r.json()["model"]["description"], "");
+
+    let long = json!({ "description": "x".repeat(20_001) });
+    for (target, body, status) in [
+        ("/api/models/m/description".to_string(), json!({}), 400),
+        (
+            "/api/models/m/description".to_string(),
+            json!({"description": 3}),
+            400,
+        ),
+        ("/api/models/m/description".to_string(), long.clone(), 400),
+        (format!("/api/runs/{run}/description"), long, 400),
+        (
+            "/api/models/nope/description".to_string(),
+            desc.clone(),
+            404,
+        ),
+        (
+            "/api/models/m/versions/9/description".to_string(),
+            desc.clone(),
+            404,
+        ),
+        (
+            "/api/models/m/versions/x/description".to_string(),
+            desc.clone(),
+            400,
+        ),
+        (
+            "/api/runs/0123456789abcdef0123456789abcdef/description".to_string(),
+            desc.clone(),
+            404,
+        ),
+    ] {
+        let r = post(addr, &target, Some(&token), &body);
+        assert_eq!(r.status, status, "{target} {body}: {}", r.text());
+        assert!(r.json()["error"].is_string());
+    }
+    server.stop();
+}

@@ -1,9 +1,10 @@
 //! `hpo ui` driven by clicks and keystrokes in a real headless chromium, through Debian's
 //! `chromedriver` (W3C WebDriver, see `webdriver/mod.rs`): open the experiments page, expand a
 //! study, filter its trials by typing in the filter box, open the compare page and count one mark
-//! per trial in each plot, tick three trials and compare just those, then register a model from a run with the run page's button and find it
-//! on the models page. One browser session walks all the steps. Screenshots of every page are kept
-//! in `target/tmp/ui-screenshots/click-*.png`.
+//! per trial in each plot, tick three trials and compare just those, then register a model from a
+//! run with the run page's button, describe it, and find it on the models page. One browser
+//! session walks all the steps. Screenshots of every page are kept in
+//! `target/tmp/ui-screenshots/click-*.png`.
 //!
 //! Runs only with `HPO_E2E=1` (set by `.ci/run` when chromium is installed); skipped with a note
 //! otherwise, or when chromedriver is not installed (`apt-get install chromium-driver`).
@@ -186,6 +187,17 @@ fn click_through_experiments_filter_compare_and_register() {
     s.screenshot(&shots.join("click-run.png"));
     s.click_on("button", "Register model");
     s.find_with_text("h1", "click-model");
+    // describe the model: the text, markup included, shows as text
+    s.click_on("button.edit-description", "Add description");
+    let note = "chosen by TPE <b>bold?</b>";
+    s.type_text(&s.find("textarea.description-input"), note);
+    s.click_on("button.save-description", "Save");
+    s.find_with_text("#model-description", note);
+    let bold = s.eval(
+        "return document.querySelectorAll('main b').length;",
+        json!([]),
+    );
+    assert_eq!(bold, json!(0), "the description became markup");
     s.screenshot(&shots.join("click-model.png"));
     s.click_on("header nav a", "Models");
     s.find_with_text("main table a", "click-model");

@@ -37,6 +37,10 @@
 //!   the model if needed); answers `{"model_version": ModelVersion}`.
 //! - `/api/models/{name}/aliases/{alias}` `{"version": 2}`: sets or moves an alias; answers `{"model": ...}`.
 //! - `/api/models/{name}/versions/{version}/stage` `{"stage": "Production"}`: changes the stage.
+//! - `/api/models/{name}/description`, `/api/models/{name}/versions/{version}/description` and
+//!   `/api/runs/{id}/description`, each `{"description": "..."}`: replace a description (a run's is
+//!   its `mlflow.note.content` tag, as in MLflow); answer `{"model": ...}`, `{"model_version": ...}` or
+//!   `{"run": Run}`. Too long a description is a 400.
 //! - `/api/runs/{id}/delete`, `/api/runs/{id}/restore`: soft-deletes or restores a run; answers
 //!   `{"run": Run}`.
 //!
@@ -213,6 +217,11 @@ fn api(state: &State, req: &Request, method: &str, segs: &[&str]) -> ApiResult {
                 ["models", name, "versions"] => register(state, name, &body),
                 ["models", name, "aliases", alias] => set_alias(state, name, alias, &body),
                 ["models", name, "versions", v, "stage"] => set_stage(state, name, v, &body),
+                ["models", name, "description"] => model_description(state, name, &body),
+                ["models", name, "versions", v, "description"] => {
+                    version_description(state, name, v, &body)
+                }
+                ["runs", id, "description"] => run_description(state, id, &body),
                 ["runs", id, "delete"] => run_lifecycle(state, id, true),
                 ["runs", id, "restore"] => run_lifecycle(state, id, false),
                 _ => Err(ApiError::not_found("no such API endpoint")),
@@ -642,9 +651,7 @@ fn set_alias(state: &State, name: &str, alias: &str, body: &Value) -> ApiResult 
 
 fn set_stage(state: &State, name: &str, version: &str, body: &Value) -> ApiResult {
     let reg = registry(state)?;
-    let version: i64 = version
-        .parse()
-        .map_err(|_| ApiError::bad(format!("version '{version}' is not a number")))?;
+    let version = parse_version(version)?;
     let stage: Stage = str_field(body, "stage")?.parse()?;
     let archive = body
         .get("archive_existing")
@@ -660,5 +667,37 @@ fn run_lifecycle(state: &State, id: &str, delete: bool) -> ApiResult {
     } else {
         state.tracker.restore_run(id)?;
     }
+    ok(json!({ "run": to_value(&state.tracker.get_run(id)?) }))
+}
+
+/// The tag holding a run's description (MLflow's name for it).
+pub const TAG_RUN_DESCRIPTION: &str = "mlflow.note.content";
+
+fn parse_version(version: &str) -> Result<i64, ApiError> {
+    version
+        .parse()
+        .map_err(|_| ApiError::bad(format!("version '{version}' is not a number")))
+}
+
+fn model_description(state: &State, name: &str, body: &Value) -> ApiResult {
+    let description = str_field(body, "description")?;
+    let model = registry(state)?.update_registered_model_description(name, description)?;
+    ok(json!({ "model": to_value(&model) }))
+}
+
+fn version_description(state: &State, name: &str, version: &str, body: &Value) -> ApiResult {
+    let version = parse_version(version)?;
+    let description = str_field(body, "description")?;
+    let mv = registry(state)?.update_model_version_description(name, version, description)?;
+    ok(json!({ "model_version": to_value(&mv) }))
+}
+
+fn run_description(state: &State, id: &str, body: &Value) -> ApiResult {
+    let description = str_field(body, "description")?;
+    // check the run first, so an unknown run is a 404 whatever the description
+    state.tracker.get_run(id)?;
+    state
+        .tracker
+        .set_tag(id, TAG_RUN_DESCRIPTION, description)?;
     ok(json!({ "run": to_value(&state.tracker.get_run(id)?) }))
 }

@@ -433,7 +433,10 @@ async function runPage(id) {
   const artifacts = el('ul', {class: 'artifacts'});
   const viewer = el('div', {class: 'viewer'});
   const isStudy = tag(run, 'hpo.runType') === 'study';
+  const description = descriptionEditor('run-description', tag(run, 'mlflow.note.content'),
+    (text) => post('runs/' + enc(id) + '/description', {description: text}));
   show(el('h1', {}, 'Run ', info.run_name || info.run_id),
+    description,
     ...(isStudy ? [el('p', {}, el('a', {href: '#/compare/' + enc(info.run_id), class: 'compare'}, 'Compare all trials of this study'))] : []),
     actionsForRun(info),
     infoTable,
@@ -455,6 +458,26 @@ function childLinks(children, link, expId) {
       el('a', {href: '#/experiments/' + enc(expId)}, 'see the runs table'), ')');
   }
   return shown;
+}
+
+// A description as text, with an Edit button (not in read-only mode) that swaps in a text box;
+// `save(text)` posts it and returns a promise; the page is reloaded after saving.
+function descriptionEditor(id, text, save) {
+  const shown = el('div', {class: 'description pre', id}, text || '');
+  if (READ_ONLY) return shown;
+  const status = el('span', {class: 'error'});
+  const holder = el('div', {class: 'description-box'});
+  const view = () => holder.replaceChildren(shown, el('button', {class: 'edit-description', onclick: edit}, text ? 'Edit description' : 'Add description'));
+  function edit() {
+    const box = el('textarea', {rows: 4, cols: 60, class: 'description-input'});
+    box.value = text || '';
+    holder.replaceChildren(box, el('div', {class: 'toolbar'},
+      el('button', {class: 'save-description', onclick: () => save(box.value).then(() => route(), (err) => { status.textContent = err.message; })}, 'Save'),
+      el('button', {onclick: view}, 'Cancel'), status));
+    box.focus();
+  }
+  view();
+  return holder;
 }
 
 function actionsForRun(info) {
@@ -640,10 +663,12 @@ async function modelPage(name) {
       el('td', {}, el('a', {href: '#/runs/' + enc(v.run_id)}, v.run_id)),
       el('td', {}, v.source),
       el('td', {}, fmtTime(v.creation_time)),
-      el('td', {}, v.description));
+      el('td', {}, descriptionEditor('version-description-' + v.version, v.description,
+        (text) => post('models/' + enc(name) + '/versions/' + v.version + '/description', {description: text}))));
   });
   const parts = [el('h1', {}, 'Model ', data.model.name)];
-  if (data.model.description) parts.push(el('p', {}, data.model.description));
+  parts.push(descriptionEditor('model-description', data.model.description,
+    (text) => post('models/' + enc(name) + '/description', {description: text})));
   if (data.model.tags.length) parts.push(table(['Tag', 'Value'], data.model.tags.map((t) => el('tr', {}, el('td', {}, t.key), el('td', {}, t.value)))));
   parts.push(table(['Version', 'Stage', 'Aliases', 'Source run', 'Source', 'Created', 'Description'], rows));
   if (!READ_ONLY) {
