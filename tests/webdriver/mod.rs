@@ -4,6 +4,9 @@
 //! `serde_json`). Only what the tests use is here: navigate, find, click, type, read text, run a
 //! script, wait for a condition and take a screenshot.
 
+// Each test file that includes this module uses a different part of it.
+#![allow(dead_code)]
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -170,6 +173,17 @@ impl Session {
         self.call(
             "POST",
             "/execute/sync",
+            Some(json!({"script": script, "args": args})),
+        )
+    }
+
+    /// Runs asynchronous `script`, which ends by calling `arguments[arguments.length - 1](value)`;
+    /// returns that value.
+    pub fn eval_async(&self, script: &str, args: Value) -> Value {
+        self.call("POST", "/timeouts", Some(json!({"script": 120_000})));
+        self.call(
+            "POST",
+            "/execute/async",
             Some(json!({"script": script, "args": args})),
         )
     }

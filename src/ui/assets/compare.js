@@ -45,7 +45,11 @@ function numericAxis(label, get, trials, log) {
       if (p > 0.08 && p < 0.92) ticks.push({p, text: '1e' + e});
     }
   } else {
-    ticks.push({p: 0.5, text: fmtNum((lo + hi) / 2)});
+    // a mid tick of round numbers: an integer between integers, 0 rather than a rounding residue
+    let mid = (lo + hi) / 2;
+    if (Number.isInteger(lo) && Number.isInteger(hi)) mid = Math.round(mid);
+    else if (Math.abs(mid) < (hi - lo) * 1e-9) mid = 0;
+    ticks.push({p: 0.5, text: fmtNum(mid)});
   }
   return {label: log ? label + ' (log)' : label, at: (t) => pos(get(t)), ticks, categorical: false};
 }
@@ -108,9 +112,20 @@ function frame(id, xAxis, yAxis, W, H) {
 }
 
 // Draws marks ({dot: [x, y] | line: [[x, y], ...], cls, color, trial, title}) on an SVG chart, or on
-// a canvas over it when there are many; returns the node to put on the page.
-function addMarks(root, W, H, marks) {
+// a canvas under it when there are many (the chart is then transparent, so its axes and labels stay
+// on top); `under` are colored cells ({rect: [x, y, w, h], color}) drawn below the marks. Returns the
+// node to put on the page.
+function addMarks(root, W, H, marks, under) {
+  const cells = under || [];
   if (marks.length <= SVG_MAX) {
+    if (cells.length) {
+      const g = svg('g', {class: 'cells'});
+      for (const c of cells) {
+        g.appendChild(svg('rect', {x: c.rect[0].toFixed(1), y: c.rect[1].toFixed(1), width: c.rect[2].toFixed(1),
+          height: c.rect[3].toFixed(1), fill: c.color}));
+      }
+      root.insertBefore(g, root.firstChild);
+    }
     for (const m of marks) {
       const node = m.dot
         ? svg('circle', {cx: m.dot[0].toFixed(1), cy: m.dot[1].toFixed(1), r: 3.5, class: 'mark ' + m.cls, 'data-trial': m.trial.number})
@@ -129,23 +144,41 @@ function addMarks(root, W, H, marks) {
   canvas.style.height = H + 'px';
   const g = canvas.getContext('2d');
   g.scale(scale, scale);
+  g.fillStyle = '#fff';
+  g.fillRect(0, 0, W, H);
+  for (const c of cells) {
+    g.fillStyle = c.color;
+    g.fillRect(c.rect[0], c.rect[1], c.rect[2], c.rect[3]);
+  }
   const dots = marks.filter((m) => m.dot);
+  // one path per color (kept in first-seen order, so later marks stay on top): far fewer strokes
+  const byColor = (list, fallback) => {
+    const groups = new Map();
+    for (const m of list) {
+      const c = m.color || fallback(m);
+      if (!groups.has(c)) groups.set(c, []);
+      groups.get(c).push(m);
+    }
+    return groups;
+  };
   g.globalAlpha = 0.35;
   g.lineWidth = 1;
-  for (const m of marks) {
-    if (!m.line) continue;
-    g.strokeStyle = m.color;
+  for (const [color, lines] of byColor(marks.filter((m) => m.line), () => '#1f6feb')) {
+    g.strokeStyle = color;
     g.beginPath();
-    m.line.forEach((p, i) => (i ? g.lineTo(p[0], p[1]) : g.moveTo(p[0], p[1])));
+    for (const m of lines) m.line.forEach((p, i) => (i ? g.lineTo(p[0], p[1]) : g.moveTo(p[0], p[1])));
     g.stroke();
   }
   g.globalAlpha = 0.8;
-  for (const m of dots) {
-    g.fillStyle = m.color || (m.cls === 'cpoint' ? '#fff' : '#1f6feb');
+  for (const [color, group] of byColor(dots, (m) => (m.cls === 'cpoint' ? '#fff' : '#1f6feb'))) {
+    g.fillStyle = color;
     g.beginPath();
-    g.arc(m.dot[0], m.dot[1], 2, 0, 2 * Math.PI);
+    for (const m of group) {
+      g.moveTo(m.dot[0] + 2, m.dot[1]);
+      g.arc(m.dot[0], m.dot[1], 2, 0, 2 * Math.PI);
+    }
     g.fill();
-    if (m.cls === 'cpoint') { g.strokeStyle = '#24292f'; g.stroke(); }
+    if (group[0].cls === 'cpoint') { g.strokeStyle = '#24292f'; g.lineWidth = 0.5; g.stroke(); }
   }
   // the title of the dot under the pointer, looked up in a coarse grid of the dots
   const cell = 8, buckets = new Map();
@@ -168,7 +201,8 @@ function addMarks(root, W, H, marks) {
     }
     canvas.title = best ? best.title() : '';
   });
-  return el('div', {class: 'layered'}, root, canvas);
+  root.classList.add('over');
+  return el('div', {class: 'layered'}, canvas, root);
 }
 
 function trialTitle(t, metric) {
@@ -215,7 +249,8 @@ function parallelPlot(trials, metric, axes, yAxis) {
       const p = a.at(t);
       if (Number.isFinite(p)) line.push([L + i * step, sy(p)]);
     });
-    return {line, cls: 'pline', color: rampColor(yAxis.at(t)), trial: t, title: () => trialTitle(t, metric)};
+    // colors in 32 steps, so a canvas draws them in 32 strokes
+    return {line, cls: 'pline', color: rampColor(Math.round(yAxis.at(t) * 31) / 31), trial: t, title: () => trialTitle(t, metric)};
   });
   return addMarks(root, W, H, marks);
 }
@@ -248,7 +283,7 @@ function contourPlot(trials, metric, xAxis, yAxis, metricAxis) {
     counts[k] += 1;
   });
   const cw = (f.W - f.L - f.R) / GRID, ch = (f.H - f.T - f.B) / GRID;
-  const cells = svg('g', {class: 'cells'});
+  const cells = [];
   for (let gy = 0; gy < GRID; gy++) {
     for (let gx = 0; gx < GRID; gx++) {
       let v;
@@ -262,15 +297,13 @@ function contourPlot(trials, metric, xAxis, yAxis, metricAxis) {
           if (d < bestD) { bestD = d; v = vs[i]; }
         }
       }
-      cells.appendChild(svg('rect', {x: (f.L + gx * cw).toFixed(1), y: (f.T + (GRID - 1 - gy) * ch).toFixed(1),
-        width: (cw + 0.5).toFixed(1), height: (ch + 0.5).toFixed(1), fill: rampColor(v)}));
+      cells.push({rect: [f.L + gx * cw, f.T + (GRID - 1 - gy) * ch, cw + 0.5, ch + 0.5], color: rampColor(v)});
     }
   }
-  f.root.insertBefore(cells, f.root.firstChild);
   const marks = trials.map((t, i) => ({dot: [f.sx(px[i]), f.sy(py[i])], cls: 'cpoint', trial: t,
     title: () => trialTitle(t, metric) + ', ' + xAxis.key + ' ' + (t.params[xAxis.key] ?? 'missing') + ', ' +
       yAxis.key + ' ' + (t.params[yAxis.key] ?? 'missing')}));
-  return addMarks(f.root, f.W, f.H, marks);
+  return addMarks(f.root, f.W, f.H, marks, cells);
 }
 
 // 5. Importance (computed by the server) as horizontal bars.
