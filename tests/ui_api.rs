@@ -846,6 +846,11 @@ fn compare_endpoint_serves_a_study_or_picked_runs_with_their_axes() {
     use hpo::tracking::{Metric, NewRun, Param, RunStatus};
     let f = fixture();
     // two hand-made runs beside the study: a categorical param with markup, a wide positive one
+    let later = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+        + 60_000;
     let mut picked = Vec::new();
     for (i, (kind, lr)) in [(XSS, "0.00001"), ("b", "0.1")].iter().enumerate() {
         let info = f
@@ -853,6 +858,8 @@ fn compare_endpoint_serves_a_study_or_picked_runs_with_their_axes() {
             .create_run_with(NewRun {
                 experiment_id: f.experiment_id,
                 run_name: Some(format!("picked-{i}")),
+                // later than the study's trials, one second apart: a definite start-time order
+                start_time: Some(later + 1000 * i as i64),
                 params: vec![Param::new("kind", *kind), Param::new("lr", *lr)],
                 ..NewRun::default()
             })

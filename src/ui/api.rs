@@ -47,11 +47,15 @@
 //! Errors are `{"error": "..."}` with 400 (bad input), 403, 404 (unknown run, experiment, model, route),
 //! 405, 413 or 503 (database busy); 500 only for failures of the store itself.
 
+mod actions;
+
+pub use actions::TAG_RUN_DESCRIPTION;
+
 use serde_json::{json, Value};
 
 use super::http::{Request, Response};
 use super::State;
-use crate::registry::{ModelSearch, RegistryError, Stage};
+use crate::registry::{ModelSearch, RegistryError};
 use crate::tracking::{
     ArtifactError, RunStatus, RunsQuery, SearchError, StoreError, TrackingError, ViewType,
 };
@@ -214,16 +218,18 @@ fn api(state: &State, req: &Request, method: &str, segs: &[&str]) -> ApiResult {
             authorize(state, req)?;
             let body = json_body(req)?;
             match rest {
-                ["models", name, "versions"] => register(state, name, &body),
-                ["models", name, "aliases", alias] => set_alias(state, name, alias, &body),
-                ["models", name, "versions", v, "stage"] => set_stage(state, name, v, &body),
-                ["models", name, "description"] => model_description(state, name, &body),
-                ["models", name, "versions", v, "description"] => {
-                    version_description(state, name, v, &body)
+                ["models", name, "versions"] => actions::register(state, name, &body),
+                ["models", name, "aliases", alias] => actions::set_alias(state, name, alias, &body),
+                ["models", name, "versions", v, "stage"] => {
+                    actions::set_stage(state, name, v, &body)
                 }
-                ["runs", id, "description"] => run_description(state, id, &body),
-                ["runs", id, "delete"] => run_lifecycle(state, id, true),
-                ["runs", id, "restore"] => run_lifecycle(state, id, false),
+                ["models", name, "description"] => actions::model_description(state, name, &body),
+                ["models", name, "versions", v, "description"] => {
+                    actions::version_description(state, name, v, &body)
+                }
+                ["runs", id, "description"] => actions::run_description(state, id, &body),
+                ["runs", id, "delete"] => actions::run_lifecycle(state, id, true),
+                ["runs", id, "restore"] => actions::run_lifecycle(state, id, false),
                 _ => Err(ApiError::not_found("no such API endpoint")),
             }
         }
@@ -609,96 +615,4 @@ fn model(state: &State, name: &str) -> ApiResult {
         }
     }
     ok(json!({ "model": to_value(&model), "versions": versions }))
-}
-
-fn str_field<'a>(body: &'a Value, key: &str) -> Result<&'a str, ApiError> {
-    body.get(key)
-        .and_then(Value::as_str)
-        .ok_or_else(|| ApiError::bad(format!("the body needs a string field '{key}'")))
-}
-
-fn register(state: &State, name: &str, body: &Value) -> ApiResult {
-    let reg = registry(state)?;
-    let run_id = str_field(body, "run_id")?;
-    if run_id.is_empty() || !run_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return Err(ApiError::bad(format!("'{run_id}' is not a run id")));
-    }
-    let artifact_path = match body.get("artifact_path") {
-        None | Some(Value::Null) => "",
-        Some(Value::String(s)) => s.trim_matches('/'),
-        Some(_) => return Err(ApiError::bad("artifact_path must be a string")),
-    };
-    let source = if artifact_path.is_empty() {
-        format!("runs:/{run_id}")
-    } else {
-        format!("runs:/{run_id}/{artifact_path}")
-    };
-    let version = reg.register_model(&source, name, &[])?;
-    ok(json!({ "model_version": to_value(&version) }))
-}
-
-fn set_alias(state: &State, name: &str, alias: &str, body: &Value) -> ApiResult {
-    let reg = registry(state)?;
-    let version = body
-        .get("version")
-        .and_then(|v| {
-            v.as_i64()
-                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-        })
-        .ok_or_else(|| ApiError::bad("the body needs an integer field 'version'"))?;
-    reg.set_alias(name, alias, version)?;
-    ok(json!({ "model": to_value(&reg.get_registered_model(name)?) }))
-}
-
-fn set_stage(state: &State, name: &str, version: &str, body: &Value) -> ApiResult {
-    let reg = registry(state)?;
-    let version = parse_version(version)?;
-    let stage: Stage = str_field(body, "stage")?.parse()?;
-    let archive = body
-        .get("archive_existing")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    let mv = reg.transition_stage(name, version, stage, archive)?;
-    ok(json!({ "model_version": to_value(&mv) }))
-}
-
-fn run_lifecycle(state: &State, id: &str, delete: bool) -> ApiResult {
-    if delete {
-        state.tracker.delete_run(id)?;
-    } else {
-        state.tracker.restore_run(id)?;
-    }
-    ok(json!({ "run": to_value(&state.tracker.get_run(id)?) }))
-}
-
-/// The tag holding a run's description (MLflow's name for it).
-pub const TAG_RUN_DESCRIPTION: &str = "mlflow.note.content";
-
-fn parse_version(version: &str) -> Result<i64, ApiError> {
-    version
-        .parse()
-        .map_err(|_| ApiError::bad(format!("version '{version}' is not a number")))
-}
-
-fn model_description(state: &State, name: &str, body: &Value) -> ApiResult {
-    let description = str_field(body, "description")?;
-    let model = registry(state)?.update_registered_model_description(name, description)?;
-    ok(json!({ "model": to_value(&model) }))
-}
-
-fn version_description(state: &State, name: &str, version: &str, body: &Value) -> ApiResult {
-    let version = parse_version(version)?;
-    let description = str_field(body, "description")?;
-    let mv = registry(state)?.update_model_version_description(name, version, description)?;
-    ok(json!({ "model_version": to_value(&mv) }))
-}
-
-fn run_description(state: &State, id: &str, body: &Value) -> ApiResult {
-    let description = str_field(body, "description")?;
-    // check the run first, so an unknown run is a 404 whatever the description
-    state.tracker.get_run(id)?;
-    state
-        .tracker
-        .set_tag(id, TAG_RUN_DESCRIPTION, description)?;
-    ok(json!({ "run": to_value(&state.tracker.get_run(id)?) }))
 }
