@@ -159,6 +159,10 @@ fn click_through_experiments_filter_compare_and_register() {
     s.wait_until("the trials", |s| {
         s.find_all("tr.child input.pick").len() == TRIALS
     });
+    s.click(&s.find("input.pick-all"));
+    s.find_with_text("#compare-selected", &format!("Compare selected ({TRIALS})"));
+    s.click_on("#clear-selected", "Clear");
+    s.find_with_text("#compare-selected", "Compare selected (0)");
     for i in [0, 2, 5] {
         s.click(&s.find_all("tr.child input.pick")[i]);
     }

@@ -261,7 +261,7 @@ function pickBar(expId) {
   }}, 'Compare selected');
   const clear = el('button', {id: 'clear-selected', onclick: () => {
     runsState.picked.clear();
-    for (const box of document.querySelectorAll('input.pick')) box.checked = false;
+    for (const box of document.querySelectorAll('input.pick, input.pick-all')) box.checked = false;
     updatePicked();
   }}, 'Clear selection');
   return el('div', {class: 'toolbar'}, go, clear, el('span', {class: 'muted', id: 'picked-note'}));
@@ -338,7 +338,15 @@ function runsTable(runs, expId, holder, errorLine, input) {
     ...metricKeys.map((k) => ({kind: 'metric', key: k, label: k})),
   ];
   const reload = () => loadRuns(expId, holder, errorLine, input);
-  const header = [el('th', {title: 'select runs to compare'}, ''), el('th', {}, '')].concat(cols.map((c) => {
+  // ticks (or clears) every run shown
+  const pickAll = el('input', {type: 'checkbox', class: 'pick-all', title: 'select all runs shown', onchange: (ev) => {
+    for (const box of holder.querySelectorAll('input.pick')) {
+      box.checked = ev.target.checked;
+      if (box.checked) runsState.picked.add(box.dataset.run); else runsState.picked.delete(box.dataset.run);
+    }
+    updatePicked();
+  }});
+  const header = [el('th', {}, pickAll), el('th', {}, '')].concat(cols.map((c) => {
     const active = runsState.order && runsState.order.kind === c.kind && runsState.order.key === c.key;
     const arrow = active ? (runsState.desc ? ' ▼' : ' ▲') : '';
     const cls = c.kind === 'param' ? 'param' : c.kind === 'metric' ? 'metric' : '';
