@@ -474,18 +474,21 @@ fn pages_are_embedded_and_hold_no_user_data() {
     assert!(!html.contains("http://") && !html.contains("https://"));
     assert!(!html.contains("<script>alert"));
     assert!(!html.contains("ui-test") && !html.contains(&f.study_run));
-    let js = get(addr, "/app.js");
-    assert_eq!(js.status, 200);
-    assert!(js
-        .header("content-type")
-        .unwrap()
-        .starts_with("text/javascript"));
-    // The SVG namespace is a name, not a fetch; nothing else may point off the server.
-    let js = js.text().replace("'http://www.w3.org/2000/svg'", "");
-    assert!(!js.contains("innerHTML"), "app.js must not use innerHTML");
-    assert!(!js.contains("outerHTML") && !js.contains("insertAdjacentHTML"));
-    assert!(!js.contains("eval(") && !js.contains("document.write"));
-    assert!(!js.contains("http://") && !js.contains("https://"));
+    assert!(html.contains("/compare.js"));
+    for script in ["/app.js", "/compare.js"] {
+        let js = get(addr, script);
+        assert_eq!(js.status, 200);
+        assert!(js
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/javascript"));
+        // The SVG namespace is a name, not a fetch; nothing else may point off the server.
+        let js = js.text().replace("'http://www.w3.org/2000/svg'", "");
+        assert!(!js.contains("innerHTML"), "{script} must not use innerHTML");
+        assert!(!js.contains("outerHTML") && !js.contains("insertAdjacentHTML"));
+        assert!(!js.contains("eval(") && !js.contains("document.write"));
+        assert!(!js.contains("http://") && !js.contains("https://"));
+    }
     let css = get(addr, "/style.css");
     assert_eq!(css.status, 200);
     assert!(!css.text().contains("@import"));
@@ -835,5 +838,263 @@ fn importance_endpoint_scores_the_params_of_a_study() {
     assert!(r.json()["error"].is_string());
     let r = get(addr, "/api/runs/not-a-run/importance");
     assert!(r.status == 404 || r.status == 400, "{}", r.status);
+    server.stop();
+}
+
+#[test]
+fn compare_endpoint_serves_a_study_or_picked_runs_with_their_axes() {
+    use hpo::tracking::{Metric, NewRun, Param, RunStatus};
+    let f = fixture();
+    // two hand-made runs beside the study: a categorical param with markup, a wide positive one
+    let later = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+        + 60_000;
+    let mut picked = Vec::new();
+    for (i, (kind, lr)) in [(XSS, "0.00001"), ("b", "0.1")].iter().enumerate() {
+        let info = f
+            .tracker
+            .create_run_with(NewRun {
+                experiment_id: f.experiment_id,
+                run_name: Some(format!("picked-{i}")),
+                // later than the study's trials, one second apart: a definite start-time order
+                start_time: Some(later + 1000 * i as i64),
+                params: vec![Param::new("kind", *kind), Param::new("lr", *lr)],
+                ..NewRun::default()
+            })
+            .unwrap();
+        f.tracker
+            .finish_run(
+                &info.run_id,
+                &[Metric::new("loss", i as f64, 0)],
+                &[],
+                RunStatus::Finished,
+                None,
+            )
+            .unwrap();
+        picked.push(info.run_id);
+    }
+    let server = start(&f, true);
+    let addr = server.addr();
+
+    let r = get(addr, &format!("/api/compare?study={}", f.study_run));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["metric"], "loss");
+    assert_eq!(v["total"], 5);
+    assert_eq!(v["study"]["run_id"], json!(f.study_run));
+    assert_eq!(v["study"]["experiment_id"], json!(f.experiment_id));
+    let trials = v["trials"].as_array().unwrap();
+    assert_eq!(trials.len(), 5, "{v}");
+    for (n, t) in trials.iter().enumerate() {
+        assert_eq!(t["number"], json!(n));
+        assert_eq!(t["run_id"], json!(f.trial_runs[n]));
+        assert!(t["value"].is_f64() && t["params"]["x"].is_string(), "{t}");
+    }
+    assert_eq!(
+        v["params"],
+        json!([{"key": "x", "kind": "numeric", "log": false, "categories": []}])
+    );
+    assert_eq!(v["importance"][0]["param"], "x");
+
+    // picked runs, in any order, some twice: the trials of the study and the two hand-made runs
+    let list = format!(
+        "{},{},{},{}",
+        picked[1], f.trial_runs[2], picked[0], picked[1]
+    );
+    let r = get(addr, &format!("/api/compare?runs={list}"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["total"], 3);
+    assert_eq!(v["study"], Value::Null);
+    assert_eq!(v["metric"], "loss", "the metric of the trial's study");
+    let names: Vec<&str> = v["trials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    // numbered by start time: the picked runs are not all trials of one study
+    assert_eq!(names, ["trial-2", "picked-0", "picked-1"]);
+    let numbers: Vec<i64> = v["trials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["number"].as_i64().unwrap())
+        .collect();
+    assert_eq!(numbers, [0, 1, 2]);
+    let kind = v["params"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["key"] == "kind")
+        .unwrap()
+        .clone();
+    assert_eq!(kind["kind"], "categorical");
+    assert_eq!(
+        kind["categories"],
+        json!([XSS, "b"]),
+        "raw in JSON, escaped only by the page"
+    );
+    let lr = v["params"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["key"] == "lr")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (lr["kind"].as_str(), lr["log"].as_bool()),
+        (Some("numeric"), Some(true))
+    );
+    assert!(r
+        .header("content-type")
+        .unwrap()
+        .starts_with("application/json"));
+
+    // another metric by name: the runs without it drop out
+    let r = get(addr, &format!("/api/compare?runs={list}&metric=val"));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["trials"].as_array().unwrap().len(), 1);
+
+    // user errors are 4xx with a message
+    let many = (0..201)
+        .map(|i| format!("{i:032x}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let unknown = "0123456789abcdef0123456789abcdef";
+    for (target, status) in [
+        ("/api/compare".to_string(), 400),
+        ("/api/compare?runs=".to_string(), 400),
+        ("/api/compare?runs=,,".to_string(), 400),
+        (
+            format!("/api/compare?runs={}&study={}", picked[0], f.study_run),
+            400,
+        ),
+        ("/api/compare?runs=a'b".to_string(), 400),
+        (format!("/api/compare?runs={unknown}"), 404),
+        (format!("/api/compare?study={unknown}"), 404),
+        (format!("/api/compare?runs={many}"), 400),
+    ] {
+        let r = get(addr, &target);
+        assert_eq!(r.status, status, "{target}: {}", r.text());
+        assert!(r.json()["error"].is_string(), "{target}");
+    }
+    server.stop();
+}
+
+#[test]
+fn descriptions_of_models_versions_and_runs_are_edited_by_post() {
+    let f = fixture();
+    let run = f.trial_runs[1].clone();
+    let desc = json!({ "description": format!("best so far {XSS}\nsecond line") });
+
+    // read-only: refused, nothing changes
+    let ro = start(&f, true);
+    for target in [
+        format!("/api/runs/{run}/description"),
+        "/api/models/m/description".to_string(),
+        "/api/models/m/versions/1/description".to_string(),
+    ] {
+        let r = post(ro.addr(), &target, Some(ro.token()), &desc);
+        assert_eq!(r.status, 403, "{target}");
+    }
+    ro.stop();
+    let r = f.tracker.get_run(&run).unwrap();
+    assert!(r.data.tag("mlflow.note.content").is_none());
+
+    let server = start(&f, false);
+    let addr = server.addr();
+    let token = server.token().to_string();
+    let r = post(addr, &format!("/api/runs/{run}/description"), None, &desc);
+    assert_eq!(r.status, 403, "no token");
+    let r = post(
+        addr,
+        "/api/models/m/versions",
+        Some(&token),
+        &json!({"run_id": run}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    let r = post(addr, "/api/models/m/description", Some(&token), &desc);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["model"]["description"], desc["description"]);
+    let r = post(
+        addr,
+        "/api/models/m/versions/1/description",
+        Some(&token),
+        &desc,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.json()["model_version"]["description"],
+        desc["description"]
+    );
+    let r = post(
+        addr,
+        &format!("/api/runs/{run}/description"),
+        Some(&token),
+        &desc,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let tags = r.json()["run"]["data"]["tags"].clone();
+    assert!(
+        tags.as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["key"] == "mlflow.note.content" && t["value"] == desc["description"]),
+        "{tags}"
+    );
+    // the stored text comes back as JSON text, never as markup in a page
+    let m = get(addr, "/api/models/m").json();
+    assert_eq!(m["model"]["description"], desc["description"]);
+    assert_eq!(m["versions"][0]["description"], desc["description"]);
+    assert!(!get(addr, "/").text().contains("best so far"));
+
+    // an empty description clears it
+    let r = post(
+        addr,
+        "/api/models/m/description",
+        Some(&token),
+        &json!({"description": ""}),
+    );
+    assert_eq!(r.json()["model"]["description"], "");
+
+    let long = json!({ "description": "x".repeat(20_001) });
+    for (target, body, status) in [
+        ("/api/models/m/description".to_string(), json!({}), 400),
+        (
+            "/api/models/m/description".to_string(),
+            json!({"description": 3}),
+            400,
+        ),
+        ("/api/models/m/description".to_string(), long.clone(), 400),
+        (format!("/api/runs/{run}/description"), long, 400),
+        (
+            "/api/models/nope/description".to_string(),
+            desc.clone(),
+            404,
+        ),
+        (
+            "/api/models/m/versions/9/description".to_string(),
+            desc.clone(),
+            404,
+        ),
+        (
+            "/api/models/m/versions/x/description".to_string(),
+            desc.clone(),
+            400,
+        ),
+        (
+            "/api/runs/0123456789abcdef0123456789abcdef/description".to_string(),
+            desc.clone(),
+            404,
+        ),
+    ] {
+        let r = post(addr, &target, Some(&token), &body);
+        assert_eq!(r.status, status, "{target} {body}: {}", r.text());
+        assert!(r.json()["error"].is_string());
+    }
     server.stop();
 }

@@ -14,7 +14,7 @@ pub struct UiArgs {
     /// Port to listen on (0 picks a free one).
     #[arg(long, default_value_t = 5000)]
     pub port: u16,
-    /// Refuse every change (registering, aliases, stages, deleting and restoring runs).
+    /// Refuse every change (registering, aliases, stages, descriptions, deleting and restoring runs).
     #[arg(long)]
     pub read_only: bool,
 }

@@ -16,6 +16,12 @@
 //!   importance of each param of its finished children for the study's metric (its `hpo.metric` tag,
 //!   default `loss`), as computed by [`super::importance::importance`] (normalized to sum 1, most
 //!   important first).
+//! - `/api/compare?study={run id}` or `/api/compare?runs={id},{id},...` (1 to [`MAX_COMPARE_RUNS`]),
+//!   optionally `&metric=`: the compare page's data for all children of a study or for the runs
+//!   picked, as built by [`super::compare::compare`]: `{metric, total, trials: [{run_id, name, number,
+//!   value, params}], params: [{key, kind, log, categories}], importance: [{param, value}], study}`.
+//!   The metric defaults to the study's `hpo.metric` tag (for picked runs, that of the first one's
+//!   parent), else `loss`; `study` is `{run_id, run_name, experiment_id}` or `null`.
 //! - `/api/runs/{id}/metrics/{key}`: `{"key", "history": [{key, value, step, timestamp}]}`.
 //! - `/api/runs/{id}/artifacts?path=`: `{"path", "files": [{path, is_dir, file_size}]}` (one level).
 //! - `/api/runs/{id}/artifact?path=`: the file's bytes, typed by extension, sandboxed by a
@@ -31,17 +37,25 @@
 //!   the model if needed); answers `{"model_version": ModelVersion}`.
 //! - `/api/models/{name}/aliases/{alias}` `{"version": 2}`: sets or moves an alias; answers `{"model": ...}`.
 //! - `/api/models/{name}/versions/{version}/stage` `{"stage": "Production"}`: changes the stage.
+//! - `/api/models/{name}/description`, `/api/models/{name}/versions/{version}/description` and
+//!   `/api/runs/{id}/description`, each `{"description": "..."}`: replace a description (a run's is
+//!   its `mlflow.note.content` tag, as in MLflow); answer `{"model": ...}`, `{"model_version": ...}` or
+//!   `{"run": Run}`. Too long a description is a 400.
 //! - `/api/runs/{id}/delete`, `/api/runs/{id}/restore`: soft-deletes or restores a run; answers
 //!   `{"run": Run}`.
 //!
 //! Errors are `{"error": "..."}` with 400 (bad input), 403, 404 (unknown run, experiment, model, route),
 //! 405, 413 or 503 (database busy); 500 only for failures of the store itself.
 
+mod actions;
+
+pub use actions::TAG_RUN_DESCRIPTION;
+
 use serde_json::{json, Value};
 
 use super::http::{Request, Response};
 use super::State;
-use crate::registry::{ModelSearch, RegistryError, Stage};
+use crate::registry::{ModelSearch, RegistryError};
 use crate::tracking::{
     ArtifactError, RunStatus, RunsQuery, SearchError, StoreError, TrackingError, ViewType,
 };
@@ -51,6 +65,7 @@ pub const DEFAULT_PAGE_SIZE: usize = 100;
 
 const INDEX_HTML: &str = include_str!("assets/index.html");
 const APP_JS: &str = include_str!("assets/app.js");
+const COMPARE_JS: &str = include_str!("assets/compare.js");
 const STYLE_CSS: &str = include_str!("assets/style.css");
 
 const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -178,6 +193,7 @@ fn page(state: &State, segs: &[&str]) -> ApiResult {
             ),
         ),
         ["app.js"] => ("text/javascript; charset=utf-8", APP_JS.to_string()),
+        ["compare.js"] => ("text/javascript; charset=utf-8", COMPARE_JS.to_string()),
         ["style.css"] => ("text/css; charset=utf-8", STYLE_CSS.to_string()),
         _ => return Err(ApiError::not_found("no such page")),
     };
@@ -192,6 +208,7 @@ fn api(state: &State, req: &Request, method: &str, segs: &[&str]) -> ApiResult {
         ("GET", ["experiments", id, "runs"]) => runs(state, req, id),
         ("GET", ["runs", id]) => run(state, id),
         ("GET", ["runs", id, "importance"]) => importance(state, id),
+        ("GET", ["compare"]) => compare(state, req),
         ("GET", ["runs", id, "metrics", key]) => metric_history(state, id, key),
         ("GET", ["runs", id, "artifacts"]) => artifact_list(state, req, id),
         ("GET", ["runs", id, "artifact"]) => artifact_file(state, req, id),
@@ -201,11 +218,18 @@ fn api(state: &State, req: &Request, method: &str, segs: &[&str]) -> ApiResult {
             authorize(state, req)?;
             let body = json_body(req)?;
             match rest {
-                ["models", name, "versions"] => register(state, name, &body),
-                ["models", name, "aliases", alias] => set_alias(state, name, alias, &body),
-                ["models", name, "versions", v, "stage"] => set_stage(state, name, v, &body),
-                ["runs", id, "delete"] => run_lifecycle(state, id, true),
-                ["runs", id, "restore"] => run_lifecycle(state, id, false),
+                ["models", name, "versions"] => actions::register(state, name, &body),
+                ["models", name, "aliases", alias] => actions::set_alias(state, name, alias, &body),
+                ["models", name, "versions", v, "stage"] => {
+                    actions::set_stage(state, name, v, &body)
+                }
+                ["models", name, "description"] => actions::model_description(state, name, &body),
+                ["models", name, "versions", v, "description"] => {
+                    actions::version_description(state, name, v, &body)
+                }
+                ["runs", id, "description"] => actions::run_description(state, id, &body),
+                ["runs", id, "delete"] => actions::run_lifecycle(state, id, true),
+                ["runs", id, "restore"] => actions::run_lifecycle(state, id, false),
                 _ => Err(ApiError::not_found("no such API endpoint")),
             }
         }
@@ -363,22 +387,22 @@ fn run(state: &State, id: &str) -> ApiResult {
     ok(json!({ "run": to_value(&run), "children": children }))
 }
 
-/// Page size used when reading all the children of a study.
-const CHILD_PAGE: usize = 1000;
+/// Page size used when reading all the children of a study: the store's largest, since one query
+/// of 10,000 runs is much faster than ten of 1,000.
+const CHILD_PAGE: usize = crate::tracking::store::MAX_RESULTS_LIMIT;
 
-fn importance(state: &State, id: &str) -> ApiResult {
-    let study = state.tracker.get_run(id)?;
-    let metric = study
-        .data
-        .tag(crate::tracking::recorder::TAG_METRIC)
-        .unwrap_or("loss")
-        .to_string();
+/// Every active child of `study`, read a page at a time.
+fn study_children(
+    state: &State,
+    study: &crate::tracking::Run,
+) -> Result<Vec<crate::tracking::Run>, ApiError> {
+    let id = &study.info.run_id;
     // get_run found it, so the id is a plain run id; check anyway before putting it in a filter.
     if !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return Err(ApiError::bad(format!("'{id}' is not a run id")));
     }
     let filter = format!("attributes.parent_run_id = '{id}'");
-    let mut samples = Vec::new();
+    let mut runs = Vec::new();
     let mut token = None;
     loop {
         let page = state.tracker.search_runs(
@@ -386,34 +410,106 @@ fn importance(state: &State, id: &str) -> ApiResult {
                 .max_results(CHILD_PAGE)
                 .page_token(token),
         )?;
-        for run in page.runs {
-            if run.info.status != RunStatus::Finished {
-                continue;
-            }
-            let Some(value) = run.data.metric(&metric).map(|m| m.latest) else {
-                continue;
-            };
-            if !value.is_finite() {
-                continue;
-            }
-            let params = run
-                .data
-                .params
-                .into_iter()
-                .map(|p| (p.key, p.value))
-                .collect();
-            samples.push(super::importance::Sample { params, value });
-        }
+        runs.extend(page.runs);
         token = page.next_page_token;
         if token.is_none() {
-            break;
+            return Ok(runs);
         }
+    }
+}
+
+/// The metric a study optimizes (its `hpo.metric` tag), `loss` by default.
+fn study_metric(study: &crate::tracking::Run) -> String {
+    study
+        .data
+        .tag(crate::tracking::recorder::TAG_METRIC)
+        .unwrap_or("loss")
+        .to_string()
+}
+
+fn importance(state: &State, id: &str) -> ApiResult {
+    let study = state.tracker.get_run(id)?;
+    let metric = study_metric(&study);
+    let mut samples = Vec::new();
+    for run in study_children(state, &study)? {
+        if run.info.status != RunStatus::Finished {
+            continue;
+        }
+        let Some(value) = run.data.metric(&metric).map(|m| m.latest) else {
+            continue;
+        };
+        if !value.is_finite() {
+            continue;
+        }
+        let params = run
+            .data
+            .params
+            .into_iter()
+            .map(|p| (p.key, p.value))
+            .collect();
+        samples.push(super::importance::Sample { params, value });
     }
     let importance: Vec<Value> = super::importance::importance(&samples)
         .into_iter()
         .map(|(param, value)| json!({ "param": param, "value": value }))
         .collect();
     ok(json!({ "metric": metric, "importance": importance }))
+}
+
+/// Most runs `/api/compare?runs=` takes.
+pub const MAX_COMPARE_RUNS: usize = 200;
+
+fn compare(state: &State, req: &Request) -> ApiResult {
+    let given = |k: &str| req.query(k).map(str::trim).filter(|s| !s.is_empty());
+    let (runs, default_metric, study) = match (given("study"), given("runs")) {
+        (Some(id), None) => {
+            let study = state.tracker.get_run(id)?;
+            let runs = study_children(state, &study)?;
+            let summary = json!({
+                "run_id": study.info.run_id,
+                "run_name": study.info.run_name,
+                "experiment_id": study.info.experiment_id,
+            });
+            (runs, study_metric(&study), summary)
+        }
+        (None, Some(list)) => {
+            let mut ids: Vec<&str> = list
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .collect();
+            ids.sort_unstable();
+            ids.dedup();
+            if ids.is_empty() || ids.len() > MAX_COMPARE_RUNS {
+                return Err(ApiError::bad(format!(
+                    "runs must list 1 to {MAX_COMPARE_RUNS} run ids, separated by commas"
+                )));
+            }
+            let mut runs = Vec::with_capacity(ids.len());
+            for id in ids {
+                if !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                    return Err(ApiError::bad(format!("'{id}' is not a run id")));
+                }
+                runs.push(state.tracker.get_run(id)?);
+            }
+            // the metric of the study the first trial belongs to, if any
+            let metric = runs
+                .iter()
+                .find_map(|r| r.info.parent_run_id.as_deref())
+                .and_then(|p| state.tracker.get_run(p).ok())
+                .map_or_else(|| "loss".to_string(), |s| study_metric(&s));
+            (runs, metric, Value::Null)
+        }
+        _ => {
+            return Err(ApiError::bad(
+                "give either study={run id} or runs={run id},{run id},...",
+            ))
+        }
+    };
+    let metric = given("metric").map_or(default_metric, str::to_string);
+    let mut v = to_value(&super::compare::compare(runs, &metric));
+    v["study"] = study;
+    ok(v)
 }
 
 fn metric_history(state: &State, id: &str, key: &str) -> ApiResult {
@@ -519,66 +615,4 @@ fn model(state: &State, name: &str) -> ApiResult {
         }
     }
     ok(json!({ "model": to_value(&model), "versions": versions }))
-}
-
-fn str_field<'a>(body: &'a Value, key: &str) -> Result<&'a str, ApiError> {
-    body.get(key)
-        .and_then(Value::as_str)
-        .ok_or_else(|| ApiError::bad(format!("the body needs a string field '{key}'")))
-}
-
-fn register(state: &State, name: &str, body: &Value) -> ApiResult {
-    let reg = registry(state)?;
-    let run_id = str_field(body, "run_id")?;
-    if run_id.is_empty() || !run_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return Err(ApiError::bad(format!("'{run_id}' is not a run id")));
-    }
-    let artifact_path = match body.get("artifact_path") {
-        None | Some(Value::Null) => "",
-        Some(Value::String(s)) => s.trim_matches('/'),
-        Some(_) => return Err(ApiError::bad("artifact_path must be a string")),
-    };
-    let source = if artifact_path.is_empty() {
-        format!("runs:/{run_id}")
-    } else {
-        format!("runs:/{run_id}/{artifact_path}")
-    };
-    let version = reg.register_model(&source, name, &[])?;
-    ok(json!({ "model_version": to_value(&version) }))
-}
-
-fn set_alias(state: &State, name: &str, alias: &str, body: &Value) -> ApiResult {
-    let reg = registry(state)?;
-    let version = body
-        .get("version")
-        .and_then(|v| {
-            v.as_i64()
-                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-        })
-        .ok_or_else(|| ApiError::bad("the body needs an integer field 'version'"))?;
-    reg.set_alias(name, alias, version)?;
-    ok(json!({ "model": to_value(&reg.get_registered_model(name)?) }))
-}
-
-fn set_stage(state: &State, name: &str, version: &str, body: &Value) -> ApiResult {
-    let reg = registry(state)?;
-    let version: i64 = version
-        .parse()
-        .map_err(|_| ApiError::bad(format!("version '{version}' is not a number")))?;
-    let stage: Stage = str_field(body, "stage")?.parse()?;
-    let archive = body
-        .get("archive_existing")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    let mv = reg.transition_stage(name, version, stage, archive)?;
-    ok(json!({ "model_version": to_value(&mv) }))
-}
-
-fn run_lifecycle(state: &State, id: &str, delete: bool) -> ApiResult {
-    if delete {
-        state.tracker.delete_run(id)?;
-    } else {
-        state.tracker.restore_run(id)?;
-    }
-    ok(json!({ "run": to_value(&state.tracker.get_run(id)?) }))
 }

@@ -20,6 +20,7 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod compare;
 pub mod http;
 pub mod importance;
 

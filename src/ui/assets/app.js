@@ -127,7 +127,9 @@ const REFRESH_MS = 5000;
 let refreshTimer = null;
 
 const runsState = {experiment: null, filter: '', order: null, desc: false, tokens: [null], page: 0, open: new Set(),
-  columns: new Map(), runs: [], next: null, kids: new Map()};
+  columns: new Map(), runs: [], next: null, kids: new Map(), picked: new Set()};
+// The most runs the compare page takes (the server's MAX_COMPARE_RUNS).
+const MAX_COMPARE = 200;
 
 function orderClause(col) {
   if (!col) return null;
@@ -142,6 +144,7 @@ async function experimentPage(id, query) {
     Object.assign(runsState, {experiment: id, filter: '', order: null, desc: false, tokens: [null], page: 0});
     runsState.open = new Set();
     runsState.columns = new Map();
+    runsState.picked = new Set();
   }
   runsState.kids = new Map();
   const filter = query.get('filter') || '';
@@ -247,7 +250,32 @@ function renderRuns(id, holder, errorLine, input) {
   const reload = () => loadRuns(id, holder, errorLine, input);
   const {table: t, chooser} = runsTable(runsState.runs, id, holder, errorLine, input);
   chooser.open = chooserOpen;
-  holder.replaceChildren(chooser, t, pager(runsState.next, reload));
+  holder.replaceChildren(chooser, pickBar(id), t, pager(runsState.next, reload));
+  updatePicked();
+}
+
+// The bar above the runs table: compare the runs whose boxes are ticked (on any page), or clear them.
+function pickBar(expId) {
+  const go = el('button', {id: 'compare-selected', onclick: () => {
+    location.hash = '#/compare?runs=' + [...runsState.picked].map(enc).join(',') + '&experiment=' + enc(expId);
+  }}, 'Compare selected');
+  const clear = el('button', {id: 'clear-selected', onclick: () => {
+    runsState.picked.clear();
+    for (const box of document.querySelectorAll('input.pick, input.pick-all')) box.checked = false;
+    updatePicked();
+  }}, 'Clear selection');
+  return el('div', {class: 'toolbar'}, go, clear, el('span', {class: 'muted', id: 'picked-note'}));
+}
+
+function updatePicked() {
+  const n = runsState.picked.size;
+  const go = document.getElementById('compare-selected');
+  if (!go) return;
+  go.textContent = 'Compare selected (' + n + ')';
+  go.disabled = n === 0 || n > MAX_COMPARE;
+  document.getElementById('clear-selected').disabled = n === 0;
+  document.getElementById('picked-note').textContent = n > MAX_COMPARE
+    ? 'at most ' + MAX_COMPARE + ' runs can be compared; the compare link of a study plots all its trials' : '';
 }
 
 // Whether a param or metric column shows: the user's choice, else shown when a run without children
@@ -310,7 +338,15 @@ function runsTable(runs, expId, holder, errorLine, input) {
     ...metricKeys.map((k) => ({kind: 'metric', key: k, label: k})),
   ];
   const reload = () => loadRuns(expId, holder, errorLine, input);
-  const header = [el('th', {}, '')].concat(cols.map((c) => {
+  // ticks (or clears) every run shown
+  const pickAll = el('input', {type: 'checkbox', class: 'pick-all', title: 'select all runs shown', onchange: (ev) => {
+    for (const box of holder.querySelectorAll('input.pick')) {
+      box.checked = ev.target.checked;
+      if (box.checked) runsState.picked.add(box.dataset.run); else runsState.picked.delete(box.dataset.run);
+    }
+    updatePicked();
+  }});
+  const header = [el('th', {}, pickAll), el('th', {}, '')].concat(cols.map((c) => {
     const active = runsState.order && runsState.order.kind === c.kind && runsState.order.key === c.key;
     const arrow = active ? (runsState.desc ? ' ▼' : ' ▲') : '';
     const cls = c.kind === 'param' ? 'param' : c.kind === 'metric' ? 'metric' : '';
@@ -358,18 +394,23 @@ function runsTable(runs, expId, holder, errorLine, input) {
       if (!m) return el('td', {class: 'metric'}, '');
       return el('td', {class: 'metric num', title: 'min ' + fmtNum(m.min) + ', max ' + fmtNum(m.max) + ', ' + m.count + ' points'}, fmtNum(m.latest));
     });
-    body.appendChild(el('tr', {class: depth ? 'child' : ''}, el('td', {}, toggle), cells));
+    const pick = r.child_count ? '' : el('input', {type: 'checkbox', class: 'pick', 'data-run': rid, title: 'select to compare',
+      checked: runsState.picked.has(rid), onchange: (ev) => {
+        if (ev.target.checked) runsState.picked.add(rid); else runsState.picked.delete(rid);
+        updatePicked();
+      }});
+    body.appendChild(el('tr', {class: depth ? 'child' : ''}, el('td', {}, pick), el('td', {}, toggle), cells));
     if (!open) return;
     for (const k of kids) addRow(k, depth + 1);
     const more = tree ? runsState.kids.get(rid) : null;
     if (more && more.next) {
-      body.appendChild(el('tr', {class: 'child'}, el('td', {}, ''), el('td', {colspan: cols.length, class: 'depth1'},
+      body.appendChild(el('tr', {class: 'child'}, el('td', {}, ''), el('td', {}, ''), el('td', {colspan: cols.length, class: 'depth1'},
         el('button', {onclick: () => loadKids(expId, rid, true).then(redraw, failed)},
           'Show more trials (' + more.runs.length + ' of ' + count + ')'))));
     }
   };
   for (const r of top) addRow(r, 0);
-  if (!runs.length) body.appendChild(el('tr', {}, el('td', {colspan: cols.length + 1}, 'No runs match.')));
+  if (!runs.length) body.appendChild(el('tr', {}, el('td', {colspan: cols.length + 2}, 'No runs match.')));
   return {table: el('table', {class: 'runs'}, el('thead', {}, el('tr', {}, header)), body), chooser};
 }
 
@@ -400,7 +441,10 @@ async function runPage(id) {
   const artifacts = el('ul', {class: 'artifacts'});
   const viewer = el('div', {class: 'viewer'});
   const isStudy = tag(run, 'hpo.runType') === 'study';
+  const description = descriptionEditor('run-description', tag(run, 'mlflow.note.content'),
+    (text) => post('runs/' + enc(id) + '/description', {description: text}));
   show(el('h1', {}, 'Run ', info.run_name || info.run_id),
+    description,
     ...(isStudy ? [el('p', {}, el('a', {href: '#/compare/' + enc(info.run_id), class: 'compare'}, 'Compare all trials of this study'))] : []),
     actionsForRun(info),
     infoTable,
@@ -422,6 +466,26 @@ function childLinks(children, link, expId) {
       el('a', {href: '#/experiments/' + enc(expId)}, 'see the runs table'), ')');
   }
   return shown;
+}
+
+// A description as text, with an Edit button (not in read-only mode) that swaps in a text box;
+// `save(text)` posts it and returns a promise; the page is reloaded after saving.
+function descriptionEditor(id, text, save) {
+  const shown = el('div', {class: 'description pre', id}, text || '');
+  if (READ_ONLY) return shown;
+  const status = el('span', {class: 'error'});
+  const holder = el('div', {class: 'description-box'});
+  const view = () => holder.replaceChildren(shown, el('button', {class: 'edit-description', onclick: edit}, text ? 'Edit description' : 'Add description'));
+  function edit() {
+    const box = el('textarea', {rows: 4, cols: 60, class: 'description-input'});
+    box.value = text || '';
+    holder.replaceChildren(box, el('div', {class: 'toolbar'},
+      el('button', {class: 'save-description', onclick: () => save(box.value).then(() => route(), (err) => { status.textContent = err.message; })}, 'Save'),
+      el('button', {onclick: view}, 'Cancel'), status));
+    box.focus();
+  }
+  view();
+  return holder;
 }
 
 function actionsForRun(info) {
@@ -576,270 +640,7 @@ function lineChart(points) {
   return root;
 }
 
-// ---- compare: all trials of a study ----
-
-const COMPARE_PAGE = 1000;
-const GRID = 20;
-
-// Loads every child of a study, 1000 at a time, following the page tokens.
-async function loadAllChildren(expId, studyId) {
-  const all = [];
-  let token = null;
-  do {
-    const q = new URLSearchParams({parent: studyId, max_results: COMPARE_PAGE});
-    if (token) q.set('page_token', token);
-    const data = await api('experiments/' + enc(expId) + '/runs?' + q.toString());
-    all.push(...data.runs);
-    token = data.next_page_token;
-  } while (token);
-  return all;
-}
-
-// A finished trial with a finite metric: {id, number, name, value, params: {key: raw string}}.
-function finishedTrials(runs, metric) {
-  const out = [];
-  runs.forEach((r, i) => {
-    if (r.info.status !== 'FINISHED') return;
-    const m = r.data.metrics.find((x) => x.key === metric);
-    if (!m || typeof m.latest !== 'number' || !Number.isFinite(m.latest)) return;
-    const n = Number(tag(r, 'hpo.trialNumber'));
-    const params = {};
-    for (const p of r.data.params) params[p.key] = p.value;
-    out.push({id: r.info.run_id, number: Number.isFinite(n) ? n : i, name: r.info.run_name || r.info.run_id, value: m.latest, params});
-  });
-  out.sort((a, b) => a.number - b.number);
-  return out;
-}
-
-function asNumber(s) {
-  if (s === undefined || s === null || String(s).trim() === '') return NaN;
-  const n = Number(s);
-  return Number.isFinite(n) ? n : NaN;
-}
-
-// Params whose every present value is a finite number.
-function numericParams(trials) {
-  const keys = [...new Set(trials.flatMap((t) => Object.keys(t.params)))].sort();
-  return keys.filter((k) => {
-    const vals = trials.map((t) => t.params[k]).filter((v) => v !== undefined);
-    return vals.length > 0 && vals.every((v) => Number.isFinite(asNumber(v)));
-  });
-}
-
-function extent(values) {
-  let lo = Infinity, hi = -Infinity;
-  for (const v of values) { if (v < lo) lo = v; if (v > hi) hi = v; }
-  if (!Number.isFinite(lo)) return [0, 1];
-  if (lo === hi) return [lo - 1, hi + 1];
-  return [lo, hi];
-}
-
-// A color from good (low metric: dark blue) to bad (high: yellow), t in [0, 1].
-const RAMP = [[49, 54, 149], [69, 117, 180], [116, 173, 209], [171, 217, 233], [254, 224, 144], [253, 174, 97], [244, 109, 67]];
-function rampColor(t) {
-  const x = Math.min(Math.max(Number.isFinite(t) ? t : 0, 0), 1) * (RAMP.length - 1);
-  const i = Math.min(Math.floor(x), RAMP.length - 2);
-  const f = x - i;
-  const c = RAMP[i].map((v, k) => Math.round(v + (RAMP[i + 1][k] - v) * f));
-  return 'rgb(' + c.join(',') + ')';
-}
-
-// A chart frame: scales, axes with min/max labels and axis titles.
-function frame(id, xr, yr, xLabel, yLabel) {
-  const W = 560, H = 300, L = 70, R = 15, T = 12, B = 40;
-  const root = svg('svg', {id, width: W, height: H, viewBox: '0 0 ' + W + ' ' + H, class: 'chart', role: 'img'});
-  const sx = (x) => L + ((x - xr[0]) / (xr[1] - xr[0])) * (W - L - R);
-  const sy = (y) => T + (1 - (y - yr[0]) / (yr[1] - yr[0])) * (H - T - B);
-  root.appendChild(svg('line', {x1: L, y1: H - B, x2: W - R, y2: H - B, class: 'axis'}));
-  root.appendChild(svg('line', {x1: L, y1: T, x2: L, y2: H - B, class: 'axis'}));
-  root.appendChild(svg('text', {x: L - 5, y: T + 10, 'text-anchor': 'end'}, fmtNum(yr[1])));
-  root.appendChild(svg('text', {x: L - 5, y: H - B, 'text-anchor': 'end'}, fmtNum(yr[0])));
-  root.appendChild(svg('text', {x: L, y: H - B + 14}, fmtNum(xr[0])));
-  root.appendChild(svg('text', {x: W - R, y: H - B + 14, 'text-anchor': 'end'}, fmtNum(xr[1])));
-  root.appendChild(svg('text', {x: (L + W - R) / 2, y: H - 6, 'text-anchor': 'middle', class: 'label'}, xLabel));
-  root.appendChild(svg('text', {x: 12, y: (T + H - B) / 2, 'text-anchor': 'middle', class: 'label',
-    transform: 'rotate(-90 12 ' + (T + H - B) / 2 + ')'}, yLabel));
-  return {root, sx, sy, W, H, L, R, T, B};
-}
-
-function dot(t, cx, cy, cls, title) {
-  const c = svg('circle', {cx: cx.toFixed(1), cy: cy.toFixed(1), r: 3.5, class: 'mark ' + cls, 'data-trial': t.number});
-  c.appendChild(svg('title', {}, title));
-  return c;
-}
-
-function trialTitle(t, metric) {
-  return t.name + ' (trial ' + t.number + '): ' + metric + ' ' + fmtNum(t.value);
-}
-
-// 1. Each trial's metric against its number, and the best so far.
-function historyPlot(trials, metric) {
-  const f = frame('plot-history', extent(trials.map((t) => t.number)), extent(trials.map((t) => t.value)), 'trial', metric);
-  let best = Infinity;
-  const line = [];
-  for (const t of trials) {
-    best = Math.min(best, t.value);
-    line.push(f.sx(t.number).toFixed(1) + ',' + f.sy(best).toFixed(1));
-  }
-  f.root.appendChild(svg('polyline', {points: line.join(' '), class: 'best'}));
-  for (const t of trials) f.root.appendChild(dot(t, f.sx(t.number), f.sy(t.value), 'point', trialTitle(t, metric)));
-  return f.root;
-}
-
-// 2. Parallel coordinates: one vertical axis per numeric param and one for the metric.
-function parallelPlot(trials, metric, keys) {
-  const W = Math.max(560, 130 * (keys.length + 1)), H = 300, T = 24, B = 30, L = 50, R = 70;
-  const root = svg('svg', {id: 'plot-parallel', width: W, height: H, viewBox: '0 0 ' + W + ' ' + H, class: 'chart', role: 'img'});
-  const axes = keys.map((k) => ({label: k, get: (t) => asNumber(t.params[k])})).concat([{label: metric, get: (t) => t.value}]);
-  const step = axes.length > 1 ? (W - L - R) / (axes.length - 1) : 0;
-  const ranges = axes.map((a) => extent(trials.map(a.get).filter(Number.isFinite)));
-  const vr = ranges[ranges.length - 1];
-  axes.forEach((a, i) => {
-    const x = L + i * step;
-    root.appendChild(svg('line', {x1: x, y1: T, x2: x, y2: H - B, class: 'axis'}));
-    root.appendChild(svg('text', {x, y: T - 8, 'text-anchor': 'middle', class: 'label'}, a.label));
-    root.appendChild(svg('text', {x: x + 3, y: T + 10}, fmtNum(ranges[i][1])));
-    root.appendChild(svg('text', {x: x + 3, y: H - B + 14}, fmtNum(ranges[i][0])));
-  });
-  const sy = (v, r) => T + (1 - (v - r[0]) / (r[1] - r[0])) * (H - T - B);
-  // the best trials last, so they are drawn on top
-  for (const t of trials.slice().sort((a, b) => b.value - a.value)) {
-    const pts = [];
-    axes.forEach((a, i) => {
-      const v = a.get(t);
-      if (Number.isFinite(v)) pts.push((L + i * step).toFixed(1) + ',' + sy(v, ranges[i]).toFixed(1));
-    });
-    const line = svg('polyline', {points: pts.join(' '), class: 'mark pline', 'data-trial': t.number,
-      stroke: rampColor((t.value - vr[0]) / (vr[1] - vr[0]))});
-    line.appendChild(svg('title', {}, trialTitle(t, metric)));
-    root.appendChild(line);
-  }
-  return root;
-}
-
-// 3. One param against the metric.
-function scatterPlot(trials, metric, key) {
-  const xs = trials.map((t) => asNumber(t.params[key]));
-  const f = frame('plot-scatter', extent(xs.filter(Number.isFinite)), extent(trials.map((t) => t.value)), key, metric);
-  const [y0] = extent(xs.filter(Number.isFinite));
-  trials.forEach((t, i) => {
-    // a trial without this param sits on the left edge, so every trial keeps its mark
-    const x = Number.isFinite(xs[i]) ? xs[i] : y0;
-    f.root.appendChild(dot(t, f.sx(x), f.sy(t.value), 'point', trialTitle(t, metric) + ', ' + key + ' ' + (t.params[key] ?? 'missing')));
-  });
-  return f.root;
-}
-
-// 4. Two params against the metric: a GRID x GRID map, each cell colored by the mean metric of the trials
-// in it, or of the nearest trial when it holds none; the trials on top as dots.
-function contourPlot(trials, metric, kx, ky) {
-  const xs = trials.map((t) => asNumber(t.params[kx]));
-  const ys = trials.map((t) => asNumber(t.params[ky]));
-  const xr = extent(xs.filter(Number.isFinite));
-  const yr = extent(ys.filter(Number.isFinite));
-  const vr = extent(trials.map((t) => t.value));
-  const f = frame('plot-contour', xr, yr, kx, ky);
-  const px = trials.map((t, i) => (Number.isFinite(xs[i]) ? (xs[i] - xr[0]) / (xr[1] - xr[0]) : 0));
-  const py = trials.map((t, i) => (Number.isFinite(ys[i]) ? (ys[i] - yr[0]) / (yr[1] - yr[0]) : 0));
-  const sums = new Float64Array(GRID * GRID);
-  const counts = new Uint32Array(GRID * GRID);
-  trials.forEach((t, i) => {
-    const cx = Math.min(Math.floor(px[i] * GRID), GRID - 1);
-    const cy = Math.min(Math.floor(py[i] * GRID), GRID - 1);
-    sums[cy * GRID + cx] += t.value;
-    counts[cy * GRID + cx] += 1;
-  });
-  const cw = (f.W - f.L - f.R) / GRID, ch = (f.H - f.T - f.B) / GRID;
-  const cells = svg('g', {class: 'cells'});
-  for (let gy = 0; gy < GRID; gy++) {
-    for (let gx = 0; gx < GRID; gx++) {
-      let v;
-      const k = gy * GRID + gx;
-      if (counts[k]) v = sums[k] / counts[k];
-      else {
-        const cx = (gx + 0.5) / GRID, cy = (gy + 0.5) / GRID;
-        let bestD = Infinity;
-        for (let i = 0; i < trials.length; i++) {
-          const d = (px[i] - cx) ** 2 + (py[i] - cy) ** 2;
-          if (d < bestD) { bestD = d; v = trials[i].value; }
-        }
-      }
-      cells.appendChild(svg('rect', {x: (f.L + gx * cw).toFixed(1), y: (f.T + (GRID - 1 - gy) * ch).toFixed(1),
-        width: (cw + 0.5).toFixed(1), height: (ch + 0.5).toFixed(1), fill: rampColor((v - vr[0]) / (vr[1] - vr[0]))}));
-    }
-  }
-  f.root.insertBefore(cells, f.root.firstChild);
-  trials.forEach((t, i) => {
-    f.root.appendChild(dot(t, f.L + px[i] * (f.W - f.L - f.R), f.T + (1 - py[i]) * (f.H - f.T - f.B), 'cpoint',
-      trialTitle(t, metric) + ', ' + kx + ' ' + (t.params[kx] ?? 'missing') + ', ' + ky + ' ' + (t.params[ky] ?? 'missing')));
-  });
-  return f.root;
-}
-
-// 5. Importance (computed by the server) as horizontal bars.
-function importancePlot(data) {
-  const rows = data.importance;
-  const W = 560, rowH = 22, L = 150, R = 60, T = 8;
-  const H = T * 2 + Math.max(rows.length, 1) * rowH;
-  const root = svg('svg', {id: 'plot-importance', width: W, height: H, viewBox: '0 0 ' + W + ' ' + H, class: 'chart', role: 'img'});
-  if (!rows.length) root.appendChild(svg('text', {x: 10, y: T + 14}, 'no params'));
-  rows.forEach((r, i) => {
-    const y = T + i * rowH;
-    root.appendChild(svg('text', {x: L - 6, y: y + 15, 'text-anchor': 'end', class: 'label'}, r.param));
-    root.appendChild(svg('rect', {x: L, y: y + 3, width: Math.max(r.value * (W - L - R), 0).toFixed(1), height: rowH - 6, class: 'bar'}));
-    root.appendChild(svg('text', {x: L + r.value * (W - L - R) + 4, y: y + 15}, (r.value * 100).toFixed(1) + '%'));
-  });
-  return root;
-}
-
-function paramSelect(id, keys, chosen, onchange) {
-  return el('select', {id, onchange: (ev) => onchange(ev.target.value)},
-    keys.map((k) => el('option', {value: k, selected: k === chosen}, k)));
-}
-
-async function comparePage(studyId) {
-  const study = (await api('runs/' + enc(studyId))).run;
-  const metric = tag(study, 'hpo.metric') || 'loss';
-  const expId = study.info.experiment_id;
-  const [runs, imp] = await Promise.all([loadAllChildren(expId, studyId), api('runs/' + enc(studyId) + '/importance')]);
-  const trials = finishedTrials(runs, metric);
-  const keys = numericParams(trials);
-  const head = [
-    el('h1', {}, 'Compare ', el('a', {href: '#/runs/' + enc(studyId)}, study.info.run_name || studyId)),
-    el('p', {class: 'muted'}, trials.length + ' finished trials of ' + runs.length + ' (metric ' + metric + ', lower is better). ',
-      el('a', {href: '#/experiments/' + enc(expId)}, 'back to the experiment')),
-  ];
-  if (!trials.length) {
-    show(...head, el('p', {}, 'No finished trials with a finite ' + metric + ' yet.'));
-    return;
-  }
-  const scatterBox = el('div', {class: 'plot'});
-  const contourBox = el('div', {class: 'plot'});
-  const parts = [...head,
-    el('div', {class: 'plots'},
-      el('section', {class: 'plot'}, el('h2', {}, 'Optimization history'), historyPlot(trials, metric)),
-      el('section', {class: 'plot'}, el('h2', {}, 'Parameter importance'), importancePlot(imp),
-        el('p', {class: 'muted small'}, 'Share of the variance of ' + metric + ' explained by each param alone (its categories, or ' +
-          'equal-count bins of its values), corrected for chance, normalized to sum 1.'))),
-    el('section', {class: 'plot'}, el('h2', {}, 'Parallel coordinates'), parallelPlot(trials, metric, keys))];
-  if (keys.length) {
-    let sx = keys[0];
-    const drawScatter = () => scatterBox.replaceChildren(scatterPlot(trials, metric, sx));
-    let cx = keys[0], cy = keys[1] || keys[0];
-    const drawContour = () => contourBox.replaceChildren(contourPlot(trials, metric, cx, cy));
-    parts.push(el('div', {class: 'plots'},
-      el('section', {class: 'plot'}, el('h2', {}, 'Scatter'),
-        el('div', {class: 'toolbar'}, 'param ', paramSelect('scatter-param', keys, sx, (v) => { sx = v; drawScatter(); })), scatterBox),
-      el('section', {class: 'plot'}, el('h2', {}, 'Contour'),
-        el('div', {class: 'toolbar'}, 'x ', paramSelect('contour-x', keys, cx, (v) => { cx = v; drawContour(); }),
-          ' y ', paramSelect('contour-y', keys, cy, (v) => { cy = v; drawContour(); })), contourBox)));
-    drawScatter();
-    drawContour();
-  } else {
-    parts.push(el('p', {class: 'muted'}, 'No numeric params: no scatter or contour.'));
-  }
-  show(...parts);
-}
+// ---- the compare page is in compare.js ----
 
 async function modelsPage() {
   const data = await api('models');
@@ -870,10 +671,12 @@ async function modelPage(name) {
       el('td', {}, el('a', {href: '#/runs/' + enc(v.run_id)}, v.run_id)),
       el('td', {}, v.source),
       el('td', {}, fmtTime(v.creation_time)),
-      el('td', {}, v.description));
+      el('td', {}, descriptionEditor('version-description-' + v.version, v.description,
+        (text) => post('models/' + enc(name) + '/versions/' + v.version + '/description', {description: text}))));
   });
   const parts = [el('h1', {}, 'Model ', data.model.name)];
-  if (data.model.description) parts.push(el('p', {}, data.model.description));
+  parts.push(descriptionEditor('model-description', data.model.description,
+    (text) => post('models/' + enc(name) + '/description', {description: text})));
   if (data.model.tags.length) parts.push(table(['Tag', 'Value'], data.model.tags.map((t) => el('tr', {}, el('td', {}, t.key), el('td', {}, t.value)))));
   parts.push(table(['Version', 'Stage', 'Aliases', 'Source run', 'Source', 'Created', 'Description'], rows));
   if (!READ_ONLY) {
@@ -906,7 +709,10 @@ async function route() {
     if (parts.length === 0 || (parts[0] === 'experiments' && parts.length === 1)) await experimentsPage();
     else if (parts[0] === 'experiments' && parts.length === 2) await experimentPage(parts[1], query);
     else if (parts[0] === 'runs' && parts.length === 2) await runPage(parts[1]);
-    else if (parts[0] === 'compare' && parts.length === 2) await comparePage(parts[1]);
+    else if (parts[0] === 'compare' && parts.length === 2) await comparePage({study: parts[1]});
+    else if (parts[0] === 'compare' && parts.length === 1 && query.get('runs')) {
+      await comparePage({runs: query.get('runs').split(',').filter((r) => r), experiment: query.get('experiment')});
+    }
     else if (parts[0] === 'models' && parts.length === 1) await modelsPage();
     else if (parts[0] === 'models' && parts.length === 2) await modelPage(parts[1]);
     else show(el('h1', {}, 'Not found'), el('p', {}, 'No page at this address.'));

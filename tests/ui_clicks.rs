@@ -1,0 +1,211 @@
+//! `hpo ui` driven by clicks and keystrokes in a real headless chromium, through Debian's
+//! `chromedriver` (W3C WebDriver, see `webdriver/mod.rs`): open the experiments page, expand a
+//! study, filter its trials by typing in the filter box, open the compare page and count one mark
+//! per trial in each plot, tick three trials and compare just those, then register a model from a
+//! run with the run page's button, describe it, and find it on the models page. One browser
+//! session walks all the steps. Screenshots of every page are kept in
+//! `target/tmp/ui-screenshots/click-*.png`.
+//!
+//! Runs only with `HPO_E2E=1` (set by `.ci/run` when chromium is installed); skipped with a note
+//! otherwise, or when chromedriver is not installed (`apt-get install chromium-driver`).
+
+mod webdriver;
+
+use std::path::{Path, PathBuf};
+
+use hpo::tracking::{Recorder, Tracker};
+use hpo::ui::{UiOptions, UiServer};
+use hpo::{hp, Fmin, Params, Space};
+use serde_json::json;
+use webdriver::Session;
+
+/// The trials of the study.
+const TRIALS: usize = 12;
+
+fn screenshots() -> PathBuf {
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ui-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    shots
+}
+
+/// Counts the marks of every plot on the page: `{plot id: count}`.
+const COUNT_MARKS: &str = "const out = {};
+  for (const p of document.querySelectorAll('[id^=\"plot-\"]')) {
+    out[p.id] = p.dataset.marks !== undefined ? Number(p.dataset.marks) : p.querySelectorAll('.mark').length;
+  }
+  return out;";
+
+#[test]
+fn click_through_experiments_filter_compare_and_register() {
+    if std::env::var_os("HPO_E2E").is_none() {
+        eprintln!("skipped: set HPO_E2E=1 to run the click-driven browser test");
+        return;
+    }
+    let Some((driver, browser)) = webdriver::driver_paths() else {
+        eprintln!(
+            "skipped: no chromedriver or chromium (apt-get install chromium chromium-driver)"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let tracker = Tracker::open(&format!(
+        "sqlite:///{}",
+        dir.path().join("hpo.db").display()
+    ))
+    .unwrap();
+    let recorder = Recorder::new(&tracker, "clicks")
+        .unwrap()
+        .study_name("click-study");
+    let handle = recorder.handle();
+    let space = Space::from_params([
+        hp::uniform("x", -2.0, 2.0),
+        hp::loguniform("lr", -11.0, -2.0),
+        hp::choice("kind", ["a", "b"]),
+    ])
+    .unwrap();
+    let result = Fmin::new(
+        |p: &Params| -> Result<f64, String> {
+            let x = p.f64("x").map_err(|e| e.to_string())?;
+            Ok(x * x)
+        },
+        &space,
+    )
+    .max_evals(TRIALS)
+    .seed(11)
+    .observer(recorder)
+    .run()
+    .unwrap();
+    let server = UiServer::bind("127.0.0.1:0", tracker.clone(), UiOptions::default())
+        .unwrap()
+        .spawn();
+    let base = format!("http://{}", server.addr());
+    let shots = screenshots();
+    let s = Session::start(&driver, &browser, 1280, 1000);
+
+    // the experiments page, then the experiment by its link
+    s.goto(&format!("{base}/"));
+    s.find_with_text("main a", "clicks");
+    s.screenshot(&shots.join("click-experiments.png"));
+    s.click_on("main a", "clicks");
+
+    // the study is collapsed: expand it, its trials show
+    let toggle = s.find("button.toggle");
+    assert!(s.text(&toggle).contains(&TRIALS.to_string()));
+    s.screenshot(&shots.join("click-experiment.png"));
+    s.click(&toggle);
+    s.wait_until("the trials", |s| s.find_all("tr.child").len() == TRIALS);
+    s.screenshot(&shots.join("click-expanded.png"));
+
+    // type a filter: only the trials below the threshold remain
+    let mut losses: Vec<f64> = result.trials.iter().map(|t| t.loss.unwrap()).collect();
+    losses.sort_by(f64::total_cmp);
+    let threshold = (losses[TRIALS / 2 - 1] + losses[TRIALS / 2]) / 2.0;
+    let filter = s.find("#filter");
+    s.type_text(
+        &filter,
+        &format!("metrics.loss < {threshold} and tags.`hpo.runType` = 'trial'\u{E007}"),
+    );
+    let below: Vec<String> = result
+        .trials
+        .iter()
+        .filter(|t| t.loss.unwrap() < threshold)
+        .map(|t| format!("trial-{}", t.number))
+        .collect();
+    assert!(!below.is_empty() && below.len() < TRIALS, "{below:?}");
+    s.wait_until("the filtered trials", |s| {
+        s.find_all("table.runs tbody tr").len() == below.len()
+    });
+    let text = s.page_text();
+    for t in &result.trials {
+        let shown = text.contains(&format!("trial-{}\t", t.number));
+        assert_eq!(
+            shown,
+            t.loss.unwrap() < threshold,
+            "trial {} in:\n{text}",
+            t.number
+        );
+    }
+    s.screenshot(&shots.join("click-filtered.png"));
+
+    // back to the experiment's experiments link: the filter is gone; the study's compare link
+    s.click_on("header nav a", "Experiments");
+    s.click_on("main a", "clicks");
+    s.click_on("a.compare", "compare");
+    s.find("#plot-contour");
+    let marks = s.eval(COUNT_MARKS, json!([]));
+    for plot in [
+        "plot-history",
+        "plot-parallel",
+        "plot-scatter",
+        "plot-contour",
+    ] {
+        assert_eq!(marks[plot], json!(TRIALS), "marks of {plot}: {marks}");
+    }
+    // a categorical param has its own axis and the loguniform one a log axis
+    let labels = s.eval(
+        "return [...document.querySelectorAll('#plot-parallel text.label')].map((t) => t.textContent);",
+        json!([]),
+    );
+    assert_eq!(labels, json!(["kind", "lr (log)", "x", "loss"]));
+    s.screenshot(&shots.join("click-compare.png"));
+    s.eval(
+        "document.getElementById('plot-scatter').scrollIntoView();",
+        json!([]),
+    );
+    s.screenshot(&shots.join("click-compare-scatter.png"));
+
+    // pick three trials in the table and compare just those
+    s.click_on("a", "back to the experiment");
+    s.wait_until("the trials", |s| {
+        s.find_all("tr.child input.pick").len() == TRIALS
+    });
+    s.click(&s.find("input.pick-all"));
+    s.find_with_text("#compare-selected", &format!("Compare selected ({TRIALS})"));
+    s.click_on("#clear-selected", "Clear");
+    s.find_with_text("#compare-selected", "Compare selected (0)");
+    for i in [0, 2, 5] {
+        s.click(&s.find_all("tr.child input.pick")[i]);
+    }
+    s.click_on("#compare-selected", "Compare selected (3)");
+    s.find_with_text("h1", "Compare 3 selected runs");
+    s.find("#plot-contour");
+    let marks = s.eval(COUNT_MARKS, json!([]));
+    for plot in [
+        "plot-history",
+        "plot-parallel",
+        "plot-scatter",
+        "plot-contour",
+    ] {
+        assert_eq!(marks[plot], json!(3), "marks of {plot}: {marks}");
+    }
+    s.screenshot(&shots.join("click-compare-selected.png"));
+
+    // the best trial's run page: register it as a model with the button
+    let best = handle.trial_run_id(result.best().unwrap().number).unwrap();
+    s.click_on("header nav a", "Experiments");
+    s.click_on("main a", "clicks");
+    // the study is still expanded from before (the page keeps what was open)
+    s.click_on(&format!("tr.child a[href='#/runs/{best}']"), "");
+    let name = s.find("input[placeholder='model name']");
+    s.type_text(&name, "click-model");
+    s.screenshot(&shots.join("click-run.png"));
+    s.click_on("button", "Register model");
+    s.find_with_text("h1", "click-model");
+    // describe the model: the text, markup included, shows as text
+    s.click_on("button.edit-description", "Add description");
+    let note = "chosen by TPE <b>bold?</b>";
+    s.type_text(&s.find("textarea.description-input"), note);
+    s.click_on("button.save-description", "Save");
+    s.find_with_text("#model-description", note);
+    let bold = s.eval(
+        "return document.querySelectorAll('main b').length;",
+        json!([]),
+    );
+    assert_eq!(bold, json!(0), "the description became markup");
+    s.screenshot(&shots.join("click-model.png"));
+    s.click_on("header nav a", "Models");
+    s.find_with_text("main table a", "click-model");
+    s.screenshot(&shots.join("click-models.png"));
+    drop(s);
+    server.stop();
+}
