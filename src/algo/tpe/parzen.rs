@@ -21,20 +21,6 @@ use crate::trial::Trial;
 
 const LN_SQRT_2PI: f64 = 0.918_938_533_204_672_7;
 
-/// The raw values of parameters `dims` for the observations `obs`, one column per parameter
-/// (NaN where inactive), each column one slot per observation plus one for the prior.
-fn columns(trials: &[Trial], obs: &[Obs], dims: &[usize]) -> Vec<f64> {
-    let m = obs.len() + 1;
-    let mut cols = vec![f64::NAN; dims.len() * m];
-    for (k, o) in obs.iter().enumerate() {
-        let vals = trials[o.trial].params.assignment().values();
-        for (j, &p) in dims.iter().enumerate() {
-            cols[j * m + k] = vals.get(p).copied().unwrap_or(f64::NAN);
-        }
-    }
-    cols
-}
-
 /// `log Σ exp(v)`, `-inf` for an empty or all `-inf` slice.
 pub(crate) fn logsumexp(v: &[f64]) -> f64 {
     let m = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -215,16 +201,27 @@ impl Estimator {
             .map(|o| o.weight / total)
             .chain(std::iter::once(prior_weight / total))
             .collect();
-        let log_w = weights.iter().map(|w| w.ln()).collect();
-        let cols = columns(trials, obs, dims);
+        let log_w = if m >= PARALLEL_COMPONENTS {
+            weights.par_iter().map(|w| w.ln()).collect()
+        } else {
+            weights.iter().map(|w| w.ln()).collect()
+        };
+        // the raw value of parameter p for component k (NaN where inactive or for the prior)
+        let raw_of = |p: usize, k: usize| -> f64 {
+            obs.get(k)
+                .and_then(|o| trials[o.trial].params.assignment().values().get(p))
+                .copied()
+                .unwrap_or(f64::NAN)
+        };
         // parameters are independent: build them in parallel when the mixture is large
-        let build_dim = |(p, col): (usize, &[f64])| -> Dim {
+        let build_dim = |p: usize| -> Dim {
             let kind = &space.params()[p].kind;
             match kind {
                 ParamKind::Numeric(spec) => {
                     let mut active = Vec::new();
                     let mut vals = Vec::new();
-                    for (k, &raw) in col.iter().enumerate() {
+                    for k in 0..m {
+                        let raw = raw_of(p, k);
                         if !raw.is_nan() {
                             active.push(k);
                             vals.push(spec.to_internal(raw));
@@ -282,7 +279,8 @@ impl Estimator {
                 _ => {
                     let n_cat = kind.categories().unwrap_or(1);
                     let mut code = vec![n_cat as u32; m];
-                    for (c, &raw) in code.iter_mut().zip(col) {
+                    for (k, c) in code.iter_mut().enumerate() {
+                        let raw = raw_of(p, k);
                         if !raw.is_nan() {
                             *c = kind.category_of(raw) as u32;
                         }
@@ -303,15 +301,10 @@ impl Estimator {
                 }
             }
         };
-        let per_dim = dims.iter().copied().zip(cols.chunks(m.max(1)));
         let built: Vec<Dim> = if m >= PARALLEL_COMPONENTS {
-            per_dim
-                .collect::<Vec<_>>()
-                .into_par_iter()
-                .map(build_dim)
-                .collect()
+            dims.par_iter().map(|&p| build_dim(p)).collect()
         } else {
-            per_dim.map(build_dim).collect()
+            dims.iter().map(|&p| build_dim(p)).collect()
         };
         let mut est = Estimator {
             weights,

@@ -73,8 +73,8 @@ impl Lse {
 
 /// `exp(x)` for `x <= 0`, written so loops over slices vectorize.
 ///
-/// Range reduction `x = k ln 2 + r` with `|r| <= ln 2 / 2`, a degree-12 Taylor polynomial for
-/// `exp(r)` (relative error below 2e-16) and `2^k` assembled in the exponent bits. Inputs
+/// Range reduction `x = k ln 2 + r` with `|r| <= ln 2 / 2`, a degree-10 Taylor polynomial for
+/// `exp(r)` (relative error below 3e-13, ample for a sum of probabilities) and `2^k` assembled in the exponent bits. Inputs
 /// below -700, and NaN, are treated as -700 (their exponentials are below 1e-304, far under the
 /// largest term of any sum they enter).
 #[inline(always)]
@@ -88,9 +88,7 @@ pub(crate) fn exp_nonpos(x: f64) -> f64 {
     let kf = x * LOG2E + SHIFT;
     let k = kf - SHIFT;
     let r = (x - k * LN2_HI) - k * LN2_LO;
-    let mut p = 1.0 / 479_001_600.0;
-    p = p * r + 1.0 / 39_916_800.0;
-    p = p * r + 1.0 / 3_628_800.0;
+    let mut p = 1.0 / 3_628_800.0;
     p = p * r + 1.0 / 362_880.0;
     p = p * r + 1.0 / 40_320.0;
     p = p * r + 1.0 / 5_040.0;
@@ -244,7 +242,7 @@ mod tests {
             worst = worst.max(((a - b) / b).abs());
             x -= 0.0137;
         }
-        assert!(worst < 4e-16, "largest relative error {worst}");
+        assert!(worst < 3e-13, "largest relative error {worst}");
         assert_eq!(exp_nonpos(0.0), 1.0);
         assert!(exp_nonpos(f64::NEG_INFINITY) < 1e-300);
         // a NaN term drops out of a sum, as in a log-sum-exp that skips negligible terms
