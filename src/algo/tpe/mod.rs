@@ -7,7 +7,7 @@
 //! Two presets share the machinery:
 //! - [`Tpe::default()`]: multivariate kernels over the whole tree-shaped space (a conditional
 //!   parameter is modelled jointly with the choice above it: a component whose trial lacked the
-//!   parameter uses the prior kernel for it), a linear good-set size (15 %, at most 25),
+//!   parameter uses the prior kernel for it), a linear good-set size (12 %, at most 25),
 //!   good points weighted by their improvement (EI weighting), bandwidths floored at 3 % of the
 //!   range (and half a grid step for quantized parameters) instead of hyperopt's magic clip,
 //!   smoothed categorical kernels, pending trials treated as bad
@@ -152,7 +152,7 @@ impl Tpe {
         n_startup: 10,
         n_candidates: 24,
         gamma: Gamma::Linear {
-            factor: 0.15,
+            factor: 0.12,
             cap: 25,
         },
         prior_weight: 1.0,
