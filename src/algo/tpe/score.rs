@@ -288,6 +288,45 @@ mod tests {
     }
 
     #[test]
+    fn the_avx2_copy_gives_the_same_bits() {
+        use rand::RngExt;
+        let mut rng = crate::algo::trial_rng(11, 0);
+        let m = 300;
+        let mut col = |lo: f64, hi: f64| -> Vec<f64> {
+            (0..m)
+                .map(|_| lo + (hi - lo) * rng.random::<f64>())
+                .collect()
+        };
+        let (log_w, mu, inv_sigma, log_c) = (
+            col(-9.0, -5.0),
+            col(0.0, 1.0),
+            col(2.0, 40.0),
+            col(-1.0, 3.0),
+        );
+        let codes: Vec<u32> = (0..m as u32).map(|k| k % 4).collect();
+        let nums = [NumCols {
+            mu: &mu,
+            inv_sigma: &inv_sigma,
+            log_c: &log_c,
+        }];
+        let cats = [codes.as_slice()];
+        let queries: Vec<Query> = [0.13, 0.5, 0.97]
+            .iter()
+            .map(|&x| Query {
+                xs: vec![x],
+                luts: vec![vec![-0.1, -2.0, -2.0, -1.5]],
+                extra: 0.0,
+            })
+            .collect();
+        let a = score_block(0..m, &log_w, &nums, &cats, &queries);
+        let b = score_block_plain(0..m, &log_w, &nums, &cats, &queries);
+        for (x, y) in a.iter().zip(&b) {
+            assert_eq!(x.max.to_bits(), y.max.to_bits());
+            assert_eq!(x.sum.to_bits(), y.sum.to_bits());
+        }
+    }
+
+    #[test]
     fn blocks_merge_to_the_plain_log_sum_exp() {
         // 600 components, one numeric dimension: three blocks
         let m = 600;
