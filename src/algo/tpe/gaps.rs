@@ -40,7 +40,7 @@ pub(crate) fn sorted_gaps(vals: &[f64], lo: f64, hi: f64) -> Vec<f64> {
 /// (a tiny `min`), or for fewer than two values: then use [`sorted_gaps`].
 pub(crate) fn neighbour_gaps(vals: &[f64], min: f64) -> Option<Vec<f64>> {
     let n = vals.len();
-    if n < 2 || !(min > 0.0) {
+    if n < 2 || min.is_nan() || min <= 0.0 {
         return None;
     }
     let (vmin, vmax) = vals

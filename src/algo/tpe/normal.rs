@@ -47,7 +47,7 @@ fn ln_phi_table() -> &'static [[f64; 4]] {
 
 /// `ln Φ(d)` for `d >= 0` from the table (0 from 8.5 on).
 pub(crate) fn ln_phi(d: f64) -> f64 {
-    if !(d < TAIL_END) {
+    if d.is_nan() || d >= TAIL_END {
         return 0.0;
     }
     let x = d.max(0.0) * PIECES_PER_SIGMA;

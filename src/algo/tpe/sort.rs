@@ -70,7 +70,7 @@ fn radix_sort_high32(items: &mut Vec<u64>) {
         for &it in items.iter() {
             count[((it >> shift) & 0xff) as usize] += 1;
         }
-        if count.iter().any(|&c| c == items.len()) {
+        if count.contains(&items.len()) {
             continue; // every item has the same digit here
         }
         let mut start = [0usize; 256];
