@@ -21,8 +21,11 @@
 #![warn(missing_docs)]
 
 pub mod artifacts;
+mod metric_points;
 pub mod recorder;
 pub mod resume;
+mod run_search;
+mod schema;
 pub mod search;
 pub mod sqlite;
 pub mod store;
