@@ -2,17 +2,21 @@
 //!
 //! Each migration brings a file from version `n - 1` to `n`; [`SqliteStore`](super::SqliteStore) runs the
 //! missing ones on open, inside one immediate transaction, and records each in `schema_version`.
+//! Foreign keys are enforced only after the migrations, so a migration may rebuild a table that others
+//! reference (create the new table, copy, drop the old one, rename), as SQLite's documentation advises;
+//! the store runs `PRAGMA foreign_key_check` before committing the migrations.
 //!
 //! - v1: experiments, runs, params, tags and the metric history.
 //! - v2: the per-run, per-key `metric_summary` table (latest/min/max/count), backfilled from the history.
 //! - v3: the model registry tables (see [`crate::registry`], which holds their SQL).
-//! - v4: a compact metric history. Every run gets an integer `run_key` (unique, assigned on insert), and
-//!   the history moves from `metrics` (a rowid table plus a 6-column `UNIQUE` index holding the 32-character
+//! - v4: a compact metric history. `runs` is rebuilt with an integer primary key `run_key` (its old rowid,
+//!   so it never changes again, even through `VACUUM`; the run id stays unique), and the history moves from `metrics` (a rowid table plus a 6-column `UNIQUE` index holding the 32-character
 //!   run id) to `metric_points`, one `WITHOUT ROWID` B-tree keyed by `(run_key, key, step, timestamp, value,
 //!   is_nan)`: the key both deduplicates exact repeats and orders a run's history, and each point is
 //!   written once instead of twice. Points of a run share its leaf pages, so a batch dirties few pages.
 //!   The store checks that the run exists in the same transaction that writes its points, so the table
-//!   has no foreign key (that check would cost an index probe per point).
+//!   has no foreign key (that check would cost an index probe per point). Runs are never removed from
+//!   the table (deleting a run only marks it), so a run key is never reused.
 
 /// The newest schema version this build knows.
 pub const SCHEMA_VERSION: i64 = 4;
@@ -112,9 +116,26 @@ JOIN metrics l ON l.rowid = (
 
 /// Migration 4: integer run keys and the `WITHOUT ROWID` metric history (see the module documentation).
 const MIGRATION_V4: &str = r#"
-ALTER TABLE runs ADD COLUMN run_key INTEGER;
-UPDATE runs SET run_key = rowid;
-CREATE UNIQUE INDEX runs_by_key ON runs (run_key);
+CREATE TABLE runs_v4 (
+    run_key INTEGER PRIMARY KEY,
+    run_uuid TEXT NOT NULL UNIQUE,
+    experiment_id INTEGER NOT NULL REFERENCES experiments (experiment_id),
+    name TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('RUNNING', 'FINISHED', 'FAILED', 'KILLED')),
+    start_time INTEGER NOT NULL,
+    end_time INTEGER,
+    parent_run_id TEXT REFERENCES runs (run_uuid),
+    user_id TEXT NOT NULL,
+    artifact_uri TEXT NOT NULL,
+    lifecycle_stage TEXT NOT NULL CHECK (lifecycle_stage IN ('active', 'deleted')),
+    deleted_time INTEGER,
+    deleted_with_experiment INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO runs_v4 (run_key, run_uuid, experiment_id, name, status, start_time, end_time, parent_run_id,
+                     user_id, artifact_uri, lifecycle_stage, deleted_time, deleted_with_experiment)
+SELECT rowid, run_uuid, experiment_id, name, status, start_time, end_time, parent_run_id,
+       user_id, artifact_uri, lifecycle_stage, deleted_time, deleted_with_experiment
+FROM runs;
 CREATE TABLE metric_points (
     run_key INTEGER NOT NULL,
     key TEXT NOT NULL,
@@ -126,8 +147,12 @@ CREATE TABLE metric_points (
 ) WITHOUT ROWID;
 INSERT INTO metric_points (run_key, key, step, timestamp, value, is_nan)
 SELECT r.run_key, m.key, m.step, m.timestamp, m.value, m.is_nan
-FROM metrics m JOIN runs r ON r.run_uuid = m.run_uuid;
+FROM metrics m JOIN runs_v4 r ON r.run_uuid = m.run_uuid;
 DROP TABLE metrics;
+DROP TABLE runs;
+ALTER TABLE runs_v4 RENAME TO runs;
+CREATE INDEX runs_by_experiment ON runs (experiment_id, start_time);
+CREATE INDEX runs_by_parent ON runs (parent_run_id);
 "#;
 
 #[cfg(test)]
@@ -154,6 +179,9 @@ mod tests {
                                artifact_uri, lifecycle_stage)
              VALUES ('{A}', 0, 'a', 'FINISHED', 5, 6, 'ann', '/a/0/a/artifacts', 'active'),
                     ('{B}', 0, 'b', 'RUNNING', 7, NULL, 'bob', '/a/0/b/artifacts', 'active');
+             UPDATE runs SET parent_run_id = '{A}' WHERE run_uuid = '{B}';
+             INSERT INTO params VALUES ('{B}', 'lr', '0.1', 0.1);
+             INSERT INTO tags VALUES ('{B}', 'mlflow.parentRunId', '{A}');
              INSERT INTO metrics VALUES ('{A}', 'loss', 0, 10, 3.0, 0);
              INSERT INTO metrics VALUES ('{A}', 'loss', 2, 11, 0, 1);
              INSERT INTO metrics VALUES ('{A}', 'loss', 1, 12, 1.5, 0);
@@ -217,6 +245,16 @@ mod tests {
             )
             .unwrap();
         assert_eq!(old, 0);
+        let broken: i64 = conn
+            .query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(broken, 0, "every reference to the rebuilt runs table holds");
+        assert_eq!(store.child_run_ids(A).unwrap(), [B]);
+        let b = store.get_run(B).unwrap();
+        assert_eq!(b.info.parent_run_id.as_deref(), Some(A));
+        assert_eq!(b.data.params.len(), 1);
         let new = store
             .create_run(&crate::tracking::store::NewRun {
                 experiment_id: 0,

@@ -126,13 +126,16 @@ impl SqliteStore {
         // are twice as fast, and the WAL is still truncated back by each checkpoint.
         conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
         conn.set_prepared_statement_cache_capacity(64);
-        conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Migrations may rebuild referenced tables, so foreign keys are enforced only after them
+        // (the bundled SQLite enforces them by default).
+        conn.pragma_update(None, "foreign_keys", "OFF")?;
         let store = SqliteStore {
             conn: Mutex::new(conn),
             path,
             artifact_root: artifact_root.to_path_buf(),
         };
         store.migrate()?;
+        store.lock().pragma_update(None, "foreign_keys", "ON")?;
         Ok(store)
     }
 
@@ -167,6 +170,16 @@ impl SqliteStore {
                         "INSERT INTO schema_version (version, applied_time) VALUES (?1, ?2)",
                         params![version, now_ms()],
                     )?;
+                }
+            }
+            if current < SCHEMA_VERSION {
+                let broken: Option<String> = tx
+                    .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
+                    .optional()?;
+                if let Some(table) = broken {
+                    return Err(StoreError::Database(format!(
+                        "migration left a broken reference in table '{table}'"
+                    )));
                 }
             }
             let now = now_ms();
@@ -505,12 +518,19 @@ fn read_run(tx: &Connection, run_id: &str) -> Result<Run, StoreError> {
     Ok(Run { info, data })
 }
 
-fn upsert_tag(tx: &Connection, run_id: &str, tag: &RunTag) -> Result<(), StoreError> {
+/// Inserts or replaces a run tag (without the rename that the run-name tag implies).
+fn put_tag(tx: &Connection, run_id: &str, tag: &RunTag) -> Result<(), StoreError> {
     tx.prepare_cached(
         "INSERT INTO tags (run_uuid, key, value) VALUES (?1, ?2, ?3)
          ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value",
     )?
     .execute(params![run_id, tag.key, tag.value])?;
+    Ok(())
+}
+
+/// Inserts or replaces a run tag; the run-name tag also renames the run.
+fn upsert_tag(tx: &Connection, run_id: &str, tag: &RunTag) -> Result<(), StoreError> {
+    put_tag(tx, run_id, tag)?;
     if tag.key == TAG_RUN_NAME {
         tx.prepare_cached("UPDATE runs SET name = ?1 WHERE run_uuid = ?2")?
             .execute(params![tag.value, run_id])?;
@@ -519,31 +539,48 @@ fn upsert_tag(tx: &Connection, run_id: &str, tag: &RunTag) -> Result<(), StoreEr
 }
 
 fn insert_param(tx: &Connection, run_id: &str, p: &Param) -> Result<(), StoreError> {
-    let existing: Option<String> = tx
-        .prepare_cached("SELECT value FROM params WHERE run_uuid = ?1 AND key = ?2")?
-        .query_row(params![run_id, p.key], |r| r.get(0))
-        .optional()?;
-    match existing {
-        Some(old) if old == p.value => Ok(()),
-        Some(old) => Err(StoreError::ParamConflict {
-            run_id: run_id.to_string(),
-            key: p.key.clone(),
-            old,
-            new: p.value.clone(),
-        }),
-        None => {
-            tx.prepare_cached(
-                "INSERT INTO params (run_uuid, key, value, num_value) VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute(params![
-                run_id,
-                p.key,
-                p.value,
-                numeric_param_value(&p.value)
-            ])?;
-            Ok(())
-        }
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO params (run_uuid, key, value, num_value) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (run_uuid, key) DO NOTHING",
+        )?
+        .execute(params![
+            run_id,
+            p.key,
+            p.value,
+            numeric_param_value(&p.value)
+        ])?;
+    if inserted == 1 {
+        return Ok(());
     }
+    // Already logged: the same value again is fine, a different one is an error.
+    let old: String = tx
+        .prepare_cached("SELECT value FROM params WHERE run_uuid = ?1 AND key = ?2")?
+        .query_row(params![run_id, p.key], |r| r.get(0))?;
+    if old == p.value {
+        return Ok(());
+    }
+    Err(StoreError::ParamConflict {
+        run_id: run_id.to_string(),
+        key: p.key.clone(),
+        old,
+        new: p.value.clone(),
+    })
+}
+
+/// The lifecycle stage and artifact location of experiment `id` (what creating a run needs).
+fn experiment_for_new_run(
+    tx: &Connection,
+    id: ExperimentId,
+) -> Result<(LifecycleStage, String), StoreError> {
+    let row: Option<(String, String)> = tx
+        .prepare_cached(
+            "SELECT lifecycle_stage, artifact_location FROM experiments WHERE experiment_id = ?1",
+        )?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let (stage, location) = row.ok_or_else(|| StoreError::ExperimentNotFound(id.to_string()))?;
+    Ok((stage.parse()?, location))
 }
 
 impl Store for SqliteStore {
@@ -725,45 +762,45 @@ impl Store for SqliteStore {
         let start_time = new_run.start_time.unwrap_or_else(now_ms);
         validate_batch(&new_run.params, &[], &[])?;
         self.write(|tx| {
-            let exp = require_experiment(tx, new_run.experiment_id)?;
-            if exp.lifecycle_stage == LifecycleStage::Deleted {
+            let (stage, location) = experiment_for_new_run(tx, new_run.experiment_id)?;
+            if stage == LifecycleStage::Deleted {
                 return Err(StoreError::Deleted {
                     what: "experiment",
-                    id: exp.experiment_id.to_string(),
+                    id: new_run.experiment_id.to_string(),
                 });
             }
             if let Some(parent) = &new_run.parent_run_id {
                 require_run(tx, parent)?;
             }
-            let artifact_uri = Path::new(&exp.artifact_location)
+            let artifact_uri = Path::new(&location)
                 .join(&run_id)
                 .join("artifacts")
                 .to_string_lossy()
                 .into_owned();
             tx.prepare_cached(
                 "INSERT INTO runs (run_uuid, experiment_id, name, status, start_time, end_time,
-                                   parent_run_id, user_id, artifact_uri, lifecycle_stage, run_key)
-                 VALUES (?1, ?2, ?3, 'RUNNING', ?4, NULL, ?5, ?6, ?7, 'active',
-                         (SELECT COALESCE(MAX(run_key), 0) + 1 FROM runs))",
+                                   parent_run_id, user_id, artifact_uri, lifecycle_stage)
+                 VALUES (?1, ?2, ?3, 'RUNNING', ?4, NULL, ?5, ?6, ?7, 'active')",
             )?
             .execute(params![
                 run_id,
-                exp.experiment_id,
+                new_run.experiment_id,
                 run_name,
                 start_time,
                 new_run.parent_run_id,
                 user,
                 artifact_uri
             ])?;
+            // The name tag is already the run's name: no rename needed.
             for t in &tags {
-                upsert_tag(tx, &run_id, t)?;
+                put_tag(tx, &run_id, t)?;
             }
             for p in &new_run.params {
                 insert_param(tx, &run_id, p)?;
             }
             Ok(RunInfo {
                 run_id: run_id.clone(),
-                experiment_id: exp.experiment_id,
+                experiment_id: new_run.experiment_id,
                 run_name: run_name.clone(),
                 status: RunStatus::Running,
                 start_time,
@@ -1064,6 +1101,11 @@ mod tests {
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
             .unwrap();
         assert_eq!(mode, "wal");
+        let foreign_keys: i64 = store
+            .lock()
+            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(foreign_keys, 1, "enforced once the migrations ran");
     }
 
     #[test]
