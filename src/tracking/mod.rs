@@ -21,6 +21,7 @@
 #![warn(missing_docs)]
 
 pub mod artifacts;
+mod checkpoint;
 mod metric_points;
 pub mod recorder;
 pub mod resume;
