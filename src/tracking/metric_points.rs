@@ -111,6 +111,13 @@ pub(crate) fn insert_metrics(
         return Ok(());
     }
     let mut deltas: Vec<SummaryDelta<'_>> = Vec::new();
+    if let [one] = metrics {
+        // A single point is either new or a repeat: no savepoint needed.
+        if insert_all(tx, run_key, metrics)? == 1 {
+            fold(&mut deltas, one);
+        }
+        return update_summaries(tx, run_id, &deltas);
+    }
     tx.prepare_cached("SAVEPOINT metric_points")?.execute([])?;
     if insert_all(tx, run_key, metrics)? == metrics.len() {
         for m in metrics {

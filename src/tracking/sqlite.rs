@@ -17,7 +17,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use rusqlite::{
@@ -72,8 +72,9 @@ pub struct SqliteStore {
     conn: Mutex<Connection>,
     path: PathBuf,
     artifact_root: PathBuf,
-    /// Background WAL checkpoints (file stores only).
-    checkpointer: Option<Checkpointer>,
+    /// Background WAL checkpoints (file stores only), started by the first request, so a store that
+    /// writes little never starts a thread.
+    checkpointer: OnceLock<Option<Checkpointer>>,
     /// Write transactions committed, to pace checkpoint requests.
     commits: AtomicU32,
 }
@@ -103,9 +104,7 @@ impl SqliteStore {
             })?;
         }
         let conn = Connection::open(path)?;
-        let mut store = Self::setup(conn, path.to_path_buf(), artifact_root)?;
-        store.checkpointer = Checkpointer::start(path);
-        Ok(store)
+        Self::setup(conn, path.to_path_buf(), artifact_root)
     }
 
     /// Opens a private in-memory database (for tests and throwaway studies).
@@ -147,7 +146,7 @@ impl SqliteStore {
             conn: Mutex::new(conn),
             path,
             artifact_root: artifact_root.to_path_buf(),
-            checkpointer: None,
+            checkpointer: OnceLock::new(),
             commits: AtomicU32::new(0),
         };
         store.migrate()?;
@@ -250,9 +249,15 @@ impl SqliteStore {
 
     /// Counts a committed write and asks for a checkpoint every `COMMITS_PER_CHECKPOINT` of them.
     fn count_commit(&self) {
-        if let Some(c) = &self.checkpointer {
-            let n = self.commits.fetch_add(1, Ordering::Relaxed) + 1;
-            if n.is_multiple_of(COMMITS_PER_CHECKPOINT) {
+        if self.path.as_os_str() == ":memory:" {
+            return;
+        }
+        let n = self.commits.fetch_add(1, Ordering::Relaxed) + 1;
+        if n.is_multiple_of(COMMITS_PER_CHECKPOINT) {
+            let started = self
+                .checkpointer
+                .get_or_init(|| Checkpointer::start(&self.path));
+            if let Some(c) = started {
                 c.request();
             }
         }
