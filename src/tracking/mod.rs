@@ -23,6 +23,7 @@
 pub mod artifacts;
 mod checkpoint;
 mod metric_points;
+mod new_run_rows;
 pub mod recorder;
 pub mod resume;
 mod run_search;

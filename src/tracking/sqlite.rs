@@ -26,6 +26,7 @@ use rusqlite::{
 
 use super::checkpoint::{Checkpointer, COMMITS_PER_CHECKPOINT};
 use super::metric_points::{insert_metrics, read_history};
+use super::new_run_rows::{insert_new_run_params, insert_new_run_tags};
 use super::run_search::{self, Plans};
 use super::search;
 use super::store::*;
@@ -828,12 +829,8 @@ impl Store for SqliteStore {
                 artifact_uri
             ])?;
             // The name tag is already the run's name: no rename needed.
-            for t in &tags {
-                put_tag(tx, &run_id, t)?;
-            }
-            for p in &new_run.params {
-                insert_param(tx, &run_id, p)?;
-            }
+            insert_new_run_tags(tx, &run_id, &tags)?;
+            insert_new_run_params(tx, &run_id, &new_run.params)?;
             Ok(RunInfo {
                 run_id: run_id.clone(),
                 experiment_id: new_run.experiment_id,
