@@ -11,7 +11,10 @@
 //! - `tracking/search_100k`: `metrics.rmse < 0.5 and params.p0 = 'v3'`, ordered by
 //!   `metrics.rmse ASC`, 100 results, over one experiment of 100,000 runs (each with 10 params,
 //!   1 metric, 1 tag). The store is built once with the public API and kept in
-//!   `<target dir>/tracking-bench-100k-v1.db` for later runs.
+//!   `<target dir>/tracking-bench-100000-v1.db` for later runs (a store built by an older version
+//!   is migrated when first opened). `tracking/search_100k_*` are other filtered searches over the
+//!   same store: the default order (`start_time DESC`) with a param filter, `start_time DESC` with
+//!   a tag filter, a metric order that the filter does not bound, and a param order.
 //! - `tracking/open_and_start_run`: open a tracker on an existing file and create a run;
 //!   `tracking/create_file_and_start_run`: the same on a new file (schema creation included).
 //!
@@ -178,6 +181,26 @@ pub fn search_store(runs: usize) -> PathBuf {
     path
 }
 
+/// More searches over the 100,000-run store: (bench name, filter, order_by), 100 results each.
+const OTHER_SEARCHES: &[(&str, &str, &[&str])] = &[
+    ("search_100k_default_order", "params.p0 = 'v7'", &[]),
+    (
+        "search_100k_start_time",
+        "tags.model = 'xgboost'",
+        &["attributes.start_time DESC"],
+    ),
+    (
+        "search_100k_metric_unbounded",
+        "params.p0 = 'v7'",
+        &["metrics.rmse DESC"],
+    ),
+    (
+        "search_100k_param_order",
+        "metrics.rmse > 0.2",
+        &["params.p1 ASC"],
+    ),
+];
+
 fn search(c: &mut Criterion) {
     let path = search_store(100_000);
     let tracker = Tracker::open(&uri(&path)).unwrap();
@@ -196,6 +219,13 @@ fn search(c: &mut Criterion) {
     g.bench_function("search_100k", |b| {
         b.iter(|| tracker.search_runs(&query).unwrap())
     });
+    for (name, filter, order) in OTHER_SEARCHES {
+        let query = RunsQuery::new(&[exp], filter)
+            .order_by(order)
+            .max_results(100);
+        assert_eq!(tracker.search_runs(&query).unwrap().runs.len(), 100);
+        g.bench_function(*name, |b| b.iter(|| tracker.search_runs(&query).unwrap()));
+    }
     g.finish();
 }
 

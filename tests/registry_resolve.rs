@@ -424,29 +424,43 @@ fn search_models_and_versions() {
 fn a_file_from_before_the_registry_is_upgraded_on_open() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("old.db");
-    let run_id;
-    {
-        let t = Tracker::open(path.to_str().unwrap()).unwrap();
-        run_id = t.create_run(0, Some("old"), None).unwrap();
-    }
-    // Turn the file back into a schema-v2 file: no registry tables, no version-3 row.
+    // A schema-v2 file (before the registry tables), written with the v1 and v2 migrations.
+    let run_id = "0123456789abcdef0123456789abcdef";
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(
-            "DROP TABLE registered_model_aliases; DROP TABLE model_version_metrics;
-             DROP TABLE model_version_params; DROP TABLE model_version_tags; DROP TABLE model_versions;
-             DROP TABLE registered_model_tags; DROP TABLE registered_models;
-             DELETE FROM schema_version WHERE version = 3;",
+            "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_time INTEGER NOT NULL);",
+        )
+        .unwrap();
+        for (version, sql) in &hpo::tracking::sqlite::MIGRATIONS[..2] {
+            conn.execute_batch(sql).unwrap();
+            conn.execute("INSERT INTO schema_version VALUES (?1, 0)", [version])
+                .unwrap();
+        }
+        let location = dir.path().join("0");
+        conn.execute(
+            "INSERT INTO experiments VALUES (0, 'Default', ?1, 'active', 1, 1)",
+            [location.to_str().unwrap()],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO runs (run_uuid, experiment_id, name, status, start_time, end_time, user_id,
+                               artifact_uri, lifecycle_stage)
+             VALUES (?1, 0, 'old', 'FINISHED', 5, 6, 'ann', ?2, 'active')",
+            [run_id, location.join(run_id).join("artifacts").to_str().unwrap()],
         )
         .unwrap();
     }
     let store = hpo::tracking::SqliteStore::open(&path, dir.path()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 3);
+    assert_eq!(
+        store.schema_version().unwrap(),
+        hpo::tracking::sqlite::SCHEMA_VERSION
+    );
     drop(store);
     let reg = Registry::open(path.to_str().unwrap()).unwrap();
     let v = reg
         .register_model(&format!("runs:/{run_id}"), "m", &[])
         .unwrap();
     assert_eq!(v.version, 1);
-    assert_eq!(reg.tracker().get_run(&run_id).unwrap().info.run_name, "old");
+    assert_eq!(reg.tracker().get_run(run_id).unwrap().info.run_name, "old");
 }

@@ -21,8 +21,13 @@
 #![warn(missing_docs)]
 
 pub mod artifacts;
+mod checkpoint;
+mod metric_points;
+mod new_run_rows;
 pub mod recorder;
 pub mod resume;
+mod run_search;
+mod schema;
 pub mod search;
 pub mod sqlite;
 pub mod store;

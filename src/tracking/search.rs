@@ -365,6 +365,11 @@ impl Attribute {
             Attribute::StartTime | Attribute::EndTime | Attribute::ExperimentId
         )
     }
+
+    /// Whether the column may be NULL (only `end_time` and `parent_run_id` may).
+    fn is_nullable(self) -> bool {
+        matches!(self, Attribute::EndTime | Attribute::ParentRunId)
+    }
 }
 
 /// What a filter or order_by clause refers to.
@@ -1139,6 +1144,11 @@ pub fn compile_order(keys: &[OrderKey], q: &mut Bindings) -> String {
                 terms.push(format!("{num} IS NULL"));
                 terms.push(format!("{num} {dir}"));
                 terms.push(format!("{text} {dir}"));
+            }
+            // A column that is never NULL needs no "nulls last" term; without it SQLite can walk an
+            // index in order (e.g. `runs (experiment_id, start_time)`) and stop after the page.
+            Identifier::Attr(a) if !a.is_nullable() => {
+                terms.push(format!("{} {dir}", a.column()));
             }
             other => {
                 let v = value_sql(other, false, q);

@@ -1,123 +1,37 @@
 //! The embedded default store: one SQLite file, safe for many writers.
 //!
 //! The connection runs in WAL mode (readers never block the writer) with `synchronous=NORMAL` and a busy
-//! timeout. Every logical write is one `BEGIN IMMEDIATE` transaction (the write lock is taken up front, so
-//! a reader never has to upgrade and deadlock), and a write that still meets `SQLITE_BUSY`/`SQLITE_LOCKED`
-//! is retried with a growing, jittered backoff, so concurrent processes and threads do not see "database is
-//! locked". The schema is versioned in `schema_version` (one row per applied migration); forward-only
-//! migrations run on open inside one immediate transaction, so two processes opening an old file at once
-//! migrate it exactly once. Schema v1 holds experiments, runs, params, tags and the metric history; v2 adds
-//! the per-run, per-key `metric_summary` table (latest/min/max/count, backfilled from the history); v3 adds
-//! the model registry tables (see [`crate::registry`], which also holds their SQL and queries).
+//! timeout. In WAL mode `synchronous=NORMAL` does not fsync on each commit, only at checkpoints: a
+//! committed transaction survives a crash of the process (the WAL is in the OS page cache), and a power
+//! loss can lose the last commits but never corrupts the file or leaves half a transaction. Every logical
+//! write is one `BEGIN IMMEDIATE` transaction (the write lock is taken up front, so a reader never has to
+//! upgrade and deadlock), and a write that still meets `SQLITE_BUSY`/`SQLITE_LOCKED` is retried with a
+//! growing, jittered backoff, so concurrent processes and threads do not see "database is locked". The
+//! schema and its forward migrations are in [`super::schema`]; they run on open inside one immediate
+//! transaction, so two processes opening an old file at once migrate it exactly once. Metric points are
+//! written by [`super::metric_points`].
 //!
 //! Non-finite metric values: in the history a NaN is stored as `value = 0, is_nan = 1` (SQLite turns a
 //! bound NaN into NULL); ±inf are stored as SQLite's own ±Inf REAL values. In the summary, `latest_value`
 //! is NULL with `latest_is_nan = 1` when the latest point is NaN, and `min_value`/`max_value` ignore NaN.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
-use rusqlite::types::Value;
 use rusqlite::{
     params, Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior,
 };
 
-use super::search::{self, Bindings, SqlValue};
+use super::checkpoint::{Checkpointer, COMMITS_PER_CHECKPOINT};
+use super::metric_points::{insert_metrics, read_history};
+use super::new_run_rows::{insert_new_run_params, insert_new_run_tags};
+use super::run_search::{self, Plans};
+use super::search;
 use super::store::*;
 
-/// The newest schema version this build knows.
-pub const SCHEMA_VERSION: i64 = 3;
-
-/// Forward migrations, applied in order to bring a file from version `n - 1` to `n`.
-pub const MIGRATIONS: &[(i64, &str)] = &[
-    (1, MIGRATION_V1),
-    (2, MIGRATION_V2),
-    (3, crate::registry::sqlite::MIGRATION_V3),
-];
-
-const MIGRATION_V1: &str = r#"
-CREATE TABLE experiments (
-    experiment_id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
-    artifact_location TEXT NOT NULL,
-    lifecycle_stage TEXT NOT NULL CHECK (lifecycle_stage IN ('active', 'deleted')),
-    creation_time INTEGER NOT NULL,
-    last_update_time INTEGER NOT NULL
-);
-CREATE TABLE experiment_tags (
-    experiment_id INTEGER NOT NULL REFERENCES experiments (experiment_id),
-    key TEXT NOT NULL,
-    value TEXT NOT NULL,
-    PRIMARY KEY (experiment_id, key)
-) WITHOUT ROWID;
-CREATE TABLE runs (
-    run_uuid TEXT PRIMARY KEY,
-    experiment_id INTEGER NOT NULL REFERENCES experiments (experiment_id),
-    name TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('RUNNING', 'FINISHED', 'FAILED', 'KILLED')),
-    start_time INTEGER NOT NULL,
-    end_time INTEGER,
-    parent_run_id TEXT REFERENCES runs (run_uuid),
-    user_id TEXT NOT NULL,
-    artifact_uri TEXT NOT NULL,
-    lifecycle_stage TEXT NOT NULL CHECK (lifecycle_stage IN ('active', 'deleted')),
-    deleted_time INTEGER,
-    deleted_with_experiment INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX runs_by_experiment ON runs (experiment_id, start_time);
-CREATE INDEX runs_by_parent ON runs (parent_run_id);
-CREATE TABLE params (
-    run_uuid TEXT NOT NULL REFERENCES runs (run_uuid),
-    key TEXT NOT NULL,
-    value TEXT NOT NULL,
-    num_value REAL,
-    PRIMARY KEY (run_uuid, key)
-) WITHOUT ROWID;
-CREATE TABLE tags (
-    run_uuid TEXT NOT NULL REFERENCES runs (run_uuid),
-    key TEXT NOT NULL,
-    value TEXT NOT NULL,
-    PRIMARY KEY (run_uuid, key)
-) WITHOUT ROWID;
-CREATE TABLE metrics (
-    run_uuid TEXT NOT NULL REFERENCES runs (run_uuid),
-    key TEXT NOT NULL,
-    step INTEGER NOT NULL,
-    timestamp INTEGER NOT NULL,
-    value REAL NOT NULL,
-    is_nan INTEGER NOT NULL,
-    UNIQUE (run_uuid, key, step, timestamp, value, is_nan)
-);
-"#;
-
-const MIGRATION_V2: &str = r#"
-CREATE TABLE metric_summary (
-    run_uuid TEXT NOT NULL REFERENCES runs (run_uuid),
-    key TEXT NOT NULL,
-    latest_value REAL,
-    latest_is_nan INTEGER NOT NULL,
-    latest_step INTEGER NOT NULL,
-    latest_timestamp INTEGER NOT NULL,
-    min_value REAL,
-    max_value REAL,
-    count INTEGER NOT NULL,
-    PRIMARY KEY (run_uuid, key)
-) WITHOUT ROWID;
-CREATE INDEX metric_summary_by_latest ON metric_summary (key, latest_value);
-INSERT INTO metric_summary
-SELECT g.run_uuid, g.key,
-       CASE WHEN l.is_nan THEN NULL ELSE l.value END, l.is_nan, l.step, l.timestamp,
-       g.min_value, g.max_value, g.n
-FROM (SELECT run_uuid, key,
-             MIN(CASE WHEN is_nan THEN NULL ELSE value END) AS min_value,
-             MAX(CASE WHEN is_nan THEN NULL ELSE value END) AS max_value,
-             COUNT(*) AS n
-      FROM metrics GROUP BY run_uuid, key) g
-JOIN metrics l ON l.rowid = (
-    SELECT m.rowid FROM metrics m WHERE m.run_uuid = g.run_uuid AND m.key = g.key
-    ORDER BY m.step DESC, m.timestamp DESC, m.rowid DESC LIMIT 1);
-"#;
+pub use super::schema::{MIGRATIONS, SCHEMA_VERSION};
 
 /// How many times a busy write is retried before `StoreError::Busy` reaches the caller.
 const MAX_BUSY_RETRIES: u32 = 60;
@@ -159,6 +73,11 @@ pub struct SqliteStore {
     conn: Mutex<Connection>,
     path: PathBuf,
     artifact_root: PathBuf,
+    /// Background WAL checkpoints (file stores only), started by the first request, so a store that
+    /// writes little never starts a thread.
+    checkpointer: OnceLock<Option<Checkpointer>>,
+    /// Write transactions committed, to pace checkpoint requests.
+    commits: AtomicU32,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -210,18 +129,29 @@ impl SqliteStore {
                 Err(e) => return Err(e),
             }
         }
+        // In WAL mode, NORMAL fsyncs only at checkpoints: a commit survives a crash of the process,
+        // and a power loss may lose the last commits but never leaves a half-written transaction.
         conn.pragma_update(None, "synchronous", "NORMAL")?;
-        // Checkpoint (and fsync) every ~40 MB of WAL rather than every 4 MB: small transactions
-        // are twice as fast, and the WAL is still truncated back by each checkpoint.
+        // The writer checkpoints (and fsyncs) every ~40 MB of WAL rather than every 4 MB: small
+        // transactions are twice as fast. With the checkpoint thread (see `checkpoint`) most pages
+        // are already copied by then, and this checkpoint lets the WAL restart from its beginning.
         conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
+        // A burst of writes can grow the WAL past that while the two checkpoints take turns; once
+        // it restarts, its file is cut back to 64 MB.
+        conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
         conn.set_prepared_statement_cache_capacity(64);
-        conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Migrations may rebuild referenced tables, so foreign keys are enforced only after them
+        // (the bundled SQLite enforces them by default).
+        conn.pragma_update(None, "foreign_keys", "OFF")?;
         let store = SqliteStore {
             conn: Mutex::new(conn),
             path,
             artifact_root: artifact_root.to_path_buf(),
+            checkpointer: OnceLock::new(),
+            commits: AtomicU32::new(0),
         };
         store.migrate()?;
+        store.lock().pragma_update(None, "foreign_keys", "ON")?;
         Ok(store)
     }
 
@@ -256,6 +186,16 @@ impl SqliteStore {
                         "INSERT INTO schema_version (version, applied_time) VALUES (?1, ?2)",
                         params![version, now_ms()],
                     )?;
+                }
+            }
+            if current < SCHEMA_VERSION {
+                let broken: Option<String> = tx
+                    .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
+                    .optional()?;
+                if let Some(table) = broken {
+                    return Err(StoreError::Database(format!(
+                        "migration left a broken reference in table '{table}'"
+                    )));
                 }
             }
             let now = now_ms();
@@ -298,7 +238,28 @@ impl SqliteStore {
                     backoff(attempt);
                     attempt += 1;
                 }
-                other => return other,
+                other => {
+                    if other.is_ok() && matches!(behavior, TransactionBehavior::Immediate) {
+                        self.count_commit();
+                    }
+                    return other;
+                }
+            }
+        }
+    }
+
+    /// Counts a committed write and asks for a checkpoint every `COMMITS_PER_CHECKPOINT` of them.
+    fn count_commit(&self) {
+        if self.path.as_os_str() == ":memory:" {
+            return;
+        }
+        let n = self.commits.fetch_add(1, Ordering::Relaxed) + 1;
+        if n.is_multiple_of(COMMITS_PER_CHECKPOINT) {
+            let started = self
+                .checkpointer
+                .get_or_init(|| Checkpointer::start(&self.path));
+            if let Some(c) = started {
+                c.request();
             }
         }
     }
@@ -328,7 +289,7 @@ impl SqliteStore {
     }
 
     /// Runs `f` in one read transaction (a consistent snapshot).
-    fn read<T>(
+    pub(crate) fn read<T>(
         &self,
         f: impl FnMut(&Transaction) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
@@ -472,47 +433,45 @@ fn insert_experiment(
     Ok(id)
 }
 
-fn read_run_info(tx: &Connection, run_id: &str) -> Result<Option<RunInfo>, StoreError> {
+/// A run's info and its integer key (the key of its metric points).
+fn read_run_row(tx: &Connection, run_id: &str) -> Result<Option<(RunInfo, i64)>, StoreError> {
     let row = tx
         .prepare_cached(
             "SELECT run_uuid, experiment_id, name, status, start_time, end_time, parent_run_id, user_id,
-                    artifact_uri, lifecycle_stage
+                    artifact_uri, lifecycle_stage, run_key
              FROM runs WHERE run_uuid = ?1",
         )?
         .query_row(
             [run_id],
             |r| {
                 Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, i64>(4)?,
-                    r.get::<_, Option<i64>>(5)?,
-                    r.get::<_, Option<String>>(6)?,
-                    r.get::<_, String>(7)?,
-                    r.get::<_, String>(8)?,
-                    r.get::<_, String>(9)?,
+                    (
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, i64>(4)?,
+                        r.get::<_, Option<i64>>(5)?,
+                    ),
+                    (
+                        r.get::<_, Option<String>>(6)?,
+                        r.get::<_, String>(7)?,
+                        r.get::<_, String>(8)?,
+                        r.get::<_, String>(9)?,
+                        r.get::<_, i64>(10)?,
+                    ),
                 ))
             },
         )
         .optional()?;
     let Some((
-        run_id,
-        experiment_id,
-        run_name,
-        status,
-        start_time,
-        end_time,
-        parent,
-        user,
-        uri,
-        stage,
+        (run_id, experiment_id, run_name, status, start_time, end_time),
+        (parent, user, uri, stage, run_key),
     )) = row
     else {
         return Ok(None);
     };
-    Ok(Some(RunInfo {
+    let info = RunInfo {
         run_id,
         experiment_id,
         run_name,
@@ -523,23 +482,34 @@ fn read_run_info(tx: &Connection, run_id: &str) -> Result<Option<RunInfo>, Store
         user_id: user,
         artifact_uri: uri,
         lifecycle_stage: stage.parse()?,
-    }))
+    };
+    Ok(Some((info, run_key)))
+}
+
+/// A run's info and integer key, or `RunNotFound`.
+fn require_run_row(tx: &Connection, run_id: &str) -> Result<(RunInfo, i64), StoreError> {
+    validate_run_id(run_id).map_err(|_| StoreError::RunNotFound(run_id.to_string()))?;
+    read_run_row(tx, run_id)?.ok_or_else(|| StoreError::RunNotFound(run_id.to_string()))
 }
 
 fn require_run(tx: &Connection, run_id: &str) -> Result<RunInfo, StoreError> {
-    validate_run_id(run_id).map_err(|_| StoreError::RunNotFound(run_id.to_string()))?;
-    read_run_info(tx, run_id)?.ok_or_else(|| StoreError::RunNotFound(run_id.to_string()))
+    Ok(require_run_row(tx, run_id)?.0)
 }
 
-fn require_active_run(tx: &Connection, run_id: &str) -> Result<RunInfo, StoreError> {
-    let info = require_run(tx, run_id)?;
+/// A run's info and integer key; an error if the run is missing or deleted.
+fn require_active_run_row(tx: &Connection, run_id: &str) -> Result<(RunInfo, i64), StoreError> {
+    let (info, key) = require_run_row(tx, run_id)?;
     if info.lifecycle_stage == LifecycleStage::Deleted {
         return Err(StoreError::Deleted {
             what: "run",
             id: run_id.to_string(),
         });
     }
-    Ok(info)
+    Ok((info, key))
+}
+
+fn require_active_run(tx: &Connection, run_id: &str) -> Result<RunInfo, StoreError> {
+    Ok(require_active_run_row(tx, run_id)?.0)
 }
 
 fn read_run_data(tx: &Connection, run_id: &str) -> Result<RunData, StoreError> {
@@ -585,12 +555,19 @@ fn read_run(tx: &Connection, run_id: &str) -> Result<Run, StoreError> {
     Ok(Run { info, data })
 }
 
-fn upsert_tag(tx: &Connection, run_id: &str, tag: &RunTag) -> Result<(), StoreError> {
+/// Inserts or replaces a run tag (without the rename that the run-name tag implies).
+fn put_tag(tx: &Connection, run_id: &str, tag: &RunTag) -> Result<(), StoreError> {
     tx.prepare_cached(
         "INSERT INTO tags (run_uuid, key, value) VALUES (?1, ?2, ?3)
          ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value",
     )?
     .execute(params![run_id, tag.key, tag.value])?;
+    Ok(())
+}
+
+/// Inserts or replaces a run tag; the run-name tag also renames the run.
+fn upsert_tag(tx: &Connection, run_id: &str, tag: &RunTag) -> Result<(), StoreError> {
+    put_tag(tx, run_id, tag)?;
     if tag.key == TAG_RUN_NAME {
         tx.prepare_cached("UPDATE runs SET name = ?1 WHERE run_uuid = ?2")?
             .execute(params![tag.value, run_id])?;
@@ -599,131 +576,48 @@ fn upsert_tag(tx: &Connection, run_id: &str, tag: &RunTag) -> Result<(), StoreEr
 }
 
 fn insert_param(tx: &Connection, run_id: &str, p: &Param) -> Result<(), StoreError> {
-    let existing: Option<String> = tx
-        .prepare_cached("SELECT value FROM params WHERE run_uuid = ?1 AND key = ?2")?
-        .query_row(params![run_id, p.key], |r| r.get(0))
-        .optional()?;
-    match existing {
-        Some(old) if old == p.value => Ok(()),
-        Some(old) => Err(StoreError::ParamConflict {
-            run_id: run_id.to_string(),
-            key: p.key.clone(),
-            old,
-            new: p.value.clone(),
-        }),
-        None => {
-            tx.prepare_cached(
-                "INSERT INTO params (run_uuid, key, value, num_value) VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute(params![
-                run_id,
-                p.key,
-                p.value,
-                numeric_param_value(&p.value)
-            ])?;
-            Ok(())
-        }
-    }
-}
-
-/// What the points of one key in one batch add to that key's summary.
-struct SummaryDelta<'a> {
-    key: &'a str,
-    latest: &'a Metric,
-    min: Option<f64>,
-    max: Option<f64>,
-    count: i64,
-}
-
-/// Inserts metric points into the history (exact duplicates are ignored) and updates the summary
-/// once per key with what the new points add: the same result as updating it point by point.
-fn insert_metrics(tx: &Connection, run_id: &str, metrics: &[Metric]) -> Result<(), StoreError> {
-    let mut deltas: Vec<SummaryDelta<'_>> = Vec::new();
-    {
-        let mut insert = tx.prepare_cached(
-            "INSERT OR IGNORE INTO metrics (run_uuid, key, step, timestamp, value, is_nan)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )?;
-        for m in metrics {
-            let is_nan = m.value.is_nan();
-            let stored = if is_nan { 0.0 } else { m.value };
-            let inserted =
-                insert.execute(params![run_id, m.key, m.step, m.timestamp, stored, is_nan])?;
-            if inserted == 0 {
-                continue; // exact duplicate point: the history and summary already hold it
-            }
-            let finite = (!is_nan).then_some(m.value);
-            let fold_min = |a: Option<f64>| match (a, finite) {
-                (Some(a), Some(v)) => Some(a.min(v)),
-                (a, v) => a.or(v),
-            };
-            let fold_max = |a: Option<f64>| match (a, finite) {
-                (Some(a), Some(v)) => Some(a.max(v)),
-                (a, v) => a.or(v),
-            };
-            match deltas.iter_mut().find(|d| d.key == m.key) {
-                Some(d) => {
-                    if (m.step, m.timestamp) >= (d.latest.step, d.latest.timestamp) {
-                        d.latest = m;
-                    }
-                    d.min = fold_min(d.min);
-                    d.max = fold_max(d.max);
-                    d.count += 1;
-                }
-                None => deltas.push(SummaryDelta {
-                    key: &m.key,
-                    latest: m,
-                    min: finite,
-                    max: finite,
-                    count: 1,
-                }),
-            }
-        }
-    }
-    let mut upsert = tx.prepare_cached(
-        "INSERT INTO metric_summary
-           (run_uuid, key, latest_value, latest_is_nan, latest_step, latest_timestamp, min_value, max_value, count)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-         ON CONFLICT (run_uuid, key) DO UPDATE SET
-           latest_value = CASE WHEN (excluded.latest_step, excluded.latest_timestamp) >= (latest_step, latest_timestamp)
-                               THEN excluded.latest_value ELSE latest_value END,
-           latest_is_nan = CASE WHEN (excluded.latest_step, excluded.latest_timestamp) >= (latest_step, latest_timestamp)
-                                THEN excluded.latest_is_nan ELSE latest_is_nan END,
-           latest_timestamp = CASE WHEN (excluded.latest_step, excluded.latest_timestamp) >= (latest_step, latest_timestamp)
-                                   THEN excluded.latest_timestamp ELSE latest_timestamp END,
-           latest_step = MAX(latest_step, excluded.latest_step),
-           min_value = CASE WHEN min_value IS NULL THEN excluded.min_value
-                            WHEN excluded.min_value IS NULL THEN min_value
-                            ELSE MIN(min_value, excluded.min_value) END,
-           max_value = CASE WHEN max_value IS NULL THEN excluded.max_value
-                            WHEN excluded.max_value IS NULL THEN max_value
-                            ELSE MAX(max_value, excluded.max_value) END,
-           count = count + excluded.count",
-    )?;
-    for d in &deltas {
-        let is_nan = d.latest.value.is_nan();
-        let latest = (!is_nan).then_some(d.latest.value);
-        upsert.execute(params![
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO params (run_uuid, key, value, num_value) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (run_uuid, key) DO NOTHING",
+        )?
+        .execute(params![
             run_id,
-            d.key,
-            latest,
-            is_nan,
-            d.latest.step,
-            d.latest.timestamp,
-            d.min,
-            d.max,
-            d.count
+            p.key,
+            p.value,
+            numeric_param_value(&p.value)
         ])?;
+    if inserted == 1 {
+        return Ok(());
     }
-    Ok(())
+    // Already logged: the same value again is fine, a different one is an error.
+    let old: String = tx
+        .prepare_cached("SELECT value FROM params WHERE run_uuid = ?1 AND key = ?2")?
+        .query_row(params![run_id, p.key], |r| r.get(0))?;
+    if old == p.value {
+        return Ok(());
+    }
+    Err(StoreError::ParamConflict {
+        run_id: run_id.to_string(),
+        key: p.key.clone(),
+        old,
+        new: p.value.clone(),
+    })
 }
 
-fn to_sql_value(v: &SqlValue) -> Value {
-    match v {
-        SqlValue::Text(s) => Value::Text(s.clone()),
-        SqlValue::Real(f) => Value::Real(*f),
-        SqlValue::Integer(i) => Value::Integer(*i),
-    }
+/// The lifecycle stage and artifact location of experiment `id` (what creating a run needs).
+fn experiment_for_new_run(
+    tx: &Connection,
+    id: ExperimentId,
+) -> Result<(LifecycleStage, String), StoreError> {
+    let row: Option<(String, String)> = tx
+        .prepare_cached(
+            "SELECT lifecycle_stage, artifact_location FROM experiments WHERE experiment_id = ?1",
+        )?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let (stage, location) = row.ok_or_else(|| StoreError::ExperimentNotFound(id.to_string()))?;
+    Ok((stage.parse()?, location))
 }
 
 impl Store for SqliteStore {
@@ -905,42 +799,50 @@ impl Store for SqliteStore {
         let start_time = new_run.start_time.unwrap_or_else(now_ms);
         validate_batch(&new_run.params, &[], &[])?;
         self.write(|tx| {
-            let exp = require_experiment(tx, new_run.experiment_id)?;
-            if exp.lifecycle_stage == LifecycleStage::Deleted {
+            let (stage, location) = experiment_for_new_run(tx, new_run.experiment_id)?;
+            if stage == LifecycleStage::Deleted {
                 return Err(StoreError::Deleted {
                     what: "experiment",
-                    id: exp.experiment_id.to_string(),
+                    id: new_run.experiment_id.to_string(),
                 });
             }
             if let Some(parent) = &new_run.parent_run_id {
                 require_run(tx, parent)?;
             }
-            let artifact_uri = Path::new(&exp.artifact_location)
+            let artifact_uri = Path::new(&location)
                 .join(&run_id)
                 .join("artifacts")
                 .to_string_lossy()
                 .into_owned();
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO runs (run_uuid, experiment_id, name, status, start_time, end_time,
                                    parent_run_id, user_id, artifact_uri, lifecycle_stage)
                  VALUES (?1, ?2, ?3, 'RUNNING', ?4, NULL, ?5, ?6, ?7, 'active')",
-                params![
-                    run_id,
-                    exp.experiment_id,
-                    run_name,
-                    start_time,
-                    new_run.parent_run_id,
-                    user,
-                    artifact_uri
-                ],
-            )?;
-            for t in &tags {
-                upsert_tag(tx, &run_id, t)?;
-            }
-            for p in &new_run.params {
-                insert_param(tx, &run_id, p)?;
-            }
-            require_run(tx, &run_id)
+            )?
+            .execute(params![
+                run_id,
+                new_run.experiment_id,
+                run_name,
+                start_time,
+                new_run.parent_run_id,
+                user,
+                artifact_uri
+            ])?;
+            // The name tag is already the run's name: no rename needed.
+            insert_new_run_tags(tx, &run_id, &tags)?;
+            insert_new_run_params(tx, &run_id, &new_run.params)?;
+            Ok(RunInfo {
+                run_id: run_id.clone(),
+                experiment_id: new_run.experiment_id,
+                run_name: run_name.clone(),
+                status: RunStatus::Running,
+                start_time,
+                end_time: None,
+                parent_run_id: new_run.parent_run_id.clone(),
+                user_id: user.clone(),
+                artifact_uri,
+                lifecycle_stage: LifecycleStage::Active,
+            })
         })
     }
 
@@ -954,21 +856,24 @@ impl Store for SqliteStore {
     ) -> Result<RunInfo, StoreError> {
         validate_batch(&[], metrics, tags)?;
         self.write(|tx| {
-            require_active_run(tx, run_id)?;
+            let (mut info, run_key) = require_active_run_row(tx, run_id)?;
             for t in tags {
                 upsert_tag(tx, run_id, t)?;
             }
-            insert_metrics(tx, run_id, metrics)?;
+            insert_metrics(tx, run_id, run_key, metrics)?;
             let end = if status.is_terminal() {
                 Some(end_time.unwrap_or_else(now_ms))
             } else {
                 end_time
             };
-            tx.execute(
-                "UPDATE runs SET status = ?1, end_time = ?2 WHERE run_uuid = ?3",
-                params![status.as_str(), end, run_id],
-            )?;
-            require_run(tx, run_id)
+            tx.prepare_cached("UPDATE runs SET status = ?1, end_time = ?2 WHERE run_uuid = ?3")?
+                .execute(params![status.as_str(), end, run_id])?;
+            info.status = status;
+            info.end_time = end;
+            if let Some(t) = tags.iter().rev().find(|t| t.key == TAG_RUN_NAME) {
+                info.run_name = t.value.clone();
+            }
+            Ok(info)
         })
     }
 
@@ -1037,14 +942,14 @@ impl Store for SqliteStore {
     ) -> Result<(), StoreError> {
         validate_batch(params, metrics, tags)?;
         self.write(|tx| {
-            require_active_run(tx, run_id)?;
+            let (_, run_key) = require_active_run_row(tx, run_id)?;
             for p in params {
                 insert_param(tx, run_id, p)?;
             }
             for t in tags {
                 upsert_tag(tx, run_id, t)?;
             }
-            insert_metrics(tx, run_id, metrics)?;
+            insert_metrics(tx, run_id, run_key, metrics)?;
             Ok(())
         })
     }
@@ -1067,23 +972,8 @@ impl Store for SqliteStore {
 
     fn get_metric_history(&self, run_id: &str, key: &str) -> Result<Vec<Metric>, StoreError> {
         self.read(|tx| {
-            require_run(tx, run_id)?;
-            let mut stmt = tx.prepare_cached(
-                "SELECT key, value, is_nan, timestamp, step FROM metrics
-                 WHERE run_uuid = ?1 AND key = ?2 ORDER BY step, timestamp, rowid",
-            )?;
-            let points = stmt
-                .query_map(params![run_id, key], |r| {
-                    let is_nan: bool = r.get(2)?;
-                    Ok(Metric {
-                        key: r.get(0)?,
-                        value: if is_nan { f64::NAN } else { r.get(1)? },
-                        timestamp: r.get(3)?,
-                        step: r.get(4)?,
-                    })
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(points)
+            let (_, run_key) = require_run_row(tx, run_id)?;
+            read_history(tx, run_key, key)
         })
     }
 
@@ -1122,104 +1012,29 @@ impl Store for SqliteStore {
     }
 
     fn search_runs(&self, query: &RunsQuery) -> Result<RunPage, StoreError> {
-        if query.max_results == 0 || query.max_results > MAX_RESULTS_LIMIT {
-            return Err(search::SearchError::InvalidMaxResults {
-                limit: MAX_RESULTS_LIMIT,
-                got: query.max_results,
-            }
-            .into());
-        }
-        let filter = search::parse_filter(&query.filter)?;
-        let order: Vec<search::OrderKey> = query
-            .order_by
-            .iter()
-            .enumerate()
-            .map(|(i, c)| search::parse_order_by(c, i))
-            .collect::<Result<_, _>>()?;
-        let ids: Vec<String> = query.experiment_ids.iter().map(|i| i.to_string()).collect();
-        let view = format!("{:?}", query.view);
-        let mut parts: Vec<&str> = vec![&view, &query.filter];
-        parts.extend(ids.iter().map(String::as_str));
-        parts.push("|order|");
-        parts.extend(query.order_by.iter().map(String::as_str));
-        let fingerprint = search::query_fingerprint(&parts);
-        let offset = match &query.page_token {
-            Some(t) => search::decode_page_token(t, fingerprint)?,
-            None => 0,
-        };
+        self.search_runs_with(query, Plans::Fastest)
+    }
+}
 
-        let mut b = Bindings::default();
-        let mut conds: Vec<String> = Vec::new();
-        if !query.experiment_ids.is_empty() {
-            let list: Vec<String> = query
-                .experiment_ids
-                .iter()
-                .map(|id| b.bind(SqlValue::Integer(*id)))
-                .collect();
-            conds.push(format!("r.experiment_id IN ({})", list.join(", ")));
-        }
-        match query.view {
-            ViewType::ActiveOnly => conds.push("r.lifecycle_stage = 'active'".into()),
-            ViewType::DeletedOnly => conds.push("r.lifecycle_stage = 'deleted'".into()),
-            ViewType::All => {}
-        }
-        if let Some(expr) = &filter {
-            conds.push(search::compile_filter(expr, &mut b));
-        }
-        // Ordered by a metric that the filter requires: every match has that metric's summary row,
-        // so walk its (key, latest_value) index in order and stop after the page instead of
-        // visiting every run of the experiment. Same rows, same order.
-        let indexed_order = match (order.first(), &filter) {
-            (
-                Some(search::OrderKey {
-                    ident:
-                        search::Identifier::Metric {
-                            key,
-                            stat: search::MetricStat::Latest,
-                        },
-                    ascending,
-                }),
-                Some(expr),
-            ) if search::requires_latest_metric(expr, key) => Some((key.clone(), *ascending)),
-            _ => None,
-        };
-        let (from_sql, order_sql) = match &indexed_order {
-            Some((key, ascending)) => {
-                let k = b.bind(SqlValue::Text(key.clone()));
-                conds.push(format!("o.key = {k} AND o.latest_value IS NOT NULL"));
-                let dir = if *ascending { "ASC" } else { "DESC" };
-                let rest = search::compile_order(&order[1..], &mut b);
-                (
-                    "metric_summary o CROSS JOIN runs r ON r.run_uuid = o.run_uuid",
-                    format!("o.latest_value {dir}, {rest}"),
-                )
-            }
-            None => ("runs r", search::compile_order(&order, &mut b)),
-        };
-        let limit = b.bind(SqlValue::Integer(query.max_results as i64 + 1));
-        let off = b.bind(SqlValue::Integer(i64::try_from(offset).unwrap_or(i64::MAX)));
-        let where_sql = if conds.is_empty() {
-            "1".to_string()
-        } else {
-            conds.join(" AND ")
-        };
-        let sql = format!(
-            "SELECT r.run_uuid FROM {from_sql} WHERE {where_sql} ORDER BY {order_sql} LIMIT {limit} OFFSET {off}"
-        );
-        let values: Vec<Value> = b.params.iter().map(to_sql_value).collect();
+impl SqliteStore {
+    /// One page of [`Store::search_runs`], using only the plans `plans` allows.
+    pub(crate) fn search_runs_with(
+        &self,
+        query: &RunsQuery,
+        plans: Plans,
+    ) -> Result<RunPage, StoreError> {
+        let parsed = run_search::parse(query)?;
         self.read(|tx| {
-            let mut stmt = tx.prepare_cached(&sql)?;
-            let mut ids: Vec<String> = stmt
-                .query_map(rusqlite::params_from_iter(values.iter()), |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
+            let mut ids = run_search::page_ids(tx, &parsed, query.max_results + 1, plans)?;
             let has_more = ids.len() > query.max_results;
             ids.truncate(query.max_results);
             let runs = ids
                 .iter()
                 .map(|id| read_run(tx, id))
                 .collect::<Result<Vec<_>, _>>()?;
-            let next_page_token = has_more
-                .then(|| search::encode_page_token(offset + query.max_results, fingerprint));
+            let next_page_token = has_more.then(|| {
+                search::encode_page_token(parsed.offset + query.max_results, parsed.fingerprint)
+            });
             Ok(RunPage {
                 runs,
                 next_page_token,
@@ -1256,7 +1071,8 @@ mod tests {
                  INSERT INTO schema_version VALUES (1, 0);",
             )
             .unwrap();
-            conn.execute_batch(MIGRATION_V1).unwrap();
+            conn.execute_batch(super::super::schema::MIGRATION_V1)
+                .unwrap();
             conn.execute_batch(
                 "INSERT INTO experiments VALUES (0, 'Default', '/a/0', 'active', 1, 1);
                  INSERT INTO runs (run_uuid, experiment_id, name, status, start_time, end_time, user_id,
@@ -1318,6 +1134,11 @@ mod tests {
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
             .unwrap();
         assert_eq!(mode, "wal");
+        let foreign_keys: i64 = store
+            .lock()
+            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(foreign_keys, 1, "enforced once the migrations ran");
     }
 
     #[test]
