@@ -26,6 +26,7 @@ mod metric_points;
 mod new_run_rows;
 pub mod recorder;
 pub mod resume;
+mod run_reader;
 mod run_search;
 mod schema;
 pub mod search;

@@ -27,6 +27,7 @@ use rusqlite::{
 use super::checkpoint::{Checkpointer, COMMITS_PER_CHECKPOINT};
 use super::metric_points::{insert_metrics, read_history};
 use super::new_run_rows::{insert_new_run_params, insert_new_run_tags};
+use super::run_reader::{read_run_data, read_run_row, read_runs};
 use super::run_search::{self, Plans};
 use super::search;
 use super::store::*;
@@ -433,59 +434,6 @@ fn insert_experiment(
     Ok(id)
 }
 
-/// A run's info and its integer key (the key of its metric points).
-fn read_run_row(tx: &Connection, run_id: &str) -> Result<Option<(RunInfo, i64)>, StoreError> {
-    let row = tx
-        .prepare_cached(
-            "SELECT run_uuid, experiment_id, name, status, start_time, end_time, parent_run_id, user_id,
-                    artifact_uri, lifecycle_stage, run_key
-             FROM runs WHERE run_uuid = ?1",
-        )?
-        .query_row(
-            [run_id],
-            |r| {
-                Ok((
-                    (
-                        r.get::<_, String>(0)?,
-                        r.get::<_, i64>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, i64>(4)?,
-                        r.get::<_, Option<i64>>(5)?,
-                    ),
-                    (
-                        r.get::<_, Option<String>>(6)?,
-                        r.get::<_, String>(7)?,
-                        r.get::<_, String>(8)?,
-                        r.get::<_, String>(9)?,
-                        r.get::<_, i64>(10)?,
-                    ),
-                ))
-            },
-        )
-        .optional()?;
-    let Some((
-        (run_id, experiment_id, run_name, status, start_time, end_time),
-        (parent, user, uri, stage, run_key),
-    )) = row
-    else {
-        return Ok(None);
-    };
-    let info = RunInfo {
-        run_id,
-        experiment_id,
-        run_name,
-        status: status.parse()?,
-        start_time,
-        end_time,
-        parent_run_id: parent,
-        user_id: user,
-        artifact_uri: uri,
-        lifecycle_stage: stage.parse()?,
-    };
-    Ok(Some((info, run_key)))
-}
-
 /// A run's info and integer key, or `RunNotFound`.
 fn require_run_row(tx: &Connection, run_id: &str) -> Result<(RunInfo, i64), StoreError> {
     validate_run_id(run_id).map_err(|_| StoreError::RunNotFound(run_id.to_string()))?;
@@ -510,43 +458,6 @@ fn require_active_run_row(tx: &Connection, run_id: &str) -> Result<(RunInfo, i64
 
 fn require_active_run(tx: &Connection, run_id: &str) -> Result<RunInfo, StoreError> {
     Ok(require_active_run_row(tx, run_id)?.0)
-}
-
-fn read_run_data(tx: &Connection, run_id: &str) -> Result<RunData, StoreError> {
-    let params = key_values(
-        tx,
-        "SELECT key, value FROM params WHERE run_uuid = ?1 ORDER BY key",
-        [run_id],
-        |key, value| Param { key, value },
-    )?;
-    let tags = key_values(
-        tx,
-        "SELECT key, value FROM tags WHERE run_uuid = ?1 ORDER BY key",
-        [run_id],
-        |key, value| RunTag { key, value },
-    )?;
-    let mut stmt = tx.prepare_cached(
-        "SELECT key, latest_value, latest_is_nan, latest_step, latest_timestamp, min_value, max_value, count
-         FROM metric_summary WHERE run_uuid = ?1 ORDER BY key",
-    )?;
-    let metrics = stmt
-        .query_map([run_id], |r| {
-            Ok(MetricSummary {
-                key: r.get(0)?,
-                latest: stored_metric(r.get(1)?, r.get(2)?),
-                latest_step: r.get(3)?,
-                latest_timestamp: r.get(4)?,
-                min: r.get(5)?,
-                max: r.get(6)?,
-                count: r.get::<_, i64>(7)?.max(0) as u64,
-            })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(RunData {
-        params,
-        metrics,
-        tags,
-    })
 }
 
 fn read_run(tx: &Connection, run_id: &str) -> Result<Run, StoreError> {
@@ -1028,10 +939,7 @@ impl SqliteStore {
             let mut ids = run_search::page_ids(tx, &parsed, query.max_results + 1, plans)?;
             let has_more = ids.len() > query.max_results;
             ids.truncate(query.max_results);
-            let runs = ids
-                .iter()
-                .map(|id| read_run(tx, id))
-                .collect::<Result<Vec<_>, _>>()?;
+            let runs = read_runs(tx, &ids)?;
             let next_page_token = has_more.then(|| {
                 search::encode_page_token(parsed.offset + query.max_results, parsed.fingerprint)
             });
@@ -1046,6 +954,57 @@ impl SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_page_across_read_chunks_matches_reading_each_run() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&tmp.path().join("s.db"), tmp.path()).unwrap();
+        let exp = store
+            .get_or_create_experiment("chunks")
+            .unwrap()
+            .experiment_id;
+        // more runs than one chunk of the bulk reader, with different amounts of data each
+        for i in 0..523_i64 {
+            let run = store
+                .create_run(&NewRun {
+                    experiment_id: exp,
+                    start_time: Some(1000 + i),
+                    params: (0..(i % 3))
+                        .map(|j| Param {
+                            key: format!("p{j}"),
+                            value: format!("{i}"),
+                        })
+                        .collect(),
+                    tags: vec![RunTag {
+                        key: "k".into(),
+                        value: format!("t{i}"),
+                    }],
+                    ..NewRun::default()
+                })
+                .unwrap();
+            if i % 2 == 0 {
+                let m = Metric {
+                    key: "loss".into(),
+                    value: i as f64,
+                    timestamp: 5,
+                    step: 0,
+                };
+                store.log_batch(&run.run_id, &[], &[m], &[]).unwrap();
+            }
+        }
+        let page = store
+            .search_runs(&RunsQuery {
+                experiment_ids: vec![exp],
+                max_results: 600,
+                ..RunsQuery::default()
+            })
+            .unwrap();
+        assert_eq!(page.runs.len(), 523);
+        for run in &page.runs {
+            assert_eq!(run, &store.get_run(&run.info.run_id).unwrap());
+        }
+        assert_eq!(page.runs[0].info.start_time, 1522, "newest first");
+    }
 
     #[test]
     fn run_ids_are_uuid4_hex() {
