@@ -34,7 +34,11 @@ fn main() {
         }
     }
     let view = HistoryView::new(study.trials());
-    let algo = if hyperopt { Tpe::hyperopt() } else { Tpe::default() };
+    let algo = if hyperopt {
+        Tpe::hyperopt()
+    } else {
+        Tpe::default()
+    };
     let mut times = Vec::with_capacity(reps);
     let mut checksum = 0.0;
     for k in 0..reps {
