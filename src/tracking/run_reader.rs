@@ -125,40 +125,31 @@ pub(crate) fn read_runs(tx: &Connection, ids: &[String]) -> Result<Vec<Run>, Sto
         let sql = format!(
             "SELECT run_uuid, key, value FROM params WHERE run_uuid IN ({marks}) ORDER BY run_uuid, key"
         );
-        let mut stmt = tx.prepare(&sql)?;
-        let mut rows = stmt.query(params_from_iter(chunk))?;
-        while let Some(r) = rows.next()? {
-            if let Some(run) = by_id.get_mut(&r.get::<_, String>(0)?) {
-                run.data.params.push(Param {
-                    key: r.get(1)?,
-                    value: r.get(2)?,
-                });
-            }
-        }
+        add_rows(tx, &sql, chunk, &mut by_id, |run, r| {
+            run.data.params.push(Param {
+                key: r.get(1)?,
+                value: r.get(2)?,
+            });
+            Ok(())
+        })?;
         let sql = format!(
             "SELECT run_uuid, key, value FROM tags WHERE run_uuid IN ({marks}) ORDER BY run_uuid, key"
         );
-        let mut stmt = tx.prepare(&sql)?;
-        let mut rows = stmt.query(params_from_iter(chunk))?;
-        while let Some(r) = rows.next()? {
-            if let Some(run) = by_id.get_mut(&r.get::<_, String>(0)?) {
-                run.data.tags.push(RunTag {
-                    key: r.get(1)?,
-                    value: r.get(2)?,
-                });
-            }
-        }
+        add_rows(tx, &sql, chunk, &mut by_id, |run, r| {
+            run.data.tags.push(RunTag {
+                key: r.get(1)?,
+                value: r.get(2)?,
+            });
+            Ok(())
+        })?;
         let sql = format!(
             "SELECT run_uuid, {SUMMARY_COLUMNS} FROM metric_summary WHERE run_uuid IN ({marks}) \
              ORDER BY run_uuid, key"
         );
-        let mut stmt = tx.prepare(&sql)?;
-        let mut rows = stmt.query(params_from_iter(chunk))?;
-        while let Some(r) = rows.next()? {
-            if let Some(run) = by_id.get_mut(&r.get::<_, String>(0)?) {
-                run.data.metrics.push(summary_of(r, 1)?);
-            }
-        }
+        add_rows(tx, &sql, chunk, &mut by_id, |run, r| {
+            run.data.metrics.push(summary_of(r, 1)?);
+            Ok(())
+        })?;
         for id in chunk {
             let run = by_id
                 .remove(id)
@@ -167,4 +158,23 @@ pub(crate) fn read_runs(tx: &Connection, ids: &[String]) -> Result<Vec<Run>, Sto
         }
     }
     Ok(runs)
+}
+
+/// Runs `sql` with the ids of `chunk` bound and hands each row to `add` with the run named in
+/// its first column.
+fn add_rows(
+    tx: &Connection,
+    sql: &str,
+    chunk: &[String],
+    by_id: &mut HashMap<String, Run>,
+    add: impl Fn(&mut Run, &Row<'_>) -> rusqlite::Result<()>,
+) -> Result<(), StoreError> {
+    let mut stmt = tx.prepare(sql)?;
+    let mut rows = stmt.query(params_from_iter(chunk))?;
+    while let Some(r) = rows.next()? {
+        if let Some(run) = by_id.get_mut(&r.get::<_, String>(0)?) {
+            add(run, r)?;
+        }
+    }
+    Ok(())
 }
