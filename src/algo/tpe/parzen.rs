@@ -82,6 +82,26 @@ struct CatDim {
     e: f64,
 }
 
+impl CatDim {
+    /// The log mass each component's kernel gives option `raw`, indexed by the component's code
+    /// (the last entry is the prior's).
+    fn log_masses(&self, raw: f64) -> Vec<f64> {
+        let c = self.kind.category_of(raw);
+        let prior = self.kind.category_prior(c);
+        let l_other = if self.e > 0.0 {
+            (self.e * prior / (1.0 + self.e)).ln()
+        } else {
+            f64::NEG_INFINITY
+        };
+        let mut lut = vec![l_other; self.n_cat + 1];
+        if let Some(m) = lut.get_mut(c) {
+            *m = ((1.0 + self.e * prior) / (1.0 + self.e)).ln();
+        }
+        lut[self.n_cat] = prior.ln();
+        lut
+    }
+}
+
 /// Mixtures with at least this many components are built and scored in parallel.
 pub(crate) const PARALLEL_COMPONENTS: usize = 256;
 
@@ -206,12 +226,10 @@ impl Estimator {
         } else {
             weights.iter().map(|w| w.ln()).collect()
         };
-        // the raw value of parameter p for component k (NaN where inactive or for the prior)
-        let raw_of = |p: usize, k: usize| -> f64 {
+        // the raw value of parameter p for component k (None where inactive, and for the prior)
+        let raw_of = |p: usize, k: usize| {
             obs.get(k)
-                .and_then(|o| trials[o.trial].params.assignment().values().get(p))
-                .copied()
-                .unwrap_or(f64::NAN)
+                .and_then(|o| trials[o.trial].params.assignment().raw(p))
         };
         // parameters are independent: build them in parallel when the mixture is large
         let build_dim = |p: usize| -> Dim {
@@ -221,8 +239,7 @@ impl Estimator {
                     let mut active = Vec::new();
                     let mut vals = Vec::new();
                     for k in 0..m {
-                        let raw = raw_of(p, k);
-                        if !raw.is_nan() {
+                        if let Some(raw) = raw_of(p, k) {
                             active.push(k);
                             vals.push(spec.to_internal(raw));
                         }
@@ -280,8 +297,7 @@ impl Estimator {
                     let n_cat = kind.categories().unwrap_or(1);
                     let mut code = vec![n_cat as u32; m];
                     for (k, c) in code.iter_mut().enumerate() {
-                        let raw = raw_of(p, k);
-                        if !raw.is_nan() {
+                        if let Some(raw) = raw_of(p, k) {
                             *c = kind.category_of(raw) as u32;
                         }
                     }
@@ -402,32 +418,11 @@ impl Estimator {
                 }
                 continue;
             }
-            for (k, b) in buf.iter_mut().enumerate() {
-                let z = (x - d.mu[k]) * d.inv_sigma[k];
-                *b += d.log_c[k] - 0.5 * z * z;
-            }
+            score::add_numeric(buf, x, &d.mu, &d.inv_sigma, &d.log_c);
         }
         for d in &self.cats {
             let Some(raw) = a.raw(d.param) else { continue };
-            let c = d.kind.category_of(raw);
-            let prior = d.kind.category_prior(c);
-            let l_prior = prior.ln();
-            let l_match = ((1.0 + d.e * prior) / (1.0 + d.e)).ln();
-            let l_other = if d.e > 0.0 {
-                (d.e * prior / (1.0 + d.e)).ln()
-            } else {
-                f64::NEG_INFINITY
-            };
-            for (k, b) in buf.iter_mut().enumerate() {
-                let o = d.code[k] as usize;
-                *b += if o >= d.n_cat {
-                    l_prior
-                } else if o == c {
-                    l_match
-                } else {
-                    l_other
-                };
-            }
+            score::add_categorical(buf, &d.log_masses(raw), &d.code);
         }
         logsumexp(buf) + extra
     }
@@ -472,22 +467,8 @@ impl Estimator {
             .cats
             .iter()
             .map(|d| {
-                let Some(raw) = a.raw(d.param) else {
-                    return Vec::new();
-                };
-                let c = d.kind.category_of(raw);
-                let prior = d.kind.category_prior(c);
-                let l_other = if d.e > 0.0 {
-                    (d.e * prior / (1.0 + d.e)).ln()
-                } else {
-                    f64::NEG_INFINITY
-                };
-                let mut lut = vec![l_other; d.n_cat + 1];
-                if let Some(m) = lut.get_mut(c) {
-                    *m = ((1.0 + d.e * prior) / (1.0 + d.e)).ln();
-                }
-                lut[d.n_cat] = prior.ln();
-                lut
+                a.raw(d.param)
+                    .map_or_else(Vec::new, |raw| d.log_masses(raw))
             })
             .collect();
         Query { xs, luts, extra }

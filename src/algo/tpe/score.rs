@@ -106,7 +106,7 @@ pub(crate) fn exp_nonpos(x: f64) -> f64 {
 
 /// Adds one numeric dimension's log kernel at `x` to `acc` for a block of components.
 #[inline(always)]
-fn add_numeric(acc: &mut [f64], x: f64, mu: &[f64], inv_sigma: &[f64], log_c: &[f64]) {
+pub(crate) fn add_numeric(acc: &mut [f64], x: f64, mu: &[f64], inv_sigma: &[f64], log_c: &[f64]) {
     for (((a, &m), &is), &lc) in acc.iter_mut().zip(mu).zip(inv_sigma).zip(log_c) {
         let z = (x - m) * is;
         *a += lc - 0.5 * z * z;
@@ -115,7 +115,7 @@ fn add_numeric(acc: &mut [f64], x: f64, mu: &[f64], inv_sigma: &[f64], log_c: &[
 
 /// Adds one categorical dimension's log kernel mass to `acc` for a block of components.
 #[inline(always)]
-fn add_categorical(acc: &mut [f64], lut: &[f64], codes: &[u32]) {
+pub(crate) fn add_categorical(acc: &mut [f64], lut: &[f64], codes: &[u32]) {
     for (a, &c) in acc.iter_mut().zip(codes) {
         *a += lut.get(c as usize).copied().unwrap_or(f64::NEG_INFINITY);
     }
