@@ -17,34 +17,67 @@ const CHUNK: usize = 500;
 const INFO_COLUMNS: &str = "run_uuid, experiment_id, name, status, start_time, end_time, \
      parent_run_id, user_id, artifact_uri, lifecycle_stage, run_key";
 
-/// A run's info and integer key from a row of [`INFO_COLUMNS`].
-fn info_of(r: &Row<'_>) -> rusqlite::Result<(RunInfo, i64, String, String)> {
-    // status and lifecycle stage are parsed by the caller, which can return a store error
-    Ok((
-        RunInfo {
-            run_id: r.get(0)?,
-            experiment_id: r.get(1)?,
-            run_name: r.get(2)?,
-            status: super::store::RunStatus::Running,
-            start_time: r.get(4)?,
-            end_time: r.get(5)?,
-            parent_run_id: r.get(6)?,
-            user_id: r.get(7)?,
-            artifact_uri: r.get(8)?,
-            lifecycle_stage: super::store::LifecycleStage::Active,
-        },
-        r.get(10)?,
-        r.get(3)?,
-        r.get(9)?,
-    ))
+/// A row of [`INFO_COLUMNS`], its status and lifecycle stage still text: they are parsed
+/// outside rusqlite's row callback, where a bad value can be a store error.
+struct RunRow {
+    info: (
+        String,
+        i64,
+        String,
+        i64,
+        Option<i64>,
+        Option<String>,
+        String,
+        String,
+    ),
+    status: String,
+    stage: String,
+    run_key: i64,
 }
 
-fn parsed(
-    (mut info, key, status, stage): (RunInfo, i64, String, String),
-) -> Result<(RunInfo, i64), StoreError> {
-    info.status = status.parse()?;
-    info.lifecycle_stage = stage.parse()?;
-    Ok((info, key))
+fn info_of(r: &Row<'_>) -> rusqlite::Result<RunRow> {
+    Ok(RunRow {
+        info: (
+            r.get(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get(4)?,
+            r.get(5)?,
+            r.get(6)?,
+            r.get(7)?,
+            r.get(8)?,
+        ),
+        status: r.get(3)?,
+        stage: r.get(9)?,
+        run_key: r.get(10)?,
+    })
+}
+
+/// The run's info and integer key.
+fn parsed(row: RunRow) -> Result<(RunInfo, i64), StoreError> {
+    let (
+        run_id,
+        experiment_id,
+        run_name,
+        start_time,
+        end_time,
+        parent_run_id,
+        user_id,
+        artifact_uri,
+    ) = row.info;
+    let info = RunInfo {
+        run_id,
+        experiment_id,
+        run_name,
+        status: row.status.parse()?,
+        start_time,
+        end_time,
+        parent_run_id,
+        user_id,
+        artifact_uri,
+        lifecycle_stage: row.stage.parse()?,
+    };
+    Ok((info, row.run_key))
 }
 
 /// A run's info and its integer key (the key of its metric points), if the run exists.
