@@ -35,6 +35,19 @@ const COUNT_MARKS: &str = "const out = {};
   }
   return out;";
 
+/// Each of the compare page's four plots holds `n` marks.
+fn assert_marks(s: &Session, n: usize) {
+    let marks = s.eval(COUNT_MARKS, json!([]));
+    for plot in [
+        "plot-history",
+        "plot-parallel",
+        "plot-scatter",
+        "plot-contour",
+    ] {
+        assert_eq!(marks[plot], json!(n), "marks of {plot}: {marks}");
+    }
+}
+
 #[test]
 fn click_through_experiments_filter_compare_and_register() {
     if std::env::var_os("HPO_E2E").is_none() {
@@ -132,15 +145,7 @@ fn click_through_experiments_filter_compare_and_register() {
     s.click_on("main a", "clicks");
     s.click_on("a.compare", "compare");
     s.find("#plot-contour");
-    let marks = s.eval(COUNT_MARKS, json!([]));
-    for plot in [
-        "plot-history",
-        "plot-parallel",
-        "plot-scatter",
-        "plot-contour",
-    ] {
-        assert_eq!(marks[plot], json!(TRIALS), "marks of {plot}: {marks}");
-    }
+    assert_marks(&s, TRIALS);
     // a categorical param has its own axis and the loguniform one a log axis
     let labels = s.eval(
         "return [...document.querySelectorAll('#plot-parallel text.label')].map((t) => t.textContent);",
@@ -169,15 +174,7 @@ fn click_through_experiments_filter_compare_and_register() {
     s.click_on("#compare-selected", "Compare selected (3)");
     s.find_with_text("h1", "Compare 3 selected runs");
     s.find("#plot-contour");
-    let marks = s.eval(COUNT_MARKS, json!([]));
-    for plot in [
-        "plot-history",
-        "plot-parallel",
-        "plot-scatter",
-        "plot-contour",
-    ] {
-        assert_eq!(marks[plot], json!(3), "marks of {plot}: {marks}");
-    }
+    assert_marks(&s, 3);
     s.screenshot(&shots.join("click-compare-selected.png"));
 
     // the best trial's run page: register it as a model with the button
