@@ -4,9 +4,13 @@
 //!   parameters) with the [`Recorder`] observer, so each trial is a child run created RUNNING
 //!   with 10 params and 1 tag (`hpo.trialNumber`, plus the run-type and system tags), then
 //!   1 loss metric (+ `duration_s`) and terminated, exactly as `hpo run` records it. The time
-//!   is per trial (criterion's iteration = one trial; `fmin` runs `iters` trials).
+//!   is per trial (criterion's iteration = one trial; `fmin` runs `iters` trials); the trials'
+//!   writes are group-committed, and the study's end commits them all, so the time includes
+//!   every commit.
 //!   `tracking/fmin_no_recorder` is the same `fmin` without the observer, for the baseline.
 //! - `tracking/log_metric_single`: one `log_metric` call (one point, one transaction).
+//! - `tracking/log_metric_async`: `log_metric` with asynchronous logging on (points queued and
+//!   group-committed); each sample ends with a `flush`, so the time includes the commits.
 //! - `tracking/log_batch_1000`: one `log_batch` of 1000 metric points.
 //! - `tracking/search_100k`: `metrics.rmse < 0.5 and params.p0 = 'v3'`, ordered by
 //!   `metrics.rmse ASC`, 100 results, over one experiment of 100,000 runs (each with 10 params,
@@ -103,6 +107,21 @@ fn log_metrics(c: &mut Criterion) {
             tracker
                 .log_metric(&run, "loss", 1.0 / step as f64, step)
                 .unwrap()
+        })
+    });
+    let run = tracker.create_run(exp, Some("async"), None).unwrap();
+    let queued = tracker.clone().with_async_logging(true);
+    g.bench_function("log_metric_async", |b| {
+        b.iter_custom(|iters| {
+            let t = Instant::now();
+            for _ in 0..iters {
+                step += 1;
+                queued
+                    .log_metric(&run, "loss", 1.0 / step as f64, step)
+                    .unwrap();
+            }
+            queued.flush().unwrap();
+            t.elapsed()
         })
     });
     let run = tracker.create_run(exp, Some("batched"), None).unwrap();

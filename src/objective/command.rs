@@ -443,6 +443,11 @@ impl Objective for CommandObjective {
     fn evaluate(&self, params: &Params, ctx: &TrialContext) -> TrialResult {
         self.run(params, ctx).unwrap_or_else(TrialResult::fail)
     }
+
+    /// The command is another process, handed the trial's run id (`HPO_RUN_ID`).
+    fn runs_elsewhere(&self) -> bool {
+        true
+    }
 }
 
 impl std::fmt::Debug for CommandObjective {

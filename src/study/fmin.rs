@@ -83,6 +83,13 @@ impl TrialContext {
 pub trait Objective: Sync {
     /// Evaluate one trial.
     fn evaluate(&self, params: &Params, ctx: &TrialContext) -> TrialResult;
+
+    /// Whether trials are evaluated by other processes (a command), which may read and write
+    /// what observers record about the trial (its tracking run). Observers that write lazily
+    /// must then make a trial's records visible before it starts. `false` by default.
+    fn runs_elsewhere(&self) -> bool {
+        false
+    }
 }
 
 impl<F, R> Objective for F
@@ -98,6 +105,10 @@ where
 impl Objective for Box<dyn Objective + '_> {
     fn evaluate(&self, params: &Params, ctx: &TrialContext) -> TrialResult {
         (**self).evaluate(params, ctx)
+    }
+
+    fn runs_elsewhere(&self) -> bool {
+        (**self).runs_elsewhere()
     }
 }
 
@@ -328,6 +339,7 @@ impl<'a, O: Objective> Fmin<'a, O> {
             parallelism: self.parallelism,
             max_evals: self.max_evals,
             prior_trials: prior,
+            objective_runs_elsewhere: self.objective.runs_elsewhere(),
         };
         for o in self.observers.iter_mut() {
             o.on_study_start(&info);
@@ -387,6 +399,8 @@ fn drive<'s, O: Objective>(
     let p = cfg.parallelism;
     let mut stop: Option<StopReason> = None;
     let mut in_flight = 0usize;
+    // the first trial at or after the prior ones that is not finished yet
+    let mut first_unfinished = cfg.prior;
     loop {
         while stop.is_none() && in_flight < p {
             let k = study.trials().len();
@@ -403,10 +417,17 @@ fn drive<'s, O: Objective>(
             } else {
                 k
             };
-            if study.trials()[cfg.prior.min(visible)..visible]
-                .iter()
-                .any(|t| !t.state.is_finished())
+            // trials finish in any order, but a trial never becomes unfinished again: the
+            // first unfinished one only moves forward (a scan from the start would make the
+            // driver quadratic in the number of trials)
+            while study
+                .trials()
+                .get(first_unfinished)
+                .is_some_and(|t| t.state.is_finished())
             {
+                first_unfinished += 1;
+            }
+            if first_unfinished < visible {
                 break; // wait for the trial that makes the next suggestion reproducible
             }
             let asked = study.ask_with_visible(visible);

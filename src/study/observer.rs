@@ -35,6 +35,9 @@ pub struct StudyInfo<'a> {
     pub max_evals: usize,
     /// Trials already in the study before it started (warm start or resume).
     pub prior_trials: usize,
+    /// Whether the objective evaluates trials in other processes (see
+    /// [`Objective::runs_elsewhere`](super::Objective::runs_elsewhere)).
+    pub objective_runs_elsewhere: bool,
 }
 
 /// Something the objective reported while a trial ran, through its [`TrialContext`](super::TrialContext).

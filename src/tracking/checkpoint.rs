@@ -14,8 +14,10 @@
 //! restarts; its file is then cut back to 64 MB (`journal_size_limit`). Checkpoints are crash-safe by
 //! SQLite's design: an interrupted one is redone.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+use std::sync::OnceLock;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -58,6 +60,43 @@ impl Checkpointer {
         if let Some(r) = &self.requests {
             match r.try_send(()) {
                 Ok(()) | Err(TrySendError::Full(())) | Err(TrySendError::Disconnected(())) => {}
+            }
+        }
+    }
+}
+
+/// Counts a store's committed write transactions and asks for a checkpoint every
+/// [`COMMITS_PER_CHECKPOINT`] of them, starting the [`Checkpointer`] with the first request, so a
+/// store that writes little never starts a thread.
+pub(crate) struct CommitPacer {
+    /// The database file (`:memory:` for in-memory stores, which need no checkpoints).
+    path: PathBuf,
+    commits: AtomicU32,
+    checkpointer: OnceLock<Option<Checkpointer>>,
+}
+
+impl CommitPacer {
+    /// A pacer for the database file `path`.
+    pub(crate) fn new(path: &Path) -> Self {
+        CommitPacer {
+            path: path.to_path_buf(),
+            commits: AtomicU32::new(0),
+            checkpointer: OnceLock::new(),
+        }
+    }
+
+    /// Counts one committed write transaction.
+    pub(crate) fn count_commit(&self) {
+        if self.path.as_os_str() == ":memory:" {
+            return;
+        }
+        let n = self.commits.fetch_add(1, Ordering::Relaxed) + 1;
+        if n.is_multiple_of(COMMITS_PER_CHECKPOINT) {
+            let started = self
+                .checkpointer
+                .get_or_init(|| Checkpointer::start(&self.path));
+            if let Some(c) = started {
+                c.request();
             }
         }
     }

@@ -22,6 +22,7 @@
 
 pub mod artifacts;
 mod checkpoint;
+mod known_runs;
 mod metric_points;
 mod new_run_rows;
 pub mod recorder;
@@ -33,6 +34,7 @@ pub mod search;
 pub mod sqlite;
 pub mod store;
 pub mod system;
+mod write_queue;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -164,6 +166,7 @@ pub struct Tracker {
     store: Arc<dyn Store>,
     artifact_root: PathBuf,
     system: SystemInfo,
+    async_logging: bool,
 }
 
 impl std::fmt::Debug for Tracker {
@@ -171,6 +174,7 @@ impl std::fmt::Debug for Tracker {
         f.debug_struct("Tracker")
             .field("artifact_root", &self.artifact_root)
             .field("system", &self.system)
+            .field("async_logging", &self.async_logging)
             .finish()
     }
 }
@@ -220,7 +224,28 @@ impl Tracker {
             store,
             artifact_root,
             system: SystemInfo::detect(),
+            async_logging: false,
         }
+    }
+
+    /// Turns asynchronous logging on or off (off by default). When on, [`Tracker::log_metric`],
+    /// [`Tracker::set_tag`] and the metrics and tags of [`Tracker::log_batch`] return as soon as
+    /// they are checked (limits, the run exists and is active) and are written with others in one
+    /// group commit, at most 20 ms later; like MLflow's `synchronous=False`, for training loops
+    /// that log a point per step. Reads through this tracker always see them. Params are always
+    /// written at once (a conflicting value must fail at the call). Call [`Tracker::flush`] to
+    /// commit at once and learn about writes that failed when committed (a run deleted by
+    /// another process meanwhile); a crash of the process can lose the last 20 ms of queued
+    /// writes, never part of one.
+    pub fn with_async_logging(mut self, on: bool) -> Self {
+        self.async_logging = on;
+        self
+    }
+
+    /// Commits every queued write now (see [`Tracker::with_async_logging`]) and reports those that
+    /// failed since the last flush.
+    pub fn flush(&self) -> Result<(), TrackingError> {
+        Ok(self.store.flush()?)
     }
 
     /// Replaces the detected system information (used for the system tags of new runs).
@@ -315,7 +340,19 @@ impl Tracker {
     }
 
     /// Creates a run from a full [`NewRun`]; the system tags are added unless `new_run.tags` sets them.
-    pub fn create_run_with(&self, mut new_run: NewRun) -> Result<RunInfo, TrackingError> {
+    pub fn create_run_with(&self, new_run: NewRun) -> Result<RunInfo, TrackingError> {
+        Ok(self.store.create_run(&self.with_system_tags(new_run))?)
+    }
+
+    /// Like [`Tracker::create_run_with`], but the run is written with the next group commit
+    /// (reads through this tracker see it; other processes once committed or flushed).
+    pub(crate) fn create_run_queued(&self, new_run: NewRun) -> Result<RunInfo, TrackingError> {
+        Ok(self
+            .store
+            .create_run_queued(&self.with_system_tags(new_run))?)
+    }
+
+    fn with_system_tags(&self, mut new_run: NewRun) -> NewRun {
         for tag in self.system.tags() {
             if !new_run.tags.iter().any(|t| t.key == tag.key) {
                 new_run.tags.push(tag);
@@ -324,7 +361,7 @@ impl Tracker {
         if new_run.user_id.is_none() {
             new_run.user_id = Some(self.system.user.clone());
         }
-        Ok(self.store.create_run(&new_run)?)
+        new_run
     }
 
     /// Reads a run with its data.
@@ -355,6 +392,20 @@ impl Tracker {
         Ok(self
             .store
             .finish_run(run_id, metrics, tags, status, end_time)?)
+    }
+
+    /// Like [`Tracker::finish_run`], written with the next group commit.
+    pub(crate) fn finish_run_queued(
+        &self,
+        run_id: &str,
+        metrics: &[Metric],
+        tags: &[RunTag],
+        status: RunStatus,
+        end_time: Option<i64>,
+    ) -> Result<(), TrackingError> {
+        Ok(self
+            .store
+            .finish_run_queued(run_id, metrics, tags, status, end_time)?)
     }
 
     /// Sets a run's status (RUNNING clears its end time), e.g. to resume a study.
@@ -401,6 +452,7 @@ impl Tracker {
     // ---- params, metrics, tags ----
 
     /// Logs params, metric points and tags in one transaction (limits: 100 params, 1000 metrics, 100 tags).
+    /// With [asynchronous logging](Tracker::with_async_logging), a batch without params is queued.
     pub fn log_batch(
         &self,
         run_id: &str,
@@ -408,7 +460,21 @@ impl Tracker {
         metrics: &[Metric],
         tags: &[RunTag],
     ) -> Result<(), TrackingError> {
+        if self.async_logging {
+            return self.log_batch_queued(run_id, params, metrics, tags);
+        }
         Ok(self.store.log_batch(run_id, params, metrics, tags)?)
+    }
+
+    /// Like [`Tracker::log_batch`] with asynchronous logging on, whatever this tracker's setting.
+    pub(crate) fn log_batch_queued(
+        &self,
+        run_id: &str,
+        params: &[Param],
+        metrics: &[Metric],
+        tags: &[RunTag],
+    ) -> Result<(), TrackingError> {
+        Ok(self.store.log_batch_queued(run_id, params, metrics, tags)?)
     }
 
     /// Logs any number of params, metrics and tags by splitting them into batches within the limits.

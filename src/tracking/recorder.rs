@@ -14,6 +14,11 @@
 //!   `hpo.bestTrial`, and the best params as tags prefixed `best.` (tags, because a resumed
 //!   study may find a better trial), ready to register.
 //!
+//! Trials are written with group commits (see the store's `create_run_queued`): many trials
+//! share one transaction, committed at most 20 ms later, and always before the study ends. When
+//! the objective runs in another process (a command, which may log into its run through
+//! `HPO_RUN_ID`), each trial's run is committed before the trial starts.
+//!
 //! Observers cannot fail the study, so storage errors are collected: read them from the
 //! [`RecorderHandle`] after the run.
 
@@ -83,6 +88,9 @@ pub struct Recorder {
     study_name: Option<String>,
     metric: String,
     shared: RecorderHandle,
+    /// Commit each trial's run before the trial starts (the objective is another process that
+    /// may log into it through `HPO_RUN_ID`).
+    flush_before_trials: bool,
 }
 
 fn value_string(v: &Value) -> String {
@@ -99,6 +107,7 @@ impl Recorder {
             study_name: None,
             metric: "loss".into(),
             shared: RecorderHandle::default(),
+            flush_before_trials: false,
         })
     }
 
@@ -148,6 +157,7 @@ impl Recorder {
 
 impl Observer for Recorder {
     fn on_study_start(&mut self, info: &StudyInfo<'_>) {
+        self.flush_before_trials = info.objective_runs_elsewhere;
         if let Some(parent) = self.shared.study_run_id() {
             // resuming: the parent run exists; mark it running again
             let r = self.tracker.set_status(&parent, RunStatus::Running);
@@ -199,7 +209,7 @@ impl Observer for Recorder {
             .collect();
         // the run and its params in one transaction when they fit in one batch
         let fits = params.len() <= super::store::MAX_PARAMS_PER_BATCH;
-        let run = self.tracker.create_run_with(NewRun {
+        let run = self.tracker.create_run_queued(NewRun {
             experiment_id: self.experiment,
             run_name: Some(format!("trial-{}", trial.number)),
             parent_run_id: Some(parent),
@@ -218,6 +228,10 @@ impl Observer for Recorder {
                 .log_batch_chunked(&run.run_id, &params, &[], &[]);
             self.keep(r);
         }
+        if self.flush_before_trials {
+            let r = self.tracker.flush();
+            self.keep(r);
+        }
         self.shared.lock().runs.insert(trial.number, run.run_id);
     }
 
@@ -233,9 +247,13 @@ impl Observer for Recorder {
         };
         let r = match report {
             TrialReport::Metric { key, value, step } => {
-                self.tracker.log_metric(&run, key, *value, *step)
+                let point = [Metric::new(key.clone(), *value, *step)];
+                self.tracker.log_batch_queued(&run, &[], &point, &[])
             }
-            TrialReport::Tag { key, value } => self.tracker.set_tag(&run, key, value),
+            TrialReport::Tag { key, value } => {
+                let tag = [RunTag::new(key.clone(), value.clone())];
+                self.tracker.log_batch_queued(&run, &[], &[], &tag)
+            }
             TrialReport::Artifact {
                 local_path,
                 artifact_path,
@@ -279,13 +297,15 @@ impl Observer for Recorder {
             _ => RunStatus::Failed,
         };
         let end = trial.ended.map(epoch_millis);
-        // final metrics, tags and status in one transaction when they fit in one batch
+        // final metrics, tags and status in one queued write when they fit in one batch
         let r = if metrics.len() <= super::store::MAX_METRICS_PER_BATCH {
-            self.tracker.finish_run(&run, &metrics, &tags, status, end)
+            self.tracker
+                .finish_run_queued(&run, &metrics, &tags, status, end)
         } else {
             self.tracker
                 .log_batch_chunked(&run, &[], &metrics, &tags)
                 .and_then(|_| self.tracker.set_terminated(&run, status, end))
+                .map(|_| ())
         };
         self.keep(r);
         Control::Continue
@@ -323,6 +343,9 @@ impl Observer for Recorder {
             RunStatus::Failed
         };
         let r = self.tracker.set_terminated(&parent, status, None);
+        self.keep(r);
+        // report the queued writes that failed when committed
+        let r = self.tracker.flush();
         self.keep(r);
     }
 }

@@ -129,6 +129,15 @@ pub enum StoreError {
     /// Any other database failure.
     #[error("database error: {0}")]
     Database(String),
+    /// Writes queued for a group commit (see [`Store::flush`]) failed when they were committed;
+    /// each failed write was rolled back alone, the others are stored.
+    #[error("{count} queued write(s) failed when committed; the first: {first}")]
+    QueuedWritesFailed {
+        /// How many queued writes failed.
+        count: usize,
+        /// The first failure's message.
+        first: String,
+    },
 }
 
 /// Whether an entity is live or soft-deleted.
@@ -569,6 +578,46 @@ pub trait Store: Send + Sync {
     ) -> Result<RunInfo, StoreError> {
         self.log_batch(run_id, &[], metrics, tags)?;
         self.update_run_status(run_id, status, end_time)
+    }
+    /// Like [`Store::create_run`], but the run may be written later, with other queued writes in
+    /// one group commit (see [`Store::flush`]); the returned info is final. What can be checked
+    /// without writing (limits, the experiment, the parent) is checked now. The default writes
+    /// at once.
+    fn create_run_queued(&self, new_run: &NewRun) -> Result<RunInfo, StoreError> {
+        self.create_run(new_run)
+    }
+    /// Like [`Store::log_batch`], but the metrics and tags may be written later in a group
+    /// commit (see [`Store::flush`]). Params are always written at once, because logging a param
+    /// twice with different values must fail. Limits and the run are checked now. The default
+    /// writes at once.
+    fn log_batch_queued(
+        &self,
+        run_id: &str,
+        params: &[Param],
+        metrics: &[Metric],
+        tags: &[RunTag],
+    ) -> Result<(), StoreError> {
+        self.log_batch(run_id, params, metrics, tags)
+    }
+    /// Like [`Store::finish_run`], but written later in a group commit (see [`Store::flush`]).
+    /// The default writes at once.
+    fn finish_run_queued(
+        &self,
+        run_id: &str,
+        metrics: &[Metric],
+        tags: &[RunTag],
+        status: RunStatus,
+        end_time: Option<i64>,
+    ) -> Result<(), StoreError> {
+        self.finish_run(run_id, metrics, tags, status, end_time)
+            .map(|_| ())
+    }
+    /// Commits every queued write now and reports the queued writes that failed since the last
+    /// flush (a run deleted by another process meanwhile, ...) as one
+    /// [`StoreError::QueuedWritesFailed`]. Every other operation of the store also commits the
+    /// queue first, so reads always see the queued writes, but only `flush` reports failures.
+    fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
     }
     /// Deletes a run tag (an error if the tag does not exist).
     fn delete_tag(&self, run_id: &str, key: &str) -> Result<(), StoreError>;

@@ -115,7 +115,9 @@ impl From<StoreError> for ApiError {
                 ApiError::not_found(e)
             }
             StoreError::Busy(_) => ApiError::new(503, e),
-            StoreError::Database(_) | StoreError::SchemaTooNew { .. } => ApiError::new(500, e),
+            StoreError::Database(_)
+            | StoreError::SchemaTooNew { .. }
+            | StoreError::QueuedWritesFailed { .. } => ApiError::new(500, e),
             _ => ApiError::bad(e),
         }
     }

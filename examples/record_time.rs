@@ -1,0 +1,46 @@
+//! Times recording trials with the Recorder on a new store: `cargo run --release --example
+//! record_time -- 5000` (the number of trials).
+
+use std::time::Instant;
+
+use hpo::tracking::{Recorder, Tracker};
+use hpo::{hp, Fmin, Node, Params, Random, Space};
+
+fn main() {
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(5000);
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let db = dir.path().join("record.db");
+    let tracker = Tracker::open(&format!("sqlite:///{}", db.display())).expect("a store");
+    let items: Vec<(String, Node)> = (0..10)
+        .map(|i| {
+            let l = format!("p{i}");
+            let n = hp::uniform(&l, 0.0, 1.0);
+            (l, n)
+        })
+        .collect();
+    let space = Space::new(hp::map(items)).expect("a space");
+    for round in 0..3 {
+        let recorder = Recorder::new(&tracker, "bench").expect("a recorder");
+        let handle = recorder.handle();
+        let t = Instant::now();
+        Fmin::new(|p: &Params| p.f64("p0").unwrap_or(0.0), &space)
+            .algo(Random)
+            .max_evals(n)
+            .seed(round)
+            .observer(recorder)
+            .run()
+            .expect("a study");
+        let e = t.elapsed();
+        assert!(handle.errors().is_empty(), "{:?}", handle.errors());
+        let size = std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0);
+        println!(
+            "round {round}: {n} trials in {:.3} s = {:.1} µs per trial (db {:.1} MB)",
+            e.as_secs_f64(),
+            e.as_secs_f64() * 1e6 / n as f64,
+            size as f64 / 1e6
+        );
+    }
+}
