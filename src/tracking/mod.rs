@@ -349,7 +349,7 @@ impl Tracker {
     pub(crate) fn create_run_queued(&self, new_run: NewRun) -> Result<RunInfo, TrackingError> {
         Ok(self
             .store
-            .create_run_queued(&self.with_system_tags(new_run))?)
+            .create_run_queued(self.with_system_tags(new_run))?)
     }
 
     fn with_system_tags(&self, mut new_run: NewRun) -> NewRun {

@@ -209,6 +209,11 @@ impl Observer for Recorder {
             .collect();
         // the run and its params in one transaction when they fit in one batch
         let fits = params.len() <= super::store::MAX_PARAMS_PER_BATCH;
+        let (with_run, later) = if fits {
+            (params, Vec::new())
+        } else {
+            (Vec::new(), params)
+        };
         let run = self.tracker.create_run_queued(NewRun {
             experiment_id: self.experiment,
             run_name: Some(format!("trial-{}", trial.number)),
@@ -218,14 +223,14 @@ impl Observer for Recorder {
                 RunTag::new(TAG_RUN_TYPE, "trial"),
                 RunTag::new(TAG_TRIAL_NUMBER, trial.number.to_string()),
             ],
-            params: if fits { params.clone() } else { Vec::new() },
+            params: with_run,
             ..NewRun::default()
         });
         let Some(run) = self.keep(run) else { return };
         if !fits {
             let r = self
                 .tracker
-                .log_batch_chunked(&run.run_id, &params, &[], &[]);
+                .log_batch_chunked(&run.run_id, &later, &[], &[]);
             self.keep(r);
         }
         if self.flush_before_trials {

@@ -583,8 +583,8 @@ pub trait Store: Send + Sync {
     /// one group commit (see [`Store::flush`]); the returned info is final. What can be checked
     /// without writing (limits, the experiment, the parent) is checked now. The default writes
     /// at once.
-    fn create_run_queued(&self, new_run: &NewRun) -> Result<RunInfo, StoreError> {
-        self.create_run(new_run)
+    fn create_run_queued(&self, new_run: NewRun) -> Result<RunInfo, StoreError> {
+        self.create_run(&new_run)
     }
     /// Like [`Store::log_batch`], but the metrics and tags may be written later in a group
     /// commit (see [`Store::flush`]). Params are always written at once, because logging a param
@@ -688,7 +688,11 @@ pub fn validate_key(kind: &str, key: &str) -> Result<(), StoreError> {
             "{kind} key must not be empty"
         )));
     }
-    let len = key.chars().count();
+    let len = if key.len() <= MAX_KEY_LEN {
+        key.len() // at most that many characters too
+    } else {
+        key.chars().count()
+    };
     if len > MAX_KEY_LEN {
         return Err(StoreError::LimitExceeded {
             what: format!(
@@ -708,11 +712,20 @@ pub fn validate_key(kind: &str, key: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn validate_value_len(what: String, value: &str, limit: usize) -> Result<(), StoreError> {
+/// An error if `value` is longer than `limit` characters; `what` names it (built only then).
+fn validate_value_len(
+    what: impl FnOnce() -> String,
+    value: &str,
+    limit: usize,
+) -> Result<(), StoreError> {
+    // a value of at most `limit` bytes has at most `limit` characters: no need to count
+    if value.len() <= limit {
+        return Ok(());
+    }
     let len = value.chars().count();
     if len > limit {
         return Err(StoreError::LimitExceeded {
-            what,
+            what: what(),
             limit,
             actual: len,
         });
@@ -724,7 +737,7 @@ fn validate_value_len(what: String, value: &str, limit: usize) -> Result<(), Sto
 pub fn validate_tag(tag: &RunTag) -> Result<(), StoreError> {
     validate_key("tag", &tag.key)?;
     validate_value_len(
-        format!("value of tag '{}'", tag.key),
+        || format!("value of tag '{}'", tag.key),
         &tag.value,
         MAX_TAG_VALUE_LEN,
     )
@@ -734,7 +747,7 @@ pub fn validate_tag(tag: &RunTag) -> Result<(), StoreError> {
 pub fn validate_experiment_tag(key: &str, value: &str) -> Result<(), StoreError> {
     validate_key("experiment tag", key)?;
     validate_value_len(
-        format!("value of experiment tag '{key}'"),
+        || format!("value of experiment tag '{key}'"),
         value,
         MAX_EXPERIMENT_TAG_VALUE_LEN,
     )
@@ -747,7 +760,11 @@ pub fn validate_experiment_name(name: &str) -> Result<(), StoreError> {
             "experiment name must not be empty".to_string(),
         ));
     }
-    validate_value_len("experiment name".to_string(), name, MAX_EXPERIMENT_NAME_LEN)
+    validate_value_len(
+        || "experiment name".to_string(),
+        name,
+        MAX_EXPERIMENT_NAME_LEN,
+    )
 }
 
 /// Checks a run id: 1 to 256 characters from `[A-Za-z0-9_-]`, starting with a letter or digit.
@@ -806,7 +823,7 @@ pub fn validate_batch(
     for (i, p) in params.iter().enumerate() {
         validate_key("param", &p.key)?;
         validate_value_len(
-            format!("value of param '{}'", p.key),
+            || format!("value of param '{}'", p.key),
             &p.value,
             MAX_PARAM_VALUE_LEN,
         )?;
