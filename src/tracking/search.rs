@@ -981,7 +981,7 @@ fn value_sql(ident: &Identifier, numeric: bool, q: &mut Bindings) -> String {
         Identifier::Param(key) => {
             let col = if numeric { "num_value" } else { "value" };
             let k = q.bind(SqlValue::Text(key.clone()));
-            format!("(SELECT p.{col} FROM params p WHERE p.run_uuid = r.run_uuid AND p.key = {k})")
+            format!("(SELECT p.{col} FROM params p WHERE p.run_key = r.run_key AND p.key = {k})")
         }
         Identifier::Tag(key) => {
             let k = q.bind(SqlValue::Text(key.clone()));
