@@ -1179,6 +1179,50 @@ pub fn requires_latest_metric(expr: &Expr, key: &str) -> bool {
     }
 }
 
+/// What a run holds for one param key, as the search sees it: the classes that a search ordered by
+/// that param puts in order (numbers, then other text, then runs without the param).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamClass {
+    /// The value parses as a finite number (`num_value` is set).
+    Number,
+    /// The value is text that is not a number.
+    Text,
+    /// The run has no such param.
+    Missing,
+}
+
+/// Whether `expr` can hold for a run whose param `key` is of class `class`. `false` only when it
+/// never can: some comparison that must hold compares `params.<key>` in a way that is false (or
+/// NULL, hence false) for that class. A search ordered by that param skips such a class.
+pub fn may_hold_for_param(expr: &Expr, key: &str, class: ParamClass) -> bool {
+    match expr {
+        Expr::And(a, b) => may_hold_for_param(a, key, class) && may_hold_for_param(b, key, class),
+        Expr::Or(a, b) => may_hold_for_param(a, key, class) || may_hold_for_param(b, key, class),
+        // Negations are not analysed: NOT of a false comparison holds.
+        Expr::Not(_) => true,
+        Expr::Compare(Identifier::Param(k), op) if k == key => {
+            let present = class != ParamClass::Missing;
+            match op {
+                // (The parser never gives an empty list; `NULL NOT IN ()` would hold.)
+                Operator::In { values, .. } if values.is_empty() => true,
+                // Compiled against `num_value`, which is NULL unless the value is a number.
+                Operator::Compare(_, Literal::Number(_)) => class == ParamClass::Number,
+                Operator::In { values, .. }
+                    if matches!(values.first(), Some(Literal::Number(_))) =>
+                {
+                    class == ParamClass::Number
+                }
+                // Compiled against the text value, which is NULL only when the param is missing.
+                Operator::Compare(_, Literal::Str(_))
+                | Operator::In { .. }
+                | Operator::Like { .. } => present,
+                Operator::IsNull { negated } => present == *negated,
+            }
+        }
+        Expr::Compare(..) => true,
+    }
+}
+
 /// A fingerprint of a query, so a page token is only accepted by the query that produced it.
 pub fn query_fingerprint(parts: &[&str]) -> u64 {
     // FNV-1a: stable across processes and builds, unlike std's RandomState.
@@ -1475,6 +1519,33 @@ mod tests {
         let sql = compile_filter(&e, &mut q);
         assert!(!sql.contains("DROP"));
         assert_eq!(q.params.len(), 2);
+    }
+
+    #[test]
+    fn param_classes_a_filter_rules_out() {
+        use ParamClass::{Missing, Number, Text};
+        let classes = |filter: &str| -> Vec<ParamClass> {
+            let e = parse_filter(filter).unwrap().unwrap();
+            [Number, Text, Missing]
+                .into_iter()
+                .filter(|c| may_hold_for_param(&e, "p", *c))
+                .collect()
+        };
+        assert_eq!(classes("params.p > 1"), [Number]);
+        assert_eq!(classes("params.p NOT IN (1, 2)"), [Number]);
+        assert_eq!(classes("params.p = 'x'"), [Number, Text]);
+        assert_eq!(classes("params.p NOT LIKE 'x%'"), [Number, Text]);
+        assert_eq!(classes("params.p IS NOT NULL"), [Number, Text]);
+        assert_eq!(classes("params.p IS NULL"), [Missing]);
+        assert_eq!(classes("params.p > 1 AND metrics.m < 2"), [Number]);
+        assert_eq!(classes("params.p > 1 OR params.p = 'x'"), [Number, Text]);
+        assert_eq!(
+            classes("params.p > 1 OR tags.t = 'x'"),
+            [Number, Text, Missing]
+        );
+        assert_eq!(classes("NOT params.p > 1"), [Number, Text, Missing]);
+        assert_eq!(classes("params.q > 1"), [Number, Text, Missing]);
+        assert_eq!(classes("params.p > 1 AND params.p IS NULL"), []);
     }
 
     #[test]
