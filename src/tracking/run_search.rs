@@ -26,7 +26,9 @@
 use rusqlite::types::Value;
 use rusqlite::Connection;
 
-use super::search::{self, Bindings, Expr, Identifier, MetricStat, OrderKey, ParamClass, SqlValue};
+use super::search::{
+    self, Bindings, Expr, Identifier, Literal, MetricStat, OrderKey, ParamClass, SqlValue,
+};
 use super::store::{RunsQuery, StoreError, ViewType, MAX_RESULTS_LIMIT};
 
 /// Which plans a search may use ([`Plans::GeneralOnly`] exists so tests can compare the plans).
@@ -308,6 +310,20 @@ fn param_parts<'a>(q: &'a ParsedQuery<'a>, key: &'a str, ascending: bool) -> Vec
             let mut conds = run_conditions(q, b);
             let k = b.bind(SqlValue::Text(key.to_string()));
             conds.push(format!("o.key = {k} AND {value_cond}"));
+            // The filter's own comparisons of this param, on the walked row: they hold for every
+            // match anyway, and here they bound the index range instead of being tested run by run.
+            for (sym, lit) in q
+                .filter
+                .as_ref()
+                .map(|f| search::param_bounds(f, key))
+                .unwrap_or_default()
+            {
+                let (column, value) = match lit {
+                    Literal::Number(v) => ("o.num_value", SqlValue::Real(*v)),
+                    Literal::Str(s) => ("o.value", SqlValue::Text(s.clone())),
+                };
+                conds.push(format!("{column} {sym} {}", b.bind(value)));
+            }
             format!(
                 "FROM params o CROSS JOIN runs r ON r.run_key = o.run_key WHERE {}",
                 where_sql(&conds)
@@ -502,6 +518,10 @@ mod tests {
             "params.p < 5 OR tags.t = 'x'",
             "params.g = '1' AND (params.p IS NULL OR params.p ILIKE 'a%')",
             "params.p > 100",
+            "params.p >= 1 AND params.p < 10 AND metrics.m > 1",
+            "params.p <= -1.5",
+            "params.p > 'b' AND params.p <= 'sgd'",
+            "params.p = 1",
         ];
         let orders: [&[&str]; 9] = [
             &["params.p ASC"],
@@ -627,6 +647,14 @@ mod tests {
         );
         let query = RunsQuery::new(&[0], "params.p IS NULL").order_by(&["params.p DESC"]);
         assert_eq!(param_part_plans(&store, &query, "p").len(), 1);
+        let query = RunsQuery::new(&[0], "params.p >= 1 AND metrics.m > 2 AND params.p < 9")
+            .order_by(&["params.p ASC"]);
+        let plans = param_part_plans(&store, &query, "p");
+        assert!(
+            plans[0].contains("params_by_number (key=? AND num_value>? AND num_value<?)"),
+            "the filter's bounds bound the walk: {}",
+            plans[0]
+        );
     }
 
     #[test]

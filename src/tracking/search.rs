@@ -1223,6 +1223,25 @@ pub fn may_hold_for_param(expr: &Expr, key: &str, class: ParamClass) -> bool {
     }
 }
 
+/// The comparisons of `params.<key>` with a value (`=`, `<`, `<=`, `>`, `>=`) that every run matching
+/// `expr` passes: its top-level conjuncts. A search ordered by that param repeats them on the param
+/// row it walks, where they bound the walk over the value index.
+pub fn param_bounds<'e>(expr: &'e Expr, key: &str) -> Vec<(&'static str, &'e Literal)> {
+    match expr {
+        Expr::And(a, b) => {
+            let mut bounds = param_bounds(a, key);
+            bounds.extend(param_bounds(b, key));
+            bounds
+        }
+        Expr::Compare(Identifier::Param(k), Operator::Compare(sym, lit))
+            if k == key && *sym != "!=" =>
+        {
+            vec![(*sym, lit)]
+        }
+        _ => Vec::new(),
+    }
+}
+
 /// A fingerprint of a query, so a page token is only accepted by the query that produced it.
 pub fn query_fingerprint(parts: &[&str]) -> u64 {
     // FNV-1a: stable across processes and builds, unlike std's RandomState.
@@ -1546,6 +1565,28 @@ mod tests {
         assert_eq!(classes("NOT params.p > 1"), [Number, Text, Missing]);
         assert_eq!(classes("params.q > 1"), [Number, Text, Missing]);
         assert_eq!(classes("params.p > 1 AND params.p IS NULL"), []);
+    }
+
+    #[test]
+    fn param_bounds_are_the_top_level_comparisons() {
+        let bounds = |filter: &str| -> Vec<(&'static str, Literal)> {
+            let e = parse_filter(filter).unwrap().unwrap();
+            param_bounds(&e, "p")
+                .into_iter()
+                .map(|(sym, lit)| (sym, lit.clone()))
+                .collect()
+        };
+        assert_eq!(
+            bounds("params.p >= 1 AND metrics.m < 2 AND (params.p < 'z' AND params.q = 3)"),
+            [
+                (">=", Literal::Number(1.0)),
+                ("<", Literal::Str("z".into()))
+            ]
+        );
+        assert!(bounds("params.p != 1").is_empty());
+        assert!(bounds("params.p > 1 OR params.p < 0").is_empty());
+        assert!(bounds("NOT params.p > 1").is_empty());
+        assert!(bounds("params.p IN (1, 2)").is_empty());
     }
 
     #[test]
