@@ -67,11 +67,12 @@ pub(crate) fn insert_new_run_tags(
     Ok(())
 }
 
-/// Writes the params of the new run `run_id`: a key repeated with the same value is written once,
-/// with a different value it is an error.
+/// Writes the params of the new run `run_id` (whose integer key is `run_key`): a key repeated with
+/// the same value is written once, with a different value it is an error.
 pub(crate) fn insert_new_run_params(
     tx: &Connection,
     run_id: &str,
+    run_key: i64,
     params: &[Param],
 ) -> Result<(), StoreError> {
     let mut unique: Vec<(&Param, Option<f64>)> = Vec::with_capacity(params.len());
@@ -91,9 +92,9 @@ pub(crate) fn insert_new_run_params(
     }
     let rows: Vec<Vec<&dyn ToSql>> = unique
         .iter()
-        .map(|(p, num)| vec![&run_id as &dyn ToSql, &p.key, &p.value, num])
+        .map(|(p, num)| vec![&run_key as &dyn ToSql, &p.key, &p.value, num])
         .collect();
-    insert_rows(tx, "params", "run_uuid, key, value, num_value", &rows)?;
+    insert_rows(tx, "params", "run_key, key, value, num_value", &rows)?;
     Ok(())
 }
 

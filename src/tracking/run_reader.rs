@@ -108,12 +108,16 @@ fn summary_of(r: &Row<'_>, first: usize) -> rusqlite::Result<MetricSummary> {
 const SUMMARY_COLUMNS: &str =
     "key, latest_value, latest_is_nan, latest_step, latest_timestamp, min_value, max_value, count";
 
-/// A run's params, tags and metric summaries.
-pub(crate) fn read_run_data(tx: &Connection, run_id: &str) -> Result<RunData, StoreError> {
+/// The params, tags and metric summaries of run `run_id`, whose integer key is `run_key`.
+pub(crate) fn read_run_data(
+    tx: &Connection,
+    run_id: &str,
+    run_key: i64,
+) -> Result<RunData, StoreError> {
     let params = key_values(
         tx,
-        "SELECT key, value FROM params WHERE run_uuid = ?1 ORDER BY key",
-        [run_id],
+        "SELECT key, value FROM params WHERE run_key = ?1 ORDER BY key",
+        [run_key],
         |key, value| Param { key, value },
     )?;
     let tags = key_values(
@@ -156,7 +160,8 @@ pub(crate) fn read_runs(tx: &Connection, ids: &[String]) -> Result<Vec<Run>, Sto
             by_id.insert(info.run_id.clone(), Run { info, data });
         }
         let sql = format!(
-            "SELECT run_uuid, key, value FROM params WHERE run_uuid IN ({marks}) ORDER BY run_uuid, key"
+            "SELECT r.run_uuid, p.key, p.value FROM runs r JOIN params p ON p.run_key = r.run_key \
+             WHERE r.run_uuid IN ({marks}) ORDER BY r.run_uuid, p.key"
         );
         add_rows(tx, &sql, chunk, &mut by_id, |run, r| {
             run.data.params.push(Param {

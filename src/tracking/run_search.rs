@@ -10,14 +10,27 @@
 //!   `metric_summary (key, latest_value)` index (stopping after the page), then, only if the page is
 //!   not full yet, the other runs (which the general plan puts last, since their value is missing). If
 //!   the filter compares that metric with a number, the second part is known to be empty.
+//! - When the first order key is a param, the general plan puts the runs in three groups: values that
+//!   parse as numbers (in numeric order, equal numbers by their text), then other values (in text
+//!   order), then runs without the param; the remaining order keys and the tiebreak order each
+//!   group's ties. The page is read group by group from the indexes of the values,
+//!   `params_by_number (key, num_value)` and `params_by_text (key, value)` (SQLite walks the index in
+//!   order and sorts only ties, stopping once the page is full), and the runs without the param are
+//!   read last, only if the page is not full yet. A group that the filter rules out (for example
+//!   `params.<key> > 0.5` rules out text values and missing params) is not read at all, and the
+//!   filter's top-level comparisons of that param with a value are repeated on the walked index row,
+//!   where they bound the range of the walk.
 //!
-//! Both plans return the same rows in the same order as the general plan (the tests compare them page
-//! by page). Neither loads every run into memory.
+//! A page that starts after the end of a group counts that group's matching runs to know where to
+//! start in the next one. Every plan returns the same rows in the same order as the general plan (the
+//! tests compare them page by page), and none loads every run into memory.
 
 use rusqlite::types::Value;
 use rusqlite::Connection;
 
-use super::search::{self, Bindings, Expr, Identifier, MetricStat, OrderKey, SqlValue};
+use super::search::{
+    self, Bindings, Expr, Identifier, Literal, MetricStat, OrderKey, ParamClass, SqlValue,
+};
 use super::store::{RunsQuery, StoreError, ViewType, MAX_RESULTS_LIMIT};
 
 /// Which plans a search may use ([`Plans::GeneralOnly`] exists so tests can compare the plans).
@@ -141,18 +154,22 @@ pub(crate) fn page_ids(
     limit: usize,
     plans: Plans,
 ) -> Result<Vec<String>, StoreError> {
-    match (plans, q.order.first()) {
-        (
-            Plans::Fastest,
-            Some(OrderKey {
-                ident:
-                    Identifier::Metric {
-                        key,
-                        stat: MetricStat::Latest,
-                    },
-                ascending,
-            }),
-        ) => metric_first_ids(tx, q, key, *ascending, limit),
+    if plans == Plans::GeneralOnly {
+        return general_ids(tx, q, limit);
+    }
+    match q.order.first() {
+        Some(OrderKey {
+            ident:
+                Identifier::Metric {
+                    key,
+                    stat: MetricStat::Latest,
+                },
+            ascending,
+        }) => parts_ids(tx, q, &metric_parts(q, key, *ascending), limit),
+        Some(OrderKey {
+            ident: Identifier::Param(key),
+            ascending,
+        }) => parts_ids(tx, q, &param_parts(q, key, *ascending), limit),
         _ => general_ids(tx, q, limit),
     }
 }
@@ -180,94 +197,215 @@ fn general_ids(
     query_ids(tx, &sql, &b)
 }
 
-/// FROM and WHERE of the runs that have a non-NaN latest value of metric `key`.
-fn with_metric_sql(q: &ParsedQuery<'_>, key: &str, b: &mut Bindings) -> String {
-    let mut conds = run_conditions(q, b);
-    let k = b.bind(SqlValue::Text(key.to_string()));
-    conds.push(format!("o.key = {k} AND o.latest_value IS NOT NULL"));
-    format!(
-        "FROM metric_summary o CROSS JOIN runs r ON r.run_uuid = o.run_uuid WHERE {}",
-        where_sql(&conds)
-    )
+/// Writes the FROM and WHERE clauses of a part's runs (`runs r` and the part's own tables), binding
+/// the values they use.
+type FromWhere<'a> = Box<dyn Fn(&mut Bindings) -> String + 'a>;
+
+/// One part of a page read in parts: every run of a part sorts before every run of the later parts.
+struct Part<'a> {
+    /// The part's runs: the query's conditions and the part's own.
+    from_where: FromWhere<'a>,
+    /// The ORDER BY terms (each followed by a comma) that come before the terms of the query's
+    /// remaining order keys and tiebreak. Bind nothing.
+    leading: String,
 }
 
-/// The metric-first plan (see the module documentation).
-fn metric_first_ids(
+/// The SQL selecting up to `limit` ids of `part` after skipping `skip`, and its bound values.
+fn part_sql(q: &ParsedQuery<'_>, part: &Part<'_>, limit: usize, skip: usize) -> (String, Bindings) {
+    let mut b = Bindings::default();
+    let from_where = (part.from_where)(&mut b);
+    let rest = search::compile_order(&q.order[1..], &mut b);
+    let page = limit_offset(&mut b, limit, skip);
+    let sql = format!(
+        "SELECT r.run_uuid {from_where} ORDER BY {}{rest} {page}",
+        part.leading
+    );
+    (sql, b)
+}
+
+/// Reads the page from `parts` in turn: each part from the offset left after the earlier ones,
+/// stopping once the page is full. A part is counted only when the page starts after all its runs.
+fn parts_ids(
     tx: &Connection,
     q: &ParsedQuery<'_>,
-    key: &str,
-    ascending: bool,
+    parts: &[Part<'_>],
     limit: usize,
 ) -> Result<Vec<String>, StoreError> {
-    let mut b = Bindings::default();
-    let from_where = with_metric_sql(q, key, &mut b);
-    let dir = if ascending { "ASC" } else { "DESC" };
-    let rest = search::compile_order(&q.order[1..], &mut b);
-    let order = format!("ORDER BY o.latest_value {dir}, {rest}");
-    let page = limit_offset(&mut b, limit, q.offset);
-    let mut ids = query_ids(
-        tx,
-        &format!("SELECT r.run_uuid {from_where} {order} {page}"),
-        &b,
-    )?;
+    let mut ids: Vec<String> = Vec::with_capacity(limit);
+    let mut skip = q.offset;
+    for part in parts {
+        let (sql, b) = part_sql(q, part, limit - ids.len(), skip);
+        let found = query_ids(tx, &sql, &b)?;
+        if found.is_empty() && skip > 0 {
+            let mut b = Bindings::default();
+            let sql = format!("SELECT COUNT(*) {}", (part.from_where)(&mut b));
+            let values: Vec<Value> = b.params.iter().map(to_sql_value).collect();
+            let n: i64 = tx
+                .prepare_cached(&sql)?
+                .query_row(rusqlite::params_from_iter(values.iter()), |r| r.get(0))?;
+            skip = skip.saturating_sub(usize::try_from(n).unwrap_or(0));
+        } else {
+            // Either the page starts inside this part, or the part is empty.
+            skip = 0;
+        }
+        ids.extend(found);
+        if ids.len() == limit {
+            break;
+        }
+    }
+    Ok(ids)
+}
+
+fn direction(ascending: bool) -> &'static str {
+    if ascending {
+        "ASC"
+    } else {
+        "DESC"
+    }
+}
+
+/// The parts of a search ordered by the latest value of metric `key` (see the module documentation):
+/// the runs with a non-NaN latest value, in the order of `metric_summary (key, latest_value)`, then,
+/// unless the filter requires that value, the others.
+fn metric_parts<'a>(q: &'a ParsedQuery<'a>, key: &'a str, ascending: bool) -> Vec<Part<'a>> {
+    let dir = direction(ascending);
+    let mut parts = vec![Part {
+        from_where: Box::new(move |b| {
+            let mut conds = run_conditions(q, b);
+            let k = b.bind(SqlValue::Text(key.to_string()));
+            conds.push(format!("o.key = {k} AND o.latest_value IS NOT NULL"));
+            format!(
+                "FROM metric_summary o CROSS JOIN runs r ON r.run_uuid = o.run_uuid WHERE {}",
+                where_sql(&conds)
+            )
+        }),
+        leading: format!("o.latest_value {dir}, "),
+    }];
     let required = q
         .filter
         .as_ref()
         .is_some_and(|f| search::requires_latest_metric(f, key));
-    if ids.len() == limit || required {
-        return Ok(ids);
+    if !required {
+        parts.push(Part {
+            from_where: Box::new(move |b| {
+                let mut conds = run_conditions(q, b);
+                let k = b.bind(SqlValue::Text(key.to_string()));
+                conds.push(format!(
+                    "NOT EXISTS (SELECT 1 FROM metric_summary o WHERE o.run_uuid = r.run_uuid \
+                     AND o.key = {k} AND o.latest_value IS NOT NULL)"
+                ));
+                format!("FROM runs r WHERE {}", where_sql(&conds))
+            }),
+            leading: String::new(),
+        });
     }
-    // The runs with the metric are exhausted; count them only if this page starts after them all.
-    let with_metric = if ids.is_empty() && q.offset > 0 {
-        let mut b = Bindings::default();
-        let from_where = with_metric_sql(q, key, &mut b);
-        let n: i64 = {
-            let values: Vec<Value> = b.params.iter().map(to_sql_value).collect();
-            tx.prepare_cached(&format!("SELECT COUNT(*) {from_where}"))?
-                .query_row(rusqlite::params_from_iter(values.iter()), |r| r.get(0))?
-        };
-        usize::try_from(n).unwrap_or(0)
-    } else {
-        q.offset + ids.len()
+    parts
+}
+
+/// The parts of a search ordered by param `key` (see the module documentation): numeric values in
+/// the order of `params_by_number`, other values in the order of `params_by_text`, then the runs
+/// without the param; a part the filter rules out is left out.
+fn param_parts<'a>(q: &'a ParsedQuery<'a>, key: &'a str, ascending: bool) -> Vec<Part<'a>> {
+    let dir = direction(ascending);
+    let with_param = |value_cond: &'static str| -> FromWhere<'a> {
+        Box::new(move |b| {
+            let mut conds = run_conditions(q, b);
+            let k = b.bind(SqlValue::Text(key.to_string()));
+            conds.push(format!("o.key = {k} AND {value_cond}"));
+            // The filter's own comparisons of this param, on the walked row: they hold for every
+            // match anyway, and here they bound the index range instead of being tested run by run.
+            for (sym, lit) in q
+                .filter
+                .as_ref()
+                .map(|f| search::param_bounds(f, key))
+                .unwrap_or_default()
+            {
+                let (column, value) = match lit {
+                    Literal::Number(v) => ("o.num_value", SqlValue::Real(*v)),
+                    Literal::Str(s) => ("o.value", SqlValue::Text(s.clone())),
+                };
+                conds.push(format!("{column} {sym} {}", b.bind(value)));
+            }
+            format!(
+                "FROM params o CROSS JOIN runs r ON r.run_key = o.run_key WHERE {}",
+                where_sql(&conds)
+            )
+        })
     };
-    let mut b = Bindings::default();
-    let mut conds = run_conditions(q, &mut b);
-    let k = b.bind(SqlValue::Text(key.to_string()));
-    conds.push(format!(
-        "NOT EXISTS (SELECT 1 FROM metric_summary o WHERE o.run_uuid = r.run_uuid \
-         AND o.key = {k} AND o.latest_value IS NOT NULL)"
-    ));
-    let rest = search::compile_order(&q.order[1..], &mut b);
-    let page = limit_offset(
-        &mut b,
-        limit - ids.len(),
-        q.offset.saturating_sub(with_metric),
-    );
-    let sql = format!(
-        "SELECT r.run_uuid FROM runs r WHERE {} ORDER BY {rest} {page}",
-        where_sql(&conds)
-    );
-    ids.extend(query_ids(tx, &sql, &b)?);
-    Ok(ids)
+    let mut parts = Vec::with_capacity(3);
+    let may_hold = |class| {
+        q.filter
+            .as_ref()
+            .is_none_or(|f| search::may_hold_for_param(f, key, class))
+    };
+    if may_hold(ParamClass::Number) {
+        parts.push(Part {
+            from_where: with_param("o.num_value IS NOT NULL"),
+            leading: format!("o.num_value {dir}, o.value {dir}, "),
+        });
+    }
+    if may_hold(ParamClass::Text) {
+        parts.push(Part {
+            from_where: with_param("o.num_value IS NULL"),
+            leading: format!("o.value {dir}, "),
+        });
+    }
+    if may_hold(ParamClass::Missing) {
+        parts.push(Part {
+            from_where: Box::new(move |b| {
+                let mut conds = run_conditions(q, b);
+                let k = b.bind(SqlValue::Text(key.to_string()));
+                conds.push(format!(
+                    "NOT EXISTS (SELECT 1 FROM params o WHERE o.run_key = r.run_key AND o.key = {k})"
+                ));
+                format!("FROM runs r WHERE {}", where_sql(&conds))
+            }),
+            leading: String::new(),
+        });
+    }
+    parts
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tracking::store::{Metric, NewRun, Param, RunTag, Store};
+    use crate::tracking::store::{numeric_param_value, Metric, NewRun, Param, RunTag, Store};
     use crate::tracking::SqliteStore;
 
-    /// 90 runs in experiment 0 (and a few elsewhere) with start-time ties, and a metric `m` that is
-    /// missing, NaN, tied or distinct.
+    /// The value of param `p` of fixture run `i`: missing, a number (with ties, and equal numbers
+    /// written differently), or text (with ties, and text that looks numeric but is not finite).
+    fn p_value(i: i64) -> Option<String> {
+        let v = match i % 10 {
+            0 => return None,
+            1 => ["adam", "sgd", "Adam", "inf", "NaN"][(i / 10 % 5) as usize].to_string(),
+            2 => ["1", "1.0", " 1", "1e0", "10", "9"][(i / 10 % 6) as usize].to_string(),
+            3 => format!("-{}.5", i % 4),
+            4 => "sgd".to_string(),
+            _ => (i * 7 % 13).to_string(),
+        };
+        Some(v)
+    }
+
+    /// 90 runs in experiment 0 (and a few elsewhere) with start-time ties, a metric `m` that is
+    /// missing, NaN, tied or distinct, a param `g` with three numeric values, and a param `p` (see
+    /// [`p_value`]), logged with the run for some runs and later for the others.
     fn fixture(dir: &std::path::Path) -> SqliteStore {
         let store = SqliteStore::open(&dir.join("plans.db"), dir).unwrap();
         let other = store.create_experiment("other", None, &[]).unwrap();
         for i in 0..96i64 {
             let experiment_id = if i % 16 == 15 { other } else { 0 };
+            let mut params = vec![Param::new("g", (i % 3).to_string())];
+            params.extend(p_value(i).map(|v| Param::new("p", v)));
+            let (at_start, later) = if i % 2 == 0 {
+                (params, Vec::new())
+            } else {
+                (Vec::new(), params)
+            };
             let run = store
                 .create_run(&NewRun {
                     experiment_id,
                     start_time: Some(1_000 + i / 3),
+                    params: at_start,
                     ..NewRun::default()
                 })
                 .unwrap()
@@ -280,8 +418,7 @@ mod tests {
                 _ => metrics.push(Metric::new("m", (i * 7 % 13) as f64, 0)),
             }
             let tags = [RunTag::new("t", if i % 5 == 0 { "x" } else { "y" })];
-            let params = [Param::new("g", (i % 3).to_string())];
-            store.log_batch(&run, &params, &metrics, &tags).unwrap();
+            store.log_batch(&run, &later, &metrics, &tags).unwrap();
             if i % 11 == 0 {
                 store.delete_run(&run).unwrap();
             }
@@ -326,27 +463,121 @@ mod tests {
             &["run_name ASC", "metrics.m ASC"],
             &["end_time DESC"],
         ];
+        let compared = compare_plans(&store, &filters, &orders, &[8, 40]);
+        assert!(
+            compared > 200,
+            "most combinations match some runs ({compared})"
+        );
+    }
+
+    /// Compares the fast and the general plan, page by page, for every combination of filter, order,
+    /// page size and experiments/view; returns how many combinations matched some runs.
+    fn compare_plans(
+        store: &SqliteStore,
+        filters: &[&str],
+        orders: &[&[&str]],
+        sizes: &[usize],
+    ) -> usize {
         let mut compared = 0;
-        for (experiments, view) in [(vec![0], ViewType::ActiveOnly), (vec![], ViewType::All)] {
+        for (experiments, view) in [
+            (vec![0], ViewType::ActiveOnly),
+            (vec![], ViewType::All),
+            (vec![0, 1], ViewType::DeletedOnly),
+        ] {
             for filter in filters {
                 for order in orders {
-                    for size in [8, 40] {
+                    for size in sizes {
                         let mut query = RunsQuery::new(&experiments, filter)
                             .order_by(order)
-                            .max_results(size);
+                            .max_results(*size);
                         query.view = view;
-                        let fast = all_pages(&store, &query, Plans::Fastest);
-                        let general = all_pages(&store, &query, Plans::GeneralOnly);
+                        let fast = all_pages(store, &query, Plans::Fastest);
+                        let general = all_pages(store, &query, Plans::GeneralOnly);
                         assert_eq!(fast, general, "{filter:?} {order:?} {size} {view:?}");
                         compared += usize::from(!fast.is_empty());
                     }
                 }
             }
         }
+        compared
+    }
+
+    #[test]
+    fn param_orders_return_the_general_plans_rows_page_by_page() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = fixture(tmp.path());
+        let filters = [
+            "",
+            "metrics.m >= 0",
+            "params.p > 0.5",
+            "params.p IN (1, 9, -1.5)",
+            "params.p = 'sgd'",
+            "params.p != 'sgd' and metrics.other < 6",
+            "params.p LIKE '1%'",
+            "params.p IS NULL",
+            "params.p IS NOT NULL",
+            "NOT params.p > 0",
+            "params.p < 5 OR tags.t = 'x'",
+            "params.g = '1' AND (params.p IS NULL OR params.p ILIKE 'a%')",
+            "params.p > 100",
+            "params.p >= 1 AND params.p < 10 AND metrics.m > 1",
+            "params.p <= -1.5",
+            "params.p > 'b' AND params.p <= 'sgd'",
+            "params.p = 1",
+        ];
+        let orders: [&[&str]; 9] = [
+            &["params.p ASC"],
+            &["params.p DESC"],
+            &["params.p"],
+            &["params.p ASC", "metrics.m DESC"],
+            &["params.p DESC", "start_time ASC"],
+            &["params.p DESC", "params.g ASC"],
+            &["params.g DESC", "params.p ASC"],
+            &["params.g ASC"],
+            &["params.absent DESC", "run_name ASC"],
+        ];
+        let compared = compare_plans(&store, &filters, &orders, &[1, 7, 40]);
         assert!(
-            compared > 200,
+            compared > 150,
             "most combinations match some runs ({compared})"
         );
+
+        // The fixture's values in the order that both plans agree on, for a reading check.
+        let query = RunsQuery::new(&[0], "")
+            .order_by(&["params.p ASC"])
+            .max_results(200);
+        let runs = store.search_runs(&query).unwrap().runs;
+        let values: Vec<Option<&str>> = runs
+            .iter()
+            .map(|r| {
+                r.data
+                    .params
+                    .iter()
+                    .find(|p| p.key == "p")
+                    .map(|p| p.value.as_str())
+            })
+            .collect();
+        let first_text = values
+            .iter()
+            .position(|v| v.is_some_and(|v| numeric_param_value(v).is_none()))
+            .unwrap();
+        let first_missing = values.iter().position(Option::is_none).unwrap();
+        assert!(values[..first_text]
+            .windows(2)
+            .all(|w| numeric_param_value(w[0].unwrap()) <= numeric_param_value(w[1].unwrap())));
+        assert_eq!(values[0], Some("-3.5"));
+        assert!(values[first_text..first_missing]
+            .windows(2)
+            .all(|w| w[0].is_some() && w[0] <= w[1]));
+        assert!(values[first_missing..].iter().all(Option::is_none));
+        let ones: Vec<&str> = values
+            .iter()
+            .flatten()
+            .copied()
+            .filter(|v| numeric_param_value(v) == Some(1.0))
+            .collect();
+        assert_eq!(ones.first(), Some(&" 1"), "equal numbers in text order");
+        assert!(values.contains(&Some("10")) && values.contains(&Some("inf")));
     }
 
     /// The query plan SQLite chooses for the general SQL of `query`.
@@ -365,6 +596,67 @@ mod tests {
                 Ok(rows.join("\n"))
             })
             .unwrap()
+    }
+
+    /// The query plans SQLite chooses for the parts of a search ordered by param `key`.
+    fn param_part_plans(store: &SqliteStore, query: &RunsQuery, key: &str) -> Vec<String> {
+        let parsed = parse(query).unwrap();
+        let parts = param_parts(&parsed, key, parsed.order[0].ascending);
+        parts
+            .iter()
+            .map(|part| {
+                let (sql, b) = part_sql(&parsed, part, query.max_results + 1, 0);
+                let values: Vec<Value> = b.params.iter().map(to_sql_value).collect();
+                store
+                    .read(|tx| {
+                        let mut stmt = tx.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+                        let rows = stmt
+                            .query_map(rusqlite::params_from_iter(values.iter()), |r| {
+                                r.get::<_, String>(3)
+                            })?
+                            .collect::<Result<Vec<_>, _>>()?;
+                        Ok(rows.join("\n"))
+                    })
+                    .unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn param_order_walks_the_value_indexes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = fixture(tmp.path());
+        for dir in ["ASC", "DESC"] {
+            let query = RunsQuery::new(&[0], "metrics.m > 2")
+                .order_by(&[&format!("params.p {dir}"), "metrics.m ASC"])
+                .max_results(10);
+            let plans = param_part_plans(&store, &query, "p");
+            assert_eq!(plans.len(), 3);
+            for (plan, index) in plans.iter().zip(["params_by_number", "params_by_text"]) {
+                assert!(plan.contains(index), "{plan}");
+                // Only ties are sorted ("... FOR LAST n TERMS OF ORDER BY" or "RIGHT PART OF").
+                assert!(
+                    !plan.contains("B-TREE FOR ORDER BY"),
+                    "no full sort: {plan}"
+                );
+            }
+        }
+        let query = RunsQuery::new(&[0], "params.p >= 1").order_by(&["params.p DESC"]);
+        assert_eq!(
+            param_part_plans(&store, &query, "p").len(),
+            1,
+            "a numeric comparison leaves only the numbers"
+        );
+        let query = RunsQuery::new(&[0], "params.p IS NULL").order_by(&["params.p DESC"]);
+        assert_eq!(param_part_plans(&store, &query, "p").len(), 1);
+        let query = RunsQuery::new(&[0], "params.p >= 1 AND metrics.m > 2 AND params.p < 9")
+            .order_by(&["params.p ASC"]);
+        let plans = param_part_plans(&store, &query, "p");
+        assert!(
+            plans[0].contains("params_by_number (key=? AND num_value>? AND num_value<?)"),
+            "the filter's bounds bound the walk: {}",
+            plans[0]
+        );
     }
 
     #[test]

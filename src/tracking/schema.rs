@@ -17,9 +17,18 @@
 //!   The store checks that the run exists in the same transaction that writes its points, so the table
 //!   has no foreign key (that check would cost an index probe per point). Runs are never removed from
 //!   the table (deleting a run only marks it), so a run key is never reused.
+//! - v5: params keyed by run key, and ordered by value. `params` is rebuilt as a `WITHOUT ROWID`
+//!   B-tree keyed by `(run_key, key)` instead of `(run_uuid, key)` (about half the size, and a new
+//!   run's params are appended rather than scattered by its random id), and two partial indexes
+//!   order each key's values: `params_by_number (key, num_value)` over the values that parse as
+//!   numbers and `params_by_text (key, value)` over the others. Each param is in exactly one of
+//!   them, and an entry holds the key, the value and the integer run key, so both together are
+//!   smaller than the space the rebuild saves. A search ordered by a param walks them in order
+//!   (see `run_search`). As for `metric_points`, the table has no foreign key: the store checks
+//!   that the run exists in the transaction that writes its params.
 
 /// The newest schema version this build knows.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// Forward migrations, applied in order to bring a file from version `n - 1` to `n`.
 pub const MIGRATIONS: &[(i64, &str)] = &[
@@ -27,6 +36,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
     (2, MIGRATION_V2),
     (3, crate::registry::sqlite::MIGRATION_V3),
     (4, MIGRATION_V4),
+    (5, MIGRATION_V5),
 ];
 
 /// Migration 1: the base tables.
@@ -155,10 +165,30 @@ CREATE INDEX runs_by_experiment ON runs (experiment_id, start_time);
 CREATE INDEX runs_by_parent ON runs (parent_run_id);
 "#;
 
+/// Migration 5: params keyed by run key, with the two value indexes (see the module documentation).
+const MIGRATION_V5: &str = r#"
+CREATE TABLE params_v5 (
+    run_key INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    num_value REAL,
+    PRIMARY KEY (run_key, key)
+) WITHOUT ROWID;
+INSERT INTO params_v5 (run_key, key, value, num_value)
+SELECT r.run_key, p.key, p.value, p.num_value
+FROM params p JOIN runs r ON r.run_uuid = p.run_uuid
+ORDER BY r.run_key, p.key;
+DROP TABLE params;
+ALTER TABLE params_v5 RENAME TO params;
+CREATE INDEX params_by_number ON params (key, num_value) WHERE num_value IS NOT NULL;
+CREATE INDEX params_by_text ON params (key, value) WHERE num_value IS NULL;
+"#;
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tracking::store::{Metric, RunsQuery, Store, ViewType};
+    use crate::tracking::run_search::Plans;
+    use crate::tracking::store::{Metric, Param, RunsQuery, Store, ViewType};
     use crate::tracking::SqliteStore;
     use rusqlite::Connection;
 
@@ -209,7 +239,7 @@ mod tests {
         let path = tmp.path().join("v3.db");
         write_v3_file(&path);
         let store = SqliteStore::open(&path, tmp.path()).unwrap();
-        assert_eq!(store.schema_version().unwrap(), 4);
+        assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
 
         let a = store.get_metric_history(A, "loss").unwrap();
         assert_eq!(
@@ -345,5 +375,247 @@ mod tests {
         let store = SqliteStore::open(&path, tmp.path()).unwrap();
         assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
         assert_eq!(store.get_metric_history(A, "loss").unwrap().len(), 4);
+    }
+
+    /// A run of the v4 test file: experiment, start time, param `lr`, metric `loss`, deleted.
+    type V4Run = (i64, i64, Option<&'static str>, Option<f64>, bool);
+
+    /// A search of the v4 test file: filter, order, view, experiments and the expected runs in order.
+    type SearchCase = (
+        &'static str,
+        &'static [&'static str],
+        ViewType,
+        Vec<i64>,
+        Vec<usize>,
+    );
+
+    /// The run id of run `i` of the v4 test file.
+    fn v4_id(i: usize) -> String {
+        format!("{:032x}", 0xabc0 + i)
+    }
+
+    /// A version 4 file as this crate wrote it before v5: experiments 0 and 1, seven runs (one
+    /// deleted) with a param `lr` that is a number, a tied number, text or missing, a param `opt`,
+    /// and a metric `loss` for some runs.
+    fn write_v4_file(path: &std::path::Path) {
+        let conn = Connection::open(path).unwrap();
+        conn.execute_batch(
+            "PRAGMA foreign_keys = OFF;
+             CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_time INTEGER NOT NULL);",
+        )
+        .unwrap();
+        for (version, sql) in &MIGRATIONS[..4] {
+            conn.execute_batch(sql).unwrap();
+            conn.execute("INSERT INTO schema_version VALUES (?1, 0)", [version])
+                .unwrap();
+        }
+        conn.execute_batch(
+            "PRAGMA foreign_keys = ON;
+             INSERT INTO experiments VALUES (0, 'Default', '/a/0', 'active', 1, 1);
+             INSERT INTO experiments VALUES (1, 'other', '/a/1', 'active', 1, 1);",
+        )
+        .unwrap();
+        let runs: [V4Run; 7] = [
+            (0, 10, Some("0.1"), Some(0.5), false),
+            (0, 11, Some("0.01"), Some(0.7), false),
+            (0, 12, Some("adam"), None, false),
+            (0, 13, None, Some(0.2), false),
+            (0, 14, Some("1e-3"), Some(0.9), false),
+            (1, 15, Some("0.1"), Some(0.4), false),
+            (0, 16, Some("0.10"), Some(0.3), true),
+        ];
+        for (i, (experiment, start, lr, loss, deleted)) in runs.into_iter().enumerate() {
+            let id = v4_id(i);
+            let stage = if deleted { "deleted" } else { "active" };
+            conn.execute(
+                "INSERT INTO runs (run_uuid, experiment_id, name, status, start_time, user_id,
+                                   artifact_uri, lifecycle_stage)
+                 VALUES (?1, ?2, ?3, 'FINISHED', ?4, 'ann', '/a', ?5)",
+                rusqlite::params![id, experiment, format!("r{i}"), start, stage],
+            )
+            .unwrap();
+            if let Some(lr) = lr {
+                conn.execute(
+                    "INSERT INTO params VALUES (?1, 'lr', ?2, ?3)",
+                    rusqlite::params![id, lr, crate::tracking::store::numeric_param_value(lr)],
+                )
+                .unwrap();
+            }
+            conn.execute(
+                "INSERT INTO params VALUES (?1, 'opt', ?2, NULL)",
+                rusqlite::params![id, if i % 2 == 0 { "adam" } else { "sgd" }],
+            )
+            .unwrap();
+            if let Some(loss) = loss {
+                conn.execute(
+                    "INSERT INTO metric_summary VALUES (?1, 'loss', ?2, 0, 0, 1, ?2, ?2, 1)",
+                    rusqlite::params![id, loss],
+                )
+                .unwrap();
+            }
+        }
+    }
+
+    /// The ids of all pages of `query`, as `v4_id` indexes.
+    fn search_all(store: &SqliteStore, query: &RunsQuery, plans: Plans) -> Vec<usize> {
+        let mut query = query.clone();
+        let mut out = Vec::new();
+        loop {
+            let page = store.search_runs_with(&query, plans).unwrap();
+            out.extend(page.runs.iter().map(|r| {
+                (0..7)
+                    .find(|i| v4_id(*i) == r.info.run_id)
+                    .expect("a run of the file")
+            }));
+            match page.next_page_token {
+                Some(t) => query.page_token = Some(t),
+                None => return out,
+            }
+        }
+    }
+
+    #[test]
+    fn a_v4_file_migrates_to_v5_and_searches_by_param_the_same() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("v4.db");
+        write_v4_file(&path);
+        let cases: Vec<SearchCase> = vec![
+            (
+                "",
+                &["params.lr ASC"],
+                ViewType::ActiveOnly,
+                vec![0],
+                vec![4, 1, 0, 2, 3],
+            ),
+            (
+                "",
+                &["params.lr DESC"],
+                ViewType::ActiveOnly,
+                vec![0],
+                vec![0, 1, 4, 2, 3],
+            ),
+            (
+                "",
+                &["params.lr ASC"],
+                ViewType::All,
+                vec![],
+                vec![4, 1, 5, 0, 6, 2, 3],
+            ),
+            (
+                "",
+                &["params.lr DESC"],
+                ViewType::All,
+                vec![],
+                vec![6, 5, 0, 1, 4, 2, 3],
+            ),
+            (
+                "metrics.loss > 0.25",
+                &["params.lr"],
+                ViewType::All,
+                vec![0, 1],
+                vec![4, 1, 5, 0, 6],
+            ),
+            (
+                "params.lr < 0.05",
+                &["params.lr DESC"],
+                ViewType::All,
+                vec![],
+                vec![1, 4],
+            ),
+            (
+                "params.lr = 'adam'",
+                &["params.lr"],
+                ViewType::All,
+                vec![],
+                vec![2],
+            ),
+            (
+                "params.lr IS NULL",
+                &["params.lr"],
+                ViewType::All,
+                vec![],
+                vec![3],
+            ),
+            (
+                "",
+                &["params.opt DESC", "params.lr ASC"],
+                ViewType::All,
+                vec![],
+                vec![1, 5, 3, 4, 0, 6, 2],
+            ),
+            (
+                "params.opt = 'sgd'",
+                &[],
+                ViewType::All,
+                vec![],
+                vec![5, 3, 1],
+            ),
+        ];
+        let store = SqliteStore::open(&path, tmp.path()).unwrap();
+        assert_eq!(store.schema_version().unwrap(), 5);
+        for (filter, order, view, experiments, expected) in &cases {
+            for size in [1, 2, 10] {
+                let mut query = RunsQuery::new(experiments, filter)
+                    .order_by(order)
+                    .max_results(size);
+                query.view = *view;
+                let fast = search_all(&store, &query, Plans::Fastest);
+                assert_eq!(&fast, expected, "{filter:?} {order:?} {view:?} {size}");
+                let general = search_all(&store, &query, Plans::GeneralOnly);
+                assert_eq!(&general, expected, "{filter:?} {order:?} {view:?} {size}");
+            }
+        }
+
+        // Params read back, keep refusing a different value, and new ones are searchable.
+        let run = store.get_run(&v4_id(0)).unwrap();
+        let params: Vec<(&str, &str)> = run
+            .data
+            .params
+            .iter()
+            .map(|p| (p.key.as_str(), p.value.as_str()))
+            .collect();
+        assert_eq!(params, [("lr", "0.1"), ("opt", "adam")]);
+        let page = store
+            .search_runs(&RunsQuery::new(&[0], "params.opt = 'sgd'"))
+            .unwrap();
+        let counts: Vec<usize> = page.runs.iter().map(|r| r.data.params.len()).collect();
+        assert_eq!(
+            counts,
+            [1, 2],
+            "page reads see the params (run 3 has no lr)"
+        );
+        let conflict = store.log_batch(&v4_id(0), &[Param::new("lr", "0.2")], &[], &[]);
+        assert!(
+            matches!(
+                conflict,
+                Err(crate::tracking::store::StoreError::ParamConflict { .. })
+            ),
+            "{conflict:?}"
+        );
+        store
+            .log_batch(&v4_id(0), &[Param::new("lr", "0.1")], &[], &[])
+            .unwrap();
+        store
+            .log_batch(&v4_id(3), &[Param::new("lr", "0.0001")], &[], &[])
+            .unwrap();
+        let query = RunsQuery::new(&[0], "").order_by(&["params.lr ASC"]);
+        assert_eq!(search_all(&store, &query, Plans::Fastest), [3, 4, 1, 0, 2]);
+
+        let conn = Connection::open(&path).unwrap();
+        let indexes: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE tbl_name = 'params' AND type = 'index' ORDER BY name")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(indexes, ["params_by_number", "params_by_text"]);
+        let rows: i64 = conn
+            .query_row("SELECT COUNT(*) FROM params", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 14, "13 migrated params and one new one");
+        drop(store);
+        let store = SqliteStore::open(&path, tmp.path()).unwrap();
+        assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
     }
 }

@@ -981,7 +981,7 @@ fn value_sql(ident: &Identifier, numeric: bool, q: &mut Bindings) -> String {
         Identifier::Param(key) => {
             let col = if numeric { "num_value" } else { "value" };
             let k = q.bind(SqlValue::Text(key.clone()));
-            format!("(SELECT p.{col} FROM params p WHERE p.run_uuid = r.run_uuid AND p.key = {k})")
+            format!("(SELECT p.{col} FROM params p WHERE p.run_key = r.run_key AND p.key = {k})")
         }
         Identifier::Tag(key) => {
             let k = q.bind(SqlValue::Text(key.clone()));
@@ -1176,6 +1176,69 @@ pub fn requires_latest_metric(expr: &Expr, key: &str) -> bool {
             Operator::Compare(_, Literal::Number(_)),
         ) => k == key,
         _ => false,
+    }
+}
+
+/// What a run holds for one param key, as the search sees it: the classes that a search ordered by
+/// that param puts in order (numbers, then other text, then runs without the param).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamClass {
+    /// The value parses as a finite number (`num_value` is set).
+    Number,
+    /// The value is text that is not a number.
+    Text,
+    /// The run has no such param.
+    Missing,
+}
+
+/// Whether `expr` can hold for a run whose param `key` is of class `class`. `false` only when it
+/// never can: some comparison that must hold compares `params.<key>` in a way that is false (or
+/// NULL, hence false) for that class. A search ordered by that param skips such a class.
+pub fn may_hold_for_param(expr: &Expr, key: &str, class: ParamClass) -> bool {
+    match expr {
+        Expr::And(a, b) => may_hold_for_param(a, key, class) && may_hold_for_param(b, key, class),
+        Expr::Or(a, b) => may_hold_for_param(a, key, class) || may_hold_for_param(b, key, class),
+        // Negations are not analysed: NOT of a false comparison holds.
+        Expr::Not(_) => true,
+        Expr::Compare(Identifier::Param(k), op) if k == key => {
+            let present = class != ParamClass::Missing;
+            match op {
+                // (The parser never gives an empty list; `NULL NOT IN ()` would hold.)
+                Operator::In { values, .. } if values.is_empty() => true,
+                // Compiled against `num_value`, which is NULL unless the value is a number.
+                Operator::Compare(_, Literal::Number(_)) => class == ParamClass::Number,
+                Operator::In { values, .. }
+                    if matches!(values.first(), Some(Literal::Number(_))) =>
+                {
+                    class == ParamClass::Number
+                }
+                // Compiled against the text value, which is NULL only when the param is missing.
+                Operator::Compare(_, Literal::Str(_))
+                | Operator::In { .. }
+                | Operator::Like { .. } => present,
+                Operator::IsNull { negated } => present == *negated,
+            }
+        }
+        Expr::Compare(..) => true,
+    }
+}
+
+/// The comparisons of `params.<key>` with a value (`=`, `<`, `<=`, `>`, `>=`) that every run matching
+/// `expr` passes: its top-level conjuncts. A search ordered by that param repeats them on the param
+/// row it walks, where they bound the walk over the value index.
+pub fn param_bounds<'e>(expr: &'e Expr, key: &str) -> Vec<(&'static str, &'e Literal)> {
+    match expr {
+        Expr::And(a, b) => {
+            let mut bounds = param_bounds(a, key);
+            bounds.extend(param_bounds(b, key));
+            bounds
+        }
+        Expr::Compare(Identifier::Param(k), Operator::Compare(sym, lit))
+            if k == key && *sym != "!=" =>
+        {
+            vec![(*sym, lit)]
+        }
+        _ => Vec::new(),
     }
 }
 
@@ -1475,6 +1538,55 @@ mod tests {
         let sql = compile_filter(&e, &mut q);
         assert!(!sql.contains("DROP"));
         assert_eq!(q.params.len(), 2);
+    }
+
+    #[test]
+    fn param_classes_a_filter_rules_out() {
+        use ParamClass::{Missing, Number, Text};
+        let classes = |filter: &str| -> Vec<ParamClass> {
+            let e = parse_filter(filter).unwrap().unwrap();
+            [Number, Text, Missing]
+                .into_iter()
+                .filter(|c| may_hold_for_param(&e, "p", *c))
+                .collect()
+        };
+        assert_eq!(classes("params.p > 1"), [Number]);
+        assert_eq!(classes("params.p NOT IN (1, 2)"), [Number]);
+        assert_eq!(classes("params.p = 'x'"), [Number, Text]);
+        assert_eq!(classes("params.p NOT LIKE 'x%'"), [Number, Text]);
+        assert_eq!(classes("params.p IS NOT NULL"), [Number, Text]);
+        assert_eq!(classes("params.p IS NULL"), [Missing]);
+        assert_eq!(classes("params.p > 1 AND metrics.m < 2"), [Number]);
+        assert_eq!(classes("params.p > 1 OR params.p = 'x'"), [Number, Text]);
+        assert_eq!(
+            classes("params.p > 1 OR tags.t = 'x'"),
+            [Number, Text, Missing]
+        );
+        assert_eq!(classes("NOT params.p > 1"), [Number, Text, Missing]);
+        assert_eq!(classes("params.q > 1"), [Number, Text, Missing]);
+        assert_eq!(classes("params.p > 1 AND params.p IS NULL"), []);
+    }
+
+    #[test]
+    fn param_bounds_are_the_top_level_comparisons() {
+        let bounds = |filter: &str| -> Vec<(&'static str, Literal)> {
+            let e = parse_filter(filter).unwrap().unwrap();
+            param_bounds(&e, "p")
+                .into_iter()
+                .map(|(sym, lit)| (sym, lit.clone()))
+                .collect()
+        };
+        assert_eq!(
+            bounds("params.p >= 1 AND metrics.m < 2 AND (params.p < 'z' AND params.q = 3)"),
+            [
+                (">=", Literal::Number(1.0)),
+                ("<", Literal::Str("z".into()))
+            ]
+        );
+        assert!(bounds("params.p != 1").is_empty());
+        assert!(bounds("params.p > 1 OR params.p < 0").is_empty());
+        assert!(bounds("NOT params.p > 1").is_empty());
+        assert!(bounds("params.p IN (1, 2)").is_empty());
     }
 
     #[test]

@@ -560,8 +560,8 @@ fn require_active_run(tx: &Connection, run_id: &str) -> Result<RunInfo, StoreErr
 }
 
 fn read_run(tx: &Connection, run_id: &str) -> Result<Run, StoreError> {
-    let info = require_run(tx, run_id)?;
-    let data = read_run_data(tx, run_id)?;
+    let (info, run_key) = require_run_row(tx, run_id)?;
+    let data = read_run_data(tx, run_id, run_key)?;
     Ok(Run { info, data })
 }
 
@@ -585,14 +585,15 @@ fn upsert_tag(tx: &Connection, run_id: &str, tag: &RunTag) -> Result<(), StoreEr
     Ok(())
 }
 
-fn insert_param(tx: &Connection, run_id: &str, p: &Param) -> Result<(), StoreError> {
+/// Logs param `p` of run `run_id` (whose integer key is `run_key`).
+fn insert_param(tx: &Connection, run_id: &str, run_key: i64, p: &Param) -> Result<(), StoreError> {
     let inserted = tx
         .prepare_cached(
-            "INSERT INTO params (run_uuid, key, value, num_value) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (run_uuid, key) DO NOTHING",
+            "INSERT INTO params (run_key, key, value, num_value) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (run_key, key) DO NOTHING",
         )?
         .execute(params![
-            run_id,
+            run_key,
             p.key,
             p.value,
             numeric_param_value(&p.value)
@@ -602,8 +603,8 @@ fn insert_param(tx: &Connection, run_id: &str, p: &Param) -> Result<(), StoreErr
     }
     // Already logged: the same value again is fine, a different one is an error.
     let old: String = tx
-        .prepare_cached("SELECT value FROM params WHERE run_uuid = ?1 AND key = ?2")?
-        .query_row(params![run_id, p.key], |r| r.get(0))?;
+        .prepare_cached("SELECT value FROM params WHERE run_key = ?1 AND key = ?2")?
+        .query_row(params![run_key, p.key], |r| r.get(0))?;
     if old == p.value {
         return Ok(());
     }
@@ -753,9 +754,10 @@ fn insert_new_run(tx: &Connection, run: &NewRunRow) -> Result<RunInfo, StoreErro
         info.user_id,
         info.artifact_uri
     ])?;
+    let run_key = tx.last_insert_rowid();
     // The name tag is already the run's name: no rename needed.
     insert_new_run_tags(tx, &run.run_id, &run.tags)?;
-    insert_new_run_params(tx, &run.run_id, &run.params)?;
+    insert_new_run_params(tx, &run.run_id, run_key, &run.params)?;
     Ok(info)
 }
 
@@ -769,7 +771,7 @@ fn log_batch_rows(
 ) -> Result<(), StoreError> {
     let (_, run_key) = require_active_run_row(tx, run_id)?;
     for p in params {
-        insert_param(tx, run_id, p)?;
+        insert_param(tx, run_id, run_key, p)?;
     }
     for t in tags {
         upsert_tag(tx, run_id, t)?;
