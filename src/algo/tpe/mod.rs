@@ -19,8 +19,10 @@
 //!   linear forgetting after 25, categorical pseudo-counts, exact bin masses for quantized values.
 
 mod gaps;
+mod kernel;
 mod normal;
 mod parzen;
+mod rows;
 mod score;
 mod sort;
 mod split;

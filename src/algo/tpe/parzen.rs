@@ -11,15 +11,15 @@
 use rand::RngExt;
 use rayon::prelude::*;
 
-use super::normal::{log_norm_mass, norm_mass};
+use super::kernel::kernel_consts;
+use super::normal::norm_mass;
+use super::rows::internal_rows;
 use super::score::{self, NumCols, Query};
 use super::{gaps, sort};
 use super::{Bandwidth, CategoricalKernel};
 use crate::space::dist::std_normal;
 use crate::space::{Assignment, Numeric, ParamKind, Space};
 use crate::trial::Trial;
-
-const LN_SQRT_2PI: f64 = 0.918_938_533_204_672_7;
 
 /// `log Σ exp(v)`, `-inf` for an empty or all `-inf` slice.
 pub(crate) fn logsumexp(v: &[f64]) -> f64 {
@@ -226,10 +226,14 @@ impl Estimator {
         } else {
             weights.iter().map(|w| w.ln()).collect()
         };
-        // the raw value of parameter p for component k (None where inactive, and for the prior)
-        let raw_of = |p: usize, k: usize| {
-            obs.get(k)
-                .and_then(|o| trials[o.trial].params.assignment().raw(p))
+        let mut owned = Vec::new();
+        let rows = internal_rows(space, trials, obs, &mut owned);
+        // the internal value of parameter p for component k (None where inactive, and for the
+        // prior; a categorical parameter's is its raw value)
+        let internal_of = |p: usize, k: usize| {
+            rows.get(k)
+                .and_then(|r| r.get(p).copied())
+                .filter(|v| !v.is_nan())
         };
         // parameters are independent: build them in parallel when the mixture is large
         let build_dim = |p: usize| -> Dim {
@@ -239,9 +243,9 @@ impl Estimator {
                     let mut active = Vec::new();
                     let mut vals = Vec::new();
                     for k in 0..m {
-                        if let Some(raw) = raw_of(p, k) {
+                        if let Some(x) = internal_of(p, k) {
                             active.push(k);
-                            vals.push(spec.to_internal(raw));
+                            vals.push(x);
                         }
                     }
                     let sig = bandwidths(&vals, spec, cfg);
@@ -251,45 +255,16 @@ impl Estimator {
                         mu[k] = vals[j];
                         sigma[k] = sig[j];
                     }
-                    let bounded = spec.uniform_prior;
-                    let mut log_c = Vec::with_capacity(m);
-                    // most bandwidths sit at the floor or the ceiling: reuse their logarithm
-                    let mut last_sigma = f64::NAN;
-                    let mut last_ln = 0.0;
-                    let mut accept = 0.0;
-                    let mut inv_sigma = Vec::with_capacity(m);
-                    for k in 0..m {
-                        let inv = 1.0 / sigma[k];
-                        inv_sigma.push(inv);
-                        let (za, zb) = ((spec.low - mu[k]) * inv, (spec.high - mu[k]) * inv);
-                        // hyperopt: one truncation constant for the whole mixture
-                        let trunc = match (bounded, cfg.hyperopt_scoring) {
-                            (false, _) => 0.0,
-                            (true, true) => {
-                                accept += weights[k] * norm_mass(za, zb).max(1e-300);
-                                0.0
-                            }
-                            (true, false) => log_norm_mass(za, zb),
-                        };
-                        if sigma[k] != last_sigma {
-                            last_sigma = sigma[k];
-                            last_ln = last_sigma.ln();
-                        }
-                        log_c.push(-last_ln - LN_SQRT_2PI - trunc);
-                    }
+                    let kc = kernel_consts(spec, &mu, &sigma, &weights, cfg.hyperopt_scoring);
                     Dim::Num(NumDim {
                         param: p,
                         spec: spec.clone(),
                         mu,
                         sigma,
-                        inv_sigma,
-                        log_c,
-                        log_accept: if cfg.hyperopt_scoring {
-                            accept.ln()
-                        } else {
-                            0.0
-                        },
-                        bounded,
+                        inv_sigma: kc.inv_sigma,
+                        log_c: kc.log_c,
+                        log_accept: kc.log_accept,
+                        bounded: spec.uniform_prior,
                         exact_bins: cfg.hyperopt_scoring,
                     })
                 }
@@ -297,7 +272,7 @@ impl Estimator {
                     let n_cat = kind.categories().unwrap_or(1);
                     let mut code = vec![n_cat as u32; m];
                     for (k, c) in code.iter_mut().enumerate() {
-                        if let Some(raw) = raw_of(p, k) {
+                        if let Some(raw) = internal_of(p, k) {
                             *c = kind.category_of(raw) as u32;
                         }
                     }
