@@ -38,10 +38,17 @@ pub(crate) fn sorted_gaps(vals: &[f64], lo: f64, hi: f64) -> Vec<f64> {
 /// The neighbour gaps of `vals` (at least two), exact wherever a gap is at least `min`; where
 /// it is below `min`, some value below `min`. `None` when the cells would outnumber the values
 /// (a tiny `min`), or for fewer than two values: then use [`sorted_gaps`].
+#[cfg(test)]
 pub(crate) fn neighbour_gaps(vals: &[f64], min: f64) -> Option<Vec<f64>> {
+    let mut gap = Vec::new();
+    neighbour_gaps_into(vals, min, &mut gap).then_some(gap)
+}
+
+/// [`neighbour_gaps`] into `gap` (its old contents replaced); false where that gives `None`.
+pub(crate) fn neighbour_gaps_into(vals: &[f64], min: f64, gap: &mut Vec<f64>) -> bool {
     let n = vals.len();
     if n < 2 || min.is_nan() || min <= 0.0 {
-        return None;
+        return false;
     }
     let (vmin, vmax) = vals
         .iter()
@@ -50,7 +57,7 @@ pub(crate) fn neighbour_gaps(vals: &[f64], min: f64) -> Option<Vec<f64>> {
         });
     let span = (vmax - vmin) / min;
     if !span.is_finite() || span > (4 * n) as f64 {
-        return None;
+        return false;
     }
     let cells = span as usize + 1;
     // first and last value of each cell, ordered by (value, index) as the sort would
@@ -70,7 +77,8 @@ pub(crate) fn neighbour_gaps(vals: &[f64], min: f64) -> Option<Vec<f64>> {
         }
     }
     // interior values of a cell have both neighbours in it: their gaps are below `min`
-    let mut gap = vec![0.0; n];
+    gap.clear();
+    gap.resize(n, 0.0);
     let occupied: Vec<usize> = (0..cells).filter(|&c| first[c] != NONE).collect();
     for (j, &c) in occupied.iter().enumerate() {
         let (a, b) = (first[c] as usize, last[c] as usize);
@@ -92,7 +100,7 @@ pub(crate) fn neighbour_gaps(vals: &[f64], min: f64) -> Option<Vec<f64>> {
             gap[b] = right.unwrap_or(0.0);
         }
     }
-    Some(gap)
+    true
 }
 
 #[cfg(test)]

@@ -10,16 +10,6 @@ use crate::space::Numeric;
 
 const LN_SQRT_2PI: f64 = 0.918_938_533_204_672_7;
 
-/// The kernel constants of one numeric dimension, per component.
-pub(crate) struct KernelConsts {
-    /// `1 / sigma`
-    pub inv_sigma: Vec<f64>,
-    /// log normalising constant of each component's kernel
-    pub log_c: Vec<f64>,
-    /// hyperopt scoring: log of the mixture's total mass inside the bounds (0 otherwise)
-    pub log_accept: f64,
-}
-
 /// `1 / s` and `ln s` of the last few distinct bandwidths, the prior's width always among them.
 struct SigmaMemo {
     s: [f64; 3],
@@ -57,49 +47,60 @@ impl SigmaMemo {
 }
 
 /// The constants of kernels with means `mu` and bandwidths `sigma` (internal space) for the
-/// parameter `spec`; `weights` are the components' normalised weights (for hyperopt's
-/// mixture-wide truncation, `hyperopt` set), else each kernel is truncated on its own.
+/// parameter `spec`: `1 / sigma` into `inv_sigma` and the log normalising constants into
+/// `log_c` (their old contents replaced). `weights` are the components' normalised weights:
+/// with `hyperopt` set, bounded kernels share one truncation constant for the whole mixture and
+/// its log (the mixture's mass inside the bounds) is returned; otherwise each bounded kernel is
+/// truncated on its own and 0 is returned.
 pub(crate) fn kernel_consts(
     spec: &Numeric,
     mu: &[f64],
     sigma: &[f64],
     weights: &[f64],
     hyperopt: bool,
-) -> KernelConsts {
+    inv_sigma: &mut Vec<f64>,
+    log_c: &mut Vec<f64>,
+) -> f64 {
     let m = mu.len().min(sigma.len());
-    let mut inv_sigma = Vec::with_capacity(m);
-    let mut log_c = Vec::with_capacity(m);
+    let (mu, sigma) = (&mu[..m], &sigma[..m]);
+    inv_sigma.clear();
+    inv_sigma.resize(m, 0.0);
+    log_c.clear();
+    log_c.resize(m, 0.0);
     let mut memo = SigmaMemo::new(spec.width());
     let (low, high) = (spec.low, spec.high);
+    let outs = inv_sigma.iter_mut().zip(log_c.iter_mut());
     let mut accept = 0.0;
     if !spec.uniform_prior {
         // unbounded: no truncation
-        for &s in &sigma[..m] {
-            let (inv, ln_s) = memo.get(s);
-            inv_sigma.push(inv);
-            log_c.push(-ln_s - LN_SQRT_2PI);
+        for ((inv, lc), &s) in outs.zip(sigma) {
+            let (i, ln_s) = memo.get(s);
+            *inv = i;
+            *lc = -ln_s - LN_SQRT_2PI;
         }
     } else if hyperopt {
         // one truncation constant for the whole mixture
-        for ((&mu, &s), &w) in mu[..m].iter().zip(&sigma[..m]).zip(weights) {
-            let (inv, ln_s) = memo.get(s);
-            inv_sigma.push(inv);
-            let (za, zb) = ((low - mu) * inv, (high - mu) * inv);
+        for (((inv, lc), (&mu, &s)), &w) in outs.zip(mu.iter().zip(sigma)).zip(weights) {
+            let (i, ln_s) = memo.get(s);
+            *inv = i;
+            let (za, zb) = ((low - mu) * i, (high - mu) * i);
             accept += w * norm_mass(za, zb).max(1e-300);
-            log_c.push(-ln_s - LN_SQRT_2PI);
+            *lc = -ln_s - LN_SQRT_2PI;
         }
     } else {
         let table = ln_phi_pieces();
-        for (&mu, &s) in mu[..m].iter().zip(&sigma[..m]) {
-            let (inv, ln_s) = memo.get(s);
-            inv_sigma.push(inv);
-            let (za, zb) = ((low - mu) * inv, (high - mu) * inv);
-            log_c.push(-ln_s - LN_SQRT_2PI - log_norm_mass_in(table, za, zb));
+        for ((inv, lc), (&mu, &s)) in outs.zip(mu.iter().zip(sigma)) {
+            let (i, ln_s) = memo.get(s);
+            *inv = i;
+            let (za, zb) = ((low - mu) * i, (high - mu) * i);
+            *lc = -ln_s - LN_SQRT_2PI - log_norm_mass_in(table, za, zb);
         }
     }
-    KernelConsts {
-        inv_sigma,
-        log_c,
-        log_accept: if hyperopt { accept.ln() } else { 0.0 },
+    // an unbounded parameter under hyperopt scoring adds no mass and gets ln 0 = -inf, as it
+    // always has
+    if hyperopt {
+        accept.ln()
+    } else {
+        0.0
     }
 }

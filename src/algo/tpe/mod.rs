@@ -18,10 +18,12 @@
 //!   20 start-up trials, adaptive Parzen bandwidths with the prior inserted and the magic clip,
 //!   linear forgetting after 25, categorical pseudo-counts, exact bin masses for quantized values.
 
+mod bandwidth;
 mod gaps;
 mod kernel;
 mod normal;
 mod parzen;
+mod pool;
 mod rows;
 mod score;
 mod sort;
