@@ -35,17 +35,19 @@ pub(crate) fn sorted_gaps(vals: &[f64], lo: f64, hi: f64) -> Vec<f64> {
     gap
 }
 
-/// The neighbour gaps of `vals` (at least two), exact wherever a gap is at least `min`; where
-/// it is below `min`, some value below `min`. `None` when the cells would outnumber the values
-/// (a tiny `min`), or for fewer than two values: then use [`sorted_gaps`].
+/// [`neighbour_gaps_into`] returning the gaps.
 #[cfg(test)]
 pub(crate) fn neighbour_gaps(vals: &[f64], min: f64) -> Option<Vec<f64>> {
     let mut gap = Vec::new();
     neighbour_gaps_into(vals, min, &mut gap).then_some(gap)
 }
 
-/// [`neighbour_gaps`] into `gap` (its old contents replaced); false where that gives `None`.
+/// The neighbour gaps of `vals` (at least two, none NaN) into `gap` (its old contents
+/// replaced), exact wherever a gap is at least `min`; where it is below `min`, some value below
+/// `min`. False, `gap` unused, when the cells would outnumber the values (a tiny `min`), or for
+/// fewer than two values: then use [`sorted_gaps`].
 pub(crate) fn neighbour_gaps_into(vals: &[f64], min: f64, gap: &mut Vec<f64>) -> bool {
+    debug_assert!(!vals.iter().any(|v| v.is_nan()), "NaN among the values");
     let n = vals.len();
     if n < 2 || min.is_nan() || min <= 0.0 {
         return false;
@@ -64,15 +66,19 @@ pub(crate) fn neighbour_gaps_into(vals: &[f64], min: f64, gap: &mut Vec<f64>) ->
     const NONE: u32 = u32::MAX;
     let mut first = vec![NONE; cells];
     let mut last = vec![NONE; cells];
+    // their values, so a comparison needs no second look-up: the values are finite here (their
+    // span is), so -inf and +inf stand for an empty cell
+    let mut lo = vec![f64::INFINITY; cells];
+    let mut hi = vec![f64::NEG_INFINITY; cells];
     let cell_of = |v: f64| (((v - vmin) / min) as usize).min(cells - 1);
     for (i, &v) in vals.iter().enumerate() {
         let c = cell_of(v);
-        let f = first[c];
-        if f == NONE || v < vals[f as usize] {
+        if v < lo[c] {
+            lo[c] = v;
             first[c] = i as u32;
         }
-        let l = last[c];
-        if l == NONE || v >= vals[l as usize] {
+        if v >= hi[c] {
+            hi[c] = v;
             last[c] = i as u32;
         }
     }

@@ -63,37 +63,35 @@ pub(crate) fn kernel_consts(
 ) -> f64 {
     let m = mu.len().min(sigma.len());
     let (mu, sigma) = (&mu[..m], &sigma[..m]);
-    inv_sigma.clear();
-    inv_sigma.resize(m, 0.0);
-    log_c.clear();
-    log_c.resize(m, 0.0);
     let mut memo = SigmaMemo::new(spec.width());
+    inv_sigma.clear();
+    inv_sigma.reserve(m);
+    log_c.clear();
+    // 1 / sigma, and ln sigma in `log_c` for now
+    log_c.extend(sigma.iter().map(|&s| {
+        let (inv, ln_s) = memo.get(s);
+        inv_sigma.push(inv);
+        ln_s
+    }));
     let (low, high) = (spec.low, spec.high);
-    let outs = inv_sigma.iter_mut().zip(log_c.iter_mut());
     let mut accept = 0.0;
-    if !spec.uniform_prior {
-        // unbounded: no truncation
-        for ((inv, lc), &s) in outs.zip(sigma) {
-            let (i, ln_s) = memo.get(s);
-            *inv = i;
-            *lc = -ln_s - LN_SQRT_2PI;
+    if !spec.uniform_prior || hyperopt {
+        // no truncation of the kernels themselves
+        for lc in log_c.iter_mut() {
+            *lc = -*lc - LN_SQRT_2PI;
         }
-    } else if hyperopt {
-        // one truncation constant for the whole mixture
-        for (((inv, lc), (&mu, &s)), &w) in outs.zip(mu.iter().zip(sigma)).zip(weights) {
-            let (i, ln_s) = memo.get(s);
-            *inv = i;
-            let (za, zb) = ((low - mu) * i, (high - mu) * i);
-            accept += w * norm_mass(za, zb).max(1e-300);
-            *lc = -ln_s - LN_SQRT_2PI;
+        if spec.uniform_prior {
+            // hyperopt: one truncation constant for the whole mixture
+            for ((&mu, &i), &w) in mu.iter().zip(&*inv_sigma).zip(weights) {
+                let (za, zb) = ((low - mu) * i, (high - mu) * i);
+                accept += w * norm_mass(za, zb).max(1e-300);
+            }
         }
     } else {
         let table = ln_phi_pieces();
-        for ((inv, lc), (&mu, &s)) in outs.zip(mu.iter().zip(sigma)) {
-            let (i, ln_s) = memo.get(s);
-            *inv = i;
+        for ((lc, &mu), &i) in log_c.iter_mut().zip(mu).zip(&*inv_sigma) {
             let (za, zb) = ((low - mu) * i, (high - mu) * i);
-            *lc = -ln_s - LN_SQRT_2PI - log_norm_mass_in(table, za, zb);
+            *lc = -*lc - LN_SQRT_2PI - log_norm_mass_in(table, za, zb);
         }
     }
     // an unbounded parameter under hyperopt scoring adds no mass and gets ln 0 = -inf, as it
