@@ -34,7 +34,7 @@ use std::collections::{BTreeMap, HashSet};
 use super::{Algorithm, TrialRng};
 use crate::space::{Assignment, Space, Value};
 use crate::trial::{HistoryView, Observation};
-use parzen::{Estimator, KernelConfig, Obs};
+use parzen::{Estimator, KernelConfig, Obs, PARALLEL_COMPONENTS};
 
 /// How many of the `N` observations form the good set.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -344,7 +344,9 @@ impl Tpe {
         let trials = history.trials();
         let dims: Vec<usize> = (0..space.len()).collect();
         let cfg = self.kernel();
-        let (l, g) = rayon::join(
+        let parallel = split.good.len().max(split.bad.len()) + 1 >= PARALLEL_COMPONENTS;
+        let (l, g) = join(
+            parallel,
             || Estimator::build(space, trials, &split.good, &dims, self.prior_weight, &cfg),
             || Estimator::build(space, trials, &split.bad, &dims, self.prior_weight, &cfg),
         );
@@ -366,7 +368,8 @@ impl Tpe {
                 })
                 .filter(|a| !(dedup && seen.contains(&a.key())))
                 .collect();
-            let (ls, gs) = rayon::join(
+            let (ls, gs) = join(
+                parallel,
                 || l.log_pdf_many(&candidates),
                 || g.log_pdf_many(&candidates),
             );
@@ -450,6 +453,22 @@ impl Tpe {
     }
 }
 
+/// Both closures' results: computed on the rayon pool when `parallel`, one after the other
+/// otherwise (small mixtures, where handing work to the pool costs more than it saves).
+fn join<A, B, RA, RB>(parallel: bool, a: A, b: B) -> (RA, RB)
+where
+    A: FnOnce() -> RA + Send,
+    B: FnOnce() -> RB + Send,
+    RA: Send,
+    RB: Send,
+{
+    if parallel {
+        rayon::join(a, b)
+    } else {
+        (a(), b())
+    }
+}
+
 impl Algorithm for Tpe {
     fn name(&self) -> String {
         if self.hyperopt_scoring {
@@ -505,7 +524,13 @@ impl Algorithm for Tpe {
         match self.split(history) {
             None => self.startup(space, history, rng),
             Some(split) if self.multivariate => {
-                self.suggest_multivariate(space, history, &split, rng)
+                if split.good.len().max(split.bad.len()) + 1 >= PARALLEL_COMPONENTS {
+                    // the whole suggestion on the pool: its parallel steps then start from a
+                    // worker thread instead of each handing work over from this one
+                    rayon::scope(|_| self.suggest_multivariate(space, history, &split, rng))
+                } else {
+                    self.suggest_multivariate(space, history, &split, rng)
+                }
             }
             Some(split) => self.suggest_univariate(space, history, &split, rng),
         }
