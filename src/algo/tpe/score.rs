@@ -209,8 +209,9 @@ fn score_block_plain(
     cats: &[&[u32]],
     queries: &[Query],
 ) -> Vec<Lse> {
-    let mut acc = vec![0.0; range.len()];
-    let mut tmp = [0.0; BLOCK];
+    // the terms, and their exponentials
+    let mut buf = vec![0.0; 2 * range.len()];
+    let (acc, tmp) = buf.split_at_mut(range.len());
     let mut out = Vec::with_capacity(queries.len());
     // plain loops, no closures: everything here is inlined into the AVX2 copy
     for q in queries {
@@ -219,7 +220,7 @@ fn score_block_plain(
             if !x.is_nan() {
                 let r = range.clone();
                 add_numeric(
-                    &mut acc,
+                    acc,
                     x,
                     &d.mu[r.clone()],
                     &d.inv_sigma[r.clone()],
@@ -229,16 +230,16 @@ fn score_block_plain(
         }
         for (codes, lut) in cats.iter().zip(&q.luts) {
             if !lut.is_empty() {
-                add_categorical(&mut acc, lut, &codes[range.clone()]);
+                add_categorical(acc, lut, &codes[range.clone()]);
             }
         }
-        let max = max_of(&acc);
+        let max = max_of(acc);
         out.push(if max == f64::NEG_INFINITY {
             Lse::EMPTY
         } else {
             Lse {
                 max,
-                sum: sum_exp(&acc, max, &mut tmp),
+                sum: sum_exp(acc, max, tmp),
             }
         });
     }
