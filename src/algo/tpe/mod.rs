@@ -28,6 +28,7 @@ mod rows;
 mod score;
 mod sort;
 mod split;
+mod trunc;
 
 use std::collections::{BTreeMap, HashSet};
 

@@ -10,9 +10,9 @@
 use std::sync::OnceLock;
 
 /// Beyond this many sigmas a tail is dropped.
-const TAIL_END: f64 = 8.5;
+pub(crate) const TAIL_END: f64 = 8.5;
 /// Table pieces per sigma.
-const PIECES_PER_SIGMA: f64 = 128.0;
+pub(crate) const PIECES_PER_SIGMA: f64 = 128.0;
 
 /// Cubic pieces of `ln Φ(d)` on `[0, 8.5]`, each `[c0, c1, c2, c3]` in the offset `t ∈ [0, 1)`
 /// inside the piece: Hermite interpolation of the exact values and slopes at the piece ends.
