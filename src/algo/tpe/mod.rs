@@ -35,7 +35,7 @@ use std::collections::{BTreeMap, HashSet};
 use super::{Algorithm, TrialRng};
 use crate::space::{Assignment, Space, Value};
 use crate::trial::{HistoryView, Observation};
-use parzen::{Estimator, KernelConfig, Obs, PARALLEL_COMPONENTS};
+use parzen::{parallel, Estimator, KernelConfig, Obs};
 
 /// How many of the `N` observations form the good set.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -230,7 +230,8 @@ struct Split {
 impl Tpe {
     /// Returns None while in the start-up phase.
     fn split(&self, history: &HistoryView<'_>) -> Option<Split> {
-        let mut scored: Vec<(f64, usize)> = Vec::new(); // (loss, trial index), trial order
+        // (loss, trial index), trial order
+        let mut scored: Vec<(f64, usize)> = Vec::with_capacity(history.len());
         let mut pending: Vec<usize> = Vec::new();
         for (i, (_, o)) in history.iter().enumerate() {
             match (o, self.pending) {
@@ -345,9 +346,9 @@ impl Tpe {
         let trials = history.trials();
         let dims: Vec<usize> = (0..space.len()).collect();
         let cfg = self.kernel();
-        let parallel = split.good.len().max(split.bad.len()) + 1 >= PARALLEL_COMPONENTS;
+        let par = parallel(split.good.len().max(split.bad.len()) + 1);
         let (l, g) = join(
-            parallel,
+            par,
             || Estimator::build(space, trials, &split.good, &dims, self.prior_weight, &cfg),
             || Estimator::build(space, trials, &split.bad, &dims, self.prior_weight, &cfg),
         );
@@ -370,7 +371,7 @@ impl Tpe {
                 .filter(|a| !(dedup && seen.contains(&a.key())))
                 .collect();
             let (ls, gs) = join(
-                parallel,
+                par,
                 || l.log_pdf_many(&candidates),
                 || g.log_pdf_many(&candidates),
             );
@@ -455,7 +456,8 @@ impl Tpe {
 }
 
 /// Both closures' results: computed on the rayon pool when `parallel`, one after the other
-/// otherwise (small mixtures, where handing work to the pool costs more than it saves).
+/// otherwise (small mixtures or a one-thread pool, where handing work over costs more than it
+/// saves).
 fn join<A, B, RA, RB>(parallel: bool, a: A, b: B) -> (RA, RB)
 where
     A: FnOnce() -> RA + Send,
@@ -525,7 +527,7 @@ impl Algorithm for Tpe {
         match self.split(history) {
             None => self.startup(space, history, rng),
             Some(split) if self.multivariate => {
-                if split.good.len().max(split.bad.len()) + 1 >= PARALLEL_COMPONENTS {
+                if parallel(split.good.len().max(split.bad.len()) + 1) {
                     // the whole suggestion on the pool: its parallel steps then start from a
                     // worker thread instead of each handing work over from this one
                     rayon::scope(|_| self.suggest_multivariate(space, history, &split, rng))

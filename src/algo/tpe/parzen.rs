@@ -168,6 +168,13 @@ impl CatDim {
 /// Mixtures with at least this many components are built and scored in parallel.
 pub(crate) const PARALLEL_COMPONENTS: usize = 256;
 
+/// True if work on a mixture of `m` components is worth handing to the rayon pool: the mixture
+/// is large and the pool has more than one thread (with one, handing work over only adds the
+/// hand-over). Results are the same either way.
+pub(crate) fn parallel(m: usize) -> bool {
+    m >= PARALLEL_COMPONENTS && rayon::current_num_threads() > 1
+}
+
 enum Dim {
     Num(NumDim),
     Cat(CatDim),
@@ -219,7 +226,8 @@ impl Estimator {
                 .chain(std::iter::once(prior_weight / total)),
         );
         let mut log_w = pool::F64.take(m);
-        if m >= PARALLEL_COMPONENTS {
+        let par = parallel(m);
+        if par {
             log_w.par_extend(weights.par_iter().map(|w| w.ln()));
         } else {
             log_w.extend(weights.iter().map(|w| w.ln()));
@@ -261,7 +269,7 @@ impl Estimator {
             }
         };
         let jobs: Vec<(usize, Vec<f64>)> = dims.iter().copied().zip(cols).collect();
-        let built: Vec<Dim> = if m >= PARALLEL_COMPONENTS {
+        let built: Vec<Dim> = if par {
             jobs.into_par_iter().map(build_dim).collect()
         } else {
             jobs.into_iter().map(build_dim).collect()
@@ -389,8 +397,8 @@ impl Estimator {
             })
             .collect();
         let cats: Vec<&[u32]> = self.cats.iter().map(|d| d.code.as_slice()).collect();
-        let parallel = self.n_components() >= PARALLEL_COMPONENTS;
-        score::log_pdf_many(&self.log_w, &nums, &cats, &queries, parallel)
+        let par = parallel(self.n_components());
+        score::log_pdf_many(&self.log_w, &nums, &cats, &queries, par)
     }
 
     /// What assignment `a` contributes to each dimension's kernel.
