@@ -2,8 +2,8 @@
 //! normalising constant, truncation to the bounds included.
 //!
 //! Building the bad estimator computes these for every observation, so the loop is kept
-//! lean: most components share a few bandwidths (the floor, the ceiling), whose inverse and
-//! logarithm are remembered, and the truncation mass takes the table path, four kernels at a
+//! lean: most components share a few bandwidths (the floor, the ceiling), whose logarithm is
+//! remembered, and the truncation mass takes the table path, four kernels at a
 //! time where the CPU has AVX2 ([`super::trunc`]).
 
 use super::normal::{ln_phi_pieces, norm_mass};
@@ -13,39 +13,36 @@ use crate::space::Numeric;
 /// `ln √(2π)`, the normal density's log normalising constant at unit sigma.
 pub(crate) const LN_SQRT_2PI: f64 = 0.918_938_533_204_672_7;
 
-/// `1 / s` and `ln s` of the last few distinct bandwidths, the prior's width always among them.
-struct SigmaMemo {
+/// `ln s` of the last few distinct bandwidths, the prior's width always among them.
+struct LnMemo {
     s: [f64; 3],
-    inv: [f64; 3],
     ln: [f64; 3],
     next: usize,
 }
 
-impl SigmaMemo {
-    fn new(width: f64) -> SigmaMemo {
-        SigmaMemo {
+impl LnMemo {
+    fn new(width: f64) -> LnMemo {
+        LnMemo {
             s: [width, f64::NAN, f64::NAN],
-            inv: [1.0 / width, f64::NAN, f64::NAN],
             ln: [width.ln(), f64::NAN, f64::NAN],
             next: 1,
         }
     }
 
-    /// `(1 / s, ln s)`, exactly as computed afresh.
+    /// `ln s`, exactly as computed afresh.
     #[inline(always)]
-    fn get(&mut self, s: f64) -> (f64, f64) {
+    fn get(&mut self, s: f64) -> f64 {
         for i in 0..3 {
             if self.s[i] == s {
-                return (self.inv[i], self.ln[i]);
+                return self.ln[i];
             }
         }
         // the two slots after the width take turns
         let i = self.next;
         self.next = 3 - i;
         self.s[i] = s;
-        self.inv[i] = 1.0 / s;
         self.ln[i] = s.ln();
-        (self.inv[i], self.ln[i])
+        self.ln[i]
     }
 }
 
@@ -66,16 +63,12 @@ pub(crate) fn kernel_consts(
 ) -> f64 {
     let m = mu.len().min(sigma.len());
     let (mu, sigma) = (&mu[..m], &sigma[..m]);
-    let mut memo = SigmaMemo::new(spec.width());
     inv_sigma.clear();
-    inv_sigma.reserve(m);
+    inv_sigma.extend(sigma.iter().map(|&s| 1.0 / s));
+    // ln sigma in `log_c` for now
+    let mut memo = LnMemo::new(spec.width());
     log_c.clear();
-    // 1 / sigma, and ln sigma in `log_c` for now
-    log_c.extend(sigma.iter().map(|&s| {
-        let (inv, ln_s) = memo.get(s);
-        inv_sigma.push(inv);
-        ln_s
-    }));
+    log_c.extend(sigma.iter().map(|&s| memo.get(s)));
     let (low, high) = (spec.low, spec.high);
     let mut accept = 0.0;
     if !spec.uniform_prior || hyperopt {

@@ -11,6 +11,10 @@ use super::pool;
 use crate::space::Space;
 use crate::trial::Trial;
 
+/// Observations whose rows are copied into the columns together: their rows stay in L1 while
+/// each column takes its values.
+const CHUNK: usize = 64;
+
 /// The internal values of parameters `dims` of each observation's trial: `cols[j][k]` is that
 /// of parameter `dims[j]` in observation `k` (`NaN` where inactive). The columns come from
 /// [`pool::F64`].
@@ -20,26 +24,34 @@ pub(crate) fn internal_columns(
     obs: &[Obs],
     dims: &[usize],
 ) -> Vec<Vec<f64>> {
-    let kinds: Vec<_> = space.params().iter().map(|p| &p.kind).collect();
-    let mut cols: Vec<Vec<f64>> = dims.iter().map(|_| pool::F64.take(obs.len())).collect();
+    let n = space.len();
+    // rows of trials read through another space object, worked out here
+    let mut owned = Vec::new();
     for o in obs {
         let params = &trials[o.trial].params;
-        match params.internal_in(space) {
-            Some(row) => {
-                for (c, &p) in cols.iter_mut().zip(dims) {
-                    c.push(row.get(p).copied().unwrap_or(f64::NAN));
-                }
-            }
-            None => {
-                let a = params.assignment();
-                for (c, &p) in cols.iter_mut().zip(dims) {
-                    let x = match (a.raw(p), kinds.get(p)) {
-                        (Some(raw), Some(kind)) => kind.to_internal(raw),
-                        _ => f64::NAN,
-                    };
-                    c.push(x);
-                }
-            }
+        if params.internal_in(space).is_none() {
+            let a = params.assignment();
+            owned.extend(
+                space
+                    .params()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| a.raw(i).map_or(f64::NAN, |raw| p.kind.to_internal(raw))),
+            );
+        }
+    }
+    let mut computed = owned.chunks_exact(n.max(1));
+    let rows: Vec<&[f64]> = obs
+        .iter()
+        .map(|o| match trials[o.trial].params.internal_in(space) {
+            Some(row) => row,
+            None => computed.next().unwrap_or(&[]),
+        })
+        .collect();
+    let mut cols: Vec<Vec<f64>> = dims.iter().map(|_| pool::F64.take(obs.len())).collect();
+    for chunk in rows.chunks(CHUNK) {
+        for (c, &p) in cols.iter_mut().zip(dims) {
+            c.extend(chunk.iter().map(|r| r.get(p).copied().unwrap_or(f64::NAN)));
         }
     }
     cols
