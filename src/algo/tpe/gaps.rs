@@ -45,11 +45,11 @@ pub(crate) fn neighbour_gaps(vals: &[f64], min: f64) -> Option<Vec<f64>> {
 /// The neighbour gaps of `vals` (at least two, none NaN) into `gap` (its old contents
 /// replaced), exact wherever a gap is at least `min`; where it is below `min`, some value below
 /// `min`. False, `gap` unused, when the cells would outnumber the values (a tiny `min`), or for
-/// fewer than two values: then use [`sorted_gaps`].
+/// fewer than two values (or more than a billion): then use [`sorted_gaps`].
 pub(crate) fn neighbour_gaps_into(vals: &[f64], min: f64, gap: &mut Vec<f64>) -> bool {
     debug_assert!(!vals.iter().any(|v| v.is_nan()), "NaN among the values");
     let n = vals.len();
-    if n < 2 || min.is_nan() || min <= 0.0 {
+    if n < 2 || n >= (u32::MAX / 4) as usize || min.is_nan() || min <= 0.0 {
         return false;
     }
     let (vmin, vmax) = vals
@@ -70,9 +70,15 @@ pub(crate) fn neighbour_gaps_into(vals: &[f64], min: f64, gap: &mut Vec<f64>) ->
     // span is), so -inf and +inf stand for an empty cell
     let mut lo = vec![f64::INFINITY; cells];
     let mut hi = vec![f64::NEG_INFINITY; cells];
-    let cell_of = |v: f64| (((v - vmin) / min) as usize).min(cells - 1);
-    for (i, &v) in vals.iter().enumerate() {
-        let c = cell_of(v);
+    // each value's cell first, in a loop of its own (the divisions pipeline); the cells number
+    // at most 4n + 1, which fits in 32 bits (checked above)
+    let top = (cells - 1) as u32;
+    let cell: Vec<u32> = vals
+        .iter()
+        .map(|&v| (((v - vmin) / min) as u32).min(top))
+        .collect();
+    for (i, (&v, &c)) in vals.iter().zip(&cell).enumerate() {
+        let c = c as usize;
         if v < lo[c] {
             lo[c] = v;
             first[c] = i as u32;
