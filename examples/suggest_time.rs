@@ -2,8 +2,9 @@
 //! A/B check between builds (`RAYON_NUM_THREADS=1` for one thread).
 //!
 //! `cargo run --release --example suggest_time -- 1000 300 [hyperopt]` prints the median, the
-//! 10th and the 90th percentile of 300 suggestions after 1000 random-search trials, and a
-//! checksum of the suggested values (equal checksums: the same suggestions).
+//! 10th and the 90th percentile of 300 suggestions after 1000 random-search trials, a checksum
+//! of the suggested values, and a hash of their bits (equal hashes: the same suggestions, bit
+//! for bit).
 
 use std::time::Instant;
 
@@ -41,16 +42,21 @@ fn main() {
     };
     let mut times = Vec::with_capacity(reps);
     let mut checksum = 0.0;
+    // FNV-1a over the bits of every suggested value
+    let mut bits: u64 = 0xcbf2_9ce4_8422_2325;
     for k in 0..reps {
         let mut rng = trial_rng(42, n + k);
         let start = Instant::now();
         let a = algo.suggest(&space, &view, &mut rng);
         times.push(start.elapsed().as_secs_f64() * 1e3);
         checksum += a.values().iter().filter(|v| !v.is_nan()).sum::<f64>();
+        for v in a.values() {
+            bits = (bits ^ v.to_bits()).wrapping_mul(0x0000_0100_0000_01b3);
+        }
     }
     times.sort_by(f64::total_cmp);
     println!(
-        "n={n} median {:.3} ms  p10 {:.3}  p90 {:.3}  (checksum {checksum:.6})",
+        "n={n} median {:.3} ms  p10 {:.3}  p90 {:.3}  (checksum {checksum:.6}, bits {bits:016x})",
         times[reps / 2],
         times[reps / 10],
         times[reps * 9 / 10]

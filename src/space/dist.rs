@@ -201,6 +201,15 @@ impl ParamKind {
         }
     }
 
+    /// Raw value -> internal value, the space the algorithms model a parameter in: a numeric
+    /// parameter's [`Numeric::to_internal`], a categorical one's raw value unchanged.
+    pub(crate) fn to_internal(&self, raw: f64) -> f64 {
+        match self {
+            ParamKind::Numeric(n) => n.to_internal(raw),
+            _ => raw,
+        }
+    }
+
     /// Raw value of a category index (categorical kinds).
     pub fn raw_of_category(&self, k: usize) -> f64 {
         match self {

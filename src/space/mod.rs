@@ -485,10 +485,7 @@ impl Space {
 
     /// Read an assignment through this space: typed params.
     pub fn params_of(&self, assignment: Assignment) -> Params {
-        Params {
-            space: self.inner.clone(),
-            assignment,
-        }
+        Params::new(self.inner.clone(), assignment)
     }
 
     /// hyperopt's `space_eval`: the structure the space describes, with the values of a raw

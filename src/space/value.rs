@@ -224,6 +224,9 @@ pub enum ParamError {
 pub struct Params {
     pub(crate) space: Arc<SpaceInner>,
     pub(crate) assignment: Assignment,
+    /// Each parameter's internal value ([`ParamKind::to_internal`]), `NaN` where inactive:
+    /// worked out once here, read by the algorithms at every suggestion.
+    internal: Arc<[f64]>,
 }
 
 impl fmt::Debug for Params {
@@ -239,6 +242,32 @@ impl PartialEq for Params {
 }
 
 impl Params {
+    /// The params of `assignment` read through `space`.
+    pub(crate) fn new(space: Arc<SpaceInner>, assignment: Assignment) -> Params {
+        let internal = space
+            .params
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                assignment
+                    .raw(i)
+                    .map_or(f64::NAN, |raw| p.kind.to_internal(raw))
+            })
+            .collect();
+        Params {
+            space,
+            assignment,
+            internal,
+        }
+    }
+
+    /// The internal values ([`ParamKind::to_internal`], `NaN` where inactive, one per parameter
+    /// of the space), if these params were read through `space` itself (not merely an equal
+    /// one).
+    pub(crate) fn internal_in(&self, space: &super::Space) -> Option<&[f64]> {
+        Arc::ptr_eq(&self.space, &space.inner).then_some(&*self.internal)
+    }
+
     /// The typed value of the parameter `label`, `None` if unknown or inactive.
     pub fn get(&self, label: &str) -> Option<Value> {
         let &i = self.space.by_label.get(label)?;

@@ -35,13 +35,22 @@ pub(crate) fn sorted_gaps(vals: &[f64], lo: f64, hi: f64) -> Vec<f64> {
     gap
 }
 
-/// The neighbour gaps of `vals` (at least two), exact wherever a gap is at least `min`; where
-/// it is below `min`, some value below `min`. `None` when the cells would outnumber the values
-/// (a tiny `min`), or for fewer than two values: then use [`sorted_gaps`].
+/// [`neighbour_gaps_into`] returning the gaps.
+#[cfg(test)]
 pub(crate) fn neighbour_gaps(vals: &[f64], min: f64) -> Option<Vec<f64>> {
+    let mut gap = Vec::new();
+    neighbour_gaps_into(vals, min, &mut gap).then_some(gap)
+}
+
+/// The neighbour gaps of `vals` (at least two, none NaN) into `gap` (its old contents
+/// replaced), exact wherever a gap is at least `min`; where it is below `min`, some value below
+/// `min`. False, `gap` unused, when the cells would outnumber the values (a tiny `min`), or for
+/// fewer than two values (or more than a billion): then use [`sorted_gaps`].
+pub(crate) fn neighbour_gaps_into(vals: &[f64], min: f64, gap: &mut Vec<f64>) -> bool {
+    debug_assert!(!vals.iter().any(|v| v.is_nan()), "NaN among the values");
     let n = vals.len();
-    if n < 2 || min.is_nan() || min <= 0.0 {
-        return None;
+    if n < 2 || n >= (u32::MAX / 4) as usize || min.is_nan() || min <= 0.0 {
+        return false;
     }
     let (vmin, vmax) = vals
         .iter()
@@ -50,27 +59,38 @@ pub(crate) fn neighbour_gaps(vals: &[f64], min: f64) -> Option<Vec<f64>> {
         });
     let span = (vmax - vmin) / min;
     if !span.is_finite() || span > (4 * n) as f64 {
-        return None;
+        return false;
     }
     let cells = span as usize + 1;
     // first and last value of each cell, ordered by (value, index) as the sort would
     const NONE: u32 = u32::MAX;
     let mut first = vec![NONE; cells];
     let mut last = vec![NONE; cells];
-    let cell_of = |v: f64| (((v - vmin) / min) as usize).min(cells - 1);
-    for (i, &v) in vals.iter().enumerate() {
-        let c = cell_of(v);
-        let f = first[c];
-        if f == NONE || v < vals[f as usize] {
+    // their values, so a comparison needs no second look-up: the values are finite here (their
+    // span is), so -inf and +inf stand for an empty cell
+    let mut lo = vec![f64::INFINITY; cells];
+    let mut hi = vec![f64::NEG_INFINITY; cells];
+    // each value's cell first, in a loop of its own (the divisions pipeline); the cells number
+    // at most 4n + 1, which fits in 32 bits (checked above)
+    let top = (cells - 1) as u32;
+    let cell: Vec<u32> = vals
+        .iter()
+        .map(|&v| (((v - vmin) / min) as u32).min(top))
+        .collect();
+    for (i, (&v, &c)) in vals.iter().zip(&cell).enumerate() {
+        let c = c as usize;
+        if v < lo[c] {
+            lo[c] = v;
             first[c] = i as u32;
         }
-        let l = last[c];
-        if l == NONE || v >= vals[l as usize] {
+        if v >= hi[c] {
+            hi[c] = v;
             last[c] = i as u32;
         }
     }
     // interior values of a cell have both neighbours in it: their gaps are below `min`
-    let mut gap = vec![0.0; n];
+    gap.clear();
+    gap.resize(n, 0.0);
     let occupied: Vec<usize> = (0..cells).filter(|&c| first[c] != NONE).collect();
     for (j, &c) in occupied.iter().enumerate() {
         let (a, b) = (first[c] as usize, last[c] as usize);
@@ -92,7 +112,7 @@ pub(crate) fn neighbour_gaps(vals: &[f64], min: f64) -> Option<Vec<f64>> {
             gap[b] = right.unwrap_or(0.0);
         }
     }
-    Some(gap)
+    true
 }
 
 #[cfg(test)]

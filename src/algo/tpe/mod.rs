@@ -18,19 +18,24 @@
 //!   20 start-up trials, adaptive Parzen bandwidths with the prior inserted and the magic clip,
 //!   linear forgetting after 25, categorical pseudo-counts, exact bin masses for quantized values.
 
+mod bandwidth;
 mod gaps;
+mod kernel;
 mod normal;
 mod parzen;
+mod pool;
+mod rows;
 mod score;
 mod sort;
 mod split;
+mod trunc;
 
 use std::collections::{BTreeMap, HashSet};
 
 use super::{Algorithm, TrialRng};
 use crate::space::{Assignment, Space, Value};
 use crate::trial::{HistoryView, Observation};
-use parzen::{Estimator, KernelConfig, Obs};
+use parzen::{parallel, Estimator, KernelConfig, Obs};
 
 /// How many of the `N` observations form the good set.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -225,7 +230,8 @@ struct Split {
 impl Tpe {
     /// Returns None while in the start-up phase.
     fn split(&self, history: &HistoryView<'_>) -> Option<Split> {
-        let mut scored: Vec<(f64, usize)> = Vec::new(); // (loss, trial index), trial order
+        // (loss, trial index), trial order
+        let mut scored: Vec<(f64, usize)> = Vec::with_capacity(history.len());
         let mut pending: Vec<usize> = Vec::new();
         for (i, (_, o)) in history.iter().enumerate() {
             match (o, self.pending) {
@@ -340,7 +346,9 @@ impl Tpe {
         let trials = history.trials();
         let dims: Vec<usize> = (0..space.len()).collect();
         let cfg = self.kernel();
-        let (l, g) = rayon::join(
+        let par = parallel(split.good.len().max(split.bad.len()) + 1);
+        let (l, g) = join(
+            par,
             || Estimator::build(space, trials, &split.good, &dims, self.prior_weight, &cfg),
             || Estimator::build(space, trials, &split.bad, &dims, self.prior_weight, &cfg),
         );
@@ -362,7 +370,8 @@ impl Tpe {
                 })
                 .filter(|a| !(dedup && seen.contains(&a.key())))
                 .collect();
-            let (ls, gs) = rayon::join(
+            let (ls, gs) = join(
+                par,
                 || l.log_pdf_many(&candidates),
                 || g.log_pdf_many(&candidates),
             );
@@ -446,6 +455,23 @@ impl Tpe {
     }
 }
 
+/// Both closures' results: computed on the rayon pool when `parallel`, one after the other
+/// otherwise (small mixtures or a one-thread pool, where handing work over costs more than it
+/// saves).
+fn join<A, B, RA, RB>(parallel: bool, a: A, b: B) -> (RA, RB)
+where
+    A: FnOnce() -> RA + Send,
+    B: FnOnce() -> RB + Send,
+    RA: Send,
+    RB: Send,
+{
+    if parallel {
+        rayon::join(a, b)
+    } else {
+        (a(), b())
+    }
+}
+
 impl Algorithm for Tpe {
     fn name(&self) -> String {
         if self.hyperopt_scoring {
@@ -501,7 +527,13 @@ impl Algorithm for Tpe {
         match self.split(history) {
             None => self.startup(space, history, rng),
             Some(split) if self.multivariate => {
-                self.suggest_multivariate(space, history, &split, rng)
+                if parallel(split.good.len().max(split.bad.len()) + 1) {
+                    // the whole suggestion on the pool: its parallel steps then start from a
+                    // worker thread instead of each handing work over from this one
+                    rayon::scope(|_| self.suggest_multivariate(space, history, &split, rng))
+                } else {
+                    self.suggest_multivariate(space, history, &split, rng)
+                }
             }
             Some(split) => self.suggest_univariate(space, history, &split, rng),
         }

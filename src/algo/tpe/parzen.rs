@@ -11,15 +11,16 @@
 use rand::RngExt;
 use rayon::prelude::*;
 
-use super::normal::{log_norm_mass, norm_mass};
+use super::bandwidth::bandwidths_into;
+use super::kernel::kernel_consts;
+use super::normal::norm_mass;
+use super::pool;
+use super::rows::internal_columns;
 use super::score::{self, NumCols, Query};
-use super::{gaps, sort};
 use super::{Bandwidth, CategoricalKernel};
 use crate::space::dist::std_normal;
 use crate::space::{Assignment, Numeric, ParamKind, Space};
 use crate::trial::Trial;
-
-const LN_SQRT_2PI: f64 = 0.918_938_533_204_672_7;
 
 /// `log Σ exp(v)`, `-inf` for an empty or all `-inf` slice.
 pub(crate) fn logsumexp(v: &[f64]) -> f64 {
@@ -71,6 +72,68 @@ struct NumDim {
     exact_bins: bool,
 }
 
+impl NumDim {
+    /// The kernels of numeric parameter `p` (`spec`) given each observation's internal value
+    /// `col` (`NaN` where inactive; its buffer becomes the means) and the components' weights
+    /// (the prior's last). A component whose trial lacked the parameter, and the prior one, get
+    /// the prior kernel.
+    fn build(
+        p: usize,
+        spec: &Numeric,
+        col: Vec<f64>,
+        weights: &[f64],
+        cfg: &KernelConfig,
+    ) -> NumDim {
+        let m = col.len() + 1;
+        let mut sigma = pool::F64.take(m);
+        let mut mu = col;
+        if mu.iter().all(|x| !x.is_nan()) {
+            // every observation has the parameter: the means are the values themselves
+            bandwidths_into(&mu, spec, cfg, &mut sigma);
+        } else {
+            let (active, vals): (Vec<usize>, Vec<f64>) = mu
+                .iter()
+                .enumerate()
+                .filter(|(_, x)| !x.is_nan())
+                .map(|(k, &x)| (k, x))
+                .unzip();
+            let mut sig = Vec::new();
+            bandwidths_into(&vals, spec, cfg, &mut sig);
+            sigma.resize(m - 1, spec.width());
+            for (&k, &s) in active.iter().zip(&sig) {
+                sigma[k] = s;
+            }
+            for x in mu.iter_mut().filter(|x| x.is_nan()) {
+                *x = spec.prior_mu;
+            }
+        }
+        mu.push(spec.prior_mu);
+        sigma.push(spec.width());
+        let mut inv_sigma = pool::F64.take(m);
+        let mut log_c = pool::F64.take(m);
+        let log_accept = kernel_consts(
+            spec,
+            &mu,
+            &sigma,
+            weights,
+            cfg.hyperopt_scoring,
+            &mut inv_sigma,
+            &mut log_c,
+        );
+        NumDim {
+            param: p,
+            spec: spec.clone(),
+            mu,
+            sigma,
+            inv_sigma,
+            log_c,
+            log_accept,
+            bounded: spec.uniform_prior,
+            exact_bins: cfg.hyperopt_scoring,
+        }
+    }
+}
+
 struct CatDim {
     param: usize,
     kind: ParamKind,
@@ -105,6 +168,13 @@ impl CatDim {
 /// Mixtures with at least this many components are built and scored in parallel.
 pub(crate) const PARALLEL_COMPONENTS: usize = 256;
 
+/// True if work on a mixture of `m` components is worth handing to the rayon pool: the mixture
+/// is large and the pool has more than one thread (with one, handing work over only adds the
+/// hand-over). Results are the same either way.
+pub(crate) fn parallel(m: usize) -> bool {
+    m >= PARALLEL_COMPONENTS && rayon::current_num_threads() > 1
+}
+
 enum Dim {
     Num(NumDim),
     Cat(CatDim),
@@ -120,87 +190,20 @@ pub(crate) struct Estimator {
     slot: Vec<Option<(bool, usize)>>,
 }
 
-/// Bandwidths for observed values `vals` (internal space) of one numeric parameter, one sigma
-/// per value (same order).
-fn bandwidths(vals: &[f64], spec: &Numeric, cfg: &KernelConfig) -> Vec<f64> {
-    if vals.is_empty() {
-        return Vec::new();
-    }
-    match cfg.bandwidth {
-        Bandwidth::Hyperopt => hyperopt_bandwidths(vals, spec, cfg),
-        Bandwidth::Neighbour => neighbour_bandwidths(vals, spec, cfg),
-    }
-}
-
-/// hyperopt's `adaptive_parzen_normal` bandwidths.
-fn hyperopt_bandwidths(vals: &[f64], spec: &Numeric, cfg: &KernelConfig) -> Vec<f64> {
-    let n = vals.len();
-    let prior_sigma = spec.width();
-    let pairs = sort::sorted_pairs(vals);
-    // sorted observations with the prior mean inserted (numpy searchsorted, left)
-    let sorted: Vec<f64> = pairs.iter().map(|p| p.0).collect();
-    let pos = sorted.partition_point(|&v| v < spec.prior_mu);
-    let mut all = sorted.clone();
-    all.insert(pos, spec.prior_mu);
-    let m = all.len();
-    let mut s = vec![0.0; m];
-    if n == 1 {
-        s[if pos == 0 { 1 } else { 0 }] = 0.5 * prior_sigma;
-    } else {
-        s[0] = all[1] - all[0];
-        s[m - 1] = all[m - 1] - all[m - 2];
-        for j in 1..m - 1 {
-            s[j] = (all[j] - all[j - 1]).max(all[j + 1] - all[j]);
+impl Drop for Estimator {
+    /// The columns go back to the pool for the next estimator.
+    fn drop(&mut self) {
+        pool::F64.give(std::mem::take(&mut self.weights));
+        pool::F64.give(std::mem::take(&mut self.log_w));
+        for d in &mut self.nums {
+            for v in [&mut d.mu, &mut d.sigma, &mut d.inv_sigma, &mut d.log_c] {
+                pool::F64.give(std::mem::take(v));
+            }
+        }
+        for d in &mut self.cats {
+            pool::U32.give(std::mem::take(&mut d.code));
         }
     }
-    let min = if cfg.magic_clip {
-        prior_sigma / (100.0f64).min(n as f64 + 2.0)
-    } else {
-        1e-12
-    };
-    let mut sigma = vec![0.0; n];
-    for (rank, p) in pairs.iter().enumerate() {
-        let j = if rank < pos { rank } else { rank + 1 };
-        sigma[p.1 as usize] = s[j].clamp(min, prior_sigma);
-    }
-    sigma
-}
-
-/// Optuna's rule: the larger gap to a neighbouring observation (the two end points take their
-/// inner gap), clipped to `[min, width]`.
-fn neighbour_bandwidths(vals: &[f64], spec: &Numeric, cfg: &KernelConfig) -> Vec<f64> {
-    let n = vals.len();
-    let prior_sigma = spec.width();
-    let magic = if cfg.magic_clip {
-        1.0 / (100.0f64).min(n as f64 + 2.0)
-    } else {
-        0.0
-    };
-    let mut min = (prior_sigma * magic.max(cfg.min_bandwidth)).max(prior_sigma * 1e-12);
-    if let (Some(q), false) = (spec.q, spec.log) {
-        // a kernel narrower than the grid step cannot move to a neighbouring value
-        min = min.max(q * cfg.discrete_min_steps);
-    }
-    let mut sigma = match gaps::neighbour_gaps(vals, min) {
-        Some(g) => g,
-        None => {
-            let (lo, hi) = if spec.uniform_prior {
-                (spec.low, spec.high)
-            } else {
-                let (a, b) = vals
-                    .iter()
-                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
-                        (a.min(v), b.max(v))
-                    });
-                (a - prior_sigma, b + prior_sigma)
-            };
-            gaps::sorted_gaps(vals, lo, hi)
-        }
-    };
-    for s in sigma.iter_mut() {
-        *s = s.clamp(min, prior_sigma);
-    }
-    sigma
 }
 
 impl Estimator {
@@ -216,91 +219,39 @@ impl Estimator {
     ) -> Estimator {
         let m = obs.len() + 1;
         let total: f64 = obs.iter().map(|o| o.weight).sum::<f64>() + prior_weight;
-        let weights: Vec<f64> = obs
-            .iter()
-            .map(|o| o.weight / total)
-            .chain(std::iter::once(prior_weight / total))
-            .collect();
-        let log_w = if m >= PARALLEL_COMPONENTS {
-            weights.par_iter().map(|w| w.ln()).collect()
+        let mut weights = pool::F64.take(m);
+        weights.extend(
+            obs.iter()
+                .map(|o| o.weight / total)
+                .chain(std::iter::once(prior_weight / total)),
+        );
+        let mut log_w = pool::F64.take(m);
+        let par = parallel(m);
+        if par {
+            log_w.par_extend(weights.par_iter().map(|w| w.ln()));
         } else {
-            weights.iter().map(|w| w.ln()).collect()
-        };
-        // the raw value of parameter p for component k (None where inactive, and for the prior)
-        let raw_of = |p: usize, k: usize| {
-            obs.get(k)
-                .and_then(|o| trials[o.trial].params.assignment().raw(p))
-        };
+            log_w.extend(weights.iter().map(|w| w.ln()));
+        }
+        // each observation's internal value of each parameter (NaN where inactive; the prior
+        // component has none)
+        let cols = internal_columns(space, trials, obs, dims);
         // parameters are independent: build them in parallel when the mixture is large
-        let build_dim = |p: usize| -> Dim {
+        let build_dim = |(p, col): (usize, Vec<f64>)| -> Dim {
             let kind = &space.params()[p].kind;
             match kind {
-                ParamKind::Numeric(spec) => {
-                    let mut active = Vec::new();
-                    let mut vals = Vec::new();
-                    for k in 0..m {
-                        if let Some(raw) = raw_of(p, k) {
-                            active.push(k);
-                            vals.push(spec.to_internal(raw));
-                        }
-                    }
-                    let sig = bandwidths(&vals, spec, cfg);
-                    let mut mu = vec![spec.prior_mu; m];
-                    let mut sigma = vec![spec.width(); m];
-                    for (j, &k) in active.iter().enumerate() {
-                        mu[k] = vals[j];
-                        sigma[k] = sig[j];
-                    }
-                    let bounded = spec.uniform_prior;
-                    let mut log_c = Vec::with_capacity(m);
-                    // most bandwidths sit at the floor or the ceiling: reuse their logarithm
-                    let mut last_sigma = f64::NAN;
-                    let mut last_ln = 0.0;
-                    let mut accept = 0.0;
-                    let mut inv_sigma = Vec::with_capacity(m);
-                    for k in 0..m {
-                        let inv = 1.0 / sigma[k];
-                        inv_sigma.push(inv);
-                        let (za, zb) = ((spec.low - mu[k]) * inv, (spec.high - mu[k]) * inv);
-                        // hyperopt: one truncation constant for the whole mixture
-                        let trunc = match (bounded, cfg.hyperopt_scoring) {
-                            (false, _) => 0.0,
-                            (true, true) => {
-                                accept += weights[k] * norm_mass(za, zb).max(1e-300);
-                                0.0
-                            }
-                            (true, false) => log_norm_mass(za, zb),
-                        };
-                        if sigma[k] != last_sigma {
-                            last_sigma = sigma[k];
-                            last_ln = last_sigma.ln();
-                        }
-                        log_c.push(-last_ln - LN_SQRT_2PI - trunc);
-                    }
-                    Dim::Num(NumDim {
-                        param: p,
-                        spec: spec.clone(),
-                        mu,
-                        sigma,
-                        inv_sigma,
-                        log_c,
-                        log_accept: if cfg.hyperopt_scoring {
-                            accept.ln()
-                        } else {
-                            0.0
-                        },
-                        bounded,
-                        exact_bins: cfg.hyperopt_scoring,
-                    })
-                }
+                ParamKind::Numeric(spec) => Dim::Num(NumDim::build(p, spec, col, &weights, cfg)),
                 _ => {
                     let n_cat = kind.categories().unwrap_or(1);
-                    let mut code = vec![n_cat as u32; m];
-                    for (k, c) in code.iter_mut().enumerate() {
-                        if let Some(raw) = raw_of(p, k) {
-                            *c = kind.category_of(raw) as u32;
+                    let mut code = pool::U32.take(m);
+                    code.extend(col.iter().map(|&raw| {
+                        if raw.is_nan() {
+                            n_cat as u32
+                        } else {
+                            kind.category_of(raw) as u32
                         }
-                    }
+                    }));
+                    code.push(n_cat as u32);
+                    pool::F64.give(col);
                     let e = match cfg.categorical {
                         CategoricalKernel::Hyperopt => 0.0,
                         CategoricalKernel::Smoothed => {
@@ -317,10 +268,11 @@ impl Estimator {
                 }
             }
         };
-        let built: Vec<Dim> = if m >= PARALLEL_COMPONENTS {
-            dims.par_iter().map(|&p| build_dim(p)).collect()
+        let jobs: Vec<(usize, Vec<f64>)> = dims.iter().copied().zip(cols).collect();
+        let built: Vec<Dim> = if par {
+            jobs.into_par_iter().map(build_dim).collect()
         } else {
-            dims.iter().map(|&p| build_dim(p)).collect()
+            jobs.into_iter().map(build_dim).collect()
         };
         let mut est = Estimator {
             weights,
@@ -445,8 +397,8 @@ impl Estimator {
             })
             .collect();
         let cats: Vec<&[u32]> = self.cats.iter().map(|d| d.code.as_slice()).collect();
-        let parallel = self.n_components() >= PARALLEL_COMPONENTS;
-        score::log_pdf_many(&self.log_w, &nums, &cats, &queries, parallel)
+        let par = parallel(self.n_components());
+        score::log_pdf_many(&self.log_w, &nums, &cats, &queries, par)
     }
 
     /// What assignment `a` contributes to each dimension's kernel.

@@ -3,8 +3,8 @@
 //! `log p(x)` of a mixture is a log-sum-exp over its components. Scoring the candidates one at
 //! a time streams every component's kernel parameters through the cache once per candidate;
 //! here the components are cut into fixed blocks and each block is scored for every candidate
-//! while it is hot, with a running log-sum-exp per candidate. The block size is fixed, so the
-//! result does not depend on how many threads score the blocks.
+//! while it is hot, four candidates at a time, with a running log-sum-exp per candidate. The
+//! block size is fixed, so the result does not depend on how many threads score the blocks.
 
 use rayon::prelude::*;
 
@@ -116,6 +116,16 @@ pub(crate) fn add_numeric(acc: &mut [f64], x: f64, mu: &[f64], inv_sigma: &[f64]
 /// Adds one categorical dimension's log kernel mass to `acc` for a block of components.
 #[inline(always)]
 pub(crate) fn add_categorical(acc: &mut [f64], lut: &[f64], codes: &[u32]) {
+    if lut.len() < 8 {
+        // the same masses from a table padded with -inf to eight entries: no bounds check, and
+        // the loop vectorizes
+        let mut t = [f64::NEG_INFINITY; 8];
+        t[..lut.len()].copy_from_slice(lut);
+        for (a, &c) in acc.iter_mut().zip(codes) {
+            *a += t[(c as usize).min(7)];
+        }
+        return;
+    }
     for (a, &c) in acc.iter_mut().zip(codes) {
         *a += lut.get(c as usize).copied().unwrap_or(f64::NEG_INFINITY);
     }
@@ -137,18 +147,24 @@ fn max_of(v: &[f64]) -> f64 {
         .fold(f64::NEG_INFINITY, |m, &x| if x > m { x } else { m })
 }
 
-/// `Σ exp(v - max)`, in four lanes so the loop vectorizes.
+/// `Σ exp(v - max)`, in four lanes: lane `j` adds the terms `j, j + 4, …` in order, then
+/// `(l0 + l1) + (l2 + l3)` and the left-over terms. The exponentials are taken first into `tmp`
+/// (at least as long as `v`), a loop that vectorizes at full width.
 #[inline(always)]
-fn sum_exp(v: &[f64], max: f64) -> f64 {
+fn sum_exp(v: &[f64], max: f64, tmp: &mut [f64]) -> f64 {
+    let tmp = &mut tmp[..v.len()];
+    for (e, &x) in tmp.iter_mut().zip(v) {
+        *e = exp_nonpos(x - max);
+    }
     let mut lanes = [0.0; 4];
-    let chunks = v.chunks_exact(4);
+    let chunks = tmp.chunks_exact(4);
     let rest = chunks.remainder();
     for c in chunks {
-        for (l, &x) in lanes.iter_mut().zip(c) {
-            *l += exp_nonpos(x - max);
+        for (l, &e) in lanes.iter_mut().zip(c) {
+            *l += e;
         }
     }
-    let tail: f64 = rest.iter().map(|&x| exp_nonpos(x - max)).sum();
+    let tail: f64 = rest.iter().sum();
     (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]) + tail
 }
 
@@ -184,6 +200,39 @@ fn score_block_avx2(
     score_block_plain(range, log_w, nums, cats, queries)
 }
 
+/// Queries scored together: each load of a block's kernel columns serves all of them.
+const GROUP: usize = 4;
+
+/// [`add_numeric`] for a group of queries at once: `acc` holds one accumulator of `mu.len()`
+/// terms per query, `xs` their values (none NaN). Each term gets the same operations in the same
+/// order as from [`add_numeric`].
+#[inline(always)]
+fn add_numeric_group(
+    acc: &mut [f64],
+    xs: [f64; GROUP],
+    mu: &[f64],
+    inv_sigma: &[f64],
+    log_c: &[f64],
+) {
+    let len = mu.len().min(inv_sigma.len()).min(log_c.len());
+    let (mu, inv_sigma, log_c) = (&mu[..len], &inv_sigma[..len], &log_c[..len]);
+    let (a0, rest) = acc.split_at_mut(len);
+    let (a1, rest) = rest.split_at_mut(len);
+    let (a2, rest) = rest.split_at_mut(len);
+    let a3 = &mut rest[..len];
+    for k in 0..len {
+        let (m, is, lc) = (mu[k], inv_sigma[k], log_c[k]);
+        let z = (xs[0] - m) * is;
+        a0[k] += lc - 0.5 * z * z;
+        let z = (xs[1] - m) * is;
+        a1[k] += lc - 0.5 * z * z;
+        let z = (xs[2] - m) * is;
+        a2[k] += lc - 0.5 * z * z;
+        let z = (xs[3] - m) * is;
+        a3[k] += lc - 0.5 * z * z;
+    }
+}
+
 /// The log-sum-exp of one block for each query.
 #[inline(always)]
 fn score_block_plain(
@@ -193,37 +242,51 @@ fn score_block_plain(
     cats: &[&[u32]],
     queries: &[Query],
 ) -> Vec<Lse> {
-    let mut acc = vec![0.0; range.len()];
+    let len = range.len();
+    // the terms of a group of queries, and the exponentials of one query's
+    let mut buf = vec![0.0; (GROUP + 1) * len];
+    let (acc, tmp) = buf.split_at_mut(GROUP * len);
     let mut out = Vec::with_capacity(queries.len());
     // plain loops, no closures: everything here is inlined into the AVX2 copy
-    for q in queries {
-        acc.copy_from_slice(&log_w[range.clone()]);
-        for (d, &x) in nums.iter().zip(&q.xs) {
-            if !x.is_nan() {
-                let r = range.clone();
-                add_numeric(
-                    &mut acc,
-                    x,
-                    &d.mu[r.clone()],
-                    &d.inv_sigma[r.clone()],
-                    &d.log_c[r],
-                );
+    for group in queries.chunks(GROUP) {
+        let acc = &mut acc[..group.len() * len];
+        for a in acc.chunks_exact_mut(len) {
+            a.copy_from_slice(&log_w[range.clone()]);
+        }
+        for (j, d) in nums.iter().enumerate() {
+            let r = range.clone();
+            let (mu, is, lc) = (&d.mu[r.clone()], &d.inv_sigma[r.clone()], &d.log_c[r]);
+            let mut xs = [f64::NAN; GROUP];
+            for (x, q) in xs.iter_mut().zip(group) {
+                *x = q.xs.get(j).copied().unwrap_or(f64::NAN);
+            }
+            if xs.iter().all(|x| !x.is_nan()) {
+                add_numeric_group(acc, xs, mu, is, lc);
+            } else {
+                // a short group, or a dimension inactive in some query
+                for (a, &x) in acc.chunks_exact_mut(len).zip(&xs) {
+                    if !x.is_nan() {
+                        add_numeric(a, x, mu, is, lc);
+                    }
+                }
             }
         }
-        for (codes, lut) in cats.iter().zip(&q.luts) {
-            if !lut.is_empty() {
-                add_categorical(&mut acc, lut, &codes[range.clone()]);
+        for (a, q) in acc.chunks_exact_mut(len).zip(group) {
+            for (codes, lut) in cats.iter().zip(&q.luts) {
+                if !lut.is_empty() {
+                    add_categorical(a, lut, &codes[range.clone()]);
+                }
             }
+            let max = max_of(a);
+            out.push(if max == f64::NEG_INFINITY {
+                Lse::EMPTY
+            } else {
+                Lse {
+                    max,
+                    sum: sum_exp(a, max, tmp),
+                }
+            });
         }
-        let max = max_of(&acc);
-        out.push(if max == f64::NEG_INFINITY {
-            Lse::EMPTY
-        } else {
-            Lse {
-                max,
-                sum: sum_exp(&acc, max),
-            }
-        });
     }
     out
 }
@@ -287,42 +350,126 @@ mod tests {
         assert!(exp_nonpos(f64::NAN) < 1e-300);
     }
 
-    #[test]
-    fn the_avx2_copy_gives_the_same_bits() {
+    /// Kernel columns of `m` components over two numeric dimensions and one categorical one,
+    /// and six queries (one with the second dimension inactive).
+    fn mixture(m: usize) -> (Vec<Vec<f64>>, Vec<u32>, Vec<Query>) {
         use rand::RngExt;
         let mut rng = crate::algo::trial_rng(11, 0);
-        let m = 300;
         let mut col = |lo: f64, hi: f64| -> Vec<f64> {
             (0..m)
                 .map(|_| lo + (hi - lo) * rng.random::<f64>())
                 .collect()
         };
-        let (log_w, mu, inv_sigma, log_c) = (
+        let cols = vec![
             col(-9.0, -5.0),
             col(0.0, 1.0),
             col(2.0, 40.0),
             col(-1.0, 3.0),
-        );
+            col(0.0, 1.0),
+            col(2.0, 40.0),
+            col(-1.0, 3.0),
+        ];
         let codes: Vec<u32> = (0..m as u32).map(|k| k % 4).collect();
-        let nums = [NumCols {
-            mu: &mu,
-            inv_sigma: &inv_sigma,
-            log_c: &log_c,
-        }];
-        let cats = [codes.as_slice()];
-        let queries: Vec<Query> = [0.13, 0.5, 0.97]
+        let queries = [0.13, 0.5, 0.97, 0.02, 0.61, 0.33]
             .iter()
-            .map(|&x| Query {
-                xs: vec![x],
+            .enumerate()
+            .map(|(i, &x)| Query {
+                xs: vec![x, if i == 4 { f64::NAN } else { 1.0 - x }],
                 luts: vec![vec![-0.1, -2.0, -2.0, -1.5]],
                 extra: 0.0,
             })
             .collect();
-        let a = score_block(0..m, &log_w, &nums, &cats, &queries);
-        let b = score_block_plain(0..m, &log_w, &nums, &cats, &queries);
-        for (x, y) in a.iter().zip(&b) {
+        (cols, codes, queries)
+    }
+
+    fn same_bits(a: &[Lse], b: &[Lse]) {
+        assert_eq!(a.len(), b.len());
+        for (x, y) in a.iter().zip(b) {
             assert_eq!(x.max.to_bits(), y.max.to_bits());
             assert_eq!(x.sum.to_bits(), y.sum.to_bits());
+        }
+    }
+
+    #[test]
+    fn the_avx2_copy_gives_the_same_bits() {
+        let m = 300;
+        let (c, codes, queries) = mixture(m);
+        let nums = [
+            NumCols {
+                mu: &c[1],
+                inv_sigma: &c[2],
+                log_c: &c[3],
+            },
+            NumCols {
+                mu: &c[4],
+                inv_sigma: &c[5],
+                log_c: &c[6],
+            },
+        ];
+        let cats = [codes.as_slice()];
+        let a = score_block(0..m, &c[0], &nums, &cats, &queries);
+        let b = score_block_plain(0..m, &c[0], &nums, &cats, &queries);
+        same_bits(&a, &b);
+    }
+
+    #[test]
+    fn a_group_of_queries_gives_the_bits_of_one_at_a_time() {
+        let m = 256;
+        let (c, codes, queries) = mixture(m);
+        let nums = [
+            NumCols {
+                mu: &c[1],
+                inv_sigma: &c[2],
+                log_c: &c[3],
+            },
+            NumCols {
+                mu: &c[4],
+                inv_sigma: &c[5],
+                log_c: &c[6],
+            },
+        ];
+        let cats = [codes.as_slice()];
+        let together = score_block(0..m, &c[0], &nums, &cats, &queries);
+        let alone: Vec<Lse> = queries
+            .chunks(1)
+            .flat_map(|q| score_block(0..m, &c[0], &nums, &cats, q))
+            .collect();
+        same_bits(&together, &alone);
+    }
+
+    #[test]
+    fn padded_masses_and_vector_exponentials_match_the_plain_loops() {
+        // out-of-range codes get -inf, short and long tables alike
+        let codes: Vec<u32> = (0..40).map(|k| (k * 7 % 13) as u32).collect();
+        for n in [1, 4, 7, 8, 12] {
+            let lut: Vec<f64> = (0..n).map(|j| -0.25 * j as f64 - 0.1).collect();
+            let mut acc = vec![0.5; codes.len()];
+            add_categorical(&mut acc, &lut, &codes);
+            for (a, &c) in acc.iter().zip(&codes) {
+                let want = 0.5 + lut.get(c as usize).copied().unwrap_or(f64::NEG_INFINITY);
+                assert_eq!(a.to_bits(), want.to_bits(), "n = {n}, code {c}");
+            }
+        }
+        // the sum in four lanes, as a loop adding each exponential to its lane would give
+        for len in [1, 3, 4, 9, 256] {
+            let v: Vec<f64> = (0..len)
+                .map(|k| -0.37 * (k % 11) as f64 - 0.01 * k as f64)
+                .collect();
+            let mut lanes = [0.0; 4];
+            let chunks = v.chunks_exact(4);
+            let tail: f64 = chunks
+                .remainder()
+                .iter()
+                .map(|&x| exp_nonpos(x - 0.0))
+                .sum();
+            for c in chunks {
+                for (l, &x) in lanes.iter_mut().zip(c) {
+                    *l += exp_nonpos(x - 0.0);
+                }
+            }
+            let want = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]) + tail;
+            let got = sum_exp(&v, 0.0, &mut [0.0; BLOCK]);
+            assert_eq!(got.to_bits(), want.to_bits(), "len = {len}");
         }
     }
 

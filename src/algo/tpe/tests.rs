@@ -137,3 +137,26 @@ fn startup_is_random_then_model_is_used() {
     );
     let _ = study.ask();
 }
+
+#[test]
+fn an_equal_space_built_separately_gives_the_same_suggestions() {
+    // the trials' cached internal values belong to the space object that recorded them; an
+    // equal space passed in its place has them worked out afresh, to the same bits
+    use crate::bench::problems::{mixed10_objective, mixed10_space};
+    let space = mixed10_space();
+    let twin = mixed10_space();
+    let mut study = Study::new(&space, Random, 3);
+    for _ in 0..300 {
+        let t = study.ask();
+        let loss = mixed10_objective(&t.params);
+        study.tell(t.number, loss).unwrap();
+    }
+    let view = crate::trial::HistoryView::new(study.trials());
+    for algo in [Tpe::default(), Tpe::hyperopt()] {
+        for k in 0..3 {
+            let a = algo.suggest(&space, &view, &mut crate::algo::trial_rng(9, k));
+            let b = algo.suggest(&twin, &view, &mut crate::algo::trial_rng(9, k));
+            assert_eq!(a.key(), b.key(), "{} suggestion {k}", algo.name());
+        }
+    }
+}
