@@ -17,6 +17,9 @@ const MAX_REMEMBERED_RUNS: usize = 10_000;
 #[derive(Default)]
 struct Memory {
     runs: HashSet<String>,
+    /// Runs seen to exist (active or deleted), which is all a new run's parent needs; kept apart
+    /// from `runs` so the few parents survive when the many trial runs are forgotten.
+    parents: HashSet<String>,
     experiments: HashMap<ExperimentId, String>,
 }
 
@@ -44,6 +47,20 @@ impl KnownRuns {
         m.runs.insert(run_id.to_string());
     }
 
+    /// Whether run `run_id` was seen to exist (as a parent).
+    pub(crate) fn has_parent(&self, run_id: &str) -> bool {
+        self.lock().parents.contains(run_id)
+    }
+
+    /// Remembers that run `run_id` exists (active or deleted).
+    pub(crate) fn add_parent(&self, run_id: &str) {
+        let mut m = self.lock();
+        if m.parents.len() >= MAX_REMEMBERED_RUNS {
+            m.parents.clear();
+        }
+        m.parents.insert(run_id.to_string());
+    }
+
     /// Forgets run `run_id` (it was deleted).
     pub(crate) fn forget_run(&self, run_id: &str) {
         self.lock().runs.remove(run_id);
@@ -63,6 +80,7 @@ impl KnownRuns {
     pub(crate) fn forget_all(&self) {
         let mut m = self.lock();
         m.runs.clear();
+        m.parents.clear();
         m.experiments.clear();
     }
 }
@@ -85,6 +103,18 @@ mod tests {
         k.forget_all();
         assert!(!k.has_run("b"));
         assert_eq!(k.experiment_location(3), None);
+    }
+
+    #[test]
+    fn parents_outlive_the_forgotten_runs() {
+        let k = KnownRuns::default();
+        k.add_parent("study");
+        for i in 0..MAX_REMEMBERED_RUNS + 5 {
+            k.add_run(&i.to_string());
+        }
+        assert!(k.has_parent("study"));
+        k.forget_all();
+        assert!(!k.has_parent("study"));
     }
 
     #[test]
