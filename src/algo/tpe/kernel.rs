@@ -86,9 +86,10 @@ pub(crate) fn kernel_consts(
     } else {
         truncate(ln_phi_pieces(), low, high, mu, inv_sigma, log_c);
     }
-    // an unbounded parameter under hyperopt scoring adds no mass and gets ln 0 = -inf, as it
-    // always has
-    if hyperopt {
+    // hyperopt renormalizes a bounded parameter's mixture by the mass it keeps in [low, high];
+    // an unbounded one (normal, lognormal) keeps all of it: ln 1 = 0 (this used to be ln 0,
+    // which made every candidate's score NaN and always picked the first candidate)
+    if hyperopt && spec.uniform_prior {
         accept.ln()
     } else {
         0.0

@@ -160,3 +160,40 @@ fn an_equal_space_built_separately_gives_the_same_suggestions() {
         }
     }
 }
+
+#[test]
+fn hyperopt_scores_of_an_unbounded_parameter_are_finite() {
+    // normal(0, 3): hyperopt's mixture is not truncated, so nothing is renormalized
+    let space = Space::from_params([hp::normal("x", 0.0, 3.0)]).unwrap();
+    let mut study = Study::new(&space, Random, 0);
+    for (i, x) in [-4.0, -1.0, 0.5, 2.0, 2.5, 6.0].into_iter().enumerate() {
+        let v = BTreeMap::from([("x".to_string(), Value::Float(x))]);
+        study
+            .add_trial(&v, (x - 2.0f64).powi(2) + i as f64 * 1e-3)
+            .unwrap();
+    }
+    let obs: Vec<Obs> = (0..6)
+        .map(|i| Obs {
+            trial: i,
+            weight: 1.0,
+        })
+        .collect();
+    let est = Estimator::build(
+        &space,
+        study.trials(),
+        &obs,
+        &[0],
+        1.0,
+        &Tpe::HYPEROPT.kernel(),
+    );
+    let cands: Vec<Assignment> = [-4.0, -1.0, 0.5, 2.0, 2.5, 6.0]
+        .iter()
+        .map(|&x| Assignment(vec![x]))
+        .collect();
+    for (x, lp) in [-4.0, -1.0, 0.5, 2.0, 2.5, 6.0]
+        .iter()
+        .zip(est.log_pdf_many(&cands))
+    {
+        assert!(lp.is_finite(), "log density at {x} is {lp}");
+    }
+}
