@@ -23,23 +23,22 @@ fn study_with(xs: &[f64]) -> (Space, Study) {
     (space, study)
 }
 
-fn hyperopt_estimator(xs: &[f64]) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
-    let (space, study) = study_with(xs);
-    let obs: Vec<Obs> = (0..xs.len())
+/// The estimator over every trial of `study`, each with weight 1, for parameter 0.
+fn estimator_of(space: &Space, study: &Study, tpe: &Tpe) -> Estimator {
+    let obs: Vec<Obs> = (0..study.trials().len())
         .map(|i| Obs {
             trial: i,
             weight: 1.0,
         })
         .collect();
-    let est = Estimator::build(
-        &space,
-        study.trials(),
-        &obs,
-        &[0],
-        1.0,
-        &Tpe::HYPEROPT.kernel(),
-    );
-    est.numeric_components(0).unwrap()
+    Estimator::build(space, study.trials(), &obs, &[0], 1.0, &tpe.kernel())
+}
+
+fn hyperopt_estimator(xs: &[f64]) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let (space, study) = study_with(xs);
+    estimator_of(&space, &study, &Tpe::HYPEROPT)
+        .numeric_components(0)
+        .unwrap()
 }
 
 #[test]
@@ -95,20 +94,7 @@ fn linear_forgetting_weights_match_hyperopt() {
 #[test]
 fn neighbour_bandwidths_are_floored() {
     let (space, study) = study_with(&[0.5, 0.5001, 0.9]);
-    let obs: Vec<Obs> = (0..3)
-        .map(|i| Obs {
-            trial: i,
-            weight: 1.0,
-        })
-        .collect();
-    let est = Estimator::build(
-        &space,
-        study.trials(),
-        &obs,
-        &[0],
-        1.0,
-        &Tpe::DEFAULT.kernel(),
-    );
+    let est = estimator_of(&space, &study, &Tpe::DEFAULT);
     let (_, _, sigma) = est.numeric_components(0).unwrap();
     assert!(sigma.iter().all(|&s| s >= 0.03 - 1e-12), "{sigma:?}");
     assert_eq!(sigma[3], 1.0); // prior: the whole range
@@ -172,20 +158,7 @@ fn hyperopt_scores_of_an_unbounded_parameter_are_finite() {
             .add_trial(&v, (x - 2.0f64).powi(2) + i as f64 * 1e-3)
             .unwrap();
     }
-    let obs: Vec<Obs> = (0..6)
-        .map(|i| Obs {
-            trial: i,
-            weight: 1.0,
-        })
-        .collect();
-    let est = Estimator::build(
-        &space,
-        study.trials(),
-        &obs,
-        &[0],
-        1.0,
-        &Tpe::HYPEROPT.kernel(),
-    );
+    let est = estimator_of(&space, &study, &Tpe::HYPEROPT);
     let cands: Vec<Assignment> = [-4.0, -1.0, 0.5, 2.0, 2.5, 6.0]
         .iter()
         .map(|&x| Assignment(vec![x]))
