@@ -584,7 +584,12 @@ mod tests {
     fn plan(store: &SqliteStore, query: &RunsQuery) -> String {
         let parsed = parse(query).unwrap();
         let (sql, b) = general_sql(&parsed, query.max_results + 1);
-        let values: Vec<Value> = b.params.iter().map(to_sql_value).collect();
+        explain(store, &sql, &b.params)
+    }
+
+    /// SQLite's query plan for `sql` with its bound `params`, one line per step.
+    fn explain(store: &SqliteStore, sql: &str, params: &[SqlValue]) -> String {
+        let values: Vec<Value> = params.iter().map(to_sql_value).collect();
         store
             .read(|tx| {
                 let mut stmt = tx.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
@@ -606,18 +611,7 @@ mod tests {
             .iter()
             .map(|part| {
                 let (sql, b) = part_sql(&parsed, part, query.max_results + 1, 0);
-                let values: Vec<Value> = b.params.iter().map(to_sql_value).collect();
-                store
-                    .read(|tx| {
-                        let mut stmt = tx.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
-                        let rows = stmt
-                            .query_map(rusqlite::params_from_iter(values.iter()), |r| {
-                                r.get::<_, String>(3)
-                            })?
-                            .collect::<Result<Vec<_>, _>>()?;
-                        Ok(rows.join("\n"))
-                    })
-                    .unwrap()
+                explain(store, &sql, &b.params)
             })
             .collect()
     }

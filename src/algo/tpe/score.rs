@@ -382,6 +382,22 @@ mod tests {
         (cols, codes, queries)
     }
 
+    /// The two numeric dimensions of a `mixture`'s columns.
+    fn two_numeric(c: &[Vec<f64>]) -> [NumCols<'_>; 2] {
+        [
+            NumCols {
+                mu: &c[1],
+                inv_sigma: &c[2],
+                log_c: &c[3],
+            },
+            NumCols {
+                mu: &c[4],
+                inv_sigma: &c[5],
+                log_c: &c[6],
+            },
+        ]
+    }
+
     fn same_bits(a: &[Lse], b: &[Lse]) {
         assert_eq!(a.len(), b.len());
         for (x, y) in a.iter().zip(b) {
@@ -394,18 +410,7 @@ mod tests {
     fn the_avx2_copy_gives_the_same_bits() {
         let m = 300;
         let (c, codes, queries) = mixture(m);
-        let nums = [
-            NumCols {
-                mu: &c[1],
-                inv_sigma: &c[2],
-                log_c: &c[3],
-            },
-            NumCols {
-                mu: &c[4],
-                inv_sigma: &c[5],
-                log_c: &c[6],
-            },
-        ];
+        let nums = two_numeric(&c);
         let cats = [codes.as_slice()];
         let a = score_block(0..m, &c[0], &nums, &cats, &queries);
         let b = score_block_plain(0..m, &c[0], &nums, &cats, &queries);
@@ -416,18 +421,7 @@ mod tests {
     fn a_group_of_queries_gives_the_bits_of_one_at_a_time() {
         let m = 256;
         let (c, codes, queries) = mixture(m);
-        let nums = [
-            NumCols {
-                mu: &c[1],
-                inv_sigma: &c[2],
-                log_c: &c[3],
-            },
-            NumCols {
-                mu: &c[4],
-                inv_sigma: &c[5],
-                log_c: &c[6],
-            },
-        ];
+        let nums = two_numeric(&c);
         let cats = [codes.as_slice()];
         let together = score_block(0..m, &c[0], &nums, &cats, &queries);
         let alone: Vec<Lse> = queries
