@@ -87,17 +87,23 @@ impl CommitPacer {
 
     /// Counts one committed write transaction.
     pub(crate) fn count_commit(&self) {
+        let n = self.commits.fetch_add(1, Ordering::Relaxed) + 1;
+        if n.is_multiple_of(COMMITS_PER_CHECKPOINT) {
+            self.request_checkpoint();
+        }
+    }
+
+    /// Asks for a checkpoint now (after a group commit, which writes as much as many small
+    /// commits).
+    pub(crate) fn request_checkpoint(&self) {
         if self.path.as_os_str() == ":memory:" {
             return;
         }
-        let n = self.commits.fetch_add(1, Ordering::Relaxed) + 1;
-        if n.is_multiple_of(COMMITS_PER_CHECKPOINT) {
-            let started = self
-                .checkpointer
-                .get_or_init(|| Checkpointer::start(&self.path));
-            if let Some(c) = started {
-                c.request();
-            }
+        let started = self
+            .checkpointer
+            .get_or_init(|| Checkpointer::start(&self.path));
+        if let Some(c) = started {
+            c.request();
         }
     }
 }

@@ -117,7 +117,12 @@ impl Shared {
             writes.iter().try_for_each(|write| write(tx))
         });
         match all {
-            Ok(()) => return,
+            Ok(()) => {
+                // a group commit writes as much as many small commits: let the checkpoint thread
+                // copy it back now rather than the writer's own automatic checkpoint later
+                self.pacer.request_checkpoint();
+                return;
+            }
             Err(e @ StoreError::Busy(_)) => {
                 self.queue.record_failures(writes.len(), Some(e));
                 return;
