@@ -1,5 +1,5 @@
 //! Times recording trials with the Recorder on a new store: `cargo run --release --example
-//! record_time -- 5000` (the number of trials).
+//! record_time -- 5000 3` (trials per study, studies one after the other into the same store).
 
 use std::time::Instant;
 
@@ -11,6 +11,10 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(5000);
+    let rounds: u64 = std::env::args()
+        .nth(2)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(3);
     let dir = tempfile::tempdir().expect("a temporary directory");
     let db = dir.path().join("record.db");
     let tracker = Tracker::open(&format!("sqlite:///{}", db.display())).expect("a store");
@@ -22,7 +26,7 @@ fn main() {
         })
         .collect();
     let space = Space::new(hp::map(items)).expect("a space");
-    for round in 0..3 {
+    for round in 0..rounds {
         let recorder = Recorder::new(&tracker, "bench").expect("a recorder");
         let handle = recorder.handle();
         let t = Instant::now();
