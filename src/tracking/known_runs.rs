@@ -23,6 +23,14 @@ struct Memory {
     experiments: HashMap<ExperimentId, String>,
 }
 
+/// Adds `run_id` to `set`, starting afresh once it holds [`MAX_REMEMBERED_RUNS`] ids.
+fn remember(set: &mut HashSet<String>, run_id: &str) {
+    if set.len() >= MAX_REMEMBERED_RUNS {
+        set.clear();
+    }
+    set.insert(run_id.to_string());
+}
+
 /// Runs and experiments this store has seen active.
 #[derive(Default)]
 pub(crate) struct KnownRuns(Mutex<Memory>);
@@ -40,11 +48,7 @@ impl KnownRuns {
 
     /// Remembers that run `run_id` is active.
     pub(crate) fn add_run(&self, run_id: &str) {
-        let mut m = self.lock();
-        if m.runs.len() >= MAX_REMEMBERED_RUNS {
-            m.runs.clear();
-        }
-        m.runs.insert(run_id.to_string());
+        remember(&mut self.lock().runs, run_id);
     }
 
     /// Whether run `run_id` was seen to exist (as a parent).
@@ -54,11 +58,7 @@ impl KnownRuns {
 
     /// Remembers that run `run_id` exists (active or deleted).
     pub(crate) fn add_parent(&self, run_id: &str) {
-        let mut m = self.lock();
-        if m.parents.len() >= MAX_REMEMBERED_RUNS {
-            m.parents.clear();
-        }
-        m.parents.insert(run_id.to_string());
+        remember(&mut self.lock().parents, run_id);
     }
 
     /// Forgets run `run_id` (it was deleted).

@@ -774,10 +774,30 @@ fn log_batch_rows(
     for p in params {
         insert_param(tx, run_id, run_key, p)?;
     }
+    write_tags_and_metrics(tx, run_id, run_key, metrics, tags)
+}
+
+/// Writes tags (a run-name tag renames the run) and metric points into run `run_id`.
+fn write_tags_and_metrics(
+    tx: &Connection,
+    run_id: &str,
+    run_key: i64,
+    metrics: &[Metric],
+    tags: &[RunTag],
+) -> Result<(), StoreError> {
     for t in tags {
         upsert_tag(tx, run_id, t)?;
     }
     insert_metrics(tx, run_id, run_key, metrics)
+}
+
+/// The end time stored with `status`: a terminal status ends now unless `end_time` is given.
+fn end_time_for(status: RunStatus, end_time: Option<i64>) -> Option<i64> {
+    if status.is_terminal() {
+        Some(end_time.unwrap_or_else(now_ms))
+    } else {
+        end_time
+    }
 }
 
 /// Writes a validated batch of final metrics and tags into an active run and sets its status.
@@ -790,15 +810,8 @@ fn finish_run_rows(
     end_time: Option<i64>,
 ) -> Result<RunInfo, StoreError> {
     let (mut info, run_key) = require_active_run_row(tx, run_id)?;
-    for t in tags {
-        upsert_tag(tx, run_id, t)?;
-    }
-    insert_metrics(tx, run_id, run_key, metrics)?;
-    let end = if status.is_terminal() {
-        Some(end_time.unwrap_or_else(now_ms))
-    } else {
-        end_time
-    };
+    write_tags_and_metrics(tx, run_id, run_key, metrics, tags)?;
+    let end = end_time_for(status, end_time);
     tx.prepare_cached("UPDATE runs SET status = ?1, end_time = ?2 WHERE run_uuid = ?3")?
         .execute(params![status.as_str(), end, run_id])?;
     info.status = status;
@@ -1038,10 +1051,7 @@ impl Store for SqliteStore {
         self.require_known_active_run(run_id)?;
         let (run_id, metrics, tags) = (run_id.to_string(), metrics.to_vec(), tags.to_vec());
         // the end time is taken now, not when the queue is committed
-        let end_time = match (status.is_terminal(), end_time) {
-            (true, None) => Some(now_ms()),
-            (_, t) => t,
-        };
+        let end_time = end_time_for(status, end_time);
         self.enqueue(Box::new(move |tx| {
             finish_run_rows(tx, &run_id, &metrics, &tags, status, end_time).map(|_| ())
         }));
@@ -1065,11 +1075,7 @@ impl Store for SqliteStore {
     ) -> Result<RunInfo, StoreError> {
         self.write(|tx| {
             require_active_run(tx, run_id)?;
-            let end = if status.is_terminal() {
-                Some(end_time.unwrap_or_else(now_ms))
-            } else {
-                end_time
-            };
+            let end = end_time_for(status, end_time);
             tx.execute(
                 "UPDATE runs SET status = ?1, end_time = ?2 WHERE run_uuid = ?3",
                 params![status.as_str(), end, run_id],
