@@ -1,5 +1,6 @@
 //! Times recording trials with the Recorder on a new store: `cargo run --release --example
-//! record_time -- 5000 3` (trials per study, studies one after the other into the same store).
+//! record_time -- 5000 3 [store.db]` (trials per study, studies one after the other into the same
+//! store; a new store in a temporary directory unless a path is given).
 
 use std::time::Instant;
 
@@ -16,7 +17,10 @@ fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(3);
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let db = dir.path().join("record.db");
+    let db = std::env::args()
+        .nth(3)
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| dir.path().join("record.db"));
     let tracker = Tracker::open(&format!("sqlite:///{}", db.display())).expect("a store");
     let items: Vec<(String, Node)> = (0..10)
         .map(|i| {

@@ -14,6 +14,9 @@ use super::store::{Metric, StoreError};
 /// Rows per multi-row insert statement, largest first; a batch is cut into chunks of these sizes.
 const CHUNK_ROWS: [usize; 3] = [64, 8, 1];
 
+/// Batches up to this many points are inserted one statement per point, without a savepoint.
+const POINT_BY_POINT: usize = 4;
+
 /// What the new points of one key in one batch add to that key's summary.
 struct SummaryDelta<'a> {
     key: &'a str,
@@ -111,10 +114,14 @@ pub(crate) fn insert_metrics(
         return Ok(());
     }
     let mut deltas: Vec<SummaryDelta<'_>> = Vec::new();
-    if let [one] = metrics {
-        // A single point is either new or a repeat: no savepoint needed.
-        if insert_all(tx, run_key, metrics)? == 1 {
-            fold(&mut deltas, one);
+    if metrics.len() <= POINT_BY_POINT {
+        // A few points: each is either new or a repeat, no savepoint needed (a savepoint makes
+        // SQLite copy every page the batch touches).
+        let mut one = tx.prepare_cached(&insert_sql(1))?;
+        for m in metrics {
+            if insert_chunk(&mut one, run_key, std::slice::from_ref(m))? == 1 {
+                fold(&mut deltas, m);
+            }
         }
         return update_summaries(tx, run_id, &deltas);
     }

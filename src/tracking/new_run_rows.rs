@@ -29,8 +29,11 @@ fn insert_rows(
         if rest.len() < n {
             continue;
         }
+        // `OR FAIL`: a new run's rows cannot clash (settled in memory above), and any error fails the
+        // enclosing transaction or savepoint anyway; without it, SQLite keeps a statement journal
+        // (a copy of every page the statement touches) to undo a half-done multi-row insert.
         let sql = format!(
-            "INSERT INTO {table} ({columns}) VALUES {}",
+            "INSERT OR FAIL INTO {table} ({columns}) VALUES {}",
             vec![one.as_str(); n].join(", ")
         );
         let mut stmt = tx.prepare_cached(&sql)?;
