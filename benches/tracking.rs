@@ -8,10 +8,13 @@
 //!   writes are group-committed, and the study's end commits them all, so the time includes
 //!   every commit.
 //!   `tracking/fmin_no_recorder` is the same `fmin` without the observer, for the baseline.
-//! - `tracking/log_metric_single`: one `log_metric` call (one point, one transaction).
-//! - `tracking/log_metric_async`: `log_metric` with asynchronous logging on (points queued and
-//!   group-committed); each sample ends with a `flush`, so the time includes the commits.
-//! - `tracking/log_batch_1000`: one `log_batch` of 1000 metric points.
+//! - `tracking/log_metric_single`: one `log_metric` call with the default asynchronous logging
+//!   (points queued and group-committed); each sample ends with a `flush`, so the time includes
+//!   the commits.
+//! - `tracking/log_metric_sync`: one `log_metric` call with asynchronous logging off (one point,
+//!   one transaction committed before the call returns).
+//! - `tracking/log_batch_1000`: one `log_batch` of 1000 metric points, one transaction
+//!   (asynchronous logging off).
 //! - `tracking/search_100k`: `metrics.rmse < 0.5 and params.p0 = 'v3'`, ordered by
 //!   `metrics.rmse ASC`, 100 results, over one experiment of 100,000 runs (each with 10 params,
 //!   1 metric, 1 tag). The store is built once with the public API and kept in
@@ -102,26 +105,26 @@ fn log_metrics(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     let mut step = 0i64;
     g.bench_function("log_metric_single", |b| {
+        b.iter_custom(|iters| {
+            let t = Instant::now();
+            for _ in 0..iters {
+                step += 1;
+                tracker
+                    .log_metric(&run, "loss", 1.0 / step as f64, step)
+                    .unwrap();
+            }
+            tracker.flush().unwrap();
+            t.elapsed()
+        })
+    });
+    let tracker = tracker.with_async_logging(false);
+    let run = tracker.create_run(exp, Some("sync"), None).unwrap();
+    g.bench_function("log_metric_sync", |b| {
         b.iter(|| {
             step += 1;
             tracker
                 .log_metric(&run, "loss", 1.0 / step as f64, step)
                 .unwrap()
-        })
-    });
-    let run = tracker.create_run(exp, Some("async"), None).unwrap();
-    let queued = tracker.clone().with_async_logging(true);
-    g.bench_function("log_metric_async", |b| {
-        b.iter_custom(|iters| {
-            let t = Instant::now();
-            for _ in 0..iters {
-                step += 1;
-                queued
-                    .log_metric(&run, "loss", 1.0 / step as f64, step)
-                    .unwrap();
-            }
-            queued.flush().unwrap();
-            t.elapsed()
         })
     });
     let run = tracker.create_run(exp, Some("batched"), None).unwrap();

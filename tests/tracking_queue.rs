@@ -228,3 +228,39 @@ fn trials_of_an_objective_elsewhere_have_their_run_committed_before_they_start()
         assert_eq!(run.data.metric("loss").unwrap().latest, t.loss.unwrap());
     }
 }
+
+#[test]
+fn logging_is_asynchronous_by_default_and_synchronous_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, run) = store_with_run(dir.path());
+    let reader = open(&db);
+
+    assert!(
+        reader.async_logging(),
+        "asynchronous logging is the default"
+    );
+    // off: each call is committed before it returns, so another connection sees it at once
+    let sync = open(&db).with_async_logging(false);
+    sync.log_metric(&run, "sync", 1.0, 0).unwrap();
+    sync.set_tag(&run, "mode", "sync").unwrap();
+    let seen = reader.get_run(&run).unwrap();
+    assert_eq!(seen.data.metric("sync").map(|m| m.count), Some(1));
+    assert_eq!(seen.data.tag("mode"), Some("sync"));
+
+    // the default: queued, and committed by ending the run (a write that commits the queue first)
+    let default = open(&db);
+    for step in 0..100 {
+        default.log_metric(&run, "loss", step as f64, step).unwrap();
+    }
+    default
+        .set_terminated(&run, RunStatus::Finished, None)
+        .unwrap();
+    let ended = reader.get_run(&run).unwrap();
+    assert_eq!(ended.info.status, RunStatus::Finished);
+    assert_eq!(ended.data.metric("loss").map(|m| m.count), Some(100));
+
+    // and by dropping the last handle on the store
+    default.log_metric(&run, "late", 7.0, 0).unwrap();
+    drop(default);
+    assert_eq!(reader.metric_history(&run, "late").unwrap().len(), 1);
+}

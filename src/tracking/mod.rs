@@ -224,22 +224,35 @@ impl Tracker {
             store,
             artifact_root,
             system: SystemInfo::detect(),
-            async_logging: false,
+            async_logging: true,
         }
     }
 
-    /// Turns asynchronous logging on or off (off by default). When on, [`Tracker::log_metric`],
-    /// [`Tracker::set_tag`] and the metrics and tags of [`Tracker::log_batch`] return as soon as
-    /// they are checked (limits, the run exists and is active) and are written with others in one
-    /// group commit, at most 20 ms later; like MLflow's `synchronous=False`, for training loops
-    /// that log a point per step. Reads through this tracker always see them. Params are always
-    /// written at once (a conflicting value must fail at the call). Call [`Tracker::flush`] to
-    /// commit at once and learn about writes that failed when committed (a run deleted by
-    /// another process meanwhile); a crash of the process can lose the last 20 ms of queued
-    /// writes, never part of one.
+    /// Turns asynchronous logging on (the default) or off.
+    ///
+    /// On: [`Tracker::log_metric`], [`Tracker::set_tag`] and the metrics and tags of
+    /// [`Tracker::log_batch`] return as soon as they are checked (limits, the run exists and is
+    /// active) and are written with others in one group commit, at most 20 ms later, so a
+    /// training loop can log a point per step at a few microseconds a call. Everything else
+    /// (params, creating and ending runs, searches, reads) commits the queued writes first, so
+    /// this process always reads its own writes and a run's points are stored when the run ends.
+    /// Params are always written at once (a conflicting value must fail at the call). A write
+    /// can still fail when committed (a run deleted by another process meanwhile): call
+    /// [`Tracker::flush`] to commit at once and learn of such failures; dropping the last
+    /// handle on the store commits the queue and prints them. A crash of the process can lose
+    /// the last 20 ms of queued writes, never part of one; so can `std::process::exit`, which
+    /// skips destructors: flush first.
+    ///
+    /// Off: every call is its own transaction, committed before it returns (MLflow's default,
+    /// `synchronous=True`).
     pub fn with_async_logging(mut self, on: bool) -> Self {
         self.async_logging = on;
         self
+    }
+
+    /// Whether logging is asynchronous (see [`Tracker::with_async_logging`]).
+    pub fn async_logging(&self) -> bool {
+        self.async_logging
     }
 
     /// Commits every queued write now (see [`Tracker::with_async_logging`]) and reports those that
@@ -452,7 +465,8 @@ impl Tracker {
     // ---- params, metrics, tags ----
 
     /// Logs params, metric points and tags in one transaction (limits: 100 params, 1000 metrics, 100 tags).
-    /// With [asynchronous logging](Tracker::with_async_logging), a batch without params is queued.
+    /// With [asynchronous logging](Tracker::with_async_logging) (the default), a batch without
+    /// params is queued.
     pub fn log_batch(
         &self,
         run_id: &str,
