@@ -6,7 +6,11 @@
 //!   1 loss metric (+ `duration_s`) and terminated, exactly as `hpo run` records it. The time
 //!   is per trial (criterion's iteration = one trial; `fmin` runs `iters` trials); the trials'
 //!   writes are group-committed, and the study's end commits them all, so the time includes
-//!   every commit.
+//!   every commit. Each sample records its study into a new store (opened before the clock
+//!   starts, closed before it stops), as a first `hpo run` does.
+//!   `tracking/record_trial_100k` is the same into a store that already holds 100,000 runs (a
+//!   copy of the search benches' store, made once; it keeps growing from sample to sample), since
+//!   inserting into larger indexes costs more.
 //!   `tracking/fmin_no_recorder` is the same `fmin` without the observer, for the baseline.
 //! - `tracking/log_metric_single`: one `log_metric` call with the default asynchronous logging
 //!   (points queued and group-committed); each sample ends with a `flush`, so the time includes
@@ -53,9 +57,22 @@ fn trivial(p: &Params) -> f64 {
     p.f64("p0").unwrap()
 }
 
+/// Runs `iters` trials of a recorded random search into `tracker`'s store.
+fn recorded_study(tracker: &Tracker, space: &Space, iters: u64, seed: u64) {
+    let recorder = Recorder::new(tracker, "bench").unwrap();
+    let handle = recorder.handle();
+    Fmin::new(trivial, space)
+        .algo(Random)
+        .max_evals(iters as usize)
+        .seed(seed)
+        .observer(recorder)
+        .run()
+        .unwrap();
+    assert!(handle.errors().is_empty(), "{:?}", handle.errors());
+}
+
 fn record_trial(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
-    let tracker = Tracker::open(&uri(&dir.path().join("record.db"))).unwrap();
     let space = space10();
     let mut g = c.benchmark_group("tracking");
     g.sampling_mode(SamplingMode::Flat)
@@ -65,19 +82,24 @@ fn record_trial(c: &mut Criterion) {
     g.bench_function("record_trial", |b| {
         b.iter_custom(|iters| {
             seed += 1;
-            let recorder = Recorder::new(&tracker, "bench").unwrap();
-            let handle = recorder.handle();
+            let db = dir.path().join(format!("record-{seed}.db"));
+            let tracker = Tracker::open(&uri(&db)).unwrap();
             let t = Instant::now();
-            Fmin::new(trivial, &space)
-                .algo(Random)
-                .max_evals(iters as usize)
-                .seed(seed)
-                .observer(recorder)
-                .run()
-                .unwrap();
-            let e = t.elapsed();
-            assert!(handle.errors().is_empty(), "{:?}", handle.errors());
-            e
+            recorded_study(&tracker, &space, iters, seed);
+            // closing the store (its last checkpoint) is part of the study's cost
+            drop(tracker);
+            t.elapsed()
+        })
+    });
+    let big = dir.path().join("record-100k.db");
+    std::fs::copy(search_store(100_000), &big).unwrap();
+    let tracker = Tracker::open(&uri(&big)).unwrap();
+    g.bench_function("record_trial_100k", |b| {
+        b.iter_custom(|iters| {
+            seed += 1;
+            let t = Instant::now();
+            recorded_study(&tracker, &space, iters, seed);
+            t.elapsed()
         })
     });
     g.bench_function("fmin_no_recorder", |b| {
