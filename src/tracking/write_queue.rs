@@ -13,10 +13,11 @@
 //!   was queued, or as soon as [`COMMIT_AT`] writes wait, so a fast producer and the commits run
 //!   on two cores; a producer that gets [`MAX_QUEUED`] writes ahead commits them itself (this
 //!   bounds memory); [`WriteQueue`]'s owner flushes when asked and when dropped.
-//! - **Atomicity.** Each queued write runs inside its own savepoint of the shared transaction: a
-//!   write that fails (its run was deleted by another process meanwhile, ...) is rolled back
-//!   alone, the others commit, and the failure is kept until the owner asks for it (the store's
-//!   `flush`). A write is never half applied.
+//! - **Atomicity.** The writes of a group run in one transaction without savepoints (a savepoint
+//!   makes SQLite copy every page a write touches). If one fails (its run was deleted by another
+//!   process meanwhile, ...), the transaction is rolled back and redone with each write in its own
+//!   savepoint: the failing write is rolled back alone, the others commit, and the failure is kept
+//!   until the owner asks for it (the store's `flush`). A write is never half applied.
 //! - **Durability.** A queued write survives a crash of the process only once committed: a crash
 //!   can lose the writes of the last [`MAX_DELAY`], always a suffix of what was queued, never
 //!   part of one write.
