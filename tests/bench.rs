@@ -211,3 +211,49 @@ fn a_space_file_with_a_command_is_a_problem() {
     assert!(report.contains("### quad †"), "{report}");
     assert!(dir.path().join("q/quad.svg").is_file());
 }
+
+#[test]
+fn first_seed_runs_seeds_k_to_k_plus_n() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |out: &str, extra: &[&str]| {
+        let mut args = vec![
+            "bench",
+            "--problems",
+            "branin",
+            "--algos",
+            "tpe",
+            "--budget",
+            "15",
+            "--quiet",
+            "--out",
+            out,
+        ];
+        args.extend(extra);
+        let o = hpo(dir.path(), &args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        untimed(&dir.path().join(out).join("results.jsonl"))
+    };
+    let held_out = run("h", &["--seeds", "2", "--first-seed", "5"]);
+    let seeds: Vec<u64> = held_out
+        .iter()
+        .map(|l| l["seed"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seeds, [5, 6]);
+    // a seed's study is the same whichever range it is run in
+    let all = run("a", &["--seeds", "7"]);
+    assert_eq!(all[5..], held_out[..]);
+    let report = std::fs::read_to_string(dir.path().join("h/report.md")).unwrap();
+    assert!(report.contains("2 seeds (5-6)"), "{report}");
+    // an overflowing range is bad input
+    let o = hpo(
+        dir.path(),
+        &[
+            "bench",
+            "--seeds",
+            "2",
+            "--first-seed",
+            "18446744073709551615",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+}

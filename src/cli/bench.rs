@@ -34,9 +34,13 @@ pub struct BenchArgs {
         value_delimiter = ','
     )]
     pub algos: Vec<String>,
-    /// Studies per (problem, algorithm), with seeds 0..N.
+    /// Studies per (problem, algorithm), with seeds K..K+N (K from --first-seed, default 0).
     #[arg(long, default_value_t = 20)]
     pub seeds: u64,
+    /// The first seed K: the studies use seeds K..K+N (e.g. held-out seeds for tuning, apart
+    /// from the ones reported).
+    #[arg(long, default_value_t = 0, value_name = "K")]
+    pub first_seed: u64,
     /// Evaluations per study.
     #[arg(long, default_value_t = 100)]
     pub budget: usize,
@@ -152,6 +156,9 @@ pub(crate) fn run(a: BenchArgs, tracking_uri: &Option<String>) -> anyhow::Result
     if a.seeds == 0 || a.budget == 0 {
         return Err(BadInput("--seeds and --budget must be at least 1".into()).into());
     }
+    let Some(end_seed) = a.first_seed.checked_add(a.seeds) else {
+        return Err(BadInput("--first-seed plus --seeds is too large".into()).into());
+    };
     if a.parallelism == Some(0) {
         return Err(BadInput("--parallelism must be at least 1".into()).into());
     }
@@ -162,7 +169,7 @@ pub(crate) fn run(a: BenchArgs, tracking_uri: &Option<String>) -> anyhow::Result
     let cfg = BenchConfig {
         problems,
         algos,
-        seeds: (0..a.seeds).collect(),
+        seeds: (a.first_seed..end_seed).collect(),
         budget: a.budget,
         parallelism: a.parallelism,
     };

@@ -9,10 +9,11 @@
 //!   parameter is modelled jointly with the choice above it: a component whose trial lacked the
 //!   parameter uses the prior kernel for it), a linear good-set size (12 %, at most 25),
 //!   good points weighted by their improvement (EI weighting), bandwidths floored at 3 % of the
-//!   range (and half a grid step for quantized parameters) instead of hyperopt's magic clip,
-//!   smoothed categorical kernels, pending trials treated as bad
-//!   (constant liar), failed trials in the bad set (never good), and no re-proposal of an evaluated point in a
-//!   discrete space.
+//!   range up to 25 finished trials and at `0.03 * (25 / N)^0.25` of it after `N` (about 2.1 %
+//!   at 100 trials, so late suggestions can refine), and at half a grid step for quantized
+//!   parameters, instead of hyperopt's magic clip, smoothed categorical kernels, pending trials
+//!   treated as bad (constant liar), failed trials in the bad set (never good), and no
+//!   re-proposal of an evaluated point in a discrete space.
 //! - [`Tpe::hyperopt()`]: hyperopt 0.3.0's `tpe.suggest`: univariate, good set
 //!   `min(ceil(0.25 sqrt N), 25)` over all trials (pending and failed count as infinitely bad),
 //!   20 start-up trials, adaptive Parzen bandwidths with the prior inserted and the magic clip,
@@ -100,6 +101,15 @@ pub enum Pending {
     Ignore,
 }
 
+/// How the bandwidth floor (`Tpe::min_bandwidth`) shrinks as the study grows.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FloorDecay {
+    /// Finished trials before the floor starts shrinking.
+    pub after: usize,
+    /// The floor is proportional to `N^-power` past `after` trials.
+    pub power: f64,
+}
+
 /// The Tree-structured Parzen Estimator and all its settings.
 ///
 /// `Tpe::default()` is the recommended algorithm; `Tpe::hyperopt()` reproduces hyperopt 0.3.0.
@@ -141,6 +151,10 @@ pub struct Tpe {
     /// In a space where every parameter is discrete, never propose a point already evaluated
     /// or pending (unless every point has been).
     pub dedup: bool,
+    /// Shrinks the `min_bandwidth` floor as the study grows, so late suggestions can refine:
+    /// with `N` finished trials the floor is `min_bandwidth * (after / N)^power` once
+    /// `N > after` (`None`: a constant floor).
+    pub min_bandwidth_decay: Option<FloorDecay>,
     /// hyperopt's details: exact bin mass for quantized values, one truncation constant per
     /// mixture, forgetting in the good set too, categorical prior weight times the number of
     /// options.
@@ -168,6 +182,10 @@ impl Tpe {
         magic_clip: false,
         min_bandwidth: 0.03,
         min_bandwidth_steps: 0.5,
+        min_bandwidth_decay: Some(FloorDecay {
+            after: 25,
+            power: 0.25,
+        }),
         categorical: CategoricalKernel::Smoothed,
         pending: Pending::Liar,
         failed_as_bad: true,
@@ -191,6 +209,7 @@ impl Tpe {
         magic_clip: true,
         min_bandwidth: 0.0,
         min_bandwidth_steps: 0.0,
+        min_bandwidth_decay: None,
         categorical: CategoricalKernel::Hyperopt,
         pending: Pending::Worst,
         failed_as_bad: false,
@@ -203,14 +222,27 @@ impl Tpe {
         Tpe::HYPEROPT
     }
 
-    fn kernel(&self) -> KernelConfig {
+    /// The kernel settings with `n` finished trials.
+    fn kernel(&self, n: usize) -> KernelConfig {
         KernelConfig {
             bandwidth: self.bandwidth,
             magic_clip: self.magic_clip,
-            min_bandwidth: self.min_bandwidth,
+            min_bandwidth: self.min_bandwidth_at(n),
             discrete_min_steps: self.min_bandwidth_steps,
             categorical: self.categorical,
             hyperopt_scoring: self.hyperopt_scoring,
+        }
+    }
+}
+
+impl Tpe {
+    /// The bandwidth floor (a fraction of the width) with `n` finished trials.
+    fn min_bandwidth_at(&self, n: usize) -> f64 {
+        match self.min_bandwidth_decay {
+            Some(d) if n > d.after && d.power > 0.0 => {
+                self.min_bandwidth * (d.after.max(1) as f64 / n as f64).powf(d.power)
+            }
+            _ => self.min_bandwidth,
         }
     }
 }
@@ -225,6 +257,8 @@ impl Default for Tpe {
 struct Split {
     good: Vec<Obs>,
     bad: Vec<Obs>,
+    /// Finished trials counted (those the start-up counts).
+    n: usize,
 }
 
 impl Tpe {
@@ -306,7 +340,7 @@ impl Tpe {
                 weight: w,
             })
             .collect();
-        Some(Split { good, bad })
+        Some(Split { good, bad, n })
     }
 
     fn seen(history: &HistoryView<'_>) -> HashSet<Vec<u64>> {
@@ -345,7 +379,7 @@ impl Tpe {
     ) -> Assignment {
         let trials = history.trials();
         let dims: Vec<usize> = (0..space.len()).collect();
-        let cfg = self.kernel();
+        let cfg = self.kernel(split.n);
         let par = parallel(split.good.len().max(split.bad.len()) + 1);
         let (l, g) = join(
             par,
@@ -406,7 +440,7 @@ impl Tpe {
         rng: &mut TrialRng,
     ) -> Assignment {
         let trials = history.trials();
-        let cfg = self.kernel();
+        let cfg = self.kernel(split.n);
         let mut buf = Vec::new();
         let a = space.build_assignment(|p, _| {
             let active = |o: &&Obs| trials[o.trial].params.assignment().is_active(p);
@@ -510,6 +544,13 @@ impl Algorithm for Tpe {
         put("magic_clip", Value::from(self.magic_clip));
         put("min_bandwidth", Value::from(self.min_bandwidth));
         put("min_bandwidth_steps", Value::from(self.min_bandwidth_steps));
+        if let Some(d) = self.min_bandwidth_decay {
+            // only when set, so the settings recorded for hyperopt's preset stay as they were
+            put(
+                "min_bandwidth_decay",
+                Value::from(format!("after {}, power {}", d.after, d.power)),
+            );
+        }
         put(
             "categorical",
             Value::from(format!("{:?}", self.categorical).to_lowercase()),

@@ -31,7 +31,14 @@ fn estimator_of(space: &Space, study: &Study, tpe: &Tpe) -> Estimator {
             weight: 1.0,
         })
         .collect();
-    Estimator::build(space, study.trials(), &obs, &[0], 1.0, &tpe.kernel())
+    Estimator::build(
+        space,
+        study.trials(),
+        &obs,
+        &[0],
+        1.0,
+        &tpe.kernel(obs.len()),
+    )
 }
 
 fn hyperopt_estimator(xs: &[f64]) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
@@ -98,6 +105,45 @@ fn neighbour_bandwidths_are_floored() {
     let (_, _, sigma) = est.numeric_components(0).unwrap();
     assert!(sigma.iter().all(|&s| s >= 0.03 - 1e-12), "{sigma:?}");
     assert_eq!(sigma[3], 1.0); // prior: the whole range
+}
+
+#[test]
+fn bandwidth_floor_shrinks_after_its_start() {
+    let tpe = Tpe::DEFAULT;
+    let d = tpe.min_bandwidth_decay.unwrap();
+    // constant up to `after` finished trials, then min_bandwidth * (after / n)^power
+    assert_eq!(tpe.min_bandwidth_at(0), 0.03);
+    assert_eq!(tpe.min_bandwidth_at(d.after), 0.03);
+    let at_100 = 0.03 * (d.after as f64 / 100.0).powf(d.power);
+    assert!((tpe.min_bandwidth_at(100) - at_100).abs() < 1e-15);
+    assert!(tpe.min_bandwidth_at(200) < tpe.min_bandwidth_at(100));
+    // hyperopt's preset and a constant floor do not shrink
+    assert_eq!(Tpe::HYPEROPT.min_bandwidth_at(1000), 0.0);
+    let constant = Tpe {
+        min_bandwidth_decay: None,
+        ..Tpe::DEFAULT
+    };
+    assert_eq!(constant.min_bandwidth_at(1000), 0.03);
+
+    // the kernels of a large study use the shrunk floor: two close points among many far
+    // apart ones get bandwidths below 3 % of the range but not below the floor
+    let xs: Vec<f64> = (0..100)
+        .map(|i| {
+            if i == 1 {
+                0.5001
+            } else {
+                0.5 + 0.004 * (i as f64 - 50.0)
+            }
+        })
+        .collect();
+    let (space, study) = study_with(&xs);
+    let est = estimator_of(&space, &study, &tpe);
+    let (_, _, sigma) = est.numeric_components(0).unwrap();
+    let smallest = sigma.iter().copied().fold(f64::INFINITY, f64::min);
+    assert!((smallest - at_100).abs() < 1e-12, "{smallest} vs {at_100}");
+    let est = estimator_of(&space, &study, &constant);
+    let (_, _, sigma) = est.numeric_components(0).unwrap();
+    assert!(sigma.iter().all(|&s| s >= 0.03 - 1e-12));
 }
 
 #[test]
