@@ -1,10 +1,12 @@
 //! Times recording trials with the Recorder on a new store: `cargo run --release --example
 //! record_time -- 5000 3 [store.db]` (trials per study, studies one after the other into the same
-//! store; a new store in a temporary directory unless a path is given).
+//! store; a new store in a temporary directory unless a path is given). After each study it also
+//! times a search ordered by a param twice: the first indexes the study's params by value (they
+//! are indexed lazily, see `hpo::tracking::sqlite`), the second finds them indexed.
 
 use std::time::Instant;
 
-use hpo::tracking::{Recorder, Tracker};
+use hpo::tracking::{Recorder, RunsQuery, Tracker};
 use hpo::{hp, Fmin, Node, Params, Random, Space};
 
 fn main() {
@@ -44,11 +46,25 @@ fn main() {
         let e = t.elapsed();
         assert!(handle.errors().is_empty(), "{:?}", handle.errors());
         let size = std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0);
+        let exp = tracker
+            .get_or_create_experiment("bench")
+            .expect("the experiment");
+        let query = RunsQuery::new(&[exp], "").order_by(&["params.p1 ASC"]);
+        let searches: Vec<f64> = (0..2)
+            .map(|_| {
+                let t = Instant::now();
+                tracker.search_runs(&query).expect("a search");
+                t.elapsed().as_secs_f64() * 1e3
+            })
+            .collect();
         println!(
-            "round {round}: {n} trials in {:.3} s = {:.1} µs per trial (db {:.1} MB)",
+            "round {round}: {n} trials in {:.3} s = {:.1} µs per trial (db {:.1} MB); \
+             search by params.p1: {:.1} ms, then {:.1} ms",
             e.as_secs_f64(),
             e.as_secs_f64() * 1e6 / n as f64,
-            size as f64 / 1e6
+            size as f64 / 1e6,
+            searches[0],
+            searches[1]
         );
     }
 }

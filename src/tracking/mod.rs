@@ -25,6 +25,7 @@ mod checkpoint;
 mod known_runs;
 mod metric_points;
 mod new_run_rows;
+mod param_index;
 pub mod recorder;
 pub mod resume;
 mod run_reader;

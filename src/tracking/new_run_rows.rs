@@ -8,6 +8,7 @@
 
 use rusqlite::{Connection, ToSql};
 
+use super::param_index;
 use super::store::{numeric_param_value, Param, RunTag, StoreError};
 
 /// Rows per multi-row insert, largest first.
@@ -93,11 +94,17 @@ pub(crate) fn insert_new_run_params(
             None => unique.push((p, numeric_param_value(&p.value))),
         }
     }
+    let indexed = param_index::indexed_flag(tx, run_key)?;
     let rows: Vec<Vec<&dyn ToSql>> = unique
         .iter()
-        .map(|(p, num)| vec![&run_key as &dyn ToSql, &p.key, &p.value, num])
+        .map(|(p, num)| vec![&run_key as &dyn ToSql, &p.key, &p.value, num, &indexed])
         .collect();
-    insert_rows(tx, "params", "run_key, key, value, num_value", &rows)?;
+    insert_rows(
+        tx,
+        "params",
+        "run_key, key, value, num_value, indexed",
+        &rows,
+    )?;
     Ok(())
 }
 

@@ -147,6 +147,19 @@ fn where_sql(conds: &[String]) -> String {
     }
 }
 
+/// Whether [`page_ids`] walks the param value indexes for `q` (the first order key is a param),
+/// which see only indexed params (see `param_index`).
+pub(crate) fn walks_param_index(q: &ParsedQuery<'_>, plans: Plans) -> bool {
+    plans == Plans::Fastest
+        && matches!(
+            q.order.first(),
+            Some(OrderKey {
+                ident: Identifier::Param(_),
+                ..
+            })
+        )
+}
+
 /// The ids of up to `limit` matching runs from the page's offset on, in the query's order.
 pub(crate) fn page_ids(
     tx: &Connection,
@@ -311,7 +324,9 @@ fn param_parts<'a>(q: &'a ParsedQuery<'a>, key: &'a str, ascending: bool) -> Vec
         Box::new(move |b| {
             let mut conds = run_conditions(q, b);
             let k = b.bind(SqlValue::Text(key.to_string()));
-            conds.push(format!("o.key = {k} AND {value_cond}"));
+            // `indexed = 1`: the indexes' own condition, so SQLite may walk them (the caller indexed
+            // every pending param first, see `param_index`)
+            conds.push(format!("o.key = {k} AND {value_cond} AND o.indexed = 1"));
             // The filter's own comparisons of this param, on the walked row: they hold for every
             // match anyway, and here they bound the index range instead of being tested run by run.
             for (sym, lit) in q

@@ -26,9 +26,16 @@
 //!   smaller than the space the rebuild saves. A search ordered by a param walks them in order
 //!   (see `run_search`). As for `metric_points`, the table has no foreign key: the store checks
 //!   that the run exists in the transaction that writes its params.
+//! - v6: params are indexed by value lazily. Inserting a new run's params into the two value
+//!   indexes at random places was most of the cost of recording a trial in a large store, and only
+//!   searches ordered by a param use those indexes. `params` gains a column `indexed`, the two
+//!   indexes cover only the rows where it is 1, and `param_index_state.upto` is a run key: the
+//!   params of runs up to it are indexed when written, those of later (new) runs are written with
+//!   `indexed = 0` and indexed in one pass, in a write transaction, before the first search ordered
+//!   by a param that finds some pending (see `super::param_index`).
 
 /// The newest schema version this build knows.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// Forward migrations, applied in order to bring a file from version `n - 1` to `n`.
 pub const MIGRATIONS: &[(i64, &str)] = &[
@@ -37,6 +44,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
     (3, crate::registry::sqlite::MIGRATION_V3),
     (4, MIGRATION_V4),
     (5, MIGRATION_V5),
+    (6, MIGRATION_V6),
 ];
 
 /// Migration 1: the base tables.
@@ -182,6 +190,17 @@ DROP TABLE params;
 ALTER TABLE params_v5 RENAME TO params;
 CREATE INDEX params_by_number ON params (key, num_value) WHERE num_value IS NOT NULL;
 CREATE INDEX params_by_text ON params (key, value) WHERE num_value IS NULL;
+"#;
+
+/// Migration 6: lazily indexed param values (see the module documentation); existing params stay indexed.
+const MIGRATION_V6: &str = r#"
+ALTER TABLE params ADD COLUMN indexed INTEGER NOT NULL DEFAULT 1;
+DROP INDEX params_by_number;
+DROP INDEX params_by_text;
+CREATE INDEX params_by_number ON params (key, num_value) WHERE num_value IS NOT NULL AND indexed = 1;
+CREATE INDEX params_by_text ON params (key, value) WHERE num_value IS NULL AND indexed = 1;
+CREATE TABLE param_index_state (id INTEGER PRIMARY KEY CHECK (id = 0), upto INTEGER NOT NULL);
+INSERT INTO param_index_state VALUES (0, COALESCE((SELECT MAX(run_key) FROM runs), 0));
 "#;
 
 #[cfg(test)]
@@ -552,7 +571,21 @@ mod tests {
             ),
         ];
         let store = SqliteStore::open(&path, tmp.path()).unwrap();
-        assert_eq!(store.schema_version().unwrap(), 5);
+        assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+        {
+            // v6: the migrated params are all indexed, and so are those of the migrated runs
+            let conn = Connection::open(&path).unwrap();
+            let (unindexed, upto, last): (i64, i64, i64) = conn
+                .query_row(
+                    "SELECT (SELECT COUNT(*) FROM params WHERE indexed = 0),
+                            (SELECT upto FROM param_index_state),
+                            (SELECT MAX(run_key) FROM runs)",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .unwrap();
+            assert_eq!((unindexed, upto), (0, last));
+        }
         for (filter, order, view, experiments, expected) in &cases {
             for size in [1, 2, 10] {
                 let mut query = RunsQuery::new(experiments, filter)

@@ -27,6 +27,7 @@ use super::checkpoint::CommitPacer;
 use super::known_runs::KnownRuns;
 use super::metric_points::{insert_metrics, read_history};
 use super::new_run_rows::{insert_new_run_params, insert_new_run_tags};
+use super::param_index;
 use super::run_reader::{read_run_data, read_run_row, read_runs};
 use super::run_search::{self, Plans};
 use super::search;
@@ -588,16 +589,18 @@ fn upsert_tag(tx: &Connection, run_id: &str, tag: &RunTag) -> Result<(), StoreEr
 
 /// Logs param `p` of run `run_id` (whose integer key is `run_key`).
 fn insert_param(tx: &Connection, run_id: &str, run_key: i64, p: &Param) -> Result<(), StoreError> {
+    let indexed = param_index::indexed_flag(tx, run_key)?;
     let inserted = tx
         .prepare_cached(
-            "INSERT INTO params (run_key, key, value, num_value) VALUES (?1, ?2, ?3, ?4)
+            "INSERT INTO params (run_key, key, value, num_value, indexed) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (run_key, key) DO NOTHING",
         )?
         .execute(params![
             run_key,
             p.key,
             p.value,
-            numeric_param_value(&p.value)
+            numeric_param_value(&p.value),
+            indexed
         ])?;
     if inserted == 1 {
         return Ok(());
@@ -1216,7 +1219,7 @@ impl SqliteStore {
         plans: Plans,
     ) -> Result<RunPage, StoreError> {
         let parsed = run_search::parse(query)?;
-        self.read(|tx| {
+        let page = |tx: &Transaction| -> Result<RunPage, StoreError> {
             let mut ids = run_search::page_ids(tx, &parsed, query.max_results + 1, plans)?;
             let has_more = ids.len() > query.max_results;
             ids.truncate(query.max_results);
@@ -1228,7 +1231,25 @@ impl SqliteStore {
                 runs,
                 next_page_token,
             })
-        })
+        };
+        if !run_search::walks_param_index(&parsed, plans) {
+            return self.read(page);
+        }
+        // The walk sees only indexed params: search in a read snapshot without pending ones, or
+        // index them and search in one write transaction (see `param_index`).
+        let found = self.read(|tx| {
+            if param_index::pending(tx)? {
+                return Ok(None);
+            }
+            page(tx).map(Some)
+        })?;
+        match found {
+            Some(found) => Ok(found),
+            None => self.write(|tx| {
+                param_index::index_pending(tx)?;
+                page(tx)
+            }),
+        }
     }
 }
 
