@@ -130,7 +130,10 @@ mod tests {
         let searcher = SqliteStore::open(&path, tmp.path()).unwrap();
         let writer = SqliteStore::open(&path, tmp.path()).unwrap();
         let a = run_with(&writer, "0.5");
-        assert_eq!(ids(&searcher, "params.lr ASC", Plans::Fastest), [a.clone()]);
+        assert_eq!(
+            ids(&searcher, "params.lr ASC", Plans::Fastest),
+            vec![a.clone()]
+        );
         let b = run_with(&writer, "0.4");
         assert_eq!(
             ids(&searcher, "params.lr ASC", Plans::Fastest),
