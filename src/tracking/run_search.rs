@@ -19,7 +19,8 @@
 //!   read last, only if the page is not full yet. A group that the filter rules out (for example
 //!   `params.<key> > 0.5` rules out text values and missing params) is not read at all, and the
 //!   filter's top-level comparisons of that param with a value are repeated on the walked index row,
-//!   where they bound the range of the walk.
+//!   where they bound the range of the walk. The indexes cover only indexed params: the caller
+//!   indexes the pending ones first (see `param_index`, [`walks_param_index`]).
 //!
 //! A page that starts after the end of a group counts that group's matching runs to know where to
 //! start in the next one. Every plan returns the same rows in the same order as the general plan (the
