@@ -2,7 +2,7 @@
 //! record_time -- 5000 3 [store.db]` (trials per study, studies one after the other into the same
 //! store; a new store in a temporary directory unless a path is given). After each study it also
 //! times a search ordered by a param twice: the first indexes the study's params by value (they
-//! are indexed lazily, see `hpo::tracking::sqlite`), the second finds them indexed.
+//! are indexed lazily, see TRACKING_BENCHMARKS.md), the second finds them indexed.
 
 use std::time::Instant;
 
