@@ -1,8 +1,10 @@
 //! Times recording trials with the Recorder on a new store: `cargo run --release --example
-//! record_time -- 5000 3 [store.db]` (trials per study, studies one after the other into the same
-//! store; a new store in a temporary directory unless a path is given). After each study it also
-//! times a search ordered by a param twice: the first indexes the study's params by value (they
-//! are indexed lazily, see TRACKING_BENCHMARKS.md), the second finds them indexed.
+//! record_time -- 5000 3 [store.db [pause_ms]]` (trials per study, studies one after the other into
+//! the same store; a new store in a temporary directory unless a path is given or the path is `-`).
+//! After each study (and a pause, 0 ms by default) it also times a search ordered by a param twice:
+//! the first indexes the study's params by value unless the store's background thread has done it
+//! during the pause (they are indexed lazily, see TRACKING_BENCHMARKS.md), the second finds them
+//! indexed.
 
 use std::time::Instant;
 
@@ -21,8 +23,13 @@ fn main() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let db = std::env::args()
         .nth(3)
+        .filter(|p| p != "-")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| dir.path().join("record.db"));
+    let pause_ms: u64 = std::env::args()
+        .nth(4)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(0);
     let tracker = Tracker::open(&format!("sqlite:///{}", db.display())).expect("a store");
     let items: Vec<(String, Node)> = (0..10)
         .map(|i| {
@@ -46,6 +53,7 @@ fn main() {
         let e = t.elapsed();
         assert!(handle.errors().is_empty(), "{:?}", handle.errors());
         let size = std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0);
+        std::thread::sleep(std::time::Duration::from_millis(pause_ms));
         let exp = tracker
             .get_or_create_experiment("bench")
             .expect("the experiment");

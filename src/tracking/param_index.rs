@@ -8,8 +8,11 @@
 //! large indexes at random places, and [`index_pending`] indexes them all in one pass over the end
 //! of `params` and moves `upto` to the last run. A search ordered by a param first checks for
 //! pending params in its own snapshot and, if there are some, indexes them and searches in one
-//! write transaction, so it never misses a committed param. Run keys are never reused (runs are
-//! only ever marked deleted), so the rule holds for every writer of the file.
+//! write transaction, so it never misses a committed param. A store's group-commit thread also
+//! indexes pending params when nothing was queued for a while (a few hundred runs per transaction),
+//! so after a study with a real objective there is usually nothing left for the search to do. Run
+//! keys are never reused (runs are only ever marked deleted), so the rule holds for every writer of
+//! the file.
 
 use rusqlite::{params, Connection};
 
@@ -33,24 +36,30 @@ pub(crate) fn pending(tx: &Connection) -> rusqlite::Result<bool> {
     .query_row([], |r| r.get(0))
 }
 
-/// Indexes every pending param (in a write transaction); returns how many rows it indexed.
-pub(crate) fn index_pending(tx: &Connection) -> rusqlite::Result<usize> {
+/// Indexes every pending param (in a write transaction).
+pub(crate) fn index_pending(tx: &Connection) -> rusqlite::Result<()> {
+    index_pending_runs(tx, i64::MAX).map(|_| ())
+}
+
+/// Indexes the pending params of at most `runs` runs, oldest first (in a write transaction);
+/// returns whether some remain pending.
+pub(crate) fn index_pending_runs(tx: &Connection, runs: i64) -> rusqlite::Result<bool> {
     let upto = indexed_upto(tx)?;
     let last: i64 = tx
         .prepare_cached("SELECT COALESCE(MAX(run_key), 0) FROM runs")?
         .query_row([], |r| r.get(0))?;
     if last <= upto {
-        return Ok(0);
+        return Ok(false);
     }
-    let indexed = tx
-        .prepare_cached(
-            "UPDATE params SET indexed = 1
-             WHERE run_key > ?1 AND run_key <= ?2 AND indexed = 0",
-        )?
-        .execute(params![upto, last])?;
+    let until = last.min(upto.saturating_add(runs));
+    tx.prepare_cached(
+        "UPDATE params SET indexed = 1
+         WHERE run_key > ?1 AND run_key <= ?2 AND indexed = 0",
+    )?
+    .execute(params![upto, until])?;
     tx.prepare_cached("UPDATE param_index_state SET upto = ?1 WHERE id = 0")?
-        .execute([last])?;
-    Ok(indexed)
+        .execute([until])?;
+    Ok(until < last)
 }
 
 #[cfg(test)]
@@ -58,7 +67,9 @@ mod tests {
     use rusqlite::Connection;
 
     use crate::tracking::run_search::Plans;
-    use crate::tracking::store::{NewRun, Param, RunsQuery, Store};
+    use std::time::{Duration, Instant};
+
+    use crate::tracking::store::{Metric, NewRun, Param, RunsQuery, Store};
     use crate::tracking::SqliteStore;
 
     /// (params with `indexed = 0`, `upto`, the last run key) of the file at `path`.
@@ -121,6 +132,27 @@ mod tests {
         assert_eq!(fast, ids(&store, "params.lr DESC", Plans::GeneralOnly));
         assert_eq!(ids(&store, "params.momentum ASC", Plans::Fastest)[0], a);
         assert_eq!(state(&path), (0, 3, 3));
+    }
+
+    #[test]
+    fn the_group_commit_thread_indexes_pending_params_when_idle() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("p.db");
+        let store = SqliteStore::open(&path, tmp.path()).unwrap();
+        let runs: Vec<String> = (0..1200)
+            .map(|i| run_with(&store, &format!("0.{i}")))
+            .collect();
+        assert_eq!(state(&path), (2400, 0, 1200));
+        // a queued write starts the thread; once nothing is queued it indexes, 500 runs at a time
+        store
+            .log_batch_queued(&runs[0], &[], &[Metric::new("m", 1.0, 0)], &[])
+            .unwrap();
+        let t = Instant::now();
+        while state(&path).0 > 0 {
+            assert!(t.elapsed() < Duration::from_secs(30), "{:?}", state(&path));
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(state(&path), (0, 1200, 1200));
     }
 
     #[test]

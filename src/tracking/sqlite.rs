@@ -163,7 +163,44 @@ impl GroupCommit for Shared {
         let mut conn = self.lock();
         self.commit_queue_locked(&mut conn);
     }
+
+    /// Indexes the params of up to [`IDLE_INDEX_RUNS`] runs by value (see `param_index`); a
+    /// failure (another process holding the lock too long) leaves them for later.
+    fn on_idle(&self) -> bool {
+        let mut conn = self.lock();
+        self.commit_queue_locked(&mut conn);
+        if !param_index::pending(&conn).unwrap_or(false) {
+            return false;
+        }
+        // Idle work gives way at once to another process's write (and is retried after the next
+        // commit's idle time) rather than keep this store's connection while it waits.
+        let _ = conn.busy_timeout(IDLE_BUSY_TIMEOUT);
+        let more = (|| -> rusqlite::Result<bool> {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let more = param_index::index_pending_runs(&tx, IDLE_INDEX_RUNS)?;
+            tx.commit()?;
+            Ok(more)
+        })();
+        let _ = conn.busy_timeout(BUSY_TIMEOUT);
+        match more {
+            Ok(more) => {
+                self.pacer.count_commit();
+                more
+            }
+            Err(_) => false,
+        }
+    }
 }
+
+/// How long SQLite waits for another connection's lock before a call gives up (and is retried).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The same for the group-commit thread's idle work.
+const IDLE_BUSY_TIMEOUT: Duration = Duration::from_millis(20);
+
+/// Runs whose params the group-commit thread indexes per transaction when idle (a few tens of
+/// milliseconds at most, so a call waiting for the connection meanwhile is not held up long).
+const IDLE_INDEX_RUNS: i64 = 500;
 
 /// Runs `f` in one transaction on `conn`, retrying the whole transaction when busy.
 fn run_tx_on<T, E: TxError>(
@@ -230,7 +267,7 @@ impl SqliteStore {
     }
 
     fn setup(conn: Connection, path: PathBuf, artifact_root: &Path) -> Result<Self, StoreError> {
-        conn.busy_timeout(Duration::from_secs(5))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
         let mut attempt = 0;
         loop {
             let r: Result<String, rusqlite::Error> =

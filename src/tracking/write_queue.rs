@@ -13,6 +13,9 @@
 //!   was queued, or as soon as [`COMMIT_AT`] writes wait, so a fast producer and the commits run
 //!   on two cores; a producer that gets [`MAX_QUEUED`] writes ahead commits them itself (this
 //!   bounds memory); [`WriteQueue`]'s owner flushes when asked and when dropped.
+//! - **Idle work.** When nothing was queued for [`IDLE_AFTER`] after a commit, the thread asks its
+//!   owner for idle work ([`GroupCommit::on_idle`]: the store indexes pending params by value), a
+//!   small step at a time while some remains.
 //! - **Atomicity.** The writes of a group run in one transaction without savepoints (a savepoint
 //!   makes SQLite copy every page a write touches). If one fails (its run was deleted by another
 //!   process meanwhile, ...), the transaction is rolled back and redone with each write in its own
@@ -124,24 +127,39 @@ impl WriteQueue {
         }
     }
 
-    /// Waits until the oldest write is [`MAX_DELAY`] old or [`COMMIT_AT`] writes wait (true), or
-    /// the queue is closed (false).
-    fn wait_until_due(&self) -> bool {
+    /// Waits until the oldest write is [`MAX_DELAY`] old or [`COMMIT_AT`] writes wait
+    /// ([`Wake::Due`]), the queue is closed ([`Wake::Closed`]), or, with `idle_after`, nothing was
+    /// queued for that long ([`Wake::Idle`]).
+    fn wait(&self, idle_after: Option<Duration>) -> Wake {
+        let idle_from = Instant::now();
         let mut state = self.lock();
         loop {
             if state.closed {
-                return false;
+                return Wake::Closed;
             }
             if state.writes.len() >= COMMIT_AT {
-                return true;
+                return Wake::Due;
             }
             match state.oldest {
-                None => state = self.queued.wait(state).unwrap_or_else(|e| e.into_inner()),
+                None => match idle_after {
+                    None => state = self.queued.wait(state).unwrap_or_else(|e| e.into_inner()),
+                    Some(idle) => {
+                        let now = Instant::now();
+                        if now >= idle_from + idle {
+                            return Wake::Idle;
+                        }
+                        state = self
+                            .queued
+                            .wait_timeout(state, idle_from + idle - now)
+                            .unwrap_or_else(|e| e.into_inner())
+                            .0;
+                    }
+                },
                 Some(t) => {
                     let due = t + MAX_DELAY;
                     let now = Instant::now();
                     if now >= due {
-                        return true;
+                        return Wake::Due;
                     }
                     state = self
                         .queued
@@ -182,12 +200,34 @@ pub(crate) fn run_queued(
     Ok(failed)
 }
 
+/// Why [`WriteQueue::wait`] returned.
+#[derive(Debug, PartialEq, Eq)]
+enum Wake {
+    /// The queue is due for a commit.
+    Due,
+    /// Nothing was queued for the idle time.
+    Idle,
+    /// The queue is closed.
+    Closed,
+}
+
+/// How long the queue stays empty before the background thread does its idle work.
+pub(crate) const IDLE_AFTER: Duration = Duration::from_millis(200);
+
+/// The pause between two steps of idle work.
+const IDLE_STEP: Duration = Duration::from_millis(5);
+
 /// Something that can commit its queue: the store's shared state.
 pub(crate) trait GroupCommit: Send + Sync + 'static {
     /// The queue to commit.
     fn queue(&self) -> &WriteQueue;
     /// Commits every waiting write now.
     fn commit_queue(&self);
+    /// Work for the background thread when nothing was queued for [`IDLE_AFTER`], in small steps;
+    /// true if some remains (called again after the next idle time).
+    fn on_idle(&self) -> bool {
+        false
+    }
 }
 
 /// The background thread that commits a queue [`MAX_DELAY`] after its oldest write; stopping it
@@ -205,8 +245,18 @@ impl Flusher {
         let thread = std::thread::Builder::new()
             .name("hpo-group-commit".into())
             .spawn(move || {
-                while worker.queue().wait_until_due() {
-                    worker.commit_queue();
+                // idle work is looked for after each commit, then only while some remains, a step
+                // at a time (a queued write or a call waiting for the connection goes first)
+                let mut idle_after = Some(IDLE_AFTER);
+                loop {
+                    match worker.queue().wait(idle_after) {
+                        Wake::Closed => break,
+                        Wake::Due => {
+                            worker.commit_queue();
+                            idle_after = Some(IDLE_AFTER);
+                        }
+                        Wake::Idle => idle_after = worker.on_idle().then_some(IDLE_STEP),
+                    }
                 }
             })
             .ok()?;
