@@ -223,8 +223,9 @@ pub(crate) trait GroupCommit: Send + Sync + 'static {
     fn queue(&self) -> &WriteQueue;
     /// Commits every waiting write now.
     fn commit_queue(&self);
-    /// Work for the background thread when nothing was queued for [`IDLE_AFTER`], in small steps;
-    /// true if some remains (called again after the next idle time).
+    /// One small step of work for the background thread when nothing was queued for
+    /// [`IDLE_AFTER`]; true if some remains (the next step comes a few milliseconds later, unless
+    /// a write is queued meanwhile).
     fn on_idle(&self) -> bool {
         false
     }
