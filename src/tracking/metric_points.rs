@@ -102,6 +102,22 @@ fn insert_all(tx: &Connection, run_key: i64, points: &[Metric]) -> rusqlite::Res
     Ok(inserted)
 }
 
+/// Inserts `points` one statement each, folding into `deltas` only those that were new.
+fn insert_one_by_one<'a>(
+    tx: &Connection,
+    run_key: i64,
+    points: &'a [Metric],
+    deltas: &mut Vec<SummaryDelta<'a>>,
+) -> rusqlite::Result<()> {
+    let mut one = tx.prepare_cached(&insert_sql(1))?;
+    for m in points {
+        if insert_chunk(&mut one, run_key, std::slice::from_ref(m))? == 1 {
+            fold(deltas, m);
+        }
+    }
+    Ok(())
+}
+
 /// Inserts metric points of run `run_key` (run id `run_id` in the summary) into the history, ignoring
 /// exact repeats, and updates each key's summary once with what the new points add.
 pub(crate) fn insert_metrics(
@@ -117,12 +133,7 @@ pub(crate) fn insert_metrics(
     if metrics.len() <= POINT_BY_POINT {
         // A few points: each is either new or a repeat, no savepoint needed (a savepoint makes
         // SQLite copy every page the batch touches).
-        let mut one = tx.prepare_cached(&insert_sql(1))?;
-        for m in metrics {
-            if insert_chunk(&mut one, run_key, std::slice::from_ref(m))? == 1 {
-                fold(&mut deltas, m);
-            }
-        }
+        insert_one_by_one(tx, run_key, metrics, &mut deltas)?;
         return update_summaries(tx, run_id, &deltas);
     }
     tx.prepare_cached("SAVEPOINT metric_points")?.execute([])?;
@@ -134,12 +145,7 @@ pub(crate) fn insert_metrics(
         // Some point was already stored: redo the batch point by point, folding only the new ones.
         tx.prepare_cached("ROLLBACK TO metric_points")?
             .execute([])?;
-        let mut one = tx.prepare_cached(&insert_sql(1))?;
-        for m in metrics {
-            if insert_chunk(&mut one, run_key, std::slice::from_ref(m))? == 1 {
-                fold(&mut deltas, m);
-            }
-        }
+        insert_one_by_one(tx, run_key, metrics, &mut deltas)?;
     }
     tx.prepare_cached("RELEASE metric_points")?.execute([])?;
     update_summaries(tx, run_id, &deltas)

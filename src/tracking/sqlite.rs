@@ -624,9 +624,15 @@ fn upsert_tag(tx: &Connection, run_id: &str, tag: &RunTag) -> Result<(), StoreEr
     Ok(())
 }
 
-/// Logs param `p` of run `run_id` (whose integer key is `run_key`).
-fn insert_param(tx: &Connection, run_id: &str, run_key: i64, p: &Param) -> Result<(), StoreError> {
-    let indexed = param_index::indexed_flag(tx, run_key)?;
+/// Logs param `p` of run `run_id` (whose integer key is `run_key`), with the `indexed` flag of that
+/// run's params (see `param_index`).
+fn insert_param(
+    tx: &Connection,
+    run_id: &str,
+    run_key: i64,
+    indexed: i64,
+    p: &Param,
+) -> Result<(), StoreError> {
     let inserted = tx
         .prepare_cached(
             "INSERT INTO params (run_key, key, value, num_value, indexed) VALUES (?1, ?2, ?3, ?4, ?5)
@@ -811,8 +817,11 @@ fn log_batch_rows(
     tags: &[RunTag],
 ) -> Result<(), StoreError> {
     let (_, run_key) = require_active_run_row(tx, run_id)?;
-    for p in params {
-        insert_param(tx, run_id, run_key, p)?;
+    if !params.is_empty() {
+        let indexed = param_index::indexed_flag(tx, run_key)?;
+        for p in params {
+            insert_param(tx, run_id, run_key, indexed, p)?;
+        }
     }
     write_tags_and_metrics(tx, run_id, run_key, metrics, tags)
 }
