@@ -96,11 +96,9 @@ esac"#;
         vec![(0, 0.9), (1, 0.5)]
     );
     let arts = tracker.artifacts(&run.info.run_id).unwrap();
-    let stdout = arts.read_text("stdout.txt").unwrap();
-    assert!(
-        stdout.contains(&format!("run {}", run.info.run_id)),
-        "{stdout}"
-    );
+    // the output of a trial that ended ok is not kept by default
+    assert!(arts.read_text("stdout.txt").is_err());
+    assert!(arts.read_text("stderr.txt").is_err());
     let seen: serde_json::Value =
         serde_json::from_str(&arts.read_text("seen.json").unwrap()).unwrap();
     assert_eq!(seen["mode"], 0);
@@ -128,4 +126,246 @@ esac"#;
     assert!(killed.message.as_deref().unwrap().contains("timed out"));
     let run = tracker.get_run(&handle.trial_run_id(2).unwrap()).unwrap();
     assert_eq!(run.info.status, RunStatus::Killed);
+}
+
+/// A tracker in a new temporary directory.
+fn tracker_in(dir: &tempfile::TempDir) -> Tracker {
+    Tracker::open(&format!("sqlite:///{}", dir.path().join("t.db").display())).unwrap()
+}
+
+/// Whether process `pid` is still running (a zombie counts as gone).
+fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit(')')
+            .next()
+            .is_some_and(|r| !r.trim_start().starts_with('Z'))
+    })
+}
+
+/// The pids written one per line to `path`.
+fn pids(path: &std::path::Path) -> Vec<i32> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
+/// One trial of `script` (sh) with a per-trial timeout; returns the trial and the seconds taken.
+fn one_trial(script: &str, timeout: Duration, dir: &tempfile::TempDir) -> (hpo::Trial, f64) {
+    let tracker = tracker_in(dir);
+    let space = Space::from_params([hp::uniform("x", 0.0, 1.0)]).unwrap();
+    let objective = CommandObjective::new(sh(script), &["x"])
+        .unwrap()
+        .timeout(Some(timeout))
+        .workdir(dir.path());
+    let start = Instant::now();
+    let r = Fmin::new(objective, &space)
+        .algo(Random)
+        .max_evals(1)
+        .seed(3)
+        .observer(Recorder::new(&tracker, "one").unwrap())
+        .run()
+        .unwrap();
+    (r.trials[0].clone(), start.elapsed().as_secs_f64())
+}
+
+#[test]
+fn a_grandchild_in_its_own_session_holding_stdout_cannot_hang_the_trial() {
+    // the grandchild leaves the process group and the session and keeps stdout open: the
+    // timeout still holds, and the grandchild is killed
+    let dir = tempfile::tempdir().unwrap();
+    let script = "setsid sh -c 'echo $$ > gc.pid; sleep 60' & sleep 60";
+    let (trial, secs) = one_trial(script, Duration::from_secs(1), &dir);
+    assert_eq!(trial.state, TrialState::Killed, "{:?}", trial.message);
+    assert!(secs < 6.0, "took {secs} s");
+    let gc = pids(&dir.path().join("gc.pid"));
+    assert_eq!(gc.len(), 1);
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(!alive(gc[0]), "the setsid grandchild {} survived", gc[0]);
+}
+
+#[test]
+fn a_background_child_holding_stdout_does_not_stretch_the_trial() {
+    // the main process prints the loss and exits; a background child keeps stdout for 25 s
+    let dir = tempfile::tempdir().unwrap();
+    let script = "(echo $$ > /dev/null; sh -c 'echo $$ > bg.pid; exec sleep 25') & echo 0.5";
+    let (trial, secs) = one_trial(script, Duration::from_secs(20), &dir);
+    assert_eq!(trial.state, TrialState::Ok, "{:?}", trial.message);
+    assert_eq!(trial.loss, Some(0.5));
+    assert!(
+        secs < 5.0,
+        "took {secs} s: the trial waited for the background child"
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    for pid in pids(&dir.path().join("bg.pid")) {
+        assert!(!alive(pid), "background child {pid} survived the trial");
+    }
+}
+
+#[test]
+fn non_utf8_output_and_float_steps_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let tracker = tracker_in(&dir);
+    let recorder = Recorder::new(&tracker, "bytes").unwrap();
+    let handle = recorder.handle();
+    // a stray byte first, then enough output to fill a pipe, float steps, then the loss
+    let script = r#"printf '\377\376 not utf-8\n'; seq 1 100000;
+echo '{"step": 1.0, "val_loss": 0.7}'; echo '{"step": 2.0, "val_loss": 0.4}'; echo 0.25"#;
+    let space = Space::from_params([hp::uniform("x", 0.0, 1.0)]).unwrap();
+    let objective = CommandObjective::new(sh(script), &["x"]).unwrap();
+    let r = Fmin::new(objective, &space)
+        .algo(Random)
+        .max_evals(1)
+        .seed(3)
+        .observer(recorder)
+        .run()
+        .unwrap();
+    assert_eq!(
+        r.trials[0].state,
+        TrialState::Ok,
+        "{:?}",
+        r.trials[0].message
+    );
+    assert_eq!(r.trials[0].loss, Some(0.25));
+    let run = handle.trial_run_id(0).unwrap();
+    let curve = tracker.metric_history(&run, "val_loss").unwrap();
+    assert_eq!(
+        curve.iter().map(|m| (m.step, m.value)).collect::<Vec<_>>(),
+        vec![(1, 0.7), (2, 0.4)]
+    );
+}
+
+#[test]
+fn output_is_capped_and_kept_for_failed_trials_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let tracker = tracker_in(&dir);
+    let recorder = Recorder::new(&tracker, "out").unwrap();
+    let handle = recorder.handle();
+    // mode 0: ok with output; mode 1: fails after 3 MB on stdout and a message on stderr
+    let script = r#"case {mode} in
+  0) echo 'chatter'; echo 'more' >&2; echo 0.1 ;;
+  *) head -c 3000000 /dev/zero | tr '\0' 'y'; echo; echo 'boom' >&2; exit 1 ;;
+esac"#;
+    let space = Space::from_params([hp::choice("mode", [0, 1])]).unwrap();
+    let objective = CommandObjective::new(sh(script), &["mode"])
+        .unwrap()
+        .output_limit(100_000);
+    let points = (0..2)
+        .map(|m| std::collections::BTreeMap::from([("mode".to_string(), hpo::Value::Int(m))]));
+    let r = Fmin::new(objective, &space)
+        .algo(Random)
+        .initial_points(points)
+        .max_evals(2)
+        .seed(1)
+        .observer(recorder)
+        .run()
+        .unwrap();
+    assert_eq!(r.trials[0].state, TrialState::Ok);
+    assert_eq!(r.trials[1].state, TrialState::Failed);
+    let ok = tracker.artifacts(&handle.trial_run_id(0).unwrap()).unwrap();
+    assert!(
+        ok.read_text("stdout.txt").is_err(),
+        "output of an ok trial kept"
+    );
+    let failed = tracker.artifacts(&handle.trial_run_id(1).unwrap()).unwrap();
+    let stdout = failed.read_text("stdout.txt").unwrap();
+    assert!(stdout.len() < 100_300, "{} bytes kept", stdout.len());
+    assert!(stdout.starts_with("yyyy"));
+    assert!(
+        stdout.contains("output limit of 100000 bytes reached; 2900001 more bytes"),
+        "{}",
+        &stdout[stdout.len() - 200..]
+    );
+    assert_eq!(failed.read_text("stderr.txt").unwrap(), "boom\n");
+}
+
+#[test]
+fn a_fifo_in_the_artifact_directory_is_skipped_not_waited_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let tracker = tracker_in(&dir);
+    let recorder = Recorder::new(&tracker, "fifo").unwrap();
+    let handle = recorder.handle();
+    let script =
+        r#"mkfifo "$HPO_ARTIFACT_DIR/pipe"; echo kept > "$HPO_ARTIFACT_DIR/model.txt"; echo 0.3"#;
+    let space = Space::from_params([hp::uniform("x", 0.0, 1.0)]).unwrap();
+    let objective = CommandObjective::new(sh(script), &["x"]).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let r = Fmin::new(objective, &space)
+            .algo(Random)
+            .max_evals(1)
+            .seed(1)
+            .observer(recorder)
+            .run()
+            .unwrap();
+        let _ = tx.send(r.trials[0].loss);
+    });
+    let loss = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the artifact copy hung on the FIFO");
+    assert_eq!(loss, Some(0.3));
+    let run = tracker.get_run(&handle.trial_run_id(0).unwrap()).unwrap();
+    let arts = tracker.artifacts(&run.info.run_id).unwrap();
+    assert_eq!(arts.read_text("model.txt").unwrap(), "kept\n");
+    assert!(arts.read_text("pipe").is_err());
+    assert_eq!(run.data.tag("hpo.skippedArtifacts"), Some("pipe (a FIFO)"));
+}
+
+#[test]
+fn an_interrupt_stops_the_study_and_kills_running_trials() {
+    let dir = tempfile::tempdir().unwrap();
+    let tracker = tracker_in(&dir);
+    let recorder = Recorder::new(&tracker, "int").unwrap();
+    let handle = recorder.handle();
+    // every trial ignores SIGTERM and sleeps: only SIGKILL after the grace period stops it
+    let script = "trap '' TERM; echo $$ >> pids; sleep 60 & wait; sleep 60";
+    let space = Space::from_params([hp::uniform("x", 0.0, 1.0)]).unwrap();
+    let objective = CommandObjective::new(sh(script), &["x"])
+        .unwrap()
+        .workdir(dir.path())
+        .grace_period(Duration::from_millis(300));
+    let interrupt = hpo::study::Interrupt::new();
+    let trigger = interrupt.clone();
+    let pid_file = dir.path().join("pids");
+    let watcher = pid_file.clone();
+    std::thread::spawn(move || {
+        let until = Instant::now() + Duration::from_secs(20);
+        while pids(&watcher).len() < 2 && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        trigger.trigger("test says stop");
+    });
+    let start = Instant::now();
+    let r = Fmin::new(objective, &space)
+        .algo(Random)
+        .max_evals(10)
+        .parallelism(2)
+        .seed(1)
+        .interrupt(interrupt)
+        .observer(recorder)
+        .run()
+        .unwrap();
+    assert!(start.elapsed() < Duration::from_secs(15));
+    assert_eq!(
+        r.stop_reason,
+        hpo::StopReason::Interrupted("test says stop".into())
+    );
+    assert_eq!(
+        r.trials.len(),
+        2,
+        "no trial is handed out after the interrupt"
+    );
+    for (n, t) in r.trials.iter().enumerate() {
+        assert_eq!(t.state, TrialState::Killed);
+        let run = tracker.get_run(&handle.trial_run_id(n).unwrap()).unwrap();
+        assert_eq!(run.info.status, RunStatus::Killed);
+        let reason = run.data.tag("hpo.failureReason").unwrap();
+        assert!(reason.contains("interrupted (test says stop)"), "{reason}");
+    }
+    let study = tracker.get_run(&handle.study_run_id().unwrap()).unwrap();
+    assert_eq!(study.info.status, RunStatus::Killed);
+    for pid in pids(&pid_file) {
+        assert!(!alive(pid), "trial process {pid} survived");
+    }
 }

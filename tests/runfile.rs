@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use hpo::objective::command::KeepOutput;
 use hpo::runfile::{
     format_duration, parse_duration, DataSource, ObjectiveSpec, RunFile, RunFileError, Validation,
 };
@@ -84,6 +85,9 @@ fn the_example_parses() {
             .map(String::from)
             .to_vec(),
             timeout: Some(Duration::from_secs(300)),
+            grace_period: None,
+            keep_output: KeepOutput::Failed,
+            output_limit: None,
         }
     );
     // Document order, a choice before the parameters of its branches.
@@ -366,7 +370,22 @@ fn durations() {
         r.objective,
         ObjectiveSpec::Command {
             argv: vec!["true".into()],
-            timeout: Some(Duration::from_millis(2500))
+            timeout: Some(Duration::from_millis(2500)),
+            grace_period: None,
+            keep_output: KeepOutput::Failed,
+            output_limit: None,
+        }
+    );
+    // the trial's output and how it is stopped
+    let r = parse("[objective]\ncommand = [\"true\"]\ngrace_period = \"500ms\"\nkeep_output = \"always\"\noutput_limit = \"2MiB\"\n[space]\nx = { uniform = [0, 1] }\n");
+    assert_eq!(
+        r.objective,
+        ObjectiveSpec::Command {
+            argv: vec!["true".into()],
+            timeout: None,
+            grace_period: Some(Duration::from_millis(500)),
+            keep_output: KeepOutput::Always,
+            output_limit: Some(2 * 1024 * 1024),
         }
     );
 }

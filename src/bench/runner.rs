@@ -68,7 +68,7 @@ impl BenchProblem {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| path.display().to_string());
         let (objective, minimum) = match &rf.objective {
-            ObjectiveSpec::Command { argv, timeout } => {
+            ObjectiveSpec::Command { argv, timeout, .. } => {
                 let mut labels: Vec<String> =
                     rf.space.params().iter().map(|p| p.label.clone()).collect();
                 if let Node::Map(items) = rf.space.root() {

@@ -13,6 +13,9 @@ pub struct BadInput(pub String);
 /// The exit code for an error: 2 if it comes from the user's input, 1 otherwise.
 pub fn exit_code(e: &anyhow::Error) -> i32 {
     for cause in e.chain() {
+        if let Some(i) = cause.downcast_ref::<super::signals::Interrupted>() {
+            return 128 + i.signal;
+        }
         if cause.is::<BadInput>() || cause.is::<SpaceError>() || cause.is::<SearchError>() {
             return 2;
         }

@@ -13,6 +13,7 @@ mod predict;
 mod progress;
 mod run;
 mod runs;
+mod signals;
 mod ui;
 
 use clap::{Parser, Subcommand};

@@ -7,13 +7,14 @@ use serde::Serialize;
 
 use super::output::{json, num};
 use super::progress::Progress;
+use super::signals::SignalWatch;
 use super::{open_tracker, BadInput};
 use crate::algo::{self, ALGORITHM_NAMES};
 use crate::bench::problems;
 use crate::objective::command::CommandObjective;
 use crate::runfile::{ObjectiveSpec, RunFile};
 use crate::space::{Params, Space};
-use crate::study::{Fmin, Objective};
+use crate::study::{Fmin, Interrupt, Objective};
 use crate::tracking::resume::{self, ResumeError, ResumedStudy};
 use crate::tracking::{ExperimentId, Recorder, Tracker};
 use crate::trial::TrialState;
@@ -85,16 +86,37 @@ pub(crate) fn validate(a: ValidateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The objective a run file describes (`seed` fixes a linfa objective's data split).
-fn objective(rf: &RunFile, uri: &str, seed: u64) -> anyhow::Result<Box<dyn Objective>> {
+/// The objective a run file describes (`seed` fixes a linfa objective's data split), with the
+/// scratch directory of a command objective.
+fn objective(
+    rf: &RunFile,
+    uri: &str,
+    seed: u64,
+) -> anyhow::Result<(Box<dyn Objective>, Option<PathBuf>)> {
     let labels = crate::objective::command::placeholder_names(&rf.space);
-    Ok(match &rf.objective {
-        ObjectiveSpec::Command { argv, timeout } => Box::new(
-            CommandObjective::new(argv.clone(), &labels)
+    let mut scratch = None;
+    let objective: Box<dyn Objective> = match &rf.objective {
+        ObjectiveSpec::Command {
+            argv,
+            timeout,
+            grace_period,
+            keep_output,
+            output_limit,
+        } => {
+            let mut c = CommandObjective::new(argv.clone(), &labels)
                 .map_err(|e| BadInput(format!("{}: {e}", rf.path.display())))?
                 .timeout(*timeout)
-                .tracking_uri(uri),
-        ),
+                .keep_output(*keep_output)
+                .tracking_uri(uri);
+            if let Some(g) = grace_period {
+                c = c.grace_period(*g);
+            }
+            if let Some(l) = output_limit {
+                c = c.output_limit(*l);
+            }
+            scratch = Some(c.scratch_dir().to_path_buf());
+            Box::new(c)
+        }
         ObjectiveSpec::Function { name } => {
             let problem = problems::by_name(name).ok_or_else(|| {
                 BadInput(format!("{}: unknown function '{name}'", rf.path.display()))
@@ -103,7 +125,8 @@ fn objective(rf: &RunFile, uri: &str, seed: u64) -> anyhow::Result<Box<dyn Objec
             Box::new(move |p: &Params| f(p))
         }
         ObjectiveSpec::Linfa { .. } => linfa_objective(rf, seed)?,
-    })
+    };
+    Ok((objective, scratch))
 }
 
 fn linfa_objective(rf: &RunFile, seed: u64) -> anyhow::Result<Box<dyn Objective>> {
@@ -203,7 +226,7 @@ pub(crate) fn run(a: RunArgs, uri: &Option<String>) -> anyhow::Result<()> {
         )
     });
     // everything the user controls is checked before the store is touched
-    let objective = objective(&rf, &uri_text, a.seed.or(study.seed).unwrap_or(0))?;
+    let (objective, scratch) = objective(&rf, &uri_text, a.seed.or(study.seed).unwrap_or(0))?;
     let tracker = open_tracker(uri)?;
     let resumed = if a.resume {
         let exp = tracker
@@ -254,10 +277,28 @@ pub(crate) fn run(a: RunArgs, uri: &Option<String>) -> anyhow::Result<()> {
         builder = builder.prior_trials(r.trials);
     }
     let handle = recorder.handle();
+    // Ctrl-C, SIGTERM and SIGHUP stop the study cleanly (see `signals`)
+    let interrupt = Interrupt::new();
+    let hard_exit = {
+        let tracker = tracker.clone();
+        move || {
+            if let Err(e) = tracker.flush() {
+                eprintln!("tracking error: {e}");
+            }
+            if let Some(dir) = &scratch {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
+    };
+    let watch = SignalWatch::start(interrupt.clone(), hard_exit)?;
     let result = builder
+        .interrupt(interrupt)
         .observer(recorder)
         .observer(Progress::new(&study.metric, a.quiet || a.json))
-        .run()?;
+        .run();
+    let signal = watch.received();
+    drop(watch);
+    let result = result?;
     for e in handle.errors() {
         eprintln!("tracking error: {e}");
     }
@@ -282,8 +323,12 @@ pub(crate) fn run(a: RunArgs, uri: &Option<String>) -> anyhow::Result<()> {
     let register = study_run.as_ref().filter(|_| best.is_some()).map(|id| {
         format!("hpo register --study {id} --name {experiment}-model --alias champion{uri_flag}")
     });
+    let ended = |printed: anyhow::Result<()>| match signal {
+        Some(s) => printed.and(Err(s.into())),
+        None => printed,
+    };
     if a.json {
-        return json(&RunOut {
+        return ended(json(&RunOut {
             experiment: experiment.clone(),
             study_run_id: study_run.clone(),
             metric: study.metric.clone(),
@@ -298,9 +343,16 @@ pub(crate) fn run(a: RunArgs, uri: &Option<String>) -> anyhow::Result<()> {
                 params: b.params.to_json(),
             }),
             register,
-        });
+        }));
     }
     match best {
+        None if signal.is_some() => {
+            eprintln!(
+                "interrupted before any trial finished ({} trials recorded)",
+                result.trials.len()
+            );
+            return ended(Ok(()));
+        }
         None => {
             let last = result.trials.iter().rev().find_map(|t| t.message.clone());
             return Err(anyhow::anyhow!(
@@ -331,5 +383,5 @@ pub(crate) fn run(a: RunArgs, uri: &Option<String>) -> anyhow::Result<()> {
     if let Some(r) = &register {
         println!("register it: {r}");
     }
-    Ok(())
+    ended(Ok(()))
 }

@@ -44,9 +44,12 @@ pub const STUDY_KEYS: [&str; 9] = [
 ];
 
 /// The keys `[objective]` accepts.
-pub const OBJECTIVE_KEYS: [&str; 10] = [
+pub const OBJECTIVE_KEYS: [&str; 13] = [
     "command",
     "timeout",
+    "grace_period",
+    "keep_output",
+    "output_limit",
     "linfa",
     "dataset",
     "csv",
@@ -203,6 +206,12 @@ pub enum ObjectiveSpec {
         argv: Vec<String>,
         /// Per-trial time limit.
         timeout: Option<Duration>,
+        /// Between SIGTERM and SIGKILL when a trial is stopped (default 2 s).
+        grace_period: Option<Duration>,
+        /// When a trial's output is kept as its artifacts (default: failed trials).
+        keep_output: crate::objective::command::KeepOutput,
+        /// Bytes of each output stream kept at most (default 10 MB).
+        output_limit: Option<u64>,
     },
     /// Fit a built-in linfa model.
     Linfa {
@@ -311,7 +320,7 @@ impl fmt::Display for Validation {
 impl fmt::Display for ObjectiveSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ObjectiveSpec::Command { argv, timeout } => {
+            ObjectiveSpec::Command { argv, timeout, .. } => {
                 let quoted: Vec<String> = argv
                     .iter()
                     .map(|a| {

@@ -199,6 +199,43 @@ fn duration(v: &Spanned<DeValue<'_>>, what: &str) -> Result<std::time::Duration,
     r.map_err(|e| Located::new(v.span(), format!("{what}: {e}")))
 }
 
+/// A size in bytes: a whole number, or a string such as "10MB", "512KiB", "1GB".
+fn byte_size(v: &Spanned<DeValue<'_>>, what: &str) -> Result<u64, Located> {
+    const HELP: &str =
+        "expected a size such as \"10MB\", \"512KiB\", \"1GB\" or a whole number of bytes";
+    match v.get_ref() {
+        DeValue::Integer(_) => match integer(v) {
+            Some(Ok(i)) if i >= 0 => Ok(i as u64),
+            _ => Err(Located::new(v.span(), format!("{what}: {HELP}"))),
+        },
+        DeValue::String(s) => parse_size(s)
+            .ok_or_else(|| Located::new(v.span(), format!("{what}: invalid size '{s}': {HELP}"))),
+        _ => Err(wrong_type(v, what, HELP.trim_start_matches("expected "))),
+    }
+}
+
+/// `"10MB"` and the like in bytes (decimal kB, MB, GB; binary KiB, MiB, GiB; B or none).
+fn parse_size(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let amount: f64 = t[..split].parse().ok()?;
+    let unit = t[split..].trim().to_ascii_lowercase();
+    let factor = match unit.as_str() {
+        "" | "b" => 1.0,
+        "kb" | "k" => 1e3,
+        "mb" | "m" => 1e6,
+        "gb" | "g" => 1e9,
+        "kib" => 1024.0,
+        "mib" => 1024.0 * 1024.0,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        _ => return None,
+    };
+    let bytes = amount * factor;
+    (0.0..1.0e18).contains(&bytes).then_some(bytes as u64)
+}
+
 fn read_study(t: &DeTable<'_>) -> Result<StudySettings, Located> {
     let mut s = StudySettings::default();
     for (k, v) in entries(t) {
@@ -270,7 +307,13 @@ fn read_objective(
     let get = |name: &str| all.iter().find(|(k, _)| k.get_ref() == name).copied();
     // Keys that belong to another objective kind.
     let allowed: &[&str] = match kind {
-        "command" => &["command", "timeout"],
+        "command" => &[
+            "command",
+            "timeout",
+            "grace_period",
+            "keep_output",
+            "output_limit",
+        ],
         "linfa" => &[
             "linfa",
             "dataset",
@@ -295,7 +338,30 @@ fn read_objective(
         }
     }
     match kind {
-        "command" => read_command(value, get("timeout").map(|e| e.1), space),
+        "command" => {
+            let mut spec = read_command(value, get("timeout").map(|e| e.1), space)?;
+            if let ObjectiveSpec::Command {
+                grace_period,
+                keep_output,
+                output_limit,
+                ..
+            } = &mut spec
+            {
+                if let Some((_, v)) = get("grace_period") {
+                    *grace_period = Some(duration(v, "'grace_period' in [objective]")?);
+                }
+                if let Some((_, v)) = get("keep_output") {
+                    let names = crate::objective::command::KeepOutput::NAMES;
+                    let name = one_of(v, "keep_output", &names)?;
+                    *keep_output =
+                        crate::objective::command::KeepOutput::by_name(&name).unwrap_or_default();
+                }
+                if let Some((_, v)) = get("output_limit") {
+                    *output_limit = Some(byte_size(v, "'output_limit' in [objective]")?);
+                }
+            }
+            Ok(spec)
+        }
         "linfa" => read_linfa(value, &get, path),
         _ => {
             let names: Vec<&str> = crate::bench::problems::all()
@@ -386,7 +452,13 @@ fn read_command(
         Some(v) => Some(duration(v, "'timeout' in [objective]")?),
         None => None,
     };
-    Ok(ObjectiveSpec::Command { argv, timeout })
+    Ok(ObjectiveSpec::Command {
+        argv,
+        timeout,
+        grace_period: None,
+        keep_output: Default::default(),
+        output_limit: None,
+    })
 }
 
 /// The `{name}` placeholders of a command argument with their byte offsets; `{{` and `}}` are

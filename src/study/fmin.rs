@@ -17,6 +17,7 @@ use std::time::{Duration, Instant, SystemTime};
 use rand::RngExt;
 
 use super::ask_tell::{Study, StudyError};
+use super::interrupt::Interrupt;
 use super::observer::{Control, Observer, StopReason, StudyInfo, TrialReport};
 use super::stop::{LossThreshold, NoProgress};
 use crate::algo::{Algorithm, Tpe};
@@ -29,6 +30,7 @@ pub struct TrialContext {
     number: usize,
     tx: mpsc::Sender<Event>,
     attributes: Vec<(String, String)>,
+    interrupt: Option<Interrupt>,
 }
 
 impl TrialContext {
@@ -44,6 +46,17 @@ impl TrialContext {
             .iter()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// Why the study was interrupted, once it was (Ctrl-C, a signal, [`Interrupt::trigger`]): a
+    /// long-running objective should stop and return [`TrialResult::killed`] with it.
+    pub fn interrupted(&self) -> Option<String> {
+        self.interrupt.as_ref().and_then(Interrupt::reason)
+    }
+
+    /// The study's interrupt handle, if it has one (see [`Fmin::interrupt`]).
+    pub fn interrupt(&self) -> Option<&Interrupt> {
+        self.interrupt.as_ref()
     }
 
     fn send(&self, report: TrialReport) {
@@ -137,6 +150,7 @@ where
 enum Event {
     Report(usize, TrialReport),
     Done(usize, TrialResult, SystemTime),
+    Interrupted,
 }
 
 /// The outcome of a study: every trial, the best one, and why it stopped.
@@ -222,6 +236,7 @@ pub struct Fmin<'a, O> {
     initial_points: Vec<BTreeMap<String, Value>>,
     prior_trials: Vec<Trial>,
     observers: Vec<Box<dyn Observer + 'a>>,
+    interrupt: Option<Interrupt>,
 }
 
 impl<'a, O: Objective> Fmin<'a, O> {
@@ -238,6 +253,7 @@ impl<'a, O: Objective> Fmin<'a, O> {
             initial_points: Vec::new(),
             prior_trials: Vec::new(),
             observers: Vec::new(),
+            interrupt: None,
         }
     }
 
@@ -310,6 +326,14 @@ impl<'a, O: Objective> Fmin<'a, O> {
         self
     }
 
+    /// Let `interrupt` stop the study from outside: once triggered, no new trial is handed out,
+    /// objectives see it through [`TrialContext::interrupted`], and the study ends with
+    /// [`StopReason::Interrupted`] when the trials in flight have returned.
+    pub fn interrupt(mut self, interrupt: Interrupt) -> Self {
+        self.interrupt = Some(interrupt);
+        self
+    }
+
     /// Add a boxed observer.
     pub fn observer_boxed(mut self, o: Box<dyn Observer + 'a>) -> Self {
         self.observers.push(o);
@@ -354,6 +378,7 @@ impl<'a, O: Objective> Fmin<'a, O> {
             deadline: self.timeout.map(|t| Instant::now() + t),
             deterministic,
             prior,
+            interrupt: self.interrupt.clone(),
         };
         let objective = &self.objective;
         let observers = &mut self.observers;
@@ -384,6 +409,7 @@ struct DriveConfig {
     deadline: Option<Instant>,
     deterministic: bool,
     prior: usize,
+    interrupt: Option<Interrupt>,
 }
 
 /// The driver loop: hand out trials while there is room, collect results and reports, ask the
@@ -401,7 +427,19 @@ fn drive<'s, O: Objective>(
     let mut in_flight = 0usize;
     // the first trial at or after the prior ones that is not finished yet
     let mut first_unfinished = cfg.prior;
+    // an interrupt wakes the driver through its own channel
+    let _subscription = cfg.interrupt.as_ref().map(|i| {
+        let tx = tx.clone();
+        i.subscribe(move || {
+            let _ = tx.send(Event::Interrupted);
+        })
+    });
     loop {
+        if stop.is_none() {
+            if let Some(why) = cfg.interrupt.as_ref().and_then(Interrupt::reason) {
+                stop = Some(StopReason::Interrupted(why));
+            }
+        }
         while stop.is_none() && in_flight < p {
             let k = study.trials().len();
             if k >= cfg.max_evals {
@@ -438,11 +476,13 @@ fn drive<'s, O: Objective>(
             }
             in_flight += 1;
             let tx = tx.clone();
+            let interrupt = cfg.interrupt.clone();
             let job = move || {
                 let ctx = TrialContext {
                     number: asked.number,
                     tx: tx.clone(),
                     attributes,
+                    interrupt,
                 };
                 let result =
                     catch_unwind(AssertUnwindSafe(|| objective.evaluate(&asked.params, &ctx)))
@@ -479,6 +519,11 @@ fn drive<'s, O: Objective>(
             },
         };
         match event {
+            Event::Interrupted => {
+                if let Some(why) = cfg.interrupt.as_ref().and_then(Interrupt::reason) {
+                    stop = Some(StopReason::Interrupted(why));
+                }
+            }
             Event::Report(n, report) => {
                 for o in observers.iter_mut() {
                     o.on_trial_report(&study.trials()[n], &report);

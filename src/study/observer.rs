@@ -77,6 +77,11 @@ pub enum StopReason {
     Timeout,
     /// An observer or stopping rule asked to stop.
     Stopped(String),
+    /// The study was interrupted from outside (Ctrl-C, a signal, [`Interrupt::trigger`]); running
+    /// trials were stopped.
+    ///
+    /// [`Interrupt::trigger`]: super::Interrupt::trigger
+    Interrupted(String),
 }
 
 impl std::fmt::Display for StopReason {
@@ -85,6 +90,7 @@ impl std::fmt::Display for StopReason {
             StopReason::MaxEvals => write!(f, "max_evals reached"),
             StopReason::Timeout => write!(f, "timeout"),
             StopReason::Stopped(why) => write!(f, "{why}"),
+            StopReason::Interrupted(why) => write!(f, "interrupted: {why}"),
         }
     }
 }

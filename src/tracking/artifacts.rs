@@ -41,6 +41,39 @@ pub enum ArtifactError {
     /// Serializing or parsing JSON failed.
     #[error("JSON error: {0}")]
     Json(#[from] serde_json::Error),
+    /// The local path is not a regular file (a FIFO, a socket, a device), which is never copied.
+    #[error("'{path}' is {kind}, not a regular file; only regular files and directories are kept as artifacts")]
+    NotRegular {
+        /// The local path.
+        path: PathBuf,
+        /// What it is ("a FIFO", "a socket", ...).
+        kind: &'static str,
+    },
+}
+
+/// What kind of file a non-regular, non-directory entry is, for messages.
+fn special_kind(t: fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_block_device() || t.is_char_device() {
+        "a device"
+    } else if t.is_symlink() {
+        "a dangling symlink"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// What [`ArtifactStore::log_dir_report`] copied and what it left out.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoggedDir {
+    /// Artifact paths of the files copied, sorted.
+    pub files: Vec<String>,
+    /// Artifact paths that were not copied, with what they are (a FIFO, a socket, a device).
+    pub skipped: Vec<(String, &'static str)>,
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> ArtifactError + '_ {
@@ -186,25 +219,45 @@ impl ArtifactStore {
             }
             _ => name.to_string(),
         };
+        // never open a FIFO or a device: reading it could block forever
+        let meta = fs::metadata(local_file).map_err(io_err(local_file))?;
+        if !meta.is_file() {
+            return Err(ArtifactError::NotRegular {
+                path: local_file.to_path_buf(),
+                kind: special_kind(meta.file_type()),
+            });
+        }
         let dest = self.dest_file(&target)?;
         fs::copy(local_file, &dest).map_err(io_err(local_file))?;
         Ok(target)
     }
 
     /// Copies the contents of a local directory (recursively; symlinked directories are skipped) under
-    /// `artifact_path` (or the root); returns the artifact paths of the files copied.
+    /// `artifact_path` (or the root); returns the artifact paths of the files copied. Only regular files
+    /// are copied: FIFOs, sockets and devices are left out (see [`Self::log_dir_report`]).
     pub fn log_dir(
         &self,
         local_dir: &Path,
         artifact_path: Option<&str>,
     ) -> Result<Vec<String>, ArtifactError> {
+        self.log_dir_report(local_dir, artifact_path)
+            .map(|logged| logged.files)
+    }
+
+    /// [`Self::log_dir`], also saying which entries were left out because they are not regular
+    /// files or directories.
+    pub fn log_dir_report(
+        &self,
+        local_dir: &Path,
+        artifact_path: Option<&str>,
+    ) -> Result<LoggedDir, ArtifactError> {
         let base = artifact_path
             .map(|p| check_relative(p).map(|parts| parts.join("/")))
             .transpose()?
             .unwrap_or_default();
-        let mut logged = Vec::new();
+        let mut logged = LoggedDir::default();
         self.copy_dir(local_dir, &base, &mut logged)?;
-        logged.sort();
+        logged.files.sort();
         Ok(logged)
     }
 
@@ -212,7 +265,7 @@ impl ArtifactStore {
         &self,
         dir: &Path,
         base: &str,
-        logged: &mut Vec<String>,
+        logged: &mut LoggedDir,
     ) -> Result<(), ArtifactError> {
         for entry in fs::read_dir(dir).map_err(io_err(dir))? {
             let entry = entry.map_err(io_err(dir))?;
@@ -226,17 +279,26 @@ impl ArtifactStore {
                 format!("{base}/{name}")
             };
             let link = fs::symlink_metadata(&path).map_err(io_err(&path))?;
-            let meta = fs::metadata(&path).map_err(io_err(&path))?;
+            let Ok(meta) = fs::metadata(&path) else {
+                logged
+                    .skipped
+                    .push((target, special_kind(link.file_type())));
+                continue;
+            };
             if meta.is_dir() {
                 if !link.file_type().is_symlink() {
                     let dest = self.resolve(&target, true)?;
                     fs::create_dir_all(&dest).map_err(io_err(&dest))?;
                     self.copy_dir(&path, &target, logged)?;
                 }
-            } else {
+            } else if meta.is_file() {
                 let dest = self.dest_file(&target)?;
                 fs::copy(&path, &dest).map_err(io_err(&path))?;
-                logged.push(target);
+                logged.files.push(target);
+            } else {
+                logged
+                    .skipped
+                    .push((target, special_kind(meta.file_type())));
             }
         }
         Ok(())

@@ -40,7 +40,7 @@ mod write_queue;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use artifacts::{ArtifactError, ArtifactInfo, ArtifactStore};
+pub use artifacts::{ArtifactError, ArtifactInfo, ArtifactStore, LoggedDir};
 pub use recorder::{Recorder, RecorderHandle};
 pub use resume::{load_study, ResumeError, ResumedStudy};
 pub use search::SearchError;

@@ -44,6 +44,8 @@ pub const TAG_BEST_TRIAL: &str = "hpo.bestTrial";
 pub const TAG_TRIAL_NUMBER: &str = "hpo.trialNumber";
 /// Tag on a failed trial run: why it failed.
 pub const TAG_FAILURE_REASON: &str = "hpo.failureReason";
+/// Tag on a trial run: files of its artifact directory that were not kept (not regular files).
+pub const TAG_SKIPPED_ARTIFACTS: &str = "hpo.skippedArtifacts";
 /// Tag on a study run: why it stopped.
 pub const TAG_STOP_REASON: &str = "hpo.stopReason";
 
@@ -250,6 +252,7 @@ impl Observer for Recorder {
         let Some(run) = self.run_of(trial.number) else {
             return;
         };
+        let mut skipped = Vec::new();
         let r = match report {
             TrialReport::Metric { key, value, step } => {
                 let point = [Metric::new(key.clone(), *value, *step)];
@@ -265,7 +268,9 @@ impl Observer for Recorder {
             } => self.tracker.artifacts(&run).and_then(|store| {
                 let dest = (!artifact_path.is_empty()).then_some(artifact_path.as_str());
                 if local_path.is_dir() {
-                    store.log_dir(local_path, dest).map(|_| ())
+                    store.log_dir_report(local_path, dest).map(|logged| {
+                        skipped = logged.skipped;
+                    })
                 } else {
                     store.log_file(local_path, dest).map(|_| ())
                 }
@@ -273,6 +278,16 @@ impl Observer for Recorder {
             }),
         };
         self.keep(r);
+        if !skipped.is_empty() {
+            // FIFOs, sockets and devices are never copied: say which were left out
+            let list: Vec<String> = skipped.iter().map(|(p, k)| format!("{p} ({k})")).collect();
+            let tag = [RunTag::new(
+                TAG_SKIPPED_ARTIFACTS,
+                truncate(&list.join(", "), 8000),
+            )];
+            let r = self.tracker.log_batch_queued(&run, &[], &[], &tag);
+            self.keep(r);
+        }
     }
 
     fn on_trial_end(&mut self, trial: &Trial, _trials: &[Trial]) -> Control {
@@ -342,7 +357,9 @@ impl Observer for Recorder {
             .tracker
             .log_batch_chunked(&parent, &[], &metrics, &tags);
         self.keep(r);
-        let status = if best.is_some() {
+        let status = if matches!(reason, StopReason::Interrupted(_)) {
+            RunStatus::Killed
+        } else if best.is_some() {
             RunStatus::Finished
         } else {
             RunStatus::Failed

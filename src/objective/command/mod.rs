@@ -13,23 +13,35 @@
 //! - **Learning curves.** Any earlier stdout line that is a JSON object with a `step` key logs
 //!   its other numeric fields as metrics at that step: `{"step": 3, "val_loss": 0.41}`.
 //! - **Failures.** A non-zero exit makes a FAILED trial with the tail of standard error as the
-//!   reason; running past the per-trial timeout makes a KILLED trial, and the whole process
-//!   group is terminated (SIGTERM, then SIGKILL after a grace period). Standard output and
-//!   standard error are kept as the trial's artifacts `stdout.txt` and `stderr.txt`.
+//!   reason; running past the per-trial timeout, or an interrupt of the study (Ctrl-C), makes a
+//!   KILLED trial, and the whole process group is terminated (SIGTERM, then SIGKILL after the
+//!   grace period). Standard output and standard error are kept as the trial's artifacts
+//!   `stdout.txt` and `stderr.txt` for failed trials (see [`KeepOutput`]), up to a byte limit.
+//! - **Processes.** Nothing a trial's program does can hang hpo or outlive it: see [`process`]
+//!   (drained pipes, killed stragglers) and the guard that kills trials after a `kill -9` of hpo.
+
+mod guard;
+mod output;
+mod process;
+mod scratch;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{mpsc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use output::Capture;
+pub use process::TRIAL_KEY_ENV;
 
 use crate::space::{Params, Value};
 use crate::study::{Objective, TrialContext};
-use crate::trial::TrialResult;
+use crate::trial::{Status, TrialResult};
 
-/// How long a terminated process group gets before it is killed.
-const GRACE: Duration = Duration::from_secs(2);
+/// How long a terminated process group gets before it is killed, by default.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(2);
+/// How much of each output stream is kept as an artifact, by default (10 MB).
+pub const DEFAULT_OUTPUT_LIMIT: u64 = 10_000_000;
 /// How much of standard error a failure reason keeps.
 const STDERR_TAIL: usize = 2000;
 
@@ -47,13 +59,46 @@ pub enum CommandError {
     Scratch(#[from] std::io::Error),
 }
 
+/// When a trial's standard output and error are kept as its artifacts `stdout.txt` and
+/// `stderr.txt`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum KeepOutput {
+    /// Only for trials that did not end ok (the default).
+    #[default]
+    Failed,
+    /// For every trial.
+    Always,
+    /// Never.
+    Never,
+}
+
+impl KeepOutput {
+    /// The names accepted in a run file.
+    pub const NAMES: [&'static str; 3] = ["failed", "always", "never"];
+
+    /// The policy of that name (`failed`, `always`, `never`).
+    pub fn by_name(name: &str) -> Option<Self> {
+        match name {
+            "failed" => Some(KeepOutput::Failed),
+            "always" => Some(KeepOutput::Always),
+            "never" => Some(KeepOutput::Never),
+            _ => None,
+        }
+    }
+}
+
 /// Runs a program per trial (see the module documentation for the protocol).
 pub struct CommandObjective {
     argv: Vec<String>,
     timeout: Option<Duration>,
+    grace: Duration,
+    keep_output: KeepOutput,
+    output_limit: u64,
     workdir: Option<PathBuf>,
     tracking_uri: Option<String>,
     scratch: tempfile::TempDir,
+    key: String,
+    guard: std::sync::OnceLock<Option<guard::Guard>>,
     env: Mutex<Vec<(String, String)>>,
 }
 
@@ -149,14 +194,40 @@ impl CommandObjective {
                 }
             }
         }
+        let scratch = scratch::create()?;
+        let key = scratch::key_of(scratch.path());
         Ok(CommandObjective {
             argv,
             timeout: None,
+            grace: DEFAULT_GRACE,
+            keep_output: KeepOutput::default(),
+            output_limit: DEFAULT_OUTPUT_LIMIT,
             workdir: None,
             tracking_uri: None,
-            scratch: tempfile::Builder::new().prefix("hpo-trials-").tempdir()?,
+            scratch,
+            key,
+            guard: std::sync::OnceLock::new(),
             env: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Between SIGTERM and SIGKILL when a trial is stopped (default 2 s).
+    pub fn grace_period(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// When to keep a trial's output as its artifacts (default: failed trials only).
+    pub fn keep_output(mut self, keep: KeepOutput) -> Self {
+        self.keep_output = keep;
+        self
+    }
+
+    /// At most this many bytes of each output stream are kept (default 10 MB); the rest is
+    /// counted, not stored.
+    pub fn output_limit(mut self, bytes: u64) -> Self {
+        self.output_limit = bytes;
+        self
     }
 
     /// Kill a trial that runs longer than this.
@@ -244,94 +315,95 @@ impl CommandObjective {
         if let Some(w) = &self.workdir {
             cmd.current_dir(w);
         }
-        #[cfg(unix)]
-        {
-            use std::os::unix::process::CommandExt;
-            cmd.process_group(0);
-        }
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| format!("cannot start '{}': {e}", argv[0]))?;
-        let stdout = child.stdout.take();
-        let stderr = child.stderr.take();
-        // stdout: lines as they come (learning curves); stderr: collected whole
-        let (line_tx, line_rx) = mpsc::channel::<String>();
-        let out_thread = std::thread::spawn(move || {
-            let mut all = String::new();
-            if let Some(s) = stdout {
-                for line in BufReader::new(s).lines().map_while(Result::ok) {
-                    all.push_str(&line);
-                    all.push('\n');
-                    let _ = line_tx.send(line);
+        let mut stdout = Capture::new(dir.join("stdout.txt"), self.output_limit);
+        let mut stderr = Capture::new(dir.join("stderr.txt"), self.output_limit);
+        let key = format!("{}-{}", self.key, number);
+        let limits = process::Limits {
+            timeout: self.timeout,
+            grace: self.grace,
+        };
+        let guard = self
+            .guard
+            .get_or_init(|| guard::Guard::start(self.scratch.path()))
+            .as_ref();
+        let launch = process::Launch {
+            guard,
+            key: &key,
+            limits,
+            interrupt: ctx.interrupt(),
+        };
+        let ending = process::run(cmd, launch, &mut stdout, &mut stderr, |line| {
+            report_curve(line, ctx)
+        })
+        .map_err(|e| format!("cannot run '{}': {e}", argv[0]))?;
+        let result = self.result_of(&argv[0], &ending, &stdout, &stderr);
+        let keep = match self.keep_output {
+            KeepOutput::Always => true,
+            KeepOutput::Failed => result.status != Status::Ok,
+            KeepOutput::Never => false,
+        };
+        if keep {
+            for capture in [stdout, stderr] {
+                let path = capture.path().to_path_buf();
+                match capture.save() {
+                    Ok(Some(p)) => ctx.log_artifact(p, ""),
+                    Ok(None) => {}
+                    Err(e) => ctx.set_tag("hpo.outputError", &format!("{}: {e}", path.display())),
                 }
             }
-            all
-        });
-        let err_thread = std::thread::spawn(move || {
-            let mut all = Vec::new();
-            if let Some(mut s) = stderr {
-                let _ = s.read_to_end(&mut all);
-            }
-            String::from_utf8_lossy(&all).into_owned()
-        });
-        let start = Instant::now();
-        let mut killed = false;
-        let status = loop {
-            while let Ok(line) = line_rx.try_recv() {
-                report_curve(&line, ctx);
-            }
-            match child.try_wait() {
-                Ok(Some(status)) => break Some(status),
-                Ok(None) => {}
-                Err(e) => return Err(format!("cannot wait for '{}': {e}", argv[0])),
-            }
-            if self.timeout.is_some_and(|t| start.elapsed() >= t) {
-                terminate(&mut child);
-                killed = true;
-                break None;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        };
-        let stdout_all = out_thread.join().unwrap_or_default();
-        // curve lines that arrived after the last poll
-        while let Ok(line) = line_rx.try_recv() {
-            report_curve(&line, ctx);
         }
-        let stderr_all = err_thread.join().unwrap_or_default();
-        let lines: Vec<&str> = stdout_all.lines().collect();
-        let _ = std::fs::write(dir.join("stdout.txt"), &stdout_all);
-        let _ = std::fs::write(dir.join("stderr.txt"), &stderr_all);
-        ctx.log_artifact(dir.join("stdout.txt"), "");
-        ctx.log_artifact(dir.join("stderr.txt"), "");
         if std::fs::read_dir(&artifacts).is_ok_and(|mut d| d.next().is_some()) {
             ctx.log_artifact(&artifacts, "");
         }
-        if killed {
-            let t = self.timeout.unwrap_or_default();
-            return Ok(TrialResult::killed(format!(
-                "timed out after {:.1} s (per-trial timeout); the process group was terminated",
-                t.as_secs_f64()
-            )));
+        Ok(result)
+    }
+
+    /// The trial's result from how its process ended and what it printed.
+    fn result_of(
+        &self,
+        program: &str,
+        ending: &process::Ending,
+        stdout: &Capture,
+        stderr: &Capture,
+    ) -> TrialResult {
+        match &ending.stopped {
+            Some(process::Stop::TimedOut) => {
+                let t = self.timeout.unwrap_or_default();
+                return TrialResult::killed(format!(
+                    "timed out after {:.1} s (per-trial timeout); the process group was terminated",
+                    t.as_secs_f64()
+                ));
+            }
+            Some(process::Stop::Interrupted(why)) => {
+                return TrialResult::killed(format!(
+                    "interrupted ({why}); the process group was terminated"
+                ));
+            }
+            None => {}
         }
-        let status = status.ok_or("the process vanished")?;
+        let Some(status) = ending.status else {
+            return TrialResult::fail(format!("the exit status of '{program}' was lost"));
+        };
         if !status.success() {
-            let code = status
-                .code()
-                .map(|c| format!("exit code {c}"))
-                .unwrap_or_else(|| "killed by a signal".into());
-            let tail = tail(&stderr_all, STDERR_TAIL);
-            return Ok(TrialResult::fail(if tail.is_empty() {
-                format!("'{}' failed with {code}", argv[0])
+            use std::os::unix::process::ExitStatusExt;
+            let code = match (status.code(), status.signal()) {
+                (Some(c), _) => format!("exit code {c}"),
+                (None, Some(s)) => format!("signal {s}"),
+                _ => "an unknown status".into(),
+            };
+            let tail = tail(&stderr.tail(), STDERR_TAIL);
+            return TrialResult::fail(if tail.is_empty() {
+                format!("'{program}' failed with {code}")
             } else {
-                format!("'{}' failed with {code}: {tail}", argv[0])
-            }));
+                format!("'{program}' failed with {code}: {tail}")
+            });
         }
-        let last = lines.iter().rev().find(|l| !l.trim().is_empty());
-        match last {
-            None => Ok(TrialResult::fail(
+        match stdout.last_line() {
+            Err(e) => TrialResult::fail(e),
+            Ok(None) => TrialResult::fail(
                 "the program printed nothing: its last line of standard output must be the loss",
-            )),
-            Some(line) => Ok(parse_result(line)),
+            ),
+            Ok(Some(line)) => parse_result(&line),
         }
     }
 }
@@ -348,35 +420,6 @@ fn tail(s: &str, max: usize) -> String {
     format!("...{}", &t[start..])
 }
 
-/// Terminate the child's process group: SIGTERM, then SIGKILL after the grace period.
-fn terminate(child: &mut std::process::Child) {
-    #[cfg(unix)]
-    {
-        let pgid = child.id() as i32;
-        // SAFETY: kill(2) with a negative pid signals the process group we created for the
-        // child (process_group(0)); it touches no memory of ours.
-        unsafe {
-            libc::kill(-pgid, libc::SIGTERM);
-        }
-        let until = Instant::now() + GRACE;
-        while Instant::now() < until {
-            if let Ok(Some(_)) = child.try_wait() {
-                // the leader is gone; make sure the rest of the group is too
-                unsafe {
-                    libc::kill(-pgid, libc::SIGKILL);
-                }
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        unsafe {
-            libc::kill(-pgid, libc::SIGKILL);
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
 /// A learning-curve line: a JSON object with a `step` and numeric fields.
 fn report_curve(line: &str, ctx: &TrialContext) {
     let t = line.trim();
@@ -386,7 +429,14 @@ fn report_curve(line: &str, ctx: &TrialContext) {
     let Ok(serde_json::Value::Object(m)) = serde_json::from_str::<serde_json::Value>(t) else {
         return;
     };
-    let Some(step) = m.get("step").and_then(|s| s.as_i64()) else {
+    // an integral float (`1.0`, as Python's float epochs print) is a step too
+    let Some(step) = m.get("step").and_then(|s| {
+        s.as_i64().or_else(|| {
+            s.as_f64()
+                .filter(|x| x.fract() == 0.0 && x.abs() < 9.0e15)
+                .map(|x| x as i64)
+        })
+    }) else {
         return;
     };
     for (k, v) in &m {
