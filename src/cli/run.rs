@@ -147,6 +147,17 @@ fn resume(
     })
 }
 
+/// The error of a study whose every trial failed (exit code 1), with the last failure's reason.
+fn all_failed(trials: &[crate::trial::Trial]) -> anyhow::Error {
+    let last = trials.iter().rev().find_map(|t| t.message.clone());
+    anyhow::anyhow!(
+        "all {} trials failed{}",
+        trials.len(),
+        last.map(|m| format!("; last failure: {m}"))
+            .unwrap_or_default()
+    )
+}
+
 #[derive(Serialize)]
 struct BestOut {
     trial: usize,
@@ -185,6 +196,11 @@ pub(crate) fn run(a: RunArgs, uri: &Option<String>) -> anyhow::Result<()> {
     }
     if study.parallelism == 0 {
         return Err(BadInput("--parallelism must be at least 1".into()).into());
+    }
+    if study.max_evals == 0 {
+        return Err(
+            BadInput("--max-evals must be at least 1 (the total number of trials)".into()).into(),
+        );
     }
     let algorithm = algo::by_name(&study.algo).ok_or_else(|| {
         BadInput(format!(
@@ -283,7 +299,7 @@ pub(crate) fn run(a: RunArgs, uri: &Option<String>) -> anyhow::Result<()> {
         format!("hpo register --study {id} --name {experiment}-model --alias champion{uri_flag}")
     });
     if a.json {
-        return json(&RunOut {
+        json(&RunOut {
             experiment: experiment.clone(),
             study_run_id: study_run.clone(),
             metric: study.metric.clone(),
@@ -298,18 +314,15 @@ pub(crate) fn run(a: RunArgs, uri: &Option<String>) -> anyhow::Result<()> {
                 params: b.params.to_json(),
             }),
             register,
-        });
+        })?;
+        // the JSON is printed either way; the exit code does not depend on --json
+        return match best {
+            None => Err(all_failed(&result.trials)),
+            Some(_) => Ok(()),
+        };
     }
     match best {
-        None => {
-            let last = result.trials.iter().rev().find_map(|t| t.message.clone());
-            return Err(anyhow::anyhow!(
-                "all {} trials failed{}",
-                result.trials.len(),
-                last.map(|m| format!("; last failure: {m}"))
-                    .unwrap_or_default()
-            ));
-        }
+        None => return Err(all_failed(&result.trials)),
         Some(b) => {
             println!(
                 "best {}    {} (trial {} of {}, {} failed)",
