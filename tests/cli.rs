@@ -471,7 +471,6 @@ fn bad_run_files_exit_2_naming_the_problem_and_leave_no_store() {
         ),
         (base.clone(), vec!["--algo", "bayes"], "bayes"),
         (base.clone(), vec!["--parallelism", "0"], "parallelism"),
-        (base.clone(), vec!["--resume"], "resume"),
         (base.clone(), vec!["--max-evals", "-3"], "-3"),
         (
             base.replace("function = \"branin\"", "command = [\"echo\", \"{x3}\"]"),
@@ -501,7 +500,6 @@ fn bad_run_files_exit_2_naming_the_problem_and_leave_no_store() {
     );
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).1.contains("missing.toml"));
-    // a resume against an empty store created nothing but the file it opened
     assert!(!db.exists() || db_is_empty(&db));
 }
 
