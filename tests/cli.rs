@@ -471,7 +471,6 @@ fn bad_run_files_exit_2_naming_the_problem_and_leave_no_store() {
         ),
         (base.clone(), vec!["--algo", "bayes"], "bayes"),
         (base.clone(), vec!["--parallelism", "0"], "parallelism"),
-        (base.clone(), vec!["--resume"], "resume"),
         (base.clone(), vec!["--max-evals", "-3"], "-3"),
         (
             base.replace("function = \"branin\"", "command = [\"echo\", \"{x3}\"]"),
@@ -501,7 +500,6 @@ fn bad_run_files_exit_2_naming_the_problem_and_leave_no_store() {
     );
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).1.contains("missing.toml"));
-    // a resume against an empty store created nothing but the file it opened
     assert!(!db.exists() || db_is_empty(&db));
 }
 
@@ -611,4 +609,56 @@ fn quickstart_register_and_predict_round_trip() {
         ],
     );
     assert_eq!(o.status.code(), Some(2), "{:?}", text(&o));
+}
+
+#[test]
+fn max_evals_zero_is_refused_before_the_store_is_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("never.db");
+    let file = write(dir.path(), "br.toml", BRANIN);
+    let o = hpo(&db, &["run", file.to_str().unwrap(), "--max-evals", "0"]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("--max-evals"), "{err}");
+    assert!(!db.exists(), "the store file was created");
+    // the same in the run file, for run and validate
+    let zero = write(
+        dir.path(),
+        "zero.toml",
+        &BRANIN.replace("max_evals = 100", "max_evals = 0"),
+    );
+    for cmd in ["run", "validate"] {
+        let o = hpo(&db, &[cmd, zero.to_str().unwrap()]);
+        let (_, err) = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{cmd}: {err}");
+        assert!(err.contains("max_evals"), "{cmd}: {err}");
+    }
+    assert!(!db.exists(), "the store file was created");
+}
+
+#[test]
+fn a_study_whose_every_trial_failed_exits_1_with_or_without_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("hpo.db");
+    let file = write(
+        dir.path(),
+        "fails.toml",
+        &BRANIN.replace(
+            "function = \"branin\"",
+            "command = [\"sh\", \"-c\", \"echo broken >&2; exit 3\"]",
+        ),
+    );
+    let f = file.to_str().unwrap();
+    let o = hpo(&db, &["run", f, "--max-evals", "2", "--json"]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "--json: {err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("the JSON is still printed");
+    assert_eq!(v["trials"], 2);
+    assert_eq!(v["failed"], 2);
+    assert!(v["best"].is_null());
+    assert!(err.contains("all 2 trials failed"), "{err}");
+    let o = hpo(&db, &["run", f, "--max-evals", "2"]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "without --json: {err}");
+    assert!(err.contains("all 2 trials failed"), "{err}");
 }

@@ -441,3 +441,56 @@ fn bad_settings_are_errors() {
         .unwrap();
     assert_eq!(r.trials.len(), 3);
 }
+
+#[test]
+fn prior_trials_keep_their_numbers_across_a_gap() {
+    let space = quad_space();
+    let first = Fmin::new(quad, &space).max_evals(8).seed(2).run().unwrap();
+    // trial 3 was deleted from the record: 7 prior trials, numbered 0-2 and 4-7
+    let priors: Vec<Trial> = first
+        .trials
+        .iter()
+        .filter(|t| t.number != 3)
+        .cloned()
+        .collect();
+    for algo in ["tpe", "anneal", "random"] {
+        let resumed = Fmin::new(quad, &space)
+            .algo_boxed(hpo::algo::by_name(algo).unwrap())
+            .prior_trials(priors.clone())
+            .max_evals(12)
+            .seed(2)
+            .parallelism(2)
+            .run()
+            .unwrap();
+        let numbers: Vec<usize> = resumed.trials.iter().map(|t| t.number).collect();
+        assert_eq!(
+            numbers,
+            vec![0, 1, 2, 4, 5, 6, 7, 8, 9, 10, 11, 12],
+            "{algo}"
+        );
+        assert!(resumed.trials.iter().all(|t| t.state.is_finished()));
+        for (a, b) in priors.iter().zip(&resumed.trials) {
+            assert_eq!(a.params.to_map(), b.params.to_map());
+        }
+    }
+
+    // ask/tell by number after a gap
+    let mut study = Study::new(&space, Random, 5);
+    study.add_prior_trial(&priors[0]).unwrap();
+    study.add_prior_trial(&priors[3]).unwrap(); // number 4
+    assert!(matches!(
+        study.add_prior_trial(&priors[1]),
+        Err(StudyError::PriorTrialOrder { number: 1, last: 4 })
+    ));
+    let asked = study.ask();
+    assert_eq!(asked.number, 5);
+    assert!(study.trial(3).is_none());
+    assert_eq!(study.tell(5, 0.25).unwrap().number, 5);
+    assert_eq!(study.trial(5).unwrap().loss, Some(0.25));
+    assert!(matches!(
+        study.tell(3, 1.0),
+        Err(StudyError::UnknownTrial(3))
+    ));
+    // a trial of another study takes the next number
+    assert_eq!(study.add_warm_start_trial(&priors[0]).unwrap(), 6);
+}

@@ -595,3 +595,97 @@ fn a_space_alone_can_be_read() {
     let e = hpo::space::toml::parse_space("x = { uniform = [1, 0] }").unwrap_err();
     assert_eq!(e.span, 16..22);
 }
+
+/// Runs `hpo` with `args` against a store in `dir`, killing it if it is still running after
+/// 20 s (a hang would otherwise block the test forever); returns (exit code, stderr, seconds).
+fn hpo_bounded(dir: &Path, args: &[&str]) -> (Option<i32>, String, f64) {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let start = std::time::Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hpo"))
+        .args(args)
+        .env(
+            "HPO_TRACKING_URI",
+            format!("sqlite:///{}", dir.join("hpo.db").display()),
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let code = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code();
+        }
+        if start.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    (code, err, start.elapsed().as_secs_f64())
+}
+
+#[test]
+fn run_files_that_are_not_small_regular_files_are_refused_quickly() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo.toml");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let big = dir.path().join("big.toml");
+    // valid TOML all the way (a comment), 2 MB
+    let mut text = EXAMPLE.to_string();
+    while text.len() < 2_000_000 {
+        text.push_str("# padding padding padding padding padding padding padding padding\n");
+    }
+    std::fs::write(&big, &text).unwrap();
+    let a_dir = dir.path().join("adir.toml");
+    std::fs::create_dir(&a_dir).unwrap();
+    let cases: [(&Path, &str); 4] = [
+        (&fifo, "FIFO"),
+        (Path::new("/dev/zero"), "character device"),
+        (&a_dir, "directory"),
+        (&big, "larger than"),
+    ];
+    for (path, what) in cases {
+        let p = path.to_str().unwrap();
+        for cmd in ["validate", "run"] {
+            let (code, err, secs) = hpo_bounded(dir.path(), &[cmd, p]);
+            assert_eq!(code, Some(2), "{cmd} {p}: {err}");
+            assert!(
+                err.contains(p),
+                "{cmd} {p}: the error names the file: {err}"
+            );
+            assert!(err.contains(what), "{cmd} {p}: says '{what}': {err}");
+            assert!(secs < 10.0, "{cmd} {p} took {secs} s");
+        }
+        // the library says the same without touching the file's contents
+        let e = RunFile::load(path).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                RunFileError::NotAFile { .. } | RunFileError::TooLarge { .. }
+            ),
+            "{e:?}"
+        );
+    }
+    assert!(!dir.path().join("hpo.db").exists(), "no store was created");
+    // a file just under the limit still loads
+    let mut ok = EXAMPLE.to_string();
+    while ok.len() < 900_000 {
+        ok.push_str("# padding padding padding padding padding padding padding padding\n");
+    }
+    let ok_path = dir.path().join("ok.toml");
+    std::fs::write(&ok_path, &ok).unwrap();
+    RunFile::load(&ok_path).unwrap();
+}

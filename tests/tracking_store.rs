@@ -556,3 +556,29 @@ fn concurrent_processes_all_succeed() {
         assert_eq!(r.data.metric("x").unwrap().count, 150);
     }
 }
+
+#[test]
+fn compare_and_set_tag_changes_a_tag_only_from_the_expected_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = tracker(dir.path());
+    let exp = t.get_or_create_experiment("cas").unwrap();
+    let run = t.create_run(exp, Some("r"), None).unwrap();
+    let tag = |t: &Tracker| t.get_run(&run).unwrap().data.tag("k").map(String::from);
+    assert!(!t
+        .compare_and_set_tag(&run, "k", Some("a"), Some("b"))
+        .unwrap());
+    assert_eq!(tag(&t), None);
+    assert!(t.compare_and_set_tag(&run, "k", None, Some("a")).unwrap());
+    assert!(!t.compare_and_set_tag(&run, "k", None, Some("x")).unwrap());
+    assert_eq!(tag(&t).as_deref(), Some("a"));
+    assert!(t
+        .compare_and_set_tag(&run, "k", Some("a"), Some("b"))
+        .unwrap());
+    assert_eq!(tag(&t).as_deref(), Some("b"));
+    assert!(!t.compare_and_set_tag(&run, "k", Some("a"), None).unwrap());
+    assert!(t.compare_and_set_tag(&run, "k", Some("b"), None).unwrap());
+    assert_eq!(tag(&t), None);
+    // a deleted run's tags are not changed
+    t.delete_run(&run).unwrap();
+    assert!(t.compare_and_set_tag(&run, "k", None, Some("a")).is_err());
+}

@@ -64,12 +64,14 @@ impl Algorithm for Anneal {
     }
 
     fn suggest(&self, space: &Space, history: &HistoryView<'_>, rng: &mut TrialRng) -> Assignment {
-        // trials ranked by loss; pending and failed last (loss +inf), ties by trial number
+        // trial positions ranked by loss; pending and failed last (loss +inf), ties by position
+        // (the trials are in number order, and a resumed study's numbers may have gaps)
         let mut ranked: Vec<(f64, usize)> = history
             .iter()
-            .map(|(t, o)| match o {
-                Observation::Ok(l) => (l, t.number),
-                _ => (f64::INFINITY, t.number),
+            .enumerate()
+            .map(|(i, (_, o))| match o {
+                Observation::Ok(l) => (l, i),
+                _ => (f64::INFINITY, i),
             })
             .collect();
         ranked.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));

@@ -11,6 +11,7 @@ mod models;
 mod output;
 mod predict;
 mod progress;
+mod resume;
 mod run;
 mod runs;
 mod signals;

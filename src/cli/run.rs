@@ -7,16 +7,16 @@ use serde::Serialize;
 
 use super::output::{json, num};
 use super::progress::Progress;
+use super::resume::{lease_keeper, resume_study};
 use super::signals::SignalWatch;
 use super::{open_tracker, BadInput};
 use crate::algo::{self, ALGORITHM_NAMES};
 use crate::bench::problems;
 use crate::objective::command::CommandObjective;
 use crate::runfile::{ObjectiveSpec, RunFile};
-use crate::space::{Params, Space};
+use crate::space::Params;
 use crate::study::{Fmin, Interrupt, Objective};
-use crate::tracking::resume::{self, ResumeError, ResumedStudy};
-use crate::tracking::{ExperimentId, Recorder, Tracker};
+use crate::tracking::Recorder;
 use crate::trial::TrialState;
 
 /// Arguments of `run`.
@@ -156,18 +156,15 @@ fn linfa_objective(rf: &RunFile, seed: u64) -> anyhow::Result<Box<dyn Objective>
     ))
 }
 
-/// The trials of an earlier study, read back through [`resume::load_study`].
-fn resume(
-    tracker: &Tracker,
-    experiment: ExperimentId,
-    study_name: &str,
-    space: &Space,
-    metric: &str,
-) -> anyhow::Result<ResumedStudy> {
-    resume::load_study(tracker, experiment, study_name, space, metric).map_err(|e| match e {
-        ResumeError::Tracking(e) => anyhow::Error::from(e),
-        other => BadInput(format!("--resume: {other}")).into(),
-    })
+/// The error of a study whose every trial failed (exit code 1), with the last failure's reason.
+fn all_failed(trials: &[crate::trial::Trial]) -> anyhow::Error {
+    let last = trials.iter().rev().find_map(|t| t.message.clone());
+    anyhow::anyhow!(
+        "all {} trials failed{}",
+        trials.len(),
+        last.map(|m| format!("; last failure: {m}"))
+            .unwrap_or_default()
+    )
 }
 
 #[derive(Serialize)]
@@ -209,6 +206,11 @@ pub(crate) fn run(a: RunArgs, uri: &Option<String>) -> anyhow::Result<()> {
     if study.parallelism == 0 {
         return Err(BadInput("--parallelism must be at least 1".into()).into());
     }
+    if study.max_evals == 0 {
+        return Err(
+            BadInput("--max-evals must be at least 1 (the total number of trials)".into()).into(),
+        );
+    }
     let algorithm = algo::by_name(&study.algo).ok_or_else(|| {
         BadInput(format!(
             "unknown algorithm '{}'; expected one of {}",
@@ -228,23 +230,16 @@ pub(crate) fn run(a: RunArgs, uri: &Option<String>) -> anyhow::Result<()> {
     // everything the user controls is checked before the store is touched
     let (objective, scratch) = objective(&rf, &uri_text, a.seed.or(study.seed).unwrap_or(0))?;
     let tracker = open_tracker(uri)?;
-    let resumed = if a.resume {
-        let exp = tracker
-            .get_experiment_by_name(&experiment)?
-            .ok_or_else(|| BadInput(format!("--resume: no experiment named '{experiment}'")))?;
-        Some(resume(
-            &tracker,
-            exp.experiment_id,
-            &study_name,
-            &rf.space,
-            &study.metric,
-        )?)
-    } else {
-        None
+    let (resumed, lease) = match a.resume {
+        true => resume_study(&tracker, &experiment, &study_name, &rf.space, &study.metric)?
+            .map(|r| (Some(r.study), Some(r.lease)))
+            .unwrap_or_default(),
+        false => (None, None),
     };
-    let mut recorder = Recorder::new(&tracker, &experiment)?
+    let recorder = Recorder::new(&tracker, &experiment)?
         .study_name(&study_name)
         .metric(&study.metric);
+    let (mut recorder, lease_keeper) = lease_keeper(&tracker, recorder, lease);
     let mut builder = Fmin::new(objective, &rf.space)
         .algo_boxed(algorithm)
         .max_evals(study.max_evals)
@@ -294,6 +289,7 @@ pub(crate) fn run(a: RunArgs, uri: &Option<String>) -> anyhow::Result<()> {
     let result = builder
         .interrupt(interrupt)
         .observer(recorder)
+        .observer(lease_keeper)
         .observer(Progress::new(&study.metric, a.quiet || a.json))
         .run();
     let signal = watch.received();
@@ -328,7 +324,7 @@ pub(crate) fn run(a: RunArgs, uri: &Option<String>) -> anyhow::Result<()> {
         None => printed,
     };
     if a.json {
-        return ended(json(&RunOut {
+        let printed = json(&RunOut {
             experiment: experiment.clone(),
             study_run_id: study_run.clone(),
             metric: study.metric.clone(),
@@ -343,6 +339,12 @@ pub(crate) fn run(a: RunArgs, uri: &Option<String>) -> anyhow::Result<()> {
                 params: b.params.to_json(),
             }),
             register,
+        });
+        // the JSON is printed either way; the exit code does not depend on --json
+        return ended(printed.and(match best {
+            None if signal.is_some() => Ok(()),
+            None => Err(all_failed(&result.trials)),
+            Some(_) => Ok(()),
         }));
     }
     match best {
@@ -353,15 +355,7 @@ pub(crate) fn run(a: RunArgs, uri: &Option<String>) -> anyhow::Result<()> {
             );
             return ended(Ok(()));
         }
-        None => {
-            let last = result.trials.iter().rev().find_map(|t| t.message.clone());
-            return Err(anyhow::anyhow!(
-                "all {} trials failed{}",
-                result.trials.len(),
-                last.map(|m| format!("; last failure: {m}"))
-                    .unwrap_or_default()
-            ));
-        }
+        None => return Err(all_failed(&result.trials)),
         Some(b) => {
             println!(
                 "best {}    {} (trial {} of {}, {} failed)",

@@ -21,6 +21,7 @@
 
 mod duration;
 mod parse;
+mod read;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -29,6 +30,7 @@ use std::time::Duration;
 use crate::space::Space;
 
 pub use duration::{format_duration, parse_duration, DURATION_HELP};
+pub use read::MAX_RUN_FILE_BYTES;
 
 /// The keys `[study]` accepts.
 pub const STUDY_KEYS: [&str; 9] = [
@@ -116,6 +118,22 @@ pub enum RunFileError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// The path is not a regular file (a directory, a FIFO, a socket, a device).
+    #[error("{}: not a regular file ({kind}); a run file must be a regular TOML file", path.display())]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+        /// What it is instead (`directory`, `FIFO`, ...).
+        kind: &'static str,
+    },
+    /// The file is larger than [`MAX_RUN_FILE_BYTES`].
+    #[error("{}: the run file is larger than the limit of {limit} bytes (1 MB); a run file describes a study, data belongs in a separate file", path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The limit in bytes.
+        limit: u64,
+    },
     /// The file is not valid TOML.
     #[error("{0}")]
     Syntax(Diagnostic),
@@ -128,7 +146,9 @@ impl RunFileError {
     /// The located message, for syntax and semantic errors.
     pub fn diagnostic(&self) -> Option<&Diagnostic> {
         match self {
-            RunFileError::Io { .. } => None,
+            RunFileError::Io { .. }
+            | RunFileError::NotAFile { .. }
+            | RunFileError::TooLarge { .. } => None,
             RunFileError::Syntax(d) | RunFileError::Invalid(d) => Some(d),
         }
     }
@@ -247,13 +267,11 @@ pub struct RunFile {
 }
 
 impl RunFile {
-    /// Read and validate the run file at `path`.
+    /// Read and validate the run file at `path`: a regular file (never a FIFO, a device or a
+    /// directory, which are refused without being read) of at most [`MAX_RUN_FILE_BYTES`].
     pub fn load(path: impl AsRef<Path>) -> Result<RunFile, RunFileError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| RunFileError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text = read::read_run_file(path)?;
         RunFile::parse(&text, path)
     }
 

@@ -1,5 +1,11 @@
 //! Ask/tell: drive a study from your own loop. `ask()` hands out the next trial and marks it
 //! running; `tell(number, result)` finishes it. [`fmin`](super::fmin) is built on the same calls.
+//!
+//! Trials are kept in increasing order of their numbers. A study's own trials are numbered
+//! 0, 1, 2, ...; a resumed study keeps the numbers its prior trials were recorded under, which
+//! may have gaps (a deleted trial), and numbers new trials from the highest one + 1. So a trial's
+//! number and its position in [`Study::trials`] differ after a gap: look a trial up by number with
+//! [`Study::trial`].
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::SystemTime;
@@ -17,6 +23,16 @@ pub enum StudyError {
     /// `tell` for a trial that already has its result.
     #[error("trial {0} is already finished ({1})")]
     AlreadyFinished(usize, TrialState),
+    /// A prior trial whose number is not above every number already in the study.
+    #[error(
+        "prior trial {number} comes after trial {last}: prior trials must have increasing numbers"
+    )]
+    PriorTrialOrder {
+        /// The prior trial's number.
+        number: usize,
+        /// The highest number already in the study.
+        last: usize,
+    },
     /// An initial point or prior trial that does not fit the space.
     #[error("invalid point for this space: {0}")]
     InvalidPoint(#[from] SpaceError),
@@ -48,7 +64,10 @@ pub struct Study {
     space: Space,
     algo: Box<dyn Algorithm>,
     seed: u64,
+    /// In increasing order of number (numbers may have gaps after a resume).
     trials: Vec<Trial>,
+    /// The number the next new trial gets.
+    next_number: usize,
     queue: VecDeque<Assignment>,
 }
 
@@ -65,6 +84,7 @@ impl Study {
             algo,
             seed,
             trials: Vec::new(),
+            next_number: 0,
             queue: VecDeque::new(),
         }
     }
@@ -84,9 +104,23 @@ impl Study {
         self.seed
     }
 
-    /// Every trial so far, by number.
+    /// Every trial so far, in increasing order of number.
     pub fn trials(&self) -> &[Trial] {
         &self.trials
+    }
+
+    /// The trial numbered `number`, if the study has it.
+    pub fn trial(&self, number: usize) -> Option<&Trial> {
+        self.position(number).map(|i| &self.trials[i])
+    }
+
+    /// The position in `trials` of trial `number`.
+    fn position(&self, number: usize) -> Option<usize> {
+        // without gaps a trial's number is its position
+        if self.trials.get(number).is_some_and(|t| t.number == number) {
+            return Some(number);
+        }
+        self.trials.binary_search_by_key(&number, |t| t.number).ok()
     }
 
     /// Take the trials out of the study.
@@ -123,10 +157,29 @@ impl Study {
         Ok(number)
     }
 
-    /// Add a trial of an earlier study over an equivalent space, keeping its state and times.
+    /// Add a trial of an earlier study over an equivalent space, keeping its number, state and
+    /// times (to resume it). Numbers must increase from one prior trial to the next; gaps are
+    /// kept, and new trials are numbered from the highest + 1. To warm-start from trials
+    /// of other studies whatever their numbers, use [`Study::add_warm_start_trial`].
     pub fn add_prior_trial(&mut self, trial: &Trial) -> Result<usize, StudyError> {
+        if let Some(last) = self.trials.last().filter(|t| t.number >= trial.number) {
+            return Err(StudyError::PriorTrialOrder {
+                number: trial.number,
+                last: last.number,
+            });
+        }
+        self.insert_prior(trial, trial.number)
+    }
+
+    /// Add a trial of another study over an equivalent space, keeping its state and times; it
+    /// takes the next trial number.
+    pub fn add_warm_start_trial(&mut self, trial: &Trial) -> Result<usize, StudyError> {
+        self.insert_prior(trial, self.next_number)
+    }
+
+    fn insert_prior(&mut self, trial: &Trial, number: usize) -> Result<usize, StudyError> {
         let a = self.space.assignment_from_raw(&trial.params.raw())?;
-        let number = self.trials.len();
+        self.next_number = number + 1;
         self.trials.push(Trial {
             number,
             params: self.space.params_of(a),
@@ -136,7 +189,8 @@ impl Study {
     }
 
     fn push(&mut self, a: Assignment, now: SystemTime) -> usize {
-        let number = self.trials.len();
+        let number = self.next_number;
+        self.next_number += 1;
         self.trials.push(Trial {
             number,
             params: self.space.params_of(a),
@@ -157,10 +211,11 @@ impl Study {
         self.ask_with_visible(visible)
     }
 
-    /// Like `ask`, but trials numbered `visible` and above are shown to the algorithm as
-    /// pending, whatever their state (for reproducible parallel studies).
+    /// Like `ask`, but the trials at positions `visible` and above in [`Study::trials`] are
+    /// shown to the algorithm as pending, whatever their state (for reproducible parallel
+    /// studies). The trial's random stream is that of its number.
     pub(crate) fn ask_with_visible(&mut self, visible: usize) -> AskedTrial {
-        let number = self.trials.len();
+        let number = self.next_number;
         let a = match self.queue.pop_front() {
             Some(a) => a,
             None => {
@@ -172,7 +227,8 @@ impl Study {
         let number = self.push(a, SystemTime::now());
         AskedTrial {
             number,
-            params: self.trials[number].params.clone(),
+            // the trial just pushed is the last one
+            params: self.trials[self.trials.len() - 1].params.clone(),
         }
     }
 
@@ -184,7 +240,10 @@ impl Study {
         result: impl IntoTrialResult,
     ) -> Result<&Trial, StudyError> {
         self.finish(number, result.into_trial_result(), SystemTime::now())?;
-        Ok(&self.trials[number])
+        let i = self
+            .position(number)
+            .ok_or(StudyError::UnknownTrial(number))?;
+        Ok(&self.trials[i])
     }
 
     pub(crate) fn finish(
@@ -193,10 +252,10 @@ impl Study {
         result: TrialResult,
         ended: SystemTime,
     ) -> Result<(), StudyError> {
-        let t = self
-            .trials
-            .get_mut(number)
+        let i = self
+            .position(number)
             .ok_or(StudyError::UnknownTrial(number))?;
+        let t = &mut self.trials[i];
         if t.state.is_finished() {
             return Err(StudyError::AlreadyFinished(number, t.state));
         }

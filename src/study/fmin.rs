@@ -315,6 +315,9 @@ impl<'a, O: Objective> Fmin<'a, O> {
     }
 
     /// Trials of an earlier study to warm-start or resume from (they count towards `max_evals`).
+    /// A prior trial keeps its number when it is above every number before it (a resumed study
+    /// keeps its numbering, gaps included); otherwise it takes the next number. New trials are
+    /// numbered from the highest + 1.
     pub fn prior_trials(mut self, trials: impl IntoIterator<Item = Trial>) -> Self {
         self.prior_trials.extend(trials);
         self
@@ -349,7 +352,16 @@ impl<'a, O: Objective> Fmin<'a, O> {
         let seed = self.seed.unwrap_or_else(|| rand::rng().random());
         let mut study = Study::boxed(self.space, self.algo, seed);
         for t in &self.prior_trials {
-            study.add_prior_trial(t)?;
+            // a resumed study keeps its numbers; trials of other studies take the next ones
+            if study
+                .trials()
+                .last()
+                .is_none_or(|last| last.number < t.number)
+            {
+                study.add_prior_trial(t)?;
+            } else {
+                study.add_warm_start_trial(t)?;
+            }
         }
         for p in &self.initial_points {
             study.enqueue(p)?;
@@ -470,8 +482,9 @@ fn drive<'s, O: Objective>(
             }
             let asked = study.ask_with_visible(visible);
             let mut attributes = Vec::new();
+            let started = &study.trials()[study.trials().len() - 1]; // the trial just asked
             for o in observers.iter_mut() {
-                o.on_trial_start(&study.trials()[asked.number]);
+                o.on_trial_start(started);
                 attributes.extend(o.trial_attributes(asked.number));
             }
             in_flight += 1;
@@ -525,8 +538,11 @@ fn drive<'s, O: Objective>(
                 }
             }
             Event::Report(n, report) => {
+                let Some(trial) = study.trial(n) else {
+                    continue;
+                };
                 for o in observers.iter_mut() {
-                    o.on_trial_report(&study.trials()[n], &report);
+                    o.on_trial_report(trial, &report);
                 }
             }
             Event::Done(n, result, ended) => {
@@ -535,8 +551,11 @@ fn drive<'s, O: Objective>(
                 if study.finish(n, result, ended).is_err() {
                     continue;
                 }
+                let Some(trial) = study.trial(n) else {
+                    continue;
+                };
                 for o in observers.iter_mut() {
-                    if let Control::Stop(why) = o.on_trial_end(&study.trials()[n], study.trials()) {
+                    if let Control::Stop(why) = o.on_trial_end(trial, study.trials()) {
                         stop.get_or_insert(StopReason::Stopped(why));
                     }
                 }

@@ -23,6 +23,8 @@
 pub mod artifacts;
 mod checkpoint;
 mod known_runs;
+pub mod lease;
+mod lease_keeper;
 mod metric_points;
 mod new_run_rows;
 mod param_index;
@@ -41,8 +43,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use artifacts::{ArtifactError, ArtifactInfo, ArtifactStore, LoggedDir};
+pub use lease::{Lease, LeaseError, LeaseHolder};
+pub use lease_keeper::LeaseKeeper;
 pub use recorder::{Recorder, RecorderHandle};
-pub use resume::{load_study, ResumeError, ResumedStudy};
+pub use resume::{find_study, load_study, load_trials, ResumeError, ResumedStudy};
 pub use search::SearchError;
 pub use sqlite::SqliteStore;
 pub use store::{
@@ -540,6 +544,18 @@ impl Tracker {
     /// Deletes a run tag.
     pub fn delete_tag(&self, run_id: &str, key: &str) -> Result<(), TrackingError> {
         Ok(self.store.delete_tag(run_id, key)?)
+    }
+
+    /// Compare-and-set of a run tag in one transaction (see [`Store::compare_and_set_tag`]):
+    /// `true` if the tag held `expected` (`None`: absent) and now holds `new` (`None`: deleted).
+    pub fn compare_and_set_tag(
+        &self,
+        run_id: &str,
+        key: &str,
+        expected: Option<&str>,
+        new: Option<&str>,
+    ) -> Result<bool, TrackingError> {
+        Ok(self.store.compare_and_set_tag(run_id, key, expected, new)?)
     }
 
     /// The full history of a metric, ordered by (step, timestamp).

@@ -89,6 +89,8 @@ pub struct Recorder {
     experiment: ExperimentId,
     study_name: Option<String>,
     metric: String,
+    /// Extra tags the study run is created with (e.g. its lease).
+    study_tags: Vec<RunTag>,
     shared: RecorderHandle,
     /// Commit each trial's run before the trial starts (the objective is another process that
     /// may log into it through `HPO_RUN_ID`).
@@ -108,6 +110,7 @@ impl Recorder {
             experiment,
             study_name: None,
             metric: "loss".into(),
+            study_tags: Vec::new(),
             shared: RecorderHandle::default(),
             flush_before_trials: false,
         })
@@ -128,6 +131,13 @@ impl Recorder {
     /// Name the study's parent run (default: `study-<seed>`).
     pub fn study_name(mut self, name: &str) -> Self {
         self.study_name = Some(name.to_string());
+        self
+    }
+
+    /// Extra tags to create a new study run with, in the same transaction as the run (e.g. its
+    /// [lease](super::lease)); not used when resuming.
+    pub fn study_tags(mut self, tags: Vec<RunTag>) -> Self {
+        self.study_tags = tags;
         self
     }
 
@@ -170,13 +180,15 @@ impl Observer for Recorder {
             .study_name
             .clone()
             .unwrap_or_else(|| format!("study-{}", info.seed));
+        let mut tags = vec![
+            RunTag::new(TAG_RUN_TYPE, "study"),
+            RunTag::new(TAG_METRIC, self.metric.clone()),
+        ];
+        tags.extend(self.study_tags.iter().cloned());
         let run = self.tracker.create_run_with(NewRun {
             experiment_id: self.experiment,
             run_name: Some(name),
-            tags: vec![
-                RunTag::new(TAG_RUN_TYPE, "study"),
-                RunTag::new(TAG_METRIC, self.metric.clone()),
-            ],
+            tags,
             ..NewRun::default()
         });
         let Some(run) = self.keep(run) else { return };

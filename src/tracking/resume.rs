@@ -1,16 +1,21 @@
 //! Reading a recorded study back so it can be continued (what `hpo run --resume` does).
 //!
-//! [`load_study`] finds the latest study run of a given name in an experiment, reads its trial runs
-//! (children ordered by `hpo.trialNumber`), turns each into a [`Trial`] of the given space and marks
-//! the trials that were still RUNNING (their process died) as FAILED, both in the store and in the
-//! returned trials. Hand the result to [`Recorder::resume`](super::Recorder::resume) and
-//! [`Fmin::prior_trials`](crate::study::Fmin::prior_trials) to continue the numbering.
+//! [`load_study`] finds the latest study run of a given name in an experiment ([`find_study`]),
+//! reads its trial runs (children ordered by `hpo.trialNumber`), turns each into a [`Trial`] of the
+//! given space, keeping its recorded number (a deleted trial leaves a gap), and marks the trials
+//! that were still RUNNING (their process died) as FAILED with the `hpo.failureReason` tag
+//! `interrupted`, both in the store and in the returned trials ([`load_trials`]). Hand the result
+//! to [`Recorder::resume`](super::Recorder::resume) and
+//! [`Fmin::prior_trials`](crate::study::Fmin::prior_trials) to continue the numbering from the
+//! highest number + 1. A process that may run alongside others should hold the study's
+//! [lease](super::lease) between [`find_study`] and [`load_trials`], so that it never marks the
+//! running trials of a live process as interrupted.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, SystemTime};
 
 use super::recorder::{TAG_FAILURE_REASON, TAG_RUN_TYPE, TAG_TRIAL_NUMBER};
-use super::{ExperimentId, RunId, RunStatus, RunsQuery, Tracker, TrackingError};
+use super::{ExperimentId, Run, RunId, RunStatus, RunTag, RunsQuery, Tracker, TrackingError};
 use crate::space::Space;
 use crate::trial::{Trial, TrialState};
 
@@ -22,7 +27,8 @@ pub const MAX_STUDIES_SCANNED: usize = 1000;
 pub struct ResumedStudy {
     /// The study's (parent) run id.
     pub parent: RunId,
-    /// The recorded trials, numbered 0.. in trial-number order.
+    /// The recorded trials with their recorded numbers, in increasing order (a trial run without
+    /// a readable number, or repeating one, gets the number after the previous trial's).
     pub trials: Vec<Trial>,
     /// Trial number -> run id, for [`Recorder::resume`](super::Recorder::resume).
     pub runs: HashMap<usize, RunId>,
@@ -51,8 +57,12 @@ pub enum ResumeError {
     Tracking(#[from] TrackingError),
 }
 
-/// Loads the latest study named `study_name` of `experiment` for resuming; trial runs left RUNNING
-/// are marked FAILED (message `interrupted`). `metric` is the study's loss metric.
+/// The reason recorded (tag `hpo.failureReason`) on a trial found RUNNING when its study is resumed.
+pub const INTERRUPTED: &str = "interrupted";
+
+/// Loads the latest study named `study_name` of `experiment` for resuming ([`find_study`], then
+/// [`load_trials`]); trial runs left RUNNING are marked FAILED (reason `interrupted`). `metric` is
+/// the study's loss metric.
 pub fn load_study(
     tracker: &Tracker,
     experiment: ExperimentId,
@@ -60,24 +70,48 @@ pub fn load_study(
     space: &Space,
     metric: &str,
 ) -> Result<ResumedStudy, ResumeError> {
+    let parent = find_study(tracker, experiment, study_name)?
+        .ok_or_else(|| ResumeError::NoStudy(study_name.to_string()))?;
+    load_trials(tracker, parent, space, metric)
+}
+
+/// The latest study run named `study_name` in `experiment` (among the newest
+/// [`MAX_STUDIES_SCANNED`] study runs), if any.
+pub fn find_study(
+    tracker: &Tracker,
+    experiment: ExperimentId,
+    study_name: &str,
+) -> Result<Option<Run>, TrackingError> {
     let studies = tracker.search_runs(
         &RunsQuery::new(&[experiment], &format!("tags.`{TAG_RUN_TYPE}` = 'study'"))
             .order_by(&["attributes.start_time DESC"])
             .max_results(MAX_STUDIES_SCANNED),
     )?;
-    let parent = studies
+    Ok(studies
         .runs
         .into_iter()
-        .find(|r| r.info.run_name == study_name)
-        .ok_or_else(|| ResumeError::NoStudy(study_name.to_string()))?;
-    let mut children = tracker.child_runs(&parent.info.run_id)?;
-    children.sort_by_key(|c| {
+        .find(|r| r.info.run_name == study_name))
+}
+
+/// Reads the trials of the study run `parent` (from [`find_study`]) for resuming, keeping their
+/// recorded numbers; trial runs left RUNNING are marked FAILED with the tag `hpo.failureReason`
+/// = `interrupted`.
+pub fn load_trials(
+    tracker: &Tracker,
+    parent: Run,
+    space: &Space,
+    metric: &str,
+) -> Result<ResumedStudy, ResumeError> {
+    let study_name = parent.info.run_name.clone();
+    let study_name = study_name.as_str();
+    let recorded = |c: &Run| {
         c.data
             .tag(TAG_TRIAL_NUMBER)
             .and_then(|t| t.parse::<usize>().ok())
-            .unwrap_or(usize::MAX)
-    });
-    let mut trials = Vec::new();
+    };
+    let mut children = tracker.child_runs(&parent.info.run_id)?;
+    children.sort_by_key(|c| recorded(c).unwrap_or(usize::MAX));
+    let mut trials: Vec<Trial> = Vec::new();
     let mut runs = HashMap::new();
     for c in children {
         let values: BTreeMap<String, String> = c
@@ -102,8 +136,9 @@ pub fn load_study(
             ),
             RunStatus::Running => {
                 // a trial that was running when its process died
-                tracker.set_terminated(&c.info.run_id, RunStatus::Failed, None)?;
-                (TrialState::Failed, Some("interrupted".to_string()))
+                let reason = [RunTag::new(TAG_FAILURE_REASON, INTERRUPTED)];
+                tracker.finish_run(&c.info.run_id, &[], &reason, RunStatus::Failed, None)?;
+                (TrialState::Failed, Some(INTERRUPTED.to_string()))
             }
             _ => (
                 TrialState::Failed,
@@ -111,7 +146,9 @@ pub fn load_study(
             ),
         };
         let ms = |t: i64| SystemTime::UNIX_EPOCH + Duration::from_millis(t.max(0) as u64);
-        let number = trials.len();
+        // the recorded number, unless it is missing or repeats one (then the next free one)
+        let next = trials.last().map_or(0, |t| t.number + 1);
+        let number = recorded(&c).filter(|&n| n >= next).unwrap_or(next);
         runs.insert(number, c.info.run_id.clone());
         trials.push(Trial {
             number,

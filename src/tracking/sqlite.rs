@@ -1211,6 +1211,39 @@ impl Store for SqliteStore {
         })
     }
 
+    fn compare_and_set_tag(
+        &self,
+        run_id: &str,
+        key: &str,
+        expected: Option<&str>,
+        new: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let new_tag = new.map(|v| RunTag::new(key, v));
+        if let Some(t) = &new_tag {
+            validate_tag(t)?;
+        }
+        self.write(|tx| {
+            require_active_run(tx, run_id)?;
+            let current: Option<String> = tx
+                .prepare_cached("SELECT value FROM tags WHERE run_uuid = ?1 AND key = ?2")?
+                .query_row(params![run_id, key], |r| r.get(0))
+                .optional()?;
+            if current.as_deref() != expected {
+                return Ok(false);
+            }
+            match &new_tag {
+                Some(t) => upsert_tag(tx, run_id, t)?,
+                None => {
+                    tx.execute(
+                        "DELETE FROM tags WHERE run_uuid = ?1 AND key = ?2",
+                        params![run_id, key],
+                    )?;
+                }
+            }
+            Ok(true)
+        })
+    }
+
     fn get_metric_history(&self, run_id: &str, key: &str) -> Result<Vec<Metric>, StoreError> {
         self.read(|tx| {
             let (_, run_key) = require_run_row(tx, run_id)?;

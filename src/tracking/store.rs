@@ -621,6 +621,16 @@ pub trait Store: Send + Sync {
     }
     /// Deletes a run tag (an error if the tag does not exist).
     fn delete_tag(&self, run_id: &str, key: &str) -> Result<(), StoreError>;
+    /// Compare-and-set of one tag of an active run, atomically (one write transaction): when the
+    /// tag's value is `expected` (`None`: the tag is absent) it becomes `new` (`None`: the tag is
+    /// deleted) and the answer is `true`; otherwise nothing changes and the answer is `false`.
+    fn compare_and_set_tag(
+        &self,
+        run_id: &str,
+        key: &str,
+        expected: Option<&str>,
+        new: Option<&str>,
+    ) -> Result<bool, StoreError>;
     /// The full history of one metric of a run, ordered by (step, timestamp).
     fn get_metric_history(&self, run_id: &str, key: &str) -> Result<Vec<Metric>, StoreError>;
     /// Searches runs with the filter language, ordering and paging.

@@ -172,7 +172,8 @@ impl<T: IntoTrialResult, E: fmt::Display> IntoTrialResult for Result<T, E> {
 /// One trial of a study: its number, params, state and result, and when it ran.
 #[derive(Clone, Debug, Serialize)]
 pub struct Trial {
-    /// Trial number, from 0, in the order trials were handed out.
+    /// Trial number, from 0, in the order trials were handed out (a resumed study keeps the
+    /// numbers it was recorded under, gaps included).
     pub number: usize,
     /// The parameters, typed.
     pub params: Params,
