@@ -238,22 +238,18 @@ fn watch(
         let mut wait: Option<Instant> = None;
         let mut soonest = |t: Instant| wait = Some(wait.map_or(t, |w| w.min(t)));
         if status.is_none() {
-            if stopped.is_none() {
-                if let Some(d) = deadline {
-                    soonest(d);
-                }
-                if interrupt.is_some() {
-                    soonest(now + INTERRUPT_CHECK);
-                }
+            if let (None, Some(d)) = (&stopped, deadline) {
+                soonest(d);
+            }
+            if interrupt.is_some() && !kill_sent {
+                // an interrupt, or its escalation, can come at any time
+                soonest(now + INTERRUPT_CHECK);
             }
             if let (Some(t), false) = (term_sent, kill_sent) {
                 soonest(t + limits.grace);
             }
             if exit_fd.is_none() {
                 soonest(now + Duration::from_millis(5));
-            }
-            if interrupt.is_some_and(Interrupt::is_urgent) && !kill_sent && stopped.is_some() {
-                soonest(now);
             }
         }
         if let Some(exited) = exited_at {
