@@ -663,3 +663,24 @@ fn a_space_alone_can_be_read() {
     assert_eq!(e.span, 16..22);
 }
 
+#[test]
+fn unsampleable_ranges_give_located_errors_naming_the_parameter() {
+    for (line, col) in [
+        ("big = { quniform = [0, 1e300, 1e-300] }", 20),
+        ("big = { normal = [0, 1e308] }", 18),
+        ("big = { lognormal = [700, 10] }", 21),
+        ("big = { uniform = [-1.7e308, 1.7e308] }", 19),
+        ("big = { quniform = [0, 1e300, 1], int = true }", 20),
+    ] {
+        let msg = match RunFile::parse(&sp(line), "spaces/edge.toml") {
+            Ok(_) => panic!("accepted {line}"),
+            Err(e) => e.to_string(),
+        };
+        let want = format!("spaces/edge.toml:5:{col}: parameter 'big': ");
+        assert!(msg.starts_with(&want), "want {want}..., got {msg}");
+        assert!(
+            msg.contains("cannot be sampled finitely and exactly"),
+            "{msg}"
+        );
+    }
+}

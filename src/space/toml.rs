@@ -704,6 +704,7 @@ impl Builder<'_> {
             | SpaceError::NotFinite { label, .. }
             | SpaceError::LogRange { label, .. }
             | SpaceError::EmptyGrid { label, .. }
+            | SpaceError::Unsampleable { label, .. }
             | SpaceError::InvalidValue { label, .. } => Some(label.as_str()),
         };
         let defs: Vec<_> = self
