@@ -588,6 +588,41 @@ fn quickstart_register_and_predict_round_trip() {
     );
     assert_eq!(o.status.code(), Some(0));
     assert_eq!(std::fs::read_to_string(&out_file).unwrap(), out);
+    // the run URI hpo prints for the version's source predicts the same, with or without /model
+    let registry = hpo::registry::Registry::open(&format!("sqlite:///{}", db.display())).unwrap();
+    let source = registry
+        .get_model_version("quickstart-model", 1)
+        .unwrap()
+        .source;
+    assert!(
+        source.starts_with("runs:/") && source.ends_with("/model"),
+        "{source}"
+    );
+    let run_root = source.trim_end_matches("/model").to_string();
+    let data = root.join("data/diabetes_sample.csv");
+    for uri in [source.as_str(), run_root.as_str()] {
+        let o = hpo(
+            &db,
+            &["predict", "--model", uri, "--data", data.to_str().unwrap()],
+        );
+        assert_eq!(o.status.code(), Some(0), "{uri}: {:?}", text(&o));
+        assert_eq!(text(&o).0, out, "{uri}");
+    }
+    // a run URI to a path without a model, or to an unknown run: exit 2 naming it
+    let no_model = format!("{run_root}/nope");
+    let unknown = "runs:/0123456789abcdef0123456789abcdef/model";
+    for uri in [no_model.as_str(), unknown] {
+        let o = hpo(
+            &db,
+            &["predict", "--model", uri, "--data", data.to_str().unwrap()],
+        );
+        let (_, err) = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{uri}: {err}");
+        assert!(
+            err.contains(uri) || err.contains("0123456789abcdef0123456789abcdef"),
+            "{err}"
+        );
+    }
     // a model without a fitted linfa artifact, a bad data file: exit 2
     let o = hpo(
         &db,

@@ -372,6 +372,18 @@ impl Registry {
         })
     }
 
+    /// The run a `runs:/<run_id>[/<artifact path>]` URI names and the local directory of that
+    /// artifact path (the run's whole artifact directory when the URI has no path).
+    pub fn resolve_run_uri(&self, run_uri: &str) -> Result<(Run, PathBuf), RegistryError> {
+        let parsed = parse_run_uri(run_uri)?;
+        let run = self.get_run(&parsed.run_id)?;
+        let mut location = PathBuf::from(&run.info.artifact_uri);
+        if !parsed.artifact_path.is_empty() {
+            location.push(&parsed.artifact_path);
+        }
+        Ok((run, location))
+    }
+
     // ---- from studies and experiments ----
 
     /// Registers the best trial of a study under `name` (creating the model if needed) and optionally
