@@ -647,3 +647,62 @@ fn quickstart_register_and_predict_round_trip() {
     );
     assert_eq!(o.status.code(), Some(2), "{:?}", text(&o));
 }
+
+#[test]
+fn register_refuses_an_artifact_path_the_run_lacks() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, study) = filled(dir.path());
+    let tracker = Tracker::open(&format!("sqlite:///{}", db.display())).unwrap();
+    let trial = tracker
+        .search_runs(&hpo::tracking::RunsQuery::new(&[], ""))
+        .unwrap()
+        .runs
+        .into_iter()
+        .find(|r| r.info.parent_run_id.as_deref() == Some(study.as_str()))
+        .unwrap()
+        .info
+        .run_id;
+    tracker
+        .artifacts(&trial)
+        .unwrap()
+        .log_text("w", "model/w.txt")
+        .unwrap();
+    drop(tracker);
+    let before = db_bytes(&db);
+    let o = hpo(
+        &db,
+        &[
+            "register",
+            "--run",
+            &trial,
+            "--artifact-path",
+            "nope",
+            "--name",
+            "m",
+        ],
+    );
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!(
+            "run '{trial}' has no artifact 'nope' (its artifact paths: model/)"
+        )),
+        "{err}"
+    );
+    assert_eq!(db_bytes(&db), before, "the store is untouched");
+    let o = hpo(&db, &["models", "list", "--json"]);
+    assert!(!text(&o).0.contains("\"m\""), "{:?}", text(&o));
+    let o = hpo(
+        &db,
+        &[
+            "register",
+            "--run",
+            &trial,
+            "--artifact-path",
+            "model",
+            "--name",
+            "m",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+}
