@@ -545,6 +545,16 @@ fn quickstart_register_and_predict_round_trip() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let runs = v["runs"].as_array().unwrap();
     assert_eq!(runs.len(), 21);
+    // an elasticnet regression records rmse, mae and r2, and no accuracy
+    let listing = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        listing.contains("\"mae\"") && listing.contains("\"r2\""),
+        "{listing}"
+    );
+    assert!(
+        !listing.contains("accuracy"),
+        "a regression trial logged accuracy"
+    );
     let study: Vec<&serde_json::Value> = runs
         .iter()
         .filter(|r| r["info"]["parent_run_id"].is_null())
