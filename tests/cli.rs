@@ -716,3 +716,82 @@ fn register_refuses_an_artifact_path_the_run_lacks() {
     );
     assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
 }
+
+#[test]
+fn artifacts_get_downloads_a_directory_as_a_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, study) = filled(dir.path());
+    let tracker = Tracker::open(&format!("sqlite:///{}", db.display())).unwrap();
+    let store = tracker.artifacts(&study).unwrap();
+    store.log_text("weights", "model/w.txt").unwrap();
+    store.log_bytes(&[0, 1, 2, 255], "model/sub/b.bin").unwrap();
+    store.log_text("top", "notes.txt").unwrap();
+    drop(tracker);
+
+    let out = dir.path().join("dl");
+    let o = hpo(
+        &db,
+        &[
+            "artifacts",
+            "get",
+            &study,
+            "model",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    assert!(
+        text(&o).1.contains("wrote 2 files (11 bytes)"),
+        "{:?}",
+        text(&o)
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("w.txt")).unwrap(),
+        "weights"
+    );
+    assert_eq!(
+        std::fs::read(out.join("sub/b.bin")).unwrap(),
+        [0, 1, 2, 255]
+    );
+    assert!(!out.join("notes.txt").exists());
+
+    // without --out: ./<name> in the working directory; a second time it exists: exit 2
+    let cwd = dir.path().join("cwd");
+    std::fs::create_dir(&cwd).unwrap();
+    let get = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_hpo"))
+            .args(args)
+            .current_dir(&cwd)
+            .env("HPO_TRACKING_URI", format!("sqlite:///{}", db.display()))
+            .output()
+            .unwrap()
+    };
+    let o = get(&["artifacts", "get", &study, "model/"]);
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    assert_eq!(
+        std::fs::read_to_string(cwd.join("model/w.txt")).unwrap(),
+        "weights"
+    );
+    let o = get(&["artifacts", "get", &study, "model"]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("already exists") && err.contains("--out"),
+        "{err}"
+    );
+    // the whole run's artifacts, and a file as before
+    let o = get(&["artifacts", "get", &study, "."]);
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    let all = cwd.join(format!("{study}-artifacts"));
+    assert_eq!(
+        std::fs::read_to_string(all.join("notes.txt")).unwrap(),
+        "top"
+    );
+    assert_eq!(
+        std::fs::read(all.join("model/sub/b.bin")).unwrap(),
+        [0, 1, 2, 255]
+    );
+    let o = get(&["artifacts", "get", &study, "model/w.txt"]);
+    assert_eq!(text(&o).0, "weights");
+}
