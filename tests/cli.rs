@@ -543,6 +543,16 @@ fn quickstart_register_and_predict_round_trip() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let runs = v["runs"].as_array().unwrap();
     assert_eq!(runs.len(), 21);
+    // an elasticnet regression records rmse, mae and r2, and no accuracy
+    let listing = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        listing.contains("\"mae\"") && listing.contains("\"r2\""),
+        "{listing}"
+    );
+    assert!(
+        !listing.contains("accuracy"),
+        "a regression trial logged accuracy"
+    );
     let study: Vec<&serde_json::Value> = runs
         .iter()
         .filter(|r| r["info"]["parent_run_id"].is_null())
@@ -586,6 +596,41 @@ fn quickstart_register_and_predict_round_trip() {
     );
     assert_eq!(o.status.code(), Some(0));
     assert_eq!(std::fs::read_to_string(&out_file).unwrap(), out);
+    // the run URI hpo prints for the version's source predicts the same, with or without /model
+    let registry = hpo::registry::Registry::open(&format!("sqlite:///{}", db.display())).unwrap();
+    let source = registry
+        .get_model_version("quickstart-model", 1)
+        .unwrap()
+        .source;
+    assert!(
+        source.starts_with("runs:/") && source.ends_with("/model"),
+        "{source}"
+    );
+    let run_root = source.trim_end_matches("/model").to_string();
+    let data = root.join("data/diabetes_sample.csv");
+    for uri in [source.as_str(), run_root.as_str()] {
+        let o = hpo(
+            &db,
+            &["predict", "--model", uri, "--data", data.to_str().unwrap()],
+        );
+        assert_eq!(o.status.code(), Some(0), "{uri}: {:?}", text(&o));
+        assert_eq!(text(&o).0, out, "{uri}");
+    }
+    // a run URI to a path without a model, or to an unknown run: exit 2 naming it
+    let no_model = format!("{run_root}/nope");
+    let unknown = "runs:/0123456789abcdef0123456789abcdef/model";
+    for uri in [no_model.as_str(), unknown] {
+        let o = hpo(
+            &db,
+            &["predict", "--model", uri, "--data", data.to_str().unwrap()],
+        );
+        let (_, err) = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{uri}: {err}");
+        assert!(
+            err.contains(uri) || err.contains("0123456789abcdef0123456789abcdef"),
+            "{err}"
+        );
+    }
     // a model without a fitted linfa artifact, a bad data file: exit 2
     let o = hpo(
         &db,
@@ -661,4 +706,142 @@ fn a_study_whose_every_trial_failed_exits_1_with_or_without_json() {
     let (_, err) = text(&o);
     assert_eq!(o.status.code(), Some(1), "without --json: {err}");
     assert!(err.contains("all 2 trials failed"), "{err}");
+}
+
+#[test]
+fn register_refuses_an_artifact_path_the_run_lacks() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, study) = filled(dir.path());
+    let tracker = Tracker::open(&format!("sqlite:///{}", db.display())).unwrap();
+    let trial = tracker
+        .search_runs(&hpo::tracking::RunsQuery::new(&[], ""))
+        .unwrap()
+        .runs
+        .into_iter()
+        .find(|r| r.info.parent_run_id.as_deref() == Some(study.as_str()))
+        .unwrap()
+        .info
+        .run_id;
+    tracker
+        .artifacts(&trial)
+        .unwrap()
+        .log_text("w", "model/w.txt")
+        .unwrap();
+    drop(tracker);
+    let before = db_bytes(&db);
+    let o = hpo(
+        &db,
+        &[
+            "register",
+            "--run",
+            &trial,
+            "--artifact-path",
+            "nope",
+            "--name",
+            "m",
+        ],
+    );
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!(
+            "run '{trial}' has no artifact 'nope' (its artifact paths: model/)"
+        )),
+        "{err}"
+    );
+    assert_eq!(db_bytes(&db), before, "the store is untouched");
+    let o = hpo(&db, &["models", "list", "--json"]);
+    assert!(!text(&o).0.contains("\"m\""), "{:?}", text(&o));
+    let o = hpo(
+        &db,
+        &[
+            "register",
+            "--run",
+            &trial,
+            "--artifact-path",
+            "model",
+            "--name",
+            "m",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+}
+
+#[test]
+fn artifacts_get_downloads_a_directory_as_a_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, study) = filled(dir.path());
+    let tracker = Tracker::open(&format!("sqlite:///{}", db.display())).unwrap();
+    let store = tracker.artifacts(&study).unwrap();
+    store.log_text("weights", "model/w.txt").unwrap();
+    store.log_bytes(&[0, 1, 2, 255], "model/sub/b.bin").unwrap();
+    store.log_text("top", "notes.txt").unwrap();
+    drop(tracker);
+
+    let out = dir.path().join("dl");
+    let o = hpo(
+        &db,
+        &[
+            "artifacts",
+            "get",
+            &study,
+            "model",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    assert!(
+        text(&o).1.contains("wrote 2 files (11 bytes)"),
+        "{:?}",
+        text(&o)
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("w.txt")).unwrap(),
+        "weights"
+    );
+    assert_eq!(
+        std::fs::read(out.join("sub/b.bin")).unwrap(),
+        [0, 1, 2, 255]
+    );
+    assert!(!out.join("notes.txt").exists());
+
+    // without --out: ./<name> in the working directory; a second time it exists: exit 2
+    let cwd = dir.path().join("cwd");
+    std::fs::create_dir(&cwd).unwrap();
+    let get = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_hpo"))
+            .args(args)
+            .current_dir(&cwd)
+            .env("HPO_TRACKING_URI", format!("sqlite:///{}", db.display()))
+            .output()
+            .unwrap()
+    };
+    let o = get(&["artifacts", "get", &study, "model/"]);
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    assert_eq!(
+        std::fs::read_to_string(cwd.join("model/w.txt")).unwrap(),
+        "weights"
+    );
+    let o = get(&["artifacts", "get", &study, "model"]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("already exists") && err.contains("--out"),
+        "{err}"
+    );
+    // the whole run's artifacts, and a file as before
+    let o = get(&["artifacts", "get", &study, "."]);
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    let all = cwd.join(format!("{study}-artifacts"));
+    assert_eq!(
+        std::fs::read_to_string(all.join("notes.txt")).unwrap(),
+        "top"
+    );
+    assert_eq!(
+        std::fs::read(all.join("model/sub/b.bin")).unwrap(),
+        [0, 1, 2, 255]
+    );
+    let o = get(&["artifacts", "get", &study, "model/w.txt"]);
+    assert_eq!(text(&o).0, "weights");
 }

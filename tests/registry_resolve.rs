@@ -300,7 +300,7 @@ fn search_models_and_versions() {
         "e",
         "loss",
         &[
-            trial("0.1", 1.0, RunStatus::Finished, false),
+            trial("0.1", 1.0, RunStatus::Finished, true),
             trial("0.2", 2.0, RunStatus::Finished, false),
         ],
     );

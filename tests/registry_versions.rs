@@ -139,6 +139,11 @@ fn versions_count_up_and_are_never_reused() {
 fn a_version_records_its_run_at_registration() {
     let (_d, reg) = registry();
     let r = run(&reg, "0.05", 0.25);
+    reg.tracker()
+        .artifacts(&r)
+        .unwrap()
+        .log_text("weights", "model/model.txt")
+        .unwrap();
     reg.create_registered_model("m", None, &[]).unwrap();
     let v = reg
         .create_model_version(
@@ -404,4 +409,55 @@ fn concurrent_registrations_get_distinct_numbers() {
         .collect();
     all.sort();
     assert_eq!(all, (1..=20).collect::<Vec<i64>>());
+}
+
+#[test]
+fn registering_an_artifact_path_the_run_lacks_fails_listing_its_paths() {
+    let (_d, reg) = registry();
+    let r = run(&reg, "0.1", 1.0);
+    let store = reg.tracker().artifacts(&r).unwrap();
+    store.log_text("weights", "model/model.txt").unwrap();
+    store.log_text("out", "stdout.txt").unwrap();
+    reg.create_registered_model("m", None, &[]).unwrap();
+    match reg.create_model_version("m", &format!("runs:/{r}/models_mlflow"), None, &[]) {
+        Err(e @ RegistryError::ArtifactPathNotFound { .. }) => {
+            let msg = e.to_string();
+            assert!(msg.contains(&r) && msg.contains("'models_mlflow'"), "{msg}");
+            assert!(
+                msg.contains("its artifact paths: model/, stdout.txt"),
+                "{msg}"
+            );
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    match reg.register_model(&format!("runs:/{r}/nope"), "new-model", &[]) {
+        Err(RegistryError::ArtifactPathNotFound { available, .. }) => {
+            assert_eq!(available, ["model/", "stdout.txt"])
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(
+        matches!(
+            reg.get_registered_model("new-model"),
+            Err(RegistryError::ModelNotFound { .. })
+        ),
+        "a refused registration leaves no empty model behind"
+    );
+    assert!(matches!(
+        reg.get_latest_version("m"),
+        Err(RegistryError::NoVersions { .. })
+    ));
+    // a run without artifacts says so; existing paths (file or directory) still register
+    let bare = run(&reg, "0.2", 2.0);
+    let e = reg
+        .create_model_version("m", &format!("runs:/{bare}/model"), None, &[])
+        .unwrap_err();
+    assert!(e.to_string().contains("it has no artifacts"), "{e}");
+    for path in ["model", "stdout.txt"] {
+        reg.create_model_version("m", &format!("runs:/{r}/{path}"), None, &[])
+            .unwrap();
+    }
+    reg.create_model_version("m", &format!("runs:/{bare}"), None, &[])
+        .unwrap();
+    assert_eq!(reg.get_latest_version("m").unwrap().version, 3);
 }

@@ -439,7 +439,7 @@ fn bad_files() -> Vec<Case> {
     vec![
         // [space]
         (sp("learning_rate = { loguniforn = [-3, 0] }"), 5, 17,
-         "unknown distribution 'loguniforn' for 'learning_rate'; expected one of choice, pchoice, uniform"),
+         "unknown distribution 'loguniforn' for 'learning_rate': did you mean loguniform? Expected one of choice, pchoice, uniform"),
         (sp("lr = { uniform = [1, 0] }"), 5, 18, "parameter 'lr': low (1) must be less than high (0)"),
         (sp("lr = { uniform = [0, 1, 2] }"), 5, 18, "'uniform' for 'lr' takes 2 numbers: uniform = [low, high]; got 3 values"),
         (sp("lr = { uniform = [0, \"a\"] }"), 5, 22, "takes numbers: uniform = [low, high]; got a string"),
@@ -541,6 +541,92 @@ fn bad_files_give_located_errors() {
         cases.len(),
         failures.join("\n\n")
     );
+}
+
+/// (space line, column of the table, the suggestion and a phrase of the message)
+const MISSPELT: [(&str, usize, &str, &str); 8] = [
+    (
+        "lr = { logunif = [-5, 0] }",
+        6,
+        "did you mean loguniform?",
+        "unknown distribution 'logunif' for 'lr'",
+    ),
+    (
+        "lr = { log_uniform = [-5, 0] }",
+        6,
+        "did you mean loguniform?",
+        "unknown distribution 'log_uniform'",
+    ),
+    (
+        "x = { unif = [0, 1] }",
+        5,
+        "did you mean uniform?",
+        "unknown distribution 'unif' for 'x'",
+    ),
+    (
+        "n = { qunifrom = [0, 10, 1] }",
+        5,
+        "did you mean quniform?",
+        "unknown distribution 'qunifrom'",
+    ),
+    (
+        "s = { lognorm = [0, 1] }",
+        5,
+        "did you mean lognormal?",
+        "unknown distribution 'lognorm'",
+    ),
+    (
+        "c = { chioce = [\"a\", \"b\"] }",
+        5,
+        "did you mean choice?",
+        "unknown distribution 'chioce'",
+    ),
+    (
+        "x = { between = [0, 1] }",
+        5,
+        "did you mean ",
+        "only key 'between' holds 2 numbers",
+    ),
+    (
+        "x = { stepped = [0, 10, 2] }",
+        5,
+        "did you mean ",
+        "only key 'stepped' holds 3 numbers",
+    ),
+];
+
+#[test]
+fn misspelt_distribution_keys_are_errors_with_a_suggestion() {
+    for (line, col, suggestion, phrase) in MISSPELT {
+        let text = sp(&format!("y = {{ uniform = [0, 1] }}\n{line}"));
+        let msg = match RunFile::parse(&text, "spaces/typo.toml") {
+            Ok(r) => panic!("accepted {line}: labels {:?}", labels(&r.space)),
+            Err(e) => e.to_string(),
+        };
+        let want = format!("spaces/typo.toml:6:{col}: ");
+        assert!(msg.starts_with(&want), "want {want}..., got {msg}");
+        assert!(msg.contains(suggestion), "{msg} lacks {suggestion}");
+        assert!(msg.contains(phrase), "{msg} lacks {phrase}");
+    }
+    // a single-key table of non-numbers, or of more keys, stays a constant map
+    let r = parse(&sp("x = { uniform = [0, 1] }\nm = { name = \"a\" }\nk = { a = [1, 2], b = 3 }\nl = { vals = [1, 2, 3, 4, 5] }"));
+    assert_eq!(labels(&r.space), ["x"]);
+}
+
+#[test]
+fn validate_refuses_a_misspelt_distribution_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("typo.toml");
+    std::fs::write(&file, sp("lr = { logunif = [-5, 0] }")).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hpo"))
+        .arg("validate")
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("typo.toml:5:6: "), "{stderr}");
+    assert!(stderr.contains("did you mean loguniform?"), "{stderr}");
 }
 
 #[test]
@@ -688,4 +774,26 @@ fn run_files_that_are_not_small_regular_files_are_refused_quickly() {
     let ok_path = dir.path().join("ok.toml");
     std::fs::write(&ok_path, &ok).unwrap();
     RunFile::load(&ok_path).unwrap();
+}
+
+#[test]
+fn unsampleable_ranges_give_located_errors_naming_the_parameter() {
+    for (line, col) in [
+        ("big = { quniform = [0, 1e300, 1e-300] }", 20),
+        ("big = { normal = [0, 1e308] }", 18),
+        ("big = { lognormal = [700, 10] }", 21),
+        ("big = { uniform = [-1.7e308, 1.7e308] }", 19),
+        ("big = { quniform = [0, 1e300, 1], int = true }", 20),
+    ] {
+        let msg = match RunFile::parse(&sp(line), "spaces/edge.toml") {
+            Ok(_) => panic!("accepted {line}"),
+            Err(e) => e.to_string(),
+        };
+        let want = format!("spaces/edge.toml:5:{col}: parameter 'big': ");
+        assert!(msg.starts_with(&want), "want {want}..., got {msg}");
+        assert!(
+            msg.contains("cannot be sampled finitely and exactly"),
+            "{msg}"
+        );
+    }
 }

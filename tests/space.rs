@@ -297,3 +297,51 @@ fn params_accessors_report_type_errors() {
     assert!(json["n"].is_i64());
     assert!(json["c"].is_string());
 }
+
+#[test]
+fn ranges_that_cannot_be_sampled_finitely_and_exactly_are_refused() {
+    let cases: Vec<(Node, &str)> = vec![
+        (hp::quniform("a", 0.0, 1e300, 1e-300), "value / q overflows"),
+        (hp::normal("a", 0.0, 1e308), "mu ± 13 sigma"),
+        (hp::qnormal("a", 0.0, 1e300, 1e-300), "value / q overflows"),
+        (hp::lognormal("a", 700.0, 10.0), "exp(mu + 13 sigma)"),
+        (hp::qlognormal("a", 700.0, 10.0, 1.0), "exp(mu + 13 sigma)"),
+        (hp::uniform("a", -1.7e308, 1.7e308), "high - low"),
+        (hp::quniform("a", -1.7e308, 1.7e308, 1e300), "high - low"),
+        (hp::quniform("a", 0.0, 1e300, 1.0).int(), "within ±2^53"),
+        (hp::quniform("a", 0.0, 1e300, 1.0), "at most 2^53"),
+        (hp::qloguniform("a", 0.0, 700.0, 1.0).int(), "within ±2^53"),
+        (hp::qnormal("a", 0.0, 1e15, 1.0).int(), "within ±2^53"),
+        (hp::uniformint("a", 0, i64::MAX), "within ±2^53"),
+        (hp::randint("a", i64::MIN, 0), "within ±2^53"),
+    ];
+    for (node, needle) in cases {
+        let msg = err(node.clone()).to_string();
+        assert!(
+            msg.starts_with("parameter 'a': "),
+            "error does not name the label: {msg}"
+        );
+        assert!(
+            msg.contains("cannot be sampled finitely and exactly"),
+            "{msg}"
+        );
+        assert!(msg.contains(needle), "'{msg}' does not contain '{needle}'");
+    }
+    // the edges themselves are fine, and their draws are finite
+    for node in [
+        hp::uniform("p", -8e307, 8e307),
+        hp::normal("p", 0.0, 1e300),
+        hp::lognormal("p", 0.0, 50.0),
+        hp::quniform("p", 0.0, 9_007_199_254_740_992.0, 1.0).int(),
+        hp::uniformint("p", -(1 << 53), 1 << 53),
+    ] {
+        for v in samples(node, 50) {
+            let x = match v {
+                Value::Float(x) => x,
+                Value::Int(i) => i as f64,
+                other => panic!("{other:?}"),
+            };
+            assert!(x.is_finite(), "{x}");
+        }
+    }
+}

@@ -529,3 +529,42 @@ fn random_filters_never_panic_or_reach_sql_errors() {
     }
     assert!(ok > 40, "only {ok} random filters were valid");
 }
+
+#[test]
+fn a_filter_may_hold_up_to_the_comparison_limit() {
+    use hpo::tracking::search::MAX_COMPARISONS;
+    let f = fixture();
+    let chain = |n: usize, op: &str| vec!["metrics.rmse > 0"; n].join(&format!(" {op} "));
+    let full = chain(MAX_COMPARISONS, "AND");
+    assert_eq!(f.set(&full), "abd");
+    assert_eq!(f.set(&format!("({})", chain(MAX_COMPARISONS, "OR"))), "abd");
+    let over = chain(MAX_COMPARISONS + 1, "AND");
+    let column = full.chars().count() + " AND ".len() + 1;
+    match f.names(&over, &[]) {
+        Err(TrackingError::Store(StoreError::Search(SearchError::TooManyComparisons {
+            limit,
+            column: c,
+            ..
+        }))) => assert_eq!((limit, c), (MAX_COMPARISONS, column)),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn a_thousand_clauses_exit_2_naming_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("hpo.db");
+    let filter = vec!["metrics.loss < 1"; 1000].join(" and ");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_hpo"))
+        .args(["runs", "list", "-f", &filter])
+        .env("HPO_TRACKING_URI", format!("sqlite:///{}", db.display()))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("more than 500 comparisons") && err.contains("at most 500"),
+        "{err}"
+    );
+    assert!(!err.contains("database error"), "{err}");
+}

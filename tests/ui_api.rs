@@ -596,6 +596,21 @@ fn actions_need_the_token_and_are_refused_when_read_only() {
         assert_eq!(r.status, status, "{target} {body}: {}", r.text());
         assert!(r.json()["error"].is_string());
     }
+    // an artifact path the run does not have: 400 listing the run's paths, no version made
+    let r = post(
+        addr,
+        "/api/models/m/versions",
+        Some(&token),
+        &json!({"run_id": run, "artifact_path": "models_mlflow"}),
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    let error = r.json()["error"].as_str().unwrap().to_string();
+    assert!(
+        error.contains("no artifact 'models_mlflow'") && error.contains("model/"),
+        "{error}"
+    );
+    let versions = get(addr, "/api/models/m").json()["versions"].clone();
+    assert_eq!(versions.as_array().unwrap().len(), 2);
     let r = raw(
         addr,
         format!(

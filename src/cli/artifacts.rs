@@ -4,8 +4,9 @@ use std::path::PathBuf;
 
 use clap::Subcommand;
 
-use super::open_tracker;
 use super::output::{json, table};
+use super::{open_tracker, BadInput};
+use crate::tracking::ArtifactStore;
 
 /// Artifact commands.
 #[derive(Subcommand, Debug)]
@@ -21,13 +22,15 @@ pub enum ArtifactsCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Print an artifact file, or copy it to --out.
+    /// Print an artifact file, or copy it to --out; download a directory as a directory (to
+    /// --out, or to ./<its name>).
     Get {
         /// The run id.
         run_id: String,
-        /// The artifact file's path.
+        /// The artifact file's or directory's path.
         path: String,
-        /// Write it here instead of standard output.
+        /// Write the file here instead of standard output; for a directory, the directory to
+        /// create (it must not exist, or be empty).
         #[arg(long)]
         out: Option<PathBuf>,
     },
@@ -69,7 +72,11 @@ pub(crate) fn run(cmd: ArtifactsCommand, uri: &Option<String>) -> anyhow::Result
             print!("{}", table(&["PATH", "BYTES"], &rows));
         }
         ArtifactsCommand::Get { run_id, path, out } => {
-            let bytes = tracker.artifacts(&run_id)?.read(&path)?;
+            let store = tracker.artifacts(&run_id)?;
+            if store.resolve(&path, false).is_ok_and(|p| p.is_dir()) {
+                return get_dir(&store, &run_id, &path, out);
+            }
+            let bytes = store.read(&path)?;
             match out {
                 Some(p) => {
                     std::fs::write(&p, &bytes)
@@ -83,5 +90,65 @@ pub(crate) fn run(cmd: ArtifactsCommand, uri: &Option<String>) -> anyhow::Result
             }
         }
     }
+    Ok(())
+}
+
+/// Copies artifact directory `path` of a run, recursively, to `out` (default: `./<its name>`,
+/// `./<run id>-artifacts` for the whole run), which must not exist or be empty.
+fn get_dir(
+    store: &ArtifactStore,
+    run_id: &str,
+    path: &str,
+    out: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let parts: Vec<&str> = path
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
+    let prefix = parts.join("/");
+    let prefix = prefix.as_str();
+    let target = out.unwrap_or_else(|| match prefix.rsplit('/').next() {
+        Some(name) if !name.is_empty() && name != "." => PathBuf::from(name),
+        _ => PathBuf::from(format!("{run_id}-artifacts")),
+    });
+    if target.exists() {
+        let empty_dir = std::fs::read_dir(&target).is_ok_and(|mut d| d.next().is_none());
+        if !empty_dir {
+            return Err(BadInput(format!(
+                "'{path}' is a directory and {} already exists; pass --out with a new directory to download it to",
+                target.display()
+            ))
+            .into());
+        }
+    }
+    let write_err = |p: &std::path::Path, e: std::io::Error| {
+        anyhow::anyhow!("cannot write {}: {e}", p.display())
+    };
+    std::fs::create_dir_all(&target).map_err(|e| write_err(&target, e))?;
+    let (mut files, mut bytes) = (0usize, 0usize);
+    let mut dirs = vec![prefix.to_string()];
+    while let Some(d) = dirs.pop() {
+        for a in store.list(&d)? {
+            let rel = match a.path.strip_prefix(prefix) {
+                Some(rest) => rest.trim_start_matches('/'),
+                None => a.path.as_str(),
+            };
+            let dest = target.join(rel);
+            if a.is_dir {
+                std::fs::create_dir_all(&dest).map_err(|e| write_err(&dest, e))?;
+                dirs.push(a.path.clone());
+            } else {
+                let content = store.read(&a.path)?;
+                std::fs::write(&dest, &content).map_err(|e| write_err(&dest, e))?;
+                files += 1;
+                bytes += content.len();
+            }
+        }
+    }
+    eprintln!(
+        "wrote {files} file{} ({bytes} bytes) to {}",
+        if files == 1 { "" } else { "s" },
+        target.display()
+    );
     Ok(())
 }

@@ -7,6 +7,7 @@ mod artifacts;
 mod bench;
 mod exit;
 mod experiments;
+mod gc;
 mod models;
 mod output;
 mod predict;
@@ -63,6 +64,8 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Serve the web interface to experiments, runs and models.
     Ui(ui::UiArgs),
+    /// Permanently remove deleted runs and experiments, their data and artifacts.
+    Gc(gc::GcArgs),
 }
 
 /// Open the tracking store the user asked for (flag, environment, or ./hpo.db).
@@ -105,5 +108,6 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Predict(a) => predict::predict(a, &cli.tracking_uri),
         Command::Bench(a) => bench::run(a, &cli.tracking_uri),
         Command::Ui(a) => ui::run(a, &cli.tracking_uri),
+        Command::Gc(a) => gc::gc(a, &cli.tracking_uri),
     }
 }

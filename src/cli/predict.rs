@@ -7,12 +7,14 @@ use clap::Args;
 
 use super::{open_tracker, BadInput};
 use crate::objective::linfa::predict_csv;
+use crate::registry::uri::RUNS_SCHEME;
 use crate::registry::Registry;
 
 /// Arguments of `predict`.
 #[derive(Args, Debug)]
 pub struct PredictArgs {
-    /// The model: models:/NAME@ALIAS, models:/NAME/VERSION or models:/NAME/latest.
+    /// The model: models:/NAME@ALIAS, models:/NAME/VERSION, models:/NAME/latest, or a run's
+    /// model as hpo prints it: runs:/RUN_ID/model (runs:/RUN_ID looks in its model/ too).
     #[arg(long)]
     pub model: String,
     /// A CSV file with a header row holding the model's feature columns (other columns are ignored).
@@ -25,15 +27,20 @@ pub struct PredictArgs {
 
 pub(crate) fn predict(a: PredictArgs, uri: &Option<String>) -> anyhow::Result<()> {
     let registry = Registry::new(open_tracker(uri)?)?;
-    let resolved = registry.resolve(&a.model)?;
-    let mut dir = resolved.artifact_location.clone();
+    let (mut dir, run_id) = if a.model.trim_start().starts_with(RUNS_SCHEME) {
+        let (run, dir) = registry.resolve_run_uri(&a.model)?;
+        (dir, run.info.run_id)
+    } else {
+        let resolved = registry.resolve(&a.model)?;
+        (resolved.artifact_location, resolved.version.run_id)
+    };
     if !dir.join("meta.json").exists() && dir.join("model").join("meta.json").exists() {
         dir = dir.join("model");
     }
     if !dir.join("meta.json").exists() {
         return Err(BadInput(format!(
-            "{} (run {}) has no fitted model to predict with: only models from linfa trials (artifact 'model/') can predict",
-            a.model, resolved.version.run_id
+            "{} (run {run_id}) has no fitted model to predict with: only models from linfa trials (artifact 'model/') can predict",
+            a.model
         ))
         .into());
     }

@@ -24,12 +24,13 @@ pub enum RunsCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Delete a run (it can be restored).
+    /// Delete a run and its descendants (a study's trials); it can be restored, or removed for
+    /// good with `hpo gc`.
     Delete {
         /// The run id.
         run_id: String,
     },
-    /// Restore a deleted run.
+    /// Restore a deleted run and the descendants deleted with it.
     Restore {
         /// The run id.
         run_id: String,

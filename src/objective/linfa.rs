@@ -3,9 +3,10 @@
 //! A [`LinfaObjective`] is built from a model name, a [`DataSource`], a [`Validation`] scheme, a
 //! [`Metric`] name and a seed. It loads and checks the data once; each trial then reads the
 //! model's hyperparameters from the trial's [`Params`] by label, fits on the training part,
-//! scores on the validation part (or averages over k folds) and returns the loss with all four
-//! metrics (`rmse`, `mae`, `r2`, `accuracy`). The loss is the metric for `rmse` and `mae`, and
-//! **minus** the metric for `r2` and `accuracy`.
+//! scores on the validation part (or averages over k folds) and returns the loss with the
+//! metrics that fit the task ([`Metric::for_task`]: `rmse`, `mae`, `r2` for a regression,
+//! `accuracy` for the classifier; the study's metric always). The loss is the metric for `rmse`
+//! and `mae`, and **minus** the metric for `r2` and `accuracy`.
 //!
 //! | model | hyperparameters (all optional, linfa's defaults) |
 //! |---|---|
@@ -360,7 +361,7 @@ impl LinfaObjective {
 }
 
 impl Objective for LinfaObjective {
-    /// Score the trial's hyperparameters; on success report all four metrics and log the
+    /// Score the trial's hyperparameters; on success report the task's metrics and log the
     /// fitted model as the `model` artifact (a failure to save it is noted in the message).
     fn evaluate(&self, params: &Params, ctx: &TrialContext) -> TrialResult {
         let values = params.to_map();
@@ -369,8 +370,11 @@ impl Objective for LinfaObjective {
             Err(e) => return TrialResult::fail(e.to_string()),
         };
         let mut result = TrialResult::ok(eval.loss);
-        for m in Metric::ALL {
+        for &m in Metric::for_task(self.model.is_classifier()) {
             result = result.with_metric(m.name(), m.of(&eval.scores));
+        }
+        if !Metric::for_task(self.model.is_classifier()).contains(&self.metric) {
+            result = result.with_metric(self.metric.name(), self.metric.of(&eval.scores));
         }
         if self.save_models {
             let saved = match kept {

@@ -127,6 +127,16 @@ pub enum RegistryError {
     /// The run a version should be created from does not exist.
     #[error("run '{0}' does not exist; a model version must come from an existing run")]
     RunNotFound(String),
+    /// A version's source names an artifact path the run does not have.
+    #[error("run '{run_id}' has no artifact '{path}'{}", list_hint(.available, "its artifact paths", "it has no artifacts"))]
+    ArtifactPathNotFound {
+        /// The run.
+        run_id: String,
+        /// The artifact path asked for.
+        path: String,
+        /// The run's top-level artifact paths (directories end with `/`).
+        available: Vec<String>,
+    },
     /// No best run could be found (a study without finished trials, an experiment without the metric ...).
     #[error("no best run for {what}: {reason}")]
     NoBestRun {

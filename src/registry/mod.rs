@@ -205,17 +205,7 @@ impl Registry {
     ) -> Result<ModelVersion, RegistryError> {
         let store = self.store()?;
         store.get_registered_model(name)?;
-        let run_uri = if source.trim_start().starts_with(uri::MODELS_SCHEME) {
-            let from = self.resolve_version(source)?;
-            parse_run_uri(&from.source)?
-        } else {
-            parse_run_uri(source)?
-        };
-        let run = self.get_run(&run_uri.run_id)?;
-        let mut location = PathBuf::from(&run.info.artifact_uri);
-        if !run_uri.artifact_path.is_empty() {
-            location.push(&run_uri.artifact_path);
-        }
+        let (run_uri, run, location) = self.checked_source(source)?;
         let new = NewModelVersion {
             name: name.to_string(),
             source: run_uri.to_string(),
@@ -239,6 +229,41 @@ impl Registry {
         store.create_model_version(&new)
     }
 
+    /// The run URI a version `source` (`runs:/...` or `models:/...`) stands for, its run and the
+    /// directory of its artifact path, refusing an artifact path the run does not have.
+    fn checked_source(&self, source: &str) -> Result<(RunUri, Run, PathBuf), RegistryError> {
+        let run_uri = if source.trim_start().starts_with(uri::MODELS_SCHEME) {
+            parse_run_uri(&self.resolve_version(source)?.source)?
+        } else {
+            parse_run_uri(source)?
+        };
+        let run = self.get_run(&run_uri.run_id)?;
+        let mut location = PathBuf::from(&run.info.artifact_uri);
+        if !run_uri.artifact_path.is_empty() {
+            location.push(&run_uri.artifact_path);
+            if !location.exists() {
+                let available = ArtifactStore::new(run.info.artifact_uri.clone())
+                    .list("")
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|a| {
+                        if a.is_dir {
+                            format!("{}/", a.path)
+                        } else {
+                            a.path
+                        }
+                    })
+                    .collect();
+                return Err(RegistryError::ArtifactPathNotFound {
+                    run_id: run_uri.run_id,
+                    path: run_uri.artifact_path,
+                    available,
+                });
+            }
+        }
+        Ok((run_uri, run, location))
+    }
+
     /// Like MLflow's `register_model`: creates the model `name` if it does not exist, then a version
     /// from `source`.
     pub fn register_model(
@@ -247,13 +272,9 @@ impl Registry {
         name: &str,
         tags: &[ModelTag],
     ) -> Result<ModelVersion, RegistryError> {
-        // Check the source before creating anything, so a bad URI or run leaves no empty model behind.
-        let run_uri = if source.trim_start().starts_with(uri::MODELS_SCHEME) {
-            parse_run_uri(&self.resolve_version(source)?.source)?
-        } else {
-            parse_run_uri(source)?
-        };
-        self.get_run(&run_uri.run_id)?;
+        // Check the source before creating anything, so a bad URI, run or artifact path leaves no
+        // empty model behind.
+        self.checked_source(source)?;
         self.get_or_create_registered_model(name)?;
         self.create_model_version(name, source, None, tags)
     }
@@ -370,6 +391,18 @@ impl Registry {
             run,
             artifact_location,
         })
+    }
+
+    /// The run a `runs:/<run_id>[/<artifact path>]` URI names and the local directory of that
+    /// artifact path (the run's whole artifact directory when the URI has no path).
+    pub fn resolve_run_uri(&self, run_uri: &str) -> Result<(Run, PathBuf), RegistryError> {
+        let parsed = parse_run_uri(run_uri)?;
+        let run = self.get_run(&parsed.run_id)?;
+        let mut location = PathBuf::from(&run.info.artifact_uri);
+        if !parsed.artifact_path.is_empty() {
+            location.push(&parsed.artifact_path);
+        }
+        Ok((run, location))
     }
 
     // ---- from studies and experiments ----

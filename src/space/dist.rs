@@ -12,6 +12,18 @@
 //! every grid value the same probability (hyperopt gives the two end values half as much);
 //! `qloguniform` keeps the log-uniform shape. `qlognormal` never returns 0: its smallest value
 //! is `q`. A bounded quantized distribution whose grid is empty is an error.
+//!
+//! # Numeric limits
+//! A space is refused when some value it can yield is not a finite, exact number:
+//! - `high - low` must be finite (`uniform = [-1.7e308, 1.7e308]` is refused);
+//! - a normal's draws reach `mu ± 13 sigma` at most (a polar-method draw from 53-bit uniforms
+//!   never exceeds 12.1 in magnitude), so `mu ± 13 sigma` must be finite, and for a lognormal
+//!   `exp(mu + 13 sigma)` too (`mu + 13 sigma <= 709.78`);
+//! - a grid may hold at most 2^53 steps and `value / q` must be finite, so every grid value is
+//!   a distinct, finite multiple of `q` (`quniform = [0, 1e300, 1e-300]` is refused);
+//! - an integer parameter's values must lie within ±2^53 (9007199254740992), where `f64` and
+//!   `i64` both hold every integer exactly (`quniform = [0, 1e300, 1], int = true` is refused
+//!   instead of saturating to `i64::MAX`). This applies to `randint` and `uniformint` too.
 
 use rand::RngExt;
 
@@ -380,6 +392,18 @@ fn check_bounds(label: &str, low: f64, high: f64) -> Result<(), SpaceError> {
     }
 }
 
+/// A range whose width `high - low` is finite.
+fn check_width(label: &str, dist: &Dist, low: f64, high: f64) -> Result<(), SpaceError> {
+    if (high - low).is_finite() {
+        return Ok(());
+    }
+    Err(unsampleable(
+        label,
+        dist,
+        format!("the width high - low of [{low}, {high}] overflows to infinity; the bounds must be less than 1.8e308 apart", low = num(low), high = num(high)),
+    ))
+}
+
 fn check_sigma(label: &str, mu: f64, sigma: f64) -> Result<(), SpaceError> {
     check_finite(label, "mu", mu)?;
     check_finite(label, "sigma", sigma)?;
@@ -434,6 +458,115 @@ fn grid(label: &str, lo: f64, hi: f64, q: f64) -> Result<(f64, f64), SpaceError>
         });
     }
     Ok((first, last))
+}
+
+/// A number for messages: plain when short, in e-notation when huge or tiny.
+fn num(x: f64) -> String {
+    if x == 0.0 || (1e-4..1e16).contains(&x.abs()) || !x.is_finite() {
+        format!("{x}")
+    } else {
+        format!("{x:e}")
+    }
+}
+
+/// The largest integer below which `f64` holds every integer exactly: 2^53.
+pub const EXACT_INT: f64 = 9_007_199_254_740_992.0;
+
+/// How many standard deviations a prior draw of a normal can reach (a standard normal draw
+/// from [`std_normal`] never exceeds 12.1 in magnitude).
+pub const NORMAL_REACH: f64 = 13.0;
+
+fn unsampleable(label: &str, dist: &Dist, reason: String) -> SpaceError {
+    SpaceError::Unsampleable {
+        label: label.to_string(),
+        dist: dist.name(),
+        reason,
+    }
+}
+
+/// Integer values within ±2^53.
+fn check_exact_ints(label: &str, dist: &Dist, low: f64, high: f64) -> Result<(), SpaceError> {
+    if low.abs() <= EXACT_INT && high.abs() <= EXACT_INT {
+        return Ok(());
+    }
+    Err(unsampleable(
+        label,
+        dist,
+        format!(
+            "its integer values reach [{low}, {high}], but integers are exact only within ±2^53 (±{EXACT_INT}); narrow the range", low = num(low), high = num(high)
+        ),
+    ))
+}
+
+/// A grid `first..=last` of multiples of `q` whose every value is finite and exact.
+fn check_grid(
+    label: &str,
+    dist: &Dist,
+    first: f64,
+    last: f64,
+    q: f64,
+    int: bool,
+) -> Result<(), SpaceError> {
+    let steps = (last - first) / q;
+    if !(first / q).is_finite() || !(last / q).is_finite() || !steps.is_finite() {
+        return Err(unsampleable(
+            label,
+            dist,
+            format!("value / q overflows to infinity with q = {q} (values reach [{first}, {last}]); use a larger q or a narrower range", q = num(q), first = num(first), last = num(last)),
+        ));
+    }
+    if int {
+        check_exact_ints(label, dist, first, last)?;
+    }
+    if steps > EXACT_INT {
+        return Err(unsampleable(
+            label,
+            dist,
+            format!(
+                "the grid of multiples of q = {q} has {steps} steps; at most 2^53 ({EXACT_INT}) are exact: use a larger q or a narrower range", q = num(q), steps = num(steps)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A normal (internal space) whose draws `mu ± 13 sigma` stay finite, also after `exp` for a
+/// log distribution, and on an exact grid for a quantized one.
+fn check_reach(
+    label: &str,
+    dist: &Dist,
+    mu: f64,
+    sigma: f64,
+    log: bool,
+    int: bool,
+) -> Result<(), SpaceError> {
+    let (lo, hi) = (mu - NORMAL_REACH * sigma, mu + NORMAL_REACH * sigma);
+    if !lo.is_finite() || !hi.is_finite() {
+        return Err(unsampleable(
+            label,
+            dist,
+            format!("draws reach mu ± 13 sigma = [{lo}, {hi}], which overflows; use a smaller mu or sigma", lo = num(lo), hi = num(hi)),
+        ));
+    }
+    let (lo, hi) = if log {
+        let max = f64::MAX.ln();
+        if hi > max {
+            return Err(unsampleable(
+                label,
+                dist,
+                format!(
+                    "draws reach exp(mu + 13 sigma) = exp({hi}), which overflows; mu + 13 sigma must be at most {max:.2}"
+                ),
+            ));
+        }
+        (0.0, hi.exp())
+    } else {
+        (lo, hi)
+    };
+    match dist.q() {
+        Some(q) => check_grid(label, dist, lo, hi, q, int),
+        None => Ok(()),
+    }
 }
 
 /// Validate a distribution and compile it into the kind the algorithms use.
@@ -502,6 +635,7 @@ pub(crate) fn compile(label: &str, dist: &Dist, int: bool) -> Result<ParamKind, 
         }
         Dist::Uniform { low, high } => {
             check_bounds(label, *low, *high)?;
+            check_width(label, dist, *low, *high)?;
             ParamKind::Numeric(numeric(
                 false,
                 *low,
@@ -513,13 +647,17 @@ pub(crate) fn compile(label: &str, dist: &Dist, int: bool) -> Result<ParamKind, 
         }
         Dist::QUniform { low, high, q } => {
             check_bounds(label, *low, *high)?;
+            check_width(label, dist, *low, *high)?;
             let (first, last) = grid(label, *low, *high, *q)?;
+            check_grid(label, dist, first, last, *q, int)?;
+            check_width(label, dist, first - q / 2.0, last + q / 2.0)?;
             let (lo, hi) = (first - q / 2.0, last + q / 2.0);
             let mut n = numeric(false, lo, hi, 0.5 * (lo + hi), hi - lo, Some(*q));
             n.grid = Some((first, last));
             ParamKind::Numeric(n)
         }
         Dist::UniformInt { low, high } => {
+            check_exact_ints(label, dist, *low as f64, *high as f64)?;
             if low >= high {
                 return Err(SpaceError::Bounds {
                     label: label.to_string(),
@@ -546,12 +684,15 @@ pub(crate) fn compile(label: &str, dist: &Dist, int: bool) -> Result<ParamKind, 
             let q = dist.q();
             let mut n = numeric(true, *low, *high, 0.5 * (low + high), high - low, q);
             if let Some(q) = q {
-                n.grid = Some(grid(label, low.exp(), high.exp(), q)?);
+                let (first, last) = grid(label, low.exp(), high.exp(), q)?;
+                check_grid(label, dist, first, last, q, int)?;
+                n.grid = Some((first, last));
             }
             ParamKind::Numeric(n)
         }
         Dist::Normal { mu, sigma } | Dist::QNormal { mu, sigma, .. } => {
             check_sigma(label, *mu, *sigma)?;
+            check_reach(label, dist, *mu, *sigma, false, int)?;
             ParamKind::Numeric(numeric(
                 false,
                 f64::NEG_INFINITY,
@@ -563,6 +704,7 @@ pub(crate) fn compile(label: &str, dist: &Dist, int: bool) -> Result<ParamKind, 
         }
         Dist::LogNormal { mu, sigma } | Dist::QLogNormal { mu, sigma, .. } => {
             check_sigma(label, *mu, *sigma)?;
+            check_reach(label, dist, *mu, *sigma, true, int)?;
             let mut n = numeric(
                 true,
                 f64::NEG_INFINITY,
@@ -575,6 +717,7 @@ pub(crate) fn compile(label: &str, dist: &Dist, int: bool) -> Result<ParamKind, 
             ParamKind::Numeric(n)
         }
         Dist::RandInt { low, high } => {
+            check_exact_ints(label, dist, *low as f64, *high as f64)?;
             if low >= high {
                 return Err(SpaceError::Bounds {
                     label: label.to_string(),

@@ -168,6 +168,17 @@ pub enum SpaceError {
         /// The step.
         q: f64,
     },
+    /// A distribution whose values or draws would overflow to infinity, or whose grid or
+    /// integers a float cannot hold exactly (see [`dist`]'s "Numeric limits").
+    #[error("parameter '{label}': {dist} cannot be sampled finitely and exactly: {reason}")]
+    Unsampleable {
+        /// The parameter's label.
+        label: String,
+        /// The distribution's name.
+        dist: &'static str,
+        /// What overflows, and what would be valid.
+        reason: String,
+    },
     /// A value given for a label that the space does not have.
     #[error("no parameter labelled '{0}' in the search space")]
     UnknownLabel(String),

@@ -233,17 +233,60 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
-/// True if `key` looks like a misspelt distribution name (`loguniforn`, `log_uniform`, `Normal`).
-fn looks_like_distribution(key: &str) -> bool {
-    let norm: String = key
-        .chars()
+/// `key` lower-cased without `_` and `-`, the form misspellings are compared in.
+fn normalized(key: &str) -> String {
+    key.chars()
         .filter(|c| *c != '_' && *c != '-')
         .flat_map(char::to_lowercase)
-        .collect();
+        .collect()
+}
+
+/// True if `key` looks like a misspelt or shortened distribution name (`loguniforn`,
+/// `log_uniform`, `Normal`, `logunif`).
+fn looks_like_distribution(key: &str) -> bool {
+    let norm = normalized(key);
     norm.len() >= 4
         && DISTRIBUTIONS
             .iter()
-            .any(|d| norm == *d || edit_distance(&norm, d) <= 2)
+            .any(|d| edit_distance(&norm, d) <= 2 || d.starts_with(norm.as_str()))
+}
+
+/// True if distribution `dist` takes `n` positional numbers.
+fn takes(dist: &str, n: usize) -> bool {
+    match dist {
+        "choice" | "pchoice" => false,
+        "randint" => n == 1 || n == 2,
+        d if is_quantized(d) => n == 3,
+        _ => n == 2,
+    }
+}
+
+/// The distribution name closest to `key`: a name `key` abbreviates first, then the smallest
+/// edit distance, preferring names that take `arity` numbers (None: any).
+fn closest_distribution(key: &str, arity: Option<usize>) -> &'static str {
+    let norm = normalized(key);
+    DISTRIBUTIONS
+        .iter()
+        .min_by_key(|d| {
+            let prefix = norm.len() >= 4 && d.starts_with(norm.as_str());
+            let fits = arity.is_none_or(|n| takes(d, n));
+            (!prefix, edit_distance(&norm, d), !fits)
+        })
+        .copied()
+        .unwrap_or("uniform")
+}
+
+/// The numbers of an array holding only numbers (TOML integers and floats), else None.
+fn all_numbers(v: &DeValue<'_>) -> Option<usize> {
+    match v {
+        DeValue::Array(a)
+            if a.iter()
+                .all(|e| matches!(e.get_ref(), DeValue::Integer(_) | DeValue::Float(_))) =>
+        {
+            Some(a.len())
+        }
+        _ => None,
+    }
 }
 
 /// `ln` rounded to one decimal, printed without a trailing `.0`.
@@ -322,17 +365,31 @@ impl Builder<'_> {
             .collect();
         match dists.as_slice() {
             [] => {
+                let what = match key {
+                    Some(key) => format!("'{key}'"),
+                    None => "a parameter".to_string(),
+                };
                 for (k, v) in &entries {
                     if matches!(v.get_ref(), DeValue::Array(_)) && looks_like_distribution(k.get_ref()) {
-                        let what = match key {
-                            Some(key) => format!("'{key}'"),
-                            None => "a parameter".to_string(),
-                        };
                         return Err(Located::new(
                             span,
                             format!(
-                                "unknown distribution '{}' for {what}; expected one of {}",
+                                "unknown distribution '{}' for {what}: did you mean {}? Expected one of {}",
                                 k.get_ref(),
+                                closest_distribution(k.get_ref(), all_numbers(v.get_ref())),
+                                DISTRIBUTIONS.join(", ")
+                            ),
+                        ));
+                    }
+                }
+                if let [(k, v)] = entries.as_slice() {
+                    if let Some(n @ 2..=4) = all_numbers(v.get_ref()) {
+                        return Err(Located::new(
+                            span,
+                            format!(
+                                "{what} is a table whose only key '{}' holds {n} numbers, which reads as a parameter with an unknown distribution: did you mean {}? Expected one of {} (a map of one numeric array is not accepted as a constant, to catch misspelt distributions)",
+                                k.get_ref(),
+                                closest_distribution(k.get_ref(), Some(n)),
                                 DISTRIBUTIONS.join(", ")
                             ),
                         ));
@@ -647,6 +704,7 @@ impl Builder<'_> {
             | SpaceError::NotFinite { label, .. }
             | SpaceError::LogRange { label, .. }
             | SpaceError::EmptyGrid { label, .. }
+            | SpaceError::Unsampleable { label, .. }
             | SpaceError::InvalidValue { label, .. } => Some(label.as_str()),
         };
         let defs: Vec<_> = self

@@ -61,11 +61,6 @@ impl KnownRuns {
         remember(&mut self.lock().parents, run_id);
     }
 
-    /// Forgets run `run_id` (it was deleted).
-    pub(crate) fn forget_run(&self, run_id: &str) {
-        self.lock().runs.remove(run_id);
-    }
-
     /// The artifact location of experiment `id`, if it was seen active.
     pub(crate) fn experiment_location(&self, id: ExperimentId) -> Option<String> {
         self.lock().experiments.get(&id).cloned()
@@ -96,8 +91,6 @@ mod tests {
         k.add_run("a");
         k.add_run("b");
         assert!(k.has_run("a"));
-        k.forget_run("a");
-        assert!(!k.has_run("a") && k.has_run("b"));
         k.add_experiment(3, "/x/3");
         assert_eq!(k.experiment_location(3).as_deref(), Some("/x/3"));
         k.forget_all();

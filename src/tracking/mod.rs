@@ -22,6 +22,7 @@
 
 pub mod artifacts;
 mod checkpoint;
+pub mod gc;
 mod known_runs;
 pub mod lease;
 mod lease_keeper;
@@ -431,12 +432,28 @@ impl Tracker {
         Ok(self.store.update_run_status(run_id, status, None)?)
     }
 
-    /// Soft-deletes a run.
+    /// Soft-deletes a run and its active descendants (a study's trials, their nested runs).
     pub fn delete_run(&self, run_id: &str) -> Result<(), TrackingError> {
         Ok(self.store.delete_run(run_id)?)
     }
 
-    /// Restores a soft-deleted run.
+    /// Permanently removes the runs deleted more than `older_than` ago (all deleted runs when
+    /// `None`) and the experiments deleted that long ago with all their runs: params, metrics,
+    /// tags and artifact directories (see [`gc`]). A removed experiment's name is free again.
+    pub fn gc(&self, older_than: Option<std::time::Duration>) -> Result<gc::Purged, TrackingError> {
+        self.store.flush()?;
+        let cutoff = match older_than {
+            Some(d) => {
+                store::now_ms().saturating_sub(i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+            }
+            None => i64::MAX,
+        };
+        let mut purged = self.store.purge_deleted(cutoff)?;
+        gc::remove_artifacts(&mut purged);
+        Ok(purged)
+    }
+
+    /// Restores a soft-deleted run and the descendants deleted with it.
     pub fn restore_run(&self, run_id: &str) -> Result<(), TrackingError> {
         Ok(self.store.restore_run(run_id)?)
     }

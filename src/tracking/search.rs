@@ -52,6 +52,16 @@ pub enum SearchError {
         /// What it found (quoted token text, or "end of input").
         found: String,
     },
+    /// The filter has more comparisons than SQLite can nest in one query.
+    #[error("invalid {clause}: it has more than {limit} comparisons (the one past the limit is at column {column}); at most {limit} are allowed: use IN (...) for many values of one key, or split the search")]
+    TooManyComparisons {
+        /// `filter`.
+        clause: String,
+        /// The largest number of comparisons accepted.
+        limit: usize,
+        /// 1-based character column of the first comparison past the limit.
+        column: usize,
+    },
     /// The page token is malformed or belongs to another query.
     #[error("invalid page token: {0}")]
     InvalidPageToken(String),
@@ -67,6 +77,11 @@ pub enum SearchError {
 
 /// Maximum nesting of parentheses and NOT, so hostile input cannot overflow the stack.
 const MAX_DEPTH: usize = 64;
+
+/// Maximum number of comparisons in one filter: each AND/OR adds a level to SQLite's expression
+/// tree, whose depth is limited to 1000 (999 `and`-ed comparisons fail; 500 leave room for the
+/// conditions the store adds and for nesting).
+pub const MAX_COMPARISONS: usize = 500;
 
 /// A token kind produced by [`tokenize`].
 #[derive(Debug, Clone, PartialEq)]
@@ -466,6 +481,8 @@ struct Parser<'a> {
     pos: usize,
     clause: &'a str,
     depth: usize,
+    /// Comparisons read so far (at most [`MAX_COMPARISONS`]).
+    comparisons: usize,
     /// The fields of a non-run entity; `None` parses run filters.
     fields: Option<&'a [FieldSpec]>,
 }
@@ -481,6 +498,7 @@ impl<'a> Parser<'a> {
             pos: 0,
             clause,
             depth: 0,
+            comparisons: 0,
             fields: None,
         })
     }
@@ -734,6 +752,14 @@ impl<'a> Parser<'a> {
     }
 
     fn comparison(&mut self) -> Result<Expr, SearchError> {
+        self.comparisons += 1;
+        if self.comparisons > MAX_COMPARISONS {
+            return Err(SearchError::TooManyComparisons {
+                clause: self.clause.to_string(),
+                limit: MAX_COMPARISONS,
+                column: self.peek().column,
+            });
+        }
         let ident = self.identifier()?;
         let op_token = self.peek().clone();
         let op = match &op_token.kind {

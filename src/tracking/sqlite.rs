@@ -436,6 +436,12 @@ impl SqliteStore {
     }
 }
 
+/// A `WITH` clause naming the run ids below run `?1` (its children, their children ...) as
+/// `descendants(id)`.
+const DESCENDANTS: &str = "WITH RECURSIVE descendants(id) AS (
+         SELECT run_uuid FROM runs WHERE parent_run_id = ?1
+         UNION SELECT r.run_uuid FROM runs r JOIN descendants d ON r.parent_run_id = d.id)";
+
 fn location_for(root: &Path, id: ExperimentId) -> String {
     root.join(id.to_string()).to_string_lossy().into_owned()
 }
@@ -534,6 +540,15 @@ fn require_experiment(tx: &Connection, id: ExperimentId) -> Result<Experiment, S
     read_experiment(tx, id)?.ok_or_else(|| StoreError::ExperimentNotFound(id.to_string()))
 }
 
+/// The error for writing to deleted experiment `id`, naming it.
+fn experiment_deleted(tx: &Connection, id: ExperimentId) -> StoreError {
+    StoreError::Deleted {
+        what: "experiment",
+        id: id.to_string(),
+        name: read_experiment(tx, id).ok().flatten().map(|e| e.name),
+    }
+}
+
 fn insert_experiment(
     tx: &Connection,
     root: &Path,
@@ -589,6 +604,7 @@ fn require_active_run_row(tx: &Connection, run_id: &str) -> Result<(RunInfo, i64
         return Err(StoreError::Deleted {
             what: "run",
             id: run_id.to_string(),
+            name: None,
         });
     }
     Ok((info, key))
@@ -778,10 +794,7 @@ impl NewRunRow {
 fn insert_new_run(tx: &Connection, run: &NewRunRow) -> Result<RunInfo, StoreError> {
     let (stage, location) = experiment_for_new_run(tx, run.experiment_id)?;
     if stage == LifecycleStage::Deleted {
-        return Err(StoreError::Deleted {
-            what: "experiment",
-            id: run.experiment_id.to_string(),
-        });
+        return Err(experiment_deleted(tx, run.experiment_id));
     }
     if let Some(parent) = &run.parent_run_id {
         require_run(tx, parent)?;
@@ -880,9 +893,8 @@ impl SqliteStore {
         }
         let (stage, location) = self.read(|tx| experiment_for_new_run(tx, id))?;
         if stage == LifecycleStage::Deleted {
-            return Err(StoreError::Deleted {
-                what: "experiment",
-                id: id.to_string(),
+            return Err(match self.read(|tx| Ok(experiment_deleted(tx, id))) {
+                Ok(e) | Err(e) => e,
             });
         }
         self.known.add_experiment(id, &location);
@@ -939,10 +951,7 @@ impl Store for SqliteStore {
             };
             let exp = require_experiment(tx, id)?;
             if exp.lifecycle_stage == LifecycleStage::Deleted {
-                return Err(StoreError::Deleted {
-                    what: "experiment",
-                    id: id.to_string(),
-                });
+                return Err(experiment_deleted(tx, id));
             }
             Ok(exp)
         })
@@ -1134,16 +1143,31 @@ impl Store for SqliteStore {
     }
 
     fn delete_run(&self, run_id: &str) -> Result<(), StoreError> {
-        self.known.forget_run(run_id);
+        self.known.forget_all();
         self.write(|tx| {
             require_run(tx, run_id)?;
+            let now = now_ms();
             tx.execute(
                 "UPDATE runs SET lifecycle_stage = 'deleted', deleted_time = ?1, deleted_with_experiment = 0
                  WHERE run_uuid = ?2",
-                params![now_ms(), run_id],
+                params![now, run_id],
+            )?;
+            // Its active descendants go with it, at the same deletion time (how restore finds them).
+            tx.execute(
+                &format!(
+                    "{DESCENDANTS}
+                     UPDATE runs SET lifecycle_stage = 'deleted', deleted_time = ?2, deleted_with_experiment = 0
+                     WHERE run_uuid IN (SELECT id FROM descendants) AND lifecycle_stage = 'active'"
+                ),
+                params![run_id, now],
             )?;
             Ok(())
         })
+    }
+
+    fn purge_deleted(&self, deleted_before: i64) -> Result<super::gc::Purged, StoreError> {
+        self.known.forget_all();
+        super::gc::purge(self, deleted_before)
     }
 
     fn restore_run(&self, run_id: &str) -> Result<(), StoreError> {
@@ -1151,10 +1175,25 @@ impl Store for SqliteStore {
             let info = require_run(tx, run_id)?;
             let exp = require_experiment(tx, info.experiment_id)?;
             if exp.lifecycle_stage == LifecycleStage::Deleted {
-                return Err(StoreError::Deleted {
-                    what: "experiment",
-                    id: exp.experiment_id.to_string(),
-                });
+                return Err(experiment_deleted(tx, exp.experiment_id));
+            }
+            // The descendants deleted with it (same deletion time) come back; the ones deleted
+            // on their own before stay deleted.
+            let deleted_time: Option<i64> = tx.query_row(
+                "SELECT deleted_time FROM runs WHERE run_uuid = ?1",
+                [run_id],
+                |r| r.get(0),
+            )?;
+            if let Some(deleted_time) = deleted_time {
+                tx.execute(
+                    &format!(
+                        "{DESCENDANTS}
+                         UPDATE runs SET lifecycle_stage = 'active', deleted_time = NULL, deleted_with_experiment = 0
+                         WHERE run_uuid IN (SELECT id FROM descendants) AND lifecycle_stage = 'deleted'
+                           AND deleted_time = ?2"
+                    ),
+                    params![run_id, deleted_time],
+                )?;
             }
             tx.execute(
                 "UPDATE runs SET lifecycle_stage = 'active', deleted_time = NULL, deleted_with_experiment = 0

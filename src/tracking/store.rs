@@ -65,25 +65,38 @@ pub const TAG_PARENT_RUN_ID: &str = "hpo.parentRunId";
 /// System tag: the display name of the run (mirrors `RunInfo::run_name`; setting it renames the run).
 pub const TAG_RUN_NAME: &str = "hpo.runName";
 
+/// The message of [`StoreError::Deleted`]: a deleted experiment is named, with the ways out.
+fn deleted_message(what: &str, id: &str, name: &Option<String>) -> String {
+    match name {
+        Some(name) => format!(
+            "{what} '{name}' (id {id}) is deleted; restore it (hpo experiments restore {id}) or remove it for good (hpo gc) to reuse its name"
+        ),
+        None => format!("{what} '{id}' is deleted; restore it before writing to it"),
+    }
+}
+
 /// Errors of the storage layer, shared by every backend.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// No experiment has this id.
     #[error("experiment {0} does not exist")]
     ExperimentNotFound(String),
-    /// The name is already used by another experiment (deleted experiments keep their names).
-    #[error("an experiment named '{0}' already exists")]
+    /// The name is already used by another experiment (deleted experiments keep their names
+    /// until `hpo gc` removes them).
+    #[error("an experiment named '{0}' already exists (a deleted experiment keeps its name until `hpo gc` removes it)")]
     ExperimentNameTaken(String),
     /// No run has this id.
     #[error("run '{0}' does not exist")]
     RunNotFound(String),
     /// The run (or the experiment) is soft-deleted and cannot be written to.
-    #[error("{what} '{id}' is deleted; restore it before writing to it")]
+    #[error("{}", deleted_message(.what, .id, .name))]
     Deleted {
         /// "run" or "experiment".
         what: &'static str,
         /// The id of the deleted entity.
         id: String,
+        /// The experiment's name (None for runs).
+        name: Option<String>,
     },
     /// A param was logged again with a different value (params are write-once).
     #[error(
@@ -554,10 +567,20 @@ pub trait Store: Send + Sync {
         status: RunStatus,
         end_time: Option<i64>,
     ) -> Result<RunInfo, StoreError>;
-    /// Soft-deletes a run.
+    /// Soft-deletes a run and its active descendants.
     fn delete_run(&self, run_id: &str) -> Result<(), StoreError>;
-    /// Restores a soft-deleted run.
+    /// Restores a soft-deleted run and the descendants its deletion deleted.
     fn restore_run(&self, run_id: &str) -> Result<(), StoreError>;
+    /// Permanently removes the runs deleted at or before `deleted_before` (ms since the epoch)
+    /// and the experiments deleted then with their runs, except runs a live model version
+    /// points to; the artifact directories are the caller's (see [`crate::tracking::gc`]). The
+    /// default refuses: the backend cannot purge.
+    fn purge_deleted(&self, deleted_before: i64) -> Result<super::gc::Purged, StoreError> {
+        let _ = deleted_before;
+        Err(StoreError::InvalidArgument(
+            "this tracking store cannot remove deleted runs".to_string(),
+        ))
+    }
     /// Logs params, metric points and tags in one transaction: all land or none does.
     fn log_batch(
         &self,

@@ -52,14 +52,53 @@ impl SystemInfo {
     }
 }
 
-/// The OS user from `USER`, `USERNAME` or `LOGNAME`, else "unknown".
+/// The OS user from `USER`, `USERNAME` or `LOGNAME`, else the name of the process's user id
+/// (from the password database, as MLflow's `getpass.getuser()` does), else "unknown".
 pub fn current_user() -> String {
     ["USER", "USERNAME", "LOGNAME"]
         .iter()
         .filter_map(|v| std::env::var(v).ok())
         .map(|v| v.trim().to_string())
         .find(|v| !v.is_empty())
+        .or_else(uid_user_name)
         .unwrap_or_else(|| "unknown".to_string())
+}
+
+/// The user name of the process's real user id, from the password database (`getpwuid_r`).
+#[cfg(unix)]
+pub fn uid_user_name() -> Option<String> {
+    use std::ffi::CStr;
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::getuid() };
+    let mut len = 1024usize;
+    while len <= 1 << 20 {
+        let mut buf = vec![0 as libc::c_char; len];
+        // SAFETY: passwd is plain data; all-zero is a valid (empty) value that getpwuid_r fills.
+        let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut found: *mut libc::passwd = std::ptr::null_mut();
+        // SAFETY: every pointer is valid for the call; buf outlives the use of pwd's strings.
+        let rc = unsafe { libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), len, &mut found) };
+        if rc == libc::ERANGE {
+            len *= 4;
+            continue;
+        }
+        if rc != 0 || found.is_null() || pwd.pw_name.is_null() {
+            return None;
+        }
+        // SAFETY: on success pw_name points to a NUL-terminated string inside buf.
+        let name = unsafe { CStr::from_ptr(pwd.pw_name) }
+            .to_string_lossy()
+            .trim()
+            .to_string();
+        return (!name.is_empty()).then_some(name);
+    }
+    None
+}
+
+/// The user name of the process's user id: not available off Unix.
+#[cfg(not(unix))]
+pub fn uid_user_name() -> Option<String> {
+    None
 }
 
 /// The host name from the kernel, `/etc/hostname` or `HOSTNAME`/`COMPUTERNAME`.

@@ -31,6 +31,17 @@ impl Metric {
     /// Every metric, in the order they are reported.
     pub const ALL: [Metric; 4] = [Metric::Rmse, Metric::Mae, Metric::R2, Metric::Accuracy];
 
+    /// The metrics that fit a task: `rmse`, `mae` and `r2` for a regression, `accuracy` for a
+    /// classification (on a regression, rounded predictions rarely equal the target, so an
+    /// accuracy there is noise).
+    pub fn for_task(classifier: bool) -> &'static [Metric] {
+        if classifier {
+            &[Metric::Accuracy]
+        } else {
+            &[Metric::Rmse, Metric::Mae, Metric::R2]
+        }
+    }
+
     /// The metric's name (`rmse`, `mae`, `r2`, `accuracy`).
     pub fn name(self) -> &'static str {
         match self {
