@@ -2,8 +2,8 @@
 //!
 //! `kill -9` of hpo cannot be caught, so hpo cannot clean up after itself. At its first trial,
 //! a command objective forks a guard process that holds the read end of a pipe whose only write end is hpo's
-//! (close-on-exec, so no trial inherits it). Each trial's process, between fork and exec, writes
-//! its pid (its process group) to the pipe; hpo writes the negated pid once the trial is over.
+//! (close-on-exec, so no trial inherits it). hpo writes each trial's pid (its process group) to
+//! the pipe as soon as it is spawned, and the negated pid once the trial is over.
 //! When the pipe reports end-of-file, hpo is gone: the guard sends SIGTERM to every group still
 //! registered, SIGKILL half a second later, and exits. The guard ignores SIGINT, SIGTERM and
 //! SIGHUP and sits in its own process group, so the signals meant for hpo do not stop it early.
@@ -37,9 +37,9 @@ impl Guard {
         start(path)
     }
 
-    /// The write end of the pipe, for a trial's process to register its group before exec.
-    pub fn fd(&self) -> RawFd {
-        self.write_fd
+    /// Tell the guard about the process group `pgid` of a trial that just started.
+    pub fn register(&self, pgid: i32) {
+        send(self.write_fd, pgid);
     }
 
     /// Tell the guard that the process group `pgid` is over (its trial was cleaned up).
@@ -61,8 +61,8 @@ impl Drop for Guard {
     }
 }
 
-/// Write one message (4 bytes: atomic on a pipe). Async-signal-safe, for the child too.
-pub fn send(fd: RawFd, message: i32) {
+/// Write one message (4 bytes: atomic on a pipe).
+fn send(fd: RawFd, message: i32) {
     let bytes = message.to_ne_bytes();
     // SAFETY: writes 4 bytes from a local array to a file descriptor we own.
     unsafe {
@@ -108,13 +108,21 @@ fn watch(read_fd: RawFd, scratch: &CString) -> ! {
         libc::setpgid(0, 0);
         libc::prctl(libc::PR_SET_NAME, c"hpo-guard".as_ptr());
         // keep nothing of hpo's open: above all not the write end, nor trials' pipes
-        let max = match libc::sysconf(libc::_SC_OPEN_MAX) {
-            n if n > 0 && n < 1 << 20 => n as i32,
-            _ => 1 << 16,
+        let below = match read_fd {
+            0 => 0,
+            fd => libc::syscall(libc::SYS_close_range, 0u32, fd as u32 - 1, 0u32),
         };
-        for fd in 0..max {
-            if fd != read_fd {
-                libc::close(fd);
+        let above = libc::syscall(libc::SYS_close_range, read_fd as u32 + 1, u32::MAX, 0u32);
+        if below != 0 || above != 0 {
+            // no close_range (Linux before 5.9): close one by one
+            let max = match libc::sysconf(libc::_SC_OPEN_MAX) {
+                n if n > 0 && n < 1 << 20 => n as i32,
+                _ => 1 << 16,
+            };
+            for fd in 0..max {
+                if fd != read_fd {
+                    libc::close(fd);
+                }
             }
         }
         let mut groups = [0i32; SLOTS];

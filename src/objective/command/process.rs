@@ -2,7 +2,7 @@
 //! or outlive it.
 //!
 //! - The program starts in a process group of its own and registers that group with the
-//!   [`guard`](super::guard) before exec, so the group dies with hpo even after `kill -9`.
+//!   [`guard`](super::guard) at once, so the group dies with hpo even after `kill -9`.
 //! - One thread waits on the program's exit (a pidfd), its standard output and its standard
 //!   error at once with `poll`: no sleeping loop, and output is read as it comes.
 //! - A per-trial timeout or an interrupt terminates the group: SIGTERM, then SIGKILL after the
@@ -20,7 +20,7 @@ use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
-use super::guard::{self, Guard};
+use super::guard::Guard;
 use super::output::Capture;
 use crate::study::Interrupt;
 
@@ -62,7 +62,7 @@ pub struct Ending {
 
 /// How to run one trial's process.
 pub struct Launch<'a> {
-    /// The guard its group is registered with before the program starts.
+    /// The guard its group is registered with as soon as the program is spawned.
     pub guard: Option<&'a Guard>,
     /// The trial's key, set as [`TRIAL_KEY_ENV`] in its environment.
     pub key: &'a str,
@@ -87,18 +87,14 @@ pub fn run(
         interrupt,
     } = launch;
     cmd.env(TRIAL_KEY_ENV, key).process_group(0);
-    if let Some(fd) = guard.map(Guard::fd) {
-        // SAFETY: the closure runs between fork and exec and only calls getpid and write,
-        // both async-signal-safe.
-        unsafe {
-            cmd.pre_exec(move || {
-                guard::send(fd, libc::getpid());
-                Ok(())
-            });
-        }
-    }
+    // spawned without a pre-exec hook, so the standard library can use posix_spawn (a vfork)
+    // instead of copying hpo's address space with fork; the group is registered with the guard
+    // right after, a window of microseconds in which a kill -9 of hpo would leave it unguarded
     let mut child = cmd.spawn()?;
     let pid = child.id() as i32;
+    if let Some(g) = guard {
+        g.register(pid);
+    }
     let result = watch(&mut child, limits, interrupt, stdout, stderr, &mut on_line);
     // whatever happened, nothing of the trial survives it
     let group_left = kill_group(pid, libc::SIGKILL);
