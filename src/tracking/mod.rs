@@ -22,11 +22,13 @@
 
 pub mod artifacts;
 mod checkpoint;
+mod failure_log;
 mod known_runs;
 mod metric_points;
 mod new_run_rows;
 mod param_index;
 pub mod recorder;
+mod recording_failure;
 pub mod resume;
 mod run_reader;
 mod run_search;
@@ -34,6 +36,7 @@ mod schema;
 pub mod search;
 pub mod sqlite;
 pub mod store;
+mod store_file;
 pub mod system;
 mod write_queue;
 
@@ -42,13 +45,14 @@ use std::sync::Arc;
 
 pub use artifacts::{ArtifactError, ArtifactInfo, ArtifactStore};
 pub use recorder::{Recorder, RecorderHandle};
+pub use recording_failure::RecordingFailure;
 pub use resume::{load_study, ResumeError, ResumedStudy};
 pub use search::SearchError;
 pub use sqlite::SqliteStore;
 pub use store::{
     Experiment, ExperimentId, ExperimentTag, LifecycleStage, Metric, MetricSummary, NewRun, Param,
     Run, RunData, RunId, RunInfo, RunPage, RunStatus, RunTag, RunsQuery, Store, StoreError,
-    ViewType, DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME,
+    ViewType, WriteFailures, DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME,
 };
 pub use system::SystemInfo;
 
@@ -260,6 +264,16 @@ impl Tracker {
     /// failed since the last flush.
     pub fn flush(&self) -> Result<(), TrackingError> {
         Ok(self.store.flush()?)
+    }
+
+    /// Whether any write failed since the store was opened (see [`Store::has_write_failures`]).
+    pub fn has_write_failures(&self) -> bool {
+        self.store.has_write_failures()
+    }
+
+    /// Every write that failed since the store was opened (see [`Store::write_failures`]).
+    pub fn write_failures(&self) -> WriteFailures {
+        self.store.write_failures()
     }
 
     /// Replaces the detected system information (used for the system tags of new runs).
