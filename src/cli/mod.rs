@@ -11,6 +11,7 @@ mod models;
 mod output;
 mod predict;
 mod progress;
+mod recording;
 mod run;
 mod runs;
 mod ui;

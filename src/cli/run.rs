@@ -166,6 +166,7 @@ struct RunOut {
     stop_reason: String,
     best: Option<BestOut>,
     register: Option<String>,
+    recording_failure: Option<super::recording::RecordingFailureOut>,
 }
 
 pub(crate) fn run(a: RunArgs, uri: &Option<String>) -> anyhow::Result<()> {
@@ -258,15 +259,14 @@ pub(crate) fn run(a: RunArgs, uri: &Option<String>) -> anyhow::Result<()> {
         .observer(recorder)
         .observer(Progress::new(&study.metric, a.quiet || a.json))
         .run()?;
-    for e in handle.errors() {
-        eprintln!("tracking error: {e}");
-    }
+    let recording = super::recording::Recording::read(&handle);
     let failed = result
         .trials
         .iter()
         .filter(|t| t.state != TrialState::Ok)
         .count();
-    let best = result.best();
+    // only a trial whose run is in the store is named
+    let best = recording.best(&result);
     let study_run = handle.study_run_id();
     let uri_flag = match uri {
         Some(u)
@@ -282,6 +282,8 @@ pub(crate) fn run(a: RunArgs, uri: &Option<String>) -> anyhow::Result<()> {
     let register = study_run.as_ref().filter(|_| best.is_some()).map(|id| {
         format!("hpo register --study {id} --name {experiment}-model --alias champion{uri_flag}")
     });
+    // a study whose recording failed is not offered for registering
+    let register = register.filter(|_| !recording.failed());
     if a.json {
         return json(&RunOut {
             experiment: experiment.clone(),
@@ -298,9 +300,12 @@ pub(crate) fn run(a: RunArgs, uri: &Option<String>) -> anyhow::Result<()> {
                 params: b.params.to_json(),
             }),
             register,
-        });
+            recording_failure: recording.json(),
+        })
+        .and_then(|()| recording.result());
     }
     match best {
+        None if recording.failed() => eprintln!("no trial of this study is in the store"),
         None => {
             let last = result.trials.iter().rev().find_map(|t| t.message.clone());
             return Err(anyhow::anyhow!(
@@ -322,7 +327,10 @@ pub(crate) fn run(a: RunArgs, uri: &Option<String>) -> anyhow::Result<()> {
             println!("best params  {}", b.params.to_json());
         }
     }
-    if let Some(id) = &study_run {
+    if let Some(id) = study_run
+        .as_ref()
+        .filter(|_| recording.study_run_complete())
+    {
         println!(
             "study run    {id} (experiment '{experiment}', seed {})",
             result.seed
@@ -331,5 +339,5 @@ pub(crate) fn run(a: RunArgs, uri: &Option<String>) -> anyhow::Result<()> {
     if let Some(r) = &register {
         println!("register it: {r}");
     }
-    Ok(())
+    recording.result()
 }
