@@ -34,8 +34,8 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::{
-    ExperimentId, Metric, NewRun, Param, RecordingFailure, RunId, RunStatus, RunTag, Tracker,
-    TrackingError,
+    ExperimentId, Metric, NewRun, Param, RecordingFailure, RunId, RunStatus, RunTag, StoreError,
+    Tracker, TrackingError,
 };
 use crate::space::Value;
 use crate::study::{Control, Observer, StopReason, StudyInfo, TrialReport};
@@ -190,7 +190,13 @@ impl Recorder {
             Ok(v) => Some(v),
             Err(e) => {
                 let mut shared = self.shared.lock();
-                shared.failed.get_or_insert_with(|| e.to_string());
+                shared.failed.get_or_insert_with(|| match &e {
+                    // the count goes in the report; the reason is what failed
+                    TrackingError::Store(StoreError::QueuedWritesFailed { first, .. }) => {
+                        first.clone()
+                    }
+                    other => other.to_string(),
+                });
                 match target {
                     Target::Study => shared.study_incomplete = true,
                     Target::Trial(n) => {
@@ -213,7 +219,8 @@ impl Recorder {
         if !self.tracker.has_write_failures() {
             return None;
         }
-        let why = self.tracker.write_failures().summary()?;
+        let failures = self.tracker.write_failures();
+        let why = failures.file_lost.or(failures.first)?;
         Some(self.shared.lock().failed.get_or_insert(why).clone())
     }
 
