@@ -458,4 +458,18 @@ fn a_trial_whose_writes_fail_is_named_and_never_the_best() {
     let stored = finished(&tracker, "hole");
     assert_eq!(stored.len(), n - 1);
     assert!(!stored.contains(&5));
+
+    // the store's earlier failure is not the next study's
+    let recorder = Recorder::new(&tracker, "after").unwrap();
+    let handle = recorder.handle();
+    let result = Fmin::new(|p: &Params| p.f64("x"), &space)
+        .max_evals(20)
+        .seed(3)
+        .observer(recorder)
+        .run()
+        .unwrap();
+    assert_eq!(result.stop_reason, StopReason::MaxEvals);
+    assert_eq!(handle.recording_failure(), None);
+    assert_eq!(handle.recorded_best(), Some(result.best().unwrap().number));
+    assert_eq!(finished(&tracker, "after").len(), 20);
 }

@@ -4,7 +4,7 @@
 //! study's recorder asks, after each trial, to stop a study whose records no longer land.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use super::store::{RunId, WriteFailures};
@@ -20,8 +20,8 @@ struct Log {
 #[derive(Default)]
 pub(crate) struct FailureLog {
     log: Mutex<Log>,
-    /// Set with the first failure: read without the lock after every trial.
-    any: AtomicBool,
+    /// Failed writes, plus one once the file is lost: read without the lock after every trial.
+    count: AtomicUsize,
     /// Whether the loss of the file was reported (by the store's `flush`).
     loss_reported: AtomicBool,
 }
@@ -33,7 +33,7 @@ impl FailureLog {
     }
 
     /// Records failed queued writes: one per run id in `runs` (a run id may repeat), the first
-    /// failure's message `first`.
+    /// of them failed with `first`.
     pub(crate) fn add_writes<'a>(&self, runs: impl IntoIterator<Item = &'a str>, first: &str) {
         let mut log = self.lock();
         let mut count = 0;
@@ -51,7 +51,8 @@ impl FailureLog {
         if log.failures.first.is_none() {
             log.failures.first = Some(first.to_string());
         }
-        self.any.store(true, Ordering::Release);
+        log.failures.last = Some(first.to_string());
+        self.count.fetch_add(count, Ordering::AcqRel);
     }
 
     /// Records that the store's file was lost (`why`); true the first time.
@@ -60,8 +61,9 @@ impl FailureLog {
         if log.failures.file_lost.is_some() {
             return false;
         }
+        log.failures.last = Some(why.clone());
         log.failures.file_lost = Some(why);
-        self.any.store(true, Ordering::Release);
+        self.count.fetch_add(1, Ordering::AcqRel);
         true
     }
 
@@ -72,14 +74,14 @@ impl FailureLog {
         (!self.loss_reported.swap(true, Ordering::AcqRel)).then_some(lost)
     }
 
-    /// Whether anything failed.
-    pub(crate) fn any(&self) -> bool {
-        self.any.load(Ordering::Acquire)
+    /// Failed writes so far, plus one once the file is lost.
+    pub(crate) fn count(&self) -> usize {
+        self.count.load(Ordering::Acquire)
     }
 
     /// A copy of the log.
     pub(crate) fn snapshot(&self) -> WriteFailures {
-        if !self.any() {
+        if self.count() == 0 {
             return WriteFailures::default();
         }
         self.lock().failures.clone()
@@ -93,15 +95,16 @@ mod tests {
     #[test]
     fn writes_are_counted_and_runs_kept_once_in_order() {
         let log = FailureLog::default();
-        assert!(!log.any());
+        assert_eq!(log.count(), 0);
         assert!(log.snapshot().is_empty());
         log.add_writes(["b", "a", "b"], "disk full");
         log.add_writes(["c", "a"], "later");
         let f = log.snapshot();
-        assert!(log.any());
+        assert_eq!(log.count(), 5);
         assert_eq!(f.failed_writes, 5);
         assert_eq!(f.runs, vec!["b", "a", "c"]);
         assert_eq!(f.first.as_deref(), Some("disk full"));
+        assert_eq!(f.last.as_deref(), Some("later"));
         assert_eq!(f.file_lost, None);
     }
 
@@ -115,6 +118,7 @@ mod tests {
         let f = log.snapshot();
         assert_eq!(f.file_lost.as_deref(), Some("gone"));
         assert_eq!(f.failed_writes, 0);
+        assert_eq!(log.count(), 1);
         assert_eq!(f.summary().as_deref(), Some("gone"));
     }
 }

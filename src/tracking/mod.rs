@@ -266,9 +266,10 @@ impl Tracker {
         Ok(self.store.flush()?)
     }
 
-    /// Whether any write failed since the store was opened (see [`Store::has_write_failures`]).
-    pub fn has_write_failures(&self) -> bool {
-        self.store.has_write_failures()
+    /// How many failures the store logged since it was opened (see
+    /// [`Store::write_failure_count`]).
+    pub fn write_failure_count(&self) -> usize {
+        self.store.write_failure_count()
     }
 
     /// Every write that failed since the store was opened (see [`Store::write_failures`]).

@@ -134,6 +134,9 @@ pub struct Recorder {
     /// Commit each trial's run before the trial starts (the objective is another process that
     /// may log into it through `HPO_RUN_ID`).
     flush_before_trials: bool,
+    /// The store's failure count and failed writes when the study started: only later failures
+    /// are this study's.
+    baseline: (usize, usize),
 }
 
 fn value_string(v: &Value) -> String {
@@ -151,6 +154,7 @@ impl Recorder {
             metric: "loss".into(),
             shared: RecorderHandle::default(),
             flush_before_trials: false,
+            baseline: (0, 0),
         })
     }
 
@@ -216,11 +220,14 @@ impl Recorder {
         if let Some(why) = self.shared.lock().failed.clone() {
             return Some(why);
         }
-        if !self.tracker.has_write_failures() {
+        if self.tracker.write_failure_count() == self.baseline.0 {
             return None;
         }
         let failures = self.tracker.write_failures();
-        let why = failures.file_lost.or(failures.first)?;
+        let why = match self.baseline.1 {
+            0 => failures.file_lost.or(failures.first),
+            _ => failures.file_lost.or(failures.last),
+        }?;
         Some(self.shared.lock().failed.get_or_insert(why).clone())
     }
 
@@ -232,6 +239,12 @@ impl Recorder {
 impl Observer for Recorder {
     fn on_study_start(&mut self, info: &StudyInfo<'_>) {
         self.flush_before_trials = info.objective_runs_elsewhere;
+        let before = self.tracker.write_failures();
+        self.baseline = (self.tracker.write_failure_count(), before.failed_writes);
+        if let Some(lost) = before.file_lost {
+            // nothing this study writes would be kept
+            self.shared.lock().failed = Some(lost);
+        }
         if let Some(parent) = self.shared.study_run_id() {
             // resuming: the parent run exists; mark it running again
             let r = self.tracker.set_status(&parent, RunStatus::Running);
@@ -540,7 +553,7 @@ impl Recorder {
             reason,
             trials: unrecorded.into_iter().collect(),
             total_trials: trials.len(),
-            failed_writes: failures.failed_writes,
+            failed_writes: failures.failed_writes - self.baseline.1,
             study_run_incomplete,
         });
     }

@@ -1157,8 +1157,8 @@ impl Store for SqliteStore {
         }
     }
 
-    fn has_write_failures(&self) -> bool {
-        self.shared.queue.log().any()
+    fn write_failure_count(&self) -> usize {
+        self.shared.queue.log().count()
     }
 
     fn write_failures(&self) -> WriteFailures {

@@ -155,6 +155,8 @@ pub struct WriteFailures {
     pub runs: Vec<RunId>,
     /// The first failure's message.
     pub first: Option<String>,
+    /// The latest failure's message.
+    pub last: Option<String>,
     /// Set (with the reason) when the store's file was deleted or replaced while the store had it
     /// open: SQLite went on writing to the file that no longer has that name, so nothing written
     /// through this store is kept under the store's path.
@@ -661,11 +663,11 @@ pub trait Store: Send + Sync {
     fn flush(&self) -> Result<(), StoreError> {
         Ok(())
     }
-    /// Whether any write failed since the store was opened (a queued write that failed when
-    /// committed, or the store's file lost); cheap enough to ask after every write. Unlike
-    /// [`Store::flush`], asking does not reset it. `false` by default.
-    fn has_write_failures(&self) -> bool {
-        false
+    /// How many failures the store logged since it was opened: the queued writes that failed
+    /// when committed, plus one once its file is lost. It only grows (unlike [`Store::flush`],
+    /// asking does not reset it), and is cheap enough to ask after every write. 0 by default.
+    fn write_failure_count(&self) -> usize {
+        0
     }
     /// Every write that failed since the store was opened (see [`WriteFailures`]); not reset by
     /// [`Store::flush`]. Empty by default.
