@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::Transaction;
 
-pub(crate) use super::failure_log::FailureLog;
+use super::failure_log::FailureLog;
 use super::store::StoreError;
 
 /// The longest a queued write waits before the background thread commits it.
