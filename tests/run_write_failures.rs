@@ -194,8 +194,9 @@ fn a_full_disk_stops_the_study_names_the_lost_trials_and_exits_1() {
     // stderr names them too, as ranges
     let line = stderr
         .lines()
-        .find(|l| l.starts_with("error: recording failed: "))
+        .find(|l| l.starts_with("error: store '") && l.contains("': recording failed: "))
         .expect(&stderr);
+    assert!(line.contains(db.to_str().unwrap()), "{line}");
     let (_, ranges) = line
         .split_once("not (fully) recorded in the store: ")
         .expect(line);
@@ -236,7 +237,7 @@ fn a_full_disk_in_text_mode_names_only_a_stored_best() {
     ]);
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
-    assert!(stderr.contains("error: recording failed: "), "{stderr}");
+    assert!(stderr.contains("': recording failed: "), "{stderr}");
     assert!(stderr.contains("disk is full"), "{stderr}");
     assert!(!stdout.contains("register it"), "{stdout}");
     let (_copy, store) = snapshot(&db);
@@ -254,6 +255,53 @@ fn a_full_disk_in_text_mode_names_only_a_stored_best() {
         }
         None => assert!(stderr.contains("no trial of this study is in the store")),
     }
+}
+
+#[test]
+fn a_disk_full_before_the_study_starts_is_an_error_naming_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(disk) = Tmpfs::mount(dir.path(), "1m") else {
+        return;
+    };
+    let file = dir.path().join("branin.toml");
+    std::fs::write(&file, BRANIN).unwrap();
+    let db = disk.0.join("early.db");
+    let run = |evals: &str| {
+        hpo(&[
+            "run",
+            file.to_str().unwrap(),
+            "--tracking-uri",
+            db.to_str().unwrap(),
+            "--max-evals",
+            evals,
+            "--quiet",
+        ])
+    };
+    let first = run("5");
+    assert_eq!(first.status.code(), Some(0), "{:?}", text(&first));
+    // fill what is left of the disk
+    {
+        use std::io::Write;
+        let mut filler = std::fs::File::create(disk.0.join("filler")).unwrap();
+        let block = vec![0u8; 4096];
+        while filler
+            .write_all(&block)
+            .and_then(|_| filler.flush())
+            .is_ok()
+        {}
+    }
+    let out = run("50");
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(!stdout.contains("best loss"), "{stdout}");
+    assert!(
+        stderr.contains(db.to_str().unwrap()),
+        "names the store: {stderr}"
+    );
+    assert!(stderr.contains("storage error"), "{stderr}");
+    std::fs::remove_file(disk.0.join("filler")).unwrap();
+    let (_copy, store) = snapshot(&db);
+    assert_eq!(finished(&store, "branin"), (0..5).collect());
 }
 
 /// A run file whose command deletes the store (`db`) during trial 3.
@@ -315,7 +363,7 @@ fn a_store_deleted_mid_study_is_a_failure_naming_every_trial() {
     );
     let line = stderr
         .lines()
-        .find(|l| l.starts_with("error: recording failed: "))
+        .find(|l| l.starts_with("error: store '") && l.contains("': recording failed: "))
         .expect(&stderr);
     let (_, ranges) = line
         .split_once("not (fully) recorded in the store: ")

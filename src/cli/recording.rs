@@ -14,6 +14,8 @@ const MAX_ERROR_LINES: usize = 10;
 pub(super) struct Recording {
     failure: Option<RecordingFailure>,
     best: Option<usize>,
+    /// The store, as the user named it.
+    store: String,
 }
 
 /// The `recording_failure` object of `hpo run --json`.
@@ -26,8 +28,9 @@ pub(super) struct RecordingFailureOut {
 }
 
 impl Recording {
-    /// Reads the outcome from `handle` and prints the storage errors on stderr.
-    pub(super) fn read(handle: &RecorderHandle) -> Self {
+    /// Reads the outcome from `handle` (recording into `store`) and prints the storage errors on
+    /// stderr.
+    pub(super) fn read(handle: &RecorderHandle, store: &str) -> Self {
         let errors = handle.errors();
         for e in errors.iter().take(MAX_ERROR_LINES) {
             eprintln!("tracking error: {e}");
@@ -41,6 +44,7 @@ impl Recording {
         Recording {
             failure: handle.recording_failure(),
             best: handle.recorded_best(),
+            store: store.to_string(),
         }
     }
 
@@ -87,7 +91,7 @@ impl Recording {
     pub(super) fn result(&self) -> anyhow::Result<()> {
         match &self.failure {
             None => Ok(()),
-            Some(f) => Err(anyhow::anyhow!("{f}")),
+            Some(f) => Err(anyhow::anyhow!("store '{}': {f}", self.store)),
         }
     }
 }

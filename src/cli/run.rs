@@ -259,7 +259,7 @@ pub(crate) fn run(a: RunArgs, uri: &Option<String>) -> anyhow::Result<()> {
         .observer(recorder)
         .observer(Progress::new(&study.metric, a.quiet || a.json))
         .run()?;
-    let recording = super::recording::Recording::read(&handle);
+    let recording = super::recording::Recording::read(&handle, &uri_text);
     let failed = result
         .trials
         .iter()

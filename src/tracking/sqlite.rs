@@ -286,8 +286,13 @@ impl SqliteStore {
                 StoreError::Database(format!("cannot create '{}': {e}", parent.display()))
             })?;
         }
-        let conn = Connection::open(path)?;
-        Self::setup(conn, path.to_path_buf(), artifact_root)
+        // a file that cannot be written is named (the disk is full, ...)
+        let named = |e: StoreError| match e {
+            StoreError::Storage(m) => StoreError::Storage(format!("'{}': {m}", path.display())),
+            other => other,
+        };
+        let conn = Connection::open(path).map_err(|e| named(e.into()))?;
+        Self::setup(conn, path.to_path_buf(), artifact_root).map_err(named)
     }
 
     /// Opens a private in-memory database (for tests and throwaway studies).
