@@ -57,7 +57,11 @@ pub fn exit_code(e: &anyhow::Error) -> i32 {
 fn store_input(s: &StoreError) -> bool {
     !matches!(
         s,
-        StoreError::Busy(_) | StoreError::Database(_) | StoreError::SchemaTooNew { .. }
+        StoreError::Busy(_)
+            | StoreError::Database(_)
+            | StoreError::Storage(_)
+            | StoreError::QueuedWritesFailed { .. }
+            | StoreError::SchemaTooNew { .. }
     )
 }
 

@@ -12,6 +12,7 @@ mod models;
 mod output;
 mod predict;
 mod progress;
+mod recording;
 mod resume;
 mod run;
 mod runs;

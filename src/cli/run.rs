@@ -186,6 +186,7 @@ struct RunOut {
     stop_reason: String,
     best: Option<BestOut>,
     register: Option<String>,
+    recording_failure: Option<super::recording::RecordingFailureOut>,
 }
 
 pub(crate) fn run(a: RunArgs, uri: &Option<String>) -> anyhow::Result<()> {
@@ -295,15 +296,14 @@ pub(crate) fn run(a: RunArgs, uri: &Option<String>) -> anyhow::Result<()> {
     let signal = watch.received();
     drop(watch);
     let result = result?;
-    for e in handle.errors() {
-        eprintln!("tracking error: {e}");
-    }
+    let recording = super::recording::Recording::read(&handle, &uri_text);
     let failed = result
         .trials
         .iter()
         .filter(|t| t.state != TrialState::Ok)
         .count();
-    let best = result.best();
+    // only a trial whose run is in the store is named
+    let best = recording.best(&result);
     let study_run = handle.study_run_id();
     let uri_flag = match uri {
         Some(u)
@@ -323,6 +323,8 @@ pub(crate) fn run(a: RunArgs, uri: &Option<String>) -> anyhow::Result<()> {
         Some(s) => printed.and(Err(s.into())),
         None => printed,
     };
+    // a study whose recording failed is not offered for registering
+    let register = register.filter(|_| !recording.failed());
     if a.json {
         let printed = json(&RunOut {
             experiment: experiment.clone(),
@@ -339,21 +341,27 @@ pub(crate) fn run(a: RunArgs, uri: &Option<String>) -> anyhow::Result<()> {
                 params: b.params.to_json(),
             }),
             register,
+            recording_failure: recording.json(),
         });
         // the JSON is printed either way; the exit code does not depend on --json
-        return ended(printed.and(match best {
-            None if signal.is_some() => Ok(()),
-            None => Err(all_failed(&result.trials)),
-            Some(_) => Ok(()),
-        }));
+        return ended(
+            printed
+                .and_then(|()| recording.result())
+                .and_then(|()| match best {
+                    None if signal.is_some() => Ok(()),
+                    None => Err(all_failed(&result.trials)),
+                    Some(_) => Ok(()),
+                }),
+        );
     }
     match best {
+        None if recording.failed() => eprintln!("no trial of this study is in the store"),
         None if signal.is_some() => {
             eprintln!(
                 "interrupted before any trial finished ({} trials recorded)",
                 result.trials.len()
             );
-            return ended(Ok(()));
+            return ended(recording.result());
         }
         None => return Err(all_failed(&result.trials)),
         Some(b) => {
@@ -368,7 +376,10 @@ pub(crate) fn run(a: RunArgs, uri: &Option<String>) -> anyhow::Result<()> {
             println!("best params  {}", b.params.to_json());
         }
     }
-    if let Some(id) = &study_run {
+    if let Some(id) = study_run
+        .as_ref()
+        .filter(|_| recording.study_run_complete())
+    {
         println!(
             "study run    {id} (experiment '{experiment}', seed {})",
             result.seed
@@ -377,5 +388,5 @@ pub(crate) fn run(a: RunArgs, uri: &Option<String>) -> anyhow::Result<()> {
     if let Some(r) = &register {
         println!("register it: {r}");
     }
-    ended(Ok(()))
+    ended(recording.result())
 }

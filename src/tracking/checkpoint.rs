@@ -21,7 +21,7 @@ use std::sync::OnceLock;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OpenFlags};
 
 /// Write transactions between two checkpoint requests.
 pub(crate) const COMMITS_PER_CHECKPOINT: u32 = 64;
@@ -36,7 +36,10 @@ impl Checkpointer {
     /// Starts the thread on the database file `path`; `None` if its connection cannot be opened (the
     /// store then relies on SQLite's automatic checkpoints).
     pub(crate) fn start(path: &Path) -> Option<Self> {
-        let conn = Connection::open(path).ok()?;
+        // never create the file: if the store's file was deleted meanwhile, a new empty one would
+        // hide that (the store reports the loss)
+        let flags = OpenFlags::default() - OpenFlags::SQLITE_OPEN_CREATE;
+        let conn = Connection::open_with_flags(path, flags).ok()?;
         conn.busy_timeout(Duration::from_secs(5)).ok()?;
         let (requests, pending) = sync_channel::<()>(1);
         let thread = std::thread::Builder::new()

@@ -22,6 +22,7 @@
 
 pub mod artifacts;
 mod checkpoint;
+mod failure_log;
 pub mod gc;
 mod known_runs;
 pub mod lease;
@@ -30,6 +31,7 @@ mod metric_points;
 mod new_run_rows;
 mod param_index;
 pub mod recorder;
+mod recording_failure;
 pub mod resume;
 mod run_reader;
 mod run_search;
@@ -37,6 +39,7 @@ mod schema;
 pub mod search;
 pub mod sqlite;
 pub mod store;
+mod store_file;
 pub mod system;
 mod write_queue;
 
@@ -47,13 +50,14 @@ pub use artifacts::{ArtifactError, ArtifactInfo, ArtifactStore, LoggedDir};
 pub use lease::{Lease, LeaseError, LeaseHolder};
 pub use lease_keeper::LeaseKeeper;
 pub use recorder::{Recorder, RecorderHandle};
+pub use recording_failure::RecordingFailure;
 pub use resume::{find_study, load_study, load_trials, ResumeError, ResumedStudy};
 pub use search::SearchError;
 pub use sqlite::SqliteStore;
 pub use store::{
     Experiment, ExperimentId, ExperimentTag, LifecycleStage, Metric, MetricSummary, NewRun, Param,
     Run, RunData, RunId, RunInfo, RunPage, RunStatus, RunTag, RunsQuery, Store, StoreError,
-    ViewType, DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME,
+    ViewType, WriteFailures, DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME,
 };
 pub use system::SystemInfo;
 
@@ -265,6 +269,17 @@ impl Tracker {
     /// failed since the last flush.
     pub fn flush(&self) -> Result<(), TrackingError> {
         Ok(self.store.flush()?)
+    }
+
+    /// How many failures the store logged since it was opened (see
+    /// [`Store::write_failure_count`]).
+    pub fn write_failure_count(&self) -> usize {
+        self.store.write_failure_count()
+    }
+
+    /// Every write that failed since the store was opened (see [`Store::write_failures`]).
+    pub fn write_failures(&self) -> WriteFailures {
+        self.store.write_failures()
     }
 
     /// Replaces the detected system information (used for the system tags of new runs).

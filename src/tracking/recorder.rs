@@ -21,16 +21,25 @@
 //!
 //! Observers cannot fail the study, so storage errors are collected: read them from the
 //! [`RecorderHandle`] after the run.
+//!
+//! **When recording fails** (a write fails at the call, a queued write fails when committed, e.g.
+//! on a full disk, or the store's file is deleted), the recorder stops the study at the next
+//! trial's end ([`StopReason::Stopped`] with "recording failed: ..."): trials in flight finish,
+//! no new one is handed out. At the study's end, after the last commit, it works out which
+//! trials are not (fully) in the store ([`RecorderHandle::recording_failure`]) and names as the
+//! study's best only a trial whose run it read back from the store
+//! ([`RecorderHandle::recorded_best`]).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::{
-    ExperimentId, Metric, NewRun, Param, RunId, RunStatus, RunTag, Tracker, TrackingError,
+    ExperimentId, Metric, NewRun, Param, RecordingFailure, RunId, RunStatus, RunTag, StoreError,
+    Tracker, TrackingError,
 };
 use crate::space::Value;
 use crate::study::{Control, Observer, StopReason, StudyInfo, TrialReport};
-use crate::trial::{best_trial, epoch_millis, Trial, TrialState};
+use crate::trial::{epoch_millis, Trial, TrialState};
 
 /// Tag naming the kind of an hpo run: `study` or `trial`.
 pub const TAG_RUN_TYPE: &str = "hpo.runType";
@@ -54,6 +63,27 @@ struct Shared {
     parent: Option<RunId>,
     runs: HashMap<usize, RunId>,
     errors: Vec<TrackingError>,
+    /// The first recording failure seen (`None` while everything landed).
+    failed: Option<String>,
+    /// Trials a write failed for at the call (queued writes are in the store's failure log).
+    unrecorded: BTreeSet<usize>,
+    /// Whether a write of the study's own run failed at the call.
+    study_incomplete: bool,
+    /// What was not stored, set when the study ended.
+    outcome: Option<RecordingFailure>,
+    /// The best trial, read back from the store when the study ended.
+    best: Option<usize>,
+}
+
+/// What a failed write was for.
+#[derive(Clone, Copy)]
+enum Target {
+    /// The study's own run.
+    Study,
+    /// A trial's run.
+    Trial(usize),
+    /// Earlier queued writes (a flush reporting them): the store's failure log names their runs.
+    Queued,
 }
 
 /// Read the recorder's state after (or during) a study: the study's run id, each trial's run
@@ -81,6 +111,19 @@ impl RecorderHandle {
     pub fn errors(&self) -> Vec<String> {
         self.lock().errors.iter().map(|e| e.to_string()).collect()
     }
+
+    /// What the study's recording failed to store, once the study ended (`None` if every trial
+    /// and the study's run are in the store).
+    pub fn recording_failure(&self) -> Option<RecordingFailure> {
+        self.lock().outcome.clone()
+    }
+
+    /// The number of the best trial whose run was read back from the store (finished, with its
+    /// loss) when the study ended; `None` before the end, or if no ok trial is in the store. It
+    /// differs from the study's best trial only when recording failed.
+    pub fn recorded_best(&self) -> Option<usize> {
+        self.lock().best
+    }
 }
 
 /// Records a study into a [`Tracker`]: see the module documentation.
@@ -95,6 +138,9 @@ pub struct Recorder {
     /// Commit each trial's run before the trial starts (the objective is another process that
     /// may log into it through `HPO_RUN_ID`).
     flush_before_trials: bool,
+    /// The store's failure count and failed writes when the study started: only later failures
+    /// are this study's.
+    baseline: (usize, usize),
 }
 
 fn value_string(v: &Value) -> String {
@@ -113,6 +159,7 @@ impl Recorder {
             study_tags: Vec::new(),
             shared: RecorderHandle::default(),
             flush_before_trials: false,
+            baseline: (0, 0),
         })
     }
 
@@ -152,14 +199,48 @@ impl Recorder {
         self.shared.clone()
     }
 
-    fn keep<T>(&self, r: Result<T, TrackingError>) -> Option<T> {
+    /// The value of a write, or `None` after keeping its error as a recording failure of
+    /// `target`.
+    fn keep<T>(&self, target: Target, r: Result<T, TrackingError>) -> Option<T> {
         match r {
             Ok(v) => Some(v),
             Err(e) => {
-                self.shared.lock().errors.push(e);
+                let mut shared = self.shared.lock();
+                shared.failed.get_or_insert_with(|| match &e {
+                    // the count goes in the report; the reason is what failed
+                    TrackingError::Store(StoreError::QueuedWritesFailed { first, .. }) => {
+                        first.clone()
+                    }
+                    other => other.to_string(),
+                });
+                match target {
+                    Target::Study => shared.study_incomplete = true,
+                    Target::Trial(n) => {
+                        shared.unrecorded.insert(n);
+                    }
+                    Target::Queued => {}
+                }
+                shared.errors.push(e);
                 None
             }
         }
+    }
+
+    /// Why recording failed, if it did: a write failed at the call, or the store logged a
+    /// failed queued write or the loss of its file.
+    fn failure(&self) -> Option<String> {
+        if let Some(why) = self.shared.lock().failed.clone() {
+            return Some(why);
+        }
+        if self.tracker.write_failure_count() == self.baseline.0 {
+            return None;
+        }
+        let failures = self.tracker.write_failures();
+        let why = match self.baseline.1 {
+            0 => failures.file_lost.or(failures.first),
+            _ => failures.file_lost.or(failures.last),
+        }?;
+        Some(self.shared.lock().failed.get_or_insert(why).clone())
     }
 
     fn run_of(&self, number: usize) -> Option<RunId> {
@@ -170,10 +251,16 @@ impl Recorder {
 impl Observer for Recorder {
     fn on_study_start(&mut self, info: &StudyInfo<'_>) {
         self.flush_before_trials = info.objective_runs_elsewhere;
+        let before = self.tracker.write_failures();
+        self.baseline = (self.tracker.write_failure_count(), before.failed_writes);
+        if let Some(lost) = before.file_lost {
+            // nothing this study writes would be kept
+            self.shared.lock().failed = Some(lost);
+        }
         if let Some(parent) = self.shared.study_run_id() {
             // resuming: the parent run exists; mark it running again
             let r = self.tracker.set_status(&parent, RunStatus::Running);
-            self.keep(r);
+            self.keep(Target::Study, r);
             return;
         }
         let name = self
@@ -191,7 +278,9 @@ impl Observer for Recorder {
             tags,
             ..NewRun::default()
         });
-        let Some(run) = self.keep(run) else { return };
+        let Some(run) = self.keep(Target::Study, run) else {
+            return;
+        };
         let mut params = vec![
             Param::new("algo", info.algorithm.clone()),
             Param::new("seed", info.seed.to_string()),
@@ -207,7 +296,7 @@ impl Observer for Recorder {
         let r = self
             .tracker
             .log_batch_chunked(&run.run_id, &params, &[], &[]);
-        self.keep(r);
+        self.keep(Target::Study, r);
         self.shared.lock().parent = Some(run.run_id);
     }
 
@@ -240,16 +329,19 @@ impl Observer for Recorder {
             params: with_run,
             ..NewRun::default()
         });
-        let Some(run) = self.keep(run) else { return };
+        let n = trial.number;
+        let Some(run) = self.keep(Target::Trial(n), run) else {
+            return;
+        };
         if !fits {
             let r = self
                 .tracker
                 .log_batch_chunked(&run.run_id, &later, &[], &[]);
-            self.keep(r);
+            self.keep(Target::Trial(n), r);
         }
         if self.flush_before_trials {
             let r = self.tracker.flush();
-            self.keep(r);
+            self.keep(Target::Queued, r);
         }
         self.shared.lock().runs.insert(trial.number, run.run_id);
     }
@@ -289,7 +381,7 @@ impl Observer for Recorder {
                 .map_err(TrackingError::from)
             }),
         };
-        self.keep(r);
+        self.keep(Target::Trial(trial.number), r);
         if !skipped.is_empty() {
             // FIFOs, sockets and devices are never copied: say which were left out
             let list: Vec<String> = skipped.iter().map(|(p, k)| format!("{p} ({k})")).collect();
@@ -298,13 +390,16 @@ impl Observer for Recorder {
                 truncate(&list.join(", "), 8000),
             )];
             let r = self.tracker.log_batch_queued(&run, &[], &[], &tag);
-            self.keep(r);
+            self.keep(Target::Trial(trial.number), r);
         }
     }
 
     fn on_trial_end(&mut self, trial: &Trial, _trials: &[Trial]) -> Control {
         let Some(run) = self.run_of(trial.number) else {
-            return Control::Continue;
+            return match self.failure() {
+                Some(why) => Control::Stop(format!("recording failed: {why}")),
+                None => Control::Continue,
+            };
         };
         let mut metrics = Vec::new();
         if let Some(loss) = trial.loss {
@@ -339,15 +434,24 @@ impl Observer for Recorder {
                 .and_then(|_| self.tracker.set_terminated(&run, status, end))
                 .map(|_| ())
         };
-        self.keep(r);
-        Control::Continue
+        self.keep(Target::Trial(trial.number), r);
+        match self.failure() {
+            Some(why) => Control::Stop(format!("recording failed: {why}")),
+            None => Control::Continue,
+        }
     }
 
     fn on_study_end(&mut self, trials: &[Trial], reason: &StopReason) {
         let Some(parent) = self.shared.study_run_id() else {
+            // the study's run was never created: nothing of the study is in the store
+            self.settle(trials, None);
             return;
         };
-        let best = best_trial(trials);
+        // commit what is still queued, so the trials' records can be checked
+        let r = self.tracker.flush();
+        self.keep(Target::Queued, r);
+        let mut unrecorded = self.unrecorded_trials(trials);
+        let best = self.stored_best(trials, &mut unrecorded);
         let mut tags = vec![RunTag::new(TAG_STOP_REASON, reason.to_string())];
         let mut metrics = vec![Metric::new("n_trials", trials.len() as f64, 0)];
         if let Some(best) = best {
@@ -365,24 +469,127 @@ impl Observer for Recorder {
                     .map(|(k, v)| RunTag::new(format!("best.{k}"), value_string(v))),
             );
         }
+        let failed = self.failure();
+        if let Some(why) = &failed {
+            let why = format!("recording failed: {why}");
+            tags.push(RunTag::new(TAG_FAILURE_REASON, truncate(&why, 8000)));
+        }
         let r = self
             .tracker
             .log_batch_chunked(&parent, &[], &metrics, &tags);
-        self.keep(r);
+        self.keep(Target::Study, r);
         let status = if matches!(reason, StopReason::Interrupted(_)) {
             RunStatus::Killed
-        } else if best.is_some() {
+        } else if best.is_some() && failed.is_none() {
             RunStatus::Finished
         } else {
             RunStatus::Failed
         };
         let r = self.tracker.set_terminated(&parent, status, None);
-        self.keep(r);
-        // report the queued writes that failed when committed
+        self.keep(Target::Study, r);
+        // report the queued writes that failed when committed (and a lost file)
         let r = self.tracker.flush();
-        self.keep(r);
+        self.keep(Target::Queued, r);
+        self.settle(trials, best.map(|b| b.number));
     }
 }
+
+impl Recorder {
+    /// The trials whose record is missing or incomplete: a write for them failed at the call or
+    /// when committed; all of them if the store's file was lost.
+    fn unrecorded_trials(&self, trials: &[Trial]) -> BTreeSet<usize> {
+        let failures = self.tracker.write_failures();
+        let shared = self.shared.lock();
+        if failures.file_lost.is_some() || shared.parent.is_none() {
+            return trials.iter().map(|t| t.number).collect();
+        }
+        let mut unrecorded = shared.unrecorded.clone();
+        if !failures.runs.is_empty() {
+            let by_run: HashMap<&str, usize> = shared
+                .runs
+                .iter()
+                .map(|(n, run)| (run.as_str(), *n))
+                .collect();
+            unrecorded.extend(failures.runs.iter().filter_map(|r| by_run.get(r.as_str())));
+        }
+        unrecorded
+    }
+
+    /// The best ok trial outside `unrecorded` whose run reads back from the store finished and
+    /// with its loss; a trial whose run does not is added to `unrecorded`. A trial without a run
+    /// (a warm start's prior trial) is taken as it is while recording has not failed.
+    fn stored_best<'t>(
+        &self,
+        trials: &'t [Trial],
+        unrecorded: &mut BTreeSet<usize>,
+    ) -> Option<&'t Trial> {
+        // a store that lost a few runs may need a few more reads; past that, name no best
+        for _ in 0..MAX_BEST_READS {
+            let best = trials
+                .iter()
+                .filter(|t| !unrecorded.contains(&t.number))
+                .filter_map(|t| t.ok_loss().map(|l| (l, t)))
+                .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.number.cmp(&b.1.number)))
+                .map(|(_, t)| t)?;
+            let Some(run) = self.run_of(best.number) else {
+                if self.failure().is_none() {
+                    return Some(best);
+                }
+                // with recording failed, only a trial read back counts
+                unrecorded.insert(best.number);
+                continue;
+            };
+            let stored = self.tracker.get_run(&run).map(|r| {
+                r.info.status == RunStatus::Finished && r.data.metric(&self.metric).is_some()
+            });
+            match stored {
+                Ok(true) => return Some(best),
+                Ok(false) => {
+                    let why = format!(
+                        "trial {}'s run {run} is not stored as finished",
+                        best.number
+                    );
+                    self.shared.lock().failed.get_or_insert(why);
+                }
+                Err(e) => {
+                    self.keep::<()>(Target::Trial(best.number), Err(e));
+                }
+            }
+            self.shared.lock().unrecorded.insert(best.number);
+            unrecorded.insert(best.number);
+        }
+        None
+    }
+
+    /// Records the outcome: the best trial in the store and, if recording failed, what is missing.
+    fn settle(&self, trials: &[Trial], best: Option<usize>) {
+        let failed = self.failure();
+        let failures = self.tracker.write_failures();
+        let unrecorded = self.unrecorded_trials(trials);
+        let lost = failures.file_lost.is_some();
+        let mut shared = self.shared.lock();
+        shared.best = best.filter(|b| !lost && !unrecorded.contains(b));
+        let Some(reason) = failed else {
+            return;
+        };
+        let study_run_incomplete = lost
+            || shared.study_incomplete
+            || shared
+                .parent
+                .as_ref()
+                .is_none_or(|p| failures.runs.iter().any(|r| r == p));
+        shared.outcome = Some(RecordingFailure {
+            reason,
+            trials: unrecorded.into_iter().collect(),
+            total_trials: trials.len(),
+            failed_writes: failures.failed_writes - self.baseline.1,
+            study_run_incomplete,
+        });
+    }
+}
+
+/// How many runs the recorder reads back at most to find the best trial in the store.
+const MAX_BEST_READS: usize = 10;
 
 fn truncate(s: &str, max: usize) -> String {
     if s.len() <= max {

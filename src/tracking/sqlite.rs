@@ -32,6 +32,7 @@ use super::run_reader::{read_run_data, read_run_row, read_runs};
 use super::run_search::{self, Plans};
 use super::search;
 use super::store::*;
+use super::store_file::StoreFile;
 use super::write_queue::{run_queued, Flusher, GroupCommit, QueuedWrite, WriteQueue, MAX_QUEUED};
 
 pub use super::schema::{MIGRATIONS, SCHEMA_VERSION};
@@ -45,6 +46,14 @@ impl From<rusqlite::Error> for StoreError {
             Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => {
                 StoreError::Busy(e.to_string())
             }
+            Some(
+                ErrorCode::DiskFull
+                | ErrorCode::SystemIoFailure
+                | ErrorCode::ReadOnly
+                | ErrorCode::CannotOpen
+                | ErrorCode::DatabaseCorrupt
+                | ErrorCode::NotADatabase,
+            ) => StoreError::Storage(e.to_string()),
             _ => StoreError::Database(e.to_string()),
         }
     }
@@ -93,6 +102,8 @@ struct Shared {
     conn: Mutex<Connection>,
     queue: WriteQueue,
     pacer: CommitPacer,
+    /// The database file, watched for deletion after each group commit.
+    file: StoreFile,
 }
 
 impl Shared {
@@ -111,11 +122,25 @@ impl Shared {
     }
 
     fn commit_writes(&self, conn: &mut Connection, writes: &[QueuedWrite]) {
+        self.commit_writes_to_file(conn, writes);
+        self.check_file();
+    }
+
+    /// Records the loss of the database file, if it was lost (see [`StoreFile`]); true the first
+    /// time it is seen.
+    fn check_file(&self) -> bool {
+        match self.file.check() {
+            Some(why) => self.queue.log().file_lost(why),
+            None => false,
+        }
+    }
+
+    fn commit_writes_to_file(&self, conn: &mut Connection, writes: &[QueuedWrite]) {
         // Fast path: every write in one transaction, no savepoints (a savepoint makes SQLite copy
         // each page a write touches first). Nearly always all succeed; if one fails, the whole
         // transaction is rolled back and redone with a savepoint per write.
         let all = run_tx_on(conn, &self.pacer, TransactionBehavior::Immediate, |tx| {
-            writes.iter().try_for_each(|write| write(tx))
+            writes.iter().try_for_each(|write| write.apply(tx))
         });
         match all {
             Ok(()) => {
@@ -124,8 +149,10 @@ impl Shared {
                 self.pacer.request_checkpoint();
                 return;
             }
-            Err(e @ StoreError::Busy(_)) => {
-                self.queue.record_failures(writes.len(), Some(e));
+            // the whole group fails alike: redoing it write by write would only fail again
+            Err(e @ (StoreError::Busy(_) | StoreError::Storage(_))) => {
+                self.queue
+                    .record_failures(&writes.iter().collect::<Vec<_>>(), Some(e));
                 return;
             }
             Err(_) => {}
@@ -134,10 +161,13 @@ impl Shared {
             run_queued(tx, writes)
         }) {
             Ok(failed) => {
-                let count = failed.len();
-                self.queue.record_failures(count, failed.into_iter().next());
+                let which: Vec<&QueuedWrite> = failed.iter().map(|(i, _)| &writes[*i]).collect();
+                let first = failed.into_iter().next().map(|(_, e)| e);
+                self.queue.record_failures(&which, first);
             }
-            Err(e) => self.queue.record_failures(writes.len(), Some(e)),
+            Err(e) => self
+                .queue
+                .record_failures(&writes.iter().collect::<Vec<_>>(), Some(e)),
         }
     }
 
@@ -256,8 +286,13 @@ impl SqliteStore {
                 StoreError::Database(format!("cannot create '{}': {e}", parent.display()))
             })?;
         }
-        let conn = Connection::open(path)?;
-        Self::setup(conn, path.to_path_buf(), artifact_root)
+        // a file that cannot be written is named (the disk is full, ...)
+        let named = |e: StoreError| match e {
+            StoreError::Storage(m) => StoreError::Storage(format!("'{}': {m}", path.display())),
+            other => other,
+        };
+        let conn = Connection::open(path).map_err(|e| named(e.into()))?;
+        Self::setup(conn, path.to_path_buf(), artifact_root).map_err(named)
     }
 
     /// Opens a private in-memory database (for tests and throwaway studies).
@@ -267,6 +302,7 @@ impl SqliteStore {
     }
 
     fn setup(conn: Connection, path: PathBuf, artifact_root: &Path) -> Result<Self, StoreError> {
+        let on_disk = path != Path::new(":memory:");
         conn.busy_timeout(BUSY_TIMEOUT)?;
         let mut attempt = 0;
         loop {
@@ -308,6 +344,7 @@ impl SqliteStore {
                 conn: Mutex::new(conn),
                 queue: WriteQueue::default(),
                 pacer: CommitPacer::new(&path),
+                file: StoreFile::new(on_disk.then_some(path.as_path())),
             }),
             path,
             artifact_root: artifact_root.to_path_buf(),
@@ -930,6 +967,10 @@ impl Drop for SqliteStore {
             // nobody is left to return it to
             eprintln!("hpo tracking store {}: {e}", self.path.display());
         }
+        self.shared.check_file();
+        if let Some(why) = self.shared.queue.log().unreported_file_loss() {
+            eprintln!("hpo tracking store: {why}");
+        }
     }
 }
 
@@ -1081,7 +1122,10 @@ impl Store for SqliteStore {
         }
         let info = run.info(&location);
         self.known.add_run(&info.run_id);
-        self.enqueue(Box::new(move |tx| insert_new_run(tx, &run).map(|_| ())));
+        let run_id = info.run_id.clone();
+        self.enqueue(QueuedWrite::new(run_id, move |tx| {
+            insert_new_run(tx, &run).map(|_| ())
+        }));
         Ok(info)
     }
 
@@ -1110,7 +1154,7 @@ impl Store for SqliteStore {
         let (run_id, metrics, tags) = (run_id.to_string(), metrics.to_vec(), tags.to_vec());
         // the end time is taken now, not when the queue is committed
         let end_time = end_time_for(status, end_time);
-        self.enqueue(Box::new(move |tx| {
+        self.enqueue(QueuedWrite::new(run_id.clone(), move |tx| {
             finish_run_rows(tx, &run_id, &metrics, &tags, status, end_time).map(|_| ())
         }));
         Ok(())
@@ -1118,7 +1162,21 @@ impl Store for SqliteStore {
 
     fn flush(&self) -> Result<(), StoreError> {
         self.shared.commit_queue();
-        self.shared.queue.take_failures()
+        let queued = self.shared.queue.take_failures();
+        // direct writes commit without a group commit: look at the file again
+        self.shared.check_file();
+        match self.shared.queue.log().unreported_file_loss() {
+            Some(why) => Err(StoreError::Storage(why)),
+            None => queued,
+        }
+    }
+
+    fn write_failure_count(&self) -> usize {
+        self.shared.queue.log().count()
+    }
+
+    fn write_failures(&self) -> WriteFailures {
+        self.shared.queue.log().snapshot()
     }
 
     fn get_run(&self, run_id: &str) -> Result<Run, StoreError> {
@@ -1228,7 +1286,7 @@ impl Store for SqliteStore {
         validate_batch(&[], metrics, tags)?;
         self.require_known_active_run(run_id)?;
         let (run_id, metrics, tags) = (run_id.to_string(), metrics.to_vec(), tags.to_vec());
-        self.enqueue(Box::new(move |tx| {
+        self.enqueue(QueuedWrite::new(run_id.clone(), move |tx| {
             log_batch_rows(tx, &run_id, &[], &metrics, &tags)
         }));
         Ok(())

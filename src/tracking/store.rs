@@ -142,6 +142,10 @@ pub enum StoreError {
     /// Any other database failure.
     #[error("database error: {0}")]
     Database(String),
+    /// The database file cannot be written or read (the disk is full, an I/O error, a read-only
+    /// or corrupt file): no write can succeed until that is fixed.
+    #[error("storage error: {0}")]
+    Storage(String),
     /// Writes queued for a group commit (see [`Store::flush`]) failed when they were committed;
     /// each failed write was rolled back alone, the others are stored.
     #[error("{count} queued write(s) failed when committed; the first: {first}")]
@@ -151,6 +155,46 @@ pub enum StoreError {
         /// The first failure's message.
         first: String,
     },
+}
+
+/// What a store failed to write since it was opened (see [`Store::write_failures`]): the queued
+/// writes that failed when committed, the runs they were for, and whether the store's file itself
+/// was lost.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WriteFailures {
+    /// Queued writes that failed when committed (each was rolled back, nothing of it is stored).
+    pub failed_writes: usize,
+    /// The runs those writes were for, each once, in the order they first failed.
+    pub runs: Vec<RunId>,
+    /// The first failure's message.
+    pub first: Option<String>,
+    /// The latest failure's message.
+    pub last: Option<String>,
+    /// Set (with the reason) when the store's file was deleted or replaced while the store had it
+    /// open: SQLite went on writing to the file that no longer has that name, so nothing written
+    /// through this store is kept under the store's path.
+    pub file_lost: Option<String>,
+}
+
+impl WriteFailures {
+    /// Whether every write reached the store.
+    pub fn is_empty(&self) -> bool {
+        self.failed_writes == 0 && self.file_lost.is_none()
+    }
+
+    /// The failure in one sentence (`None` if there was none).
+    pub fn summary(&self) -> Option<String> {
+        if let Some(lost) = &self.file_lost {
+            return Some(lost.clone());
+        }
+        (self.failed_writes > 0).then(|| {
+            format!(
+                "{} queued write(s) failed when committed; the first: {}",
+                self.failed_writes,
+                self.first.as_deref().unwrap_or("unknown error")
+            )
+        })
+    }
 }
 
 /// Whether an entity is live or soft-deleted.
@@ -641,6 +685,17 @@ pub trait Store: Send + Sync {
     /// queue first, so reads always see the queued writes, but only `flush` reports failures.
     fn flush(&self) -> Result<(), StoreError> {
         Ok(())
+    }
+    /// How many failures the store logged since it was opened: the queued writes that failed
+    /// when committed, plus one once its file is lost. It only grows (unlike [`Store::flush`],
+    /// asking does not reset it), and is cheap enough to ask after every write. 0 by default.
+    fn write_failure_count(&self) -> usize {
+        0
+    }
+    /// Every write that failed since the store was opened (see [`WriteFailures`]); not reset by
+    /// [`Store::flush`]. Empty by default.
+    fn write_failures(&self) -> WriteFailures {
+        WriteFailures::default()
     }
     /// Deletes a run tag (an error if the tag does not exist).
     fn delete_tag(&self, run_id: &str, key: &str) -> Result<(), StoreError>;

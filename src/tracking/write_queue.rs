@@ -20,7 +20,9 @@
 //!   makes SQLite copy every page a write touches). If one fails (its run was deleted by another
 //!   process meanwhile, ...), the transaction is rolled back and redone with each write in its own
 //!   savepoint: the failing write is rolled back alone, the others commit, and the failure is kept
-//!   until the owner asks for it (the store's `flush`). A write is never half applied.
+//!   until the owner asks for it (the store's `flush`). A write is never half applied. Every
+//!   failure is also kept for the queue's whole life in a [`FailureLog`] (how many writes, for
+//!   which runs), which a study's recorder reads after each trial.
 //! - **Durability.** A queued write survives a crash of the process only once committed: a crash
 //!   can lose the writes of the last [`MAX_DELAY`], always a suffix of what was queued, never
 //!   part of one write.
@@ -31,6 +33,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::Transaction;
 
+use super::failure_log::FailureLog;
 use super::store::StoreError;
 
 /// The longest a queued write waits before the background thread commits it.
@@ -42,9 +45,38 @@ pub(crate) const COMMIT_AT: usize = 256;
 /// A queue this long is committed at once by the writer that filled it (this bounds memory).
 pub(crate) const MAX_QUEUED: usize = 8192;
 
-/// One queued write: it may run more than once (a transaction retried because the database was
-/// busy is run again from the start), so it borrows the data it owns.
-pub(crate) type QueuedWrite = Box<dyn Fn(&Transaction) -> Result<(), StoreError> + Send>;
+/// The body of a queued write: it may run more than once (a transaction retried because the
+/// database was busy is run again from the start), so it borrows the data it owns.
+type WriteBody = Box<dyn Fn(&Transaction) -> Result<(), StoreError> + Send>;
+
+/// One queued write and the run it writes to (named when it fails).
+pub(crate) struct QueuedWrite {
+    run_id: String,
+    body: WriteBody,
+}
+
+impl QueuedWrite {
+    /// A write to run `run_id`.
+    pub(crate) fn new(
+        run_id: impl Into<String>,
+        body: impl Fn(&Transaction) -> Result<(), StoreError> + Send + 'static,
+    ) -> Self {
+        QueuedWrite {
+            run_id: run_id.into(),
+            body: Box::new(body),
+        }
+    }
+
+    /// Runs the write in `tx`.
+    pub(crate) fn apply(&self, tx: &Transaction) -> Result<(), StoreError> {
+        (self.body)(tx)
+    }
+
+    /// The run it writes to.
+    pub(crate) fn run_id(&self) -> &str {
+        &self.run_id
+    }
+}
 
 /// Failed queued writes, kept until the store's owner asks for them.
 #[derive(Default)]
@@ -67,6 +99,7 @@ struct State {
 pub(crate) struct WriteQueue {
     state: Mutex<State>,
     queued: Condvar,
+    log: FailureLog,
 }
 
 impl WriteQueue {
@@ -101,16 +134,28 @@ impl WriteQueue {
         std::mem::take(&mut state.writes)
     }
 
-    /// Keeps the failures of a group commit: `count` writes failed, the first with `first`.
-    pub(crate) fn record_failures(&self, count: usize, first: Option<StoreError>) {
+    /// Keeps the failures of a group commit: the writes `failed` failed, the first with `first`.
+    pub(crate) fn record_failures(&self, failed: &[&QueuedWrite], first: Option<StoreError>) {
+        let count = failed.len();
         if count == 0 {
             return;
         }
+        let message = first
+            .as_ref()
+            .map(|e| e.to_string())
+            .unwrap_or_else(|| "unknown error".into());
+        self.log
+            .add_writes(failed.iter().map(|w| w.run_id()), &message);
         let mut state = self.lock();
         state.failures.count += count;
         if state.failures.first.is_none() {
             state.failures.first = first;
         }
+    }
+
+    /// Every failure since the queue was made (not reset by [`WriteQueue::take_failures`]).
+    pub(crate) fn log(&self) -> &FailureLog {
+        &self.log
     }
 
     /// The failures recorded since the last call, as one error (`Ok` if there were none).
@@ -178,21 +223,22 @@ impl WriteQueue {
 }
 
 /// Runs queued writes inside one open transaction, each in its own savepoint. A write that fails
-/// is rolled back alone and its error returned in the list; a busy database fails the whole
-/// transaction (which is then retried from the start).
+/// is rolled back alone and its position in `writes` returned in the list with its error; a busy
+/// database fails the whole transaction (which is then retried from the start), and so does a
+/// storage error (a full disk: no other write would succeed).
 pub(crate) fn run_queued(
     tx: &Transaction,
     writes: &[QueuedWrite],
-) -> Result<Vec<StoreError>, StoreError> {
+) -> Result<Vec<(usize, StoreError)>, StoreError> {
     let mut failed = Vec::new();
-    for write in writes {
+    for (i, write) in writes.iter().enumerate() {
         tx.prepare_cached("SAVEPOINT hpo_queued")?.execute([])?;
-        match write(tx) {
+        match write.apply(tx) {
             Ok(()) => {}
-            Err(e @ StoreError::Busy(_)) => return Err(e),
+            Err(e @ (StoreError::Busy(_) | StoreError::Storage(_))) => return Err(e),
             Err(e) => {
                 tx.prepare_cached("ROLLBACK TO hpo_queued")?.execute([])?;
-                failed.push(e);
+                failed.push((i, e));
             }
         }
         tx.prepare_cached("RELEASE hpo_queued")?.execute([])?;
@@ -283,7 +329,7 @@ mod tests {
     use rusqlite::Connection;
 
     fn insert(x: i64) -> QueuedWrite {
-        Box::new(move |tx: &Transaction| {
+        QueuedWrite::new(format!("run{x}"), move |tx: &Transaction| {
             tx.execute("INSERT INTO t (x) VALUES (?1)", [x])?;
             if x < 0 {
                 return Err(StoreError::InvalidArgument(format!("negative {x}")));
@@ -301,7 +347,8 @@ mod tests {
         let failed = run_queued(&tx, &writes).unwrap();
         tx.commit().unwrap();
         assert_eq!(failed.len(), 1);
-        assert!(failed[0].to_string().contains("negative -2"));
+        assert_eq!(failed[0].0, 1);
+        assert!(failed[0].1.to_string().contains("negative -2"));
         let rows: Vec<i64> = conn
             .prepare("SELECT x FROM t ORDER BY x")
             .unwrap()
@@ -316,8 +363,9 @@ mod tests {
     fn failures_are_counted_until_taken() {
         let q = WriteQueue::default();
         assert!(q.take_failures().is_ok());
-        q.record_failures(2, Some(StoreError::RunNotFound("a".into())));
-        q.record_failures(1, Some(StoreError::RunNotFound("b".into())));
+        let (w1, w2, w3) = (insert(1), insert(2), insert(1));
+        q.record_failures(&[&w1, &w2], Some(StoreError::RunNotFound("a".into())));
+        q.record_failures(&[&w3], Some(StoreError::RunNotFound("b".into())));
         match q.take_failures() {
             Err(StoreError::QueuedWritesFailed { count, first }) => {
                 assert_eq!(count, 3);
@@ -326,6 +374,9 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(q.take_failures().is_ok(), "taken once");
+        let log = q.log().snapshot();
+        assert_eq!(log.failed_writes, 3, "the log keeps them");
+        assert_eq!(log.runs, vec!["run1", "run2"]);
     }
 
     #[test]
