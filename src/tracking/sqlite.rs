@@ -24,6 +24,9 @@ use rusqlite::{
 };
 
 use super::checkpoint::CommitPacer;
+
+/// A group commit of at least this many writes asks for a checkpoint at once.
+const GROUP_WRITES_PER_CHECKPOINT: usize = 16;
 use super::known_runs::KnownRuns;
 use super::metric_points::{insert_metrics, read_history};
 use super::new_run_rows::{insert_new_run_params, insert_new_run_tags};
@@ -144,9 +147,13 @@ impl Shared {
         });
         match all {
             Ok(()) => {
-                // a group commit writes as much as many small commits: let the checkpoint thread
-                // copy it back now rather than the writer's own automatic checkpoint later
-                self.pacer.request_checkpoint();
+                // a large group commit writes as much as many small commits: let the checkpoint
+                // thread copy it back now rather than the writer's own automatic checkpoint later.
+                // A small one (a command trial's run, committed before it starts) waits for the
+                // regular request every COMMITS_PER_CHECKPOINT commits: a checkpoint fsyncs twice.
+                if writes.len() >= GROUP_WRITES_PER_CHECKPOINT {
+                    self.pacer.request_checkpoint();
+                }
                 return;
             }
             // the whole group fails alike: redoing it write by write would only fail again

@@ -283,7 +283,9 @@ impl CommandObjective {
         let run_id = ctx.attribute("run_id").unwrap_or("").to_string();
         let dir = self.scratch.path().join(format!("trial-{number}"));
         let artifacts = dir.join("artifacts");
-        std::fs::create_dir_all(&artifacts)
+        // two mkdir calls (create_dir_all would try the inner one first)
+        std::fs::create_dir(&dir)
+            .and_then(|()| std::fs::create_dir(&artifacts))
             .map_err(|e| format!("cannot create {}: {e}", artifacts.display()))?;
         let params_json = params.to_json().to_string();
         let params_file = dir.join("params.json");
