@@ -155,6 +155,7 @@ pub fn load_trials(
             params: space.params_of(a),
             state,
             loss,
+            last_step: None,
             metrics: BTreeMap::new(),
             message,
             started: ms(c.info.start_time),

@@ -1,0 +1,173 @@
+//! Pruning in the library: `TrialContext::report`, `should_prune`, `TrialResult::pruned`, the
+//! pruned state, and `Fmin::pruner` with each pruner.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use hpo::study::prune::{Median, Percentile, SuccessiveHalving, Threshold};
+use hpo::{hp, with_context, Fmin, Params, Pruner, Random, Space, Study, TrialResult, TrialState};
+
+const STEPS: i64 = 10;
+
+fn space() -> Space {
+    Space::from_params([hp::uniform("x", 0.0, 1.0)]).unwrap()
+}
+
+/// A learning curve: trials with a larger x are worse at every step.
+fn curve(x: f64, step: i64) -> f64 {
+    x + 1.0 / (step + 1) as f64
+}
+
+/// Runs every trial for STEPS steps unless the pruner stops it; counts the steps run.
+fn study(pruner: Option<Box<dyn Pruner>>, steps_run: &AtomicUsize) -> hpo::StudyResult {
+    let objective = with_context(|p: &Params, ctx: &hpo::TrialContext| {
+        let x = p.f64("x").unwrap_or(1.0);
+        for step in 0..STEPS {
+            steps_run.fetch_add(1, Ordering::SeqCst);
+            if ctx.report(step, curve(x, step)) {
+                return TrialResult::pruned();
+            }
+        }
+        TrialResult::ok(curve(x, STEPS - 1))
+    });
+    let space = space();
+    let mut f = Fmin::new(objective, &space)
+        .algo(Random)
+        .seed(7)
+        .max_evals(30);
+    if let Some(p) = pruner {
+        f = f.pruner_boxed(p);
+    }
+    f.run().unwrap()
+}
+
+#[test]
+fn the_median_pruner_stops_worse_curves_and_records_the_step_and_value() {
+    let steps = AtomicUsize::new(0);
+    let r = study(Some(Box::new(Median::new())), &steps);
+    let pruned: Vec<_> = r
+        .trials
+        .iter()
+        .filter(|t| t.state == TrialState::Pruned)
+        .collect();
+    assert!(pruned.len() >= 8, "{} of 30 pruned", pruned.len());
+    assert!(steps.load(Ordering::SeqCst) < 30 * STEPS as usize * 3 / 4);
+    let completed: Vec<_> = r
+        .trials
+        .iter()
+        .filter(|t| t.state == TrialState::Ok)
+        .collect();
+    // the first five complete (start-up trials); every completed trial ran to the last step
+    assert!(r.trials[..5].iter().all(|t| t.state == TrialState::Ok));
+    assert!(completed.iter().all(|t| t.last_step == Some(STEPS - 1)));
+    for t in &pruned {
+        let x = t.params.f64("x").unwrap();
+        let step = t.last_step.expect("a pruned trial has its step");
+        assert!(step < STEPS - 1);
+        assert_eq!(
+            t.loss,
+            Some(curve(x, step)),
+            "the value at the step it reached"
+        );
+        assert!(t.message.is_none());
+        // a curve is only pruned when worse than the median completed trial so far
+        let earlier: Vec<f64> = completed
+            .iter()
+            .filter(|c| c.number < t.number)
+            .map(|c| c.params.f64("x").unwrap())
+            .collect();
+        let mut sorted = earlier.clone();
+        sorted.sort_by(f64::total_cmp);
+        assert!(
+            x > sorted[0],
+            "trial {} (x = {x}) pruned below every finished x",
+            t.number
+        );
+    }
+    // the best trial is an ok one, never a pruned one
+    assert_eq!(r.best().unwrap().state, TrialState::Ok);
+}
+
+#[test]
+fn without_a_pruner_reports_are_recorded_and_nothing_is_pruned() {
+    let steps = AtomicUsize::new(0);
+    let r = study(None, &steps);
+    assert!(r.trials.iter().all(|t| t.state == TrialState::Ok));
+    assert!(r.trials.iter().all(|t| t.last_step == Some(STEPS - 1)));
+    assert_eq!(steps.load(Ordering::SeqCst), 30 * STEPS as usize);
+}
+
+#[test]
+fn each_pruner_prunes_through_fmin() {
+    let pruners: Vec<Box<dyn Pruner>> = vec![
+        Box::new(Percentile {
+            n_startup_trials: 3,
+            ..Percentile::new(25.0).unwrap()
+        }),
+        Box::new(SuccessiveHalving::new(Some(1), 3, 0, 0).unwrap()),
+        Box::new(Threshold {
+            n_warmup_steps: 5,
+            ..Threshold::new(None, Some(0.9)).unwrap()
+        }),
+    ];
+    for p in pruners {
+        let name = p.name();
+        let steps = AtomicUsize::new(0);
+        let r = study(Some(p), &steps);
+        let n = r
+            .trials
+            .iter()
+            .filter(|t| t.state == TrialState::Pruned)
+            .count();
+        assert!(n >= 5, "{name}: {n} pruned");
+        assert!(n < 30, "{name}: every trial pruned");
+    }
+}
+
+#[test]
+fn log_metric_of_the_watched_key_reports_and_other_keys_do_not() {
+    let objective = with_context(|p: &Params, ctx: &hpo::TrialContext| {
+        let x = p.f64("x").unwrap_or(1.0);
+        for step in 0..STEPS {
+            ctx.log_metric("train_loss", 100.0, step);
+            ctx.log_metric("val_loss", curve(x, step), step);
+            if ctx.should_prune() {
+                return TrialResult::pruned();
+            }
+        }
+        TrialResult::ok(curve(x, STEPS - 1))
+    });
+    let space = space();
+    let r = Fmin::new(objective, &space)
+        .algo(Random)
+        .seed(3)
+        .max_evals(20)
+        .pruner(Threshold::new(None, Some(0.8)).unwrap())
+        .prune_metric("val_loss")
+        .run()
+        .unwrap();
+    for t in &r.trials {
+        let x = t.params.f64("x").unwrap();
+        // pruned at the first step where the watched curve is above 0.8
+        let first_over = (0..STEPS).find(|&s| curve(x, s) > 0.8);
+        match first_over {
+            Some(s) => {
+                assert_eq!(t.state, TrialState::Pruned, "trial {} x {x}", t.number);
+                assert_eq!(t.last_step, Some(s));
+            }
+            None => assert_eq!(t.state, TrialState::Ok),
+        }
+    }
+}
+
+#[test]
+fn ask_tell_records_a_pruned_trial_with_its_step_and_value() {
+    let mut s = Study::new(&space(), Random, 1);
+    let a = s.ask();
+    let t = s.tell(a.number, TrialResult::pruned_at(3, 0.7)).unwrap();
+    assert_eq!(t.state, TrialState::Pruned);
+    assert_eq!(t.last_step, Some(3));
+    assert_eq!(t.loss, Some(0.7));
+    assert!(s.best().is_none(), "a pruned trial is never the best");
+    // a pruned trial is finished: it cannot be told again
+    assert!(s.tell(a.number, 1.0).is_err());
+}
