@@ -171,3 +171,51 @@ fn ask_tell_records_a_pruned_trial_with_its_step_and_value() {
     // a pruned trial is finished: it cannot be told again
     assert!(s.tell(a.number, 1.0).is_err());
 }
+
+/// The share of 200 suggestions in [6, 8], from a history of one finished trial at x = 1, one
+/// trial at x = 7 that ran to step 9 with a low value (pruned or failed: `at_seven`), and 18
+/// trials pruned at step 1 elsewhere (the best of them at x = 3, among many).
+fn share_near_seven(algo: &dyn hpo::Algorithm, at_seven: TrialResult) -> f64 {
+    use std::collections::BTreeMap;
+    let space = Space::from_params([hp::uniform("x", 0.0, 10.0)]).unwrap();
+    let mut study = Study::new(&space, Random, 0);
+    let x = |v: f64| BTreeMap::from([("x".to_string(), hpo::Value::Float(v))]);
+    study.add_trial(&x(1.0), 5.0).unwrap();
+    study.add_trial(&x(7.0), at_seven).unwrap();
+    let elsewhere = (0..25)
+        .map(|i| 0.2 + 0.4 * i as f64)
+        .filter(|v| !(5.5..=8.5).contains(v));
+    for v in elsewhere {
+        study
+            .add_trial(
+                &x(v),
+                TrialResult::pruned_at(1, 2.0 + 0.01 * (v - 3.0).abs()),
+            )
+            .unwrap();
+    }
+    let view = hpo::trial::HistoryView::new(study.trials());
+    let near = (0..200)
+        .filter(|&s| {
+            let mut rng = hpo::algo::trial_rng(s, study.trials().len());
+            let a = algo.suggest(&space, &view, &mut rng);
+            let v = space.params_of(a).f64("x").unwrap();
+            (6.0..=8.0).contains(&v)
+        })
+        .count();
+    near as f64 / 200.0
+}
+
+#[test]
+fn tpe_is_drawn_to_a_pruned_trial_that_got_far_and_not_to_a_failed_one() {
+    use hpo::Tpe;
+    for (name, tpe) in [("default", Tpe::default()), ("hyperopt", Tpe::hyperopt())] {
+        let pruned = share_near_seven(&tpe, TrialResult::pruned_at(9, 0.3));
+        let failed = share_near_seven(&tpe, TrialResult::fail("diverged"));
+        // a uniform draw puts 20% of the suggestions in [6, 8]
+        assert!(pruned > 0.4, "{name}: {pruned} near the pruned trial");
+        assert!(
+            pruned > failed + 0.2,
+            "{name}: {pruned} near a pruned trial, {failed} near a failed one"
+        );
+    }
+}
