@@ -219,3 +219,92 @@ fn tpe_is_drawn_to_a_pruned_trial_that_got_far_and_not_to_a_failed_one() {
         );
     }
 }
+
+#[test]
+fn a_pruned_trial_is_recorded_killed_with_its_state_step_and_value_and_resumes_pruned() {
+    use hpo::tracking::{load_study, Recorder, RunStatus, RunsQuery, Tracker};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("hpo.db");
+    let tracker = Tracker::open(&format!("sqlite:///{}", db.display())).unwrap();
+    let recorder = Recorder::new(&tracker, "prune-test")
+        .unwrap()
+        .study_name("s")
+        .metric("val_loss");
+    let handle = recorder.handle();
+    let objective = with_context(|p: &Params, ctx: &hpo::TrialContext| {
+        let x = p.f64("x").unwrap_or(1.0);
+        for step in 0..STEPS {
+            if ctx.report(step, curve(x, step)) {
+                return TrialResult::pruned();
+            }
+        }
+        TrialResult::ok(curve(x, STEPS - 1))
+    });
+    let space = space();
+    let r = Fmin::new(objective, &space)
+        .algo(Random)
+        .seed(11)
+        .max_evals(20)
+        .pruner(Median::new())
+        .prune_metric("val_loss")
+        .observer(recorder)
+        .run()
+        .unwrap();
+    assert!(handle.errors().is_empty(), "{:?}", handle.errors());
+    let pruned: Vec<_> = r
+        .trials
+        .iter()
+        .filter(|t| t.state == TrialState::Pruned)
+        .collect();
+    assert!(!pruned.is_empty());
+    for t in &pruned {
+        let run = tracker
+            .get_run(&handle.trial_run_id(t.number).unwrap())
+            .unwrap();
+        assert_eq!(run.info.status, RunStatus::Killed);
+        assert_eq!(run.data.tag("hpo.state"), Some("PRUNED"));
+        let step = t.last_step.unwrap();
+        assert_eq!(
+            run.data.tag("hpo.prunedStep"),
+            Some(step.to_string().as_str())
+        );
+        let value: f64 = run.data.tag("hpo.prunedValue").unwrap().parse().unwrap();
+        assert_eq!(value, t.loss.unwrap());
+        assert!(run.data.tag("hpo.failureReason").is_none());
+        // the curve is there up to the step it was pruned at
+        let m = run.data.metric("val_loss").unwrap();
+        assert_eq!(m.latest, value);
+        assert_eq!(m.latest_step, step);
+    }
+    // completed trials keep their status and have no state tag
+    let ok = r.trials.iter().find(|t| t.state == TrialState::Ok).unwrap();
+    let run = tracker
+        .get_run(&handle.trial_run_id(ok.number).unwrap())
+        .unwrap();
+    assert_eq!(run.info.status, RunStatus::Finished);
+    assert_eq!(run.data.tag("hpo.state"), None);
+    // filterable
+    let exp = tracker
+        .get_experiment_by_name("prune-test")
+        .unwrap()
+        .unwrap();
+    let page = tracker
+        .search_runs(&RunsQuery::new(
+            &[exp.experiment_id],
+            "tags.hpo.state = 'PRUNED'",
+        ))
+        .unwrap();
+    assert_eq!(page.runs.len(), pruned.len());
+    // a resumed study sees them pruned, with their step and value
+    let resumed = load_study(&tracker, exp.experiment_id, "s", &space, "val_loss").unwrap();
+    for t in &pruned {
+        let back = resumed
+            .trials
+            .iter()
+            .find(|b| b.number == t.number)
+            .unwrap();
+        assert_eq!(back.state, TrialState::Pruned);
+        assert_eq!(back.last_step, t.last_step);
+        assert_eq!(back.loss, t.loss);
+    }
+}

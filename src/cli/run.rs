@@ -15,6 +15,7 @@ use crate::bench::problems;
 use crate::objective::command::CommandObjective;
 use crate::runfile::{ObjectiveSpec, RunFile};
 use crate::space::Params;
+use crate::study::prune::PruneSummary;
 use crate::study::{Fmin, Interrupt, Objective};
 use crate::tracking::Recorder;
 use crate::trial::TrialState;
@@ -182,6 +183,9 @@ struct RunOut {
     metric: String,
     trials: usize,
     failed: usize,
+    pruned: usize,
+    /// Pruned trials and steps saved (when trials reported steps).
+    pruning: Option<PruneSummary>,
     seed: u64,
     stop_reason: String,
     best: Option<BestOut>,
@@ -301,8 +305,10 @@ pub(crate) fn run(a: RunArgs, uri: &Option<String>) -> anyhow::Result<()> {
     let failed = result
         .trials
         .iter()
-        .filter(|t| t.state != TrialState::Ok)
+        .filter(|t| matches!(t.state, TrialState::Failed | TrialState::Killed))
         .count();
+    let pruning = PruneSummary::of(&result.trials);
+    let pruned = pruning.map_or(0, |p| p.pruned);
     let best = result.best();
     let study_run = handle.study_run_id();
     let uri_flag = match uri {
@@ -330,6 +336,8 @@ pub(crate) fn run(a: RunArgs, uri: &Option<String>) -> anyhow::Result<()> {
             metric: study.metric.clone(),
             trials: result.trials.len(),
             failed,
+            pruned,
+            pruning,
             seed: result.seed,
             stop_reason: result.stop_reason.to_string(),
             best: best.map(|b| BestOut {
@@ -367,6 +375,9 @@ pub(crate) fn run(a: RunArgs, uri: &Option<String>) -> anyhow::Result<()> {
             );
             println!("best params  {}", b.params.to_json());
         }
+    }
+    if let Some(p) = pruning.filter(|p| p.pruned > 0) {
+        println!("pruning      {p}");
     }
     if let Some(id) = &study_run {
         println!(

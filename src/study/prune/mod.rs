@@ -20,6 +20,7 @@ mod none;
 mod patient;
 mod percentile;
 mod shared;
+mod summary;
 mod threshold;
 
 pub use asha::SuccessiveHalving;
@@ -29,6 +30,7 @@ pub use none::NoPruner;
 pub use patient::Patient;
 pub use percentile::Percentile;
 pub use shared::{Decision, PruneShared};
+pub use summary::PruneSummary;
 pub use threshold::Threshold;
 
 use std::fmt;
