@@ -23,7 +23,7 @@ use crate::trial::TrialState;
 /// Arguments of `run`.
 #[derive(Args, Debug)]
 pub struct RunArgs {
-    /// The run file (TOML with [study], [objective] and [space]).
+    /// The run file (TOML with [study], [objective], [space] and optionally [pruner]).
     pub file: PathBuf,
     /// Total number of trials (resumed trials included).
     #[arg(long)]
@@ -263,6 +263,10 @@ pub(crate) fn run(a: RunArgs, uri: &Option<String>) -> anyhow::Result<()> {
     }
     if let Some(n) = study.no_progress {
         builder = builder.no_progress(n);
+    }
+    if let Some(p) = &rf.pruner {
+        let watched = p.metric.clone().unwrap_or_else(|| study.metric.clone());
+        builder = builder.pruner_boxed(p.kind.build()).prune_metric(watched);
     }
     if let Some(r) = resumed {
         if r.trials.len() >= study.max_evals {
