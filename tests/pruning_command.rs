@@ -166,3 +166,46 @@ fn a_bad_pruner_setting_is_refused_with_exit_2_naming_the_field() {
     assert!(err.contains("expected 2 or more"), "{err}");
     assert!(!dir.path().join("hpo.db").exists() || !err.contains("trial"));
 }
+
+#[test]
+fn a_resumed_study_prunes_against_the_curves_of_its_earlier_trials() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = run_file(
+        dir.path(),
+        "[pruner]\nkind = \"median\"\nmetric = \"val_loss\"\nn_startup_trials = 3",
+    );
+    let f = file.to_str().unwrap();
+    // three start-up trials complete (x = 0.91, 0.46, 0.25 with seed 4)
+    let out = hpo(dir.path(), &["run", "-q", "--max-evals", "3", f]);
+    assert_eq!(out.status.code(), Some(0));
+    // trial 3 (x = 0.69) is worse than their median at step 1: pruned at once, although this
+    // process has not completed any trial itself
+    let out = hpo(
+        dir.path(),
+        &["run", "-q", "--resume", "--max-evals", "4", f],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let t = Tracker::open(&format!(
+        "sqlite:///{}",
+        dir.path().join("hpo.db").display()
+    ))
+    .unwrap();
+    let exp = t.get_experiment_by_name("prune").unwrap().unwrap();
+    let study = hpo::tracking::find_study(&t, exp.experiment_id, "prune")
+        .unwrap()
+        .unwrap();
+    let children = t.child_runs(&study.info.run_id).unwrap();
+    let trial3 = children
+        .iter()
+        .find(|c| c.data.tag("hpo.trialNumber") == Some("3"))
+        .unwrap();
+    assert_eq!(trial3.data.tag("hpo.state"), Some("PRUNED"));
+    let step: i64 = trial3.data.tag("hpo.prunedStep").unwrap().parse().unwrap();
+    assert!(step < STEPS);
+    assert!(!dir.path().join("done-3").exists());
+}

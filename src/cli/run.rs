@@ -266,6 +266,11 @@ pub(crate) fn run(a: RunArgs, uri: &Option<String>) -> anyhow::Result<()> {
     }
     if let Some(p) = &rf.pruner {
         let watched = p.metric.clone().unwrap_or_else(|| study.metric.clone());
+        if let Some(r) = &resumed {
+            // the pruner compares new trials with the resumed ones too
+            let curves = crate::tracking::curves::load_curves(&tracker, r, &watched)?;
+            builder = builder.prior_curves(curves);
+        }
         builder = builder.pruner_boxed(p.kind.build()).prune_metric(watched);
     }
     if let Some(r) = resumed {

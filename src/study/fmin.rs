@@ -20,7 +20,7 @@ use rand::RngExt;
 use super::ask_tell::{Study, StudyError};
 use super::interrupt::Interrupt;
 use super::observer::{Control, Observer, StopReason, StudyInfo, TrialReport};
-use super::prune::{CurveState, NoPruner, PruneShared, Pruner};
+use super::prune::{CurveState, Curves, NoPruner, PruneShared, Pruner};
 use super::stop::{LossThreshold, NoProgress};
 use crate::algo::{Algorithm, Tpe};
 use crate::space::{Params, Space, Value};
@@ -273,6 +273,7 @@ pub struct Fmin<'a, O> {
     interrupt: Option<Interrupt>,
     pruner: Box<dyn Pruner>,
     prune_metric: String,
+    prior_curves: Curves,
 }
 
 impl<'a, O: Objective> Fmin<'a, O> {
@@ -292,7 +293,15 @@ impl<'a, O: Objective> Fmin<'a, O> {
             interrupt: None,
             pruner: Box::new(NoPruner),
             prune_metric: "loss".into(),
+            prior_curves: Curves::new(),
         }
+    }
+
+    /// The learning curves of the prior trials (keyed by the numbers they keep, as when
+    /// resuming), so the pruner compares new trials with them too.
+    pub fn prior_curves(mut self, curves: Curves) -> Self {
+        self.prior_curves = curves;
+        self
     }
 
     /// The pruner that stops unpromising trials from the values they report (see
@@ -454,6 +463,7 @@ impl<'a, O: Objective> Fmin<'a, O> {
                 self.prune_metric.clone(),
             )),
         };
+        cfg.prune.add_prior(&self.prior_curves);
         let objective = &self.objective;
         let observers = &mut self.observers;
         let stop = match &pool {

@@ -22,6 +22,7 @@
 
 pub mod artifacts;
 mod checkpoint;
+pub mod curves;
 mod known_runs;
 pub mod lease;
 mod lease_keeper;

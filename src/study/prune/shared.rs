@@ -53,6 +53,14 @@ impl PruneShared {
         self.curves.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Add the curves of earlier trials (a resumed study's), keyed by their numbers.
+    pub fn add_prior(&self, prior: &Curves) {
+        let mut curves = self.lock();
+        for (n, c) in prior.iter() {
+            curves.insert(n, c.clone());
+        }
+    }
+
     /// Trial `n` started.
     pub fn start(&self, n: usize) {
         self.lock().start(n);
