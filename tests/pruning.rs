@@ -308,3 +308,33 @@ fn a_pruned_trial_is_recorded_killed_with_its_state_step_and_value_and_resumes_p
         assert_eq!(back.loss, t.loss);
     }
 }
+
+/// The share of 200 anneal suggestions in [8, 10] after 20 trials at x = 9 ending in `result`.
+fn anneal_share_near_nine(result: impl Fn() -> TrialResult) -> f64 {
+    use std::collections::BTreeMap;
+    let space = Space::from_params([hp::uniform("x", 0.0, 10.0)]).unwrap();
+    let mut study = Study::new(&space, Random, 0);
+    for _ in 0..20 {
+        let at = BTreeMap::from([("x".to_string(), hpo::Value::Float(9.0))]);
+        study.add_trial(&at, result()).unwrap();
+    }
+    let view = hpo::trial::HistoryView::new(study.trials());
+    let anneal = hpo::Anneal::default();
+    let near = (0..200)
+        .filter(|&s| {
+            let mut rng = hpo::algo::trial_rng(s, 20);
+            let a = hpo::Algorithm::suggest(&anneal, &space, &view, &mut rng);
+            (8.0..=10.0).contains(&space.params_of(a).f64("x").unwrap())
+        })
+        .count();
+    near as f64 / 200.0
+}
+
+#[test]
+fn anneal_skips_pruned_trials() {
+    // ok trials at 9 are perturbed around 9
+    assert!(anneal_share_near_nine(|| TrialResult::ok(1.0)) > 0.5);
+    // pruned ones are never a parent: the draws come from the prior (20% in [8, 10])
+    let pruned = anneal_share_near_nine(|| TrialResult::pruned_at(5, 0.1));
+    assert!(pruned < 0.35, "{pruned}");
+}
