@@ -129,3 +129,26 @@ impl Curves {
         self.trials.is_empty()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_repeated_step_keeps_its_first_value_and_the_last_step_is_the_highest() {
+        let mut c = Curves::new();
+        assert!(c.report(0, 3, 1.0));
+        assert!(c.report(0, 1, 2.0));
+        assert!(!c.report(0, 3, 9.0));
+        let t = c.get(0).unwrap();
+        assert_eq!(t.values[&3], 1.0);
+        assert_eq!(t.last(), Some((3, 1.0)));
+        assert_eq!(t.best(), 1.0);
+        assert_eq!(t.state, CurveState::Running);
+        c.finish(0, CurveState::Complete);
+        assert_eq!(c.completed().count(), 1);
+        let mut nan = TrialCurve::new();
+        nan.values.insert(0, f64::NAN);
+        assert!(nan.best().is_nan());
+    }
+}
