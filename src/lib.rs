@@ -30,7 +30,7 @@ pub mod ui;
 pub use algo::{Algorithm, Anneal, Random, Tpe};
 pub use space::{hp, Assignment, Dist, Node, ParamError, Params, Space, SpaceError, Value};
 pub use study::{
-    fmin, with_context, Fmin, Interrupt, Observer, StopReason, Study, StudyError, StudyResult,
-    TrialContext,
+    fmin, with_context, Fmin, Interrupt, Observer, Pruner, StopReason, Study, StudyError,
+    StudyResult, TrialContext,
 };
 pub use trial::{IntoTrialResult, Status, Trial, TrialResult, TrialState};

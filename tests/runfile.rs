@@ -797,3 +797,101 @@ fn unsampleable_ranges_give_located_errors_naming_the_parameter() {
         );
     }
 }
+
+/// A run file with `lines` as [pruner] (from line 8).
+fn pr(lines: &str) -> String {
+    format!("[objective]\ncommand = [\"true\"]\n\n[space]\nx = {{ uniform = [0, 1] }}\n\n[pruner]\n{lines}\n")
+}
+
+#[test]
+fn pruner_tables_parse() {
+    use hpo::runfile::PrunerKind;
+    use hpo::study::prune::{Percentile, Threshold};
+    let r = parse(&pr(
+        "kind = \"median\"\nmetric = \"val_loss\"\nn_warmup_steps = 3",
+    ));
+    let p = r.pruner.unwrap();
+    assert_eq!(p.metric.as_deref(), Some("val_loss"));
+    assert_eq!(
+        p.kind,
+        PrunerKind::Median(Percentile {
+            percentile: 50.0,
+            n_startup_trials: 5,
+            n_warmup_steps: 3,
+            interval_steps: 1,
+            n_min_trials: 1,
+        })
+    );
+    assert_eq!(p.kind.build().name(), "median");
+    let p = parse(&pr(
+        "kind = \"asha\"\nmin_resource = \"auto\"\nreduction_factor = 3",
+    ))
+    .pruner
+    .unwrap();
+    assert_eq!(
+        p.kind,
+        PrunerKind::Asha {
+            min_resource: None,
+            reduction_factor: 3,
+            min_early_stopping_rate: 0,
+            bootstrap_count: 0
+        }
+    );
+    assert_eq!(p.metric, None);
+    let p = parse(&pr(
+        "kind = \"patient\"\npatience = 2\nmin_delta = 0.01\n[pruner.wrapped]\nkind = \"threshold\"\nupper = 5",
+    ))
+    .pruner
+    .unwrap();
+    assert_eq!(
+        p.kind,
+        PrunerKind::Patient {
+            wrapped: Some(Box::new(PrunerKind::Threshold(
+                Threshold::new(None, Some(5.0)).unwrap()
+            ))),
+            patience: 2,
+            min_delta: 0.01,
+        }
+    );
+    assert_eq!(p.kind.build().name(), "patient");
+    assert_eq!(
+        parse(&pr("kind = \"none\"")).pruner.unwrap().kind,
+        PrunerKind::None
+    );
+    assert!(parse(&sp("x = { uniform = [0, 1] }")).pruner.is_none());
+}
+
+#[test]
+fn bad_pruner_tables_give_located_errors() {
+    let cases: Vec<Case> = vec![
+        (pr("kind = \"medain\""), 8, 8, "unknown pruner kind 'medain'; expected one of median, percentile, asha, threshold, patient, none"),
+        (pr("metric = \"val_loss\""), 7, 1, "[pruner] needs kind = one of median"),
+        (pr("kind = \"median\"\nreduction_factor = 2"), 9, 1, "unknown key 'reduction_factor' in [pruner]; expected one of kind, metric, n_startup_trials"),
+        (pr("kind = \"asha\"\nreduction_factor = 1"), 9, 20, "'reduction_factor' is 1; expected 2 or more"),
+        (pr("kind = \"asha\"\nmin_resource = \"soon\""), 9, 16, "'min_resource' in [pruner] must be an integer >= 1 or \"auto\", got a string"),
+        (pr("kind = \"percentile\""), 7, 1, "needs percentile = a number from 0 to 100"),
+        (pr("kind = \"percentile\"\npercentile = 150"), 9, 14, "'percentile' is 150; expected a number from 0 to 100"),
+        (pr("kind = \"median\"\ninterval_steps = 0"), 9, 18, "'interval_steps' in [pruner] must be an integer >= 1, got 0"),
+        (pr("kind = \"threshold\"\nlower = 2\nupper = 1"), 9, 9, "expected lower <= upper"),
+        (pr("kind = \"threshold\""), 7, 1, "give lower, upper or both"),
+        (pr("kind = \"patient\"\npatience = 2\nwrapped = \"median\""), 10, 11, "'wrapped' in [pruner] must be a table"),
+        (pr("kind = \"patient\"\npatience = 2\nmin_delta = -1"), 10, 13, "'min_delta' is -1; expected a number >= 0"),
+        (pr("kind = \"patient\"\npatience = 1\n[pruner.wrapped]\nkind = \"median\"\nmetric = \"x\""), 12, 1, "unknown key 'metric' in [pruner.wrapped]"),
+        (pr("kind = \"median\"\nmetric = \"\""), 9, 10, "'metric' in [pruner] must not be empty"),
+    ];
+    let mut failures = Vec::new();
+    for (text, line, col, phrase) in &cases {
+        let msg = match RunFile::parse(text, "bad.toml") {
+            Ok(_) => {
+                failures.push(format!("accepted:\n{text}"));
+                continue;
+            }
+            Err(e) => e.to_string(),
+        };
+        let want = format!("bad.toml:{line}:{col}: ");
+        if !msg.starts_with(&want) || !msg.contains(phrase) {
+            failures.push(format!("want {want}...{phrase}\n got {msg}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}

@@ -65,13 +65,15 @@ impl Algorithm for Anneal {
 
     fn suggest(&self, space: &Space, history: &HistoryView<'_>, rng: &mut TrialRng) -> Assignment {
         // trial positions ranked by loss; pending and failed last (loss +inf), ties by position
-        // (the trials are in number order, and a resumed study's numbers may have gaps)
+        // (the trials are in number order, and a resumed study's numbers may have gaps);
+        // pruned trials are skipped
         let mut ranked: Vec<(f64, usize)> = history
             .iter()
             .enumerate()
-            .map(|(i, (_, o))| match o {
-                Observation::Ok(l) => (l, i),
-                _ => (f64::INFINITY, i),
+            .filter_map(|(i, (_, o))| match o {
+                Observation::Ok(l) => Some((l, i)),
+                Observation::Pruned { .. } => None,
+                _ => Some((f64::INFINITY, i)),
             })
             .collect();
         ranked.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));

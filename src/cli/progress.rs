@@ -51,7 +51,7 @@ impl Observer for Progress {
 
     fn on_trial_end(&mut self, trial: &Trial, trials: &[Trial]) -> Control {
         self.done += 1;
-        if trial.state != TrialState::Ok {
+        if matches!(trial.state, TrialState::Failed | TrialState::Killed) {
             self.failed += 1;
         }
         if let Some(l) = trial.ok_loss() {

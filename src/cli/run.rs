@@ -15,6 +15,7 @@ use crate::bench::problems;
 use crate::objective::command::CommandObjective;
 use crate::runfile::{ObjectiveSpec, RunFile};
 use crate::space::Params;
+use crate::study::prune::PruneSummary;
 use crate::study::{Fmin, Interrupt, Objective};
 use crate::tracking::Recorder;
 use crate::trial::TrialState;
@@ -22,7 +23,7 @@ use crate::trial::TrialState;
 /// Arguments of `run`.
 #[derive(Args, Debug)]
 pub struct RunArgs {
-    /// The run file (TOML with [study], [objective] and [space]).
+    /// The run file (TOML with [study], [objective], [space] and optionally [pruner]).
     pub file: PathBuf,
     /// Total number of trials (resumed trials included).
     #[arg(long)]
@@ -182,6 +183,9 @@ struct RunOut {
     metric: String,
     trials: usize,
     failed: usize,
+    pruned: usize,
+    /// Pruned trials and steps saved (when trials reported steps).
+    pruning: Option<PruneSummary>,
     seed: u64,
     stop_reason: String,
     best: Option<BestOut>,
@@ -261,6 +265,15 @@ pub(crate) fn run(a: RunArgs, uri: &Option<String>) -> anyhow::Result<()> {
     if let Some(n) = study.no_progress {
         builder = builder.no_progress(n);
     }
+    if let Some(p) = &rf.pruner {
+        let watched = p.metric.clone().unwrap_or_else(|| study.metric.clone());
+        if let Some(r) = &resumed {
+            // the pruner compares new trials with the resumed ones too
+            let curves = crate::tracking::curves::load_curves(&tracker, r, &watched)?;
+            builder = builder.prior_curves(curves);
+        }
+        builder = builder.pruner_boxed(p.kind.build()).prune_metric(watched);
+    }
     if let Some(r) = resumed {
         if r.trials.len() >= study.max_evals {
             eprintln!(
@@ -300,8 +313,10 @@ pub(crate) fn run(a: RunArgs, uri: &Option<String>) -> anyhow::Result<()> {
     let failed = result
         .trials
         .iter()
-        .filter(|t| t.state != TrialState::Ok)
+        .filter(|t| matches!(t.state, TrialState::Failed | TrialState::Killed))
         .count();
+    let pruning = PruneSummary::of(&result.trials);
+    let pruned = pruning.map_or(0, |p| p.pruned);
     // only a trial whose run is in the store is named
     let best = recording.best(&result);
     let study_run = handle.study_run_id();
@@ -332,6 +347,8 @@ pub(crate) fn run(a: RunArgs, uri: &Option<String>) -> anyhow::Result<()> {
             metric: study.metric.clone(),
             trials: result.trials.len(),
             failed,
+            pruned,
+            pruning,
             seed: result.seed,
             stop_reason: result.stop_reason.to_string(),
             best: best.map(|b| BestOut {
@@ -375,6 +392,9 @@ pub(crate) fn run(a: RunArgs, uri: &Option<String>) -> anyhow::Result<()> {
             );
             println!("best params  {}", b.params.to_json());
         }
+    }
+    if let Some(p) = pruning.filter(|p| p.pruned > 0) {
+        println!("pruning      {p}");
     }
     if let Some(id) = study_run
         .as_ref()

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::experiments::find;
 use super::open_tracker;
 use super::output::{duration, json, num, table, time};
-use crate::tracking::recorder::{TAG_METRIC, TAG_RUN_TYPE};
+use crate::tracking::recorder::{STATE_PRUNED, TAG_METRIC, TAG_RUN_TYPE, TAG_STATE};
 use crate::tracking::{Run, RunsQuery, Tracker, ViewType};
 
 /// Run commands.
@@ -139,7 +139,12 @@ fn row(r: &Run, indent: bool, metrics: &[String]) -> Vec<String> {
     let mut v = vec![
         r.info.run_id.clone(),
         name,
-        r.info.status.to_string(),
+        // a pruned trial is KILLED for MLflow clients; hpo shows what it is
+        if r.data.tag(TAG_STATE) == Some(STATE_PRUNED) {
+            STATE_PRUNED.to_string()
+        } else {
+            r.info.status.to_string()
+        },
         time(r.info.start_time),
         dur,
     ];

@@ -1,5 +1,5 @@
 //! Run files: the TOML file `hpo run space.toml` reads, with a `[study]`, an `[objective]` and a
-//! `[space]` table.
+//! `[space]` table, and optionally a `[pruner]` (see [`PrunerSpec`]).
 //!
 //! ```toml
 //! [study]
@@ -21,6 +21,7 @@
 
 mod duration;
 mod parse;
+mod pruner;
 mod read;
 
 use std::fmt;
@@ -30,6 +31,7 @@ use std::time::Duration;
 use crate::space::Space;
 
 pub use duration::{format_duration, parse_duration, DURATION_HELP};
+pub use pruner::{pruner_keys, PrunerKind, PrunerSpec};
 pub use read::MAX_RUN_FILE_BYTES;
 
 /// The keys `[study]` accepts.
@@ -262,6 +264,8 @@ pub struct RunFile {
     pub objective: ObjectiveSpec,
     /// The validated `[space]`.
     pub space: Space,
+    /// The `[pruner]`, if the file has one.
+    pub pruner: Option<PrunerSpec>,
     /// Likely mistakes that do not stop the run.
     pub warnings: Vec<Diagnostic>,
 }
@@ -372,6 +376,14 @@ impl fmt::Display for RunFile {
         writeln!(f, "run file: {}", self.path.display())?;
         writeln!(f, "study: {} ({})", self.experiment_name(), self.study)?;
         writeln!(f, "objective: {}", self.objective)?;
+        if let Some(p) = &self.pruner {
+            writeln!(
+                f,
+                "pruner: {}, watching {}",
+                p.kind,
+                p.metric.as_deref().unwrap_or(&self.study.metric)
+            )?;
+        }
         writeln!(
             f,
             "space: {} parameter{}",

@@ -9,6 +9,7 @@ use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use super::duration::{parse_duration, seconds, DURATION_HELP};
+use super::pruner::{read_pruner, PrunerSpec};
 use super::{
     DataSource, Diagnostic, ObjectiveSpec, RunFile, RunFileError, StudySettings, Validation,
     COMMAND_PLACEHOLDERS, LINFA_DATASETS, LINFA_METRICS, LINFA_MODELS, OBJECTIVE_KEYS, STUDY_KEYS,
@@ -37,7 +38,7 @@ pub(super) fn parse(text: &str, path: &Path) -> Result<RunFile, RunFileError> {
             format!("TOML syntax error: {}", e.message().trim()),
         )))
     })?;
-    let (study, objective, space) = read(doc.get_ref(), text, path).map_err(|l| {
+    let (study, objective, space, pruner) = read(doc.get_ref(), text, path).map_err(|l| {
         let d = diag(l);
         RunFileError::Invalid(d)
     })?;
@@ -46,6 +47,7 @@ pub(super) fn parse(text: &str, path: &Path) -> Result<RunFile, RunFileError> {
         study,
         objective,
         space: space.space,
+        pruner,
         warnings: space.warnings.into_iter().map(diag).collect(),
     })
 }
@@ -54,20 +56,22 @@ fn read(
     doc: &DeTable<'_>,
     text: &str,
     path: &Path,
-) -> Result<(StudySettings, ObjectiveSpec, TomlSpace), Located> {
+) -> Result<(StudySettings, ObjectiveSpec, TomlSpace, Option<PrunerSpec>), Located> {
     let mut study = None;
     let mut objective = None;
     let mut space = None;
+    let mut pruner = None;
     for (k, v) in entries(doc) {
         let slot = match k.get_ref().as_ref() {
             "study" => &mut study,
             "objective" => &mut objective,
             "space" => &mut space,
+            "pruner" => &mut pruner,
             other => {
                 return Err(Located::new(
                     k.span(),
                     format!(
-                        "unknown {} '{other}' at the top level; expected the tables [study], [objective] and [space]",
+                        "unknown {} '{other}' at the top level; expected the tables [study], [objective], [space] and [pruner]",
                         if v.get_ref().is_table() { "table" } else { "key" }
                     ),
                 ))
@@ -107,10 +111,14 @@ fn read(
     };
     let space = space_from_table(space_table, space_span, text)?;
     let objective = read_objective(objective.0, objective.1, &space.space, path)?;
-    Ok((study, objective, space))
+    let pruner = match pruner {
+        Some((t, span)) => Some(read_pruner(t, span)?),
+        None => None,
+    };
+    Ok((study, objective, space, pruner))
 }
 
-fn unknown_key(k: &Spanned<Cow<'_, str>>, table: &str, valid: &[&str]) -> Located {
+pub(super) fn unknown_key(k: &Spanned<Cow<'_, str>>, table: &str, valid: &[&str]) -> Located {
     let hint = valid
         .iter()
         .find(|v| close(k.get_ref(), v))
@@ -142,14 +150,14 @@ fn close(a: &str, b: &str) -> bool {
     prefix + suffix >= a.len().max(b.len()) - 1
 }
 
-fn wrong_type(v: &Spanned<DeValue<'_>>, what: &str, expected: &str) -> Located {
+pub(super) fn wrong_type(v: &Spanned<DeValue<'_>>, what: &str, expected: &str) -> Located {
     Located::new(
         v.span(),
         format!("{what} must be {expected}, got {}", type_name(v.get_ref())),
     )
 }
 
-fn string(v: &Spanned<DeValue<'_>>, what: &str) -> Result<String, Located> {
+pub(super) fn string(v: &Spanned<DeValue<'_>>, what: &str) -> Result<String, Located> {
     match v.get_ref() {
         DeValue::String(s) if !s.trim().is_empty() => Ok(s.to_string()),
         DeValue::String(_) => Err(Located::new(v.span(), format!("{what} must not be empty"))),
@@ -157,7 +165,11 @@ fn string(v: &Spanned<DeValue<'_>>, what: &str) -> Result<String, Located> {
     }
 }
 
-fn one_of(v: &Spanned<DeValue<'_>>, what: &str, valid: &[&str]) -> Result<String, Located> {
+pub(super) fn one_of(
+    v: &Spanned<DeValue<'_>>,
+    what: &str,
+    valid: &[&str],
+) -> Result<String, Located> {
     let s = string(v, what)?;
     if valid.contains(&s.as_str()) {
         Ok(s)
@@ -169,7 +181,7 @@ fn one_of(v: &Spanned<DeValue<'_>>, what: &str, valid: &[&str]) -> Result<String
     }
 }
 
-fn positive(v: &Spanned<DeValue<'_>>, what: &str, min: i64) -> Result<usize, Located> {
+pub(super) fn positive(v: &Spanned<DeValue<'_>>, what: &str, min: i64) -> Result<usize, Located> {
     match integer(v) {
         Some(Ok(i)) if i >= min => Ok(i as usize),
         Some(Ok(i)) => Err(Located::new(

@@ -196,6 +196,7 @@ impl Study {
             params: self.space.params_of(a),
             state: TrialState::Running,
             loss: None,
+            last_step: None,
             metrics: BTreeMap::new(),
             message: None,
             started: now,
@@ -264,6 +265,9 @@ impl Study {
         t.loss = r.loss;
         t.metrics = r.metrics;
         t.message = r.message;
+        if r.step.is_some() {
+            t.last_step = r.step;
+        }
         t.ended = Some(ended);
         Ok(())
     }

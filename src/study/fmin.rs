@@ -11,7 +11,8 @@ use std::borrow::Borrow;
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant, SystemTime};
 
 use rand::RngExt;
@@ -19,10 +20,11 @@ use rand::RngExt;
 use super::ask_tell::{Study, StudyError};
 use super::interrupt::Interrupt;
 use super::observer::{Control, Observer, StopReason, StudyInfo, TrialReport};
+use super::prune::{CurveState, Curves, NoPruner, PruneShared, Pruner};
 use super::stop::{LossThreshold, NoProgress};
 use crate::algo::{Algorithm, Tpe};
 use crate::space::{Params, Space, Value};
-use crate::trial::{IntoTrialResult, Trial, TrialResult};
+use crate::trial::{IntoTrialResult, Status, Trial, TrialResult, TrialState};
 
 /// Handed to an objective with its params: the trial's number and a way to report metrics,
 /// tags and artifacts while it runs (observers such as tracking record them).
@@ -31,6 +33,9 @@ pub struct TrialContext {
     tx: mpsc::Sender<Event>,
     attributes: Vec<(String, String)>,
     interrupt: Option<Interrupt>,
+    prune: Arc<PruneShared>,
+    pruned: AtomicBool,
+    rungs: AtomicUsize,
 }
 
 impl TrialContext {
@@ -64,13 +69,42 @@ impl TrialContext {
         let _ = self.tx.send(Event::Report(self.number, report));
     }
 
-    /// Report a metric value at a step (e.g. the validation loss after each epoch).
+    /// Report a metric value at a step (e.g. the validation loss after each epoch). When `key`
+    /// is the metric the study's pruner watches ([`Fmin::prune_metric`]), this is also a
+    /// [`report`](TrialContext::report) to the pruner: check [`should_prune`](Self::should_prune).
     pub fn log_metric(&self, key: &str, value: f64, step: i64) {
         self.send(TrialReport::Metric {
             key: key.to_string(),
             value,
             step,
         });
+        if key == self.prune.metric() {
+            self.ask_pruner(step, value);
+        }
+    }
+
+    /// Report the watched metric's `value` at `step` (an epoch, an iteration): it is logged as
+    /// that metric and the study's pruner decides. Returns true when the trial should stop now:
+    /// the objective should then return [`TrialResult::pruned`]. Without a pruner, always false.
+    /// A step reported twice keeps its first value.
+    pub fn report(&self, step: i64, value: f64) -> bool {
+        let key = self.prune.metric().to_string();
+        self.log_metric(&key, value, step);
+        self.should_prune()
+    }
+
+    /// Whether the pruner said, at the latest report, that this trial should stop.
+    pub fn should_prune(&self) -> bool {
+        self.pruned.load(Ordering::SeqCst)
+    }
+
+    fn ask_pruner(&self, step: i64, value: f64) {
+        let d = self.prune.report(self.number, step, value);
+        self.pruned.store(d.prune, Ordering::SeqCst);
+        // the successive-halving rung reached, as a tag, when it changes
+        if d.rungs > self.rungs.swap(d.rungs, Ordering::SeqCst) {
+            self.set_tag("hpo.rung", &(d.rungs - 1).to_string());
+        }
     }
 
     /// Set a tag on the trial.
@@ -237,6 +271,9 @@ pub struct Fmin<'a, O> {
     prior_trials: Vec<Trial>,
     observers: Vec<Box<dyn Observer + 'a>>,
     interrupt: Option<Interrupt>,
+    pruner: Box<dyn Pruner>,
+    prune_metric: String,
+    prior_curves: Curves,
 }
 
 impl<'a, O: Objective> Fmin<'a, O> {
@@ -254,7 +291,37 @@ impl<'a, O: Objective> Fmin<'a, O> {
             prior_trials: Vec::new(),
             observers: Vec::new(),
             interrupt: None,
+            pruner: Box::new(NoPruner),
+            prune_metric: "loss".into(),
+            prior_curves: Curves::new(),
         }
+    }
+
+    /// The learning curves of the prior trials (keyed by the numbers they keep, as when
+    /// resuming), so the pruner compares new trials with them too.
+    pub fn prior_curves(mut self, curves: Curves) -> Self {
+        self.prior_curves = curves;
+        self
+    }
+
+    /// The pruner that stops unpromising trials from the values they report (see
+    /// [`crate::study::prune`]); none by default.
+    pub fn pruner(mut self, pruner: impl Pruner + 'static) -> Self {
+        self.pruner = Box::new(pruner);
+        self
+    }
+
+    /// The pruner, already boxed.
+    pub fn pruner_boxed(mut self, pruner: Box<dyn Pruner>) -> Self {
+        self.pruner = pruner;
+        self
+    }
+
+    /// The metric the pruner watches: [`TrialContext::report`] logs under this name, and
+    /// [`TrialContext::log_metric`] with this key also reports (default `loss`).
+    pub fn prune_metric(mut self, key: impl Into<String>) -> Self {
+        self.prune_metric = key.into();
+        self
     }
 
     /// The search algorithm.
@@ -391,7 +458,12 @@ impl<'a, O: Objective> Fmin<'a, O> {
             deterministic,
             prior,
             interrupt: self.interrupt.clone(),
+            prune: Arc::new(PruneShared::new(
+                std::mem::replace(&mut self.pruner, Box::new(NoPruner)),
+                self.prune_metric.clone(),
+            )),
         };
+        cfg.prune.add_prior(&self.prior_curves);
         let objective = &self.objective;
         let observers = &mut self.observers;
         let stop = match &pool {
@@ -422,6 +494,26 @@ struct DriveConfig {
     deterministic: bool,
     prior: usize,
     interrupt: Option<Interrupt>,
+    prune: Arc<PruneShared>,
+}
+
+/// The result with the trial's last reported step (and, for a pruned trial that did not say,
+/// the value there as its loss); the curve takes the trial's final state.
+fn with_last_step(result: TrialResult, n: usize, prune: &PruneShared) -> TrialResult {
+    let mut result = result.normalized();
+    let state = match result.state() {
+        TrialState::Ok => CurveState::Complete,
+        TrialState::Pruned => CurveState::Pruned,
+        TrialState::Running | TrialState::Failed | TrialState::Killed => CurveState::Failed,
+    };
+    let last = prune.finish(n, state);
+    if let (None, Some((step, value))) = (result.step, last) {
+        result.step = Some(step);
+        if result.status == Status::Pruned && result.loss.is_none() {
+            result.loss = Some(value);
+        }
+    }
+    result
 }
 
 /// The driver loop: hand out trials while there is room, collect results and reports, ask the
@@ -488,14 +580,19 @@ fn drive<'s, O: Objective>(
                 attributes.extend(o.trial_attributes(asked.number));
             }
             in_flight += 1;
+            cfg.prune.start(asked.number);
             let tx = tx.clone();
             let interrupt = cfg.interrupt.clone();
+            let prune = cfg.prune.clone();
             let job = move || {
                 let ctx = TrialContext {
                     number: asked.number,
                     tx: tx.clone(),
                     attributes,
                     interrupt,
+                    prune,
+                    pruned: AtomicBool::new(false),
+                    rungs: AtomicUsize::new(0),
                 };
                 let result =
                     catch_unwind(AssertUnwindSafe(|| objective.evaluate(&asked.params, &ctx)))
@@ -547,6 +644,7 @@ fn drive<'s, O: Objective>(
             }
             Event::Done(n, result, ended) => {
                 in_flight -= 1;
+                let result = with_last_step(result, n, &cfg.prune);
                 // the number came from this study and finishes once, so this cannot fail
                 if study.finish(n, result, ended).is_err() {
                     continue;

@@ -4,10 +4,12 @@ pub mod ask_tell;
 pub mod fmin;
 pub mod interrupt;
 pub mod observer;
+pub mod prune;
 pub mod stop;
 
 pub use ask_tell::{AskedTrial, Study, StudyError};
 pub use fmin::{fmin, with_context, Fmin, Objective, StudyResult, TrialContext};
 pub use interrupt::{Interrupt, Subscription};
 pub use observer::{Control, Observer, StopReason, StudyInfo, TrialReport};
+pub use prune::{Pruner, PrunerError};
 pub use stop::{LossThreshold, NoProgress};

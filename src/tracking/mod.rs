@@ -22,6 +22,7 @@
 
 pub mod artifacts;
 mod checkpoint;
+pub mod curves;
 mod failure_log;
 pub mod gc;
 mod known_runs;

@@ -57,6 +57,14 @@ pub const TAG_FAILURE_REASON: &str = "hpo.failureReason";
 pub const TAG_SKIPPED_ARTIFACTS: &str = "hpo.skippedArtifacts";
 /// Tag on a study run: why it stopped.
 pub const TAG_STOP_REASON: &str = "hpo.stopReason";
+/// Tag on a pruned trial run (status KILLED): `PRUNED`.
+pub const TAG_STATE: &str = "hpo.state";
+/// Tag on a pruned trial run: the step it was pruned at.
+pub const TAG_PRUNED_STEP: &str = "hpo.prunedStep";
+/// Tag on a pruned trial run: the watched metric's value at that step.
+pub const TAG_PRUNED_VALUE: &str = "hpo.prunedValue";
+/// The value of [`TAG_STATE`] on a pruned trial run.
+pub const STATE_PRUNED: &str = "PRUNED";
 
 #[derive(Default)]
 struct Shared {
@@ -402,7 +410,9 @@ impl Observer for Recorder {
             };
         };
         let mut metrics = Vec::new();
-        if let Some(loss) = trial.loss {
+        let pruned = trial.state == TrialState::Pruned;
+        // a pruned trial has no final loss: its value is an intermediate one (a tag below)
+        if let (false, Some(loss)) = (pruned, trial.loss) {
             metrics.push(Metric::new(self.metric.clone(), loss, 0));
         }
         metrics.extend(
@@ -418,9 +428,18 @@ impl Observer for Recorder {
         if let (false, Some(m)) = (trial.state == TrialState::Ok, &trial.message) {
             tags.push(RunTag::new(TAG_FAILURE_REASON, truncate(m, 8000)));
         }
+        if pruned {
+            tags.push(RunTag::new(TAG_STATE, STATE_PRUNED));
+            if let Some(step) = trial.last_step {
+                tags.push(RunTag::new(TAG_PRUNED_STEP, step.to_string()));
+            }
+            if let Some(v) = trial.loss {
+                tags.push(RunTag::new(TAG_PRUNED_VALUE, v.to_string()));
+            }
+        }
         let status = match trial.state {
             TrialState::Ok => RunStatus::Finished,
-            TrialState::Killed => RunStatus::Killed,
+            TrialState::Killed | TrialState::Pruned => RunStatus::Killed,
             _ => RunStatus::Failed,
         };
         let end = trial.ended.map(epoch_millis);

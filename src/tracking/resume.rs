@@ -14,7 +14,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, SystemTime};
 
-use super::recorder::{TAG_FAILURE_REASON, TAG_RUN_TYPE, TAG_TRIAL_NUMBER};
+use super::recorder::{
+    STATE_PRUNED, TAG_FAILURE_REASON, TAG_PRUNED_STEP, TAG_PRUNED_VALUE, TAG_RUN_TYPE, TAG_STATE,
+    TAG_TRIAL_NUMBER,
+};
 use super::{ExperimentId, Run, RunId, RunStatus, RunTag, RunsQuery, Tracker, TrackingError};
 use crate::space::Space;
 use crate::trial::{Trial, TrialState};
@@ -127,9 +130,16 @@ pub fn load_trials(
                 study: study_name.to_string(),
                 reason: e.to_string(),
             })?;
-        let loss = c.data.metric(metric).map(|m| m.latest);
+        let mut loss = c.data.metric(metric).map(|m| m.latest);
+        let mut last_step = None;
+        let pruned = c.data.tag(TAG_STATE) == Some(STATE_PRUNED);
         let (state, message) = match c.info.status {
             RunStatus::Finished if loss.is_some_and(f64::is_finite) => (TrialState::Ok, None),
+            RunStatus::Killed if pruned => {
+                last_step = c.data.tag(TAG_PRUNED_STEP).and_then(|s| s.parse().ok());
+                loss = c.data.tag(TAG_PRUNED_VALUE).and_then(|v| v.parse().ok());
+                (TrialState::Pruned, None)
+            }
             RunStatus::Killed => (
                 TrialState::Killed,
                 c.data.tag(TAG_FAILURE_REASON).map(String::from),
@@ -155,6 +165,7 @@ pub fn load_trials(
             params: space.params_of(a),
             state,
             loss,
+            last_step,
             metrics: BTreeMap::new(),
             message,
             started: ms(c.info.start_time),

@@ -23,10 +23,13 @@ pub enum TrialState {
     Failed,
     /// Stopped from outside (e.g. a per-trial timeout).
     Killed,
+    /// Stopped early by the study's pruner (finished, not failed): its learning curve looked
+    /// unpromising at [`Trial::last_step`].
+    Pruned,
 }
 
 impl TrialState {
-    /// True once the trial has a result (ok, failed or killed).
+    /// True once the trial has a result (ok, failed, killed or pruned).
     pub fn is_finished(self) -> bool {
         self != TrialState::Running
     }
@@ -39,6 +42,7 @@ impl fmt::Display for TrialState {
             TrialState::Ok => "ok",
             TrialState::Failed => "failed",
             TrialState::Killed => "killed",
+            TrialState::Pruned => "pruned",
         })
     }
 }
@@ -53,6 +57,8 @@ pub enum Status {
     Fail,
     /// The evaluation was stopped from outside (e.g. timed out).
     Killed,
+    /// The evaluation stopped early because the pruner said so (see [`TrialResult::pruned`]).
+    Pruned,
 }
 
 /// What an objective returns for one trial: a loss, a status, extra metrics and a message.
@@ -66,6 +72,9 @@ pub struct TrialResult {
     pub metrics: BTreeMap<String, f64>,
     /// A message, e.g. the reason for a failure.
     pub message: Option<String>,
+    /// For a pruned trial, the step it was pruned at (`None`: filled in by the study from the
+    /// values the trial reported, see [`TrialResult::pruned`]).
+    pub step: Option<i64>,
 }
 
 impl TrialResult {
@@ -76,6 +85,7 @@ impl TrialResult {
             status: Status::Ok,
             metrics: BTreeMap::new(),
             message: None,
+            step: None,
         }
     }
 
@@ -86,6 +96,7 @@ impl TrialResult {
             status: Status::Fail,
             metrics: BTreeMap::new(),
             message: Some(reason.into()),
+            step: None,
         }
     }
 
@@ -94,6 +105,33 @@ impl TrialResult {
         TrialResult {
             status: Status::Killed,
             ..TrialResult::fail(reason)
+        }
+    }
+
+    /// A pruned result: the objective stopped because [`TrialContext::report`] (or
+    /// [`TrialContext::should_prune`]) said so. Inside [`Fmin`] the step and value are the
+    /// last ones the trial reported (the highest step and its value).
+    ///
+    /// [`TrialContext::report`]: crate::study::TrialContext::report
+    /// [`TrialContext::should_prune`]: crate::study::TrialContext::should_prune
+    /// [`Fmin`]: crate::study::Fmin
+    pub fn pruned() -> Self {
+        TrialResult {
+            loss: None,
+            status: Status::Pruned,
+            metrics: BTreeMap::new(),
+            message: None,
+            step: None,
+        }
+    }
+
+    /// A pruned result at `step`, where the watched value was `value` (for ask/tell, where
+    /// the study does not see the reports).
+    pub fn pruned_at(step: i64, value: f64) -> Self {
+        TrialResult {
+            loss: Some(value),
+            step: Some(step),
+            ..TrialResult::pruned()
         }
     }
 
@@ -114,6 +152,7 @@ impl TrialResult {
         match (self.status, self.loss) {
             (Status::Ok, Some(l)) if l.is_finite() => TrialState::Ok,
             (Status::Killed, _) => TrialState::Killed,
+            (Status::Pruned, _) => TrialState::Pruned,
             _ => TrialState::Failed,
         }
     }
@@ -177,10 +216,14 @@ pub struct Trial {
     pub number: usize,
     /// The parameters, typed.
     pub params: Params,
-    /// Running, ok, failed or killed.
+    /// Running, ok, failed, killed or pruned.
     pub state: TrialState,
-    /// The loss (ok trials; failed ones may carry one that is ignored).
+    /// The loss (ok trials; failed ones may carry one that is ignored; a pruned trial carries
+    /// the watched value at its last step).
     pub loss: Option<f64>,
+    /// The highest step the trial reported to the study's pruner (`None` if it reported none);
+    /// for a pruned trial, the step it was pruned at.
+    pub last_step: Option<i64>,
     /// Extra metrics the objective returned.
     pub metrics: BTreeMap<String, f64>,
     /// A message, e.g. why the trial failed.
@@ -241,6 +284,13 @@ pub enum Observation {
     Pending,
     /// Failed or killed.
     Failed,
+    /// Pruned at `step` (`None`: unknown) with the watched `value` there (NaN: unknown).
+    Pruned {
+        /// The step reached.
+        step: Option<i64>,
+        /// The value at that step.
+        value: f64,
+    },
 }
 
 /// The trials an algorithm may look at when it suggests the next one.
@@ -295,6 +345,10 @@ impl<'a> HistoryView<'a> {
                 _ => Observation::Failed,
             },
             TrialState::Failed | TrialState::Killed => Observation::Failed,
+            TrialState::Pruned => Observation::Pruned {
+                step: t.last_step,
+                value: t.loss.unwrap_or(f64::NAN),
+            },
         }
     }
 

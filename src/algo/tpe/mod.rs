@@ -14,6 +14,9 @@
 //!   parameters, instead of hyperopt's magic clip, smoothed categorical kernels, pending trials
 //!   treated as bad (constant liar), failed trials in the bad set (never good), and no
 //!   re-proposal of an evaluated point in a discrete space.
+//! - In both, pruned trials rank after every finished ok trial, by the step they reached
+//!   (further first) and then their value there, as Optuna does: when the good set has room
+//!   left after the finished trials, the pruned trials that got furthest fill it.
 //! - [`Tpe::hyperopt()`]: hyperopt 0.3.0's `tpe.suggest`: univariate, good set
 //!   `min(ceil(0.25 sqrt N), 25)` over all trials (pending and failed count as infinitely bad),
 //!   20 start-up trials, adaptive Parzen bandwidths with the prior inserted and the magic clip,
@@ -117,8 +120,8 @@ pub struct FloorDecay {
 /// like hyperopt's `fmin(f, space, algo=tpe.suggest, max_evals=50)`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Tpe {
-    /// Trials drawn at random before the model is used (counted over finished ok trials, or
-    /// over all trials with `Pending::Worst`).
+    /// Trials drawn at random before the model is used (counted over finished ok and pruned
+    /// trials, or over all trials with `Pending::Worst`).
     pub n_startup: usize,
     /// Candidates drawn from `l(x)` per suggestion.
     pub n_candidates: usize,
@@ -253,6 +256,54 @@ impl Default for Tpe {
     }
 }
 
+/// Where a trial ranks in the good/bad split: lower is better.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Rank {
+    /// 0: finished ok; 1: pruned; 2: pending or failed (hyperopt preset).
+    tier: u8,
+    /// Minus the step a pruned trial reached (0 otherwise).
+    neg_step: i64,
+    /// The loss, or a pruned trial's value (NaN as +inf).
+    value: f64,
+}
+
+impl Rank {
+    const PRUNED: u8 = 1;
+    const WORST: u8 = 2;
+
+    fn ok(loss: f64) -> Rank {
+        Rank {
+            tier: 0,
+            neg_step: 0,
+            value: loss,
+        }
+    }
+
+    fn pruned(step: Option<i64>, value: f64) -> Rank {
+        Rank {
+            tier: Rank::PRUNED,
+            // an unknown step ranks after every known one
+            neg_step: step.map_or(i64::MAX, i64::saturating_neg),
+            value: if value.is_nan() { f64::INFINITY } else { value },
+        }
+    }
+
+    fn worst() -> Rank {
+        Rank {
+            tier: Rank::WORST,
+            neg_step: 0,
+            value: f64::INFINITY,
+        }
+    }
+
+    fn cmp(&self, other: &Rank) -> std::cmp::Ordering {
+        self.tier
+            .cmp(&other.tier)
+            .then(self.neg_step.cmp(&other.neg_step))
+            .then(self.value.total_cmp(&other.value))
+    }
+}
+
 /// The split of a history into good and bad observations.
 struct Split {
     good: Vec<Obs>,
@@ -263,43 +314,67 @@ struct Split {
 
 impl Tpe {
     /// Returns None while in the start-up phase.
+    ///
+    /// Trials are ranked as Optuna does: finished ok trials by loss first, then pruned trials
+    /// by the step they reached (further first) and their value there (lower first, NaN last),
+    /// then (hyperopt preset) pending and failed trials as infinitely bad; ties by trial order.
+    /// Pruned trials count towards the start-up and the good-set size like finished ones; they
+    /// are never treated as failures.
     fn split(&self, history: &HistoryView<'_>) -> Option<Split> {
-        // (loss, trial index), trial order
-        let mut scored: Vec<(f64, usize)> = Vec::with_capacity(history.len());
+        // (rank, trial index), trial order
+        let mut scored: Vec<(Rank, usize)> = Vec::with_capacity(history.len());
         let mut pending: Vec<usize> = Vec::new();
         for (i, (_, o)) in history.iter().enumerate() {
             match (o, self.pending) {
-                (Observation::Ok(l), _) => scored.push((l, i)),
+                (Observation::Ok(l), _) => scored.push((Rank::ok(l), i)),
+                (Observation::Pruned { step, value }, _) => {
+                    scored.push((Rank::pruned(step, value), i))
+                }
                 (Observation::Pending, Pending::Liar) => pending.push(i),
                 (Observation::Failed, _) if self.failed_as_bad => pending.push(i),
                 (Observation::Pending | Observation::Failed, Pending::Worst) => {
-                    scored.push((f64::INFINITY, i))
+                    scored.push((Rank::worst(), i))
                 }
                 _ => {}
             }
         }
         let n = scored.len();
-        if n < self.n_startup || !scored.iter().any(|s| s.0.is_finite()) {
+        if n < self.n_startup || !scored.iter().any(|s| s.0.tier < Rank::WORST) {
             return None;
         }
         let k = split::n_good(self.gamma, n);
-        // only the best k + 1 need ordering: (loss, trial) is a total order, so selecting them
+        // only the best k + 1 need ordering: (rank, trial) is a total order, so selecting them
         // first gives the same good set as a full sort
-        let by_loss = |a: &(f64, usize), b: &(f64, usize)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
+        let by_rank = |a: &(Rank, usize), b: &(Rank, usize)| a.0.cmp(&b.0).then(a.1.cmp(&b.1));
         let mut ranked = scored.clone();
         if k + 1 < ranked.len() {
-            ranked.select_nth_unstable_by(k + 1, by_loss);
+            ranked.select_nth_unstable_by(k + 1, by_rank);
             ranked.truncate(k + 1);
         }
-        ranked.sort_unstable_by(by_loss);
-        let mut good_idx: Vec<(f64, usize)> = ranked[..k].to_vec();
-        let threshold = ranked.get(k).map(|r| r.0).filter(|l| l.is_finite());
-        let losses: Vec<f64> = good_idx.iter().map(|g| g.0).collect();
-        let gw = split::good_weights(self.good_weights, &losses, threshold);
+        ranked.sort_unstable_by(by_rank);
+        let good_idx: Vec<(Rank, usize)> = ranked[..k].to_vec();
+        let threshold = ranked
+            .get(k)
+            .filter(|r| r.0.tier != Rank::PRUNED)
+            .map(|r| r.0.value)
+            .filter(|l| l.is_finite());
+        // pruned trials in the good set weigh 1; the others by their loss
+        let losses: Vec<f64> = good_idx
+            .iter()
+            .filter(|g| g.0.tier != Rank::PRUNED)
+            .map(|g| g.0.value)
+            .collect();
+        let mut gw = split::good_weights(self.good_weights, &losses, threshold).into_iter();
         let mut good: Vec<(usize, f64)> = good_idx
-            .drain(..)
-            .zip(gw)
-            .map(|((_, i), w)| (i, w))
+            .iter()
+            .map(|(r, i)| {
+                let w = if r.tier == Rank::PRUNED {
+                    1.0
+                } else {
+                    gw.next().unwrap_or(1.0)
+                };
+                (*i, w)
+            })
             .collect();
         good.sort_unstable_by_key(|g| g.0);
         let mut in_good = vec![false; history.len()];

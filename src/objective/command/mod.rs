@@ -15,8 +15,10 @@
 //! - **Failures.** A non-zero exit makes a FAILED trial with the tail of standard error as the
 //!   reason; running past the per-trial timeout, or an interrupt of the study (Ctrl-C), makes a
 //!   KILLED trial, and the whole process group is terminated (SIGTERM, then SIGKILL after the
-//!   grace period). Standard output and standard error are kept as the trial's artifacts
-//!   `stdout.txt` and `stderr.txt` for failed trials (see [`KeepOutput`]), up to a byte limit.
+//!   grace period). A trial the study's pruner stops (its `{"step": ...}` lines feed the
+//!   pruner as they arrive) is terminated the same way and recorded PRUNED. Standard output
+//!   and standard error are kept as the trial's artifacts `stdout.txt` and `stderr.txt` for
+//!   failed trials (see [`KeepOutput`]), up to a byte limit.
 //! - **Processes.** Nothing a trial's program does can hang hpo or outlive it: see [`process`]
 //!   (drained pipes, killed stragglers) and the guard that kills trials after a `kill -9` of hpo.
 
@@ -328,11 +330,13 @@ impl CommandObjective {
             .guard
             .get_or_init(|| guard::Guard::start(self.scratch.path()))
             .as_ref();
+        let prune = || ctx.should_prune();
         let launch = process::Launch {
             guard,
             key: &key,
             limits,
             interrupt: ctx.interrupt(),
+            prune: Some(&prune),
         };
         let ending = process::run(cmd, launch, &mut stdout, &mut stderr, |line| {
             report_curve(line, ctx)
@@ -341,7 +345,7 @@ impl CommandObjective {
         let result = self.result_of(&argv[0], &ending, &stdout, &stderr);
         let keep = match self.keep_output {
             KeepOutput::Always => true,
-            KeepOutput::Failed => result.status != Status::Ok,
+            KeepOutput::Failed => !matches!(result.status, Status::Ok | Status::Pruned),
             KeepOutput::Never => false,
         };
         if keep {
@@ -381,6 +385,8 @@ impl CommandObjective {
                     "interrupted ({why}); the process group was terminated"
                 ));
             }
+            // the study fills in the step and value it reached
+            Some(process::Stop::Pruned) => return TrialResult::pruned(),
             None => {}
         }
         let Some(status) = ending.status else {

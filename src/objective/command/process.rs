@@ -5,7 +5,7 @@
 //!   [`guard`](super::guard) at once, so the group dies with hpo even after `kill -9`.
 //! - One thread waits on the program's exit (a pidfd), its standard output and its standard
 //!   error at once with `poll`: no sleeping loop, and output is read as it comes.
-//! - A per-trial timeout or an interrupt terminates the group: SIGTERM, then SIGKILL after the
+//! - A per-trial timeout, an interrupt or the pruner terminates the group: SIGTERM, then SIGKILL after the
 //!   grace period (at once when the interrupt is urgent).
 //! - Once the program has exited, its pipes get a short drain period; whatever still holds them
 //!   then (a background child, a grandchild that left for a session of its own) is killed, and
@@ -47,6 +47,8 @@ pub enum Stop {
     TimedOut,
     /// The study's interrupt, with its reason.
     Interrupted(String),
+    /// The study's pruner stopped the trial.
+    Pruned,
 }
 
 /// How a trial's process ended.
@@ -70,6 +72,8 @@ pub struct Launch<'a> {
     pub limits: Limits,
     /// The study's interrupt.
     pub interrupt: Option<&'a Interrupt>,
+    /// Asked after output is read: true when the pruner says to stop the trial.
+    pub prune: Option<&'a dyn Fn() -> bool>,
 }
 
 /// Run `cmd` (its stdout and stderr piped) to its end; see the module documentation.
@@ -85,6 +89,7 @@ pub fn run(
         key,
         limits,
         interrupt,
+        prune,
     } = launch;
     cmd.env(TRIAL_KEY_ENV, key).process_group(0);
     // spawned without a pre-exec hook, so the standard library can use posix_spawn (a vfork)
@@ -95,7 +100,8 @@ pub fn run(
     if let Some(g) = guard {
         g.register(pid);
     }
-    let result = watch(&mut child, limits, interrupt, stdout, stderr, &mut on_line);
+    let stops = Stops { interrupt, prune };
+    let result = watch(&mut child, limits, stops, stdout, stderr, &mut on_line);
     // whatever happened, nothing of the trial survives it
     let group_left = kill_group(pid, libc::SIGKILL);
     let held = result.as_ref().is_ok_and(|e| e.output_held);
@@ -174,14 +180,21 @@ fn pidfd(pid: i32) -> Option<std::os::fd::OwnedFd> {
     (fd >= 0).then(|| unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
+/// What can stop a trial from outside besides its timeout.
+struct Stops<'a> {
+    interrupt: Option<&'a Interrupt>,
+    prune: Option<&'a dyn Fn() -> bool>,
+}
+
 fn watch(
     child: &mut Child,
     limits: Limits,
-    interrupt: Option<&Interrupt>,
+    stops: Stops<'_>,
     stdout: &mut Capture,
     stderr: &mut Capture,
     on_line: &mut impl FnMut(&str),
 ) -> io::Result<Ending> {
+    let Stops { interrupt, prune } = stops;
     let pid = child.id() as i32;
     let mut out = Pipe::new(child.stdout.take());
     let mut err = Pipe::new(child.stderr.take());
@@ -203,6 +216,9 @@ fn watch(
                     stopped = Some(Stop::Interrupted(why));
                 } else if deadline.is_some_and(|d| now >= d) {
                     stopped = Some(Stop::TimedOut);
+                } else if prune.is_some_and(|p| p()) {
+                    // like an interrupt, never urgent: SIGTERM, then SIGKILL after the grace
+                    stopped = Some(Stop::Pruned);
                 }
             }
             if stopped.is_some() && !kill_sent {

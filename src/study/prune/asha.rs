@@ -1,0 +1,249 @@
+//! Successive halving, asynchronous (ASHA): trials climb rungs; at each rung only the best
+//! `1 / reduction_factor` of the trials that reached it go on.
+
+use std::sync::OnceLock;
+
+use super::{Curves, Pruner, PrunerError};
+
+/// Asynchronous successive halving (Optuna's `SuccessiveHalvingPruner`, for a minimized metric).
+///
+/// Rung `r` is reached at step `min_resource * reduction_factor^(min_early_stopping_rate + r)`.
+/// When a trial's last step reaches its next rung, its value at that step is recorded for the
+/// rung ([`TrialCurve::rungs`](super::TrialCurve::rungs)); it goes on only if that value is
+/// among the best `floor(n / reduction_factor)` (at least one) of the `n` values recorded at the
+/// rung so far by every trial, itself included (ties are promoted). A NaN value at a rung, or
+/// fewer than `bootstrap_count + 1` values there, prunes. Several rungs can be climbed by one
+/// report if steps were skipped.
+///
+/// `min_resource = None` ("auto") is estimated once, when first needed, as the highest last step
+/// among completed trials divided by 100 (at least 1); until a trial completed, nothing is
+/// pruned.
+#[derive(Debug)]
+pub struct SuccessiveHalving {
+    /// Steps of the first rung (`None`: estimated, see above).
+    pub min_resource: Option<i64>,
+    /// Each rung keeps one in this many trials (at least 2).
+    pub reduction_factor: i64,
+    /// Rungs skipped at the start (the first rung is at `min_resource * rf^rate`).
+    pub min_early_stopping_rate: u32,
+    /// Values needed at a rung before any trial is promoted from it.
+    pub bootstrap_count: usize,
+    auto: OnceLock<i64>,
+}
+
+impl SuccessiveHalving {
+    /// ASHA with these settings; errors name the setting out of range.
+    pub fn new(
+        min_resource: Option<i64>,
+        reduction_factor: i64,
+        min_early_stopping_rate: u32,
+        bootstrap_count: usize,
+    ) -> Result<Self, PrunerError> {
+        if let Some(m) = min_resource.filter(|&m| m < 1) {
+            return Err(PrunerError::new(
+                "min_resource",
+                m,
+                "expected 1 or more (or \"auto\")",
+            ));
+        }
+        if reduction_factor < 2 {
+            return Err(PrunerError::new(
+                "reduction_factor",
+                reduction_factor,
+                "expected 2 or more",
+            ));
+        }
+        if min_early_stopping_rate > 30 {
+            return Err(PrunerError::new(
+                "min_early_stopping_rate",
+                min_early_stopping_rate,
+                "expected 0 to 30",
+            ));
+        }
+        Ok(SuccessiveHalving {
+            min_resource,
+            reduction_factor,
+            min_early_stopping_rate,
+            bootstrap_count,
+            auto: OnceLock::new(),
+        })
+    }
+
+    /// Optuna's defaults: min resource auto, reduction factor 4, rate 0, no bootstrap.
+    pub fn optuna_defaults() -> Self {
+        SuccessiveHalving {
+            min_resource: None,
+            reduction_factor: 4,
+            min_early_stopping_rate: 0,
+            bootstrap_count: 0,
+            auto: OnceLock::new(),
+        }
+    }
+
+    fn min_resource(&self, curves: &Curves) -> Option<i64> {
+        if let Some(m) = self.min_resource {
+            return Some(m);
+        }
+        if let Some(m) = self.auto.get() {
+            return Some(*m);
+        }
+        let last = curves.completed().filter_map(|c| c.last_step()).max()?;
+        Some(*self.auto.get_or_init(|| (last / 100).max(1)))
+    }
+
+    /// The step at which rung `rung` is reached (saturating).
+    fn rung_step(&self, min_resource: i64, rung: usize) -> i64 {
+        let exp = (self.min_early_stopping_rate as u64).saturating_add(rung as u64);
+        let exp = u32::try_from(exp).unwrap_or(u32::MAX);
+        self.reduction_factor
+            .checked_pow(exp)
+            .and_then(|f| f.checked_mul(min_resource))
+            .unwrap_or(i64::MAX)
+    }
+}
+
+impl Pruner for SuccessiveHalving {
+    fn name(&self) -> &'static str {
+        "asha"
+    }
+
+    fn prune(&self, curves: &mut Curves, trial: usize) -> bool {
+        let Some((step, value)) = curves.get(trial).and_then(|c| c.last()) else {
+            return false;
+        };
+        let Some(min_resource) = self.min_resource(curves) else {
+            return false;
+        };
+        loop {
+            let rung = curves.get(trial).map_or(0, |c| c.rungs.len());
+            if step < self.rung_step(min_resource, rung) {
+                return false;
+            }
+            if value.is_nan() {
+                return true;
+            }
+            if let Some(c) = curves.get_mut(trial) {
+                c.rungs.push(value);
+            }
+            let mut competing: Vec<f64> = curves
+                .iter()
+                .filter_map(|(_, c)| c.rungs.get(rung).copied())
+                .collect();
+            if competing.len() <= self.bootstrap_count {
+                return true;
+            }
+            let promotable = (competing.len() / self.reduction_factor as usize).max(1) - 1;
+            competing.sort_by(f64::total_cmp);
+            if value > competing[promotable] {
+                return true;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::CurveState;
+    use super::*;
+
+    fn asha(rf: i64) -> SuccessiveHalving {
+        SuccessiveHalving::new(Some(1), rf, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn first_trial_at_a_rung_is_promoted_and_the_rest_compete() {
+        let p = asha(2);
+        let mut c = Curves::new();
+        // rungs at steps 1, 2, 4, 8
+        c.report(0, 1, 1.0);
+        assert!(!p.prune(&mut c, 0), "alone at rung 0: promoted");
+        assert_eq!(c.get(0).unwrap().rungs, vec![1.0]);
+        c.report(1, 1, 2.0);
+        // rung 0 holds [1.0, 2.0]: the best 2/2 = 1 goes on; 2.0 > 1.0
+        assert!(p.prune(&mut c, 1));
+        assert_eq!(
+            c.get(1).unwrap().rungs,
+            vec![2.0],
+            "the rung it reached is recorded"
+        );
+        c.report(2, 1, 0.5);
+        // [1.0, 2.0, 0.5]: floor(3/2) = 1 promoted: 0.5 is the best
+        assert!(!p.prune(&mut c, 2));
+        c.report(3, 1, 1.0);
+        // [1, 2, .5, 1]: 2 promoted: sorted .5, 1, 1, 2 -> the 2nd is 1.0; a tie is promoted
+        assert!(!p.prune(&mut c, 3));
+    }
+
+    #[test]
+    fn between_rungs_no_decision_and_skipped_rungs_are_climbed() {
+        let p = asha(2);
+        let mut c = Curves::new();
+        c.report(0, 1, 1.0);
+        assert!(!p.prune(&mut c, 0));
+        c.report(0, 3, 1.0);
+        assert!(!p.prune(&mut c, 0), "step 3: rung 1 (step 2) climbed late");
+        assert_eq!(c.get(0).unwrap().rungs.len(), 2);
+        // a trial jumping straight to step 4 climbs rungs 0, 1 and 2 in one report
+        c.report(1, 4, 0.1);
+        assert!(!p.prune(&mut c, 1));
+        assert_eq!(c.get(1).unwrap().rungs, vec![0.1, 0.1, 0.1]);
+        // out of order: step 1 after step 4 changes nothing (the last step is 4)
+        c.report(1, 1, 9.0);
+        assert!(!p.prune(&mut c, 1));
+        assert_eq!(c.get(1).unwrap().rungs.len(), 3);
+    }
+
+    #[test]
+    fn nan_and_bootstrap() {
+        let p = asha(2);
+        let mut c = Curves::new();
+        c.report(0, 1, f64::NAN);
+        assert!(p.prune(&mut c, 0));
+        assert!(c.get(0).unwrap().rungs.is_empty());
+        let b = SuccessiveHalving::new(Some(1), 2, 0, 1).unwrap();
+        let mut c = Curves::new();
+        c.report(0, 1, 1.0);
+        assert!(
+            b.prune(&mut c, 0),
+            "one value at the rung, bootstrap 1: pruned"
+        );
+    }
+
+    #[test]
+    fn min_resource_auto_and_early_stopping_rate() {
+        let p = SuccessiveHalving::optuna_defaults();
+        let mut c = Curves::new();
+        c.report(0, 1, 5.0);
+        assert!(!p.prune(&mut c, 0), "no completed trial: no decision");
+        for s in 0..=400 {
+            c.report(1, s, 1.0);
+        }
+        c.finish(1, CurveState::Complete);
+        // min resource = 400 / 100 = 4; rungs at 4, 16, 64
+        c.report(2, 3, 9.0);
+        assert!(!p.prune(&mut c, 2));
+        c.report(2, 4, 9.0);
+        // trial 1 has no rung value (it finished before ASHA looked): alone, promoted
+        assert!(!p.prune(&mut c, 2));
+        c.report(3, 4, 10.0);
+        assert!(p.prune(&mut c, 3));
+        let r = SuccessiveHalving::new(Some(2), 3, 1, 0).unwrap();
+        // first rung at 2 * 3^1 = 6
+        let mut c = Curves::new();
+        c.report(0, 5, 1.0);
+        assert!(!r.prune(&mut c, 0));
+        assert!(c.get(0).unwrap().rungs.is_empty());
+    }
+
+    #[test]
+    fn settings() {
+        assert_eq!(
+            SuccessiveHalving::new(Some(1), 1, 0, 0).unwrap_err().field,
+            "reduction_factor"
+        );
+        assert_eq!(
+            SuccessiveHalving::new(Some(0), 2, 0, 0).unwrap_err().field,
+            "min_resource"
+        );
+    }
+}

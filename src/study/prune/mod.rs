@@ -1,0 +1,115 @@
+//! Pruning: stop unpromising trials early from their learning curves.
+//!
+//! A trial reports intermediate values of one watched metric at steps (epochs, iterations)
+//! through [`TrialContext::report`](super::TrialContext::report); after each report the study's
+//! [`Pruner`] looks at the trial's curve and at the other trials' curves ([`Curves`]) and says
+//! whether to stop it. A stopped trial returns [`TrialResult::pruned`](crate::TrialResult::pruned)
+//! and ends in the state [`Pruned`](crate::TrialState::Pruned): finished, not failed.
+//!
+//! **Direction.** A study minimizes, so every pruner reads the watched values as losses: lower
+//! is better. Watch a loss-like metric (or report the negated value of a score).
+//!
+//! **Steps.** A trial's *last step* is the highest step it reported (as Optuna's `last_step`),
+//! whatever the order of the reports; a second report at a step already reported is ignored.
+//! Pruners are pure computations over [`Curves`]: no I/O, no clock.
+
+mod asha;
+mod curves;
+mod median;
+mod none;
+mod patient;
+mod percentile;
+mod shared;
+mod summary;
+mod threshold;
+
+pub use asha::SuccessiveHalving;
+pub use curves::{CurveState, Curves, TrialCurve};
+pub use median::Median;
+pub use none::NoPruner;
+pub use patient::Patient;
+pub use percentile::Percentile;
+pub use shared::{Decision, PruneShared};
+pub use summary::PruneSummary;
+pub use threshold::Threshold;
+
+use std::fmt;
+
+/// Decides whether a running trial should stop, from its learning curve and the others'.
+pub trait Pruner: Send + Sync + fmt::Debug {
+    /// A short name (`median`, `percentile`, `asha`, `threshold`, `patient`, `none`).
+    fn name(&self) -> &'static str;
+
+    /// Whether trial `trial` (present in `curves`, just after a report) should stop now.
+    /// `curves` is mutable so a pruner can record what it decided on (ASHA's rungs).
+    fn prune(&self, curves: &mut Curves, trial: usize) -> bool;
+}
+
+impl Pruner for Box<dyn Pruner> {
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+    fn prune(&self, curves: &mut Curves, trial: usize) -> bool {
+        (**self).prune(curves, trial)
+    }
+}
+
+/// A pruner setting out of its range.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("pruner setting '{field}' is {value}; {expected}")]
+pub struct PrunerError {
+    /// The setting's name (as in a run file's `[pruner]` table).
+    pub field: &'static str,
+    /// The value given.
+    pub value: String,
+    /// What would be valid.
+    pub expected: &'static str,
+}
+
+impl PrunerError {
+    pub(crate) fn new(
+        field: &'static str,
+        value: impl fmt::Display,
+        expected: &'static str,
+    ) -> Self {
+        PrunerError {
+            field,
+            value: value.to_string(),
+            expected,
+        }
+    }
+}
+
+/// Whether `step` is the first step of its pruning interval (Optuna's rule): counting from
+/// `warmup`, steps are checked every `interval`; a step is checked only if no other step of the
+/// trial was reported at or after the interval's start.
+pub(crate) fn first_in_interval(curve: &TrialCurve, step: i64, warmup: i64, interval: i64) -> bool {
+    let interval = interval.max(1);
+    let nearest = (step - warmup).div_euclid(interval) * interval + warmup;
+    let second_last = curve
+        .values
+        .keys()
+        .copied()
+        .filter(|&s| s != step)
+        .max()
+        .unwrap_or(i64::MIN);
+    second_last < nearest
+}
+
+/// The smallest of `values` ignoring NaN (NaN if every value is NaN or there is none).
+pub(crate) fn nan_min(values: impl IntoIterator<Item = f64>) -> f64 {
+    values
+        .into_iter()
+        .filter(|v| !v.is_nan())
+        .fold(f64::NAN, |m, v| if m.is_nan() || v < m { v } else { m })
+}
+
+/// The pruner names a run file accepts.
+pub const PRUNER_NAMES: [&str; 6] = [
+    "median",
+    "percentile",
+    "asha",
+    "threshold",
+    "patient",
+    "none",
+];

@@ -1,0 +1,340 @@
+//! Pruning in the library: `TrialContext::report`, `should_prune`, `TrialResult::pruned`, the
+//! pruned state, and `Fmin::pruner` with each pruner.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use hpo::study::prune::{Median, Percentile, SuccessiveHalving, Threshold};
+use hpo::{hp, with_context, Fmin, Params, Pruner, Random, Space, Study, TrialResult, TrialState};
+
+const STEPS: i64 = 10;
+
+fn space() -> Space {
+    Space::from_params([hp::uniform("x", 0.0, 1.0)]).unwrap()
+}
+
+/// A learning curve: trials with a larger x are worse at every step.
+fn curve(x: f64, step: i64) -> f64 {
+    x + 1.0 / (step + 1) as f64
+}
+
+/// Runs every trial for STEPS steps unless the pruner stops it; counts the steps run.
+fn study(pruner: Option<Box<dyn Pruner>>, steps_run: &AtomicUsize) -> hpo::StudyResult {
+    let objective = with_context(|p: &Params, ctx: &hpo::TrialContext| {
+        let x = p.f64("x").unwrap_or(1.0);
+        for step in 0..STEPS {
+            steps_run.fetch_add(1, Ordering::SeqCst);
+            if ctx.report(step, curve(x, step)) {
+                return TrialResult::pruned();
+            }
+        }
+        TrialResult::ok(curve(x, STEPS - 1))
+    });
+    let space = space();
+    let mut f = Fmin::new(objective, &space)
+        .algo(Random)
+        .seed(7)
+        .max_evals(30);
+    if let Some(p) = pruner {
+        f = f.pruner_boxed(p);
+    }
+    f.run().unwrap()
+}
+
+#[test]
+fn the_median_pruner_stops_worse_curves_and_records_the_step_and_value() {
+    let steps = AtomicUsize::new(0);
+    let r = study(Some(Box::new(Median::new())), &steps);
+    let pruned: Vec<_> = r
+        .trials
+        .iter()
+        .filter(|t| t.state == TrialState::Pruned)
+        .collect();
+    assert!(pruned.len() >= 8, "{} of 30 pruned", pruned.len());
+    assert!(steps.load(Ordering::SeqCst) < 30 * STEPS as usize * 3 / 4);
+    let completed: Vec<_> = r
+        .trials
+        .iter()
+        .filter(|t| t.state == TrialState::Ok)
+        .collect();
+    // the first five complete (start-up trials); every completed trial ran to the last step
+    assert!(r.trials[..5].iter().all(|t| t.state == TrialState::Ok));
+    assert!(completed.iter().all(|t| t.last_step == Some(STEPS - 1)));
+    for t in &pruned {
+        let x = t.params.f64("x").unwrap();
+        let step = t.last_step.expect("a pruned trial has its step");
+        assert!(step < STEPS - 1);
+        assert_eq!(
+            t.loss,
+            Some(curve(x, step)),
+            "the value at the step it reached"
+        );
+        assert!(t.message.is_none());
+        // a curve is only pruned when worse than the median completed trial so far
+        let earlier: Vec<f64> = completed
+            .iter()
+            .filter(|c| c.number < t.number)
+            .map(|c| c.params.f64("x").unwrap())
+            .collect();
+        let mut sorted = earlier.clone();
+        sorted.sort_by(f64::total_cmp);
+        assert!(
+            x > sorted[0],
+            "trial {} (x = {x}) pruned below every finished x",
+            t.number
+        );
+    }
+    // the best trial is an ok one, never a pruned one
+    assert_eq!(r.best().unwrap().state, TrialState::Ok);
+}
+
+#[test]
+fn without_a_pruner_reports_are_recorded_and_nothing_is_pruned() {
+    let steps = AtomicUsize::new(0);
+    let r = study(None, &steps);
+    assert!(r.trials.iter().all(|t| t.state == TrialState::Ok));
+    assert!(r.trials.iter().all(|t| t.last_step == Some(STEPS - 1)));
+    assert_eq!(steps.load(Ordering::SeqCst), 30 * STEPS as usize);
+}
+
+#[test]
+fn each_pruner_prunes_through_fmin() {
+    let pruners: Vec<Box<dyn Pruner>> = vec![
+        Box::new(Percentile {
+            n_startup_trials: 3,
+            ..Percentile::new(25.0).unwrap()
+        }),
+        Box::new(SuccessiveHalving::new(Some(1), 3, 0, 0).unwrap()),
+        Box::new(Threshold {
+            n_warmup_steps: 5,
+            ..Threshold::new(None, Some(0.9)).unwrap()
+        }),
+    ];
+    for p in pruners {
+        let name = p.name();
+        let steps = AtomicUsize::new(0);
+        let r = study(Some(p), &steps);
+        let n = r
+            .trials
+            .iter()
+            .filter(|t| t.state == TrialState::Pruned)
+            .count();
+        assert!(n >= 5, "{name}: {n} pruned");
+        assert!(n < 30, "{name}: every trial pruned");
+    }
+}
+
+#[test]
+fn log_metric_of_the_watched_key_reports_and_other_keys_do_not() {
+    let objective = with_context(|p: &Params, ctx: &hpo::TrialContext| {
+        let x = p.f64("x").unwrap_or(1.0);
+        for step in 0..STEPS {
+            ctx.log_metric("train_loss", 100.0, step);
+            ctx.log_metric("val_loss", curve(x, step), step);
+            if ctx.should_prune() {
+                return TrialResult::pruned();
+            }
+        }
+        TrialResult::ok(curve(x, STEPS - 1))
+    });
+    let space = space();
+    let r = Fmin::new(objective, &space)
+        .algo(Random)
+        .seed(3)
+        .max_evals(20)
+        .pruner(Threshold::new(None, Some(0.8)).unwrap())
+        .prune_metric("val_loss")
+        .run()
+        .unwrap();
+    for t in &r.trials {
+        let x = t.params.f64("x").unwrap();
+        // pruned at the first step where the watched curve is above 0.8
+        let first_over = (0..STEPS).find(|&s| curve(x, s) > 0.8);
+        match first_over {
+            Some(s) => {
+                assert_eq!(t.state, TrialState::Pruned, "trial {} x {x}", t.number);
+                assert_eq!(t.last_step, Some(s));
+            }
+            None => assert_eq!(t.state, TrialState::Ok),
+        }
+    }
+}
+
+#[test]
+fn ask_tell_records_a_pruned_trial_with_its_step_and_value() {
+    let mut s = Study::new(&space(), Random, 1);
+    let a = s.ask();
+    let t = s.tell(a.number, TrialResult::pruned_at(3, 0.7)).unwrap();
+    assert_eq!(t.state, TrialState::Pruned);
+    assert_eq!(t.last_step, Some(3));
+    assert_eq!(t.loss, Some(0.7));
+    assert!(s.best().is_none(), "a pruned trial is never the best");
+    // a pruned trial is finished: it cannot be told again
+    assert!(s.tell(a.number, 1.0).is_err());
+}
+
+/// The share of 200 suggestions in [6, 8], from a history of one finished trial at x = 1, one
+/// trial at x = 7 that ran to step 9 with a low value (pruned or failed: `at_seven`), and 18
+/// trials pruned at step 1 elsewhere (the best of them at x = 3, among many).
+fn share_near_seven(algo: &dyn hpo::Algorithm, at_seven: TrialResult) -> f64 {
+    use std::collections::BTreeMap;
+    let space = Space::from_params([hp::uniform("x", 0.0, 10.0)]).unwrap();
+    let mut study = Study::new(&space, Random, 0);
+    let x = |v: f64| BTreeMap::from([("x".to_string(), hpo::Value::Float(v))]);
+    study.add_trial(&x(1.0), 5.0).unwrap();
+    study.add_trial(&x(7.0), at_seven).unwrap();
+    let elsewhere = (0..25)
+        .map(|i| 0.2 + 0.4 * i as f64)
+        .filter(|v| !(5.5..=8.5).contains(v));
+    for v in elsewhere {
+        study
+            .add_trial(
+                &x(v),
+                TrialResult::pruned_at(1, 2.0 + 0.01 * (v - 3.0).abs()),
+            )
+            .unwrap();
+    }
+    let view = hpo::trial::HistoryView::new(study.trials());
+    let near = (0..200)
+        .filter(|&s| {
+            let mut rng = hpo::algo::trial_rng(s, study.trials().len());
+            let a = algo.suggest(&space, &view, &mut rng);
+            let v = space.params_of(a).f64("x").unwrap();
+            (6.0..=8.0).contains(&v)
+        })
+        .count();
+    near as f64 / 200.0
+}
+
+#[test]
+fn tpe_is_drawn_to_a_pruned_trial_that_got_far_and_not_to_a_failed_one() {
+    use hpo::Tpe;
+    for (name, tpe) in [("default", Tpe::default()), ("hyperopt", Tpe::hyperopt())] {
+        let pruned = share_near_seven(&tpe, TrialResult::pruned_at(9, 0.3));
+        let failed = share_near_seven(&tpe, TrialResult::fail("diverged"));
+        // a uniform draw puts 20% of the suggestions in [6, 8]
+        assert!(pruned > 0.4, "{name}: {pruned} near the pruned trial");
+        assert!(
+            pruned > failed + 0.2,
+            "{name}: {pruned} near a pruned trial, {failed} near a failed one"
+        );
+    }
+}
+
+#[test]
+fn a_pruned_trial_is_recorded_killed_with_its_state_step_and_value_and_resumes_pruned() {
+    use hpo::tracking::{load_study, Recorder, RunStatus, RunsQuery, Tracker};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("hpo.db");
+    let tracker = Tracker::open(&format!("sqlite:///{}", db.display())).unwrap();
+    let recorder = Recorder::new(&tracker, "prune-test")
+        .unwrap()
+        .study_name("s")
+        .metric("val_loss");
+    let handle = recorder.handle();
+    let objective = with_context(|p: &Params, ctx: &hpo::TrialContext| {
+        let x = p.f64("x").unwrap_or(1.0);
+        for step in 0..STEPS {
+            if ctx.report(step, curve(x, step)) {
+                return TrialResult::pruned();
+            }
+        }
+        TrialResult::ok(curve(x, STEPS - 1))
+    });
+    let space = space();
+    let r = Fmin::new(objective, &space)
+        .algo(Random)
+        .seed(11)
+        .max_evals(20)
+        .pruner(Median::new())
+        .prune_metric("val_loss")
+        .observer(recorder)
+        .run()
+        .unwrap();
+    assert!(handle.errors().is_empty(), "{:?}", handle.errors());
+    let pruned: Vec<_> = r
+        .trials
+        .iter()
+        .filter(|t| t.state == TrialState::Pruned)
+        .collect();
+    assert!(!pruned.is_empty());
+    for t in &pruned {
+        let run = tracker
+            .get_run(&handle.trial_run_id(t.number).unwrap())
+            .unwrap();
+        assert_eq!(run.info.status, RunStatus::Killed);
+        assert_eq!(run.data.tag("hpo.state"), Some("PRUNED"));
+        let step = t.last_step.unwrap();
+        assert_eq!(
+            run.data.tag("hpo.prunedStep"),
+            Some(step.to_string().as_str())
+        );
+        let value: f64 = run.data.tag("hpo.prunedValue").unwrap().parse().unwrap();
+        assert_eq!(value, t.loss.unwrap());
+        assert!(run.data.tag("hpo.failureReason").is_none());
+        // the curve is there up to the step it was pruned at
+        let m = run.data.metric("val_loss").unwrap();
+        assert_eq!(m.latest, value);
+        assert_eq!(m.latest_step, step);
+    }
+    // completed trials keep their status and have no state tag
+    let ok = r.trials.iter().find(|t| t.state == TrialState::Ok).unwrap();
+    let run = tracker
+        .get_run(&handle.trial_run_id(ok.number).unwrap())
+        .unwrap();
+    assert_eq!(run.info.status, RunStatus::Finished);
+    assert_eq!(run.data.tag("hpo.state"), None);
+    // filterable
+    let exp = tracker
+        .get_experiment_by_name("prune-test")
+        .unwrap()
+        .unwrap();
+    let page = tracker
+        .search_runs(&RunsQuery::new(
+            &[exp.experiment_id],
+            "tags.hpo.state = 'PRUNED'",
+        ))
+        .unwrap();
+    assert_eq!(page.runs.len(), pruned.len());
+    // a resumed study sees them pruned, with their step and value
+    let resumed = load_study(&tracker, exp.experiment_id, "s", &space, "val_loss").unwrap();
+    for t in &pruned {
+        let back = resumed
+            .trials
+            .iter()
+            .find(|b| b.number == t.number)
+            .unwrap();
+        assert_eq!(back.state, TrialState::Pruned);
+        assert_eq!(back.last_step, t.last_step);
+        assert_eq!(back.loss, t.loss);
+    }
+}
+
+/// The share of 200 anneal suggestions in [8, 10] after 20 trials at x = 9 ending in `result`.
+fn anneal_share_near_nine(result: impl Fn() -> TrialResult) -> f64 {
+    use std::collections::BTreeMap;
+    let space = Space::from_params([hp::uniform("x", 0.0, 10.0)]).unwrap();
+    let mut study = Study::new(&space, Random, 0);
+    for _ in 0..20 {
+        let at = BTreeMap::from([("x".to_string(), hpo::Value::Float(9.0))]);
+        study.add_trial(&at, result()).unwrap();
+    }
+    let view = hpo::trial::HistoryView::new(study.trials());
+    let anneal = hpo::Anneal::default();
+    let near = (0..200)
+        .filter(|&s| {
+            let mut rng = hpo::algo::trial_rng(s, 20);
+            let a = hpo::Algorithm::suggest(&anneal, &space, &view, &mut rng);
+            (8.0..=10.0).contains(&space.params_of(a).f64("x").unwrap())
+        })
+        .count();
+    near as f64 / 200.0
+}
+
+#[test]
+fn anneal_skips_pruned_trials() {
+    // ok trials at 9 are perturbed around 9
+    assert!(anneal_share_near_nine(|| TrialResult::ok(1.0)) > 0.5);
+    // pruned ones are never a parent: the draws come from the prior (20% in [8, 10])
+    let pruned = anneal_share_near_nine(|| TrialResult::pruned_at(5, 0.1));
+    assert!(pruned < 0.35, "{pruned}");
+}
