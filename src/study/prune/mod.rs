@@ -78,6 +78,15 @@ impl PrunerError {
             expected,
         }
     }
+
+    /// `Ok` when the integer setting `field` is at least `min` (0 or 1), else the error saying so.
+    pub(crate) fn at_least(field: &'static str, value: i64, min: i64) -> Result<(), Self> {
+        match (value >= min, min) {
+            (true, _) => Ok(()),
+            (false, 0) => Err(Self::new(field, value, "expected 0 or more")),
+            (false, _) => Err(Self::new(field, value, "expected 1 or more")),
+        }
+    }
 }
 
 /// Whether `step` is the first step of its pruning interval (Optuna's rule): counting from

@@ -53,27 +53,9 @@ impl Percentile {
                 "expected a number from 0 to 100",
             ));
         }
-        if self.n_warmup_steps < 0 {
-            return Err(PrunerError::new(
-                "n_warmup_steps",
-                self.n_warmup_steps,
-                "expected 0 or more",
-            ));
-        }
-        if self.interval_steps < 1 {
-            return Err(PrunerError::new(
-                "interval_steps",
-                self.interval_steps,
-                "expected 1 or more",
-            ));
-        }
-        if self.n_min_trials < 1 {
-            return Err(PrunerError::new(
-                "n_min_trials",
-                self.n_min_trials,
-                "expected 1 or more",
-            ));
-        }
+        PrunerError::at_least("n_warmup_steps", self.n_warmup_steps, 0)?;
+        PrunerError::at_least("interval_steps", self.interval_steps, 1)?;
+        PrunerError::at_least("n_min_trials", self.n_min_trials as i64, 1)?;
         Ok(self)
     }
 

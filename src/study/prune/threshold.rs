@@ -49,20 +49,8 @@ impl Threshold {
                 return Err(PrunerError::new("lower", l, "expected lower <= upper"));
             }
         }
-        if self.n_warmup_steps < 0 {
-            return Err(PrunerError::new(
-                "n_warmup_steps",
-                self.n_warmup_steps,
-                "expected 0 or more",
-            ));
-        }
-        if self.interval_steps < 1 {
-            return Err(PrunerError::new(
-                "interval_steps",
-                self.interval_steps,
-                "expected 1 or more",
-            ));
-        }
+        PrunerError::at_least("n_warmup_steps", self.n_warmup_steps, 0)?;
+        PrunerError::at_least("interval_steps", self.interval_steps, 1)?;
         Ok(self)
     }
 }
