@@ -1,0 +1,56 @@
+//! hpo's whole loop per trial, timed the way `benches/anchors/suggest_latency.py` times hyperopt,
+//! Optuna and rustuna: `fmin` with a trivial objective on the same 10-parameter space, a time
+//! stamp at each call of the objective, the mean time per trial over the last 100 of `n`.
+//!
+//! `cargo run --release --example suggest_loop -- 1000 tpe` prints one JSON line in the anchors'
+//! format (`algo`: tpe, tpe-hyperopt or random). `benches/like_for_like.py` alternates it with
+//! the anchors.
+
+use std::sync::Mutex;
+use std::time::Instant;
+
+use hpo::bench::problems::{mixed10_objective, mixed10_space};
+use hpo::{Fmin, Params, Random, Tpe};
+
+fn main() {
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1000);
+    let algo = std::env::args().nth(2).unwrap_or_else(|| "tpe".into());
+    let space = mixed10_space();
+    let stamps = Mutex::new(Vec::with_capacity(n));
+    let objective = |p: &Params| {
+        if let Ok(mut s) = stamps.lock() {
+            s.push(Instant::now());
+        }
+        mixed10_objective(p)
+    };
+    let builder = Fmin::new(objective, &space).max_evals(n).seed(0);
+    let builder = match algo.as_str() {
+        "tpe" => builder.algo(Tpe::default()),
+        "tpe-hyperopt" => builder.algo(Tpe::hyperopt()),
+        "random" => builder.algo(Random),
+        other => {
+            eprintln!("unknown algorithm '{other}': tpe, tpe-hyperopt or random");
+            std::process::exit(2);
+        }
+    };
+    let start = Instant::now();
+    if let Err(e) = builder.run() {
+        eprintln!("{e}");
+        std::process::exit(1);
+    }
+    let all = start.elapsed().as_secs_f64() / n as f64 * 1e3;
+    let stamps = stamps.into_inner().unwrap_or_default();
+    let last = if stamps.len() > 101 {
+        let k = stamps.len();
+        (stamps[k - 1] - stamps[k - 101]).as_secs_f64() / 100.0 * 1e3
+    } else {
+        f64::NAN
+    };
+    println!(
+        "{{\"lib\": \"hpo-{}\", \"algo\": \"{algo}\", \"n\": {n}, \"ms_per_trial_last100\": {last:.4}, \"ms_per_trial_all\": {all:.4}}}",
+        env!("CARGO_PKG_VERSION")
+    );
+}
