@@ -134,7 +134,10 @@ fn the_command_gets_the_whole_structure_and_the_store_records_it() {
         assert_eq!(env["seed"], 42);
         assert_eq!(env["nested"]["a"], 1);
         assert_eq!(env["nested"]["b"], t.data.param("b").unwrap());
-        assert_eq!(env["x"].as_f64().unwrap().to_string(), t.data.param("x").unwrap());
+        assert_eq!(
+            env["x"].as_f64().unwrap().to_string(),
+            t.data.param("x").unwrap()
+        );
         // recorded params: constants included, nested keys dotted
         assert_eq!(t.data.param("objective"), Some("reg:linear"));
         assert_eq!(t.data.param("seed"), Some("42"));
@@ -149,7 +152,10 @@ fn the_command_gets_the_whole_structure_and_the_store_records_it() {
     // `hpo best` shows the constants too
     let b = run_json(&db, &["best", "-e", "consts", "--json"]);
     let shown = b.to_string();
-    assert!(shown.contains("reg:linear") && shown.contains("nested.a"), "{shown}");
+    assert!(
+        shown.contains("reg:linear") && shown.contains("nested.a"),
+        "{shown}"
+    );
 
     // the constants in the recorded params do not get in the way of resuming
     let w = run_json(&db, &["run", f, "--max-evals", "5", "--resume", "--json"]);

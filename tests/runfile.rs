@@ -498,7 +498,10 @@ fn bad_files() -> Vec<Case> {
         (ob("command = [\"true\"]\ndataset = \"iris\""), 3, 1, "does not apply to a command objective"),
         (ob("timeout = \"5m\""), 1, 1, "needs exactly one of command"),
         (ob("command = [\"run\", 42]"), 2, 19, "each command argument must be a string"),
-        (ob("command = [\"a{b\"]"), 2, 14, "unclosed '{'"),
+        ("[objective]\ncommand = [\"echo\", \"{trial}\"]\n\n[space]\ntrial = { uniform = [0, 1] }\n".to_string(), 2, 21,
+         "placeholder '{trial}' is ambiguous: [space] has a parameter or constant named 'trial'"),
+        ("[objective]\ncommand = [\"echo\", \"--id={run_id}\"]\n\n[space]\nx = { uniform = [0, 1], label = \"run_id\" }\n".to_string(), 2, 26,
+         "placeholder '{run_id}' is ambiguous: [space] has a parameter or constant named 'run_id'"),
         (ob("command = []"), 2, 11, "command must not be empty"),
         (ob("command = [\"true\"]\ntimeout = \"5 parsecs\""), 3, 11, "unknown unit 'parsecs'"),
         // top level
@@ -688,4 +691,70 @@ fn run_files_that_are_not_small_regular_files_are_refused_quickly() {
     let ok_path = dir.path().join("ok.toml");
     std::fs::write(&ok_path, &ok).unwrap();
     RunFile::load(&ok_path).unwrap();
+}
+
+#[test]
+fn braces_that_are_not_placeholders_are_kept() {
+    let f = parse(&ob(
+        r#"command = ["python3", "-c", "d = {'a': 1}; s = '{{x}}'; print({'k': d['a'] * {x}}['k'] if s == '{x' + '}' else -1)"]"#,
+    ));
+    let ObjectiveSpec::Command { argv, .. } = &f.objective else {
+        panic!("a command objective");
+    };
+    assert_eq!(argv.len(), 3);
+    // a param labelled like a trial placeholder is fine while the command does not use it
+    parse("[objective]\ncommand = [\"true\"]\n\n[space]\ntrial = { uniform = [0, 1] }\n");
+
+    // end to end: python gets its braces, `{{x}}` becomes `{x}`, `{x}` the value
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("braces.toml");
+    std::fs::write(
+        &file,
+        format!("[study]\nmax_evals = 3\nseed = 1\n{}", ob(
+            r#"command = ["python3", "-c", "d = {'a': 1}; s = '{{x}}'; print({'k': d['a'] * {x}}['k'] if s == '{x' + '}' else -1)"]"#,
+        )),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hpo"))
+        .args(["run", file.to_str().unwrap(), "--json"])
+        .env(
+            "HPO_TRACKING_URI",
+            format!("sqlite:///{}", dir.path().join("hpo.db").display()),
+        )
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (v["trials"].as_u64(), v["failed"].as_u64()),
+        (Some(3), Some(0)),
+        "{v}"
+    );
+    // the loss is x itself: the placeholder was substituted and the literal braces survived
+    assert_eq!(v["best"]["loss"], v["best"]["params"]["x"], "{v}");
+}
+
+#[test]
+fn a_clash_with_a_trial_placeholder_exits_2_naming_the_param() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("clash.toml");
+    std::fs::write(
+        &file,
+        "[objective]\ncommand = [\"echo\", \"{trial}\"]\n\n[space]\ntrial = { uniform = [0, 1] }\n",
+    )
+    .unwrap();
+    for cmd in ["validate", "run"] {
+        let (code, err, _) = hpo_bounded(dir.path(), &[cmd, file.to_str().unwrap()]);
+        assert_eq!(code, Some(2), "{cmd}: {err}");
+        assert!(
+            err.contains("'trial'") && err.contains("ambiguous"),
+            "{err}"
+        );
+    }
+    assert!(!dir.path().join("hpo.db").exists());
 }

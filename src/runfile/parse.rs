@@ -432,9 +432,15 @@ fn read_command(
                 "a string (quote numbers: \"42\")",
             ));
         };
-        for (offset, name) in
-            placeholders(s).map_err(|(offset, msg)| Located::new(place(e, s, offset), msg))?
-        {
+        for (offset, name) in crate::objective::command::placeholder_offsets(s) {
+            if labels.contains(name) && COMMAND_PLACEHOLDERS.contains(&name) {
+                return Err(Located::new(
+                    place(e, s, offset),
+                    format!(
+                        "placeholder '{{{name}}}' is ambiguous: [space] has a parameter or constant named '{name}', and {{{name}}} is the trial's own {name}; give that parameter another label (label = \"...\") or rename the constant"
+                    ),
+                ));
+            }
             if !labels.contains(name) && !COMMAND_PLACEHOLDERS.contains(&name) {
                 let valid: Vec<&str> = labels.iter().copied().chain(COMMAND_PLACEHOLDERS).collect();
                 return Err(Located::new(
@@ -459,45 +465,6 @@ fn read_command(
         keep_output: Default::default(),
         output_limit: None,
     })
-}
-
-/// The `{name}` placeholders of a command argument with their byte offsets; `{{` and `}}` are
-/// literal braces.
-fn placeholders(s: &str) -> Result<Vec<(usize, &str)>, (usize, String)> {
-    let mut out = Vec::new();
-    let bytes = s.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'{' if bytes.get(i + 1) == Some(&b'{') => i += 2,
-            b'}' if bytes.get(i + 1) == Some(&b'}') => i += 2,
-            b'{' => {
-                let Some(len) = s[i + 1..].find('}') else {
-                    return Err((
-                        i,
-                        "unclosed '{' in a command argument; write {label} for a parameter or {{ for a literal brace".into(),
-                    ));
-                };
-                let name = &s[i + 1..i + 1 + len];
-                if name.is_empty() || name.contains('{') {
-                    return Err((
-                        i,
-                        "a placeholder must be {label}; write {{ and }} for literal braces".into(),
-                    ));
-                }
-                out.push((i, name));
-                i += len + 2;
-            }
-            b'}' => {
-                return Err((
-                    i,
-                    "unmatched '}' in a command argument; write }} for a literal brace".into(),
-                ))
-            }
-            _ => i += 1,
-        }
-    }
-    Ok(out)
 }
 
 /// The span of byte `offset` of string value `s`, exact when the string has no escapes.
@@ -629,17 +596,6 @@ fn read_linfa(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn placeholders_and_escapes() {
-        assert_eq!(
-            placeholders("--lr={lr}/{{x}}{trial}").unwrap(),
-            vec![(5, "lr"), (15, "trial")]
-        );
-        assert_eq!(placeholders("a{b").unwrap_err().0, 1);
-        assert_eq!(placeholders("a}b").unwrap_err().0, 1);
-        assert!(placeholders("{}").is_err());
-    }
 
     #[test]
     fn close_keys() {
