@@ -758,3 +758,46 @@ fn a_clash_with_a_trial_placeholder_exits_2_naming_the_param() {
     }
     assert!(!dir.path().join("hpo.db").exists());
 }
+
+#[test]
+fn a_placeholder_inside_a_shell_script_is_warned_about() {
+    let r = parse(&ob(
+        r#"command = ["bash", "-c", "python3 t.py --x {x} --n {trial}"]"#,
+    ));
+    let w: Vec<String> = r.warnings.iter().map(|d| d.to_string()).collect();
+    // {x} only: the trial number is hpo's own and safe
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(w[0].starts_with("x.toml:2:44: "), "{}", w[0]);
+    assert!(
+        w[0].contains("'{x}'") && w[0].contains("become shell code") && w[0].contains("HPO_PARAMS"),
+        "{}",
+        w[0]
+    );
+    // the safe forms: argv, and values after the script ($1)
+    for safe in [
+        r#"command = ["python3", "t.py", "--x", "{x}"]"#,
+        r#"command = ["sh", "-c", "python3 t.py --x \"$1\"", "sh", "{x}"]"#,
+        r#"command = ["sh", "run.sh", "{x}"]"#,
+    ] {
+        assert!(parse(&ob(safe)).warnings.is_empty(), "{safe}");
+    }
+    // validate shows it and still succeeds
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("shell.toml");
+    std::fs::write(&file, ob(r#"command = ["/bin/sh", "-ec", "echo {x}"]"#)).unwrap();
+    let (code, err, _) = hpo_bounded(dir.path(), &["validate", file.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{err}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hpo"))
+        .args(["validate", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        all.contains("warning:") && all.contains("become shell code"),
+        "{all}"
+    );
+}

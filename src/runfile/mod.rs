@@ -22,6 +22,7 @@
 mod duration;
 mod parse;
 mod read;
+pub mod shell;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

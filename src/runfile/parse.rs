@@ -105,9 +105,39 @@ fn read(
         Some((t, _)) => read_study(t)?,
         None => StudySettings::default(),
     };
-    let space = space_from_table(space_table, space_span, text)?;
-    let objective = read_objective(objective.0, objective.1, &space.space, path)?;
-    Ok((study, objective, space))
+    let mut space = space_from_table(space_table, space_span, text)?;
+    let objective_spec = read_objective(objective.0, objective.1, &space.space, path)?;
+    if let ObjectiveSpec::Command { argv, .. } = &objective_spec {
+        space.warnings.extend(shell_warnings(objective.0, argv));
+    }
+    Ok((study, objective_spec, space))
+}
+
+/// A warning for each value placeholder inside the script of a shell's `-c`, at the script.
+fn shell_warnings(t: &DeTable<'_>, argv: &[String]) -> Vec<Located> {
+    let Some(i) = super::shell::shell_script_index(argv) else {
+        return Vec::new();
+    };
+    let element = entries(t)
+        .into_iter()
+        .find(|(k, _)| k.get_ref() == "command")
+        .and_then(|(_, v)| match v.get_ref() {
+            DeValue::Array(a) => a.get(i),
+            _ => None,
+        });
+    let Some(element) = element else {
+        return Vec::new();
+    };
+    crate::objective::command::placeholder_offsets(&argv[i])
+        .into_iter()
+        .filter(|(_, name)| !COMMAND_PLACEHOLDERS.contains(name))
+        .map(|(offset, name)| {
+            Located::new(
+                place(element, &argv[i], offset),
+                super::shell::shell_warning(name),
+            )
+        })
+        .collect()
 }
 
 fn unknown_key(k: &Spanned<Cow<'_, str>>, table: &str, valid: &[&str]) -> Located {
