@@ -10,6 +10,7 @@ mod experiments;
 mod models;
 mod output;
 mod predict;
+mod preflight;
 mod progress;
 mod resume;
 mod run;

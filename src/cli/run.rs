@@ -66,6 +66,9 @@ fn load(file: &PathBuf) -> anyhow::Result<RunFile> {
 
 pub(crate) fn validate(a: ValidateArgs) -> anyhow::Result<()> {
     let rf = load(&a.file)?;
+    // what `run` checks before its first trial: the names, the program, the data
+    super::preflight::check(&rf, &rf.experiment_name())?;
+    drop(objective(&rf, "", rf.study.seed.unwrap_or(0))?);
     if a.json {
         #[derive(Serialize)]
         struct Out {
@@ -228,6 +231,7 @@ pub(crate) fn run(a: RunArgs, uri: &Option<String>) -> anyhow::Result<()> {
         )
     });
     // everything the user controls is checked before the store is touched
+    super::preflight::check(&rf, &experiment)?;
     let (objective, scratch) = objective(&rf, &uri_text, a.seed.or(study.seed).unwrap_or(0))?;
     let tracker = open_tracker(uri)?;
     let (resumed, lease) = match a.resume {

@@ -10,6 +10,7 @@
 
 pub mod dist;
 pub mod hp;
+pub mod size;
 pub mod toml;
 pub mod value;
 
