@@ -480,6 +480,7 @@ fn bad_files() -> Vec<Case> {
         (st("seed = -1"), 2, 8, "must be an integer >= 0, got -1"),
         (st("loss_threshold = \"low\""), 2, 18, "must be a number, got a string"),
         (st("parallelism = 2.5"), 2, 15, "must be an integer >= 1, got a float"),
+        (st("parallelism = 1000000000"), 2, 15, "must be at most 1024 (trials at once)"),
         // [objective]
         (ob("command = [\"python3\", \"t.py\", \"--lr\", \"{lr}\"]"), 2, 40,
          "placeholder '{lr}' in the command is not a label or constant of the space; expected one of x, trial, run_id"),

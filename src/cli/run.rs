@@ -209,6 +209,14 @@ pub(crate) fn run(a: RunArgs, uri: &Option<String>) -> anyhow::Result<()> {
     if study.parallelism == 0 {
         return Err(BadInput("--parallelism must be at least 1".into()).into());
     }
+    if study.parallelism > crate::study::MAX_PARALLELISM {
+        return Err(BadInput(format!(
+            "parallelism {} is too large: at most {} trials run at once (and never more than max_evals)",
+            study.parallelism,
+            crate::study::MAX_PARALLELISM
+        ))
+        .into());
+    }
     if study.max_evals == 0 {
         return Err(
             BadInput("--max-evals must be at least 1 (the total number of trials)".into()).into(),

@@ -275,7 +275,19 @@ fn read_study(t: &DeTable<'_>) -> Result<StudySettings, Located> {
             "name" => s.name = Some(string(v, &what)?),
             "algo" => s.algo = one_of(v, "algorithm", &ALGORITHM_NAMES)?,
             "max_evals" => s.max_evals = positive(v, &what, 1)?,
-            "parallelism" => s.parallelism = positive(v, &what, 1)?,
+            "parallelism" => {
+                s.parallelism = positive(v, &what, 1)?;
+                let max = crate::study::MAX_PARALLELISM;
+                if s.parallelism > max {
+                    return Err(Located::new(
+                        v.span(),
+                        format!(
+                            "{what} must be at most {max} (trials at once), got {}",
+                            s.parallelism
+                        ),
+                    ));
+                }
+            }
             "seed" => s.seed = Some(positive(v, &what, 0)? as u64),
             "metric" => s.metric = string(v, &what)?,
             "timeout" => s.timeout = Some(duration(v, &what)?),
