@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Subcommand;
 
-use super::open_tracker;
+use super::open_tracker_to_read;
 use super::output::{json, table};
 
 /// Artifact commands.
@@ -34,7 +34,7 @@ pub enum ArtifactsCommand {
 }
 
 pub(crate) fn run(cmd: ArtifactsCommand, uri: &Option<String>) -> anyhow::Result<()> {
-    let tracker = open_tracker(uri)?;
+    let tracker = open_tracker_to_read(uri)?;
     match cmd {
         ArtifactsCommand::List {
             run_id,

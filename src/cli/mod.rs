@@ -66,11 +66,31 @@ pub enum Command {
     Ui(ui::UiArgs),
 }
 
-/// Open the tracking store the user asked for (flag, environment, or ./hpo.db).
+/// Open the tracking store the user asked for (flag, environment, or ./hpo.db), for a command
+/// that writes: the store is created if missing; a read-only URI (`mode=ro`) is refused.
 pub(crate) fn open_tracker(uri: &Option<String>) -> anyhow::Result<Tracker> {
+    let text = uri.clone().unwrap_or_else(|| {
+        crate::tracking::default_tracking_uri(
+            std::env::var(crate::tracking::TRACKING_URI_ENV)
+                .ok()
+                .as_deref(),
+        )
+    });
+    if crate::tracking::uri_is_read_only(&text) {
+        return Err(BadInput(format!(
+            "the tracking URI '{text}' is read-only (mode=ro), and this command writes to the store; drop ?mode=ro"
+        ))
+        .into());
+    }
+    Ok(Tracker::open(&text)?)
+}
+
+/// Open the tracking store for a command that only reads: it must exist ("no store at PATH",
+/// exit 2, nothing created), and is opened read-only when it cannot be written.
+pub(crate) fn open_tracker_to_read(uri: &Option<String>) -> anyhow::Result<Tracker> {
     Ok(match uri {
-        Some(u) => Tracker::open(u)?,
-        None => Tracker::open_default()?,
+        Some(u) => Tracker::open_existing(u)?,
+        None => Tracker::open_existing_default()?,
     })
 }
 

@@ -6,7 +6,7 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use super::experiments::find;
-use super::open_tracker;
+use super::open_tracker_to_read;
 use super::output::{duration, json, num, table, time};
 use crate::tracking::recorder::{TAG_METRIC, TAG_RUN_TYPE};
 use crate::tracking::{Run, RunsQuery, Tracker, ViewType};
@@ -80,7 +80,8 @@ pub struct BestArgs {
 }
 
 pub(crate) fn run(cmd: RunsCommand, uri: &Option<String>) -> anyhow::Result<()> {
-    let tracker = open_tracker(uri)?;
+    // every runs command needs runs: a missing store is an error, never created
+    let tracker = open_tracker_to_read(uri)?;
     match cmd {
         RunsCommand::List(a) => list(&tracker, a),
         RunsCommand::Show {
@@ -374,7 +375,7 @@ pub(crate) fn best_run(
 }
 
 pub(crate) fn best(a: BestArgs, uri: &Option<String>) -> anyhow::Result<()> {
-    let tracker = open_tracker(uri)?;
+    let tracker = open_tracker_to_read(uri)?;
     let (run, metric) = best_run(&tracker, &a.experiment, a.metric.as_deref(), a.maximize)?;
     if a.json {
         return json(&run);
