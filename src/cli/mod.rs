@@ -12,6 +12,7 @@ mod output;
 mod predict;
 mod preflight;
 mod progress;
+mod quote;
 mod resume;
 mod run;
 mod runs;

@@ -324,12 +324,16 @@ pub(crate) fn run(a: RunArgs, uri: &Option<String>) -> anyhow::Result<()> {
                 .as_deref()
                 != Some(u) =>
         {
-            format!(" --tracking-uri {u}")
+            format!(" --tracking-uri {}", super::quote::shell_quote(u))
         }
         _ => String::new(),
     };
     let register = study_run.as_ref().filter(|_| best.is_some()).map(|id| {
-        format!("hpo register --study {id} --name {experiment}-model --alias champion{uri_flag}")
+        let name = super::quote::shell_quote(&format!("{experiment}-model"));
+        format!(
+            "hpo register --study {} --name {name} --alias champion{uri_flag}",
+            super::quote::shell_quote(id)
+        )
     });
     let ended = |printed: anyhow::Result<()>| match signal {
         Some(s) => printed.and(Err(s.into())),

@@ -214,7 +214,7 @@ fn list(tracker: &Tracker, a: ListArgs) -> anyhow::Result<()> {
     headers.extend(metrics.iter().map(|m| m.as_str()));
     print!("{}", table(&headers, &rows));
     if let Some(t) = &page.next_page_token {
-        eprintln!("more runs: --page-token {t}");
+        eprintln!("more runs: --page-token {}", super::quote::shell_quote(t));
     }
     Ok(())
 }
