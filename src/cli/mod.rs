@@ -17,6 +17,7 @@ mod resume;
 mod run;
 mod runs;
 mod signals;
+mod space_json;
 mod ui;
 
 use clap::{Parser, Subcommand};

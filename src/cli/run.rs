@@ -75,12 +75,14 @@ pub(crate) fn validate(a: ValidateArgs) -> anyhow::Result<()> {
             file: String,
             experiment: String,
             parameters: Vec<String>,
+            space: serde_json::Value,
             warnings: Vec<String>,
         }
         return json(&Out {
             file: rf.path.display().to_string(),
             experiment: rf.experiment_name(),
             parameters: rf.space.params().iter().map(|p| p.label.clone()).collect(),
+            space: super::space_json::node_json(rf.space.root()),
             warnings: rf.warnings.iter().map(|w| w.to_string()).collect(),
         });
     }
@@ -184,7 +186,10 @@ struct RunOut {
     study_run_id: Option<String>,
     metric: String,
     trials: usize,
+    /// Trials that ended FAILED (not KILLED).
     failed: usize,
+    /// Trials that were KILLED (a per-trial timeout, an interrupt).
+    killed: usize,
     seed: u64,
     stop_reason: String,
     best: Option<BestOut>,
@@ -310,11 +315,8 @@ pub(crate) fn run(a: RunArgs, uri: &Option<String>) -> anyhow::Result<()> {
     for e in handle.errors() {
         eprintln!("tracking error: {e}");
     }
-    let failed = result
-        .trials
-        .iter()
-        .filter(|t| t.state != TrialState::Ok)
-        .count();
+    let count = |s: TrialState| result.trials.iter().filter(|t| t.state == s).count();
+    let (failed, killed) = (count(TrialState::Failed), count(TrialState::Killed));
     let best = result.best();
     let study_run = handle.study_run_id();
     let uri_flag = match uri {
@@ -346,6 +348,7 @@ pub(crate) fn run(a: RunArgs, uri: &Option<String>) -> anyhow::Result<()> {
             metric: study.metric.clone(),
             trials: result.trials.len(),
             failed,
+            killed,
             seed: result.seed,
             stop_reason: result.stop_reason.to_string(),
             best: best.map(|b| BestOut {
@@ -373,25 +376,30 @@ pub(crate) fn run(a: RunArgs, uri: &Option<String>) -> anyhow::Result<()> {
         }
         None => return Err(all_failed(&result.trials)),
         Some(b) => {
+            let best_label = format!("best {}", study.metric);
+            let w = best_label.chars().count().max("register it:".len());
+            let ok = result.trials.len() - failed - killed;
+            let mut counts = format!("{} trials: {ok} ok, {failed} failed", result.trials.len());
+            if killed > 0 {
+                counts.push_str(&format!(", {killed} killed"));
+            }
+            // trial numbers are 0-based, as in the store (run trial-N), and always shown as #N
             println!(
-                "best {}    {} (trial {} of {}, {} failed)",
-                study.metric,
+                "{best_label:<w$} {} (trial #{}; {counts})",
                 num(b.loss.unwrap_or(f64::NAN)),
                 b.number,
-                result.trials.len(),
-                failed
             );
-            println!("best params  {}", b.params.to_json());
+            println!("{:<w$} {}", "best params", b.params.to_json());
+            if let Some(id) = &study_run {
+                println!(
+                    "{:<w$} {id} (experiment '{experiment}', seed {})",
+                    "study run", result.seed
+                );
+            }
+            if let Some(r) = &register {
+                println!("{:<w$} {r}", "register it:");
+            }
         }
-    }
-    if let Some(id) = &study_run {
-        println!(
-            "study run    {id} (experiment '{experiment}', seed {})",
-            result.seed
-        );
-    }
-    if let Some(r) = &register {
-        println!("register it: {r}");
     }
     ended(Ok(()))
 }
