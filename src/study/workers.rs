@@ -7,6 +7,9 @@
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::Scope;
 
+/// The stack of a worker thread (8 MiB, a main thread's usual size).
+const WORKER_STACK: usize = 8 << 20;
+
 /// A trial's evaluation, handed to a worker.
 pub(crate) type Job<'a> = Box<dyn FnOnce() + Send + 'a>;
 
@@ -46,6 +49,9 @@ impl<'scope, 'env> Workers<'scope, 'env> {
             let queue = Arc::clone(&self.queue);
             let spawned = std::thread::Builder::new()
                 .name(format!("hpo-trial-{}", self.started))
+                // as much stack as the main thread has: at parallelism 1 the objective used to
+                // run there (only reserved address space until used)
+                .stack_size(WORKER_STACK)
                 .spawn_scoped(self.scope, move || loop {
                     // the lock is held only while waiting for the next job
                     let next = match queue.lock() {
