@@ -154,3 +154,39 @@ fn validate_json_prints_the_parsed_space() {
     assert_eq!(space["m"]["args"][1]["c"]["dist"], "uniform");
     assert_eq!(v["parameters"], serde_json::json!(["lr", "d", "m", "c"]));
 }
+
+#[test]
+fn a_closed_standard_output_is_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("b.toml"),
+        "[study]\nmax_evals = 30\n[objective]\nfunction = \"branin\"\n[space]\nx1 = { uniform = [-5, 10] }\nx2 = { uniform = [0, 15] }\n",
+    )
+    .unwrap();
+    assert_eq!(
+        hpo(dir.path(), &["run", "b.toml", "--quiet"]).status.code(),
+        Some(0)
+    );
+    for args in [
+        &["runs", "list"][..],
+        &["best", "-e", "b"],
+        &["experiments", "list"],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hpo"))
+            .args(args)
+            .current_dir(dir.path())
+            .env(
+                "HPO_TRACKING_URI",
+                format!("sqlite:///{}", dir.path().join("hpo.db").display()),
+            )
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take()); // `| head -0`: the reader is gone before anything is printed
+        let o = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_ne!(o.status.code(), Some(101), "{args:?}: {err}");
+    }
+}

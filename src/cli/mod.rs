@@ -96,6 +96,17 @@ pub(crate) fn open_tracker_to_read(uri: &Option<String>) -> anyhow::Result<Track
     })
 }
 
+/// For commands that print and end (`runs list | head`): a closed standard output ends the
+/// process quietly, as it does other Unix tools, instead of a panic in `println!`. Rust ignores
+/// SIGPIPE by default; this restores the default action. Not for `run`, `bench` and `ui`, which
+/// talk to other processes and sockets and must outlive a closed pipe.
+fn quiet_on_closed_pipe() {
+    // SAFETY: setting a signal's disposition to its default has no preconditions.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// Run the command line; returns the process exit code.
 pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
@@ -106,6 +117,12 @@ pub fn main() -> i32 {
             return code;
         }
     };
+    if !matches!(
+        cli.command,
+        Command::Run(_) | Command::Ui(_) | Command::Bench(_)
+    ) {
+        quiet_on_closed_pipe();
+    }
     match dispatch(cli) {
         Ok(()) => 0,
         Err(e) => {
