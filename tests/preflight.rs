@@ -188,3 +188,26 @@ fn bad_experiment_names_are_refused() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("control character"));
     assert!(!dir.path().join("hpo.db").exists());
 }
+
+#[test]
+fn the_store_refuses_experiment_names_with_control_characters() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["a\tb", "line\nbreak", "nul\0"] {
+        let o = Command::new(env!("CARGO_BIN_EXE_hpo"))
+            .args(["experiments", "create", name])
+            .env(
+                "HPO_TRACKING_URI",
+                format!("sqlite:///{}", dir.path().join("hpo.db").display()),
+            )
+            .output();
+        // NUL cannot even be passed as an argument; the others reach the store
+        let Ok(o) = o else { continue };
+        assert_eq!(o.status.code(), Some(2), "{name:?}");
+        assert!(String::from_utf8_lossy(&o.stderr).contains("control character"));
+    }
+    let tracker =
+        hpo::tracking::Tracker::open(&format!("sqlite:///{}", dir.path().join("t.db").display()))
+            .unwrap();
+    assert!(tracker.create_experiment("a\u{0}b").is_err());
+    assert!(tracker.create_experiment("fine name").is_ok());
+}
