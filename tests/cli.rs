@@ -845,3 +845,61 @@ fn artifacts_get_downloads_a_directory_as_a_directory() {
     let o = get(&["artifacts", "get", &study, "model/w.txt"]);
     assert_eq!(text(&o).0, "weights");
 }
+
+#[test]
+fn printed_commands_are_shell_quoted() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("q.toml");
+    std::fs::write(
+        &file,
+        "[study]\nname = \"demo $(touch pwned) 'x'\"\nmax_evals = 3\nseed = 1\n[objective]\nfunction = \"branin\"\n[space]\nx1 = { uniform = [-5, 10] }\nx2 = { uniform = [0, 15] }\n",
+    )
+    .unwrap();
+    // a store path a shell would split and expand, given as a flag
+    let store = dir.path().join("my store $(touch pwned2)");
+    std::fs::create_dir(&store).unwrap();
+    let uri = format!("{}/hpo.db", store.display());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hpo"))
+        .args(["run", file.to_str().unwrap(), "--tracking-uri", &uri])
+        .env_remove("HPO_TRACKING_URI")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("register it: "))
+        .unwrap_or_else(|| panic!("no register line in {stdout}"));
+    let pasted = line.replacen("hpo ", &format!("'{}' ", env!("CARGO_BIN_EXE_hpo")), 1);
+    let ran = std::process::Command::new("sh")
+        .args(["-c", &pasted])
+        .env_remove("HPO_TRACKING_URI")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        ran.status.code(),
+        Some(0),
+        "{line}: {}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+    assert!(
+        !dir.path().join("pwned").exists(),
+        "pasting ran a command: {line}"
+    );
+    assert!(
+        !dir.path().join("pwned2").exists(),
+        "pasting ran a command: {line}"
+    );
+    let registered = String::from_utf8_lossy(&ran.stdout);
+    assert!(
+        registered.contains("models:/demo $(touch pwned) 'x'-model/1"),
+        "{registered}"
+    );
+}

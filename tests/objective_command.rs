@@ -34,6 +34,11 @@ fn unknown_placeholders_are_refused() {
     let e = CommandObjective::new(sh("echo {lr} {nope}"), &["lr"]).unwrap_err();
     assert!(e.to_string().contains("'{nope}'"), "{e}");
     assert!(CommandObjective::new(vec![], &[]).is_err());
+    // a parameter named like a placeholder of the trial itself is ambiguous when used
+    let e = CommandObjective::new(sh("echo {trial}"), &["trial"]).unwrap_err();
+    assert!(e.to_string().contains("ambiguous"), "{e}");
+    assert!(CommandObjective::new(sh("echo {trial}"), &["x"]).is_ok());
+    assert!(CommandObjective::new(sh("echo $HPO_TRIAL"), &["trial"]).is_ok());
 }
 
 #[test]

@@ -244,11 +244,11 @@ fn a_full_disk_in_text_mode_names_only_a_stored_best() {
     let stored = finished(&store, "branin");
     match stdout.lines().find(|l| l.starts_with("best loss")) {
         Some(line) => {
-            // "best loss    0.45 (trial 88 of 6149, 0 failed)"
+            // "best loss    0.45 (trial #88; 6149 trials: 6149 ok, 0 failed)"
             let number: usize = line
-                .split("(trial ")
+                .split("(trial #")
                 .nth(1)
-                .and_then(|s| s.split(' ').next())
+                .and_then(|s| s.split(';').next())
                 .and_then(|s| s.parse().ok())
                 .expect(line);
             assert!(stored.contains(&number), "{line}: trial {number} is stored");

@@ -480,6 +480,7 @@ fn bad_files() -> Vec<Case> {
         (st("seed = -1"), 2, 8, "must be an integer >= 0, got -1"),
         (st("loss_threshold = \"low\""), 2, 18, "must be a number, got a string"),
         (st("parallelism = 2.5"), 2, 15, "must be an integer >= 1, got a float"),
+        (st("parallelism = 1000000000"), 2, 15, "must be at most 1024 (trials at once)"),
         // [objective]
         (ob("command = [\"python3\", \"t.py\", \"--lr\", \"{lr}\"]"), 2, 40,
          "placeholder '{lr}' in the command is not a label or constant of the space; expected one of x, trial, run_id"),
@@ -498,7 +499,10 @@ fn bad_files() -> Vec<Case> {
         (ob("command = [\"true\"]\ndataset = \"iris\""), 3, 1, "does not apply to a command objective"),
         (ob("timeout = \"5m\""), 1, 1, "needs exactly one of command"),
         (ob("command = [\"run\", 42]"), 2, 19, "each command argument must be a string"),
-        (ob("command = [\"a{b\"]"), 2, 14, "unclosed '{'"),
+        ("[objective]\ncommand = [\"echo\", \"{trial}\"]\n\n[space]\ntrial = { uniform = [0, 1] }\n".to_string(), 2, 21,
+         "placeholder '{trial}' is ambiguous: [space] has a parameter or constant named 'trial'"),
+        ("[objective]\ncommand = [\"echo\", \"--id={run_id}\"]\n\n[space]\nx = { uniform = [0, 1], label = \"run_id\" }\n".to_string(), 2, 26,
+         "placeholder '{run_id}' is ambiguous: [space] has a parameter or constant named 'run_id'"),
         (ob("command = []"), 2, 11, "command must not be empty"),
         (ob("command = [\"true\"]\ntimeout = \"5 parsecs\""), 3, 11, "unknown unit 'parsecs'"),
         // top level
@@ -894,4 +898,113 @@ fn bad_pruner_tables_give_located_errors() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn braces_that_are_not_placeholders_are_kept() {
+    let f = parse(&ob(
+        r#"command = ["python3", "-c", "d = {'a': 1}; s = '{{x}}'; print({'k': d['a'] * {x}}['k'] if s == '{x' + '}' else -1)"]"#,
+    ));
+    let ObjectiveSpec::Command { argv, .. } = &f.objective else {
+        panic!("a command objective");
+    };
+    assert_eq!(argv.len(), 3);
+    // a param labelled like a trial placeholder is fine while the command does not use it
+    parse("[objective]\ncommand = [\"true\"]\n\n[space]\ntrial = { uniform = [0, 1] }\n");
+
+    // end to end: python gets its braces, `{{x}}` becomes `{x}`, `{x}` the value
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("braces.toml");
+    std::fs::write(
+        &file,
+        format!("[study]\nmax_evals = 3\nseed = 1\n{}", ob(
+            r#"command = ["python3", "-c", "d = {'a': 1}; s = '{{x}}'; print({'k': d['a'] * {x}}['k'] if s == '{x' + '}' else -1)"]"#,
+        )),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hpo"))
+        .args(["run", file.to_str().unwrap(), "--json"])
+        .env(
+            "HPO_TRACKING_URI",
+            format!("sqlite:///{}", dir.path().join("hpo.db").display()),
+        )
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (v["trials"].as_u64(), v["failed"].as_u64()),
+        (Some(3), Some(0)),
+        "{v}"
+    );
+    // the loss is x itself: the placeholder was substituted and the literal braces survived
+    assert_eq!(v["best"]["loss"], v["best"]["params"]["x"], "{v}");
+}
+
+#[test]
+fn a_clash_with_a_trial_placeholder_exits_2_naming_the_param() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("clash.toml");
+    std::fs::write(
+        &file,
+        "[objective]\ncommand = [\"echo\", \"{trial}\"]\n\n[space]\ntrial = { uniform = [0, 1] }\n",
+    )
+    .unwrap();
+    for cmd in ["validate", "run"] {
+        let (code, err, _) = hpo_bounded(dir.path(), &[cmd, file.to_str().unwrap()]);
+        assert_eq!(code, Some(2), "{cmd}: {err}");
+        assert!(
+            err.contains("'trial'") && err.contains("ambiguous"),
+            "{err}"
+        );
+    }
+    assert!(!dir.path().join("hpo.db").exists());
+}
+
+#[test]
+fn a_placeholder_inside_a_shell_script_is_warned_about() {
+    let r = parse(&ob(
+        r#"command = ["bash", "-c", "python3 t.py --x {x} --n {trial}"]"#,
+    ));
+    let w: Vec<String> = r.warnings.iter().map(|d| d.to_string()).collect();
+    // {x} only: the trial number is hpo's own and safe
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(w[0].starts_with("x.toml:2:44: "), "{}", w[0]);
+    assert!(
+        w[0].contains("'{x}'") && w[0].contains("become shell code") && w[0].contains("HPO_PARAMS"),
+        "{}",
+        w[0]
+    );
+    // the safe forms: argv, and values after the script ($1)
+    for safe in [
+        r#"command = ["python3", "t.py", "--x", "{x}"]"#,
+        r#"command = ["sh", "-c", "python3 t.py --x \"$1\"", "sh", "{x}"]"#,
+        r#"command = ["sh", "run.sh", "{x}"]"#,
+    ] {
+        assert!(parse(&ob(safe)).warnings.is_empty(), "{safe}");
+    }
+    // validate shows it and still succeeds
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("shell.toml");
+    std::fs::write(&file, ob(r#"command = ["/bin/sh", "-ec", "echo {x}"]"#)).unwrap();
+    let (code, err, _) = hpo_bounded(dir.path(), &["validate", file.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{err}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hpo"))
+        .args(["validate", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        all.contains("warning:") && all.contains("become shell code"),
+        "{all}"
+    );
 }

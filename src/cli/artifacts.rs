@@ -4,8 +4,9 @@ use std::path::PathBuf;
 
 use clap::Subcommand;
 
+use super::open_tracker_to_read;
 use super::output::{json, table};
-use super::{open_tracker, BadInput};
+use super::BadInput;
 use crate::tracking::ArtifactStore;
 
 /// Artifact commands.
@@ -37,7 +38,7 @@ pub enum ArtifactsCommand {
 }
 
 pub(crate) fn run(cmd: ArtifactsCommand, uri: &Option<String>) -> anyhow::Result<()> {
-    let tracker = open_tracker(uri)?;
+    let tracker = open_tracker_to_read(uri)?;
     match cmd {
         ArtifactsCommand::List {
             run_id,

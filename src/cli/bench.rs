@@ -259,7 +259,7 @@ fn write_file(path: &Path, text: &str) -> anyhow::Result<()> {
 
 fn command_line() -> String {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    format!("hpo {}", args.join(" "))
+    format!("hpo {}", super::quote::shell_line(&args))
 }
 
 /// Record the benchmark: one run per (problem, optimizer) with its summary and curve.

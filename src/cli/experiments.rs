@@ -3,7 +3,7 @@
 use clap::Subcommand;
 
 use super::output::{json, table, time};
-use super::{open_tracker, BadInput};
+use super::{open_tracker, open_tracker_to_read, BadInput};
 use crate::tracking::{Experiment, Tracker, ViewType};
 
 /// Experiment commands.
@@ -65,7 +65,12 @@ pub(crate) fn find(tracker: &Tracker, name_or_id: &str) -> anyhow::Result<Experi
 }
 
 pub(crate) fn run(cmd: ExperimentsCommand, uri: &Option<String>) -> anyhow::Result<()> {
-    let tracker = open_tracker(uri)?;
+    // only `create` may create the store
+    let tracker = if matches!(cmd, ExperimentsCommand::Create { .. }) {
+        open_tracker(uri)?
+    } else {
+        open_tracker_to_read(uri)?
+    };
     match cmd {
         ExperimentsCommand::List {
             all,

@@ -11,12 +11,15 @@ mod gc;
 mod models;
 mod output;
 mod predict;
+mod preflight;
 mod progress;
+mod quote;
 mod recording;
 mod resume;
 mod run;
 mod runs;
 mod signals;
+mod space_json;
 mod ui;
 
 use clap::{Parser, Subcommand};
@@ -69,12 +72,43 @@ pub enum Command {
     Gc(gc::GcArgs),
 }
 
-/// Open the tracking store the user asked for (flag, environment, or ./hpo.db).
+/// Open the tracking store the user asked for (flag, environment, or ./hpo.db), for a command
+/// that writes: the store is created if missing; a read-only URI (`mode=ro`) is refused.
 pub(crate) fn open_tracker(uri: &Option<String>) -> anyhow::Result<Tracker> {
+    let text = uri.clone().unwrap_or_else(|| {
+        crate::tracking::default_tracking_uri(
+            std::env::var(crate::tracking::TRACKING_URI_ENV)
+                .ok()
+                .as_deref(),
+        )
+    });
+    if crate::tracking::uri_is_read_only(&text) {
+        return Err(BadInput(format!(
+            "the tracking URI '{text}' is read-only (mode=ro), and this command writes to the store; drop ?mode=ro"
+        ))
+        .into());
+    }
+    Ok(Tracker::open(&text)?)
+}
+
+/// Open the tracking store for a command that only reads: it must exist ("no store at PATH",
+/// exit 2, nothing created), and is opened read-only when it cannot be written.
+pub(crate) fn open_tracker_to_read(uri: &Option<String>) -> anyhow::Result<Tracker> {
     Ok(match uri {
-        Some(u) => Tracker::open(u)?,
-        None => Tracker::open_default()?,
+        Some(u) => Tracker::open_existing(u)?,
+        None => Tracker::open_existing_default()?,
     })
+}
+
+/// For commands that print and end (`runs list | head`): a closed standard output ends the
+/// process quietly, as it does other Unix tools, instead of a panic in `println!`. Rust ignores
+/// SIGPIPE by default; this restores the default action. Not for `run`, `bench` and `ui`, which
+/// talk to other processes and sockets and must outlive a closed pipe.
+fn quiet_on_closed_pipe() {
+    // SAFETY: setting a signal's disposition to its default has no preconditions.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }
 
 /// Run the command line; returns the process exit code.
@@ -87,6 +121,12 @@ pub fn main() -> i32 {
             return code;
         }
     };
+    if !matches!(
+        cli.command,
+        Command::Run(_) | Command::Ui(_) | Command::Bench(_)
+    ) {
+        quiet_on_closed_pipe();
+    }
     match dispatch(cli) {
         Ok(()) => 0,
         Err(e) => {

@@ -4,9 +4,9 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use super::experiments::find;
-use super::open_tracker;
 use super::output::{json, num, table, time};
 use super::BadInput;
+use super::{open_tracker, open_tracker_to_read};
 use crate::registry::{ModelSearch, ModelVersion, Registry, Stage};
 
 /// Arguments of `register`.
@@ -191,7 +191,8 @@ pub(crate) fn register(a: RegisterArgs, uri: &Option<String>) -> anyhow::Result<
 }
 
 pub(crate) fn run(cmd: ModelsCommand, uri: &Option<String>) -> anyhow::Result<()> {
-    let registry = Registry::new(open_tracker(uri)?)?;
+    // every models command is about existing models: a missing store is an error, never created
+    let registry = Registry::new(open_tracker_to_read(uri)?)?;
     match cmd {
         ModelsCommand::List {
             filter,

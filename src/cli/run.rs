@@ -67,18 +67,23 @@ fn load(file: &PathBuf) -> anyhow::Result<RunFile> {
 
 pub(crate) fn validate(a: ValidateArgs) -> anyhow::Result<()> {
     let rf = load(&a.file)?;
+    // what `run` checks before its first trial: the names, the program, the data
+    super::preflight::check(&rf, &rf.experiment_name())?;
+    drop(objective(&rf, "", rf.study.seed.unwrap_or(0))?);
     if a.json {
         #[derive(Serialize)]
         struct Out {
             file: String,
             experiment: String,
             parameters: Vec<String>,
+            space: serde_json::Value,
             warnings: Vec<String>,
         }
         return json(&Out {
             file: rf.path.display().to_string(),
             experiment: rf.experiment_name(),
             parameters: rf.space.params().iter().map(|p| p.label.clone()).collect(),
+            space: super::space_json::node_json(rf.space.root()),
             warnings: rf.warnings.iter().map(|w| w.to_string()).collect(),
         });
     }
@@ -182,10 +187,14 @@ struct RunOut {
     study_run_id: Option<String>,
     metric: String,
     trials: usize,
+    /// Trials that ended FAILED (not KILLED).
     failed: usize,
+    /// Trials the pruner stopped.
     pruned: usize,
     /// Pruned trials and steps saved (when trials reported steps).
     pruning: Option<PruneSummary>,
+    /// Trials that were KILLED (a per-trial timeout, an interrupt).
+    killed: usize,
     seed: u64,
     stop_reason: String,
     best: Option<BestOut>,
@@ -211,6 +220,14 @@ pub(crate) fn run(a: RunArgs, uri: &Option<String>) -> anyhow::Result<()> {
     if study.parallelism == 0 {
         return Err(BadInput("--parallelism must be at least 1".into()).into());
     }
+    if study.parallelism > crate::study::MAX_PARALLELISM {
+        return Err(BadInput(format!(
+            "parallelism {} is too large: at most {} trials run at once (and never more than max_evals)",
+            study.parallelism,
+            crate::study::MAX_PARALLELISM
+        ))
+        .into());
+    }
     if study.max_evals == 0 {
         return Err(
             BadInput("--max-evals must be at least 1 (the total number of trials)".into()).into(),
@@ -233,6 +250,7 @@ pub(crate) fn run(a: RunArgs, uri: &Option<String>) -> anyhow::Result<()> {
         )
     });
     // everything the user controls is checked before the store is touched
+    super::preflight::check(&rf, &experiment)?;
     let (objective, scratch) = objective(&rf, &uri_text, a.seed.or(study.seed).unwrap_or(0))?;
     let tracker = open_tracker(uri)?;
     let (resumed, lease) = match a.resume {
@@ -310,11 +328,8 @@ pub(crate) fn run(a: RunArgs, uri: &Option<String>) -> anyhow::Result<()> {
     drop(watch);
     let result = result?;
     let recording = super::recording::Recording::read(&handle, &uri_text);
-    let failed = result
-        .trials
-        .iter()
-        .filter(|t| matches!(t.state, TrialState::Failed | TrialState::Killed))
-        .count();
+    let count = |s: TrialState| result.trials.iter().filter(|t| t.state == s).count();
+    let (failed, killed) = (count(TrialState::Failed), count(TrialState::Killed));
     let pruning = PruneSummary::of(&result.trials);
     let pruned = pruning.map_or(0, |p| p.pruned);
     // only a trial whose run is in the store is named
@@ -327,12 +342,16 @@ pub(crate) fn run(a: RunArgs, uri: &Option<String>) -> anyhow::Result<()> {
                 .as_deref()
                 != Some(u) =>
         {
-            format!(" --tracking-uri {u}")
+            format!(" --tracking-uri {}", super::quote::shell_quote(u))
         }
         _ => String::new(),
     };
     let register = study_run.as_ref().filter(|_| best.is_some()).map(|id| {
-        format!("hpo register --study {id} --name {experiment}-model --alias champion{uri_flag}")
+        let name = super::quote::shell_quote(&format!("{experiment}-model"));
+        format!(
+            "hpo register --study {} --name {name} --alias champion{uri_flag}",
+            super::quote::shell_quote(id)
+        )
     });
     let ended = |printed: anyhow::Result<()>| match signal {
         Some(s) => printed.and(Err(s.into())),
@@ -347,6 +366,7 @@ pub(crate) fn run(a: RunArgs, uri: &Option<String>) -> anyhow::Result<()> {
             metric: study.metric.clone(),
             trials: result.trials.len(),
             failed,
+            killed,
             pruned,
             pruning,
             seed: result.seed,
@@ -382,31 +402,39 @@ pub(crate) fn run(a: RunArgs, uri: &Option<String>) -> anyhow::Result<()> {
         }
         None => return Err(all_failed(&result.trials)),
         Some(b) => {
+            let best_label = format!("best {}", study.metric);
+            let w = best_label.chars().count().max("register it:".len());
+            let ok = result.trials.len() - failed - killed - pruned;
+            let mut counts = format!("{} trials: {ok} ok, {failed} failed", result.trials.len());
+            if killed > 0 {
+                counts.push_str(&format!(", {killed} killed"));
+            }
+            if pruned > 0 {
+                counts.push_str(&format!(", {pruned} pruned"));
+            }
+            // trial numbers are 0-based, as in the store (run trial-N), and always shown as #N
             println!(
-                "best {}    {} (trial {} of {}, {} failed)",
-                study.metric,
+                "{best_label:<w$} {} (trial #{}; {counts})",
                 num(b.loss.unwrap_or(f64::NAN)),
                 b.number,
-                result.trials.len(),
-                failed
             );
-            println!("best params  {}", b.params.to_json());
+            println!("{:<w$} {}", "best params", b.params.to_json());
+            if let Some(p) = pruning.filter(|p| p.pruned > 0) {
+                println!("{:<w$} {p}", "pruning");
+            }
+            if let Some(id) = study_run
+                .as_ref()
+                .filter(|_| recording.study_run_complete())
+            {
+                println!(
+                    "{:<w$} {id} (experiment '{experiment}', seed {})",
+                    "study run", result.seed
+                );
+            }
+            if let Some(r) = &register {
+                println!("{:<w$} {r}", "register it:");
+            }
         }
-    }
-    if let Some(p) = pruning.filter(|p| p.pruned > 0) {
-        println!("pruning      {p}");
-    }
-    if let Some(id) = study_run
-        .as_ref()
-        .filter(|_| recording.study_run_complete())
-    {
-        println!(
-            "study run    {id} (experiment '{experiment}', seed {})",
-            result.seed
-        );
-    }
-    if let Some(r) = &register {
-        println!("register it: {r}");
     }
     ended(recording.result())
 }

@@ -6,7 +6,7 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use super::experiments::find;
-use super::open_tracker;
+use super::open_tracker_to_read;
 use super::output::{duration, json, num, table, time};
 use crate::tracking::recorder::{STATE_PRUNED, TAG_METRIC, TAG_RUN_TYPE, TAG_STATE};
 use crate::tracking::{Run, RunsQuery, Tracker, ViewType};
@@ -81,7 +81,8 @@ pub struct BestArgs {
 }
 
 pub(crate) fn run(cmd: RunsCommand, uri: &Option<String>) -> anyhow::Result<()> {
-    let tracker = open_tracker(uri)?;
+    // every runs command needs runs: a missing store is an error, never created
+    let tracker = open_tracker_to_read(uri)?;
     match cmd {
         RunsCommand::List(a) => list(&tracker, a),
         RunsCommand::Show {
@@ -219,10 +220,21 @@ fn list(tracker: &Tracker, a: ListArgs) -> anyhow::Result<()> {
     headers.extend(metrics.iter().map(|m| m.as_str()));
     print!("{}", table(&headers, &rows));
     if let Some(t) = &page.next_page_token {
-        eprintln!("more runs: --page-token {t}");
+        // the table is on standard output: flush it first so the hint comes after it, on a
+        // line of its own
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        eprintln!(
+            "\nmore runs: repeat with --page-token {}",
+            super::quote::shell_quote(t)
+        );
     }
     Ok(())
 }
+
+/// How many lines of a multi-line tag (a failure reason with a traceback) `runs show` prints:
+/// the last ones, where the error is.
+const TAG_TAIL_LINES: usize = 20;
 
 fn show(tracker: &Tracker, run_id: &str, as_json: bool) -> anyhow::Result<()> {
     let run = tracker.get_run(run_id)?;
@@ -314,13 +326,37 @@ fn show(tracker: &Tracker, run_id: &str, as_json: bool) -> anyhow::Result<()> {
             .tags
             .iter()
             .map(|t| {
-                vec![
-                    format!("  {}", t.key),
-                    t.value.lines().next().unwrap_or("").to_string(),
-                ]
+                let lines: Vec<&str> = t.value.trim_end().lines().collect();
+                let value = match lines.as_slice() {
+                    [] => String::new(),
+                    [one] => one.to_string(),
+                    // the last line is where an error says what went wrong
+                    [.., last] => format!("{last}  ({} lines, below)", lines.len()),
+                };
+                vec![format!("  {}", t.key), value]
             })
             .collect();
         print!("{}", table(&["  KEY", "VALUE"], &rows));
+        for t in &run.data.tags {
+            let lines: Vec<&str> = t.value.trim_end().lines().collect();
+            if lines.len() < 2 {
+                continue;
+            }
+            let shown = &lines[lines.len().saturating_sub(TAG_TAIL_LINES)..];
+            if shown.len() < lines.len() {
+                println!(
+                    "\n{} (last {} of {} lines)",
+                    t.key,
+                    shown.len(),
+                    lines.len()
+                );
+            } else {
+                println!("\n{}", t.key);
+            }
+            for l in shown {
+                println!("    {l}");
+            }
+        }
     }
     if !artifacts.is_empty() {
         println!("\nartifact files");
@@ -380,7 +416,7 @@ pub(crate) fn best_run(
 }
 
 pub(crate) fn best(a: BestArgs, uri: &Option<String>) -> anyhow::Result<()> {
-    let tracker = open_tracker(uri)?;
+    let tracker = open_tracker_to_read(uri)?;
     let (run, metric) = best_run(&tracker, &a.experiment, a.metric.as_deref(), a.maximize)?;
     if a.json {
         return json(&run);

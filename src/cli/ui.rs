@@ -2,7 +2,7 @@
 
 use clap::Args;
 
-use super::open_tracker;
+use super::{open_tracker, open_tracker_to_read};
 use crate::ui::{UiOptions, UiServer};
 
 /// Arguments of `hpo ui`.
@@ -27,7 +27,12 @@ fn is_loopback(host: &str) -> bool {
 }
 
 pub(crate) fn run(args: UiArgs, uri: &Option<String>) -> anyhow::Result<()> {
-    let tracker = open_tracker(uri)?;
+    // a read-only UI needs an existing store (and reads one it cannot write)
+    let tracker = if args.read_only {
+        open_tracker_to_read(uri)?
+    } else {
+        open_tracker(uri)?
+    };
     if !is_loopback(&args.host) {
         eprintln!(
             "warning: listening on {} makes the tracking store reachable from other machines; \

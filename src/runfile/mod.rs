@@ -23,6 +23,7 @@ mod duration;
 mod parse;
 mod pruner;
 mod read;
+pub mod shell;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -81,7 +82,7 @@ pub const LINFA_DATASETS: [&str; 3] = ["diabetes", "winequality", "iris"];
 pub const LINFA_METRICS: [&str; 4] = ["rmse", "mae", "r2", "accuracy"];
 
 /// Placeholders a command may use besides the space's labels.
-pub const COMMAND_PLACEHOLDERS: [&str; 2] = ["trial", "run_id"];
+pub const COMMAND_PLACEHOLDERS: [&str; 2] = crate::objective::command::TRIAL_PLACEHOLDERS;
 
 /// A message about a place in a file: `file:line:column: message`.
 #[derive(Clone, Debug, PartialEq, Eq)]

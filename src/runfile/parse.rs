@@ -109,13 +109,43 @@ fn read(
         Some((t, _)) => read_study(t)?,
         None => StudySettings::default(),
     };
-    let space = space_from_table(space_table, space_span, text)?;
-    let objective = read_objective(objective.0, objective.1, &space.space, path)?;
+    let mut space = space_from_table(space_table, space_span, text)?;
+    let objective_spec = read_objective(objective.0, objective.1, &space.space, path)?;
+    if let ObjectiveSpec::Command { argv, .. } = &objective_spec {
+        space.warnings.extend(shell_warnings(objective.0, argv));
+    }
     let pruner = match pruner {
         Some((t, span)) => Some(read_pruner(t, span)?),
         None => None,
     };
-    Ok((study, objective, space, pruner))
+    Ok((study, objective_spec, space, pruner))
+}
+
+/// A warning for each value placeholder inside the script of a shell's `-c`, at the script.
+fn shell_warnings(t: &DeTable<'_>, argv: &[String]) -> Vec<Located> {
+    let Some(i) = super::shell::shell_script_index(argv) else {
+        return Vec::new();
+    };
+    let element = entries(t)
+        .into_iter()
+        .find(|(k, _)| k.get_ref() == "command")
+        .and_then(|(_, v)| match v.get_ref() {
+            DeValue::Array(a) => a.get(i),
+            _ => None,
+        });
+    let Some(element) = element else {
+        return Vec::new();
+    };
+    crate::objective::command::placeholder_offsets(&argv[i])
+        .into_iter()
+        .filter(|(_, name)| !COMMAND_PLACEHOLDERS.contains(name))
+        .map(|(offset, name)| {
+            Located::new(
+                place(element, &argv[i], offset),
+                super::shell::shell_warning(name),
+            )
+        })
+        .collect()
 }
 
 pub(super) fn unknown_key(k: &Spanned<Cow<'_, str>>, table: &str, valid: &[&str]) -> Located {
@@ -257,7 +287,19 @@ fn read_study(t: &DeTable<'_>) -> Result<StudySettings, Located> {
             "name" => s.name = Some(string(v, &what)?),
             "algo" => s.algo = one_of(v, "algorithm", &ALGORITHM_NAMES)?,
             "max_evals" => s.max_evals = positive(v, &what, 1)?,
-            "parallelism" => s.parallelism = positive(v, &what, 1)?,
+            "parallelism" => {
+                s.parallelism = positive(v, &what, 1)?;
+                let max = crate::study::MAX_PARALLELISM;
+                if s.parallelism > max {
+                    return Err(Located::new(
+                        v.span(),
+                        format!(
+                            "{what} must be at most {max} (trials at once), got {}",
+                            s.parallelism
+                        ),
+                    ));
+                }
+            }
             "seed" => s.seed = Some(positive(v, &what, 0)? as u64),
             "metric" => s.metric = string(v, &what)?,
             "timeout" => s.timeout = Some(duration(v, &what)?),
@@ -444,9 +486,15 @@ fn read_command(
                 "a string (quote numbers: \"42\")",
             ));
         };
-        for (offset, name) in
-            placeholders(s).map_err(|(offset, msg)| Located::new(place(e, s, offset), msg))?
-        {
+        for (offset, name) in crate::objective::command::placeholder_offsets(s) {
+            if labels.contains(name) && COMMAND_PLACEHOLDERS.contains(&name) {
+                return Err(Located::new(
+                    place(e, s, offset),
+                    format!(
+                        "placeholder '{{{name}}}' is ambiguous: [space] has a parameter or constant named '{name}', and {{{name}}} is the trial's own {name}; give that parameter another label (label = \"...\") or rename the constant"
+                    ),
+                ));
+            }
             if !labels.contains(name) && !COMMAND_PLACEHOLDERS.contains(&name) {
                 let valid: Vec<&str> = labels.iter().copied().chain(COMMAND_PLACEHOLDERS).collect();
                 return Err(Located::new(
@@ -471,45 +519,6 @@ fn read_command(
         keep_output: Default::default(),
         output_limit: None,
     })
-}
-
-/// The `{name}` placeholders of a command argument with their byte offsets; `{{` and `}}` are
-/// literal braces.
-fn placeholders(s: &str) -> Result<Vec<(usize, &str)>, (usize, String)> {
-    let mut out = Vec::new();
-    let bytes = s.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'{' if bytes.get(i + 1) == Some(&b'{') => i += 2,
-            b'}' if bytes.get(i + 1) == Some(&b'}') => i += 2,
-            b'{' => {
-                let Some(len) = s[i + 1..].find('}') else {
-                    return Err((
-                        i,
-                        "unclosed '{' in a command argument; write {label} for a parameter or {{ for a literal brace".into(),
-                    ));
-                };
-                let name = &s[i + 1..i + 1 + len];
-                if name.is_empty() || name.contains('{') {
-                    return Err((
-                        i,
-                        "a placeholder must be {label}; write {{ and }} for literal braces".into(),
-                    ));
-                }
-                out.push((i, name));
-                i += len + 2;
-            }
-            b'}' => {
-                return Err((
-                    i,
-                    "unmatched '}' in a command argument; write }} for a literal brace".into(),
-                ))
-            }
-            _ => i += 1,
-        }
-    }
-    Ok(out)
 }
 
 /// The span of byte `offset` of string value `s`, exact when the string has no escapes.
@@ -641,17 +650,6 @@ fn read_linfa(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn placeholders_and_escapes() {
-        assert_eq!(
-            placeholders("--lr={lr}/{{x}}{trial}").unwrap(),
-            vec![(5, "lr"), (15, "trial")]
-        );
-        assert_eq!(placeholders("a{b").unwrap_err().0, 1);
-        assert_eq!(placeholders("a}b").unwrap_err().0, 1);
-        assert!(placeholders("{}").is_err());
-    }
 
     #[test]
     fn close_keys() {

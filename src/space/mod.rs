@@ -10,6 +10,7 @@
 
 pub mod dist;
 pub mod hp;
+pub mod size;
 pub mod toml;
 pub mod value;
 
@@ -639,6 +640,58 @@ impl SpaceInner {
         }
     }
 
+    /// The constants of the structure `a` evaluates to, as (dotted path, scalar) in tree order:
+    /// map keys and list positions joined with dots; inside a choice's chosen option the path
+    /// starts again at the choice's label. Lists and maps held by one constant are flattened the
+    /// same way, except a list of scalars, which is one value (its JSON text).
+    pub(crate) fn constants(&self, a: &Assignment) -> Vec<(String, Value)> {
+        let mut out = Vec::new();
+        self.constants_into(&self.tree, a, "", &mut out);
+        out
+    }
+
+    fn constants_into(
+        &self,
+        node: &CNode,
+        a: &Assignment,
+        path: &str,
+        out: &mut Vec<(String, Value)>,
+    ) {
+        let join = |k: &str| {
+            if path.is_empty() {
+                k.to_string()
+            } else {
+                format!("{path}.{k}")
+            }
+        };
+        match node {
+            CNode::Const(v) => flatten_const(path, v, out),
+            CNode::Map(items) => {
+                for (k, n) in items {
+                    self.constants_into(n, a, &join(k), out);
+                }
+            }
+            CNode::List(items) => {
+                for (j, n) in items.iter().enumerate() {
+                    self.constants_into(n, a, &join(&j.to_string()), out);
+                }
+            }
+            CNode::Param(..) => {}
+            CNode::Choice(i) => {
+                if let Some(raw) = a.raw(*i) {
+                    let options = &self.choices[*i];
+                    let k = (raw.max(0.0) as usize).min(options.len().saturating_sub(1));
+                    if let Some(o) = options.get(k) {
+                        // a choice among constants: its value is the parameter itself
+                        if !matches!(o, CNode::Const(_)) {
+                            self.constants_into(o, a, &self.params[*i].label, out);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     pub(crate) fn eval_tree(&self, a: &Assignment) -> Value {
         self.eval(&self.tree, a)
     }
@@ -748,5 +801,34 @@ fn describe_support(name: &str, n: &Numeric) -> String {
     match n.q {
         Some(q) => format!("a multiple of {q} {range} ({name})"),
         None => format!("a number {range} ({name})"),
+    }
+}
+
+/// A constant at `path` as scalars: maps and lists of non-scalars by dotted path, a list of
+/// scalars as its JSON text. Nothing for the empty path (a space that is one constant).
+fn flatten_const(path: &str, v: &Value, out: &mut Vec<(String, Value)>) {
+    let key = |k: &str| {
+        if path.is_empty() {
+            k.to_string()
+        } else {
+            format!("{path}.{k}")
+        }
+    };
+    match v {
+        Value::Map(m) => {
+            for (k, x) in m {
+                flatten_const(&key(k), x, out);
+            }
+        }
+        Value::List(items) if !items.iter().all(Value::is_scalar) => {
+            for (j, x) in items.iter().enumerate() {
+                flatten_const(&key(&j.to_string()), x, out);
+            }
+        }
+        Value::List(_) if !path.is_empty() => {
+            out.push((path.to_string(), Value::Str(v.to_json().to_string())))
+        }
+        _ if !path.is_empty() => out.push((path.to_string(), v.clone())),
+        _ => {}
     }
 }

@@ -349,9 +349,13 @@ impl Params {
         self.iter().map(|(k, v)| (k.to_string(), v)).collect()
     }
 
-    /// The active parameters as scalars, for logging: a choice over sub-spaces gives its option
-    /// index under its label and the constants of the chosen option as `label.key` (e.g.
-    /// `model = 0`, `model.type = svm`); its parameters are listed under their own labels.
+    /// The trial as scalars, for logging (the recorded params): every active parameter under its
+    /// label (a choice over sub-spaces as its option index, e.g. `model = 0`; a choice among
+    /// constant lists as the chosen list's JSON text), and every constant
+    /// of the evaluated structure under its dotted path (`seed = 42`, `nested.a = 1`; inside a
+    /// chosen option, under the choice's label: `model.type = svm`). A constant list is given as
+    /// its JSON text. A constant whose path is the label of a parameter is left out, so a
+    /// parameter's key always holds the parameter.
     pub fn flat(&self) -> BTreeMap<String, Value> {
         let mut out = BTreeMap::new();
         for (i, p) in self.space.params.iter().enumerate() {
@@ -359,22 +363,23 @@ impl Params {
                 continue;
             };
             let v = self.space.typed_value(i, raw, &self.assignment);
-            if v.is_scalar() {
-                out.insert(p.label.clone(), v);
-                continue;
-            }
-            out.insert(p.label.clone(), Value::Int(raw as i64));
-            let option = self.space.options[i]
+            let constant_option = self.space.options[i]
                 .as_ref()
-                .and_then(|o| o.get(raw.max(0.0) as usize));
-            if let Some(super::Node::Map(items)) = option {
-                for (k, n) in items {
-                    if let super::Node::Const(c) = n {
-                        if c.is_scalar() {
-                            out.insert(format!("{}.{k}", p.label), c.clone());
-                        }
-                    }
-                }
+                .and_then(|o| o.get(raw.max(0.0) as usize))
+                .is_some_and(|o| matches!(o, super::Node::Const(_)));
+            let v = if v.is_scalar() {
+                v
+            } else if constant_option {
+                // a choice among constant lists: the chosen list's JSON text
+                Value::Str(v.to_json().to_string())
+            } else {
+                Value::Int(raw as i64)
+            };
+            out.insert(p.label.clone(), v);
+        }
+        for (path, v) in self.space.constants(&self.assignment) {
+            if !self.space.by_label.contains_key(&path) {
+                out.entry(path).or_insert(v);
             }
         }
         out
@@ -411,14 +416,17 @@ impl Params {
             .collect()
     }
 
-    /// The params as JSON (the flat map of typed values).
+    /// The params as JSON: the whole evaluated structure ([`Params::tree`], hyperopt's
+    /// `space_eval`), constants and nested maps included. This is what a command objective
+    /// gets in `HPO_PARAMS`.
     pub fn to_json(&self) -> serde_json::Value {
-        Value::Map(self.to_map()).to_json()
+        self.tree().to_json()
     }
 }
 
 impl Serialize for Params {
+    /// Serialized as the whole evaluated structure, as [`Params::to_json`].
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.to_map().serialize(s)
+        self.tree().serialize(s)
     }
 }

@@ -39,6 +39,9 @@ pub enum StudyError {
     /// Parallelism of zero.
     #[error("parallelism must be at least 1")]
     ZeroParallelism,
+    /// More trials at once than [`MAX_PARALLELISM`](super::MAX_PARALLELISM).
+    #[error("parallelism {0} is more than {max} trials at once, the most a study runs", max = super::MAX_PARALLELISM)]
+    TooMuchParallelism(usize),
     /// No trial finished ok.
     #[error("no trial finished ok ({trials} trials){}", last_error.as_ref().map(|e| format!("; last failure: {e}")).unwrap_or_default())]
     AllTrialsFailed {

@@ -1,6 +1,8 @@
 //! `fmin` and its builder: run a study, evaluating the objective in parallel.
 //!
-//! The driver is the only writer of the study: objectives run on a rayon pool and send their
+//! The driver is the only writer of the study: objectives run on worker threads (see
+//! [`workers`](super::workers): started lazily, no more than the trials left to run, and
+//! always off the driver's thread, so reports are recorded while a trial runs) and send their
 //! results (and reports) back over a channel. With a fixed seed the sequence of suggestions is
 //! the same from run to run at a given parallelism: trial `k` is suggested only once trials
 //! `0..=k-parallelism` have finished, and sees exactly those as finished (later ones as pending),
@@ -22,6 +24,7 @@ use super::interrupt::Interrupt;
 use super::observer::{Control, Observer, StopReason, StudyInfo, TrialReport};
 use super::prune::{CurveState, Curves, NoPruner, PruneShared, Pruner};
 use super::stop::{LossThreshold, NoProgress};
+use super::workers::Workers;
 use crate::algo::{Algorithm, Tpe};
 use crate::space::{Params, Space, Value};
 use crate::trial::{IntoTrialResult, Status, Trial, TrialResult, TrialState};
@@ -349,7 +352,9 @@ impl<'a, O: Objective> Fmin<'a, O> {
         self
     }
 
-    /// Trials evaluated at once (on a pool of that many threads).
+    /// Trials evaluated at once, at most [`MAX_PARALLELISM`]. Worker threads are started as
+    /// trials are handed out, never more than the trials left to run; the parallelism itself
+    /// (not the number of threads) is what makes a seeded study reproducible.
     pub fn parallelism(mut self, n: usize) -> Self {
         self.parallelism = n;
         self
@@ -415,6 +420,9 @@ impl<'a, O: Objective> Fmin<'a, O> {
         if self.parallelism == 0 {
             return Err(StudyError::ZeroParallelism);
         }
+        if self.parallelism > MAX_PARALLELISM {
+            return Err(StudyError::TooMuchParallelism(self.parallelism));
+        }
         let deterministic = self.seed.is_some();
         let seed = self.seed.unwrap_or_else(|| rand::rng().random());
         let mut study = Study::boxed(self.space, self.algo, seed);
@@ -447,12 +455,12 @@ impl<'a, O: Objective> Fmin<'a, O> {
         for o in self.observers.iter_mut() {
             o.on_study_start(&info);
         }
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(self.parallelism)
-            .thread_name(|i| format!("hpo-trial-{i}"))
-            .build();
         let cfg = DriveConfig {
             parallelism: self.parallelism,
+            workers: self
+                .parallelism
+                .min(self.max_evals.saturating_sub(prior))
+                .max(1),
             max_evals: self.max_evals,
             deadline: self.timeout.map(|t| Instant::now() + t),
             deterministic,
@@ -466,12 +474,10 @@ impl<'a, O: Objective> Fmin<'a, O> {
         cfg.prune.add_prior(&self.prior_curves);
         let objective = &self.objective;
         let observers = &mut self.observers;
-        let stop = match &pool {
-            Ok(pool) if cfg.parallelism > 1 => {
-                pool.in_place_scope(|s| drive(Some(s), objective, &mut study, observers, &cfg))
-            }
-            _ => drive(None, objective, &mut study, observers, &cfg),
-        };
+        let stop = std::thread::scope(|s| {
+            let mut workers = Workers::new(s, cfg.workers);
+            drive(&mut workers, objective, &mut study, observers, &cfg)
+        });
         let stop_reason = stop.unwrap_or(StopReason::MaxEvals);
         for o in self.observers.iter_mut() {
             o.on_study_end(study.trials(), &stop_reason);
@@ -487,8 +493,14 @@ impl<'a, O: Objective> Fmin<'a, O> {
     }
 }
 
+/// The most trials a study runs at once.
+pub const MAX_PARALLELISM: usize = 1024;
+
 struct DriveConfig {
+    /// Trials at once as asked for: what a seeded study's suggestions depend on.
     parallelism: usize,
+    /// Trials at once in fact: the parallelism, capped at the trials left to run.
+    workers: usize,
     max_evals: usize,
     deadline: Option<Instant>,
     deterministic: bool,
@@ -519,7 +531,7 @@ fn with_last_step(result: TrialResult, n: usize, prune: &PruneShared) -> TrialRe
 /// The driver loop: hand out trials while there is room, collect results and reports, ask the
 /// observers whether to go on. Returns why it stopped (None: nothing left in flight).
 fn drive<'s, O: Objective>(
-    scope: Option<&rayon::Scope<'s>>,
+    workers: &mut Workers<'s, '_>,
     objective: &'s O,
     study: &mut Study,
     observers: &mut [Box<dyn Observer + '_>],
@@ -544,7 +556,7 @@ fn drive<'s, O: Objective>(
                 stop = Some(StopReason::Interrupted(why));
             }
         }
-        while stop.is_none() && in_flight < p {
+        while stop.is_none() && in_flight < cfg.workers {
             let k = study.trials().len();
             if k >= cfg.max_evals {
                 stop = Some(StopReason::MaxEvals);
@@ -579,6 +591,7 @@ fn drive<'s, O: Objective>(
                 o.on_trial_start(started);
                 attributes.extend(o.trial_attributes(asked.number));
             }
+            let busy = in_flight;
             in_flight += 1;
             cfg.prune.start(asked.number);
             let tx = tx.clone();
@@ -606,10 +619,7 @@ fn drive<'s, O: Objective>(
                         });
                 let _ = tx.send(Event::Done(asked.number, result, SystemTime::now()));
             };
-            match scope {
-                Some(s) => s.spawn(move |_| job()),
-                None => job(),
-            }
+            workers.run(Box::new(job), busy);
         }
         if in_flight == 0 {
             break;

@@ -6,9 +6,10 @@ pub mod interrupt;
 pub mod observer;
 pub mod prune;
 pub mod stop;
+mod workers;
 
 pub use ask_tell::{AskedTrial, Study, StudyError};
-pub use fmin::{fmin, with_context, Fmin, Objective, StudyResult, TrialContext};
+pub use fmin::{fmin, with_context, Fmin, Objective, StudyResult, TrialContext, MAX_PARALLELISM};
 pub use interrupt::{Interrupt, Subscription};
 pub use observer::{Control, Observer, StopReason, StudyInfo, TrialReport};
 pub use prune::{Pruner, PrunerError};

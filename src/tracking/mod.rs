@@ -86,6 +86,12 @@ pub enum TrackingError {
     /// An artifact operation failed.
     #[error(transparent)]
     Artifact(#[from] ArtifactError),
+    /// A command that only reads found no store at the path (it creates none).
+    #[error("no store at {}: nothing was recorded there (check --tracking-uri or HPO_TRACKING_URI; only commands that write, such as `hpo run`, create a store)", path.display())]
+    NoStore {
+        /// The database path looked for.
+        path: PathBuf,
+    },
     /// The current directory could not be read to make a path absolute.
     #[error("cannot resolve '{path}': {source}")]
     Io {
@@ -113,8 +119,99 @@ pub enum TrackingLocation {
 }
 
 /// Parses a tracking URI: `sqlite:///relative/path.db`, `sqlite:////absolute/path.db`,
-/// `sqlite:///:memory:` or a plain file path.
+/// `sqlite:///:memory:`, an SQLite file URI (`file:path.db`, `file:///absolute/path.db`) or a
+/// plain file path. The `sqlite:` and `file:` forms may end in `?mode=ro` (see
+/// [`uri_is_read_only`]).
 pub fn parse_tracking_uri(uri: &str) -> Result<TrackingLocation, TrackingError> {
+    parse_uri(uri).map(|(location, _)| location)
+}
+
+/// True if `uri` asks for a read-only store (`?mode=ro` or `?immutable=1` on a `sqlite:` or
+/// `file:` URI); an invalid URI is not read-only.
+pub fn uri_is_read_only(uri: &str) -> bool {
+    parse_uri(uri).is_ok_and(|(_, ro)| ro)
+}
+
+/// The location and whether the URI asks for read-only access.
+fn parse_uri(uri: &str) -> Result<(TrackingLocation, bool), TrackingError> {
+    let invalid = |reason: &str| TrackingError::InvalidUri {
+        uri: uri.to_string(),
+        reason: reason.to_string(),
+    };
+    let trimmed = uri.trim();
+    let query_of = |rest: &str| -> Result<(String, bool), TrackingError> {
+        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let mut read_only = false;
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            match pair {
+                "mode=ro" | "immutable=1" => read_only = true,
+                "mode=rw" | "mode=rwc" | "immutable=0" => {}
+                other => {
+                    return Err(invalid(&format!(
+                        "unknown query parameter '{other}'; hpo understands mode=ro (read-only), mode=rw and mode=rwc"
+                    )))
+                }
+            }
+        }
+        Ok((percent_decode(path), read_only))
+    };
+    if let Some(rest) = trimmed.strip_prefix("file:") {
+        let (path, read_only) = query_of(rest)?;
+        // file:///abs, file://localhost/abs, file:/abs, file:relative
+        let path = match path.strip_prefix("//") {
+            Some(p) if p.starts_with('/') => p.to_string(),
+            Some(p) => match p.strip_prefix("localhost") {
+                Some(abs) if abs.starts_with('/') => abs.to_string(),
+                _ => {
+                    return Err(invalid(
+                        "a file URI names a local file: file:path.db, file:/absolute/path.db or file:///absolute/path.db",
+                    ))
+                }
+            },
+            None => path,
+        };
+        if path.is_empty() {
+            return Err(invalid("the database path is empty"));
+        }
+        if path == ":memory:" {
+            return Ok((TrackingLocation::SqliteMemory, read_only));
+        }
+        return Ok((TrackingLocation::SqliteFile(PathBuf::from(path)), read_only));
+    }
+    if let Some(rest) = trimmed.strip_prefix("sqlite:") {
+        if let Some(path) = rest.strip_prefix("///") {
+            if path.contains('?') {
+                let (path, read_only) = query_of(path)?;
+                if path.is_empty() {
+                    return Err(invalid("the database path is empty"));
+                }
+                return Ok((TrackingLocation::SqliteFile(PathBuf::from(path)), read_only));
+            }
+        }
+    }
+    parse_plain(uri).map(|l| (l, false))
+}
+
+/// `%XX` sequences decoded (as in an SQLite file URI); anything malformed is kept as it is.
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn parse_plain(uri: &str) -> Result<TrackingLocation, TrackingError> {
     let invalid = |reason: &str| TrackingError::InvalidUri {
         uri: uri.to_string(),
         reason: reason.to_string(),
@@ -196,6 +293,44 @@ impl Tracker {
         Self::open_with_artifact_root(uri, None)
     }
 
+    /// Opens the store named by `uri` for reading only if it exists: never creates a file or a
+    /// directory ([`TrackingError::NoStore`] instead). It is opened read-only when the URI says
+    /// `mode=ro` or when the file (or its directory) cannot be written, else as [`Tracker::open`]
+    /// does (so an older schema is migrated).
+    pub fn open_existing(uri: &str) -> Result<Self, TrackingError> {
+        let (location, read_only) = parse_uri(uri)?;
+        let TrackingLocation::SqliteFile(path) = &location else {
+            return Self::open(uri);
+        };
+        let path = absolute(path)?;
+        if !path.is_file() {
+            return Err(TrackingError::NoStore { path });
+        }
+        let root = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+            .join(ARTIFACT_DIR_NAME);
+        let writable = std::fs::OpenOptions::new().write(true).open(&path).is_ok();
+        let store = if read_only || !writable {
+            SqliteStore::open_read_only(&path, &root)?
+        } else {
+            match SqliteStore::open(&path, &root) {
+                Ok(s) => s,
+                // e.g. a directory where the WAL files cannot be created
+                Err(_) => SqliteStore::open_read_only(&path, &root)?,
+            }
+        };
+        Ok(Self::with_store(Arc::new(store), root))
+    }
+
+    /// Opens the store named by `HPO_TRACKING_URI` (or `./hpo.db`) with [`Tracker::open_existing`].
+    pub fn open_existing_default() -> Result<Self, TrackingError> {
+        Self::open_existing(&default_tracking_uri(
+            std::env::var(TRACKING_URI_ENV).ok().as_deref(),
+        ))
+    }
+
     /// Opens the store named by `HPO_TRACKING_URI`, or `./hpo.db` when it is unset or empty.
     pub fn open_default() -> Result<Self, TrackingError> {
         Self::open(&default_tracking_uri(
@@ -210,7 +345,7 @@ impl Tracker {
         uri: &str,
         artifact_root: Option<&Path>,
     ) -> Result<Self, TrackingError> {
-        let location = parse_tracking_uri(uri)?;
+        let (location, read_only) = parse_uri(uri)?;
         let (store, default_root) = match &location {
             TrackingLocation::SqliteFile(path) => {
                 let path = absolute(path)?;
@@ -219,7 +354,14 @@ impl Tracker {
                     Some(r) => absolute(r)?,
                     None => dir.join(ARTIFACT_DIR_NAME),
                 };
-                (SqliteStore::open(&path, &root)?, root)
+                if read_only {
+                    if !path.is_file() {
+                        return Err(TrackingError::NoStore { path });
+                    }
+                    (SqliteStore::open_read_only(&path, &root)?, root)
+                } else {
+                    (SqliteStore::open(&path, &root)?, root)
+                }
             }
             TrackingLocation::SqliteMemory => {
                 let root = absolute(artifact_root.unwrap_or(Path::new(ARTIFACT_DIR_NAME)))?;

@@ -27,6 +27,9 @@ use super::checkpoint::CommitPacer;
 
 /// A group commit of at least this many writes asks for a checkpoint at once.
 const GROUP_WRITES_PER_CHECKPOINT: usize = 16;
+
+#[path = "sqlite_read_only.rs"]
+mod read_only;
 use super::known_runs::KnownRuns;
 use super::metric_points::{insert_metrics, read_history};
 use super::new_run_rows::{insert_new_run_params, insert_new_run_tags};
@@ -98,6 +101,8 @@ pub struct SqliteStore {
     flusher: OnceLock<Option<Flusher>>,
     /// Runs and experiments seen active, so queued writes can be checked without a read.
     known: KnownRuns,
+    /// Opened read-only ([`SqliteStore::open_read_only`]): no migration, searches never index.
+    read_only: bool,
 }
 
 /// What the store shares with its group-commit thread: the connection and the write queue.
@@ -302,6 +307,20 @@ impl SqliteStore {
         Self::setup(conn, path.to_path_buf(), artifact_root).map_err(named)
     }
 
+    /// Opens the existing database file at `path` read-only (a file or file system hpo may not
+    /// write, or a `mode=ro` URI): nothing is created or migrated, and every write fails. The
+    /// file must have the current schema. A WAL database whose shared-memory file cannot be
+    /// created is read as immutable.
+    pub fn open_read_only(path: &Path, artifact_root: &Path) -> Result<Self, StoreError> {
+        let conn = read_only::connect(path)?;
+        Self::setup_with(conn, path.to_path_buf(), artifact_root, true)
+    }
+
+    /// True if the store was opened read-only.
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
     /// Opens a private in-memory database (for tests and throwaway studies).
     pub fn open_in_memory(artifact_root: &Path) -> Result<Self, StoreError> {
         let conn = Connection::open_in_memory()?;
@@ -309,8 +328,33 @@ impl SqliteStore {
     }
 
     fn setup(conn: Connection, path: PathBuf, artifact_root: &Path) -> Result<Self, StoreError> {
+        Self::setup_with(conn, path, artifact_root, false)
+    }
+
+    fn setup_with(
+        conn: Connection,
+        path: PathBuf,
+        artifact_root: &Path,
+        read_only: bool,
+    ) -> Result<Self, StoreError> {
         let on_disk = path != Path::new(":memory:");
         conn.busy_timeout(BUSY_TIMEOUT)?;
+        if read_only {
+            read_only::check_schema(&conn, &path)?;
+            return Ok(SqliteStore {
+                shared: Arc::new(Shared {
+                    conn: Mutex::new(conn),
+                    queue: WriteQueue::default(),
+                    pacer: CommitPacer::new(&path),
+                    file: StoreFile::new(on_disk.then_some(path.as_path())),
+                }),
+                path,
+                artifact_root: artifact_root.to_path_buf(),
+                flusher: OnceLock::new(),
+                known: KnownRuns::default(),
+                read_only: true,
+            });
+        }
         let mut attempt = 0;
         loop {
             let r: Result<String, rusqlite::Error> =
@@ -357,6 +401,7 @@ impl SqliteStore {
             artifact_root: artifact_root.to_path_buf(),
             flusher: OnceLock::new(),
             known: KnownRuns::default(),
+            read_only: false,
         };
         store.migrate()?;
         store.lock().pragma_update(None, "foreign_keys", "ON")?;
@@ -1390,7 +1435,13 @@ impl Store for SqliteStore {
     }
 
     fn search_runs(&self, query: &RunsQuery) -> Result<RunPage, StoreError> {
-        self.search_runs_with(query, Plans::Fastest)
+        // the param-index walk may have to index first, which a read-only store cannot do
+        let plans = if self.read_only {
+            Plans::GeneralOnly
+        } else {
+            Plans::Fastest
+        };
+        self.search_runs_with(query, plans)
     }
 }
 

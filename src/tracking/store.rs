@@ -841,12 +841,19 @@ pub fn validate_experiment_tag(key: &str, value: &str) -> Result<(), StoreError>
     )
 }
 
-/// Checks an experiment name: non-empty after trimming, at most [`MAX_EXPERIMENT_NAME_LEN`] characters.
+/// Checks an experiment name: non-empty after trimming, at most [`MAX_EXPERIMENT_NAME_LEN`]
+/// characters, no control characters (a newline, a tab, NUL).
 pub fn validate_experiment_name(name: &str) -> Result<(), StoreError> {
     if name.trim().is_empty() {
         return Err(StoreError::InvalidArgument(
             "experiment name must not be empty".to_string(),
         ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(StoreError::InvalidArgument(format!(
+            "experiment name '{}' contains a control character (a newline, a tab, NUL, ...)",
+            name.chars().take(40).collect::<String>().escape_debug()
+        )));
     }
     validate_value_len(
         || "experiment name".to_string(),

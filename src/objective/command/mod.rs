@@ -56,6 +56,9 @@ pub enum CommandError {
     /// A placeholder that names no parameter.
     #[error("placeholder '{{{0}}}' in the command names no parameter of the space (nor 'trial' or 'run_id')")]
     UnknownPlaceholder(String),
+    /// `{trial}` or `{run_id}` used while the space has a parameter or constant of that name.
+    #[error("placeholder '{{{0}}}' is ambiguous: the space has a parameter or constant named '{0}', and {{{0}}} is the trial's own {0}; give that parameter another label (label = \"...\")")]
+    AmbiguousPlaceholder(String),
     /// The scratch directory could not be made.
     #[error("cannot create a scratch directory: {0}")]
     Scratch(#[from] std::io::Error),
@@ -150,14 +153,28 @@ fn pieces(s: &str) -> Vec<Piece<'_>> {
 
 /// The placeholders (`{name}`) in a command argument.
 pub fn placeholders(s: &str) -> Vec<String> {
+    placeholder_offsets(s)
+        .into_iter()
+        .map(|(_, n)| n.to_string())
+        .collect()
+}
+
+/// The placeholders (`{name}`: letters, digits, `_`, `.`, `-` between single braces) in a
+/// command argument with the byte offset of their `{`. `{{` and `}}` are literal braces; any
+/// other brace (`print({'a': 1})`, JSON, `awk '{print $1}'`) is text and kept as it is.
+pub fn placeholder_offsets(s: &str) -> Vec<(usize, &str)> {
     pieces(s)
         .into_iter()
         .filter_map(|p| match p {
-            Piece::Placeholder(n) => Some(n.to_string()),
+            // the name is a slice of `s`, right after its `{`
+            Piece::Placeholder(n) => Some((n.as_ptr() as usize - s.as_ptr() as usize - 1, n)),
             Piece::Text(_) => None,
         })
         .collect()
 }
+
+/// The placeholders that stand for the trial itself, not for a value of the space.
+pub const TRIAL_PLACEHOLDERS: [&str; 2] = ["trial", "run_id"];
 
 /// The names a command's `{placeholder}` may use for `space` (besides `trial` and `run_id`):
 /// its parameters' labels and the keys of its top-level scalar constants.
@@ -191,7 +208,11 @@ impl CommandObjective {
         }
         for a in &argv {
             for p in placeholders(a) {
-                if p != "trial" && p != "run_id" && !labels.contains(&p.as_str()) {
+                let own = TRIAL_PLACEHOLDERS.contains(&p.as_str());
+                if own && labels.contains(&p.as_str()) {
+                    return Err(CommandError::AmbiguousPlaceholder(p));
+                }
+                if !own && !labels.contains(&p.as_str()) {
                     return Err(CommandError::UnknownPlaceholder(p));
                 }
             }
