@@ -1,0 +1,181 @@
+//! MLflow's REST API 2.0 over hpo's store, so the unmodified MLflow client logs into hpo.
+//!
+//! Served under `/api/2.0/mlflow/` and its alias `/ajax-api/2.0/mlflow/`, with the same paths,
+//! methods, JSON field names and types as MLflow's server (ids as strings, times in ms):
+//!
+//! - experiments: `create`, `get`, `get-by-name`, `search`, `update`, `delete`, `restore`,
+//!   `set-experiment-tag` ([`experiments`]);
+//! - runs: `create`, `get`, `update`, `delete`, `restore`, `search`, `log-metric`,
+//!   `log-parameter`, `set-tag`, `delete-tag`, `log-batch`, `log-inputs`; `metrics/get-history`
+//!   ([`runs`]);
+//! - artifacts: `artifacts/list` and the `/api/2.0/mlflow-artifacts/artifacts/...` proxy
+//!   ([`artifacts`]).
+//!
+//! Errors are MLflow's `{"error_code", "message"}` ([`MlflowError`]); anything else answers
+//! `ENDPOINT_NOT_FOUND` (404). Writes need `Content-Type: application/json` (artifact uploads
+//! excepted; a browser cannot send those cross-site without a preflight) and are refused with
+//! `PERMISSION_DENIED` (403) in read-only mode. No token: MLflow's clients do not send one.
+
+pub mod args;
+pub mod artifacts;
+pub mod convert;
+mod error;
+pub mod experiments;
+pub mod runs;
+
+pub use error::MlflowError;
+
+use serde_json::Value;
+
+use self::args::Args;
+use self::convert::ArtifactView;
+use super::http::{Request, Response};
+use super::State;
+use crate::tracking::Tracker;
+
+/// What the MLflow handlers share: the server's state and how artifact locations are shown.
+pub struct Mlflow<'a> {
+    state: &'a State,
+    /// Proxied (`mlflow-artifacts:/`) or local artifact locations.
+    pub view: ArtifactView,
+}
+
+impl Mlflow<'_> {
+    /// The tracker.
+    pub fn tracker(&self) -> &Tracker {
+        &self.state.tracker
+    }
+}
+
+/// Whether the path is MLflow's API: `/api/2.0/...` or `/ajax-api/2.0/...`.
+pub fn is_mlflow_path(segments: &[String]) -> bool {
+    matches!(
+        (
+            segments.first().map(String::as_str),
+            segments.get(1).map(String::as_str)
+        ),
+        (Some("api" | "ajax-api"), Some("2.0"))
+    )
+}
+
+/// Answers one request to MLflow's API.
+pub fn handle(state: &State, req: &Request) -> Response {
+    let m = Mlflow {
+        state,
+        view: if state.serve_artifacts {
+            ArtifactView::Proxied
+        } else {
+            ArtifactView::Local
+        },
+    };
+    let segs: Vec<&str> = req.segments.iter().skip(2).map(String::as_str).collect();
+    let method = if req.method == "HEAD" {
+        "GET"
+    } else {
+        req.method.as_str()
+    };
+    let path = format!("/{}", req.segments.join("/"));
+    match dispatch(&m, req, method, &segs) {
+        Ok(Some(resp)) => resp,
+        Ok(None) => MlflowError::no_endpoint(&req.method, &path).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+fn check_write(state: &State, req: &Request, json: bool) -> Result<(), MlflowError> {
+    if state.read_only {
+        return Err(MlflowError::new(
+            403,
+            "PERMISSION_DENIED",
+            "the server is read-only",
+        ));
+    }
+    let content_type = req.header("content-type").unwrap_or("");
+    if json
+        && !content_type
+            .to_ascii_lowercase()
+            .starts_with("application/json")
+    {
+        return Err(MlflowError::bad_request(
+            "send the request body as JSON with Content-Type: application/json",
+        ));
+    }
+    Ok(())
+}
+
+type Handler = fn(&Mlflow, &Args) -> Result<Value, MlflowError>;
+
+fn json_endpoint(method: &str, path: &[&str]) -> Option<(bool, Handler)> {
+    let read = method == "GET";
+    let h: (bool, Handler) = match (method, path) {
+        ("GET", ["experiments", "get"]) => (read, experiments::get),
+        ("GET", ["experiments", "get-by-name"]) => (read, experiments::get_by_name),
+        ("GET" | "POST", ["experiments", "search"]) => (read, experiments::search),
+        ("POST", ["experiments", "create"]) => (read, experiments::create),
+        ("POST", ["experiments", "update"]) => (read, experiments::update),
+        ("POST", ["experiments", "delete"]) => (read, experiments::delete),
+        ("POST", ["experiments", "restore"]) => (read, experiments::restore),
+        ("POST", ["experiments", "set-experiment-tag"]) => (read, experiments::set_tag),
+        ("GET", ["runs", "get"]) => (read, runs::get),
+        ("GET" | "POST", ["runs", "search"]) => (read, runs::search),
+        ("POST", ["runs", "create"]) => (read, runs::create),
+        ("POST", ["runs", "update"]) => (read, runs::update),
+        ("POST", ["runs", "delete"]) => (read, runs::delete),
+        ("POST", ["runs", "restore"]) => (read, runs::restore),
+        ("POST", ["runs", "log-metric"]) => (read, runs::log_metric),
+        ("POST", ["runs", "log-parameter"]) => (read, runs::log_param),
+        ("POST", ["runs", "set-tag"]) => (read, runs::set_tag),
+        ("POST", ["runs", "delete-tag"]) => (read, runs::delete_tag),
+        ("POST", ["runs", "log-batch"]) => (read, runs::log_batch),
+        ("POST", ["runs", "log-inputs"]) => (read, runs::log_inputs),
+        ("GET", ["metrics", "get-history"]) => (read, runs::get_history),
+        ("GET", ["artifacts", "list"]) => (read, artifacts::list),
+        _ => return None,
+    };
+    Some(h)
+}
+
+fn dispatch(
+    m: &Mlflow,
+    req: &Request,
+    method: &str,
+    segs: &[&str],
+) -> Result<Option<Response>, MlflowError> {
+    match segs {
+        ["mlflow", rest @ ..] => {
+            let Some((read, handler)) = json_endpoint(method, rest) else {
+                return Ok(None);
+            };
+            // `experiments/search` and `runs/search` are reads even when POSTed.
+            let is_search = rest.last() == Some(&"search");
+            if !read && !is_search {
+                check_write(m.state, req, true)?;
+            }
+            let args = Args::from_request(req)?;
+            Ok(Some(Response::json(200, &handler(m, &args)?)))
+        }
+        ["mlflow-artifacts", "artifacts", parts @ ..] => {
+            if !m.state.serve_artifacts {
+                return Err(MlflowError::new(
+                    503,
+                    "ENDPOINT_NOT_FOUND",
+                    "artifact proxying is off (the server runs with --no-serve-artifacts)",
+                ));
+            }
+            match (method, parts) {
+                ("GET", []) => Ok(Some(artifacts::proxy_list(m, &Args::from_request(req)?)?)),
+                ("GET", parts) => Ok(Some(artifacts::download(m, parts)?)),
+                ("PUT", parts) => {
+                    check_write(m.state, req, false)?;
+                    Ok(Some(artifacts::upload(m, parts, &req.body)?))
+                }
+                ("DELETE", parts) => {
+                    check_write(m.state, req, false)?;
+                    Ok(Some(artifacts::delete(m, parts)?))
+                }
+                _ => Ok(None),
+            }
+        }
+        _ => Ok(None),
+    }
+}
