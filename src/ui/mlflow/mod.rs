@@ -9,7 +9,9 @@
 //!   `log-parameter`, `set-tag`, `delete-tag`, `log-batch`, `log-inputs`; `metrics/get-history`
 //!   ([`runs`]);
 //! - artifacts: `artifacts/list` and the `/api/2.0/mlflow-artifacts/artifacts/...` proxy
-//!   ([`artifacts`]).
+//!   ([`artifacts`]);
+//! - `logged-models/search` answers an empty list (hpo has no logged models yet; the client asks
+//!   when it lists or downloads a run's artifacts).
 //!
 //! Errors are MLflow's `{"error_code", "message"}` ([`MlflowError`]); anything else answers
 //! `ENDPOINT_NOT_FOUND` (404). Writes need `Content-Type: application/json` (artifact uploads
@@ -130,6 +132,7 @@ fn json_endpoint(method: &str, path: &[&str]) -> Option<(bool, Handler)> {
         ("POST", ["runs", "log-inputs"]) => (read, runs::log_inputs),
         ("GET", ["metrics", "get-history"]) => (read, runs::get_history),
         ("GET", ["artifacts", "list"]) => (read, artifacts::list),
+        ("POST", ["logged-models", "search"]) => (read, runs::search_logged_models),
         _ => return None,
     };
     Some(h)
