@@ -114,6 +114,8 @@ impl From<RegistryError> for MlflowError {
             | RegistryError::NoVersions { .. }
             | RegistryError::AliasNotFound { .. }
             | RegistryError::RunNotFound(_) => Self::not_found(e),
+            RegistryError::ModelExists(_) => Self::new(400, "RESOURCE_ALREADY_EXISTS", e),
+            RegistryError::Unsupported => Self::new(501, "NOT_IMPLEMENTED", e),
             other => Self::invalid(other),
         }
     }

@@ -10,12 +10,13 @@
 //!   ([`runs`]);
 //! - artifacts: `artifacts/list` and the `/api/2.0/mlflow-artifacts/artifacts/...` proxy
 //!   ([`artifacts`]);
+//! - the model registry: `registered-models/*` and `model-versions/*` ([`registry`]);
 //! - `logged-models/search` answers an empty list (hpo has no logged models yet; the client asks
 //!   when it lists or downloads a run's artifacts).
 //!
 //! Errors are MLflow's `{"error_code", "message"}` ([`MlflowError`]); anything else answers
-//! `ENDPOINT_NOT_FOUND` (404). Writes need `Content-Type: application/json` (artifact uploads
-//! excepted; a browser cannot send those cross-site without a preflight) and are refused with
+//! `ENDPOINT_NOT_FOUND` (404). `POST`s need `Content-Type: application/json` (`PUT`, `PATCH` and
+//! `DELETE` cannot be sent cross-site without a preflight) and are refused with
 //! `PERMISSION_DENIED` (403) in read-only mode. No token: MLflow's clients do not send one.
 
 pub mod args;
@@ -23,6 +24,7 @@ pub mod artifacts;
 pub mod convert;
 mod error;
 pub mod experiments;
+pub mod registry;
 pub mod runs;
 
 pub use error::MlflowError;
@@ -46,6 +48,11 @@ impl Mlflow<'_> {
     /// The tracker.
     pub fn tracker(&self) -> &Tracker {
         &self.state.tracker
+    }
+
+    /// The model registry, if the store has one.
+    pub fn registry(&self) -> Option<&crate::registry::Registry> {
+        self.state.registry.as_ref()
     }
 }
 
@@ -133,6 +140,27 @@ fn json_endpoint(method: &str, path: &[&str]) -> Option<(bool, Handler)> {
         ("GET", ["metrics", "get-history"]) => (read, runs::get_history),
         ("GET", ["artifacts", "list"]) => (read, artifacts::list),
         ("POST", ["logged-models", "search"]) => (read, runs::search_logged_models),
+        ("POST", ["registered-models", "create"]) => (read, registry::create_model),
+        ("GET", ["registered-models", "get"]) => (read, registry::get_model),
+        ("POST", ["registered-models", "rename"]) => (read, registry::rename_model),
+        ("PATCH", ["registered-models", "update"]) => (read, registry::update_model),
+        ("DELETE", ["registered-models", "delete"]) => (read, registry::delete_model),
+        ("GET", ["registered-models", "search"]) => (read, registry::search_models),
+        ("POST", ["registered-models", "get-latest-versions"]) => (read, registry::latest_versions),
+        ("POST", ["registered-models", "set-tag"]) => (read, registry::set_model_tag),
+        ("DELETE", ["registered-models", "delete-tag"]) => (read, registry::delete_model_tag),
+        ("POST", ["registered-models", "alias"]) => (read, registry::set_alias),
+        ("DELETE", ["registered-models", "alias"]) => (read, registry::delete_alias),
+        ("GET", ["registered-models", "alias"]) => (read, registry::get_by_alias),
+        ("POST", ["model-versions", "create"]) => (read, registry::create_version),
+        ("GET", ["model-versions", "get"]) => (read, registry::get_version),
+        ("PATCH", ["model-versions", "update"]) => (read, registry::update_version),
+        ("DELETE", ["model-versions", "delete"]) => (read, registry::delete_version),
+        ("POST", ["model-versions", "transition-stage"]) => (read, registry::transition_stage),
+        ("GET", ["model-versions", "search"]) => (read, registry::search_versions),
+        ("POST", ["model-versions", "set-tag"]) => (read, registry::set_version_tag),
+        ("DELETE", ["model-versions", "delete-tag"]) => (read, registry::delete_version_tag),
+        ("GET", ["model-versions", "get-download-uri"]) => (read, registry::download_uri),
         _ => return None,
     };
     Some(h)
@@ -149,10 +177,12 @@ fn dispatch(
             let Some((read, handler)) = json_endpoint(method, rest) else {
                 return Ok(None);
             };
-            // `experiments/search` and `runs/search` are reads even when POSTed.
-            let is_search = rest.last() == Some(&"search");
-            if !read && !is_search {
-                check_write(m.state, req, true)?;
+            // Searches and get-latest-versions are reads even when POSTed. A cross-site page can
+            // send a POST without a preflight, so a POST must be JSON; PATCH and DELETE cannot.
+            let is_read =
+                read || matches!(rest.last(), Some(&"search") | Some(&"get-latest-versions"));
+            if !is_read {
+                check_write(m.state, req, method == "POST")?;
             }
             let args = Args::from_request(req)?;
             Ok(Some(Response::json(200, &handler(m, &args)?)))
