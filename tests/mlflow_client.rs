@@ -9,7 +9,8 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use hpo::tracking::{RunsQuery, Tracker};
+use hpo::tracking::{Recorder, RunsQuery, Tracker};
+use hpo::{hp, Fmin, Params, Space};
 
 /// The venv's python, or `None` (with the reason printed) when this machine has none.
 fn python() -> Option<PathBuf> {
@@ -68,6 +69,28 @@ fn start_server(uri: &str, cwd: &Path) -> (Server, String) {
     (Server(child), url)
 }
 
+/// A study of 6 trials recorded by hpo itself in experiment "hpo-study" (metric `loss` = x²);
+/// returns the study run's id.
+fn hpo_study(uri: &str) -> String {
+    let tracker = Tracker::open(uri).unwrap();
+    let recorder = Recorder::new(&tracker, "hpo-study")
+        .unwrap()
+        .study_name("made-by-hpo")
+        .metric("loss");
+    let handle = recorder.handle();
+    let space = Space::from_params([hp::uniform("x", -2.0, 2.0)]).unwrap();
+    Fmin::new(|p: &Params| p.f64("x").map(|x| x * x), &space)
+        .max_evals(6)
+        .seed(5)
+        .observer(recorder)
+        .run()
+        .unwrap();
+    assert!(handle.errors().is_empty(), "{:?}", handle.errors());
+    let id = handle.study_run_id().unwrap();
+    tracker.flush().unwrap();
+    id
+}
+
 #[test]
 fn the_mlflow_client_suite_passes_against_hpo_server() {
     let Some(python) = python() else {
@@ -75,6 +98,7 @@ fn the_mlflow_client_suite_passes_against_hpo_server() {
     };
     let dir = tempfile::tempdir().unwrap();
     let uri = format!("sqlite:///{}", dir.path().join("hpo.db").display());
+    let study_run = hpo_study(&uri);
     let (server, url) = start_server(&uri, dir.path());
     let suite = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mlflow_client");
     let out = Command::new(&python)
@@ -84,6 +108,7 @@ fn the_mlflow_client_suite_passes_against_hpo_server() {
         .env("MLFLOW_TRACKING_URI", &url)
         .env("HPO_BIN", env!("CARGO_BIN_EXE_hpo"))
         .env("HPO_STORE_URI", &uri)
+        .env("HPO_STUDY_RUN", &study_run)
         .env_remove("HPO_TRACKING_URI")
         .output()
         .unwrap();

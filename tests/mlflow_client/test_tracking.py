@@ -69,6 +69,10 @@ class TutorialWorkflow(unittest.TestCase):
         self.assertEqual(run.data.params, {"model": "ridge", "folds": "5"})
         self.assertEqual(run.data.tags["team"], "search")
         self.assertEqual(run.data.tags["mlflow.runName"], "study")
+        # the client's user and script, not the server's
+        self.assertEqual(run.data.tags["hpo.user"], run.data.tags["mlflow.user"])
+        self.assertEqual(run.info.user_id, run.data.tags["mlflow.user"])
+        self.assertEqual(run.data.tags["hpo.source"], run.data.tags["mlflow.source.name"])
         self.assertAlmostEqual(run.data.metrics["train_loss"], 0.2)
         self.assertTrue(run.info.artifact_uri.startswith("mlflow-artifacts:/"))
         self.assertGreater(run.info.end_time, run.info.start_time - 1)
@@ -246,3 +250,29 @@ class BadRequests(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class WrittenByHpo(unittest.TestCase):
+    """A study `hpo` recorded itself (tests/mlflow_client.rs makes it) read through the client."""
+
+    def test_the_study_and_its_trials_read_as_mlflow_runs(self):
+        client = MlflowClient()
+        study_id = os.environ["HPO_STUDY_RUN"]
+        exp = client.get_experiment_by_name("hpo-study")
+        study = client.get_run(study_id)
+        self.assertEqual(study.info.experiment_id, exp.experiment_id)
+        self.assertEqual(study.info.status, "FINISHED")
+        trials = client.search_runs(
+            [exp.experiment_id],
+            f"tags.mlflow.parentRunId = '{study_id}'",
+            order_by=["metrics.loss ASC"],
+        )
+        self.assertEqual(len(trials), 6)
+        losses = [t.data.metrics["loss"] for t in trials]
+        self.assertEqual(losses, sorted(losses))
+        for t in trials:
+            x = float(t.data.params["x"])
+            self.assertAlmostEqual(t.data.metrics["loss"], x * x, places=9)
+            self.assertEqual(t.data.tags["mlflow.parentRunId"], study_id)
+        best = json.loads(hpo("best", "-e", "hpo-study", "--json"))
+        self.assertEqual(best["info"]["run_id"], trials[0].info.run_id)

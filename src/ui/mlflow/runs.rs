@@ -3,10 +3,12 @@
 use serde_json::{json, Value};
 
 use super::args::Args;
-use super::convert::{self, MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME};
+use super::convert::{self, MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME, MLFLOW_USER};
 use super::experiments::parse_id;
 use super::{Mlflow, MlflowError};
-use crate::tracking::store::{now_ms, MAX_RESULTS_LIMIT, TAG_RUN_NAME};
+use crate::tracking::store::{
+    now_ms, MAX_RESULTS_LIMIT, TAG_GIT_COMMIT, TAG_RUN_NAME, TAG_SOURCE, TAG_USER,
+};
 use crate::tracking::{Metric, NewRun, Param, RunStatus, RunTag, RunsQuery};
 
 fn run_json(m: &Mlflow, run_id: &str) -> Result<Value, MlflowError> {
@@ -33,9 +35,31 @@ pub fn create(m: &Mlflow, args: &Args) -> Result<Value, MlflowError> {
                     run_name = Some(value.to_string());
                 }
             }
-            _ => tags.push(RunTag::new(key, value)),
+            _ => {
+                // The client's own system tags stand for hpo's, so the server's user, script and
+                // commit are not stamped on a run a client made.
+                let hpo_key = match key {
+                    MLFLOW_USER => Some(TAG_USER),
+                    "mlflow.source.name" => Some(TAG_SOURCE),
+                    "mlflow.source.git.commit" => Some(TAG_GIT_COMMIT),
+                    _ => None,
+                };
+                if let Some(k) = hpo_key {
+                    tags.push(RunTag::new(k, value));
+                }
+                tags.push(RunTag::new(key, value));
+            }
         }
     }
+    let user_id = args
+        .opt_str("user_id")?
+        .filter(|u| !u.is_empty())
+        .or_else(|| {
+            tags.iter()
+                .find(|t| t.key == TAG_USER)
+                .map(|t| t.value.as_str())
+        })
+        .map(str::to_string);
     if let Some(p) = &parent {
         m.tracker().get_run(p).map_err(|_| {
             MlflowError::invalid(format!(
@@ -47,10 +71,7 @@ pub fn create(m: &Mlflow, args: &Args) -> Result<Value, MlflowError> {
         experiment_id,
         run_name,
         parent_run_id: parent,
-        user_id: args
-            .opt_str("user_id")?
-            .filter(|u| !u.is_empty())
-            .map(str::to_string),
+        user_id,
         start_time: args.opt_i64("start_time")?,
         tags,
         params: Vec::new(),
