@@ -18,6 +18,8 @@ use super::{http, is_loopback_host, mlflow, State};
 
 /// Executor threads of the runtime (the store calls run on the blocking pool, not here).
 pub const EXECUTOR_THREADS: usize = 2;
+/// How long requests in flight may still take once the server is told to stop.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Serves `listener` until `shutdown` resolves, then lets in-flight requests finish and commits
 /// the tracker's queued writes.
@@ -40,11 +42,32 @@ pub(crate) fn serve_until(
         .with_state(state.clone());
     let served = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(listener)?;
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
+        let (started, stopping) = tokio::sync::oneshot::channel::<()>();
+        let signal = async move {
+            shutdown.await;
+            let _ = started.send(());
+        };
+        let serve = axum::serve(listener, app).with_graceful_shutdown(signal);
+        // A client that keeps a request going does not hold the shutdown up forever.
+        let grace = async move {
+            if stopping.await.is_ok() {
+                tokio::time::sleep(SHUTDOWN_GRACE).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            served = std::future::IntoFuture::into_future(serve) => served,
+            _ = grace => {
+                eprintln!(
+                    "warning: requests still open {} s after the stop signal were dropped",
+                    SHUTDOWN_GRACE.as_secs()
+                );
+                Ok(())
+            }
+        }
     });
-    // Requests still queued on the blocking pool finish before the runtime goes away.
+    // Store calls already running on the blocking pool finish before the runtime goes away.
     drop(runtime);
     if let Err(e) = state.tracker.flush() {
         eprintln!("warning: committing the queued writes failed: {e}");
