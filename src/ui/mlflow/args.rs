@@ -44,6 +44,12 @@ impl Args {
         Ok(Args(map))
     }
 
+    /// Sets a field (a path parameter such as a model id), replacing any sent in the body.
+    pub fn insert(&mut self, key: &str, value: &str) {
+        self.0
+            .insert(key.to_string(), Value::String(value.to_string()));
+    }
+
     /// The raw value of `key` (`null` counts as absent).
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.0.get(key).filter(|v| !v.is_null())

@@ -11,8 +11,8 @@
 //! - artifacts: `artifacts/list` and the `/api/2.0/mlflow-artifacts/artifacts/...` proxy
 //!   ([`artifacts`]);
 //! - the model registry: `registered-models/*` and `model-versions/*` ([`registry`]);
-//! - `logged-models/search` answers an empty list (hpo has no logged models yet; the client asks
-//!   when it lists or downloads a run's artifacts).
+//! - MLflow 3's logged models, kept with their source run ([`logged_models`]): create, get,
+//!   finalize, search, tags, params; `runs/outputs` is accepted.
 //!
 //! Errors are MLflow's `{"error_code", "message"}` ([`MlflowError`]); anything else answers
 //! `ENDPOINT_NOT_FOUND` (404). `POST`s need `Content-Type: application/json` (`PUT`, `PATCH` and
@@ -24,6 +24,7 @@ pub mod artifacts;
 pub mod convert;
 mod error;
 pub mod experiments;
+pub mod logged_models;
 pub mod registry;
 pub mod runs;
 
@@ -139,7 +140,9 @@ fn json_endpoint(method: &str, path: &[&str]) -> Option<(bool, Handler)> {
         ("POST", ["runs", "log-inputs"]) => (read, runs::log_inputs),
         ("GET", ["metrics", "get-history"]) => (read, runs::get_history),
         ("GET", ["artifacts", "list"]) => (read, artifacts::list),
-        ("POST", ["logged-models", "search"]) => (read, runs::search_logged_models),
+        ("POST", ["logged-models", "search"]) => (read, logged_models::search),
+        ("POST", ["logged-models"]) => (read, logged_models::create),
+        ("POST", ["runs", "outputs"]) => (read, logged_models::log_outputs),
         ("POST", ["registered-models", "create"]) => (read, registry::create_model),
         ("GET", ["registered-models", "get"]) => (read, registry::get_model),
         ("POST", ["registered-models", "rename"]) => (read, registry::rename_model),
@@ -166,6 +169,31 @@ fn json_endpoint(method: &str, path: &[&str]) -> Option<(bool, Handler)> {
     Some(h)
 }
 
+/// The logged-model endpoints with the model id (and a tag key) in the path.
+fn logged_model_endpoint<'a>(
+    method: &str,
+    path: &[&'a str],
+) -> Option<(Handler, Vec<(&'static str, &'a str)>)> {
+    let h: (Handler, Vec<(&'static str, &'a str)>) = match (method, path) {
+        ("GET", ["logged-models", id]) if *id != "search" => {
+            (logged_models::get, vec![("model_id", id)])
+        }
+        ("PATCH", ["logged-models", id]) => (logged_models::finalize, vec![("model_id", id)]),
+        ("PATCH", ["logged-models", id, "tags"]) => {
+            (logged_models::set_tags, vec![("model_id", id)])
+        }
+        ("DELETE", ["logged-models", id, "tags", key]) => (
+            logged_models::delete_tag,
+            vec![("model_id", id), ("tag_key", key)],
+        ),
+        ("POST", ["logged-models", id, "params"]) => {
+            (logged_models::log_params, vec![("model_id", id)])
+        }
+        _ => return None,
+    };
+    Some(h)
+}
+
 fn dispatch(
     m: &Mlflow,
     req: &Request,
@@ -174,8 +202,12 @@ fn dispatch(
 ) -> Result<Option<Response>, MlflowError> {
     match segs {
         ["mlflow", rest @ ..] => {
-            let Some((read, handler)) = json_endpoint(method, rest) else {
-                return Ok(None);
+            let (read, handler, path_args) = match json_endpoint(method, rest) {
+                Some((read, handler)) => (read, handler, Vec::new()),
+                None => match logged_model_endpoint(method, rest) {
+                    Some((handler, path_args)) => (method == "GET", handler, path_args),
+                    None => return Ok(None),
+                },
             };
             // Searches and get-latest-versions are reads even when POSTed. A cross-site page can
             // send a POST without a preflight, so a POST must be JSON; PATCH and DELETE cannot.
@@ -184,7 +216,10 @@ fn dispatch(
             if !is_read {
                 check_write(m.state, req, method == "POST")?;
             }
-            let args = Args::from_request(req)?;
+            let mut args = Args::from_request(req)?;
+            for (k, v) in path_args {
+                args.insert(k, v);
+            }
             Ok(Some(Response::json(200, &handler(m, &args)?)))
         }
         ["mlflow-artifacts", "artifacts", parts @ ..] => {

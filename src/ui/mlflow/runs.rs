@@ -285,8 +285,3 @@ pub fn get_history(m: &Mlflow, args: &Args) -> Result<Value, MlflowError> {
         .collect();
     Ok(json!({ "metrics": points }))
 }
-
-/// `POST logged-models/search`: no logged models are kept yet, so always `{"models": []}`.
-pub fn search_logged_models(_m: &Mlflow, _args: &Args) -> Result<Value, MlflowError> {
-    Ok(json!({ "models": [] }))
-}
