@@ -1,9 +1,13 @@
-//! `hpo ui`: a small web interface to the tracking store and the model registry.
+//! `hpo ui` and `hpo server`: a small web interface to the tracking store and the model registry,
+//! and MLflow's REST API over the same store.
 //!
 //! A [`UiServer`] is an HTTP/1.1 server (hyper through axum on tokio, see `serve.rs`): keep-alive,
-//! concurrent requests, size limits, graceful shutdown. It serves MLflow's REST API (see [`mlflow`]), the pages embedded in the binary (`assets/`: `index.html`, `app.js`, `style.css`; no network
-//! needed) and the JSON API documented in [`api`]. Changes go only through `POST` with the per-server
-//! token (embedded in the page, sent back in `X-HPO-Token`), and read-only mode refuses them all.
+//! concurrent requests, size limits, graceful shutdown. It serves the pages embedded in the binary
+//! (`assets/`: `index.html`, `app.js`, `style.css`; no network needed), the JSON API documented in
+//! [`api`], and MLflow's REST API documented in [`mlflow`]. Changes through the UI's API go only
+//! through `POST` with the per-server token (embedded in the page, sent back in `X-HPO-Token`);
+//! MLflow's API takes no token (MLflow's clients send none) but refuses `POST`s that are not JSON.
+//! Read-only mode refuses every change through either.
 //!
 //! ```no_run
 //! use hpo::tracking::Tracker;

@@ -356,7 +356,11 @@ mod tests {
         let run = "0123456789abcdef0123456789abcdef";
         assert_eq!(run_of(&format!("m-{run}0000beef")).unwrap(), run);
         for bad in ["m-xyz", "model", "m-0123456789abcdef0123456789abcdeZ11"] {
-            assert_eq!(run_of(bad).unwrap_err().code, "RESOURCE_DOES_NOT_EXIST", "{bad}");
+            assert_eq!(
+                run_of(bad).unwrap_err().code,
+                "RESOURCE_DOES_NOT_EXIST",
+                "{bad}"
+            );
         }
     }
 
