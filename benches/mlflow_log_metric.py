@@ -6,9 +6,11 @@ Usage (hpo server, then the same script against `mlflow server` for comparison):
     MLFLOW_TRACKING_URI=http://127.0.0.1:5123 target/mlflow-venv/bin/python benches/mlflow_log_metric.py 2000
 
 Prints p50/p90/p99 and the mean in milliseconds, measured around each client call (so it includes
-the client's own work: building the request, requests' connection pool, parsing the answer).
+the client's own work: building the request, requests' connection pool, parsing the answer), and the
+same for a bare `requests` session posting `runs/log-metric` (the HTTP round trip and the server).
 """
 
+import os
 import statistics
 import sys
 import time
@@ -42,9 +44,26 @@ def main():
         t = time.perf_counter()
         client.log_batch(run, metrics=metrics)
         batch.append((time.perf_counter() - t) * 1000)
+    # the same log-metric call without the MLflow client: one requests session, the JSON body
+    # prepared, so what remains is the HTTP round trip and the server
+    import requests
+
+    url = os.environ["MLFLOW_TRACKING_URI"].rstrip("/") + "/api/2.0/mlflow/runs/log-metric"
+    session = requests.Session()
+    raw = []
+    for i in range(n):
+        body = {"run_id": run, "key": "raw", "value": float(i), "timestamp": 1, "step": i}
+        t = time.perf_counter()
+        session.post(url, json=body).raise_for_status()
+        raw.append((time.perf_counter() - t) * 1000)
     client.set_terminated(run)
     assert len(client.get_metric_history(run, "loss")) == n
-    for name, samples in [("log_metric", single), ("log_batch (10 metrics)", batch)]:
+    assert len(client.get_metric_history(run, "raw")) == n
+    for name, samples in [
+        ("log_metric", single),
+        ("log_batch (10 metrics)", batch),
+        ("raw HTTP log-metric", raw),
+    ]:
         p = percentiles(samples)
         print(
             f"{name:24} n={len(samples):5}  p50 {p['p50']:.3f} ms  p90 {p['p90']:.3f} ms  "
