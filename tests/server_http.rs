@@ -408,3 +408,130 @@ fn mlflow_tracking_uri_is_honoured_and_ours_wins() {
     let both = list(&[("MLFLOW_TRACKING_URI", &uri), ("HPO_TRACKING_URI", &other)]);
     assert!(!both.contains("from-mlflow-env"), "{both}");
 }
+
+fn put(target: &str, body: &[u8]) -> Vec<u8> {
+    let mut out = format!(
+        "PUT {target} HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+#[test]
+fn the_artifact_proxy_stores_serves_and_refuses_escapes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, tracker) = store(&dir);
+    let exp = tracker.create_experiment("art").unwrap();
+    let run = tracker.create_run(exp, None, None).unwrap();
+    let other_exp = tracker.create_experiment("other").unwrap();
+    let server = UiServer::bind("127.0.0.1:0", tracker.clone(), UiOptions::default())
+        .unwrap()
+        .spawn();
+    let mut s = TcpStream::connect(server.addr()).unwrap();
+    let base = format!("/api/2.0/mlflow-artifacts/artifacts/{exp}/{run}/artifacts");
+    // upload, list, download, delete
+    let r = exchange(&mut s, &put(&format!("{base}/dir/a.bin"), b"\x00\x01bytes"));
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let stored = tracker.artifacts(&run).unwrap().read("dir/a.bin").unwrap();
+    assert_eq!(stored, b"\x00\x01bytes");
+    let r = exchange(
+        &mut s,
+        &get(&format!(
+            "/api/2.0/mlflow-artifacts/artifacts?path={exp}%2F{run}%2Fartifacts%2Fdir"
+        )),
+    );
+    assert_eq!(
+        r.json(),
+        json!({"files": [{"path": "a.bin", "is_dir": false, "file_size": 7}]})
+    );
+    let r = exchange(&mut s, &get(&format!("{base}/dir/a.bin")));
+    assert_eq!((r.status, r.body.as_slice()), (200, &b"\x00\x01bytes"[..]));
+    let r = exchange(
+        &mut s,
+        &get(&format!(
+            "/api/2.0/mlflow/artifacts/list?run_id={run}&path=dir"
+        )),
+    );
+    assert_eq!(r.json()["files"][0]["path"], "dir/a.bin");
+    assert_eq!(
+        r.json()["root_uri"],
+        format!("mlflow-artifacts:/{exp}/{run}/artifacts")
+    );
+    // paths out of the run's directory are refused, and nothing is written
+    for target in [
+        format!("{base}/..%2F..%2Fescape.txt"),
+        format!("{base}/%2E%2E/%2E%2E/escape.txt"),
+        format!("{base}/dir/..%2F..%2F..%2Fescape.txt"),
+    ] {
+        let r = exchange(&mut s, &put(&target, b"x"));
+        assert_eq!(r.status, 400, "{target}");
+        assert_eq!(
+            r.json()["error_code"],
+            "INVALID_PARAMETER_VALUE",
+            "{target}"
+        );
+    }
+    let r = exchange(
+        &mut s,
+        &get(&format!(
+            "/api/2.0/mlflow/artifacts/list?run_id={run}&path=..%2F.."
+        )),
+    );
+    assert_eq!(r.status, 400);
+    // the run is not in that experiment; an unknown run; a path that is not a run's
+    for (target, status) in [
+        (
+            format!("/api/2.0/mlflow-artifacts/artifacts/{other_exp}/{run}/artifacts/x.txt"),
+            404,
+        ),
+        (
+            format!(
+                "/api/2.0/mlflow-artifacts/artifacts/{exp}/{}/artifacts/x.txt",
+                "0".repeat(32)
+            ),
+            404,
+        ),
+        (
+            format!("/api/2.0/mlflow-artifacts/artifacts/{exp}/x.txt"),
+            404,
+        ),
+    ] {
+        let r = exchange(&mut s, &put(&target, b"x"));
+        assert_eq!(r.status, status, "{target}");
+        assert_eq!(
+            r.json()["error_code"],
+            "RESOURCE_DOES_NOT_EXIST",
+            "{target}"
+        );
+    }
+    let escaped: Vec<_> = walk(dir.path())
+        .into_iter()
+        .filter(|p| p.ends_with("escape.txt") || p.ends_with("x.txt"))
+        .collect();
+    assert!(escaped.is_empty(), "{escaped:?}");
+    // delete
+    let del = format!("DELETE {base}/dir HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    assert_eq!(exchange(&mut s, del.as_bytes()).status, 200);
+    assert!(tracker
+        .artifacts(&run)
+        .unwrap()
+        .list("")
+        .unwrap()
+        .is_empty());
+    server.stop();
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
