@@ -903,3 +903,27 @@ fn printed_commands_are_shell_quoted() {
         "{registered}"
     );
 }
+
+#[test]
+fn best_finds_runs_logged_without_hpo_tags() {
+    // runs an MLflow client logs carry no hpo.runType tag; `hpo best` must still rank them
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("hpo.db");
+    let tracker = Tracker::open(&format!("sqlite:///{}", db.display())).unwrap();
+    let exp = tracker.create_experiment("plain").unwrap();
+    let mut ids = Vec::new();
+    for loss in [0.5, 0.2, 0.9] {
+        let run = tracker.create_run(exp, None, None).unwrap();
+        tracker.log_metric(&run, "loss", loss, 0).unwrap();
+        tracker
+            .set_terminated(&run, hpo::tracking::RunStatus::Finished, None)
+            .unwrap();
+        ids.push(run);
+    }
+    drop(tracker);
+    let out = hpo(&db, &["best", "-e", "plain", "--json"]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    let best: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(best["info"]["run_id"], ids[1].as_str());
+}

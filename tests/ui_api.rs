@@ -100,21 +100,46 @@ impl Reply {
     }
 }
 
+/// Sends one request and reads one response: the head, then `Content-Length` bytes (the server keeps
+/// the connection alive, so the end of the stream does not mark the end of the response).
 fn raw(addr: SocketAddr, request: &[u8]) -> Reply {
     let mut s = TcpStream::connect(addr).unwrap();
     s.write_all(request).unwrap();
     let mut out = Vec::new();
-    s.read_to_end(&mut out).unwrap();
-    let end = out
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("a response head");
+    let mut chunk = [0u8; 8192];
+    let end = loop {
+        if let Some(end) = out.windows(4).position(|w| w == b"\r\n\r\n") {
+            break end;
+        }
+        let n = s.read(&mut chunk).unwrap();
+        assert!(n > 0, "the connection closed before a response head");
+        out.extend_from_slice(&chunk[..n]);
+    };
     let head = String::from_utf8(out[..end].to_vec()).unwrap();
     let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let length = head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.eq_ignore_ascii_case("content-length")
+            .then(|| v.trim().parse::<usize>().unwrap())
+    });
+    let mut body = out[end + 4..].to_vec();
+    match length {
+        Some(length) => {
+            while body.len() < length {
+                let n = s.read(&mut chunk).unwrap();
+                assert!(n > 0, "the connection closed inside the body");
+                body.extend_from_slice(&chunk[..n]);
+            }
+            body.truncate(length);
+        }
+        None => {
+            s.read_to_end(&mut body).unwrap();
+        }
+    }
     Reply {
         status,
         headers: head,
-        body: out[end + 4..].to_vec(),
+        body,
     }
 }
 
@@ -429,7 +454,9 @@ fn user_errors_are_4xx_json() {
     // malformed and oversized requests
     assert_eq!(raw(addr, b"NONSENSE\r\n\r\n").status, 400);
     assert_eq!(raw(addr, b"GET /%zz HTTP/1.1\r\n\r\n").status, 400);
-    assert_eq!(raw(addr, b"GET / HTTP/2.0\r\n\r\n").status, 505);
+    // hyper refuses a request line of another HTTP version with 400 (the hand-written server said 505)
+    let r = raw(addr, b"GET / HTTP/2.0\r\n\r\n").status;
+    assert!(r == 400 || r == 505, "{r}");
     let big = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(20_000));
     assert_eq!(raw(addr, big.as_bytes()).status, 413);
     let r = raw(

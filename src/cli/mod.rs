@@ -18,6 +18,7 @@ mod recording;
 mod resume;
 mod run;
 mod runs;
+mod server;
 mod signals;
 mod space_json;
 mod ui;
@@ -32,7 +33,8 @@ pub use exit::{exit_code, BadInput};
 #[derive(Parser, Debug)]
 #[command(name = "hpo", version, about, long_about = None)]
 pub struct Cli {
-    /// Tracking store: sqlite:///relative.db, sqlite:////absolute.db or a path (default ./hpo.db).
+    /// Tracking store: sqlite:///relative.db, sqlite:////absolute.db or a path (default ./hpo.db;
+    /// MLFLOW_TRACKING_URI is used when neither this nor HPO_TRACKING_URI is set).
     #[arg(long, global = true, env = "HPO_TRACKING_URI")]
     pub tracking_uri: Option<String>,
     /// The command.
@@ -70,6 +72,21 @@ pub enum Command {
     Ui(ui::UiArgs),
     /// Permanently remove deleted runs and experiments, their data and artifacts.
     Gc(gc::GcArgs),
+    /// Serve MLflow's REST API (and the web interface) so MLflow clients log into hpo.
+    #[command(disable_help_flag = true)]
+    Server(server::ServerArgs),
+}
+
+/// MLflow's tracking URI variable, honoured when `--tracking-uri` and `HPO_TRACKING_URI` are unset.
+pub const MLFLOW_TRACKING_URI_ENV: &str = "MLFLOW_TRACKING_URI";
+
+/// The store URI: the flag or `HPO_TRACKING_URI` (already in `given`), else `MLFLOW_TRACKING_URI`.
+fn tracking_uri(given: Option<String>) -> Option<String> {
+    given.filter(|u| !u.trim().is_empty()).or_else(|| {
+        std::env::var(MLFLOW_TRACKING_URI_ENV)
+            .ok()
+            .filter(|u| !u.trim().is_empty())
+    })
 }
 
 /// Open the tracking store the user asked for (flag, environment, or ./hpo.db), for a command
@@ -136,7 +153,8 @@ pub fn main() -> i32 {
     }
 }
 
-fn dispatch(cli: Cli) -> anyhow::Result<()> {
+fn dispatch(mut cli: Cli) -> anyhow::Result<()> {
+    cli.tracking_uri = tracking_uri(cli.tracking_uri.take());
     match cli.command {
         Command::Run(a) => run::run(a, &cli.tracking_uri),
         Command::Validate(a) => run::validate(a),
@@ -150,5 +168,6 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(a) => bench::run(a, &cli.tracking_uri),
         Command::Ui(a) => ui::run(a, &cli.tracking_uri),
         Command::Gc(a) => gc::gc(a, &cli.tracking_uri),
+        Command::Server(a) => server::run(a, &cli.tracking_uri),
     }
 }

@@ -397,15 +397,32 @@ pub(crate) fn best_run(
         "metrics.`{metric}` {}",
         if maximize { "DESC" } else { "ASC" }
     );
-    let page = tracker.search_runs(
-        &RunsQuery::new(
-            &[exp.experiment_id],
-            &format!("attributes.status = 'FINISHED' and metrics.`{metric}` IS NOT NULL and tags.`{TAG_RUN_TYPE}` != 'study'"),
-        )
-        .order_by(&[order])
-        .max_results(1),
-    )?;
-    match page.runs.into_iter().next() {
+    // Study runs are skipped here rather than in the filter: `tags.x != 'study'` leaves out runs
+    // without the tag, such as those an MLflow client logged.
+    let mut token = None;
+    let found = loop {
+        let page = tracker.search_runs(
+            &RunsQuery::new(
+                &[exp.experiment_id],
+                &format!("attributes.status = 'FINISHED' and metrics.`{metric}` IS NOT NULL"),
+            )
+            .order_by(&[order.as_str()])
+            .max_results(100)
+            .page_token(token),
+        )?;
+        if let Some(r) = page
+            .runs
+            .into_iter()
+            .find(|r| r.data.tag(TAG_RUN_TYPE) != Some("study"))
+        {
+            break Some(r);
+        }
+        match page.next_page_token {
+            Some(t) => token = Some(t),
+            None => break None,
+        }
+    };
+    match found {
         Some(r) => Ok((r, metric)),
         None => Err(super::BadInput(format!(
             "experiment '{}' has no finished run with metric '{metric}'",

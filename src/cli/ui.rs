@@ -3,7 +3,7 @@
 use clap::Args;
 
 use super::{open_tracker, open_tracker_to_read};
-use crate::ui::{UiOptions, UiServer};
+use crate::ui::{UiOptions, UiServer, WORKERS};
 
 /// Arguments of `hpo ui`.
 #[derive(Args, Debug)]
@@ -33,30 +33,63 @@ pub(crate) fn run(args: UiArgs, uri: &Option<String>) -> anyhow::Result<()> {
     } else {
         open_tracker(uri)?
     };
-    if !is_loopback(&args.host) {
+    serve(
+        "hpo ui",
+        tracker,
+        &args.host,
+        args.port,
+        Serving {
+            read_only: args.read_only,
+            workers: WORKERS,
+            serve_artifacts: true,
+        },
+    )
+}
+
+/// How `hpo ui` and `hpo server` serve.
+pub(crate) struct Serving {
+    /// Refuse every change.
+    pub read_only: bool,
+    /// Threads for the store calls.
+    pub workers: usize,
+    /// Proxy artifacts for MLflow clients.
+    pub serve_artifacts: bool,
+}
+
+/// Binds, prints the URL and serves until Ctrl-C or SIGTERM.
+pub(crate) fn serve(
+    label: &str,
+    tracker: crate::tracking::Tracker,
+    host: &str,
+    port: u16,
+    how: Serving,
+) -> anyhow::Result<()> {
+    if !is_loopback(host) {
         eprintln!(
-            "warning: listening on {} makes the tracking store reachable from other machines; \
-             anyone who can reach it can read every run",
-            args.host
+            "warning: listening on {host} makes the tracking store reachable from other machines; \
+             anyone who can reach it can read every run"
         );
     }
-    let host = args.host.trim_start_matches('[').trim_end_matches(']');
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
     let server = UiServer::bind(
-        (host, args.port),
+        (bare, port),
         tracker,
         UiOptions {
-            read_only: args.read_only,
+            read_only: how.read_only,
             token: None,
         },
     )
-    .map_err(|e| anyhow::anyhow!("cannot listen on {}:{}: {e}", args.host, args.port))?;
+    .map_err(|e| anyhow::anyhow!("cannot listen on {host}:{port}: {e}"))?
+    .workers(how.workers)
+    .serve_artifacts(how.serve_artifacts);
     let addr = server.local_addr();
     println!(
-        "hpo ui{} at http://{addr}/ (Ctrl-C to stop)",
-        if args.read_only { " (read-only)" } else { "" }
+        "{label}{} at http://{addr}/ (Ctrl-C to stop)",
+        if how.read_only { " (read-only)" } else { "" }
     );
-    server.run();
-    Ok(())
+    server
+        .run()
+        .map_err(|e| anyhow::anyhow!("the server on {addr} failed: {e}"))
 }
 
 #[cfg(test)]

@@ -1,18 +1,15 @@
-//! A minimal HTTP/1.1 request reader and response writer for the UI server.
+//! The request and response types the handlers work on, independent of the HTTP stack.
 //!
-//! One request per connection (`Connection: close`). The request line, headers and a `Content-Length`
-//! body are read with hard limits; anything malformed becomes an [`HttpError`] with a 4xx status, never
-//! a panic. Paths are split on `/` before each segment is percent-decoded, so an encoded `%2F` stays
-//! inside its segment.
-
-use std::io::{Read, Write};
+//! [`super::serve`] turns each hyper request into a [`Request`] (its size limits checked there) and
+//! each [`Response`] back. Paths are split on `/` before each segment is percent-decoded, so an
+//! encoded `%2F` stays inside its segment.
 
 /// Largest request line plus headers accepted, in bytes.
 pub const MAX_HEAD_BYTES: usize = 16 * 1024;
-/// Largest request body accepted, in bytes.
+/// Largest request body accepted by the UI's API and MLflow's JSON API, in bytes.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-/// Most headers accepted in one request.
-pub const MAX_HEADERS: usize = 64;
+/// Largest artifact file accepted by an `mlflow-artifacts` upload, in bytes.
+pub const MAX_ARTIFACT_BYTES: usize = 512 * 1024 * 1024;
 
 /// A request the server could not accept, with the status to answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,51 +74,6 @@ impl Request {
             .map(|(_, v)| v.as_str())
             .collect()
     }
-
-    /// Parses a request from raw bytes (the head and any body already read).
-    pub fn parse(head: &str, body: Vec<u8>) -> Result<Request, HttpError> {
-        let mut lines = head.split("\r\n");
-        let request_line = lines.next().unwrap_or("");
-        let mut parts = request_line.split(' ');
-        let (Some(method), Some(target), Some(version), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(HttpError::bad("malformed request line"));
-        };
-        if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) {
-            return Err(HttpError::bad("malformed method"));
-        }
-        if version != "HTTP/1.1" && version != "HTTP/1.0" {
-            return Err(HttpError::new(
-                505,
-                "only HTTP/1.0 and HTTP/1.1 are supported",
-            ));
-        }
-        let (segments, query) = parse_target(target)?;
-        let mut headers = Vec::new();
-        for line in lines {
-            if line.is_empty() {
-                continue;
-            }
-            let Some((name, value)) = line.split_once(':') else {
-                return Err(HttpError::bad("malformed header line"));
-            };
-            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic()) {
-                return Err(HttpError::bad("malformed header name"));
-            }
-            if headers.len() >= MAX_HEADERS {
-                return Err(HttpError::new(431, "too many headers"));
-            }
-            headers.push((name.to_ascii_lowercase(), value.trim().to_string()));
-        }
-        Ok(Request {
-            method: method.to_string(),
-            segments,
-            query,
-            headers,
-            body,
-        })
-    }
 }
 
 /// Decoded query pairs, in order.
@@ -176,82 +128,6 @@ pub fn percent_decode(s: &str, plus_is_space: bool) -> Result<String, HttpError>
     String::from_utf8(out).map_err(|_| HttpError::bad("percent-decoded text is not UTF-8"))
 }
 
-fn find_head_end(buf: &[u8]) -> Option<usize> {
-    buf.windows(4).position(|w| w == b"\r\n\r\n")
-}
-
-/// Reads one request from `stream`, enforcing the size limits.
-pub fn read_request(stream: &mut impl Read) -> Result<Request, HttpError> {
-    let mut buf = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 4096];
-    // Where the search for the blank line resumes: a byte-at-a-time client costs linear time, not quadratic.
-    let mut scanned = 0;
-    let head_end = loop {
-        if let Some(end) = find_head_end(&buf[scanned..]) {
-            break scanned + end;
-        }
-        scanned = buf.len().saturating_sub(3);
-        if buf.len() > MAX_HEAD_BYTES {
-            return Err(HttpError::new(413, "request head too large"));
-        }
-        let n = stream
-            .read(&mut chunk)
-            .map_err(|e| HttpError::new(408, format!("cannot read the request: {e}")))?;
-        if n == 0 {
-            return Err(HttpError::bad(
-                "connection closed before the end of the head",
-            ));
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    if head_end > MAX_HEAD_BYTES {
-        return Err(HttpError::new(413, "request head too large"));
-    }
-    let head = std::str::from_utf8(&buf[..head_end])
-        .map_err(|_| HttpError::bad("the request head is not UTF-8"))?
-        .to_string();
-    let mut body = buf[head_end + 4..].to_vec();
-    let mut request = Request::parse(&head, Vec::new())?;
-    if request
-        .header("transfer-encoding")
-        .is_some_and(|v| !v.eq_ignore_ascii_case("identity"))
-    {
-        return Err(HttpError::new(
-            411,
-            "chunked bodies are not supported; send Content-Length",
-        ));
-    }
-    let length = match request.header("content-length") {
-        None => 0,
-        Some(v) => v
-            .parse::<usize>()
-            .map_err(|_| HttpError::bad("malformed Content-Length"))?,
-    };
-    if length > MAX_BODY_BYTES {
-        return Err(HttpError::new(
-            413,
-            format!("request body larger than {MAX_BODY_BYTES} bytes"),
-        ));
-    }
-    if body.len() > length {
-        body.truncate(length);
-    }
-    while body.len() < length {
-        let want = (length - body.len()).min(chunk.len());
-        let n = stream
-            .read(&mut chunk[..want])
-            .map_err(|e| HttpError::new(408, format!("cannot read the request body: {e}")))?;
-        if n == 0 {
-            return Err(HttpError::bad(
-                "connection closed before the end of the body",
-            ));
-        }
-        body.extend_from_slice(&chunk[..n]);
-    }
-    request.body = body;
-    Ok(request)
-}
-
 /// A response to write.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
@@ -291,30 +167,6 @@ impl Response {
     pub fn with_header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.to_string(), value.to_string()));
         self
-    }
-
-    /// Writes the response; `head_only` leaves the body out (for HEAD).
-    pub fn write_to(&self, out: &mut impl Write, head_only: bool) -> std::io::Result<()> {
-        let mut head = format!(
-            "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\
-             X-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\nReferrer-Policy: no-referrer\r\n",
-            self.status,
-            reason(self.status),
-            self.content_type,
-            self.body.len()
-        );
-        for (k, v) in &self.headers {
-            head.push_str(k);
-            head.push_str(": ");
-            head.push_str(v);
-            head.push_str("\r\n");
-        }
-        head.push_str("\r\n");
-        out.write_all(head.as_bytes())?;
-        if !head_only {
-            out.write_all(&self.body)?;
-        }
-        out.flush()
     }
 }
 
@@ -360,51 +212,6 @@ mod tests {
         assert_eq!(parse_target("/").unwrap().0, Vec::<String>::new());
         for bad in ["api", "/a%", "/a%zz", "/a%ff", "/?x=%4"] {
             assert_eq!(parse_target(bad).unwrap_err().status, 400, "{bad}");
-        }
-    }
-
-    #[test]
-    fn reads_requests_with_limits() {
-        let raw = b"POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabcdef";
-        let r = read_request(&mut &raw[..]).unwrap();
-        assert_eq!(r.method, "POST");
-        // The blank line split across reads is still found.
-        struct Trickle<'a>(&'a [u8]);
-        impl Read for Trickle<'_> {
-            fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-                let Some((&b, rest)) = self.0.split_first() else {
-                    return Ok(0);
-                };
-                out[0] = b;
-                self.0 = rest;
-                Ok(1)
-            }
-        }
-        let t = read_request(&mut Trickle(raw)).unwrap();
-        assert_eq!(t.body, b"abc");
-        assert_eq!(t.header("host"), Some("h"));
-        assert_eq!(r.body, b"abc");
-        assert_eq!(r.header("HOST"), Some("h"));
-
-        let big = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(MAX_HEAD_BYTES + 10));
-        assert_eq!(read_request(&mut big.as_bytes()).unwrap_err().status, 413);
-        let body = format!(
-            "POST / HTTP/1.1\r\nContent-Length: {}\r\n\r\n",
-            MAX_BODY_BYTES + 1
-        );
-        assert_eq!(read_request(&mut body.as_bytes()).unwrap_err().status, 413);
-        for bad in [
-            &b"GET\r\n\r\n"[..],
-            b"GET / HTTP/1.1 x\r\n\r\n",
-            b"get / HTTP/1.1\r\n\r\n",
-            b"GET / HTTP/1.1\r\nbad header\r\n\r\n",
-            b"GET / HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
-            b"POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nshort",
-            b"GET / HTTP/1.1\r\n",
-            b"\xff\xfe / HTTP/1.1\r\n\r\n",
-        ] {
-            let e = read_request(&mut &bad[..]).unwrap_err();
-            assert_eq!(e.status, 400, "{:?}", String::from_utf8_lossy(bad));
         }
     }
 }

@@ -1,10 +1,13 @@
-//! `hpo ui`: a small web interface to the tracking store and the model registry.
+//! `hpo ui` and `hpo server`: a small web interface to the tracking store and the model registry,
+//! and MLflow's REST API over the same store.
 //!
-//! A [`UiServer`] is an HTTP/1.1 server on a plain [`TcpListener`]: one thread accepts connections and
-//! hands them to a few worker threads, each answering one request per connection (`Connection: close`).
-//! It serves the pages embedded in the binary (`assets/`: `index.html`, `app.js`, `style.css`; no network
-//! needed) and the JSON API documented in [`api`]. Changes go only through `POST` with the per-server
-//! token (embedded in the page, sent back in `X-HPO-Token`), and read-only mode refuses them all.
+//! A [`UiServer`] is an HTTP/1.1 server (hyper through axum on tokio, see `serve.rs`): keep-alive,
+//! concurrent requests, size limits, graceful shutdown. It serves the pages embedded in the binary
+//! (`assets/`: `index.html`, `app.js`, `style.css`; no network needed), the JSON API documented in
+//! [`api`], and MLflow's REST API documented in [`mlflow`]. Changes through the UI's API go only
+//! through `POST` with the per-server token (embedded in the page, sent back in `X-HPO-Token`);
+//! MLflow's API takes no token (MLflow's clients send none) but refuses `POST`s that are not JSON.
+//! Read-only mode refuses every change through either.
 //!
 //! ```no_run
 //! use hpo::tracking::Tracker;
@@ -23,22 +26,19 @@ pub mod api;
 pub mod compare;
 pub mod http;
 pub mod importance;
+pub mod mlflow;
+mod serve;
 
 use std::io;
-use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
 
 use crate::registry::Registry;
 use crate::tracking::Tracker;
 
-/// Worker threads answering requests.
+/// Threads running the handlers' store calls (tokio's blocking pool) unless set otherwise.
 pub const WORKERS: usize = 8;
-/// How long a connection may take to send its request or read the answer.
-pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Options of a [`UiServer`].
 #[derive(Debug, Clone, Default)]
@@ -57,6 +57,8 @@ pub struct State {
     read_only: bool,
     /// Bound to loopback: only requests naming a loopback host are answered (no DNS rebinding).
     loopback_only: bool,
+    /// MLflow clients get `mlflow-artifacts:/` locations and the proxy endpoints answer.
+    serve_artifacts: bool,
 }
 
 /// Whether the `Host` header names a loopback host (`localhost`, `127.x.y.z`, `[::1]`, any port).
@@ -82,6 +84,7 @@ fn random_token() -> String {
 pub struct UiServer {
     listener: TcpListener,
     state: Arc<State>,
+    workers: usize,
 }
 
 impl UiServer {
@@ -106,8 +109,25 @@ impl UiServer {
                 token,
                 read_only: options.read_only,
                 loopback_only,
+                serve_artifacts: true,
             }),
+            workers: WORKERS,
         })
+    }
+
+    /// Sets how many threads run the handlers' store calls (at least 1; [`WORKERS`] by default).
+    pub fn workers(mut self, n: usize) -> Self {
+        self.workers = n.max(1);
+        self
+    }
+
+    /// Whether MLflow clients reach artifacts through this server (`mlflow-artifacts:/` locations and
+    /// the proxy endpoints; the default) or directly in the local directories.
+    pub fn serve_artifacts(mut self, on: bool) -> Self {
+        if let Some(state) = Arc::get_mut(&mut self.state) {
+            state.serve_artifacts = on;
+        }
+        self
     }
 
     /// The address the server listens on.
@@ -122,97 +142,40 @@ impl UiServer {
         &self.state.token
     }
 
-    /// Serves on background threads until [`RunningServer::stop`] (or drop).
+    /// Serves on a background thread until [`RunningServer::stop`] (or drop).
     pub fn spawn(self) -> RunningServer {
         let addr = self.local_addr();
         let token = self.state.token.clone();
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let accept = std::thread::spawn(move || self.serve(&flag));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let shutdown = async move {
+                let _ = stopped.await;
+            };
+            if let Err(e) = serve::serve_until(self.listener, self.state, self.workers, shutdown) {
+                eprintln!("error: the server stopped: {e}");
+            }
+        });
         RunningServer {
             addr,
             token,
-            stop,
-            accept: Some(accept),
+            stop: Some(stop),
+            thread: Some(thread),
         }
     }
 
-    /// Serves on the calling thread, forever.
-    pub fn run(self) {
-        self.serve(&AtomicBool::new(false));
-    }
-
-    fn serve(self, stop: &AtomicBool) {
-        let (tx, rx) = mpsc::channel::<TcpStream>();
-        let rx = Arc::new(Mutex::new(rx));
-        let workers: Vec<JoinHandle<()>> = (0..WORKERS)
-            .map(|_| {
-                let rx = rx.clone();
-                let state = self.state.clone();
-                std::thread::spawn(move || loop {
-                    let next = match rx.lock() {
-                        Ok(guard) => guard.recv(),
-                        Err(_) => return,
-                    };
-                    match next {
-                        Ok(stream) => serve_connection(&state, stream),
-                        Err(_) => return,
-                    }
-                })
-            })
-            .collect();
-        for conn in self.listener.incoming() {
-            if stop.load(Ordering::SeqCst) {
-                break;
-            }
-            match conn {
-                Ok(stream) => {
-                    if tx.send(stream).is_err() {
-                        break;
-                    }
-                }
-                // Transient failures (e.g. too many open files): keep accepting.
-                Err(_) => std::thread::sleep(Duration::from_millis(10)),
-            }
-        }
-        drop(tx);
-        for w in workers {
-            let _ = w.join();
-        }
+    /// Serves on the calling thread until Ctrl-C or SIGTERM: in-flight requests finish and the
+    /// queued tracking writes are committed before it returns.
+    pub fn run(self) -> io::Result<()> {
+        serve::serve_until(self.listener, self.state, self.workers, serve::interrupt())
     }
 }
 
-fn serve_connection(state: &State, mut stream: TcpStream) {
-    let _ = stream.set_read_timeout(Some(IO_TIMEOUT));
-    let _ = stream.set_write_timeout(Some(IO_TIMEOUT));
-    let (response, head_only) = match http::read_request(&mut stream) {
-        Ok(req) if state.loopback_only && !req.header("host").is_none_or(is_loopback_host) => (
-            http::Response::error(
-                421,
-                "this server answers only requests addressed to a loopback host",
-            ),
-            false,
-        ),
-        Ok(req) => {
-            let head_only = req.method == "HEAD";
-            // A panic in a handler must not kill the worker: answer 500 instead.
-            let resp =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| api::handle(state, &req)))
-                    .unwrap_or_else(|_| http::Response::error(500, "internal error"));
-            (resp, head_only)
-        }
-        Err(e) => (http::Response::error(e.status, &e.message), false),
-    };
-    let _ = response.write_to(&mut stream, head_only);
-    let _ = stream.shutdown(std::net::Shutdown::Write);
-}
-
-/// A server serving on background threads.
+/// A server serving on a background thread.
 pub struct RunningServer {
     addr: SocketAddr,
     token: String,
-    stop: Arc<AtomicBool>,
-    accept: Option<JoinHandle<()>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
 }
 
 impl RunningServer {
@@ -226,26 +189,18 @@ impl RunningServer {
         &self.token
     }
 
-    /// Stops accepting, lets the workers finish their connections, and joins every thread.
+    /// Stops accepting, lets in-flight requests finish, commits queued writes and joins the thread.
     pub fn stop(mut self) {
         self.shutdown();
     }
 
     fn shutdown(&mut self) {
-        let Some(accept) = self.accept.take() else {
-            return;
-        };
-        self.stop.store(true, Ordering::SeqCst);
-        // Wake the accepting thread with a connection of our own.
-        let mut wake = self.addr;
-        if wake.ip().is_unspecified() {
-            wake.set_ip(match wake {
-                SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
-                SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
-            });
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
         }
-        let _ = TcpStream::connect_timeout(&wake, Duration::from_secs(2));
-        let _ = accept.join();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 
