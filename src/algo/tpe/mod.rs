@@ -13,7 +13,8 @@
 //!   at 100 trials, so late suggestions can refine), and at half a grid step for quantized
 //!   parameters, instead of hyperopt's magic clip, smoothed categorical kernels, pending trials
 //!   treated as bad (constant liar), failed trials in the bad set (never good), and no
-//!   re-proposal of an evaluated point in a discrete space.
+//!   re-proposal of an evaluated point in a discrete space until every point was tried (then the
+//!   best evaluated candidate by `l/g`, not a prior draw).
 //! - In both, pruned trials rank after every finished ok trial, by the step they reached
 //!   (further first) and then their value there, as Optuna does: when the good set has room
 //!   left after the finished trials, the pruned trials that got furthest fill it.
@@ -152,7 +153,7 @@ pub struct Tpe {
     /// regions where the objective fails instead of returning to them.
     pub failed_as_bad: bool,
     /// In a space where every parameter is discrete, never propose a point already evaluated
-    /// or pending (unless every point has been).
+    /// or pending, unless every point has been: then the best evaluated candidate by `l/g`.
     pub dedup: bool,
     /// Shrinks the `min_bandwidth` floor as the study grows, so late suggestions can refine:
     /// with `N` finished trials the floor is `min_bandwidth * (after / N)^power` once
