@@ -529,6 +529,28 @@ mod tests {
         close(mixed(0.0, 1e-3, 64.0, 2.0, 0.3), 2.8300000000000005);
         close(mixed(1.0, 10f64.powf(-2.5), 128.0, 3.0, 0.2), 0.0);
         close(mixed(2.0, 0.1, 300.0, 6.0, 0.0), 7.547498843528003);
+        // model_families: each family's best (k-NN 0.4, SVM 0.1, forest 0) and a k-NN point
+        let family = |model: f64| {
+            at(
+                "model_families",
+                &[
+                    ("model", model),
+                    ("knn_k", 12.0),
+                    ("svm_c", 10.0),
+                    ("svm_gamma", 0.01),
+                    ("rf_trees", 256.0),
+                    ("rf_depth", 12.0),
+                    ("rf_features", 0.3),
+                ],
+            )
+        };
+        close(family(0.0), 0.4);
+        close(family(1.0), 0.1);
+        close(family(2.0), 0.0);
+        close(
+            at("model_families", &[("model", 0.0), ("knn_k", 37.0)]),
+            0.4 + 0.5 * 0.25,
+        );
     }
 
     #[test]
@@ -574,6 +596,6 @@ mod tests {
             ),
             0.0,
         );
-        assert_eq!(all().len(), 12);
+        assert_eq!(all().len(), 13);
     }
 }
