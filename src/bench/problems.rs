@@ -209,7 +209,83 @@ fn mixed_loss(p: &Params) -> f64 {
     mixed_hpo(p)
 }
 
-/// All built-in problems, in problems.py's order.
+/// The choice between model families: one top-level choice selects sub-spaces of different
+/// shapes. k-NN (one integer) is easy and reaches 0.4 at best; an SVM (two log-scale params)
+/// reaches 0.1; a random forest (an integer on a log scale, an integer and a fraction) reaches
+/// 0, but only when tuned: its random draws score worse than k-NN's, so a search that commits
+/// to the branch that looks best early never finds it.
+pub fn model_families(p: &Params) -> f64 {
+    let family = match p.get("model") {
+        Some(Value::Map(m)) => m
+            .get("family")
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string(),
+        _ => String::new(),
+    };
+    match family.as_str() {
+        "knn" => 0.4 + 0.5 * ((named(p, "knn_k") - 12.0) / 50.0).powi(2),
+        "svm" => {
+            let c = named(p, "svm_c").log10() - 1.0;
+            let g = named(p, "svm_gamma").log10() + 2.0;
+            0.1 + (c * c + g * g) / 8.0
+        }
+        "forest" => {
+            let trees = named(p, "rf_trees").log2() - 8.0;
+            let depth = named(p, "rf_depth") - 12.0;
+            let feat = named(p, "rf_features") - 0.3;
+            trees * trees / 20.0 + depth * depth / 100.0 + 2.0 * feat * feat
+        }
+        _ => f64::NAN,
+    }
+}
+
+fn families_space() -> Space {
+    let family = |name: &str, params: Vec<(&str, Node)>| {
+        let mut items = vec![("family".to_string(), Node::from(name))];
+        items.extend(params.into_iter().map(|(k, n)| (k.to_string(), n)));
+        hp::map(items)
+    };
+    Space::new(hp::map([(
+        "model",
+        hp::choice(
+            "model",
+            [
+                family(
+                    "knn",
+                    vec![("knn_k", hp::quniform("knn_k", 1.0, 50.0, 1.0).int())],
+                ),
+                family(
+                    "svm",
+                    vec![
+                        (
+                            "svm_c",
+                            hp::loguniform("svm_c", (1e-3f64).ln(), (1e3f64).ln()),
+                        ),
+                        (
+                            "svm_gamma",
+                            hp::loguniform("svm_gamma", (1e-5f64).ln(), (1e1f64).ln()),
+                        ),
+                    ],
+                ),
+                family(
+                    "forest",
+                    vec![
+                        (
+                            "rf_trees",
+                            hp::qloguniform("rf_trees", 10f64.ln(), 1000f64.ln(), 1.0).int(),
+                        ),
+                        ("rf_depth", hp::quniform("rf_depth", 2.0, 30.0, 1.0).int()),
+                        ("rf_features", hp::uniform("rf_features", 0.05, 1.0)),
+                    ],
+                ),
+            ],
+        ),
+    )]))
+    .expect("benchmark space is valid")
+}
+
+/// All built-in problems, in problems.py's order, then hpo's own.
 pub fn all() -> Vec<Problem> {
     let log_space =
         Space::from_params((0..4).map(|i| hp::loguniform(&format!("x{i}"), (1e-6f64).ln(), 0.0)))
@@ -300,6 +376,12 @@ pub fn all() -> Vec<Problem> {
             name: "mixed_hpo",
             space: mixed_space(),
             loss: mixed_loss,
+            minimum: 0.0,
+        },
+        Problem {
+            name: "model_families",
+            space: families_space(),
+            loss: model_families,
             minimum: 0.0,
         },
     ]
@@ -447,6 +529,28 @@ mod tests {
         close(mixed(0.0, 1e-3, 64.0, 2.0, 0.3), 2.8300000000000005);
         close(mixed(1.0, 10f64.powf(-2.5), 128.0, 3.0, 0.2), 0.0);
         close(mixed(2.0, 0.1, 300.0, 6.0, 0.0), 7.547498843528003);
+        // model_families: each family's best (k-NN 0.4, SVM 0.1, forest 0) and a k-NN point
+        let family = |model: f64| {
+            at(
+                "model_families",
+                &[
+                    ("model", model),
+                    ("knn_k", 12.0),
+                    ("svm_c", 10.0),
+                    ("svm_gamma", 0.01),
+                    ("rf_trees", 256.0),
+                    ("rf_depth", 12.0),
+                    ("rf_features", 0.3),
+                ],
+            )
+        };
+        close(family(0.0), 0.4);
+        close(family(1.0), 0.1);
+        close(family(2.0), 0.0);
+        close(
+            at("model_families", &[("model", 0.0), ("knn_k", 37.0)]),
+            0.4 + 0.5 * 0.25,
+        );
     }
 
     #[test]
@@ -492,6 +596,6 @@ mod tests {
             ),
             0.0,
         );
-        assert_eq!(all().len(), 12);
+        assert_eq!(all().len(), 13);
     }
 }

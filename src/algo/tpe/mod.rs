@@ -13,7 +13,8 @@
 //!   at 100 trials, so late suggestions can refine), and at half a grid step for quantized
 //!   parameters, instead of hyperopt's magic clip, smoothed categorical kernels, pending trials
 //!   treated as bad (constant liar), failed trials in the bad set (never good), and no
-//!   re-proposal of an evaluated point in a discrete space.
+//!   re-proposal of an evaluated point in a discrete space until every point was tried (then the
+//!   best evaluated candidate by `l/g`, not a prior draw).
 //! - In both, pruned trials rank after every finished ok trial, by the step they reached
 //!   (further first) and then their value there, as Optuna does: when the good set has room
 //!   left after the finished trials, the pruned trials that got furthest fill it.
@@ -152,7 +153,7 @@ pub struct Tpe {
     /// regions where the objective fails instead of returning to them.
     pub failed_as_bad: bool,
     /// In a space where every parameter is discrete, never propose a point already evaluated
-    /// or pending (unless every point has been).
+    /// or pending, unless every point has been: then the best evaluated candidate by `l/g`.
     pub dedup: bool,
     /// Shrinks the `min_bandwidth` floor as the study grows, so late suggestions can refine:
     /// with `N` finished trials the floor is `min_bandwidth * (after / N)^power` once
@@ -428,21 +429,50 @@ impl Tpe {
 
     /// A prior draw, avoiding already seen points in a discrete space when asked.
     fn startup(&self, space: &Space, history: &HistoryView<'_>, rng: &mut TrialRng) -> Assignment {
+        let (a, _) = self.prior_draw(space, history, rng);
+        a
+    }
+
+    /// A prior draw and whether it is new: in a discrete space with `dedup`, up to 1001 draws
+    /// look for a point not yet seen; if all were seen (the grid is exhausted, or nearly), the
+    /// first draw comes back marked as seen.
+    fn prior_draw(
+        &self,
+        space: &Space,
+        history: &HistoryView<'_>,
+        rng: &mut TrialRng,
+    ) -> (Assignment, bool) {
         let a = space.sample_prior(rng);
         if !(self.dedup && space.is_discrete()) {
-            return a;
+            return (a, true);
         }
         let seen = Self::seen(history);
         if !seen.contains(&a.key()) {
-            return a;
+            return (a, true);
         }
         for _ in 0..1000 {
             let b = space.sample_prior(rng);
             if !seen.contains(&b.key()) {
-                return b;
+                return (b, true);
             }
         }
-        a
+        (a, false)
+    }
+
+    /// When no candidate was new: a new prior draw if one is found, otherwise (an exhausted
+    /// discrete space) the best already evaluated candidate by `l/g`, so a noisy objective
+    /// keeps re-evaluating the points the model favours instead of drawing from the prior.
+    fn fallback(
+        &self,
+        space: &Space,
+        history: &HistoryView<'_>,
+        best_seen: Option<Assignment>,
+        rng: &mut TrialRng,
+    ) -> Assignment {
+        match (self.prior_draw(space, history, rng), best_seen) {
+            ((a, true), _) | ((a, false), None) => a,
+            ((_, false), Some(b)) => b,
+        }
     }
 
     fn suggest_multivariate(
@@ -468,31 +498,35 @@ impl Tpe {
             HashSet::new()
         };
         let mut best: Option<(f64, Assignment)> = None;
+        // the best candidate already evaluated, for an exhausted discrete space
+        let mut best_seen: Option<(f64, Assignment)> = None;
         let rounds = if dedup { 10 } else { 1 };
         for _ in 0..rounds {
             // draw the candidates first (the RNG stream does not depend on the scores), then
             // score them all at once; the first best candidate wins
-            let candidates: Vec<Assignment> = (0..self.n_candidates.max(1))
+            let drawn: Vec<Assignment> = (0..self.n_candidates.max(1))
                 .map(|_| {
                     let k = l.sample_component(rng);
                     space.build_assignment(|p, _| l.sample_param(space, p, k, rng))
                 })
-                .filter(|a| !(dedup && seen.contains(&a.key())))
                 .collect();
+            let (candidates, old): (Vec<Assignment>, Vec<Assignment>) = drawn
+                .into_iter()
+                .partition(|a| !(dedup && seen.contains(&a.key())));
+            if candidates.is_empty() && best.is_none() {
+                let (ls, gs) = (l.log_pdf_many(&old), g.log_pdf_many(&old));
+                for (a, s) in old.into_iter().zip(ratios(&ls, &gs)) {
+                    if best_seen.as_ref().is_none_or(|b| s > b.0) {
+                        best_seen = Some((s, a));
+                    }
+                }
+            }
             let (ls, gs) = join(
                 par,
                 || l.log_pdf_many(&candidates),
                 || g.log_pdf_many(&candidates),
             );
-            let scores = ls.iter().zip(&gs).map(|(l, g)| {
-                let s = l - g;
-                if s.is_nan() {
-                    f64::NEG_INFINITY
-                } else {
-                    s
-                }
-            });
-            for (a, s) in candidates.into_iter().zip(scores) {
+            for (a, s) in candidates.into_iter().zip(ratios(&ls, &gs)) {
                 if best.as_ref().is_none_or(|b| s > b.0) {
                     best = Some((s, a));
                 }
@@ -503,7 +537,7 @@ impl Tpe {
         }
         match best {
             Some((_, a)) => a,
-            None => self.startup(space, history, rng),
+            None => self.fallback(space, history, best_seen.map(|b| b.1), rng),
         }
     }
 
@@ -558,10 +592,22 @@ impl Tpe {
             best.1
         });
         if self.dedup && space.is_discrete() && Self::seen(history).contains(&a.key()) {
-            return self.startup(space, history, rng);
+            return self.fallback(space, history, Some(a), rng);
         }
         a
     }
+}
+
+/// The scores `log l - log g` of candidates (NaN as minus infinity, so it never wins).
+fn ratios<'a>(ls: &'a [f64], gs: &'a [f64]) -> impl Iterator<Item = f64> + 'a {
+    ls.iter().zip(gs).map(|(l, g)| {
+        let s = l - g;
+        if s.is_nan() {
+            f64::NEG_INFINITY
+        } else {
+            s
+        }
+    })
 }
 
 /// Both closures' results: computed on the rayon pool when `parallel`, one after the other
