@@ -36,27 +36,30 @@
 //! Page tokens ([`page_token`]) are opaque (hex-encoded JSON holding an offset and a fingerprint of the query).
 //!
 //! A search flows one way: [`parse`] gives a backend-neutral tree ([`ast`]), [`analysis`] answers the
-//! questions a planner asks of it, and each backend compiles it to its own SQL ([`sqlite`]).
+//! questions a planner asks of it, and [`compile`] turns it into SQL in each backend's dialect ([`sqlite`], [`postgres`]).
 
 pub mod analysis;
 pub mod ast;
+pub mod compile;
 mod error;
 pub mod lex;
 pub mod page_token;
 pub mod parse;
+pub mod postgres;
 pub mod sqlite;
 #[cfg(test)]
 mod tests;
 
 pub use analysis::{may_hold_for_param, param_bounds, requires_latest_metric, ParamClass};
 pub use ast::{Attribute, Expr, FieldSpec, Identifier, Literal, MetricStat, Operator, OrderKey};
+pub use compile::{
+    compile_filter, compile_filter_with, compile_order, compile_order_with, Bindings, Dialect,
+    SqlValue,
+};
 pub use error::SearchError;
 pub use lex::{tokenize, Token, TokenKind};
 pub use page_token::{decode_page_token, encode_page_token, query_fingerprint};
 pub use parse::{
     parse_filter, parse_filter_for, parse_order_by, parse_order_by_for, MAX_COMPARISONS,
 };
-pub use sqlite::{
-    compile_filter, compile_filter_with, compile_order, compile_order_with, like_to_glob, Bindings,
-    SqlValue,
-};
+pub use sqlite::like_to_glob;

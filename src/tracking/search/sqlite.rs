@@ -1,74 +1,27 @@
-//! The SQLite compiler: a syntax tree to a SQL condition and ORDER BY terms over `runs r`, every user
-//! value a bound `?N` parameter.
+//! The SQLite dialect of the search compiler ([`super::compile`]): `?N` placeholders, and LIKE
+//! (case-insensitive in SQLite) made case-sensitive through GLOB.
 
-use super::ast::{Expr, Identifier, Literal, MetricStat, Operator, OrderKey};
+use super::compile::{Bindings, SqlValue};
 
-/// A value bound to a SQL parameter.
-#[derive(Debug, Clone, PartialEq)]
-pub enum SqlValue {
-    /// TEXT.
-    Text(String),
-    /// REAL.
-    Real(f64),
-    /// INTEGER.
-    Integer(i64),
+/// The placeholder of the `n`-th (1-based) bound value.
+pub(super) fn placeholder(n: usize) -> String {
+    format!("?{n}")
 }
 
-/// The values bound to the `?1`, `?2`, ... placeholders of a query being compiled.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Bindings {
-    /// Values for `?1`, `?2`, ... in order.
-    pub params: Vec<SqlValue>,
-}
-
-impl Bindings {
-    /// Adds a bound value and returns its placeholder.
-    pub fn bind(&mut self, v: SqlValue) -> String {
-        self.params.push(v);
-        format!("?{}", self.params.len())
-    }
-}
-
-/// The SQL expressions of an identifier: the value to compare and the presence check.
-fn value_sql(ident: &Identifier, numeric: bool, q: &mut Bindings) -> String {
-    match ident {
-        Identifier::Metric { key, stat } => {
-            let col = match stat {
-                MetricStat::Latest => "latest_value",
-                MetricStat::Min => "min_value",
-                MetricStat::Max => "max_value",
-            };
-            let k = q.bind(SqlValue::Text(key.clone()));
-            format!("(SELECT ms.{col} FROM metric_summary ms WHERE ms.run_uuid = r.run_uuid AND ms.key = {k})")
-        }
-        Identifier::Param(key) => {
-            let col = if numeric { "num_value" } else { "value" };
-            let k = q.bind(SqlValue::Text(key.clone()));
-            format!("(SELECT p.{col} FROM params p WHERE p.run_key = r.run_key AND p.key = {k})")
-        }
-        Identifier::Tag(key) => {
-            let k = q.bind(SqlValue::Text(key.clone()));
-            format!("(SELECT t.value FROM tags t WHERE t.run_uuid = r.run_uuid AND t.key = {k})")
-        }
-        Identifier::Attr(a) => a.column().to_string(),
-        Identifier::Field(_) => "NULL".to_string(),
-    }
-}
-
-fn presence_sql(ident: &Identifier, q: &mut Bindings) -> String {
-    match ident {
-        Identifier::Metric { key, .. } => {
-            let k = q.bind(SqlValue::Text(key.clone()));
-            format!("EXISTS (SELECT 1 FROM metric_summary ms WHERE ms.run_uuid = r.run_uuid AND ms.key = {k})")
-        }
-        other => format!("({} IS NOT NULL)", value_sql(other, false, q)),
-    }
-}
-
-fn literal_sql(lit: &Literal) -> SqlValue {
-    match lit {
-        Literal::Number(v) => SqlValue::Real(*v),
-        Literal::Str(s) => SqlValue::Text(s.clone()),
+/// `v [NOT] LIKE pattern` with MLflow's case rules: LIKE is case-sensitive, ILIKE is not.
+pub(super) fn like(
+    v: &str,
+    not: &str,
+    case_insensitive: bool,
+    pattern: &str,
+    q: &mut Bindings,
+) -> String {
+    if case_insensitive {
+        let p = q.bind(SqlValue::Text(pattern.to_string()));
+        format!("lower({v}) {not}LIKE lower({p})")
+    } else {
+        let p = q.bind(SqlValue::Text(like_to_glob(pattern)));
+        format!("{v} {not}GLOB {p}")
     }
 }
 
@@ -86,141 +39,4 @@ pub fn like_to_glob(pattern: &str) -> String {
         }
     }
     out
-}
-
-/// How an identifier becomes SQL: its value expression (`numeric` asks for the numeric form) and its
-/// presence test.
-struct Columns<'f> {
-    value: &'f dyn Fn(&Identifier, bool, &mut Bindings) -> String,
-    presence: &'f dyn Fn(&Identifier, &mut Bindings) -> String,
-}
-
-fn compile_expr(e: &Expr, q: &mut Bindings, c: &Columns<'_>) -> String {
-    let value_sql = c.value;
-    let presence_sql = c.presence;
-    match e {
-        Expr::And(a, b) => format!("({} AND {})", compile_expr(a, q, c), compile_expr(b, q, c)),
-        Expr::Or(a, b) => format!("({} OR {})", compile_expr(a, q, c), compile_expr(b, q, c)),
-        Expr::Not(a) => format!("(NOT {})", compile_expr(a, q, c)),
-        Expr::Compare(ident, op) => match op {
-            Operator::Compare(sym, lit) => {
-                let numeric = matches!(lit, Literal::Number(_));
-                let v = value_sql(ident, numeric, q);
-                let p = q.bind(literal_sql(lit));
-                format!("COALESCE({v} {sym} {p}, 0)")
-            }
-            Operator::Like {
-                case_insensitive,
-                negated,
-                pattern,
-            } => {
-                let v = value_sql(ident, false, q);
-                let not = if *negated { "NOT " } else { "" };
-                if *case_insensitive {
-                    let p = q.bind(SqlValue::Text(pattern.clone()));
-                    format!("COALESCE(lower({v}) {not}LIKE lower({p}), 0)")
-                } else {
-                    let p = q.bind(SqlValue::Text(like_to_glob(pattern)));
-                    format!("COALESCE({v} {not}GLOB {p}, 0)")
-                }
-            }
-            Operator::In { negated, values } => {
-                let numeric = matches!(values.first(), Some(Literal::Number(_)));
-                let v = value_sql(ident, numeric, q);
-                let list: Vec<String> = values.iter().map(|l| q.bind(literal_sql(l))).collect();
-                let not = if *negated { "NOT " } else { "" };
-                format!("COALESCE({v} {not}IN ({}), 0)", list.join(", "))
-            }
-            Operator::IsNull { negated } => {
-                let present = presence_sql(ident, q);
-                if *negated {
-                    present
-                } else {
-                    format!("(NOT {present})")
-                }
-            }
-        },
-    }
-}
-
-/// Compiles a parsed filter into a SQL condition over `runs r`, binding its values into `q` (after the
-/// values already bound there) and returning the condition text.
-pub fn compile_filter(expr: &Expr, q: &mut Bindings) -> String {
-    compile_expr(
-        expr,
-        q,
-        &Columns {
-            value: &value_sql,
-            presence: &presence_sql,
-        },
-    )
-}
-
-/// Compiles a parsed filter into a SQL condition for another table: `value` gives the SQL expression of
-/// each identifier (binding any keys it needs into the [`Bindings`]); an identifier is present when that
-/// expression is not NULL. Comparisons with a missing value are false, as for runs.
-pub fn compile_filter_with(
-    expr: &Expr,
-    q: &mut Bindings,
-    value: &dyn Fn(&Identifier, &mut Bindings) -> String,
-) -> String {
-    compile_expr(
-        expr,
-        q,
-        &Columns {
-            value: &|i, _, q| value(i, q),
-            presence: &|i, q| format!("({} IS NOT NULL)", value(i, q)),
-        },
-    )
-}
-
-/// Compiles order_by keys for another table (see [`compile_filter_with`]): missing values last, then
-/// the `tiebreak` terms (SQL written by the caller, e.g. `m.name ASC`).
-pub fn compile_order_with(
-    keys: &[OrderKey],
-    q: &mut Bindings,
-    value: &dyn Fn(&Identifier, &mut Bindings) -> String,
-    tiebreak: &[&str],
-) -> String {
-    let mut terms = Vec::new();
-    for k in keys {
-        let dir = if k.ascending { "ASC" } else { "DESC" };
-        let v = value(&k.ident, q);
-        terms.push(format!("{v} IS NULL"));
-        terms.push(format!("{v} {dir}"));
-    }
-    terms.extend(tiebreak.iter().map(|t| t.to_string()));
-    terms.join(", ")
-}
-
-/// Compiles order_by keys into ORDER BY terms (comma-separated, without the keyword), nulls last, binding
-/// their keys into `q`.
-pub fn compile_order(keys: &[OrderKey], q: &mut Bindings) -> String {
-    let mut terms = Vec::new();
-    for k in keys {
-        let dir = if k.ascending { "ASC" } else { "DESC" };
-        match &k.ident {
-            Identifier::Param(_) => {
-                let text = value_sql(&k.ident, false, q);
-                let num = value_sql(&k.ident, true, q);
-                terms.push(format!("{text} IS NULL"));
-                terms.push(format!("{num} IS NULL"));
-                terms.push(format!("{num} {dir}"));
-                terms.push(format!("{text} {dir}"));
-            }
-            // A column that is never NULL needs no "nulls last" term; without it SQLite can walk an
-            // index in order (e.g. `runs (experiment_id, start_time)`) and stop after the page.
-            Identifier::Attr(a) if !a.is_nullable() => {
-                terms.push(format!("{} {dir}", a.column()));
-            }
-            other => {
-                let v = value_sql(other, false, q);
-                terms.push(format!("{v} IS NULL"));
-                terms.push(format!("{v} {dir}"));
-            }
-        }
-    }
-    terms.push("r.start_time DESC".into());
-    terms.push("r.run_uuid ASC".into());
-    terms.join(", ")
 }
