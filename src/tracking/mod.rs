@@ -138,6 +138,12 @@ pub fn parse_tracking_uri(uri: &str) -> Result<TrackingLocation, TrackingError> 
         return Ok(TrackingLocation::SqliteFile(PathBuf::from(path)));
     }
     if let Some((scheme, _)) = trimmed.split_once("://") {
+        if scheme.eq_ignore_ascii_case("postgresql") || scheme.eq_ignore_ascii_case("postgres") {
+            return Err(invalid(
+                "the PostgreSQL store is not available yet (only the search compiler speaks its SQL); \
+                 use sqlite:/// or a file path",
+            ));
+        }
         if !scheme.is_empty()
             && scheme
                 .chars()
@@ -613,6 +619,18 @@ impl Tracker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn postgres_uris_say_the_store_is_not_there_yet() {
+        for uri in ["postgresql://u@h:5432/db", "postgres://u@h/db"] {
+            let err = parse_tracking_uri(uri).unwrap_err().to_string();
+            assert!(
+                err.contains("PostgreSQL store is not available yet"),
+                "{err}"
+            );
+            assert!(err.contains(uri), "{err}");
+        }
+    }
 
     #[test]
     fn uri_forms() {
