@@ -4,6 +4,8 @@
 //!
 //! Without a server the test prints why and passes, unless `CI` is set: then it fails.
 
+mod common;
+
 use hpo::tracking::search::{
     self, compile_filter, compile_order, parse_filter, parse_order_by, Bindings, SqlValue,
 };
@@ -243,23 +245,6 @@ fn fill_postgres(pg: &mut postgres::Client) {
     }
 }
 
-/// A connection to the test server, or `None` (with the reason printed) when it does not answer and
-/// `CI` is unset.
-fn connect() -> Option<postgres::Client> {
-    let url = std::env::var("HPO_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgresql://postgres@127.0.0.1:5432/test".to_string());
-    match postgres::Client::connect(&url, postgres::NoTls) {
-        Ok(c) => Some(c),
-        Err(e) if std::env::var_os("CI").is_none() => {
-            eprintln!(
-                "skipped: the PostgreSQL server at {url} does not answer ({e}); CI never skips"
-            );
-            None
-        }
-        Err(e) => panic!("CI is set and the PostgreSQL server at {url} does not answer: {e}"),
-    }
-}
-
 /// Drops the test's schema when the test ends, passed or not.
 struct Schema<'a>(&'a mut postgres::Client, String);
 
@@ -273,7 +258,9 @@ impl Drop for Schema<'_> {
 
 #[test]
 fn both_dialects_find_and_order_the_same_runs() {
-    let Some(mut pg) = connect() else { return };
+    let Some(mut pg) = common::pg::connect("test") else {
+        return;
+    };
     let schema = format!("hpo_search_{}", std::process::id());
     pg.batch_execute(&format!(
         "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}; SET search_path TO {schema}"

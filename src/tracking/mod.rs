@@ -31,6 +31,7 @@ mod lease_keeper;
 mod metric_points;
 mod new_run_rows;
 mod param_index;
+pub mod postgres;
 pub mod recorder;
 mod recording_failure;
 pub mod resume;
@@ -140,7 +141,7 @@ pub fn parse_tracking_uri(uri: &str) -> Result<TrackingLocation, TrackingError> 
     if let Some((scheme, _)) = trimmed.split_once("://") {
         if scheme.eq_ignore_ascii_case("postgresql") || scheme.eq_ignore_ascii_case("postgres") {
             return Err(invalid(
-                "the PostgreSQL store is not available yet (only the search compiler speaks its SQL); \
+                "the PostgreSQL store is not available yet (only its schema and the search compiler exist); \
                  use sqlite:/// or a file path",
             ));
         }
