@@ -4,6 +4,7 @@
 mod common;
 
 use common::pg::TempDb;
+use hpo::tracking::postgres::schema::MIGRATIONS;
 use hpo::tracking::postgres::{PgDatabase, PgError, SCHEMA_VERSION};
 
 #[test]
@@ -54,6 +55,7 @@ fn many_workers_opening_a_fresh_database_migrate_it_once() {
             "params",
             "runs",
             "schema_version",
+            "study_claims",
             "tags"
         ]
     );
@@ -89,4 +91,40 @@ fn an_unreachable_server_is_named_in_the_error() {
     let err = PgDatabase::open(url).err().expect("no server on port 1");
     assert!(matches!(err, PgError::Connect { .. }), "{err:?}");
     assert!(err.to_string().contains(url), "{err}");
+}
+
+#[test]
+fn a_version_1_database_migrates_forward_with_its_rows() {
+    let Some(db) = TempDb::create("schema_v1") else {
+        return;
+    };
+    let mut c = common::pg::connect(&db.name).unwrap();
+    c.batch_execute(
+        "CREATE TABLE schema_version (version BIGINT PRIMARY KEY, applied_time BIGINT NOT NULL);
+         INSERT INTO schema_version VALUES (1, 0);",
+    )
+    .unwrap();
+    c.batch_execute(MIGRATIONS[0].1).unwrap();
+    c.batch_execute(
+        "INSERT INTO experiments (name, artifact_location, lifecycle_stage, creation_time,
+                                  last_update_time) VALUES ('e', 'file:/a', 'active', 1, 1)",
+    )
+    .unwrap();
+    drop(c);
+
+    let d = PgDatabase::open(&db.url()).unwrap();
+    assert_eq!(d.schema_version().unwrap(), SCHEMA_VERSION);
+    let mut c = d.conn().unwrap();
+    let names: Vec<String> = c
+        .query("SELECT name FROM experiments", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(names, ["e"]);
+    let claims: i64 = c
+        .query_one("SELECT count(*) FROM study_claims", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(claims, 0);
 }

@@ -1,8 +1,9 @@
 //! The PostgreSQL backend (work in progress, issue 19): a connection [`pool`], the [`schema`] with its
-//! forward migrations ([`migrate`]), and [`PgDatabase`], which opens and migrates a database. The
+//! forward migrations ([`migrate`]), [`PgDatabase`], which opens and migrates a database, and atomic trial number [`claim`]s. The
 //! [`Store`](super::store::Store) implementation on top of it is not written yet; the search compiler's
 //! PostgreSQL dialect is in [`super::search::postgres`].
 
+pub mod claim;
 pub mod error;
 pub mod migrate;
 pub mod pool;

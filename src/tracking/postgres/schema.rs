@@ -6,12 +6,15 @@
 //! as NULL in `latest_value`, `min_value` and `max_value` with `latest_is_nan` set, as in SQLite, so
 //! the search compiler's comparisons treat it as missing on both backends. Param values are indexed
 //! when written (PostgreSQL has no need of SQLite's lazy param index).
+//!
+//! Version 2 adds `study_claims`: per study run, the next trial number to hand out, so workers of one
+//! study claim numbers atomically (see [`super::claim`]).
 
 /// The newest PostgreSQL schema version this build knows.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Forward migrations, applied in order to bring a database from version `n - 1` to `n`.
-pub const MIGRATIONS: &[(i64, &str)] = &[(1, MIGRATION_V1)];
+pub const MIGRATIONS: &[(i64, &str)] = &[(1, MIGRATION_V1), (2, MIGRATION_V2)];
 
 /// Migration 1: the tracking tables.
 const MIGRATION_V1: &str = r#"
@@ -83,4 +86,12 @@ CREATE TABLE metric_summary (
     PRIMARY KEY (run_uuid, key)
 );
 CREATE INDEX metric_summary_by_latest ON metric_summary (key, latest_value);
+"#;
+
+/// Migration 2: trial number claims of studies shared by many workers.
+const MIGRATION_V2: &str = r#"
+CREATE TABLE study_claims (
+    study_run_uuid TEXT PRIMARY KEY,
+    next_number BIGINT NOT NULL CHECK (next_number >= 0)
+);
 "#;
