@@ -56,7 +56,8 @@ fn many_workers_opening_a_fresh_database_migrate_it_once() {
             "runs",
             "schema_version",
             "study_claims",
-            "tags"
+            "tags",
+            "trial_leases"
         ]
     );
     drop(c);

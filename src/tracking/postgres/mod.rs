@@ -1,5 +1,5 @@
 //! The PostgreSQL backend (work in progress, issue 19): a connection [`pool`], the [`schema`] with its
-//! forward migrations ([`migrate`]), [`PgDatabase`], which opens and migrates a database, and atomic trial number [`claim`]s. The
+//! forward migrations ([`migrate`]), [`PgDatabase`], which opens and migrates a database, atomic trial number [`claim`]s and [`trial_lease`]s. The
 //! [`Store`](super::store::Store) implementation on top of it is not written yet; the search compiler's
 //! PostgreSQL dialect is in [`super::search::postgres`].
 
@@ -8,6 +8,7 @@ pub mod error;
 pub mod migrate;
 pub mod pool;
 pub mod schema;
+pub mod trial_lease;
 
 pub use error::PgError;
 pub use pool::{Conn, Pool};

@@ -9,12 +9,15 @@
 //!
 //! Version 2 adds `study_claims`: per study run, the next trial number to hand out, so workers of one
 //! study claim numbers atomically (see [`super::claim`]).
+//!
+//! Version 3 adds `trial_leases`: the running trials of shared studies, each with the worker holding it
+//! and the server time its lease runs out (see [`super::trial_lease`]).
 
 /// The newest PostgreSQL schema version this build knows.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Forward migrations, applied in order to bring a database from version `n - 1` to `n`.
-pub const MIGRATIONS: &[(i64, &str)] = &[(1, MIGRATION_V1), (2, MIGRATION_V2)];
+pub const MIGRATIONS: &[(i64, &str)] = &[(1, MIGRATION_V1), (2, MIGRATION_V2), (3, MIGRATION_V3)];
 
 /// Migration 1: the tracking tables.
 const MIGRATION_V1: &str = r#"
@@ -94,4 +97,16 @@ CREATE TABLE study_claims (
     study_run_uuid TEXT PRIMARY KEY,
     next_number BIGINT NOT NULL CHECK (next_number >= 0)
 );
+"#;
+
+/// Migration 3: leases on the running trials of shared studies.
+const MIGRATION_V3: &str = r#"
+CREATE TABLE trial_leases (
+    study_run_uuid TEXT NOT NULL,
+    number BIGINT NOT NULL,
+    worker TEXT NOT NULL,
+    expires_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (study_run_uuid, number)
+);
+CREATE INDEX trial_leases_by_expiry ON trial_leases (study_run_uuid, expires_at);
 "#;
