@@ -31,6 +31,7 @@ mod lease_keeper;
 mod metric_points;
 mod new_run_rows;
 mod param_index;
+pub mod postgres;
 pub mod recorder;
 mod recording_failure;
 pub mod resume;
@@ -235,6 +236,12 @@ fn parse_plain(uri: &str) -> Result<TrackingLocation, TrackingError> {
         return Ok(TrackingLocation::SqliteFile(PathBuf::from(path)));
     }
     if let Some((scheme, _)) = trimmed.split_once("://") {
+        if scheme.eq_ignore_ascii_case("postgresql") || scheme.eq_ignore_ascii_case("postgres") {
+            return Err(invalid(
+                "the PostgreSQL store is not available yet (only its schema and the search compiler exist); \
+                 use sqlite:/// or a file path",
+            ));
+        }
         if !scheme.is_empty()
             && scheme
                 .chars()
@@ -755,6 +762,18 @@ impl Tracker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn postgres_uris_say_the_store_is_not_there_yet() {
+        for uri in ["postgresql://u@h:5432/db", "postgres://u@h/db"] {
+            let err = parse_tracking_uri(uri).unwrap_err().to_string();
+            assert!(
+                err.contains("PostgreSQL store is not available yet"),
+                "{err}"
+            );
+            assert!(err.contains(uri), "{err}");
+        }
+    }
 
     #[test]
     fn uri_forms() {

@@ -1,0 +1,47 @@
+//! The PostgreSQL backend (work in progress, issue 19): a connection [`pool`], the [`schema`] with its
+//! forward migrations ([`migrate`]), [`PgDatabase`], which opens and migrates a database, atomic trial number [`claim`]s and [`trial_lease`]s. The
+//! [`Store`](super::store::Store) implementation on top of it is not written yet; the search compiler's
+//! PostgreSQL dialect is in [`super::search::postgres`].
+
+pub mod claim;
+pub mod error;
+pub mod migrate;
+pub mod pool;
+pub mod schema;
+pub mod trial_lease;
+
+pub use error::PgError;
+pub use pool::{Conn, Pool};
+pub use schema::SCHEMA_VERSION;
+
+/// An open, migrated PostgreSQL tracking database.
+pub struct PgDatabase {
+    pool: Pool,
+}
+
+impl PgDatabase {
+    /// Connects to `url` (`postgresql://user@host:port/db`, also `postgres://`) and brings its schema
+    /// to [`SCHEMA_VERSION`]; a database written by a newer hpo is refused.
+    pub fn open(url: &str) -> Result<Self, PgError> {
+        let pool = Pool::open(url, 4)?;
+        {
+            let mut conn = pool.get()?;
+            migrate::migrate(&mut conn)?;
+        }
+        Ok(PgDatabase { pool })
+    }
+
+    /// The schema version recorded in the database.
+    pub fn schema_version(&self) -> Result<i64, PgError> {
+        Ok(self
+            .pool
+            .get()?
+            .query_one("SELECT COALESCE(MAX(version), 0) FROM schema_version", &[])?
+            .get(0))
+    }
+
+    /// A connection from the pool.
+    pub fn conn(&self) -> Result<Conn<'_>, PgError> {
+        self.pool.get()
+    }
+}
