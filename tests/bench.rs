@@ -209,6 +209,7 @@ fn a_space_file_with_a_command_is_a_problem() {
     assert!(results.contains("\"minimum\":null"));
     let report = std::fs::read_to_string(dir.path().join("q/report.md")).unwrap();
     assert!(report.contains("### quad †"), "{report}");
+    assert!(report.contains("| quad † |"), "the summary row is marked: {report}");
     assert!(dir.path().join("q/quad.svg").is_file());
 }
 
@@ -256,4 +257,82 @@ fn first_seed_runs_seeds_k_to_k_plus_n() {
         ],
     );
     assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn a_user_problem_has_a_minimum_a_noiseless_score_and_the_seed() {
+    let dir = tempfile::tempdir().unwrap();
+    // a noisy loss: x + 10 * HPO_SEED (the seed shifts the noise), the noiseless value x - 1 as
+    // the metric true_loss; each call records the seed it saw
+    let script = "echo $HPO_SEED >> seeds.txt; \
+                  awk -v x={x} -v s=$HPO_SEED 'BEGIN { printf \"{\\\"loss\\\": %.6f, \\\"metrics\\\": {\\\"true_loss\\\": %.6f} }\\n\", x + 10 * s, x - 1 }'";
+    std::fs::write(
+        dir.path().join("noisy.toml"),
+        format!(
+            "[study]\nminimum = -1.0\nscore_metric = \"true_loss\"\n\
+             [space]\nx = {{ uniform = [0.0, 2.0] }}\n\n[objective]\ncommand = [\"sh\", \"-c\", {script:?}]\n"
+        ),
+    )
+    .unwrap();
+    let args = [
+        "bench",
+        "--problems",
+        "noisy.toml",
+        "--algos",
+        "random",
+        "--seeds",
+        "2",
+        "--first-seed",
+        "3",
+        "--budget",
+        "5",
+        "--out",
+        "n",
+        "--quiet",
+    ];
+    let out = hpo(dir.path(), &args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = untimed(&dir.path().join("n/results.jsonl"));
+    assert_eq!(lines.len(), 2);
+    for l in &lines {
+        assert_eq!(l["minimum"], -1.0);
+        // the score is the noiseless value at the best observed loss, as a regret
+        let best: Vec<f64> = l["best"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        let regret = l["regret"].as_f64().unwrap();
+        assert!((regret - (best[4] + 1.0)).abs() < 1e-9, "{l}");
+        assert!(
+            best.iter().all(|b| (-1.0..=1.0).contains(b)),
+            "noiseless: {best:?}"
+        );
+    }
+    let mut seen: Vec<String> = std::fs::read_to_string(dir.path().join("seeds.txt"))
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen, ["3", "4"], "HPO_SEED is the study's seed");
+    // --minimum overrides the file's
+    let mut with_min = args.to_vec();
+    with_min.push("--minimum=-2");
+    with_min[12] = "m";
+    let out = hpo(dir.path(), &with_min);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(untimed(&dir.path().join("m/results.jsonl"))
+        .iter()
+        .all(|l| l["minimum"] == -2.0));
 }

@@ -241,7 +241,9 @@ pub fn summary_table(a: &Analysis) -> String {
             .flatten()
             .map(|c| c.median)
             .min_by(|x, y| stats::cmp_nan_last(*x, *y));
-        let _ = write!(s, "| {prob} |");
+        // the † of a problem without a known minimum, as the report's note says
+        let mark = if a.has_minimum[p] { "" } else { " †" };
+        let _ = write!(s, "| {prob}{mark} |");
         for (i, c) in a.cells[p].iter().enumerate() {
             match c {
                 None => s.push_str(" – |"),

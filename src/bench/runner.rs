@@ -43,8 +43,12 @@ pub struct BenchProblem {
     pub space: Space,
     /// What a trial evaluates.
     pub objective: ProblemObjective,
-    /// The known minimum, `None` for a space file with a command (regret is then the best loss).
+    /// The known minimum (a built-in problem's, or `minimum` in a run file's [study]); `None`
+    /// for a command without one (regret is then the best loss).
     pub minimum: Option<f64>,
+    /// A reported metric holding the noiseless loss (`score_metric` in a run file's [study]): the
+    /// score after each trial is its value at the trial with the best observed loss so far.
+    pub score_metric: Option<String>,
 }
 
 impl From<Problem> for BenchProblem {
@@ -54,13 +58,15 @@ impl From<Problem> for BenchProblem {
             space: p.space,
             objective: ProblemObjective::Builtin(p.loss),
             minimum: Some(p.minimum),
+            score_metric: None,
         }
     }
 }
 
 impl BenchProblem {
-    /// A problem from a space (run) file: its space and its objective. A `function` objective
-    /// keeps the built-in function's minimum; a command has none.
+    /// A problem from a space (run) file: its space and its objective. The minimum is
+    /// `minimum` of its [study], else a `function` objective's built-in one; a command passes
+    /// the study's seed to its program as `HPO_SEED`.
     pub fn from_run_file(path: &Path) -> Result<BenchProblem, String> {
         let rf = RunFile::load(path).map_err(|e| e.to_string())?;
         let name = path
@@ -103,7 +109,8 @@ impl BenchProblem {
             name,
             space: rf.space,
             objective,
-            minimum,
+            minimum: rf.study.minimum.or(minimum),
+            score_metric: rf.study.score_metric.clone(),
         })
     }
 }
@@ -190,7 +197,8 @@ fn run_cell(
             Box::new(
                 CommandObjective::new(argv.clone(), &refs)
                     .map_err(|e| e.to_string())?
-                    .timeout(*timeout),
+                    .timeout(*timeout)
+                    .env("HPO_SEED", &seed.to_string()),
             )
         }
     };
@@ -202,7 +210,10 @@ fn run_cell(
         .run()
         .map_err(|e| format!("{} / {algo_name} / seed {seed}: {e}", problem.name))?;
     let seconds = start.elapsed().as_secs_f64();
-    let best = result.best_so_far();
+    let best = match &problem.score_metric {
+        Some(metric) => scored_trace(&result.trials, metric),
+        None => result.best_so_far(),
+    };
     let last = best.last().copied().unwrap_or(f64::INFINITY);
     Ok(ResultLine {
         problem: problem.name.clone(),
@@ -215,6 +226,24 @@ fn run_cell(
         seconds,
         suggest_seconds: Some(nanos.load(Ordering::Relaxed) as f64 * 1e-9),
     })
+}
+
+/// After each trial, the value of `metric` at the trial with the best observed loss so far
+/// (`inf` before the first ok trial, or while that trial did not report the metric).
+pub fn scored_trace(trials: &[crate::trial::Trial], metric: &str) -> Vec<f64> {
+    let mut best: Option<(f64, f64)> = None;
+    trials
+        .iter()
+        .map(|t| {
+            if let Some(l) = t.ok_loss() {
+                if best.is_none_or(|(b, _)| l < b) {
+                    let score = t.metrics.get(metric).copied().unwrap_or(f64::INFINITY);
+                    best = Some((l, score));
+                }
+            }
+            best.map_or(f64::INFINITY, |(_, s)| s)
+        })
+        .collect()
 }
 
 /// Run every (problem, algorithm, seed) cell; `progress(done, total)` is called after each.

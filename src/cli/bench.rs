@@ -61,12 +61,16 @@ pub struct BenchArgs {
     /// Experiment name for --record (default bench-<UTC timestamp>).
     #[arg(long, requires = "record")]
     pub experiment: Option<String>,
+    /// The known minimum of the space files' losses (overrides `minimum` in their [study]), so
+    /// their results are regrets.
+    #[arg(long)]
+    pub minimum: Option<f64>,
     /// No progress on standard error.
     #[arg(long, short)]
     pub quiet: bool,
 }
 
-fn resolve_problems(names: &[String]) -> anyhow::Result<Vec<BenchProblem>> {
+fn resolve_problems(names: &[String], minimum: Option<f64>) -> anyhow::Result<Vec<BenchProblem>> {
     let mut out: Vec<BenchProblem> = Vec::new();
     for n in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
         if n == "all" {
@@ -74,7 +78,16 @@ fn resolve_problems(names: &[String]) -> anyhow::Result<Vec<BenchProblem>> {
         } else if let Some(p) = problems::by_name(n) {
             out.push(p.into());
         } else if Path::new(n).is_file() {
-            out.push(BenchProblem::from_run_file(Path::new(n)).map_err(BadInput)?);
+            let mut p = BenchProblem::from_run_file(Path::new(n)).map_err(BadInput)?;
+            if let Some(m) = minimum {
+                if !m.is_finite() {
+                    return Err(
+                        BadInput(format!("--minimum must be a finite number, got {m}")).into(),
+                    );
+                }
+                p.minimum = Some(m);
+            }
+            out.push(p);
         } else {
             let names: Vec<&str> = problems::all().iter().map(|p| p.name).collect();
             return Err(BadInput(format!(
@@ -151,7 +164,7 @@ impl Progress {
 
 /// Run `hpo bench`.
 pub(crate) fn run(a: BenchArgs, tracking_uri: &Option<String>) -> anyhow::Result<()> {
-    let problems = resolve_problems(&a.problems)?;
+    let problems = resolve_problems(&a.problems, a.minimum)?;
     let algos = check_algos(&a.algos)?;
     if a.seeds == 0 || a.budget == 0 {
         return Err(BadInput("--seeds and --budget must be at least 1".into()).into());

@@ -36,7 +36,7 @@ pub use pruner::{pruner_keys, PrunerKind, PrunerSpec};
 pub use read::MAX_RUN_FILE_BYTES;
 
 /// The keys `[study]` accepts.
-pub const STUDY_KEYS: [&str; 9] = [
+pub const STUDY_KEYS: [&str; 11] = [
     "name",
     "algo",
     "max_evals",
@@ -46,6 +46,8 @@ pub const STUDY_KEYS: [&str; 9] = [
     "timeout",
     "loss_threshold",
     "no_progress",
+    "minimum",
+    "score_metric",
 ];
 
 /// The keys `[objective]` accepts.
@@ -178,6 +180,11 @@ pub struct StudySettings {
     pub loss_threshold: Option<f64>,
     /// Stop after this many trials without improvement.
     pub no_progress: Option<usize>,
+    /// The loss's known minimum, so `hpo bench` reports regrets for a command objective.
+    pub minimum: Option<f64>,
+    /// For `hpo bench` on a noisy objective: the reported metric holding the noiseless value
+    /// (e.g. `true_loss`), scored at the trial with the best observed loss.
+    pub score_metric: Option<String>,
 }
 
 impl Default for StudySettings {
@@ -189,6 +196,8 @@ impl Default for StudySettings {
             parallelism: 1,
             seed: None,
             metric: "loss".into(),
+            minimum: None,
+            score_metric: None,
             timeout: None,
             loss_threshold: None,
             no_progress: None,

@@ -302,6 +302,18 @@ fn read_study(t: &DeTable<'_>) -> Result<StudySettings, Located> {
             }
             "seed" => s.seed = Some(positive(v, &what, 0)? as u64),
             "metric" => s.metric = string(v, &what)?,
+            "score_metric" => s.score_metric = Some(string(v, &what)?),
+            "minimum" => match number(v) {
+                Some(Ok(x)) if x.is_finite() => s.minimum = Some(x),
+                Some(Ok(x)) => {
+                    return Err(Located::new(
+                        v.span(),
+                        format!("{what} must be a finite number, got {x}"),
+                    ))
+                }
+                Some(Err(e)) => return Err(e),
+                None => return Err(wrong_type(v, &what, "a number")),
+            },
             "timeout" => s.timeout = Some(duration(v, &what)?),
             "loss_threshold" => match number(v) {
                 Some(Ok(x)) if x.is_finite() => s.loss_threshold = Some(x),
