@@ -1,6 +1,7 @@
 //! Comparisons of search algorithms (`hpo bench`): the benchmark problems, the runner, the
 //! statistics, the report and its plots.
 
+pub mod noisy;
 pub mod plot;
 pub mod problems;
 pub mod report;

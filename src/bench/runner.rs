@@ -9,20 +9,24 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
+use super::noisy::{standard_normal, NoisyProblem, TRUE_LOSS};
 use super::problems::{self, Problem};
 use super::results::ResultLine;
 use crate::algo::{self, Algorithm, TrialRng};
 use crate::objective::command::CommandObjective;
 use crate::runfile::{ObjectiveSpec, RunFile};
 use crate::space::{Assignment, Node, Params, Space, Value};
-use crate::study::{Fmin, Objective};
-use crate::trial::HistoryView;
+use crate::study::{with_context, Fmin, Objective, TrialContext};
+use crate::trial::{HistoryView, TrialResult};
 
 /// What a benchmark problem evaluates.
 #[derive(Clone, Debug)]
 pub enum ProblemObjective {
     /// A built-in loss.
     Builtin(fn(&Params) -> f64),
+    /// A built-in loss plus Gaussian noise of this sd, drawn from (study seed, trial number);
+    /// the noiseless value is reported as the metric `true_loss`.
+    Noisy(fn(&Params) -> f64, f64),
     /// A command from a space file (a fresh [`CommandObjective`] per study).
     Command {
         /// Program and arguments with placeholders.
@@ -59,6 +63,18 @@ impl From<Problem> for BenchProblem {
             objective: ProblemObjective::Builtin(p.loss),
             minimum: Some(p.minimum),
             score_metric: None,
+        }
+    }
+}
+
+impl From<NoisyProblem> for BenchProblem {
+    fn from(p: NoisyProblem) -> Self {
+        BenchProblem {
+            name: p.name.to_string(),
+            space: p.base.space,
+            objective: ProblemObjective::Noisy(p.base.loss, p.sd),
+            minimum: Some(p.base.minimum),
+            score_metric: Some(TRUE_LOSS.to_string()),
         }
     }
 }
@@ -187,6 +203,14 @@ fn run_cell(
         ProblemObjective::Builtin(f) => {
             let f = *f;
             Box::new(move |p: &Params| f(p))
+        }
+        ProblemObjective::Noisy(f, sd) => {
+            let (f, sd) = (*f, *sd);
+            Box::new(with_context(move |p: &Params, ctx: &TrialContext| {
+                let clean = f(p);
+                TrialResult::ok(clean + sd * standard_normal(seed, ctx.number()))
+                    .with_metric(TRUE_LOSS, clean)
+            }))
         }
         ProblemObjective::Command {
             argv,

@@ -10,10 +10,10 @@ use clap::Args;
 
 use super::{open_tracker, BadInput};
 use crate::algo::{self, ALGORITHM_NAMES};
-use crate::bench::problems;
 use crate::bench::report::{self, Analysis, ReportInfo};
 use crate::bench::results::{read_jsonl, ResultLine};
 use crate::bench::runner::{self, BenchConfig, BenchProblem};
+use crate::bench::{noisy, problems};
 use crate::tracking::store::now_ms;
 use crate::tracking::{Metric, Param, RunStatus, RunTag};
 
@@ -23,7 +23,8 @@ use crate::tracking::{Metric, Param, RunStatus, RunTag};
     after_help = "Example:\n  hpo bench --problems branin,hartmann6 --algos random,tpe --seeds 20 --budget 100 \\\n      --compare ../shared/anchors/results_b100.jsonl --out bench-results\n\nWrites DIR/results.jsonl (one line per problem, optimizer and seed), DIR/report.md and\none SVG plot per problem."
 )]
 pub struct BenchArgs {
-    /// Problems, comma-separated: built-in names, `all` (every built-in problem), or paths of
+    /// Problems, comma-separated: built-in names, `all` (every built-in problem), `noisy` (the
+    /// noisy variants, `noisy_branin` ...), or paths of
     /// space files (run files with a command objective) to benchmark on your own task.
     #[arg(long, default_value = "all", value_delimiter = ',')]
     pub problems: Vec<String>,
@@ -77,6 +78,10 @@ fn resolve_problems(names: &[String], minimum: Option<f64>) -> anyhow::Result<Ve
             out.extend(problems::all().into_iter().map(BenchProblem::from));
         } else if let Some(p) = problems::by_name(n) {
             out.push(p.into());
+        } else if n == "noisy" {
+            out.extend(noisy::all().into_iter().map(BenchProblem::from));
+        } else if let Some(p) = noisy::by_name(n) {
+            out.push(p.into());
         } else if Path::new(n).is_file() {
             let mut p = BenchProblem::from_run_file(Path::new(n)).map_err(BadInput)?;
             if let Some(m) = minimum {
@@ -89,9 +94,13 @@ fn resolve_problems(names: &[String], minimum: Option<f64>) -> anyhow::Result<Ve
             }
             out.push(p);
         } else {
-            let names: Vec<&str> = problems::all().iter().map(|p| p.name).collect();
+            let names: Vec<&str> = problems::all()
+                .iter()
+                .map(|p| p.name)
+                .chain(noisy::all().iter().map(|p| p.name))
+                .collect();
             return Err(BadInput(format!(
-                "unknown problem '{n}': use all, a space file, or one of {}",
+                "unknown problem '{n}': use all, noisy, a space file, or one of {}",
                 names.join(", ")
             ))
             .into());
