@@ -51,6 +51,9 @@ pub struct RunArgs {
     /// No progress output.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Do not start the MLflow server a command's trials log through (no `MLFLOW_*` variables).
+    #[arg(long)]
+    pub no_trial_server: bool,
 }
 
 /// Arguments of `validate`.
@@ -279,7 +282,7 @@ pub(crate) fn run(a: RunArgs, uri: &Option<String>) -> anyhow::Result<()> {
         .metric(&study.metric);
     let (mut recorder, lease_keeper) = lease_keeper(&tracker, recorder, lease);
     // a command's trials log into their runs as MLflow clients, through a server of this study
-    let server = match mlflow {
+    let server = match mlflow.filter(|_| !a.no_trial_server) {
         Some(slot) => Some(super::trial_server::start(&tracker, &experiment, &slot)?),
         None => None,
     };
