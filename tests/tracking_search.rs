@@ -554,6 +554,8 @@ fn a_filter_may_hold_up_to_the_comparison_limit() {
 fn a_thousand_clauses_exit_2_naming_the_limit() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("hpo.db");
+    // a store to search (reading commands never create one)
+    hpo::tracking::Tracker::open(&format!("sqlite:///{}", db.display())).unwrap();
     let filter = vec!["metrics.loss < 1"; 1000].join(" and ");
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_hpo"))
         .args(["runs", "list", "-f", &filter])
