@@ -142,3 +142,87 @@ fn the_mlflow_client_suite_passes_against_hpo_server() {
         .unwrap();
     assert_eq!(notes, "alpha sweep\n");
 }
+
+/// `hpo run` of a command objective whose trial is an unmodified MLflow script
+/// (`tests/mlflow_client/trial_script.py`): each trial logs into its own run through the server
+/// `hpo run` starts, the run stays RUNNING until hpo ends it, and the logged `val_loss` steps are
+/// the trial's learning curve, watched by the pruner.
+#[test]
+fn trials_log_into_their_runs_as_mlflow_clients() {
+    let Some(python) = python() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mlflow_client/trial_script.py");
+    let run_file = dir.path().join("study.toml");
+    std::fs::write(
+        &run_file,
+        format!(
+            "[study]\nname = \"mlflow-trials\"\nalgo = \"random\"\nmax_evals = 6\nseed = 3\n\
+             [objective]\ncommand = [{:?}, {:?}, \"{{x}}\"]\ngrace_period = \"1s\"\n\
+             [pruner]\nkind = \"threshold\"\nmetric = \"val_loss\"\nupper = 12.0\n\
+             [space]\nx = {{ uniform = [-2, 2] }}\n",
+            python.display().to_string(),
+            script.display().to_string()
+        ),
+    )
+    .unwrap();
+    let uri = format!("sqlite:///{}", dir.path().join("hpo.db").display());
+    let out = Command::new(env!("CARGO_BIN_EXE_hpo"))
+        .args(["run", "--json", "--tracking-uri", &uri])
+        .arg(&run_file)
+        .current_dir(dir.path())
+        .env_remove("HPO_TRACKING_URI")
+        .env("MLFLOW_TRACKING_URI", "http://127.0.0.1:9/not-this-one")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+
+    let tracker = Tracker::open(&uri).unwrap();
+    let exp = tracker
+        .get_experiment_by_name("mlflow-trials")
+        .unwrap()
+        .unwrap();
+    let runs = tracker
+        .search_runs(&RunsQuery::new(&[exp.experiment_id], ""))
+        .unwrap()
+        .runs;
+    let trials: Vec<_> = runs
+        .iter()
+        .filter(|r| r.info.run_name.starts_with("trial-"))
+        .collect();
+    assert_eq!(trials.len(), 6);
+    let (mut finished, mut pruned) = (0, 0);
+    for run in trials {
+        let id = &run.info.run_id;
+        let x: f64 = run.data.param("x").unwrap().parse().unwrap();
+        let curve = tracker.metric_history(id, "val_loss").unwrap();
+        assert!(!curve.is_empty(), "no curve in {id}");
+        assert!(curve
+            .iter()
+            .all(|m| (m.value - (x * x + 10.0)).abs() < 1e-9));
+        assert_eq!(run.data.param("script_param"), Some("from-mlflow"));
+        assert_eq!(run.data.tag("logged_by"), Some("mlflow-client"));
+        if x * x > 2.0 {
+            // the pruner stopped it at its first step
+            assert_eq!(run.data.tag("hpo.state"), Some("PRUNED"), "{id} x={x}");
+            pruned += 1;
+        } else {
+            assert_eq!(run.info.status.to_string(), "FINISHED", "{id}");
+            let steps: Vec<i64> = curve.iter().map(|m| m.step).collect();
+            assert_eq!(steps, [0, 1, 2, 3, 4]);
+            let note = tracker
+                .artifacts(id)
+                .unwrap()
+                .read_text("note.txt")
+                .unwrap();
+            assert_eq!(note, format!("x={x}\n"));
+            finished += 1;
+        }
+    }
+    assert!(
+        finished > 0 && pruned > 0,
+        "{finished} finished, {pruned} pruned"
+    );
+}

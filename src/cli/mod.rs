@@ -21,6 +21,7 @@ mod runs;
 mod server;
 mod signals;
 mod space_json;
+mod trial_server;
 mod ui;
 
 use clap::{Parser, Subcommand};

@@ -12,13 +12,15 @@ use super::signals::SignalWatch;
 use super::{open_tracker, BadInput};
 use crate::algo::{self, ALGORITHM_NAMES};
 use crate::bench::problems;
-use crate::objective::command::CommandObjective;
+use crate::objective::command::{CommandObjective, MlflowLink};
 use crate::runfile::{ObjectiveSpec, RunFile};
 use crate::space::Params;
 use crate::study::prune::PruneSummary;
 use crate::study::{Fmin, Interrupt, Objective};
 use crate::tracking::Recorder;
 use crate::trial::TrialState;
+
+type MlflowSlot = std::sync::Arc<std::sync::OnceLock<MlflowLink>>;
 
 /// Arguments of `run`.
 #[derive(Args, Debug)]
@@ -49,6 +51,9 @@ pub struct RunArgs {
     /// No progress output.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Do not start the MLflow server a command's trials log through (no `MLFLOW_*` variables).
+    #[arg(long)]
+    pub no_trial_server: bool,
 }
 
 /// Arguments of `validate`.
@@ -93,14 +98,11 @@ pub(crate) fn validate(a: ValidateArgs) -> anyhow::Result<()> {
 }
 
 /// The objective a run file describes (`seed` fixes a linfa objective's data split), with the
-/// scratch directory of a command objective.
-fn objective(
-    rf: &RunFile,
-    uri: &str,
-    seed: u64,
-) -> anyhow::Result<(Box<dyn Objective>, Option<PathBuf>)> {
+/// scratch directory and the MLflow slot of a command objective.
+fn objective(rf: &RunFile, uri: &str, seed: u64) -> anyhow::Result<Built> {
     let labels = crate::objective::command::placeholder_names(&rf.space);
     let mut scratch = None;
+    let mut mlflow = None;
     let objective: Box<dyn Objective> = match &rf.objective {
         ObjectiveSpec::Command {
             argv,
@@ -121,6 +123,7 @@ fn objective(
                 c = c.output_limit(*l);
             }
             scratch = Some(c.scratch_dir().to_path_buf());
+            mlflow = Some(c.mlflow_slot());
             Box::new(c)
         }
         ObjectiveSpec::Function { name } => {
@@ -132,7 +135,18 @@ fn objective(
         }
         ObjectiveSpec::Linfa { .. } => linfa_objective(rf, seed)?,
     };
-    Ok((objective, scratch))
+    Ok(Built {
+        objective,
+        scratch,
+        mlflow,
+    })
+}
+
+/// What [`objective`] builds.
+struct Built {
+    objective: Box<dyn Objective>,
+    scratch: Option<PathBuf>,
+    mlflow: Option<MlflowSlot>,
 }
 
 fn linfa_objective(rf: &RunFile, seed: u64) -> anyhow::Result<Box<dyn Objective>> {
@@ -251,7 +265,11 @@ pub(crate) fn run(a: RunArgs, uri: &Option<String>) -> anyhow::Result<()> {
     });
     // everything the user controls is checked before the store is touched
     super::preflight::check(&rf, &experiment)?;
-    let (objective, scratch) = objective(&rf, &uri_text, a.seed.or(study.seed).unwrap_or(0))?;
+    let Built {
+        objective,
+        scratch,
+        mlflow,
+    } = objective(&rf, &uri_text, a.seed.or(study.seed).unwrap_or(0))?;
     let tracker = open_tracker(uri)?;
     let (resumed, lease) = match a.resume {
         true => resume_study(&tracker, &experiment, &study_name, &rf.space, &study.metric)?
@@ -263,6 +281,11 @@ pub(crate) fn run(a: RunArgs, uri: &Option<String>) -> anyhow::Result<()> {
         .study_name(&study_name)
         .metric(&study.metric);
     let (mut recorder, lease_keeper) = lease_keeper(&tracker, recorder, lease);
+    // a command's trials log into their runs as MLflow clients, through a server of this study
+    let server = match mlflow.filter(|_| !a.no_trial_server) {
+        Some(slot) => Some(super::trial_server::start(&tracker, &experiment, &slot)?),
+        None => None,
+    };
     let mut builder = Fmin::new(objective, &rf.space)
         .algo_boxed(algorithm)
         .max_evals(study.max_evals)
@@ -326,6 +349,7 @@ pub(crate) fn run(a: RunArgs, uri: &Option<String>) -> anyhow::Result<()> {
         .run();
     let signal = watch.received();
     drop(watch);
+    drop(server);
     let result = result?;
     let recording = super::recording::Recording::read(&handle, &uri_text);
     let count = |s: TrialState| result.trials.iter().filter(|t| t.state == s).count();

@@ -59,6 +59,8 @@ pub struct State {
     loopback_only: bool,
     /// MLflow clients get `mlflow-artifacts:/` locations and the proxy endpoints answer.
     serve_artifacts: bool,
+    /// The trial runs `hpo run` owns while their processes log through this server.
+    trial_feeds: Option<crate::objective::command::TrialFeeds>,
 }
 
 /// Whether the `Host` header names a loopback host (`localhost`, `127.x.y.z`, `[::1]`, any port).
@@ -110,6 +112,7 @@ impl UiServer {
                 read_only: options.read_only,
                 loopback_only,
                 serve_artifacts: true,
+                trial_feeds: None,
             }),
             workers: WORKERS,
         })
@@ -126,6 +129,15 @@ impl UiServer {
     pub fn serve_artifacts(mut self, on: bool) -> Self {
         if let Some(state) = Arc::get_mut(&mut self.state) {
             state.serve_artifacts = on;
+        }
+        self
+    }
+
+    /// The trial runs a study owns while their processes log through this server: metrics
+    /// logged into them go to the trial, and clients' status changes of them are ignored.
+    pub fn trial_feeds(mut self, feeds: crate::objective::command::TrialFeeds) -> Self {
+        if let Some(state) = Arc::get_mut(&mut self.state) {
+            state.trial_feeds = Some(feeds);
         }
         self
     }

@@ -23,6 +23,7 @@
 //!   (drained pipes, killed stragglers) and the guard that kills trials after a `kill -9` of hpo.
 
 mod guard;
+mod mlflow_link;
 mod output;
 mod process;
 mod scratch;
@@ -30,9 +31,10 @@ mod scratch;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+pub use mlflow_link::{FedMetric, MlflowLink, TrialFeeds};
 use output::Capture;
 pub use process::TRIAL_KEY_ENV;
 
@@ -105,6 +107,7 @@ pub struct CommandObjective {
     key: String,
     guard: std::sync::OnceLock<Option<guard::Guard>>,
     env: Mutex<Vec<(String, String)>>,
+    mlflow: Arc<OnceLock<MlflowLink>>,
 }
 
 /// One piece of a command argument: literal text or a `{name}` placeholder.
@@ -231,6 +234,7 @@ impl CommandObjective {
             key,
             guard: std::sync::OnceLock::new(),
             env: Mutex::new(Vec::new()),
+            mlflow: Arc::new(OnceLock::new()),
         })
     }
 
@@ -269,6 +273,14 @@ impl CommandObjective {
     pub fn tracking_uri(mut self, uri: &str) -> Self {
         self.tracking_uri = Some(uri.to_string());
         self
+    }
+
+    /// Where trials log as MLflow clients, once set: each trial's process then gets
+    /// `MLFLOW_TRACKING_URI`, `MLFLOW_RUN_ID` and `MLFLOW_EXPERIMENT_ID`, and the metrics it logs
+    /// there are its learning curve (see [`MlflowLink`]). Set it after the objective is handed to
+    /// the study, before the first trial starts.
+    pub fn mlflow_slot(&self) -> Arc<OnceLock<MlflowLink>> {
+        self.mlflow.clone()
     }
 
     /// An extra environment variable for every trial.
@@ -340,6 +352,18 @@ impl CommandObjective {
         if let Some(w) = &self.workdir {
             cmd.current_dir(w);
         }
+        let link = self.mlflow.get().filter(|_| !run_id.is_empty());
+        if let Some(link) = link {
+            cmd.env("MLFLOW_TRACKING_URI", &link.tracking_uri)
+                .env("MLFLOW_RUN_ID", &run_id)
+                .env("MLFLOW_EXPERIMENT_ID", &link.experiment_id);
+        }
+        let claim = link.map(|l| l.feeds.claim(&run_id));
+        let feed = |metrics: Vec<FedMetric>| {
+            for m in metrics {
+                ctx.log_metric(&m.key, m.value, m.step);
+            }
+        };
         let mut stdout = Capture::new(dir.join("stdout.txt"), self.output_limit);
         let mut stderr = Capture::new(dir.join("stderr.txt"), self.output_limit);
         let key = format!("{}-{}", self.key, number);
@@ -351,7 +375,12 @@ impl CommandObjective {
             .guard
             .get_or_init(|| guard::Guard::start(self.scratch.path()))
             .as_ref();
-        let prune = || ctx.should_prune();
+        let prune = || {
+            if let Some(c) = &claim {
+                feed(c.drain());
+            }
+            ctx.should_prune()
+        };
         let launch = process::Launch {
             guard,
             key: &key,
@@ -362,7 +391,11 @@ impl CommandObjective {
         let ending = process::run(cmd, launch, &mut stdout, &mut stderr, |line| {
             report_curve(line, ctx)
         })
-        .map_err(|e| format!("cannot run '{}': {e}", argv[0]))?;
+        .map_err(|e| format!("cannot run '{}': {e}", argv[0]));
+        if let Some(c) = claim {
+            feed(c.release());
+        }
+        let ending = ending?;
         let result = self.result_of(&argv[0], &ending, &stdout, &stderr);
         let keep = match self.keep_output {
             KeepOutput::Always => true,

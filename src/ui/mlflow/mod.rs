@@ -51,6 +51,36 @@ impl Mlflow<'_> {
         &self.state.tracker
     }
 
+    /// Whether `hpo run` owns `run_id` now (a trial's process logging into it).
+    pub fn owned(&self, run_id: &str) -> bool {
+        self.state
+            .trial_feeds
+            .as_ref()
+            .is_some_and(|f| f.owns(run_id))
+    }
+
+    /// Hands `metrics` to the trial running in `run_id` (checked as the store checks them);
+    /// false when no trial owns that run.
+    pub fn feed(
+        &self,
+        run_id: &str,
+        metrics: &[crate::tracking::Metric],
+    ) -> Result<bool, MlflowError> {
+        let Some(feeds) = self.state.trial_feeds.as_ref().filter(|f| f.owns(run_id)) else {
+            return Ok(false);
+        };
+        crate::tracking::store::validate_batch(&[], metrics, &[])?;
+        let fed = metrics
+            .iter()
+            .map(|m| crate::objective::command::FedMetric {
+                key: m.key.clone(),
+                value: m.value,
+                step: m.step,
+            })
+            .collect();
+        Ok(feeds.forward(run_id, fed))
+    }
+
     /// The model registry, if the store has one.
     pub fn registry(&self) -> Option<&crate::registry::Registry> {
         self.state.registry.as_ref()

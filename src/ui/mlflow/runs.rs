@@ -93,7 +93,9 @@ pub fn update(m: &Mlflow, args: &Args) -> Result<Value, MlflowError> {
     }
     if let Some(status) = args.opt_str("status")? {
         let status: RunStatus = status.parse().map_err(MlflowError::invalid)?;
-        if status.is_terminal() {
+        if m.owned(run_id) {
+            // a trial's process (`start_run`, `end_run`): hpo ends the run with the trial
+        } else if status.is_terminal() {
             let end = args.opt_i64("end_time")?.unwrap_or_else(now_ms);
             m.tracker().set_terminated(run_id, status, Some(end))?;
         } else {
@@ -149,7 +151,10 @@ fn param_of(args: &Args) -> Result<Param, MlflowError> {
 /// `POST runs/log-metric` `{run_id, key, value, timestamp, step?}`.
 pub fn log_metric(m: &Mlflow, args: &Args) -> Result<Value, MlflowError> {
     let metric = metric_of(args)?;
-    m.tracker().log_batch(args.run_id()?, &[], &[metric], &[])?;
+    let run_id = args.run_id()?;
+    if !m.feed(run_id, std::slice::from_ref(&metric))? {
+        m.tracker().log_batch(run_id, &[], &[metric], &[])?;
+    }
     Ok(json!({}))
 }
 
@@ -200,7 +205,14 @@ pub fn log_batch(m: &Mlflow, args: &Args) -> Result<Value, MlflowError> {
         .iter()
         .map(tag_of)
         .collect::<Result<Vec<_>, _>>()?;
-    m.tracker().log_batch(run_id, &params, &metrics, &tags)?;
+    if m.feed(run_id, &metrics)? {
+        // the trial records its curve; params and tags go in as usual
+        if !(params.is_empty() && tags.is_empty()) {
+            m.tracker().log_batch(run_id, &params, &[], &tags)?;
+        }
+    } else {
+        m.tracker().log_batch(run_id, &params, &metrics, &tags)?;
+    }
     Ok(json!({}))
 }
 
