@@ -3,13 +3,15 @@
 //! and for each param how to draw it: on a numeric axis (linear, or logarithmic when its values are
 //! all positive and span at least [`LOG_SPAN`]) or on a categorical axis (any value that is not a
 //! finite number). The parameter importance of the same runs comes along, so the page needs one
-//! request.
+//! request. A choice's option index that the option's own constants name is left out (see
+//! [`super::choice_index`]), so each choice is one param.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use super::importance::{importance, Sample};
+use super::choice_index::redundant_indices;
+use super::importance::{importance, too_few, Sample};
 use crate::tracking::recorder::TAG_TRIAL_NUMBER;
 use crate::tracking::{Run, RunStatus};
 
@@ -57,8 +59,11 @@ pub struct CompareData {
     pub trials: Vec<CompareTrial>,
     /// One axis per param of those runs, by key.
     pub params: Vec<ParamAxis>,
-    /// Each param's importance for the metric, most important first, summing to 1 (or all 0).
+    /// Each param's importance for the metric, most important first, summing to 1 (or all 0);
+    /// empty when there are too few trials (see [`super::importance::MIN_TRIALS`]).
     pub importance: Vec<Importance>,
+    /// Why `importance` is empty although params were compared, else `None`.
+    pub importance_note: Option<String>,
 }
 
 /// One param's importance (see [`super::importance`]).
@@ -113,6 +118,13 @@ pub fn compare(mut runs: Vec<Run>, metric: &str) -> CompareData {
                 .collect(),
         });
     }
+    // a choice's option index named by the option's constants is counted once, through them
+    let redundant = redundant_indices(trials.iter().map(|t| &t.params));
+    if !redundant.is_empty() {
+        for t in &mut trials {
+            t.params.retain(|k, _| !redundant.contains(k));
+        }
+    }
     if numbered {
         trials.sort_by_key(|t| t.number);
     } else {
@@ -128,15 +140,26 @@ pub fn compare(mut runs: Vec<Run>, metric: &str) -> CompareData {
             value: t.value,
         })
         .collect();
+    let importance_note = if params.is_empty() {
+        None
+    } else {
+        too_few(samples.len())
+    };
+    let importance = if importance_note.is_some() {
+        Vec::new()
+    } else {
+        importance(&samples)
+            .into_iter()
+            .map(|(param, value)| Importance { param, value })
+            .collect()
+    };
     CompareData {
         metric: metric.to_string(),
         total,
         trials,
         params,
-        importance: importance(&samples)
-            .into_iter()
-            .map(|(param, value)| Importance { param, value })
-            .collect(),
+        importance,
+        importance_note,
     }
 }
 

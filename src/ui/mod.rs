@@ -23,6 +23,7 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod choice_index;
 pub mod compare;
 pub mod http;
 pub mod importance;

@@ -371,7 +371,8 @@ async function comparePage(what) {
   if (logChoices.length) parts.push(el('div', {class: 'toolbar', id: 'log-axes'}, 'Log scale: ', logChoices));
   parts.push(el('div', {class: 'plots'},
     el('section', {class: 'plot'}, el('h2', {}, 'Optimization history'), boxes.history),
-    el('section', {class: 'plot'}, el('h2', {}, 'Parameter importance'), importancePlot(data.importance),
+    el('section', {class: 'plot'}, el('h2', {}, 'Parameter importance'),
+      data.importance_note ? el('p', {id: 'importance-note', class: 'muted'}, data.importance_note) : importancePlot(data.importance),
       el('p', {class: 'muted small'}, 'Share of the variance of ' + metric + ' explained by each param alone (its categories, or ' +
         'equal-count bins of its values), corrected for chance, normalized to sum 1.'))),
   el('section', {class: 'plot'}, el('h2', {}, 'Parallel coordinates'), boxes.parallel));
