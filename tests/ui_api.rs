@@ -948,7 +948,10 @@ fn compare_endpoint_serves_a_study_or_picked_runs_with_their_axes() {
         json!([{"key": "x", "kind": "numeric", "log": false, "categories": []}])
     );
     assert_eq!(v["importance"], json!([]), "5 trials are too few");
-    assert!(v["importance_note"].as_str().unwrap().contains("at least 10"));
+    assert!(v["importance_note"]
+        .as_str()
+        .unwrap()
+        .contains("at least 10"));
 
     // picked runs, in any order, some twice: the trials of the study and the two hand-made runs
     let list = format!(

@@ -2,7 +2,8 @@
 //! `chromedriver` (W3C WebDriver, see `webdriver/mod.rs`): open the experiments page, expand a
 //! study, filter its trials by typing in the filter box, open the compare page and count one mark
 //! per trial in each plot, tick three trials and compare just those, then register a model from a
-//! run with the run page's button, describe it, and find it on the models page. One browser
+//! run with the run page's button, describe it, find it on the models page, open its version's page,
+//! set and remove a tag there, and delete the model. One browser
 //! session walks all the steps. Screenshots of every page are kept in
 //! `target/tmp/ui-screenshots/click-*.png`.
 //!
@@ -203,6 +204,30 @@ fn click_through_experiments_filter_compare_and_register() {
     s.click_on("header nav a", "Models");
     s.find_with_text("main table a", "click-model");
     s.screenshot(&shots.join("click-models.png"));
+
+    // the version's own page: its source run, params and metrics at registration
+    s.click_on("main table a", "click-model");
+    s.click_on("main table a", "v1");
+    s.find_with_text("h1", "version 1");
+    s.find_with_text(
+        "#version-run",
+        &format!("trial-{}", result.best().unwrap().number),
+    );
+    let metrics = s.text(&s.find("#version-metrics"));
+    assert!(metrics.contains("loss"), "{metrics}");
+    // a tag, set then removed, by clicks
+    s.type_text(&s.find("#version-tags input.tag-key"), "team");
+    s.type_text(&s.find("#version-tags input.tag-value"), "<i>ml</i>");
+    s.click_on("#version-tags button.set-tag", "Set");
+    s.find_with_text("#version-tags td", "<i>ml</i>");
+    s.screenshot(&shots.join("click-model-version.png"));
+    s.click_on("#version-tags button.remove-tag", "Remove");
+    s.find_with_text("#version-tags p", "No tags.");
+    // delete the model: two clicks, then the models page has none
+    s.click_on("main h1 a", "click-model");
+    s.click_on("#delete-model", "Delete model");
+    s.click_on("#delete-model", "Really delete");
+    s.find_with_text("main p", "No registered models yet");
     drop(s);
     server.stop();
 }

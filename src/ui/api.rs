@@ -79,6 +79,7 @@ pub const DEFAULT_PAGE_SIZE: usize = 100;
 const INDEX_HTML: &str = include_str!("assets/index.html");
 const APP_JS: &str = include_str!("assets/app.js");
 const COMPARE_JS: &str = include_str!("assets/compare.js");
+const MODELS_JS: &str = include_str!("assets/models.js");
 const STYLE_CSS: &str = include_str!("assets/style.css");
 
 const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -210,6 +211,7 @@ fn page(state: &State, segs: &[&str]) -> ApiResult {
         ),
         ["app.js"] => ("text/javascript; charset=utf-8", APP_JS.to_string()),
         ["compare.js"] => ("text/javascript; charset=utf-8", COMPARE_JS.to_string()),
+        ["models.js"] => ("text/javascript; charset=utf-8", MODELS_JS.to_string()),
         ["style.css"] => ("text/css; charset=utf-8", STYLE_CSS.to_string()),
         _ => return Err(ApiError::not_found("no such page")),
     };

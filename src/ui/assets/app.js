@@ -497,7 +497,8 @@ function actionsForRun(info) {
     ? el('button', {onclick: () => post('runs/' + enc(info.run_id) + '/restore').then(done, fail)}, 'Restore run')
     : el('button', {onclick: () => post('runs/' + enc(info.run_id) + '/delete').then(done, fail)}, 'Delete run');
   const name = el('input', {placeholder: 'model name', size: 20});
-  const path = el('input', {placeholder: 'artifact path', value: 'model', size: 12});
+  // no default path: a run registers whole unless the user names one of its artifact paths
+  const path = el('input', {placeholder: 'artifact path (optional)', size: 18});
   const register = el('button', {onclick: () => {
     post('models/' + enc(name.value) + '/versions', {run_id: info.run_id, artifact_path: path.value})
       .then((r) => { location.hash = '#/models/' + enc(r.model_version.name); }, fail);
@@ -642,52 +643,7 @@ function lineChart(points) {
 
 // ---- the compare page is in compare.js ----
 
-async function modelsPage() {
-  const data = await api('models');
-  const rows = data.models.map((m) => el('tr', {},
-    el('td', {}, el('a', {href: '#/models/' + enc(m.name)}, m.name)),
-    el('td', {class: 'num'}, m.latest_version === null ? '' : m.latest_version),
-    el('td', {}, m.aliases.map((a) => a.alias + '→v' + a.version).join(', ')),
-    el('td', {}, fmtTime(m.last_updated_time)),
-    el('td', {}, m.description)));
-  show(el('h1', {}, 'Registered models'),
-    rows.length ? table(['Name', 'Latest', 'Aliases', 'Updated', 'Description'], rows)
-      : el('p', {class: 'muted'}, 'No registered models yet: register one from a run page.'));
-}
-
-async function modelPage(name) {
-  const data = await api('models/' + enc(name));
-  const status = el('span', {class: 'error'});
-  const fail = (err) => { status.textContent = err.message; };
-  const stages = ['None', 'Staging', 'Production', 'Archived'];
-  const rows = data.versions.map((v) => {
-    const stageCell = READ_ONLY ? el('td', {}, v.current_stage) : el('td', {},
-      el('select', {onchange: (ev) => post('models/' + enc(name) + '/versions/' + v.version + '/stage', {stage: ev.target.value}).then(() => route(), fail)},
-        stages.map((s) => el('option', {value: s, selected: s === v.current_stage}, s))));
-    return el('tr', {},
-      el('td', {class: 'num'}, 'v' + v.version),
-      stageCell,
-      el('td', {}, v.aliases.join(', ')),
-      el('td', {}, el('a', {href: '#/runs/' + enc(v.run_id)}, v.run_id)),
-      el('td', {}, v.source),
-      el('td', {}, fmtTime(v.creation_time)),
-      el('td', {}, descriptionEditor('version-description-' + v.version, v.description,
-        (text) => post('models/' + enc(name) + '/versions/' + v.version + '/description', {description: text}))));
-  });
-  const parts = [el('h1', {}, 'Model ', data.model.name)];
-  parts.push(descriptionEditor('model-description', data.model.description,
-    (text) => post('models/' + enc(name) + '/description', {description: text})));
-  if (data.model.tags.length) parts.push(table(['Tag', 'Value'], data.model.tags.map((t) => el('tr', {}, el('td', {}, t.key), el('td', {}, t.value)))));
-  parts.push(table(['Version', 'Stage', 'Aliases', 'Source run', 'Source', 'Created', 'Description'], rows));
-  if (!READ_ONLY) {
-    const alias = el('input', {placeholder: 'alias, e.g. champion', size: 16});
-    const version = el('input', {type: 'number', min: 1, size: 5, value: data.model.latest_version || 1});
-    parts.push(el('div', {class: 'toolbar'}, 'Set alias ', alias, ' to version ', version,
-      el('button', {onclick: () => post('models/' + enc(name) + '/aliases/' + enc(alias.value), {version: Number(version.value)}).then(() => route(), fail)}, 'Set'),
-      ' ', status));
-  }
-  show(...parts);
-}
+// ---- the model pages are in models.js ----
 
 // ---- routing ----
 
@@ -715,6 +671,7 @@ async function route() {
     }
     else if (parts[0] === 'models' && parts.length === 1) await modelsPage();
     else if (parts[0] === 'models' && parts.length === 2) await modelPage(parts[1]);
+    else if (parts[0] === 'models' && parts.length === 3) await modelVersionPage(parts[1], parts[2]);
     else show(el('h1', {}, 'Not found'), el('p', {}, 'No page at this address.'));
   } catch (err) {
     show(el('h1', {}, 'Error'), errorBox(err));
