@@ -945,7 +945,7 @@ fn compare_endpoint_serves_a_study_or_picked_runs_with_their_axes() {
     }
     assert_eq!(
         v["params"],
-        json!([{"key": "x", "kind": "numeric", "log": false, "categories": []}])
+        json!([{"key": "x", "kind": "numeric", "log": false, "distribution": "uniform", "categories": []}])
     );
     assert_eq!(v["importance"], json!([]), "5 trials are too few");
     assert!(v["importance_note"]
@@ -1417,4 +1417,50 @@ fn model_version_page_data_tags_and_model_deletion() {
     );
     assert_eq!(r.status, 403);
     ro.stop();
+}
+
+#[test]
+fn compare_axes_follow_the_distributions_recorded_with_the_study() {
+    let dir = tempfile::tempdir().unwrap();
+    let tracker = Tracker::open(&format!(
+        "sqlite:///{}",
+        dir.path().join("hpo.db").display()
+    ))
+    .unwrap();
+    let space = Space::from_params([
+        hp::uniform("l1_ratio", 0.0001, 1.0),
+        hp::loguniform("lr", -3.0, -2.0),
+        hp::uniform("x", -1.0, 1.0),
+    ])
+    .unwrap();
+    let study = record_study(&tracker, "dists", &space, 12);
+    let tag = tracker
+        .get_run(&study)
+        .unwrap()
+        .data
+        .tag("hpo.distributions")
+        .map(str::to_string);
+    assert_eq!(
+        serde_json::from_str::<Value>(tag.as_deref().unwrap()).unwrap(),
+        json!({"l1_ratio": "uniform", "lr": "loguniform", "x": "uniform"})
+    );
+    let server = UiServer::bind("127.0.0.1:0", tracker.clone(), UiOptions::default())
+        .unwrap()
+        .spawn();
+    let v = get(server.addr(), &format!("/api/compare?study={study}")).json();
+    let axis = |k: &str| {
+        v["params"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["key"] == k)
+            .unwrap()
+            .clone()
+    };
+    // lr spans less than 100x but is loguniform; l1_ratio is uniform whatever its span
+    assert_eq!(axis("lr")["log"], true, "{v}");
+    assert_eq!(axis("lr")["distribution"], "loguniform");
+    assert_eq!(axis("l1_ratio")["log"], false, "{v}");
+    assert_eq!(axis("l1_ratio")["distribution"], "uniform");
+    server.stop();
 }

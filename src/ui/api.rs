@@ -22,10 +22,11 @@
 //! - `/api/compare?study={run id}` or `/api/compare?runs={id},{id},...` (1 to [`MAX_COMPARE_RUNS`]),
 //!   optionally `&metric=`: the compare page's data for all children of a study or for the runs
 //!   picked, as built by [`super::compare::compare`]: `{metric, total, trials: [{run_id, name, number,
-//!   value, params}], params: [{key, kind, log, categories}], importance: [{param, value}],
+//!   value, params}], params: [{key, kind, log, distribution, categories}], importance: [{param, value}],
 //!   importance_note, study}`.
 //!   The metric defaults to the study's `hpo.metric` tag (for picked runs, that of the first one's
-//!   parent), else `loss`; `study` is `{run_id, run_name, experiment_id}` or `null`.
+//!   parent), else `loss`; a param's `distribution` comes from that study's `hpo.distributions` tag
+//!   (`null` for runs recorded without it) and decides `log` when known; `study` is `{run_id, run_name, experiment_id}` or `null`.
 //! - `/api/runs/{id}/metrics/{key}`: `{"key", "history": [{key, value, step, timestamp}]}`.
 //! - `/api/runs/{id}/artifacts?path=`: `{"path", "files": [{path, is_dir, file_size}]}` (one level).
 //! - `/api/runs/{id}/artifact?path=`: the file's bytes, typed by extension, sandboxed by a
@@ -519,7 +520,7 @@ pub const MAX_COMPARE_RUNS: usize = 200;
 
 fn compare(state: &State, req: &Request) -> ApiResult {
     let given = |k: &str| req.query(k).map(str::trim).filter(|s| !s.is_empty());
-    let (runs, default_metric, study) = match (given("study"), given("runs")) {
+    let (runs, default_metric, study, dists) = match (given("study"), given("runs")) {
         (Some(id), None) => {
             let study = state.tracker.get_run(id)?;
             let runs = study_children(state, &study)?;
@@ -528,7 +529,8 @@ fn compare(state: &State, req: &Request) -> ApiResult {
                 "run_name": study.info.run_name,
                 "experiment_id": study.info.experiment_id,
             });
-            (runs, study_metric(&study), summary)
+            let dists = super::compare::distributions_of(&study);
+            (runs, study_metric(&study), summary, dists)
         }
         (None, Some(list)) => {
             let mut ids: Vec<&str> = list
@@ -550,13 +552,16 @@ fn compare(state: &State, req: &Request) -> ApiResult {
                 }
                 runs.push(state.tracker.get_run(id)?);
             }
-            // the metric of the study the first trial belongs to, if any
-            let metric = runs
+            // the metric and distributions of the study the first trial belongs to, if any
+            let parent = runs
                 .iter()
                 .find_map(|r| r.info.parent_run_id.as_deref())
-                .and_then(|p| state.tracker.get_run(p).ok())
-                .map_or_else(|| "loss".to_string(), |s| study_metric(&s));
-            (runs, metric, Value::Null)
+                .and_then(|p| state.tracker.get_run(p).ok());
+            let metric = parent
+                .as_ref()
+                .map_or_else(|| "loss".to_string(), study_metric);
+            let dists = parent.as_ref().and_then(super::compare::distributions_of);
+            (runs, metric, Value::Null, dists)
         }
         _ => {
             return Err(ApiError::bad(
@@ -565,7 +570,7 @@ fn compare(state: &State, req: &Request) -> ApiResult {
         }
     };
     let metric = given("metric").map_or(default_metric, str::to_string);
-    let mut v = to_value(&super::compare::compare(runs, &metric));
+    let mut v = to_value(&super::compare::compare(runs, &metric, dists.as_ref()));
     v["study"] = study;
     ok(v)
 }
