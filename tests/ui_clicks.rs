@@ -231,3 +231,100 @@ fn click_through_experiments_filter_compare_and_register() {
     drop(s);
     server.stop();
 }
+
+/// The tick labels of every axis of the compare page: `{"plot-id axis": [labels]}`.
+const TICK_LABELS: &str = "const out = {};
+  for (const t of document.querySelectorAll('svg text.tick')) {
+    const k = t.closest('svg').id + ' ' + (t.dataset.axis || '');
+    (out[k] = out[k] || []).push(t.textContent);
+  }
+  return out;";
+
+#[test]
+fn axis_ticks_read_distinct_values_and_colour_plots_have_legends() {
+    if std::env::var_os("HPO_E2E").is_none() {
+        eprintln!("skipped: set HPO_E2E=1 to run the click-driven browser test");
+        return;
+    }
+    let Some((driver, browser)) = webdriver::driver_paths() else {
+        eprintln!("skipped: no chromedriver or chromium");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let tracker = Tracker::open(&format!(
+        "sqlite:///{}",
+        dir.path().join("hpo.db").display()
+    ))
+    .unwrap();
+    let recorder = Recorder::new(&tracker, "ticks").unwrap();
+    let handle = recorder.handle();
+    // values that agree in their first five digits, and a loguniform param within one decade
+    let space = Space::from_params([
+        hp::uniform("x", 0.398920, 0.398925),
+        hp::loguniform("lr", -4.0, -3.0),
+    ])
+    .unwrap();
+    Fmin::new(
+        |p: &Params| -> Result<f64, String> {
+            let x = p.f64("x").map_err(|e| e.to_string())?;
+            Ok(1.0 + (x - 0.3989225) * 1e3)
+        },
+        &space,
+    )
+    .max_evals(TRIALS)
+    .seed(4)
+    .observer(recorder)
+    .run()
+    .unwrap();
+    let study = handle.study_run_id().unwrap();
+    let server = UiServer::bind("127.0.0.1:0", tracker.clone(), UiOptions::default())
+        .unwrap()
+        .spawn();
+    let s = Session::start(&driver, &browser, 1280, 1400);
+    s.goto(&format!("http://{}/#/compare/{study}", server.addr()));
+    s.find("#plot-contour");
+    s.find("#legend-contour");
+    s.find("#legend-parallel");
+    s.screenshot(&screenshots().join("click-ticks.png"));
+    let ticks = s.eval(TICK_LABELS, json!([]));
+    let axes = ticks.as_object().unwrap();
+    assert!(axes.len() >= 8, "{ticks}");
+    for (axis, labels) in axes {
+        let labels: Vec<&str> = labels
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_str().unwrap())
+            .collect();
+        assert!(labels.len() >= 2, "{axis}: {labels:?}");
+        let mut distinct = labels.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(
+            distinct.len(),
+            labels.len(),
+            "{axis} repeats a label: {labels:?}"
+        );
+    }
+    // the x ticks show the digits where the values differ
+    let scatter_x = ticks["plot-scatter x"].to_string();
+    assert!(scatter_x.contains("0.39892"), "{scatter_x}");
+    // the loguniform lr is on a log axis although it spans less than 100x
+    let labels = s.eval(
+        "return [...document.querySelectorAll('#plot-parallel text.label')].map((t) => t.textContent);",
+        json!([]),
+    );
+    assert_eq!(labels, json!(["lr (log)", "x", "loss"]));
+    // each legend has its metric's name and at least two ticks
+    for id in ["legend-contour", "legend-parallel"] {
+        let n = s.eval(
+            &format!("return document.querySelectorAll('#{id} text.tick').length;"),
+            json!([]),
+        );
+        assert!(n.as_u64().unwrap() >= 2, "{id}: {n}");
+        let label = s.text(&s.find(&format!("#{id} text.label")));
+        assert_eq!(label, "loss");
+    }
+    drop(s);
+    server.stop();
+}
