@@ -328,3 +328,118 @@ fn axis_ticks_read_distinct_values_and_colour_plots_have_legends() {
     drop(s);
     server.stop();
 }
+
+#[test]
+fn the_run_chart_starts_on_the_study_metric_and_overlays_metrics_and_runs() {
+    use hpo::tracking::Metric;
+    if std::env::var_os("HPO_E2E").is_none() {
+        eprintln!("skipped: set HPO_E2E=1 to run the click-driven browser test");
+        return;
+    }
+    let Some((driver, browser)) = webdriver::driver_paths() else {
+        eprintln!("skipped: no chromedriver or chromium");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let tracker = Tracker::open(&format!(
+        "sqlite:///{}",
+        dir.path().join("hpo.db").display()
+    ))
+    .unwrap();
+    let recorder = Recorder::new(&tracker, "curves").unwrap().metric("rmse");
+    let handle = recorder.handle();
+    let space = Space::from_params([hp::uniform("x", -1.0, 1.0)]).unwrap();
+    Fmin::new(
+        hpo::with_context(
+            |p: &Params, ctx: &hpo::TrialContext| -> Result<f64, String> {
+                ctx.log_metric("accuracy", 0.5, 0);
+                for step in 0..5 {
+                    ctx.log_metric("val_loss", 1.0 / (step + 1) as f64, step);
+                }
+                Ok(p.f64("x").map_err(|e| e.to_string())?.abs())
+            },
+        ),
+        &space,
+    )
+    .max_evals(2)
+    .seed(1)
+    .observer(recorder)
+    .run()
+    .unwrap();
+    let trial = handle.trial_run_id(0).unwrap();
+    let other = handle.trial_run_id(1).unwrap();
+    // a run of no study: its metric with the most points, not the alphabetically first
+    let exp = tracker.get_experiment_by_name("curves").unwrap().unwrap();
+    let lone = tracker
+        .create_run(exp.experiment_id, Some("lone"), None)
+        .unwrap();
+    let mut points = vec![Metric::new("a_once", 1.0, 0)];
+    points.extend((0..4).map(|i| Metric::new("b_curve", f64::from(i as u8), i)));
+    tracker.log_batch(&lone, &[], &points, &[]).unwrap();
+
+    let server = UiServer::bind("127.0.0.1:0", tracker.clone(), UiOptions::default())
+        .unwrap()
+        .spawn();
+    let base = format!("http://{}", server.addr());
+    let s = Session::start(&driver, &browser, 1280, 1200);
+    let checked = "return [...document.querySelectorAll('input.curve-key')].filter((b) => b.checked).map((b) => b.dataset.key);";
+    let legend = "return [...document.querySelectorAll('#curves text.legend-entry')].map((t) => t.textContent);";
+
+    s.goto(&format!("{base}/#/runs/{trial}"));
+    s.find("#curves");
+    assert_eq!(
+        s.eval(checked, json!([])),
+        json!(["rmse"]),
+        "the study's metric first"
+    );
+    s.goto(&format!("{base}/#/runs/{lone}"));
+    s.wait_until("the lone run's chart", |s| {
+        s.eval(checked, json!([])) == json!(["b_curve"])
+    });
+
+    // overlay a second metric, then a second run, then time on x and a log scale
+    s.goto(&format!("{base}/#/runs/{trial}"));
+    s.find("#curves");
+    s.click(&s.find("input.curve-key[data-key='val_loss']"));
+    s.wait_until("two series", |s| {
+        s.eval(legend, json!([])) == json!(["rmse", "val_loss"])
+    });
+    s.type_text(&s.find("#curve-run"), &other);
+    s.click(&s.find("#curve-add-run"));
+    s.wait_until("four series", |s| {
+        s.eval(legend, json!([])).as_array().unwrap().len() == 4
+    });
+    let names = s.eval(legend, json!([])).to_string();
+    assert!(
+        names.contains("trial-1 val_loss") && names.contains("trial-0 rmse"),
+        "{names}"
+    );
+    s.eval(
+        "const x = document.getElementById('curve-x'); x.value = 'time'; x.dispatchEvent(new Event('change'));",
+        json!([]),
+    );
+    s.wait_until("time on x", |s| {
+        s.text(&s.find("#curves-x-label")).contains("seconds")
+    });
+    s.click(&s.find("#curve-log"));
+    s.wait_until("log y", |s| {
+        s.text(&s.find("#curves-y-label")).contains("(log)")
+    });
+    // every point has a hover title with its value
+    let titles = s.eval(
+        "return [...document.querySelectorAll('#curves circle title')].map((t) => t.textContent);",
+        json!([]),
+    );
+    let titles = titles.as_array().unwrap();
+    assert_eq!(titles.len(), 2 * (1 + 5), "{titles:?}");
+    assert!(
+        titles
+            .iter()
+            .any(|t| t.as_str().unwrap().contains("val_loss, step 4, ")
+                && t.as_str().unwrap().contains(": 0.2")),
+        "{titles:?}"
+    );
+    s.screenshot(&screenshots().join("click-curves.png"));
+    drop(s);
+    server.stop();
+}

@@ -81,6 +81,7 @@ const INDEX_HTML: &str = include_str!("assets/index.html");
 const APP_JS: &str = include_str!("assets/app.js");
 const COMPARE_JS: &str = include_str!("assets/compare.js");
 const MODELS_JS: &str = include_str!("assets/models.js");
+const CURVES_JS: &str = include_str!("assets/curves.js");
 const STYLE_CSS: &str = include_str!("assets/style.css");
 
 const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -213,6 +214,7 @@ fn page(state: &State, segs: &[&str]) -> ApiResult {
         ["app.js"] => ("text/javascript; charset=utf-8", APP_JS.to_string()),
         ["compare.js"] => ("text/javascript; charset=utf-8", COMPARE_JS.to_string()),
         ["models.js"] => ("text/javascript; charset=utf-8", MODELS_JS.to_string()),
+        ["curves.js"] => ("text/javascript; charset=utf-8", CURVES_JS.to_string()),
         ["style.css"] => ("text/css; charset=utf-8", STYLE_CSS.to_string()),
         _ => return Err(ApiError::not_found("no such page")),
     };

@@ -431,9 +431,9 @@ async function runPage(id) {
     kv('User', info.user_id),
     kv('Parent', info.parent_run_id ? link(info.parent_run_id) : '—'),
     kv('Children', childLinks(data.children, link, info.experiment_id)));
-  const chart = el('div', {id: 'chart'});
+  const chart = run.data.metrics.length ? curvesChart(run, await defaultCurveKey(run)) : el('div', {id: 'chart'});
   const metricRows = run.data.metrics.map((m) => el('tr', {},
-    el('td', {}, el('button', {class: 'linklike', onclick: () => drawHistory(id, m.key, chart)}, m.key)),
+    el('td', {}, m.key),
     el('td', {class: 'num'}, fmtNum(m.latest)), el('td', {class: 'num'}, fmtNum(m.min)),
     el('td', {class: 'num'}, fmtNum(m.max)), el('td', {class: 'num'}, m.count)));
   const paramRows = run.data.params.map((p) => el('tr', {}, el('td', {}, p.key), el('td', {}, p.value)));
@@ -449,10 +449,9 @@ async function runPage(id) {
     actionsForRun(info),
     infoTable,
     el('h2', {}, 'Params'), table(['Key', 'Value'], paramRows),
-    el('h2', {}, 'Metrics'), table(['Key (click for history)', 'Latest', 'Min', 'Max', 'Points'], metricRows), chart,
+    el('h2', {}, 'Metrics'), table(['Key', 'Latest', 'Min', 'Max', 'Points'], metricRows), chart,
     el('h2', {}, 'Tags'), table(['Key', 'Value'], tagRows),
     el('h2', {}, 'Artifacts'), artifacts, viewer);
-  if (run.data.metrics.length) drawHistory(id, run.data.metrics[0].key, chart);
   await listArtifacts(id, '', artifacts, viewer);
 }
 
@@ -599,49 +598,7 @@ function parseCsv(text, sep) {
   return rows;
 }
 
-async function drawHistory(runId, key, holder) {
-  let data;
-  try {
-    data = await api('runs/' + enc(runId) + '/metrics/' + enc(key));
-  } catch (err) {
-    holder.replaceChildren(errorBox(err));
-    return;
-  }
-  const pts = data.history.filter((m) => typeof m.value === 'number' && Number.isFinite(m.value));
-  holder.replaceChildren(el('h3', {}, key + ' over steps'), lineChart(pts.map((m) => [m.step, m.value])));
-}
-
-// An SVG line chart of [x, y] points with min/max labels on both axes.
-function lineChart(points) {
-  const W = 560, H = 240, L = 70, R = 15, T = 10, B = 30;
-  const root = svg('svg', {width: W, height: H, viewBox: '0 0 ' + W + ' ' + H, class: 'chart', role: 'img'});
-  if (!points.length) {
-    root.appendChild(svg('text', {x: L, y: H / 2}, 'no finite values'));
-    return root;
-  }
-  const xs = points.map((p) => p[0]);
-  const ys = points.map((p) => p[1]);
-  let [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
-  if (x0 === x1) { x0 -= 1; x1 += 1; }
-  if (y0 === y1) { y0 -= 1; y1 += 1; }
-  const sx = (x) => L + ((x - x0) / (x1 - x0)) * (W - L - R);
-  const sy = (y) => T + (1 - (y - y0) / (y1 - y0)) * (H - T - B);
-  root.appendChild(svg('line', {x1: L, y1: H - B, x2: W - R, y2: H - B, class: 'axis'}));
-  root.appendChild(svg('line', {x1: L, y1: T, x2: L, y2: H - B, class: 'axis'}));
-  root.appendChild(svg('text', {x: L - 5, y: T + 10, 'text-anchor': 'end'}, fmtNum(y1)));
-  root.appendChild(svg('text', {x: L - 5, y: H - B, 'text-anchor': 'end'}, fmtNum(y0)));
-  root.appendChild(svg('text', {x: L, y: H - 8}, fmtNum(x0)));
-  root.appendChild(svg('text', {x: W - R, y: H - 8, 'text-anchor': 'end'}, fmtNum(x1)));
-  root.appendChild(svg('polyline', {points: points.map((p) => sx(p[0]).toFixed(1) + ',' + sy(p[1]).toFixed(1)).join(' '), class: 'line'}));
-  for (const p of points.length <= 200 ? points : []) {
-    const c = svg('circle', {cx: sx(p[0]).toFixed(1), cy: sy(p[1]).toFixed(1), r: 3, class: 'point'});
-    c.appendChild(svg('title', {}, 'step ' + p[0] + ': ' + fmtNum(p[1])));
-    root.appendChild(c);
-  }
-  return root;
-}
-
-// ---- the compare page is in compare.js ----
+// ---- the metric chart of the run page is in curves.js ----
 
 // ---- the model pages are in models.js ----
 
