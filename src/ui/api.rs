@@ -572,9 +572,23 @@ fn compare(state: &State, req: &Request) -> ApiResult {
         }
     };
     let metric = given("metric").map_or(default_metric, str::to_string);
-    let mut v = to_value(&super::compare::compare(runs, &metric, dists.as_ref()));
-    v["study"] = study;
-    ok(v)
+    let data = super::compare::compare(runs, &metric, dists.as_ref());
+    // serialized straight to bytes: no JSON tree of 10,000 trials beside the data
+    let body = serde_json::to_vec(&CompareAnswer { data: &data, study })
+        .map_err(|e| ApiError::new(500, format!("could not encode the answer: {e}")))?;
+    drop(data);
+    // hand the request's freed temporaries back to the system, so the worker thread that
+    // served it does not keep them in its malloc arena while idle
+    super::memory::release_free_memory();
+    Ok(Response::new(200, "application/json", body))
+}
+
+/// The answer of `/api/compare`: the compare data and the study it came from.
+#[derive(serde::Serialize)]
+struct CompareAnswer<'a> {
+    #[serde(flatten)]
+    data: &'a super::compare::CompareData,
+    study: Value,
 }
 
 fn metric_history(state: &State, id: &str, key: &str) -> ApiResult {

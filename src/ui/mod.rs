@@ -27,8 +27,11 @@ pub mod choice_index;
 pub mod compare;
 pub mod http;
 pub mod importance;
+mod memory;
 pub mod mlflow;
 mod serve;
+
+pub use memory::release_free_memory;
 
 use std::io;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
