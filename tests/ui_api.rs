@@ -857,10 +857,19 @@ fn importance_endpoint_scores_the_params_of_a_study() {
     let server = start(&f, true);
     let addr = server.addr();
 
+    // the fixture's 5 trials are too few: no scores, a note
     let r = get(addr, &format!("/api/runs/{}/importance", f.study_run));
     assert_eq!(r.status, 200, "{}", r.text());
     let v = r.json();
     assert_eq!(v["metric"], "loss");
+    assert_eq!(v["importance"], json!([]));
+    assert!(v["note"].as_str().unwrap().contains("5 so far"), "{v}");
+    let space = Space::from_params([hp::uniform("x", -2.0, 2.0)]).unwrap();
+    let study = record_study(&f.tracker, "ui-test", &space, 12);
+    let r = get(addr, &format!("/api/runs/{study}/importance"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["note"], Value::Null);
     let imp = v["importance"].as_array().unwrap();
     assert_eq!(imp.len(), 1, "{v}");
     assert_eq!(imp[0]["param"], "x");
@@ -936,9 +945,13 @@ fn compare_endpoint_serves_a_study_or_picked_runs_with_their_axes() {
     }
     assert_eq!(
         v["params"],
-        json!([{"key": "x", "kind": "numeric", "log": false, "categories": []}])
+        json!([{"key": "x", "kind": "numeric", "log": false, "distribution": "uniform", "categories": []}])
     );
-    assert_eq!(v["importance"][0]["param"], "x");
+    assert_eq!(v["importance"], json!([]), "5 trials are too few");
+    assert!(v["importance_note"]
+        .as_str()
+        .unwrap()
+        .contains("at least 10"));
 
     // picked runs, in any order, some twice: the trials of the study and the two hand-made runs
     let list = format!(
@@ -1138,5 +1151,316 @@ fn descriptions_of_models_versions_and_runs_are_edited_by_post() {
         assert_eq!(r.status, status, "{target} {body}: {}", r.text());
         assert!(r.json()["error"].is_string());
     }
+    server.stop();
+}
+
+/// Records a study of `n` trials over `space` (loss from `x` when present) into `tracker`'s
+/// experiment `experiment`; returns the study's run id.
+fn record_study(tracker: &Tracker, experiment: &str, space: &Space, n: usize) -> String {
+    let recorder = Recorder::new(tracker, experiment).unwrap();
+    let handle = recorder.handle();
+    Fmin::new(
+        |p: &Params| -> Result<f64, String> {
+            let x = p.f64("x").unwrap_or(0.5);
+            Ok(x * x)
+        },
+        space,
+    )
+    .max_evals(n)
+    .seed(11)
+    .observer(recorder)
+    .run()
+    .unwrap();
+    assert!(handle.errors().is_empty(), "{:?}", handle.errors());
+    handle.study_run_id().unwrap()
+}
+
+#[test]
+fn experiments_last_update_follows_the_runs_added_after_creation() {
+    let dir = tempfile::tempdir().unwrap();
+    let tracker = Tracker::open(&format!(
+        "sqlite:///{}",
+        dir.path().join("hpo.db").display()
+    ))
+    .unwrap();
+    let id = tracker.create_experiment("later").unwrap();
+    let created = tracker.get_experiment(id).unwrap().creation_time;
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    let space = Space::from_params([hp::uniform("x", -1.0, 1.0)]).unwrap();
+    let study = record_study(&tracker, "later", &space, 3);
+    let study_end = tracker.get_run(&study).unwrap().info.end_time.unwrap();
+    let server = UiServer::bind("127.0.0.1:0", tracker.clone(), UiOptions::default())
+        .unwrap()
+        .spawn();
+    let v = get(server.addr(), "/api/experiments").json();
+    let e = v["experiments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "later")
+        .unwrap()
+        .clone();
+    assert_eq!(e["creation_time"], json!(created));
+    let last = e["last_update_time"].as_i64().unwrap();
+    assert!(
+        last > created,
+        "last update {last} not after creation {created}"
+    );
+    assert_eq!(last, study_end, "the study ended last");
+    server.stop();
+}
+
+#[test]
+fn a_choice_index_named_by_its_options_constants_is_one_param_and_few_trials_hide_importance() {
+    use hpo::Node;
+    let dir = tempfile::tempdir().unwrap();
+    let tracker = Tracker::open(&format!(
+        "sqlite:///{}",
+        dir.path().join("hpo.db").display()
+    ))
+    .unwrap();
+    let space = Space::new(hp::map([
+        ("x", hp::uniform("x", -1.0, 1.0)),
+        (
+            "opt",
+            hp::choice(
+                "opt",
+                [
+                    hp::map([
+                        ("opt", Node::from("sgd")),
+                        ("lr", hp::uniform("lr", 0.0, 1.0)),
+                    ]),
+                    hp::map([
+                        ("opt", Node::from("adam")),
+                        ("beta", hp::uniform("beta", 0.0, 1.0)),
+                    ]),
+                ],
+            ),
+        ),
+    ]))
+    .unwrap();
+    let big = record_study(&tracker, "cond", &space, 24);
+    let small = record_study(&tracker, "cond", &space, 4);
+    // the recorded params hold the index and the constant naming it
+    let child = tracker.child_run_ids(&big).unwrap()[0].clone();
+    let params = tracker.get_run(&child).unwrap().data.params;
+    let keys: Vec<&str> = params.iter().map(|p| p.key.as_str()).collect();
+    assert!(
+        keys.contains(&"opt") && keys.contains(&"opt.opt"),
+        "{keys:?}"
+    );
+
+    let server = UiServer::bind("127.0.0.1:0", tracker.clone(), UiOptions::default())
+        .unwrap()
+        .spawn();
+    let addr = server.addr();
+    let v = get(addr, &format!("/api/compare?study={big}")).json();
+    let axes: Vec<&str> = v["params"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["key"].as_str().unwrap())
+        .collect();
+    assert!(
+        !axes.contains(&"opt"),
+        "the index is counted through opt.opt: {axes:?}"
+    );
+    assert!(axes.contains(&"opt.opt"), "{axes:?}");
+    for t in v["trials"].as_array().unwrap() {
+        assert!(t["params"].get("opt").is_none(), "{t}");
+    }
+    let imp: Vec<&str> = v["importance"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["param"].as_str().unwrap())
+        .collect();
+    assert!(!imp.contains(&"opt") && imp.contains(&"opt.opt"), "{imp:?}");
+    assert_eq!(v["importance_note"], Value::Null);
+    let r = get(addr, &format!("/api/runs/{big}/importance")).json();
+    let imp: Vec<&str> = r["importance"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["param"].as_str().unwrap())
+        .collect();
+    assert!(!imp.contains(&"opt") && imp.contains(&"x"), "{imp:?}");
+    assert_eq!(r["note"], Value::Null);
+
+    // four trials: no importance, and a note saying why
+    for target in [
+        format!("/api/compare?study={small}"),
+        format!("/api/runs/{small}/importance"),
+    ] {
+        let v = get(addr, &target).json();
+        assert_eq!(v["importance"], json!([]), "{target}: {v}");
+        let note = v
+            .get("importance_note")
+            .or_else(|| v.get("note"))
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("{target}: no note in {v}"));
+        assert!(
+            note.contains("at least 10") && note.contains("4 so far"),
+            "{note}"
+        );
+    }
+    server.stop();
+}
+
+#[test]
+fn model_version_page_data_tags_and_model_deletion() {
+    let f = fixture();
+    let run = f.trial_runs[1].clone();
+    let server = start(&f, false);
+    let addr = server.addr();
+    let token = server.token().to_string();
+    let r = post(
+        addr,
+        "/api/models/m/versions",
+        Some(&token),
+        &json!({"run_id": run, "artifact_path": "model"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = post(
+        addr,
+        "/api/models/m/aliases/champion",
+        Some(&token),
+        &json!({"version": 1}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    let v = get(addr, "/api/models/m/versions/1").json();
+    let mv = &v["model_version"];
+    assert_eq!(mv["version"], 1);
+    assert_eq!(mv["run_id"], json!(run));
+    assert_eq!(mv["aliases"], json!(["champion"]));
+    assert_eq!(mv["current_stage"], "None");
+    let params = mv["run_params"].as_array().unwrap();
+    assert!(params.iter().any(|p| p["key"] == "x"), "{mv}");
+    let metrics = mv["run_metrics"].as_array().unwrap();
+    assert!(metrics.iter().any(|m| m["key"] == "loss"), "{mv}");
+    assert_eq!(v["run"]["run_id"], json!(run));
+    assert_eq!(v["run"]["experiment_id"], json!(f.experiment_id));
+    assert_eq!(get(addr, "/api/models/m/versions/9").status, 404);
+    assert_eq!(get(addr, "/api/models/m/versions/one").status, 400);
+    assert_eq!(get(addr, "/api/models/nope/versions/1").status, 404);
+
+    // tags of the version and of the model: set, then delete
+    let r = post(
+        addr,
+        "/api/models/m/versions/1/tags",
+        Some(&token),
+        &json!({"key": "team", "value": "ml"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.json()["model_version"]["tags"],
+        json!([{"key": "team", "value": "ml"}])
+    );
+    let r = post(
+        addr,
+        "/api/models/m/versions/1/tags",
+        Some(&token),
+        &json!({"key": "team", "delete": true}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["model_version"]["tags"], json!([]));
+    let r = post(
+        addr,
+        "/api/models/m/tags",
+        Some(&token),
+        &json!({"key": "owner", "value": XSS}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.json()["model"]["tags"],
+        json!([{"key": "owner", "value": XSS}])
+    );
+    let r = post(
+        addr,
+        "/api/models/m/tags",
+        Some(&token),
+        &json!({"key": "owner"}),
+    );
+    assert_eq!(r.status, 400, "a value is needed unless deleting");
+    assert!(r.json()["error"].as_str().unwrap().contains("'value'"));
+    assert_eq!(
+        post(
+            addr,
+            "/api/models/m/tags",
+            None,
+            &json!({"key": "a", "value": "b"})
+        )
+        .status,
+        403
+    );
+
+    // deleting the model: refused without the token, then gone with its versions; the run stays
+    assert_eq!(
+        post(addr, "/api/models/m/delete", None, &json!({})).status,
+        403
+    );
+    let r = post(addr, "/api/models/m/delete", Some(&token), &json!({}));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["deleted"], "m");
+    assert_eq!(get(addr, "/api/models/m").status, 404);
+    assert_eq!(get(addr, "/api/models/m/versions/1").status, 404);
+    assert_eq!(get(addr, &format!("/api/runs/{run}")).status, 200);
+    server.stop();
+
+    let ro = start(&f, true);
+    let r = post(
+        ro.addr(),
+        "/api/models/m/delete",
+        Some(ro.token()),
+        &json!({}),
+    );
+    assert_eq!(r.status, 403);
+    ro.stop();
+}
+
+#[test]
+fn compare_axes_follow_the_distributions_recorded_with_the_study() {
+    let dir = tempfile::tempdir().unwrap();
+    let tracker = Tracker::open(&format!(
+        "sqlite:///{}",
+        dir.path().join("hpo.db").display()
+    ))
+    .unwrap();
+    let space = Space::from_params([
+        hp::uniform("l1_ratio", 0.0001, 1.0),
+        hp::loguniform("lr", -3.0, -2.0),
+        hp::uniform("x", -1.0, 1.0),
+    ])
+    .unwrap();
+    let study = record_study(&tracker, "dists", &space, 12);
+    let tag = tracker
+        .get_run(&study)
+        .unwrap()
+        .data
+        .tag("hpo.distributions")
+        .map(str::to_string);
+    assert_eq!(
+        serde_json::from_str::<Value>(tag.as_deref().unwrap()).unwrap(),
+        json!({"l1_ratio": "uniform", "lr": "loguniform", "x": "uniform"})
+    );
+    let server = UiServer::bind("127.0.0.1:0", tracker.clone(), UiOptions::default())
+        .unwrap()
+        .spawn();
+    let v = get(server.addr(), &format!("/api/compare?study={study}")).json();
+    let axis = |k: &str| {
+        v["params"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["key"] == k)
+            .unwrap()
+            .clone()
+    };
+    // lr spans less than 100x but is loguniform; l1_ratio is uniform whatever its span
+    assert_eq!(axis("lr")["log"], true, "{v}");
+    assert_eq!(axis("lr")["distribution"], "loguniform");
+    assert_eq!(axis("l1_ratio")["log"], false, "{v}");
+    assert_eq!(axis("l1_ratio")["distribution"], "uniform");
     server.stop();
 }

@@ -124,7 +124,7 @@ fn speed_with_10000_trials() {
     let runs = tracker.child_runs(&study).unwrap();
     let read = t.elapsed();
     let t = Instant::now();
-    let data = hpo::ui::compare::compare(runs, "loss");
+    let data = hpo::ui::compare::compare(runs, "loss", None);
     eprintln!(
         "library: read {} trials in {:.0} ms, compare data built in {:.0} ms",
         data.trials.len(),

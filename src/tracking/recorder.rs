@@ -2,7 +2,7 @@
 //! per trial.
 //!
 //! - The study is a parent run (tag `hpo.runType` = `study`, tag `hpo.metric` = the loss metric's
-//!   name) with the algorithm, its settings, the seed, the budget and the parallelism as params.
+//!   name, tag `hpo.distributions` = each parameter's distribution, for the UI's axes) with the algorithm, its settings, the seed, the budget and the parallelism as params.
 //! - Each trial is a child run (tag `hpo.runType` = `trial`, `hpo.trialNumber`) created RUNNING
 //!   when the trial starts, with the trial's params (nested choices flattened to their labels; a
 //!   choice over sub-spaces logs its option index). What the objective reports through its
@@ -63,6 +63,9 @@ pub const TAG_STATE: &str = "hpo.state";
 pub const TAG_PRUNED_STEP: &str = "hpo.prunedStep";
 /// Tag on a pruned trial run: the watched metric's value at that step.
 pub const TAG_PRUNED_VALUE: &str = "hpo.prunedValue";
+/// Tag of a study run: its space's distribution per parameter label, as a JSON object
+/// (`{"lr": "loguniform", "kind": "choice"}`); left out when longer than a tag may be.
+pub const TAG_DISTRIBUTIONS: &str = "hpo.distributions";
 /// The value of [`TAG_STATE`] on a pruned trial run.
 pub const STATE_PRUNED: &str = "PRUNED";
 
@@ -279,6 +282,16 @@ impl Observer for Recorder {
             RunTag::new(TAG_RUN_TYPE, "study"),
             RunTag::new(TAG_METRIC, self.metric.clone()),
         ];
+        let distributions: serde_json::Map<String, serde_json::Value> = info
+            .space
+            .params()
+            .iter()
+            .map(|p| (p.label.clone(), p.dist_name.into()))
+            .collect();
+        let distributions = serde_json::Value::Object(distributions).to_string();
+        if distributions.len() <= super::store::MAX_TAG_VALUE_LEN {
+            tags.push(RunTag::new(TAG_DISTRIBUTIONS, distributions));
+        }
         tags.extend(self.study_tags.iter().cloned());
         let run = self.tracker.create_run_with(NewRun {
             experiment_id: self.experiment,

@@ -3,7 +3,8 @@
 //! Read endpoints (`GET`):
 //!
 //! - `/api/experiments`: `{"experiments": [{experiment_id, name, lifecycle_stage, creation_time,
-//!   last_update_time, run_count, main_metric, best_value}]}`. `main_metric` is the `hpo.metric` tag of the
+//!   last_update_time, run_count, main_metric, best_value}]}`. `last_update_time` is the latest of the
+//!   experiment's own update time and its runs' start and end times. `main_metric` is the `hpo.metric` tag of the
 //!   experiment's studies and `best_value` the lowest `best_<metric>` they logged (both `null` when none).
 //! - `/api/experiments/{id}/runs?filter=&order_by=&max_results=&page_token=&view=`: `{"runs": [Run],
 //!   "next_page_token"}`. Each run is `{info: {run_id, parent_run_id, status, start_time, end_time, ...},
@@ -12,16 +13,20 @@
 //!   runs only and `parent={run id}` that run's children. Each run also has `child_count` (its active
 //!   children). A bad filter is a 400 whose JSON has `error`, `clause` and `column`.
 //! - `/api/runs/{id}`: `{"run": Run, "children": [run ids]}`.
-//! - `/api/runs/{id}/importance`: `{"metric", "importance": [{param, value}]}` for a study run: the
-//!   importance of each param of its finished children for the study's metric (its `hpo.metric` tag,
-//!   default `loss`), as computed by [`super::importance::importance`] (normalized to sum 1, most
-//!   important first).
+//! - `/api/runs/{id}/importance`: `{"metric", "importance": [{param, value}], "note"}` for a study run:
+//!   the importance of each param of its finished children for the study's metric (its `hpo.metric`
+//!   tag, default `loss`), as computed by [`super::importance::importance`] (normalized to sum 1, most
+//!   important first). Below [`super::importance::MIN_TRIALS`] finished trials `importance` is empty
+//!   and `note` says why (else `null`). A choice's option index named by its options' constants is
+//!   left out ([`super::choice_index`]).
 //! - `/api/compare?study={run id}` or `/api/compare?runs={id},{id},...` (1 to [`MAX_COMPARE_RUNS`]),
 //!   optionally `&metric=`: the compare page's data for all children of a study or for the runs
 //!   picked, as built by [`super::compare::compare`]: `{metric, total, trials: [{run_id, name, number,
-//!   value, params}], params: [{key, kind, log, categories}], importance: [{param, value}], study}`.
+//!   value, params}], params: [{key, kind, log, distribution, categories}], importance: [{param, value}],
+//!   importance_note, study}`.
 //!   The metric defaults to the study's `hpo.metric` tag (for picked runs, that of the first one's
-//!   parent), else `loss`; `study` is `{run_id, run_name, experiment_id}` or `null`.
+//!   parent), else `loss`; a param's `distribution` comes from that study's `hpo.distributions` tag
+//!   (`null` for runs recorded without it) and decides `log` when known; `study` is `{run_id, run_name, experiment_id}` or `null`.
 //! - `/api/runs/{id}/metrics/{key}`: `{"key", "history": [{key, value, step, timestamp}]}`.
 //! - `/api/runs/{id}/artifacts?path=`: `{"path", "files": [{path, is_dir, file_size}]}` (one level).
 //! - `/api/runs/{id}/artifact?path=`: the file's bytes, typed by extension, sandboxed by a
@@ -29,6 +34,10 @@
 //! - `/api/models`: `{"models": [RegisteredModel], "next_page_token"}`.
 //! - `/api/models/{name}`: `{"model": RegisteredModel, "versions": [ModelVersion]}`, versions newest first,
 //!   each with `current_stage`, `aliases`, `run_id` and `source`.
+//! - `/api/models/{name}/versions/{version}`: `{"model_version": ModelVersion, "run"}`: the version with
+//!   its stage, aliases, tags and the source run's params and metrics at registration (`run_params`,
+//!   `run_metrics`); `run` is the source run now (`{run_id, run_name, experiment_id, status,
+//!   lifecycle_stage}`), `null` when it no longer exists.
 //!
 //! Actions (`POST`, JSON bodies; refused with 403 in read-only mode or without the server's token in the
 //! `X-HPO-Token` header):
@@ -41,6 +50,11 @@
 //!   `/api/runs/{id}/description`, each `{"description": "..."}`: replace a description (a run's is
 //!   its `mlflow.note.content` tag, as in MLflow); answer `{"model": ...}`, `{"model_version": ...}` or
 //!   `{"run": Run}`. Too long a description is a 400.
+//! - `/api/models/{name}/tags` and `/api/models/{name}/versions/{version}/tags`, `{"key": "...",
+//!   "value": "..."}` sets a tag, `{"key": "...", "delete": true}` removes it; answer `{"model": ...}` or
+//!   `{"model_version": ...}`.
+//! - `/api/models/{name}/delete`: deletes the model with its versions, tags and aliases (runs and
+//!   artifacts stay); answers `{"deleted": name}`.
 //! - `/api/runs/{id}/delete`, `/api/runs/{id}/restore`: soft-deletes or restores a run; answers
 //!   `{"run": Run}`.
 //!
@@ -66,6 +80,8 @@ pub const DEFAULT_PAGE_SIZE: usize = 100;
 const INDEX_HTML: &str = include_str!("assets/index.html");
 const APP_JS: &str = include_str!("assets/app.js");
 const COMPARE_JS: &str = include_str!("assets/compare.js");
+const MODELS_JS: &str = include_str!("assets/models.js");
+const CURVES_JS: &str = include_str!("assets/curves.js");
 const STYLE_CSS: &str = include_str!("assets/style.css");
 
 const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -197,6 +213,8 @@ fn page(state: &State, segs: &[&str]) -> ApiResult {
         ),
         ["app.js"] => ("text/javascript; charset=utf-8", APP_JS.to_string()),
         ["compare.js"] => ("text/javascript; charset=utf-8", COMPARE_JS.to_string()),
+        ["models.js"] => ("text/javascript; charset=utf-8", MODELS_JS.to_string()),
+        ["curves.js"] => ("text/javascript; charset=utf-8", CURVES_JS.to_string()),
         ["style.css"] => ("text/css; charset=utf-8", STYLE_CSS.to_string()),
         _ => return Err(ApiError::not_found("no such page")),
     };
@@ -217,6 +235,7 @@ fn api(state: &State, req: &Request, method: &str, segs: &[&str]) -> ApiResult {
         ("GET", ["runs", id, "artifact"]) => artifact_file(state, req, id),
         ("GET", ["models"]) => models(state, req),
         ("GET", ["models", name]) => model(state, name),
+        ("GET", ["models", name, "versions", v]) => model_version(state, name, v),
         ("POST", rest) => {
             authorize(state, req)?;
             let body = json_body(req)?;
@@ -231,6 +250,11 @@ fn api(state: &State, req: &Request, method: &str, segs: &[&str]) -> ApiResult {
                     actions::version_description(state, name, v, &body)
                 }
                 ["runs", id, "description"] => actions::run_description(state, id, &body),
+                ["models", name, "tags"] => actions::model_tag(state, name, None, &body),
+                ["models", name, "versions", v, "tags"] => {
+                    actions::model_tag(state, name, Some(v), &body)
+                }
+                ["models", name, "delete"] => actions::delete_model(state, name),
                 ["runs", id, "delete"] => actions::run_lifecycle(state, id, true),
                 ["runs", id, "restore"] => actions::run_lifecycle(state, id, false),
                 _ => Err(ApiError::not_found("no such API endpoint")),
@@ -307,18 +331,39 @@ fn experiments(state: &State) -> ApiResult {
                 }
             }
         }
+        let last_update = last_activity(state, e.experiment_id)?.max(e.last_update_time);
         out.push(json!({
             "experiment_id": e.experiment_id,
             "name": e.name,
             "lifecycle_stage": e.lifecycle_stage,
             "creation_time": e.creation_time,
-            "last_update_time": e.last_update_time,
+            "last_update_time": last_update,
             "run_count": run_count,
             "main_metric": main_metric,
             "best_value": best,
         }));
     }
     ok(json!({ "experiments": out }))
+}
+
+/// The latest start or end time of the experiment's runs (deleted ones included: deleting is an
+/// update too), 0 when it has none.
+fn last_activity(state: &State, experiment_id: i64) -> Result<i64, ApiError> {
+    let mut latest = 0;
+    for key in ["attributes.start_time DESC", "attributes.end_time DESC"] {
+        let page = state.tracker.search_runs(
+            &RunsQuery::new(&[experiment_id], "")
+                .order_by(&[key])
+                .max_results(1)
+                .view(ViewType::All),
+        )?;
+        for r in &page.runs {
+            latest = latest
+                .max(r.info.start_time)
+                .max(r.info.end_time.unwrap_or(0));
+        }
+    }
+    Ok(latest)
 }
 
 fn runs(state: &State, req: &Request, id: &str) -> ApiResult {
@@ -452,11 +497,24 @@ fn importance(state: &State, id: &str) -> ApiResult {
             .collect();
         samples.push(super::importance::Sample { params, value });
     }
-    let importance: Vec<Value> = super::importance::importance(&samples)
-        .into_iter()
-        .map(|(param, value)| json!({ "param": param, "value": value }))
-        .collect();
-    ok(json!({ "metric": metric, "importance": importance }))
+    let redundant = super::choice_index::redundant_indices(samples.iter().map(|s| &s.params));
+    for s in &mut samples {
+        s.params.retain(|k, _| !redundant.contains(k));
+    }
+    let note = if samples.is_empty() {
+        None
+    } else {
+        super::importance::too_few(samples.len())
+    };
+    let importance: Vec<Value> = if note.is_some() {
+        Vec::new()
+    } else {
+        super::importance::importance(&samples)
+            .into_iter()
+            .map(|(param, value)| json!({ "param": param, "value": value }))
+            .collect()
+    };
+    ok(json!({ "metric": metric, "importance": importance, "note": note }))
 }
 
 /// Most runs `/api/compare?runs=` takes.
@@ -464,7 +522,7 @@ pub const MAX_COMPARE_RUNS: usize = 200;
 
 fn compare(state: &State, req: &Request) -> ApiResult {
     let given = |k: &str| req.query(k).map(str::trim).filter(|s| !s.is_empty());
-    let (runs, default_metric, study) = match (given("study"), given("runs")) {
+    let (runs, default_metric, study, dists) = match (given("study"), given("runs")) {
         (Some(id), None) => {
             let study = state.tracker.get_run(id)?;
             let runs = study_children(state, &study)?;
@@ -473,7 +531,8 @@ fn compare(state: &State, req: &Request) -> ApiResult {
                 "run_name": study.info.run_name,
                 "experiment_id": study.info.experiment_id,
             });
-            (runs, study_metric(&study), summary)
+            let dists = super::compare::distributions_of(&study);
+            (runs, study_metric(&study), summary, dists)
         }
         (None, Some(list)) => {
             let mut ids: Vec<&str> = list
@@ -495,13 +554,16 @@ fn compare(state: &State, req: &Request) -> ApiResult {
                 }
                 runs.push(state.tracker.get_run(id)?);
             }
-            // the metric of the study the first trial belongs to, if any
-            let metric = runs
+            // the metric and distributions of the study the first trial belongs to, if any
+            let parent = runs
                 .iter()
                 .find_map(|r| r.info.parent_run_id.as_deref())
-                .and_then(|p| state.tracker.get_run(p).ok())
-                .map_or_else(|| "loss".to_string(), |s| study_metric(&s));
-            (runs, metric, Value::Null)
+                .and_then(|p| state.tracker.get_run(p).ok());
+            let metric = parent
+                .as_ref()
+                .map_or_else(|| "loss".to_string(), study_metric);
+            let dists = parent.as_ref().and_then(super::compare::distributions_of);
+            (runs, metric, Value::Null, dists)
         }
         _ => {
             return Err(ApiError::bad(
@@ -510,9 +572,23 @@ fn compare(state: &State, req: &Request) -> ApiResult {
         }
     };
     let metric = given("metric").map_or(default_metric, str::to_string);
-    let mut v = to_value(&super::compare::compare(runs, &metric));
-    v["study"] = study;
-    ok(v)
+    let data = super::compare::compare(runs, &metric, dists.as_ref());
+    // serialized straight to bytes: no JSON tree of 10,000 trials beside the data
+    let body = serde_json::to_vec(&CompareAnswer { data: &data, study })
+        .map_err(|e| ApiError::new(500, format!("could not encode the answer: {e}")))?;
+    drop(data);
+    // hand the request's freed temporaries back to the system, so the worker thread that
+    // served it does not keep them in its malloc arena while idle
+    super::memory::release_free_memory();
+    Ok(Response::new(200, "application/json", body))
+}
+
+/// The answer of `/api/compare`: the compare data and the study it came from.
+#[derive(serde::Serialize)]
+struct CompareAnswer<'a> {
+    #[serde(flatten)]
+    data: &'a super::compare::CompareData,
+    study: Value,
 }
 
 fn metric_history(state: &State, id: &str, key: &str) -> ApiResult {
@@ -618,4 +694,24 @@ fn model(state: &State, name: &str) -> ApiResult {
         }
     }
     ok(json!({ "model": to_value(&model), "versions": versions }))
+}
+
+fn model_version(state: &State, name: &str, version: &str) -> ApiResult {
+    let reg = registry(state)?;
+    let version: i64 = version
+        .parse()
+        .map_err(|_| ApiError::bad(format!("version '{version}' is not a number")))?;
+    let mv = reg.get_model_version(name, version)?;
+    let run = match state.tracker.get_run(&mv.run_id) {
+        Ok(r) => json!({
+            "run_id": r.info.run_id,
+            "run_name": r.info.run_name,
+            "experiment_id": r.info.experiment_id,
+            "status": r.info.status,
+            "lifecycle_stage": r.info.lifecycle_stage,
+        }),
+        Err(TrackingError::Store(StoreError::RunNotFound(_))) => Value::Null,
+        Err(e) => return Err(e.into()),
+    };
+    ok(json!({ "model_version": to_value(&mv), "run": run }))
 }

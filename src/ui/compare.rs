@@ -3,14 +3,16 @@
 //! and for each param how to draw it: on a numeric axis (linear, or logarithmic when its values are
 //! all positive and span at least [`LOG_SPAN`]) or on a categorical axis (any value that is not a
 //! finite number). The parameter importance of the same runs comes along, so the page needs one
-//! request.
+//! request. A choice's option index that the option's own constants name is left out (see
+//! [`super::choice_index`]), so each choice is one param.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use super::importance::{importance, Sample};
-use crate::tracking::recorder::TAG_TRIAL_NUMBER;
+use super::choice_index::redundant_indices;
+use super::importance::{importance, too_few, Sample};
+use crate::tracking::recorder::{TAG_DISTRIBUTIONS, TAG_TRIAL_NUMBER};
 use crate::tracking::{Run, RunStatus};
 
 /// A numeric param whose largest value is at least this many times its smallest (all positive) is
@@ -40,8 +42,12 @@ pub struct ParamAxis {
     pub key: String,
     /// `numeric` or `categorical`.
     pub kind: &'static str,
-    /// Whether a log axis fits it (numeric, positive, spanning at least [`LOG_SPAN`]).
+    /// Whether a log axis fits it: its distribution is log-scaled (`loguniform`, `qloguniform`,
+    /// `lognormal`, `qlognormal`) when the study recorded it, else its values are positive and
+    /// span at least [`LOG_SPAN`].
     pub log: bool,
+    /// The param's distribution as the study recorded it (`uniform`, `choice`, ...), if known.
+    pub distribution: Option<String>,
     /// The distinct values of a categorical param, sorted; empty for a numeric one.
     pub categories: Vec<String>,
 }
@@ -57,8 +63,11 @@ pub struct CompareData {
     pub trials: Vec<CompareTrial>,
     /// One axis per param of those runs, by key.
     pub params: Vec<ParamAxis>,
-    /// Each param's importance for the metric, most important first, summing to 1 (or all 0).
+    /// Each param's importance for the metric, most important first, summing to 1 (or all 0);
+    /// empty when there are too few trials (see [`super::importance::MIN_TRIALS`]).
     pub importance: Vec<Importance>,
+    /// Why `importance` is empty although params were compared, else `None`.
+    pub importance_note: Option<String>,
 }
 
 /// One param's importance (see [`super::importance`]).
@@ -70,8 +79,29 @@ pub struct Importance {
     pub value: f64,
 }
 
-/// Builds the compare data of `runs` for `metric`.
-pub fn compare(mut runs: Vec<Run>, metric: &str) -> CompareData {
+/// The distribution of each param label, from a study run's `hpo.distributions` tag.
+pub type Distributions = BTreeMap<String, String>;
+
+/// Reads the `hpo.distributions` tag of `study`, `None` when absent or unreadable.
+pub fn distributions_of(study: &Run) -> Option<Distributions> {
+    serde_json::from_str(study.data.tag(TAG_DISTRIBUTIONS)?).ok()
+}
+
+/// Whether a distribution draws on a log scale.
+pub fn is_log_distribution(name: &str) -> bool {
+    matches!(
+        name,
+        "loguniform" | "qloguniform" | "lognormal" | "qlognormal"
+    )
+}
+
+/// Builds the compare data of `runs` for `metric`; `distributions` (the study's, when known)
+/// choose the log axes of the params they name.
+pub fn compare(
+    mut runs: Vec<Run>,
+    metric: &str,
+    distributions: Option<&Distributions>,
+) -> CompareData {
     let total = runs.len();
     runs.sort_by(|a, b| {
         a.info
@@ -113,6 +143,13 @@ pub fn compare(mut runs: Vec<Run>, metric: &str) -> CompareData {
                 .collect(),
         });
     }
+    // a choice's option index named by the option's constants is counted once, through them
+    let redundant = redundant_indices(trials.iter().map(|t| &t.params));
+    if !redundant.is_empty() {
+        for t in &mut trials {
+            t.params.retain(|k, _| !redundant.contains(k));
+        }
+    }
     if numbered {
         trials.sort_by_key(|t| t.number);
     } else {
@@ -120,7 +157,7 @@ pub fn compare(mut runs: Vec<Run>, metric: &str) -> CompareData {
             t.number = i as i64;
         }
     }
-    let params = axes(&trials);
+    let params = axes(&trials, distributions);
     let samples: Vec<Sample> = trials
         .iter()
         .map(|t| Sample {
@@ -128,20 +165,32 @@ pub fn compare(mut runs: Vec<Run>, metric: &str) -> CompareData {
             value: t.value,
         })
         .collect();
+    let importance_note = if params.is_empty() {
+        None
+    } else {
+        too_few(samples.len())
+    };
+    let importance = if importance_note.is_some() {
+        Vec::new()
+    } else {
+        importance(&samples)
+            .into_iter()
+            .map(|(param, value)| Importance { param, value })
+            .collect()
+    };
     CompareData {
         metric: metric.to_string(),
         total,
         trials,
         params,
-        importance: importance(&samples)
-            .into_iter()
-            .map(|(param, value)| Importance { param, value })
-            .collect(),
+        importance,
+        importance_note,
     }
 }
 
-/// One axis per param key of `trials`.
-pub fn axes(trials: &[CompareTrial]) -> Vec<ParamAxis> {
+/// One axis per param key of `trials`; a param named in `distributions` is on a log axis exactly
+/// when its distribution is log-scaled (and its values are positive), others by their values.
+pub fn axes(trials: &[CompareTrial], distributions: Option<&Distributions>) -> Vec<ParamAxis> {
     let mut values: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for t in trials {
         for (k, v) in &t.params {
@@ -151,6 +200,7 @@ pub fn axes(trials: &[CompareTrial]) -> Vec<ParamAxis> {
     values
         .into_iter()
         .map(|(key, vals)| {
+            let distribution = distributions.and_then(|d| d.get(key)).cloned();
             let nums: Option<Vec<f64>> = vals
                 .iter()
                 .map(|v| v.trim().parse::<f64>().ok().filter(|x| x.is_finite()))
@@ -159,10 +209,15 @@ pub fn axes(trials: &[CompareTrial]) -> Vec<ParamAxis> {
                 Some(nums) => {
                     let lo = nums.iter().copied().fold(f64::INFINITY, f64::min);
                     let hi = nums.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                    let log = match &distribution {
+                        Some(d) => is_log_distribution(d) && lo > 0.0,
+                        None => lo > 0.0 && hi / lo >= LOG_SPAN,
+                    };
                     ParamAxis {
                         key: key.to_string(),
                         kind: "numeric",
-                        log: lo > 0.0 && hi / lo >= LOG_SPAN,
+                        log,
+                        distribution,
                         categories: Vec::new(),
                     }
                 }
@@ -170,6 +225,7 @@ pub fn axes(trials: &[CompareTrial]) -> Vec<ParamAxis> {
                     key: key.to_string(),
                     kind: "categorical",
                     log: false,
+                    distribution,
                     categories: vals
                         .into_iter()
                         .map(str::to_string)
@@ -207,7 +263,7 @@ mod tests {
             trial(2, &[("lr", "0.003"), ("kind", "1.5")]),
             trial(3, &[("x", "inf"), ("flag", "true")]),
         ];
-        let axes = axes(&trials);
+        let axes = axes(&trials, None);
         let get = |k: &str| axes.iter().find(|a| a.key == k).unwrap();
         assert_eq!(get("lr").kind, "numeric");
         assert!(get("lr").log);
@@ -230,6 +286,25 @@ mod tests {
             .enumerate()
             .map(|(i, kv)| trial(i as i64, &[*kv]))
             .collect();
-        axes(&trials)
+        axes(&trials, None)
+    }
+
+    #[test]
+    fn a_recorded_distribution_decides_the_log_axis() {
+        let trials: Vec<CompareTrial> = [("0.001", "0.01"), ("0.9", "0.02")]
+            .iter()
+            .enumerate()
+            .map(|(i, (a, b))| trial(i as i64, &[("l1_ratio", a), ("lr", b)]))
+            .collect();
+        let d: Distributions = [("l1_ratio", "uniform"), ("lr", "loguniform")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let guessed = axes(&trials, None);
+        assert!(guessed[0].log && !guessed[1].log, "{guessed:?}");
+        let known = axes(&trials, Some(&d));
+        assert!(!known[0].log, "uniform stays linear whatever its values");
+        assert!(known[1].log, "loguniform is logarithmic whatever its span");
+        assert_eq!(known[1].distribution.as_deref(), Some("loguniform"));
     }
 }

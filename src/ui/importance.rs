@@ -17,6 +17,20 @@
 
 use std::collections::BTreeMap;
 
+/// Fewer finished trials than this give no importance: with so few, the scores are mostly noise
+/// (a param unrelated to the metric often takes half the share), so the page says why instead.
+pub const MIN_TRIALS: usize = 10;
+
+/// Why no importance is shown for `n` finished trials, or `None` when there are enough.
+pub fn too_few(n: usize) -> Option<String> {
+    (n < MIN_TRIALS).then(|| {
+        format!(
+            "importance needs at least {MIN_TRIALS} finished trials with the metric \
+             ({n} so far): with fewer, the scores are mostly noise"
+        )
+    })
+}
+
 /// One finished trial: its params (key → raw value) and its metric.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {

@@ -3,7 +3,7 @@
 //!
 //! A [`UiServer`] is an HTTP/1.1 server (hyper through axum on tokio, see `serve.rs`): keep-alive,
 //! concurrent requests, size limits, graceful shutdown. It serves the pages embedded in the binary
-//! (`assets/`: `index.html`, `app.js`, `style.css`; no network needed), the JSON API documented in
+//! (`assets/`: `index.html`, `app.js`, `compare.js`, `models.js`, `curves.js`, `style.css`; no network needed), the JSON API documented in
 //! [`api`], and MLflow's REST API documented in [`mlflow`]. Changes through the UI's API go only
 //! through `POST` with the per-server token (embedded in the page, sent back in `X-HPO-Token`);
 //! MLflow's API takes no token (MLflow's clients send none) but refuses `POST`s that are not JSON.
@@ -23,11 +23,15 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod choice_index;
 pub mod compare;
 pub mod http;
 pub mod importance;
+mod memory;
 pub mod mlflow;
 mod serve;
+
+pub use memory::release_free_memory;
 
 use std::io;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};

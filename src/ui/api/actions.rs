@@ -1,5 +1,6 @@
 //! The actions of the API (`POST`, after [`super::authorize`]): registering a run as a model version,
-//! aliases, stages, descriptions of models, versions and runs, and deleting and restoring runs. Each
+//! aliases, stages, descriptions and tags of models, versions and runs, deleting models, and deleting
+//! and restoring runs. Each
 //! takes the request's JSON body and answers the changed object.
 
 use serde_json::{json, Value};
@@ -103,4 +104,51 @@ pub(super) fn run_description(state: &State, id: &str, body: &Value) -> ApiResul
         .tracker
         .set_tag(id, TAG_RUN_DESCRIPTION, description)?;
     ok(json!({ "run": to_value(&state.tracker.get_run(id)?) }))
+}
+
+/// Sets (`{"key", "value"}`) or deletes (`{"key", "delete": true}`) a tag of model `name`, or of its
+/// version `version` when given.
+pub(super) fn model_tag(
+    state: &State,
+    name: &str,
+    version: Option<&str>,
+    body: &Value,
+) -> ApiResult {
+    let reg = registry(state)?;
+    let key = str_field(body, "key")?;
+    let delete = match body.get("delete") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(ApiError::bad("delete must be true or false")),
+    };
+    let value = if delete {
+        ""
+    } else {
+        str_field(body, "value")?
+    };
+    match version {
+        None => {
+            if delete {
+                reg.delete_registered_model_tag(name, key)?;
+            } else {
+                reg.set_registered_model_tag(name, key, value)?;
+            }
+            ok(json!({ "model": to_value(&reg.get_registered_model(name)?) }))
+        }
+        Some(v) => {
+            let v = parse_version(v)?;
+            if delete {
+                reg.delete_model_version_tag(name, v, key)?;
+            } else {
+                reg.set_model_version_tag(name, v, key, value)?;
+            }
+            ok(json!({ "model_version": to_value(&reg.get_model_version(name, v)?) }))
+        }
+    }
+}
+
+/// Deletes model `name` with its versions (runs and artifacts stay).
+pub(super) fn delete_model(state: &State, name: &str) -> ApiResult {
+    registry(state)?.delete_registered_model(name)?;
+    ok(json!({ "deleted": name }))
 }

@@ -431,9 +431,9 @@ async function runPage(id) {
     kv('User', info.user_id),
     kv('Parent', info.parent_run_id ? link(info.parent_run_id) : '—'),
     kv('Children', childLinks(data.children, link, info.experiment_id)));
-  const chart = el('div', {id: 'chart'});
+  const chart = run.data.metrics.length ? curvesChart(run, await defaultCurveKey(run)) : el('div', {id: 'chart'});
   const metricRows = run.data.metrics.map((m) => el('tr', {},
-    el('td', {}, el('button', {class: 'linklike', onclick: () => drawHistory(id, m.key, chart)}, m.key)),
+    el('td', {}, m.key),
     el('td', {class: 'num'}, fmtNum(m.latest)), el('td', {class: 'num'}, fmtNum(m.min)),
     el('td', {class: 'num'}, fmtNum(m.max)), el('td', {class: 'num'}, m.count)));
   const paramRows = run.data.params.map((p) => el('tr', {}, el('td', {}, p.key), el('td', {}, p.value)));
@@ -449,10 +449,9 @@ async function runPage(id) {
     actionsForRun(info),
     infoTable,
     el('h2', {}, 'Params'), table(['Key', 'Value'], paramRows),
-    el('h2', {}, 'Metrics'), table(['Key (click for history)', 'Latest', 'Min', 'Max', 'Points'], metricRows), chart,
+    el('h2', {}, 'Metrics'), table(['Key', 'Latest', 'Min', 'Max', 'Points'], metricRows), chart,
     el('h2', {}, 'Tags'), table(['Key', 'Value'], tagRows),
     el('h2', {}, 'Artifacts'), artifacts, viewer);
-  if (run.data.metrics.length) drawHistory(id, run.data.metrics[0].key, chart);
   await listArtifacts(id, '', artifacts, viewer);
 }
 
@@ -497,7 +496,8 @@ function actionsForRun(info) {
     ? el('button', {onclick: () => post('runs/' + enc(info.run_id) + '/restore').then(done, fail)}, 'Restore run')
     : el('button', {onclick: () => post('runs/' + enc(info.run_id) + '/delete').then(done, fail)}, 'Delete run');
   const name = el('input', {placeholder: 'model name', size: 20});
-  const path = el('input', {placeholder: 'artifact path', value: 'model', size: 12});
+  // no default path: a run registers whole unless the user names one of its artifact paths
+  const path = el('input', {placeholder: 'artifact path (optional)', size: 18});
   const register = el('button', {onclick: () => {
     post('models/' + enc(name.value) + '/versions', {run_id: info.run_id, artifact_path: path.value})
       .then((r) => { location.hash = '#/models/' + enc(r.model_version.name); }, fail);
@@ -598,96 +598,9 @@ function parseCsv(text, sep) {
   return rows;
 }
 
-async function drawHistory(runId, key, holder) {
-  let data;
-  try {
-    data = await api('runs/' + enc(runId) + '/metrics/' + enc(key));
-  } catch (err) {
-    holder.replaceChildren(errorBox(err));
-    return;
-  }
-  const pts = data.history.filter((m) => typeof m.value === 'number' && Number.isFinite(m.value));
-  holder.replaceChildren(el('h3', {}, key + ' over steps'), lineChart(pts.map((m) => [m.step, m.value])));
-}
+// ---- the metric chart of the run page is in curves.js ----
 
-// An SVG line chart of [x, y] points with min/max labels on both axes.
-function lineChart(points) {
-  const W = 560, H = 240, L = 70, R = 15, T = 10, B = 30;
-  const root = svg('svg', {width: W, height: H, viewBox: '0 0 ' + W + ' ' + H, class: 'chart', role: 'img'});
-  if (!points.length) {
-    root.appendChild(svg('text', {x: L, y: H / 2}, 'no finite values'));
-    return root;
-  }
-  const xs = points.map((p) => p[0]);
-  const ys = points.map((p) => p[1]);
-  let [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
-  if (x0 === x1) { x0 -= 1; x1 += 1; }
-  if (y0 === y1) { y0 -= 1; y1 += 1; }
-  const sx = (x) => L + ((x - x0) / (x1 - x0)) * (W - L - R);
-  const sy = (y) => T + (1 - (y - y0) / (y1 - y0)) * (H - T - B);
-  root.appendChild(svg('line', {x1: L, y1: H - B, x2: W - R, y2: H - B, class: 'axis'}));
-  root.appendChild(svg('line', {x1: L, y1: T, x2: L, y2: H - B, class: 'axis'}));
-  root.appendChild(svg('text', {x: L - 5, y: T + 10, 'text-anchor': 'end'}, fmtNum(y1)));
-  root.appendChild(svg('text', {x: L - 5, y: H - B, 'text-anchor': 'end'}, fmtNum(y0)));
-  root.appendChild(svg('text', {x: L, y: H - 8}, fmtNum(x0)));
-  root.appendChild(svg('text', {x: W - R, y: H - 8, 'text-anchor': 'end'}, fmtNum(x1)));
-  root.appendChild(svg('polyline', {points: points.map((p) => sx(p[0]).toFixed(1) + ',' + sy(p[1]).toFixed(1)).join(' '), class: 'line'}));
-  for (const p of points.length <= 200 ? points : []) {
-    const c = svg('circle', {cx: sx(p[0]).toFixed(1), cy: sy(p[1]).toFixed(1), r: 3, class: 'point'});
-    c.appendChild(svg('title', {}, 'step ' + p[0] + ': ' + fmtNum(p[1])));
-    root.appendChild(c);
-  }
-  return root;
-}
-
-// ---- the compare page is in compare.js ----
-
-async function modelsPage() {
-  const data = await api('models');
-  const rows = data.models.map((m) => el('tr', {},
-    el('td', {}, el('a', {href: '#/models/' + enc(m.name)}, m.name)),
-    el('td', {class: 'num'}, m.latest_version === null ? '' : m.latest_version),
-    el('td', {}, m.aliases.map((a) => a.alias + '→v' + a.version).join(', ')),
-    el('td', {}, fmtTime(m.last_updated_time)),
-    el('td', {}, m.description)));
-  show(el('h1', {}, 'Registered models'),
-    rows.length ? table(['Name', 'Latest', 'Aliases', 'Updated', 'Description'], rows)
-      : el('p', {class: 'muted'}, 'No registered models yet: register one from a run page.'));
-}
-
-async function modelPage(name) {
-  const data = await api('models/' + enc(name));
-  const status = el('span', {class: 'error'});
-  const fail = (err) => { status.textContent = err.message; };
-  const stages = ['None', 'Staging', 'Production', 'Archived'];
-  const rows = data.versions.map((v) => {
-    const stageCell = READ_ONLY ? el('td', {}, v.current_stage) : el('td', {},
-      el('select', {onchange: (ev) => post('models/' + enc(name) + '/versions/' + v.version + '/stage', {stage: ev.target.value}).then(() => route(), fail)},
-        stages.map((s) => el('option', {value: s, selected: s === v.current_stage}, s))));
-    return el('tr', {},
-      el('td', {class: 'num'}, 'v' + v.version),
-      stageCell,
-      el('td', {}, v.aliases.join(', ')),
-      el('td', {}, el('a', {href: '#/runs/' + enc(v.run_id)}, v.run_id)),
-      el('td', {}, v.source),
-      el('td', {}, fmtTime(v.creation_time)),
-      el('td', {}, descriptionEditor('version-description-' + v.version, v.description,
-        (text) => post('models/' + enc(name) + '/versions/' + v.version + '/description', {description: text}))));
-  });
-  const parts = [el('h1', {}, 'Model ', data.model.name)];
-  parts.push(descriptionEditor('model-description', data.model.description,
-    (text) => post('models/' + enc(name) + '/description', {description: text})));
-  if (data.model.tags.length) parts.push(table(['Tag', 'Value'], data.model.tags.map((t) => el('tr', {}, el('td', {}, t.key), el('td', {}, t.value)))));
-  parts.push(table(['Version', 'Stage', 'Aliases', 'Source run', 'Source', 'Created', 'Description'], rows));
-  if (!READ_ONLY) {
-    const alias = el('input', {placeholder: 'alias, e.g. champion', size: 16});
-    const version = el('input', {type: 'number', min: 1, size: 5, value: data.model.latest_version || 1});
-    parts.push(el('div', {class: 'toolbar'}, 'Set alias ', alias, ' to version ', version,
-      el('button', {onclick: () => post('models/' + enc(name) + '/aliases/' + enc(alias.value), {version: Number(version.value)}).then(() => route(), fail)}, 'Set'),
-      ' ', status));
-  }
-  show(...parts);
-}
+// ---- the model pages are in models.js ----
 
 // ---- routing ----
 
@@ -715,6 +628,7 @@ async function route() {
     }
     else if (parts[0] === 'models' && parts.length === 1) await modelsPage();
     else if (parts[0] === 'models' && parts.length === 2) await modelPage(parts[1]);
+    else if (parts[0] === 'models' && parts.length === 3) await modelVersionPage(parts[1], parts[2]);
     else show(el('h1', {}, 'Not found'), el('p', {}, 'No page at this address.'));
   } catch (err) {
     show(el('h1', {}, 'Error'), errorBox(err));

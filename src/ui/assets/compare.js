@@ -31,6 +31,56 @@ function suitsLog(values) {
   return values.length > 0 && values.every((v) => !Number.isFinite(v) || v > 0) && lo > 0 && hi / lo >= LOG_SPAN;
 }
 
+// A round step giving about n intervals over span: 1, 2 or 5 times a power of ten.
+function niceStep(span, n) {
+  const raw = span / n;
+  const e = 10 ** Math.floor(Math.log10(raw));
+  const m = raw / e;
+  return (m < 1.5 ? 1 : m < 3 ? 2 : m < 7 ? 5 : 10) * e;
+}
+
+// A tick's label with as many digits as the step needs, so neighbouring ticks never read the same:
+// fixed decimals for everyday magnitudes, exponents for tiny or huge ones.
+function tickLabel(v, step, mag) {
+  if (Math.abs(v) < step * 1e-9) return '0';
+  if (mag >= 1e5 || mag < 1e-3) {
+    const digits = Math.floor(Math.log10(mag)) - Math.floor(Math.log10(step) + 1e-9);
+    return v.toExponential(Math.min(Math.max(digits, 0), 15));
+  }
+  return v.toFixed(Math.min(Math.max(-Math.floor(Math.log10(step) + 1e-9), 0), 15));
+}
+
+// Ticks at the round values inside [lo, hi], with distinct labels.
+function linearTicks(lo, hi, pos) {
+  const step = niceStep(hi - lo, 4);
+  const mag = Math.max(Math.abs(lo), Math.abs(hi));
+  const out = [], seen = new Set();
+  for (let k = Math.ceil(lo / step - 1e-9); k * step <= hi + step * 1e-9 && out.length < MAX_TICKS; k++) {
+    const text = tickLabel(k * step, step, mag);
+    if (seen.has(text)) continue;
+    seen.add(text);
+    out.push({p: Math.min(Math.max(pos(k * step), 0), 1), text});
+  }
+  return out;
+}
+
+// Ticks of a log axis: the powers of ten inside, else 1, 2 and 5 times them, else round linear values.
+function logTicks(lo, hi, pos) {
+  const decades = [], fine = [];
+  for (let e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)); e++) {
+    for (const m of [1, 2, 5]) {
+      const v = m * 10 ** e;
+      if (v < lo * (1 - 1e-12) || v > hi * (1 + 1e-12)) continue;
+      const tick = {p: pos(v), text: m === 1 ? '1e' + e : String(Number(v.toPrecision(1)))};
+      if (m === 1) decades.push(tick);
+      fine.push(tick);
+    }
+  }
+  if (decades.length >= 2) return decades;
+  if (fine.length >= 2) return fine.slice(0, MAX_TICKS);
+  return linearTicks(lo, hi, pos);
+}
+
 // An axis maps a trial to a position in [0, 1] (NaN when it has no value) and has labelled ticks.
 function numericAxis(label, get, trials, log) {
   const vals = trials.map(get).filter((v) => Number.isFinite(v) && (!log || v > 0));
@@ -38,19 +88,7 @@ function numericAxis(label, get, trials, log) {
   const f = log ? Math.log : (v) => v;
   const a = f(lo), b = f(hi);
   const pos = (v) => (Number.isFinite(v) && (!log || v > 0) ? (f(v) - a) / (b - a) : NaN);
-  const ticks = [{p: 0, text: fmtNum(lo)}, {p: 1, text: fmtNum(hi)}];
-  if (log) {
-    for (let e = Math.ceil(Math.log10(lo)); e <= Math.floor(Math.log10(hi)); e++) {
-      const p = pos(10 ** e);
-      if (p > 0.08 && p < 0.92) ticks.push({p, text: '1e' + e});
-    }
-  } else {
-    // a mid tick of round numbers: an integer between integers, 0 rather than a rounding residue
-    let mid = (lo + hi) / 2;
-    if (Number.isInteger(lo) && Number.isInteger(hi)) mid = Math.round(mid);
-    else if (Math.abs(mid) < (hi - lo) * 1e-9) mid = 0;
-    ticks.push({p: 0.5, text: fmtNum(mid)});
-  }
+  const ticks = log ? logTicks(lo, hi, pos) : linearTicks(lo, hi, pos);
   return {label: log ? label + ' (log)' : label, at: (t) => pos(get(t)), ticks, categorical: false};
 }
 
@@ -99,11 +137,11 @@ function frame(id, xAxis, yAxis, W, H) {
   for (const t of xAxis.ticks) {
     const anchor = t.p === 0 && !xAxis.categorical ? 'start' : t.p === 1 ? 'end' : 'middle';
     root.appendChild(svg('line', {x1: sx(t.p), y1: H - B, x2: sx(t.p), y2: H - B + 4, class: 'axis'}));
-    root.appendChild(svg('text', {x: sx(t.p), y: H - B + 15, 'text-anchor': anchor}, t.text));
+    root.appendChild(svg('text', {x: sx(t.p), y: H - B + 15, 'text-anchor': anchor, class: 'tick', 'data-axis': 'x'}, t.text));
   }
   for (const t of yAxis.ticks) {
     root.appendChild(svg('line', {x1: L - 4, y1: sy(t.p), x2: L, y2: sy(t.p), class: 'axis'}));
-    root.appendChild(svg('text', {x: L - 6, y: sy(t.p) + 4, 'text-anchor': 'end'}, t.text));
+    root.appendChild(svg('text', {x: L - 6, y: sy(t.p) + 4, 'text-anchor': 'end', class: 'tick', 'data-axis': 'y'}, t.text));
   }
   root.appendChild(svg('text', {x: (L + W - R) / 2, y: H - 6, 'text-anchor': 'middle', class: 'label'}, xAxis.label));
   root.appendChild(svg('text', {x: 12, y: (T + H - B) / 2, 'text-anchor': 'middle', class: 'label',
@@ -240,7 +278,7 @@ function parallelPlot(trials, metric, axes, yAxis) {
     const x = L + i * step;
     root.appendChild(svg('line', {x1: x, y1: T, x2: x, y2: H - B, class: 'axis'}));
     root.appendChild(svg('text', {x, y: T - 10, 'text-anchor': 'middle', class: 'label'}, a.label));
-    for (const t of a.ticks) root.appendChild(svg('text', {x: x + 4, y: sy(t.p) + 4, class: 'tick'}, t.text));
+    for (const t of a.ticks) root.appendChild(svg('text', {x: x + 4, y: sy(t.p) + 4, class: 'tick', 'data-axis': a.label}, t.text));
   });
   // the best trials last, so they are drawn on top
   const marks = trials.slice().sort((a, b) => b.value - a.value).map((t) => {
@@ -306,6 +344,23 @@ function contourPlot(trials, metric, xAxis, yAxis, metricAxis) {
   return addMarks(f.root, f.W, f.H, marks, cells);
 }
 
+// The colour scale of the contour and parallel-coordinate plots: the ramp from the lowest (best) to
+// the highest metric, with the metric axis's ticks under it.
+function colorLegend(id, metric, metricAxis) {
+  const W = 560, H = 40, L = 75, R = 20, T = 4, BAR = 12, N = 32;
+  const root = svg('svg', {id, width: W, height: H, viewBox: '0 0 ' + W + ' ' + H, class: 'legend', role: 'img'});
+  const w = (W - L - R) / N;
+  for (let i = 0; i < N; i++) {
+    root.appendChild(svg('rect', {x: (L + i * w).toFixed(1), y: T, width: (w + 0.5).toFixed(1), height: BAR, fill: rampColor((i + 0.5) / N)}));
+  }
+  root.appendChild(svg('text', {x: L - 6, y: T + BAR - 2, 'text-anchor': 'end', class: 'label'}, metric));
+  for (const t of metricAxis.ticks) {
+    const anchor = t.p < 0.02 ? 'start' : t.p > 0.98 ? 'end' : 'middle';
+    root.appendChild(svg('text', {x: L + t.p * (W - L - R), y: T + BAR + 14, 'text-anchor': anchor, class: 'tick'}, t.text));
+  }
+  return root;
+}
+
 // 5. Importance (computed by the server) as horizontal bars.
 function importancePlot(rows) {
   const W = 560, rowH = 22, L = 150, R = 60, T = 8;
@@ -358,9 +413,11 @@ async function comparePage(what) {
   const axisOf = (k) => Object.assign(paramAxis(byKey.get(k), trials, logs), {key: k});
   const draw = {
     history: () => boxes.history.replaceChildren(historyPlot(trials, metric, metricAxis())),
-    parallel: () => boxes.parallel.replaceChildren(parallelPlot(trials, metric, keys.map(axisOf), metricAxis())),
+    parallel: () => boxes.parallel.replaceChildren(parallelPlot(trials, metric, keys.map(axisOf), metricAxis()),
+      colorLegend('legend-parallel', metric, metricAxis())),
     scatter: () => keys.length && boxes.scatter.replaceChildren(scatterPlot(trials, metric, axisOf(sx), metricAxis())),
-    contour: () => keys.length && boxes.contour.replaceChildren(contourPlot(trials, metric, axisOf(cx), axisOf(cy), metricAxis())),
+    contour: () => keys.length && boxes.contour.replaceChildren(contourPlot(trials, metric, axisOf(cx), axisOf(cy), metricAxis()),
+      colorLegend('legend-contour', metric, metricAxis())),
   };
   const redraw = () => Object.values(draw).forEach((d) => d());
   const logBox = (key, label) => el('label', {class: 'choice'}, el('input', {type: 'checkbox', class: 'log-toggle', 'data-key': label,
@@ -371,7 +428,8 @@ async function comparePage(what) {
   if (logChoices.length) parts.push(el('div', {class: 'toolbar', id: 'log-axes'}, 'Log scale: ', logChoices));
   parts.push(el('div', {class: 'plots'},
     el('section', {class: 'plot'}, el('h2', {}, 'Optimization history'), boxes.history),
-    el('section', {class: 'plot'}, el('h2', {}, 'Parameter importance'), importancePlot(data.importance),
+    el('section', {class: 'plot'}, el('h2', {}, 'Parameter importance'),
+      data.importance_note ? el('p', {id: 'importance-note', class: 'muted'}, data.importance_note) : importancePlot(data.importance),
       el('p', {class: 'muted small'}, 'Share of the variance of ' + metric + ' explained by each param alone (its categories, or ' +
         'equal-count bins of its values), corrected for chance, normalized to sum 1.'))),
   el('section', {class: 'plot'}, el('h2', {}, 'Parallel coordinates'), boxes.parallel));
