@@ -338,3 +338,124 @@ fn anneal_skips_pruned_trials() {
     let pruned = anneal_share_near_nine(|| TrialResult::pruned_at(5, 0.1));
     assert!(pruned < 0.35, "{pruned}");
 }
+
+/// Random search that records, at each suggestion, the numbers of the trials it was shown.
+#[derive(Debug, Default)]
+struct Recording {
+    seen: std::sync::Mutex<Vec<Vec<usize>>>,
+}
+
+impl hpo::Algorithm for Recording {
+    fn name(&self) -> String {
+        "recording".into()
+    }
+    fn suggest(
+        &self,
+        space: &Space,
+        history: &hpo::trial::HistoryView<'_>,
+        rng: &mut hpo::algo::TrialRng,
+    ) -> hpo::Assignment {
+        let numbers = history.trials().iter().map(|t| t.number).collect();
+        self.seen.lock().unwrap().push(numbers);
+        Random.suggest(space, history, rng)
+    }
+}
+
+/// A [`Recording`] the test keeps a handle on.
+#[derive(Debug)]
+struct Shared(std::sync::Arc<Recording>);
+
+impl hpo::Algorithm for Shared {
+    fn name(&self) -> String {
+        self.0.name()
+    }
+    fn suggest(
+        &self,
+        space: &Space,
+        history: &hpo::trial::HistoryView<'_>,
+        rng: &mut hpo::algo::TrialRng,
+    ) -> hpo::Assignment {
+        self.0.suggest(space, history, rng)
+    }
+}
+
+#[test]
+fn hyperband_prunes_through_fmin_and_the_sampler_sees_only_the_trials_bracket() {
+    use hpo::study::prune::Hyperband;
+    let algo = std::sync::Arc::new(Recording::default());
+    let steps_run = AtomicUsize::new(0);
+    let objective = with_context(|p: &Params, ctx: &hpo::TrialContext| {
+        let x = p.f64("x").unwrap_or(1.0);
+        for step in 0..STEPS {
+            steps_run.fetch_add(1, Ordering::SeqCst);
+            if ctx.report(step, curve(x, step)) {
+                return TrialResult::pruned();
+            }
+        }
+        TrialResult::ok(curve(x, STEPS - 1))
+    });
+    let space = space();
+    // min 1, max 9, rf 3: brackets with first rungs at 1, 3, 9
+    let hb = Hyperband::new(1, 9, 3, 0).unwrap();
+    let brackets = hb.brackets().clone();
+    assert_eq!(brackets.len(), 3);
+    let r = Fmin::new(objective, &space)
+        .algo(Shared(algo.clone()))
+        .seed(3)
+        .max_evals(40)
+        .pruner(hb)
+        .run()
+        .unwrap();
+    assert_eq!(r.trials.len(), 40);
+    let pruned: Vec<_> = r
+        .trials
+        .iter()
+        .filter(|t| t.state == TrialState::Pruned)
+        .collect();
+    assert!(pruned.len() >= 5, "{} of 40 pruned", pruned.len());
+    assert!(steps_run.load(Ordering::SeqCst) < 40 * STEPS as usize);
+    for t in &pruned {
+        let step = t.last_step.expect("a pruned trial has its step");
+        // pruned only at a rung of its own bracket: step min * rf^(bracket + r)
+        let b = brackets.of(t.number) as u32;
+        assert!(
+            (0..3).any(|r| step == 3i64.pow(b + r)),
+            "trial {} in bracket {b} pruned at step {step}",
+            t.number
+        );
+        assert_eq!(t.loss, Some(curve(t.params.f64("x").unwrap(), step)));
+    }
+    // sequential: suggestion k is trial k's, and it saw exactly the earlier trials of its bracket
+    let seen = algo.seen.lock().unwrap();
+    assert_eq!(seen.len(), 40);
+    let mut sizes = std::collections::BTreeSet::new();
+    for (k, numbers) in seen.iter().enumerate() {
+        let want: Vec<usize> = (0..k)
+            .filter(|&j| brackets.of(j) == brackets.of(k))
+            .collect();
+        assert_eq!(numbers, &want, "trial {k}");
+        sizes.insert(brackets.of(k));
+    }
+    assert!(sizes.len() >= 2, "40 trials spread over brackets");
+}
+
+#[test]
+fn ask_tell_studies_can_split_the_history_by_bracket() {
+    use hpo::study::prune::Brackets;
+    let algo = std::sync::Arc::new(Recording::default());
+    let b = Brackets::new(3, 2);
+    let mut study = Study::new(&space(), Shared(algo.clone()), 1);
+    study.set_sampler_brackets(Some(b.clone()));
+    for _ in 0..12 {
+        let t = study.ask();
+        study.tell(t.number, 1.0).unwrap();
+    }
+    let seen = algo.seen.lock().unwrap();
+    for (k, numbers) in seen.iter().enumerate() {
+        assert!(numbers.iter().all(|&n| b.of(n) == b.of(k)), "trial {k}");
+        assert_eq!(
+            numbers.len(),
+            (0..k).filter(|&j| b.of(j) == b.of(k)).count()
+        );
+    }
+}

@@ -212,3 +212,67 @@ fn a_resumed_study_prunes_against_the_curves_of_its_earlier_trials() {
     assert!(step < STEPS);
     assert!(!dir.path().join("done-3").exists());
 }
+
+#[test]
+fn hpo_run_with_hyperband_prunes_each_trial_at_its_brackets_rungs() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = run_file(
+        dir.path(),
+        "[pruner]\nkind = \"hyperband\"\nmetric = \"val_loss\"\nmin_resource = 1\nmax_resource = 8\nreduction_factor = 2",
+    );
+    let out = hpo(dir.path(), &["run", "-q", "--json", file.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let pruned = v["pruned"].as_u64().unwrap();
+    assert!(pruned >= 1, "{v}");
+    assert_eq!(v["failed"], 0);
+
+    // brackets with first rungs at steps 1, 2, 4, 8; a trial is pruned at a rung of its own
+    let brackets = hpo::study::prune::Hyperband::new(1, 8, 2, 0)
+        .unwrap()
+        .brackets()
+        .clone();
+    assert_eq!(brackets.len(), 4);
+    let t = Tracker::open(&format!(
+        "sqlite:///{}",
+        dir.path().join("hpo.db").display()
+    ))
+    .unwrap();
+    let exp = t.get_experiment_by_name("prune").unwrap().unwrap();
+    let study = hpo::tracking::find_study(&t, exp.experiment_id, "prune")
+        .unwrap()
+        .unwrap();
+    let children = t.child_runs(&study.info.run_id).unwrap();
+    assert_eq!(children.len(), 12);
+    let mut seen = 0;
+    for c in &children {
+        if c.data.tag("hpo.state") != Some("PRUNED") {
+            continue;
+        }
+        seen += 1;
+        assert_eq!(c.info.status, RunStatus::Killed);
+        let n: usize = c.data.tag("hpo.trialNumber").unwrap().parse().unwrap();
+        let step: i64 = c.data.tag("hpo.prunedStep").unwrap().parse().unwrap();
+        let first_rung = 1i64 << brackets.of(n);
+        assert!(
+            step >= first_rung,
+            "trial {n} pruned at {step}, before {first_rung}"
+        );
+    }
+    assert_eq!(seen, pruned);
+}
+
+#[test]
+fn a_hyperband_pruner_without_max_resource_is_refused_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = run_file(
+        dir.path(),
+        "[pruner]\nkind = \"hyperband\"\nmin_resource = 2",
+    );
+    let out = hpo(dir.path(), &["run", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("needs max_resource"), "{err}");
+    assert!(!dir.path().join("hpo.db").exists());
+}

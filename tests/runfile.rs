@@ -842,6 +842,21 @@ fn pruner_tables_parse() {
         }
     );
     assert_eq!(p.metric, None);
+    let p = parse(&pr("kind = \"hyperband\"\nmax_resource = 27"))
+        .pruner
+        .unwrap();
+    assert_eq!(
+        p.kind,
+        PrunerKind::Hyperband {
+            min_resource: 1,
+            max_resource: 27,
+            reduction_factor: 3,
+            bootstrap_count: 0
+        }
+    );
+    let hb = p.kind.build();
+    assert_eq!(hb.name(), "hyperband");
+    assert_eq!(hb.sampler_brackets().unwrap().budgets(), &[27, 12, 6, 4]);
     let p = parse(&pr(
         "kind = \"patient\"\npatience = 2\nmin_delta = 0.01\n[pruner.wrapped]\nkind = \"threshold\"\nupper = 5",
     ))
@@ -868,11 +883,14 @@ fn pruner_tables_parse() {
 #[test]
 fn bad_pruner_tables_give_located_errors() {
     let cases: Vec<Case> = vec![
-        (pr("kind = \"medain\""), 8, 8, "unknown pruner kind 'medain'; expected one of median, percentile, asha, threshold, patient, none"),
+        (pr("kind = \"medain\""), 8, 8, "unknown pruner kind 'medain'; expected one of median, percentile, asha, hyperband, threshold, patient, none"),
         (pr("metric = \"val_loss\""), 7, 1, "[pruner] needs kind = one of median"),
         (pr("kind = \"median\"\nreduction_factor = 2"), 9, 1, "unknown key 'reduction_factor' in [pruner]; expected one of kind, metric, n_startup_trials"),
         (pr("kind = \"asha\"\nreduction_factor = 1"), 9, 20, "'reduction_factor' is 1; expected 2 or more"),
         (pr("kind = \"asha\"\nmin_resource = \"soon\""), 9, 16, "'min_resource' in [pruner] must be an integer >= 1 or \"auto\", got a string"),
+        (pr("kind = \"hyperband\"\nmin_resource = 2"), 7, 1, "kind = \"hyperband\" needs max_resource = an integer >= 1"),
+        (pr("kind = \"hyperband\"\nmin_resource = 5\nmax_resource = 3"), 10, 16, "'max_resource' is 3; expected at least min_resource"),
+        (pr("kind = \"hyperband\"\nmax_resource = 9\nreduction_factor = 1"), 10, 20, "'reduction_factor' in [pruner] must be an integer >= 2, got 1"),
         (pr("kind = \"percentile\""), 7, 1, "needs percentile = a number from 0 to 100"),
         (pr("kind = \"percentile\"\npercentile = 150"), 9, 14, "'percentile' is 150; expected a number from 0 to 100"),
         (pr("kind = \"median\"\ninterval_steps = 0"), 9, 18, "'interval_steps' in [pruner] must be an integer >= 1, got 0"),

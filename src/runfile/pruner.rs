@@ -3,7 +3,7 @@
 //!
 //! ```toml
 //! [pruner]
-//! kind = "median"          # median | percentile | asha | threshold | patient | none
+//! kind = "median"          # median | percentile | asha | hyperband | threshold | patient | none
 //! metric = "val_loss"      # the reported key it watches (default: [study] metric)
 //! n_startup_trials = 5
 //! n_warmup_steps = 2
@@ -24,8 +24,8 @@ use toml::Spanned;
 use super::parse::{one_of, positive, string, unknown_key, wrong_type};
 use crate::space::toml::{entries, integer, number, Located};
 use crate::study::prune::{
-    Median, NoPruner, Patient, Percentile, Pruner, PrunerError, SuccessiveHalving, Threshold,
-    PRUNER_NAMES,
+    Hyperband, Median, NoPruner, Patient, Percentile, Pruner, PrunerError, SuccessiveHalving,
+    Threshold, PRUNER_NAMES,
 };
 
 /// A pruner as a run file describes it.
@@ -43,6 +43,17 @@ pub enum PrunerKind {
         reduction_factor: i64,
         /// Rungs skipped at the start.
         min_early_stopping_rate: u32,
+        /// Values needed at a rung before promotions.
+        bootstrap_count: usize,
+    },
+    /// Hyperband: successive-halving brackets.
+    Hyperband {
+        /// Steps of bracket 0's first rung.
+        min_resource: i64,
+        /// The step a trial is expected to run to.
+        max_resource: i64,
+        /// Each rung keeps one trial in this many.
+        reduction_factor: i64,
         /// Values needed at a rung before promotions.
         bootstrap_count: usize,
     },
@@ -76,6 +87,21 @@ impl PrunerKind {
                 *min_resource,
                 *reduction_factor,
                 *min_early_stopping_rate,
+                *bootstrap_count,
+            ) {
+                Ok(p) => Box::new(p),
+                // validated when the file was read
+                Err(_) => Box::new(NoPruner),
+            },
+            PrunerKind::Hyperband {
+                min_resource,
+                max_resource,
+                reduction_factor,
+                bootstrap_count,
+            } => match Hyperband::new(
+                *min_resource,
+                *max_resource,
+                *reduction_factor,
                 *bootstrap_count,
             ) {
                 Ok(p) => Box::new(p),
@@ -127,6 +153,16 @@ impl std::fmt::Display for PrunerKind {
                 "asha (min_resource = {}, reduction_factor = {reduction_factor}, \
                  min_early_stopping_rate = {min_early_stopping_rate}, bootstrap_count = {bootstrap_count})",
                 min_resource.map_or("auto".to_string(), |m| m.to_string())
+            ),
+            PrunerKind::Hyperband {
+                min_resource,
+                max_resource,
+                reduction_factor,
+                bootstrap_count,
+            } => write!(
+                f,
+                "hyperband (min_resource = {min_resource}, max_resource = {max_resource}, \
+                 reduction_factor = {reduction_factor}, bootstrap_count = {bootstrap_count})"
             ),
             PrunerKind::Threshold(t) => write!(
                 f,
@@ -181,6 +217,12 @@ pub fn pruner_keys(kind: &str) -> &'static [&'static str] {
             "min_resource",
             "reduction_factor",
             "min_early_stopping_rate",
+            "bootstrap_count",
+        ],
+        "hyperband" => &[
+            "min_resource",
+            "max_resource",
+            "reduction_factor",
             "bootstrap_count",
         ],
         "threshold" => &["lower", "upper", "n_warmup_steps", "interval_steps"],
@@ -318,6 +360,28 @@ fn read_kind(
                         min_resource,
                         reduction_factor,
                         min_early_stopping_rate: rate,
+                        bootstrap_count: bootstrap,
+                    }
+                }),
+            )
+        }
+        "hyperband" => {
+            let Some(mv) = get("max_resource") else {
+                return Err(Located::new(
+                    span,
+                    format!("[{table}] kind = \"hyperband\" needs max_resource = an integer >= 1 (the last step a trial reports)"),
+                ));
+            };
+            let max_resource = positive(mv, &what("max_resource"), 1)? as i64;
+            let min_resource = int("min_resource", 1, 1)?;
+            let reduction_factor = int("reduction_factor", 2, 3)?;
+            let bootstrap = int("bootstrap_count", 0, 0)? as usize;
+            checked(
+                Hyperband::new(min_resource, max_resource, reduction_factor, bootstrap).map(|_| {
+                    PrunerKind::Hyperband {
+                        min_resource,
+                        max_resource,
+                        reduction_factor,
                         bootstrap_count: bootstrap,
                     }
                 }),

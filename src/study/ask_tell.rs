@@ -10,6 +10,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::SystemTime;
 
+use super::prune::Brackets;
 use crate::algo::{trial_rng, Algorithm};
 use crate::space::{Assignment, Params, Space, SpaceError, Value};
 use crate::trial::{best_trial, HistoryView, IntoTrialResult, Trial, TrialResult, TrialState};
@@ -72,6 +73,8 @@ pub struct Study {
     /// The number the next new trial gets.
     next_number: usize,
     queue: VecDeque<Assignment>,
+    /// When set, the sampler sees only the trials of the asked trial's bracket.
+    brackets: Option<Brackets>,
 }
 
 impl Study {
@@ -89,7 +92,15 @@ impl Study {
             trials: Vec::new(),
             next_number: 0,
             queue: VecDeque::new(),
+            brackets: None,
         }
+    }
+
+    /// Split the history the algorithm sees by bracket (Hyperband's, from
+    /// [`Pruner::sampler_brackets`](crate::Pruner::sampler_brackets)): a trial's parameters are
+    /// then suggested from the trials of its own bracket only. `None`: from every trial.
+    pub fn set_sampler_brackets(&mut self, brackets: Option<Brackets>) {
+        self.brackets = brackets;
     }
 
     /// The search space.
@@ -224,8 +235,17 @@ impl Study {
             Some(a) => a,
             None => {
                 let mut rng = trial_rng(self.seed, number);
-                let view = HistoryView::with_visible(&self.trials, visible);
-                self.algo.suggest(&self.space, &view, &mut rng)
+                match &self.brackets {
+                    None => {
+                        let view = HistoryView::with_visible(&self.trials, visible);
+                        self.algo.suggest(&self.space, &view, &mut rng)
+                    }
+                    Some(b) => {
+                        let (own, visible) = bracket_history(&self.trials, visible, b, number);
+                        let view = HistoryView::with_visible(&own, visible);
+                        self.algo.suggest(&self.space, &view, &mut rng)
+                    }
+                }
             }
         };
         let number = self.push(a, SystemTime::now());
@@ -274,4 +294,26 @@ impl Study {
         t.ended = Some(ended);
         Ok(())
     }
+}
+
+/// The trials of trial `number`'s bracket, in order, and how many of them are at positions
+/// below `visible` in `trials` (those after are seen as pending).
+fn bracket_history(
+    trials: &[Trial],
+    visible: usize,
+    brackets: &Brackets,
+    number: usize,
+) -> (Vec<Trial>, usize) {
+    let own = brackets.of(number);
+    let mut seen = 0;
+    let mut out = Vec::new();
+    for (i, t) in trials.iter().enumerate() {
+        if brackets.of(t.number) == own {
+            if i < visible {
+                seen += 1;
+            }
+            out.push(t.clone());
+        }
+    }
+    (out, seen)
 }

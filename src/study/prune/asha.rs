@@ -108,6 +108,19 @@ impl Pruner for SuccessiveHalving {
     }
 
     fn prune(&self, curves: &mut Curves, trial: usize) -> bool {
+        self.prune_among(curves, trial, |_| true)
+    }
+}
+
+impl SuccessiveHalving {
+    /// [`Pruner::prune`] where trial `trial` competes at each rung only with the trials whose
+    /// numbers `in_group` accepts (Hyperband's bracket).
+    pub(crate) fn prune_among(
+        &self,
+        curves: &mut Curves,
+        trial: usize,
+        in_group: impl Fn(usize) -> bool,
+    ) -> bool {
         let Some((step, value)) = curves.get(trial).and_then(|c| c.last()) else {
             return false;
         };
@@ -127,6 +140,7 @@ impl Pruner for SuccessiveHalving {
             }
             let mut competing: Vec<f64> = curves
                 .iter()
+                .filter(|(n, _)| in_group(*n))
                 .filter_map(|(_, c)| c.rungs.get(rung).copied())
                 .collect();
             if competing.len() <= self.bootstrap_count {

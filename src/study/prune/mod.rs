@@ -15,6 +15,7 @@
 
 mod asha;
 mod curves;
+mod hyperband;
 mod median;
 mod none;
 mod patient;
@@ -25,6 +26,7 @@ mod threshold;
 
 pub use asha::SuccessiveHalving;
 pub use curves::{CurveState, Curves, TrialCurve};
+pub use hyperband::{Brackets, Hyperband};
 pub use median::Median;
 pub use none::NoPruner;
 pub use patient::Patient;
@@ -37,12 +39,19 @@ use std::fmt;
 
 /// Decides whether a running trial should stop, from its learning curve and the others'.
 pub trait Pruner: Send + Sync + fmt::Debug {
-    /// A short name (`median`, `percentile`, `asha`, `threshold`, `patient`, `none`).
+    /// A short name (`median`, `percentile`, `asha`, `hyperband`, `threshold`, `patient`, `none`).
     fn name(&self) -> &'static str;
 
     /// Whether trial `trial` (present in `curves`, just after a report) should stop now.
     /// `curves` is mutable so a pruner can record what it decided on (ASHA's rungs).
     fn prune(&self, curves: &mut Curves, trial: usize) -> bool;
+
+    /// How the study should split its history for the sampler (Hyperband's brackets): when
+    /// `Some`, the parameters of a trial are suggested from the trials of its own bracket only.
+    /// `None` (the default): from every trial.
+    fn sampler_brackets(&self) -> Option<Brackets> {
+        None
+    }
 }
 
 impl Pruner for Box<dyn Pruner> {
@@ -51,6 +60,9 @@ impl Pruner for Box<dyn Pruner> {
     }
     fn prune(&self, curves: &mut Curves, trial: usize) -> bool {
         (**self).prune(curves, trial)
+    }
+    fn sampler_brackets(&self) -> Option<Brackets> {
+        (**self).sampler_brackets()
     }
 }
 
@@ -114,10 +126,11 @@ pub(crate) fn nan_min(values: impl IntoIterator<Item = f64>) -> f64 {
 }
 
 /// The pruner names a run file accepts.
-pub const PRUNER_NAMES: [&str; 6] = [
+pub const PRUNER_NAMES: [&str; 7] = [
     "median",
     "percentile",
     "asha",
+    "hyperband",
     "threshold",
     "patient",
     "none",

@@ -70,6 +70,10 @@ impl Pruner for Patient {
             None => true,
         }
     }
+
+    fn sampler_brackets(&self) -> Option<super::Brackets> {
+        self.wrapped.as_ref().and_then(|p| p.sampler_brackets())
+    }
 }
 
 #[cfg(test)]
