@@ -84,6 +84,14 @@ mod tests {
     }
 
     #[test]
+    fn draws_match_the_python_anchors() {
+        // benches/anchors/run_noisy.py's standard_normal gives these, bit for bit
+        assert_eq!(standard_normal(3, 7), -0.11286941630233158);
+        assert_eq!(standard_normal(0, 0), 0.8775761721921193);
+        assert_eq!(standard_normal(19, 99), 2.0194456986872344);
+    }
+
+    #[test]
     fn four_noisy_problems_over_public_ones() {
         let names: Vec<&str> = all().iter().map(|p| p.name).collect();
         assert_eq!(
