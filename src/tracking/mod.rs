@@ -93,6 +93,17 @@ pub enum TrackingError {
         /// The database path looked for.
         path: PathBuf,
     },
+    /// The database server named by the URI does not answer (or refuses the connection); the
+    /// message has the driver's reason.
+    #[error(
+        "cannot connect to the tracking store: {reason} (check --tracking-uri or HPO_TRACKING_URI)"
+    )]
+    Unreachable {
+        /// The URI as given.
+        uri: String,
+        /// Why the connection failed.
+        reason: String,
+    },
     /// The current directory could not be read to make a path absolute.
     #[error("cannot resolve '{path}': {source}")]
     Io {
@@ -375,7 +386,14 @@ impl Tracker {
             }
             TrackingLocation::Postgres(url) => {
                 let root = absolute(artifact_root.unwrap_or(Path::new(ARTIFACT_DIR_NAME)))?;
-                let store = self::postgres::PgStore::open(url, &root)?;
+                // a server that does not answer is a URI naming no store (exit 2 in the CLI)
+                let store = self::postgres::PgStore::open(url, &root).map_err(|e| match e {
+                    self::postgres::PgError::Connect { .. } => TrackingError::Unreachable {
+                        uri: uri.to_string(),
+                        reason: e.to_string(),
+                    },
+                    other => TrackingError::Store(other.into()),
+                })?;
                 return Ok(Self::with_store(Arc::new(store), root));
             }
         };

@@ -40,7 +40,7 @@ impl std::fmt::Debug for PgStore {
 impl PgStore {
     /// Connects to `url`, migrates its schema and makes sure the "Default" experiment (id 0) exists;
     /// new experiments keep their artifacts under `artifact_root/<id>`.
-    pub fn open(url: &str, artifact_root: &Path) -> Result<Self, StoreError> {
+    pub fn open(url: &str, artifact_root: &Path) -> Result<Self, PgError> {
         let db = PgDatabase::open(url)?;
         let store = PgStore {
             db,
@@ -608,7 +608,13 @@ impl Store for PgStore {
 
 impl From<PgError> for StoreError {
     fn from(e: PgError) -> Self {
-        StoreError::Database(e.to_string())
+        match e {
+            PgError::NewerSchema { found, known } => StoreError::SchemaTooNew {
+                found,
+                supported: known,
+            },
+            other => StoreError::Database(other.to_string()),
+        }
     }
 }
 
