@@ -452,9 +452,16 @@ fn uris_and_default_artifact_root() {
     let mem = Tracker::open("sqlite:///:memory:").unwrap();
     assert_eq!(mem.get_experiment(0).unwrap().name, "Default");
     assert!(matches!(
-        Tracker::open("postgresql://localhost/db"),
+        Tracker::open("mysql://localhost/db"),
         Err(TrackingError::InvalidUri { .. })
     ));
+    // a PostgreSQL URL is understood; a server that does not answer is named in the error
+    let err = Tracker::open("postgresql://postgres@127.0.0.1:1/db").unwrap_err();
+    assert!(
+        matches!(&err, TrackingError::Unreachable { uri, .. } if uri == "postgresql://postgres@127.0.0.1:1/db"),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("127.0.0.1:1"), "{err}");
 }
 
 #[test]

@@ -26,7 +26,9 @@ pub fn exit_code(e: &anyhow::Error) -> i32 {
         }
         if let Some(t) = cause.downcast_ref::<TrackingError>() {
             match t {
-                TrackingError::InvalidUri { .. } | TrackingError::NoStore { .. } => return 2,
+                TrackingError::InvalidUri { .. }
+                | TrackingError::NoStore { .. }
+                | TrackingError::Unreachable { .. } => return 2,
                 TrackingError::Store(s) if store_input(s) => return 2,
                 TrackingError::Artifact(a) if artifact_input(a) => return 2,
                 _ => {}

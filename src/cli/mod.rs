@@ -34,8 +34,9 @@ pub use exit::{exit_code, BadInput};
 #[derive(Parser, Debug)]
 #[command(name = "hpo", version, about, long_about = None)]
 pub struct Cli {
-    /// Tracking store: sqlite:///relative.db, sqlite:////absolute.db or a path (default ./hpo.db;
-    /// MLFLOW_TRACKING_URI is used when neither this nor HPO_TRACKING_URI is set).
+    /// Tracking store: sqlite:///relative.db, sqlite:////absolute.db, a path, or
+    /// postgresql://user@host:port/db (default ./hpo.db; MLFLOW_TRACKING_URI is used when neither
+    /// this nor HPO_TRACKING_URI is set).
     #[arg(long, global = true, env = "HPO_TRACKING_URI")]
     pub tracking_uri: Option<String>,
     /// The command.

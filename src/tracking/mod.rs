@@ -93,6 +93,17 @@ pub enum TrackingError {
         /// The database path looked for.
         path: PathBuf,
     },
+    /// The database server named by the URI does not answer (or refuses the connection); the
+    /// message has the driver's reason.
+    #[error(
+        "cannot connect to the tracking store: {reason} (check --tracking-uri or HPO_TRACKING_URI)"
+    )]
+    Unreachable {
+        /// The URI as given.
+        uri: String,
+        /// Why the connection failed.
+        reason: String,
+    },
     /// The current directory could not be read to make a path absolute.
     #[error("cannot resolve '{path}': {source}")]
     Io {
@@ -117,11 +128,13 @@ pub enum TrackingLocation {
     SqliteFile(PathBuf),
     /// A private in-memory SQLite database (`sqlite:///:memory:`).
     SqliteMemory,
+    /// A PostgreSQL database (`postgresql://user@host:port/db` or `postgres://...`), the URL as given.
+    Postgres(String),
 }
 
 /// Parses a tracking URI: `sqlite:///relative/path.db`, `sqlite:////absolute/path.db`,
-/// `sqlite:///:memory:`, an SQLite file URI (`file:path.db`, `file:///absolute/path.db`) or a
-/// plain file path. The `sqlite:` and `file:` forms may end in `?mode=ro` (see
+/// `sqlite:///:memory:`, an SQLite file URI (`file:path.db`, `file:///absolute/path.db`), a
+/// plain file path or a PostgreSQL URL (`postgresql://user@host:port/db`, also `postgres://`). The `sqlite:` and `file:` forms may end in `?mode=ro` (see
 /// [`uri_is_read_only`]).
 pub fn parse_tracking_uri(uri: &str) -> Result<TrackingLocation, TrackingError> {
     parse_uri(uri).map(|(location, _)| location)
@@ -237,10 +250,7 @@ fn parse_plain(uri: &str) -> Result<TrackingLocation, TrackingError> {
     }
     if let Some((scheme, _)) = trimmed.split_once("://") {
         if scheme.eq_ignore_ascii_case("postgresql") || scheme.eq_ignore_ascii_case("postgres") {
-            return Err(invalid(
-                "the PostgreSQL store is not available yet (only its schema and the search compiler exist); \
-                 use sqlite:/// or a file path",
-            ));
+            return Ok(TrackingLocation::Postgres(trimmed.to_string()));
         }
         if !scheme.is_empty()
             && scheme
@@ -373,6 +383,18 @@ impl Tracker {
             TrackingLocation::SqliteMemory => {
                 let root = absolute(artifact_root.unwrap_or(Path::new(ARTIFACT_DIR_NAME)))?;
                 (SqliteStore::open_in_memory(&root)?, root)
+            }
+            TrackingLocation::Postgres(url) => {
+                let root = absolute(artifact_root.unwrap_or(Path::new(ARTIFACT_DIR_NAME)))?;
+                // a server that does not answer is a URI naming no store (exit 2 in the CLI)
+                let store = self::postgres::PgStore::open(url, &root).map_err(|e| match e {
+                    self::postgres::PgError::Connect { .. } => TrackingError::Unreachable {
+                        uri: uri.to_string(),
+                        reason: e.to_string(),
+                    },
+                    other => TrackingError::Store(other.into()),
+                })?;
+                return Ok(Self::with_store(Arc::new(store), root));
             }
         };
         Ok(Self::with_store(Arc::new(store), default_root))
@@ -764,14 +786,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn postgres_uris_say_the_store_is_not_there_yet() {
+    fn postgres_uris_name_a_postgres_location() {
         for uri in ["postgresql://u@h:5432/db", "postgres://u@h/db"] {
-            let err = parse_tracking_uri(uri).unwrap_err().to_string();
-            assert!(
-                err.contains("PostgreSQL store is not available yet"),
-                "{err}"
+            assert_eq!(
+                parse_tracking_uri(uri).unwrap(),
+                TrackingLocation::Postgres(uri.to_string())
             );
-            assert!(err.contains(uri), "{err}");
         }
     }
 
@@ -793,13 +813,7 @@ mod tests {
             parse_tracking_uri("runs/hpo.db").unwrap(),
             TrackingLocation::SqliteFile("runs/hpo.db".into())
         );
-        for bad in [
-            "",
-            "sqlite://host/x.db",
-            "sqlite:///",
-            "postgresql://u@h/db",
-            "http://x",
-        ] {
+        for bad in ["", "sqlite://host/x.db", "sqlite:///", "http://x"] {
             assert!(
                 matches!(
                     parse_tracking_uri(bad),

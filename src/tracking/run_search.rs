@@ -142,7 +142,7 @@ fn limit_offset(b: &mut Bindings, limit: usize, offset: usize) -> String {
 /// Joins conditions with AND (`1` when there are none).
 fn where_sql(conds: &[String]) -> String {
     if conds.is_empty() {
-        "1".to_string()
+        "1 = 1".to_string()
     } else {
         conds.join(" AND ")
     }
@@ -190,7 +190,17 @@ pub(crate) fn page_ids(
 
 /// The SQL of the general plan and its bound values.
 fn general_sql(q: &ParsedQuery<'_>, limit: usize) -> (String, Bindings) {
-    let mut b = Bindings::default();
+    general_sql_in(q, limit, Bindings::default())
+}
+
+/// The general plan in PostgreSQL's dialect: the SQL selecting up to `limit` run ids of the page and
+/// its bound values.
+pub(crate) fn general_sql_postgres(q: &ParsedQuery<'_>, limit: usize) -> (String, Bindings) {
+    general_sql_in(q, limit, Bindings::postgres())
+}
+
+/// The general plan's SQL with values bound into `b` (whose dialect it is written in).
+fn general_sql_in(q: &ParsedQuery<'_>, limit: usize, mut b: Bindings) -> (String, Bindings) {
     let conds = run_conditions(q, &mut b);
     let order = search::compile_order(&q.order, &mut b);
     let page = limit_offset(&mut b, limit, q.offset);

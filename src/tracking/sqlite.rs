@@ -783,21 +783,22 @@ fn experiment_for_new_run(
     Ok((stage.parse()?, location))
 }
 
-/// A new run, validated and named, ready to insert (now or from the write queue).
-struct NewRunRow {
-    run_id: RunId,
-    experiment_id: ExperimentId,
-    run_name: String,
-    start_time: i64,
-    parent_run_id: Option<RunId>,
-    user: String,
-    tags: Vec<RunTag>,
-    params: Vec<Param>,
+/// A new run, validated and named, ready to insert (now or from the write queue); shared with the
+/// PostgreSQL store.
+pub(crate) struct NewRunRow {
+    pub(crate) run_id: RunId,
+    pub(crate) experiment_id: ExperimentId,
+    pub(crate) run_name: String,
+    pub(crate) start_time: i64,
+    pub(crate) parent_run_id: Option<RunId>,
+    pub(crate) user: String,
+    pub(crate) tags: Vec<RunTag>,
+    pub(crate) params: Vec<Param>,
 }
 
 impl NewRunRow {
     /// Checks `new_run` (limits, name) and settles its id, name, tags, user and start time.
-    fn prepare(new_run: NewRun) -> Result<Self, StoreError> {
+    pub(crate) fn prepare(new_run: NewRun) -> Result<Self, StoreError> {
         let NewRun {
             experiment_id,
             run_name,
@@ -858,7 +859,7 @@ impl NewRunRow {
     }
 
     /// The run's info once inserted into an experiment whose artifacts are at `location`.
-    fn info(&self, location: &str) -> RunInfo {
+    pub(crate) fn info(&self, location: &str) -> RunInfo {
         RunInfo {
             run_id: self.run_id.clone(),
             experiment_id: self.experiment_id,
@@ -943,7 +944,7 @@ fn write_tags_and_metrics(
 }
 
 /// The end time stored with `status`: a terminal status ends now unless `end_time` is given.
-fn end_time_for(status: RunStatus, end_time: Option<i64>) -> Option<i64> {
+pub(crate) fn end_time_for(status: RunStatus, end_time: Option<i64>) -> Option<i64> {
     if status.is_terminal() {
         Some(end_time.unwrap_or_else(now_ms))
     } else {

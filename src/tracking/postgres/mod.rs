@@ -1,18 +1,22 @@
-//! The PostgreSQL backend (work in progress, issue 19): a connection [`pool`], the [`schema`] with its
-//! forward migrations ([`migrate`]), [`PgDatabase`], which opens and migrates a database, atomic trial number [`claim`]s and [`trial_lease`]s. The
-//! [`Store`](super::store::Store) implementation on top of it is not written yet; the search compiler's
-//! PostgreSQL dialect is in [`super::search::postgres`].
+//! The PostgreSQL backend (issue 19): a connection [`pool`], the [`schema`] with its forward migrations
+//! ([`migrate`]), [`PgDatabase`], which opens and migrates a database, atomic trial number [`claim`]s and
+//! [`trial_lease`]s, and [`PgStore`], the [`Store`](super::store::Store) on top of it (reads in `rows`, run
+//! writes in `writes`); searches use the search compiler's PostgreSQL dialect ([`super::search::postgres`]).
 
 pub mod claim;
 pub mod error;
 pub mod migrate;
 pub mod pool;
+mod rows;
 pub mod schema;
+pub mod store;
 pub mod trial_lease;
+mod writes;
 
 pub use error::PgError;
 pub use pool::{Conn, Pool};
 pub use schema::SCHEMA_VERSION;
+pub use store::PgStore;
 
 /// An open, migrated PostgreSQL tracking database.
 pub struct PgDatabase {

@@ -1,0 +1,625 @@
+//! [`PgStore`]: the tracking [`Store`] on a PostgreSQL database. Every write is one transaction,
+//! committed before the call returns: the queued writes of [`Store::log_batch_queued`] and friends are
+//! synchronous here (the trait's defaults). The model registry is not kept on PostgreSQL
+//! ([`Store::registry`] is `None`).
+
+use std::path::{Path, PathBuf};
+
+use postgres::{GenericClient, Transaction};
+
+use super::rows::{
+    experiment_id_by_name, read_experiment, read_run, read_run_data, read_run_row,
+    require_experiment,
+};
+use super::writes::{insert_metrics, insert_param, read_history, upsert_tag};
+use super::{PgDatabase, PgError};
+use crate::tracking::run_search;
+use crate::tracking::search;
+use crate::tracking::sqlite::{end_time_for, NewRunRow};
+use crate::tracking::store::*;
+
+/// Runs `sql` after this, a recursive query naming the descendants of run `$1` (`descendants (id)`).
+const DESCENDANTS: &str = "WITH RECURSIVE descendants (id) AS (
+    SELECT run_uuid FROM runs WHERE parent_run_id = $1
+    UNION SELECT r.run_uuid FROM runs r JOIN descendants d ON r.parent_run_id = d.id)";
+
+/// The tracking store on a PostgreSQL database.
+pub struct PgStore {
+    db: PgDatabase,
+    artifact_root: PathBuf,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore")
+            .field("artifact_root", &self.artifact_root)
+            .finish()
+    }
+}
+
+impl PgStore {
+    /// Connects to `url`, migrates its schema and makes sure the "Default" experiment (id 0) exists;
+    /// new experiments keep their artifacts under `artifact_root/<id>`.
+    pub fn open(url: &str, artifact_root: &Path) -> Result<Self, PgError> {
+        let db = PgDatabase::open(url)?;
+        let store = PgStore {
+            db,
+            artifact_root: artifact_root.to_path_buf(),
+        };
+        let location = store.location_for(DEFAULT_EXPERIMENT_ID);
+        let now = now_ms();
+        store.db.conn()?.execute(
+            "INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage,
+                 creation_time, last_update_time)
+             VALUES ($1, $2, $3, 'active', $4, $4) ON CONFLICT DO NOTHING",
+            &[
+                &DEFAULT_EXPERIMENT_ID,
+                &DEFAULT_EXPERIMENT_NAME,
+                &location,
+                &now,
+            ],
+        )?;
+        Ok(store)
+    }
+
+    /// The database under the store (claims, leases).
+    pub fn database(&self) -> &PgDatabase {
+        &self.db
+    }
+
+    fn location_for(&self, id: ExperimentId) -> String {
+        self.artifact_root
+            .join(id.to_string())
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    /// Runs `f` in one transaction, committed when it returns `Ok`.
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&mut Transaction<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.db.conn()?;
+        let mut tx = conn.transaction()?;
+        let out = f(&mut tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+}
+
+/// Run `run_id` (locked until the transaction ends) and its integer key, or `RunNotFound`.
+fn require_run_row(c: &mut impl GenericClient, run_id: &str) -> Result<(RunInfo, i64), StoreError> {
+    validate_run_id(run_id).map_err(|_| StoreError::RunNotFound(run_id.to_string()))?;
+    read_run_row(c, run_id, true)?.ok_or_else(|| StoreError::RunNotFound(run_id.to_string()))
+}
+
+/// Like [`require_run_row`], but a deleted run is an error too.
+fn require_active_run_row(
+    c: &mut impl GenericClient,
+    run_id: &str,
+) -> Result<(RunInfo, i64), StoreError> {
+    let (info, key) = require_run_row(c, run_id)?;
+    if info.lifecycle_stage == LifecycleStage::Deleted {
+        return Err(StoreError::Deleted {
+            what: "run",
+            id: run_id.to_string(),
+            name: None,
+        });
+    }
+    Ok((info, key))
+}
+
+/// The error for writing to deleted experiment `id`, naming it.
+fn experiment_deleted(c: &mut impl GenericClient, id: ExperimentId) -> StoreError {
+    StoreError::Deleted {
+        what: "experiment",
+        id: id.to_string(),
+        name: read_experiment(c, id).ok().flatten().map(|e| e.name),
+    }
+}
+
+/// Inserts experiment `name`; `Ok(None)` when the name is taken (by a concurrent creator too).
+fn insert_experiment(
+    tx: &mut Transaction<'_>,
+    store: &PgStore,
+    name: &str,
+    artifact_location: Option<&str>,
+    tags: &[ExperimentTag],
+) -> Result<Option<ExperimentId>, StoreError> {
+    let now = now_ms();
+    let Some(row) = tx.query_opt(
+        "INSERT INTO experiments (name, artifact_location, lifecycle_stage, creation_time, last_update_time)
+         VALUES ($1, '', 'active', $2, $2) ON CONFLICT (name) DO NOTHING RETURNING experiment_id",
+        &[&name, &now],
+    )?
+    else {
+        return Ok(None);
+    };
+    let id: ExperimentId = row.get(0);
+    let location = artifact_location
+        .map(str::to_string)
+        .unwrap_or_else(|| store.location_for(id));
+    tx.execute(
+        "UPDATE experiments SET artifact_location = $1 WHERE experiment_id = $2",
+        &[&location, &id],
+    )?;
+    for t in tags {
+        tx.execute(
+            "INSERT INTO experiment_tags (experiment_id, key, value) VALUES ($1, $2, $3)
+             ON CONFLICT (experiment_id, key) DO UPDATE SET value = excluded.value",
+            &[&id, &t.key, &t.value],
+        )?;
+    }
+    Ok(Some(id))
+}
+
+/// Writes a validated batch into active run `run_id`; returns its info.
+fn log_rows(
+    tx: &mut Transaction<'_>,
+    run_id: &str,
+    params: &[Param],
+    metrics: &[Metric],
+    tags: &[RunTag],
+) -> Result<RunInfo, StoreError> {
+    let (mut info, run_key) = require_active_run_row(tx, run_id)?;
+    for p in params {
+        insert_param(tx, run_id, run_key, p)?;
+    }
+    for t in tags {
+        upsert_tag(tx, run_id, t)?;
+    }
+    insert_metrics(tx, run_id, run_key, metrics)?;
+    if let Some(t) = tags.iter().rev().find(|t| t.key == TAG_RUN_NAME) {
+        info.run_name = t.value.clone();
+    }
+    Ok(info)
+}
+
+impl Store for PgStore {
+    fn create_experiment(
+        &self,
+        name: &str,
+        artifact_location: Option<&str>,
+        tags: &[ExperimentTag],
+    ) -> Result<ExperimentId, StoreError> {
+        validate_experiment_name(name)?;
+        for t in tags {
+            validate_experiment_tag(&t.key, &t.value)?;
+        }
+        self.write(|tx| insert_experiment(tx, self, name, artifact_location, tags))?
+            .ok_or_else(|| StoreError::ExperimentNameTaken(name.to_string()))
+    }
+
+    fn get_or_create_experiment(&self, name: &str) -> Result<Experiment, StoreError> {
+        validate_experiment_name(name)?;
+        self.write(|tx| {
+            let id = match insert_experiment(tx, self, name, None, &[])? {
+                Some(id) => id,
+                None => experiment_id_by_name(tx, name)?
+                    .ok_or_else(|| StoreError::ExperimentNotFound(name.to_string()))?,
+            };
+            let exp = require_experiment(tx, id)?;
+            if exp.lifecycle_stage == LifecycleStage::Deleted {
+                return Err(experiment_deleted(tx, id));
+            }
+            Ok(exp)
+        })
+    }
+
+    fn get_experiment(&self, id: ExperimentId) -> Result<Experiment, StoreError> {
+        require_experiment(&mut *self.db.conn()?, id)
+    }
+
+    fn get_experiment_by_name(&self, name: &str) -> Result<Option<Experiment>, StoreError> {
+        let mut conn = self.db.conn()?;
+        match experiment_id_by_name(&mut *conn, name)? {
+            Some(id) => read_experiment(&mut *conn, id),
+            None => Ok(None),
+        }
+    }
+
+    fn list_experiments(&self, view: ViewType) -> Result<Vec<Experiment>, StoreError> {
+        let mut conn = self.db.conn()?;
+        let ids: Vec<ExperimentId> = conn
+            .query(
+                "SELECT experiment_id FROM experiments ORDER BY experiment_id",
+                &[],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(e) = read_experiment(&mut *conn, id)? {
+                if view.includes(e.lifecycle_stage) {
+                    out.push(e);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn rename_experiment(&self, id: ExperimentId, new_name: &str) -> Result<(), StoreError> {
+        validate_experiment_name(new_name)?;
+        self.write(|tx| {
+            let exp = require_experiment(tx, id)?;
+            if exp.name == new_name {
+                return Ok(());
+            }
+            if experiment_id_by_name(tx, new_name)?.is_some() {
+                return Err(StoreError::ExperimentNameTaken(new_name.to_string()));
+            }
+            tx.execute(
+                "UPDATE experiments SET name = $1, last_update_time = $2 WHERE experiment_id = $3",
+                &[&new_name, &now_ms(), &id],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn delete_experiment(&self, id: ExperimentId) -> Result<(), StoreError> {
+        self.write(|tx| {
+            require_experiment(tx, id)?;
+            let now = now_ms();
+            tx.execute(
+                "UPDATE experiments SET lifecycle_stage = 'deleted', last_update_time = $1
+                 WHERE experiment_id = $2",
+                &[&now, &id],
+            )?;
+            tx.execute(
+                "UPDATE runs SET lifecycle_stage = 'deleted', deleted_time = $1,
+                     deleted_with_experiment = true
+                 WHERE experiment_id = $2 AND lifecycle_stage = 'active'",
+                &[&now, &id],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn restore_experiment(&self, id: ExperimentId) -> Result<(), StoreError> {
+        self.write(|tx| {
+            let exp = require_experiment(tx, id)?;
+            if exp.lifecycle_stage == LifecycleStage::Active {
+                return Ok(());
+            }
+            // only the runs deleted by the experiment's deletion come back
+            tx.execute(
+                "UPDATE runs SET lifecycle_stage = 'active', deleted_time = NULL,
+                     deleted_with_experiment = false
+                 WHERE experiment_id = $1 AND lifecycle_stage = 'deleted' AND deleted_with_experiment",
+                &[&id],
+            )?;
+            tx.execute(
+                "UPDATE experiments SET lifecycle_stage = 'active', last_update_time = $1
+                 WHERE experiment_id = $2",
+                &[&now_ms(), &id],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn set_experiment_tag(
+        &self,
+        id: ExperimentId,
+        key: &str,
+        value: &str,
+    ) -> Result<(), StoreError> {
+        validate_experiment_tag(key, value)?;
+        self.write(|tx| {
+            require_experiment(tx, id)?;
+            tx.execute(
+                "INSERT INTO experiment_tags (experiment_id, key, value) VALUES ($1, $2, $3)
+                 ON CONFLICT (experiment_id, key) DO UPDATE SET value = excluded.value",
+                &[&id, &key, &value],
+            )?;
+            tx.execute(
+                "UPDATE experiments SET last_update_time = $1 WHERE experiment_id = $2",
+                &[&now_ms(), &id],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn create_run(&self, new_run: &NewRun) -> Result<RunInfo, StoreError> {
+        let row = NewRunRow::prepare(new_run.clone())?;
+        self.write(|tx| {
+            let exp = require_experiment(tx, row.experiment_id)?;
+            if exp.lifecycle_stage == LifecycleStage::Deleted {
+                return Err(experiment_deleted(tx, row.experiment_id));
+            }
+            if let Some(parent) = &row.parent_run_id {
+                require_run_row(tx, parent)?;
+            }
+            let info = row.info(&exp.artifact_location);
+            let run_key: i64 = tx
+                .query_one(
+                    "INSERT INTO runs (run_uuid, experiment_id, name, status, start_time, end_time,
+                         parent_run_id, user_id, artifact_uri, lifecycle_stage)
+                     VALUES ($1, $2, $3, 'RUNNING', $4, NULL, $5, $6, $7, 'active')
+                     RETURNING run_key",
+                    &[
+                        &info.run_id,
+                        &info.experiment_id,
+                        &info.run_name,
+                        &info.start_time,
+                        &info.parent_run_id,
+                        &info.user_id,
+                        &info.artifact_uri,
+                    ],
+                )?
+                .get(0);
+            for t in &row.tags {
+                // the name tag is already the run's name
+                tx.execute(
+                    "INSERT INTO tags (run_uuid, key, value) VALUES ($1, $2, $3)
+                     ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value",
+                    &[&info.run_id, &t.key, &t.value],
+                )?;
+            }
+            for p in &row.params {
+                insert_param(tx, &info.run_id, run_key, p)?;
+            }
+            Ok(info)
+        })
+    }
+
+    fn get_run(&self, run_id: &str) -> Result<Run, StoreError> {
+        validate_run_id(run_id).map_err(|_| StoreError::RunNotFound(run_id.to_string()))?;
+        read_run(&mut *self.db.conn()?, run_id)?
+            .ok_or_else(|| StoreError::RunNotFound(run_id.to_string()))
+    }
+
+    fn update_run_status(
+        &self,
+        run_id: &str,
+        status: RunStatus,
+        end_time: Option<i64>,
+    ) -> Result<RunInfo, StoreError> {
+        self.write(|tx| {
+            let (mut info, _) = require_active_run_row(tx, run_id)?;
+            let end = end_time_for(status, end_time);
+            tx.execute(
+                "UPDATE runs SET status = $1, end_time = $2 WHERE run_uuid = $3",
+                &[&status.as_str(), &end, &run_id],
+            )?;
+            info.status = status;
+            info.end_time = end;
+            Ok(info)
+        })
+    }
+
+    fn delete_run(&self, run_id: &str) -> Result<(), StoreError> {
+        self.write(|tx| {
+            require_run_row(tx, run_id)?;
+            let now = now_ms();
+            tx.execute(
+                "UPDATE runs SET lifecycle_stage = 'deleted', deleted_time = $1,
+                     deleted_with_experiment = false
+                 WHERE run_uuid = $2",
+                &[&now, &run_id],
+            )?;
+            tx.execute(
+                &format!(
+                    "{DESCENDANTS}
+                     UPDATE runs SET lifecycle_stage = 'deleted', deleted_time = $2,
+                         deleted_with_experiment = false
+                     WHERE run_uuid IN (SELECT id FROM descendants) AND lifecycle_stage = 'active'"
+                ),
+                &[&run_id, &now],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn restore_run(&self, run_id: &str) -> Result<(), StoreError> {
+        self.write(|tx| {
+            let (info, _) = require_run_row(tx, run_id)?;
+            let exp = require_experiment(tx, info.experiment_id)?;
+            if exp.lifecycle_stage == LifecycleStage::Deleted {
+                return Err(experiment_deleted(tx, exp.experiment_id));
+            }
+            let deleted_time: Option<i64> = tx
+                .query_one(
+                    "SELECT deleted_time FROM runs WHERE run_uuid = $1",
+                    &[&run_id],
+                )?
+                .get(0);
+            if let Some(deleted_time) = deleted_time {
+                tx.execute(
+                    &format!(
+                        "{DESCENDANTS}
+                         UPDATE runs SET lifecycle_stage = 'active', deleted_time = NULL,
+                             deleted_with_experiment = false
+                         WHERE run_uuid IN (SELECT id FROM descendants)
+                           AND lifecycle_stage = 'deleted' AND deleted_time = $2"
+                    ),
+                    &[&run_id, &deleted_time],
+                )?;
+            }
+            tx.execute(
+                "UPDATE runs SET lifecycle_stage = 'active', deleted_time = NULL,
+                     deleted_with_experiment = false
+                 WHERE run_uuid = $1",
+                &[&run_id],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn log_batch(
+        &self,
+        run_id: &str,
+        params: &[Param],
+        metrics: &[Metric],
+        tags: &[RunTag],
+    ) -> Result<(), StoreError> {
+        validate_batch(params, metrics, tags)?;
+        self.write(|tx| log_rows(tx, run_id, params, metrics, tags).map(|_| ()))
+    }
+
+    fn finish_run(
+        &self,
+        run_id: &str,
+        metrics: &[Metric],
+        tags: &[RunTag],
+        status: RunStatus,
+        end_time: Option<i64>,
+    ) -> Result<RunInfo, StoreError> {
+        validate_batch(&[], metrics, tags)?;
+        self.write(|tx| {
+            let mut info = log_rows(tx, run_id, &[], metrics, tags)?;
+            let end = end_time_for(status, end_time);
+            tx.execute(
+                "UPDATE runs SET status = $1, end_time = $2 WHERE run_uuid = $3",
+                &[&status.as_str(), &end, &run_id],
+            )?;
+            info.status = status;
+            info.end_time = end;
+            Ok(info)
+        })
+    }
+
+    fn delete_tag(&self, run_id: &str, key: &str) -> Result<(), StoreError> {
+        self.write(|tx| {
+            require_active_run_row(tx, run_id)?;
+            let n = tx.execute(
+                "DELETE FROM tags WHERE run_uuid = $1 AND key = $2",
+                &[&run_id, &key],
+            )?;
+            if n == 0 {
+                return Err(StoreError::InvalidArgument(format!(
+                    "run '{run_id}' has no tag '{key}'"
+                )));
+            }
+            Ok(())
+        })
+    }
+
+    fn compare_and_set_tag(
+        &self,
+        run_id: &str,
+        key: &str,
+        expected: Option<&str>,
+        new: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let new_tag = new.map(|v| RunTag::new(key, v));
+        if let Some(t) = &new_tag {
+            validate_tag(t)?;
+        }
+        self.write(|tx| {
+            // the run's row lock serializes every compare-and-set on it, also when the tag is absent
+            require_active_run_row(tx, run_id)?;
+            let current: Option<String> = tx
+                .query_opt(
+                    "SELECT value FROM tags WHERE run_uuid = $1 AND key = $2",
+                    &[&run_id, &key],
+                )?
+                .map(|r| r.get(0));
+            if current.as_deref() != expected {
+                return Ok(false);
+            }
+            match &new_tag {
+                Some(t) => upsert_tag(tx, run_id, t)?,
+                None => {
+                    tx.execute(
+                        "DELETE FROM tags WHERE run_uuid = $1 AND key = $2",
+                        &[&run_id, &key],
+                    )?;
+                }
+            }
+            Ok(true)
+        })
+    }
+
+    fn get_metric_history(&self, run_id: &str, key: &str) -> Result<Vec<Metric>, StoreError> {
+        let mut conn = self.db.conn()?;
+        validate_run_id(run_id).map_err(|_| StoreError::RunNotFound(run_id.to_string()))?;
+        let (_, run_key) = read_run_row(&mut *conn, run_id, false)?
+            .ok_or_else(|| StoreError::RunNotFound(run_id.to_string()))?;
+        read_history(&mut *conn, run_key, key)
+    }
+
+    fn search_runs(&self, query: &RunsQuery) -> Result<RunPage, StoreError> {
+        let parsed = run_search::parse(query)?;
+        let (sql, b) = run_search::general_sql_postgres(&parsed, query.max_results + 1);
+        let values = search::postgres::to_sql_params(&b);
+        let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = values
+            .iter()
+            .map(|v| v.as_ref() as &(dyn postgres::types::ToSql + Sync))
+            .collect();
+        let mut conn = self.db.conn()?;
+        let mut tx = conn.build_transaction().read_only(true).start()?;
+        let mut ids: Vec<String> = tx
+            .query(sql.as_str(), &refs)?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let has_more = ids.len() > query.max_results;
+        ids.truncate(query.max_results);
+        let mut runs = Vec::with_capacity(ids.len());
+        for id in &ids {
+            let (info, key) = read_run_row(&mut tx, id, false)?
+                .ok_or_else(|| StoreError::RunNotFound(id.clone()))?;
+            let data = read_run_data(&mut tx, id, key)?;
+            runs.push(Run { info, data });
+        }
+        tx.commit()?;
+        let next_page_token = has_more.then(|| {
+            search::encode_page_token(parsed.offset + query.max_results, parsed.fingerprint)
+        });
+        Ok(RunPage {
+            runs,
+            next_page_token,
+        })
+    }
+
+    fn count_runs(&self, experiment_id: ExperimentId, view: ViewType) -> Result<usize, StoreError> {
+        let stage: Option<&str> = match view {
+            ViewType::ActiveOnly => Some("active"),
+            ViewType::DeletedOnly => Some("deleted"),
+            ViewType::All => None,
+        };
+        let n: i64 = self
+            .db
+            .conn()?
+            .query_one(
+                "SELECT COUNT(*) FROM runs WHERE experiment_id = $1
+                 AND ($2::text IS NULL OR lifecycle_stage = $2::text)",
+                &[&experiment_id, &stage],
+            )?
+            .get(0);
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
+    fn child_run_ids(&self, run_id: &str) -> Result<Vec<RunId>, StoreError> {
+        Ok(self
+            .db
+            .conn()?
+            .query(
+                "SELECT run_uuid FROM runs WHERE parent_run_id = $1
+                 AND lifecycle_stage = 'active' ORDER BY start_time, run_uuid",
+                &[&run_id],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect())
+    }
+}
+
+impl From<PgError> for StoreError {
+    fn from(e: PgError) -> Self {
+        match e {
+            PgError::NewerSchema { found, known } => StoreError::SchemaTooNew {
+                found,
+                supported: known,
+            },
+            other => StoreError::Database(other.to_string()),
+        }
+    }
+}
+
+impl From<postgres::Error> for StoreError {
+    fn from(e: postgres::Error) -> Self {
+        StoreError::Database(PgError::Sql(e).to_string())
+    }
+}
