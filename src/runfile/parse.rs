@@ -278,6 +278,19 @@ fn parse_size(text: &str) -> Option<u64> {
     (0.0..1.0e18).contains(&bytes).then_some(bytes as u64)
 }
 
+/// A finite number.
+fn finite(v: &Spanned<DeValue<'_>>, what: &str) -> Result<f64, Located> {
+    match number(v) {
+        Some(Ok(x)) if x.is_finite() => Ok(x),
+        Some(Ok(x)) => Err(Located::new(
+            v.span(),
+            format!("{what} must be a finite number, got {x}"),
+        )),
+        Some(Err(e)) => Err(e),
+        None => Err(wrong_type(v, what, "a number")),
+    }
+}
+
 fn read_study(t: &DeTable<'_>) -> Result<StudySettings, Located> {
     let mut s = StudySettings::default();
     for (k, v) in entries(t) {
@@ -303,29 +316,9 @@ fn read_study(t: &DeTable<'_>) -> Result<StudySettings, Located> {
             "seed" => s.seed = Some(positive(v, &what, 0)? as u64),
             "metric" => s.metric = string(v, &what)?,
             "score_metric" => s.score_metric = Some(string(v, &what)?),
-            "minimum" => match number(v) {
-                Some(Ok(x)) if x.is_finite() => s.minimum = Some(x),
-                Some(Ok(x)) => {
-                    return Err(Located::new(
-                        v.span(),
-                        format!("{what} must be a finite number, got {x}"),
-                    ))
-                }
-                Some(Err(e)) => return Err(e),
-                None => return Err(wrong_type(v, &what, "a number")),
-            },
+            "minimum" => s.minimum = Some(finite(v, &what)?),
             "timeout" => s.timeout = Some(duration(v, &what)?),
-            "loss_threshold" => match number(v) {
-                Some(Ok(x)) if x.is_finite() => s.loss_threshold = Some(x),
-                Some(Ok(x)) => {
-                    return Err(Located::new(
-                        v.span(),
-                        format!("{what} must be a finite number, got {x}"),
-                    ))
-                }
-                Some(Err(e)) => return Err(e),
-                None => return Err(wrong_type(v, &what, "a number")),
-            },
+            "loss_threshold" => s.loss_threshold = Some(finite(v, &what)?),
             "no_progress" => s.no_progress = Some(positive(v, &what, 1)?),
             _ => return Err(unknown_key(k, "study", &STUDY_KEYS)),
         }
