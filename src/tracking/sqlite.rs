@@ -331,29 +331,39 @@ impl SqliteStore {
         Self::setup_with(conn, path, artifact_root, false)
     }
 
+    /// The store's value around an open connection (nothing is read or written).
+    fn with_connection(
+        conn: Connection,
+        path: PathBuf,
+        artifact_root: &Path,
+        read_only: bool,
+    ) -> Self {
+        let on_disk = path != Path::new(":memory:");
+        SqliteStore {
+            shared: Arc::new(Shared {
+                conn: Mutex::new(conn),
+                queue: WriteQueue::default(),
+                pacer: CommitPacer::new(&path),
+                file: StoreFile::new(on_disk.then_some(path.as_path())),
+            }),
+            path,
+            artifact_root: artifact_root.to_path_buf(),
+            flusher: OnceLock::new(),
+            known: KnownRuns::default(),
+            read_only,
+        }
+    }
+
     fn setup_with(
         conn: Connection,
         path: PathBuf,
         artifact_root: &Path,
         read_only: bool,
     ) -> Result<Self, StoreError> {
-        let on_disk = path != Path::new(":memory:");
         conn.busy_timeout(BUSY_TIMEOUT)?;
         if read_only {
             read_only::check_schema(&conn, &path)?;
-            return Ok(SqliteStore {
-                shared: Arc::new(Shared {
-                    conn: Mutex::new(conn),
-                    queue: WriteQueue::default(),
-                    pacer: CommitPacer::new(&path),
-                    file: StoreFile::new(on_disk.then_some(path.as_path())),
-                }),
-                path,
-                artifact_root: artifact_root.to_path_buf(),
-                flusher: OnceLock::new(),
-                known: KnownRuns::default(),
-                read_only: true,
-            });
+            return Ok(Self::with_connection(conn, path, artifact_root, true));
         }
         let mut attempt = 0;
         loop {
@@ -390,19 +400,7 @@ impl SqliteStore {
         // Migrations may rebuild referenced tables, so foreign keys are enforced only after them
         // (the bundled SQLite enforces them by default).
         conn.pragma_update(None, "foreign_keys", "OFF")?;
-        let store = SqliteStore {
-            shared: Arc::new(Shared {
-                conn: Mutex::new(conn),
-                queue: WriteQueue::default(),
-                pacer: CommitPacer::new(&path),
-                file: StoreFile::new(on_disk.then_some(path.as_path())),
-            }),
-            path,
-            artifact_root: artifact_root.to_path_buf(),
-            flusher: OnceLock::new(),
-            known: KnownRuns::default(),
-            read_only: false,
-        };
+        let store = Self::with_connection(conn, path, artifact_root, false);
         store.migrate()?;
         store.lock().pragma_update(None, "foreign_keys", "ON")?;
         Ok(store)
