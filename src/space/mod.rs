@@ -657,13 +657,7 @@ impl SpaceInner {
         path: &str,
         out: &mut Vec<(String, Value)>,
     ) {
-        let join = |k: &str| {
-            if path.is_empty() {
-                k.to_string()
-            } else {
-                format!("{path}.{k}")
-            }
-        };
+        let join = |k: &str| dotted(path, k);
         match node {
             CNode::Const(v) => flatten_const(path, v, out),
             CNode::Map(items) => {
@@ -804,16 +798,19 @@ fn describe_support(name: &str, n: &Numeric) -> String {
     }
 }
 
+/// The key `k` under the dotted `path` (`k` itself at the top).
+pub(crate) fn dotted(path: &str, k: &str) -> String {
+    if path.is_empty() {
+        k.to_string()
+    } else {
+        format!("{path}.{k}")
+    }
+}
+
 /// A constant at `path` as scalars: maps and lists of non-scalars by dotted path, a list of
 /// scalars as its JSON text. Nothing for the empty path (a space that is one constant).
 fn flatten_const(path: &str, v: &Value, out: &mut Vec<(String, Value)>) {
-    let key = |k: &str| {
-        if path.is_empty() {
-            k.to_string()
-        } else {
-            format!("{path}.{k}")
-        }
-    };
+    let key = |k: &str| dotted(path, k);
     match v {
         Value::Map(m) => {
             for (k, x) in m {

@@ -126,13 +126,7 @@ fn find_param<'a>(node: &'a Node, label: &str) -> Option<&'a Node> {
 /// The constants' recorded keys under `node` (every branch), as [`super::SpaceInner::constants`]
 /// names them, with the longest text recorded under each.
 fn keys_of(node: &Node, path: &str, out: &mut BTreeMap<String, usize>) {
-    let join = |k: &str| {
-        if path.is_empty() {
-            k.to_string()
-        } else {
-            format!("{path}.{k}")
-        }
-    };
+    let join = |k: &str| super::dotted(path, k);
     match node {
         Node::Const(v) => {
             let mut flat = Vec::new();
