@@ -121,53 +121,42 @@ pub fn run(
     result
 }
 
-struct Pipe {
-    fd: Option<RawFd>,
-    reader: Option<Box<dyn Read + Send>>,
-}
+/// One of the program's output pipes, read without blocking until end-of-file.
+struct Pipe(Option<std::fs::File>);
 
 impl Pipe {
-    fn new<R: Read + AsRawFd + Send + 'static>(r: Option<R>) -> Pipe {
-        match r {
-            Some(r) => {
-                let fd = r.as_raw_fd();
-                // SAFETY: fcntl on a descriptor owned by `r`, which lives in this Pipe.
-                unsafe {
-                    let flags = libc::fcntl(fd, libc::F_GETFL);
-                    libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
-                }
-                Pipe {
-                    fd: Some(fd),
-                    reader: Some(Box::new(r)),
-                }
+    fn new(r: Option<impl Into<std::os::fd::OwnedFd>>) -> Pipe {
+        Pipe(r.map(|r| {
+            let file = std::fs::File::from(r.into());
+            // SAFETY: fcntl on the descriptor `file` owns.
+            unsafe {
+                let fd = file.as_raw_fd();
+                let flags = libc::fcntl(fd, libc::F_GETFL);
+                libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
             }
-            None => Pipe {
-                fd: None,
-                reader: None,
-            },
-        }
+            file
+        }))
     }
 
     fn is_open(&self) -> bool {
-        self.reader.is_some()
+        self.0.is_some()
+    }
+
+    fn fd(&self) -> Option<RawFd> {
+        self.0.as_ref().map(AsRawFd::as_raw_fd)
     }
 
     /// Read what is there; close on end-of-file or error.
     fn drain(&mut self, buf: &mut [u8], mut take: impl FnMut(&[u8])) {
-        while let Some(r) = &mut self.reader {
+        while let Some(r) = &mut self.0 {
             match r.read(buf) {
-                Ok(0) => self.close(),
+                Ok(0) => self.0 = None,
                 Ok(n) => take(&buf[..n]),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => self.close(),
+                Err(_) => self.0 = None,
             }
         }
-    }
-
-    fn close(&mut self) {
-        self.reader = None;
-        self.fd = None;
     }
 }
 
@@ -268,7 +257,7 @@ fn watch(
             soonest(held_killed_at.map_or(exited, |t| t) + DRAIN);
         }
         let mut fds: Vec<libc::pollfd> = Vec::with_capacity(3);
-        for fd in [out.fd, err.fd].into_iter().flatten() {
+        for fd in [out.fd(), err.fd()].into_iter().flatten() {
             fds.push(libc::pollfd {
                 fd,
                 events: libc::POLLIN,
