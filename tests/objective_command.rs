@@ -3,6 +3,9 @@
 
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::proc::{alive, pids};
 use hpo::objective::command::{parse_result, CommandObjective};
 use hpo::tracking::{Recorder, RunStatus, Tracker};
 use hpo::{hp, Fmin, Random, Space, Status, TrialState};
@@ -136,24 +139,6 @@ esac"#;
 /// A tracker in a new temporary directory.
 fn tracker_in(dir: &tempfile::TempDir) -> Tracker {
     Tracker::open(&format!("sqlite:///{}", dir.path().join("t.db").display())).unwrap()
-}
-
-/// Whether process `pid` is still running (a zombie counts as gone).
-fn alive(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-        s.rsplit(')')
-            .next()
-            .is_some_and(|r| !r.trim_start().starts_with('Z'))
-    })
-}
-
-/// The pids written one per line to `path`.
-fn pids(path: &std::path::Path) -> Vec<i32> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.trim().parse().ok())
-        .collect()
 }
 
 /// One trial of `script` (sh) with a per-trial timeout; returns the trial and the seconds taken.

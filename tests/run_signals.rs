@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::proc::{alive, pids};
 use hpo::tracking::recorder::TAG_FAILURE_REASON;
 use hpo::tracking::{RunStatus, Tracker};
 
@@ -44,27 +47,10 @@ fn start(dir: &Path, file: &Path) -> Child {
         .expect("the binary runs")
 }
 
-fn pids(dir: &Path) -> Vec<i32> {
-    std::fs::read_to_string(dir.join("pids"))
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.trim().parse().ok())
-        .collect()
-}
-
-/// Whether process `pid` is still running (a zombie counts as gone).
-fn alive(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-        s.rsplit(')')
-            .next()
-            .is_some_and(|r| !r.trim_start().starts_with('Z'))
-    })
-}
-
 /// Wait until the two sleeping trials and their grandchildren (4 pids) are up.
 fn wait_for_sleepers(dir: &Path) {
     let until = Instant::now() + Duration::from_secs(30);
-    while pids(dir).len() < 4 {
+    while pids(&dir.join("pids")).len() < 4 {
         assert!(Instant::now() < until, "the sleeping trials never started");
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -100,7 +86,7 @@ fn finish(mut child: Child, limit: Duration) -> (Option<i32>, String, String, Du
 
 fn assert_gone(dir: &Path) {
     std::thread::sleep(Duration::from_millis(300));
-    for pid in pids(dir) {
+    for pid in pids(&dir.join("pids")) {
         assert!(!alive(pid), "trial process {pid} outlived hpo");
     }
     let left: Vec<_> = std::fs::read_dir(dir.join("tmp"))
