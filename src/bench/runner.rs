@@ -98,7 +98,7 @@ impl BenchProblem {
                 }
                 // check the placeholders now rather than in every study
                 let refs: Vec<&str> = labels.iter().map(String::as_str).collect();
-                CommandObjective::new(argv.clone(), &refs)
+                CommandObjective::check(argv, &refs)
                     .map_err(|e| format!("{}: {e}", path.display()))?;
                 (
                     ProblemObjective::Command {

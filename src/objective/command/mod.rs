@@ -206,20 +206,7 @@ impl CommandObjective {
     /// A command objective running `argv` (placeholders checked against `labels`: the space's
     /// parameters and top-level constants).
     pub fn new(argv: Vec<String>, labels: &[&str]) -> Result<Self, CommandError> {
-        if argv.is_empty() || argv[0].trim().is_empty() {
-            return Err(CommandError::Empty);
-        }
-        for a in &argv {
-            for p in placeholders(a) {
-                let own = TRIAL_PLACEHOLDERS.contains(&p.as_str());
-                if own && labels.contains(&p.as_str()) {
-                    return Err(CommandError::AmbiguousPlaceholder(p));
-                }
-                if !own && !labels.contains(&p.as_str()) {
-                    return Err(CommandError::UnknownPlaceholder(p));
-                }
-            }
-        }
+        Self::check(&argv, labels)?;
         let scratch = scratch::create()?;
         let key = scratch::key_of(scratch.path());
         Ok(CommandObjective {
@@ -255,6 +242,26 @@ impl CommandObjective {
     pub fn output_limit(mut self, bytes: u64) -> Self {
         self.output_limit = bytes;
         self
+    }
+
+    /// Check a command without making an objective (no scratch directory): a program is given,
+    /// and every placeholder names one of `labels` or `trial`/`run_id`, which no label shadows.
+    pub fn check(argv: &[String], labels: &[&str]) -> Result<(), CommandError> {
+        if argv.is_empty() || argv[0].trim().is_empty() {
+            return Err(CommandError::Empty);
+        }
+        for a in argv {
+            for p in placeholders(a) {
+                let own = TRIAL_PLACEHOLDERS.contains(&p.as_str());
+                if own && labels.contains(&p.as_str()) {
+                    return Err(CommandError::AmbiguousPlaceholder(p));
+                }
+                if !own && !labels.contains(&p.as_str()) {
+                    return Err(CommandError::UnknownPlaceholder(p));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Kill a trial that runs longer than this.
