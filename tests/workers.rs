@@ -193,3 +193,30 @@ fn reports_reach_observers_while_the_trial_runs_at_parallelism_1() {
     };
     assert_eq!(xs(&r), xs(&again));
 }
+
+#[test]
+fn a_study_without_a_seed_runs_its_trials_in_parallel() {
+    // without a seed nothing waits for reproducibility: a slot is filled as soon as it frees
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let (running, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let objective = |p: &Params| {
+        let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+        most.fetch_max(now, Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(100));
+        running.fetch_sub(1, Ordering::SeqCst);
+        p.f64("x")
+    };
+    let space = space();
+    let r = Fmin::new(&objective, &space)
+        .max_evals(8)
+        .parallelism(4)
+        .run()
+        .unwrap();
+    assert_eq!(r.trials.len(), 8);
+    assert_eq!(
+        most.load(Ordering::SeqCst),
+        4,
+        "an unseeded study at parallelism 4 ran at most {} trials at once",
+        most.load(Ordering::SeqCst)
+    );
+}

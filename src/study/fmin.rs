@@ -582,7 +582,7 @@ fn drive<'s, O: Objective>(
             {
                 first_unfinished += 1;
             }
-            if first_unfinished < visible {
+            if cfg.deterministic && first_unfinished < visible {
                 break; // wait for the trial that makes the next suggestion reproducible
             }
             let asked = study.ask_with_visible(visible);
