@@ -19,6 +19,7 @@ mod resume;
 mod run;
 mod runs;
 mod server;
+mod shared_study;
 mod signals;
 mod space_json;
 mod trial_server;

@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::output::{json, num};
 use super::progress::Progress;
 use super::resume::{lease_keeper, resume_study};
+use super::shared_study::StudySpec;
 use super::signals::SignalWatch;
 use super::{open_tracker, BadInput};
 use crate::algo::{self, ALGORITHM_NAMES};
@@ -17,6 +18,7 @@ use crate::runfile::{ObjectiveSpec, RunFile};
 use crate::space::Params;
 use crate::study::prune::PruneSummary;
 use crate::study::{Fmin, Interrupt, Objective};
+use crate::tracking::shared::{worker_name, SharedStudy, SharedStudyOptions};
 use crate::tracking::Recorder;
 use crate::trial::TrialState;
 
@@ -218,6 +220,19 @@ struct RunOut {
 
 pub(crate) fn run(a: RunArgs, uri: &Option<String>) -> anyhow::Result<()> {
     let rf = load(&a.file)?;
+    // the text as read, stored with a shared study for `hpo worker` (the file was just read)
+    let text = std::fs::read_to_string(&a.file).unwrap_or_default();
+    run_file(rf, &text, a, uri)
+}
+
+/// Runs the study of run file `rf` (read from `text`) as `hpo run` does; `hpo worker` comes
+/// here with the run file stored with the study.
+pub(super) fn run_file(
+    rf: RunFile,
+    text: &str,
+    a: RunArgs,
+    uri: &Option<String>,
+) -> anyhow::Result<()> {
     for w in &rf.warnings {
         eprintln!("warning: {w}");
     }
@@ -271,16 +286,68 @@ pub(crate) fn run(a: RunArgs, uri: &Option<String>) -> anyhow::Result<()> {
         mlflow,
     } = objective(&rf, &uri_text, a.seed.or(study.seed).unwrap_or(0))?;
     let tracker = open_tracker(uri)?;
-    let (resumed, lease) = match a.resume {
-        true => resume_study(&tracker, &experiment, &study_name, &rf.space, &study.metric)?
-            .map(|r| (Some(r.study), Some(r.lease)))
-            .unwrap_or_default(),
-        false => (None, None),
-    };
-    let recorder = Recorder::new(&tracker, &experiment)?
+    let mut recorder = Recorder::new(&tracker, &experiment)?
         .study_name(&study_name)
         .metric(&study.metric);
-    let (mut recorder, lease_keeper) = lease_keeper(&tracker, recorder, lease);
+    // the study is shared with every other process running it on this store
+    let spec = StudySpec {
+        run_file: text.to_string(),
+        path: std::path::absolute(&rf.path)
+            .unwrap_or_else(|_| rf.path.clone())
+            .display()
+            .to_string(),
+        algo: study.algo.clone(),
+        seed: a.seed.or(study.seed),
+        experiment: experiment.clone(),
+    };
+    let joined = super::shared_study::join(
+        &tracker,
+        recorder.experiment_id(),
+        &study_name,
+        &rf.space,
+        &study.metric,
+        &spec,
+        study.max_evals,
+        study.retries,
+        a.resume,
+    )?;
+    let mut resumed = None;
+    let mut keeper = None;
+    let mut coordinator = None;
+    match joined {
+        Some(j) => {
+            study.max_evals = j.max_evals;
+            recorder = match j.created {
+                true => recorder.study_run_id(&j.study_run_id),
+                false => recorder.resume(&j.study_run_id, Default::default()),
+            };
+            let shared = SharedStudy::new(
+                j.board,
+                &j.study_run_id,
+                &worker_name(),
+                &rf.space,
+                &tracker,
+                Some(recorder.handle()),
+                SharedStudyOptions::default(),
+            );
+            recorder = recorder.shared(shared.closer());
+            coordinator = Some(shared);
+        }
+        None => {
+            // a store that cannot share a study: this process runs it alone, under its lease
+            let lease = match a.resume {
+                true => resume_study(&tracker, &experiment, &study_name, &rf.space, &study.metric)?
+                    .map(|r| {
+                        resumed = Some(r.study);
+                        r.lease
+                    }),
+                false => None,
+            };
+            let (r, k) = lease_keeper(&tracker, recorder, lease);
+            recorder = r;
+            keeper = Some(k);
+        }
+    }
     // a command's trials log into their runs as MLflow clients, through a server of this study
     let server = match mlflow.filter(|_| !a.no_trial_server) {
         Some(slot) => Some(super::trial_server::start(&tracker, &experiment, &slot)?),
@@ -341,10 +408,14 @@ pub(crate) fn run(a: RunArgs, uri: &Option<String>) -> anyhow::Result<()> {
         }
     };
     let watch = SignalWatch::start(interrupt.clone(), hard_exit)?;
+    let mut builder = builder.interrupt(interrupt).observer(recorder);
+    if let Some(keeper) = keeper {
+        builder = builder.observer(keeper);
+    }
+    if let Some(c) = coordinator {
+        builder = builder.coordinator(c);
+    }
     let result = builder
-        .interrupt(interrupt)
-        .observer(recorder)
-        .observer(lease_keeper)
         .observer(Progress::new(&study.metric, a.quiet || a.json))
         .run();
     let signal = watch.received();

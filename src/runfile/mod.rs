@@ -36,7 +36,7 @@ pub use pruner::{pruner_keys, PrunerKind, PrunerSpec};
 pub use read::MAX_RUN_FILE_BYTES;
 
 /// The keys `[study]` accepts.
-pub const STUDY_KEYS: [&str; 11] = [
+pub const STUDY_KEYS: [&str; 12] = [
     "name",
     "algo",
     "max_evals",
@@ -48,6 +48,7 @@ pub const STUDY_KEYS: [&str; 11] = [
     "no_progress",
     "minimum",
     "score_metric",
+    "retries",
 ];
 
 /// The keys `[objective]` accepts.
@@ -185,6 +186,9 @@ pub struct StudySettings {
     /// For `hpo bench` on a noisy objective: the reported metric holding the noiseless value
     /// (e.g. `true_loss`), scored at the trial with the best observed loss.
     pub score_metric: Option<String>,
+    /// How many times a trial whose worker was lost (killed, its machine gone) is run again
+    /// with the same params, in a study shared by many workers (default 0).
+    pub retries: usize,
 }
 
 impl Default for StudySettings {
@@ -201,6 +205,7 @@ impl Default for StudySettings {
             timeout: None,
             loss_threshold: None,
             no_progress: None,
+            retries: 0,
         }
     }
 }

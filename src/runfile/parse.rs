@@ -320,6 +320,7 @@ fn read_study(t: &DeTable<'_>) -> Result<StudySettings, Located> {
             "timeout" => s.timeout = Some(duration(v, &what)?),
             "loss_threshold" => s.loss_threshold = Some(finite(v, &what)?),
             "no_progress" => s.no_progress = Some(positive(v, &what, 1)?),
+            "retries" => s.retries = positive(v, &what, 0)?,
             _ => return Err(unknown_key(k, "study", &STUDY_KEYS)),
         }
     }

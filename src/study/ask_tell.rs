@@ -256,6 +256,70 @@ impl Study {
         }
     }
 
+    /// Merge a trial another worker of a shared study started or finished (see
+    /// [`Coordinator`](super::shared::Coordinator)): added at its number's place, or, when the
+    /// study has it already, updated unless it is finished here (a finished trial never becomes
+    /// running again). Its params must fit the space.
+    pub fn merge_trial(&mut self, trial: &Trial) -> Result<(), StudyError> {
+        let a = self.space.assignment_from_raw(&trial.params.raw())?;
+        let incoming = Trial {
+            params: self.space.params_of(a),
+            ..trial.clone()
+        };
+        match self
+            .trials
+            .binary_search_by_key(&trial.number, |t| t.number)
+        {
+            Ok(i) => {
+                if !self.trials[i].state.is_finished() {
+                    self.trials[i] = incoming;
+                }
+            }
+            Err(i) => self.trials.insert(i, incoming),
+        }
+        self.next_number = self.next_number.max(trial.number + 1);
+        Ok(())
+    }
+
+    /// Like [`Study::ask_with_visible`] for a trial number handed out by a shared study's
+    /// coordinator, with the params to evaluate again when it retries a lost trial.
+    pub(crate) fn ask_claimed(
+        &mut self,
+        number: usize,
+        visible: usize,
+        params: Option<&Params>,
+    ) -> Result<AskedTrial, StudyError> {
+        let a = match params {
+            Some(p) => self.space.assignment_from_raw(&p.raw())?,
+            None => match self.queue.pop_front() {
+                Some(a) => a,
+                None => {
+                    let mut rng = trial_rng(self.seed, number);
+                    let view = HistoryView::with_visible(&self.trials, visible);
+                    self.algo.suggest(&self.space, &view, &mut rng)
+                }
+            },
+        };
+        let trial = Trial {
+            number,
+            params: self.space.params_of(a),
+            state: TrialState::Running,
+            loss: None,
+            last_step: None,
+            metrics: BTreeMap::new(),
+            message: None,
+            started: SystemTime::now(),
+            ended: None,
+        };
+        let params = trial.params.clone();
+        match self.trials.binary_search_by_key(&number, |t| t.number) {
+            Ok(i) => self.trials[i] = trial,
+            Err(i) => self.trials.insert(i, trial),
+        }
+        self.next_number = self.next_number.max(number + 1);
+        Ok(AskedTrial { number, params })
+    }
+
     /// Finish trial `number` with its result (a loss, a [`TrialResult`] or a `Result`). A NaN or
     /// infinite loss, a fail status or an `Err` make it a failed trial.
     pub fn tell(

@@ -19,10 +19,11 @@ use std::time::{Duration, Instant, SystemTime};
 
 use rand::RngExt;
 
-use super::ask_tell::{Study, StudyError};
+use super::ask_tell::{AskedTrial, Study, StudyError};
 use super::interrupt::Interrupt;
 use super::observer::{Control, Observer, StopReason, StudyInfo, TrialReport};
 use super::prune::{CurveState, Curves, NoPruner, PruneShared, Pruner};
+use super::shared::{Claim, Coordinator};
 use super::stop::{LossThreshold, NoProgress};
 use super::workers::Workers;
 use crate::algo::{Algorithm, Tpe};
@@ -277,6 +278,7 @@ pub struct Fmin<'a, O> {
     pruner: Box<dyn Pruner>,
     prune_metric: String,
     prior_curves: Curves,
+    coordinator: Option<Box<dyn Coordinator + 'a>>,
 }
 
 impl<'a, O: Objective> Fmin<'a, O> {
@@ -297,6 +299,7 @@ impl<'a, O: Objective> Fmin<'a, O> {
             pruner: Box::new(NoPruner),
             prune_metric: "loss".into(),
             prior_curves: Curves::new(),
+            coordinator: None,
         }
     }
 
@@ -415,6 +418,15 @@ impl<'a, O: Objective> Fmin<'a, O> {
         self
     }
 
+    /// Run the study with other workers (other processes or machines) through `coordinator`:
+    /// trial numbers and the budget come from it, and the other workers' trials join this
+    /// worker's history before each suggestion (see [`Coordinator`]). `max_evals` then only
+    /// bounds how many trials this worker runs at once.
+    pub fn coordinator(mut self, coordinator: impl Coordinator + 'a) -> Self {
+        self.coordinator = Some(Box::new(coordinator));
+        self
+    }
+
     /// Run the study to its end.
     pub fn run(mut self) -> Result<StudyResult, StudyError> {
         if self.parallelism == 0 {
@@ -475,9 +487,16 @@ impl<'a, O: Objective> Fmin<'a, O> {
         cfg.prune.add_prior(&self.prior_curves);
         let objective = &self.objective;
         let observers = &mut self.observers;
+        let coordinator = self.coordinator.as_deref_mut();
         let stop = std::thread::scope(|s| {
             let mut workers = Workers::new(s, cfg.workers);
-            drive(&mut workers, objective, &mut study, observers, &cfg)
+            let mut driver = Driver {
+                study: &mut study,
+                observers,
+                cfg: &cfg,
+                coordinator,
+            };
+            driver.drive(&mut workers, objective)
         });
         let stop_reason = stop.unwrap_or(StopReason::MaxEvals);
         for o in self.observers.iter_mut() {
@@ -529,147 +548,259 @@ fn with_last_step(result: TrialResult, n: usize, prune: &PruneShared) -> TrialRe
     result
 }
 
-/// The driver loop: hand out trials while there is room, collect results and reports, ask the
-/// observers whether to go on. Returns why it stopped (None: nothing left in flight).
-fn drive<'s, O: Objective>(
-    workers: &mut Workers<'s, '_>,
-    objective: &'s O,
-    study: &mut Study,
-    observers: &mut [Box<dyn Observer + '_>],
-    cfg: &DriveConfig,
-) -> Option<StopReason> {
-    let (tx, rx) = mpsc::channel::<Event>();
-    let p = cfg.parallelism;
-    let mut stop: Option<StopReason> = None;
-    let mut in_flight = 0usize;
-    // the first trial at or after the prior ones that is not finished yet
-    let mut first_unfinished = cfg.prior;
-    // an interrupt wakes the driver through its own channel
-    let _subscription = cfg.interrupt.as_ref().map(|i| {
-        let tx = tx.clone();
-        i.subscribe(move || {
-            let _ = tx.send(Event::Interrupted);
-        })
-    });
-    loop {
-        if stop.is_none() {
-            if let Some(why) = cfg.interrupt.as_ref().and_then(Interrupt::reason) {
-                stop = Some(StopReason::Interrupted(why));
-            }
+/// What the driver works on: the study, the observers, the settings and, for a shared study,
+/// its coordinator.
+struct Driver<'d, 'o, 'c> {
+    study: &'d mut Study,
+    observers: &'d mut [Box<dyn Observer + 'o>],
+    cfg: &'d DriveConfig,
+    coordinator: Option<&'d mut (dyn Coordinator + 'c)>,
+}
+
+/// What the driver does next when it has room for a trial.
+enum Next {
+    /// Start this trial.
+    Start(AskedTrial),
+    /// Nothing to start now: wait for an event (or, `true`, for the coordinator's poll interval).
+    Wait(bool),
+    /// Stop handing out trials.
+    Stop(StopReason),
+}
+
+impl Driver<'_, '_, '_> {
+    /// The next trial to start, in a study of this process alone.
+    fn next_own(&mut self, first_unfinished: &mut usize) -> Next {
+        let cfg = self.cfg;
+        let k = self.study.trials().len();
+        if k >= cfg.max_evals {
+            return Next::Stop(StopReason::MaxEvals);
         }
-        while stop.is_none() && in_flight < cfg.workers {
-            let k = study.trials().len();
-            if k >= cfg.max_evals {
-                stop = Some(StopReason::MaxEvals);
-                break;
-            }
-            if cfg.deadline.is_some_and(|d| Instant::now() >= d) {
-                stop = Some(StopReason::Timeout);
-                break;
-            }
-            let visible = if cfg.deterministic {
-                (k + 1).saturating_sub(p)
-            } else {
-                k
-            };
-            // trials finish in any order, but a trial never becomes unfinished again: the
-            // first unfinished one only moves forward (a scan from the start would make the
-            // driver quadratic in the number of trials)
-            while study
-                .trials()
-                .get(first_unfinished)
-                .is_some_and(|t| t.state.is_finished())
-            {
-                first_unfinished += 1;
-            }
-            if cfg.deterministic && first_unfinished < visible {
-                break; // wait for the trial that makes the next suggestion reproducible
-            }
-            let asked = study.ask_with_visible(visible);
-            let mut attributes = Vec::new();
-            let started = &study.trials()[study.trials().len() - 1]; // the trial just asked
-            for o in observers.iter_mut() {
-                o.on_trial_start(started);
-                attributes.extend(o.trial_attributes(asked.number));
-            }
-            let busy = in_flight;
-            in_flight += 1;
-            cfg.prune.start(asked.number);
-            let tx = tx.clone();
-            let interrupt = cfg.interrupt.clone();
-            let prune = cfg.prune.clone();
-            let job = move || {
-                let ctx = TrialContext {
-                    number: asked.number,
-                    tx: tx.clone(),
-                    attributes,
-                    interrupt,
-                    prune,
-                    pruned: AtomicBool::new(false),
-                    rungs: AtomicUsize::new(0),
-                };
-                let result =
-                    catch_unwind(AssertUnwindSafe(|| objective.evaluate(&asked.params, &ctx)))
-                        .unwrap_or_else(|panic| {
-                            let msg = panic
-                                .downcast_ref::<&str>()
-                                .map(|s| s.to_string())
-                                .or_else(|| panic.downcast_ref::<String>().cloned())
-                                .unwrap_or_else(|| "unknown panic".into());
-                            TrialResult::fail(format!("objective panicked: {msg}"))
-                        });
-                let _ = tx.send(Event::Done(asked.number, result, SystemTime::now()));
-            };
-            workers.run(Box::new(job), busy);
+        if cfg.deadline.is_some_and(|d| Instant::now() >= d) {
+            return Next::Stop(StopReason::Timeout);
         }
-        if in_flight == 0 {
-            break;
+        let visible = self.visible(k, first_unfinished);
+        if cfg.deterministic && *first_unfinished < visible {
+            return Next::Wait(false); // wait for the trial that makes the next suggestion reproducible
         }
-        let event = match cfg.deadline.filter(|_| stop.is_none()) {
-            Some(d) => match rx.recv_timeout(d.saturating_duration_since(Instant::now())) {
-                Ok(e) => e,
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    stop = Some(StopReason::Timeout);
-                    continue;
-                }
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            },
-            None => match rx.recv() {
-                Ok(e) => e,
-                Err(_) => break,
-            },
+        Next::Start(self.study.ask_with_visible(visible))
+    }
+
+    /// The trials shown to the algorithm as they are (those at positions from the result on are
+    /// pending): all of them, or with a seed, those that keep the suggestions reproducible.
+    fn visible(&self, k: usize, first_unfinished: &mut usize) -> usize {
+        // trials finish in any order, but a trial never becomes unfinished again: the first
+        // unfinished one only moves forward (a scan from the start would make the driver
+        // quadratic in the number of trials)
+        while self
+            .study
+            .trials()
+            .get(*first_unfinished)
+            .is_some_and(|t| t.state.is_finished())
+        {
+            *first_unfinished += 1;
+        }
+        if self.cfg.deterministic {
+            (k + 1).saturating_sub(self.cfg.parallelism)
+        } else {
+            k
+        }
+    }
+
+    /// The next trial to start in a shared study: the other workers' trials merged in first,
+    /// then a number claimed from the coordinator. Every trial is shown to the algorithm as
+    /// it is (other workers make the order unreproducible anyway).
+    fn next_shared(&mut self) -> Next {
+        if self.cfg.deadline.is_some_and(|d| Instant::now() >= d) {
+            return Next::Stop(StopReason::Timeout);
+        }
+        let Some(c) = self.coordinator.as_deref_mut() else {
+            return Next::Stop(StopReason::MaxEvals);
         };
-        match event {
-            Event::Interrupted => {
+        let lost = |e: String| Next::Stop(StopReason::Stopped(format!("shared study: {e}")));
+        match c.sync() {
+            Ok(trials) => {
+                for t in &trials {
+                    // a trial whose params do not fit this space is left out of the history
+                    let _ = self.study.merge_trial(t);
+                }
+            }
+            Err(e) => return lost(e),
+        }
+        let (number, params) = match c.claim() {
+            Ok(Claim::Trial { number, params, .. }) => (number, params),
+            Ok(Claim::Wait) => return Next::Wait(true),
+            Ok(Claim::Done) => {
+                // nothing runs elsewhere and no trial can start any more: one last look takes
+                // in every trial that finished since the last one
+                if let Ok(trials) = c.sync() {
+                    for t in &trials {
+                        let _ = self.study.merge_trial(t);
+                    }
+                }
+                return Next::Stop(StopReason::MaxEvals);
+            }
+            Err(e) => return lost(e),
+        };
+        let visible = self.study.trials().len();
+        match self.study.ask_claimed(number, visible, params.as_ref()) {
+            Ok(asked) => Next::Start(asked),
+            Err(e) => lost(format!("trial {number}: {e}")),
+        }
+    }
+
+    /// The driver loop: hand out trials while there is room, collect results and reports, ask
+    /// the observers whether to go on. Returns why it stopped (None: nothing left in flight).
+    fn drive<'s, O: Objective>(
+        &mut self,
+        workers: &mut Workers<'s, '_>,
+        objective: &'s O,
+    ) -> Option<StopReason> {
+        let cfg = self.cfg;
+        let (tx, rx) = mpsc::channel::<Event>();
+        let mut stop: Option<StopReason> = None;
+        let mut in_flight = 0usize;
+        // the first trial at or after the prior ones that is not finished yet
+        let mut first_unfinished = cfg.prior;
+        // an interrupt wakes the driver through its own channel
+        let _subscription = cfg.interrupt.as_ref().map(|i| {
+            let tx = tx.clone();
+            i.subscribe(move || {
+                let _ = tx.send(Event::Interrupted);
+            })
+        });
+        loop {
+            if stop.is_none() {
                 if let Some(why) = cfg.interrupt.as_ref().and_then(Interrupt::reason) {
                     stop = Some(StopReason::Interrupted(why));
                 }
             }
-            Event::Report(n, report) => {
-                let Some(trial) = study.trial(n) else {
+            let mut polling = false;
+            while stop.is_none() && in_flight < cfg.workers {
+                let next = match self.coordinator {
+                    None => self.next_own(&mut first_unfinished),
+                    Some(_) => self.next_shared(),
+                };
+                let asked = match next {
+                    Next::Start(asked) => asked,
+                    Next::Wait(poll) => {
+                        polling = poll;
+                        break;
+                    }
+                    Next::Stop(why) => {
+                        stop = Some(why);
+                        break;
+                    }
+                };
+                let mut attributes = Vec::new();
+                let Some(started) = self.study.trial(asked.number) else {
                     continue;
                 };
-                for o in observers.iter_mut() {
-                    o.on_trial_report(trial, &report);
+                for o in self.observers.iter_mut() {
+                    o.on_trial_start(started);
+                    attributes.extend(o.trial_attributes(asked.number));
                 }
+                // after the observers: the other workers learn the trial's run too
+                if let Some(c) = self.coordinator.as_deref_mut() {
+                    if let Err(e) = c.started(started) {
+                        stop = Some(StopReason::Stopped(format!("shared study: {e}")));
+                    }
+                }
+                let busy = in_flight;
+                in_flight += 1;
+                cfg.prune.start(asked.number);
+                let tx = tx.clone();
+                let interrupt = cfg.interrupt.clone();
+                let prune = cfg.prune.clone();
+                let job = move || {
+                    let ctx = TrialContext {
+                        number: asked.number,
+                        tx: tx.clone(),
+                        attributes,
+                        interrupt,
+                        prune,
+                        pruned: AtomicBool::new(false),
+                        rungs: AtomicUsize::new(0),
+                    };
+                    let result =
+                        catch_unwind(AssertUnwindSafe(|| objective.evaluate(&asked.params, &ctx)))
+                            .unwrap_or_else(|panic| {
+                                let msg = panic
+                                    .downcast_ref::<&str>()
+                                    .map(|s| s.to_string())
+                                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                                    .unwrap_or_else(|| "unknown panic".into());
+                                TrialResult::fail(format!("objective panicked: {msg}"))
+                            });
+                    let _ = tx.send(Event::Done(asked.number, result, SystemTime::now()));
+                };
+                workers.run(Box::new(job), busy);
             }
-            Event::Done(n, result, ended) => {
-                in_flight -= 1;
-                let result = with_last_step(result, n, &cfg.prune);
-                // the number came from this study and finishes once, so this cannot fail
-                if study.finish(n, result, ended).is_err() {
-                    continue;
+            if in_flight == 0 && !(polling && stop.is_none()) {
+                break;
+            }
+            // a shared study waiting for other workers' trials claims again after a while
+            let poll = self
+                .coordinator
+                .as_deref()
+                .filter(|_| polling)
+                .map(|c| Instant::now() + c.poll_interval());
+            let wake = match (cfg.deadline.filter(|_| stop.is_none()), poll) {
+                (Some(d), Some(p)) => Some(d.min(p)),
+                (d, p) => d.or(p),
+            };
+            let event = match wake {
+                Some(w) => match rx.recv_timeout(w.saturating_duration_since(Instant::now())) {
+                    Ok(e) => e,
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        if cfg.deadline.is_some_and(|d| Instant::now() >= d) {
+                            stop.get_or_insert(StopReason::Timeout);
+                        }
+                        continue;
+                    }
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                },
+                None => match rx.recv() {
+                    Ok(e) => e,
+                    Err(_) => break,
+                },
+            };
+            match event {
+                Event::Interrupted => {
+                    if let Some(why) = cfg.interrupt.as_ref().and_then(Interrupt::reason) {
+                        stop = Some(StopReason::Interrupted(why));
+                    }
                 }
-                let Some(trial) = study.trial(n) else {
-                    continue;
-                };
-                for o in observers.iter_mut() {
-                    if let Control::Stop(why) = o.on_trial_end(trial, study.trials()) {
-                        stop.get_or_insert(StopReason::Stopped(why));
+                Event::Report(n, report) => {
+                    let Some(trial) = self.study.trial(n) else {
+                        continue;
+                    };
+                    for o in self.observers.iter_mut() {
+                        o.on_trial_report(trial, &report);
+                    }
+                }
+                Event::Done(n, result, ended) => {
+                    in_flight -= 1;
+                    let result = with_last_step(result, n, &cfg.prune);
+                    // the number came from this study and finishes once, so this cannot fail
+                    if self.study.finish(n, result, ended).is_err() {
+                        continue;
+                    }
+                    let Some(trial) = self.study.trial(n) else {
+                        continue;
+                    };
+                    if let Some(c) = self.coordinator.as_deref_mut() {
+                        if let Err(e) = c.finished(trial) {
+                            stop.get_or_insert(StopReason::Stopped(format!("shared study: {e}")));
+                        }
+                    }
+                    for o in self.observers.iter_mut() {
+                        if let Control::Stop(why) = o.on_trial_end(trial, self.study.trials()) {
+                            stop.get_or_insert(StopReason::Stopped(why));
+                        }
                     }
                 }
             }
         }
+        stop
     }
-    stop
 }

@@ -5,6 +5,7 @@ pub mod fmin;
 pub mod interrupt;
 pub mod observer;
 pub mod prune;
+pub mod shared;
 pub mod stop;
 mod workers;
 
@@ -13,4 +14,5 @@ pub use fmin::{fmin, with_context, Fmin, Objective, StudyResult, TrialContext, M
 pub use interrupt::{Interrupt, Subscription};
 pub use observer::{Control, Observer, StopReason, StudyInfo, TrialReport};
 pub use prune::{Pruner, PrunerError};
+pub use shared::{Claim, Coordinator};
 pub use stop::{LossThreshold, NoProgress};

@@ -283,13 +283,13 @@ fn expiry(ttl: Duration) -> i64 {
     now_ms().saturating_add(ttl.as_millis().min(i64::MAX as u128) as i64)
 }
 
-fn this_host() -> String {
+pub(crate) fn this_host() -> String {
     super::system::host_name().unwrap_or_else(|| "unknown".into())
 }
 
 /// Whether a process with this id exists on this host (a zombie counts as existing).
 #[cfg(unix)]
-fn process_exists(pid: u32) -> bool {
+pub(crate) fn process_exists(pid: u32) -> bool {
     let Ok(pid) = libc::pid_t::try_from(pid) else {
         return false;
     };
@@ -306,7 +306,7 @@ fn process_exists(pid: u32) -> bool {
 
 /// Without a way to check, a holder is assumed alive until its lease expires.
 #[cfg(not(unix))]
-fn process_exists(_pid: u32) -> bool {
+pub(crate) fn process_exists(_pid: u32) -> bool {
     true
 }
 

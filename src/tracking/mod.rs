@@ -39,6 +39,7 @@ mod run_reader;
 mod run_search;
 mod schema;
 pub mod search;
+pub mod shared;
 pub mod sqlite;
 pub mod store;
 mod store_file;

@@ -118,6 +118,14 @@ impl RecorderHandle {
         self.lock().runs.get(&number).cloned()
     }
 
+    /// Note the run of trial `number`, recorded by another worker of a shared study.
+    pub fn add_trial_run(&self, number: usize, run_id: &str) {
+        self.lock()
+            .runs
+            .entry(number)
+            .or_insert_with(|| run_id.to_string());
+    }
+
     /// Storage errors met while recording (empty if everything was written).
     pub fn errors(&self) -> Vec<String> {
         self.lock().errors.iter().map(|e| e.to_string()).collect()
@@ -152,6 +160,10 @@ pub struct Recorder {
     /// The store's failure count and failed writes when the study started: only later failures
     /// are this study's.
     baseline: (usize, usize),
+    /// The id to create the study's run with (a shared study registered before its run).
+    study_run_to_create: Option<RunId>,
+    /// A shared study: whether this worker ends the study, and then all its trials.
+    closer: Option<super::shared::coordinator::StudyCloser>,
 }
 
 fn value_string(v: &Value) -> String {
@@ -171,6 +183,8 @@ impl Recorder {
             shared: RecorderHandle::default(),
             flush_before_trials: false,
             baseline: (0, 0),
+            study_run_to_create: None,
+            closer: None,
         })
     }
 
@@ -183,6 +197,20 @@ impl Recorder {
             shared.parent = Some(study_run_id.to_string());
             shared.runs = runs;
         }
+        self
+    }
+
+    /// Create the study's run with this id (a shared study registered under it).
+    pub fn study_run_id(mut self, run_id: &str) -> Self {
+        self.study_run_to_create = Some(run_id.to_string());
+        self
+    }
+
+    /// Record one worker's part of a shared study: at its end, the study's run gets its result
+    /// (best trial, status) only from the worker that `closer` says ends the study, computed
+    /// over every worker's trials.
+    pub fn shared(mut self, closer: super::shared::coordinator::StudyCloser) -> Self {
+        self.closer = Some(closer);
         self
     }
 
@@ -203,6 +231,11 @@ impl Recorder {
     pub fn metric(mut self, name: &str) -> Self {
         self.metric = name.to_string();
         self
+    }
+
+    /// The experiment the study is recorded in.
+    pub fn experiment_id(&self) -> ExperimentId {
+        self.experiment
     }
 
     /// A handle to read the run ids and errors after the study.
@@ -294,6 +327,7 @@ impl Observer for Recorder {
         }
         tags.extend(self.study_tags.iter().cloned());
         let run = self.tracker.create_run_with(NewRun {
+            run_id: self.study_run_to_create.clone(),
             experiment_id: self.experiment,
             run_name: Some(name),
             tags,
@@ -482,6 +516,25 @@ impl Observer for Recorder {
         // commit what is still queued, so the trials' records can be checked
         let r = self.tracker.flush();
         self.keep(Target::Queued, r);
+        // a shared study's run is ended by the one worker that ends the study, over every
+        // worker's trials
+        let all;
+        let trials = match &self.closer {
+            None => trials,
+            Some(closer) => match closer.close(reason) {
+                Some(every) => {
+                    all = every;
+                    &all[..]
+                }
+                None => {
+                    // the study goes on (or another worker ends it): this worker's best is the
+                    // best it saw
+                    let seen = crate::trial::best_trial(trials).map(|t| t.number);
+                    self.settle(trials, seen);
+                    return;
+                }
+            },
+        };
         let mut unrecorded = self.unrecorded_trials(trials);
         let best = self.stored_best(trials, &mut unrecorded);
         let mut tags = vec![RunTag::new(TAG_STOP_REASON, reason.to_string())];

@@ -798,6 +798,7 @@ impl NewRunRow {
     /// Checks `new_run` (limits, name) and settles its id, name, tags, user and start time.
     pub(crate) fn prepare(new_run: NewRun) -> Result<Self, StoreError> {
         let NewRun {
+            run_id,
             experiment_id,
             run_name,
             start_time,
@@ -810,7 +811,13 @@ impl NewRunRow {
             .iter()
             .find(|t| t.key == TAG_RUN_NAME)
             .map(|t| t.value.clone());
-        let run_id = new_run_id();
+        let run_id = match run_id {
+            Some(id) => {
+                super::store::validate_run_id(&id)?;
+                id
+            }
+            None => new_run_id(),
+        };
         let run_name = match (run_name, tag_name) {
             (Some(a), Some(b)) if a != b => {
                 return Err(StoreError::InvalidArgument(format!(
@@ -1401,6 +1408,22 @@ impl Store for SqliteStore {
 
     fn registry(&self) -> Option<&dyn crate::registry::RegistryStore> {
         Some(self)
+    }
+
+    fn study_board(&self) -> Result<Arc<dyn super::shared::StudyBoard>, StoreError> {
+        if self.read_only {
+            return Err(StoreError::InvalidArgument(
+                "the store is open read-only; a study cannot run on it".into(),
+            ));
+        }
+        if self.path.as_os_str().is_empty() || self.path == Path::new(":memory:") {
+            return Err(StoreError::InvalidArgument(
+                "an in-memory store cannot share a study between processes".into(),
+            ));
+        }
+        Ok(Arc::new(super::shared::sqlite::SqliteBoard::open(
+            &self.path,
+        )?))
     }
 
     fn count_runs(&self, experiment_id: ExperimentId, view: ViewType) -> Result<usize, StoreError> {

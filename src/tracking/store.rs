@@ -484,6 +484,8 @@ pub struct Run {
 /// Everything needed to create a run.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct NewRun {
+    /// The run's id (32 lowercase hex characters); a new one when `None`.
+    pub run_id: Option<RunId>,
     /// The experiment of the run.
     pub experiment_id: ExperimentId,
     /// Display name; a name is generated when `None`.
@@ -716,6 +718,15 @@ pub trait Store: Send + Sync {
     /// The model registry kept by this backend, if it has one (see [`crate::registry`]); `None` by default.
     fn registry(&self) -> Option<&dyn crate::registry::RegistryStore> {
         None
+    }
+
+    /// The board this backend keeps shared studies on (see [`crate::tracking::shared`]): its own
+    /// connection to the same database. Backends that cannot share a study between processes
+    /// say so with [`StoreError::InvalidArgument`] (the default).
+    fn study_board(&self) -> Result<std::sync::Arc<dyn super::shared::StudyBoard>, StoreError> {
+        Err(StoreError::InvalidArgument(
+            "this store cannot share a study between processes".into(),
+        ))
     }
 
     /// How many runs of an experiment are in `view`. The default pages through [`Store::search_runs`];

@@ -3,6 +3,7 @@
 //! [`trial_lease`]s, and [`PgStore`], the [`Store`](super::store::Store) on top of it (reads in `rows`, run
 //! writes in `writes`); searches use the search compiler's PostgreSQL dialect ([`super::search::postgres`]).
 
+pub mod board;
 pub mod claim;
 pub mod error;
 pub mod migrate;
@@ -42,6 +43,11 @@ impl PgDatabase {
             .get()?
             .query_one("SELECT COALESCE(MAX(version), 0) FROM schema_version", &[])?
             .get(0))
+    }
+
+    /// The URL the database was opened with.
+    pub fn url(&self) -> &str {
+        self.pool.url()
     }
 
     /// A connection from the pool.

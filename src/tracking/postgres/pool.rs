@@ -34,6 +34,11 @@ impl Pool {
         })
     }
 
+    /// The URL the pool connects to.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
     /// An idle connection, or a new one.
     pub fn get(&self) -> Result<Conn<'_>, PgError> {
         let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();

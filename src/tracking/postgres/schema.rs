@@ -14,10 +14,15 @@
 //! and the server time its lease runs out (see [`super::trial_lease`]).
 
 /// The newest PostgreSQL schema version this build knows.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Forward migrations, applied in order to bring a database from version `n - 1` to `n`.
-pub const MIGRATIONS: &[(i64, &str)] = &[(1, MIGRATION_V1), (2, MIGRATION_V2), (3, MIGRATION_V3)];
+pub const MIGRATIONS: &[(i64, &str)] = &[
+    (1, MIGRATION_V1),
+    (2, MIGRATION_V2),
+    (3, MIGRATION_V3),
+    (4, MIGRATION_V4),
+];
 
 /// Migration 1: the tracking tables.
 const MIGRATION_V1: &str = r#"
@@ -109,4 +114,46 @@ CREATE TABLE trial_leases (
     PRIMARY KEY (study_run_uuid, number)
 );
 CREATE INDEX trial_leases_by_expiry ON trial_leases (study_run_uuid, expires_at);
+"#;
+
+/// Migration 4: shared studies (see [`crate::tracking::shared`]): the studies, their trials with the
+/// id of the transaction that last wrote each, and the retries of lost trials.
+const MIGRATION_V4: &str = r#"
+CREATE TABLE studies (
+    study_run_uuid TEXT PRIMARY KEY,
+    experiment_id BIGINT NOT NULL,
+    name TEXT NOT NULL,
+    max_evals BIGINT NOT NULL,
+    retries BIGINT NOT NULL DEFAULT 0,
+    spec TEXT NOT NULL,
+    active BOOLEAN NOT NULL,
+    created_ms BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX studies_active ON studies (experiment_id, name) WHERE active;
+CREATE INDEX studies_by_name ON studies (experiment_id, name, created_ms);
+CREATE TABLE study_trials (
+    study_run_uuid TEXT NOT NULL,
+    number BIGINT NOT NULL,
+    run_uuid TEXT,
+    state TEXT NOT NULL,
+    loss DOUBLE PRECISION,
+    params TEXT,
+    last_step BIGINT,
+    message TEXT,
+    worker TEXT NOT NULL,
+    started_ms BIGINT NOT NULL,
+    ended_ms BIGINT,
+    retry_of BIGINT,
+    attempt BIGINT NOT NULL DEFAULT 0,
+    txid BIGINT NOT NULL,
+    PRIMARY KEY (study_run_uuid, number)
+);
+CREATE INDEX study_trials_by_txid ON study_trials (study_run_uuid, txid);
+CREATE TABLE study_retries (
+    study_run_uuid TEXT NOT NULL,
+    retry_of BIGINT NOT NULL,
+    params TEXT NOT NULL,
+    attempt BIGINT NOT NULL,
+    PRIMARY KEY (study_run_uuid, retry_of)
+);
 "#;

@@ -176,6 +176,14 @@ fn log_rows(
 }
 
 impl Store for PgStore {
+    fn study_board(
+        &self,
+    ) -> Result<std::sync::Arc<dyn crate::tracking::shared::StudyBoard>, StoreError> {
+        Ok(std::sync::Arc::new(super::board::PgBoard::open(
+            self.db.url(),
+        )?))
+    }
+
     fn create_experiment(
         &self,
         name: &str,

@@ -75,6 +75,7 @@ pub fn create(m: &Mlflow, args: &Args) -> Result<Value, MlflowError> {
         start_time: args.opt_i64("start_time")?,
         tags,
         params: Vec::new(),
+        run_id: None,
     })?;
     Ok(json!({ "run": run_json(m, &info.run_id)? }))
 }

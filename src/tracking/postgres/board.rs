@@ -1,0 +1,528 @@
+//! The shared-study board on PostgreSQL: workers on many machines sharing one study.
+//!
+//! Claims are one counter upsert checked against the budget ([`super::claim`]'s statement, with
+//! the budget read from the study's row), leases use the server's clock (`now()`), so workers'
+//! clocks need not agree, and a row's version is the id of the transaction that last wrote it:
+//! a reader asks for rows written by transactions from the oldest one still running at its last
+//! read on, so a row committed after a later one is never skipped (rows read twice merge the
+//! same way). Errors that mean the server is out of reach (a closed connection, a restart) are
+//! [`StoreError::Busy`], which the coordinator retries.
+
+use std::time::Duration;
+
+use postgres::{Client, Row, Transaction};
+
+use super::pool::Pool;
+use super::PgError;
+use crate::tracking::shared::{
+    ClaimedTrial, NewSharedStudy, Retry, SharedStudyRow, StudyBoard, TrialEnd, TrialRow,
+    WORKER_LOST,
+};
+use crate::tracking::store::now_ms;
+use crate::tracking::{ExperimentId, StoreError};
+
+/// The columns [`trial_row`] reads, in order.
+const TRIAL_COLUMNS: &str = "number, run_uuid, state, loss, params, last_step, message, worker,
+     started_ms, ended_ms, retry_of, attempt";
+
+const STUDY_COLUMNS: &str = "study_run_uuid, experiment_id, name, max_evals, retries, spec, active";
+
+/// The id of the writing transaction, as a row's version.
+const TXID: &str = "pg_current_xact_id()::text::bigint";
+
+/// The board of a PostgreSQL tracking database.
+pub struct PgBoard {
+    pool: Pool,
+}
+
+impl std::fmt::Debug for PgBoard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgBoard").finish()
+    }
+}
+
+/// A driver error as a store error: the server out of reach is [`StoreError::Busy`] (retried).
+fn pg(e: postgres::Error) -> StoreError {
+    let transient = match e.code() {
+        None => true,
+        Some(code) => {
+            let c = code.code();
+            c.starts_with("08") || c == "57P01" || c == "57P02" || c == "57P03"
+        }
+    };
+    if transient {
+        StoreError::Busy(format!("PostgreSQL out of reach: {e}"))
+    } else {
+        StoreError::Database(format!("PostgreSQL: {e}"))
+    }
+}
+
+fn pool_err(e: PgError) -> StoreError {
+    match e {
+        PgError::Connect { source, .. } => {
+            StoreError::Busy(format!("PostgreSQL out of reach: {source}"))
+        }
+        PgError::Sql(e) => pg(e),
+        other => StoreError::from(other),
+    }
+}
+
+impl PgBoard {
+    /// The board of the database at `url` (already migrated by the store).
+    pub fn open(url: &str) -> Result<PgBoard, StoreError> {
+        Ok(PgBoard {
+            pool: Pool::open(url, 2).map_err(pool_err)?,
+        })
+    }
+
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Client) -> Result<T, postgres::Error>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.pool.get().map_err(pool_err)?;
+        f(&mut conn).map_err(pg)
+    }
+
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&mut Transaction<'_>) -> Result<T, postgres::Error>,
+    ) -> Result<T, StoreError> {
+        self.with(|c| {
+            let mut tx = c.transaction()?;
+            let out = f(&mut tx)?;
+            tx.commit()?;
+            Ok(out)
+        })
+    }
+}
+
+fn study_row(r: &Row) -> SharedStudyRow {
+    SharedStudyRow {
+        study_run_id: r.get(0),
+        experiment_id: r.get(1),
+        name: r.get(2),
+        max_evals: r.get(3),
+        retries: r.get(4),
+        spec: r.get(5),
+        active: r.get(6),
+    }
+}
+
+fn trial_row(r: &Row, at: usize) -> TrialRow {
+    TrialRow {
+        number: r.get(at),
+        run_id: r.get(at + 1),
+        state: r.get(at + 2),
+        loss: r.get(at + 3),
+        params: r.get(at + 4),
+        last_step: r.get(at + 5),
+        message: r.get(at + 6),
+        worker: r.get(at + 7),
+        started_ms: r.get(at + 8),
+        ended_ms: r.get(at + 9),
+        retry_of: r.get(at + 10),
+        attempt: r.get(at + 11),
+    }
+}
+
+fn insert_study(
+    tx: &mut Transaction<'_>,
+    experiment_id: ExperimentId,
+    name: &str,
+    new: &NewSharedStudy,
+) -> Result<u64, postgres::Error> {
+    tx.execute(
+        "INSERT INTO studies (study_run_uuid, experiment_id, name, max_evals, retries, spec, active,
+             created_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, true, $7) ON CONFLICT DO NOTHING",
+        &[
+            &new.study_run_id,
+            &experiment_id,
+            &name,
+            &new.max_evals,
+            &new.retries,
+            &new.spec,
+            &now_ms(),
+        ],
+    )
+}
+
+fn millis(ttl: Duration) -> f64 {
+    ttl.as_millis() as f64
+}
+
+impl StudyBoard for PgBoard {
+    fn join(
+        &self,
+        experiment_id: ExperimentId,
+        name: &str,
+        new: &NewSharedStudy,
+    ) -> Result<(SharedStudyRow, bool), StoreError> {
+        self.write(|tx| {
+            let created = insert_study(tx, experiment_id, name, new)? == 1;
+            let row = tx.query_one(
+                &format!(
+                    "SELECT {STUDY_COLUMNS} FROM studies
+                     WHERE experiment_id = $1 AND name = $2 AND active"
+                ),
+                &[&experiment_id, &name],
+            )?;
+            Ok((study_row(&row), created))
+        })
+    }
+
+    fn study(&self, study_run_id: &str) -> Result<Option<SharedStudyRow>, StoreError> {
+        self.with(|c| {
+            Ok(c.query_opt(
+                &format!("SELECT {STUDY_COLUMNS} FROM studies WHERE study_run_uuid = $1"),
+                &[&study_run_id],
+            )?
+            .map(|r| study_row(&r)))
+        })
+    }
+
+    fn find(
+        &self,
+        experiment_id: ExperimentId,
+        name: &str,
+    ) -> Result<Option<SharedStudyRow>, StoreError> {
+        self.with(|c| {
+            Ok(c.query_opt(
+                &format!(
+                    "SELECT {STUDY_COLUMNS} FROM studies WHERE experiment_id = $1 AND name = $2
+                     ORDER BY active DESC, created_ms DESC, study_run_uuid DESC LIMIT 1"
+                ),
+                &[&experiment_id, &name],
+            )?
+            .map(|r| study_row(&r)))
+        })
+    }
+
+    fn reactivate(&self, study_run_id: &str, max_evals: i64) -> Result<bool, StoreError> {
+        self.write(|tx| {
+            let clash: bool = tx
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM studies a JOIN studies s
+                         ON a.experiment_id = s.experiment_id AND a.name = s.name
+                         WHERE s.study_run_uuid = $1 AND a.active
+                           AND a.study_run_uuid <> $1)",
+                    &[&study_run_id],
+                )?
+                .get(0);
+            if clash {
+                return Ok(false);
+            }
+            Ok(tx.execute(
+                "UPDATE studies SET active = true, max_evals = $2 WHERE study_run_uuid = $1",
+                &[&study_run_id, &max_evals],
+            )? == 1)
+        })
+    }
+
+    fn adopt(
+        &self,
+        experiment_id: ExperimentId,
+        name: &str,
+        new: &NewSharedStudy,
+        trials: &[TrialRow],
+        next_number: i64,
+    ) -> Result<(), StoreError> {
+        let inserted = self.write(|tx| {
+            if insert_study(tx, experiment_id, name, new)? == 0 {
+                return Ok(false);
+            }
+            tx.execute(
+                "INSERT INTO study_claims (study_run_uuid, next_number) VALUES ($1, $2)
+                 ON CONFLICT (study_run_uuid) DO UPDATE SET next_number = EXCLUDED.next_number",
+                &[&new.study_run_id, &next_number],
+            )?;
+            for t in trials {
+                tx.execute(
+                    &format!(
+                        "INSERT INTO study_trials (study_run_uuid, number, run_uuid, state, loss,
+                             params, last_step, message, worker, started_ms, ended_ms, retry_of,
+                             attempt, txid)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, {TXID})
+                         ON CONFLICT (study_run_uuid, number) DO NOTHING"
+                    ),
+                    &[
+                        &new.study_run_id,
+                        &t.number,
+                        &t.run_id,
+                        &t.state,
+                        &t.loss.filter(|l| l.is_finite()),
+                        &t.params,
+                        &t.last_step,
+                        &t.message,
+                        &t.worker,
+                        &t.started_ms,
+                        &t.ended_ms,
+                        &t.retry_of,
+                        &t.attempt,
+                    ],
+                )?;
+            }
+            Ok(true)
+        })?;
+        if inserted {
+            Ok(())
+        } else {
+            Err(StoreError::InvalidArgument(format!(
+                "another study named '{name}' is active in this experiment"
+            )))
+        }
+    }
+
+    fn claim(
+        &self,
+        study_run_id: &str,
+        worker: &str,
+        ttl: Duration,
+    ) -> Result<Option<ClaimedTrial>, StoreError> {
+        self.write(|tx| {
+            let Some(number) = tx
+                .query_opt(
+                    "INSERT INTO study_claims AS c (study_run_uuid, next_number)
+                     SELECT $1, 1 FROM studies s WHERE s.study_run_uuid = $1 AND s.max_evals > 0
+                     ON CONFLICT (study_run_uuid) DO UPDATE SET next_number = c.next_number + 1
+                         WHERE c.next_number < (SELECT max_evals FROM studies
+                                                WHERE study_run_uuid = $1)
+                     RETURNING next_number - 1",
+                    &[&study_run_id],
+                )?
+                .map(|r| r.get::<_, i64>(0))
+            else {
+                return Ok(None);
+            };
+            let retry = tx
+                .query_opt(
+                    "DELETE FROM study_retries WHERE (study_run_uuid, retry_of) =
+                         (SELECT study_run_uuid, retry_of FROM study_retries
+                          WHERE study_run_uuid = $1 ORDER BY retry_of LIMIT 1
+                          FOR UPDATE SKIP LOCKED)
+                     RETURNING retry_of, params, attempt",
+                    &[&study_run_id],
+                )?
+                .map(|r| Retry {
+                    of: r.get(0),
+                    params: r.get(1),
+                    attempt: r.get(2),
+                });
+            tx.execute(
+                &format!(
+                    "INSERT INTO study_trials (study_run_uuid, number, state, worker, started_ms,
+                         retry_of, attempt, params, txid)
+                     VALUES ($1, $2, 'RUNNING', $3, $4, $5, $6, $7, {TXID})
+                     ON CONFLICT (study_run_uuid, number) DO UPDATE SET state = 'RUNNING',
+                         worker = EXCLUDED.worker, started_ms = EXCLUDED.started_ms,
+                         retry_of = EXCLUDED.retry_of, attempt = EXCLUDED.attempt,
+                         params = EXCLUDED.params, txid = EXCLUDED.txid"
+                ),
+                &[
+                    &study_run_id,
+                    &number,
+                    &worker,
+                    &now_ms(),
+                    &retry.as_ref().map(|r| r.of),
+                    &retry.as_ref().map_or(0i64, |r| r.attempt),
+                    &retry.as_ref().map(|r| r.params.clone()),
+                ],
+            )?;
+            tx.execute(
+                "INSERT INTO trial_leases (study_run_uuid, number, worker, expires_at)
+                 VALUES ($1, $2, $3, now() + $4 * interval '1 millisecond')
+                 ON CONFLICT (study_run_uuid, number) DO UPDATE
+                     SET worker = EXCLUDED.worker, expires_at = EXCLUDED.expires_at",
+                &[&study_run_id, &number, &worker, &millis(ttl)],
+            )?;
+            Ok(Some(ClaimedTrial { number, retry }))
+        })
+    }
+
+    fn start(
+        &self,
+        study_run_id: &str,
+        number: i64,
+        run_id: Option<&str>,
+        params: &str,
+    ) -> Result<(), StoreError> {
+        self.with(|c| {
+            c.execute(
+                &format!(
+                    "UPDATE study_trials SET run_uuid = $3, params = $4, txid = {TXID}
+                     WHERE study_run_uuid = $1 AND number = $2"
+                ),
+                &[&study_run_id, &number, &run_id, &params],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn finish(&self, study_run_id: &str, number: i64, end: &TrialEnd) -> Result<bool, StoreError> {
+        self.write(|tx| {
+            let n = tx.execute(
+                &format!(
+                    "UPDATE study_trials SET state = $3, loss = $4, last_step = $5, message = $6,
+                         ended_ms = $7, txid = {TXID}
+                     WHERE study_run_uuid = $1 AND number = $2 AND state = 'RUNNING'"
+                ),
+                &[
+                    &study_run_id,
+                    &number,
+                    &end.state,
+                    &end.loss.filter(|l| l.is_finite()),
+                    &end.last_step,
+                    &end.message,
+                    &end.ended_ms,
+                ],
+            )?;
+            tx.execute(
+                "DELETE FROM trial_leases WHERE study_run_uuid = $1 AND number = $2",
+                &[&study_run_id, &number],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    fn changes(&self, study_run_id: &str, since: i64) -> Result<(Vec<TrialRow>, i64), StoreError> {
+        self.with(|c| {
+            let rows = c.query(
+                &format!(
+                    "WITH s AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin)
+                     SELECT s.xmin, {} FROM s LEFT JOIN study_trials t
+                         ON t.study_run_uuid = $1 AND t.txid >= $2
+                     ORDER BY t.txid",
+                    TRIAL_COLUMNS
+                        .split(',')
+                        .map(|c| format!("t.{}", c.trim()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                &[&study_run_id, &since],
+            )?;
+            let next = rows.first().map_or(since, |r| r.get::<_, i64>(0));
+            let trials = rows
+                .iter()
+                .filter(|r| r.get::<_, Option<i64>>(1).is_some())
+                .map(|r| trial_row(r, 1))
+                .collect();
+            Ok((trials, next))
+        })
+    }
+
+    fn renew(
+        &self,
+        study_run_id: &str,
+        worker: &str,
+        numbers: &[i64],
+        ttl: Duration,
+    ) -> Result<u64, StoreError> {
+        let numbers = numbers.to_vec();
+        self.with(|c| {
+            c.execute(
+                "UPDATE trial_leases SET expires_at = now() + $3 * interval '1 millisecond'
+                 WHERE study_run_uuid = $1 AND worker = $2 AND number = ANY($4)",
+                &[&study_run_id, &worker, &millis(ttl), &numbers],
+            )
+        })
+    }
+
+    fn reap(
+        &self,
+        study_run_id: &str,
+        is_dead: &dyn Fn(&str) -> bool,
+    ) -> Result<Vec<TrialRow>, StoreError> {
+        let workers: Vec<String> = self.with(|c| {
+            Ok(c.query(
+                "SELECT DISTINCT worker FROM trial_leases WHERE study_run_uuid = $1",
+                &[&study_run_id],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect())
+        })?;
+        let dead: Vec<String> = workers.into_iter().filter(|w| is_dead(w)).collect();
+        self.write(|tx| {
+            let numbers: Vec<i64> = tx
+                .query(
+                    "DELETE FROM trial_leases WHERE study_run_uuid = $1
+                         AND (expires_at < now() OR worker = ANY($2))
+                     RETURNING number",
+                    &[&study_run_id, &dead],
+                )?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            if numbers.is_empty() {
+                return Ok(Vec::new());
+            }
+            let retries: i64 = tx
+                .query_opt(
+                    "SELECT retries FROM studies WHERE study_run_uuid = $1",
+                    &[&study_run_id],
+                )?
+                .map_or(0, |r| r.get(0));
+            let mut lost = Vec::new();
+            for number in numbers {
+                let row = tx.query_opt(
+                    &format!(
+                        "UPDATE study_trials SET state = 'FAILED', message = $3, ended_ms = $4,
+                             txid = {TXID}
+                         WHERE study_run_uuid = $1 AND number = $2 AND state = 'RUNNING'
+                         RETURNING {TRIAL_COLUMNS}"
+                    ),
+                    &[&study_run_id, &number, &WORKER_LOST, &now_ms()],
+                )?;
+                let Some(row) = row.map(|r| trial_row(&r, 0)) else {
+                    continue;
+                };
+                if let Some(params) = row.params.as_ref().filter(|_| row.attempt < retries) {
+                    tx.execute(
+                        "INSERT INTO study_retries (study_run_uuid, retry_of, params, attempt)
+                         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                        &[&study_run_id, &row.number, params, &(row.attempt + 1)],
+                    )?;
+                }
+                lost.push(row);
+            }
+            Ok(lost)
+        })
+    }
+
+    fn outstanding(&self, study_run_id: &str, worker: &str) -> Result<(i64, i64), StoreError> {
+        self.with(|c| {
+            let r = c.query_one(
+                "SELECT
+                     (SELECT COUNT(*) FROM study_trials
+                      WHERE study_run_uuid = $1 AND state = 'RUNNING' AND worker <> $2),
+                     (SELECT s.max_evals - COALESCE(c.next_number, 0) FROM studies s
+                      LEFT JOIN study_claims c ON c.study_run_uuid = s.study_run_uuid
+                      WHERE s.study_run_uuid = $1)",
+                &[&study_run_id, &worker],
+            )?;
+            Ok((
+                r.get::<_, i64>(0),
+                r.get::<_, Option<i64>>(1).unwrap_or(0).max(0),
+            ))
+        })
+    }
+
+    fn close(
+        &self,
+        study_run_id: &str,
+        worker: &str,
+        budget_used: bool,
+    ) -> Result<bool, StoreError> {
+        self.with(|c| {
+            Ok(c.execute(
+                "UPDATE studies SET active = false
+                 WHERE study_run_uuid = $1 AND active
+                   AND NOT EXISTS (SELECT 1 FROM study_trials t WHERE t.study_run_uuid = $1
+                                   AND t.state = 'RUNNING' AND t.worker <> $2)
+                   AND (NOT $3 OR COALESCE((SELECT next_number FROM study_claims
+                                            WHERE study_run_uuid = $1), 0) >= max_evals)",
+                &[&study_run_id, &worker, &budget_used],
+            )? == 1)
+        })
+    }
+}

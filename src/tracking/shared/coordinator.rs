@@ -1,0 +1,409 @@
+//! [`SharedStudy`]: the [`Coordinator`] of a study shared through a [`StudyBoard`], plus the
+//! lease renewal thread and the [`StudyCloser`] the recorder asks at the study's end.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use super::{worker_is_dead_here, StudyBoard, TrialEnd, TrialRow, LEASE_TTL, WORKER_LOST};
+use crate::space::{Params, Space, Value};
+use crate::study::{Claim, Coordinator, StopReason};
+use crate::tracking::recorder::{RecorderHandle, TAG_FAILURE_REASON};
+use crate::tracking::store::now_ms;
+use crate::tracking::{RunStatus, StoreError, Tracker};
+use crate::trial::{epoch_millis, Trial, TrialState};
+
+/// Settings of a [`SharedStudy`].
+#[derive(Clone, Debug)]
+pub struct SharedStudyOptions {
+    /// How long a trial's lease lasts without renewal.
+    pub lease_ttl: Duration,
+    /// How long a call to the store is retried while the store is out of reach (a database
+    /// restart, a network cut) before the worker gives up.
+    pub retry_for: Duration,
+    /// How often the worker looks for trials whose worker was lost.
+    pub reap_every: Duration,
+}
+
+impl Default for SharedStudyOptions {
+    fn default() -> Self {
+        SharedStudyOptions {
+            lease_ttl: LEASE_TTL,
+            retry_for: Duration::from_secs(600),
+            reap_every: Duration::from_secs(1),
+        }
+    }
+}
+
+/// One worker's view of a shared study: implements [`Coordinator`] for
+/// [`Fmin::coordinator`](crate::Fmin::coordinator).
+pub struct SharedStudy {
+    board: Arc<dyn StudyBoard>,
+    study_run_id: String,
+    worker: String,
+    space: Space,
+    tracker: Tracker,
+    recorder: Option<RecorderHandle>,
+    opts: SharedStudyOptions,
+    /// The version to read changes from.
+    version: i64,
+    /// Trials this worker runs now (their leases are renewed).
+    running: Arc<Mutex<BTreeSet<i64>>>,
+    /// Every trial this worker claimed.
+    own: BTreeSet<i64>,
+    /// Other workers' trials running as of the last sync.
+    others_running: BTreeSet<i64>,
+    last_reap: Option<Instant>,
+    heartbeat: Option<(mpsc::Sender<()>, JoinHandle<()>)>,
+}
+
+impl std::fmt::Debug for SharedStudy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedStudy")
+            .field("study_run_id", &self.study_run_id)
+            .field("worker", &self.worker)
+            .finish()
+    }
+}
+
+/// Runs `f` again while the store is out of reach ([`StoreError::Busy`]), backing off from 50 ms
+/// to 5 s, for at most `patience`.
+pub fn retrying<T>(
+    patience: Duration,
+    mut f: impl FnMut() -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(50);
+    loop {
+        match f() {
+            Err(StoreError::Busy(why)) if start.elapsed() < patience => {
+                let left = patience.saturating_sub(start.elapsed());
+                let _ = why;
+                std::thread::sleep(pause.min(left));
+                pause = (pause * 2).min(Duration::from_secs(5));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// A trial's params as the board keeps them: hyperopt-style raw values, JSON.
+pub fn params_json(params: &Params) -> String {
+    serde_json::to_string(&params.raw()).unwrap_or_else(|_| "{}".into())
+}
+
+/// Params read back from the board, if they fit `space`.
+pub fn params_from_json(space: &Space, json: &str) -> Option<Params> {
+    let raw: BTreeMap<String, Value> = serde_json::from_str(json).ok()?;
+    let a = space.assignment_from_raw(&raw).ok()?;
+    Some(space.params_of(a))
+}
+
+/// The board's name of a trial state.
+pub fn state_name(state: TrialState) -> &'static str {
+    match state {
+        TrialState::Running => "RUNNING",
+        TrialState::Ok => "OK",
+        TrialState::Failed => "FAILED",
+        TrialState::Killed => "KILLED",
+        TrialState::Pruned => "PRUNED",
+    }
+}
+
+fn state_of(name: &str) -> TrialState {
+    match name {
+        "OK" => TrialState::Ok,
+        "KILLED" => TrialState::Killed,
+        "PRUNED" => TrialState::Pruned,
+        "RUNNING" => TrialState::Running,
+        _ => TrialState::Failed,
+    }
+}
+
+fn time_of(ms: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64)
+}
+
+/// A board row as a trial of `space` (`None` before its params are known, or if they do not
+/// fit).
+pub fn trial_of(space: &Space, row: &TrialRow) -> Option<Trial> {
+    let params = params_from_json(space, row.params.as_deref()?)?;
+    let number = usize::try_from(row.number).ok()?;
+    Some(Trial {
+        number,
+        params,
+        state: state_of(&row.state),
+        loss: row.loss,
+        last_step: row.last_step,
+        metrics: BTreeMap::new(),
+        message: row.message.clone(),
+        started: time_of(row.started_ms),
+        ended: row.ended_ms.map(time_of),
+    })
+}
+
+impl SharedStudy {
+    /// This worker (`worker`, see [`super::worker_name`]) in the study whose run is
+    /// `study_run_id`, over `space`. `tracker` marks the runs of lost trials FAILED;
+    /// `recorder`, when given, learns the other workers' trial runs.
+    pub fn new(
+        board: Arc<dyn StudyBoard>,
+        study_run_id: &str,
+        worker: &str,
+        space: &Space,
+        tracker: &Tracker,
+        recorder: Option<RecorderHandle>,
+        opts: SharedStudyOptions,
+    ) -> SharedStudy {
+        let running = Arc::new(Mutex::new(BTreeSet::new()));
+        let heartbeat = start_heartbeat(
+            board.clone(),
+            study_run_id.to_string(),
+            worker.to_string(),
+            running.clone(),
+            opts.lease_ttl,
+        );
+        SharedStudy {
+            board,
+            study_run_id: study_run_id.to_string(),
+            worker: worker.to_string(),
+            space: space.clone(),
+            tracker: tracker.clone(),
+            recorder,
+            opts,
+            version: 0,
+            running,
+            own: BTreeSet::new(),
+            others_running: BTreeSet::new(),
+            last_reap: None,
+            heartbeat,
+        }
+    }
+
+    /// What the recorder asks at the study's end (see [`StudyCloser`]).
+    pub fn closer(&self) -> StudyCloser {
+        StudyCloser {
+            board: self.board.clone(),
+            study_run_id: self.study_run_id.clone(),
+            worker: self.worker.clone(),
+            space: self.space.clone(),
+            recorder: self.recorder.clone(),
+            retry_for: self.opts.retry_for,
+        }
+    }
+
+    fn retry<T>(&self, f: impl FnMut() -> Result<T, StoreError>) -> Result<T, String> {
+        retrying(self.opts.retry_for, f).map_err(|e| e.to_string())
+    }
+
+    /// Takes back the trials of lost workers, at most once per `reap_every` unless `now`.
+    fn reap(&mut self, now: bool) -> Result<(), String> {
+        if !now
+            && self
+                .last_reap
+                .is_some_and(|t| t.elapsed() < self.opts.reap_every)
+        {
+            return Ok(());
+        }
+        self.last_reap = Some(Instant::now());
+        let (board, study) = (self.board.clone(), self.study_run_id.clone());
+        let lost = self.retry(|| board.reap(&study, &worker_is_dead_here))?;
+        for row in lost {
+            // the run of a lost trial says why it ended; the trial's row is FAILED already
+            if let Some(run) = &row.run_id {
+                let _ = self.tracker.set_tag(run, TAG_FAILURE_REASON, WORKER_LOST);
+                let _ = self.tracker.set_terminated(run, RunStatus::Failed, None);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Coordinator for SharedStudy {
+    fn sync(&mut self) -> Result<Vec<Trial>, String> {
+        self.reap(false)?;
+        let (board, study, since) = (self.board.clone(), self.study_run_id.clone(), self.version);
+        let (rows, next) = self.retry(|| board.changes(&study, since))?;
+        self.version = next;
+        let mut trials = Vec::new();
+        for row in rows {
+            if self.own.contains(&row.number) {
+                continue;
+            }
+            if row.state == "RUNNING" {
+                self.others_running.insert(row.number);
+            } else {
+                self.others_running.remove(&row.number);
+            }
+            if let (Some(run), Some(h), Ok(n)) =
+                (&row.run_id, &self.recorder, usize::try_from(row.number))
+            {
+                h.add_trial_run(n, run);
+            }
+            if let Some(t) = trial_of(&self.space, &row) {
+                trials.push(t);
+            }
+        }
+        Ok(trials)
+    }
+
+    fn claim(&mut self) -> Result<Claim, String> {
+        let (board, study, worker) = (
+            self.board.clone(),
+            self.study_run_id.clone(),
+            self.worker.clone(),
+        );
+        let ttl = self.opts.lease_ttl;
+        match self.retry(|| board.claim(&study, &worker, ttl))? {
+            Some(c) => {
+                self.own.insert(c.number);
+                self.running
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(c.number);
+                let number = usize::try_from(c.number).map_err(|e| e.to_string())?;
+                let (params, retry_of) = match &c.retry {
+                    Some(r) => (
+                        params_from_json(&self.space, &r.params),
+                        usize::try_from(r.of).ok(),
+                    ),
+                    None => (None, None),
+                };
+                Ok(Claim::Trial {
+                    number,
+                    params,
+                    retry_of,
+                })
+            }
+            None => {
+                self.reap(true)?;
+                let (others, _left) = self.retry(|| board.outstanding(&study, &worker))?;
+                if others > 0 || !self.others_running.is_empty() {
+                    Ok(Claim::Wait)
+                } else {
+                    Ok(Claim::Done)
+                }
+            }
+        }
+    }
+
+    fn started(&mut self, trial: &Trial) -> Result<(), String> {
+        let run = self
+            .recorder
+            .as_ref()
+            .and_then(|h| h.trial_run_id(trial.number));
+        let params = params_json(&trial.params);
+        let (board, study, n) = (
+            self.board.clone(),
+            self.study_run_id.clone(),
+            trial.number as i64,
+        );
+        self.retry(|| board.start(&study, n, run.as_deref(), &params))
+    }
+
+    fn finished(&mut self, trial: &Trial) -> Result<(), String> {
+        let end = TrialEnd {
+            state: state_name(trial.state).to_string(),
+            loss: trial.loss,
+            last_step: trial.last_step,
+            message: trial.message.clone(),
+            ended_ms: trial.ended.map_or_else(now_ms, epoch_millis),
+        };
+        let (board, study, n) = (
+            self.board.clone(),
+            self.study_run_id.clone(),
+            trial.number as i64,
+        );
+        // `false`: the trial was taken back as lost meanwhile (this worker stalled for longer
+        // than its lease); its row keeps that
+        self.retry(|| board.finish(&study, n, &end))?;
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&n);
+        Ok(())
+    }
+}
+
+impl Drop for SharedStudy {
+    fn drop(&mut self) {
+        if let Some((stop, thread)) = self.heartbeat.take() {
+            drop(stop);
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Renews the leases of this worker's running trials every third of `ttl`, until the sender is
+/// dropped.
+fn start_heartbeat(
+    board: Arc<dyn StudyBoard>,
+    study: String,
+    worker: String,
+    running: Arc<Mutex<BTreeSet<i64>>>,
+    ttl: Duration,
+) -> Option<(mpsc::Sender<()>, JoinHandle<()>)> {
+    let (tx, rx) = mpsc::channel::<()>();
+    let beat = ttl / 3;
+    let thread = std::thread::Builder::new()
+        .name("hpo-lease".into())
+        .spawn(move || {
+            while let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(beat) {
+                let numbers: Vec<i64> = running
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .iter()
+                    .copied()
+                    .collect();
+                if !numbers.is_empty() {
+                    // a failed renewal is tried again at the next beat
+                    let _ = board.renew(&study, &worker, &numbers, ttl);
+                }
+            }
+        })
+        .ok()?;
+    Some((tx, thread))
+}
+
+/// Asked by the recorder when this worker's part of the study ends: whether this worker ends
+/// the whole study, and then every trial of it.
+pub struct StudyCloser {
+    board: Arc<dyn StudyBoard>,
+    study_run_id: String,
+    worker: String,
+    space: Space,
+    recorder: Option<RecorderHandle>,
+    retry_for: Duration,
+}
+
+impl StudyCloser {
+    /// Ends the study if nothing of it runs on other workers (and, when it stopped for its
+    /// budget, every number was claimed); `Some(every trial of the study)` for the one worker
+    /// that ended it, `None` for the others (the study goes on, or another worker ends it).
+    pub fn close(&self, reason: &StopReason) -> Option<Vec<Trial>> {
+        let budget_used = matches!(reason, StopReason::MaxEvals);
+        let closed = retrying(self.retry_for, || {
+            self.board
+                .close(&self.study_run_id, &self.worker, budget_used)
+        })
+        .ok()?;
+        if !closed {
+            return None;
+        }
+        let (rows, _) =
+            retrying(self.retry_for, || self.board.changes(&self.study_run_id, 0)).ok()?;
+        let mut trials: Vec<Trial> = rows
+            .iter()
+            .filter_map(|row| {
+                if let (Some(run), Some(h)) = (&row.run_id, &self.recorder) {
+                    h.add_trial_run(row.number as usize, run);
+                }
+                trial_of(&self.space, row)
+            })
+            .collect();
+        trials.sort_by_key(|t| t.number);
+        trials.dedup_by_key(|t| t.number);
+        Some(trials)
+    }
+}

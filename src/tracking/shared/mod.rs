@@ -1,0 +1,249 @@
+//! Studies shared by many workers (processes on one machine or many) through one store: the
+//! [`StudyBoard`] each backend implements (SQLite in [`sqlite`], PostgreSQL in
+//! [`crate::tracking::postgres::board`]) and the [`SharedStudy`] coordinator built on it.
+//!
+//! A shared study is a row of `studies` (its study run, experiment, name, budget and the run file
+//! it was started from) and one row of `study_trials` per trial number:
+//! - **Join.** A worker joins the *active* study of its experiment with its name, or registers a
+//!   new one; a unique index on active studies makes two workers starting at once agree on one.
+//! - **Claim.** A trial number is claimed with a counter upsert that checks the budget in the same
+//!   statement, and in the same transaction its row is inserted RUNNING with the worker's lease:
+//!   numbers are unique, and never more than `max_evals` are handed out across all workers.
+//! - **Sync.** Every change to a trial row gets a new version; a worker reads only the rows
+//!   changed since the last version it saw (on PostgreSQL, transaction ids bounded by the
+//!   snapshot's oldest running transaction, so a row committed late is not skipped).
+//! - **Leases.** A worker renews its running trials' leases every few seconds. A trial whose lease
+//!   ran out, or whose worker is a process of this host that no longer exists, is taken back by the
+//!   first worker that looks and marked FAILED with the reason "worker lost", exactly once (the
+//!   lease row is deleted by one statement only); it is retried with the same params when the
+//!   study allows retries and its budget is not used up.
+//! - **End.** The study ends when its budget is used up and no trial runs; the one worker whose
+//!   `close` deactivates the row writes the study run's result.
+
+pub mod coordinator;
+pub mod sqlite;
+
+use std::time::Duration;
+
+use super::{ExperimentId, RunId, StoreError};
+
+pub use coordinator::{SharedStudy, SharedStudyOptions};
+
+/// The reason a trial whose worker disappeared is failed with.
+pub const WORKER_LOST: &str = "worker lost";
+
+/// How long a trial's lease lasts without renewal (renewed every third of this).
+pub const LEASE_TTL: Duration = Duration::from_secs(15);
+
+/// A shared study's registration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SharedStudyRow {
+    /// The study's run.
+    pub study_run_id: RunId,
+    /// Its experiment.
+    pub experiment_id: ExperimentId,
+    /// The study's name.
+    pub name: String,
+    /// Its budget: trial numbers handed out across all workers.
+    pub max_evals: i64,
+    /// How many times a trial whose worker was lost is run again.
+    pub retries: i64,
+    /// What a worker needs to run the study (the run file and the settings it was started
+    /// with), as the first worker stored it.
+    pub spec: String,
+    /// Whether the study still takes workers.
+    pub active: bool,
+}
+
+/// What the first worker registers.
+#[derive(Clone, Debug)]
+pub struct NewSharedStudy {
+    /// The run id the study's run will have.
+    pub study_run_id: RunId,
+    /// The budget.
+    pub max_evals: i64,
+    /// Retries of lost trials.
+    pub retries: i64,
+    /// The run file and settings (see [`SharedStudyRow::spec`]).
+    pub spec: String,
+}
+
+/// A trial of a shared study as the board keeps it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrialRow {
+    /// Its number in the study.
+    pub number: i64,
+    /// Its run (set when it starts).
+    pub run_id: Option<RunId>,
+    /// `RUNNING`, `OK`, `FAILED`, `KILLED` or `PRUNED`.
+    pub state: String,
+    /// Its loss (finished trials).
+    pub loss: Option<f64>,
+    /// Its params as hyperopt-style raw values, JSON (set when it starts).
+    pub params: Option<String>,
+    /// The last step it reported.
+    pub last_step: Option<i64>,
+    /// Why it failed, was killed or pruned.
+    pub message: Option<String>,
+    /// The worker running or that ran it.
+    pub worker: String,
+    /// When it started (Unix ms).
+    pub started_ms: i64,
+    /// When it ended (Unix ms).
+    pub ended_ms: Option<i64>,
+    /// The trial it runs again (a retry of a lost trial).
+    pub retry_of: Option<i64>,
+    /// 0 for a first run, 1 for its first retry, ...
+    pub attempt: i64,
+}
+
+/// A trial number handed out by [`StudyBoard::claim`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClaimedTrial {
+    /// The number.
+    pub number: i64,
+    /// Set for a retry of a lost trial: its number, params and attempt.
+    pub retry: Option<Retry>,
+}
+
+/// A lost trial to run again.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Retry {
+    /// The lost trial's number.
+    pub of: i64,
+    /// Its params (JSON raw values).
+    pub params: String,
+    /// Which attempt the retry is (1 for the first retry).
+    pub attempt: i64,
+}
+
+/// The finished state of a trial as [`StudyBoard::finish`] records it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrialEnd {
+    /// `OK`, `FAILED`, `KILLED` or `PRUNED`.
+    pub state: String,
+    /// Its loss.
+    pub loss: Option<f64>,
+    /// The last step reported.
+    pub last_step: Option<i64>,
+    /// Why it failed, was killed or pruned.
+    pub message: Option<String>,
+    /// When it ended (Unix ms).
+    pub ended_ms: i64,
+}
+
+/// The storage side of shared studies; each backend implements it on its own tables (see the
+/// module's documentation for the protocol). Every call is its own committed transaction.
+pub trait StudyBoard: Send + Sync {
+    /// The active study named `name` in the experiment, or `new` registered as it; `true` when
+    /// `new` was registered (the caller then creates its run).
+    fn join(
+        &self,
+        experiment_id: ExperimentId,
+        name: &str,
+        new: &NewSharedStudy,
+    ) -> Result<(SharedStudyRow, bool), StoreError>;
+
+    /// The study registered for this study run, active or not.
+    fn study(&self, study_run_id: &str) -> Result<Option<SharedStudyRow>, StoreError>;
+
+    /// The latest study named `name` in the experiment, active or not.
+    fn find(
+        &self,
+        experiment_id: ExperimentId,
+        name: &str,
+    ) -> Result<Option<SharedStudyRow>, StoreError>;
+
+    /// Makes an ended study active again with budget `max_evals` (to resume it); `false` when
+    /// another study of its name is active.
+    fn reactivate(&self, study_run_id: &str, max_evals: i64) -> Result<bool, StoreError>;
+
+    /// Registers an existing study run (recorded before studies were shared) with its trials,
+    /// active; numbers are then claimed from `next_number` on.
+    fn adopt(
+        &self,
+        experiment_id: ExperimentId,
+        name: &str,
+        new: &NewSharedStudy,
+        trials: &[TrialRow],
+        next_number: i64,
+    ) -> Result<(), StoreError>;
+
+    /// Claims the next trial number for `worker` (a queued retry first), inserting its row
+    /// RUNNING with a lease of `ttl`; `None` when the budget is used up.
+    fn claim(
+        &self,
+        study_run_id: &str,
+        worker: &str,
+        ttl: Duration,
+    ) -> Result<Option<ClaimedTrial>, StoreError>;
+
+    /// Records the params and run of a trial `worker` claimed.
+    fn start(
+        &self,
+        study_run_id: &str,
+        number: i64,
+        run_id: Option<&str>,
+        params: &str,
+    ) -> Result<(), StoreError>;
+
+    /// Records the end of a running trial and ends its lease; `false` if the trial was no longer
+    /// running (taken back as lost meanwhile).
+    fn finish(&self, study_run_id: &str, number: i64, end: &TrialEnd) -> Result<bool, StoreError>;
+
+    /// The trial rows changed since version `since` (0: all), and the version to ask from next.
+    fn changes(&self, study_run_id: &str, since: i64) -> Result<(Vec<TrialRow>, i64), StoreError>;
+
+    /// Renews the leases `worker` holds on trials `numbers` for `ttl`; how many it still held.
+    fn renew(
+        &self,
+        study_run_id: &str,
+        worker: &str,
+        numbers: &[i64],
+        ttl: Duration,
+    ) -> Result<u64, StoreError>;
+
+    /// Takes back the running trials whose lease ran out or whose worker `is_dead` says is
+    /// gone: each is marked FAILED "worker lost" and returned to exactly one caller (with a
+    /// retry queued when `retries` allows it).
+    fn reap(
+        &self,
+        study_run_id: &str,
+        is_dead: &dyn Fn(&str) -> bool,
+    ) -> Result<Vec<TrialRow>, StoreError>;
+
+    /// How many trials run on workers other than `worker`, and how many numbers are left to
+    /// claim (retries queued included).
+    fn outstanding(&self, study_run_id: &str, worker: &str) -> Result<(i64, i64), StoreError>;
+
+    /// Ends the study if nothing of it runs elsewhere and, with `budget_used`, every number
+    /// was claimed: `true` for the one caller that ended it.
+    fn close(
+        &self,
+        study_run_id: &str,
+        worker: &str,
+        budget_used: bool,
+    ) -> Result<bool, StoreError>;
+}
+
+/// A worker's name on the board: `host:pid:token`.
+pub fn worker_name() -> String {
+    format!(
+        "{}:{}:{:08x}",
+        super::lease::this_host(),
+        std::process::id(),
+        rand::random::<u32>()
+    )
+}
+
+/// Whether `worker` (a [`worker_name`]) is a process of this host that no longer exists.
+pub fn worker_is_dead_here(worker: &str) -> bool {
+    let mut parts = worker.rsplitn(3, ':');
+    let (_token, pid, host) = (parts.next(), parts.next(), parts.next());
+    match (host, pid.and_then(|p| p.parse::<u32>().ok())) {
+        (Some(host), Some(pid)) => {
+            host == super::lease::this_host() && !super::lease::process_exists(pid)
+        }
+        _ => false,
+    }
+}

@@ -1,0 +1,560 @@
+//! The shared-study board on SQLite: several processes of one machine sharing one file.
+//!
+//! Each call is one `BEGIN IMMEDIATE` transaction on the board's own connection (SQLite runs one
+//! writer at a time, so a claim's counter, its row and its lease commit together). Versions are
+//! the highest version + 1 at the write, which commit in order because writers are serialized;
+//! lease expiry uses this machine's clock, the only one a SQLite file has.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
+
+use super::{
+    ClaimedTrial, NewSharedStudy, Retry, SharedStudyRow, StudyBoard, TrialEnd, TrialRow,
+    WORKER_LOST,
+};
+use crate::tracking::store::now_ms;
+use crate::tracking::{ExperimentId, StoreError};
+
+/// Migration 7 of the SQLite schema: the shared-study tables.
+pub const MIGRATION_V7: &str = r#"
+CREATE TABLE studies (
+    study_run_uuid TEXT PRIMARY KEY,
+    experiment_id INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    max_evals INTEGER NOT NULL,
+    retries INTEGER NOT NULL DEFAULT 0,
+    spec TEXT NOT NULL,
+    active INTEGER NOT NULL,
+    created_ms INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX studies_active ON studies (experiment_id, name) WHERE active = 1;
+CREATE INDEX studies_by_name ON studies (experiment_id, name, created_ms);
+CREATE TABLE study_claims (
+    study_run_uuid TEXT PRIMARY KEY,
+    next_number INTEGER NOT NULL
+);
+CREATE TABLE study_trials (
+    study_run_uuid TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    run_uuid TEXT,
+    state TEXT NOT NULL,
+    loss REAL,
+    params TEXT,
+    last_step INTEGER,
+    message TEXT,
+    worker TEXT NOT NULL,
+    started_ms INTEGER NOT NULL,
+    ended_ms INTEGER,
+    retry_of INTEGER,
+    attempt INTEGER NOT NULL DEFAULT 0,
+    version INTEGER NOT NULL,
+    PRIMARY KEY (study_run_uuid, number)
+);
+CREATE INDEX study_trials_by_version ON study_trials (study_run_uuid, version);
+CREATE INDEX study_trials_version ON study_trials (version);
+CREATE TABLE trial_leases (
+    study_run_uuid TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    worker TEXT NOT NULL,
+    expires_ms INTEGER NOT NULL,
+    PRIMARY KEY (study_run_uuid, number)
+);
+CREATE TABLE study_retries (
+    study_run_uuid TEXT NOT NULL,
+    retry_of INTEGER NOT NULL,
+    params TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    PRIMARY KEY (study_run_uuid, retry_of)
+);
+"#;
+
+/// How long a board call waits for another process's write to end.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The next version of a trial row (writers are serialized, so versions commit in order).
+const NEXT_VERSION: &str = "(SELECT COALESCE(MAX(version), 0) + 1 FROM study_trials)";
+
+/// The columns [`trial_row`] reads, in order.
+const TRIAL_COLUMNS: &str = "number, run_uuid, state, loss, params, last_step, message, worker,
+     started_ms, ended_ms, retry_of, attempt, version";
+
+/// The board of a SQLite store file.
+pub struct SqliteBoard {
+    conn: Mutex<Connection>,
+}
+
+impl std::fmt::Debug for SqliteBoard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteBoard").finish()
+    }
+}
+
+fn db(e: rusqlite::Error) -> StoreError {
+    match e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if matches!(
+                f.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ) =>
+        {
+            StoreError::Busy(e.to_string())
+        }
+        other => StoreError::Database(other.to_string()),
+    }
+}
+
+impl SqliteBoard {
+    /// The board of the store file at `path` (already migrated by the store).
+    pub fn open(path: &Path) -> Result<SqliteBoard, StoreError> {
+        let conn = Connection::open(path).map_err(db)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(db)?;
+        Ok(SqliteBoard {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `f` in one immediate transaction and commits it.
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        let out = f(&tx).map_err(db)?;
+        tx.commit().map_err(db)?;
+        Ok(out)
+    }
+}
+
+fn study_row(r: &Row<'_>) -> rusqlite::Result<SharedStudyRow> {
+    Ok(SharedStudyRow {
+        study_run_id: r.get(0)?,
+        experiment_id: r.get(1)?,
+        name: r.get(2)?,
+        max_evals: r.get(3)?,
+        retries: r.get(4)?,
+        spec: r.get(5)?,
+        active: r.get::<_, i64>(6)? != 0,
+    })
+}
+
+const STUDY_COLUMNS: &str = "study_run_uuid, experiment_id, name, max_evals, retries, spec, active";
+
+fn trial_row(r: &Row<'_>) -> rusqlite::Result<(TrialRow, i64)> {
+    Ok((
+        TrialRow {
+            number: r.get(0)?,
+            run_id: r.get(1)?,
+            state: r.get(2)?,
+            loss: r.get(3)?,
+            params: r.get(4)?,
+            last_step: r.get(5)?,
+            message: r.get(6)?,
+            worker: r.get(7)?,
+            started_ms: r.get(8)?,
+            ended_ms: r.get(9)?,
+            retry_of: r.get(10)?,
+            attempt: r.get(11)?,
+        },
+        r.get(12)?,
+    ))
+}
+
+fn insert_study(
+    tx: &Transaction<'_>,
+    experiment_id: ExperimentId,
+    name: &str,
+    new: &NewSharedStudy,
+) -> rusqlite::Result<usize> {
+    tx.execute(
+        "INSERT INTO studies (study_run_uuid, experiment_id, name, max_evals, retries, spec, active,
+             created_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7) ON CONFLICT DO NOTHING",
+        params![
+            new.study_run_id,
+            experiment_id,
+            name,
+            new.max_evals,
+            new.retries,
+            new.spec,
+            now_ms()
+        ],
+    )
+}
+
+impl StudyBoard for SqliteBoard {
+    fn join(
+        &self,
+        experiment_id: ExperimentId,
+        name: &str,
+        new: &NewSharedStudy,
+    ) -> Result<(SharedStudyRow, bool), StoreError> {
+        self.write(|tx| {
+            let created = insert_study(tx, experiment_id, name, new)? == 1;
+            let row = tx.query_row(
+                &format!(
+                    "SELECT {STUDY_COLUMNS} FROM studies
+                     WHERE experiment_id = ?1 AND name = ?2 AND active = 1"
+                ),
+                params![experiment_id, name],
+                study_row,
+            )?;
+            Ok((row, created))
+        })
+    }
+
+    fn study(&self, study_run_id: &str) -> Result<Option<SharedStudyRow>, StoreError> {
+        self.lock()
+            .query_row(
+                &format!("SELECT {STUDY_COLUMNS} FROM studies WHERE study_run_uuid = ?1"),
+                [study_run_id],
+                study_row,
+            )
+            .optional()
+            .map_err(db)
+    }
+
+    fn find(
+        &self,
+        experiment_id: ExperimentId,
+        name: &str,
+    ) -> Result<Option<SharedStudyRow>, StoreError> {
+        self.lock()
+            .query_row(
+                &format!(
+                    "SELECT {STUDY_COLUMNS} FROM studies WHERE experiment_id = ?1 AND name = ?2
+                     ORDER BY active DESC, created_ms DESC, rowid DESC LIMIT 1"
+                ),
+                params![experiment_id, name],
+                study_row,
+            )
+            .optional()
+            .map_err(db)
+    }
+
+    fn reactivate(&self, study_run_id: &str, max_evals: i64) -> Result<bool, StoreError> {
+        self.write(|tx| {
+            let clash: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM studies a JOIN studies s
+                     ON a.experiment_id = s.experiment_id AND a.name = s.name
+                     WHERE s.study_run_uuid = ?1 AND a.active = 1 AND a.study_run_uuid <> ?1)",
+                [study_run_id],
+                |r| r.get(0),
+            )?;
+            if clash {
+                return Ok(false);
+            }
+            Ok(tx.execute(
+                "UPDATE studies SET active = 1, max_evals = ?2 WHERE study_run_uuid = ?1",
+                params![study_run_id, max_evals],
+            )? == 1)
+        })
+    }
+
+    fn adopt(
+        &self,
+        experiment_id: ExperimentId,
+        name: &str,
+        new: &NewSharedStudy,
+        trials: &[TrialRow],
+        next_number: i64,
+    ) -> Result<(), StoreError> {
+        self.write(|tx| {
+            if insert_study(tx, experiment_id, name, new)? == 0 {
+                return Err(rusqlite::Error::QueryReturnedNoRows);
+            }
+            tx.execute(
+                "INSERT INTO study_claims (study_run_uuid, next_number) VALUES (?1, ?2)
+                 ON CONFLICT (study_run_uuid) DO UPDATE SET next_number = excluded.next_number",
+                params![new.study_run_id, next_number],
+            )?;
+            for t in trials {
+                tx.execute(
+                    &format!(
+                        "INSERT OR REPLACE INTO study_trials (study_run_uuid, number, run_uuid,
+                             state, loss, params, last_step, message, worker, started_ms,
+                             ended_ms, retry_of, attempt, version)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,
+                             {NEXT_VERSION})"
+                    ),
+                    params![
+                        new.study_run_id,
+                        t.number,
+                        t.run_id,
+                        t.state,
+                        t.loss.filter(|l| l.is_finite()),
+                        t.params,
+                        t.last_step,
+                        t.message,
+                        t.worker,
+                        t.started_ms,
+                        t.ended_ms,
+                        t.retry_of,
+                        t.attempt
+                    ],
+                )?;
+            }
+            Ok(())
+        })
+        .map_err(|e| match e {
+            StoreError::Database(m) if m.contains("Query returned no rows") => {
+                StoreError::InvalidArgument(format!(
+                    "another study named '{name}' is active in this experiment"
+                ))
+            }
+            other => other,
+        })
+    }
+
+    fn claim(
+        &self,
+        study_run_id: &str,
+        worker: &str,
+        ttl: Duration,
+    ) -> Result<Option<ClaimedTrial>, StoreError> {
+        self.write(|tx| {
+            let number: Option<i64> = tx
+                .query_row(
+                    "INSERT INTO study_claims AS c (study_run_uuid, next_number)
+                     SELECT ?1, 1 FROM studies s WHERE s.study_run_uuid = ?1 AND s.max_evals > 0
+                     ON CONFLICT (study_run_uuid) DO UPDATE SET next_number = c.next_number + 1
+                         WHERE c.next_number < (SELECT max_evals FROM studies
+                                                WHERE study_run_uuid = ?1)
+                     RETURNING next_number - 1",
+                    [study_run_id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(number) = number else {
+                return Ok(None);
+            };
+            let retry = tx
+                .query_row(
+                    "DELETE FROM study_retries WHERE rowid = (SELECT rowid FROM study_retries
+                         WHERE study_run_uuid = ?1 ORDER BY retry_of LIMIT 1)
+                     RETURNING retry_of, params, attempt",
+                    [study_run_id],
+                    |r| {
+                        Ok(Retry {
+                            of: r.get(0)?,
+                            params: r.get(1)?,
+                            attempt: r.get(2)?,
+                        })
+                    },
+                )
+                .optional()?;
+            let now = now_ms();
+            tx.execute(
+                &format!(
+                    "INSERT OR REPLACE INTO study_trials (study_run_uuid, number, state, worker,
+                         started_ms, retry_of, attempt, params, version)
+                     VALUES (?1, ?2, 'RUNNING', ?3, ?4, ?5, ?6, ?7, {NEXT_VERSION})"
+                ),
+                params![
+                    study_run_id,
+                    number,
+                    worker,
+                    now,
+                    retry.as_ref().map(|r| r.of),
+                    retry.as_ref().map_or(0, |r| r.attempt),
+                    retry.as_ref().map(|r| r.params.clone()),
+                ],
+            )?;
+            tx.execute(
+                "INSERT OR REPLACE INTO trial_leases (study_run_uuid, number, worker, expires_ms)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![study_run_id, number, worker, now + ttl.as_millis() as i64],
+            )?;
+            Ok(Some(ClaimedTrial { number, retry }))
+        })
+    }
+
+    fn start(
+        &self,
+        study_run_id: &str,
+        number: i64,
+        run_id: Option<&str>,
+        params: &str,
+    ) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.execute(
+                &format!(
+                    "UPDATE study_trials SET run_uuid = ?3, params = ?4, version = {NEXT_VERSION}
+                     WHERE study_run_uuid = ?1 AND number = ?2"
+                ),
+                params![study_run_id, number, run_id, params],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn finish(&self, study_run_id: &str, number: i64, end: &TrialEnd) -> Result<bool, StoreError> {
+        self.write(|tx| {
+            let n = tx.execute(
+                &format!(
+                    "UPDATE study_trials SET state = ?3, loss = ?4, last_step = ?5, message = ?6,
+                         ended_ms = ?7, version = {NEXT_VERSION}
+                     WHERE study_run_uuid = ?1 AND number = ?2 AND state = 'RUNNING'"
+                ),
+                params![
+                    study_run_id,
+                    number,
+                    end.state,
+                    end.loss.filter(|l| l.is_finite()),
+                    end.last_step,
+                    end.message,
+                    end.ended_ms
+                ],
+            )?;
+            tx.execute(
+                "DELETE FROM trial_leases WHERE study_run_uuid = ?1 AND number = ?2",
+                params![study_run_id, number],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    fn changes(&self, study_run_id: &str, since: i64) -> Result<(Vec<TrialRow>, i64), StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {TRIAL_COLUMNS} FROM study_trials
+                 WHERE study_run_uuid = ?1 AND version > ?2 ORDER BY version"
+            ))
+            .map_err(db)?;
+        let mut next = since;
+        let mut rows = Vec::new();
+        for r in stmt
+            .query_map(params![study_run_id, since], trial_row)
+            .map_err(db)?
+        {
+            let (row, version) = r.map_err(db)?;
+            next = next.max(version);
+            rows.push(row);
+        }
+        Ok((rows, next))
+    }
+
+    fn renew(
+        &self,
+        study_run_id: &str,
+        worker: &str,
+        numbers: &[i64],
+        ttl: Duration,
+    ) -> Result<u64, StoreError> {
+        self.write(|tx| {
+            let expires = now_ms() + ttl.as_millis() as i64;
+            let mut held = 0;
+            for n in numbers {
+                held += tx.execute(
+                    "UPDATE trial_leases SET expires_ms = ?4
+                     WHERE study_run_uuid = ?1 AND worker = ?2 AND number = ?3",
+                    params![study_run_id, worker, n, expires],
+                )? as u64;
+            }
+            Ok(held)
+        })
+    }
+
+    fn reap(
+        &self,
+        study_run_id: &str,
+        is_dead: &dyn Fn(&str) -> bool,
+    ) -> Result<Vec<TrialRow>, StoreError> {
+        self.write(|tx| {
+            let now = now_ms();
+            let leases: Vec<(i64, String, i64)> = {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT number, worker, expires_ms FROM trial_leases WHERE study_run_uuid = ?1",
+                )?;
+                let rows = stmt.query_map([study_run_id], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })?;
+                rows.collect::<rusqlite::Result<_>>()?
+            };
+            let retries: i64 = tx
+                .query_row(
+                    "SELECT retries FROM studies WHERE study_run_uuid = ?1",
+                    [study_run_id],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .unwrap_or(0);
+            let mut lost = Vec::new();
+            for (number, worker, expires) in leases {
+                if expires >= now && !is_dead(&worker) {
+                    continue;
+                }
+                tx.execute(
+                    "DELETE FROM trial_leases WHERE study_run_uuid = ?1 AND number = ?2",
+                    params![study_run_id, number],
+                )?;
+                let row = tx
+                    .query_row(
+                        &format!(
+                            "UPDATE study_trials SET state = 'FAILED', message = ?3, ended_ms = ?4,
+                                 version = {NEXT_VERSION}
+                             WHERE study_run_uuid = ?1 AND number = ?2 AND state = 'RUNNING'
+                             RETURNING {TRIAL_COLUMNS}"
+                        ),
+                        params![study_run_id, number, WORKER_LOST, now],
+                        trial_row,
+                    )
+                    .optional()?;
+                let Some((row, _)) = row else { continue };
+                if let Some(params) = row.params.as_ref().filter(|_| row.attempt < retries) {
+                    tx.execute(
+                        "INSERT OR IGNORE INTO study_retries (study_run_uuid, retry_of, params, attempt)
+                         VALUES (?1, ?2, ?3, ?4)",
+                        params![study_run_id, row.number, params, row.attempt + 1],
+                    )?;
+                }
+                lost.push(row);
+            }
+            Ok(lost)
+        })
+    }
+
+    fn outstanding(&self, study_run_id: &str, worker: &str) -> Result<(i64, i64), StoreError> {
+        self.lock()
+            .query_row(
+                "SELECT
+                     (SELECT COUNT(*) FROM study_trials
+                      WHERE study_run_uuid = ?1 AND state = 'RUNNING' AND worker <> ?2),
+                     (SELECT s.max_evals - COALESCE(c.next_number, 0) FROM studies s
+                      LEFT JOIN study_claims c ON c.study_run_uuid = s.study_run_uuid
+                      WHERE s.study_run_uuid = ?1)",
+                params![study_run_id, worker],
+                |r| Ok((r.get(0)?, r.get::<_, Option<i64>>(1)?.unwrap_or(0).max(0))),
+            )
+            .map_err(db)
+    }
+
+    fn close(
+        &self,
+        study_run_id: &str,
+        worker: &str,
+        budget_used: bool,
+    ) -> Result<bool, StoreError> {
+        self.write(|tx| {
+            Ok(tx.execute(
+                "UPDATE studies SET active = 0
+                 WHERE study_run_uuid = ?1 AND active = 1
+                   AND NOT EXISTS (SELECT 1 FROM study_trials t WHERE t.study_run_uuid = ?1
+                                   AND t.state = 'RUNNING' AND t.worker <> ?2)
+                   AND (?3 = 0 OR COALESCE((SELECT next_number FROM study_claims
+                                            WHERE study_run_uuid = ?1), 0) >= max_evals)",
+                params![study_run_id, worker, budget_used as i64],
+            )? == 1)
+        })
+    }
+}
