@@ -216,7 +216,7 @@ fn after_kill_9_no_trial_process_outlives_hpo() {
     // the guard terminates the groups at once and kills them half a second later
     std::thread::sleep(Duration::from_millis(1500));
     assert_gone(dir.path());
-    // the next resume records the trials left running as interrupted
+    // the next resume takes back the trials the killed worker left running
     let out = Command::new(env!("CARGO_BIN_EXE_hpo"))
         .args(["run", "-q", "--resume", "--max-evals", "4"])
         .arg(&file)
@@ -235,6 +235,6 @@ fn after_kill_9_no_trial_process_outlives_hpo() {
     assert_eq!(trials.len(), 4);
     for (status, reason) in &trials[2..] {
         assert_eq!(*status, RunStatus::Failed);
-        assert_eq!(reason.as_deref(), Some("interrupted"));
+        assert_eq!(reason.as_deref(), Some("worker lost"));
     }
 }

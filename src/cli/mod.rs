@@ -24,6 +24,7 @@ mod signals;
 mod space_json;
 mod trial_server;
 mod ui;
+mod worker;
 
 use clap::{Parser, Subcommand};
 
@@ -50,6 +51,9 @@ pub struct Cli {
 pub enum Command {
     /// Run a study from a run file: every trial a nested run, progress, the best params.
     Run(run::RunArgs),
+    /// Join a study started earlier with `hpo run` (on this or another machine) as one more
+    /// worker, from the run file stored with it.
+    Worker(worker::WorkerArgs),
     /// Check a run file and print the parsed space.
     Validate(run::ValidateArgs),
     /// Experiments: list, create, delete, restore.
@@ -143,7 +147,7 @@ pub fn main() -> i32 {
     };
     if !matches!(
         cli.command,
-        Command::Run(_) | Command::Ui(_) | Command::Bench(_)
+        Command::Run(_) | Command::Worker(_) | Command::Ui(_) | Command::Bench(_)
     ) {
         quiet_on_closed_pipe();
     }
@@ -160,6 +164,7 @@ fn dispatch(mut cli: Cli) -> anyhow::Result<()> {
     cli.tracking_uri = tracking_uri(cli.tracking_uri.take());
     match cli.command {
         Command::Run(a) => run::run(a, &cli.tracking_uri),
+        Command::Worker(a) => worker::worker(a, &cli.tracking_uri),
         Command::Validate(a) => run::validate(a),
         Command::Experiments(c) => experiments::run(c, &cli.tracking_uri),
         Command::Runs(c) => runs::run(c, &cli.tracking_uri),

@@ -286,6 +286,13 @@ pub(super) fn run_file(
         mlflow,
     } = objective(&rf, &uri_text, a.seed.or(study.seed).unwrap_or(0))?;
     let tracker = open_tracker(uri)?;
+    let mut resume = a.resume;
+    if resume && tracker.get_experiment_by_name(&experiment)?.is_none() {
+        eprintln!(
+            "note: --resume: no experiment '{experiment}' yet; starting study '{study_name}'"
+        );
+        resume = false;
+    }
     let mut recorder = Recorder::new(&tracker, &experiment)?
         .study_name(&study_name)
         .metric(&study.metric);
@@ -309,8 +316,12 @@ pub(super) fn run_file(
         &spec,
         study.max_evals,
         study.retries,
-        a.resume,
-    )?;
+        resume,
+    )
+    .map_err(|e| match e.is::<BadInput>() {
+        true => e,
+        false => anyhow::anyhow!("the store {uri_text}: {e:#}"),
+    })?;
     let mut resumed = None;
     let mut keeper = None;
     let mut coordinator = None;
@@ -328,7 +339,13 @@ pub(super) fn run_file(
                 &rf.space,
                 &tracker,
                 Some(recorder.handle()),
-                SharedStudyOptions::default(),
+                SharedStudyOptions {
+                    prune_metric: rf
+                        .pruner
+                        .as_ref()
+                        .map(|p| p.metric.clone().unwrap_or_else(|| study.metric.clone())),
+                    ..SharedStudyOptions::default()
+                },
             );
             recorder = recorder.shared(shared.closer());
             coordinator = Some(shared);

@@ -79,6 +79,7 @@ pub(super) fn join(
             space,
             metric,
             &new,
+            &spec.experiment,
         )?;
     }
     let (row, created) = board.join(experiment_id, study_name, &new)?;
@@ -101,6 +102,7 @@ pub(super) fn join(
 
 /// `--resume`: makes the latest study of this name active again with the new budget, unless one
 /// is active already; a study recorded before studies were shared is registered with its trials.
+#[allow(clippy::too_many_arguments)]
 fn reopen(
     tracker: &Tracker,
     board: &dyn StudyBoard,
@@ -109,15 +111,34 @@ fn reopen(
     space: &Space,
     metric: &str,
     new: &NewSharedStudy,
+    experiment: &str,
 ) -> anyhow::Result<()> {
     if let Some(row) = board.find(experiment_id, study_name)? {
-        if !row.active {
-            board.reactivate(&row.study_run_id, new.max_evals)?;
+        // trials whose runs were deleted are no longer part of the study
+        let live: std::collections::HashSet<String> = tracker
+            .child_run_ids(&row.study_run_id)?
+            .into_iter()
+            .collect();
+        let (rows, _) = board.changes(&row.study_run_id, 0)?;
+        let gone: Vec<i64> = rows
+            .iter()
+            .filter(|t| t.state != "RUNNING")
+            .filter(|t| t.run_id.as_ref().is_none_or(|r| !live.contains(r)))
+            .map(|t| t.number)
+            .collect();
+        board.forget(&row.study_run_id, &gone)?;
+        if !board.reactivate(&row.study_run_id, new.max_evals)? {
+            return Err(BadInput(format!(
+                "--resume: another study named '{study_name}' is running in this experiment"
+            ))
+            .into());
         }
         return Ok(());
     }
     let Some(parent) = resume::find_study(tracker, experiment_id, study_name)? else {
-        eprintln!("note: --resume: no study '{study_name}' in this experiment yet; starting it");
+        eprintln!(
+            "note: --resume: no study '{study_name}' in experiment '{experiment}' yet; starting it"
+        );
         return Ok(());
     };
     // an older hpo may still run it: its lease says so

@@ -616,7 +616,7 @@ impl Driver<'_, '_, '_> {
         let Some(c) = self.coordinator.as_deref_mut() else {
             return Next::Stop(StopReason::MaxEvals);
         };
-        let lost = |e: String| Next::Stop(StopReason::Stopped(format!("shared study: {e}")));
+        let lost = |e: String| Next::Stop(StopReason::Stopped(e));
         match c.sync() {
             Ok(trials) => {
                 for t in &trials {
@@ -625,6 +625,9 @@ impl Driver<'_, '_, '_> {
                 }
             }
             Err(e) => return lost(e),
+        }
+        if let Some(curves) = c.take_curves() {
+            self.cfg.prune.add_prior(&curves);
         }
         let (number, params) = match c.claim() {
             Ok(Claim::Trial { number, params, .. }) => (number, params),
@@ -702,7 +705,7 @@ impl Driver<'_, '_, '_> {
                 // after the observers: the other workers learn the trial's run too
                 if let Some(c) = self.coordinator.as_deref_mut() {
                     if let Err(e) = c.started(started) {
-                        stop = Some(StopReason::Stopped(format!("shared study: {e}")));
+                        stop = Some(StopReason::Stopped(e));
                     }
                 }
                 let busy = in_flight;
@@ -790,7 +793,7 @@ impl Driver<'_, '_, '_> {
                     };
                     if let Some(c) = self.coordinator.as_deref_mut() {
                         if let Err(e) = c.finished(trial) {
-                            stop.get_or_insert(StopReason::Stopped(format!("shared study: {e}")));
+                            stop.get_or_insert(StopReason::Stopped(e));
                         }
                     }
                     for o in self.observers.iter_mut() {

@@ -49,6 +49,12 @@ pub trait Coordinator: Send {
     /// This worker's `trial` finished (its state, loss and message are final).
     fn finished(&mut self, trial: &Trial) -> Result<(), String>;
 
+    /// The learning curves (the pruner's watched metric) of other workers' trials that finished
+    /// since the last call, so this worker's pruner compares its trials with theirs too.
+    fn take_curves(&mut self) -> Option<super::prune::Curves> {
+        None
+    }
+
     /// How long to wait before claiming again after [`Claim::Wait`].
     fn poll_interval(&self) -> std::time::Duration {
         std::time::Duration::from_millis(500)

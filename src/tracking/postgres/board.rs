@@ -213,9 +213,24 @@ impl StudyBoard for PgBoard {
                 return Ok(false);
             }
             Ok(tx.execute(
-                "UPDATE studies SET active = true, max_evals = $2 WHERE study_run_uuid = $1",
+                "UPDATE studies SET active = true, max_evals = $2
+                     + COALESCE((SELECT next_number FROM study_claims WHERE study_run_uuid = $1), 0)
+                     - (SELECT COUNT(*) FROM study_trials WHERE study_run_uuid = $1)
+                 WHERE study_run_uuid = $1",
                 &[&study_run_id, &max_evals],
             )? == 1)
+        })
+    }
+
+    fn forget(&self, study_run_id: &str, numbers: &[i64]) -> Result<(), StoreError> {
+        let numbers = numbers.to_vec();
+        self.with(|c| {
+            c.execute(
+                "DELETE FROM study_trials WHERE study_run_uuid = $1 AND number = ANY($2)
+                     AND state <> 'RUNNING'",
+                &[&study_run_id, &numbers],
+            )?;
+            Ok(())
         })
     }
 

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::{worker_is_dead_here, StudyBoard, TrialEnd, TrialRow, LEASE_TTL, WORKER_LOST};
 use crate::space::{Params, Space, Value};
+use crate::study::prune::{CurveState, Curves, TrialCurve};
 use crate::study::{Claim, Coordinator, StopReason};
 use crate::tracking::recorder::{RecorderHandle, TAG_FAILURE_REASON};
 use crate::tracking::store::now_ms;
@@ -24,6 +25,9 @@ pub struct SharedStudyOptions {
     pub retry_for: Duration,
     /// How often the worker looks for trials whose worker was lost.
     pub reap_every: Duration,
+    /// The metric the study's pruner watches: the curves of other workers' finished trials
+    /// are read from the store for it (`None`: no pruner, nothing read).
+    pub prune_metric: Option<String>,
 }
 
 impl Default for SharedStudyOptions {
@@ -32,6 +36,7 @@ impl Default for SharedStudyOptions {
             lease_ttl: LEASE_TTL,
             retry_for: Duration::from_secs(600),
             reap_every: Duration::from_secs(1),
+            prune_metric: None,
         }
     }
 }
@@ -56,6 +61,8 @@ pub struct SharedStudy {
     others_running: BTreeSet<i64>,
     last_reap: Option<Instant>,
     heartbeat: Option<(mpsc::Sender<()>, JoinHandle<()>)>,
+    /// Curves of other workers' trials read since the pruner last took them.
+    curves: Curves,
 }
 
 impl std::fmt::Debug for SharedStudy {
@@ -178,6 +185,7 @@ impl SharedStudy {
             others_running: BTreeSet::new(),
             last_reap: None,
             heartbeat,
+            curves: Curves::new(),
         }
     }
 
@@ -194,7 +202,27 @@ impl SharedStudy {
     }
 
     fn retry<T>(&self, f: impl FnMut() -> Result<T, StoreError>) -> Result<T, String> {
-        retrying(self.opts.retry_for, f).map_err(|e| e.to_string())
+        retrying(self.opts.retry_for, f).map_err(|e| format!("recording failed: {e}"))
+    }
+
+    /// Reads the watched metric's curve of another worker's finished trial from its run.
+    fn read_curve(&mut self, trial: &Trial, run: Option<&str>) {
+        let (Some(metric), Some(run)) = (&self.opts.prune_metric, run) else {
+            return;
+        };
+        let state = match trial.state {
+            TrialState::Running => return,
+            TrialState::Ok => CurveState::Complete,
+            TrialState::Pruned => CurveState::Pruned,
+            TrialState::Failed | TrialState::Killed => CurveState::Failed,
+        };
+        let mut curve = TrialCurve::new();
+        curve.state = state;
+        // ordered by (step, timestamp): the first value of each step is kept, as the pruner does
+        for m in self.tracker.metric_history(run, metric).unwrap_or_default() {
+            curve.values.entry(m.step).or_insert(m.value);
+        }
+        self.curves.insert(trial.number, curve);
     }
 
     /// Takes back the trials of lost workers, at most once per `reap_every` unless `now`.
@@ -242,10 +270,15 @@ impl Coordinator for SharedStudy {
                 h.add_trial_run(n, run);
             }
             if let Some(t) = trial_of(&self.space, &row) {
+                self.read_curve(&t, row.run_id.as_deref());
                 trials.push(t);
             }
         }
         Ok(trials)
+    }
+
+    fn take_curves(&mut self) -> Option<Curves> {
+        (!self.curves.is_empty()).then(|| std::mem::take(&mut self.curves))
     }
 
     fn claim(&mut self) -> Result<Claim, String> {
@@ -262,7 +295,8 @@ impl Coordinator for SharedStudy {
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .insert(c.number);
-                let number = usize::try_from(c.number).map_err(|e| e.to_string())?;
+                let number = usize::try_from(c.number)
+                    .map_err(|e| format!("trial number {}: {e}", c.number))?;
                 let (params, retry_of) = match &c.retry {
                     Some(r) => (
                         params_from_json(&self.space, &r.params),

@@ -154,9 +154,13 @@ pub trait StudyBoard: Send + Sync {
         name: &str,
     ) -> Result<Option<SharedStudyRow>, StoreError>;
 
-    /// Makes an ended study active again with budget `max_evals` (to resume it); `false` when
-    /// another study of its name is active.
+    /// Makes a study active (again) with a budget of `max_evals` trials *present* (to resume
+    /// it): numbers are claimed until that many trials are in the study; `false` when another
+    /// study of its name is active.
     fn reactivate(&self, study_run_id: &str, max_evals: i64) -> Result<bool, StoreError>;
+
+    /// Drops the finished trials `numbers` from the study (their runs were deleted).
+    fn forget(&self, study_run_id: &str, numbers: &[i64]) -> Result<(), StoreError>;
 
     /// Registers an existing study run (recorded before studies were shared) with its trials,
     /// active; numbers are then claimed from `next_number` on.

@@ -15,6 +15,7 @@ use super::{
     ClaimedTrial, NewSharedStudy, Retry, SharedStudyRow, StudyBoard, TrialEnd, TrialRow,
     WORKER_LOST,
 };
+use crate::tracking::checkpoint::CommitPacer;
 use crate::tracking::store::now_ms;
 use crate::tracking::{ExperimentId, StoreError};
 
@@ -84,6 +85,8 @@ const TRIAL_COLUMNS: &str = "number, run_uuid, state, loss, params, last_step, m
 /// The board of a SQLite store file.
 pub struct SqliteBoard {
     conn: Mutex<Connection>,
+    /// Checkpoints the WAL the board's commits grow, in the background (as the store does).
+    pacer: CommitPacer,
 }
 
 impl std::fmt::Debug for SqliteBoard {
@@ -102,6 +105,19 @@ fn db(e: rusqlite::Error) -> StoreError {
         {
             StoreError::Busy(e.to_string())
         }
+        rusqlite::Error::SqliteFailure(f, _)
+            if matches!(
+                f.code,
+                rusqlite::ErrorCode::DiskFull
+                    | rusqlite::ErrorCode::SystemIoFailure
+                    | rusqlite::ErrorCode::ReadOnly
+                    | rusqlite::ErrorCode::CannotOpen
+                    | rusqlite::ErrorCode::DatabaseCorrupt
+                    | rusqlite::ErrorCode::NotADatabase
+            ) =>
+        {
+            StoreError::Storage(e.to_string())
+        }
         other => StoreError::Database(other.to_string()),
     }
 }
@@ -111,8 +127,15 @@ impl SqliteBoard {
     pub fn open(path: &Path) -> Result<SqliteBoard, StoreError> {
         let conn = Connection::open(path).map_err(db)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(db)?;
+        // as the store's connection: no fsync per commit (a commit survives a crash of the
+        // process; a power loss may lose the last ones), and checkpoints off the commit path
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(db)?;
+        conn.pragma_update(None, "wal_autocheckpoint", 10_000)
+            .map_err(db)?;
         Ok(SqliteBoard {
             conn: Mutex::new(conn),
+            pacer: CommitPacer::new(path),
         })
     }
 
@@ -131,6 +154,8 @@ impl SqliteBoard {
             .map_err(db)?;
         let out = f(&tx).map_err(db)?;
         tx.commit().map_err(db)?;
+        drop(conn);
+        self.pacer.count_commit();
         Ok(out)
     }
 }
@@ -254,9 +279,25 @@ impl StudyBoard for SqliteBoard {
                 return Ok(false);
             }
             Ok(tx.execute(
-                "UPDATE studies SET active = 1, max_evals = ?2 WHERE study_run_uuid = ?1",
+                "UPDATE studies SET active = 1, max_evals = ?2
+                     + COALESCE((SELECT next_number FROM study_claims WHERE study_run_uuid = ?1), 0)
+                     - (SELECT COUNT(*) FROM study_trials WHERE study_run_uuid = ?1)
+                 WHERE study_run_uuid = ?1",
                 params![study_run_id, max_evals],
             )? == 1)
+        })
+    }
+
+    fn forget(&self, study_run_id: &str, numbers: &[i64]) -> Result<(), StoreError> {
+        self.write(|tx| {
+            for n in numbers {
+                tx.execute(
+                    "DELETE FROM study_trials WHERE study_run_uuid = ?1 AND number = ?2
+                         AND state <> 'RUNNING'",
+                    params![study_run_id, n],
+                )?;
+            }
+            Ok(())
         })
     }
 
