@@ -791,14 +791,15 @@ impl Driver<'_, '_, '_> {
                     let Some(trial) = self.study.trial(n) else {
                         continue;
                     };
-                    if let Some(c) = self.coordinator.as_deref_mut() {
-                        if let Err(e) = c.finished(trial) {
-                            stop.get_or_insert(StopReason::Stopped(e));
-                        }
-                    }
                     for o in self.observers.iter_mut() {
                         if let Control::Stop(why) = o.on_trial_end(trial, self.study.trials()) {
                             stop.get_or_insert(StopReason::Stopped(why));
+                        }
+                    }
+                    // after the observers (the trial's record), the other workers see it end
+                    if let Some(c) = self.coordinator.as_deref_mut() {
+                        if let Err(e) = c.finished(trial) {
+                            stop.get_or_insert(StopReason::Stopped(e));
                         }
                     }
                 }

@@ -337,6 +337,10 @@ impl Coordinator for SharedStudy {
     }
 
     fn finished(&mut self, trial: &Trial) -> Result<(), String> {
+        // the trial's run is committed before its lease ends: a worker killed in between leaves
+        // a trial that is taken back as lost, never one the study counts as done whose run is
+        // not in the store (a failed commit is the recorder's to report)
+        let _ = self.tracker.flush();
         let end = TrialEnd {
             state: state_name(trial.state).to_string(),
             loss: trial.loss,

@@ -1,0 +1,286 @@
+//! Studies shared by many worker processes (issue 19), through the real binary: on PostgreSQL
+//! (8 workers, one 400-trial study; workers killed with SIGKILL while the study runs) and on one
+//! SQLite file (several processes of one machine), with `hpo worker --study NAME`.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::pg::TempDb;
+use hpo::tracking::recorder::{TAG_FAILURE_REASON, TAG_TRIAL_NUMBER};
+use hpo::tracking::{Run, RunStatus, RunsQuery, Tracker};
+
+fn write_study(dir: &Path, name: &str, max_evals: usize, command: &str, extra: &str) -> String {
+    let file = dir.join(format!("{name}.toml"));
+    std::fs::write(
+        &file,
+        format!(
+            r#"
+[study]
+name = "{name}"
+max_evals = {max_evals}
+parallelism = 2
+{extra}
+
+[objective]
+command = {command}
+
+[space]
+x = {{ uniform = [0, 1] }}
+"#
+        ),
+    )
+    .unwrap();
+    file.to_str().unwrap().to_string()
+}
+
+fn worker(uri: &str, args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_hpo"))
+        .args(args)
+        .args(["--quiet", "--no-trial-server", "--tracking-uri", uri])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn finish(mut child: Child) -> (Option<i32>, String) {
+    let out = child.wait_with_output_stderr();
+    out
+}
+
+trait WaitStderr {
+    fn wait_with_output_stderr(&mut self) -> (Option<i32>, String);
+}
+
+impl WaitStderr for Child {
+    fn wait_with_output_stderr(&mut self) -> (Option<i32>, String) {
+        use std::io::Read;
+        let mut err = String::new();
+        if let Some(mut e) = self.stderr.take() {
+            let _ = e.read_to_string(&mut err);
+        }
+        let status = self.wait().unwrap();
+        (status.code(), err)
+    }
+}
+
+/// The study runs of experiment `name` and their trial runs by number.
+fn study_of(uri: &str, name: &str) -> (Vec<Run>, BTreeMap<usize, Vec<Run>>) {
+    let t = Tracker::open(uri).unwrap();
+    let exp = t.get_experiment_by_name(name).unwrap().unwrap();
+    let runs = t
+        .search_runs(&RunsQuery::new(&[exp.experiment_id], "").max_results(5000))
+        .unwrap()
+        .runs;
+    let studies: Vec<Run> = runs
+        .iter()
+        .filter(|r| r.data.tag("hpo.runType") == Some("study"))
+        .cloned()
+        .collect();
+    let mut trials: BTreeMap<usize, Vec<Run>> = BTreeMap::new();
+    for r in runs
+        .into_iter()
+        .filter(|r| r.data.tag("hpo.runType") == Some("trial"))
+    {
+        let n = r.data.tag(TAG_TRIAL_NUMBER).unwrap().parse().unwrap();
+        trials.entry(n).or_default().push(r);
+    }
+    (studies, trials)
+}
+
+#[test]
+fn eight_workers_on_postgres_run_one_400_trial_study() {
+    let Some(db) = TempDb::create("shared400") else {
+        return;
+    };
+    let uri = db.url();
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_study(dir.path(), "four", 400, r#"["echo", "{x}"]"#, "");
+    let workers: Vec<Child> = (0..8).map(|_| worker(&uri, &["run", &file])).collect();
+    for w in workers {
+        let (code, err) = finish(w);
+        assert_eq!(code, Some(0), "{err}");
+    }
+    let (studies, trials) = study_of(&uri, "four");
+    assert_eq!(studies.len(), 1, "one study for all workers");
+    let study = &studies[0];
+    assert_eq!(study.info.status, RunStatus::Finished);
+    assert_eq!(
+        trials.keys().copied().collect::<Vec<_>>(),
+        (0..400).collect::<Vec<_>>()
+    );
+    for (n, runs) in &trials {
+        assert_eq!(runs.len(), 1, "trial {n} recorded once");
+        let r = &runs[0];
+        assert_eq!(r.info.status, RunStatus::Finished, "trial {n}");
+        assert_eq!(r.info.parent_run_id.as_deref(), Some(&*study.info.run_id));
+    }
+    // the study's result is over every worker's trials
+    assert_eq!(study.data.metric("n_trials").map(|m| m.latest), Some(400.0));
+    let best = trials
+        .values()
+        .map(|r| r[0].data.metric("loss").unwrap().latest)
+        .fold(f64::INFINITY, f64::min);
+    assert_eq!(study.data.metric("best_loss").map(|m| m.latest), Some(best));
+    // every worker took part
+    let mut c = postgres::Client::connect(&uri, postgres::NoTls).unwrap();
+    let workers: i64 = c
+        .query_one("SELECT COUNT(DISTINCT worker) FROM study_trials", &[])
+        .unwrap()
+        .get(0);
+    assert!(workers >= 2, "{workers} workers ran trials");
+}
+
+#[test]
+fn processes_sharing_one_sqlite_file_run_one_study_and_a_worker_joins_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let uri = format!("sqlite:///{}", dir.path().join("hpo.db").display());
+    let file = write_study(
+        dir.path(),
+        "local",
+        60,
+        r#"["sh", "-c", "sleep 0.05; echo \"$1\"", "sh", "{x}"]"#,
+        "",
+    );
+    let first = worker(&uri, &["run", &file]);
+    // `hpo worker` needs only the store and the name: it waits for nothing else
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Tracker::open(&uri)
+        .ok()
+        .and_then(|t| t.get_experiment_by_name("local").ok().flatten())
+        .is_none()
+    {
+        assert!(Instant::now() < deadline, "the first worker never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let others: Vec<Child> = (0..2)
+        .map(|_| worker(&uri, &["worker", "--study", "local"]))
+        .collect();
+    let second_run = worker(&uri, &["run", &file]);
+    for w in std::iter::once(first).chain(others).chain([second_run]) {
+        let (code, err) = finish(w);
+        assert_eq!(code, Some(0), "{err}");
+    }
+    let (studies, trials) = study_of(&uri, "local");
+    assert_eq!(studies.len(), 1);
+    assert_eq!(studies[0].info.status, RunStatus::Finished);
+    assert_eq!(
+        trials.keys().copied().collect::<Vec<_>>(),
+        (0..60).collect::<Vec<_>>()
+    );
+    assert!(trials.values().all(|r| r.len() == 1));
+    // a study that ended takes no more workers: a new `hpo run` starts a new one
+    let (code, err) = finish(worker(&uri, &["worker", "--study", "local"]));
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("has ended"), "{err}");
+}
+
+#[test]
+fn killed_workers_trials_fail_as_worker_lost_and_are_retried_and_the_study_completes() {
+    let Some(db) = TempDb::create("sharedkill") else {
+        return;
+    };
+    let uri = db.url();
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_study(
+        dir.path(),
+        "kills",
+        40,
+        r#"["sh", "-c", "sleep 0.4; echo \"$1\"", "sh", "{x}"]"#,
+        "retries = 1",
+    );
+    let mut pool: Vec<Child> = (0..3).map(|_| worker(&uri, &["run", &file])).collect();
+    let mut killed = 0;
+    let mut rng = 12345u64;
+    while killed < 10 {
+        std::thread::sleep(Duration::from_millis(700));
+        rng = rng
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let i = (rng >> 33) as usize % pool.len();
+        let mut victim = pool.swap_remove(i);
+        if victim.try_wait().unwrap().is_some() {
+            break; // the study is over
+        }
+        victim.kill().unwrap(); // SIGKILL: the worker's trials are left running
+        victim.wait().unwrap();
+        killed += 1;
+        // a worker that comes after the study ended starts nothing
+        pool.push(worker(&uri, &["worker", "--study", "kills"]));
+    }
+    for w in pool {
+        let (code, err) = finish(w);
+        assert_eq!(code, Some(0), "{err}");
+    }
+    assert!(
+        killed >= 5,
+        "only {killed} workers were killed before the end"
+    );
+    let (studies, trials) = study_of(&uri, "kills");
+    assert_eq!(studies.len(), 1);
+    assert_eq!(studies[0].info.status, RunStatus::Finished);
+    assert!(
+        trials.values().all(|r| r.len() == 1),
+        "no trial recorded twice"
+    );
+    let mut c = postgres::Client::connect(&uri, postgres::NoTls).unwrap();
+    let rows = c
+        .query(
+            "SELECT number, state, message, retry_of, params, run_uuid FROM study_trials
+             ORDER BY number",
+            &[],
+        )
+        .unwrap();
+    let numbers: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+    assert_eq!(
+        numbers,
+        (0..40).collect::<Vec<_>>(),
+        "numbers 0-39 once each"
+    );
+    // a worker killed between claiming a number and creating its run leaves no run
+    for r in &rows {
+        let n: i64 = r.get(0);
+        if !trials.contains_key(&(n as usize)) {
+            assert_eq!(r.get::<_, Option<String>>(5), None, "trial {n}");
+            assert_eq!(r.get::<_, String>(1), "FAILED", "trial {n}");
+        }
+    }
+    let mut lost = BTreeSet::new();
+    let mut params = BTreeMap::new();
+    for r in &rows {
+        let (n, state): (i64, String) = (r.get(0), r.get(1));
+        assert_ne!(state, "RUNNING", "trial {n} left running");
+        if state == "FAILED" {
+            assert_eq!(
+                r.get::<_, Option<String>>(2).as_deref(),
+                Some("worker lost")
+            );
+            lost.insert(n);
+            // its run, when it had one, says so too
+            if let Some(run) = trials.get(&(n as usize)).map(|r| &r[0]) {
+                assert_eq!(run.info.status, RunStatus::Failed);
+                assert_eq!(run.data.tag(TAG_FAILURE_REASON), Some("worker lost"));
+            }
+        } else {
+            assert_eq!(state, "OK", "trial {n}");
+        }
+        params.insert(n, r.get::<_, Option<String>>(4));
+    }
+    assert!(!lost.is_empty(), "killed workers lost trials");
+    // retries: the same params under a new number, at most one per lost trial
+    let mut retried = BTreeSet::new();
+    for r in &rows {
+        if let Some(of) = r.get::<_, Option<i64>>(3) {
+            assert!(
+                lost.contains(&of),
+                "a retry of trial {of}, which was not lost"
+            );
+            assert!(retried.insert(of), "trial {of} retried twice");
+            assert_eq!(params[&r.get::<_, i64>(0)], params[&of]);
+        }
+    }
+}
