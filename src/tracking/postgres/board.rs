@@ -43,28 +43,11 @@ impl std::fmt::Debug for PgBoard {
 
 /// A driver error as a store error: the server out of reach is [`StoreError::Busy`] (retried).
 fn pg(e: postgres::Error) -> StoreError {
-    let transient = match e.code() {
-        None => true,
-        Some(code) => {
-            let c = code.code();
-            c.starts_with("08") || c == "57P01" || c == "57P02" || c == "57P03"
-        }
-    };
-    if transient {
-        StoreError::Busy(format!("PostgreSQL out of reach: {e}"))
-    } else {
-        StoreError::Database(format!("PostgreSQL: {e}"))
-    }
+    StoreError::from(e)
 }
 
 fn pool_err(e: PgError) -> StoreError {
-    match e {
-        PgError::Connect { source, .. } => {
-            StoreError::Busy(format!("PostgreSQL out of reach: {source}"))
-        }
-        PgError::Sql(e) => pg(e),
-        other => StoreError::from(other),
-    }
+    StoreError::from(e)
 }
 
 impl PgBoard {

@@ -15,6 +15,7 @@ use super::writes::{insert_metrics, insert_param, read_history, upsert_tag};
 use super::{PgDatabase, PgError};
 use crate::tracking::run_search;
 use crate::tracking::search;
+use crate::tracking::shared::coordinator::retrying;
 use crate::tracking::sqlite::{end_time_for, NewRunRow};
 use crate::tracking::store::*;
 
@@ -75,15 +76,26 @@ impl PgStore {
     }
 
     /// Runs `f` in one transaction, committed when it returns `Ok`.
+    /// Runs `f` in one transaction and commits it; while the server is out of reach (a restart,
+    /// a network cut) the whole transaction is tried again, with backoff, for up to
+    /// [`OUT_OF_REACH_PATIENCE`].
     fn write<T>(
         &self,
-        f: impl FnOnce(&mut Transaction<'_>) -> Result<T, StoreError>,
+        mut f: impl FnMut(&mut Transaction<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut conn = self.db.conn()?;
-        let mut tx = conn.transaction()?;
-        let out = f(&mut tx)?;
-        tx.commit()?;
-        Ok(out)
+        retrying(OUT_OF_REACH_PATIENCE, || {
+            let mut conn = self.db.conn()?;
+            let mut tx = conn.transaction()?;
+            let out = f(&mut tx)?;
+            tx.commit()?;
+            Ok(out)
+        })
+    }
+
+    /// A connection from the pool, waiting (as [`PgStore::write`] does) while the server is out
+    /// of reach.
+    fn conn(&self) -> Result<super::Conn<'_>, StoreError> {
+        retrying(OUT_OF_REACH_PATIENCE, || Ok(self.db.conn()?))
     }
 }
 
@@ -215,11 +227,11 @@ impl Store for PgStore {
     }
 
     fn get_experiment(&self, id: ExperimentId) -> Result<Experiment, StoreError> {
-        require_experiment(&mut *self.db.conn()?, id)
+        require_experiment(&mut *self.conn()?, id)
     }
 
     fn get_experiment_by_name(&self, name: &str) -> Result<Option<Experiment>, StoreError> {
-        let mut conn = self.db.conn()?;
+        let mut conn = self.conn()?;
         match experiment_id_by_name(&mut *conn, name)? {
             Some(id) => read_experiment(&mut *conn, id),
             None => Ok(None),
@@ -227,7 +239,7 @@ impl Store for PgStore {
     }
 
     fn list_experiments(&self, view: ViewType) -> Result<Vec<Experiment>, StoreError> {
-        let mut conn = self.db.conn()?;
+        let mut conn = self.conn()?;
         let ids: Vec<ExperimentId> = conn
             .query(
                 "SELECT experiment_id FROM experiments ORDER BY experiment_id",
@@ -373,7 +385,7 @@ impl Store for PgStore {
 
     fn get_run(&self, run_id: &str) -> Result<Run, StoreError> {
         validate_run_id(run_id).map_err(|_| StoreError::RunNotFound(run_id.to_string()))?;
-        read_run(&mut *self.db.conn()?, run_id)?
+        read_run(&mut *self.conn()?, run_id)?
             .ok_or_else(|| StoreError::RunNotFound(run_id.to_string()))
     }
 
@@ -540,7 +552,7 @@ impl Store for PgStore {
     }
 
     fn get_metric_history(&self, run_id: &str, key: &str) -> Result<Vec<Metric>, StoreError> {
-        let mut conn = self.db.conn()?;
+        let mut conn = self.conn()?;
         validate_run_id(run_id).map_err(|_| StoreError::RunNotFound(run_id.to_string()))?;
         let (_, run_key) = read_run_row(&mut *conn, run_id, false)?
             .ok_or_else(|| StoreError::RunNotFound(run_id.to_string()))?;
@@ -555,7 +567,7 @@ impl Store for PgStore {
             .iter()
             .map(|v| v.as_ref() as &(dyn postgres::types::ToSql + Sync))
             .collect();
-        let mut conn = self.db.conn()?;
+        let mut conn = self.conn()?;
         let mut tx = conn.build_transaction().read_only(true).start()?;
         let mut ids: Vec<String> = tx
             .query(sql.as_str(), &refs)?
@@ -614,6 +626,21 @@ impl Store for PgStore {
     }
 }
 
+/// How long a call waits for a PostgreSQL server that is out of reach before it fails.
+pub const OUT_OF_REACH_PATIENCE: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Whether a driver error means the server is out of reach (a closed connection, a restart, a
+/// server that does not accept connections yet) rather than a failed statement.
+pub fn out_of_reach(e: &postgres::Error) -> bool {
+    match e.code() {
+        None => true,
+        Some(code) => {
+            let c = code.code();
+            c.starts_with("08") || c == "57P01" || c == "57P02" || c == "57P03"
+        }
+    }
+}
+
 impl From<PgError> for StoreError {
     fn from(e: PgError) -> Self {
         match e {
@@ -621,13 +648,17 @@ impl From<PgError> for StoreError {
                 found,
                 supported: known,
             },
-            other => StoreError::Database(other.to_string()),
+            PgError::Connect { .. } => StoreError::Busy(e.to_string()),
+            PgError::Sql(e) => StoreError::from(e),
         }
     }
 }
 
 impl From<postgres::Error> for StoreError {
     fn from(e: postgres::Error) -> Self {
-        StoreError::Database(PgError::Sql(e).to_string())
+        match out_of_reach(&e) {
+            true => StoreError::Busy(format!("PostgreSQL out of reach: {e}")),
+            false => StoreError::Database(PgError::Sql(e).to_string()),
+        }
     }
 }
