@@ -55,7 +55,10 @@ fn many_workers_opening_a_fresh_database_migrate_it_once() {
             "params",
             "runs",
             "schema_version",
+            "studies",
             "study_claims",
+            "study_retries",
+            "study_trials",
             "tags",
             "trial_leases"
         ]

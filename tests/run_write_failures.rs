@@ -177,7 +177,8 @@ fn a_full_disk_stops_the_study_names_the_lost_trials_and_exits_1() {
         .iter()
         .map(|n| n.as_u64().unwrap() as usize)
         .collect();
-    assert!(!unrecorded.is_empty());
+    // (a shared study's board may be the first to meet the full disk, each trial's run being
+    // committed before the board hears it ended: then no trial is missing, only the study's result)
     // exactly what was said: every other trial is finished in the store, none of these is
     let (_copy, store) = snapshot(&db);
     let stored = finished(&store, "branin");
@@ -197,11 +198,13 @@ fn a_full_disk_stops_the_study_names_the_lost_trials_and_exits_1() {
         .find(|l| l.starts_with("error: store '") && l.contains("': recording failed: "))
         .expect(&stderr);
     assert!(line.contains(db.to_str().unwrap()), "{line}");
-    let (_, ranges) = line
-        .split_once("not (fully) recorded in the store: ")
-        .expect(line);
-    let ranges = ranges.split(';').next().unwrap();
-    assert_eq!(parse_ranges(ranges), unrecorded, "{line}");
+    if !unrecorded.is_empty() {
+        let (_, ranges) = line
+            .split_once("not (fully) recorded in the store: ")
+            .expect(line);
+        let ranges = ranges.split(';').next().unwrap();
+        assert_eq!(parse_ranges(ranges), unrecorded, "{line}");
+    }
     // the best named is in the store, finished, with its loss
     let best = &json["best"];
     if !best.is_null() {

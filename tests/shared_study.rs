@@ -48,8 +48,7 @@ fn worker(uri: &str, args: &[&str]) -> Child {
 }
 
 fn finish(mut child: Child) -> (Option<i32>, String) {
-    let out = child.wait_with_output_stderr();
-    out
+    child.wait_with_output_stderr()
 }
 
 trait WaitStderr {

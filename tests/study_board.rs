@@ -12,19 +12,16 @@ use common::pg::TempDb;
 use hpo::tracking::shared::{NewSharedStudy, StudyBoard, TrialEnd};
 use hpo::tracking::Tracker;
 
-/// A board of each backend (with what keeps it alive), named.
-fn boards(
-    tag: &str,
-) -> Vec<(
+/// A backend's name, a way to open more boards on it, and what keeps its database alive.
+type Backend = (
     &'static str,
     Box<dyn Fn() -> Arc<dyn StudyBoard>>,
     Box<dyn std::any::Any>,
-)> {
-    let mut out: Vec<(
-        &'static str,
-        Box<dyn Fn() -> Arc<dyn StudyBoard>>,
-        Box<dyn std::any::Any>,
-    )> = Vec::new();
+);
+
+/// A board of each backend (with what keeps it alive), named.
+fn boards(tag: &str) -> Vec<Backend> {
+    let mut out: Vec<Backend> = Vec::new();
     let dir = tempfile::tempdir().unwrap();
     let uri = format!("sqlite:///{}", dir.path().join("hpo.db").display());
     let tracker = Tracker::open(&uri).unwrap();
