@@ -148,7 +148,13 @@ impl SuccessiveHalving {
             }
             let promotable = (competing.len() / self.reduction_factor as usize).max(1) - 1;
             competing.sort_by(f64::total_cmp);
-            if value > competing[promotable] {
+            let threshold = competing[promotable];
+            if competing.len() > 1 {
+                if let Some(c) = curves.get_mut(trial) {
+                    c.thresholds.insert(step, threshold);
+                }
+            }
+            if value > threshold {
                 return true;
             }
         }

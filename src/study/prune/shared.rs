@@ -6,12 +6,15 @@ use std::sync::{Mutex, MutexGuard};
 use super::{CurveState, Curves, NoPruner, Pruner};
 
 /// What [`PruneShared::report`] decided.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Decision {
     /// Stop the trial now.
     pub prune: bool,
     /// Rungs of successive halving the trial has reached so far.
     pub rungs: usize,
+    /// The threshold the pruner compared the trial with at this report (see
+    /// [`TrialCurve::thresholds`](super::TrialCurve::thresholds)), if it recorded one.
+    pub threshold: Option<f64>,
 }
 
 /// A study's pruner, its watched metric and the curves (behind a mutex).
@@ -71,10 +74,21 @@ impl PruneShared {
     pub fn report(&self, n: usize, step: i64, value: f64) -> Decision {
         let mut curves = self.lock();
         curves.report(n, step, value);
+        let before = curves.get(n).map(|c| c.thresholds.clone());
         let prune = self.pruner.prune(&mut curves, n);
+        let after = curves.get(n);
+        // the threshold recorded (or changed) by this decision
+        let threshold = after.and_then(|c| {
+            c.thresholds
+                .iter()
+                .rev()
+                .find(|(s, v)| before.as_ref().and_then(|b| b.get(s)) != Some(v))
+                .map(|(_, v)| *v)
+        });
         Decision {
             prune,
-            rungs: curves.get(n).map_or(0, |c| c.rungs.len()),
+            rungs: after.map_or(0, |c| c.rungs.len()),
+            threshold,
         }
     }
 
