@@ -39,6 +39,23 @@ pub fn steps_to_reach(line: &ResultLine, target: f64) -> Option<u64> {
         .map(|(_, s)| *s)
 }
 
+/// The fewest total steps at which the median over `lines` of the regret so far
+/// ([`regret_at_steps`]) is at most `target` (`None`: never within their steps).
+pub fn median_steps_to_reach(lines: &[&ResultLine], target: f64) -> Option<u64> {
+    let mut budgets: Vec<u64> = lines
+        .iter()
+        .filter_map(|l| l.steps.as_ref())
+        .flatten()
+        .copied()
+        .collect();
+    budgets.sort_unstable();
+    budgets.dedup();
+    budgets.into_iter().find(|&s| {
+        let at: Vec<f64> = lines.iter().map(|l| regret_at_steps(l, s)).collect();
+        !at.is_empty() && median(&at) <= target
+    })
+}
+
 /// The baseline optimizer of `optimizer` (`x+none` for `x+p`); `None` for one without a pruner
 /// part or a baseline itself.
 pub fn baseline_of(optimizer: &str) -> Option<String> {
@@ -64,9 +81,9 @@ pub struct PruneRow {
     pub p_vs_baseline: f64,
     /// Significantly worse than the baseline (p < [`ALPHA`] and higher regrets).
     pub worse: bool,
-    /// Median over seeds of the steps spent to reach the baseline's median final regret (seeds
-    /// that never reach it count as infinite; `None` when the median is infinite).
-    pub steps_to_target: Option<f64>,
+    /// The total steps at which the median over seeds of the regret so far first reaches the
+    /// baseline's median final regret ([`median_steps_to_reach`]; `None`: never).
+    pub steps_to_target: Option<u64>,
     /// Seeds that reached the baseline's median final regret.
     pub reached: usize,
     /// Median regret at the report's equal-steps budget.
@@ -149,12 +166,10 @@ pub fn analyse(
                             mw.p < ALPHA && !mw.a_smaller(regrets.len(), base_regrets.len()),
                         )
                     };
-                    let to_target: Vec<f64> = mine
+                    let reached = mine
                         .iter()
-                        .map(|l| steps_to_reach(l, target).map_or(f64::INFINITY, |s| s as f64))
-                        .collect();
-                    let reached = to_target.iter().filter(|s| s.is_finite()).count();
-                    let mt = median(&to_target);
+                        .filter(|l| steps_to_reach(l, target).is_some())
+                        .count();
                     let at_equal: Vec<f64> = mine
                         .iter()
                         .map(|l| regret_at_steps(l, equal_steps))
@@ -171,7 +186,7 @@ pub fn analyse(
                         },
                         p_vs_baseline: p,
                         worse,
-                        steps_to_target: mt.is_finite().then_some(mt),
+                        steps_to_target: median_steps_to_reach(&mine, target),
                         reached,
                         regret_at_equal: median(&at_equal),
                         at_equal,
@@ -266,8 +281,8 @@ pub fn markdown(analysis: &[ProblemPruning], checks: &[TargetCheck], command: &s
         "Per (problem, sampler+pruner), over seeds: the median final regret and total steps; \
          the steps against the same sampler without pruning (`+none`) and a two-sided \
          Mann-Whitney test of the final regrets against it (**worse** when p < {ALPHA} and \
-         higher); the steps needed to reach the no-pruning median final regret (median over \
-         seeds, unreached seeds infinite; reached/seeds); the median regret once the study had \
+         higher); the total steps at which the median over seeds of the regret so far first \
+         reaches the no-pruning median final regret (and how many seeds reach it); the median regret once the study had \
          spent a third of the no-pruning steps (\"at equal steps\").\n"
     );
     for pp in analysis {
@@ -292,7 +307,7 @@ pub fn markdown(analysis: &[ProblemPruning], checks: &[TargetCheck], command: &s
                 p_text(r.p_vs_baseline),
                 if r.worse { " **worse**" } else { "" },
                 r.steps_to_target
-                    .map_or("not reached".to_string(), |v| format!("{v:.0}")),
+                    .map_or("not reached".to_string(), |v| v.to_string()),
                 r.reached,
                 r.n,
                 num(r.regret_at_equal),
@@ -366,6 +381,17 @@ mod tests {
     }
 
     #[test]
+    fn the_median_curve_reaches_the_target_when_half_the_seeds_do() {
+        let a = line("x+p", 0, &[3.0, 1.0], &[10, 20]);
+        let b = line("x+p", 1, &[3.0, 3.0], &[10, 20]);
+        let c = line("x+p", 2, &[1.0, 1.0], &[5, 30]);
+        // at 5 steps: inf, inf, 1; at 10: 3, 3, 1; at 20: 1, 3, 1 -> median 1
+        assert_eq!(median_steps_to_reach(&[&a, &b, &c], 1.0), Some(20));
+        assert_eq!(median_steps_to_reach(&[&a, &b, &c], 3.0), Some(10));
+        assert_eq!(median_steps_to_reach(&[&a, &b, &c], 0.5), None);
+    }
+
+    #[test]
     fn rows_compare_with_the_baseline() {
         let mut lines = Vec::new();
         for seed in 0..10 {
@@ -385,12 +411,12 @@ mod tests {
         let row = |o: &str| a[0].rows.iter().find(|r| r.optimizer == o).unwrap().clone();
         let base = row("hpo-tpe+none");
         assert_eq!((base.regret, base.steps, base.steps_ratio), (1.0, 300.0, 1.0));
-        assert_eq!(base.steps_to_target, Some(200.0));
+        assert_eq!(base.steps_to_target, Some(200));
         assert_eq!(base.regret_at_equal, 2.0);
         let med = row("hpo-tpe+median");
         assert!((med.steps_ratio - 1.0 / 3.0).abs() < 1e-12);
         assert!(!med.worse && med.p_vs_baseline > 0.5);
-        assert_eq!((med.steps_to_target, med.reached), (Some(60.0), 10));
+        assert_eq!((med.steps_to_target, med.reached), (Some(60), 10));
         assert_eq!(med.regret_at_equal, 1.0);
         let asha = row("hpo-tpe+asha");
         assert!(asha.worse && asha.p_vs_baseline < 0.001);
