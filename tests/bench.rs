@@ -429,7 +429,10 @@ fn pruners_on_multi_fidelity_problems_count_steps_and_compare_with_no_pruning() 
     let lines = untimed(&dir.path().join("a/results.jsonl"));
     // none is added as the baseline: 2 problems x (none, median, default) x 2 seeds
     assert_eq!(lines.len(), 2 * 3 * 2);
-    let opts: Vec<&str> = lines.iter().map(|l| l["optimizer"].as_str().unwrap()).collect();
+    let opts: Vec<&str> = lines
+        .iter()
+        .map(|l| l["optimizer"].as_str().unwrap())
+        .collect();
     assert_eq!(
         &opts[..6],
         [
@@ -451,7 +454,11 @@ fn pruners_on_multi_fidelity_problems_count_steps_and_compare_with_no_pruning() 
             prev = *s;
         }
         if l["optimizer"] == "hpo-random+none" {
-            assert_eq!(steps[11], 12 * 81, "without pruning every trial runs all steps");
+            assert_eq!(
+                steps[11],
+                12 * 81,
+                "without pruning every trial runs all steps"
+            );
         }
     }
     // the median pruner (5 start-up trials) stops some of the 7 later trials of curves_parallel

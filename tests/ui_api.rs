@@ -1515,7 +1515,10 @@ fn compare_curves_carry_learning_curves_pruned_marks_and_thresholds() {
     assert_eq!(v["truncated"], false);
     let curves = v["curves"].as_array().unwrap();
     assert_eq!(curves.len(), n, "every trial reported: {v}");
-    let numbers: Vec<i64> = curves.iter().map(|c| c["number"].as_i64().unwrap()).collect();
+    let numbers: Vec<i64> = curves
+        .iter()
+        .map(|c| c["number"].as_i64().unwrap())
+        .collect();
     assert_eq!(numbers, (0..n as i64).collect::<Vec<_>>());
     let pruned: Vec<&Value> = curves.iter().filter(|c| c["state"] == "PRUNED").collect();
     assert!(!pruned.is_empty(), "{v}");
@@ -1531,7 +1534,10 @@ fn compare_curves_carry_learning_curves_pruned_marks_and_thresholds() {
             .iter()
             .find(|t| t[0] == last[0])
             .unwrap_or_else(|| panic!("a threshold at the pruned step: {c}"));
-        assert!(at_stop[1].as_f64().unwrap() < last[1].as_f64().unwrap(), "{c}");
+        assert!(
+            at_stop[1].as_f64().unwrap() < last[1].as_f64().unwrap(),
+            "{c}"
+        );
     }
     // the five start-up trials completed all six steps, without thresholds (nothing to compare)
     for c in &curves[..5] {
@@ -1542,17 +1548,37 @@ fn compare_curves_carry_learning_curves_pruned_marks_and_thresholds() {
     }
     // finished trials after the start-up were compared at the steps they reported
     for c in curves[5..].iter().filter(|c| c["state"] == "FINISHED") {
-        let steps: Vec<&Value> = c["points"].as_array().unwrap().iter().map(|p| &p[0]).collect();
+        let steps: Vec<&Value> = c["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| &p[0])
+            .collect();
         let thresholds = c["thresholds"].as_array().unwrap();
         assert!(!thresholds.is_empty(), "{c}");
         assert!(thresholds.iter().all(|t| steps.contains(&&t[0])), "{c}");
     }
     // picked runs and an explicit metric; a metric nobody logged gives no curves
-    let ids: Vec<String> = pruned.iter().map(|c| c["run_id"].as_str().unwrap().to_string()).collect();
-    let picked = get(server.addr(), &format!("/api/compare/curves?runs={}", ids.join(","))).json();
-    assert_eq!(picked["curves"].as_array().unwrap().len(), ids.len(), "{picked}");
+    let ids: Vec<String> = pruned
+        .iter()
+        .map(|c| c["run_id"].as_str().unwrap().to_string())
+        .collect();
+    let picked = get(
+        server.addr(),
+        &format!("/api/compare/curves?runs={}", ids.join(",")),
+    )
+    .json();
+    assert_eq!(
+        picked["curves"].as_array().unwrap().len(),
+        ids.len(),
+        "{picked}"
+    );
     assert_eq!(picked["metric"], "val_loss");
-    let other = get(server.addr(), &format!("/api/compare/curves?study={study}&metric=nope")).json();
+    let other = get(
+        server.addr(),
+        &format!("/api/compare/curves?study={study}&metric=nope"),
+    )
+    .json();
     assert_eq!(other["curves"], json!([]));
     assert_eq!(get(server.addr(), "/api/compare/curves").status, 400);
     server.stop();

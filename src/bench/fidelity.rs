@@ -136,7 +136,10 @@ pub fn synthetic_value(family: Family, x: &[f64; 4], t: i64) -> f64 {
 /// Observation noise of `curves_noisy` at (study seed, trial number, step): a standard normal
 /// draw.
 pub fn step_noise(seed: u64, trial: usize, step: i64) -> f64 {
-    standard_normal(seed ^ (step as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15), trial)
+    standard_normal(
+        seed ^ (step as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+        trial,
+    )
 }
 
 /// One evaluation in progress: call [`CurveRun::step`] for steps 1, 2, ... up to [`STEPS`].
@@ -355,7 +358,9 @@ mod tests {
     use super::*;
 
     fn curve(family: Family, x: [f64; 4]) -> Vec<f64> {
-        (1..=STEPS).map(|t| synthetic_value(family, &x, t)).collect()
+        (1..=STEPS)
+            .map(|t| synthetic_value(family, &x, t))
+            .collect()
     }
 
     #[test]
@@ -434,7 +439,10 @@ mod tests {
         let noise: Vec<f64> = run(3, 7).iter().zip(&clean).map(|(a, b)| a - b).collect();
         let mean = noise.iter().sum::<f64>() / noise.len() as f64;
         let sd = (noise.iter().map(|e| (e - mean).powi(2)).sum::<f64>() / 80.0).sqrt();
-        assert!(mean.abs() < 0.02 && (sd - NOISE_SD).abs() < 0.02, "{mean} {sd}");
+        assert!(
+            mean.abs() < 0.02 && (sd - NOISE_SD).abs() < 0.02,
+            "{mean} {sd}"
+        );
         let r = CurveRun::new(&p, &params(0.4), 3, 7);
         assert!((r.score(0.0) - final_value(&[0.4; 4])).abs() < 1e-12);
     }
@@ -486,7 +494,10 @@ mod tests {
             (0..STEPS).map(|_| s.epoch()).collect::<Vec<f64>>()
         };
         let good = run(0.003);
-        assert!(good[0] < 1.0 && good[80] < good[0] && good[80] < 0.7, "{good:?}");
+        assert!(
+            good[0] < 1.0 && good[80] < good[0] && good[80] < 0.7,
+            "{good:?}"
+        );
         assert_eq!(good, run(0.003));
         let diverged = run(1.0);
         assert_eq!(diverged[80], DIVERGED);

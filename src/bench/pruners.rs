@@ -14,7 +14,14 @@ use crate::study::prune::{
 pub const DEFAULT_PRUNER: &str = "percentile:percentile=10:n_warmup_steps=16";
 
 /// The pruner kinds `--pruners` accepts.
-pub const BENCH_PRUNERS: [&str; 6] = ["none", "median", "percentile", "asha", "hyperband", "default"];
+pub const BENCH_PRUNERS: [&str; 6] = [
+    "none",
+    "median",
+    "percentile",
+    "asha",
+    "hyperband",
+    "default",
+];
 
 fn number<T: std::str::FromStr>(spec: &str, key: &str, value: &str) -> Result<T, String> {
     value

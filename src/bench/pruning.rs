@@ -375,7 +375,10 @@ mod tests {
         assert_eq!(regret_at_steps(&l, 100), 1.0);
         assert_eq!(steps_to_reach(&l, 2.5), Some(15));
         assert_eq!(steps_to_reach(&l, 0.5), None);
-        assert_eq!(baseline_of("hpo-tpe+median").as_deref(), Some("hpo-tpe+none"));
+        assert_eq!(
+            baseline_of("hpo-tpe+median").as_deref(),
+            Some("hpo-tpe+none")
+        );
         assert_eq!(baseline_of("hpo-tpe+none"), None);
         assert_eq!(baseline_of("hpo-tpe"), None);
     }
@@ -396,21 +399,39 @@ mod tests {
         let mut lines = Vec::new();
         for seed in 0..10 {
             // no pruning: regret 1.0 at 300 steps; pruned: regret 1.0 at 100 steps; bad: 5.0
-            lines.push(line("hpo-tpe+none", seed, &[2.0, 1.0, 1.0], &[100, 200, 300]));
-            lines.push(line("hpo-tpe+median", seed, &[2.0, 1.0, 1.0], &[40, 60, 100]));
+            lines.push(line(
+                "hpo-tpe+none",
+                seed,
+                &[2.0, 1.0, 1.0],
+                &[100, 200, 300],
+            ));
+            lines.push(line(
+                "hpo-tpe+median",
+                seed,
+                &[2.0, 1.0, 1.0],
+                &[40, 60, 100],
+            ));
             let r = 5.0 + seed as f64 * 0.01;
             lines.push(line("hpo-tpe+asha", seed, &[r, r, r], &[10, 20, 30]));
             let o = 1.5 + seed as f64 * 0.01;
             lines.push(line("optuna-tpe+median", seed, &[o, o, o], &[40, 60, 100]));
         }
-        let opts: Vec<String> = ["hpo-tpe+none", "hpo-tpe+median", "hpo-tpe+asha", "optuna-tpe+median"]
-            .map(String::from)
-            .to_vec();
+        let opts: Vec<String> = [
+            "hpo-tpe+none",
+            "hpo-tpe+median",
+            "hpo-tpe+asha",
+            "optuna-tpe+median",
+        ]
+        .map(String::from)
+        .to_vec();
         let a = analyse(&lines, &["p".to_string()], &opts);
         assert_eq!(a[0].equal_steps, 100);
         let row = |o: &str| a[0].rows.iter().find(|r| r.optimizer == o).unwrap().clone();
         let base = row("hpo-tpe+none");
-        assert_eq!((base.regret, base.steps, base.steps_ratio), (1.0, 300.0, 1.0));
+        assert_eq!(
+            (base.regret, base.steps, base.steps_ratio),
+            (1.0, 300.0, 1.0)
+        );
         assert_eq!(base.steps_to_target, Some(200));
         assert_eq!(base.regret_at_equal, 2.0);
         let med = row("hpo-tpe+median");

@@ -357,9 +357,9 @@ pub fn run(
     let cells: Vec<(usize, &str, Option<&str>, u64)> = (0..cfg.problems.len())
         .flat_map(|p| {
             cfg.algos.iter().flat_map(move |a| {
-                pruner_list.iter().flat_map(move |&pr| {
-                    cfg.seeds.iter().map(move |&s| (p, a.as_str(), pr, s))
-                })
+                pruner_list
+                    .iter()
+                    .flat_map(move |&pr| cfg.seeds.iter().map(move |&s| (p, a.as_str(), pr, s)))
             })
         })
         .collect();

@@ -13,7 +13,7 @@ use crate::algo::{self, ALGORITHM_NAMES};
 use crate::bench::report::{self, Analysis, ReportInfo};
 use crate::bench::results::{read_jsonl, ResultLine};
 use crate::bench::runner::{self, BenchConfig, BenchProblem};
-use crate::bench::{fidelity, noisy, problems, pruning, pruners};
+use crate::bench::{fidelity, noisy, problems, pruners, pruning};
 use crate::tracking::store::now_ms;
 use crate::tracking::{Metric, Param, RunStatus, RunTag};
 
@@ -291,7 +291,14 @@ pub(crate) fn run(a: BenchArgs, tracking_uri: &Option<String>) -> anyhow::Result
         );
     }
     if !cfg.pruners.is_empty() {
-        return pruning_report(&a, &cfg, &lines, &problem_names, &optimizers, &hpo_optimizers);
+        return pruning_report(
+            &a,
+            &cfg,
+            &lines,
+            &problem_names,
+            &optimizers,
+            &hpo_optimizers,
+        );
     }
     let analysis = report::analyse(&lines, &problem_names, &optimizers, a.budget);
     let info = ReportInfo {
@@ -380,7 +387,10 @@ fn pruning_report(
     println!(
         "wrote {} ({} studies) and report.md",
         a.out.join("results.jsonl").display(),
-        lines.iter().filter(|l| l.optimizer.starts_with("hpo-")).count()
+        lines
+            .iter()
+            .filter(|l| l.optimizer.starts_with("hpo-"))
+            .count()
     );
     Ok(())
 }
