@@ -330,10 +330,10 @@ impl Sgd {
                 }
                 gb += err;
             }
-            for j in 0..d {
-                let g = gw[j] / m + self.l2 * self.w[j];
-                self.vw[j] = self.momentum * self.vw[j] - self.lr * g;
-                self.w[j] += self.vw[j];
+            for ((w, v), g) in self.w.iter_mut().zip(&mut self.vw).zip(&gw) {
+                let g = g / m + self.l2 * *w;
+                *v = self.momentum * *v - self.lr * g;
+                *w += *v;
             }
             self.vb = self.momentum * self.vb - self.lr * gb / m;
             self.b += self.vb;
