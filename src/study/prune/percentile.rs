@@ -173,6 +173,8 @@ mod tests {
         // 25th percentile at step 1 of [1,2,3,4] = 1.75
         c.report(4, 1, 1.8);
         assert!(p(25.0).prune(&mut c, 4));
+        // the percentile it was compared with is recorded at the step
+        assert_eq!(c.get(4).unwrap().thresholds.get(&1), Some(&1.75));
         c.report(5, 1, 1.75); // a tie is kept
         assert!(!p(25.0).prune(&mut c, 5));
         c.report(6, 1, 1.7);

@@ -104,3 +104,25 @@ impl PruneShared {
         self.lock().clone()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::Median;
+    use super::*;
+
+    #[test]
+    fn a_decision_carries_the_threshold_recorded_by_this_report() {
+        let shared = PruneShared::new(Box::new(Median::new()), "val");
+        for (n, v) in [(0, 1.0), (1, 2.0), (2, 3.0), (3, 4.0), (4, 5.0)] {
+            shared.start(n);
+            assert_eq!(shared.report(n, 1, v).threshold, None, "start-up trials");
+            shared.finish(n, CurveState::Complete);
+        }
+        shared.start(5);
+        let d = shared.report(5, 1, 3.5);
+        // median of 1..5 at step 1 is 3; 3.5 is above it
+        assert_eq!((d.prune, d.threshold), (true, Some(3.0)));
+        // step 2: nobody completed it, so no decision and no threshold
+        assert_eq!(shared.report(5, 2, 0.1).threshold, None);
+    }
+}
