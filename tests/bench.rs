@@ -400,3 +400,110 @@ fn noisy_problems_are_scored_on_the_noiseless_value() {
     assert!(again.status.success());
     assert_eq!(lines, untimed(&dir.path().join("nb2/results.jsonl")));
 }
+
+#[test]
+fn pruners_on_multi_fidelity_problems_count_steps_and_compare_with_no_pruning() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "bench",
+        "--problems",
+        "curves_parallel,sgd_diabetes",
+        "--algos",
+        "random",
+        "--pruners",
+        "median,default",
+        "--seeds",
+        "2",
+        "--budget",
+        "12",
+        "--quiet",
+    ];
+    let run = |out: &str| {
+        let mut a = args.to_vec();
+        a.extend(["--out", out]);
+        let o = hpo(dir.path(), &a);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let stdout = run("a");
+    let lines = untimed(&dir.path().join("a/results.jsonl"));
+    // none is added as the baseline: 2 problems x (none, median, default) x 2 seeds
+    assert_eq!(lines.len(), 2 * 3 * 2);
+    let opts: Vec<&str> = lines
+        .iter()
+        .map(|l| l["optimizer"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        &opts[..6],
+        [
+            "hpo-random+none",
+            "hpo-random+none",
+            "hpo-random+median",
+            "hpo-random+median",
+            "hpo-random+default",
+            "hpo-random+default"
+        ]
+    );
+    for l in &lines {
+        let steps: Vec<u64> = serde_json::from_value(l["steps"].clone()).unwrap();
+        assert_eq!(steps.len(), 12, "{l}");
+        // each trial runs 1..=81 steps, so the running total grows by 1 to 81
+        let mut prev = 0;
+        for s in &steps {
+            assert!(*s > prev && *s - prev <= 81, "{l}");
+            prev = *s;
+        }
+        if l["optimizer"] == "hpo-random+none" {
+            assert_eq!(
+                steps[11],
+                12 * 81,
+                "without pruning every trial runs all steps"
+            );
+        }
+    }
+    // the median pruner (5 start-up trials) stops some of the 7 later trials of curves_parallel
+    let pruned_total: u64 = lines
+        .iter()
+        .filter(|l| l["problem"] == "curves_parallel" && l["optimizer"] == "hpo-random+median")
+        .map(|l| l["steps"][11].as_u64().unwrap())
+        .sum();
+    assert!(pruned_total < 2 * 12 * 81, "{pruned_total}");
+    let report = std::fs::read_to_string(dir.path().join("a/report.md")).unwrap();
+    assert!(report.contains("## curves_parallel"), "{report}");
+    assert!(report.contains("| hpo-random+median | 2 |"), "{report}");
+    assert!(report.contains("## Targets"), "{report}");
+    assert!(stdout.contains("hpo-random+default"), "{stdout}");
+    // the same seeds give the same results
+    run("b");
+    assert_eq!(lines, untimed(&dir.path().join("b/results.jsonl")));
+}
+
+#[test]
+fn bad_pruners_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, says) in [
+        (
+            vec!["bench", "--problems", "fidelity", "--pruners", "medain"],
+            "unknown pruner 'medain'",
+        ),
+        (
+            vec![
+                "bench",
+                "--problems",
+                "fidelity",
+                "--pruners",
+                "median:n_warmup_steps=-1",
+            ],
+            "n_warmup_steps",
+        ),
+        (
+            vec!["bench", "--problems", "branin", "--pruners", "median"],
+            "--pruners needs multi-fidelity problems",
+        ),
+    ] {
+        let o = hpo(dir.path(), &args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}

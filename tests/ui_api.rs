@@ -1464,3 +1464,122 @@ fn compare_axes_follow_the_distributions_recorded_with_the_study() {
     assert_eq!(axis("l1_ratio")["distribution"], "uniform");
     server.stop();
 }
+
+#[test]
+fn compare_curves_carry_learning_curves_pruned_marks_and_thresholds() {
+    use hpo::study::prune::Median;
+    use hpo::TrialResult;
+    let dir = tempfile::tempdir().unwrap();
+    let tracker = Tracker::open(&format!(
+        "sqlite:///{}",
+        dir.path().join("hpo.db").display()
+    ))
+    .unwrap();
+    let recorder = Recorder::new(&tracker, "curves")
+        .unwrap()
+        .study_name("pruned-study");
+    let handle = recorder.handle();
+    let space = Space::from_params([hp::uniform("x", 0.0, 1.0)]).unwrap();
+    let n = 16;
+    // val_loss = x + 1 / (step + 1): a larger x is worse at every step
+    Fmin::new(
+        with_context(|p: &Params, ctx: &TrialContext| {
+            let x = p.f64("x").unwrap_or(1.0);
+            let mut v = f64::NAN;
+            for step in 0..6 {
+                v = x + 1.0 / (step + 1) as f64;
+                if ctx.report(step, v) {
+                    return TrialResult::pruned();
+                }
+            }
+            TrialResult::ok(v)
+        }),
+        &space,
+    )
+    .pruner(Median::new())
+    .prune_metric("val_loss")
+    .max_evals(n)
+    .seed(11)
+    .observer(recorder)
+    .run()
+    .unwrap();
+    assert!(handle.errors().is_empty(), "{:?}", handle.errors());
+    let study = handle.study_run_id().unwrap();
+    let server = UiServer::bind("127.0.0.1:0", tracker.clone(), UiOptions::default())
+        .unwrap()
+        .spawn();
+    let v = get(server.addr(), &format!("/api/compare/curves?study={study}")).json();
+    // the metric defaults to what the pruner watched
+    assert_eq!(v["metric"], "val_loss", "{v}");
+    assert_eq!(v["total"], json!(n));
+    assert_eq!(v["truncated"], false);
+    let curves = v["curves"].as_array().unwrap();
+    assert_eq!(curves.len(), n, "every trial reported: {v}");
+    let numbers: Vec<i64> = curves
+        .iter()
+        .map(|c| c["number"].as_i64().unwrap())
+        .collect();
+    assert_eq!(numbers, (0..n as i64).collect::<Vec<_>>());
+    let pruned: Vec<&Value> = curves.iter().filter(|c| c["state"] == "PRUNED").collect();
+    assert!(!pruned.is_empty(), "{v}");
+    for c in &pruned {
+        let points = c["points"].as_array().unwrap();
+        let last = points.last().unwrap();
+        // the mark is where the curve stopped, and the pruner's threshold there was lower
+        assert_eq!(c["pruned"]["step"], last[0], "{c}");
+        assert_eq!(c["pruned"]["value"], last[1], "{c}");
+        assert!(points.len() < 6, "{c}");
+        let thresholds = c["thresholds"].as_array().unwrap();
+        let at_stop = thresholds
+            .iter()
+            .find(|t| t[0] == last[0])
+            .unwrap_or_else(|| panic!("a threshold at the pruned step: {c}"));
+        assert!(
+            at_stop[1].as_f64().unwrap() < last[1].as_f64().unwrap(),
+            "{c}"
+        );
+    }
+    // the five start-up trials completed all six steps, without thresholds (nothing to compare)
+    for c in &curves[..5] {
+        assert_eq!(c["state"], "FINISHED");
+        assert_eq!(c["points"].as_array().unwrap().len(), 6);
+        assert_eq!(c["pruned"], Value::Null);
+        assert_eq!(c["thresholds"], json!([]));
+    }
+    // finished trials after the start-up were compared at the steps they reported
+    for c in curves[5..].iter().filter(|c| c["state"] == "FINISHED") {
+        let steps: Vec<&Value> = c["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| &p[0])
+            .collect();
+        let thresholds = c["thresholds"].as_array().unwrap();
+        assert!(!thresholds.is_empty(), "{c}");
+        assert!(thresholds.iter().all(|t| steps.contains(&&t[0])), "{c}");
+    }
+    // picked runs and an explicit metric; a metric nobody logged gives no curves
+    let ids: Vec<String> = pruned
+        .iter()
+        .map(|c| c["run_id"].as_str().unwrap().to_string())
+        .collect();
+    let picked = get(
+        server.addr(),
+        &format!("/api/compare/curves?runs={}", ids.join(",")),
+    )
+    .json();
+    assert_eq!(
+        picked["curves"].as_array().unwrap().len(),
+        ids.len(),
+        "{picked}"
+    );
+    assert_eq!(picked["metric"], "val_loss");
+    let other = get(
+        server.addr(),
+        &format!("/api/compare/curves?study={study}&metric=nope"),
+    )
+    .json();
+    assert_eq!(other["curves"], json!([]));
+    assert_eq!(get(server.addr(), "/api/compare/curves").status, 400);
+    server.stop();
+}

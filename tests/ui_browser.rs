@@ -2,7 +2,8 @@
 //! after their JavaScript ran, a filter narrows a study's trials, a model registered through
 //! the API shows on the models page, and user text stays text. Screenshots of each page are
 //! kept in the test's output directory (`target/tmp/ui-screenshots/`). The compare page of a study
-//! draws one mark per finished trial in each of its four plots.
+//! draws one mark per finished trial in each of its four plots, and its intermediate-values plot one
+//! learning curve per trial, a cross per pruned trial and the pruner's thresholds.
 //!
 //! `.ci/run` installs chromium and sets `HPO_E2E=1`, which makes a missing browser a failure;
 //! elsewhere the test is skipped (with a message) when no chromium is installed.
@@ -326,4 +327,71 @@ fn compare_page_draws_one_mark_per_finished_trial() {
     );
     assert!(dom.contains(&link), "experiment page:\n{dom}");
     server.stop();
+}
+
+/// How many times `needle` occurs inside the SVG with id `id`.
+fn count_in_svg(dom: &str, id: &str, needle: &str) -> usize {
+    let start = dom
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no plot {id} in:\n{dom}"));
+    let end = start + dom[start..].find("</svg>").unwrap();
+    dom[start..end].matches(needle).count()
+}
+
+#[test]
+fn compare_page_draws_learning_curves_pruned_marks_and_thresholds() {
+    let Some(browser) = browser() else {
+        return;
+    };
+    let (_dir, tracker) = store();
+    let recorder = Recorder::new(&tracker, "ui-curves")
+        .unwrap()
+        .study_name("pruned-study");
+    let handle = recorder.handle();
+    let space = Space::from_params([hp::uniform("x", 0.0, 1.0)]).unwrap();
+    let n = 14;
+    let result = Fmin::new(
+        with_context(|p: &Params, ctx: &TrialContext| {
+            let x = p.f64("x").unwrap_or(1.0);
+            let mut v = f64::NAN;
+            for step in 0..8 {
+                v = x + 1.0 / (step + 1) as f64;
+                if ctx.report(step, v) {
+                    return hpo::TrialResult::pruned();
+                }
+            }
+            hpo::TrialResult::ok(v)
+        }),
+        &space,
+    )
+    .pruner(hpo::study::prune::Median::new())
+    .prune_metric("val_loss")
+    .max_evals(n)
+    .seed(4)
+    .observer(recorder)
+    .run()
+    .unwrap();
+    let pruned = result
+        .trials
+        .iter()
+        .filter(|t| t.state == hpo::TrialState::Pruned)
+        .count();
+    assert!(pruned > 0);
+    let study = handle.study_run_id().unwrap();
+    let server = UiServer::bind("127.0.0.1:0", tracker.clone(), UiOptions::default())
+        .unwrap()
+        .spawn();
+    let base = format!("http://{}", server.addr());
+    let dom = browse_sized(
+        &browser,
+        &format!("{base}/#/compare/{study}"),
+        &screenshots().join("compare-curves.png"),
+        "1200,2000",
+    );
+    let plot = "plot-intermediate";
+    assert_eq!(count_in_svg(&dom, plot, "class=\"lcurve\""), n, "{dom}");
+    assert_eq!(count_in_svg(&dom, plot, "class=\"lc pruned\""), pruned);
+    assert_eq!(count_in_svg(&dom, plot, "class=\"pruned-mark\""), pruned);
+    assert!(count_in_svg(&dom, plot, "class=\"threshold\"") > 0, "{dom}");
+    assert!(dom.contains("id=\"intermediate-summary\""), "{dom}");
 }

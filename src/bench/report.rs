@@ -470,6 +470,7 @@ mod tests {
             minimum: Some(0.0),
             seconds: 0.0,
             suggest_seconds: Some(0.001),
+            steps: None,
         }
     }
 

@@ -33,6 +33,10 @@ pub struct ResultLine {
     /// made elsewhere).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suggest_seconds: Option<f64>,
+    /// For a multi-fidelity problem: the total steps run by the study after each evaluation
+    /// (absent for other problems).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<Vec<u64>>,
 }
 
 fn finite(x: f64) -> Option<f64> {
@@ -80,6 +84,10 @@ impl ResultLine {
             regret: last - self.minimum.unwrap_or(0.0),
             best,
             budget,
+            steps: self
+                .steps
+                .as_ref()
+                .map(|s| s[..budget.min(s.len())].to_vec()),
             ..self.clone()
         })
     }
@@ -137,6 +145,7 @@ mod tests {
             minimum: None,
             seconds: 0.5,
             suggest_seconds: Some(0.1),
+            steps: None,
         };
         let j = r.to_json();
         assert!(j.contains(r#""best":[null,2.0]"#), "{j}");

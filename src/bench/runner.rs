@@ -9,8 +9,10 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
+use super::fidelity::{CurveRun, FidelityProblem, STEPS};
 use super::noisy::{standard_normal, NoisyProblem, TRUE_LOSS};
 use super::problems::{self, Problem};
+use super::pruners;
 use super::results::ResultLine;
 use crate::algo::{self, Algorithm, TrialRng};
 use crate::objective::command::CommandObjective;
@@ -27,6 +29,9 @@ pub enum ProblemObjective {
     /// A built-in loss plus Gaussian noise of this sd, drawn from (study seed, trial number);
     /// the noiseless value is reported as the metric `true_loss`.
     Noisy(fn(&Params) -> f64, f64),
+    /// A learning curve of a multi-fidelity problem, reported step by step to the study's
+    /// pruner; the score (metric `true_loss`) is the curve's noiseless final value.
+    Curves(FidelityProblem),
     /// A command from a space file (a fresh [`CommandObjective`] per study).
     Command {
         /// Program and arguments with placeholders.
@@ -79,7 +84,24 @@ impl From<NoisyProblem> for BenchProblem {
     }
 }
 
+impl From<FidelityProblem> for BenchProblem {
+    fn from(p: FidelityProblem) -> Self {
+        BenchProblem {
+            name: p.name.to_string(),
+            space: p.space.clone(),
+            minimum: p.minimum,
+            objective: ProblemObjective::Curves(p),
+            score_metric: Some(TRUE_LOSS.to_string()),
+        }
+    }
+}
+
 impl BenchProblem {
+    /// Whether its evaluations are learning curves (a multi-fidelity problem).
+    pub fn is_multi_fidelity(&self) -> bool {
+        matches!(self.objective, ProblemObjective::Curves(_))
+    }
+
     /// A problem from a space (run) file: its space and its objective. The minimum is
     /// `minimum` of its [study], else a `function` objective's built-in one; a command passes
     /// the study's seed to its program as `HPO_SEED`.
@@ -179,6 +201,9 @@ pub struct BenchConfig {
     pub seeds: Vec<u64>,
     /// Evaluations per study.
     pub budget: usize,
+    /// Pruners (specs of [`pruners::parse`]) each multi-fidelity study is run with; empty: no
+    /// pruner, and optimizer names without a pruner part.
+    pub pruners: Vec<String>,
     /// Studies at once (`None`: one per core).
     pub parallelism: Option<usize>,
 }
@@ -188,10 +213,19 @@ pub fn optimizer_name(algo: &str) -> String {
     format!("hpo-{algo}")
 }
 
+/// The optimizer name of hpo's algorithm `algo` with pruner `pruner` (`hpo-tpe+median` ...).
+pub fn pruned_optimizer_name(algo: &str, pruner: Option<&str>) -> String {
+    match pruner {
+        Some(p) => format!("hpo-{algo}+{p}"),
+        None => optimizer_name(algo),
+    }
+}
+
 /// Run one study.
 fn run_cell(
     problem: &BenchProblem,
     algo_name: &str,
+    pruner: Option<&str>,
     seed: u64,
     budget: usize,
 ) -> Result<ResultLine, String> {
@@ -212,6 +246,21 @@ fn run_cell(
                     .with_metric(TRUE_LOSS, clean)
             }))
         }
+        ProblemObjective::Curves(fp) => {
+            let fp = fp.clone();
+            Box::new(with_context(move |p: &Params, ctx: &TrialContext| {
+                let mut run = CurveRun::new(&fp, p, seed, ctx.number());
+                let mut last = f64::NAN;
+                for _ in 0..STEPS {
+                    let (step, value) = run.step();
+                    last = value;
+                    if ctx.report(step, value) {
+                        return TrialResult::pruned();
+                    }
+                }
+                TrialResult::ok(last).with_metric(TRUE_LOSS, run.score(last))
+            }))
+        }
         ProblemObjective::Command {
             argv,
             timeout,
@@ -226,11 +275,15 @@ fn run_cell(
             )
         }
     };
-    let result = Fmin::new(objective, &problem.space)
+    let mut fmin = Fmin::new(objective, &problem.space)
         .algo(timed)
         .max_evals(budget)
         .seed(seed)
-        .parallelism(1)
+        .parallelism(1);
+    if let Some(spec) = pruner {
+        fmin = fmin.pruner_boxed(pruners::parse(spec)?);
+    }
+    let result = fmin
         .run()
         .map_err(|e| format!("{} / {algo_name} / seed {seed}: {e}", problem.name))?;
     let seconds = start.elapsed().as_secs_f64();
@@ -239,9 +292,20 @@ fn run_cell(
         None => result.best_so_far(),
     };
     let last = best.last().copied().unwrap_or(f64::INFINITY);
+    let steps = problem.is_multi_fidelity().then(|| {
+        let mut total = 0u64;
+        result
+            .trials
+            .iter()
+            .map(|t| {
+                total += t.last_step.unwrap_or(0).max(0) as u64;
+                total
+            })
+            .collect()
+    });
     Ok(ResultLine {
         problem: problem.name.clone(),
-        optimizer: optimizer_name(algo_name),
+        optimizer: pruned_optimizer_name(algo_name, pruner),
         seed,
         budget,
         regret: last - problem.minimum.unwrap_or(0.0),
@@ -249,6 +313,7 @@ fn run_cell(
         minimum: problem.minimum,
         seconds,
         suggest_seconds: Some(nanos.load(Ordering::Relaxed) as f64 * 1e-9),
+        steps,
     })
 }
 
@@ -280,11 +345,22 @@ pub fn run(
             return Err(format!("unknown algorithm '{a}'"));
         }
     }
-    let cells: Vec<(usize, &str, u64)> = (0..cfg.problems.len())
+    for spec in &cfg.pruners {
+        pruners::parse(spec)?;
+    }
+    let pruner_list: Vec<Option<&str>> = if cfg.pruners.is_empty() {
+        vec![None]
+    } else {
+        cfg.pruners.iter().map(|p| Some(p.as_str())).collect()
+    };
+    let pruner_list = &pruner_list;
+    let cells: Vec<(usize, &str, Option<&str>, u64)> = (0..cfg.problems.len())
         .flat_map(|p| {
-            cfg.algos
-                .iter()
-                .flat_map(move |a| cfg.seeds.iter().map(move |&s| (p, a.as_str(), s)))
+            cfg.algos.iter().flat_map(move |a| {
+                pruner_list
+                    .iter()
+                    .flat_map(move |&pr| cfg.seeds.iter().map(move |&s| (p, a.as_str(), pr, s)))
+            })
         })
         .collect();
     let total = cells.len();
@@ -292,8 +368,8 @@ pub fn run(
     let work = || {
         cells
             .par_iter()
-            .map(|&(p, a, s)| {
-                let r = run_cell(&cfg.problems[p], a, s, cfg.budget);
+            .map(|&(p, a, pr, s)| {
+                let r = run_cell(&cfg.problems[p], a, pr, s, cfg.budget);
                 progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
                 r
             })
@@ -318,6 +394,7 @@ mod tests {
             algos: vec!["random".into(), "tpe".into()],
             seeds: vec![0, 1],
             budget: 12,
+            pruners: Vec::new(),
             parallelism: Some(2),
         };
         let a = run(&cfg, &|_, _| {}).unwrap();

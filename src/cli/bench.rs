@@ -13,7 +13,7 @@ use crate::algo::{self, ALGORITHM_NAMES};
 use crate::bench::report::{self, Analysis, ReportInfo};
 use crate::bench::results::{read_jsonl, ResultLine};
 use crate::bench::runner::{self, BenchConfig, BenchProblem};
-use crate::bench::{noisy, problems};
+use crate::bench::{fidelity, noisy, problems, pruners, pruning};
 use crate::tracking::store::now_ms;
 use crate::tracking::{Metric, Param, RunStatus, RunTag};
 
@@ -24,7 +24,9 @@ use crate::tracking::{Metric, Param, RunStatus, RunTag};
 )]
 pub struct BenchArgs {
     /// Problems, comma-separated: built-in names, `all` (every built-in problem), `noisy` (the
-    /// noisy variants, `noisy_branin` ...), or paths of
+    /// noisy variants, `noisy_branin` ...), `fidelity` (the multi-fidelity problems:
+    /// `curves_parallel`, `curves_slow_best`, `curves_noisy`, `curves_crossing`,
+    /// `sgd_diabetes`), or paths of
     /// space files (run files with a command objective) to benchmark on your own task.
     #[arg(long, default_value = "all", value_delimiter = ',')]
     pub problems: Vec<String>,
@@ -45,6 +47,12 @@ pub struct BenchArgs {
     /// Evaluations per study.
     #[arg(long, default_value_t = 100)]
     pub budget: usize,
+    /// Pruners, comma-separated, for multi-fidelity problems: none, median, percentile, asha,
+    /// hyperband or default, each optionally with settings (`median:n_warmup_steps=10`). Every
+    /// algorithm runs with every pruner (`hpo-tpe+median` ...); the report compares each with
+    /// the same algorithm without pruning (`+none`, added when missing).
+    #[arg(long, value_delimiter = ',')]
+    pub pruners: Vec<String>,
     /// Studies run at once (default: one per core). Each study is sequential.
     #[arg(long)]
     pub parallelism: Option<usize>,
@@ -78,6 +86,10 @@ fn resolve_problems(names: &[String], minimum: Option<f64>) -> anyhow::Result<Ve
             out.extend(problems::all().into_iter().map(BenchProblem::from));
         } else if let Some(p) = problems::by_name(n) {
             out.push(p.into());
+        } else if n == "fidelity" {
+            out.extend(fidelity::all().into_iter().map(BenchProblem::from));
+        } else if let Some(p) = fidelity::by_name(n) {
+            out.push(p.into());
         } else if n == "noisy" {
             out.extend(noisy::all().into_iter().map(BenchProblem::from));
         } else if let Some(p) = noisy::by_name(n) {
@@ -98,9 +110,10 @@ fn resolve_problems(names: &[String], minimum: Option<f64>) -> anyhow::Result<Ve
                 .iter()
                 .map(|p| p.name)
                 .chain(noisy::all().iter().map(|p| p.name))
+                .chain(fidelity::all().iter().map(|p| p.name))
                 .collect();
             return Err(BadInput(format!(
-                "unknown problem '{n}': use all, noisy, a space file, or one of {}",
+                "unknown problem '{n}': use all, noisy, fidelity, a space file, or one of {}",
                 names.join(", ")
             ))
             .into());
@@ -184,6 +197,30 @@ pub(crate) fn run(a: BenchArgs, tracking_uri: &Option<String>) -> anyhow::Result
     if a.parallelism == Some(0) {
         return Err(BadInput("--parallelism must be at least 1".into()).into());
     }
+    let mut pruner_specs: Vec<String> = Vec::new();
+    for p in a.pruners.iter().map(|p| p.trim()).filter(|p| !p.is_empty()) {
+        pruners::parse(p).map_err(BadInput)?;
+        if !pruner_specs.iter().any(|q| q == p) {
+            pruner_specs.push(p.to_string());
+        }
+    }
+    if !pruner_specs.is_empty() {
+        if let Some(p) = problems.iter().find(|p| !p.is_multi_fidelity()) {
+            return Err(BadInput(format!(
+                "--pruners needs multi-fidelity problems (fidelity, or one of {}); '{}' is not one",
+                fidelity::all()
+                    .iter()
+                    .map(|p| p.name)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                p.name
+            ))
+            .into());
+        }
+        if !pruner_specs.iter().any(|p| p == "none") {
+            pruner_specs.insert(0, "none".to_string());
+        }
+    }
     let mut compare: Vec<ResultLine> = Vec::new();
     for f in &a.compare {
         compare.extend(read_jsonl(f).map_err(BadInput)?);
@@ -193,6 +230,7 @@ pub(crate) fn run(a: BenchArgs, tracking_uri: &Option<String>) -> anyhow::Result
         algos,
         seeds: (a.first_seed..end_seed).collect(),
         budget: a.budget,
+        pruners: pruner_specs,
         parallelism: a.parallelism,
     };
     let progress = Progress {
@@ -214,11 +252,22 @@ pub(crate) fn run(a: BenchArgs, tracking_uri: &Option<String>) -> anyhow::Result
 
     // hpo's results, then those from elsewhere for the same problems (cut to the budget)
     let problem_names: Vec<String> = cfg.problems.iter().map(|p| p.name.clone()).collect();
-    let mut optimizers: Vec<String> = cfg
-        .algos
-        .iter()
-        .map(|a| runner::optimizer_name(a))
-        .collect();
+    let mut optimizers: Vec<String> = if cfg.pruners.is_empty() {
+        cfg.algos
+            .iter()
+            .map(|a| runner::optimizer_name(a))
+            .collect()
+    } else {
+        cfg.algos
+            .iter()
+            .flat_map(|a| {
+                cfg.pruners
+                    .iter()
+                    .map(move |p| runner::pruned_optimizer_name(a, Some(p)))
+            })
+            .collect()
+    };
+    let hpo_optimizers = optimizers.clone();
     let mut lines = results.clone();
     let mut short = 0;
     for c in compare {
@@ -239,6 +288,16 @@ pub(crate) fn run(a: BenchArgs, tracking_uri: &Option<String>) -> anyhow::Result
         eprintln!(
             "warning: {short} compared result(s) have fewer than {} evaluations and were left out",
             a.budget
+        );
+    }
+    if !cfg.pruners.is_empty() {
+        return pruning_report(
+            &a,
+            &cfg,
+            &lines,
+            &problem_names,
+            &optimizers,
+            &hpo_optimizers,
         );
     }
     let analysis = report::analyse(&lines, &problem_names, &optimizers, a.budget);
@@ -272,6 +331,67 @@ pub(crate) fn run(a: BenchArgs, tracking_uri: &Option<String>) -> anyhow::Result
         record(&analysis, &lines, &name, tracking_uri)?;
         println!("recorded in experiment '{name}'");
     }
+    Ok(())
+}
+
+/// The report of a benchmark with pruners: report.md and, on standard output, how each hpo
+/// sampler with the `default` pruner (else the first pruner given) meets the targets.
+fn pruning_report(
+    a: &BenchArgs,
+    cfg: &BenchConfig,
+    lines: &[ResultLine],
+    problems: &[String],
+    optimizers: &[String],
+    hpo_optimizers: &[String],
+) -> anyhow::Result<()> {
+    let analysis = pruning::analyse(lines, problems, optimizers);
+    let checked = cfg
+        .pruners
+        .iter()
+        .find(|p| p.as_str() == "default")
+        .or_else(|| cfg.pruners.iter().find(|p| p.as_str() != "none"));
+    let others: Vec<String> = optimizers
+        .iter()
+        .filter(|o| !hpo_optimizers.contains(o) && pruning::baseline_of(o).is_some())
+        .cloned()
+        .collect();
+    let mut checks = Vec::new();
+    if let Some(p) = checked {
+        for algo in &cfg.algos {
+            let name = runner::pruned_optimizer_name(algo, Some(p));
+            checks.extend(pruning::check_targets(&analysis, &name, &others));
+        }
+    }
+    write_file(
+        &a.out.join("report.md"),
+        &pruning::markdown(&analysis, &checks, &command_line()),
+    )?;
+    for pp in &analysis {
+        println!("{} (equal steps {})", pp.problem, pp.equal_steps);
+        for r in &pp.rows {
+            println!(
+                "  {:<40} regret {:>10}  steps {:>6.0} ({:.2})  p {:.3}{}  at equal steps {:>10}",
+                r.optimizer,
+                report::num(r.regret),
+                r.steps,
+                r.steps_ratio,
+                r.p_vs_baseline,
+                if r.worse { " worse" } else { "" },
+                report::num(r.regret_at_equal)
+            );
+        }
+    }
+    if !checks.is_empty() {
+        println!("\n{}", pruning::targets_table(&checks));
+    }
+    println!(
+        "wrote {} ({} studies) and report.md",
+        a.out.join("results.jsonl").display(),
+        lines
+            .iter()
+            .filter(|l| l.optimizer.starts_with("hpo-"))
+            .count()
+    );
     Ok(())
 }
 

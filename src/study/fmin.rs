@@ -22,7 +22,7 @@ use rand::RngExt;
 use super::ask_tell::{AskedTrial, Study, StudyError};
 use super::interrupt::Interrupt;
 use super::observer::{Control, Observer, StopReason, StudyInfo, TrialReport};
-use super::prune::{CurveState, Curves, NoPruner, PruneShared, Pruner};
+use super::prune::{self, CurveState, Curves, NoPruner, PruneShared, Pruner};
 use super::shared::{Claim, Coordinator};
 use super::stop::{LossThreshold, NoProgress};
 use super::workers::Workers;
@@ -40,6 +40,7 @@ pub struct TrialContext {
     prune: Arc<PruneShared>,
     pruned: AtomicBool,
     rungs: AtomicUsize,
+    tagged: AtomicBool,
 }
 
 impl TrialContext {
@@ -103,8 +104,19 @@ impl TrialContext {
     }
 
     fn ask_pruner(&self, step: i64, value: f64) {
+        let watching = self.prune.pruner().name() != "none";
+        if watching && !self.tagged.swap(true, Ordering::SeqCst) {
+            self.set_tag(prune::TAG_PRUNE_METRIC, self.prune.metric());
+        }
         let d = self.prune.report(self.number, step, value);
         self.pruned.store(d.prune, Ordering::SeqCst);
+        if let Some(t) = d.threshold {
+            self.send(TrialReport::Metric {
+                key: prune::THRESHOLD_METRIC.to_string(),
+                value: t,
+                step,
+            });
+        }
         // the successive-halving rung reached, as a tag, when it changes
         if d.rungs > self.rungs.swap(d.rungs, Ordering::SeqCst) {
             self.set_tag("hpo.rung", &(d.rungs - 1).to_string());
@@ -723,6 +735,7 @@ impl Driver<'_, '_, '_> {
                         prune,
                         pruned: AtomicBool::new(false),
                         rungs: AtomicUsize::new(0),
+                        tagged: AtomicBool::new(false),
                     };
                     let result =
                         catch_unwind(AssertUnwindSafe(|| objective.evaluate(&asked.params, &ctx)))

@@ -27,6 +27,13 @@
 //!   The metric defaults to the study's `hpo.metric` tag (for picked runs, that of the first one's
 //!   parent), else `loss`; a param's `distribution` comes from that study's `hpo.distributions` tag
 //!   (`null` for runs recorded without it) and decides `log` when known; `study` is `{run_id, run_name, experiment_id}` or `null`.
+//! - `/api/compare/curves?study=` or `?runs=` (as `/api/compare`), optionally `&metric=`: the
+//!   learning curves of the compared runs for the intermediate-values plot, as built by
+//!   [`super::intermediate::curves`]: `{metric, total, truncated, curves: [{run_id, name, number,
+//!   state, points: [[step, value]], pruned: {step, value} | null, thresholds: [[step, value]]}]}`.
+//!   The metric defaults to the `hpo.pruneMetric` tag of the runs (what their pruner watched), else
+//!   the study's metric; `state` is `PRUNED` for a pruned trial; `thresholds` is the run's
+//!   `hpo.pruneThreshold` history. At most [`super::intermediate::MAX_CURVE_RUNS`] runs.
 //! - `/api/runs/{id}/metrics/{key}`: `{"key", "history": [{key, value, step, timestamp}]}`.
 //! - `/api/runs/{id}/artifacts?path=`: `{"path", "files": [{path, is_dir, file_size}]}` (one level).
 //! - `/api/runs/{id}/artifact?path=`: the file's bytes, typed by extension, sandboxed by a
@@ -230,6 +237,7 @@ fn api(state: &State, req: &Request, method: &str, segs: &[&str]) -> ApiResult {
         ("GET", ["runs", id]) => run(state, id),
         ("GET", ["runs", id, "importance"]) => importance(state, id),
         ("GET", ["compare"]) => compare(state, req),
+        ("GET", ["compare", "curves"]) => compare_curves(state, req),
         ("GET", ["runs", id, "metrics", key]) => metric_history(state, id, key),
         ("GET", ["runs", id, "artifacts"]) => artifact_list(state, req, id),
         ("GET", ["runs", id, "artifact"]) => artifact_file(state, req, id),
@@ -520,9 +528,18 @@ fn importance(state: &State, id: &str) -> ApiResult {
 /// Most runs `/api/compare?runs=` takes.
 pub const MAX_COMPARE_RUNS: usize = 200;
 
-fn compare(state: &State, req: &Request) -> ApiResult {
+/// The runs a compare request names (`study=` or `runs=`), the default metric, the study's
+/// summary (or null) and its recorded distributions.
+type Compared = (
+    Vec<crate::tracking::Run>,
+    String,
+    Value,
+    Option<super::compare::Distributions>,
+);
+
+fn compared_runs(state: &State, req: &Request) -> Result<Compared, ApiError> {
     let given = |k: &str| req.query(k).map(str::trim).filter(|s| !s.is_empty());
-    let (runs, default_metric, study, dists) = match (given("study"), given("runs")) {
+    Ok(match (given("study"), given("runs")) {
         (Some(id), None) => {
             let study = state.tracker.get_run(id)?;
             let runs = study_children(state, &study)?;
@@ -570,7 +587,12 @@ fn compare(state: &State, req: &Request) -> ApiResult {
                 "give either study={run id} or runs={run id},{run id},...",
             ))
         }
-    };
+    })
+}
+
+fn compare(state: &State, req: &Request) -> ApiResult {
+    let given = |k: &str| req.query(k).map(str::trim).filter(|s| !s.is_empty());
+    let (runs, default_metric, study, dists) = compared_runs(state, req)?;
     let metric = given("metric").map_or(default_metric, str::to_string);
     let data = super::compare::compare(runs, &metric, dists.as_ref());
     // serialized straight to bytes: no JSON tree of 10,000 trials beside the data
@@ -581,6 +603,19 @@ fn compare(state: &State, req: &Request) -> ApiResult {
     // served it does not keep them in its malloc arena while idle
     super::memory::release_free_memory();
     Ok(Response::new(200, "application/json", body))
+}
+
+/// The learning curves of the compared runs (`/api/compare/curves`).
+fn compare_curves(state: &State, req: &Request) -> ApiResult {
+    let (runs, study_metric, _, _) = compared_runs(state, req)?;
+    let metric = match req.query("metric").map(str::trim).filter(|s| !s.is_empty()) {
+        Some(m) => m.to_string(),
+        None => super::intermediate::default_metric(&runs, &study_metric),
+    };
+    let data = super::intermediate::curves(runs, &metric, |id, key| {
+        state.tracker.metric_history(id, key)
+    })?;
+    ok(to_value(&data))
 }
 
 /// The answer of `/api/compare`: the compare data and the study it came from.

@@ -27,6 +27,7 @@ pub mod choice_index;
 pub mod compare;
 pub mod http;
 pub mod importance;
+pub mod intermediate;
 mod memory;
 pub mod mlflow;
 mod serve;

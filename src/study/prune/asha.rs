@@ -148,7 +148,13 @@ impl SuccessiveHalving {
             }
             let promotable = (competing.len() / self.reduction_factor as usize).max(1) - 1;
             competing.sort_by(f64::total_cmp);
-            if value > competing[promotable] {
+            let threshold = competing[promotable];
+            if competing.len() > 1 {
+                if let Some(c) = curves.get_mut(trial) {
+                    c.thresholds.insert(step, threshold);
+                }
+            }
+            if value > threshold {
                 return true;
             }
         }
@@ -180,6 +186,9 @@ mod tests {
             vec![2.0],
             "the rung it reached is recorded"
         );
+        // the worst value still promoted at the rung is its threshold; alone, there is none
+        assert_eq!(c.get(1).unwrap().thresholds.get(&1), Some(&1.0));
+        assert!(c.get(0).unwrap().thresholds.is_empty());
         c.report(2, 1, 0.5);
         // [1.0, 2.0, 0.5]: floor(3/2) = 1 promoted: 0.5 is the best
         assert!(!p.prune(&mut c, 2));

@@ -25,6 +25,10 @@ pub struct TrialCurve {
     pub values: BTreeMap<i64, f64>,
     /// The value recorded at each successive-halving rung it completed (rung 0 first).
     pub rungs: Vec<f64>,
+    /// The threshold the pruner compared the trial with, by step: above it the trial was (or
+    /// would have been) pruned. Median and percentile record one at each step they decide on;
+    /// successive halving at each rung with another value to compete with.
+    pub thresholds: BTreeMap<i64, f64>,
 }
 
 impl TrialCurve {
@@ -34,6 +38,7 @@ impl TrialCurve {
             state: CurveState::Running,
             values: BTreeMap::new(),
             rungs: Vec::new(),
+            thresholds: BTreeMap::new(),
         }
     }
 

@@ -125,6 +125,13 @@ pub(crate) fn nan_min(values: impl IntoIterator<Item = f64>) -> f64 {
         .fold(f64::NAN, |m, v| if m.is_nan() || v < m { v } else { m })
 }
 
+/// The metric under which a trial's pruning thresholds are logged, at the steps the pruner
+/// decided on (see [`TrialCurve::thresholds`]).
+pub const THRESHOLD_METRIC: &str = "hpo.pruneThreshold";
+
+/// The tag naming the metric a trial's pruner watched (set at its first report).
+pub const TAG_PRUNE_METRIC: &str = "hpo.pruneMetric";
+
 /// The pruner names a run file accepts.
 pub const PRUNER_NAMES: [&str; 7] = [
     "median",

@@ -59,37 +59,49 @@ impl Percentile {
         Ok(self)
     }
 
-    /// The decision, shared with the median pruner.
-    pub(crate) fn decide(&self, curves: &Curves, trial: usize) -> bool {
+    /// The decision, shared with the median pruner; the percentile it compared with is
+    /// recorded in the trial's [`thresholds`](super::TrialCurve::thresholds) at its last step.
+    pub(crate) fn decide(&self, curves: &mut Curves, trial: usize) -> bool {
+        let (prune, threshold) = self.decide_with_threshold(curves, trial);
+        if let Some((step, p)) = threshold {
+            if let Some(c) = curves.get_mut(trial) {
+                c.thresholds.insert(step, p);
+            }
+        }
+        prune
+    }
+
+    /// The decision and the (step, percentile) it compared with, if it got that far.
+    fn decide_with_threshold(&self, curves: &Curves, trial: usize) -> (bool, Option<(i64, f64)>) {
         let n_complete = curves.completed().count();
         if n_complete == 0 || n_complete < self.n_startup_trials {
-            return false;
+            return (false, None);
         }
         let Some(curve) = curves.get(trial) else {
-            return false;
+            return (false, None);
         };
         let Some(step) = curve.last_step() else {
-            return false;
+            return (false, None);
         };
         if step < self.n_warmup_steps
             || !first_in_interval(curve, step, self.n_warmup_steps, self.interval_steps)
         {
-            return false;
+            return (false, None);
         }
         let best = curve.best();
         if best.is_nan() {
-            return true;
+            return (true, None);
         }
         let at_step: Vec<f64> = curves
             .completed()
             .filter_map(|c| c.values.get(&step).copied())
             .collect();
         if at_step.len() < self.n_min_trials {
-            return false;
+            return (false, None);
         }
         match nan_percentile(&at_step, self.percentile) {
-            Some(p) => best > p,
-            None => false,
+            Some(p) => (best > p, Some((step, p))),
+            None => (false, None),
         }
     }
 }
@@ -161,6 +173,8 @@ mod tests {
         // 25th percentile at step 1 of [1,2,3,4] = 1.75
         c.report(4, 1, 1.8);
         assert!(p(25.0).prune(&mut c, 4));
+        // the percentile it was compared with is recorded at the step
+        assert_eq!(c.get(4).unwrap().thresholds.get(&1), Some(&1.75));
         c.report(5, 1, 1.75); // a tie is kept
         assert!(!p(25.0).prune(&mut c, 5));
         c.report(6, 1, 1.7);

@@ -6,12 +6,15 @@ use std::sync::{Mutex, MutexGuard};
 use super::{CurveState, Curves, NoPruner, Pruner};
 
 /// What [`PruneShared::report`] decided.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Decision {
     /// Stop the trial now.
     pub prune: bool,
     /// Rungs of successive halving the trial has reached so far.
     pub rungs: usize,
+    /// The threshold the pruner compared the trial with at this report (see
+    /// [`TrialCurve::thresholds`](super::TrialCurve::thresholds)), if it recorded one.
+    pub threshold: Option<f64>,
 }
 
 /// A study's pruner, its watched metric and the curves (behind a mutex).
@@ -71,10 +74,21 @@ impl PruneShared {
     pub fn report(&self, n: usize, step: i64, value: f64) -> Decision {
         let mut curves = self.lock();
         curves.report(n, step, value);
+        let before = curves.get(n).map(|c| c.thresholds.clone());
         let prune = self.pruner.prune(&mut curves, n);
+        let after = curves.get(n);
+        // the threshold recorded (or changed) by this decision
+        let threshold = after.and_then(|c| {
+            c.thresholds
+                .iter()
+                .rev()
+                .find(|(s, v)| before.as_ref().and_then(|b| b.get(s)) != Some(v))
+                .map(|(_, v)| *v)
+        });
         Decision {
             prune,
-            rungs: curves.get(n).map_or(0, |c| c.rungs.len()),
+            rungs: after.map_or(0, |c| c.rungs.len()),
+            threshold,
         }
     }
 
@@ -88,5 +102,27 @@ impl PruneShared {
     /// A copy of the curves.
     pub fn curves(&self) -> Curves {
         self.lock().clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Median;
+    use super::*;
+
+    #[test]
+    fn a_decision_carries_the_threshold_recorded_by_this_report() {
+        let shared = PruneShared::new(Box::new(Median::new()), "val");
+        for (n, v) in [(0, 1.0), (1, 2.0), (2, 3.0), (3, 4.0), (4, 5.0)] {
+            shared.start(n);
+            assert_eq!(shared.report(n, 1, v).threshold, None, "start-up trials");
+            shared.finish(n, CurveState::Complete);
+        }
+        shared.start(5);
+        let d = shared.report(5, 1, 3.5);
+        // median of 1..5 at step 1 is 3; 3.5 is above it
+        assert_eq!((d.prune, d.threshold), (true, Some(3.0)));
+        // step 2: nobody completed it, so no decision and no threshold
+        assert_eq!(shared.report(5, 2, 0.1).threshold, None);
     }
 }

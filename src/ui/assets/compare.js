@@ -376,6 +376,42 @@ function importancePlot(rows) {
   return root;
 }
 
+// 5. Intermediate values: each run's learning curve (the watched metric by step) from
+// /api/compare/curves, pruned runs drawn dashed and marked with a cross where they stopped, and the
+// thresholds their pruner compared them with as short bars (one mark per run in data-trial).
+function intermediatePlot(data, log) {
+  const {metric, curves} = data;
+  const pts = [];
+  for (const c of curves) {
+    for (const [s, v] of c.points) pts.push({s, v});
+    for (const [s, v] of c.thresholds) pts.push({s, v});
+  }
+  const xAxis = numericAxis('step', (p) => p.s, pts, false);
+  const yAxis = numericAxis(metric, (p) => p.v, pts, log && pts.every((p) => p.v > 0));
+  const f = frame('plot-intermediate', xAxis, yAxis, 560, 320);
+  const X = (s) => f.sx(xAxis.at({s})), Y = (v) => f.sy(yAxis.at({v}));
+  const ok = (x, y) => Number.isFinite(x) && Number.isFinite(y);
+  for (const c of curves) {
+    const pruned = c.state === 'PRUNED';
+    const title = c.name + ' (' + c.number + '): ' + c.state.toLowerCase() +
+      (c.pruned ? ' at step ' + c.pruned.step + ', ' + metric + ' ' + fmtNum(c.pruned.value) : '');
+    const g = svg('g', {class: 'lc' + (pruned ? ' pruned' : ''), 'data-trial': c.number, 'data-state': c.state});
+    g.appendChild(svg('title', {}, title));
+    const line = c.points.map(([s, v]) => [X(s), Y(v)]).filter(([x, y]) => ok(x, y));
+    g.appendChild(svg('polyline', {points: line.map((p) => p[0].toFixed(1) + ',' + p[1].toFixed(1)).join(' '), class: 'lcurve'}));
+    for (const [s, v] of c.thresholds) {
+      const x = X(s), y = Y(v);
+      if (ok(x, y)) g.appendChild(svg('line', {x1: x - 4, y1: y, x2: x + 4, y2: y, class: 'threshold', 'data-step': s}));
+    }
+    if (c.pruned) {
+      const x = X(c.pruned.step), y = Y(c.pruned.value);
+      if (ok(x, y)) g.appendChild(svg('path', {d: 'M' + (x - 4) + ',' + (y - 4) + 'l8,8m0,-8l-8,8', class: 'pruned-mark', 'data-step': c.pruned.step}));
+    }
+    f.root.appendChild(g);
+  }
+  return f.root;
+}
+
 function paramSelect(id, keys, chosen, onchange) {
   return el('select', {id, onchange: (ev) => onchange(ev.target.value)},
     keys.map((k) => el('option', {value: k, selected: k === chosen}, k)));
@@ -443,6 +479,34 @@ async function comparePage(what) {
   } else {
     parts.push(el('p', {class: 'muted'}, 'No params: no scatter or contour.'));
   }
+  const curvesBox = el('div', {class: 'plot', id: 'intermediate'});
+  parts.push(el('section', {class: 'plot'}, el('h2', {}, 'Intermediate values'), curvesBox));
   redraw();
   show(...parts);
+  intermediateSection(q, curvesBox);
+}
+
+// Fills the intermediate-values section once its data came (a study without learning curves says so).
+async function intermediateSection(q, box) {
+  let data;
+  try {
+    data = await api('compare/curves?' + q);
+  } catch (e) {
+    box.replaceChildren(el('p', {class: 'muted'}, 'Learning curves unavailable: ' + e.message));
+    return;
+  }
+  if (!data.curves.length) {
+    box.replaceChildren(el('p', {class: 'muted', id: 'intermediate-note'}, 'No run reported ' + data.metric + ' by step.'));
+    return;
+  }
+  let log = false;
+  const pruned = data.curves.filter((c) => c.state === 'PRUNED').length;
+  const draw = () => box.replaceChildren(
+    el('div', {class: 'toolbar'}, el('label', {class: 'choice'}, el('input', {type: 'checkbox', id: 'intermediate-log', checked: log,
+      onchange: (ev) => { log = ev.target.checked; draw(); }}), 'log scale')),
+    intermediatePlot(data, log),
+    el('p', {class: 'muted small', id: 'intermediate-summary'}, data.curves.length + ' runs with ' + data.metric + ' by step, ' + pruned +
+      ' pruned (dashed, a cross where they stopped); bars: the pruner\'s threshold at the steps it decided on' +
+      (data.truncated ? '; only the first ' + data.curves.length + ' runs' : '') + '.'));
+  draw();
 }

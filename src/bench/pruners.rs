@@ -1,0 +1,171 @@
+//! The pruners of `hpo bench --pruners`: `kind[:key=value]...`, with the keys of a run file's
+//! `[pruner]` table (e.g. `median:n_warmup_steps=10`), and `default`, the pruner recommended
+//! for multi-fidelity studies.
+
+use super::fidelity::STEPS;
+use crate::study::prune::{
+    Hyperband, Median, NoPruner, Percentile, Pruner, PrunerError, SuccessiveHalving,
+};
+
+/// The pruner `default` stands for, chosen on held-out seeds (100-139, never the reported
+/// 0-19) among percentile, median, successive-halving and Hyperband settings: stop a trial
+/// whose best value so far is above the 10th percentile of the completed trials' values at its
+/// step, after a warm-up of 16 of the 81 steps (see BENCH.md, "Pruning: compute saved").
+pub const DEFAULT_PRUNER: &str = "percentile:percentile=10:n_warmup_steps=16";
+
+/// The pruner kinds `--pruners` accepts.
+pub const BENCH_PRUNERS: [&str; 6] = [
+    "none",
+    "median",
+    "percentile",
+    "asha",
+    "hyperband",
+    "default",
+];
+
+fn number<T: std::str::FromStr>(spec: &str, key: &str, value: &str) -> Result<T, String> {
+    value
+        .parse()
+        .map_err(|_| format!("pruner '{spec}': {key} = '{value}' is not a valid number"))
+}
+
+/// A pruner from its spec; `max_resource` of Hyperband defaults to the curves' length.
+pub fn parse(spec: &str) -> Result<Box<dyn Pruner>, String> {
+    let spec = spec.trim();
+    if spec == "default" {
+        return parse(DEFAULT_PRUNER);
+    }
+    let mut parts = spec.split(':');
+    let kind = parts.next().unwrap_or("");
+    let mut settings: Vec<(&str, &str)> = Vec::new();
+    for part in parts {
+        let Some((k, v)) = part.split_once('=') else {
+            return Err(format!(
+                "pruner '{spec}': '{part}' is not key=value (e.g. median:n_warmup_steps=10)"
+            ));
+        };
+        settings.push((k.trim(), v.trim()));
+    }
+    let bad_key = |k: &str, keys: &[&str]| {
+        format!(
+            "pruner '{spec}': unknown setting '{k}' for {kind}; use {}",
+            keys.join(", ")
+        )
+    };
+    let err = |e: PrunerError| format!("pruner '{spec}': {e}");
+    match kind {
+        "none" => {
+            if let Some((k, _)) = settings.first() {
+                return Err(bad_key(k, &[]));
+            }
+            Ok(Box::new(NoPruner))
+        }
+        "median" | "percentile" => {
+            let mut p = Percentile {
+                percentile: 50.0,
+                ..Median::new().0
+            };
+            let keys = [
+                "percentile",
+                "n_startup_trials",
+                "n_warmup_steps",
+                "interval_steps",
+                "n_min_trials",
+            ];
+            for (k, v) in settings {
+                match k {
+                    "percentile" if kind == "percentile" => p.percentile = number(spec, k, v)?,
+                    "n_startup_trials" => p.n_startup_trials = number(spec, k, v)?,
+                    "n_warmup_steps" => p.n_warmup_steps = number(spec, k, v)?,
+                    "interval_steps" => p.interval_steps = number(spec, k, v)?,
+                    "n_min_trials" => p.n_min_trials = number(spec, k, v)?,
+                    _ => return Err(bad_key(k, &keys[usize::from(kind == "median")..])),
+                }
+            }
+            if kind == "median" {
+                Ok(Box::new(Median::with(p).map_err(err)?))
+            } else {
+                Ok(Box::new(p.validated().map_err(err)?))
+            }
+        }
+        "asha" => {
+            let (mut min, mut rf, mut rate, mut boot) = (None, 4, 0, 0);
+            for (k, v) in settings {
+                match k {
+                    "min_resource" if v == "auto" => min = None,
+                    "min_resource" => min = Some(number(spec, k, v)?),
+                    "reduction_factor" => rf = number(spec, k, v)?,
+                    "min_early_stopping_rate" => rate = number(spec, k, v)?,
+                    "bootstrap_count" => boot = number(spec, k, v)?,
+                    _ => {
+                        return Err(bad_key(
+                            k,
+                            &[
+                                "min_resource",
+                                "reduction_factor",
+                                "min_early_stopping_rate",
+                                "bootstrap_count",
+                            ],
+                        ))
+                    }
+                }
+            }
+            Ok(Box::new(
+                SuccessiveHalving::new(min, rf, rate, boot).map_err(err)?,
+            ))
+        }
+        "hyperband" => {
+            let (mut min, mut max, mut rf, mut boot) = (1, STEPS, 3, 0);
+            for (k, v) in settings {
+                match k {
+                    "min_resource" => min = number(spec, k, v)?,
+                    "max_resource" => max = number(spec, k, v)?,
+                    "reduction_factor" => rf = number(spec, k, v)?,
+                    "bootstrap_count" => boot = number(spec, k, v)?,
+                    _ => {
+                        return Err(bad_key(
+                            k,
+                            &[
+                                "min_resource",
+                                "max_resource",
+                                "reduction_factor",
+                                "bootstrap_count",
+                            ],
+                        ))
+                    }
+                }
+            }
+            Ok(Box::new(Hyperband::new(min, max, rf, boot).map_err(err)?))
+        }
+        _ => Err(format!(
+            "unknown pruner '{kind}': use one of {}",
+            BENCH_PRUNERS.join(", ")
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_build_their_pruners_and_bad_ones_say_why() {
+        assert_eq!(parse("none").unwrap().name(), "none");
+        assert_eq!(parse("median").unwrap().name(), "median");
+        assert_eq!(parse("default").unwrap().name(), "percentile");
+        assert_eq!(
+            parse("percentile:percentile=25").unwrap().name(),
+            "percentile"
+        );
+        assert_eq!(parse("asha:min_resource=auto").unwrap().name(), "asha");
+        assert_eq!(parse("hyperband").unwrap().name(), "hyperband");
+        let e = parse("median:n_warmup=3").unwrap_err();
+        assert!(e.contains("unknown setting 'n_warmup'"), "{e}");
+        let e = parse("median:n_warmup_steps=x").unwrap_err();
+        assert!(e.contains("not a valid number"), "{e}");
+        let e = parse("asha:reduction_factor=1").unwrap_err();
+        assert!(e.contains("reduction_factor"), "{e}");
+        assert!(parse("bogus").unwrap_err().contains("unknown pruner"));
+        assert!(parse("median:5").unwrap_err().contains("key=value"));
+    }
+}

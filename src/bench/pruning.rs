@@ -1,0 +1,455 @@
+//! The report of a pruning benchmark (`hpo bench --pruners ...` on multi-fidelity problems):
+//! for every (problem, sampler + pruner), the median final regret against the total steps
+//! spent, compared with the same sampler without pruning, and the regret at equal steps.
+//!
+//! Optimizer names are `<source>-<sampler>+<pruner>` (`hpo-tpe+median`, `optuna-tpe+asha`);
+//! the baseline of each is `<source>-<sampler>+none` from the same results.
+
+use std::fmt::Write;
+
+use super::report::num;
+use super::results::ResultLine;
+use super::stats::{mann_whitney_u, median};
+
+/// Significance level of the comparisons.
+pub const ALPHA: f64 = 0.05;
+
+/// The regret of `line` once its study had spent at most `steps` steps: the best-so-far regret
+/// after the last evaluation that ended within them (`inf` if none did).
+pub fn regret_at_steps(line: &ResultLine, steps: u64) -> f64 {
+    let Some(cum) = &line.steps else {
+        return f64::INFINITY;
+    };
+    let curve = line.regret_curve();
+    cum.iter()
+        .zip(&curve)
+        .take_while(|(s, _)| **s <= steps)
+        .last()
+        .map_or(f64::INFINITY, |(_, r)| *r)
+}
+
+/// The total steps `line`'s study had spent when its best-so-far regret first reached `target`
+/// (`None`: never).
+pub fn steps_to_reach(line: &ResultLine, target: f64) -> Option<u64> {
+    let cum = line.steps.as_ref()?;
+    line.regret_curve()
+        .iter()
+        .zip(cum)
+        .find(|(r, _)| **r <= target)
+        .map(|(_, s)| *s)
+}
+
+/// The fewest total steps at which the median over `lines` of the regret so far
+/// ([`regret_at_steps`]) is at most `target` (`None`: never within their steps).
+pub fn median_steps_to_reach(lines: &[&ResultLine], target: f64) -> Option<u64> {
+    let mut budgets: Vec<u64> = lines
+        .iter()
+        .filter_map(|l| l.steps.as_ref())
+        .flatten()
+        .copied()
+        .collect();
+    budgets.sort_unstable();
+    budgets.dedup();
+    budgets.into_iter().find(|&s| {
+        let at: Vec<f64> = lines.iter().map(|l| regret_at_steps(l, s)).collect();
+        !at.is_empty() && median(&at) <= target
+    })
+}
+
+/// The baseline optimizer of `optimizer` (`x+none` for `x+p`); `None` for one without a pruner
+/// part or a baseline itself.
+pub fn baseline_of(optimizer: &str) -> Option<String> {
+    let (stem, pruner) = optimizer.rsplit_once('+')?;
+    (pruner != "none").then(|| format!("{stem}+none"))
+}
+
+/// One (problem, optimizer) of the pruning report.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PruneRow {
+    /// The optimizer (`hpo-tpe+median` ...).
+    pub optimizer: String,
+    /// Seeds.
+    pub n: usize,
+    /// Median final regret.
+    pub regret: f64,
+    /// Median total steps.
+    pub steps: f64,
+    /// Median total steps over the baseline's (1 for the baseline; NaN without one).
+    pub steps_ratio: f64,
+    /// Two-sided Mann-Whitney p-value of the final regrets against the baseline's (NaN for the
+    /// baseline itself or without one).
+    pub p_vs_baseline: f64,
+    /// Significantly worse than the baseline (p < [`ALPHA`] and higher regrets).
+    pub worse: bool,
+    /// The total steps at which the median over seeds of the regret so far first reaches the
+    /// baseline's median final regret ([`median_steps_to_reach`]; `None`: never).
+    pub steps_to_target: Option<u64>,
+    /// Seeds that reached the baseline's median final regret.
+    pub reached: usize,
+    /// Median regret at the report's equal-steps budget.
+    pub regret_at_equal: f64,
+    /// The regrets at the equal-steps budget, per seed (for the comparisons).
+    pub at_equal: Vec<f64>,
+}
+
+/// The pruning report of one problem.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProblemPruning {
+    /// The problem.
+    pub problem: String,
+    /// The steps budget of the "at equal steps" column: a third of the baseline's median steps.
+    pub equal_steps: u64,
+    /// One row per optimizer, in the order given.
+    pub rows: Vec<PruneRow>,
+}
+
+/// Analyse `lines` (hpo's and compared results) for `problems` and `optimizers`.
+pub fn analyse(
+    lines: &[ResultLine],
+    problems: &[String],
+    optimizers: &[String],
+) -> Vec<ProblemPruning> {
+    problems
+        .iter()
+        .map(|problem| {
+            let of = |opt: &str| -> Vec<&ResultLine> {
+                lines
+                    .iter()
+                    .filter(|l| &l.problem == problem && l.optimizer == opt && l.steps.is_some())
+                    .collect()
+            };
+            let total = |l: &ResultLine| {
+                l.steps
+                    .as_ref()
+                    .and_then(|s| s.last())
+                    .copied()
+                    .unwrap_or(0) as f64
+            };
+            // a third of the largest baseline's median total steps
+            let equal_steps = optimizers
+                .iter()
+                .filter(|o| o.ends_with("+none"))
+                .map(|o| {
+                    let t: Vec<f64> = of(o).iter().map(|l| total(l)).collect();
+                    if t.is_empty() {
+                        0.0
+                    } else {
+                        median(&t)
+                    }
+                })
+                .fold(0.0, f64::max);
+            let equal_steps = (equal_steps / 3.0).floor() as u64;
+            let rows = optimizers
+                .iter()
+                .filter_map(|opt| {
+                    let mine = of(opt);
+                    if mine.is_empty() {
+                        return None;
+                    }
+                    let regrets: Vec<f64> = mine.iter().map(|l| l.regret).collect();
+                    let steps: Vec<f64> = mine.iter().map(|l| total(l)).collect();
+                    let base_name = baseline_of(opt).unwrap_or_else(|| opt.clone());
+                    let base = of(&base_name);
+                    let base_regrets: Vec<f64> = base.iter().map(|l| l.regret).collect();
+                    let base_steps: Vec<f64> = base.iter().map(|l| total(l)).collect();
+                    let target = if base.is_empty() {
+                        f64::NAN
+                    } else {
+                        median(&base_regrets)
+                    };
+                    let (p, worse) = if base.is_empty() || &base_name == opt {
+                        (f64::NAN, false)
+                    } else {
+                        let mw = mann_whitney_u(&regrets, &base_regrets);
+                        (
+                            mw.p,
+                            mw.p < ALPHA && !mw.a_smaller(regrets.len(), base_regrets.len()),
+                        )
+                    };
+                    let reached = mine
+                        .iter()
+                        .filter(|l| steps_to_reach(l, target).is_some())
+                        .count();
+                    let at_equal: Vec<f64> = mine
+                        .iter()
+                        .map(|l| regret_at_steps(l, equal_steps))
+                        .collect();
+                    Some(PruneRow {
+                        optimizer: opt.clone(),
+                        n: mine.len(),
+                        regret: median(&regrets),
+                        steps: median(&steps),
+                        steps_ratio: if base.is_empty() {
+                            f64::NAN
+                        } else {
+                            median(&steps) / median(&base_steps)
+                        },
+                        p_vs_baseline: p,
+                        worse,
+                        steps_to_target: median_steps_to_reach(&mine, target),
+                        reached,
+                        regret_at_equal: median(&at_equal),
+                        at_equal,
+                    })
+                })
+                .collect();
+            ProblemPruning {
+                problem: problem.clone(),
+                equal_steps,
+                rows,
+            }
+        })
+        .collect()
+}
+
+/// How the default pruner of hpo does against the issue's targets on one problem.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TargetCheck {
+    /// The problem.
+    pub problem: String,
+    /// The hpo optimizer checked (`hpo-tpe+default`).
+    pub optimizer: String,
+    /// Its median steps over its baseline's.
+    pub steps_ratio: f64,
+    /// Its p-value against its baseline.
+    pub p_vs_baseline: f64,
+    /// Not significantly worse than its baseline and at most a third of its steps.
+    pub same_regret_third_steps: bool,
+    /// The compared optimizer with the lowest median regret at equal steps (e.g. Optuna's best
+    /// pruner), if any.
+    pub best_other: Option<String>,
+    /// Two-sided p-value of the regrets at equal steps, checked against `best_other`.
+    pub p_vs_other: f64,
+    /// Not significantly worse than `best_other` at equal steps.
+    pub at_least_as_good: bool,
+}
+
+/// Check `optimizer` on each problem against its baseline and against the best of `others`
+/// (at equal steps).
+pub fn check_targets(
+    analysis: &[ProblemPruning],
+    optimizer: &str,
+    others: &[String],
+) -> Vec<TargetCheck> {
+    analysis
+        .iter()
+        .filter_map(|pp| {
+            let row = pp.rows.iter().find(|r| r.optimizer == optimizer)?;
+            let other = pp
+                .rows
+                .iter()
+                .filter(|r| others.contains(&r.optimizer))
+                .min_by(|a, b| a.regret_at_equal.total_cmp(&b.regret_at_equal));
+            let (p_other, as_good) = match other {
+                Some(o) => {
+                    let mw = mann_whitney_u(&row.at_equal, &o.at_equal);
+                    let worse = mw.p < ALPHA && !mw.a_smaller(row.at_equal.len(), o.at_equal.len());
+                    (mw.p, !worse)
+                }
+                None => (f64::NAN, true),
+            };
+            Some(TargetCheck {
+                problem: pp.problem.clone(),
+                optimizer: optimizer.to_string(),
+                steps_ratio: row.steps_ratio,
+                p_vs_baseline: row.p_vs_baseline,
+                same_regret_third_steps: !row.worse && row.steps_ratio <= 1.0 / 3.0,
+                best_other: other.map(|o| o.optimizer.clone()),
+                p_vs_other: p_other,
+                at_least_as_good: as_good,
+            })
+        })
+        .collect()
+}
+
+fn p_text(p: f64) -> String {
+    if p.is_nan() {
+        "".into()
+    } else if p < 0.001 {
+        "<0.001".into()
+    } else {
+        format!("{p:.3}")
+    }
+}
+
+/// The report in Markdown: one table per problem, then the target checks.
+pub fn markdown(analysis: &[ProblemPruning], checks: &[TargetCheck], command: &str) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# hpo bench: pruning\n\n    {command}\n");
+    let _ = writeln!(
+        s,
+        "Per (problem, sampler+pruner), over seeds: the median final regret and total steps; \
+         the steps against the same sampler without pruning (`+none`) and a two-sided \
+         Mann-Whitney test of the final regrets against it (**worse** when p < {ALPHA} and \
+         higher); the total steps at which the median over seeds of the regret so far first \
+         reaches the no-pruning median final regret (and how many seeds reach it); the median regret once the study had \
+         spent a third of the no-pruning steps (\"at equal steps\").\n"
+    );
+    for pp in analysis {
+        let _ = writeln!(
+            s,
+            "## {}\n\nequal steps: {}\n\n| optimizer | seeds | final regret | steps | steps / no pruning | p vs no pruning | steps to no-pruning regret | reached | regret at equal steps |\n|---|---|---|---|---|---|---|---|---|",
+            pp.problem, pp.equal_steps
+        );
+        for r in &pp.rows {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {:.0} | {} | {}{} | {} | {}/{} | {} |",
+                r.optimizer,
+                r.n,
+                num(r.regret),
+                r.steps,
+                if r.steps_ratio.is_nan() {
+                    String::new()
+                } else {
+                    format!("{:.2}", r.steps_ratio)
+                },
+                p_text(r.p_vs_baseline),
+                if r.worse { " **worse**" } else { "" },
+                r.steps_to_target
+                    .map_or("not reached".to_string(), |v| v.to_string()),
+                r.reached,
+                r.n,
+                num(r.regret_at_equal),
+            );
+        }
+        s.push('\n');
+    }
+    if !checks.is_empty() {
+        s.push_str(&targets_table(checks));
+    }
+    s
+}
+
+/// The target checks as a Markdown table.
+pub fn targets_table(checks: &[TargetCheck]) -> String {
+    let mut s = String::from(
+        "## Targets\n\n| problem | optimizer | steps / no pruning | p vs no pruning | same regret at <= 1/3 steps | best compared at equal steps | p | at least as good |\n|---|---|---|---|---|---|---|---|\n",
+    );
+    for c in checks {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {:.2} | {} | {} | {} | {} | {} |",
+            c.problem,
+            c.optimizer,
+            c.steps_ratio,
+            p_text(c.p_vs_baseline),
+            if c.same_regret_third_steps {
+                "yes"
+            } else {
+                "no"
+            },
+            c.best_other.as_deref().unwrap_or("-"),
+            p_text(c.p_vs_other),
+            if c.at_least_as_good { "yes" } else { "no" },
+        );
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(opt: &str, seed: u64, best: &[f64], steps: &[u64]) -> ResultLine {
+        ResultLine {
+            problem: "p".into(),
+            optimizer: opt.into(),
+            seed,
+            budget: best.len(),
+            best: best.to_vec(),
+            regret: *best.last().unwrap(),
+            minimum: Some(0.0),
+            seconds: 0.0,
+            suggest_seconds: None,
+            steps: Some(steps.to_vec()),
+        }
+    }
+
+    #[test]
+    fn regret_at_steps_and_steps_to_reach() {
+        let l = line("hpo-tpe+median", 0, &[3.0, 2.0, 1.0], &[10, 15, 40]);
+        assert_eq!(regret_at_steps(&l, 9), f64::INFINITY);
+        assert_eq!(regret_at_steps(&l, 15), 2.0);
+        assert_eq!(regret_at_steps(&l, 39), 2.0);
+        assert_eq!(regret_at_steps(&l, 100), 1.0);
+        assert_eq!(steps_to_reach(&l, 2.5), Some(15));
+        assert_eq!(steps_to_reach(&l, 0.5), None);
+        assert_eq!(
+            baseline_of("hpo-tpe+median").as_deref(),
+            Some("hpo-tpe+none")
+        );
+        assert_eq!(baseline_of("hpo-tpe+none"), None);
+        assert_eq!(baseline_of("hpo-tpe"), None);
+    }
+
+    #[test]
+    fn the_median_curve_reaches_the_target_when_half_the_seeds_do() {
+        let a = line("x+p", 0, &[3.0, 1.0], &[10, 20]);
+        let b = line("x+p", 1, &[3.0, 3.0], &[10, 20]);
+        let c = line("x+p", 2, &[1.0, 1.0], &[5, 30]);
+        // at 5 steps: inf, inf, 1; at 10: 3, 3, 1; at 20: 1, 3, 1 -> median 1
+        assert_eq!(median_steps_to_reach(&[&a, &b, &c], 1.0), Some(20));
+        assert_eq!(median_steps_to_reach(&[&a, &b, &c], 3.0), Some(10));
+        assert_eq!(median_steps_to_reach(&[&a, &b, &c], 0.5), None);
+    }
+
+    #[test]
+    fn rows_compare_with_the_baseline() {
+        let mut lines = Vec::new();
+        for seed in 0..10 {
+            // no pruning: regret 1.0 at 300 steps; pruned: regret 1.0 at 100 steps; bad: 5.0
+            lines.push(line(
+                "hpo-tpe+none",
+                seed,
+                &[2.0, 1.0, 1.0],
+                &[100, 200, 300],
+            ));
+            lines.push(line(
+                "hpo-tpe+median",
+                seed,
+                &[2.0, 1.0, 1.0],
+                &[40, 60, 100],
+            ));
+            let r = 5.0 + seed as f64 * 0.01;
+            lines.push(line("hpo-tpe+asha", seed, &[r, r, r], &[10, 20, 30]));
+            let o = 1.5 + seed as f64 * 0.01;
+            lines.push(line("optuna-tpe+median", seed, &[o, o, o], &[40, 60, 100]));
+        }
+        let opts: Vec<String> = [
+            "hpo-tpe+none",
+            "hpo-tpe+median",
+            "hpo-tpe+asha",
+            "optuna-tpe+median",
+        ]
+        .map(String::from)
+        .to_vec();
+        let a = analyse(&lines, &["p".to_string()], &opts);
+        assert_eq!(a[0].equal_steps, 100);
+        let row = |o: &str| a[0].rows.iter().find(|r| r.optimizer == o).unwrap().clone();
+        let base = row("hpo-tpe+none");
+        assert_eq!(
+            (base.regret, base.steps, base.steps_ratio),
+            (1.0, 300.0, 1.0)
+        );
+        assert_eq!(base.steps_to_target, Some(200));
+        assert_eq!(base.regret_at_equal, 2.0);
+        let med = row("hpo-tpe+median");
+        assert!((med.steps_ratio - 1.0 / 3.0).abs() < 1e-12);
+        assert!(!med.worse && med.p_vs_baseline > 0.5);
+        assert_eq!((med.steps_to_target, med.reached), (Some(60), 10));
+        assert_eq!(med.regret_at_equal, 1.0);
+        let asha = row("hpo-tpe+asha");
+        assert!(asha.worse && asha.p_vs_baseline < 0.001);
+        assert_eq!((asha.steps_to_target, asha.reached), (None, 0));
+        let checks = check_targets(&a, "hpo-tpe+median", &["optuna-tpe+median".to_string()]);
+        assert!(checks[0].same_regret_third_steps);
+        assert!(checks[0].at_least_as_good);
+        assert!(checks[0].p_vs_other < 0.001);
+        let bad = check_targets(&a, "hpo-tpe+asha", &["optuna-tpe+median".to_string()]);
+        assert!(!bad[0].same_regret_third_steps && !bad[0].at_least_as_good);
+        let md = markdown(&a, &checks, "hpo bench");
+        assert!(md.contains("| hpo-tpe+asha | 10 |"), "{md}");
+        assert!(md.contains("**worse**"));
+    }
+}
