@@ -10,8 +10,6 @@ use serde::{Deserialize, Serialize};
 
 use super::BadInput;
 use crate::space::Space;
-use crate::tracking::lease::{Lease, LeaseError, DEFAULT_TTL};
-use crate::tracking::resume::{self, ResumeError};
 use crate::tracking::shared::coordinator::{params_json, state_name};
 use crate::tracking::shared::{NewSharedStudy, StudyBoard, TrialRow};
 use crate::tracking::{ExperimentId, Tracker};
@@ -135,21 +133,13 @@ fn reopen(
         }
         return Ok(());
     }
-    let Some(parent) = resume::find_study(tracker, experiment_id, study_name)? else {
-        eprintln!(
-            "note: --resume: no study '{study_name}' in experiment '{experiment}' yet; starting it"
-        );
+    // a study recorded before studies were shared: read back under its lease (an older hpo may
+    // still run it), then registered with its trials
+    let Some(super::resume::Resumed { study, lease }) =
+        super::resume::resume_study(tracker, experiment, study_name, space, metric)?
+    else {
         return Ok(());
     };
-    // an older hpo may still run it: its lease says so
-    let lease = Lease::acquire(tracker, &parent.info.run_id, DEFAULT_TTL).map_err(|e| match e {
-        LeaseError::Tracking(t) => anyhow::Error::from(t),
-        held => BadInput(format!("--resume: {held}")).into(),
-    })?;
-    let study = resume::load_trials(tracker, parent, space, metric).map_err(|e| match e {
-        ResumeError::Tracking(e) => anyhow::Error::from(e),
-        other => BadInput(format!("--resume: {other}")).into(),
-    })?;
     let rows: Vec<TrialRow> = study
         .trials
         .iter()

@@ -205,17 +205,8 @@ impl Study {
     fn push(&mut self, a: Assignment, now: SystemTime) -> usize {
         let number = self.next_number;
         self.next_number += 1;
-        self.trials.push(Trial {
-            number,
-            params: self.space.params_of(a),
-            state: TrialState::Running,
-            loss: None,
-            last_step: None,
-            metrics: BTreeMap::new(),
-            message: None,
-            started: now,
-            ended: None,
-        });
+        self.trials
+            .push(running(number, self.space.params_of(a), now));
         number
     }
 
@@ -300,17 +291,7 @@ impl Study {
                 }
             },
         };
-        let trial = Trial {
-            number,
-            params: self.space.params_of(a),
-            state: TrialState::Running,
-            loss: None,
-            last_step: None,
-            metrics: BTreeMap::new(),
-            message: None,
-            started: SystemTime::now(),
-            ended: None,
-        };
+        let trial = running(number, self.space.params_of(a), SystemTime::now());
         let params = trial.params.clone();
         match self.trials.binary_search_by_key(&number, |t| t.number) {
             Ok(i) => self.trials[i] = trial,
@@ -357,6 +338,21 @@ impl Study {
         }
         t.ended = Some(ended);
         Ok(())
+    }
+}
+
+/// A trial handed out at `now`, running.
+fn running(number: usize, params: Params, now: SystemTime) -> Trial {
+    Trial {
+        number,
+        params,
+        state: TrialState::Running,
+        loss: None,
+        last_step: None,
+        metrics: BTreeMap::new(),
+        message: None,
+        started: now,
+        ended: None,
     }
 }
 
