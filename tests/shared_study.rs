@@ -283,3 +283,51 @@ fn killed_workers_trials_fail_as_worker_lost_and_are_retried_and_the_study_compl
         }
     }
 }
+
+#[test]
+fn a_seeded_study_alone_on_its_store_suggests_what_the_library_does() {
+    // the shared protocol changes nothing for a study that no other worker joins: same seed and
+    // parallelism, the same trials as the library's reproducible fmin, however long each trial
+    // takes (here trials with a negative x sleep, so later trials often finish first)
+    let dir = tempfile::tempdir().unwrap();
+    let uri = format!("sqlite:///{}", dir.path().join("hpo.db").display());
+    let file = dir.path().join("seeded.toml");
+    std::fs::write(
+        &file,
+        r#"
+[study]
+name = "seeded"
+max_evals = 50
+parallelism = 3
+seed = 7
+
+[objective]
+command = ["sh", "-c", "case $1 in -*) sleep 0.2;; esac; echo $1", "sh", "{x}"]
+
+[space]
+x = { uniform = [-5, 10] }
+"#,
+    )
+    .unwrap();
+    let (code, err) = finish(worker(&uri, &["run", file.to_str().unwrap()]));
+    assert_eq!(code, Some(0), "{err}");
+    let (_, trials) = study_of(&uri, "seeded");
+    let recorded: Vec<(usize, String)> = trials
+        .iter()
+        .map(|(n, r)| (*n, r[0].data.param("x").unwrap().to_string()))
+        .collect();
+    let space = hpo::Space::from_params([hpo::hp::uniform("x", -5.0, 10.0)]).unwrap();
+    let r = hpo::Fmin::new(|p: &hpo::Params| p.f64("x"), &space)
+        .algo(hpo::Tpe::default())
+        .seed(7)
+        .parallelism(3)
+        .max_evals(50)
+        .run()
+        .unwrap();
+    let expected: Vec<(usize, String)> = r
+        .trials
+        .iter()
+        .map(|t| (t.number, t.params.get("x").unwrap().to_string()))
+        .collect();
+    assert_eq!(recorded, expected);
+}

@@ -507,6 +507,7 @@ impl<'a, O: Objective> Fmin<'a, O> {
                 observers,
                 cfg: &cfg,
                 coordinator,
+                others_seen: false,
             };
             driver.drive(&mut workers, objective)
         });
@@ -567,6 +568,9 @@ struct Driver<'d, 'o, 'c> {
     observers: &'d mut [Box<dyn Observer + 'o>],
     cfg: &'d DriveConfig,
     coordinator: Option<&'d mut (dyn Coordinator + 'c)>,
+    /// Whether another worker's trial joined the history (a shared study is then no longer
+    /// reproducible from its seed).
+    others_seen: bool,
 }
 
 /// What the driver does next when it has room for a trial.
@@ -619,9 +623,10 @@ impl Driver<'_, '_, '_> {
     }
 
     /// The next trial to start in a shared study: the other workers' trials merged in first,
-    /// then a number claimed from the coordinator. Every trial is shown to the algorithm as
-    /// it is (other workers make the order unreproducible anyway).
-    fn next_shared(&mut self) -> Next {
+    /// then a number claimed from the coordinator. While no other worker's trial has been seen,
+    /// a seeded study's suggestions stay reproducible as in a study of this process alone; after
+    /// that, every trial is shown to the algorithm as it is.
+    fn next_shared(&mut self, first_unfinished: &mut usize) -> Next {
         if self.cfg.deadline.is_some_and(|d| Instant::now() >= d) {
             return Next::Stop(StopReason::Timeout);
         }
@@ -631,6 +636,7 @@ impl Driver<'_, '_, '_> {
         let lost = |e: String| Next::Stop(StopReason::Stopped(e));
         match c.sync() {
             Ok(trials) => {
+                self.others_seen |= !trials.is_empty();
                 for t in &trials {
                     // a trial whose params do not fit this space is left out of the history
                     let _ = self.study.merge_trial(t);
@@ -641,6 +647,18 @@ impl Driver<'_, '_, '_> {
         if let Some(curves) = c.take_curves() {
             self.cfg.prune.add_prior(&curves);
         }
+        let k = self.study.trials().len();
+        let reproducible = self.cfg.deterministic && !self.others_seen;
+        let visible = match reproducible {
+            true => self.visible(k, first_unfinished),
+            false => k,
+        };
+        if reproducible && *first_unfinished < visible {
+            return Next::Wait(false); // wait for the trial that makes the next suggestion reproducible
+        }
+        let Some(c) = self.coordinator.as_deref_mut() else {
+            return Next::Stop(StopReason::MaxEvals);
+        };
         let (number, params) = match c.claim() {
             Ok(Claim::Trial { number, params, .. }) => (number, params),
             Ok(Claim::Wait) => return Next::Wait(true),
@@ -656,7 +674,6 @@ impl Driver<'_, '_, '_> {
             }
             Err(e) => return lost(e),
         };
-        let visible = self.study.trials().len();
         match self.study.ask_claimed(number, visible, params.as_ref()) {
             Ok(asked) => Next::Start(asked),
             Err(e) => lost(format!("trial {number}: {e}")),
@@ -693,7 +710,7 @@ impl Driver<'_, '_, '_> {
             while stop.is_none() && in_flight < cfg.workers {
                 let next = match self.coordinator {
                     None => self.next_own(&mut first_unfinished),
-                    Some(_) => self.next_shared(),
+                    Some(_) => self.next_shared(&mut first_unfinished),
                 };
                 let asked = match next {
                     Next::Start(asked) => asked,
