@@ -331,3 +331,38 @@ x = { uniform = [-5, 10] }
         .collect();
     assert_eq!(recorded, expected);
 }
+
+#[test]
+fn a_study_is_joined_only_with_its_own_search_space() {
+    let dir = tempfile::tempdir().unwrap();
+    let uri = format!("sqlite:///{}", dir.path().join("hpo.db").display());
+    let slow = r#"["sh", "-c", "sleep 0.2; echo \"$1\"", "sh", "{x}"]"#;
+    let file = write_study(dir.path(), "space", 12, slow, "");
+    let first = worker(&uri, &["run", &file]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Tracker::open(&uri)
+        .ok()
+        .and_then(|t| t.get_experiment_by_name("space").ok().flatten())
+        .is_none()
+    {
+        assert!(Instant::now() < deadline, "the first worker never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let other = dir.path().join("other.toml");
+    std::fs::write(
+        &other,
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .replace("uniform = [0, 1]", "uniform = [0, 2]"),
+    )
+    .unwrap();
+    let (code, err) = finish(worker(&uri, &["run", other.to_str().unwrap()]));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("another search space"), "{err}");
+    let (code, err) = finish(first);
+    assert_eq!(code, Some(0), "{err}");
+    let (studies, trials) = study_of(&uri, "space");
+    assert_eq!(studies.len(), 1);
+    assert_eq!(trials.len(), 12);
+}

@@ -82,6 +82,7 @@ pub(super) fn join(
     }
     let (row, created) = board.join(experiment_id, study_name, &new)?;
     if !created {
+        same_space(&row.spec, space, study_name, &row.study_run_id)?;
         if row.max_evals != max_evals as i64 && !resume {
             eprintln!(
                 "note: joining study '{study_name}' (run {}), whose budget is {} trials across all its workers",
@@ -167,6 +168,27 @@ fn reopen(
     };
     board.adopt(experiment_id, study_name, &adopted, &rows, next)?;
     lease.release()?;
+    Ok(())
+}
+
+/// A study is joined only with the search space it runs: trials of another space would not fit
+/// its history.
+fn same_space(stored: &str, space: &Space, study_name: &str, run_id: &str) -> anyhow::Result<()> {
+    let Ok(spec) = serde_json::from_str::<StudySpec>(stored) else {
+        return Ok(());
+    };
+    let Ok(theirs) = crate::runfile::RunFile::parse(&spec.run_file, &spec.path) else {
+        return Ok(());
+    };
+    let json = |s: &Space| super::space_json::node_json(s.root());
+    if json(&theirs.space) != json(space) {
+        return Err(BadInput(format!(
+            "study '{study_name}' (run {run_id}) is running with another search space (from {}); \
+             give this study another name ([study] name, or --experiment) or run it once that one ends",
+            spec.path
+        ))
+        .into());
+    }
     Ok(())
 }
 
