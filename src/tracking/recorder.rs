@@ -118,6 +118,15 @@ impl RecorderHandle {
         self.lock().runs.get(&number).cloned()
     }
 
+    /// Note a failure to write the study's shared records (a shared study's board is part of the
+    /// store): the study is then reported as not fully recorded, with `why` as the reason, and
+    /// `study_incomplete` says the study run's result could not be written.
+    pub fn note_failure(&self, why: &str, study_incomplete: bool) {
+        let mut shared = self.lock();
+        shared.failed.get_or_insert_with(|| why.to_string());
+        shared.study_incomplete |= study_incomplete;
+    }
+
     /// Note the run of trial `number`, recorded by another worker of a shared study.
     pub fn add_trial_run(&self, number: usize, run_id: &str) {
         self.lock()

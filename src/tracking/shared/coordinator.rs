@@ -10,9 +10,10 @@ use super::{worker_is_dead_here, StudyBoard, TrialEnd, TrialRow, LEASE_TTL, WORK
 use crate::space::{Params, Space, Value};
 use crate::study::prune::{CurveState, Curves, TrialCurve};
 use crate::study::{Claim, Coordinator, StopReason};
-use crate::tracking::recorder::{RecorderHandle, TAG_FAILURE_REASON};
+use crate::tracking::recorder::{RecorderHandle, TAG_FAILURE_REASON, TAG_TRIAL_NUMBER};
 use crate::tracking::store::now_ms;
-use crate::tracking::{RunStatus, StoreError, Tracker};
+use crate::tracking::store::TAG_PARENT_RUN_ID;
+use crate::tracking::{RunStatus, RunsQuery, StoreError, Tracker};
 use crate::trial::{epoch_millis, Trial, TrialState};
 
 /// Settings of a [`SharedStudy`].
@@ -202,7 +203,12 @@ impl SharedStudy {
     }
 
     fn retry<T>(&self, f: impl FnMut() -> Result<T, StoreError>) -> Result<T, String> {
-        retrying(self.opts.retry_for, f).map_err(|e| format!("recording failed: {e}"))
+        retrying(self.opts.retry_for, f).map_err(|e| {
+            if let Some(h) = &self.recorder {
+                h.note_failure(&e.to_string(), false);
+            }
+            format!("recording failed: {e}")
+        })
     }
 
     /// Reads the watched metric's curve of another worker's finished trial from its run.
@@ -225,6 +231,20 @@ impl SharedStudy {
         self.curves.insert(trial.number, curve);
     }
 
+    /// The running run of trial `number` of this study, if one exists.
+    fn running_run_of(&self, number: i64) -> Option<String> {
+        let filter = format!(
+            "tags.`{TAG_PARENT_RUN_ID}` = '{}' and tags.`{TAG_TRIAL_NUMBER}` = '{number}' \
+             and attributes.status = 'RUNNING'",
+            self.study_run_id
+        );
+        let page = self
+            .tracker
+            .search_runs(&RunsQuery::new(&[], &filter).max_results(10))
+            .ok()?;
+        page.runs.into_iter().next().map(|r| r.info.run_id)
+    }
+
     /// Takes back the trials of lost workers, at most once per `reap_every` unless `now`.
     fn reap(&mut self, now: bool) -> Result<(), String> {
         if !now
@@ -238,10 +258,16 @@ impl SharedStudy {
         let (board, study) = (self.board.clone(), self.study_run_id.clone());
         let lost = self.retry(|| board.reap(&study, &worker_is_dead_here))?;
         for row in lost {
-            // the run of a lost trial says why it ended; the trial's row is FAILED already
-            if let Some(run) = &row.run_id {
-                let _ = self.tracker.set_tag(run, TAG_FAILURE_REASON, WORKER_LOST);
-                let _ = self.tracker.set_terminated(run, RunStatus::Failed, None);
+            // the run of a lost trial says why it ended; the trial's row is FAILED already (a
+            // worker killed after creating the run but before naming it on the board leaves it
+            // to be found by its number)
+            let run = row
+                .run_id
+                .clone()
+                .or_else(|| self.running_run_of(row.number));
+            if let Some(run) = run {
+                let _ = self.tracker.set_tag(&run, TAG_FAILURE_REASON, WORKER_LOST);
+                let _ = self.tracker.set_terminated(&run, RunStatus::Failed, None);
             }
         }
         Ok(())
@@ -421,16 +447,23 @@ impl StudyCloser {
     /// that ended it, `None` for the others (the study goes on, or another worker ends it).
     pub fn close(&self, reason: &StopReason) -> Option<Vec<Trial>> {
         let budget_used = matches!(reason, StopReason::MaxEvals);
+        let noted = |e: StoreError| {
+            if let Some(h) = &self.recorder {
+                h.note_failure(&e.to_string(), true);
+            }
+        };
         let closed = retrying(self.retry_for, || {
             self.board
                 .close(&self.study_run_id, &self.worker, budget_used)
         })
+        .map_err(noted)
         .ok()?;
         if !closed {
             return None;
         }
-        let (rows, _) =
-            retrying(self.retry_for, || self.board.changes(&self.study_run_id, 0)).ok()?;
+        let (rows, _) = retrying(self.retry_for, || self.board.changes(&self.study_run_id, 0))
+            .map_err(noted)
+            .ok()?;
         let mut trials: Vec<Trial> = rows
             .iter()
             .filter_map(|row| {
