@@ -25,6 +25,8 @@
 
 pub mod error;
 pub mod model;
+pub mod postgres;
+pub(crate) mod search;
 pub mod sqlite;
 pub mod store;
 pub mod uri;

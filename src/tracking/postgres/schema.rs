@@ -14,7 +14,7 @@
 //! and the server time its lease runs out (see [`super::trial_lease`]).
 
 /// The newest PostgreSQL schema version this build knows.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// Forward migrations, applied in order to bring a database from version `n - 1` to `n`.
 pub const MIGRATIONS: &[(i64, &str)] = &[
@@ -22,6 +22,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
     (2, MIGRATION_V2),
     (3, MIGRATION_V3),
     (4, MIGRATION_V4),
+    (5, crate::registry::postgres::MIGRATION_V5),
 ];
 
 /// Migration 1: the tracking tables.
