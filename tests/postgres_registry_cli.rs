@@ -63,7 +63,12 @@ fn run_register_show_predict_and_gc_on_postgres() {
         &hpo(
             dir.path(),
             &uri,
-            &["models", "show", "models:/quickstart-model@champion", "--json"],
+            &[
+                "models",
+                "show",
+                "models:/quickstart-model@champion",
+                "--json",
+            ],
         ),
         "models show",
     );
@@ -143,7 +148,10 @@ fn run_register_show_predict_and_gc_on_postgres() {
         .info
         .parent_run_id
         .expect("a trial has its study as parent");
-    ok(&hpo(dir.path(), &uri, &["runs", "delete", &study]), "runs delete");
+    ok(
+        &hpo(dir.path(), &uri, &["runs", "delete", &study]),
+        "runs delete",
+    );
     let gc = ok(&hpo(dir.path(), &uri, &["gc", "--json"]), "gc");
     let purged: serde_json::Value = serde_json::from_str(&gc).unwrap();
     assert_eq!(purged["runs"].as_array().unwrap().len(), 8, "{gc}");

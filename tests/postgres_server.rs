@@ -71,8 +71,8 @@ fn call(addr: SocketAddr, method: &str, target: &str, body: Option<&Value>) -> (
     let text = String::from_utf8_lossy(&raw);
     let (head, body) = text.split_once("\r\n\r\n").expect("a response head");
     let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    let v = serde_json::from_str(body)
-        .unwrap_or_else(|e| panic!("{target}: not JSON ({e}): {body}"));
+    let v =
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("{target}: not JSON ({e}): {body}"));
     (status, v)
 }
 
@@ -145,7 +145,11 @@ fn check_ui_api(addr: SocketAddr, exp: i64, best: &str) {
 
 fn check_mlflow_reads(addr: SocketAddr, exp: i64, best: &str) {
     let m = "/api/2.0/mlflow";
-    let exps = post(addr, &format!("{m}/experiments/search"), json!({"max_results": 10}));
+    let exps = post(
+        addr,
+        &format!("{m}/experiments/search"),
+        json!({"max_results": 10}),
+    );
     let names: Vec<&str> = exps["experiments"]
         .as_array()
         .unwrap()
@@ -153,7 +157,10 @@ fn check_mlflow_reads(addr: SocketAddr, exp: i64, best: &str) {
         .map(|e| e["name"].as_str().unwrap())
         .collect();
     assert_eq!(names.len(), 2, "{exps}");
-    assert!(names.contains(&"Default") && names.contains(&"web"), "{exps}");
+    assert!(
+        names.contains(&"Default") && names.contains(&"web"),
+        "{exps}"
+    );
     let runs = post(
         addr,
         &format!("{m}/runs/search"),
@@ -168,8 +175,14 @@ fn check_mlflow_reads(addr: SocketAddr, exp: i64, best: &str) {
         .collect();
     assert_eq!(ids.len(), 2, "{runs}");
     assert_eq!(ids[0], best, "{runs}");
-    let models = get(addr, &format!("{m}/registered-models/search?max_results=10"));
-    assert_eq!(models["registered_models"][0]["name"], "web-model", "{models}");
+    let models = get(
+        addr,
+        &format!("{m}/registered-models/search?max_results=10"),
+    );
+    assert_eq!(
+        models["registered_models"][0]["name"], "web-model",
+        "{models}"
+    );
     let versions = get(
         addr,
         &format!("{m}/model-versions/search?filter=name%3D%27web-model%27"),
@@ -211,7 +224,10 @@ fn server_and_ui_answer_on_postgres() {
         "/api/2.0/mlflow/runs/create",
         json!({"experiment_id": exp.to_string(), "run_name": "from-http"}),
     );
-    let id = created["run"]["info"]["run_id"].as_str().unwrap().to_string();
+    let id = created["run"]["info"]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     post(
         server.addr,
         "/api/2.0/mlflow/runs/log-metric",

@@ -104,7 +104,8 @@ tracker_conformance!(
 impl Backend {
     /// A tracker on the store, keeping artifacts under the backend's directory, writing synchronously.
     fn tracker(&self) -> Tracker {
-        Tracker::with_store(self.store.clone(), self._dir.path().join("art")).with_async_logging(false)
+        Tracker::with_store(self.store.clone(), self._dir.path().join("art"))
+            .with_async_logging(false)
     }
 }
 
@@ -661,7 +662,12 @@ fn run_and_resume_postgres() {
 }
 
 /// A finished run in `experiment` with a param, a metric and a `model/` artifact directory.
-fn model_run(t: &Tracker, experiment: hpo::tracking::ExperimentId, name: &str, loss: f64) -> String {
+fn model_run(
+    t: &Tracker,
+    experiment: hpo::tracking::ExperimentId,
+    name: &str,
+    loss: f64,
+) -> String {
     let id = t
         .store()
         .create_run(&NewRun {
@@ -697,7 +703,11 @@ mod tracker_cases {
         let a = model_run(t, DEFAULT_EXPERIMENT_ID, "a", 0.5);
         let b = model_run(t, DEFAULT_EXPERIMENT_ID, "b", 0.25);
         let v1 = r
-            .register_model(&format!("runs:/{a}/model"), "taxi", &[ModelTag::new("k", "1")])
+            .register_model(
+                &format!("runs:/{a}/model"),
+                "taxi",
+                &[ModelTag::new("k", "1")],
+            )
             .unwrap();
         assert_eq!((v1.name.as_str(), v1.version), ("taxi", 1));
         assert_eq!(v1.source, format!("runs:/{a}/model"));
@@ -725,14 +735,22 @@ mod tracker_cases {
 
         // aliases: unique per model, moved by setting them again
         r.set_alias("taxi", "champion", 1).unwrap();
-        assert_eq!(r.get_model_version_by_alias("taxi", "champion").unwrap().version, 1);
+        assert_eq!(
+            r.get_model_version_by_alias("taxi", "champion")
+                .unwrap()
+                .version,
+            1
+        );
         r.set_alias("taxi", "champion", 2).unwrap();
         r.set_alias("taxi", "challenger", 1).unwrap();
         let m = r.get_registered_model("taxi").unwrap();
         assert_eq!(m.alias("champion"), Some(2));
         assert_eq!(m.alias("challenger"), Some(1));
         assert_eq!(m.latest_version, Some(2));
-        assert_eq!(r.get_model_version("taxi", 2).unwrap().aliases, ["champion"]);
+        assert_eq!(
+            r.get_model_version("taxi", 2).unwrap().aliases,
+            ["champion"]
+        );
         let resolved = r.resolve("models:/taxi@champion").unwrap();
         assert_eq!(resolved.run.info.run_id, b);
         assert!(resolved.artifact_location.join("model.json").is_file());
@@ -747,11 +765,22 @@ mod tracker_cases {
         ));
 
         // stages: promoting with archive_existing archives the version that held the stage
-        r.transition_stage("taxi", 1, Stage::Production, false).unwrap();
-        let p2 = r.transition_stage("taxi", 2, Stage::Production, true).unwrap();
+        r.transition_stage("taxi", 1, Stage::Production, false)
+            .unwrap();
+        let p2 = r
+            .transition_stage("taxi", 2, Stage::Production, true)
+            .unwrap();
         assert_eq!(p2.current_stage, Stage::Production);
-        assert_eq!(r.get_model_version("taxi", 1).unwrap().current_stage, Stage::Archived);
-        assert_eq!(r.resolve_version("models:/taxi/Production").unwrap().version, 2);
+        assert_eq!(
+            r.get_model_version("taxi", 1).unwrap().current_stage,
+            Stage::Archived
+        );
+        assert_eq!(
+            r.resolve_version("models:/taxi/Production")
+                .unwrap()
+                .version,
+            2
+        );
         assert!(matches!(
             r.transition_stage("taxi", 1, Stage::Archived, true),
             Err(RegistryError::InvalidArgument(_))
@@ -763,8 +792,10 @@ mod tracker_cases {
 
         // tags and descriptions
         r.set_registered_model_tag("taxi", "team", "ml").unwrap();
-        r.set_model_version_tag("taxi", 2, "validated", "yes").unwrap();
-        r.update_model_version_description("taxi", 2, "the better one").unwrap();
+        r.set_model_version_tag("taxi", 2, "validated", "yes")
+            .unwrap();
+        r.update_model_version_description("taxi", 2, "the better one")
+            .unwrap();
         let v = r.get_model_version("taxi", 2).unwrap();
         assert_eq!(v.tag("validated"), Some("yes"));
         assert_eq!(v.description, "the better one");
@@ -773,7 +804,10 @@ mod tracker_cases {
             r.delete_model_version_tag("taxi", 2, "validated"),
             Err(RegistryError::InvalidArgument(_))
         ));
-        assert_eq!(r.get_registered_model("taxi").unwrap().tag("team"), Some("ml"));
+        assert_eq!(
+            r.get_registered_model("taxi").unwrap().tag("team"),
+            Some("ml")
+        );
 
         // renaming carries versions, tags and aliases along
         r.rename_registered_model("taxi", "cab").unwrap();
@@ -814,7 +848,10 @@ mod tracker_cases {
         assert_eq!(models("name LIKE 'a%'", &[]), ["alpha"]);
         assert_eq!(models("name ILIKE '%a'", &[]), ["Gamma", "alpha", "beta"]);
         assert_eq!(models("tags.team = 'ml'", &[]), ["beta"]);
-        assert_eq!(models("tags.team IS NULL", &["name DESC"]), ["alpha", "Gamma"]);
+        assert_eq!(
+            models("tags.team IS NULL", &["name DESC"]),
+            ["alpha", "Gamma"]
+        );
         let versions = |filter: &str| {
             versions_of(
                 &r.search_model_versions(&ModelSearch {
@@ -835,7 +872,10 @@ mod tracker_cases {
         );
         assert_eq!(versions("version_number >= 2"), [v("alpha", 2)]);
         assert_eq!(versions("tags.ok = '1'"), [v("alpha", 2)]);
-        assert_eq!(versions("name IN ('beta', 'Gamma')"), [v("Gamma", 1), v("beta", 1)]);
+        assert_eq!(
+            versions("name IN ('beta', 'Gamma')"),
+            [v("Gamma", 1), v("beta", 1)]
+        );
         assert!(matches!(
             r.search_model_versions(&ModelSearch {
                 filter: "nope = 1".into(),
@@ -936,10 +976,14 @@ mod tracker_cases {
         std::fs::write(local.path().join("c.csv"), "x,y\n").unwrap();
         store.log_text("hello", "notes/readme.md").unwrap();
         assert_eq!(
-            store.log_file(&local.path().join("c.csv"), Some("data")).unwrap(),
+            store
+                .log_file(&local.path().join("c.csv"), Some("data"))
+                .unwrap(),
             "data/c.csv"
         );
-        let mut logged = store.log_dir(&local.path().join("d"), Some("tree")).unwrap();
+        let mut logged = store
+            .log_dir(&local.path().join("d"), Some("tree"))
+            .unwrap();
         logged.sort();
         assert_eq!(logged, ["tree/a.txt", "tree/sub/b.txt"]);
         let top: Vec<(String, bool)> = store
@@ -1022,7 +1066,11 @@ mod tracker_cases {
         assert_eq!(purged.kept.len(), 1);
         assert_eq!(purged.kept[0].run_id, registered);
         assert_eq!(purged.kept[0].model_versions, ["keep/1"]);
-        assert!(purged.artifact_errors.is_empty(), "{:?}", purged.artifact_errors);
+        assert!(
+            purged.artifact_errors.is_empty(),
+            "{:?}",
+            purged.artifact_errors
+        );
         for id in [&lone, &in_exp, &parent] {
             assert!(matches!(s.get_run(id), Err(StoreError::RunNotFound(_))));
         }

@@ -210,7 +210,11 @@ fn model_aliases(c: &mut impl GenericClient, name: &str) -> Res<Vec<ModelAlias>>
     .collect())
 }
 
-fn tags_of(c: &mut impl GenericClient, sql: &str, args: &[&(dyn postgres::types::ToSql + Sync)]) -> Res<Vec<ModelTag>> {
+fn tags_of(
+    c: &mut impl GenericClient,
+    sql: &str,
+    args: &[&(dyn postgres::types::ToSql + Sync)],
+) -> Res<Vec<ModelTag>> {
     Ok(c.query(sql, args)?
         .iter()
         .map(|r| ModelTag {

@@ -243,4 +243,3 @@ fn compile_search(
         fingerprint,
     })
 }
-

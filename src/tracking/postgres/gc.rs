@@ -67,9 +67,15 @@ pub(crate) fn purge(tx: &mut Transaction<'_>, deleted_before: i64) -> Result<Pur
 
     let keys: Vec<i64> = doomed.iter().map(|(k, _)| *k).collect();
     let ids: Vec<&str> = doomed.iter().map(|(_, r)| r.run_id.as_str()).collect();
-    tx.execute("DELETE FROM metric_points WHERE run_key = ANY($1)", &[&keys])?;
+    tx.execute(
+        "DELETE FROM metric_points WHERE run_key = ANY($1)",
+        &[&keys],
+    )?;
     tx.execute("DELETE FROM params WHERE run_key = ANY($1)", &[&keys])?;
-    tx.execute("DELETE FROM metric_summary WHERE run_uuid = ANY($1)", &[&ids])?;
+    tx.execute(
+        "DELETE FROM metric_summary WHERE run_uuid = ANY($1)",
+        &[&ids],
+    )?;
     tx.execute("DELETE FROM tags WHERE run_uuid = ANY($1)", &[&ids])?;
     tx.execute(
         "UPDATE runs SET parent_run_id = NULL WHERE parent_run_id = ANY($1)",

@@ -193,7 +193,10 @@ impl Store for PgStore {
         Some(self)
     }
 
-    fn purge_deleted(&self, deleted_before: i64) -> Result<crate::tracking::gc::Purged, StoreError> {
+    fn purge_deleted(
+        &self,
+        deleted_before: i64,
+    ) -> Result<crate::tracking::gc::Purged, StoreError> {
         self.write(|tx| super::gc::purge(tx, deleted_before))
     }
 
