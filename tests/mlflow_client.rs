@@ -74,8 +74,7 @@ fn start_server(uri: &str, cwd: &Path) -> (Server, String) {
 /// A study of 6 trials recorded by hpo itself in experiment "hpo-study" (metric `loss` = x²);
 /// returns the study run's id.
 fn hpo_study(uri: &str, dir: &Path) -> String {
-    let tracker =
-        Tracker::open_with_artifact_root(uri, Some(&dir.join("hpo-artifacts"))).unwrap();
+    let tracker = Tracker::open_with_artifact_root(uri, Some(&dir.join("hpo-artifacts"))).unwrap();
     let recorder = Recorder::new(&tracker, "hpo-study")
         .unwrap()
         .study_name("made-by-hpo")
@@ -143,8 +142,7 @@ fn client_suite(uri: &str, dir: &Path) {
     drop(server);
 
     // what the client logged is in hpo's own store, nested as hpo nests runs
-    let tracker =
-        Tracker::open_with_artifact_root(&uri, Some(&dir.join("hpo-artifacts"))).unwrap();
+    let tracker = Tracker::open_with_artifact_root(&uri, Some(&dir.join("hpo-artifacts"))).unwrap();
     let exp = tracker.get_experiment_by_name("tutorial").unwrap().unwrap();
     let runs = tracker
         .search_runs(&RunsQuery::new(&[exp.experiment_id], ""))
