@@ -1099,3 +1099,68 @@ mod tracker_cases {
         assert_eq!(last.runs[0].run_id, registered);
     }
 }
+
+/// `hpo run`, `hpo runs delete` of the study, `hpo gc`, then `hpo run --resume` of the same file:
+/// the purged study is gone for good, so the resume starts a new study numbered from 0.
+fn gc_then_resume(uri: &str, dir: &std::path::Path) {
+    use hpo::tracking::recorder::TAG_TRIAL_NUMBER;
+    let file = dir.join("br.toml");
+    std::fs::write(
+        &file,
+        "[study]\nname = \"br\"\nseed = 4\n[objective]\nfunction = \"branin\"\n\
+         [space]\nx1 = { uniform = [-5, 10] }\nx2 = { uniform = [0, 15] }\n",
+    )
+    .unwrap();
+    let f = file.to_str().unwrap();
+    let hpo = |args: &[&str]| -> std::process::Output {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_hpo"))
+            .args(args)
+            .env("HPO_TRACKING_URI", uri)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        o
+    };
+    let json = |o: std::process::Output| -> serde_json::Value {
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let first = json(hpo(&["run", f, "--max-evals", "4", "--json"]));
+    let old = first["study_run_id"].as_str().unwrap().to_string();
+    hpo(&["runs", "delete", &old]);
+    let purged = json(hpo(&["gc", "--json"]));
+    assert_eq!(purged["runs"].as_array().unwrap().len(), 5, "{purged}");
+    let again = json(hpo(&["run", f, "--max-evals", "3", "--resume", "--json"]));
+    let study = again["study_run_id"].as_str().unwrap().to_string();
+    assert_ne!(study, old);
+    let tracker = Tracker::open(uri).unwrap();
+    let mut numbers: Vec<usize> = tracker
+        .child_runs(&study)
+        .unwrap()
+        .iter()
+        .map(|c| c.data.tag(TAG_TRIAL_NUMBER).unwrap().parse().unwrap())
+        .collect();
+    numbers.sort_unstable();
+    assert_eq!(numbers, [0, 1, 2]);
+}
+
+#[test]
+fn gc_then_resume_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let uri = format!("sqlite:///{}", dir.path().join("hpo.db").display());
+    gc_then_resume(&uri, dir.path());
+}
+
+#[test]
+fn gc_then_resume_postgres() {
+    let Some(db) = common::pg::TempDb::create("conf_gc_resume") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    gc_then_resume(&db.url(), dir.path());
+}

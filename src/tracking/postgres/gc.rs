@@ -3,7 +3,8 @@
 //!
 //! One transaction picks the runs deleted at or before the cutoff and the runs of experiments deleted
 //! then, keeps those a live model version points to (and their experiments), and deletes the rest with
-//! their params, metric history and summaries and tags; kept runs whose parent goes lose the link.
+//! their params, metric history and summaries and tags, and the shared-study rows of purged studies;
+//! kept runs whose parent goes lose the link.
 
 use postgres::Transaction;
 
@@ -82,6 +83,13 @@ pub(crate) fn purge(tx: &mut Transaction<'_>, deleted_before: i64) -> Result<Pur
         &[&ids],
     )?;
     tx.execute("DELETE FROM runs WHERE run_key = ANY($1)", &[&keys])?;
+    // a purged study leaves no shared-study rows behind (a `--resume` would wait for its run)
+    for table in crate::tracking::gc::STUDY_TABLES {
+        tx.execute(
+            &format!("DELETE FROM {table} WHERE study_run_uuid = ANY($1)"),
+            &[&ids],
+        )?;
+    }
 
     for e in &experiments {
         let left = tx.query_opt(
