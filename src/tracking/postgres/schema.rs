@@ -12,6 +12,11 @@
 //!
 //! Version 3 adds `trial_leases`: the running trials of shared studies, each with the worker holding it
 //! and the server time its lease runs out (see [`super::trial_lease`]).
+//!
+//! Version 4 adds the shared studies (`studies`, `study_trials`, `study_retries`).
+//!
+//! Version 5 adds the model registry's tables, the same as SQLite's migration 3 (see
+//! [`registry::postgres`](crate::registry::postgres)).
 
 /// The newest PostgreSQL schema version this build knows.
 pub const SCHEMA_VERSION: i64 = 5;
