@@ -5,6 +5,8 @@
 //! Without `HPO_MLFLOW_PYTHON` the test is skipped with a note, except in CI (`CI=true`), where a
 //! missing venv fails it.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -71,8 +73,8 @@ fn start_server(uri: &str, cwd: &Path) -> (Server, String) {
 
 /// A study of 6 trials recorded by hpo itself in experiment "hpo-study" (metric `loss` = x²);
 /// returns the study run's id.
-fn hpo_study(uri: &str) -> String {
-    let tracker = Tracker::open(uri).unwrap();
+fn hpo_study(uri: &str, dir: &Path) -> String {
+    let tracker = Tracker::open_with_artifact_root(uri, Some(&dir.join("hpo-artifacts"))).unwrap();
     let recorder = Recorder::new(&tracker, "hpo-study")
         .unwrap()
         .study_name("made-by-hpo")
@@ -93,18 +95,39 @@ fn hpo_study(uri: &str) -> String {
 
 #[test]
 fn the_mlflow_client_suite_passes_against_hpo_server() {
-    let Some(python) = python() else {
+    let dir = tempfile::tempdir().unwrap();
+    let uri = format!("sqlite:///{}", dir.path().join("hpo.db").display());
+    client_suite(&uri, dir.path());
+}
+
+/// The same suite against `hpo server` on a PostgreSQL database of its own (tracking, artifacts and
+/// the model registry).
+#[test]
+fn the_mlflow_client_suite_passes_against_hpo_server_on_postgres() {
+    if python().is_none() {
+        return;
+    }
+    let Some(db) = common::pg::TempDb::create("mlflow_client") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let uri = format!("sqlite:///{}", dir.path().join("hpo.db").display());
-    let study_run = hpo_study(&uri);
-    let (server, url) = start_server(&uri, dir.path());
+    client_suite(&db.url(), dir.path());
+}
+
+/// Runs the MLflow client suite against `hpo server` on `uri` (started in `dir`), then checks what
+/// the client logged in hpo's own store.
+fn client_suite(uri: &str, dir: &Path) {
+    let Some(python) = python() else {
+        return;
+    };
+    let uri = uri.to_string();
+    let study_run = hpo_study(&uri, dir);
+    let (server, url) = start_server(&uri, dir);
     let suite = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mlflow_client");
     let out = Command::new(&python)
         .args(["-m", "unittest", "discover", "-v", "-s"])
         .arg(&suite)
-        .current_dir(dir.path())
+        .current_dir(dir)
         .env("MLFLOW_TRACKING_URI", &url)
         .env("HPO_BIN", env!("CARGO_BIN_EXE_hpo"))
         .env("HPO_STORE_URI", &uri)
@@ -119,7 +142,7 @@ fn the_mlflow_client_suite_passes_against_hpo_server() {
     drop(server);
 
     // what the client logged is in hpo's own store, nested as hpo nests runs
-    let tracker = Tracker::open(&uri).unwrap();
+    let tracker = Tracker::open_with_artifact_root(&uri, Some(&dir.join("hpo-artifacts"))).unwrap();
     let exp = tracker.get_experiment_by_name("tutorial").unwrap().unwrap();
     let runs = tracker
         .search_runs(&RunsQuery::new(&[exp.experiment_id], ""))

@@ -2,6 +2,9 @@
 //! database of its own on the server at 127.0.0.1:5432, dropped after). Each `conformance!` case makes
 //! two tests, `<case>::sqlite` and `<case>::postgres`, so both stores must give the same answers.
 //!
+//! The `tracker_conformance!` cases get a whole [`Tracker`] on the backend: the model registry,
+//! artifacts and garbage collection.
+//!
 //! Without a PostgreSQL server the `postgres` tests print why and pass, unless `CI` is set: then they fail.
 
 mod common;
@@ -70,6 +73,41 @@ conformance!(
     deletion_and_restore,
     compare_and_set_tag,
 );
+
+macro_rules! tracker_conformance {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn sqlite() {
+                if let Some(b) = super::sqlite() {
+                    super::tracker_cases::$name(&b.tracker());
+                }
+            }
+            #[test]
+            fn postgres() {
+                if let Some(b) = super::postgres(stringify!($name)) {
+                    super::tracker_cases::$name(&b.tracker());
+                }
+            }
+        }
+    )*};
+}
+
+tracker_conformance!(
+    registry_versions_aliases_stages,
+    registry_search_and_deletion,
+    registry_numbers_under_concurrency,
+    artifacts_log_list_read,
+    gc_removes_deleted_runs_and_experiments,
+);
+
+impl Backend {
+    /// A tracker on the store, keeping artifacts under the backend's directory, writing synchronously.
+    fn tracker(&self) -> Tracker {
+        Tracker::with_store(self.store.clone(), self._dir.path().join("art"))
+            .with_async_logging(false)
+    }
+}
 
 fn run(store: &dyn Store, name: &str, params: &[(&str, &str)], parent: Option<&str>) -> String {
     store
@@ -558,7 +596,8 @@ fn tracker_opens_a_postgres_url() {
         a.store().get_run(&id).unwrap().info.experiment_id,
         exp.experiment_id
     );
-    assert!(hpo::registry::Registry::new(a).is_err());
+    // the model registry lives in the same database
+    assert!(hpo::registry::Registry::new(a).is_ok());
 }
 
 /// `hpo run` and then `hpo run --resume` on one tracking URI: one study, trials 0..8 once each.
@@ -620,4 +659,508 @@ fn run_and_resume_postgres() {
     };
     let dir = tempfile::tempdir().unwrap();
     run_and_resume(&db.url(), dir.path());
+}
+
+/// A finished run in `experiment` with a param, a metric and a `model/` artifact directory.
+fn model_run(
+    t: &Tracker,
+    experiment: hpo::tracking::ExperimentId,
+    name: &str,
+    loss: f64,
+) -> String {
+    let id = t
+        .store()
+        .create_run(&NewRun {
+            experiment_id: experiment,
+            run_name: Some(name.to_string()),
+            params: vec![Param::new("lr", "0.1")],
+            ..NewRun::default()
+        })
+        .unwrap()
+        .run_id;
+    t.log_metric(&id, "loss", loss, 0).unwrap();
+    t.artifacts(&id)
+        .unwrap()
+        .log_text(&format!("{{\"name\": \"{name}\"}}"), "model/model.json")
+        .unwrap();
+    t.set_status(&id, RunStatus::Finished).unwrap();
+    id
+}
+
+mod tracker_cases {
+    use super::*;
+    use hpo::registry::{ModelSearch, ModelTag, Registry, RegistryError, Stage};
+
+    fn versions_of(page: &hpo::registry::ModelVersionPage) -> Vec<(String, i64)> {
+        page.versions
+            .iter()
+            .map(|v| (v.name.clone(), v.version))
+            .collect()
+    }
+
+    pub fn registry_versions_aliases_stages(t: &Tracker) {
+        let r = Registry::new(t.clone()).unwrap();
+        let a = model_run(t, DEFAULT_EXPERIMENT_ID, "a", 0.5);
+        let b = model_run(t, DEFAULT_EXPERIMENT_ID, "b", 0.25);
+        let v1 = r
+            .register_model(
+                &format!("runs:/{a}/model"),
+                "taxi",
+                &[ModelTag::new("k", "1")],
+            )
+            .unwrap();
+        assert_eq!((v1.name.as_str(), v1.version), ("taxi", 1));
+        assert_eq!(v1.source, format!("runs:/{a}/model"));
+        assert_eq!(v1.run_id, a);
+        assert_eq!(v1.artifact_path, "model");
+        assert_eq!(v1.current_stage, Stage::None);
+        assert_eq!(v1.param("lr"), Some("0.1"));
+        assert_eq!(v1.metric("loss"), Some(0.5));
+        assert_eq!(v1.tag("k"), Some("1"));
+        assert!(std::path::Path::new(&v1.storage_location)
+            .join("model.json")
+            .is_file());
+        let v2 = r
+            .register_model(&format!("runs:/{b}/model"), "taxi", &[])
+            .unwrap();
+        assert_eq!(v2.version, 2);
+        assert!(matches!(
+            r.register_model(&format!("runs:/{b}/weights"), "taxi", &[]),
+            Err(RegistryError::ArtifactPathNotFound { available, .. }) if available == ["model/"]
+        ));
+        assert!(matches!(
+            r.create_registered_model("taxi", None, &[]),
+            Err(RegistryError::ModelExists(n)) if n == "taxi"
+        ));
+
+        // aliases: unique per model, moved by setting them again
+        r.set_alias("taxi", "champion", 1).unwrap();
+        assert_eq!(
+            r.get_model_version_by_alias("taxi", "champion")
+                .unwrap()
+                .version,
+            1
+        );
+        r.set_alias("taxi", "champion", 2).unwrap();
+        r.set_alias("taxi", "challenger", 1).unwrap();
+        let m = r.get_registered_model("taxi").unwrap();
+        assert_eq!(m.alias("champion"), Some(2));
+        assert_eq!(m.alias("challenger"), Some(1));
+        assert_eq!(m.latest_version, Some(2));
+        assert_eq!(
+            r.get_model_version("taxi", 2).unwrap().aliases,
+            ["champion"]
+        );
+        let resolved = r.resolve("models:/taxi@champion").unwrap();
+        assert_eq!(resolved.run.info.run_id, b);
+        assert!(resolved.artifact_location.join("model.json").is_file());
+        assert!(matches!(
+            r.get_model_version_by_alias("taxi", "nope"),
+            Err(RegistryError::AliasNotFound { existing, .. }) if existing == ["challenger", "champion"]
+        ));
+        r.delete_alias("taxi", "challenger").unwrap();
+        assert!(matches!(
+            r.delete_alias("taxi", "challenger"),
+            Err(RegistryError::AliasNotFound { .. })
+        ));
+
+        // stages: promoting with archive_existing archives the version that held the stage
+        r.transition_stage("taxi", 1, Stage::Production, false)
+            .unwrap();
+        let p2 = r
+            .transition_stage("taxi", 2, Stage::Production, true)
+            .unwrap();
+        assert_eq!(p2.current_stage, Stage::Production);
+        assert_eq!(
+            r.get_model_version("taxi", 1).unwrap().current_stage,
+            Stage::Archived
+        );
+        assert_eq!(
+            r.resolve_version("models:/taxi/Production")
+                .unwrap()
+                .version,
+            2
+        );
+        assert!(matches!(
+            r.transition_stage("taxi", 1, Stage::Archived, true),
+            Err(RegistryError::InvalidArgument(_))
+        ));
+        assert!(matches!(
+            r.get_model_version("taxi", 9),
+            Err(RegistryError::VersionNotFound { existing, .. }) if existing == [1, 2]
+        ));
+
+        // tags and descriptions
+        r.set_registered_model_tag("taxi", "team", "ml").unwrap();
+        r.set_model_version_tag("taxi", 2, "validated", "yes")
+            .unwrap();
+        r.update_model_version_description("taxi", 2, "the better one")
+            .unwrap();
+        let v = r.get_model_version("taxi", 2).unwrap();
+        assert_eq!(v.tag("validated"), Some("yes"));
+        assert_eq!(v.description, "the better one");
+        r.delete_model_version_tag("taxi", 2, "validated").unwrap();
+        assert!(matches!(
+            r.delete_model_version_tag("taxi", 2, "validated"),
+            Err(RegistryError::InvalidArgument(_))
+        ));
+        assert_eq!(
+            r.get_registered_model("taxi").unwrap().tag("team"),
+            Some("ml")
+        );
+
+        // renaming carries versions, tags and aliases along
+        r.rename_registered_model("taxi", "cab").unwrap();
+        assert!(matches!(
+            r.get_registered_model("taxi"),
+            Err(RegistryError::ModelNotFound { known, .. }) if known == ["cab"]
+        ));
+        let cab = r.get_registered_model("cab").unwrap();
+        assert_eq!(cab.alias("champion"), Some(2));
+        assert_eq!(cab.tag("team"), Some("ml"));
+        assert_eq!(r.get_model_version("cab", 1).unwrap().tag("k"), Some("1"));
+    }
+
+    pub fn registry_search_and_deletion(t: &Tracker) {
+        let r = Registry::new(t.clone()).unwrap();
+        let runs: Vec<String> = (0..3)
+            .map(|i| model_run(t, DEFAULT_EXPERIMENT_ID, &format!("r{i}"), i as f64))
+            .collect();
+        for (model, run) in [("alpha", 0), ("alpha", 1), ("beta", 2), ("Gamma", 0)] {
+            r.register_model(&format!("runs:/{}", runs[run]), model, &[])
+                .unwrap();
+        }
+        r.set_registered_model_tag("beta", "team", "ml").unwrap();
+        r.set_model_version_tag("alpha", 2, "ok", "1").unwrap();
+        let models = |filter: &str, order: &[&str]| -> Vec<String> {
+            r.search_registered_models(&ModelSearch {
+                filter: filter.into(),
+                order_by: order.iter().map(|s| s.to_string()).collect(),
+                ..ModelSearch::default()
+            })
+            .unwrap()
+            .models
+            .into_iter()
+            .map(|m| m.name)
+            .collect()
+        };
+        assert_eq!(models("", &[]), ["Gamma", "alpha", "beta"]);
+        assert_eq!(models("name LIKE 'a%'", &[]), ["alpha"]);
+        assert_eq!(models("name ILIKE '%a'", &[]), ["Gamma", "alpha", "beta"]);
+        assert_eq!(models("tags.team = 'ml'", &[]), ["beta"]);
+        assert_eq!(
+            models("tags.team IS NULL", &["name DESC"]),
+            ["alpha", "Gamma"]
+        );
+        let versions = |filter: &str| {
+            versions_of(
+                &r.search_model_versions(&ModelSearch {
+                    filter: filter.into(),
+                    ..ModelSearch::default()
+                })
+                .unwrap(),
+            )
+        };
+        let v = |n: &str, i: i64| (n.to_string(), i);
+        assert_eq!(
+            versions(""),
+            [v("Gamma", 1), v("alpha", 2), v("alpha", 1), v("beta", 1)]
+        );
+        assert_eq!(
+            versions(&format!("run_id = '{}'", runs[0])),
+            [v("Gamma", 1), v("alpha", 1)]
+        );
+        assert_eq!(versions("version_number >= 2"), [v("alpha", 2)]);
+        assert_eq!(versions("tags.ok = '1'"), [v("alpha", 2)]);
+        assert_eq!(
+            versions("name IN ('beta', 'Gamma')"),
+            [v("Gamma", 1), v("beta", 1)]
+        );
+        assert!(matches!(
+            r.search_model_versions(&ModelSearch {
+                filter: "nope = 1".into(),
+                ..ModelSearch::default()
+            }),
+            Err(RegistryError::Search(_))
+        ));
+        // paging: one at a time, the same order
+        let mut token = None;
+        let mut paged = Vec::new();
+        loop {
+            let page = r
+                .search_model_versions(&ModelSearch {
+                    max_results: 1,
+                    page_token: token.clone(),
+                    ..ModelSearch::default()
+                })
+                .unwrap();
+            paged.extend(versions_of(&page));
+            token = page.next_page_token;
+            if token.is_none() {
+                break;
+            }
+        }
+        assert_eq!(paged, versions(""));
+
+        // deleting a version leaves a tombstone: its number is not reused
+        r.set_alias("alpha", "best", 2).unwrap();
+        r.delete_model_version("alpha", 2).unwrap();
+        assert!(matches!(
+            r.get_model_version("alpha", 2),
+            Err(RegistryError::VersionDeleted { version: 2, .. })
+        ));
+        assert_eq!(r.get_registered_model("alpha").unwrap().aliases, []);
+        assert_eq!(r.get_latest_version("alpha").unwrap().version, 1);
+        let v3 = r
+            .create_model_version("alpha", &format!("runs:/{}", runs[2]), None, &[])
+            .unwrap();
+        assert_eq!(v3.version, 3);
+        assert_eq!(versions("name = 'alpha'"), [v("alpha", 3), v("alpha", 1)]);
+        // deleting a model deletes its versions
+        r.delete_registered_model("alpha").unwrap();
+        assert!(matches!(
+            r.get_registered_model("alpha"),
+            Err(RegistryError::ModelNotFound { .. })
+        ));
+        assert_eq!(versions(""), [v("Gamma", 1), v("beta", 1)]);
+        let again = r
+            .register_model(&format!("runs:/{}", runs[0]), "alpha", &[])
+            .unwrap();
+        assert_eq!(again.version, 1);
+    }
+
+    pub fn registry_numbers_under_concurrency(t: &Tracker) {
+        let r = Registry::new(t.clone()).unwrap();
+        let run = model_run(t, DEFAULT_EXPERIMENT_ID, "src", 1.0);
+        r.create_registered_model("race", None, &[]).unwrap();
+        let mut numbers: Vec<i64> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..4)
+                .map(|_| {
+                    let (r, run) = (&r, &run);
+                    s.spawn(move || {
+                        (0..5)
+                            .map(|_| {
+                                r.create_model_version("race", &format!("runs:/{run}"), None, &[])
+                                    .unwrap()
+                                    .version
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap())
+                .collect()
+        });
+        numbers.sort_unstable();
+        assert_eq!(numbers, (1..=20).collect::<Vec<_>>());
+    }
+
+    pub fn artifacts_log_list_read(t: &Tracker) {
+        let run = t
+            .store()
+            .create_run(&NewRun {
+                experiment_id: DEFAULT_EXPERIMENT_ID,
+                ..NewRun::default()
+            })
+            .unwrap()
+            .run_id;
+        let store = t.artifacts(&run).unwrap();
+        assert!(store.root().starts_with(t.artifact_root()));
+        assert!(store.root().to_string_lossy().contains(&run));
+        let local = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(local.path().join("d/sub")).unwrap();
+        std::fs::write(local.path().join("d/a.txt"), "A").unwrap();
+        std::fs::write(local.path().join("d/sub/b.txt"), "BB").unwrap();
+        std::fs::write(local.path().join("c.csv"), "x,y\n").unwrap();
+        store.log_text("hello", "notes/readme.md").unwrap();
+        assert_eq!(
+            store
+                .log_file(&local.path().join("c.csv"), Some("data"))
+                .unwrap(),
+            "data/c.csv"
+        );
+        let mut logged = store
+            .log_dir(&local.path().join("d"), Some("tree"))
+            .unwrap();
+        logged.sort();
+        assert_eq!(logged, ["tree/a.txt", "tree/sub/b.txt"]);
+        let top: Vec<(String, bool)> = store
+            .list("")
+            .unwrap()
+            .into_iter()
+            .map(|a| (a.path, a.is_dir))
+            .collect();
+        assert_eq!(
+            top,
+            [
+                ("data".to_string(), true),
+                ("notes".to_string(), true),
+                ("tree".to_string(), true)
+            ]
+        );
+        let tree: Vec<(String, Option<u64>)> = store
+            .list("tree")
+            .unwrap()
+            .into_iter()
+            .map(|a| (a.path, a.file_size))
+            .collect();
+        assert_eq!(
+            tree,
+            [
+                ("tree/a.txt".to_string(), Some(1)),
+                ("tree/sub".to_string(), None)
+            ]
+        );
+        assert_eq!(store.read_text("notes/readme.md").unwrap(), "hello");
+        assert_eq!(store.read("tree/sub/b.txt").unwrap(), b"BB");
+        assert!(store.read("missing.txt").is_err());
+        // a second tracker on the same store finds the same files through the run
+        assert_eq!(
+            t.artifacts(&run).unwrap().read_text("data/c.csv").unwrap(),
+            "x,y\n"
+        );
+    }
+
+    pub fn gc_removes_deleted_runs_and_experiments(t: &Tracker) {
+        let r = Registry::new(t.clone()).unwrap();
+        let s = t.store();
+        let exp = s.create_experiment("doomed", None, &[]).unwrap();
+        let parent = model_run(t, DEFAULT_EXPERIMENT_ID, "parent", 1.0);
+        let child = s
+            .create_run(&NewRun {
+                experiment_id: DEFAULT_EXPERIMENT_ID,
+                run_name: Some("child".into()),
+                parent_run_id: Some(parent.clone()),
+                ..NewRun::default()
+            })
+            .unwrap()
+            .run_id;
+        let lone = model_run(t, DEFAULT_EXPERIMENT_ID, "lone", 2.0);
+        let live = model_run(t, DEFAULT_EXPERIMENT_ID, "live", 3.0);
+        let registered = model_run(t, DEFAULT_EXPERIMENT_ID, "registered", 4.0);
+        let in_exp = model_run(t, exp, "in-exp", 5.0);
+        r.register_model(&format!("runs:/{registered}/model"), "keep", &[])
+            .unwrap();
+        let dir_of = |id: &str| t.artifacts(id).unwrap().root().to_path_buf();
+        let (lone_dir, in_exp_dir, live_dir) = (dir_of(&lone), dir_of(&in_exp), dir_of(&live));
+        assert!(lone_dir.join("model/model.json").is_file());
+
+        s.delete_run(&lone).unwrap();
+        s.delete_run(&registered).unwrap();
+        s.delete_experiment(exp).unwrap();
+        // a run deleted just now is not older than an hour: nothing goes
+        let none = t.gc(Some(std::time::Duration::from_secs(3600))).unwrap();
+        assert!(none.runs.is_empty() && none.experiments.is_empty());
+        assert!(s.get_run(&lone).is_ok());
+
+        s.delete_run(&parent).unwrap(); // and its child with it
+        s.restore_run(&child).unwrap(); // the child stays: it loses its parent link
+        let purged = t.gc(None).unwrap();
+        let mut gone: Vec<&str> = purged.runs.iter().map(|p| p.run_name.as_str()).collect();
+        gone.sort_unstable();
+        assert_eq!(gone, ["in-exp", "lone", "parent"]);
+        assert_eq!(purged.experiments.len(), 1);
+        assert_eq!(purged.experiments[0].name, "doomed");
+        assert_eq!(purged.kept.len(), 1);
+        assert_eq!(purged.kept[0].run_id, registered);
+        assert_eq!(purged.kept[0].model_versions, ["keep/1"]);
+        assert!(
+            purged.artifact_errors.is_empty(),
+            "{:?}",
+            purged.artifact_errors
+        );
+        for id in [&lone, &in_exp, &parent] {
+            assert!(matches!(s.get_run(id), Err(StoreError::RunNotFound(_))));
+        }
+        assert!(!lone_dir.exists() && !in_exp_dir.exists());
+        assert!(live_dir.join("model/model.json").is_file());
+        assert_eq!(s.get_run(&child).unwrap().info.parent_run_id, None);
+        assert_eq!(
+            s.get_run(&registered).unwrap().info.lifecycle_stage,
+            LifecycleStage::Deleted
+        );
+        assert!(matches!(
+            s.get_experiment(exp),
+            Err(StoreError::ExperimentNotFound(_))
+        ));
+        // the name is free again (SQLite may hand out the freed id again, PostgreSQL never does)
+        let reborn = s.create_experiment("doomed", None, &[]).unwrap();
+        assert_eq!(s.get_experiment(reborn).unwrap().name, "doomed");
+        // a second pass keeps the registered run and removes nothing else
+        let again = t.gc(None).unwrap();
+        assert!(again.runs.is_empty());
+        assert_eq!(again.kept.len(), 1);
+        // once its version is deleted, the run goes too
+        r.delete_model_version("keep", 1).unwrap();
+        let last = t.gc(None).unwrap();
+        assert_eq!(last.runs.len(), 1);
+        assert_eq!(last.runs[0].run_id, registered);
+    }
+}
+
+/// `hpo run`, `hpo runs delete` of the study, `hpo gc`, then `hpo run --resume` of the same file:
+/// the purged study is gone for good, so the resume starts a new study numbered from 0.
+fn gc_then_resume(uri: &str, dir: &std::path::Path) {
+    use hpo::tracking::recorder::TAG_TRIAL_NUMBER;
+    let file = dir.join("br.toml");
+    std::fs::write(
+        &file,
+        "[study]\nname = \"br\"\nseed = 4\n[objective]\nfunction = \"branin\"\n\
+         [space]\nx1 = { uniform = [-5, 10] }\nx2 = { uniform = [0, 15] }\n",
+    )
+    .unwrap();
+    let f = file.to_str().unwrap();
+    let hpo = |args: &[&str]| -> std::process::Output {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_hpo"))
+            .args(args)
+            .env("HPO_TRACKING_URI", uri)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        o
+    };
+    let json = |o: std::process::Output| -> serde_json::Value {
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let first = json(hpo(&["run", f, "--max-evals", "4", "--json"]));
+    let old = first["study_run_id"].as_str().unwrap().to_string();
+    hpo(&["runs", "delete", &old]);
+    let purged = json(hpo(&["gc", "--json"]));
+    assert_eq!(purged["runs"].as_array().unwrap().len(), 5, "{purged}");
+    let again = json(hpo(&["run", f, "--max-evals", "3", "--resume", "--json"]));
+    let study = again["study_run_id"].as_str().unwrap().to_string();
+    assert_ne!(study, old);
+    let tracker = Tracker::open(uri).unwrap();
+    let mut numbers: Vec<usize> = tracker
+        .child_runs(&study)
+        .unwrap()
+        .iter()
+        .map(|c| c.data.tag(TAG_TRIAL_NUMBER).unwrap().parse().unwrap())
+        .collect();
+    numbers.sort_unstable();
+    assert_eq!(numbers, [0, 1, 2]);
+}
+
+#[test]
+fn gc_then_resume_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let uri = format!("sqlite:///{}", dir.path().join("hpo.db").display());
+    gc_then_resume(&uri, dir.path());
+}
+
+#[test]
+fn gc_then_resume_postgres() {
+    let Some(db) = common::pg::TempDb::create("conf_gc_resume") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    gc_then_resume(&db.url(), dir.path());
 }

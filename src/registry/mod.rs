@@ -1,4 +1,4 @@
-//! A model registry in the style of MLflow's, kept in the tracking store's SQLite file.
+//! A model registry in the style of MLflow's, kept in the tracking store's database (SQLite or PostgreSQL).
 //!
 //! The classic tuning workflow ends with: pick the best run, register it as a model, promote it, load it
 //! back. A [`Registry`] wraps a [`Tracker`] and does exactly that: registered models (unique names with a
@@ -6,8 +6,9 @@
 //! a snapshot of the run's params and metrics, aliases (`champion`, `challenger` ...), legacy stages with
 //! "archive the others" on promotion, `models:/` URIs ([`uri`]) resolved to a version, its run and its
 //! artifact directory, one-step registration of a study's best trial, and search with the tracking filter
-//! language. Records and validation live in [`model`], errors in [`error`], the backend trait in [`store`]
-//! and the SQLite backend in [`sqlite`].
+//! language. Records and validation live in [`model`], errors in [`error`], the backend trait in [`store`],
+//! one backend per database in [`sqlite`] and [`postgres`], and the search compiler they share in
+//! `search`.
 //!
 //! ```no_run
 //! use hpo::registry::Registry;
@@ -25,6 +26,8 @@
 
 pub mod error;
 pub mod model;
+pub mod postgres;
+pub(crate) mod search;
 pub mod sqlite;
 pub mod store;
 pub mod uri;

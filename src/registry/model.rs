@@ -370,6 +370,14 @@ pub fn validate_alias(alias: &str) -> Result<(), RegistryError> {
     Ok(())
 }
 
+/// Checks every tag of a list with [`validate_model_tag`].
+pub fn validate_tags(tags: &[ModelTag]) -> Result<(), RegistryError> {
+    for t in tags {
+        validate_model_tag(&t.key, &t.value)?;
+    }
+    Ok(())
+}
+
 /// Checks a model or version tag: a valid key and a value of at most 8000 characters.
 pub fn validate_model_tag(key: &str, value: &str) -> Result<(), RegistryError> {
     validate_key("model tag", key).map_err(|e| RegistryError::InvalidArgument(e.to_string()))?;

@@ -8,18 +8,19 @@
 //! registration) and `registered_model_aliases`. Every child table references its parent with
 //! `ON UPDATE CASCADE ON DELETE CASCADE`, so renaming or deleting a model carries through in one statement.
 //! Writes use the store's `BEGIN IMMEDIATE` transactions with busy retries; searches compile the tracking
-//! filter language ([`search::parse_filter_for`]) into SQL with bound parameters.
+//! filter language into SQL with bound parameters (see [`search`](super::search), shared with PostgreSQL).
 
 use rusqlite::types::Value;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
 
-use crate::tracking::search::{self, Bindings, FieldSpec, Identifier, SqlValue};
+use crate::tracking::search::{Bindings, Dialect, SqlValue};
 use crate::tracking::sqlite::{key_values, stored_metric, TxError};
-use crate::tracking::store::{now_ms, StoreError, MAX_RESULTS_LIMIT};
+use crate::tracking::store::{now_ms, StoreError};
 use crate::tracking::{Param, SqliteStore};
 
 use super::error::RegistryError;
 use super::model::*;
+use super::search::{compile_model_search, compile_version_search};
 use super::store::RegistryStore;
 
 /// Migration 3 of the tracking schema: the model registry tables.
@@ -289,209 +290,6 @@ fn touch_version(tx: &Connection, name: &str, version: i64, now: i64) -> Res<()>
     )?
     .execute(params![now, name, version])?;
     touch_model(tx, name, now)
-}
-
-fn validate_tags(tags: &[ModelTag]) -> Res<()> {
-    for t in tags {
-        validate_model_tag(&t.key, &t.value)?;
-    }
-    Ok(())
-}
-
-/// Registered model fields usable in filters and order_by.
-pub const MODEL_FIELDS: &[FieldSpec] = &[
-    FieldSpec {
-        name: "name",
-        numeric: false,
-    },
-    FieldSpec {
-        name: "description",
-        numeric: false,
-    },
-    FieldSpec {
-        name: "creation_time",
-        numeric: true,
-    },
-    FieldSpec {
-        name: "creation_timestamp",
-        numeric: true,
-    },
-    FieldSpec {
-        name: "last_updated_time",
-        numeric: true,
-    },
-    FieldSpec {
-        name: "last_updated_timestamp",
-        numeric: true,
-    },
-];
-
-/// Model version fields usable in filters and order_by.
-pub const VERSION_FIELDS: &[FieldSpec] = &[
-    FieldSpec {
-        name: "name",
-        numeric: false,
-    },
-    FieldSpec {
-        name: "version_number",
-        numeric: true,
-    },
-    FieldSpec {
-        name: "version",
-        numeric: true,
-    },
-    FieldSpec {
-        name: "run_id",
-        numeric: false,
-    },
-    FieldSpec {
-        name: "source",
-        numeric: false,
-    },
-    FieldSpec {
-        name: "current_stage",
-        numeric: false,
-    },
-    FieldSpec {
-        name: "user_id",
-        numeric: false,
-    },
-    FieldSpec {
-        name: "description",
-        numeric: false,
-    },
-    FieldSpec {
-        name: "storage_location",
-        numeric: false,
-    },
-    FieldSpec {
-        name: "creation_time",
-        numeric: true,
-    },
-    FieldSpec {
-        name: "creation_timestamp",
-        numeric: true,
-    },
-    FieldSpec {
-        name: "last_updated_time",
-        numeric: true,
-    },
-    FieldSpec {
-        name: "last_updated_timestamp",
-        numeric: true,
-    },
-];
-
-fn model_column(ident: &Identifier, q: &mut Bindings) -> String {
-    match ident {
-        Identifier::Field(f) => match f.as_str() {
-            "name" => "m.name".into(),
-            "description" => "m.description".into(),
-            "creation_time" | "creation_timestamp" => "m.creation_time".into(),
-            "last_updated_time" | "last_updated_timestamp" => "m.last_updated_time".into(),
-            _ => "NULL".into(),
-        },
-        Identifier::Tag(key) => {
-            let k = q.bind(SqlValue::Text(key.clone()));
-            format!("(SELECT t.value FROM registered_model_tags t WHERE t.name = m.name AND t.key = {k})")
-        }
-        _ => "NULL".into(),
-    }
-}
-
-fn version_column(ident: &Identifier, q: &mut Bindings) -> String {
-    match ident {
-        Identifier::Field(f) => match f.as_str() {
-            "name" => "v.name".into(),
-            "version_number" | "version" => "v.version".into(),
-            "run_id" => "v.run_id".into(),
-            "source" => "v.source".into(),
-            "current_stage" => "v.current_stage".into(),
-            "user_id" => "v.user_id".into(),
-            "description" => "v.description".into(),
-            "storage_location" => "v.storage_location".into(),
-            "creation_time" | "creation_timestamp" => "v.creation_time".into(),
-            "last_updated_time" | "last_updated_timestamp" => "v.last_updated_time".into(),
-            _ => "NULL".into(),
-        },
-        Identifier::Tag(key) => {
-            let k = q.bind(SqlValue::Text(key.clone()));
-            format!(
-                "(SELECT t.value FROM model_version_tags t
-                  WHERE t.name = v.name AND t.version = v.version AND t.key = {k})"
-            )
-        }
-        _ => "NULL".into(),
-    }
-}
-
-/// A search compiled to SQL: the statement, its bound values and the paging state.
-struct CompiledSearch {
-    sql: String,
-    values: Vec<Value>,
-    offset: usize,
-    fingerprint: u64,
-}
-
-/// Parses and compiles a model or version search. `select_from` is `SELECT <cols> FROM <table> <alias>`,
-/// `base` a condition always applied, `tiebreak` the final ORDER BY terms.
-fn compile_search(
-    kind: &str,
-    query: &ModelSearch,
-    fields: &[FieldSpec],
-    column: &dyn Fn(&Identifier, &mut Bindings) -> String,
-    select_from: &str,
-    base: &str,
-    tiebreak: &[&str],
-) -> Res<CompiledSearch> {
-    if query.max_results == 0 || query.max_results > MAX_RESULTS_LIMIT {
-        return Err(search::SearchError::InvalidMaxResults {
-            limit: MAX_RESULTS_LIMIT,
-            got: query.max_results,
-        }
-        .into());
-    }
-    let filter = search::parse_filter_for(&query.filter, fields)?;
-    let order = query
-        .order_by
-        .iter()
-        .enumerate()
-        .map(|(i, c)| search::parse_order_by_for(c, i, fields))
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut parts: Vec<&str> = vec![kind, &query.filter, "|order|"];
-    parts.extend(query.order_by.iter().map(String::as_str));
-    let fingerprint = search::query_fingerprint(&parts);
-    let offset = match &query.page_token {
-        Some(t) => search::decode_page_token(t, fingerprint)?,
-        None => 0,
-    };
-    let mut b = Bindings::default();
-    let mut conds = vec![base.to_string()];
-    if let Some(expr) = &filter {
-        conds.push(search::compile_filter_with(expr, &mut b, column));
-    }
-    let order_sql = search::compile_order_with(&order, &mut b, column, tiebreak);
-    let limit = b.bind(SqlValue::Integer(query.max_results as i64 + 1));
-    let off = b.bind(SqlValue::Integer(i64::try_from(offset).unwrap_or(i64::MAX)));
-    let sql = format!(
-        "{select_from} WHERE {} ORDER BY {order_sql} LIMIT {limit} OFFSET {off}",
-        conds.join(" AND ")
-    );
-    let values = b
-        .params
-        .into_iter()
-        .map(|v| match v {
-            SqlValue::Text(s) => Value::Text(s),
-            SqlValue::Real(f) => Value::Real(f),
-            SqlValue::Integer(i) => Value::Integer(i),
-        })
-        .collect();
-    Ok(CompiledSearch {
-        sql,
-        values,
-        offset,
-        fingerprint,
-    })
 }
 
 impl RegistryStore for SqliteStore {
@@ -841,19 +639,11 @@ impl RegistryStore for SqliteStore {
     }
 
     fn search_registered_models(&self, query: &ModelSearch) -> Res<RegisteredModelPage> {
-        let c = compile_search(
-            "registered_models",
-            query,
-            MODEL_FIELDS,
-            &model_column,
-            "SELECT m.name FROM registered_models m",
-            "1",
-            &["m.name ASC"],
-        )?;
+        let c = compile_model_search(query, Dialect::Sqlite)?;
         self.read_as(|tx| {
             let mut stmt = tx.prepare(&c.sql)?;
             let mut names: Vec<String> = stmt
-                .query_map(rusqlite::params_from_iter(c.values.iter()), |r| r.get(0))?
+                .query_map(params_from_iter(sqlite_values(&c.bindings)), |r| r.get(0))?
                 .collect::<Result<_, _>>()?;
             let has_more = names.len() > query.max_results;
             names.truncate(query.max_results);
@@ -863,27 +653,17 @@ impl RegistryStore for SqliteStore {
                 .collect::<Res<Vec<_>>>()?;
             Ok(RegisteredModelPage {
                 models,
-                next_page_token: has_more.then(|| {
-                    search::encode_page_token(c.offset + query.max_results, c.fingerprint)
-                }),
+                next_page_token: c.next_page_token(has_more, query.max_results),
             })
         })
     }
 
     fn search_model_versions(&self, query: &ModelSearch) -> Res<ModelVersionPage> {
-        let c = compile_search(
-            "model_versions",
-            query,
-            VERSION_FIELDS,
-            &version_column,
-            "SELECT v.name, v.version FROM model_versions v",
-            "v.deleted_time IS NULL",
-            &["v.name ASC", "v.version DESC"],
-        )?;
+        let c = compile_version_search(query, Dialect::Sqlite)?;
         self.read_as(|tx| {
             let mut stmt = tx.prepare(&c.sql)?;
             let mut keys: Vec<(String, i64)> = stmt
-                .query_map(rusqlite::params_from_iter(c.values.iter()), |r| {
+                .query_map(params_from_iter(sqlite_values(&c.bindings)), |r| {
                     Ok((r.get(0)?, r.get(1)?))
                 })?
                 .collect::<Result<_, _>>()?;
@@ -895,10 +675,20 @@ impl RegistryStore for SqliteStore {
                 .collect::<Res<Vec<_>>>()?;
             Ok(ModelVersionPage {
                 versions,
-                next_page_token: has_more.then(|| {
-                    search::encode_page_token(c.offset + query.max_results, c.fingerprint)
-                }),
+                next_page_token: c.next_page_token(has_more, query.max_results),
             })
         })
     }
+}
+
+/// The bound values of a compiled search as SQLite values.
+fn sqlite_values(b: &Bindings) -> Vec<Value> {
+    b.params
+        .iter()
+        .map(|v| match v {
+            SqlValue::Text(s) => Value::Text(s.clone()),
+            SqlValue::Real(f) => Value::Real(*f),
+            SqlValue::Integer(i) => Value::Integer(*i),
+        })
+        .collect()
 }

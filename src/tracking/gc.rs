@@ -6,7 +6,8 @@
 //! marked deleted (optionally only those deleted before a cutoff) and the deleted experiments
 //! with all their runs: their params, metrics, tags and artifact directories. A run that a live
 //! model version points to is kept (delete the version first), and so is its experiment. A kept
-//! run whose parent is removed loses its parent link.
+//! run whose parent is removed loses its parent link. A removed study run takes its shared-study
+//! rows (the board's study, trials, claims, leases and retries) with it.
 
 use std::fs;
 use std::io;
@@ -63,6 +64,17 @@ pub struct Purged {
     /// Artifact directories that could not be removed, with the reason.
     pub artifact_errors: Vec<String>,
 }
+
+/// The shared-study tables (see [`crate::tracking::shared`]), keyed by `study_run_uuid`: a purged
+/// study's rows go with its run on both backends, so a later `--resume` starts a new study instead
+/// of waiting for a run that no longer exists.
+pub(crate) const STUDY_TABLES: [&str; 5] = [
+    "studies",
+    "study_claims",
+    "study_trials",
+    "trial_leases",
+    "study_retries",
+];
 
 /// A run selected for removal: its integer key and what the report says about it.
 struct Doomed {
@@ -167,6 +179,12 @@ fn purge_in(tx: &Connection, deleted_before: i64) -> Result<Purged, StoreError> 
     }
     for d in &doomed {
         tx.execute("DELETE FROM runs WHERE run_key = ?1", [d.key])?;
+        for table in STUDY_TABLES {
+            tx.execute(
+                &format!("DELETE FROM {table} WHERE study_run_uuid = ?1"),
+                [d.run.run_id.as_str()],
+            )?;
+        }
     }
     for e in &experiments {
         let left: Option<i64> = tx

@@ -6,6 +6,7 @@
 pub mod board;
 pub mod claim;
 pub mod error;
+mod gc;
 pub mod migrate;
 pub mod pool;
 mod rows;

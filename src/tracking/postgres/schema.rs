@@ -12,9 +12,14 @@
 //!
 //! Version 3 adds `trial_leases`: the running trials of shared studies, each with the worker holding it
 //! and the server time its lease runs out (see [`super::trial_lease`]).
+//!
+//! Version 4 adds the shared studies (`studies`, `study_trials`, `study_retries`).
+//!
+//! Version 5 adds the model registry's tables, the same as SQLite's migration 3 (see
+//! [`registry::postgres`](crate::registry::postgres)).
 
 /// The newest PostgreSQL schema version this build knows.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// Forward migrations, applied in order to bring a database from version `n - 1` to `n`.
 pub const MIGRATIONS: &[(i64, &str)] = &[
@@ -22,6 +27,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
     (2, MIGRATION_V2),
     (3, MIGRATION_V3),
     (4, MIGRATION_V4),
+    (5, crate::registry::postgres::MIGRATION_V5),
 ];
 
 /// Migration 1: the tracking tables.

@@ -1,7 +1,8 @@
 //! [`PgStore`]: the tracking [`Store`] on a PostgreSQL database. Every write is one transaction,
 //! committed before the call returns: the queued writes of [`Store::log_batch_queued`] and friends are
-//! synchronous here (the trait's defaults). The model registry is not kept on PostgreSQL
-//! ([`Store::registry`] is `None`).
+//! synchronous here (the trait's defaults). The model registry is kept in the same database
+//! ([`Store::registry`] returns the store itself, see [`crate::registry::postgres`]), and `hpo gc`
+//! removes deleted runs and experiments for good ([`Store::purge_deleted`], see [`super::gc`]).
 
 use std::path::{Path, PathBuf};
 
@@ -188,6 +189,17 @@ fn log_rows(
 }
 
 impl Store for PgStore {
+    fn registry(&self) -> Option<&dyn crate::registry::RegistryStore> {
+        Some(self)
+    }
+
+    fn purge_deleted(
+        &self,
+        deleted_before: i64,
+    ) -> Result<crate::tracking::gc::Purged, StoreError> {
+        self.write(|tx| super::gc::purge(tx, deleted_before))
+    }
+
     fn study_board(
         &self,
     ) -> Result<std::sync::Arc<dyn crate::tracking::shared::StudyBoard>, StoreError> {
