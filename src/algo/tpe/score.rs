@@ -71,6 +71,9 @@ impl Lse {
     }
 }
 
+/// Where [`exp_nonpos`] clamps its argument.
+const CLAMP: f64 = -700.0;
+
 /// `exp(x)` for `x <= 0`, written so loops over slices vectorize.
 ///
 /// Range reduction `x = k ln 2 + r` with `|r| <= ln 2 / 2`, a degree-10 Taylor polynomial for
@@ -84,7 +87,7 @@ pub(crate) fn exp_nonpos(x: f64) -> f64 {
     const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
     // adding 1.5 * 2^52 rounds to an integer held in the low mantissa bits
     const SHIFT: f64 = 6_755_399_441_055_744.0;
-    let x = x.max(-700.0);
+    let x = x.max(CLAMP);
     let kf = x * LOG2E + SHIFT;
     let k = kf - SHIFT;
     let r = (x - k * LN2_HI) - k * LN2_LO;
@@ -148,23 +151,33 @@ fn max_of(v: &[f64]) -> f64 {
 }
 
 /// `Σ exp(v - max)`, in four lanes: lane `j` adds the terms `j, j + 4, …` in order, then
-/// `(l0 + l1) + (l2 + l3)` and the left-over terms. The exponentials are taken first into `tmp`
-/// (at least as long as `v`), a loop that vectorizes at full width.
+/// `(l0 + l1) + (l2 + l3)` and the left-over terms.
+///
+/// [`exp_nonpos`] clamps its argument at -700, so every term 700 or more below the maximum (or
+/// NaN) has the same exponential, [`exp_nonpos`]`(-700)`: four such terms in a row take it
+/// without the polynomial. In a large mixture most components are that far from a candidate, so
+/// this skips most of the work and gives the same bits.
 #[inline(always)]
-fn sum_exp(v: &[f64], max: f64, tmp: &mut [f64]) -> f64 {
-    let tmp = &mut tmp[..v.len()];
-    for (e, &x) in tmp.iter_mut().zip(v) {
-        *e = exp_nonpos(x - max);
-    }
+fn sum_exp(v: &[f64], max: f64) -> f64 {
+    let far = exp_nonpos(CLAMP);
     let mut lanes = [0.0; 4];
-    let chunks = tmp.chunks_exact(4);
+    let chunks = v.chunks_exact(4);
     let rest = chunks.remainder();
     for c in chunks {
-        for (l, &e) in lanes.iter_mut().zip(c) {
-            *l += e;
+        let d = [c[0] - max, c[1] - max, c[2] - max, c[3] - max];
+        // not above the clamp: at or below it, or NaN
+        let all_far = !(d[0] > CLAMP) & !(d[1] > CLAMP) & !(d[2] > CLAMP) & !(d[3] > CLAMP);
+        if all_far {
+            for l in lanes.iter_mut() {
+                *l += far;
+            }
+        } else {
+            for (l, &x) in lanes.iter_mut().zip(&d) {
+                *l += exp_nonpos(x);
+            }
         }
     }
-    let tail: f64 = rest.iter().sum();
+    let tail: f64 = rest.iter().map(|&x| exp_nonpos(x - max)).sum();
     (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]) + tail
 }
 
@@ -243,9 +256,8 @@ fn score_block_plain(
     queries: &[Query],
 ) -> Vec<Lse> {
     let len = range.len();
-    // the terms of a group of queries, and the exponentials of one query's
-    let mut buf = vec![0.0; (GROUP + 1) * len];
-    let (acc, tmp) = buf.split_at_mut(GROUP * len);
+    // the terms of a group of queries
+    let mut acc = vec![0.0; GROUP * len];
     let mut out = Vec::with_capacity(queries.len());
     // plain loops, no closures: everything here is inlined into the AVX2 copy
     for group in queries.chunks(GROUP) {
@@ -283,7 +295,7 @@ fn score_block_plain(
             } else {
                 Lse {
                     max,
-                    sum: sum_exp(a, max, tmp),
+                    sum: sum_exp(a, max),
                 }
             });
         }
@@ -445,10 +457,31 @@ mod tests {
             }
         }
         // the sum in four lanes, as a loop adding each exponential to its lane would give
-        for len in [1, 3, 4, 9, 256] {
-            let v: Vec<f64> = (0..len)
-                .map(|k| -0.37 * (k % 11) as f64 - 0.01 * k as f64)
-                .collect();
+        // near terms, and far ones (700 or more below the maximum, -inf, NaN) alone, in whole
+        // chunks of four and mixed with near ones
+        let near = |k: usize| -0.37 * (k % 11) as f64 - 0.01 * k as f64;
+        let far = |k: usize| match k % 5 {
+            0 => -700.0,
+            1 => -700.000_000_1,
+            2 => f64::NEG_INFINITY,
+            3 => f64::NAN,
+            _ => -1e5 - k as f64,
+        };
+        let cases = [1, 3, 4, 9, 256].into_iter().flat_map(|len| {
+            [
+                (0..len).map(near).collect::<Vec<f64>>(),
+                (0..len).map(far).collect(),
+                (0..len)
+                    .map(|k| if k % 13 == 5 { near(k) } else { far(k) })
+                    .collect(),
+                (0..len)
+                    .map(|k| if (k / 4) % 2 == 0 { near(k) } else { far(k) })
+                    .collect(),
+                (0..len).map(|k| near(k) - 699.9 * (k % 2) as f64).collect(),
+            ]
+        });
+        for v in cases {
+            let len = v.len();
             let mut lanes = [0.0; 4];
             let chunks = v.chunks_exact(4);
             let tail: f64 = chunks
@@ -462,7 +495,7 @@ mod tests {
                 }
             }
             let want = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]) + tail;
-            let got = sum_exp(&v, 0.0, &mut [0.0; BLOCK]);
+            let got = sum_exp(&v, 0.0);
             assert_eq!(got.to_bits(), want.to_bits(), "len = {len}");
         }
     }
