@@ -165,9 +165,9 @@ fn sum_exp(v: &[f64], max: f64) -> f64 {
     let rest = chunks.remainder();
     for c in chunks {
         let d = [c[0] - max, c[1] - max, c[2] - max, c[3] - max];
-        // not above the clamp: at or below it, or NaN
-        let all_far = !(d[0] > CLAMP) & !(d[1] > CLAMP) & !(d[2] > CLAMP) & !(d[3] > CLAMP);
-        if all_far {
+        // a term needs its exponential only above the clamp (not at or below it, nor NaN)
+        let near = (d[0] > CLAMP) | (d[1] > CLAMP) | (d[2] > CLAMP) | (d[3] > CLAMP);
+        if !near {
             for l in lanes.iter_mut() {
                 *l += far;
             }
