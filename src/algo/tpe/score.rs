@@ -71,9 +71,6 @@ impl Lse {
     }
 }
 
-/// Where [`exp_nonpos`] clamps its argument.
-const CLAMP: f64 = -700.0;
-
 /// `exp(x)` for `x <= 0`, written so loops over slices vectorize.
 ///
 /// Range reduction `x = k ln 2 + r` with `|r| <= ln 2 / 2`, a degree-10 Taylor polynomial for
@@ -87,7 +84,7 @@ pub(crate) fn exp_nonpos(x: f64) -> f64 {
     const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
     // adding 1.5 * 2^52 rounds to an integer held in the low mantissa bits
     const SHIFT: f64 = 6_755_399_441_055_744.0;
-    let x = x.max(CLAMP);
+    let x = x.max(-700.0);
     let kf = x * LOG2E + SHIFT;
     let k = kf - SHIFT;
     let r = (x - k * LN2_HI) - k * LN2_LO;
@@ -151,33 +148,23 @@ fn max_of(v: &[f64]) -> f64 {
 }
 
 /// `Σ exp(v - max)`, in four lanes: lane `j` adds the terms `j, j + 4, …` in order, then
-/// `(l0 + l1) + (l2 + l3)` and the left-over terms.
-///
-/// [`exp_nonpos`] clamps its argument at -700, so every term 700 or more below the maximum (or
-/// NaN) has the same exponential, [`exp_nonpos`]`(-700)`: four such terms in a row take it
-/// without the polynomial. In a large mixture most components are that far from a candidate, so
-/// this skips most of the work and gives the same bits.
+/// `(l0 + l1) + (l2 + l3)` and the left-over terms. The exponentials are taken first into `tmp`
+/// (at least as long as `v`), a loop that vectorizes at full width.
 #[inline(always)]
-fn sum_exp(v: &[f64], max: f64) -> f64 {
-    let far = exp_nonpos(CLAMP);
+fn sum_exp(v: &[f64], max: f64, tmp: &mut [f64]) -> f64 {
+    let tmp = &mut tmp[..v.len()];
+    for (e, &x) in tmp.iter_mut().zip(v) {
+        *e = exp_nonpos(x - max);
+    }
     let mut lanes = [0.0; 4];
-    let chunks = v.chunks_exact(4);
+    let chunks = tmp.chunks_exact(4);
     let rest = chunks.remainder();
     for c in chunks {
-        let d = [c[0] - max, c[1] - max, c[2] - max, c[3] - max];
-        // a term needs its exponential only above the clamp (not at or below it, nor NaN)
-        let near = (d[0] > CLAMP) | (d[1] > CLAMP) | (d[2] > CLAMP) | (d[3] > CLAMP);
-        if !near {
-            for l in lanes.iter_mut() {
-                *l += far;
-            }
-        } else {
-            for (l, &x) in lanes.iter_mut().zip(&d) {
-                *l += exp_nonpos(x);
-            }
+        for (l, &e) in lanes.iter_mut().zip(c) {
+            *l += e;
         }
     }
-    let tail: f64 = rest.iter().map(|&x| exp_nonpos(x - max)).sum();
+    let tail: f64 = rest.iter().sum();
     (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]) + tail
 }
 
@@ -256,8 +243,9 @@ fn score_block_plain(
     queries: &[Query],
 ) -> Vec<Lse> {
     let len = range.len();
-    // the terms of a group of queries
-    let mut acc = vec![0.0; GROUP * len];
+    // the terms of a group of queries, and the exponentials of one query's
+    let mut buf = vec![0.0; (GROUP + 1) * len];
+    let (acc, tmp) = buf.split_at_mut(GROUP * len);
     let mut out = Vec::with_capacity(queries.len());
     // plain loops, no closures: everything here is inlined into the AVX2 copy
     for group in queries.chunks(GROUP) {
@@ -295,7 +283,7 @@ fn score_block_plain(
             } else {
                 Lse {
                     max,
-                    sum: sum_exp(a, max),
+                    sum: sum_exp(a, max, tmp),
                 }
             });
         }
@@ -495,7 +483,7 @@ mod tests {
                 }
             }
             let want = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]) + tail;
-            let got = sum_exp(&v, 0.0);
+            let got = sum_exp(&v, 0.0, &mut [0.0; BLOCK]);
             assert_eq!(got.to_bits(), want.to_bits(), "len = {len}");
         }
     }
