@@ -445,10 +445,31 @@ mod tests {
             }
         }
         // the sum in four lanes, as a loop adding each exponential to its lane would give
-        for len in [1, 3, 4, 9, 256] {
-            let v: Vec<f64> = (0..len)
-                .map(|k| -0.37 * (k % 11) as f64 - 0.01 * k as f64)
-                .collect();
+        // near terms, and far ones (700 or more below the maximum, -inf, NaN) alone, in whole
+        // chunks of four and mixed with near ones
+        let near = |k: usize| -0.37 * (k % 11) as f64 - 0.01 * k as f64;
+        let far = |k: usize| match k % 5 {
+            0 => -700.0,
+            1 => -700.000_000_1,
+            2 => f64::NEG_INFINITY,
+            3 => f64::NAN,
+            _ => -1e5 - k as f64,
+        };
+        let cases = [1, 3, 4, 9, 256].into_iter().flat_map(|len| {
+            [
+                (0..len).map(near).collect::<Vec<f64>>(),
+                (0..len).map(far).collect(),
+                (0..len)
+                    .map(|k| if k % 13 == 5 { near(k) } else { far(k) })
+                    .collect(),
+                (0..len)
+                    .map(|k| if (k / 4) % 2 == 0 { near(k) } else { far(k) })
+                    .collect(),
+                (0..len).map(|k| near(k) - 699.9 * (k % 2) as f64).collect(),
+            ]
+        });
+        for v in cases {
+            let len = v.len();
             let mut lanes = [0.0; 4];
             let chunks = v.chunks_exact(4);
             let tail: f64 = chunks
