@@ -48,6 +48,39 @@ pub(crate) fn to_mlflow(clause: &str) -> String {
     out
 }
 
+/// `filter` with each `metrics.<key> IS NOT NULL` written as a comparison MLflow's server
+/// accepts (it takes IS [NOT] NULL on params and tags only): `>= -1.7976931348623157e308`, which
+/// leaves out the runs without the metric (and those whose value is -inf or NaN). `None` when the
+/// filter has no such clause.
+pub(crate) fn metric_presence_as_comparison(filter: &str) -> Option<String> {
+    const CLAUSE: &str = " IS NOT NULL";
+    let upper = filter.to_ascii_uppercase();
+    let mut out = String::with_capacity(filter.len() + 16);
+    let mut copied = 0;
+    let mut changed = false;
+    let mut from = 0;
+    while let Some(found) = upper[from..].find(CLAUSE) {
+        let at = from + found;
+        from = at + CLAUSE.len();
+        let before = filter[..at].trim_end();
+        let word_start = before
+            .rfind(|c: char| c.is_whitespace() || c == '(')
+            .map_or(0, |i| i + 1);
+        if !before[word_start..]
+            .to_ascii_lowercase()
+            .starts_with("metrics.")
+        {
+            continue;
+        }
+        out.push_str(&filter[copied..at]);
+        out.push_str(" >= -1.7976931348623157e308");
+        copied = from;
+        changed = true;
+    }
+    out.push_str(&filter[copied..]);
+    changed.then_some(out)
+}
+
 fn translate_word(word: &str) -> String {
     let lower = word.to_ascii_lowercase();
     if lower == "parent_run_id" || lower == "attributes.parent_run_id" {
@@ -92,5 +125,17 @@ mod tests {
             "attributes.start_time DESC"
         );
         assert_eq!(to_mlflow(""), "");
+    }
+
+    #[test]
+    fn metric_presence_becomes_a_comparison() {
+        assert_eq!(
+            metric_presence_as_comparison(
+                "attributes.status = 'FINISHED' and metrics.`loss` IS NOT NULL"
+            )
+            .as_deref(),
+            Some("attributes.status = 'FINISHED' and metrics.`loss` >= -1.7976931348623157e308")
+        );
+        assert_eq!(metric_presence_as_comparison("params.lr IS NOT NULL"), None);
     }
 }

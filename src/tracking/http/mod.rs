@@ -721,7 +721,18 @@ impl Store for HttpStore {
         if let Some(t) = &query.page_token {
             body["page_token"] = json!(t);
         }
-        let v = self.post("runs/search", body, Subject::Search)?;
+        let v = match self.post("runs/search", body.clone(), Subject::Search) {
+            Ok(v) => v,
+            // MLflow's server takes IS NOT NULL on params and tags only
+            Err(e @ StoreError::Search(SearchError::Rejected(_))) => {
+                let Some(filter) = filter::metric_presence_as_comparison(&query.filter) else {
+                    return Err(e);
+                };
+                body["filter"] = json!(filter::to_mlflow(&filter));
+                self.post("runs/search", body, Subject::Search)?
+            }
+            Err(e) => return Err(e),
+        };
         let runs = v
             .get("runs")
             .and_then(Value::as_array)
