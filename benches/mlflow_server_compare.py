@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""`hpo server` and MLflow's own `mlflow server` side by side, measured alternately in one run.
+
+    python3 benches/mlflow_server_compare.py --hpo target/release/hpo \\
+        --mlflow-python target/mlflow-server-venv/bin/python \\
+        --client-python target/mlflow-venv/bin/python [--rounds 3]
+
+Both servers run on this machine over a SQLite file of their own (each with its default number of
+workers), on loopback ports. Each round runs, against one server and then the other (the order
+alternates between rounds), the same two client scripts with the same MLflow client:
+
+- `benches/mlflow_log_metric.py`: the client's per-call latency of `log_metric` and `log_batch`
+  (10 metrics), and a bare `requests` post of `runs/log-metric`;
+- `benches/mlflow_throughput.py`: sustained `log_metric` calls per second with 1, 8 and 32
+  concurrent client processes, and the errors.
+
+Prints each round's figures, then the medians over rounds and the ratios hpo / mlflow.
+"""
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(url, proc, limit=300):
+    start = time.time()
+    while time.time() - start < limit:
+        if proc.poll() is not None:
+            sys.exit(f"the server for {url} exited with {proc.returncode}")
+        try:
+            urllib.request.urlopen(url + "/api/2.0/mlflow/experiments/search?max_results=1", timeout=5)
+            return
+        except Exception:  # noqa: BLE001 - not up yet
+            time.sleep(0.5)
+    sys.exit(f"{url} did not answer within {limit} s")
+
+
+def start_servers(args, work):
+    servers = {}
+    port = free_port()
+    d = os.path.join(work, "hpo")
+    os.makedirs(d)
+    hpo = subprocess.Popen(
+        [args.hpo, "server", "--backend-store-uri", f"sqlite:///{d}/bench.db", "--port", str(port)],
+        cwd=d, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    servers["hpo"] = (hpo, f"http://127.0.0.1:{port}")
+    port = free_port()
+    d = os.path.join(work, "mlflow")
+    os.makedirs(d)
+    ml = subprocess.Popen(
+        [args.mlflow_python, "-m", "mlflow", "server", "--backend-store-uri",
+         f"sqlite:///{d}/bench.db", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=d, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    servers["mlflow"] = (ml, f"http://127.0.0.1:{port}")
+    for proc, url in servers.values():
+        wait_ready(url, proc)
+    return servers
+
+
+def run_client(args, url, script, extra, calls=None):
+    env = dict(os.environ, MLFLOW_TRACKING_URI=url)
+    env.pop("HPO_TRACKING_URI", None)
+    if calls:
+        env["HPO_BENCH_CALLS"] = str(calls)
+    out = subprocess.run([args.client_python, os.path.join(HERE, script), *extra],
+                         env=env, capture_output=True, text=True, check=True)
+    return out.stdout
+
+
+LATENCY = re.compile(r"^(.+?)\s+n=\s*(\d+)\s+p50 ([\d.]+) ms")
+THROUGHPUT = re.compile(r"^\s*(\d+) clients:\s+(\d+) log_metric calls/s, (\d+) errors")
+
+
+def measure(args, name, url):
+    n = args.n if name == "hpo" else args.n_mlflow
+    lat = {}
+    for line in run_client(args, url, "mlflow_log_metric.py", [str(n)]).splitlines():
+        m = LATENCY.match(line)
+        if m:
+            lat[m.group(1).strip()] = float(m.group(3))
+    calls = args.calls if name == "hpo" else args.calls_mlflow
+    thr = {}
+    out = run_client(args, url, "mlflow_throughput.py", [str(c) for c in args.clients], calls)
+    for line in out.splitlines():
+        m = THROUGHPUT.match(line)
+        if m:
+            thr[int(m.group(1))] = (int(m.group(2)), int(m.group(3)))
+    return lat, thr
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--hpo", default="target/release/hpo")
+    ap.add_argument("--mlflow-python", default="target/mlflow-server-venv/bin/python")
+    ap.add_argument("--client-python", default="target/mlflow-venv/bin/python")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--n", type=int, default=2000, help="latency calls per round against hpo")
+    ap.add_argument("--n-mlflow", type=int, default=300, help="latency calls against mlflow")
+    ap.add_argument("--calls", type=int, default=300, help="log_metric calls per client, hpo")
+    ap.add_argument("--calls-mlflow", type=int, default=60, help="calls per client, mlflow")
+    ap.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32])
+    args = ap.parse_args()
+    work = tempfile.mkdtemp(prefix="hpo-vs-mlflow-")
+    servers = start_servers(args, work)
+    results = {"hpo": [], "mlflow": []}
+    try:
+        for r in range(args.rounds):
+            order = ["hpo", "mlflow"] if r % 2 == 0 else ["mlflow", "hpo"]
+            for name in order:
+                lat, thr = measure(args, name, servers[name][1])
+                results[name].append((lat, thr))
+                lat_text = ", ".join(f"{k} p50 {v:.3f} ms" for k, v in lat.items())
+                thr_text = ", ".join(f"{c}: {t}/s ({e} errors)" for c, (t, e) in thr.items())
+                print(f"round {r + 1} {name:6} {lat_text}; {thr_text}", flush=True)
+    finally:
+        for proc, _ in servers.values():
+            try:
+                os.killpg(proc.pid, 15)
+            except ProcessLookupError:
+                pass
+            proc.wait()
+        shutil.rmtree(work, ignore_errors=True)
+    print("\nmedians over rounds")
+    keys = list(results["hpo"][0][0])
+    for k in keys:
+        h = statistics.median(x[0][k] for x in results["hpo"])
+        m = statistics.median(x[0][k] for x in results["mlflow"])
+        print(f"  {k:24} p50  hpo {h:8.3f} ms   mlflow {m:8.3f} ms   mlflow/hpo {m / h:6.1f}x")
+    for c in args.clients:
+        h = statistics.median(x[1][c][0] for x in results["hpo"])
+        m = statistics.median(x[1][c][0] for x in results["mlflow"])
+        he = sum(x[1][c][1] for x in results["hpo"])
+        me = sum(x[1][c][1] for x in results["mlflow"])
+        print(f"  {c:3} clients log_metric/s  hpo {h:8.0f} ({he} errors)   mlflow {m:8.0f} "
+              f"({me} errors)   hpo/mlflow {h / m:6.1f}x")
+
+
+if __name__ == "__main__":
+    main()
