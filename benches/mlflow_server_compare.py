@@ -14,6 +14,10 @@ alternates between rounds), the same two client scripts with the same MLflow cli
 - `benches/mlflow_throughput.py`: sustained `log_metric` calls per second with 1, 8 and 32
   concurrent client processes, and the errors.
 
+and `hpo run` of a study of `--study-trials` random-search trials of the built-in `branin`
+function (parallelism 1) recorded into each server over `--tracking-uri http://...`, against the
+same study into a local SQLite file: milliseconds per trial (process start included).
+
 Prints each round's figures, then the medians over rounds and the ratios hpo / mlflow.
 """
 
@@ -87,6 +91,30 @@ LATENCY = re.compile(r"^(.+?)\s+n=\s*(\d+)\s+p50 ([\d.]+) ms")
 THROUGHPUT = re.compile(r"^\s*(\d+) clients:\s+(\d+) log_metric calls/s, (\d+) errors")
 
 
+STUDY = """[study]
+name = "remote-{tag}"
+algo = "random"
+max_evals = {n}
+seed = 1
+[objective]
+function = "branin"
+[space]
+x1 = {{ uniform = [-5, 10] }}
+x2 = {{ uniform = [0, 15] }}
+"""
+
+
+def study_ms_per_trial(args, uri, tag, n):
+    with tempfile.TemporaryDirectory() as d:
+        f = os.path.join(d, "s.toml")
+        with open(f, "w") as fh:
+            fh.write(STUDY.format(n=n, tag=tag))
+        t = time.perf_counter()
+        subprocess.run([args.hpo, "run", "-q", f, "--tracking-uri", uri or f"sqlite:///{d}/h.db"],
+                       cwd=d, stdout=subprocess.DEVNULL, check=True)
+        return (time.perf_counter() - t) * 1000 / n
+
+
 def measure(args, name, url):
     n = args.n if name == "hpo" else args.n_mlflow
     lat = {}
@@ -101,6 +129,8 @@ def measure(args, name, url):
         m = THROUGHPUT.match(line)
         if m:
             thr[int(m.group(1))] = (int(m.group(2)), int(m.group(3)))
+    n = args.study_trials if name == "hpo" else args.study_trials_mlflow
+    lat["hpo run, ms per trial"] = study_ms_per_trial(args, url, f"{name}-{time.time_ns()}", n)
     return lat, thr
 
 
@@ -115,10 +145,14 @@ def main():
     ap.add_argument("--calls", type=int, default=300, help="log_metric calls per client, hpo")
     ap.add_argument("--calls-mlflow", type=int, default=60, help="calls per client, mlflow")
     ap.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32])
+    ap.add_argument("--study-trials", type=int, default=200, help="hpo run trials into hpo server")
+    ap.add_argument("--study-trials-mlflow", type=int, default=40, help="into mlflow server")
     args = ap.parse_args()
+    for k in ("hpo", "mlflow_python", "client_python"):
+        setattr(args, k, os.path.abspath(getattr(args, k)))
     work = tempfile.mkdtemp(prefix="hpo-vs-mlflow-")
     servers = start_servers(args, work)
-    results = {"hpo": [], "mlflow": []}
+    results = {"hpo": [], "mlflow": [], "local": []}
     try:
         for r in range(args.rounds):
             order = ["hpo", "mlflow"] if r % 2 == 0 else ["mlflow", "hpo"]
@@ -128,6 +162,9 @@ def main():
                 lat_text = ", ".join(f"{k} p50 {v:.3f} ms" for k, v in lat.items())
                 thr_text = ", ".join(f"{c}: {t}/s ({e} errors)" for c, (t, e) in thr.items())
                 print(f"round {r + 1} {name:6} {lat_text}; {thr_text}", flush=True)
+            local = study_ms_per_trial(args, None, "local", args.study_trials)
+            results.setdefault("local", []).append(local)
+            print(f"round {r + 1} local  hpo run into SQLite: {local:.3f} ms per trial", flush=True)
     finally:
         for proc, _ in servers.values():
             try:
@@ -141,7 +178,8 @@ def main():
     for k in keys:
         h = statistics.median(x[0][k] for x in results["hpo"])
         m = statistics.median(x[0][k] for x in results["mlflow"])
-        print(f"  {k:24} p50  hpo {h:8.3f} ms   mlflow {m:8.3f} ms   mlflow/hpo {m / h:6.1f}x")
+        print(f"  {k:24} hpo {h:8.3f} ms   mlflow {m:8.3f} ms   mlflow/hpo {m / h:6.1f}x")
+    print(f"  hpo run into a local SQLite file: {statistics.median(results['local']):.3f} ms per trial")
     for c in args.clients:
         h = statistics.median(x[1][c][0] for x in results["hpo"])
         m = statistics.median(x[1][c][0] for x in results["mlflow"])

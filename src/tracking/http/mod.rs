@@ -275,7 +275,7 @@ impl HttpStore {
                 break;
             }
         }
-        points.sort_by(|a, b| (a.step, a.timestamp).cmp(&(b.step, b.timestamp)));
+        points.sort_by_key(|a| (a.step, a.timestamp));
         Ok(points)
     }
 
