@@ -18,6 +18,10 @@ and `hpo run` of a study of `--study-trials` random-search trials of the built-i
 function (parallelism 1) recorded into each server over `--tracking-uri http://...`, against the
 same study into a local SQLite file: milliseconds per trial (process start included).
 
+The throughput of Python clients on a small machine is bound by the clients' own CPU (about 2 ms
+of it per `log_metric` call), so the script also reads each server's CPU time (the process and its
+children, from /proc) over the throughput runs and prints the server's CPU milliseconds per call.
+
 Prints each round's figures, then the medians over rounds and the ratios hpo / mlflow.
 """
 
@@ -77,6 +81,28 @@ def start_servers(args, work):
     return servers
 
 
+def cpu_seconds(pid):
+    """CPU time (user + system) of process `pid` and its descendants, in seconds."""
+    tick = os.sysconf("SC_CLK_TCK")
+    children, cpu = {}, {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry))
+        cpu[int(entry)] = (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / tick
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        total += cpu.get(p, 0.0)
+        todo.extend(children.get(p, []))
+    return total
+
+
 def run_client(args, url, script, extra, calls=None):
     env = dict(os.environ, MLFLOW_TRACKING_URI=url)
     env.pop("HPO_TRACKING_URI", None)
@@ -115,7 +141,7 @@ def study_ms_per_trial(args, uri, tag, n):
         return (time.perf_counter() - t) * 1000 / n
 
 
-def measure(args, name, url):
+def measure(args, name, url, pid):
     n = args.n if name == "hpo" else args.n_mlflow
     lat = {}
     for line in run_client(args, url, "mlflow_log_metric.py", [str(n)]).splitlines():
@@ -124,7 +150,11 @@ def measure(args, name, url):
             lat[m.group(1).strip()] = float(m.group(3))
     calls = args.calls if name == "hpo" else args.calls_mlflow
     thr = {}
+    before = cpu_seconds(pid)
     out = run_client(args, url, "mlflow_throughput.py", [str(c) for c in args.clients], calls)
+    spent = cpu_seconds(pid) - before
+    total_calls = calls * sum(args.clients)
+    lat["server CPU per log_metric (throughput runs)"] = spent * 1000 / total_calls
     for line in out.splitlines():
         m = THROUGHPUT.match(line)
         if m:
@@ -157,7 +187,7 @@ def main():
         for r in range(args.rounds):
             order = ["hpo", "mlflow"] if r % 2 == 0 else ["mlflow", "hpo"]
             for name in order:
-                lat, thr = measure(args, name, servers[name][1])
+                lat, thr = measure(args, name, servers[name][1], servers[name][0].pid)
                 results[name].append((lat, thr))
                 lat_text = ", ".join(f"{k} p50 {v:.3f} ms" for k, v in lat.items())
                 thr_text = ", ".join(f"{c}: {t}/s ({e} errors)" for c, (t, e) in thr.items())
