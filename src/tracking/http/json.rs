@@ -140,7 +140,7 @@ pub(crate) fn run_info(v: &Value, parent: Option<String>) -> Result<RunInfo, Sto
 }
 
 /// A run. MLflow sends only the latest point of each metric: the summaries' `min`, `max` and
-/// `count` are unknown here (`None`, `None`, 0) unless `full` gives each key's history.
+/// `count` are unknown here (`None`, `None`, 0); [`summary`] makes them from a key's history.
 pub(crate) fn run(v: &Value) -> Result<Run, StoreError> {
     let info_json = v.get("info").ok_or_else(|| bad("a run without info", v))?;
     let data = v.get("data").cloned().unwrap_or(Value::Null);
