@@ -92,6 +92,13 @@ fn store_error(e: CallError, subject: Subject) -> StoreError {
 
 /// A tracking store on a remote MLflow-compatible server.
 pub struct HttpStore {
+    inner: Arc<Inner>,
+    /// Sends the queued writes, in order, while the caller goes on.
+    sender: Option<std::thread::JoinHandle<()>>,
+}
+
+/// What the store and its sending thread share: the server and the queue.
+struct Inner {
     client: Arc<RestClient>,
     queue: WriteQueue,
 }
@@ -99,7 +106,7 @@ pub struct HttpStore {
 impl std::fmt::Debug for HttpStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HttpStore")
-            .field("server", &self.client.base())
+            .field("server", &self.inner.client.base())
             .finish()
     }
 }
@@ -109,12 +116,22 @@ impl HttpStore {
     /// server is asked for the Default experiment once, so an address that does not answer
     /// fails here ([`StoreError::Storage`]) rather than at the first write.
     pub fn open(url: &str) -> Result<Self, StoreError> {
-        let store = HttpStore {
+        let inner = Arc::new(Inner {
             client: Arc::new(RestClient::new(url)),
             queue: WriteQueue::default(),
-        };
-        match store.client.get("experiments/search", &[("max_results", "1")]) {
-            Ok(_) => Ok(store),
+        });
+        match inner.client.get("experiments/search", &[("max_results", "1")]) {
+            Ok(_) => {
+                let shared = inner.clone();
+                let sender = std::thread::Builder::new()
+                    .name("hpo-http-writes".into())
+                    .spawn(move || shared.queue.serve(&|p| shared.send_pending(p)))
+                    .map_err(|e| StoreError::Storage(format!("cannot start a thread: {e}")))?;
+                Ok(HttpStore {
+                    inner,
+                    sender: Some(sender),
+                })
+            }
             Err(e @ CallError::Transport(_)) => Err(StoreError::Storage(e.to_string())),
             Err(CallError::Api { status, code, message }) if status == 404 && code != "RESOURCE_DOES_NOT_EXIST" => {
                 Err(StoreError::Storage(format!(
@@ -127,9 +144,29 @@ impl HttpStore {
 
     /// The server's address.
     pub fn url(&self) -> &str {
-        self.client.base()
+        self.inner.client.base()
     }
 
+    /// Waits until every queued write is sent (every call but the queued ones does this first).
+    fn sync(&self) {
+        self.inner.queue.wait_sent();
+    }
+
+    /// The ids of every experiment in `view` (MLflow's run search needs them named).
+    fn experiment_ids(&self, view: ViewType) -> Result<Vec<ExperimentId>, StoreError> {
+        Ok(self
+            .list_experiments(view)?
+            .into_iter()
+            .map(|e| e.experiment_id)
+            .collect())
+    }
+
+    fn queue_write(&self, p: Pending) {
+        self.inner.queue.push(p);
+    }
+}
+
+impl Inner {
     fn get(&self, endpoint: &str, query: &[(&str, &str)], s: Subject) -> Result<Value, StoreError> {
         self.client
             .get(endpoint, query)
@@ -140,11 +177,6 @@ impl HttpStore {
         self.client
             .post(endpoint, &body)
             .map_err(|e| store_error(e, s))
-    }
-
-    /// Sends what is queued (every call but the queued ones does this first).
-    fn sync(&self) {
-        self.queue.drain(&|p| self.send_pending(p));
     }
 
     /// Sends one queued write: its batch, then its end.
@@ -278,30 +310,19 @@ impl HttpStore {
         points.sort_by_key(|a| (a.step, a.timestamp));
         Ok(points)
     }
-
-    /// The ids of every experiment in `view` (MLflow's run search needs them named).
-    fn experiment_ids(&self, view: ViewType) -> Result<Vec<ExperimentId>, StoreError> {
-        Ok(self
-            .list_experiments(view)?
-            .into_iter()
-            .map(|e| e.experiment_id)
-            .collect())
-    }
-
-    fn queue_write(&self, p: Pending) {
-        if self.queue.push(p) {
-            self.sync();
-        }
-    }
 }
 
 impl Drop for HttpStore {
     fn drop(&mut self) {
-        self.sync();
-        if let Some(summary) = self.queue.unreported_summary() {
+        // the sending thread sends what is left, then ends
+        self.inner.queue.close();
+        if let Some(sender) = self.sender.take() {
+            let _ = sender.join();
+        }
+        if let Some(summary) = self.inner.queue.unreported_summary() {
             eprintln!(
                 "hpo: writes to the tracking server {} were lost: {summary}",
-                self.client.base()
+                self.inner.client.base()
             );
         }
     }
@@ -326,10 +347,12 @@ impl Store for HttpStore {
         if let Some(loc) = artifact_location {
             body["artifact_location"] = json!(loc);
         }
-        let v = self.post("experiments/create", body, Subject::ExperimentName(name))?;
+        let v = self
+            .inner
+            .post("experiments/create", body, Subject::ExperimentName(name))?;
         let id = json::experiment_id(&v)?;
         // hpo's server sets the tags after creating; MLflow's in the same call
-        if !tags.is_empty() && self.fetch_experiment(id)?.tags.len() < tags.len() {
+        if !tags.is_empty() && self.inner.fetch_experiment(id)?.tags.len() < tags.len() {
             for t in tags {
                 self.set_experiment_tag(id, &t.key, &t.value)?;
             }
@@ -362,12 +385,12 @@ impl Store for HttpStore {
 
     fn get_experiment(&self, id: ExperimentId) -> Result<Experiment, StoreError> {
         self.sync();
-        self.fetch_experiment(id)
+        self.inner.fetch_experiment(id)
     }
 
     fn get_experiment_by_name(&self, name: &str) -> Result<Option<Experiment>, StoreError> {
         self.sync();
-        match self.get(
+        match self.inner.get(
             "experiments/get-by-name",
             &[("experiment_name", name)],
             Subject::ExperimentName(name),
@@ -389,7 +412,9 @@ impl Store for HttpStore {
             if let Some(t) = &token {
                 body["page_token"] = json!(t);
             }
-            let v = self.post("experiments/search", body, Subject::Other)?;
+            let v = self
+                .inner
+                .post("experiments/search", body, Subject::Other)?;
             for e in v
                 .get("experiments")
                 .and_then(Value::as_array)
@@ -415,7 +440,10 @@ impl Store for HttpStore {
         validate_experiment_name(new_name)?;
         self.sync();
         let body = json!({ "experiment_id": id.to_string(), "new_name": new_name });
-        match self.post("experiments/update", body, Subject::Experiment(id)) {
+        match self
+            .inner
+            .post("experiments/update", body, Subject::Experiment(id))
+        {
             Ok(_) => Ok(()),
             Err(StoreError::InvalidArgument(why)) => {
                 match self.get_experiment_by_name(new_name)? {
@@ -431,22 +459,24 @@ impl Store for HttpStore {
 
     fn delete_experiment(&self, id: ExperimentId) -> Result<(), StoreError> {
         self.sync();
-        self.post(
-            "experiments/delete",
-            json!({ "experiment_id": id.to_string() }),
-            Subject::Experiment(id),
-        )
-        .map(|_| ())
+        self.inner
+            .post(
+                "experiments/delete",
+                json!({ "experiment_id": id.to_string() }),
+                Subject::Experiment(id),
+            )
+            .map(|_| ())
     }
 
     fn restore_experiment(&self, id: ExperimentId) -> Result<(), StoreError> {
         self.sync();
-        self.post(
-            "experiments/restore",
-            json!({ "experiment_id": id.to_string() }),
-            Subject::Experiment(id),
-        )
-        .map(|_| ())
+        self.inner
+            .post(
+                "experiments/restore",
+                json!({ "experiment_id": id.to_string() }),
+                Subject::Experiment(id),
+            )
+            .map(|_| ())
     }
 
     fn set_experiment_tag(
@@ -457,12 +487,13 @@ impl Store for HttpStore {
     ) -> Result<(), StoreError> {
         validate_experiment_tag(key, value)?;
         self.sync();
-        self.post(
-            "experiments/set-experiment-tag",
-            json!({ "experiment_id": id.to_string(), "key": key, "value": value }),
-            Subject::Experiment(id),
-        )
-        .map(|_| ())
+        self.inner
+            .post(
+                "experiments/set-experiment-tag",
+                json!({ "experiment_id": id.to_string(), "key": key, "value": value }),
+                Subject::Experiment(id),
+            )
+            .map(|_| ())
     }
 
     fn create_run(&self, new_run: &NewRun) -> Result<RunInfo, StoreError> {
@@ -479,7 +510,7 @@ impl Store for HttpStore {
         if let Some(parent) = &new_run.parent_run_id {
             validate_run_id(parent)?;
         }
-        self.sync();
+        // no wait for the queued writes: they are for other runs, and go on being sent meanwhile
         let mut tags: Vec<Value> = new_run
             .tags
             .iter()
@@ -505,14 +536,14 @@ impl Store for HttpStore {
         if let Some(user) = &new_run.user_id {
             body["user_id"] = json!(user);
         }
-        let v = match self.post(
+        let v = match self.inner.post(
             "runs/create",
             body,
             Subject::Experiment(new_run.experiment_id),
         ) {
             Ok(v) => v,
             Err(e @ (StoreError::InvalidArgument(_) | StoreError::ExperimentNotFound(_))) => {
-                return Err(self.explain_create(new_run.experiment_id, e))
+                return Err(self.inner.explain_create(new_run.experiment_id, e))
             }
             Err(e) => return Err(e),
         };
@@ -527,9 +558,9 @@ impl Store for HttpStore {
 
     fn get_run(&self, run_id: &str) -> Result<Run, StoreError> {
         self.sync();
-        let mut run = self.fetch_run(run_id)?;
+        let mut run = self.inner.fetch_run(run_id)?;
         for m in &mut run.data.metrics {
-            if let Some(s) = json::summary(&m.key, &self.history(run_id, &m.key)?) {
+            if let Some(s) = json::summary(&m.key, &self.inner.history(run_id, &m.key)?) {
                 *m = s;
             }
         }
@@ -544,30 +575,32 @@ impl Store for HttpStore {
     ) -> Result<RunInfo, StoreError> {
         validate_run_id(run_id).map_err(|_| StoreError::RunNotFound(run_id.to_string()))?;
         self.sync();
-        self.send_status(run_id, status, end_time)?;
-        Ok(self.fetch_run(run_id)?.info)
+        self.inner.send_status(run_id, status, end_time)?;
+        Ok(self.inner.fetch_run(run_id)?.info)
     }
 
     fn delete_run(&self, run_id: &str) -> Result<(), StoreError> {
         validate_run_id(run_id).map_err(|_| StoreError::RunNotFound(run_id.to_string()))?;
         self.sync();
-        self.post(
-            "runs/delete",
-            json!({ "run_id": run_id }),
-            Subject::Run(run_id),
-        )
-        .map(|_| ())
+        self.inner
+            .post(
+                "runs/delete",
+                json!({ "run_id": run_id }),
+                Subject::Run(run_id),
+            )
+            .map(|_| ())
     }
 
     fn restore_run(&self, run_id: &str) -> Result<(), StoreError> {
         validate_run_id(run_id).map_err(|_| StoreError::RunNotFound(run_id.to_string()))?;
         self.sync();
-        self.post(
-            "runs/restore",
-            json!({ "run_id": run_id }),
-            Subject::Run(run_id),
-        )
-        .map(|_| ())
+        self.inner
+            .post(
+                "runs/restore",
+                json!({ "run_id": run_id }),
+                Subject::Run(run_id),
+            )
+            .map(|_| ())
     }
 
     fn log_batch(
@@ -580,7 +613,7 @@ impl Store for HttpStore {
         validate_batch(params, metrics, tags)?;
         validate_run_id(run_id).map_err(|_| StoreError::RunNotFound(run_id.to_string()))?;
         self.sync();
-        self.send_batch(run_id, params, metrics, tags)
+        self.inner.send_batch(run_id, params, metrics, tags)
     }
 
     fn finish_run(
@@ -641,27 +674,28 @@ impl Store for HttpStore {
 
     fn flush(&self) -> Result<(), StoreError> {
         self.sync();
-        self.queue.take_unreported()
+        self.inner.queue.take_unreported()
     }
 
     fn write_failure_count(&self) -> usize {
-        self.queue.failure_count()
+        self.inner.queue.failure_count()
     }
 
     fn write_failures(&self) -> WriteFailures {
-        self.queue.failures()
+        self.inner.queue.failures()
     }
 
     fn delete_tag(&self, run_id: &str, key: &str) -> Result<(), StoreError> {
         validate_key("tag", key)?;
         validate_run_id(run_id).map_err(|_| StoreError::RunNotFound(run_id.to_string()))?;
         self.sync();
-        self.post(
-            "runs/delete-tag",
-            json!({ "run_id": run_id, "key": key }),
-            Subject::Run(run_id),
-        )
-        .map(|_| ())
+        self.inner
+            .post(
+                "runs/delete-tag",
+                json!({ "run_id": run_id, "key": key }),
+                Subject::Run(run_id),
+            )
+            .map(|_| ())
     }
 
     fn compare_and_set_tag(
@@ -673,7 +707,7 @@ impl Store for HttpStore {
     ) -> Result<bool, StoreError> {
         validate_key("tag", key)?;
         self.sync();
-        let run = self.fetch_run(run_id)?;
+        let run = self.inner.fetch_run(run_id)?;
         if run.info.lifecycle_stage == LifecycleStage::Deleted {
             return Err(StoreError::Deleted {
                 what: "run",
@@ -685,7 +719,9 @@ impl Store for HttpStore {
             return Ok(false);
         }
         match new {
-            Some(value) => self.send_batch(run_id, &[], &[], &[RunTag::new(key, value)])?,
+            Some(value) => self
+                .inner
+                .send_batch(run_id, &[], &[], &[RunTag::new(key, value)])?,
             None if expected.is_some() => self.delete_tag(run_id, key)?,
             None => {}
         }
@@ -695,7 +731,7 @@ impl Store for HttpStore {
     fn get_metric_history(&self, run_id: &str, key: &str) -> Result<Vec<Metric>, StoreError> {
         validate_run_id(run_id).map_err(|_| StoreError::RunNotFound(run_id.to_string()))?;
         self.sync();
-        self.history(run_id, key)
+        self.inner.history(run_id, key)
     }
 
     fn search_runs(&self, query: &RunsQuery) -> Result<RunPage, StoreError> {
@@ -721,7 +757,10 @@ impl Store for HttpStore {
         if let Some(t) = &query.page_token {
             body["page_token"] = json!(t);
         }
-        let v = match self.post("runs/search", body.clone(), Subject::Search) {
+        let v = match self
+            .inner
+            .post("runs/search", body.clone(), Subject::Search)
+        {
             Ok(v) => v,
             // MLflow's server takes IS NOT NULL on params and tags only
             Err(e @ StoreError::Search(SearchError::Rejected(_))) => {
@@ -729,7 +768,7 @@ impl Store for HttpStore {
                     return Err(e);
                 };
                 body["filter"] = json!(filter::to_mlflow(&filter));
-                self.post("runs/search", body, Subject::Search)?
+                self.inner.post("runs/search", body, Subject::Search)?
             }
             Err(e) => return Err(e),
         };
@@ -753,7 +792,7 @@ impl Store for HttpStore {
 
     fn child_run_ids(&self, run_id: &str) -> Result<Vec<RunId>, StoreError> {
         validate_run_id(run_id).map_err(|_| StoreError::RunNotFound(run_id.to_string()))?;
-        let experiment = self.fetch_run(run_id)?.info.experiment_id;
+        let experiment = self.inner.fetch_run(run_id)?.info.experiment_id;
         let mut ids = Vec::new();
         let mut token = None;
         loop {
@@ -774,6 +813,6 @@ impl Store for HttpStore {
     }
 
     fn artifact_store(&self, info: &RunInfo) -> ArtifactStore {
-        artifacts::for_run(&self.client, &info.artifact_uri)
+        artifacts::for_run(&self.inner.client, &info.artifact_uri)
     }
 }

@@ -1,17 +1,15 @@
 //! The writes a remote store holds back to send together: a trial's params, metrics, tags and
-//! end, merged per run while they fit in one `log-batch`, sent before the store's next call
-//! that is not itself queued, at [`Store::flush`](crate::tracking::Store::flush), or once the
-//! oldest has waited a second. Failures are logged as the SQLite store's group commits log theirs.
+//! end, merged per run while they fit in one `log-batch`. A thread of the store sends them, in
+//! order, as soon as they are queued (what is queued while it sends goes in its next round), so
+//! the caller goes on meanwhile; every call of the store that is not itself queued first waits
+//! until they are sent. Failures are logged as the SQLite store's group commits log theirs.
 
-use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::sync::{Condvar, Mutex, MutexGuard};
 
 use crate::tracking::store::{MAX_METRICS_PER_BATCH, MAX_PARAMS_PER_BATCH, MAX_TAGS_PER_BATCH};
 use crate::tracking::{Metric, Param, RunStatus, RunTag, StoreError, WriteFailures};
 
-/// The longest a queued write waits for a call that sends it.
-const MAX_WAIT: Duration = Duration::from_secs(1);
-/// Queued writes (runs) that make the queue send at once.
+/// Queued writes (runs) past which a write waits for the queue to be sent (back-pressure).
 const MAX_PENDING: usize = 256;
 
 /// Writes for one run, sent as one `log-batch` and, with `finish`, one `runs/update`.
@@ -77,7 +75,10 @@ impl Pending {
 #[derive(Default)]
 struct Waiting {
     items: Vec<Pending>,
-    since: Option<Instant>,
+    /// The sender is sending a round taken from `items`.
+    sending: bool,
+    /// The store is closing: the sender sends what is left and ends.
+    closed: bool,
 }
 
 #[derive(Default)]
@@ -92,8 +93,10 @@ struct Log {
 #[derive(Default)]
 pub(crate) struct WriteQueue {
     waiting: Mutex<Waiting>,
-    /// Held while a drain sends, so a call that follows sees every earlier write.
-    sending: Mutex<()>,
+    /// Signalled when writes are queued or the queue closes (the sender waits on it).
+    queued: Condvar,
+    /// Signalled when a round is sent (callers waiting for the queue wait on it).
+    sent: Condvar,
     log: Mutex<Log>,
 }
 
@@ -102,10 +105,13 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl WriteQueue {
-    /// Queues a write; true when the queue should be sent now (full, or its oldest write waited
-    /// long enough).
-    pub(crate) fn push(&self, p: Pending) -> bool {
+    /// Queues a write for the sender; waits first if too many are waiting.
+    pub(crate) fn push(&self, p: Pending) {
         let mut w = lock(&self.waiting);
+        while w.items.len() >= MAX_PENDING && !w.closed {
+            w = self.sent.wait(w).unwrap_or_else(|e| e.into_inner());
+        }
+        // what the sender took is no longer in `items`: the last one can still grow
         let rest = match w.items.last_mut() {
             Some(last) => last.merge(p),
             None => Some(p),
@@ -113,23 +119,46 @@ impl WriteQueue {
         if let Some(p) = rest {
             w.items.push(p);
         }
-        let since = *w.since.get_or_insert_with(Instant::now);
-        w.items.len() >= MAX_PENDING || since.elapsed() >= MAX_WAIT
+        self.queued.notify_one();
     }
 
-    /// Sends every queued write with `send`, in order, logging the failures.
-    pub(crate) fn drain(&self, send: &dyn Fn(&Pending) -> Result<(), StoreError>) {
-        let _sending = lock(&self.sending);
-        let items = {
-            let mut w = lock(&self.waiting);
-            w.since = None;
-            std::mem::take(&mut w.items)
-        };
-        for p in &items {
-            if let Err(e) = send(p) {
-                self.record(&p.run_id, &e.to_string());
+    /// The sender's loop: sends each round of queued writes with `send`, in order, logging the
+    /// failures, until the queue is closed and empty.
+    pub(crate) fn serve(&self, send: &dyn Fn(&Pending) -> Result<(), StoreError>) {
+        loop {
+            let items = {
+                let mut w = lock(&self.waiting);
+                while w.items.is_empty() && !w.closed {
+                    w = self.queued.wait(w).unwrap_or_else(|e| e.into_inner());
+                }
+                if w.items.is_empty() {
+                    return;
+                }
+                w.sending = true;
+                std::mem::take(&mut w.items)
+            };
+            for p in &items {
+                if let Err(e) = send(p) {
+                    self.record(&p.run_id, &e.to_string());
+                }
             }
+            lock(&self.waiting).sending = false;
+            self.sent.notify_all();
         }
+    }
+
+    /// Waits until every write queued so far is sent.
+    pub(crate) fn wait_sent(&self) {
+        let mut w = lock(&self.waiting);
+        while w.sending || (!w.items.is_empty() && !w.closed) {
+            w = self.sent.wait(w).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Closes the queue: the sender sends what is left and ends.
+    pub(crate) fn close(&self) {
+        lock(&self.waiting).closed = true;
+        self.queued.notify_all();
     }
 
     fn record(&self, run_id: &str, message: &str) {
@@ -186,36 +215,54 @@ impl WriteQueue {
 mod tests {
     use super::*;
 
+    /// Queues `writes`, then sends them on a thread of their own; returns what was sent.
+    fn send_all(q: &WriteQueue, writes: Vec<Pending>, fail: bool) -> Vec<Pending> {
+        for w in writes {
+            q.push(w);
+        }
+        let sent = Mutex::new(Vec::new());
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                q.serve(&|p| {
+                    lock(&sent).push(p.clone());
+                    if fail {
+                        Err(StoreError::RunNotFound(p.run_id.clone()))
+                    } else {
+                        Ok(())
+                    }
+                })
+            });
+            q.wait_sent();
+            q.close();
+        });
+        sent.into_inner().unwrap()
+    }
+
     #[test]
     fn writes_for_one_run_merge_until_it_ends() {
         let q = WriteQueue::default();
-        q.push(Pending::batch(
-            "r",
-            vec![],
-            vec![Metric::new("m", 1.0, 0)],
-            vec![RunTag::new("t", "a")],
-        ));
-        q.push(Pending::batch(
-            "r",
-            vec![],
-            vec![Metric::new("m", 2.0, 1)],
-            vec![RunTag::new("t", "b")],
-        ));
         let mut end = Pending::batch("r", vec![], vec![], vec![]);
         end.finish = Some((RunStatus::Finished, Some(5)));
-        q.push(end);
-        q.push(Pending::batch(
-            "r",
-            vec![],
-            vec![Metric::new("m", 3.0, 2)],
-            vec![],
-        ));
-        let sent = Mutex::new(Vec::new());
-        q.drain(&|p| {
-            lock(&sent).push(p.clone());
-            Ok(())
-        });
-        let sent = sent.into_inner().unwrap();
+        let sent = send_all(
+            &q,
+            vec![
+                Pending::batch(
+                    "r",
+                    vec![],
+                    vec![Metric::new("m", 1.0, 0)],
+                    vec![RunTag::new("t", "a")],
+                ),
+                Pending::batch(
+                    "r",
+                    vec![],
+                    vec![Metric::new("m", 2.0, 1)],
+                    vec![RunTag::new("t", "b")],
+                ),
+                end,
+                Pending::batch("r", vec![], vec![Metric::new("m", 3.0, 2)], vec![]),
+            ],
+            false,
+        );
         assert_eq!(sent.len(), 2);
         assert_eq!(sent[0].metrics.len(), 2);
         assert_eq!(sent[0].tags, vec![RunTag::new("t", "b")]);
@@ -226,13 +273,17 @@ mod tests {
     #[test]
     fn failures_are_reported_once_and_kept() {
         let q = WriteQueue::default();
-        q.push(Pending::batch(
-            "r",
-            vec![],
-            vec![],
-            vec![RunTag::new("t", "a")],
-        ));
-        q.drain(&|_| Err(StoreError::RunNotFound("r".into())));
+        let sent = send_all(
+            &q,
+            vec![Pending::batch(
+                "r",
+                vec![],
+                vec![],
+                vec![RunTag::new("t", "a")],
+            )],
+            true,
+        );
+        assert_eq!(sent.len(), 1);
         assert!(matches!(
             q.take_unreported(),
             Err(StoreError::QueuedWritesFailed { count: 1, .. })
