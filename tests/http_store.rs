@@ -228,3 +228,51 @@ fn mlflow_tracking_uri_names_the_server_when_hpo_s_is_unset() {
     assert!(tracker.get_experiment_by_name("via-env").unwrap().is_some());
     assert!(!dir.path().join("hpo.db").exists());
 }
+
+/// Queued writes the server refuses (here: for a run another client deleted) are reported by the
+/// next flush, once, and stay in the store's failure log; the writes before them landed.
+#[test]
+fn refused_queued_writes_are_reported_by_flush() {
+    use hpo::tracking::http::HttpStore;
+    use hpo::tracking::{Metric, NewRun, RunTag, Store, StoreError};
+    let dir = tempfile::tempdir().unwrap();
+    let (tracker, _server, url) = serve(dir.path());
+    let store = HttpStore::open(&url).unwrap();
+    let kept = store.create_run(&NewRun::default()).unwrap().run_id;
+    let gone = store.create_run(&NewRun::default()).unwrap().run_id;
+    tracker.delete_run(&gone).unwrap();
+    store
+        .log_batch_queued(&kept, &[], &[Metric::new("m", 1.0, 0)], &[])
+        .unwrap();
+    store
+        .finish_run_queued(
+            &gone,
+            &[],
+            &[RunTag::new("t", "v")],
+            RunStatus::Finished,
+            None,
+        )
+        .unwrap();
+    store
+        .finish_run_queued(
+            &kept,
+            &[Metric::new("m", 2.0, 1)],
+            &[],
+            RunStatus::Finished,
+            Some(7),
+        )
+        .unwrap();
+    match store.flush() {
+        Err(StoreError::QueuedWritesFailed { count: 1, first }) => {
+            assert!(first.contains("deleted"), "{first}")
+        }
+        other => panic!("expected one failed write, got {other:?}"),
+    }
+    assert!(store.flush().is_ok());
+    assert_eq!(store.write_failure_count(), 1);
+    assert_eq!(store.write_failures().runs, vec![gone.clone()]);
+    let run = tracker.get_run(&kept).unwrap();
+    assert_eq!(run.info.status, RunStatus::Finished);
+    assert_eq!(run.info.end_time, Some(7));
+    assert_eq!(run.data.metric("m").unwrap().count, 2);
+}
