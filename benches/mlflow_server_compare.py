@@ -144,6 +144,10 @@ def study_ms_per_trial(args, uri, tag, n):
 def measure(args, name, url, pid):
     n = args.n if name == "hpo" else args.n_mlflow
     lat = {}
+    if args.study_only:
+        n = args.study_trials if name == "hpo" else args.study_trials_mlflow
+        lat["hpo run, ms per trial"] = study_ms_per_trial(args, url, f"{name}-{time.time_ns()}", n)
+        return lat, {}
     for line in run_client(args, url, "mlflow_log_metric.py", [str(n)]).splitlines():
         m = LATENCY.match(line)
         if m:
@@ -177,6 +181,7 @@ def main():
     ap.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32])
     ap.add_argument("--study-trials", type=int, default=200, help="hpo run trials into hpo server")
     ap.add_argument("--study-trials-mlflow", type=int, default=40, help="into mlflow server")
+    ap.add_argument("--study-only", action="store_true", help="time only hpo run into each server")
     args = ap.parse_args()
     for k in ("hpo", "mlflow_python", "client_python"):
         setattr(args, k, os.path.abspath(getattr(args, k)))
@@ -210,7 +215,7 @@ def main():
         m = statistics.median(x[0][k] for x in results["mlflow"])
         print(f"  {k:24} hpo {h:8.3f} ms   mlflow {m:8.3f} ms   mlflow/hpo {m / h:6.1f}x")
     print(f"  hpo run into a local SQLite file: {statistics.median(results['local']):.3f} ms per trial")
-    for c in args.clients:
+    for c in [] if args.study_only else args.clients:
         h = statistics.median(x[1][c][0] for x in results["hpo"])
         m = statistics.median(x[1][c][0] for x in results["mlflow"])
         he = sum(x[1][c][1] for x in results["hpo"])

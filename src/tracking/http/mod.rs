@@ -5,10 +5,11 @@
 //! deleted and restored with MLflow's calls (`experiments/*`, `runs/*`, `metrics/get-history`),
 //! and artifacts go through the server's `mlflow-artifacts` proxy ([`artifacts`]).
 //!
-//! Writes a study makes per trial are grouped ([`queue`]): a trial's run is created at once (the
+//! Writes a study makes per trial are grouped (`queue.rs`): a trial's run is created at once (the
 //! server gives it its id), its params, final metrics and tags go in one `log-batch` and its end
-//! in one `runs/update`, sent together before the next read or at the next trial's start, so a
-//! remote study costs about three short calls per trial, one of them on the trial's path.
+//! in one `runs/update`, sent by a thread of the store while the study goes on (every call that
+//! is not queued waits for them first), so a remote study costs three calls per trial, one of
+//! them on the trial's path.
 //!
 //! What MLflow's API cannot give, and how this store answers instead:
 //! - a run's metric summaries in searches hold only the latest point (`min`/`max` unknown,
