@@ -8,6 +8,7 @@ Usage (hpo server, then the same script against `mlflow server` for comparison):
 Prints p50/p90/p99 and the mean in milliseconds, measured around each client call (so it includes
 the client's own work: building the request, requests' connection pool, parsing the answer), and the
 same for a bare `requests` session posting `runs/log-metric` (the HTTP round trip and the server).
+`benches/mlflow_server_compare.py` runs it against `hpo server` and `mlflow server` alternately.
 """
 
 import os

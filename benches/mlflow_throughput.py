@@ -3,16 +3,18 @@
     hpo server --backend-store-uri sqlite:///bench.db --port 5124 &
     MLFLOW_TRACKING_URI=http://127.0.0.1:5124 target/mlflow-venv/bin/python benches/mlflow_throughput.py 1 8 32
 
-Each client process makes its own run, waits at a barrier, then calls log_metric CALLS times;
-prints the calls per second over all clients (from the barrier to the last client done) and the
-errors.
+Each client process makes its own run, waits at a barrier, then calls log_metric CALLS times
+(300, or `HPO_BENCH_CALLS`); prints the calls per second over all clients (from the barrier to the
+last client done) and the errors. `benches/mlflow_server_compare.py` runs it against `hpo server`
+and `mlflow server` alternately.
 """
 
 import multiprocessing as mp
+import os
 import sys
 import time
 
-CALLS = 300
+CALLS = int(os.environ.get("HPO_BENCH_CALLS", "300"))
 
 
 def client(barrier, results):

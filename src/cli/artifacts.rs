@@ -74,7 +74,7 @@ pub(crate) fn run(cmd: ArtifactsCommand, uri: &Option<String>) -> anyhow::Result
         }
         ArtifactsCommand::Get { run_id, path, out } => {
             let store = tracker.artifacts(&run_id)?;
-            if store.resolve(&path, false).is_ok_and(|p| p.is_dir()) {
+            if store.is_dir(&path) {
                 return get_dir(&store, &run_id, &path, out);
             }
             let bytes = store.read(&path)?;

@@ -36,9 +36,10 @@ pub use exit::{exit_code, BadInput};
 #[derive(Parser, Debug)]
 #[command(name = "hpo", version, about, long_about = None)]
 pub struct Cli {
-    /// Tracking store: sqlite:///relative.db, sqlite:////absolute.db, a path, or
-    /// postgresql://user@host:port/db (default ./hpo.db; MLFLOW_TRACKING_URI is used when neither
-    /// this nor HPO_TRACKING_URI is set).
+    /// Tracking store: sqlite:///relative.db, sqlite:////absolute.db, a path,
+    /// postgresql://user@host:port/db, or a tracking server (hpo server, mlflow server) at
+    /// http://host:port (default ./hpo.db; MLFLOW_TRACKING_URI is used when neither this nor
+    /// HPO_TRACKING_URI is set).
     #[arg(long, global = true, env = "HPO_TRACKING_URI")]
     pub tracking_uri: Option<String>,
     /// The command.
@@ -113,6 +114,29 @@ pub(crate) fn open_tracker(uri: &Option<String>) -> anyhow::Result<Tracker> {
         .into());
     }
     Ok(Tracker::open(&text)?)
+}
+
+/// The model registry commands (`register`, `models`, `predict`) are not available on a remote
+/// tracking server yet: a clear refusal (exit 2) instead of the store's "no registry".
+pub(crate) fn refuse_registry_over_http(uri: &Option<String>) -> anyhow::Result<()> {
+    let text = uri.clone().unwrap_or_else(|| {
+        crate::tracking::default_tracking_uri(
+            std::env::var(crate::tracking::TRACKING_URI_ENV)
+                .ok()
+                .as_deref(),
+        )
+    });
+    if let Ok(crate::tracking::TrackingLocation::Http(url)) =
+        crate::tracking::parse_tracking_uri(&text)
+    {
+        return Err(BadInput(format!(
+            "the model registry is not supported over http:// yet ({url}); run `hpo register`, \
+             `hpo models` and `hpo predict` where the server's store is, with the server's \
+             --backend-store-uri as --tracking-uri"
+        ))
+        .into());
+    }
+    Ok(())
 }
 
 /// Open the tracking store for a command that only reads: it must exist ("no store at PATH",

@@ -26,6 +26,7 @@ pub struct PredictArgs {
 }
 
 pub(crate) fn predict(a: PredictArgs, uri: &Option<String>) -> anyhow::Result<()> {
+    super::refuse_registry_over_http(uri)?;
     let registry = Registry::new(open_tracker(uri)?)?;
     let (mut dir, run_id) = if a.model.trim_start().starts_with(RUNS_SCHEME) {
         let (run, dir) = registry.resolve_run_uri(&a.model)?;

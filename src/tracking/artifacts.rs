@@ -94,10 +94,44 @@ pub struct ArtifactInfo {
     pub file_size: Option<u64>,
 }
 
-/// The artifacts of one run, rooted at its artifact directory.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where a run's artifacts are kept when not in a local directory: a tracking server's artifact
+/// proxy (see [`crate::tracking::http::artifacts`]). Paths are relative to the run's artifact
+/// root and already checked.
+pub trait RemoteArtifacts: Send + Sync + std::fmt::Debug {
+    /// Stores `bytes` as the file `artifact_file`, replacing it.
+    fn upload(&self, artifact_file: &str, bytes: &[u8]) -> Result<(), ArtifactError>;
+    /// The bytes of the file `artifact_file`.
+    fn download(&self, artifact_file: &str) -> Result<Vec<u8>, ArtifactError>;
+    /// The entries directly under `dir` (`""`: the root), paths relative to the root.
+    fn list(&self, dir: &str) -> Result<Vec<ArtifactInfo>, ArtifactError>;
+}
+
+/// The artifacts of one run, rooted at its artifact directory (or on a tracking server).
+#[derive(Debug, Clone)]
 pub struct ArtifactStore {
     root: PathBuf,
+    remote: Option<std::sync::Arc<dyn RemoteArtifacts>>,
+}
+
+impl PartialEq for ArtifactStore {
+    fn eq(&self, other: &Self) -> bool {
+        self.root == other.root
+            && match (&self.remote, &other.remote) {
+                (None, None) => true,
+                (Some(a), Some(b)) => std::sync::Arc::ptr_eq(a, b),
+                _ => false,
+            }
+    }
+}
+
+impl Eq for ArtifactStore {}
+
+/// The error of a local-only operation on artifacts kept by a server.
+fn remote_only(path: &str) -> ArtifactError {
+    ArtifactError::InvalidPath {
+        path: path.to_string(),
+        reason: "the run's artifacts are on the tracking server, not in a local directory",
+    }
 }
 
 /// Checks an artifact path and returns its components; `""` and `"."` mean the root.
@@ -135,7 +169,31 @@ fn check_relative(path: &str) -> Result<Vec<String>, ArtifactError> {
 impl ArtifactStore {
     /// An artifact store rooted at `root` (the run's artifact directory; created on first write).
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        ArtifactStore { root: root.into() }
+        ArtifactStore {
+            root: root.into(),
+            remote: None,
+        }
+    }
+
+    /// An artifact store kept by a tracking server; `location` (its URI) is shown as its root.
+    pub fn remote(location: &str, remote: std::sync::Arc<dyn RemoteArtifacts>) -> Self {
+        ArtifactStore {
+            root: PathBuf::from(location),
+            remote: Some(remote),
+        }
+    }
+
+    /// Whether the artifacts are on a tracking server rather than in a local directory.
+    pub fn is_remote(&self) -> bool {
+        self.remote.is_some()
+    }
+
+    /// Whether `artifact_path` names a directory (with something in it, for a server's).
+    pub fn is_dir(&self, artifact_path: &str) -> bool {
+        match &self.remote {
+            Some(_) => self.list(artifact_path).is_ok_and(|l| !l.is_empty()),
+            None => self.resolve(artifact_path, false).is_ok_and(|p| p.is_dir()),
+        }
     }
 
     /// The run's artifact directory.
@@ -151,6 +209,9 @@ impl ArtifactStore {
         create_root: bool,
     ) -> Result<PathBuf, ArtifactError> {
         let parts = check_relative(artifact_path)?;
+        if self.remote.is_some() {
+            return Err(remote_only(artifact_path));
+        }
         if create_root {
             fs::create_dir_all(&self.root).map_err(io_err(&self.root))?;
         }
@@ -227,8 +288,7 @@ impl ArtifactStore {
                 kind: special_kind(meta.file_type()),
             });
         }
-        let dest = self.dest_file(&target)?;
-        fs::copy(local_file, &dest).map_err(io_err(local_file))?;
+        self.put_file(local_file, &target)?;
         Ok(target)
     }
 
@@ -287,13 +347,14 @@ impl ArtifactStore {
             };
             if meta.is_dir() {
                 if !link.file_type().is_symlink() {
-                    let dest = self.resolve(&target, true)?;
-                    fs::create_dir_all(&dest).map_err(io_err(&dest))?;
+                    if self.remote.is_none() {
+                        let dest = self.resolve(&target, true)?;
+                        fs::create_dir_all(&dest).map_err(io_err(&dest))?;
+                    }
                     self.copy_dir(&path, &target, logged)?;
                 }
             } else if meta.is_file() {
-                let dest = self.dest_file(&target)?;
-                fs::copy(&path, &dest).map_err(io_err(&path))?;
+                self.put_file(&path, &target)?;
                 logged.files.push(target);
             } else {
                 logged
@@ -304,8 +365,33 @@ impl ArtifactStore {
         Ok(())
     }
 
+    /// Copies the regular file `local` to the artifact path `target`.
+    fn put_file(&self, local: &Path, target: &str) -> Result<(), ArtifactError> {
+        match &self.remote {
+            Some(remote) => {
+                check_relative(target)?;
+                let bytes = fs::read(local).map_err(io_err(local))?;
+                remote.upload(target, &bytes)
+            }
+            None => {
+                let dest = self.dest_file(target)?;
+                fs::copy(local, &dest).map_err(io_err(local))?;
+                Ok(())
+            }
+        }
+    }
+
     /// Writes bytes to `artifact_file`, replacing it if present.
     pub fn log_bytes(&self, bytes: &[u8], artifact_file: &str) -> Result<(), ArtifactError> {
+        if let Some(remote) = &self.remote {
+            if check_relative(artifact_file)?.is_empty() {
+                return Err(ArtifactError::InvalidPath {
+                    path: artifact_file.to_string(),
+                    reason: "a file name is required",
+                });
+            }
+            return remote.upload(artifact_file, bytes);
+        }
         let dest = self.dest_file(artifact_file)?;
         fs::write(&dest, bytes).map_err(io_err(&dest))
     }
@@ -329,6 +415,11 @@ impl ArtifactStore {
     /// run directory lists as empty.
     pub fn list(&self, artifact_path: &str) -> Result<Vec<ArtifactInfo>, ArtifactError> {
         let parts = check_relative(artifact_path)?;
+        if let Some(remote) = &self.remote {
+            let mut out = remote.list(&parts.join("/"))?;
+            out.sort_by(|a, b| a.path.cmp(&b.path));
+            return Ok(out);
+        }
         if parts.is_empty() && !self.root.exists() {
             return Ok(Vec::new());
         }
@@ -371,6 +462,10 @@ impl ArtifactStore {
 
     /// Reads an artifact file's bytes.
     pub fn read(&self, artifact_file: &str) -> Result<Vec<u8>, ArtifactError> {
+        if let Some(remote) = &self.remote {
+            let parts = check_relative(artifact_file)?;
+            return remote.download(&parts.join("/"));
+        }
         let path = self.resolve(artifact_file, false)?;
         match fs::read(&path) {
             Ok(b) => Ok(b),

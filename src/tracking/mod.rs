@@ -25,6 +25,7 @@ mod checkpoint;
 pub mod curves;
 mod failure_log;
 pub mod gc;
+pub mod http;
 mod known_runs;
 pub mod lease;
 mod lease_keeper;
@@ -49,7 +50,7 @@ mod write_queue;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use artifacts::{ArtifactError, ArtifactInfo, ArtifactStore, LoggedDir};
+pub use artifacts::{ArtifactError, ArtifactInfo, ArtifactStore, LoggedDir, RemoteArtifacts};
 pub use lease::{Lease, LeaseError, LeaseHolder};
 pub use lease_keeper::LeaseKeeper;
 pub use recorder::{Recorder, RecorderHandle};
@@ -131,6 +132,9 @@ pub enum TrackingLocation {
     SqliteMemory,
     /// A PostgreSQL database (`postgresql://user@host:port/db` or `postgres://...`), the URL as given.
     Postgres(String),
+    /// A tracking server speaking MLflow's REST API (`http://host:port`: `hpo server` or
+    /// `mlflow server`), the URL as given.
+    Http(String),
 }
 
 /// Parses a tracking URI: `sqlite:///relative/path.db`, `sqlite:////absolute/path.db`,
@@ -253,13 +257,25 @@ fn parse_plain(uri: &str) -> Result<TrackingLocation, TrackingError> {
         if scheme.eq_ignore_ascii_case("postgresql") || scheme.eq_ignore_ascii_case("postgres") {
             return Ok(TrackingLocation::Postgres(trimmed.to_string()));
         }
+        if scheme.eq_ignore_ascii_case("http") {
+            let rest = &trimmed[scheme.len() + 3..];
+            if rest.is_empty() || rest.starts_with('/') {
+                return Err(invalid("expected http://host:port"));
+            }
+            return Ok(TrackingLocation::Http(trimmed.to_string()));
+        }
+        if scheme.eq_ignore_ascii_case("https") {
+            return Err(invalid(
+                "https is not supported (this hpo has no TLS); use http:// on a trusted network, or a TLS-terminating proxy on this machine",
+            ));
+        }
         if !scheme.is_empty()
             && scheme
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
         {
             return Err(invalid(&format!(
-                "the '{scheme}' backend is not supported; use sqlite:/// or a file path"
+                "the '{scheme}' backend is not supported; use sqlite:///, a file path, postgresql:// or http://"
             )));
         }
     }
@@ -394,6 +410,18 @@ impl Tracker {
                         reason: e.to_string(),
                     },
                     other => TrackingError::Store(other.into()),
+                })?;
+                return Ok(Self::with_store(Arc::new(store), root));
+            }
+            TrackingLocation::Http(url) => {
+                let root = absolute(artifact_root.unwrap_or(Path::new(ARTIFACT_DIR_NAME)))?;
+                // a server that does not answer is a URI naming no store (exit 2 in the CLI)
+                let store = self::http::HttpStore::open(url).map_err(|e| match e {
+                    StoreError::Storage(reason) => TrackingError::Unreachable {
+                        uri: uri.to_string(),
+                        reason,
+                    },
+                    other => TrackingError::Store(other),
                 })?;
                 return Ok(Self::with_store(Arc::new(store), root));
             }
@@ -778,7 +806,7 @@ impl Tracker {
     /// The artifact store of a run.
     pub fn artifacts(&self, run_id: &str) -> Result<ArtifactStore, TrackingError> {
         let run = self.store.get_run(run_id)?;
-        Ok(ArtifactStore::new(run.info.artifact_uri))
+        Ok(self.store.artifact_store(&run.info))
     }
 }
 
@@ -814,7 +842,18 @@ mod tests {
             parse_tracking_uri("runs/hpo.db").unwrap(),
             TrackingLocation::SqliteFile("runs/hpo.db".into())
         );
-        for bad in ["", "sqlite://host/x.db", "sqlite:///", "http://x"] {
+        assert_eq!(
+            parse_tracking_uri("http://127.0.0.1:5000").unwrap(),
+            TrackingLocation::Http("http://127.0.0.1:5000".into())
+        );
+        for bad in [
+            "",
+            "sqlite://host/x.db",
+            "sqlite:///",
+            "https://x",
+            "http://",
+            "s3://b/x",
+        ] {
             assert!(
                 matches!(
                     parse_tracking_uri(bad),

@@ -715,6 +715,11 @@ pub trait Store: Send + Sync {
     fn get_metric_history(&self, run_id: &str, key: &str) -> Result<Vec<Metric>, StoreError>;
     /// Searches runs with the filter language, ordering and paging.
     fn search_runs(&self, query: &RunsQuery) -> Result<RunPage, StoreError>;
+    /// The artifact store of a run: its local directory by default; a remote backend keeps
+    /// artifacts on its server.
+    fn artifact_store(&self, info: &RunInfo) -> super::ArtifactStore {
+        super::ArtifactStore::new(info.artifact_uri.clone())
+    }
     /// The model registry kept by this backend, if it has one (see [`crate::registry`]); `None` by default.
     fn registry(&self) -> Option<&dyn crate::registry::RegistryStore> {
         None

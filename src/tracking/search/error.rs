@@ -38,6 +38,9 @@ pub enum SearchError {
         /// The value given.
         got: usize,
     },
+    /// A remote tracking server refused the filter, ordering or page token (its message).
+    #[error("the tracking server refused the search: {0}")]
+    Rejected(String),
 }
 
 /// A syntax error in `clause` at `column`.

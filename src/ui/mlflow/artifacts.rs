@@ -28,11 +28,22 @@ fn locate(m: &Mlflow, parts: &[&str]) -> Result<(ArtifactStore, String), MlflowE
             "run '{run_id}' is not in experiment '{experiment}'"
         )));
     }
-    Ok((ArtifactStore::new(run.info.artifact_uri), rest.join("/")))
+    Ok((
+        m.tracker().store().artifact_store(&run.info),
+        rest.join("/"),
+    ))
 }
 
 /// The entries directly under `path`; a file or a missing path lists as empty (as MLflow's).
 fn list_entries(store: &ArtifactStore, path: &str) -> Result<Vec<ArtifactInfo>, MlflowError> {
+    if store.is_remote() {
+        // a store on another server (hpo run recording into it): it lists as MLflow's does
+        return match store.list(path) {
+            Ok(list) => Ok(list),
+            Err(ArtifactError::NotFound(_)) => Ok(Vec::new()),
+            Err(e) => Err(e.into()),
+        };
+    }
     match store.resolve(path, false) {
         Ok(local) if local.is_dir() => Ok(store.list(path)?),
         Ok(_) | Err(ArtifactError::NotFound(_)) => Ok(Vec::new()),
@@ -106,7 +117,7 @@ pub fn delete(m: &Mlflow, parts: &[&str]) -> Result<Response, MlflowError> {
 /// `GET artifacts/list?run_id=&path=` → `{root_uri, files}`, paths relative to the run's root.
 pub fn list(m: &Mlflow, args: &Args) -> Result<Value, MlflowError> {
     let run = m.tracker().get_run(args.run_id()?)?;
-    let store = ArtifactStore::new(run.info.artifact_uri.clone());
+    let store = m.tracker().store().artifact_store(&run.info);
     let path = args.opt_str("path")?.unwrap_or("");
     let files: Vec<Value> = list_entries(&store, path)?
         .iter()
