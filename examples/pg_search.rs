@@ -10,7 +10,7 @@
 
 use std::time::Instant;
 
-use hpo::tracking::{Metric, Param, RunTag, RunsQuery, Tracker};
+use hpo::tracking::{Metric, Param, RunTag, RunsQuery, Tracker, ViewType};
 
 /// The searches of `benches/tracking.rs` (name, filter, order_by).
 const SEARCHES: &[(&str, &str, &[&str])] = &[
@@ -85,14 +85,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let iters: usize = args.get(2).map_or(Ok(20), |a| a.parse())?;
     let tracker = Tracker::open(url)?.with_async_logging(false);
     let exp = tracker.get_or_create_experiment("search")?;
-    let have = tracker
-        .search_runs(&RunsQuery::new(&[exp], "").max_results(1))?
-        .runs
-        .len();
-    if have == 0 {
+    // a fill cut short (the server restarted) goes on where it stopped
+    let have = tracker.count_runs(exp, ViewType::ActiveOnly)?;
+    if have < runs {
         let t = Instant::now();
-        fill(&tracker, exp, 0, runs, 4);
-        println!("filled {runs} runs in {:.1} s", t.elapsed().as_secs_f64());
+        fill(&tracker, exp, have, runs, 4);
+        println!(
+            "filled runs {have}..{runs} in {:.1} s",
+            t.elapsed().as_secs_f64()
+        );
     }
     for (name, filter, order) in SEARCHES {
         let query = RunsQuery::new(&[exp], filter)
