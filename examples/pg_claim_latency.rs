@@ -82,9 +82,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|w| {
             let (pool, study, start) = (pool.clone(), study.clone(), start.clone());
             let own = (!shared).then(|| boards[w].clone());
-            std::thread::Builder::new()
-                .stack_size(256 * 1024)
-                .spawn(move || -> Result<Vec<f64>, String> {
+            std::thread::Builder::new().stack_size(256 * 1024).spawn(
+                move || -> Result<Vec<f64>, String> {
                     let worker = format!("sim:{w}");
                     let mut times = Vec::with_capacity(each);
                     start.wait();
@@ -100,7 +99,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                             .ok_or("budget used up too early")?;
                     }
                     Ok(times)
-                })
+                },
+            )
         })
         .collect::<Result<_, _>>()?;
     start.wait();

@@ -280,16 +280,24 @@ fn a_claim_past_the_budget_leaves_queued_retries_for_later() {
         let (row, _) = b.join(0, "k", &new_study(&run_id(1), 2, 1)).unwrap();
         let id = row.study_run_id;
         let first = b.claim(&id, "gone", Duration::from_millis(1)).unwrap();
-        assert_eq!(first.map(|c| (c.number, c.retry)), Some((0, None)), "{name}");
+        assert_eq!(
+            first.map(|c| (c.number, c.retry)),
+            Some((0, None)),
+            "{name}"
+        );
         b.start(&id, 0, None, r#"{"x":0.5}"#).unwrap();
-        b.claim(&id, "w", Duration::from_secs(60))
-            .unwrap()
-            .unwrap();
+        b.claim(&id, "w", Duration::from_secs(60)).unwrap().unwrap();
         std::thread::sleep(Duration::from_millis(50));
         assert_eq!(b.reap(&id, &|_| false).unwrap().len(), 1, "{name}");
         // the budget is used up: no number, and the queued retry stays queued
-        assert!(b.claim(&id, "w", Duration::from_secs(60)).unwrap().is_none());
-        assert!(b.claim(&id, "w", Duration::from_secs(60)).unwrap().is_none());
+        assert!(b
+            .claim(&id, "w", Duration::from_secs(60))
+            .unwrap()
+            .is_none());
+        assert!(b
+            .claim(&id, "w", Duration::from_secs(60))
+            .unwrap()
+            .is_none());
         // with one more trial allowed, the next claim runs it
         assert!(b.reactivate(&id, 3).unwrap(), "{name}");
         let c = b.claim(&id, "w", Duration::from_secs(60)).unwrap().unwrap();
@@ -302,6 +310,9 @@ fn a_claim_past_the_budget_leaves_queued_retries_for_later() {
         assert_eq!(row.state, "RUNNING", "{name}");
         assert_eq!((row.retry_of, row.attempt), (Some(0), 1), "{name}");
         assert_eq!(row.params.as_deref(), Some(r#"{"x":0.5}"#), "{name}");
-        assert!(b.claim(&id, "w", Duration::from_secs(60)).unwrap().is_none());
+        assert!(b
+            .claim(&id, "w", Duration::from_secs(60))
+            .unwrap()
+            .is_none());
     }
 }
