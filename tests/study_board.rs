@@ -272,3 +272,47 @@ fn one_closer_ends_a_study_and_only_when_nothing_runs_elsewhere() {
         assert!(b.claim(&id, "c", ttl).unwrap().is_none(), "{name}");
     }
 }
+
+#[test]
+fn a_claim_past_the_budget_leaves_queued_retries_for_later() {
+    for (name, board, _keep) in boards("retry_kept") {
+        let b = board();
+        let (row, _) = b.join(0, "k", &new_study(&run_id(1), 2, 1)).unwrap();
+        let id = row.study_run_id;
+        let first = b.claim(&id, "gone", Duration::from_millis(1)).unwrap();
+        assert_eq!(
+            first.map(|c| (c.number, c.retry)),
+            Some((0, None)),
+            "{name}"
+        );
+        b.start(&id, 0, None, r#"{"x":0.5}"#).unwrap();
+        b.claim(&id, "w", Duration::from_secs(60)).unwrap().unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(b.reap(&id, &|_| false).unwrap().len(), 1, "{name}");
+        // the budget is used up: no number, and the queued retry stays queued
+        assert!(b
+            .claim(&id, "w", Duration::from_secs(60))
+            .unwrap()
+            .is_none());
+        assert!(b
+            .claim(&id, "w", Duration::from_secs(60))
+            .unwrap()
+            .is_none());
+        // with one more trial allowed, the next claim runs it
+        assert!(b.reactivate(&id, 3).unwrap(), "{name}");
+        let c = b.claim(&id, "w", Duration::from_secs(60)).unwrap().unwrap();
+        assert_eq!(c.number, 2, "{name}");
+        let r = c.retry.unwrap_or_else(|| panic!("{name}: the retry kept"));
+        assert_eq!((r.of, r.attempt, r.params.as_str()), (0, 1, r#"{"x":0.5}"#));
+        // its row is RUNNING with the retry's params
+        let (rows, _) = b.changes(&id, 0).unwrap();
+        let row = rows.iter().rev().find(|t| t.number == 2).unwrap();
+        assert_eq!(row.state, "RUNNING", "{name}");
+        assert_eq!((row.retry_of, row.attempt), (Some(0), 1), "{name}");
+        assert_eq!(row.params.as_deref(), Some(r#"{"x":0.5}"#), "{name}");
+        assert!(b
+            .claim(&id, "w", Duration::from_secs(60))
+            .unwrap()
+            .is_none());
+    }
+}

@@ -10,6 +10,7 @@
 
 use std::time::Duration;
 
+use postgres::types::Type;
 use postgres::{Client, Row, Transaction};
 
 use super::pool::Pool;
@@ -277,64 +278,60 @@ impl StudyBoard for PgBoard {
         worker: &str,
         ttl: Duration,
     ) -> Result<Option<ClaimedTrial>, StoreError> {
-        self.write(|tx| {
-            let Some(number) = tx
-                .query_opt(
-                    "INSERT INTO study_claims AS c (study_run_uuid, next_number)
-                     SELECT $1, 1 FROM studies s WHERE s.study_run_uuid = $1 AND s.max_evals > 0
-                     ON CONFLICT (study_run_uuid) DO UPDATE SET next_number = c.next_number + 1
-                         WHERE c.next_number < (SELECT max_evals FROM studies
-                                                WHERE study_run_uuid = $1)
-                     RETURNING next_number - 1",
-                    &[&study_run_id],
-                )?
-                .map(|r| r.get::<_, i64>(0))
-            else {
-                return Ok(None);
-            };
-            let retry = tx
-                .query_opt(
-                    "DELETE FROM study_retries WHERE (study_run_uuid, retry_of) =
-                         (SELECT study_run_uuid, retry_of FROM study_retries
-                          WHERE study_run_uuid = $1 ORDER BY retry_of LIMIT 1
-                          FOR UPDATE SKIP LOCKED)
-                     RETURNING retry_of, params, attempt",
-                    &[&study_run_id],
-                )?
-                .map(|r| Retry {
-                    of: r.get(0),
-                    params: r.get(1),
-                    attempt: r.get(2),
-                });
-            tx.execute(
+        // one statement, one round trip: the counter row's lock is held only while the server
+        // runs it, never across a round trip to a worker (whose process may be descheduled)
+        let row = self.with(|c| {
+            c.query_typed_opt(
                 &format!(
-                    "INSERT INTO study_trials (study_run_uuid, number, state, worker, started_ms,
-                         retry_of, attempt, params, txid)
-                     VALUES ($1, $2, 'RUNNING', $3, $4, $5, $6, $7, {TXID})
-                     ON CONFLICT (study_run_uuid, number) DO UPDATE SET state = 'RUNNING',
-                         worker = EXCLUDED.worker, started_ms = EXCLUDED.started_ms,
-                         retry_of = EXCLUDED.retry_of, attempt = EXCLUDED.attempt,
-                         params = EXCLUDED.params, txid = EXCLUDED.txid"
+                    "WITH n AS (
+                         INSERT INTO study_claims AS c (study_run_uuid, next_number)
+                         SELECT $1, 1 FROM studies s WHERE s.study_run_uuid = $1 AND s.max_evals > 0
+                         ON CONFLICT (study_run_uuid) DO UPDATE SET next_number = c.next_number + 1
+                             WHERE c.next_number < (SELECT max_evals FROM studies
+                                                    WHERE study_run_uuid = $1)
+                         RETURNING next_number - 1 AS number
+                     ), r AS (
+                         DELETE FROM study_retries WHERE (study_run_uuid, retry_of) =
+                             (SELECT study_run_uuid, retry_of FROM study_retries
+                              WHERE study_run_uuid = $1 AND EXISTS (SELECT 1 FROM n)
+                              ORDER BY retry_of LIMIT 1 FOR UPDATE SKIP LOCKED)
+                         RETURNING retry_of, params, attempt
+                     ), t AS (
+                         INSERT INTO study_trials (study_run_uuid, number, state, worker,
+                             started_ms, retry_of, attempt, params, txid)
+                         SELECT $1, n.number, 'RUNNING', $2, $3, r.retry_of,
+                             COALESCE(r.attempt, 0), r.params, {TXID}
+                         FROM n LEFT JOIN r ON true
+                         ON CONFLICT (study_run_uuid, number) DO UPDATE SET state = 'RUNNING',
+                             worker = EXCLUDED.worker, started_ms = EXCLUDED.started_ms,
+                             retry_of = EXCLUDED.retry_of, attempt = EXCLUDED.attempt,
+                             params = EXCLUDED.params, txid = EXCLUDED.txid
+                         RETURNING number
+                     ), l AS (
+                         INSERT INTO trial_leases (study_run_uuid, number, worker, expires_at)
+                         SELECT $1, n.number, $2, now() + $4 * interval '1 millisecond' FROM n
+                         ON CONFLICT (study_run_uuid, number) DO UPDATE
+                             SET worker = EXCLUDED.worker, expires_at = EXCLUDED.expires_at
+                         RETURNING number
+                     )
+                     SELECT n.number, r.retry_of, r.params, r.attempt FROM n LEFT JOIN r ON true"
                 ),
                 &[
-                    &study_run_id,
-                    &number,
-                    &worker,
-                    &now_ms(),
-                    &retry.as_ref().map(|r| r.of),
-                    &retry.as_ref().map_or(0i64, |r| r.attempt),
-                    &retry.as_ref().map(|r| r.params.clone()),
+                    (&study_run_id, Type::TEXT),
+                    (&worker, Type::TEXT),
+                    (&now_ms(), Type::INT8),
+                    (&millis(ttl), Type::FLOAT8),
                 ],
-            )?;
-            tx.execute(
-                "INSERT INTO trial_leases (study_run_uuid, number, worker, expires_at)
-                 VALUES ($1, $2, $3, now() + $4 * interval '1 millisecond')
-                 ON CONFLICT (study_run_uuid, number) DO UPDATE
-                     SET worker = EXCLUDED.worker, expires_at = EXCLUDED.expires_at",
-                &[&study_run_id, &number, &worker, &millis(ttl)],
-            )?;
-            Ok(Some(ClaimedTrial { number, retry }))
-        })
+            )
+        })?;
+        Ok(row.map(|r| ClaimedTrial {
+            number: r.get(0),
+            retry: r.get::<_, Option<i64>>(1).map(|of| Retry {
+                of,
+                params: r.get(2),
+                attempt: r.get(3),
+            }),
+        }))
     }
 
     fn start(
@@ -345,46 +342,55 @@ impl StudyBoard for PgBoard {
         params: &str,
     ) -> Result<(), StoreError> {
         self.with(|c| {
-            c.execute(
+            c.query_typed(
                 &format!(
                     "UPDATE study_trials SET run_uuid = $3, params = $4, txid = {TXID}
                      WHERE study_run_uuid = $1 AND number = $2"
                 ),
-                &[&study_run_id, &number, &run_id, &params],
+                &[
+                    (&study_run_id, Type::TEXT),
+                    (&number, Type::INT8),
+                    (&run_id, Type::TEXT),
+                    (&params, Type::TEXT),
+                ],
             )?;
             Ok(())
         })
     }
 
     fn finish(&self, study_run_id: &str, number: i64, end: &TrialEnd) -> Result<bool, StoreError> {
-        self.write(|tx| {
-            let n = tx.execute(
+        // one statement: the trial's end and the end of its lease commit together
+        self.with(|c| {
+            let row = c.query_typed_one(
                 &format!(
-                    "UPDATE study_trials SET state = $3, loss = $4, last_step = $5, message = $6,
-                         ended_ms = $7, txid = {TXID}
-                     WHERE study_run_uuid = $1 AND number = $2 AND state = 'RUNNING'"
+                    "WITH u AS (
+                         UPDATE study_trials SET state = $3, loss = $4, last_step = $5,
+                             message = $6, ended_ms = $7, txid = {TXID}
+                         WHERE study_run_uuid = $1 AND number = $2 AND state = 'RUNNING'
+                         RETURNING number
+                     ), d AS (
+                         DELETE FROM trial_leases WHERE study_run_uuid = $1 AND number = $2
+                         RETURNING number
+                     )
+                     SELECT COUNT(*) FROM u"
                 ),
                 &[
-                    &study_run_id,
-                    &number,
-                    &end.state,
-                    &end.loss.filter(|l| l.is_finite()),
-                    &end.last_step,
-                    &end.message,
-                    &end.ended_ms,
+                    (&study_run_id, Type::TEXT),
+                    (&number, Type::INT8),
+                    (&end.state, Type::TEXT),
+                    (&end.loss.filter(|l| l.is_finite()), Type::FLOAT8),
+                    (&end.last_step, Type::INT8),
+                    (&end.message, Type::TEXT),
+                    (&end.ended_ms, Type::INT8),
                 ],
             )?;
-            tx.execute(
-                "DELETE FROM trial_leases WHERE study_run_uuid = $1 AND number = $2",
-                &[&study_run_id, &number],
-            )?;
-            Ok(n == 1)
+            Ok(row.get::<_, i64>(0) == 1)
         })
     }
 
     fn changes(&self, study_run_id: &str, since: i64) -> Result<(Vec<TrialRow>, i64), StoreError> {
         self.with(|c| {
-            let rows = c.query(
+            let rows = c.query_typed(
                 &format!(
                     "WITH s AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin)
                      SELECT s.xmin, {} FROM s LEFT JOIN study_trials t
@@ -396,7 +402,7 @@ impl StudyBoard for PgBoard {
                         .collect::<Vec<_>>()
                         .join(", ")
                 ),
-                &[&study_run_id, &since],
+                &[(&study_run_id, Type::TEXT), (&since, Type::INT8)],
             )?;
             let next = rows.first().map_or(since, |r| r.get::<_, i64>(0));
             let trials = rows
