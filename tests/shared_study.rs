@@ -188,7 +188,7 @@ fn killed_workers_trials_fail_as_worker_lost_and_are_retried_and_the_study_compl
     let file = write_study(
         dir.path(),
         "kills",
-        100,
+        150,
         r#"["sh", "-c", "sleep 0.4; echo \"$1\"", "sh", "{x}"]"#,
         "retries = 1",
     );
@@ -237,8 +237,8 @@ fn killed_workers_trials_fail_as_worker_lost_and_are_retried_and_the_study_compl
     let numbers: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
     assert_eq!(
         numbers,
-        (0..100).collect::<Vec<_>>(),
-        "numbers 0-99 once each"
+        (0..150).collect::<Vec<_>>(),
+        "numbers 0-149 once each"
     );
     // a worker killed between claiming a number and creating its run leaves no run
     for r in &rows {
