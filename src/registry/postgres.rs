@@ -11,12 +11,11 @@
 //! whole transaction is tried again, as tracking writes are. Searches use the compiler shared with SQLite
 //! ([`search`](super::search)) in the PostgreSQL dialect.
 
-use std::time::Instant;
-
 use postgres::{GenericClient, Transaction};
 
 use crate::tracking::postgres::store::OUT_OF_REACH_PATIENCE;
 use crate::tracking::postgres::PgStore;
+use crate::tracking::retry::{retrying, Transient};
 use crate::tracking::search::{postgres::to_sql_params, Dialect};
 use crate::tracking::store::{now_ms, StoreError};
 use crate::tracking::Param;
@@ -114,25 +113,18 @@ impl From<crate::tracking::postgres::PgError> for RegistryError {
 /// Runs `f` in one transaction and commits it; while the server is out of reach the whole transaction
 /// is tried again with backoff, for up to [`OUT_OF_REACH_PATIENCE`].
 fn in_tx<T>(store: &PgStore, mut f: impl FnMut(&mut Transaction<'_>) -> Res<T>) -> Res<T> {
-    let start = Instant::now();
-    let mut pause = std::time::Duration::from_millis(50);
-    loop {
-        let attempt = (|| {
-            let mut conn = store.database().conn()?;
-            let mut tx = conn.transaction()?;
-            let out = f(&mut tx)?;
-            tx.commit()?;
-            Ok(out)
-        })();
-        match attempt {
-            Err(RegistryError::Store(StoreError::Busy(_)))
-                if start.elapsed() < OUT_OF_REACH_PATIENCE =>
-            {
-                std::thread::sleep(pause);
-                pause = (pause * 2).min(std::time::Duration::from_secs(5));
-            }
-            other => return other,
-        }
+    retrying(OUT_OF_REACH_PATIENCE, || {
+        let mut conn = store.database().conn()?;
+        let mut tx = conn.transaction()?;
+        let out = f(&mut tx)?;
+        tx.commit()?;
+        Ok(out)
+    })
+}
+
+impl Transient for RegistryError {
+    fn is_transient(&self) -> bool {
+        matches!(self, RegistryError::Store(e) if e.is_transient())
     }
 }
 

@@ -36,6 +36,7 @@ pub mod postgres;
 pub mod recorder;
 mod recording_failure;
 pub mod resume;
+pub mod retry;
 mod run_reader;
 mod run_search;
 mod schema;

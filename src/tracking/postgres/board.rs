@@ -14,7 +14,6 @@ use postgres::types::Type;
 use postgres::{Client, Row, Transaction};
 
 use super::pool::Pool;
-use super::PgError;
 use crate::tracking::shared::{
     ClaimedTrial, NewSharedStudy, Retry, SharedStudyRow, StudyBoard, TrialEnd, TrialRow,
     WORKER_LOST,
@@ -42,20 +41,11 @@ impl std::fmt::Debug for PgBoard {
     }
 }
 
-/// A driver error as a store error: the server out of reach is [`StoreError::Busy`] (retried).
-fn pg(e: postgres::Error) -> StoreError {
-    StoreError::from(e)
-}
-
-fn pool_err(e: PgError) -> StoreError {
-    StoreError::from(e)
-}
-
 impl PgBoard {
     /// The board of the database at `url` (already migrated by the store).
     pub fn open(url: &str) -> Result<PgBoard, StoreError> {
         Ok(PgBoard {
-            pool: Pool::open(url, 2).map_err(pool_err)?,
+            pool: Pool::open(url, 2)?,
         })
     }
 
@@ -63,8 +53,8 @@ impl PgBoard {
         &self,
         f: impl FnOnce(&mut Client) -> Result<T, postgres::Error>,
     ) -> Result<T, StoreError> {
-        let mut conn = self.pool.get().map_err(pool_err)?;
-        f(&mut conn).map_err(pg)
+        let mut conn = self.pool.get()?;
+        Ok(f(&mut conn)?)
     }
 
     fn write<T>(

@@ -14,9 +14,9 @@ use super::rows::{
 };
 use super::writes::{insert_metrics, insert_param, read_history, upsert_tag};
 use super::{PgDatabase, PgError};
+use crate::tracking::retry::retrying;
 use crate::tracking::run_search;
 use crate::tracking::search;
-use crate::tracking::shared::coordinator::retrying;
 use crate::tracking::sqlite::{end_time_for, NewRunRow};
 use crate::tracking::store::*;
 

@@ -11,6 +11,7 @@ use crate::space::{Params, Space, Value};
 use crate::study::prune::{CurveState, Curves, TrialCurve};
 use crate::study::{Claim, Coordinator, StopReason};
 use crate::tracking::recorder::{RecorderHandle, TAG_FAILURE_REASON, TAG_TRIAL_NUMBER};
+use crate::tracking::retry::retrying;
 use crate::tracking::store::now_ms;
 use crate::tracking::store::TAG_PARENT_RUN_ID;
 use crate::tracking::{RunStatus, RunsQuery, StoreError, Tracker};
@@ -72,27 +73,6 @@ impl std::fmt::Debug for SharedStudy {
             .field("study_run_id", &self.study_run_id)
             .field("worker", &self.worker)
             .finish()
-    }
-}
-
-/// Runs `f` again while the store is out of reach ([`StoreError::Busy`]), backing off from 50 ms
-/// to 5 s, for at most `patience`.
-pub fn retrying<T>(
-    patience: Duration,
-    mut f: impl FnMut() -> Result<T, StoreError>,
-) -> Result<T, StoreError> {
-    let start = Instant::now();
-    let mut pause = Duration::from_millis(50);
-    loop {
-        match f() {
-            Err(StoreError::Busy(why)) if start.elapsed() < patience => {
-                let left = patience.saturating_sub(start.elapsed());
-                let _ = why;
-                std::thread::sleep(pause.min(left));
-                pause = (pause * 2).min(Duration::from_secs(5));
-            }
-            other => return other,
-        }
     }
 }
 
