@@ -219,9 +219,8 @@ struct RunOut {
 }
 
 pub(crate) fn run(a: RunArgs, uri: &Option<String>) -> anyhow::Result<()> {
-    let rf = load(&a.file)?;
-    // the text as read, stored with a shared study for `hpo worker` (the file was just read)
-    let text = std::fs::read_to_string(&a.file).unwrap_or_default();
+    // the text as read is stored with a shared study, for `hpo worker`
+    let (rf, text) = RunFile::load_with_text(&a.file).map_err(|e| BadInput(e.to_string()))?;
     run_file(rf, &text, a, uri)
 }
 

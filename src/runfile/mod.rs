@@ -289,9 +289,14 @@ impl RunFile {
     /// Read and validate the run file at `path`: a regular file (never a FIFO, a device or a
     /// directory, which are refused without being read) of at most [`MAX_RUN_FILE_BYTES`].
     pub fn load(path: impl AsRef<Path>) -> Result<RunFile, RunFileError> {
+        Ok(RunFile::load_with_text(path)?.0)
+    }
+
+    /// Like [`RunFile::load`], with the text as read (stored with a shared study).
+    pub fn load_with_text(path: impl AsRef<Path>) -> Result<(RunFile, String), RunFileError> {
         let path = path.as_ref();
         let text = read::read_run_file(path)?;
-        RunFile::parse(&text, path)
+        Ok((RunFile::parse(&text, path)?, text))
     }
 
     /// Validate run-file `text`; `path` names the file in messages and is the base of relative

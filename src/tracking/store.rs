@@ -758,22 +758,7 @@ pub trait Store: Send + Sync {
     /// backends answer it without reading the runs' data.
     fn child_run_ids(&self, run_id: &str) -> Result<Vec<RunId>, StoreError> {
         validate_run_id(run_id).map_err(|_| StoreError::RunNotFound(run_id.to_string()))?;
-        let mut ids = Vec::new();
-        let mut token = None;
-        loop {
-            let page = self.search_runs(&RunsQuery {
-                filter: format!("parent_run_id = '{run_id}'"),
-                order_by: vec!["start_time ASC".into()],
-                max_results: MAX_RESULTS_LIMIT,
-                page_token: token,
-                ..RunsQuery::default()
-            })?;
-            ids.extend(page.runs.into_iter().map(|r| r.info.run_id));
-            token = page.next_page_token;
-            if token.is_none() {
-                return Ok(ids);
-            }
-        }
+        child_run_ids_by_search(self, Vec::new(), run_id)
     }
 }
 
@@ -960,6 +945,32 @@ pub fn validate_batch(
 pub fn numeric_param_value(value: &str) -> Option<f64> {
     let v: f64 = value.trim().parse().ok()?;
     v.is_finite().then_some(v)
+}
+
+/// The ids of a run's active children, oldest first, by paging through [`Store::search_runs`]
+/// over `experiment_ids` (empty: all; a server that needs them is given the run's own).
+pub(crate) fn child_run_ids_by_search(
+    store: &(impl Store + ?Sized),
+    experiment_ids: Vec<ExperimentId>,
+    run_id: &str,
+) -> Result<Vec<RunId>, StoreError> {
+    let mut ids = Vec::new();
+    let mut token = None;
+    loop {
+        let page = store.search_runs(&RunsQuery {
+            experiment_ids: experiment_ids.clone(),
+            filter: format!("parent_run_id = '{run_id}'"),
+            order_by: vec!["start_time ASC".into()],
+            max_results: MAX_RESULTS_LIMIT,
+            page_token: token,
+            ..RunsQuery::default()
+        })?;
+        ids.extend(page.runs.into_iter().map(|r| r.info.run_id));
+        token = page.next_page_token;
+        if token.is_none() {
+            return Ok(ids);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -793,24 +793,9 @@ impl Store for HttpStore {
 
     fn child_run_ids(&self, run_id: &str) -> Result<Vec<RunId>, StoreError> {
         validate_run_id(run_id).map_err(|_| StoreError::RunNotFound(run_id.to_string()))?;
+        // MLflow's server searches within experiments only
         let experiment = self.inner.fetch_run(run_id)?.info.experiment_id;
-        let mut ids = Vec::new();
-        let mut token = None;
-        loop {
-            let page = self.search_runs(&RunsQuery {
-                experiment_ids: vec![experiment],
-                filter: format!("parent_run_id = '{run_id}'"),
-                order_by: vec!["start_time ASC".into()],
-                max_results: MAX_RESULTS_LIMIT,
-                page_token: token,
-                ..RunsQuery::default()
-            })?;
-            ids.extend(page.runs.into_iter().map(|r| r.info.run_id));
-            token = page.next_page_token;
-            if token.is_none() {
-                return Ok(ids);
-            }
-        }
+        crate::tracking::store::child_run_ids_by_search(self, vec![experiment], run_id)
     }
 
     fn artifact_store(&self, info: &RunInfo) -> ArtifactStore {
