@@ -622,6 +622,24 @@ impl Driver<'_, '_, '_> {
         }
     }
 
+    /// Merges the trials other workers started or finished since the last look into the
+    /// history (a trial whose params do not fit this space is left out), and hands their
+    /// learning curves to the pruner.
+    fn sync_others(&mut self) -> Result<(), String> {
+        let Some(c) = self.coordinator.as_deref_mut() else {
+            return Ok(());
+        };
+        let trials = c.sync()?;
+        self.others_seen |= !trials.is_empty();
+        for t in &trials {
+            let _ = self.study.merge_trial(t);
+        }
+        if let Some(curves) = c.take_curves() {
+            self.cfg.prune.add_prior(&curves);
+        }
+        Ok(())
+    }
+
     /// The next trial to start in a shared study: the other workers' trials merged in first,
     /// then a number claimed from the coordinator. While no other worker's trial has been seen,
     /// a seeded study's suggestions stay reproducible as in a study of this process alone; after
@@ -630,22 +648,9 @@ impl Driver<'_, '_, '_> {
         if self.cfg.deadline.is_some_and(|d| Instant::now() >= d) {
             return Next::Stop(StopReason::Timeout);
         }
-        let Some(c) = self.coordinator.as_deref_mut() else {
-            return Next::Stop(StopReason::MaxEvals);
-        };
         let lost = |e: String| Next::Stop(StopReason::Stopped(e));
-        match c.sync() {
-            Ok(trials) => {
-                self.others_seen |= !trials.is_empty();
-                for t in &trials {
-                    // a trial whose params do not fit this space is left out of the history
-                    let _ = self.study.merge_trial(t);
-                }
-            }
-            Err(e) => return lost(e),
-        }
-        if let Some(curves) = c.take_curves() {
-            self.cfg.prune.add_prior(&curves);
+        if let Err(e) = self.sync_others() {
+            return lost(e);
         }
         let k = self.study.trials().len();
         let reproducible = self.cfg.deterministic && !self.others_seen;
@@ -665,11 +670,7 @@ impl Driver<'_, '_, '_> {
             Ok(Claim::Done) => {
                 // nothing runs elsewhere and no trial can start any more: one last look takes
                 // in every trial that finished since the last one
-                if let Ok(trials) = c.sync() {
-                    for t in &trials {
-                        let _ = self.study.merge_trial(t);
-                    }
-                }
+                let _ = self.sync_others();
                 return Next::Stop(StopReason::MaxEvals);
             }
             Err(e) => return lost(e),
