@@ -182,8 +182,16 @@ impl SharedStudy {
         }
     }
 
-    fn retry<T>(&self, f: impl FnMut() -> Result<T, StoreError>) -> Result<T, String> {
-        retrying(self.opts.retry_for, f).map_err(|e| {
+    /// Calls `f` with the board, this study's run id and this worker's name, again while the
+    /// store is out of reach; a failure is the study's recording failure.
+    fn retry<T>(
+        &self,
+        mut f: impl FnMut(&dyn StudyBoard, &str, &str) -> Result<T, StoreError>,
+    ) -> Result<T, String> {
+        retrying(self.opts.retry_for, || {
+            f(&*self.board, &self.study_run_id, &self.worker)
+        })
+        .map_err(|e| {
             if let Some(h) = &self.recorder {
                 h.note_failure(&e.to_string(), false);
             }
@@ -235,8 +243,7 @@ impl SharedStudy {
             return Ok(());
         }
         self.last_reap = Some(Instant::now());
-        let (board, study) = (self.board.clone(), self.study_run_id.clone());
-        let lost = self.retry(|| board.reap(&study, &worker_is_dead_here))?;
+        let lost = self.retry(|b, study, _| b.reap(study, &worker_is_dead_here))?;
         for row in lost {
             // the run of a lost trial says why it ended; the trial's row is FAILED already (a
             // worker killed after creating the run but before naming it on the board leaves it
@@ -257,8 +264,8 @@ impl SharedStudy {
 impl Coordinator for SharedStudy {
     fn sync(&mut self) -> Result<Vec<Trial>, String> {
         self.reap(false)?;
-        let (board, study, since) = (self.board.clone(), self.study_run_id.clone(), self.version);
-        let (rows, next) = self.retry(|| board.changes(&study, since))?;
+        let since = self.version;
+        let (rows, next) = self.retry(|b, study, _| b.changes(study, since))?;
         self.version = next;
         let mut trials = Vec::new();
         for row in rows {
@@ -288,13 +295,8 @@ impl Coordinator for SharedStudy {
     }
 
     fn claim(&mut self) -> Result<Claim, String> {
-        let (board, study, worker) = (
-            self.board.clone(),
-            self.study_run_id.clone(),
-            self.worker.clone(),
-        );
         let ttl = self.opts.lease_ttl;
-        match self.retry(|| board.claim(&study, &worker, ttl))? {
+        match self.retry(|b, study, worker| b.claim(study, worker, ttl))? {
             Some(c) => {
                 self.own.insert(c.number);
                 self.running
@@ -318,7 +320,8 @@ impl Coordinator for SharedStudy {
             }
             None => {
                 self.reap(true)?;
-                let (others, _left) = self.retry(|| board.outstanding(&study, &worker))?;
+                let (others, _left) =
+                    self.retry(|b, study, worker| b.outstanding(study, worker))?;
                 if others > 0 || !self.others_running.is_empty() {
                     Ok(Claim::Wait)
                 } else {
@@ -334,12 +337,8 @@ impl Coordinator for SharedStudy {
             .as_ref()
             .and_then(|h| h.trial_run_id(trial.number));
         let params = params_json(&trial.params);
-        let (board, study, n) = (
-            self.board.clone(),
-            self.study_run_id.clone(),
-            trial.number as i64,
-        );
-        self.retry(|| board.start(&study, n, run.as_deref(), &params))
+        let n = trial.number as i64;
+        self.retry(|b, study, _| b.start(study, n, run.as_deref(), &params))
     }
 
     fn finished(&mut self, trial: &Trial) -> Result<(), String> {
@@ -354,14 +353,10 @@ impl Coordinator for SharedStudy {
             message: trial.message.clone(),
             ended_ms: trial.ended.map_or_else(now_ms, epoch_millis),
         };
-        let (board, study, n) = (
-            self.board.clone(),
-            self.study_run_id.clone(),
-            trial.number as i64,
-        );
+        let n = trial.number as i64;
         // `false`: the trial was taken back as lost meanwhile (this worker stalled for longer
         // than its lease); its row keeps that
-        self.retry(|| board.finish(&study, n, &end))?;
+        self.retry(|b, study, _| b.finish(study, n, &end))?;
         self.running
             .lock()
             .unwrap_or_else(|p| p.into_inner())
