@@ -511,6 +511,27 @@ impl StudyBoard for SqliteBoard {
         study_run_id: &str,
         is_dead: &dyn Fn(&str) -> bool,
     ) -> Result<Vec<TrialRow>, StoreError> {
+        // a look first: most calls find nothing to take back, and need not wait for the write lock
+        let lost_leases = {
+            let conn = self.lock();
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT worker, expires_ms FROM trial_leases WHERE study_run_uuid = ?1",
+                )
+                .map_err(db)?;
+            let leases = stmt
+                .query_map([study_run_id], |r| Ok((r.get::<_, String>(0)?, r.get(1)?)))
+                .map_err(db)?
+                .collect::<rusqlite::Result<Vec<(String, i64)>>>()
+                .map_err(db)?;
+            let now = now_ms();
+            leases
+                .iter()
+                .any(|(w, expires)| *expires < now || is_dead(w))
+        };
+        if !lost_leases {
+            return Ok(Vec::new());
+        }
         self.write(|tx| {
             let now = now_ms();
             let leases: Vec<(i64, String, i64)> = {
