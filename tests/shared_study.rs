@@ -1,6 +1,7 @@
 //! Studies shared by many worker processes (issue 19), through the real binary: on PostgreSQL
 //! (8 workers, one 400-trial study; workers killed with SIGKILL while the study runs) and on one
-//! SQLite file (several processes of one machine), with `hpo worker --study NAME`.
+//! SQLite file (several processes of one machine), with `hpo worker --study NAME`; the result of
+//! a study whose last worker was lost while ending it is written by the next worker.
 
 mod common;
 
@@ -365,4 +366,117 @@ fn a_study_is_joined_only_with_its_own_search_space() {
     let (studies, trials) = study_of(&uri, "space");
     assert_eq!(studies.len(), 1);
     assert_eq!(trials.len(), 12);
+}
+
+/// The state a worker leaves when it is killed right after ending a study and before writing
+/// the study's result: every trial finished in the board and in its run, the board's study ended
+/// by that worker, the study's run still RUNNING without a best trial.
+fn orphaned_study(uri: &str, file: &str, losses: &[f64]) -> String {
+    use hpo::tracking::shared::{worker_name, NewSharedStudy, TrialEnd};
+    use hpo::tracking::{Metric, NewRun, Param, RunTag};
+    let t = Tracker::open(uri).unwrap();
+    let exp = t.get_or_create_experiment("orphan").unwrap();
+    let board = t.store().study_board().unwrap();
+    let id = format!("{:032x}", 0x0fa4u32);
+    let spec = serde_json::json!({
+        "run_file": std::fs::read_to_string(file).unwrap(),
+        "path": file, "algo": "tpe", "seed": null, "experiment": "orphan",
+    });
+    let new = NewSharedStudy {
+        study_run_id: id.clone(),
+        max_evals: losses.len() as i64,
+        retries: 0,
+        spec: spec.to_string(),
+    };
+    assert!(board.join(exp, "orphan", &new).unwrap().1);
+    let tag = |k: &str, v: &str| RunTag::new(k, v);
+    t.create_run_with(NewRun {
+        run_id: Some(id.clone()),
+        experiment_id: exp,
+        run_name: Some("orphan".into()),
+        parent_run_id: None,
+        user_id: None,
+        start_time: None,
+        tags: vec![tag("hpo.runType", "study"), tag("hpo.metric", "loss")],
+        params: vec![],
+    })
+    .unwrap();
+    // a worker of this host whose process is gone
+    let mut gone = Command::new("true").spawn().unwrap();
+    let pid = gone.id();
+    gone.wait().unwrap();
+    let me = worker_name();
+    let host = me.rsplitn(3, ':').nth(2).unwrap();
+    let dead = format!("{host}:{pid}:0badc0de");
+    for (n, &x) in losses.iter().enumerate() {
+        let c = board.claim(&id, &dead, Duration::from_secs(60)).unwrap();
+        assert_eq!(c.unwrap().number, n as i64);
+        let run = t
+            .create_run_with(NewRun {
+                run_id: None,
+                experiment_id: exp,
+                run_name: Some(format!("trial-{n}")),
+                parent_run_id: Some(id.clone()),
+                user_id: None,
+                start_time: None,
+                tags: vec![
+                    tag("hpo.runType", "trial"),
+                    tag(TAG_TRIAL_NUMBER, &n.to_string()),
+                ],
+                params: vec![Param::new("x", x.to_string())],
+            })
+            .unwrap()
+            .run_id;
+        board
+            .start(&id, n as i64, Some(&run), &format!("{{\"x\": {x}}}"))
+            .unwrap();
+        t.log_batch(&run, &[], &[Metric::new("loss", x, 0)], &[])
+            .unwrap();
+        t.set_terminated(&run, RunStatus::Finished, None).unwrap();
+        let end = TrialEnd {
+            state: "OK".into(),
+            loss: Some(x),
+            last_step: None,
+            message: None,
+            ended_ms: 1,
+        };
+        assert!(board.finish(&id, n as i64, &end).unwrap());
+    }
+    t.flush().unwrap();
+    assert!(board.close(&id, &dead, true, "max_evals reached").unwrap());
+    id
+}
+
+#[test]
+fn a_study_whose_closer_died_before_writing_its_result_is_finished_by_the_next_worker() {
+    let dir = tempfile::tempdir().unwrap();
+    let uri = format!("sqlite:///{}", dir.path().join("hpo.db").display());
+    let file = write_study(dir.path(), "orphan", 4, r#"["echo", "{x}"]"#, "");
+    let id = orphaned_study(&uri, &file, &[0.7, 0.2, 0.9, 0.4]);
+    let t = Tracker::open(&uri).unwrap();
+    assert_eq!(t.get_run(&id).unwrap().info.status, RunStatus::Running);
+    // `hpo worker` of the ended study writes its result instead of leaving it RUNNING
+    let (code, err) = finish(worker(&uri, &["worker", "--study", "orphan"]));
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("its result is recorded now"), "{err}");
+    let study = t.get_run(&id).unwrap();
+    assert_eq!(study.info.status, RunStatus::Finished);
+    assert_eq!(study.data.tag("hpo.bestTrial"), Some("1"));
+    assert_eq!(study.data.tag("hpo.stopReason"), Some("max_evals reached"));
+    assert_eq!(study.data.metric("best_loss").map(|m| m.latest), Some(0.2));
+    assert_eq!(study.data.metric("n_trials").map(|m| m.latest), Some(4.0));
+    // once: the next worker finds nothing pending, and `hpo run` starts a new study
+    let (code, err) = finish(worker(&uri, &["worker", "--study", "orphan"]));
+    assert_eq!(code, Some(0), "{err}");
+    assert!(!err.contains("recorded now"), "{err}");
+    let (code, err) = finish(worker(&uri, &["run", &file]));
+    assert_eq!(code, Some(0), "{err}");
+    assert!(!err.contains("recorded now"), "{err}");
+    let (studies, _) = study_of(&uri, "orphan");
+    assert_eq!(studies.len(), 2);
+    assert!(studies.iter().all(|s| s.info.status == RunStatus::Finished));
+    // a study ended the normal way leaves nothing pending for the next worker to take over
+    let (code, err) = finish(worker(&uri, &["worker", "--study", "orphan"]));
+    assert_eq!(code, Some(0), "{err}");
+    assert!(!err.contains("recorded now"), "{err}");
 }

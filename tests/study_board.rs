@@ -1,6 +1,7 @@
 //! The shared-study board's conformance suite, run against SQLite and PostgreSQL: joins agree on
 //! one study, claims are unique and bounded by the budget under concurrency, changes are read
-//! incrementally, lost trials are taken back exactly once (and retried), one closer ends a study.
+//! incrementally, lost trials are taken back exactly once (and retried), one closer ends a study,
+//! and the result of a study whose closer was lost is taken over by exactly one worker.
 
 mod common;
 
@@ -84,7 +85,10 @@ fn concurrent_joins_agree_on_one_study() {
         // once it ended, a join registers a new study of the same name
         let id = ids.into_iter().next().unwrap();
         let b = board();
-        assert!(b.close(&id, "w", false).unwrap(), "{name}");
+        assert!(
+            b.close(&id, "w", false, "max_evals reached").unwrap(),
+            "{name}"
+        );
         let (row, created) = b.join(0, "s", &new_study(&run_id(99), 5, 0)).unwrap();
         assert!(created, "{name}");
         assert_eq!(row.study_run_id, run_id(99));
@@ -241,10 +245,16 @@ fn one_closer_ends_a_study_and_only_when_nothing_runs_elsewhere() {
         let id = row.study_run_id;
         let ttl = Duration::from_secs(60);
         b.claim(&id, "a", ttl).unwrap().unwrap();
-        assert!(!b.close(&id, "b", true).unwrap(), "{name}: budget not used");
+        assert!(
+            !b.close(&id, "b", true, "max_evals reached").unwrap(),
+            "{name}: budget not used"
+        );
         b.claim(&id, "b", ttl).unwrap().unwrap();
         assert!(b.claim(&id, "b", ttl).unwrap().is_none(), "{name}");
-        assert!(!b.close(&id, "b", true).unwrap(), "{name}: a's trial runs");
+        assert!(
+            !b.close(&id, "b", true, "max_evals reached").unwrap(),
+            "{name}: a's trial runs"
+        );
         assert_eq!(b.outstanding(&id, "b").unwrap(), (1, 0), "{name}");
         b.finish(&id, 0, &ended("OK")).unwrap();
         b.finish(&id, 1, &ended("OK")).unwrap();
@@ -254,7 +264,8 @@ fn one_closer_ends_a_study_and_only_when_nothing_runs_elsewhere() {
                 let (b, barrier, id) = (board(), barrier.clone(), id.clone());
                 std::thread::spawn(move || {
                     barrier.wait();
-                    b.close(&id, &format!("w{w}"), true).unwrap()
+                    b.close(&id, &format!("w{w}"), true, "max_evals reached")
+                        .unwrap()
                 })
             })
             .collect();
@@ -314,5 +325,89 @@ fn a_claim_past_the_budget_leaves_queued_retries_for_later() {
             .claim(&id, "w", Duration::from_secs(60))
             .unwrap()
             .is_none());
+    }
+}
+
+#[test]
+fn the_result_of_a_study_whose_closer_was_lost_is_taken_over_once() {
+    let patience = Duration::from_secs(600);
+    for (name, board, _keep) in boards("takeover") {
+        let b = board();
+        let (row, _) = b.join(0, "t", &new_study(&run_id(1), 1, 0)).unwrap();
+        let id = row.study_run_id;
+        let c = b.claim(&id, "a", Duration::from_secs(60)).unwrap().unwrap();
+        b.finish(&id, c.number, &ended("OK")).unwrap();
+        // nothing ended yet: nothing to take over
+        let alive = |_: &str| false;
+        assert!(
+            b.take_over_result(0, "t", "x", &alive, patience)
+                .unwrap()
+                .is_none(),
+            "{name}"
+        );
+        assert!(
+            b.close(&id, "closer", true, "max_evals reached").unwrap(),
+            "{name}"
+        );
+        // its closer is alive and closed a moment ago: left to it
+        assert!(
+            b.take_over_result(0, "t", "x", &alive, patience)
+                .unwrap()
+                .is_none(),
+            "{name}"
+        );
+        // its closer is lost: exactly one of 6 racing workers takes the result over
+        let barrier = Arc::new(Barrier::new(6));
+        let handles: Vec<_> = (0..6)
+            .map(|w| {
+                let (b, barrier) = (board(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    let dead = |w: &str| w == "closer";
+                    b.take_over_result(0, "t", &format!("w{w}"), &dead, patience)
+                        .unwrap()
+                })
+            })
+            .collect();
+        let taken: Vec<_> = handles
+            .into_iter()
+            .filter_map(|h| h.join().unwrap())
+            .collect();
+        assert_eq!(taken.len(), 1, "{name}: {taken:?}");
+        assert_eq!(taken[0].study.study_run_id, id, "{name}");
+        assert_eq!(taken[0].closed_by, "closer", "{name}");
+        assert_eq!(taken[0].reason, "max_evals reached", "{name}");
+        // the one who took it over is alive; once it waited too long, another may take it over
+        let dead = |w: &str| w == "closer";
+        assert!(
+            b.take_over_result(0, "t", "y", &dead, patience)
+                .unwrap()
+                .is_none(),
+            "{name}"
+        );
+        let stale = b.take_over_result(0, "t", "y", &alive, Duration::ZERO);
+        assert!(
+            stale.unwrap().is_some(),
+            "{name}: a closer silent past the patience"
+        );
+        // written: nothing pending, for anyone
+        b.result_written(&id).unwrap();
+        let any = |_: &str| true;
+        assert!(
+            b.take_over_result(0, "t", "z", &any, Duration::ZERO)
+                .unwrap()
+                .is_none(),
+            "{name}"
+        );
+        // a study resumed after its closer was lost is active again, with nothing pending
+        assert!(b.reactivate(&id, 2).unwrap(), "{name}");
+        assert!(b.close(&id, "gone", false, "timeout").unwrap(), "{name}");
+        assert!(b.reactivate(&id, 2).unwrap(), "{name}");
+        assert!(
+            b.take_over_result(0, "t", "z", &any, Duration::ZERO)
+                .unwrap()
+                .is_none(),
+            "{name}"
+        );
     }
 }

@@ -62,6 +62,7 @@ pub(super) fn join(
     let Ok(board) = tracker.store().study_board() else {
         return Ok(None);
     };
+    finish_orphaned(tracker, &board, experiment_id, &spec.experiment, study_name);
     let new = NewSharedStudy {
         study_run_id: crate::tracking::sqlite::new_run_id(),
         max_evals: max_evals as i64,
@@ -225,4 +226,71 @@ pub(super) fn stored_spec(
         anyhow::anyhow!("the stored settings of study '{study_name}' are unreadable: {e}")
     })?;
     Ok(Some((spec, row.active)))
+}
+
+/// Writes the result of the latest study named `study_name` if it ended but the worker that
+/// ended it was lost before writing it (see
+/// [`StudyBoard::take_over_result`](crate::tracking::shared::StudyBoard::take_over_result)), so
+/// its run does not stay RUNNING; says so on standard error. A failure is reported and leaves
+/// the result pending for the next worker.
+pub(super) fn finish_orphaned(
+    tracker: &Tracker,
+    board: &Arc<dyn StudyBoard>,
+    experiment_id: ExperimentId,
+    experiment: &str,
+    study_name: &str,
+) {
+    if let Err(e) = take_over(tracker, board, experiment_id, experiment, study_name) {
+        eprintln!(
+            "warning: study '{study_name}' ended without its result, and writing it failed \
+             (the next worker of this study tries again): {e:#}"
+        );
+    }
+}
+
+fn take_over(
+    tracker: &Tracker,
+    board: &Arc<dyn StudyBoard>,
+    experiment_id: ExperimentId,
+    experiment: &str,
+    study_name: &str,
+) -> anyhow::Result<()> {
+    use crate::study::Observer;
+    use crate::tracking::shared::coordinator::{stop_reason_of, StudyCloser};
+    use crate::tracking::shared::{worker_is_dead_here, worker_name, RESULT_PATIENCE};
+
+    let me = worker_name();
+    let Some(orphan) = board.take_over_result(
+        experiment_id,
+        study_name,
+        &me,
+        &worker_is_dead_here,
+        RESULT_PATIENCE,
+    )?
+    else {
+        return Ok(());
+    };
+    let id = &orphan.study.study_run_id;
+    let spec: StudySpec = serde_json::from_str(&orphan.study.spec)
+        .map_err(|e| anyhow::anyhow!("its stored settings are unreadable: {e}"))?;
+    let rf = crate::runfile::RunFile::parse(&spec.run_file, &spec.path)
+        .map_err(|e| anyhow::anyhow!("its stored run file: {e}"))?;
+    let recorder = crate::tracking::Recorder::new(tracker, experiment)?
+        .study_name(study_name)
+        .metric(&rf.study.metric)
+        .resume(id, Default::default());
+    let handle = recorder.handle();
+    let closer = StudyCloser::taken_over(board.clone(), id, &me, &rf.space, handle.clone());
+    let mut recorder = recorder.shared(closer);
+    recorder.on_study_end(&[], &stop_reason_of(&orphan.reason));
+    let errors = handle.errors();
+    if let Some(first) = errors.first() {
+        return Err(anyhow::anyhow!("{first}"));
+    }
+    eprintln!(
+        "note: study '{study_name}' (run {id}) had ended without its result (the worker {} that \
+         ended it was lost); its result is recorded now",
+        orphan.closed_by
+    );
+    Ok(())
 }

@@ -580,10 +580,14 @@ impl Observer for Recorder {
             RunStatus::Failed
         };
         let r = self.tracker.set_terminated(&parent, status, None);
-        self.keep(Target::Study, r);
+        let terminated = self.keep(Target::Study, r).is_some();
         // report the queued writes that failed when committed (and a lost file)
         let r = self.tracker.flush();
-        self.keep(Target::Queued, r);
+        let flushed = self.keep(Target::Queued, r).is_some();
+        if let (Some(closer), true) = (&self.closer, terminated && flushed) {
+            // this worker ended the shared study: its result is no longer pending
+            closer.written();
+        }
         self.settle(trials, best.map(|b| b.number));
     }
 }

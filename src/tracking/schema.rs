@@ -35,7 +35,7 @@
 //!   by a param that finds some pending (see `super::param_index`).
 
 /// The newest schema version this build knows.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 /// Forward migrations, applied in order to bring a file from version `n - 1` to `n`.
 pub const MIGRATIONS: &[(i64, &str)] = &[
@@ -46,6 +46,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
     (5, MIGRATION_V5),
     (6, MIGRATION_V6),
     (7, super::shared::sqlite::MIGRATION_V7),
+    (8, super::shared::sqlite::MIGRATION_V8),
 ];
 
 /// Migration 1: the base tables.

@@ -16,7 +16,7 @@ use postgres::{Client, Row, Transaction};
 use super::pool::Pool;
 use crate::tracking::shared::{
     ClaimedTrial, NewSharedStudy, Retry, SharedStudyRow, StudyBoard, TrialEnd, TrialRow,
-    WORKER_LOST,
+    UnwrittenStudy, WORKER_LOST,
 };
 use crate::tracking::store::now_ms;
 use crate::tracking::{ExperimentId, StoreError};
@@ -187,7 +187,7 @@ impl StudyBoard for PgBoard {
                 return Ok(false);
             }
             Ok(tx.execute(
-                "UPDATE studies SET active = true, max_evals = $2
+                "UPDATE studies SET active = true, result_pending = false, max_evals = $2
                      + COALESCE((SELECT next_number FROM study_claims WHERE study_run_uuid = $1), 0)
                      - (SELECT COUNT(*) FROM study_trials WHERE study_run_uuid = $1)
                  WHERE study_run_uuid = $1",
@@ -506,17 +506,76 @@ impl StudyBoard for PgBoard {
         study_run_id: &str,
         worker: &str,
         budget_used: bool,
+        reason: &str,
     ) -> Result<bool, StoreError> {
         self.with(|c| {
             Ok(c.execute(
-                "UPDATE studies SET active = false
+                "UPDATE studies SET active = false, result_pending = true, closed_by = $2,
+                     closed_ms = $4, closed_reason = $5
                  WHERE study_run_uuid = $1 AND active
                    AND NOT EXISTS (SELECT 1 FROM study_trials t WHERE t.study_run_uuid = $1
                                    AND t.state = 'RUNNING' AND t.worker <> $2)
                    AND (NOT $3 OR COALESCE((SELECT next_number FROM study_claims
                                             WHERE study_run_uuid = $1), 0) >= max_evals)",
-                &[&study_run_id, &worker, &budget_used],
+                &[&study_run_id, &worker, &budget_used, &now_ms(), &reason],
             )? == 1)
+        })
+    }
+
+    fn result_written(&self, study_run_id: &str) -> Result<(), StoreError> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE studies SET result_pending = false WHERE study_run_uuid = $1",
+                &[&study_run_id],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn take_over_result(
+        &self,
+        experiment_id: ExperimentId,
+        name: &str,
+        worker: &str,
+        is_dead: &dyn Fn(&str) -> bool,
+        patience: Duration,
+    ) -> Result<Option<UnwrittenStudy>, StoreError> {
+        let query = format!(
+            "SELECT {STUDY_COLUMNS}, COALESCE(closed_by, ''), COALESCE(closed_ms, 0),
+                 COALESCE(closed_reason, '')
+             FROM studies WHERE experiment_id = $1 AND name = $2 AND NOT active
+               AND result_pending
+             ORDER BY created_ms DESC LIMIT 1"
+        );
+        // read first: most joins find nothing pending and lock nothing
+        if self
+            .with(|c| c.query_opt(&query, &[&experiment_id, &name]))?
+            .is_none()
+        {
+            return Ok(None);
+        }
+        self.write(|tx| {
+            let Some(row) =
+                tx.query_opt(&format!("{query} FOR UPDATE"), &[&experiment_id, &name])?
+            else {
+                return Ok(None);
+            };
+            let (study, closed_by, closed_ms, reason): (_, String, i64, String) =
+                (study_row(&row), row.get(7), row.get(8), row.get(9));
+            let lost = is_dead(&closed_by)
+                || now_ms().saturating_sub(closed_ms) > patience.as_millis() as i64;
+            if !lost {
+                return Ok(None);
+            }
+            tx.execute(
+                "UPDATE studies SET closed_by = $2, closed_ms = $3 WHERE study_run_uuid = $1",
+                &[&study.study_run_id, &worker, &now_ms()],
+            )?;
+            Ok(Some(UnwrittenStudy {
+                study,
+                closed_by,
+                reason,
+            }))
         })
     }
 }

@@ -17,9 +17,12 @@
 //!
 //! Version 5 adds the model registry's tables, the same as SQLite's migration 3 (see
 //! [`registry::postgres`](crate::registry::postgres)).
+//!
+//! Version 6 records who ended a shared study, why and when, and whether its result is still to
+//! be written (see [`StudyBoard::take_over_result`](crate::tracking::shared::StudyBoard::take_over_result)).
 
 /// The newest PostgreSQL schema version this build knows.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// Forward migrations, applied in order to bring a database from version `n - 1` to `n`.
 pub const MIGRATIONS: &[(i64, &str)] = &[
@@ -28,6 +31,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
     (3, MIGRATION_V3),
     (4, MIGRATION_V4),
     (5, crate::registry::postgres::MIGRATION_V5),
+    (6, MIGRATION_STUDY_RESULTS),
 ];
 
 /// Migration 1: the tracking tables.
@@ -162,4 +166,14 @@ CREATE TABLE study_retries (
     attempt BIGINT NOT NULL,
     PRIMARY KEY (study_run_uuid, retry_of)
 );
+"#;
+
+/// Migration 6: the closer of a shared study, its reason and time, and whether the study's result
+/// is pending.
+const MIGRATION_STUDY_RESULTS: &str = r#"
+ALTER TABLE studies ADD COLUMN closed_by TEXT;
+ALTER TABLE studies ADD COLUMN closed_ms BIGINT;
+ALTER TABLE studies ADD COLUMN closed_reason TEXT;
+ALTER TABLE studies ADD COLUMN result_pending BOOLEAN NOT NULL DEFAULT false;
+CREATE INDEX studies_pending ON studies (experiment_id, name) WHERE result_pending;
 "#;

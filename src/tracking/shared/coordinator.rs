@@ -179,6 +179,7 @@ impl SharedStudy {
             space: self.space.clone(),
             recorder: self.recorder.clone(),
             retry_for: self.opts.retry_for,
+            taken_over: false,
         }
     }
 
@@ -414,9 +415,44 @@ pub struct StudyCloser {
     space: Space,
     recorder: Option<RecorderHandle>,
     retry_for: Duration,
+    /// The study ended already, and this worker took over writing its result (see
+    /// [`StudyBoard::take_over_result`]).
+    taken_over: bool,
 }
 
 impl StudyCloser {
+    /// The closer of a study whose result `worker` took over from its lost closer (see
+    /// [`StudyBoard::take_over_result`]): its [`StudyCloser::close`] hands every trial of the
+    /// study to `recorder` without ending the study again.
+    pub fn taken_over(
+        board: Arc<dyn StudyBoard>,
+        study_run_id: &str,
+        worker: &str,
+        space: &Space,
+        recorder: RecorderHandle,
+    ) -> StudyCloser {
+        StudyCloser {
+            board,
+            study_run_id: study_run_id.to_string(),
+            worker: worker.to_string(),
+            space: space.clone(),
+            recorder: Some(recorder),
+            retry_for: SharedStudyOptions::default().retry_for,
+            taken_over: true,
+        }
+    }
+
+    /// The result of the study this worker ended is in its run (nothing pending); a failure
+    /// leaves it pending for another worker to take over.
+    pub fn written(&self) {
+        let r = retrying(self.retry_for, || {
+            self.board.result_written(&self.study_run_id)
+        });
+        if let (Err(e), Some(h)) = (r, &self.recorder) {
+            h.note_failure(&e.to_string(), true);
+        }
+    }
+
     /// Ends the study if nothing of it runs on other workers (and, when it stopped for its
     /// budget, every number was claimed); `Some(every trial of the study)` for the one worker
     /// that ended it, `None` for the others (the study goes on, or another worker ends it).
@@ -427,12 +463,14 @@ impl StudyCloser {
                 h.note_failure(&e.to_string(), true);
             }
         };
-        let closed = retrying(self.retry_for, || {
-            self.board
-                .close(&self.study_run_id, &self.worker, budget_used)
-        })
-        .map_err(noted)
-        .ok()?;
+        let reason_text = reason.to_string();
+        let closed = self.taken_over
+            || retrying(self.retry_for, || {
+                self.board
+                    .close(&self.study_run_id, &self.worker, budget_used, &reason_text)
+            })
+            .map_err(noted)
+            .ok()?;
         if !closed {
             return None;
         }
@@ -451,5 +489,18 @@ impl StudyCloser {
         trials.sort_by_key(|t| t.number);
         trials.dedup_by_key(|t| t.number);
         Some(trials)
+    }
+}
+
+/// The [`StopReason`] whose text is `text` (what [`StudyBoard::close`] kept), for a study whose
+/// result is written by a worker that took it over.
+pub fn stop_reason_of(text: &str) -> StopReason {
+    match text {
+        "max_evals reached" => StopReason::MaxEvals,
+        "timeout" => StopReason::Timeout,
+        _ => match text.strip_prefix("interrupted: ") {
+            Some(why) => StopReason::Interrupted(why.to_string()),
+            None => StopReason::Stopped(text.to_string()),
+        },
     }
 }

@@ -18,7 +18,11 @@
 //!   lease row is deleted by one statement only); it is retried with the same params when the
 //!   study allows retries and its budget is not used up.
 //! - **End.** The study ends when its budget is used up and no trial runs; the one worker whose
-//!   `close` deactivates the row writes the study run's result.
+//!   `close` deactivates the row writes the study run's result, then marks it written. Should it
+//!   be lost in between (killed, its machine gone), the study's result stays *pending*: the next
+//!   `hpo run` or `hpo worker` of that study name takes it over ([`StudyBoard::take_over_result`]:
+//!   at once when the closer was a process of its own host that no longer exists, else once
+//!   [`RESULT_PATIENCE`] has passed) and writes it, so no study run stays RUNNING for good.
 
 pub mod coordinator;
 pub mod sqlite;
@@ -34,6 +38,23 @@ pub const WORKER_LOST: &str = "worker lost";
 
 /// How long a trial's lease lasts without renewal (renewed every third of this).
 pub const LEASE_TTL: Duration = Duration::from_secs(15);
+
+/// How long the result of a study ended by a worker on another host may stay unwritten before
+/// another worker takes it over (the closer may still be retrying a store out of reach).
+pub const RESULT_PATIENCE: Duration = Duration::from_secs(120);
+
+/// A study whose result was never written: its closer was lost (see
+/// [`StudyBoard::take_over_result`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct UnwrittenStudy {
+    /// The study.
+    pub study: SharedStudyRow,
+    /// The worker that ended it and was lost.
+    pub closed_by: String,
+    /// Why the study ended, as its closer said (a [`StopReason`](crate::study::StopReason)'s
+    /// text).
+    pub reason: String,
+}
 
 /// A shared study's registration.
 #[derive(Clone, Debug, PartialEq)]
@@ -221,13 +242,30 @@ pub trait StudyBoard: Send + Sync {
     fn outstanding(&self, study_run_id: &str, worker: &str) -> Result<(i64, i64), StoreError>;
 
     /// Ends the study if nothing of it runs elsewhere and, with `budget_used`, every number
-    /// was claimed: `true` for the one caller that ended it.
+    /// was claimed: `true` for the one caller that ended it, whose result is then pending under
+    /// its name, with `reason`, until [`StudyBoard::result_written`].
     fn close(
         &self,
         study_run_id: &str,
         worker: &str,
         budget_used: bool,
+        reason: &str,
     ) -> Result<bool, StoreError>;
+
+    /// The study's result (best trial, status) is in its run: nothing is pending any more.
+    fn result_written(&self, study_run_id: &str) -> Result<(), StoreError>;
+
+    /// The latest study named `name` in the experiment that ended with its result pending and
+    /// whose closer is lost (`is_dead` says so, or it closed more than `patience` ago), handed
+    /// to exactly one caller, which becomes its closer and writes the result.
+    fn take_over_result(
+        &self,
+        experiment_id: ExperimentId,
+        name: &str,
+        worker: &str,
+        is_dead: &dyn Fn(&str) -> bool,
+        patience: Duration,
+    ) -> Result<Option<UnwrittenStudy>, StoreError>;
 }
 
 /// A worker's name on the board: `host:pid:token`.

@@ -13,7 +13,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, Transact
 
 use super::{
     ClaimedTrial, NewSharedStudy, Retry, SharedStudyRow, StudyBoard, TrialEnd, TrialRow,
-    WORKER_LOST,
+    UnwrittenStudy, WORKER_LOST,
 };
 use crate::tracking::checkpoint::CommitPacer;
 use crate::tracking::store::now_ms;
@@ -70,6 +70,16 @@ CREATE TABLE study_retries (
     attempt INTEGER NOT NULL,
     PRIMARY KEY (study_run_uuid, retry_of)
 );
+"#;
+
+/// Schema version 8: who ended a study, why and when, and whether its result is still to be
+/// written (see [`StudyBoard::take_over_result`]).
+pub const MIGRATION_V8: &str = r#"
+ALTER TABLE studies ADD COLUMN closed_by TEXT;
+ALTER TABLE studies ADD COLUMN closed_ms INTEGER;
+ALTER TABLE studies ADD COLUMN closed_reason TEXT;
+ALTER TABLE studies ADD COLUMN result_pending INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX studies_pending ON studies (experiment_id, name) WHERE result_pending = 1;
 "#;
 
 /// How long a board call waits for another process's write to end.
@@ -279,7 +289,7 @@ impl StudyBoard for SqliteBoard {
                 return Ok(false);
             }
             Ok(tx.execute(
-                "UPDATE studies SET active = 1, max_evals = ?2
+                "UPDATE studies SET active = 1, result_pending = 0, max_evals = ?2
                      + COALESCE((SELECT next_number FROM study_claims WHERE study_run_uuid = ?1), 0)
                      - (SELECT COUNT(*) FROM study_trials WHERE study_run_uuid = ?1)
                  WHERE study_run_uuid = ?1",
@@ -606,17 +616,83 @@ impl StudyBoard for SqliteBoard {
         study_run_id: &str,
         worker: &str,
         budget_used: bool,
+        reason: &str,
     ) -> Result<bool, StoreError> {
         self.write(|tx| {
             Ok(tx.execute(
-                "UPDATE studies SET active = 0
+                "UPDATE studies SET active = 0, result_pending = 1, closed_by = ?2,
+                     closed_ms = ?4, closed_reason = ?5
                  WHERE study_run_uuid = ?1 AND active = 1
                    AND NOT EXISTS (SELECT 1 FROM study_trials t WHERE t.study_run_uuid = ?1
                                    AND t.state = 'RUNNING' AND t.worker <> ?2)
                    AND (?3 = 0 OR COALESCE((SELECT next_number FROM study_claims
                                             WHERE study_run_uuid = ?1), 0) >= max_evals)",
-                params![study_run_id, worker, budget_used as i64],
+                params![study_run_id, worker, budget_used as i64, now_ms(), reason],
             )? == 1)
+        })
+    }
+
+    fn result_written(&self, study_run_id: &str) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE studies SET result_pending = 0 WHERE study_run_uuid = ?1",
+                [study_run_id],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn take_over_result(
+        &self,
+        experiment_id: ExperimentId,
+        name: &str,
+        worker: &str,
+        is_dead: &dyn Fn(&str) -> bool,
+        patience: Duration,
+    ) -> Result<Option<UnwrittenStudy>, StoreError> {
+        // read first: most joins find nothing pending and take no write lock
+        let pending = |conn: &Connection| {
+            conn.query_row(
+                &format!(
+                    "SELECT {STUDY_COLUMNS}, COALESCE(closed_by, ''), COALESCE(closed_ms, 0),
+                         COALESCE(closed_reason, '')
+                     FROM studies WHERE experiment_id = ?1 AND name = ?2 AND active = 0
+                       AND result_pending = 1
+                     ORDER BY created_ms DESC, rowid DESC LIMIT 1"
+                ),
+                params![experiment_id, name],
+                |r| {
+                    Ok((
+                        study_row(r)?,
+                        r.get::<_, String>(7)?,
+                        r.get::<_, i64>(8)?,
+                        r.get(9)?,
+                    ))
+                },
+            )
+            .optional()
+        };
+        if pending(&self.lock()).map_err(db)?.is_none() {
+            return Ok(None);
+        }
+        self.write(|tx| {
+            let Some((study, closed_by, closed_ms, reason)) = pending(tx)? else {
+                return Ok(None);
+            };
+            let lost = is_dead(&closed_by)
+                || now_ms().saturating_sub(closed_ms) > patience.as_millis() as i64;
+            if !lost {
+                return Ok(None);
+            }
+            tx.execute(
+                "UPDATE studies SET closed_by = ?2, closed_ms = ?3 WHERE study_run_uuid = ?1",
+                params![study.study_run_id, worker, now_ms()],
+            )?;
+            Ok(Some(UnwrittenStudy {
+                study,
+                closed_by,
+                reason,
+            }))
         })
     }
 }
