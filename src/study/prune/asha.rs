@@ -3,7 +3,7 @@
 
 use std::sync::OnceLock;
 
-use super::{Curves, Pruner, PrunerError};
+use super::{CurveState, Curves, Pruner, PrunerError, TrialCurve};
 
 /// Asynchronous successive halving (Optuna's `SuccessiveHalvingPruner`, for a minimized metric).
 ///
@@ -102,6 +102,26 @@ impl SuccessiveHalving {
     }
 }
 
+impl SuccessiveHalving {
+    /// The rungs of a trial that ended without this pruner seeing its reports (another
+    /// worker's, read from the store, or a resumed study's), as its reports in step order would
+    /// have recorded them: at each rung, the value of the first step at or past it; a NaN value
+    /// ends the climb, as it prunes.
+    fn fill_rungs(&self, c: &mut TrialCurve, min_resource: i64) {
+        if c.state == CurveState::Running || !c.rungs.is_empty() {
+            return;
+        }
+        for (&step, &value) in &c.values {
+            while step >= self.rung_step(min_resource, c.rungs.len()) {
+                if value.is_nan() {
+                    return;
+                }
+                c.rungs.push(value);
+            }
+        }
+    }
+}
+
 impl Pruner for SuccessiveHalving {
     fn name(&self) -> &'static str {
         "asha"
@@ -127,6 +147,10 @@ impl SuccessiveHalving {
         let Some(min_resource) = self.min_resource(curves) else {
             return false;
         };
+        // trials that ended elsewhere (other workers', a resumed study's) count at their rungs
+        for (_, c) in curves.iter_mut() {
+            self.fill_rungs(c, min_resource);
+        }
         loop {
             let rung = curves.get(trial).map_or(0, |c| c.rungs.len());
             if step < self.rung_step(min_resource, rung) {
@@ -197,6 +221,52 @@ mod tests {
         assert!(!p.prune(&mut c, 3));
     }
 
+    /// A curve as a shared study reads another worker's finished trial: values only.
+    fn ended_elsewhere(state: CurveState, values: &[(i64, f64)]) -> TrialCurve {
+        let mut c = TrialCurve::new();
+        c.state = state;
+        c.values = values.iter().copied().collect();
+        c
+    }
+
+    #[test]
+    fn trials_that_ended_elsewhere_compete_at_the_rungs_they_reached() {
+        let p = asha(2);
+        let mut c = Curves::new();
+        // rungs at steps 1, 2, 4, 8; another worker's trial reported steps 1, 3 and 8
+        c.insert(
+            0,
+            ended_elsewhere(CurveState::Complete, &[(1, 0.5), (3, 0.4), (8, 0.2)]),
+        );
+        // one pruned at rung 0 elsewhere, and one whose NaN ended its climb at rung 1
+        c.insert(1, ended_elsewhere(CurveState::Pruned, &[(1, 3.0)]));
+        c.insert(
+            2,
+            ended_elsewhere(CurveState::Pruned, &[(1, 0.1), (2, f64::NAN)]),
+        );
+        c.report(3, 1, 1.0);
+        // rung 0 holds [0.5, 3.0, 0.1, 1.0]: 2 promoted, the 2nd best is 0.5; 1.0 > 0.5
+        assert!(p.prune(&mut c, 3));
+        assert_eq!(c.get(0).unwrap().rungs, vec![0.5, 0.4, 0.2, 0.2]);
+        assert_eq!(c.get(1).unwrap().rungs, vec![3.0]);
+        assert_eq!(c.get(2).unwrap().rungs, vec![0.1]);
+        assert_eq!(c.get(3).unwrap().thresholds.get(&1), Some(&0.5));
+        // at rung 1 only trial 0 (0.4) is there: [0.4, 0.3] keeps one, 0.3 goes on
+        c.report(4, 1, 0.05);
+        assert!(!p.prune(&mut c, 4));
+        c.report(4, 2, 0.3);
+        assert!(!p.prune(&mut c, 4));
+        c.report(5, 2, 0.45);
+        // rung 0 first: [.5, 3, .1, 1, .05, .45] keeps 3 (.05, .1, .45): promoted; then rung 1
+        // holds [.4, .3, .45]: keeps 1 (.3); .45 is pruned there
+        assert!(p.prune(&mut c, 5));
+        // a trial still running elsewhere has no rungs filled in
+        c.insert(6, ended_elsewhere(CurveState::Running, &[(1, 0.0)]));
+        c.report(7, 1, 9.0);
+        p.prune(&mut c, 7);
+        assert!(c.get(6).unwrap().rungs.is_empty());
+    }
+
     #[test]
     fn between_rungs_no_decision_and_skipped_rungs_are_climbed() {
         let p = asha(2);
@@ -246,10 +316,13 @@ mod tests {
         c.report(2, 3, 9.0);
         assert!(!p.prune(&mut c, 2));
         c.report(2, 4, 9.0);
-        // trial 1 has no rung value (it finished before ASHA looked): alone, promoted
-        assert!(!p.prune(&mut c, 2));
-        c.report(3, 4, 10.0);
-        assert!(p.prune(&mut c, 3));
+        // trial 1 finished before ASHA looked: its reports count at its rungs (4, 16, 64, 256),
+        // so rung 0 holds [1.0, 9.0] and keeps 1.0
+        assert!(p.prune(&mut c, 2));
+        assert_eq!(c.get(1).unwrap().rungs, vec![1.0; 4]);
+        c.report(3, 4, 0.5);
+        // [1, 9, .5] keeps the best one
+        assert!(!p.prune(&mut c, 3));
         let r = SuccessiveHalving::new(Some(2), 3, 1, 0).unwrap();
         // first rung at 2 * 3^1 = 6
         let mut c = Curves::new();

@@ -117,6 +117,11 @@ impl Curves {
         self.trials.iter().map(|(n, c)| (*n, c))
     }
 
+    /// Every trial's (number, curve), by number, mutable.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (usize, &mut TrialCurve)> {
+        self.trials.iter_mut().map(|(n, c)| (*n, c))
+    }
+
     /// The curves of the trials that finished ok.
     pub fn completed(&self) -> impl Iterator<Item = &TrialCurve> {
         self.trials
