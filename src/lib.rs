@@ -26,6 +26,7 @@ pub mod study;
 pub mod tracking;
 pub mod trial;
 pub mod ui;
+pub mod worker;
 
 pub use algo::{Algorithm, Anneal, Random, Tpe};
 pub use space::{hp, Assignment, Dist, Node, ParamError, Params, Space, SpaceError, Value};

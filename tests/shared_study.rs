@@ -480,3 +480,84 @@ fn a_study_whose_closer_died_before_writing_its_result_is_finished_by_the_next_w
     assert_eq!(code, Some(0), "{err}");
     assert!(!err.contains("recorded now"), "{err}");
 }
+
+/// The library's one-call join, on both backends: three workers (each with its own store
+/// connection, as three processes would have) run one 60-trial study.
+#[test]
+fn workers_joined_through_the_library_share_one_study() {
+    use hpo::worker::{Join, WorkerError};
+    use hpo::{hp, Fmin, ParamError, Params, Space, Tpe};
+    let dir = tempfile::tempdir().unwrap();
+    let mut uris = vec![format!("sqlite:///{}", dir.path().join("hpo.db").display())];
+    let db = TempDb::create("library_join");
+    if let Some(db) = &db {
+        uris.push(db.url());
+    }
+    for uri in uris {
+        let space = Space::from_params([hp::uniform("x", -5.0, 5.0)]).unwrap();
+        let handles: Vec<_> = (0..3)
+            .map(|_| {
+                let (uri, space) = (uri.clone(), space.clone());
+                std::thread::spawn(move || {
+                    let tracker = Tracker::open(&uri).unwrap();
+                    let worker = Join::new(&tracker, "lib", &space)
+                        .max_evals(60)
+                        .join()
+                        .unwrap();
+                    let objective = |p: &Params| -> Result<f64, ParamError> {
+                        std::thread::sleep(Duration::from_millis(5));
+                        Ok((p.f64("x")? - 1.0).powi(2))
+                    };
+                    let fmin = Fmin::new(objective, &space)
+                        .algo(Tpe::default())
+                        .parallelism(2);
+                    let result = worker.attach(fmin).run().unwrap();
+                    tracker.flush().unwrap();
+                    result.trials.len()
+                })
+            })
+            .collect();
+        let ran: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
+        assert!(
+            ran >= 60,
+            "{uri}: each worker's result holds at least its own trials"
+        );
+        let (studies, trials) = study_of(&uri, "lib");
+        assert_eq!(studies.len(), 1, "{uri}");
+        assert_eq!(studies[0].info.status, RunStatus::Finished, "{uri}");
+        assert_eq!(
+            trials.keys().copied().collect::<Vec<_>>(),
+            (0..60).collect::<Vec<_>>(),
+            "{uri}"
+        );
+        assert!(trials.values().all(|r| r.len() == 1), "{uri}");
+        // the study's best is the best of every worker's trials
+        let best = trials
+            .values()
+            .map(|r| r[0].data.metric("loss").unwrap().latest)
+            .fold(f64::INFINITY, f64::min);
+        assert_eq!(
+            studies[0].data.metric("best_loss").map(|m| m.latest),
+            Some(best),
+            "{uri}"
+        );
+        // a running study of that name is joined only with its own space
+        let tracker = Tracker::open(&uri).unwrap();
+        let first = Join::new(&tracker, "spaces", &space).join().unwrap();
+        let other = Space::from_params([hp::uniform("y", 0.0, 1.0)]).unwrap();
+        let refused = Join::new(&tracker, "spaces", &other)
+            .spec("{}", |_| {
+                Some(hpo::worker::StoredStudy {
+                    space: Space::from_params([hp::uniform("x", -5.0, 5.0)]).unwrap(),
+                    metric: "loss".into(),
+                    source: None,
+                })
+            })
+            .join();
+        assert!(
+            matches!(refused, Err(WorkerError::OtherSpace { .. })),
+            "{uri}"
+        );
+        drop(first);
+    }
+}

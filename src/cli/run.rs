@@ -18,7 +18,6 @@ use crate::runfile::{ObjectiveSpec, RunFile};
 use crate::space::Params;
 use crate::study::prune::PruneSummary;
 use crate::study::{Fmin, Interrupt, Objective};
-use crate::tracking::shared::{worker_name, SharedStudy, SharedStudyOptions};
 use crate::tracking::Recorder;
 use crate::trial::TrialState;
 
@@ -308,14 +307,19 @@ pub(super) fn run_file(
     };
     let joined = super::shared_study::join(
         &tracker,
-        recorder.experiment_id(),
-        &study_name,
-        &rf.space,
-        &study.metric,
-        &spec,
-        study.max_evals,
-        study.retries,
-        resume,
+        &super::shared_study::JoinArgs {
+            study_name: &study_name,
+            space: &rf.space,
+            metric: &study.metric,
+            prune_metric: rf
+                .pruner
+                .as_ref()
+                .map(|p| p.metric.clone().unwrap_or_else(|| study.metric.clone())),
+            spec: &spec,
+            max_evals: study.max_evals,
+            retries: study.retries,
+            resume,
+        },
     )
     .map_err(|e| match e.is::<BadInput>() {
         true => e,
@@ -325,28 +329,10 @@ pub(super) fn run_file(
     let mut keeper = None;
     let mut coordinator = None;
     match joined {
-        Some(j) => {
-            study.max_evals = j.max_evals;
-            recorder = match j.created {
-                true => recorder.study_run_id(&j.study_run_id),
-                false => recorder.resume(&j.study_run_id, Default::default()),
-            };
-            let shared = SharedStudy::new(
-                j.board,
-                &j.study_run_id,
-                &worker_name(),
-                &rf.space,
-                &tracker,
-                Some(recorder.handle()),
-                SharedStudyOptions {
-                    prune_metric: rf
-                        .pruner
-                        .as_ref()
-                        .map(|p| p.metric.clone().unwrap_or_else(|| study.metric.clone())),
-                    ..SharedStudyOptions::default()
-                },
-            );
-            recorder = recorder.shared(shared.closer());
+        Some(worker) => {
+            study.max_evals = worker.max_evals();
+            let (r, shared) = worker.into_parts();
+            recorder = r;
             coordinator = Some(shared);
         }
         None => {

@@ -54,15 +54,7 @@ pub(crate) fn worker(a: WorkerArgs, uri: &Option<String>) -> anyhow::Result<()> 
     if !active {
         // the study's result may be left to write by a worker that was lost
         let tracker = super::open_tracker(uri)?;
-        if let Ok(board) = tracker.store().study_board() {
-            super::shared_study::finish_orphaned(
-                &tracker,
-                &board,
-                exp.experiment_id,
-                &spec.experiment,
-                &a.study,
-            );
-        }
+        super::shared_study::finish_orphaned(&tracker, &spec.experiment, &a.study);
         eprintln!(
             "study '{}' has ended; nothing to do (continue it with `hpo run FILE --resume`)",
             a.study
