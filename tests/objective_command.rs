@@ -359,3 +359,43 @@ fn an_interrupt_stops_the_study_and_kills_running_trials() {
         assert!(!alive(pid), "trial process {pid} survived");
     }
 }
+
+/// A trial's scratch directory (its params file, its artifacts) goes once its files are in its
+/// run: a long study keeps no second copy of every model it saved.
+#[test]
+fn a_trials_scratch_directory_goes_once_its_artifacts_are_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let tracker =
+        Tracker::open(&format!("sqlite:///{}", dir.path().join("t.db").display())).unwrap();
+    let recorder = Recorder::new(&tracker, "scratch").unwrap();
+    let handle = recorder.handle();
+    // each trial saves a model and prints how many trial directories it sees next to its own
+    let script = r#"echo "model of trial $HPO_TRIAL" > "$HPO_ARTIFACT_DIR/model.txt";
+ls -d "$HPO_ARTIFACT_DIR"/../../trial-* | wc -l"#;
+    let space = Space::from_params([hp::uniform("x", 0.0, 1.0)]).unwrap();
+    let objective = CommandObjective::new(sh(script), &["x"]).unwrap();
+    let r = Fmin::new(objective, &space)
+        .algo(Random)
+        .max_evals(5)
+        .parallelism(1)
+        .seed(3)
+        .observer(recorder)
+        .run()
+        .unwrap();
+    assert!(handle.errors().is_empty(), "{:?}", handle.errors());
+    for t in &r.trials {
+        assert_eq!(t.state, TrialState::Ok, "{t:?}");
+        assert_eq!(
+            t.loss,
+            Some(1.0),
+            "trial {}: earlier trials' directories remain",
+            t.number
+        );
+        let run = handle.trial_run_id(t.number).unwrap();
+        let arts = tracker.artifacts(&run).unwrap();
+        assert_eq!(
+            arts.read_text("model.txt").unwrap(),
+            format!("model of trial {}\n", t.number)
+        );
+    }
+}

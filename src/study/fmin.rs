@@ -74,6 +74,16 @@ impl TrialContext {
         let _ = self.tx.send(Event::Report(self.number, report));
     }
 
+    /// Blocks until every report this trial sent so far (metrics, tags, artifacts) was handed
+    /// to the study's observers, e.g. its artifacts copied into the tracking store: the
+    /// objective may then remove the files it logged. Returns at once once the study is over.
+    pub fn wait_for_reports(&self) {
+        let (ack, done) = mpsc::channel();
+        if self.tx.send(Event::Reported(ack)).is_ok() {
+            let _ = done.recv();
+        }
+    }
+
     /// Report a metric value at a step (e.g. the validation loss after each epoch). When `key`
     /// is the metric the study's pruner watches ([`Fmin::prune_metric`]), this is also a
     /// [`report`](TrialContext::report) to the pruner: check [`should_prune`](Self::should_prune).
@@ -199,6 +209,8 @@ where
 
 enum Event {
     Report(usize, TrialReport),
+    /// A trial waits until its reports so far were handed to the observers.
+    Reported(mpsc::Sender<()>),
     Done(usize, TrialResult, SystemTime),
     Interrupted,
 }
@@ -803,6 +815,10 @@ impl Driver<'_, '_, '_> {
                     if let Some(why) = cfg.interrupt.as_ref().and_then(Interrupt::reason) {
                         stop = Some(StopReason::Interrupted(why));
                     }
+                }
+                Event::Reported(ack) => {
+                    // the trial's earlier reports came before this on its channel: all handled
+                    let _ = ack.send(());
                 }
                 Event::Report(n, report) => {
                     let Some(trial) = self.study.trial(n) else {

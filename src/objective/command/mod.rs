@@ -422,6 +422,10 @@ impl CommandObjective {
         if std::fs::read_dir(&artifacts).is_ok_and(|mut d| d.next().is_some()) {
             ctx.log_artifact(&artifacts, "");
         }
+        // once its files are in the trial's run, the trial's scratch directory goes: a long
+        // study does not keep a second copy of every model it saved until it ends
+        ctx.wait_for_reports();
+        let _ = std::fs::remove_dir_all(&dir);
         Ok(result)
     }
 

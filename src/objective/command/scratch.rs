@@ -1,7 +1,8 @@
 //! The scratch directory of a command objective: `hpo-trials-<pid>-<random>` in the temporary
 //! directory, holding each trial's params file, artifact directory and output files.
 //!
-//! It is removed when the objective is dropped (the end of a study, an interrupted one included).
+//! A trial's directory is removed once the trial ended and its files were copied into its run;
+//! the whole directory is removed when the objective is dropped (the end of a study, an interrupted one included).
 //! A directory left by an hpo process that no longer exists (killed with `kill -9`) is removed
 //! when the next command objective is made.
 
