@@ -374,57 +374,58 @@ impl StudyBoard for SqliteBoard {
     ) -> Result<Option<ClaimedTrial>, StoreError> {
         self.write(|tx| {
             let number: Option<i64> = tx
-                .query_row(
+                .prepare_cached(
                     "INSERT INTO study_claims AS c (study_run_uuid, next_number)
                      SELECT ?1, 1 FROM studies s WHERE s.study_run_uuid = ?1 AND s.max_evals > 0
                      ON CONFLICT (study_run_uuid) DO UPDATE SET next_number = c.next_number + 1
                          WHERE c.next_number < (SELECT max_evals FROM studies
                                                 WHERE study_run_uuid = ?1)
                      RETURNING next_number - 1",
-                    [study_run_id],
-                    |r| r.get(0),
-                )
+                )?
+                .query_row([study_run_id], |r| r.get(0))
                 .optional()?;
             let Some(number) = number else {
                 return Ok(None);
             };
             let retry = tx
-                .query_row(
+                .prepare_cached(
                     "DELETE FROM study_retries WHERE rowid = (SELECT rowid FROM study_retries
                          WHERE study_run_uuid = ?1 ORDER BY retry_of LIMIT 1)
                      RETURNING retry_of, params, attempt",
-                    [study_run_id],
-                    |r| {
-                        Ok(Retry {
-                            of: r.get(0)?,
-                            params: r.get(1)?,
-                            attempt: r.get(2)?,
-                        })
-                    },
-                )
+                )?
+                .query_row([study_run_id], |r| {
+                    Ok(Retry {
+                        of: r.get(0)?,
+                        params: r.get(1)?,
+                        attempt: r.get(2)?,
+                    })
+                })
                 .optional()?;
             let now = now_ms();
-            tx.execute(
-                &format!(
-                    "INSERT OR REPLACE INTO study_trials (study_run_uuid, number, state, worker,
+            tx.prepare_cached(&format!(
+                "INSERT OR REPLACE INTO study_trials (study_run_uuid, number, state, worker,
                          started_ms, retry_of, attempt, params, version)
                      VALUES (?1, ?2, 'RUNNING', ?3, ?4, ?5, ?6, ?7, {NEXT_VERSION})"
-                ),
-                params![
-                    study_run_id,
-                    number,
-                    worker,
-                    now,
-                    retry.as_ref().map(|r| r.of),
-                    retry.as_ref().map_or(0, |r| r.attempt),
-                    retry.as_ref().map(|r| r.params.clone()),
-                ],
-            )?;
-            tx.execute(
+            ))?
+            .execute(params![
+                study_run_id,
+                number,
+                worker,
+                now,
+                retry.as_ref().map(|r| r.of),
+                retry.as_ref().map_or(0, |r| r.attempt),
+                retry.as_ref().map(|r| r.params.clone()),
+            ])?;
+            tx.prepare_cached(
                 "INSERT OR REPLACE INTO trial_leases (study_run_uuid, number, worker, expires_ms)
                  VALUES (?1, ?2, ?3, ?4)",
-                params![study_run_id, number, worker, now + ttl.as_millis() as i64],
-            )?;
+            )?
+            .execute(params![
+                study_run_id,
+                number,
+                worker,
+                now + ttl.as_millis() as i64
+            ])?;
             Ok(Some(ClaimedTrial { number, retry }))
         })
     }
@@ -437,26 +438,24 @@ impl StudyBoard for SqliteBoard {
         params: &str,
     ) -> Result<(), StoreError> {
         self.write(|tx| {
-            tx.execute(
-                &format!(
-                    "UPDATE study_trials SET run_uuid = ?3, params = ?4, version = {NEXT_VERSION}
+            tx.prepare_cached(&format!(
+                "UPDATE study_trials SET run_uuid = ?3, params = ?4, version = {NEXT_VERSION}
                      WHERE study_run_uuid = ?1 AND number = ?2"
-                ),
-                params![study_run_id, number, run_id, params],
-            )?;
+            ))?
+            .execute(params![study_run_id, number, run_id, params])?;
             Ok(())
         })
     }
 
     fn finish(&self, study_run_id: &str, number: i64, end: &TrialEnd) -> Result<bool, StoreError> {
         self.write(|tx| {
-            let n = tx.execute(
-                &format!(
+            let n = tx
+                .prepare_cached(&format!(
                     "UPDATE study_trials SET state = ?3, loss = ?4, last_step = ?5, message = ?6,
                          ended_ms = ?7, version = {NEXT_VERSION}
                      WHERE study_run_uuid = ?1 AND number = ?2 AND state = 'RUNNING'"
-                ),
-                params![
+                ))?
+                .execute(params![
                     study_run_id,
                     number,
                     end.state,
@@ -464,12 +463,11 @@ impl StudyBoard for SqliteBoard {
                     end.last_step,
                     end.message,
                     end.ended_ms
-                ],
-            )?;
-            tx.execute(
+                ])?;
+            tx.prepare_cached(
                 "DELETE FROM trial_leases WHERE study_run_uuid = ?1 AND number = ?2",
-                params![study_run_id, number],
-            )?;
+            )?
+            .execute(params![study_run_id, number])?;
             Ok(n == 1)
         })
     }
