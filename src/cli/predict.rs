@@ -7,8 +7,8 @@ use clap::Args;
 
 use super::{open_tracker, BadInput};
 use crate::objective::linfa::predict_csv;
-use crate::registry::uri::RUNS_SCHEME;
 use crate::registry::parse_run_uri;
+use crate::registry::uri::RUNS_SCHEME;
 use crate::registry::Registry;
 
 /// Arguments of `predict`.

@@ -165,7 +165,12 @@ impl RestClient {
 
     /// `POST /api/2.0/<api>/<endpoint>` with a JSON body, for an API beside MLflow's (hpo's own
     /// calls under `/api/2.0/hpo/`).
-    pub(crate) fn post_to(&self, api: &str, endpoint: &str, body: &Value) -> Result<Value, CallError> {
+    pub(crate) fn post_to(
+        &self,
+        api: &str,
+        endpoint: &str,
+        body: &Value,
+    ) -> Result<Value, CallError> {
         let resp = self
             .agent
             .post(&format!("{}/api/2.0/{api}/{endpoint}", self.base))

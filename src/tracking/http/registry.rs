@@ -95,7 +95,12 @@ impl HttpRegistry {
             .map_err(|e| registry_error(e, about))
     }
 
-    fn send(&self, method: BodyMethod, endpoint: &str, body: Value) -> Result<Value, RegistryError> {
+    fn send(
+        &self,
+        method: BodyMethod,
+        endpoint: &str,
+        body: Value,
+    ) -> Result<Value, RegistryError> {
         self.inner.queue.wait_sent();
         self.inner
             .client
@@ -258,7 +263,8 @@ impl RegistryStore for HttpRegistry {
         version: i64,
         description: &str,
     ) -> Result<ModelVersion, RegistryError> {
-        let body = json!({ "name": name, "version": version.to_string(), "description": description });
+        let body =
+            json!({ "name": name, "version": version.to_string(), "description": description });
         self.send(BodyMethod::Patch, "model-versions/update", body)?;
         self.get_model_version(name, version)
     }
@@ -333,7 +339,10 @@ impl RegistryStore for HttpRegistry {
         name: &str,
         alias: &str,
     ) -> Result<ModelVersion, RegistryError> {
-        let v = self.get("registered-models/alias", &[("name", name), ("alias", alias)])?;
+        let v = self.get(
+            "registered-models/alias",
+            &[("name", name), ("alias", alias)],
+        )?;
         self.full_version(&v)
     }
 
