@@ -248,6 +248,68 @@ x = { uniform = [-3, 3] }
 
     registry_through_mlflow_server(&python, dir.path(), &url, &study, best_run);
     compare_and_set_falls_back_on_mlflow_server(&url, best_run);
+    predict_through_mlflow_server(dir.path(), &url);
+}
+
+/// A linfa study into MLflow's server, its best trial registered with an alias, and `hpo predict`
+/// through `models:/NAME@ALIAS`, the version number and the run's `runs:/ID/model`: the model's
+/// files come down through the server's artifact proxy, and all three predict the same.
+fn predict_through_mlflow_server(dir: &Path, url: &str) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let space = root.join("spaces/quickstart.toml");
+    let data = root.join("data/diabetes_sample.csv");
+    let data = data.to_str().unwrap();
+    let v = ok_json(
+        &hpo(
+            dir,
+            url,
+            &["run", space.to_str().unwrap(), "--max-evals", "3", "--json"],
+        ),
+        "hpo run (linfa)",
+    );
+    let study = v["study_run_id"].as_str().unwrap().to_string();
+    let registered = ok_json(
+        &hpo(
+            dir,
+            url,
+            &[
+                "register",
+                "--study",
+                &study,
+                "--name",
+                "linfa-model",
+                "--alias",
+                "champion",
+                "--json",
+            ],
+        ),
+        "hpo register (linfa)",
+    );
+    assert_eq!(registered["artifact_path"], "model", "{registered}");
+    let run = registered["run_id"].as_str().unwrap().to_string();
+    let predict = |model: &str| {
+        let out = hpo(dir, url, &["predict", "--model", model, "--data", data]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "predict {model}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let by_alias = predict("models:/linfa-model@champion");
+    let values: Vec<f64> = by_alias
+        .lines()
+        .skip(1)
+        .map(|l| l.parse().unwrap())
+        .collect();
+    assert_eq!(values.len(), 20, "{by_alias}");
+    assert!(
+        values.iter().all(|p| (0.0..400.0).contains(p)),
+        "{values:?}"
+    );
+    assert_eq!(predict("models:/linfa-model/1"), by_alias);
+    assert_eq!(predict(&format!("runs:/{run}/model")), by_alias);
 }
 
 /// hpo's registry commands against MLflow's server: the study's best trial registered with an
