@@ -538,3 +538,46 @@ fn compare_and_set_over_http_has_exactly_one_winner() {
         Err(hpo::tracking::StoreError::Deleted { .. })
     ));
 }
+
+/// The study lease over http: two clients of one `hpo server` claim the lease of the same study
+/// run at once, round after round; exactly one gets it, the other is told who holds it.
+#[test]
+fn the_study_lease_over_http_goes_to_one_client() {
+    use hpo::tracking::lease::{Lease, LeaseError};
+    use hpo::tracking::Tracker;
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, url) = start_server(&dir.path().join("server.db"), dir.path());
+    let setup = HttpStore::open(&url).unwrap();
+    const ROUNDS: usize = 10;
+    let runs: Vec<String> = (0..ROUNDS)
+        .map(|_| setup.create_run(&NewRun::default()).unwrap().run_id)
+        .collect();
+    let barrier = Arc::new(Barrier::new(2));
+    let claimants: Vec<_> = (0..2)
+        .map(|_| {
+            let (url, runs, barrier) = (url.clone(), runs.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                let tracker = Tracker::open(&url).unwrap();
+                runs.iter()
+                    .map(|run| {
+                        barrier.wait();
+                        match Lease::acquire(&tracker, run, Duration::from_secs(30)) {
+                            // kept (not released) until both have tried
+                            Ok(lease) => Some(lease),
+                            Err(LeaseError::Held { .. }) => None,
+                            Err(e) => panic!("claiming the lease of {run}: {e}"),
+                        }
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let got: Vec<Vec<Option<Lease>>> = claimants.into_iter().map(|c| c.join().unwrap()).collect();
+    for round in 0..ROUNDS {
+        assert!(
+            got[0][round].is_some() ^ got[1][round].is_some(),
+            "round {round}: both or neither got the lease"
+        );
+    }
+}
