@@ -509,14 +509,9 @@ fn compare_and_set_over_http_has_exactly_one_winner() {
         .collect();
     let wins: Vec<Vec<bool>> = racers.into_iter().map(|r| r.join().unwrap()).collect();
     let run = setup.get_run(&run_id).unwrap();
-    for round in 0..ROUNDS {
-        assert!(
-            wins[0][round] ^ wins[1][round],
-            "round {round}: a won {}, b won {}",
-            wins[0][round],
-            wins[1][round]
-        );
-        let winner = if wins[0][round] { "a" } else { "b" };
+    for (round, (a, b)) in wins[0].iter().zip(&wins[1]).enumerate() {
+        assert!(a ^ b, "round {round}: a won {a}, b won {b}");
+        let winner = if *a { "a" } else { "b" };
         assert_eq!(run.data.tag(&format!("lease.{round}")), Some(winner));
     }
     // a compare-and-set with a stale expectation changes nothing; the holder's moves and deletes
@@ -574,9 +569,9 @@ fn the_study_lease_over_http_goes_to_one_client() {
         })
         .collect();
     let got: Vec<Vec<Option<Lease>>> = claimants.into_iter().map(|c| c.join().unwrap()).collect();
-    for round in 0..ROUNDS {
+    for (round, (a, b)) in got[0].iter().zip(&got[1]).enumerate() {
         assert!(
-            got[0][round].is_some() ^ got[1][round].is_some(),
+            a.is_some() ^ b.is_some(),
             "round {round}: both or neither got the lease"
         );
     }
