@@ -310,6 +310,16 @@ fn predict_through_mlflow_server(dir: &Path, url: &str) {
     );
     assert_eq!(predict("models:/linfa-model/1"), by_alias);
     assert_eq!(predict(&format!("runs:/{run}/model")), by_alias);
+
+    // a version copied from another (a models:/ source) points to the same run and files
+    let registry = hpo::registry::Registry::open(url).unwrap();
+    let copy = registry
+        .create_model_version("linfa-model", "models:/linfa-model@champion", None, &[])
+        .unwrap();
+    assert_eq!(copy.version, 2);
+    assert_eq!(copy.run_id, run);
+    assert_eq!(copy.artifact_path, "model");
+    assert_eq!(predict("models:/linfa-model/2"), by_alias);
 }
 
 /// hpo's registry commands against MLflow's server: the study's best trial registered with an

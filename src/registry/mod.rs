@@ -236,7 +236,13 @@ impl Registry {
     /// directory of its artifact path, refusing an artifact path the run does not have.
     fn checked_source(&self, source: &str) -> Result<(RunUri, Run, PathBuf), RegistryError> {
         let run_uri = if source.trim_start().starts_with(uri::MODELS_SCHEME) {
-            parse_run_uri(&self.resolve_version(source)?.source)?
+            // the version's run and path, not its source: a tracking server may keep the source
+            // as the files' location (MLflow's server keeps what its client sent)
+            let version = self.resolve_version(source)?;
+            RunUri {
+                run_id: version.run_id,
+                artifact_path: version.artifact_path,
+            }
         } else {
             parse_run_uri(source)?
         };
