@@ -1,4 +1,5 @@
-//! A model registry in the style of MLflow's, kept in the tracking store's database (SQLite or PostgreSQL).
+//! A model registry in the style of MLflow's, kept in the tracking store's database (SQLite or PostgreSQL)
+//! or by the tracking server the store talks to (`http://`: `hpo server` or `mlflow server`).
 //!
 //! The classic tuning workflow ends with: pick the best run, register it as a model, promote it, load it
 //! back. A [`Registry`] wraps a [`Tracker`] and does exactly that: registered models (unique names with a
