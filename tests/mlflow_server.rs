@@ -437,6 +437,15 @@ fn registry_through_mlflow_server(python: &Path, dir: &Path, url: &str, study: &
         "hpo models show /Staging",
     );
     assert_eq!(staged["version"], 2, "{staged}");
+    let latest = ok_json(
+        &hpo(
+            dir,
+            url,
+            &["models", "show", "models:/quad-model/latest", "--json"],
+        ),
+        "hpo models show /latest",
+    );
+    assert_eq!(latest["version"], 2, "{latest}");
     let unknown = hpo(dir, url, &["models", "show", "models:/quad-model@nope"]);
     assert_eq!(unknown.status.code(), Some(2));
 
