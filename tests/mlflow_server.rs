@@ -245,4 +245,256 @@ x = { uniform = [-3, 3] }
         .iter()
         .all(|t| t["metrics"]["val"].as_f64() == Some(0.5));
     assert!(history_ok, "{seen}");
+
+    registry_through_mlflow_server(&python, dir.path(), &url, &study, best_run);
+    compare_and_set_falls_back_on_mlflow_server(&url, best_run);
+    predict_through_mlflow_server(dir.path(), &url);
+}
+
+/// A linfa study into MLflow's server, its best trial registered with an alias, and `hpo predict`
+/// through `models:/NAME@ALIAS`, the version number and the run's `runs:/ID/model`: the model's
+/// files come down through the server's artifact proxy, and all three predict the same.
+fn predict_through_mlflow_server(dir: &Path, url: &str) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let space = root.join("spaces/quickstart.toml");
+    let data = root.join("data/diabetes_sample.csv");
+    let data = data.to_str().unwrap();
+    let v = ok_json(
+        &hpo(
+            dir,
+            url,
+            &["run", space.to_str().unwrap(), "--max-evals", "3", "--json"],
+        ),
+        "hpo run (linfa)",
+    );
+    let study = v["study_run_id"].as_str().unwrap().to_string();
+    let registered = ok_json(
+        &hpo(
+            dir,
+            url,
+            &[
+                "register",
+                "--study",
+                &study,
+                "--name",
+                "linfa-model",
+                "--alias",
+                "champion",
+                "--json",
+            ],
+        ),
+        "hpo register (linfa)",
+    );
+    assert_eq!(registered["artifact_path"], "model", "{registered}");
+    let run = registered["run_id"].as_str().unwrap().to_string();
+    let predict = |model: &str| {
+        let out = hpo(dir, url, &["predict", "--model", model, "--data", data]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "predict {model}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let by_alias = predict("models:/linfa-model@champion");
+    let values: Vec<f64> = by_alias
+        .lines()
+        .skip(1)
+        .map(|l| l.parse().unwrap())
+        .collect();
+    assert_eq!(values.len(), 20, "{by_alias}");
+    assert!(
+        values.iter().all(|p| (0.0..400.0).contains(p)),
+        "{values:?}"
+    );
+    assert_eq!(predict("models:/linfa-model/1"), by_alias);
+    assert_eq!(predict(&format!("runs:/{run}/model")), by_alias);
+
+    // a version copied from another (a models:/ source) points to the same run and files
+    let registry = hpo::registry::Registry::open(url).unwrap();
+    let copy = registry
+        .create_model_version("linfa-model", "models:/linfa-model@champion", None, &[])
+        .unwrap();
+    assert_eq!(copy.version, 2);
+    assert_eq!(copy.run_id, run);
+    assert_eq!(copy.artifact_path, "model");
+    assert_eq!(predict("models:/linfa-model/2"), by_alias);
+}
+
+/// hpo's registry commands against MLflow's server: the study's best trial registered with an
+/// alias, shown, re-aliased, staged, described; the MLflow client reads the same versions back.
+fn registry_through_mlflow_server(python: &Path, dir: &Path, url: &str, study: &str, best: &str) {
+    let v = ok_json(
+        &hpo(
+            dir,
+            url,
+            &[
+                "register",
+                "--study",
+                study,
+                "--name",
+                "quad-model",
+                "--alias",
+                "champion",
+                "--json",
+            ],
+        ),
+        "hpo register --study",
+    );
+    assert_eq!(v["version"], 1, "{v}");
+    assert_eq!(v["run_id"], best, "{v}");
+    assert_eq!(v["aliases"], serde_json::json!(["champion"]), "{v}");
+    let v2 = ok_json(
+        &hpo(
+            dir,
+            url,
+            &[
+                "register",
+                "--run",
+                best,
+                "--artifact-path",
+                "note.txt",
+                "--name",
+                "quad-model",
+                "--json",
+            ],
+        ),
+        "hpo register --run",
+    );
+    assert_eq!(v2["version"], 2, "{v2}");
+    assert_eq!(v2["artifact_path"], "note.txt", "{v2}");
+
+    let shown = ok_json(
+        &hpo(
+            dir,
+            url,
+            &["models", "show", "models:/quad-model@champion", "--json"],
+        ),
+        "hpo models show @champion",
+    );
+    assert_eq!(shown["version"], 1, "{shown}");
+    assert_eq!(shown["run_id"], best, "{shown}");
+    let location = shown["storage_location"].as_str().unwrap();
+    assert!(location.contains(&format!("{best}/artifacts")), "{shown}");
+    assert!(
+        shown["run_params"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["key"] == "x"),
+        "{shown}"
+    );
+    let out = hpo(
+        dir,
+        url,
+        &["models", "alias", "quad-model", "challenger", "2"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = hpo(dir, url, &["models", "stage", "quad-model", "2", "Staging"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = hpo(dir, url, &["models", "describe", "quad-model", "quadratic"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let model = ok_json(
+        &hpo(dir, url, &["models", "show", "quad-model", "--json"]),
+        "hpo models show NAME",
+    );
+    assert_eq!(model["model"]["description"], "quadratic", "{model}");
+    let versions: Vec<i64> = model["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["version"].as_i64().unwrap())
+        .collect();
+    assert_eq!(versions, vec![2, 1], "{model}");
+    let list = ok_json(
+        &hpo(dir, url, &["models", "list", "--json"]),
+        "hpo models list",
+    );
+    assert_eq!(list[0]["name"], "quad-model", "{list}");
+    assert_eq!(list[0]["latest_version"], 2, "{list}");
+    let staged = ok_json(
+        &hpo(
+            dir,
+            url,
+            &["models", "show", "models:/quad-model/Staging", "--json"],
+        ),
+        "hpo models show /Staging",
+    );
+    assert_eq!(staged["version"], 2, "{staged}");
+    let latest = ok_json(
+        &hpo(
+            dir,
+            url,
+            &["models", "show", "models:/quad-model/latest", "--json"],
+        ),
+        "hpo models show /latest",
+    );
+    assert_eq!(latest["version"], 2, "{latest}");
+    let unknown = hpo(dir, url, &["models", "show", "models:/quad-model@nope"]);
+    assert_eq!(unknown.status.code(), Some(2));
+
+    // what MLflow's own client reads
+    let script = r#"
+import json, sys
+from mlflow.tracking import MlflowClient
+client = MlflowClient(sys.argv[1])
+champion = client.get_model_version_by_alias("quad-model", "champion")
+challenger = client.get_model_version_by_alias("quad-model", "challenger")
+print(json.dumps({"champion": champion.version, "champion_run": champion.run_id,
+                  "challenger": challenger.version, "challenger_stage": challenger.current_stage,
+                  "description": client.get_registered_model("quad-model").description}))
+"#;
+    let out = Command::new(python)
+        .args(["-c", script, url])
+        .output()
+        .unwrap();
+    let seen = ok_json(&out, "the MLflow client reading the registry");
+    assert_eq!(seen["champion"], "1", "{seen}");
+    assert_eq!(seen["champion_run"], best, "{seen}");
+    assert_eq!(seen["challenger"], "2", "{seen}");
+    assert_eq!(seen["challenger_stage"], "Staging", "{seen}");
+    assert_eq!(seen["description"], "quadratic", "{seen}");
+
+    let out = hpo(dir, url, &["models", "delete", "quad-model"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let gone = hpo(dir, url, &["models", "show", "quad-model"]);
+    assert_eq!(gone.status.code(), Some(2));
+}
+
+/// MLflow's server has no compare-and-set call: the store falls back to a read and a write,
+/// which still answers right for one client.
+fn compare_and_set_falls_back_on_mlflow_server(url: &str, run_id: &str) {
+    use hpo::tracking::Store;
+    let store = hpo::tracking::http::HttpStore::open(url).unwrap();
+    assert!(store
+        .compare_and_set_tag(run_id, "lease", None, Some("me"))
+        .unwrap());
+    assert!(!store
+        .compare_and_set_tag(run_id, "lease", None, Some("you"))
+        .unwrap());
+    assert!(store
+        .compare_and_set_tag(run_id, "lease", Some("me"), None)
+        .unwrap());
+    assert_eq!(store.get_run(run_id).unwrap().data.tag("lease"), None);
 }

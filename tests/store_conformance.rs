@@ -9,8 +9,8 @@
 //!
 //! Without a PostgreSQL server the `postgres` tests print why and pass, unless `CI` is set: then they fail.
 //!
-//! What MLflow's API cannot do is left out for `http`: a compare-and-set is a read then a write
-//! (so the race test runs on the two databases only).
+//! The race for a compare-and-set runs on the three: over http it is `hpo server`'s own call
+//! (`/api/2.0/hpo/runs/compare-and-set-tag`), one transaction of the server's store.
 
 mod common;
 
@@ -572,7 +572,7 @@ mod cases {
     }
 }
 
-/// Many threads race for one absent tag: exactly one wins, on both stores.
+/// Many threads race for one absent tag: exactly one wins, on every store.
 fn racing_compare_and_set(store: Arc<dyn Store>) {
     let id = run(&*store, "race", &[], None);
     let wins: usize = std::thread::scope(|sc| {
@@ -597,6 +597,12 @@ fn racing_compare_and_set_sqlite() {
     if let Some(b) = sqlite() {
         racing_compare_and_set(b.store.clone());
     }
+}
+
+#[test]
+fn racing_compare_and_set_http() {
+    let b = http().unwrap();
+    racing_compare_and_set(b.store.clone());
 }
 
 #[test]

@@ -122,30 +122,7 @@ fn get_dir(
             .into());
         }
     }
-    let write_err = |p: &std::path::Path, e: std::io::Error| {
-        anyhow::anyhow!("cannot write {}: {e}", p.display())
-    };
-    std::fs::create_dir_all(&target).map_err(|e| write_err(&target, e))?;
-    let (mut files, mut bytes) = (0usize, 0usize);
-    let mut dirs = vec![prefix.to_string()];
-    while let Some(d) = dirs.pop() {
-        for a in store.list(&d)? {
-            let rel = match a.path.strip_prefix(prefix) {
-                Some(rest) => rest.trim_start_matches('/'),
-                None => a.path.as_str(),
-            };
-            let dest = target.join(rel);
-            if a.is_dir {
-                std::fs::create_dir_all(&dest).map_err(|e| write_err(&dest, e))?;
-                dirs.push(a.path.clone());
-            } else {
-                let content = store.read(&a.path)?;
-                std::fs::write(&dest, &content).map_err(|e| write_err(&dest, e))?;
-                files += 1;
-                bytes += content.len();
-            }
-        }
-    }
+    let (files, bytes) = store.download_dir(prefix, &target)?;
     eprintln!(
         "wrote {files} file{} ({bytes} bytes) to {}",
         if files == 1 { "" } else { "s" },

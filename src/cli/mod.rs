@@ -116,29 +116,6 @@ pub(crate) fn open_tracker(uri: &Option<String>) -> anyhow::Result<Tracker> {
     Ok(Tracker::open(&text)?)
 }
 
-/// The model registry commands (`register`, `models`, `predict`) are not available on a remote
-/// tracking server yet: a clear refusal (exit 2) instead of the store's "no registry".
-pub(crate) fn refuse_registry_over_http(uri: &Option<String>) -> anyhow::Result<()> {
-    let text = uri.clone().unwrap_or_else(|| {
-        crate::tracking::default_tracking_uri(
-            std::env::var(crate::tracking::TRACKING_URI_ENV)
-                .ok()
-                .as_deref(),
-        )
-    });
-    if let Ok(crate::tracking::TrackingLocation::Http(url)) =
-        crate::tracking::parse_tracking_uri(&text)
-    {
-        return Err(BadInput(format!(
-            "the model registry is not supported over http:// yet ({url}); run `hpo register`, \
-             `hpo models` and `hpo predict` where the server's store is, with the server's \
-             --backend-store-uri as --tracking-uri"
-        ))
-        .into());
-    }
-    Ok(())
-}
-
 /// Open the tracking store for a command that only reads: it must exist ("no store at PATH",
 /// exit 2, nothing created), and is opened read-only when it cannot be written.
 pub(crate) fn open_tracker_to_read(uri: &Option<String>) -> anyhow::Result<Tracker> {

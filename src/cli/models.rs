@@ -141,7 +141,6 @@ fn print_version(v: &ModelVersion) {
 }
 
 pub(crate) fn register(a: RegisterArgs, uri: &Option<String>) -> anyhow::Result<()> {
-    super::refuse_registry_over_http(uri)?;
     let registry = Registry::new(open_tracker(uri)?)?;
     let version = if let Some(run) = &a.run {
         let source = match &a.artifact_path {
@@ -192,7 +191,6 @@ pub(crate) fn register(a: RegisterArgs, uri: &Option<String>) -> anyhow::Result<
 }
 
 pub(crate) fn run(cmd: ModelsCommand, uri: &Option<String>) -> anyhow::Result<()> {
-    super::refuse_registry_over_http(uri)?;
     // every models command is about existing models: a missing store is an error, never created
     let registry = Registry::new(open_tracker_to_read(uri)?)?;
     match cmd {

@@ -7,6 +7,7 @@ use clap::Args;
 
 use super::{open_tracker, BadInput};
 use crate::objective::linfa::predict_csv;
+use crate::registry::parse_run_uri;
 use crate::registry::uri::RUNS_SCHEME;
 use crate::registry::Registry;
 
@@ -26,14 +27,26 @@ pub struct PredictArgs {
 }
 
 pub(crate) fn predict(a: PredictArgs, uri: &Option<String>) -> anyhow::Result<()> {
-    super::refuse_registry_over_http(uri)?;
     let registry = Registry::new(open_tracker(uri)?)?;
-    let (mut dir, run_id) = if a.model.trim_start().starts_with(RUNS_SCHEME) {
-        let (run, dir) = registry.resolve_run_uri(&a.model)?;
-        (dir, run.info.run_id)
+    let (run, artifact_path) = if a.model.trim_start().starts_with(RUNS_SCHEME) {
+        let (run, _) = registry.resolve_run_uri(&a.model)?;
+        (run, parse_run_uri(&a.model)?.artifact_path)
     } else {
         let resolved = registry.resolve(&a.model)?;
-        (resolved.artifact_location, resolved.version.run_id)
+        (resolved.run, resolved.version.artifact_path)
+    };
+    let run_id = run.info.run_id.clone();
+    let artifacts = registry.tracker().store().artifact_store(&run.info);
+    // a model on a tracking server is downloaded (through its artifact proxy) to a temporary
+    // directory that lives until the predictions are made
+    let downloaded;
+    let mut dir = if artifacts.is_remote() {
+        downloaded = tempfile::tempdir()
+            .map_err(|e| anyhow::anyhow!("cannot make a temporary directory: {e}"))?;
+        artifacts.download_dir(&artifact_path, downloaded.path())?;
+        downloaded.path().to_path_buf()
+    } else {
+        artifacts.resolve(&artifact_path, false)?
     };
     if !dir.join("meta.json").exists() && dir.join("model").join("meta.json").exists() {
         dir = dir.join("model");

@@ -145,6 +145,15 @@ pub enum RegistryError {
         /// Why nothing qualified.
         reason: String,
     },
+    /// A tracking server refused a registry call as bad input (an unknown model, version or alias,
+    /// a name taken, a bad value): MLflow's error code and the server's message.
+    #[error("{message}")]
+    Refused {
+        /// MLflow's error code (`RESOURCE_DOES_NOT_EXIST`, `INVALID_PARAMETER_VALUE` ...).
+        code: String,
+        /// The server's message.
+        message: String,
+    },
     /// The tracking backend has no model registry.
     #[error("the tracking store does not support a model registry")]
     Unsupported,

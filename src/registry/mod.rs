@@ -1,4 +1,5 @@
-//! A model registry in the style of MLflow's, kept in the tracking store's database (SQLite or PostgreSQL).
+//! A model registry in the style of MLflow's, kept in the tracking store's database (SQLite or PostgreSQL)
+//! or by the tracking server the store talks to (`http://`: `hpo server` or `mlflow server`).
 //!
 //! The classic tuning workflow ends with: pick the best run, register it as a model, promote it, load it
 //! back. A [`Registry`] wraps a [`Tracker`] and does exactly that: registered models (unique names with a
@@ -32,7 +33,7 @@ pub mod sqlite;
 pub mod store;
 pub mod uri;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::tracking::{
     ArtifactStore, ExperimentId, MetricSummary, Param, Run, RunsQuery, StoreError, Tracker,
@@ -236,33 +237,37 @@ impl Registry {
     /// directory of its artifact path, refusing an artifact path the run does not have.
     fn checked_source(&self, source: &str) -> Result<(RunUri, Run, PathBuf), RegistryError> {
         let run_uri = if source.trim_start().starts_with(uri::MODELS_SCHEME) {
-            parse_run_uri(&self.resolve_version(source)?.source)?
+            // the version's run and path, not its source: a tracking server may keep the source
+            // as the files' location (MLflow's server keeps what its client sent)
+            let version = self.resolve_version(source)?;
+            RunUri {
+                run_id: version.run_id,
+                artifact_path: version.artifact_path,
+            }
         } else {
             parse_run_uri(source)?
         };
         let run = self.get_run(&run_uri.run_id)?;
-        let mut location = PathBuf::from(&run.info.artifact_uri);
-        if !run_uri.artifact_path.is_empty() {
-            location.push(&run_uri.artifact_path);
-            if !location.exists() {
-                let available = ArtifactStore::new(run.info.artifact_uri.clone())
-                    .list("")
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|a| {
-                        if a.is_dir {
-                            format!("{}/", a.path)
-                        } else {
-                            a.path
-                        }
-                    })
-                    .collect();
-                return Err(RegistryError::ArtifactPathNotFound {
-                    run_id: run_uri.run_id,
-                    path: run_uri.artifact_path,
-                    available,
-                });
-            }
+        let artifacts = self.tracker.store().artifact_store(&run.info);
+        let location = artifact_location(&run, &artifacts, &run_uri.artifact_path);
+        if !run_uri.artifact_path.is_empty() && !artifacts.exists(&run_uri.artifact_path) {
+            let available = artifacts
+                .list("")
+                .unwrap_or_default()
+                .into_iter()
+                .map(|a| {
+                    if a.is_dir {
+                        format!("{}/", a.path)
+                    } else {
+                        a.path
+                    }
+                })
+                .collect();
+            return Err(RegistryError::ArtifactPathNotFound {
+                run_id: run_uri.run_id,
+                path: run_uri.artifact_path,
+                available,
+            });
         }
         Ok((run_uri, run, location))
     }
@@ -527,9 +532,11 @@ impl Registry {
             model::validate_alias(a)?;
         }
         model::validate_model_name(name)?;
-        let has_model = Path::new(&run.info.artifact_uri)
-            .join(MODEL_ARTIFACT_PATH)
-            .is_dir();
+        let has_model = self
+            .tracker
+            .store()
+            .artifact_store(&run.info)
+            .is_dir(MODEL_ARTIFACT_PATH);
         let source = if has_model {
             format!("runs:/{}/{MODEL_ARTIFACT_PATH}", run.info.run_id)
         } else {
@@ -576,6 +583,25 @@ impl Registry {
             Err(e) => Err(e.into()),
         }
     }
+}
+
+/// Where artifact path `path` of `run` is: a directory under the run's local artifact directory,
+/// or, for a run whose artifacts are on a tracking server, the run's artifact URI and the path.
+fn artifact_location(run: &Run, artifacts: &ArtifactStore, path: &str) -> PathBuf {
+    if !artifacts.is_remote() {
+        let mut location = PathBuf::from(&run.info.artifact_uri);
+        if !path.is_empty() {
+            location.push(path);
+        }
+        return location;
+    }
+    let root = run.info.artifact_uri.trim_end_matches('/');
+    let path = path.trim_matches('/');
+    PathBuf::from(if path.is_empty() {
+        root.to_string()
+    } else {
+        format!("{root}/{path}")
+    })
 }
 
 /// A metric identifier for the run search language, quoting the key.

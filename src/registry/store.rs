@@ -3,7 +3,9 @@
 //! A tracking backend that can keep a model registry implements this trait and returns itself from
 //! [`Store::registry`](crate::tracking::Store::registry); [`SqliteStore`](crate::tracking::SqliteStore)
 //! does (see [`sqlite`](super::sqlite)), and so does
-//! [`PgStore`](crate::tracking::postgres::PgStore) (see [`postgres`](super::postgres)). Methods are atomic, validate their inputs with the rules of
+//! [`PgStore`](crate::tracking::postgres::PgStore) (see [`postgres`](super::postgres)), and
+//! [`HttpStore`](crate::tracking::http::HttpStore) hands over the registry of the tracking server it talks
+//! to (MLflow's `registered-models/*` and `model-versions/*` calls). Methods are atomic, validate their inputs with the rules of
 //! [`model`](super::model), and report failures as [`RegistryError`]s. Run lookups (the source of a version,
 //! the best trial of a study) are not part of the trait: the [`Registry`](super::Registry) does them through
 //! the tracking [`Store`](crate::tracking::Store) and hands the backend a complete [`NewModelVersion`].

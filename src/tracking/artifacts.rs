@@ -485,6 +485,55 @@ impl ArtifactStore {
     pub fn read_json(&self, artifact_file: &str) -> Result<serde_json::Value, ArtifactError> {
         Ok(serde_json::from_slice(&self.read(artifact_file)?)?)
     }
+
+    /// Whether `artifact_path` names a file or a directory of the run (a server's is asked for the
+    /// listing of the parent directory).
+    pub fn exists(&self, artifact_path: &str) -> bool {
+        let Ok(parts) = check_relative(artifact_path) else {
+            return false;
+        };
+        if self.remote.is_none() {
+            return self.resolve(artifact_path, false).is_ok_and(|p| p.exists());
+        }
+        let path = parts.join("/");
+        let parent = parts[..parts.len().saturating_sub(1)].join("/");
+        path.is_empty()
+            || self
+                .list(&parent)
+                .is_ok_and(|l| l.iter().any(|a| a.path == path))
+    }
+
+    /// Copies the artifact directory `artifact_path` (the whole run for `""`), recursively, into
+    /// the local directory `target` (created if missing); returns the files and bytes copied.
+    pub fn download_dir(
+        &self,
+        artifact_path: &str,
+        target: &Path,
+    ) -> Result<(usize, u64), ArtifactError> {
+        let prefix = check_relative(artifact_path)?.join("/");
+        fs::create_dir_all(target).map_err(io_err(target))?;
+        let (mut files, mut bytes) = (0usize, 0u64);
+        let mut dirs = vec![prefix.clone()];
+        while let Some(d) = dirs.pop() {
+            for a in self.list(&d)? {
+                let rel = match a.path.strip_prefix(prefix.as_str()) {
+                    Some(rest) => rest.trim_start_matches('/'),
+                    None => a.path.as_str(),
+                };
+                let dest = target.join(rel);
+                if a.is_dir {
+                    fs::create_dir_all(&dest).map_err(io_err(&dest))?;
+                    dirs.push(a.path.clone());
+                } else {
+                    let content = self.read(&a.path)?;
+                    fs::write(&dest, &content).map_err(io_err(&dest))?;
+                    files += 1;
+                    bytes += content.len() as u64;
+                }
+            }
+        }
+        Ok((files, bytes))
+    }
 }
 
 #[cfg(test)]

@@ -54,6 +54,15 @@ impl std::fmt::Display for CallError {
     }
 }
 
+/// The methods besides `POST` that carry a JSON body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyMethod {
+    /// `PATCH` (an update).
+    Patch,
+    /// `DELETE` (a deletion).
+    Delete,
+}
+
 /// A client of one tracking server (`http://host:port`, with an optional path prefix).
 #[derive(Debug)]
 pub(crate) struct RestClient {
@@ -129,6 +138,42 @@ impl RestClient {
         let resp = self
             .agent
             .post(&self.api_url(endpoint))
+            .content_type("application/json")
+            .send(body.to_string());
+        json_answer(resp)
+    }
+
+    /// `PATCH` or `DELETE` of `/api/2.0/mlflow/<endpoint>` with a JSON body (MLflow's registry
+    /// sends its updates and deletions so).
+    pub(crate) fn send(
+        &self,
+        method: BodyMethod,
+        endpoint: &str,
+        body: &Value,
+    ) -> Result<Value, CallError> {
+        let url = self.api_url(endpoint);
+        let request = match method {
+            BodyMethod::Patch => self.agent.patch(&url),
+            BodyMethod::Delete => self.agent.delete(&url).force_send_body(),
+        };
+        json_answer(
+            request
+                .content_type("application/json")
+                .send(body.to_string()),
+        )
+    }
+
+    /// `POST /api/2.0/<api>/<endpoint>` with a JSON body, for an API beside MLflow's (hpo's own
+    /// calls under `/api/2.0/hpo/`).
+    pub(crate) fn post_to(
+        &self,
+        api: &str,
+        endpoint: &str,
+        body: &Value,
+    ) -> Result<Value, CallError> {
+        let resp = self
+            .agent
+            .post(&format!("{}/api/2.0/{api}/{endpoint}", self.base))
             .content_type("application/json")
             .send(body.to_string());
         json_answer(resp)

@@ -3,7 +3,8 @@
 //!
 //! Every hpo command works through it: experiments and runs are created, logged, searched,
 //! deleted and restored with MLflow's calls (`experiments/*`, `runs/*`, `metrics/get-history`),
-//! and artifacts go through the server's `mlflow-artifacts` proxy ([`artifacts`]).
+//! artifacts go through the server's `mlflow-artifacts` proxy ([`artifacts`]), and the model
+//! registry is the server's (`registered-models/*`, `model-versions/*`, see `registry.rs`).
 //!
 //! Writes a study makes per trial are grouped (`queue.rs`): a trial's run is created at once (the
 //! server gives it its id), its params, final metrics and tags go in one `log-batch` and its end
@@ -14,8 +15,12 @@
 //! What MLflow's API cannot give, and how this store answers instead:
 //! - a run's metric summaries in searches hold only the latest point (`min`/`max` unknown,
 //!   `count` 0); [`Store::get_run`] reads each key's history and gives the full summary;
-//! - [`Store::compare_and_set_tag`] reads then writes: atomic only against this process;
-//! - [`Store::purge_deleted`] (`hpo gc`) and the model registry are not available;
+//! - [`Store::compare_and_set_tag`] (the lease of a shared study) is hpo's own call
+//!   `POST /api/2.0/hpo/runs/compare-and-set-tag`, done by `hpo server` in one store transaction
+//!   and so atomic between all its clients; a server without it (MLflow's answers 404) gets a
+//!   read then a write, atomic only against this process: two hpo processes sharing a study
+//!   through a real MLflow server can both take the same lease;
+//! - [`Store::purge_deleted`] (`hpo gc`) is not available;
 //! - on a real MLflow server, deleting a run does not delete its children (hpo's server does),
 //!   and `parent_run_id` filters are sent as MLflow's `tags.mlflow.parentRunId`.
 
@@ -24,7 +29,10 @@ mod client;
 mod filter;
 mod json;
 mod queue;
+mod registry;
+mod registry_json;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use serde_json::{json, Value};
@@ -94,6 +102,8 @@ fn store_error(e: CallError, subject: Subject) -> StoreError {
 /// A tracking store on a remote MLflow-compatible server.
 pub struct HttpStore {
     inner: Arc<Inner>,
+    /// The server's model registry.
+    registry: registry::HttpRegistry,
     /// Sends the queued writes, in order, while the caller goes on.
     sender: Option<std::thread::JoinHandle<()>>,
 }
@@ -102,6 +112,8 @@ pub struct HttpStore {
 struct Inner {
     client: Arc<RestClient>,
     queue: WriteQueue,
+    /// Set once the server answered that it has no `/api/2.0/hpo/runs/compare-and-set-tag`.
+    no_cas_call: AtomicBool,
 }
 
 impl std::fmt::Debug for HttpStore {
@@ -120,6 +132,7 @@ impl HttpStore {
         let inner = Arc::new(Inner {
             client: Arc::new(RestClient::new(url)),
             queue: WriteQueue::default(),
+            no_cas_call: AtomicBool::new(false),
         });
         match inner.client.get("experiments/search", &[("max_results", "1")]) {
             Ok(_) => {
@@ -129,6 +142,7 @@ impl HttpStore {
                     .spawn(move || shared.queue.serve(&|p| shared.send_pending(p)))
                     .map_err(|e| StoreError::Storage(format!("cannot start a thread: {e}")))?;
                 Ok(HttpStore {
+                    registry: registry::HttpRegistry::new(inner.clone()),
                     inner,
                     sender: Some(sender),
                 })
@@ -160,6 +174,37 @@ impl HttpStore {
             .into_iter()
             .map(|e| e.experiment_id)
             .collect())
+    }
+
+    /// The compare-and-set of a server without hpo's call (a real MLflow server): the run is read,
+    /// then the tag written or deleted. Not atomic between clients: a write another client makes
+    /// between the read and the write is not seen.
+    fn read_then_write_tag(
+        &self,
+        run_id: &str,
+        key: &str,
+        expected: Option<&str>,
+        new: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let run = self.inner.fetch_run(run_id)?;
+        if run.info.lifecycle_stage == LifecycleStage::Deleted {
+            return Err(StoreError::Deleted {
+                what: "run",
+                id: run_id.to_string(),
+                name: None,
+            });
+        }
+        if run.data.tag(key) != expected {
+            return Ok(false);
+        }
+        match new {
+            Some(value) => self
+                .inner
+                .send_batch(run_id, &[], &[], &[RunTag::new(key, value)])?,
+            None if expected.is_some() => self.delete_tag(run_id, key)?,
+            None => {}
+        }
+        Ok(true)
     }
 
     fn queue_write(&self, p: Pending) {
@@ -707,26 +752,42 @@ impl Store for HttpStore {
         new: Option<&str>,
     ) -> Result<bool, StoreError> {
         validate_key("tag", key)?;
+        if let Some(value) = new {
+            validate_tag(&RunTag::new(key, value))?;
+        }
+        validate_run_id(run_id).map_err(|_| StoreError::RunNotFound(run_id.to_string()))?;
         self.sync();
-        let run = self.inner.fetch_run(run_id)?;
-        if run.info.lifecycle_stage == LifecycleStage::Deleted {
-            return Err(StoreError::Deleted {
-                what: "run",
-                id: run_id.to_string(),
-                name: None,
-            });
-        }
-        if run.data.tag(key) != expected {
-            return Ok(false);
-        }
-        match new {
-            Some(value) => self
+        if !self.inner.no_cas_call.load(Ordering::Relaxed) {
+            let body = json!({ "run_id": run_id, "key": key, "expected": expected, "new": new });
+            match self
                 .inner
-                .send_batch(run_id, &[], &[], &[RunTag::new(key, value)])?,
-            None if expected.is_some() => self.delete_tag(run_id, key)?,
-            None => {}
+                .client
+                .post_to("hpo", "runs/compare-and-set-tag", &body)
+            {
+                Ok(v) => {
+                    return v.get("swapped").and_then(Value::as_bool).ok_or_else(|| {
+                        StoreError::Database(format!(
+                            "the tracking server's compare-and-set answered {v}, not {{\"swapped\": bool}}"
+                        ))
+                    })
+                }
+                // a server without hpo's call (MLflow's own): the fallback below, from now on
+                Err(CallError::Api { status: 404, code, .. })
+                    if code != "RESOURCE_DOES_NOT_EXIST" =>
+                {
+                    self.inner.no_cas_call.store(true, Ordering::Relaxed);
+                }
+                Err(CallError::Api { code, .. }) if code == "INVALID_STATE" => {
+                    return Err(StoreError::Deleted {
+                        what: "run",
+                        id: run_id.to_string(),
+                        name: None,
+                    })
+                }
+                Err(e) => return Err(store_error(e, Subject::Run(run_id))),
+            }
         }
-        Ok(true)
+        self.read_then_write_tag(run_id, key, expected, new)
     }
 
     fn get_metric_history(&self, run_id: &str, key: &str) -> Result<Vec<Metric>, StoreError> {
@@ -800,5 +861,9 @@ impl Store for HttpStore {
 
     fn artifact_store(&self, info: &RunInfo) -> ArtifactStore {
         artifacts::for_run(&self.inner.client, &info.artifact_uri)
+    }
+
+    fn registry(&self) -> Option<&dyn crate::registry::RegistryStore> {
+        Some(&self.registry)
     }
 }

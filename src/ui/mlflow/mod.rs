@@ -14,6 +14,8 @@
 //! - MLflow 3's logged models, kept with their source run ([`logged_models`]): create, get,
 //!   finalize, search, tags, params; `runs/outputs` is accepted.
 //!
+//! hpo's own calls (a compare-and-set of a run tag) are under `/api/2.0/hpo/` ([`hpo_calls`]).
+//!
 //! Errors are MLflow's `{"error_code", "message"}` ([`MlflowError`]); anything else answers
 //! `ENDPOINT_NOT_FOUND` (404). `POST`s need `Content-Type: application/json` (`PUT`, `PATCH` and
 //! `DELETE` cannot be sent cross-site without a preflight) and are refused with
@@ -24,6 +26,7 @@ pub mod artifacts;
 pub mod convert;
 mod error;
 pub mod experiments;
+pub mod hpo_calls;
 pub mod logged_models;
 pub mod registry;
 pub mod runs;
@@ -273,6 +276,14 @@ fn dispatch(
                 }
                 _ => Ok(None),
             }
+        }
+        ["hpo", "runs", "compare-and-set-tag"] if method == "POST" => {
+            check_write(m.state, req, true)?;
+            let args = Args::from_request(req)?;
+            Ok(Some(Response::json(
+                200,
+                &hpo_calls::compare_and_set_tag(m, &args)?,
+            )))
         }
         _ => Ok(None),
     }

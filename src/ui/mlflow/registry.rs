@@ -246,6 +246,15 @@ pub fn get_by_alias(m: &Mlflow, args: &Args) -> Result<Value, MlflowError> {
     Ok(json!({ "model_version": version_json(&v) }))
 }
 
+/// `runs:/<run>/<path>`, or `runs:/<run>` for the run's whole directory.
+fn run_uri(run: &str, path: &str) -> String {
+    if path.is_empty() {
+        format!("runs:/{run}")
+    } else {
+        format!("runs:/{run}/{path}")
+    }
+}
+
 /// hpo's `runs:/<run>/<path>` for a source a client sent.
 fn run_source(source: &str, run_id: Option<&str>) -> Result<String, MlflowError> {
     if source.starts_with("runs:/") || source.starts_with("models:/") {
@@ -254,12 +263,12 @@ fn run_source(source: &str, run_id: Option<&str>) -> Result<String, MlflowError>
     if let Some(rest) = source.strip_prefix("mlflow-artifacts:/") {
         let parts: Vec<&str> = rest.split('/').filter(|p| !p.is_empty()).collect();
         if let [_, run, "artifacts", path @ ..] = parts.as_slice() {
-            return Ok(format!("runs:/{run}/{}", path.join("/")));
+            return Ok(run_uri(run, &path.join("/")));
         }
     }
     if let Some(run) = run_id.filter(|r| !r.is_empty() && source.contains(*r)) {
         if let Some((_, path)) = source.split_once(&format!("{run}/artifacts")) {
-            return Ok(format!("runs:/{run}/{}", path.trim_start_matches('/')));
+            return Ok(run_uri(run, path.trim_matches('/')));
         }
     }
     Err(MlflowError::invalid(format!(
@@ -405,6 +414,10 @@ mod tests {
             )
             .unwrap(),
             format!("runs:/{run}/model")
+        );
+        assert_eq!(
+            run_source(&format!("mlflow-artifacts:/3/{run}/artifacts"), None).unwrap(),
+            format!("runs:/{run}")
         );
         assert_eq!(run_source("models:/m/1", None).unwrap(), "models:/m/1");
         assert!(run_source("s3://bucket/x", None).is_err());

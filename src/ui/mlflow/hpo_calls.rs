@@ -1,0 +1,33 @@
+//! hpo's own calls beside MLflow's, under `/api/2.0/hpo/`: what hpo's remote store
+//! ([`HttpStore`](crate::tracking::http::HttpStore)) needs from `hpo server` and MLflow's API
+//! cannot give.
+//!
+//! - `POST /api/2.0/hpo/runs/compare-and-set-tag` `{run_id, key, expected?, new?}` →
+//!   `{"swapped": bool}`: the store's compare-and-set of one run tag, done by the server's store
+//!   in one write transaction, so it is atomic between every client of the server (it backs the
+//!   lease of a shared study). `expected` absent or `null`: the tag must be absent; `new` absent
+//!   or `null`: the tag is deleted. A deleted run answers `INVALID_STATE`.
+
+use serde_json::{json, Value};
+
+use super::args::Args;
+use super::{Mlflow, MlflowError};
+use crate::tracking::StoreError;
+
+/// `POST hpo/runs/compare-and-set-tag`.
+pub fn compare_and_set_tag(m: &Mlflow, args: &Args) -> Result<Value, MlflowError> {
+    let swapped = m
+        .tracker()
+        .store()
+        .compare_and_set_tag(
+            args.run_id()?,
+            args.str("key")?,
+            args.opt_str("expected")?,
+            args.opt_str("new")?,
+        )
+        .map_err(|e| match e {
+            e @ StoreError::Deleted { .. } => MlflowError::new(400, "INVALID_STATE", e),
+            other => other.into(),
+        })?;
+    Ok(json!({ "swapped": swapped }))
+}
