@@ -19,10 +19,18 @@
 //! epoch and its value the validation MSE of the standardized target (capped at
 //! [`DIVERGED`]). Its minimum is unknown: its regret is the final loss itself.
 //!
+//! `enet_diabetes` is a linfa model: linfa's `ElasticNet` (coordinate descent from zero weights)
+//! on the same rows' 10 standardized features (params `penalty`, `l1_ratio`); step `t` is the
+//! model fitted with `t` coordinate-descent sweeps (tolerance 0, so it never stops early) and
+//! its value the validation MSE. Its minimum is unknown too.
+//!
 //! `benches/anchors/pruning.py` computes the same curves for Optuna's pruners.
 
 use std::f64::consts::PI;
 use std::sync::OnceLock;
+
+use linfa::Dataset;
+use ndarray::{Array1, Array2, Ix1};
 
 use super::noisy::standard_normal;
 use crate::space::{hp, Params, Space};
@@ -53,6 +61,8 @@ pub enum Family {
     Crossing,
     /// SGD on the diabetes data.
     SgdDiabetes,
+    /// linfa's ElasticNet on the diabetes data, one coordinate-descent sweep more per step.
+    EnetDiabetes,
 }
 
 /// A multi-fidelity problem.
@@ -96,6 +106,16 @@ pub fn all() -> Vec<FidelityProblem> {
             .expect("benchmark space is valid"),
             minimum: None,
         },
+        FidelityProblem {
+            name: "enet_diabetes",
+            family: Family::EnetDiabetes,
+            space: Space::from_params([
+                hp::loguniform("penalty", (1e-4f64).ln(), 0.0),
+                hp::uniform("l1_ratio", 0.0, 1.0),
+            ])
+            .expect("benchmark space is valid"),
+            minimum: None,
+        },
     ]
 }
 
@@ -123,7 +143,7 @@ fn remaining(t: i64, tau: f64) -> f64 {
 pub fn synthetic_value(family: Family, x: &[f64; 4], t: i64) -> f64 {
     let a = final_value(x);
     match family {
-        Family::Parallel | Family::SgdDiabetes => a + remaining(t, 8.0),
+        Family::Parallel | Family::SgdDiabetes | Family::EnetDiabetes => a + remaining(t, 8.0),
         Family::SlowBest => a + remaining(t, 2.0 + 30.0 * (-a / 0.1).exp()),
         Family::Noisy => a + remaining(t, 4.0 + 12.0 * x[3]),
         Family::Crossing => {
@@ -150,6 +170,7 @@ pub struct CurveRun {
     seed: u64,
     trial: usize,
     sgd: Option<Sgd>,
+    enet: Option<(f64, f64)>,
     t: i64,
 }
 
@@ -160,12 +181,15 @@ impl CurveRun {
         let x = [get("x0"), get("x1"), get("x2"), get("x3")];
         let sgd = (problem.family == Family::SgdDiabetes)
             .then(|| Sgd::new(get("lr"), get("momentum"), get("l2")));
+        let enet = (problem.family == Family::EnetDiabetes)
+            .then(|| (get("penalty"), get("l1_ratio")));
         CurveRun {
             family: problem.family,
             x,
             seed,
             trial,
             sgd,
+            enet,
             t: 0,
         }
     }
@@ -174,6 +198,9 @@ impl CurveRun {
     pub fn step(&mut self) -> (i64, f64) {
         self.t += 1;
         let t = self.t;
+        if let Some((penalty, l1_ratio)) = self.enet {
+            return (t, enet_value(penalty, l1_ratio, t));
+        }
         let v = match &mut self.sgd {
             Some(sgd) => sgd.epoch(),
             None => {
@@ -192,7 +219,7 @@ impl CurveRun {
     /// synthetic family, the last validation loss of SGD.
     pub fn score(&self, last_observed: f64) -> f64 {
         match self.family {
-            Family::SgdDiabetes => last_observed,
+            Family::SgdDiabetes | Family::EnetDiabetes => last_observed,
             f => synthetic_value(f, &self.x, STEPS),
         }
     }
@@ -279,6 +306,53 @@ pub fn sgd_data() -> &'static SgdData {
             val_y: vy.into_iter().map(|r| r[0]).collect(),
         }
     })
+}
+
+const ENET_FEATURES: usize = 10;
+
+/// The rows of [`sgd_data`]'s split with the 10 standardized features only (before the degree-2
+/// expansion), as linfa datasets: (training, validation).
+fn enet_data() -> &'static (Dataset<f64, f64, Ix1>, Dataset<f64, f64, Ix1>) {
+    static DATA: OnceLock<(Dataset<f64, f64, Ix1>, Dataset<f64, f64, Ix1>)> = OnceLock::new();
+    DATA.get_or_init(|| {
+        let data = sgd_data();
+        let first10 = |rows: &[Vec<f64>]| {
+            Array2::from_shape_fn((rows.len(), ENET_FEATURES), |(i, j)| rows[i][j])
+        };
+        (
+            Dataset::new(first10(&data.train_x), Array1::from(data.train_y.clone())),
+            Dataset::new(first10(&data.val_x), Array1::from(data.val_y.clone())),
+        )
+    })
+}
+
+/// The validation MSE of linfa's ElasticNet after `sweeps` coordinate-descent sweeps (capped at
+/// [`DIVERGED`]; a parameter linfa refuses, or a NaN, counts as diverged).
+pub fn enet_value(penalty: f64, l1_ratio: f64, sweeps: i64) -> f64 {
+    use linfa::traits::{Fit, Predict};
+    let (train, val) = enet_data();
+    let fitted = linfa_elasticnet::ElasticNet::params()
+        .penalty(penalty)
+        .l1_ratio(l1_ratio)
+        .tolerance(0.0)
+        .max_iterations(u32::try_from(sweeps.max(1)).unwrap_or(u32::MAX))
+        .fit(train);
+    let Ok(model) = fitted else {
+        return DIVERGED;
+    };
+    let predicted = model.predict(val.records());
+    let n = val.targets().len() as f64;
+    let mse = predicted
+        .iter()
+        .zip(val.targets())
+        .map(|(p, y)| (p - y).powi(2))
+        .sum::<f64>()
+        / n;
+    if mse.is_nan() || mse > DIVERGED {
+        DIVERGED
+    } else {
+        mse
+    }
 }
 
 /// Mini-batch SGD with momentum and L2 on [`sgd_data`]: weights and bias start at 0; each epoch
@@ -501,5 +575,18 @@ mod tests {
         assert_eq!(good, run(0.003));
         let diverged = run(1.0);
         assert_eq!(diverged[80], DIVERGED);
+    }
+}
+#[cfg(test)]
+mod enet_probe {
+    #[test]
+    fn probe() {
+        for (p, r) in [(1e-4, 0.5), (1e-2, 0.5), (0.1, 0.1), (1.0, 1.0), (1e-3, 0.0)] {
+            let v: Vec<String> = [1, 2, 3, 5, 8, 13, 21, 34, 55, 81]
+                .iter()
+                .map(|&t| format!("{:.4}", super::enet_value(p, r, t)))
+                .collect();
+            eprintln!("{p} {r}: {}", v.join(" "));
+        }
     }
 }
