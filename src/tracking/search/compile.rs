@@ -36,6 +36,14 @@ pub struct Bindings {
 }
 
 impl Bindings {
+    /// Empty bindings for a query in `dialect`.
+    pub fn new(dialect: Dialect) -> Self {
+        Bindings {
+            params: Vec::new(),
+            dialect,
+        }
+    }
+
     /// Empty bindings for a PostgreSQL query.
     pub fn postgres() -> Self {
         Bindings {
