@@ -139,7 +139,8 @@ fn postgres_plans_give_sqlites_pages() {
     ] {
         for filter in FILTERS {
             for order in ORDERS {
-                for size in [7, 40] {
+                // 11: pages that start inside a part and after one
+                for size in [11] {
                     let mut query = RunsQuery::new(&experiments, filter)
                         .order_by(order)
                         .max_results(size);
@@ -153,9 +154,10 @@ fn postgres_plans_give_sqlites_pages() {
             }
         }
     }
+    // 407 and 154 of the 462 when written
     assert!(
-        compared > 400,
+        compared > 380,
         "most combinations match some runs ({compared})"
     );
-    assert!(paged > 100, "many span three pages or more ({paged})");
+    assert!(paged > 130, "many span three pages or more ({paged})");
 }

@@ -94,8 +94,44 @@ pub(crate) fn parse(query: &RunsQuery) -> Result<ParsedQuery<'_>, StoreError> {
     })
 }
 
-/// The conditions every plan applies to `runs r`: experiments, view and filter.
+/// The row of the metric or param a part walks (`o`), from which the filter reads that value.
+#[derive(Clone, Copy)]
+enum Walked<'a> {
+    /// `o` is the `metric_summary` row of this key, with a latest value (not NaN).
+    Metric(&'a str),
+    /// `o` is the `params` row of this key.
+    Param(&'a str),
+}
+
+impl Walked<'_> {
+    /// The SQL reading `ident` from the walked row, if it is that row's value.
+    fn read(self, ident: &Identifier, numeric: bool) -> Option<String> {
+        match (self, ident) {
+            (Walked::Metric(k), Identifier::Metric { key, stat }) if key == k => Some(match stat {
+                MetricStat::Latest => "o.latest_value",
+                MetricStat::Min => "o.min_value",
+                MetricStat::Max => "o.max_value",
+            }),
+            (Walked::Param(k), Identifier::Param(key)) if key == k => {
+                Some(if numeric { "o.num_value" } else { "o.value" })
+            }
+            _ => None,
+        }
+        .map(str::to_string)
+    }
+}
+
+/// The conditions every plan applies to `runs r`: experiments, view and filter (which reads the
+/// `walked` row's value from it rather than from a subquery).
 fn run_conditions(q: &ParsedQuery<'_>, b: &mut Bindings) -> Vec<String> {
+    run_conditions_walking(q, b, None)
+}
+
+fn run_conditions_walking(
+    q: &ParsedQuery<'_>,
+    b: &mut Bindings,
+    walked: Option<Walked<'_>>,
+) -> Vec<String> {
     let mut conds: Vec<String> = Vec::new();
     if !q.query.experiment_ids.is_empty() {
         let list: Vec<String> = q
@@ -112,7 +148,10 @@ fn run_conditions(q: &ParsedQuery<'_>, b: &mut Bindings) -> Vec<String> {
         ViewType::All => {}
     }
     if let Some(expr) = &q.filter {
-        conds.push(search::compile_filter(expr, b));
+        conds.push(match walked {
+            Some(w) => search::compile_filter_reading(expr, b, &|i, n| w.read(i, n)),
+            None => search::compile_filter(expr, b),
+        });
     }
     conds
 }
@@ -340,7 +379,7 @@ fn metric_parts<'a>(q: &'a ParsedQuery<'a>, key: &'a str, ascending: bool) -> Ve
     let dir = direction(ascending);
     let mut parts = vec![Part {
         from_where: Box::new(move |b| {
-            let mut conds = run_conditions(q, b);
+            let mut conds = run_conditions_walking(q, b, Some(Walked::Metric(key)));
             let k = b.bind(SqlValue::Text(key.to_string()));
             conds.push(format!("o.key = {k} AND o.latest_value IS NOT NULL"));
             format!(
@@ -390,7 +429,7 @@ fn param_parts<'a>(
     };
     let with_param = |value_cond: &'static str| -> FromWhere<'a> {
         Box::new(move |b| {
-            let mut conds = run_conditions(q, b);
+            let mut conds = run_conditions_walking(q, b, Some(Walked::Param(key)));
             let k = b.bind(SqlValue::Text(key.to_string()));
             conds.push(format!("o.key = {k} AND {value_cond}{indexed}"));
             // The filter's own comparisons of this param, on the walked row: they hold for every

@@ -17,9 +17,12 @@
 //!
 //! Version 5 adds the model registry's tables, the same as SQLite's migration 3 (see
 //! [`registry::postgres`](crate::registry::postgres)).
+//!
+//! Version 6 makes the indexes that search plans walk cover what the walk reads (see
+//! [`MIGRATION_SEARCH_INDEXES`]).
 
 /// The newest PostgreSQL schema version this build knows.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// Forward migrations, applied in order to bring a database from version `n - 1` to `n`.
 pub const MIGRATIONS: &[(i64, &str)] = &[
@@ -28,6 +31,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
     (3, MIGRATION_V3),
     (4, MIGRATION_V4),
     (5, crate::registry::postgres::MIGRATION_V5),
+    (6, MIGRATION_SEARCH_INDEXES),
 ];
 
 /// Migration 1: the tracking tables.
@@ -162,4 +166,17 @@ CREATE TABLE study_retries (
     attempt BIGINT NOT NULL,
     PRIMARY KEY (study_run_uuid, retry_of)
 );
+"#;
+
+/// Migration 6 (issue 19, search over 100,000 runs): covering indexes for the search plans of
+/// `run_search`, so that a page ordered by a metric reads the walked index alone and each run it
+/// visits is checked from an index alone (index-only scans, where the visibility map allows):
+/// `metric_summary (key, latest_value)` also holds the run id (it replaces
+/// `metric_summary_by_latest`), and `runs (run_uuid)` also holds the columns every plan tests or
+/// orders by (experiment, lifecycle stage, start time) and the run key the param lookups use.
+pub const MIGRATION_SEARCH_INDEXES: &str = r#"
+CREATE INDEX metric_summary_by_latest_run ON metric_summary (key, latest_value) INCLUDE (run_uuid);
+DROP INDEX metric_summary_by_latest;
+CREATE INDEX runs_for_search ON runs (run_uuid)
+    INCLUDE (run_key, experiment_id, lifecycle_stage, start_time);
 "#;

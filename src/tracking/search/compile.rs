@@ -183,6 +183,32 @@ pub fn compile_filter(expr: &Expr, q: &mut Bindings) -> String {
     )
 }
 
+/// Compiles a parsed filter into a SQL condition over `runs r` joined with another table, as
+/// [`compile_filter`] does, except that an identifier for which `own` gives SQL (given the identifier
+/// and whether its numeric form is asked for) is read from that expression instead of a subquery:
+/// a search plan that walks one metric's or param's rows reads that value from the walked row. A
+/// metric's presence test stays the subquery's.
+pub fn compile_filter_reading(
+    expr: &Expr,
+    q: &mut Bindings,
+    own: &dyn Fn(&Identifier, bool) -> Option<String>,
+) -> String {
+    let value = |i: &Identifier, numeric: bool, q: &mut Bindings| {
+        own(i, numeric).unwrap_or_else(|| value_sql(i, numeric, q))
+    };
+    compile_expr(
+        expr,
+        q,
+        &Columns {
+            value: &value,
+            presence: &|i, q| match i {
+                Identifier::Metric { .. } => presence_sql(i, q),
+                other => format!("({} IS NOT NULL)", value(other, false, q)),
+            },
+        },
+    )
+}
+
 /// Compiles a parsed filter into a SQL condition for another table: `value` gives the SQL expression of
 /// each identifier (binding any keys it needs into the [`Bindings`]); an identifier is present when that
 /// expression is not NULL. Comparisons with a missing value are false, as for runs.
