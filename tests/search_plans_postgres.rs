@@ -96,6 +96,7 @@ const FILTERS: &[&str] = &[
     "metrics.m >= 0 and params.g != '2'",
     "tags.t = 'x' OR params.g = '2'",
     "metrics.m > 100",
+    "metrics.m > 5 AND metrics.m <= 11 AND params.g != '0'",
     "params.p > 0.5",
     "params.p IN (1, 9, -1.5)",
     "params.p != 'sgd' and metrics.other < 6",

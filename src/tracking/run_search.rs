@@ -11,7 +11,8 @@
 //!   the runs that have a non-NaN latest value of that metric, in the order of the
 //!   `metric_summary (key, latest_value)` index (stopping after the page), then, only if the page is
 //!   not full yet, the other runs (which the general plan puts last, since their value is missing). If
-//!   the filter compares that metric with a number, the second part is known to be empty.
+//!   the filter compares that metric with a number, the second part is known to be empty, and the
+//!   filter's top-level comparisons bound the range of the walk.
 //! - When the first order key is a param, the general plan puts the runs in three groups: values that
 //!   parse as numbers (in numeric order, equal numbers by their text), then other values (in text
 //!   order), then runs without the param; the remaining order keys and the tiebreak order each
@@ -382,6 +383,18 @@ fn metric_parts<'a>(q: &'a ParsedQuery<'a>, key: &'a str, ascending: bool) -> Ve
             let mut conds = run_conditions_walking(q, b, Some(Walked::Metric(key)));
             let k = b.bind(SqlValue::Text(key.to_string()));
             conds.push(format!("o.key = {k} AND o.latest_value IS NOT NULL"));
+            // The filter's own comparisons of this metric, as bounds of the walk (as for params).
+            for (sym, v) in q
+                .filter
+                .as_ref()
+                .map(|f| search::metric_bounds(f, key))
+                .unwrap_or_default()
+            {
+                conds.push(format!(
+                    "o.latest_value {sym} {}",
+                    b.bind(SqlValue::Real(v))
+                ));
+            }
             format!(
                 "FROM metric_summary o {} runs r ON r.run_uuid = o.run_uuid WHERE {}",
                 index_first_join(b.dialect),
@@ -572,6 +585,7 @@ mod tests {
             "metrics.other > 4",
             "tags.t = 'x' OR params.g = '2'",
             "metrics.m > 100",
+            "metrics.m > 5 AND metrics.m <= 11 AND params.g != '0'",
         ];
         let orders: [&[&str]; 9] = [
             &[],
