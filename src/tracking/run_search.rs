@@ -1,26 +1,30 @@
-//! Searching runs in the SQLite store: a [`RunsQuery`] becomes SQL (every user value a bound
-//! parameter), and one page of run ids is read with a plan that can stop once the page is full.
+//! Searching runs in the SQLite and PostgreSQL stores: a [`RunsQuery`] becomes SQL (every user value
+//! a bound parameter, in the backend's [`Dialect`]), and one page of run ids is read with a plan that
+//! can stop once the page is full. The plans are the same on both databases; each store runs their
+//! SQL through its [`IdQueries`].
 //!
-//! - The general plan visits the runs of the searched experiments and sorts the matches with
-//!   SQLite's bounded sorter. When the first order key is a run attribute that is never NULL (such as
-//!   `start_time`, the default order), SQLite walks the `runs (experiment_id, start_time)` index in
-//!   order instead and stops after the page.
+//! - The general plan visits the runs of the searched experiments and sorts the matches with a
+//!   bounded sort. When the first order key is a run attribute that is never NULL (such as
+//!   `start_time`, the default order), the database walks the `runs (experiment_id, start_time)`
+//!   index in order instead and stops after the page.
 //! - When the first order key is the latest value of a metric, the page is read in two parts: first
 //!   the runs that have a non-NaN latest value of that metric, in the order of the
 //!   `metric_summary (key, latest_value)` index (stopping after the page), then, only if the page is
 //!   not full yet, the other runs (which the general plan puts last, since their value is missing). If
-//!   the filter compares that metric with a number, the second part is known to be empty.
+//!   the filter compares that metric with a number, the second part is known to be empty, and the
+//!   filter's top-level comparisons bound the range of the walk.
 //! - When the first order key is a param, the general plan puts the runs in three groups: values that
 //!   parse as numbers (in numeric order, equal numbers by their text), then other values (in text
 //!   order), then runs without the param; the remaining order keys and the tiebreak order each
 //!   group's ties. The page is read group by group from the indexes of the values,
-//!   `params_by_number (key, num_value)` and `params_by_text (key, value)` (SQLite walks the index in
-//!   order and sorts only ties, stopping once the page is full), and the runs without the param are
+//!   `params_by_number (key, num_value)` and `params_by_text (key, value)` (the database walks the index
+//!   in order and sorts only ties, stopping once the page is full), and the runs without the param are
 //!   read last, only if the page is not full yet. A group that the filter rules out (for example
 //!   `params.<key> > 0.5` rules out text values and missing params) is not read at all, and the
 //!   filter's top-level comparisons of that param with a value are repeated on the walked index row,
-//!   where they bound the range of the walk. The indexes cover only indexed params: the caller
-//!   indexes the pending ones first (see `param_index`, [`walks_param_index`]).
+//!   where they bound the range of the walk. In SQLite the indexes cover only indexed params: the
+//!   caller indexes the pending ones first (see `param_index`, [`walks_param_index`]); PostgreSQL
+//!   indexes every param when it is written.
 //!
 //! A page that starts after the end of a group counts that group's matching runs to know where to
 //! start in the next one. Every plan returns the same rows in the same order as the general plan (the
@@ -30,7 +34,7 @@ use rusqlite::types::Value;
 use rusqlite::Connection;
 
 use super::search::{
-    self, Bindings, Expr, Identifier, Literal, MetricStat, OrderKey, ParamClass, SqlValue,
+    self, Bindings, Dialect, Expr, Identifier, Literal, MetricStat, OrderKey, ParamClass, SqlValue,
 };
 use super::store::{RunsQuery, StoreError, ViewType, MAX_RESULTS_LIMIT};
 
@@ -91,8 +95,44 @@ pub(crate) fn parse(query: &RunsQuery) -> Result<ParsedQuery<'_>, StoreError> {
     })
 }
 
-/// The conditions every plan applies to `runs r`: experiments, view and filter.
+/// The row of the metric or param a part walks (`o`), from which the filter reads that value.
+#[derive(Clone, Copy)]
+enum Walked<'a> {
+    /// `o` is the `metric_summary` row of this key, with a latest value (not NaN).
+    Metric(&'a str),
+    /// `o` is the `params` row of this key.
+    Param(&'a str),
+}
+
+impl Walked<'_> {
+    /// The SQL reading `ident` from the walked row, if it is that row's value.
+    fn read(self, ident: &Identifier, numeric: bool) -> Option<String> {
+        match (self, ident) {
+            (Walked::Metric(k), Identifier::Metric { key, stat }) if key == k => Some(match stat {
+                MetricStat::Latest => "o.latest_value",
+                MetricStat::Min => "o.min_value",
+                MetricStat::Max => "o.max_value",
+            }),
+            (Walked::Param(k), Identifier::Param(key)) if key == k => {
+                Some(if numeric { "o.num_value" } else { "o.value" })
+            }
+            _ => None,
+        }
+        .map(str::to_string)
+    }
+}
+
+/// The conditions every plan applies to `runs r`: experiments, view and filter (which reads the
+/// `walked` row's value from it rather than from a subquery).
 fn run_conditions(q: &ParsedQuery<'_>, b: &mut Bindings) -> Vec<String> {
+    run_conditions_walking(q, b, None)
+}
+
+fn run_conditions_walking(
+    q: &ParsedQuery<'_>,
+    b: &mut Bindings,
+    walked: Option<Walked<'_>>,
+) -> Vec<String> {
     let mut conds: Vec<String> = Vec::new();
     if !q.query.experiment_ids.is_empty() {
         let list: Vec<String> = q
@@ -109,7 +149,10 @@ fn run_conditions(q: &ParsedQuery<'_>, b: &mut Bindings) -> Vec<String> {
         ViewType::All => {}
     }
     if let Some(expr) = &q.filter {
-        conds.push(search::compile_filter(expr, b));
+        conds.push(match walked {
+            Some(w) => search::compile_filter_reading(expr, b, &|i, n| w.read(i, n)),
+            None => search::compile_filter(expr, b),
+        });
     }
     conds
 }
@@ -122,14 +165,42 @@ fn to_sql_value(v: &SqlValue) -> Value {
     }
 }
 
-/// Runs `sql` (which selects run ids) with the values bound in `b`.
-fn query_ids(tx: &Connection, sql: &str, b: &Bindings) -> Result<Vec<String>, StoreError> {
-    let values: Vec<Value> = b.params.iter().map(to_sql_value).collect();
-    let mut stmt = tx.prepare_cached(sql)?;
-    let ids = stmt
-        .query_map(rusqlite::params_from_iter(values.iter()), |r| r.get(0))?
-        .collect::<Result<Vec<String>, _>>()?;
-    Ok(ids)
+/// How a store runs the SQL of a search plan: the plans write SQL in [`IdQueries::dialect`] and hand
+/// it here with its bound values.
+pub(crate) trait IdQueries {
+    /// The SQL dialect the store reads.
+    fn dialect(&self) -> Dialect;
+    /// Runs `sql`, which selects run ids, with the values bound in `b`.
+    fn ids(&mut self, sql: &str, b: &Bindings) -> Result<Vec<String>, StoreError>;
+    /// Runs `sql`, which selects one count, with the values bound in `b`.
+    fn count(&mut self, sql: &str, b: &Bindings) -> Result<usize, StoreError>;
+}
+
+/// A SQLite connection (or transaction) running plans.
+pub(crate) struct SqliteIds<'c>(pub &'c Connection);
+
+impl IdQueries for SqliteIds<'_> {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    fn ids(&mut self, sql: &str, b: &Bindings) -> Result<Vec<String>, StoreError> {
+        let values: Vec<Value> = b.params.iter().map(to_sql_value).collect();
+        let mut stmt = self.0.prepare_cached(sql)?;
+        let ids = stmt
+            .query_map(rusqlite::params_from_iter(values.iter()), |r| r.get(0))?
+            .collect::<Result<Vec<String>, _>>()?;
+        Ok(ids)
+    }
+
+    fn count(&mut self, sql: &str, b: &Bindings) -> Result<usize, StoreError> {
+        let values: Vec<Value> = b.params.iter().map(to_sql_value).collect();
+        let n: i64 = self
+            .0
+            .prepare_cached(sql)?
+            .query_row(rusqlite::params_from_iter(values.iter()), |r| r.get(0))?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
 }
 
 /// Binds LIMIT and OFFSET and returns the clause.
@@ -163,7 +234,7 @@ pub(crate) fn walks_param_index(q: &ParsedQuery<'_>, plans: Plans) -> bool {
 
 /// The ids of up to `limit` matching runs from the page's offset on, in the query's order.
 pub(crate) fn page_ids(
-    tx: &Connection,
+    tx: &mut dyn IdQueries,
     q: &ParsedQuery<'_>,
     limit: usize,
     plans: Plans,
@@ -179,28 +250,29 @@ pub(crate) fn page_ids(
                     stat: MetricStat::Latest,
                 },
             ascending,
-        }) => parts_ids(tx, q, &metric_parts(q, key, *ascending), limit),
+        }) => {
+            let parts = metric_parts(q, key, *ascending);
+            parts_ids(tx, q, &parts, limit)
+        }
         Some(OrderKey {
             ident: Identifier::Param(key),
             ascending,
-        }) => parts_ids(tx, q, &param_parts(q, key, *ascending), limit),
+        }) => {
+            let parts = param_parts(q, key, *ascending, tx.dialect());
+            parts_ids(tx, q, &parts, limit)
+        }
         _ => general_ids(tx, q, limit),
     }
 }
 
-/// The SQL of the general plan and its bound values.
-fn general_sql(q: &ParsedQuery<'_>, limit: usize) -> (String, Bindings) {
-    general_sql_in(q, limit, Bindings::default())
-}
-
-/// The general plan in PostgreSQL's dialect: the SQL selecting up to `limit` run ids of the page and
-/// its bound values.
-pub(crate) fn general_sql_postgres(q: &ParsedQuery<'_>, limit: usize) -> (String, Bindings) {
-    general_sql_in(q, limit, Bindings::postgres())
-}
-
-/// The general plan's SQL with values bound into `b` (whose dialect it is written in).
-fn general_sql_in(q: &ParsedQuery<'_>, limit: usize, mut b: Bindings) -> (String, Bindings) {
+/// The SQL of the general plan in `dialect` (selecting up to `limit` run ids of the page) and its
+/// bound values.
+pub(crate) fn general_sql(
+    q: &ParsedQuery<'_>,
+    limit: usize,
+    dialect: Dialect,
+) -> (String, Bindings) {
+    let mut b = Bindings::new(dialect);
     let conds = run_conditions(q, &mut b);
     let order = search::compile_order(&q.order, &mut b);
     let page = limit_offset(&mut b, limit, q.offset);
@@ -211,14 +283,14 @@ fn general_sql_in(q: &ParsedQuery<'_>, limit: usize, mut b: Bindings) -> (String
     (sql, b)
 }
 
-/// The general plan: all matching runs, sorted (or walked in index order when SQLite can).
+/// The general plan: all matching runs, sorted (or walked in index order when the database can).
 fn general_ids(
-    tx: &Connection,
+    tx: &mut dyn IdQueries,
     q: &ParsedQuery<'_>,
     limit: usize,
 ) -> Result<Vec<String>, StoreError> {
-    let (sql, b) = general_sql(q, limit);
-    query_ids(tx, &sql, &b)
+    let (sql, b) = general_sql(q, limit, tx.dialect());
+    tx.ids(&sql, &b)
 }
 
 /// Writes the FROM and WHERE clauses of a part's runs (`runs r` and the part's own tables), binding
@@ -234,9 +306,16 @@ struct Part<'a> {
     leading: String,
 }
 
-/// The SQL selecting up to `limit` ids of `part` after skipping `skip`, and its bound values.
-fn part_sql(q: &ParsedQuery<'_>, part: &Part<'_>, limit: usize, skip: usize) -> (String, Bindings) {
-    let mut b = Bindings::default();
+/// The SQL (in `dialect`) selecting up to `limit` ids of `part` after skipping `skip`, and its bound
+/// values.
+fn part_sql(
+    q: &ParsedQuery<'_>,
+    part: &Part<'_>,
+    limit: usize,
+    skip: usize,
+    dialect: Dialect,
+) -> (String, Bindings) {
+    let mut b = Bindings::new(dialect);
     let from_where = (part.from_where)(&mut b);
     let rest = search::compile_order(&q.order[1..], &mut b);
     let page = limit_offset(&mut b, limit, skip);
@@ -250,24 +329,21 @@ fn part_sql(q: &ParsedQuery<'_>, part: &Part<'_>, limit: usize, skip: usize) -> 
 /// Reads the page from `parts` in turn: each part from the offset left after the earlier ones,
 /// stopping once the page is full. A part is counted only when the page starts after all its runs.
 fn parts_ids(
-    tx: &Connection,
+    tx: &mut dyn IdQueries,
     q: &ParsedQuery<'_>,
     parts: &[Part<'_>],
     limit: usize,
 ) -> Result<Vec<String>, StoreError> {
+    let dialect = tx.dialect();
     let mut ids: Vec<String> = Vec::with_capacity(limit);
     let mut skip = q.offset;
     for part in parts {
-        let (sql, b) = part_sql(q, part, limit - ids.len(), skip);
-        let found = query_ids(tx, &sql, &b)?;
+        let (sql, b) = part_sql(q, part, limit - ids.len(), skip, dialect);
+        let found = tx.ids(&sql, &b)?;
         if found.is_empty() && skip > 0 {
-            let mut b = Bindings::default();
+            let mut b = Bindings::new(dialect);
             let sql = format!("SELECT COUNT(*) {}", (part.from_where)(&mut b));
-            let values: Vec<Value> = b.params.iter().map(to_sql_value).collect();
-            let n: i64 = tx
-                .prepare_cached(&sql)?
-                .query_row(rusqlite::params_from_iter(values.iter()), |r| r.get(0))?;
-            skip = skip.saturating_sub(usize::try_from(n).unwrap_or(0));
+            skip = skip.saturating_sub(tx.count(&sql, &b)?);
         } else {
             // Either the page starts inside this part, or the part is empty.
             skip = 0;
@@ -278,6 +354,15 @@ fn parts_ids(
         }
     }
     Ok(ids)
+}
+
+/// The join of a part's index table (`o`, on the left) with `runs r`: SQLite's `CROSS JOIN` keeps the
+/// index table as the outer loop; PostgreSQL has no `CROSS JOIN ... ON` and picks the order itself.
+fn index_first_join(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Sqlite => "CROSS JOIN",
+        Dialect::Postgres => "JOIN",
+    }
 }
 
 fn direction(ascending: bool) -> &'static str {
@@ -295,11 +380,24 @@ fn metric_parts<'a>(q: &'a ParsedQuery<'a>, key: &'a str, ascending: bool) -> Ve
     let dir = direction(ascending);
     let mut parts = vec![Part {
         from_where: Box::new(move |b| {
-            let mut conds = run_conditions(q, b);
+            let mut conds = run_conditions_walking(q, b, Some(Walked::Metric(key)));
             let k = b.bind(SqlValue::Text(key.to_string()));
             conds.push(format!("o.key = {k} AND o.latest_value IS NOT NULL"));
+            // The filter's own comparisons of this metric, as bounds of the walk (as for params).
+            for (sym, v) in q
+                .filter
+                .as_ref()
+                .map(|f| search::metric_bounds(f, key))
+                .unwrap_or_default()
+            {
+                conds.push(format!(
+                    "o.latest_value {sym} {}",
+                    b.bind(SqlValue::Real(v))
+                ));
+            }
             format!(
-                "FROM metric_summary o CROSS JOIN runs r ON r.run_uuid = o.run_uuid WHERE {}",
+                "FROM metric_summary o {} runs r ON r.run_uuid = o.run_uuid WHERE {}",
+                index_first_join(b.dialect),
                 where_sql(&conds)
             )
         }),
@@ -329,15 +427,24 @@ fn metric_parts<'a>(q: &'a ParsedQuery<'a>, key: &'a str, ascending: bool) -> Ve
 /// The parts of a search ordered by param `key` (see the module documentation): numeric values in
 /// the order of `params_by_number`, other values in the order of `params_by_text`, then the runs
 /// without the param; a part the filter rules out is left out.
-fn param_parts<'a>(q: &'a ParsedQuery<'a>, key: &'a str, ascending: bool) -> Vec<Part<'a>> {
+fn param_parts<'a>(
+    q: &'a ParsedQuery<'a>,
+    key: &'a str,
+    ascending: bool,
+    dialect: Dialect,
+) -> Vec<Part<'a>> {
     let dir = direction(ascending);
+    // SQLite: `indexed = 1`, the indexes' own condition, so SQLite may walk them (the caller indexed
+    // every pending param first, see `param_index`); PostgreSQL indexes every param.
+    let indexed = match dialect {
+        Dialect::Sqlite => " AND o.indexed = 1",
+        Dialect::Postgres => "",
+    };
     let with_param = |value_cond: &'static str| -> FromWhere<'a> {
         Box::new(move |b| {
-            let mut conds = run_conditions(q, b);
+            let mut conds = run_conditions_walking(q, b, Some(Walked::Param(key)));
             let k = b.bind(SqlValue::Text(key.to_string()));
-            // `indexed = 1`: the indexes' own condition, so SQLite may walk them (the caller indexed
-            // every pending param first, see `param_index`)
-            conds.push(format!("o.key = {k} AND {value_cond} AND o.indexed = 1"));
+            conds.push(format!("o.key = {k} AND {value_cond}{indexed}"));
             // The filter's own comparisons of this param, on the walked row: they hold for every
             // match anyway, and here they bound the index range instead of being tested run by run.
             for (sym, lit) in q
@@ -353,7 +460,8 @@ fn param_parts<'a>(q: &'a ParsedQuery<'a>, key: &'a str, ascending: bool) -> Vec
                 conds.push(format!("{column} {sym} {}", b.bind(value)));
             }
             format!(
-                "FROM params o CROSS JOIN runs r ON r.run_key = o.run_key WHERE {}",
+                "FROM params o {} runs r ON r.run_key = o.run_key WHERE {}",
+                index_first_join(b.dialect),
                 where_sql(&conds)
             )
         })
@@ -477,6 +585,7 @@ mod tests {
             "metrics.other > 4",
             "tags.t = 'x' OR params.g = '2'",
             "metrics.m > 100",
+            "metrics.m > 5 AND metrics.m <= 11 AND params.g != '0'",
         ];
         let orders: [&[&str]; 9] = [
             &[],
@@ -609,7 +718,7 @@ mod tests {
     /// The query plan SQLite chooses for the general SQL of `query`.
     fn plan(store: &SqliteStore, query: &RunsQuery) -> String {
         let parsed = parse(query).unwrap();
-        let (sql, b) = general_sql(&parsed, query.max_results + 1);
+        let (sql, b) = general_sql(&parsed, query.max_results + 1, Dialect::Sqlite);
         explain(store, &sql, &b.params)
     }
 
@@ -632,11 +741,11 @@ mod tests {
     /// The query plans SQLite chooses for the parts of a search ordered by param `key`.
     fn param_part_plans(store: &SqliteStore, query: &RunsQuery, key: &str) -> Vec<String> {
         let parsed = parse(query).unwrap();
-        let parts = param_parts(&parsed, key, parsed.order[0].ascending);
+        let parts = param_parts(&parsed, key, parsed.order[0].ascending, Dialect::Sqlite);
         parts
             .iter()
             .map(|part| {
-                let (sql, b) = part_sql(&parsed, part, query.max_results + 1, 0);
+                let (sql, b) = part_sql(&parsed, part, query.max_results + 1, 0, Dialect::Sqlite);
                 explain(store, &sql, &b.params)
             })
             .collect()

@@ -1476,7 +1476,12 @@ impl SqliteStore {
     ) -> Result<RunPage, StoreError> {
         let parsed = run_search::parse(query)?;
         let page = |tx: &Transaction| -> Result<RunPage, StoreError> {
-            let mut ids = run_search::page_ids(tx, &parsed, query.max_results + 1, plans)?;
+            let mut ids = run_search::page_ids(
+                &mut run_search::SqliteIds(tx),
+                &parsed,
+                query.max_results + 1,
+                plans,
+            )?;
             let has_more = ids.len() > query.max_results;
             ids.truncate(query.max_results);
             let runs = read_runs(tx, &ids)?;

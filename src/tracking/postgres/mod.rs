@@ -11,6 +11,7 @@ pub mod migrate;
 pub mod pool;
 mod rows;
 pub mod schema;
+mod search;
 pub mod store;
 pub mod trial_lease;
 mod writes;

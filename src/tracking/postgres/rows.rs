@@ -159,3 +159,87 @@ pub(crate) fn read_run(
     let data = read_run_data(c, run_id, key)?;
     Ok(Some(Run { info, data }))
 }
+
+/// The runs `ids` with their data, in the order of `ids` (an id that names no run is
+/// [`StoreError::RunNotFound`]), read in four statements whatever the number of runs.
+pub(crate) fn read_runs(
+    c: &mut impl GenericClient,
+    ids: &[String],
+) -> Result<Vec<Run>, StoreError> {
+    let sql = format!("SELECT {INFO_COLUMNS} FROM runs WHERE run_uuid = ANY($1)");
+    let mut by_id: std::collections::HashMap<String, (Run, i64)> =
+        std::collections::HashMap::with_capacity(ids.len());
+    for r in c.query(sql.as_str(), &[&ids])? {
+        let info = RunInfo {
+            run_id: r.get(0),
+            experiment_id: r.get(1),
+            run_name: r.get(2),
+            status: r.get::<_, String>(3).parse()?,
+            start_time: r.get(4),
+            end_time: r.get(5),
+            parent_run_id: r.get(6),
+            user_id: r.get(7),
+            artifact_uri: r.get(8),
+            lifecycle_stage: r.get::<_, String>(9).parse::<LifecycleStage>()?,
+        };
+        let data = RunData {
+            params: Vec::new(),
+            metrics: Vec::new(),
+            tags: Vec::new(),
+        };
+        by_id.insert(info.run_id.clone(), (Run { info, data }, r.get(10)));
+    }
+    let keys: Vec<i64> = by_id.values().map(|(_, k)| *k).collect();
+    let mut id_of_key: std::collections::HashMap<i64, String> =
+        by_id.iter().map(|(id, (_, k))| (*k, id.clone())).collect();
+    for r in c.query(
+        "SELECT run_key, key, value FROM params WHERE run_key = ANY($1) ORDER BY run_key, key",
+        &[&keys],
+    )? {
+        if let Some((run, _)) = id_of_key
+            .get(&r.get::<_, i64>(0))
+            .and_then(|id| by_id.get_mut(id))
+        {
+            run.data
+                .params
+                .push(Param::new(r.get::<_, String>(1), r.get::<_, String>(2)));
+        }
+    }
+    id_of_key.clear();
+    for r in c.query(
+        "SELECT run_uuid, key, value FROM tags WHERE run_uuid = ANY($1) ORDER BY run_uuid, key",
+        &[&ids],
+    )? {
+        if let Some((run, _)) = by_id.get_mut(r.get::<_, &str>(0)) {
+            run.data
+                .tags
+                .push(RunTag::new(r.get::<_, String>(1), r.get::<_, String>(2)));
+        }
+    }
+    for r in c.query(
+        "SELECT run_uuid, key, latest_value, latest_is_nan, latest_step, latest_timestamp,
+                min_value, max_value, count
+         FROM metric_summary WHERE run_uuid = ANY($1) ORDER BY run_uuid, key",
+        &[&ids],
+    )? {
+        if let Some((run, _)) = by_id.get_mut(r.get::<_, &str>(0)) {
+            run.data.metrics.push(MetricSummary {
+                key: r.get(1),
+                latest: stored_metric(r.get(2), r.get(3)),
+                latest_step: r.get(4),
+                latest_timestamp: r.get(5),
+                min: r.get(6),
+                max: r.get(7),
+                count: r.get::<_, i64>(8).max(0) as u64,
+            });
+        }
+    }
+    ids.iter()
+        .map(|id| {
+            by_id
+                .remove(id)
+                .map(|(run, _)| run)
+                .ok_or_else(|| StoreError::RunNotFound(id.clone()))
+        })
+        .collect()
+}

@@ -20,9 +20,12 @@
 //!
 //! Version 6 records who ended a shared study, why and when, and whether its result is still to
 //! be written (see [`StudyBoard::take_over_result`](crate::tracking::shared::StudyBoard::take_over_result)).
+//!
+//! Version 7 makes the indexes that search plans walk cover what the walk reads (see
+//! [`MIGRATION_SEARCH_INDEXES`]).
 
 /// The newest PostgreSQL schema version this build knows.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// Forward migrations, applied in order to bring a database from version `n - 1` to `n`.
 pub const MIGRATIONS: &[(i64, &str)] = &[
@@ -32,6 +35,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
     (4, MIGRATION_V4),
     (5, crate::registry::postgres::MIGRATION_V5),
     (6, MIGRATION_STUDY_RESULTS),
+    (7, MIGRATION_SEARCH_INDEXES),
 ];
 
 /// Migration 1: the tracking tables.
@@ -176,4 +180,17 @@ ALTER TABLE studies ADD COLUMN closed_ms BIGINT;
 ALTER TABLE studies ADD COLUMN closed_reason TEXT;
 ALTER TABLE studies ADD COLUMN result_pending BOOLEAN NOT NULL DEFAULT false;
 CREATE INDEX studies_pending ON studies (experiment_id, name) WHERE result_pending;
+"#;
+
+/// Migration 7 (issue 19, search over 100,000 runs): covering indexes for the search plans of
+/// `run_search`, so that a page ordered by a metric reads the walked index alone and each run it
+/// visits is checked from an index alone (index-only scans, where the visibility map allows):
+/// `metric_summary (key, latest_value)` also holds the run id (it replaces
+/// `metric_summary_by_latest`), and `runs (run_uuid)` also holds the columns every plan tests or
+/// orders by (experiment, lifecycle stage, start time) and the run key the param lookups use.
+pub const MIGRATION_SEARCH_INDEXES: &str = r#"
+CREATE INDEX metric_summary_by_latest_run ON metric_summary (key, latest_value) INCLUDE (run_uuid);
+DROP INDEX metric_summary_by_latest;
+CREATE INDEX runs_for_search ON runs (run_uuid)
+    INCLUDE (run_key, experiment_id, lifecycle_stage, start_time);
 "#;

@@ -9,14 +9,12 @@ use std::path::{Path, PathBuf};
 use postgres::{GenericClient, Transaction};
 
 use super::rows::{
-    experiment_id_by_name, read_experiment, read_run, read_run_data, read_run_row,
-    require_experiment,
+    experiment_id_by_name, read_experiment, read_run, read_run_row, require_experiment,
 };
 use super::writes::{insert_metrics, insert_param, read_history, upsert_tag};
 use super::{PgDatabase, PgError};
 use crate::tracking::retry::retrying;
 use crate::tracking::run_search;
-use crate::tracking::search;
 use crate::tracking::sqlite::{end_time_for, NewRunRow};
 use crate::tracking::store::*;
 
@@ -572,37 +570,7 @@ impl Store for PgStore {
     }
 
     fn search_runs(&self, query: &RunsQuery) -> Result<RunPage, StoreError> {
-        let parsed = run_search::parse(query)?;
-        let (sql, b) = run_search::general_sql_postgres(&parsed, query.max_results + 1);
-        let values = search::postgres::to_sql_params(&b);
-        let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = values
-            .iter()
-            .map(|v| v.as_ref() as &(dyn postgres::types::ToSql + Sync))
-            .collect();
-        let mut conn = self.conn()?;
-        let mut tx = conn.build_transaction().read_only(true).start()?;
-        let mut ids: Vec<String> = tx
-            .query(sql.as_str(), &refs)?
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
-        let has_more = ids.len() > query.max_results;
-        ids.truncate(query.max_results);
-        let mut runs = Vec::with_capacity(ids.len());
-        for id in &ids {
-            let (info, key) = read_run_row(&mut tx, id, false)?
-                .ok_or_else(|| StoreError::RunNotFound(id.clone()))?;
-            let data = read_run_data(&mut tx, id, key)?;
-            runs.push(Run { info, data });
-        }
-        tx.commit()?;
-        let next_page_token = has_more.then(|| {
-            search::encode_page_token(parsed.offset + query.max_results, parsed.fingerprint)
-        });
-        Ok(RunPage {
-            runs,
-            next_page_token,
-        })
+        super::search::search_runs(&mut *self.conn()?, query, run_search::Plans::Fastest)
     }
 
     fn count_runs(&self, experiment_id: ExperimentId, view: ViewType) -> Result<usize, StoreError> {

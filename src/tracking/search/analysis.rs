@@ -81,3 +81,24 @@ pub fn param_bounds<'e>(expr: &'e Expr, key: &str) -> Vec<(&'static str, &'e Lit
         _ => Vec::new(),
     }
 }
+
+/// The comparisons of the latest value of `metrics.<key>` with a number (`=`, `<`, `<=`, `>`, `>=`)
+/// that every run matching `expr` passes: its top-level conjuncts. A search ordered by that metric
+/// repeats them on the metric row it walks, where they bound the walk over the value index.
+pub fn metric_bounds(expr: &Expr, key: &str) -> Vec<(&'static str, f64)> {
+    match expr {
+        Expr::And(a, b) => {
+            let mut bounds = metric_bounds(a, key);
+            bounds.extend(metric_bounds(b, key));
+            bounds
+        }
+        Expr::Compare(
+            Identifier::Metric {
+                key: k,
+                stat: MetricStat::Latest,
+            },
+            Operator::Compare(sym, Literal::Number(v)),
+        ) if k == key && *sym != "!=" => vec![(*sym, *v)],
+        _ => Vec::new(),
+    }
+}

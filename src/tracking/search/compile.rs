@@ -36,6 +36,14 @@ pub struct Bindings {
 }
 
 impl Bindings {
+    /// Empty bindings for a query in `dialect`.
+    pub fn new(dialect: Dialect) -> Self {
+        Bindings {
+            params: Vec::new(),
+            dialect,
+        }
+    }
+
     /// Empty bindings for a PostgreSQL query.
     pub fn postgres() -> Self {
         Bindings {
@@ -171,6 +179,32 @@ pub fn compile_filter(expr: &Expr, q: &mut Bindings) -> String {
         &Columns {
             value: &value_sql,
             presence: &presence_sql,
+        },
+    )
+}
+
+/// Compiles a parsed filter into a SQL condition over `runs r` joined with another table, as
+/// [`compile_filter`] does, except that an identifier for which `own` gives SQL (given the identifier
+/// and whether its numeric form is asked for) is read from that expression instead of a subquery:
+/// a search plan that walks one metric's or param's rows reads that value from the walked row. A
+/// metric's presence test stays the subquery's.
+pub fn compile_filter_reading(
+    expr: &Expr,
+    q: &mut Bindings,
+    own: &dyn Fn(&Identifier, bool) -> Option<String>,
+) -> String {
+    let value = |i: &Identifier, numeric: bool, q: &mut Bindings| {
+        own(i, numeric).unwrap_or_else(|| value_sql(i, numeric, q))
+    };
+    compile_expr(
+        expr,
+        q,
+        &Columns {
+            value: &value,
+            presence: &|i, q| match i {
+                Identifier::Metric { .. } => presence_sql(i, q),
+                other => format!("({} IS NOT NULL)", value(other, false, q)),
+            },
         },
     )
 }

@@ -50,11 +50,13 @@ pub mod sqlite;
 #[cfg(test)]
 mod tests;
 
-pub use analysis::{may_hold_for_param, param_bounds, requires_latest_metric, ParamClass};
+pub use analysis::{
+    may_hold_for_param, metric_bounds, param_bounds, requires_latest_metric, ParamClass,
+};
 pub use ast::{Attribute, Expr, FieldSpec, Identifier, Literal, MetricStat, Operator, OrderKey};
 pub use compile::{
-    compile_filter, compile_filter_with, compile_order, compile_order_with, Bindings, Dialect,
-    SqlValue,
+    compile_filter, compile_filter_reading, compile_filter_with, compile_order, compile_order_with,
+    Bindings, Dialect, SqlValue,
 };
 pub use error::SearchError;
 pub use lex::{tokenize, Token, TokenKind};

@@ -303,6 +303,22 @@ fn param_bounds_are_the_top_level_comparisons() {
 }
 
 #[test]
+fn metric_bounds_are_the_top_level_numeric_comparisons_of_the_latest_value() {
+    let bounds = |filter: &str| {
+        let e = parse_filter(filter).unwrap().unwrap();
+        metric_bounds(&e, "m")
+    };
+    assert_eq!(
+        bounds("metrics.m > 0.5 AND params.p = 'a' AND (metrics.m <= 2 AND metrics.n < 1)"),
+        [(">", 0.5), ("<=", 2.0)]
+    );
+    assert!(bounds("metrics.m != 1").is_empty());
+    assert!(bounds("metrics.min.m > 1 AND metrics.max.m < 3").is_empty());
+    assert!(bounds("metrics.m > 1 OR metrics.m < 0").is_empty());
+    assert!(bounds("NOT metrics.m > 1").is_empty());
+}
+
+#[test]
 fn like_patterns() {
     assert_eq!(like_to_glob("ab%c_"), "ab*c?");
     assert_eq!(like_to_glob("a*b?[c"), "a[*]b[?][[]c");
