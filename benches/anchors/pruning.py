@@ -1,6 +1,7 @@
 """Optuna's pruners with its TPE on hpo bench's multi-fidelity problems (`hpo bench --problems
 fidelity --pruners ...`), for `--compare`: the same learning curves as src/bench/fidelity.rs (the
-same formulas, the same noise hashes, the same SGD on the same diabetes rows), each step reported
+same formulas, the same noise hashes, the same SGD on the same diabetes rows, linfa's ElasticNet
+coordinate descent ported), each step reported
 with trial.report and stopped when trial.should_prune() says so.
 
 Optimizers: optuna-tpe+none (NopPruner), optuna-tpe+median (MedianPruner()),
@@ -26,7 +27,8 @@ CENTRE = (0.3, 0.7, 0.5, 0.2)
 WEIGHT = (1.0, 1.0, 0.5, 0.5)
 M64 = (1 << 64) - 1
 PROBLEMS = ["curves_parallel", "curves_slow_best", "curves_noisy", "curves_crossing",
-            "sgd_diabetes"]
+            "sgd_diabetes", "enet_diabetes"]
+REAL = ("sgd_diabetes", "enet_diabetes")
 
 
 def mix(z):
@@ -138,6 +140,43 @@ class Sgd:
         return DIVERGED if (math.isnan(mse) or mse > DIVERGED) else mse
 
 
+# --- enet_diabetes ------------------------------------------------------------------------------
+# linfa's ElasticNet: coordinate descent from zero weights with the target centred (the intercept is
+# its mean), tolerance 0 so it runs every sweep it is allowed. A fit with t sweeps is the first t
+# sweeps of one run, so one sweep per step here gives the values linfa's refit per step gives.
+
+EPS = 2.220446049250313e-16  # approx's default epsilon in linfa's "is it zero" tests
+
+
+class Enet:
+    def __init__(self, penalty, l1_ratio):
+        tx, ty, _, _ = sgd_data()
+        self.x = tx[:, :10]
+        self.mean = float(ty.mean())
+        self.r = ty - self.mean
+        self.w = np.zeros(10)
+        self.norms = (self.x * self.x).sum(axis=0)
+        n = float(len(self.x))
+        self.shrink = n * l1_ratio * penalty
+        self.ridge = n * (1.0 - l1_ratio) * penalty
+
+    def epoch(self):
+        """One more coordinate-descent sweep; the validation MSE after it."""
+        for j in range(10):
+            if abs(self.norms[j]) <= EPS:
+                continue
+            xj, old = self.x[:, j], self.w[j]
+            if abs(old) > EPS:
+                self.r = self.r + old * xj
+            tmp = float(xj @ self.r)
+            self.w[j] = math.copysign(max(abs(tmp) - self.shrink, 0.0), tmp) / (self.norms[j] + self.ridge)
+            if abs(self.w[j]) > EPS:
+                self.r = self.r - self.w[j] * xj
+        _, _, vx, vy = sgd_data()
+        mse = float(np.mean((vx[:, :10] @ self.w + self.mean - vy) ** 2))
+        return DIVERGED if (math.isnan(mse) or mse > DIVERGED) else mse
+
+
 # --- the studies ----------------------------------------------------------------------------------
 
 def suggest(problem, trial):
@@ -145,6 +184,9 @@ def suggest(problem, trial):
         return {"lr": trial.suggest_float("lr", 1e-3, 1.0, log=True),
                 "momentum": trial.suggest_float("momentum", 0.0, 0.95),
                 "l2": trial.suggest_float("l2", 1e-6, 1.0, log=True)}
+    if problem == "enet_diabetes":
+        return {"penalty": trial.suggest_float("penalty", 1e-4, 1.0, log=True),
+                "l1_ratio": trial.suggest_float("l1_ratio", 0.0, 1.0)}
     return {f"x{i}": trial.suggest_float(f"x{i}", 0.0, 1.0) for i in range(4)}
 
 
@@ -167,7 +209,11 @@ def run(problem, pruner, seed, budget):
 
     def objective(trial):
         p = suggest(problem, trial)
-        sgd = Sgd(p["lr"], p["momentum"], p["l2"]) if problem == "sgd_diabetes" else None
+        sgd = None
+        if problem == "sgd_diabetes":
+            sgd = Sgd(p["lr"], p["momentum"], p["l2"])
+        elif problem == "enet_diabetes":
+            sgd = Enet(p["penalty"], p["l1_ratio"])
         x = [p.get(f"x{i}", 0.0) for i in range(4)]
         last = math.nan
         for t in range(1, STEPS + 1):
@@ -207,7 +253,7 @@ if __name__ == "__main__":
     problems = os.environ.get("PROBLEMS", ",".join(PROBLEMS)).split(",")
     with open(out, "a") as f:
         for problem in problems:
-            minimum = None if problem == "sgd_diabetes" else 0.0
+            minimum = None if problem in REAL else 0.0
             for pruner in pruners:
                 for seed in range(first, first + seeds):
                     start = time.time()

@@ -555,6 +555,9 @@ mod tests {
         close(v[0], 0.5375923464872837, 1e-9);
         close(v[9], 0.4837056712757376, 1e-9);
         close(v[80], 0.523961085963653, 1e-9);
+        // the port's one sweep per step against linfa's refit with t sweeps
+        close(enet_value(0.03, 0.9, 5), 0.501549607490, 1e-11);
+        close(enet_value(1e-4, 0.5, 20), 0.517172851753, 1e-11);
     }
 
     #[test]
@@ -576,17 +579,23 @@ mod tests {
         let diverged = run(1.0);
         assert_eq!(diverged[80], DIVERGED);
     }
-}
-#[cfg(test)]
-mod enet_probe {
+
     #[test]
-    fn probe() {
-        for (p, r) in [(1e-4, 0.5), (1e-2, 0.5), (0.1, 0.1), (1.0, 1.0), (1e-3, 0.0)] {
-            let v: Vec<String> = [1, 2, 3, 5, 8, 13, 21, 34, 55, 81]
-                .iter()
-                .map(|&t| format!("{:.4}", super::enet_value(p, r, t)))
-                .collect();
-            eprintln!("{p} {r}: {}", v.join(" "));
-        }
+    fn enet_sweeps_learn_converge_and_cross() {
+        let at = |penalty: f64, l1: f64, t: i64| enet_value(penalty, l1, t);
+        // a strong pure-L1 penalty zeroes every weight: the mean predictor at every step
+        let flat = [1, 40, 81].map(|t| at(1.0, 1.0, t));
+        assert!(flat.iter().all(|v| (v - flat[0]).abs() < 1e-12 && *v > 1.0), "{flat:?}");
+        // a moderate penalty learns and has converged well before the last sweep
+        let moderate = [1, 61, 81].map(|t| at(0.1, 0.1, t));
+        assert!(moderate[2] < moderate[0] - 0.02, "{moderate:?}");
+        assert!((moderate[2] - moderate[1]).abs() < 1e-6, "{moderate:?}");
+        // almost no penalty: best after 2 sweeps, worse at the end (curves cross)
+        let loose = [2, 81].map(|t| at(1e-4, 0.5, t));
+        assert!(loose[0] < loose[1] - 0.002, "{loose:?}");
+        assert!(loose[1] > moderate[2], "{loose:?} {moderate:?}");
+        assert_eq!(loose, [2, 81].map(|t| at(1e-4, 0.5, t)), "deterministic");
+        // what linfa refuses (a negative penalty) is a diverged run, not a panic
+        assert_eq!(enet_value(-1.0, 0.5, 3), DIVERGED);
     }
 }

@@ -26,7 +26,7 @@ pub struct BenchArgs {
     /// Problems, comma-separated: built-in names, `all` (every built-in problem), `noisy` (the
     /// noisy variants, `noisy_branin` ...), `fidelity` (the multi-fidelity problems:
     /// `curves_parallel`, `curves_slow_best`, `curves_noisy`, `curves_crossing`,
-    /// `sgd_diabetes`), or paths of
+    /// `sgd_diabetes`, `enet_diabetes`), or paths of
     /// space files (run files with a command objective) to benchmark on your own task.
     #[arg(long, default_value = "all", value_delimiter = ',')]
     pub problems: Vec<String>,
