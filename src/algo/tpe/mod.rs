@@ -14,7 +14,10 @@
 //!   parameters, instead of hyperopt's magic clip, smoothed categorical kernels, pending trials
 //!   treated as bad (constant liar), failed trials in the bad set (never good), and no
 //!   re-proposal of an evaluated point in a discrete space until every point was tried (then the
-//!   best evaluated candidate by `l/g`, not a prior draw).
+//!   best evaluated candidate by `l/g`, not a prior draw), and exploration trials: once the
+//!   best trial is 5 finished trials old, every third suggestion widens one numeric
+//!   parameter's kernels to a quarter of its width, so the search can leave the basin its good
+//!   set sits in ([`Explore`]).
 //! - In both, pruned trials rank after every finished ok trial, by the step they reached
 //!   (further first) and then their value there, as Optuna does: when the good set has room
 //!   left after the finished trials, the pruned trials that got furthest fill it.
