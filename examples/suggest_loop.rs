@@ -3,7 +3,7 @@
 //! stamp at each call of the objective, the mean time per trial over the last 100 of `n`.
 //!
 //! `cargo run --release --example suggest_loop -- 1000 tpe` prints one JSON line in the anchors'
-//! format (`algo`: tpe, tpe-hyperopt or random). `benches/like_for_like.py` alternates it with
+//! format (`algo`: tpe, tpe-hyperopt, tpe-no-explore or random). `benches/like_for_like.py` alternates it with
 //! the anchors. `bits` is a hash of every trial's values (FNV-1a over their bits): equal
 //! hashes, the same study bit for bit, so a speed-up can show it changed no suggestion.
 
@@ -31,9 +31,14 @@ fn main() {
     let builder = match algo.as_str() {
         "tpe" => builder.algo(Tpe::default()),
         "tpe-hyperopt" => builder.algo(Tpe::hyperopt()),
+        // the default without its exploration trials, to time what they cost
+        "tpe-no-explore" => builder.algo(Tpe {
+            explore: None,
+            ..Tpe::default()
+        }),
         "random" => builder.algo(Random),
         other => {
-            eprintln!("unknown algorithm '{other}': tpe, tpe-hyperopt or random");
+            eprintln!("unknown algorithm '{other}': tpe, tpe-hyperopt, tpe-no-explore or random");
             std::process::exit(2);
         }
     };

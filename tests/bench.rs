@@ -167,6 +167,10 @@ fn bad_names_exit_2_naming_the_valid_ones() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("nope") && err.contains("hartmann6") && err.contains("mixed_hpo"));
+    assert!(
+        err.contains("multimodal") && err.contains("levy20_shifted"),
+        "{err}"
+    );
     let out = hpo(dir.path(), &["bench", "--algos", "tpe,bogus"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -338,6 +342,73 @@ fn a_user_problem_has_a_minimum_a_noiseless_score_and_the_seed() {
     assert!(untimed(&dir.path().join("m/results.jsonl"))
         .iter()
         .all(|l| l["minimum"] == -2.0));
+}
+
+#[test]
+fn the_multimodal_group_runs_its_four_problems() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "bench",
+        "--problems",
+        "multimodal",
+        "--algos",
+        "random,tpe",
+        "--seeds",
+        "2",
+        "--budget",
+        "15",
+        "--out",
+        "mm",
+        "--quiet",
+    ];
+    let out = hpo(dir.path(), &args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = untimed(&dir.path().join("mm/results.jsonl"));
+    assert_eq!(lines.len(), 4 * 2 * 2);
+    let mut problems: Vec<&str> = lines
+        .iter()
+        .map(|l| l["problem"].as_str().unwrap())
+        .collect();
+    problems.dedup();
+    assert_eq!(
+        problems,
+        [
+            "levy5_shifted",
+            "levy20_shifted",
+            "rastrigin10_shifted",
+            "schwefel5"
+        ]
+    );
+    for l in &lines {
+        // every minimum is 0 (schwefel5's within 1e-4), so a regret is the best loss
+        let regret = l["regret"].as_f64().unwrap();
+        assert!(regret > 0.0 && regret.is_finite(), "{l}");
+        assert_eq!(l["minimum"].as_f64(), Some(0.0));
+    }
+    // one of them by name, beside a public problem
+    let out = hpo(
+        dir.path(),
+        &[
+            "bench",
+            "--problems",
+            "schwefel5,branin",
+            "--algos",
+            "random",
+            "--seeds",
+            "1",
+            "--budget",
+            "5",
+            "--out",
+            "one",
+            "--quiet",
+        ],
+    );
+    assert!(out.status.success());
+    assert_eq!(untimed(&dir.path().join("one/results.jsonl")).len(), 2);
 }
 
 #[test]

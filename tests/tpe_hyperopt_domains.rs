@@ -284,7 +284,7 @@ fn hyperopt_tpe_passes_hyperopts_domains() {
 }
 
 #[test]
-#[ignore = "issue 17's target, not met yet: 75/80 (tpe) and 78/80 (tpe-hyperopt)"]
+#[ignore = "issue 17's target, not met yet: 77/80 (tpe) and 78/80 (tpe-hyperopt)"]
 fn both_presets_pass_all_80() {
     let mut failed = failures(Tpe::default(), "tpe");
     failed.extend(failures(Tpe::hyperopt(), "tpe-hyperopt"));

@@ -4,6 +4,11 @@
 //! sort, the parallel paths), both presets, a conditional space (inactive parameters) and
 //! pending trials (parallel fmin, constant liar).
 //!
+//! The default's exploration trials (issue 17, item 3) changed its suggestions on purpose: the
+//! default's hashes that depend on them (the conditional space, the seeded fmin studies of
+//! mixed_hpo and branin, the like-for-like loop) were pinned again then; hyperopt's are as
+//! before.
+//!
 //! The hashes hold for x86-64 Linux (glibc's `ln` and `exp`); a platform whose maths library
 //! rounds differently in the last bit would give other, equally valid, suggestions.
 
@@ -90,7 +95,7 @@ fn default_tpe_on_a_conditional_space_after_600_trials() {
     let prob = problems::by_name("mixed_hpo").expect("problem");
     let study = random_history(&prob.space, prob.loss, 600);
     let h = suggestions(&prob.space, &study, Tpe::default(), 8);
-    assert_eq!(h, 0xd9bf_c0d4_bc63_14a7, "{h:#018x}");
+    assert_eq!(h, 0x430c_e14c_0e0f_e09f, "{h:#018x}");
 }
 
 #[test]
@@ -107,8 +112,8 @@ fn seeded_fmin_studies() {
     assert_eq!(
         got,
         vec![
-            0x057c_1110_81c8_49e4,
-            0x5418_7544_e63e_91c0,
+            0x7ed3_a0e1_9a7a_728b,
+            0x1831_10a6_4394_2593,
             0x4e1a_9216_2bf3_b42a
         ],
         "{got:#018x?}"
@@ -129,5 +134,5 @@ fn the_like_for_like_loop() {
     for t in &r.trials {
         h.add(t.params.assignment().values());
     }
-    assert_eq!(h.0, 0x859b_f88b_4d8d_52da, "{:#018x}", h.0);
+    assert_eq!(h.0, 0x4328_d201_183c_d05a, "{:#018x}", h.0);
 }

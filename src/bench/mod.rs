@@ -2,6 +2,7 @@
 //! statistics, the report and its plots.
 
 pub mod fidelity;
+pub mod multimodal;
 pub mod noisy;
 pub mod plot;
 pub mod problems;

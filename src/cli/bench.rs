@@ -13,7 +13,7 @@ use crate::algo::{self, ALGORITHM_NAMES};
 use crate::bench::report::{self, Analysis, ReportInfo};
 use crate::bench::results::{read_jsonl, ResultLine};
 use crate::bench::runner::{self, BenchConfig, BenchProblem};
-use crate::bench::{fidelity, noisy, problems, pruners, pruning};
+use crate::bench::{fidelity, multimodal, noisy, problems, pruners, pruning};
 use crate::tracking::store::now_ms;
 use crate::tracking::{Metric, Param, RunStatus, RunTag};
 
@@ -23,7 +23,8 @@ use crate::tracking::{Metric, Param, RunStatus, RunTag};
     after_help = "Example:\n  hpo bench --problems branin,hartmann6 --algos random,tpe --seeds 20 --budget 100 \\\n      --compare ../shared/anchors/results_b100.jsonl --out bench-results\n\nWrites DIR/results.jsonl (one line per problem, optimizer and seed), DIR/report.md and\none SVG plot per problem."
 )]
 pub struct BenchArgs {
-    /// Problems, comma-separated: built-in names, `all` (every built-in problem), `noisy` (the
+    /// Problems, comma-separated: built-in names, `all` (every built-in problem), `multimodal`
+    /// (`levy5_shifted`, `levy20_shifted`, `rastrigin10_shifted`, `schwefel5`), `noisy` (the
     /// noisy variants, `noisy_branin` ...), `fidelity` (the multi-fidelity problems:
     /// `curves_parallel`, `curves_slow_best`, `curves_noisy`, `curves_crossing`,
     /// `sgd_diabetes`, `enet_diabetes`), or paths of
@@ -86,6 +87,10 @@ fn resolve_problems(names: &[String], minimum: Option<f64>) -> anyhow::Result<Ve
             out.extend(problems::all().into_iter().map(BenchProblem::from));
         } else if let Some(p) = problems::by_name(n) {
             out.push(p.into());
+        } else if n == "multimodal" {
+            out.extend(multimodal::all().into_iter().map(BenchProblem::from));
+        } else if let Some(p) = multimodal::by_name(n) {
+            out.push(p.into());
         } else if n == "fidelity" {
             out.extend(fidelity::all().into_iter().map(BenchProblem::from));
         } else if let Some(p) = fidelity::by_name(n) {
@@ -109,11 +114,12 @@ fn resolve_problems(names: &[String], minimum: Option<f64>) -> anyhow::Result<Ve
             let names: Vec<&str> = problems::all()
                 .iter()
                 .map(|p| p.name)
+                .chain(multimodal::all().iter().map(|p| p.name))
                 .chain(noisy::all().iter().map(|p| p.name))
                 .chain(fidelity::all().iter().map(|p| p.name))
                 .collect();
             return Err(BadInput(format!(
-                "unknown problem '{n}': use all, noisy, fidelity, a space file, or one of {}",
+                "unknown problem '{n}': use all, multimodal, noisy, fidelity, a space file, or one of {}",
                 names.join(", ")
             ))
             .into());

@@ -14,7 +14,10 @@
 //!   parameters, instead of hyperopt's magic clip, smoothed categorical kernels, pending trials
 //!   treated as bad (constant liar), failed trials in the bad set (never good), and no
 //!   re-proposal of an evaluated point in a discrete space until every point was tried (then the
-//!   best evaluated candidate by `l/g`, not a prior draw).
+//!   best evaluated candidate by `l/g`, not a prior draw), and exploration trials: once the
+//!   best trial is 5 finished trials old, every third suggestion widens one numeric
+//!   parameter's kernels to a quarter of its width, so the search can leave the basin its good
+//!   set sits in ([`Explore`]).
 //! - In both, pruned trials rank after every finished ok trial, by the step they reached
 //!   (further first) and then their value there, as Optuna does: when the good set has room
 //!   left after the finished trials, the pruned trials that got furthest fill it.
@@ -24,6 +27,7 @@
 //!   linear forgetting after 25, categorical pseudo-counts, exact bin masses for quantized values.
 
 mod bandwidth;
+mod explore;
 mod gaps;
 mod kernel;
 mod normal;
@@ -41,6 +45,8 @@ use super::{Algorithm, TrialRng};
 use crate::space::{Assignment, Space, Value};
 use crate::trial::{HistoryView, Observation};
 use parzen::{parallel, Estimator, KernelConfig, Obs};
+
+pub use explore::Explore;
 
 /// How many of the `N` observations form the good set.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -159,6 +165,10 @@ pub struct Tpe {
     /// with `N` finished trials the floor is `min_bandwidth * (after / N)^power` once
     /// `N > after` (`None`: a constant floor).
     pub min_bandwidth_decay: Option<FloorDecay>,
+    /// Exploration trials (multivariate only): once the best trial is `stall` finished trials
+    /// old, every `every`-th suggestion widens one numeric parameter's kernels to a floor of
+    /// `floor` of its width, so the search can leave the basin of its good set (`None`: never).
+    pub explore: Option<Explore>,
     /// hyperopt's details: exact bin mass for quantized values, one truncation constant per
     /// mixture, forgetting in the good set too, categorical prior weight times the number of
     /// options.
@@ -194,6 +204,11 @@ impl Tpe {
         pending: Pending::Liar,
         failed_as_bad: true,
         dedup: true,
+        explore: Some(Explore {
+            stall: 5,
+            every: 3,
+            floor: 0.25,
+        }),
         hyperopt_scoring: false,
     };
 
@@ -218,6 +233,7 @@ impl Tpe {
         pending: Pending::Worst,
         failed_as_bad: false,
         dedup: false,
+        explore: None,
         hyperopt_scoring: true,
     };
 
@@ -235,6 +251,7 @@ impl Tpe {
             discrete_min_steps: self.min_bandwidth_steps,
             categorical: self.categorical,
             hyperopt_scoring: self.hyperopt_scoring,
+            wide: None,
         }
     }
 }
@@ -484,7 +501,10 @@ impl Tpe {
     ) -> Assignment {
         let trials = history.trials();
         let dims: Vec<usize> = (0..space.len()).collect();
-        let cfg = self.kernel(split.n);
+        let mut cfg = self.kernel(split.n);
+        if let Some(e) = self.explore {
+            cfg.wide = e.pick(space, history, split.n, rng).map(|p| (p, e.floor));
+        }
         let par = parallel(split.good.len().max(split.bad.len()) + 1);
         let (l, g) = join(
             par,
@@ -682,6 +702,16 @@ impl Algorithm for Tpe {
         );
         put("failed_as_bad", Value::from(self.failed_as_bad));
         put("dedup", Value::from(self.dedup));
+        if let Some(e) = self.explore {
+            // only when set, so the settings recorded for hyperopt's preset stay as they were
+            put(
+                "explore",
+                Value::from(format!(
+                    "stall {}, every {}, floor {}",
+                    e.stall, e.every, e.floor
+                )),
+            );
+        }
         m
     }
 

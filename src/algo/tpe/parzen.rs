@@ -47,6 +47,9 @@ pub(crate) struct KernelConfig {
     /// hyperopt's scoring: exact bin mass for quantized values and one truncation constant
     /// for the whole mixture (instead of one per component).
     pub hyperopt_scoring: bool,
+    /// An exploration trial's widened parameter and its bandwidth floor (a fraction of its
+    /// width), raising `min_bandwidth` for that parameter only.
+    pub wide: Option<(usize, f64)>,
 }
 
 /// One observation: a trial (index in the history) and its weight before normalisation.
@@ -239,7 +242,16 @@ impl Estimator {
         let build_dim = |(p, col): (usize, Vec<f64>)| -> Dim {
             let kind = &space.params()[p].kind;
             match kind {
-                ParamKind::Numeric(spec) => Dim::Num(NumDim::build(p, spec, col, &weights, cfg)),
+                ParamKind::Numeric(spec) => match cfg.wide {
+                    Some((w, floor)) if w == p => {
+                        let wide = KernelConfig {
+                            min_bandwidth: cfg.min_bandwidth.max(floor),
+                            ..*cfg
+                        };
+                        Dim::Num(NumDim::build(p, spec, col, &weights, &wide))
+                    }
+                    _ => Dim::Num(NumDim::build(p, spec, col, &weights, cfg)),
+                },
                 _ => {
                     let n_cat = kind.categories().unwrap_or(1);
                     let mut code = pool::U32.take(m);

@@ -1,0 +1,195 @@
+//! Exploration trials (issue 17, item 3): when the search has stalled, some suggestions widen
+//! one numeric parameter's kernels, so TPE can leave the basin its good set sits in.
+//!
+//! A good set concentrated in one basin gives narrow kernels in every parameter, and the
+//! `l/g` score favours candidates inside that basin, so the search commits to the first good
+//! basin it finds. On an exploration trial one numeric parameter, drawn at random, gets a
+//! bandwidth floor of a large fraction of its width in both `l` and `g`: candidates then move
+//! that parameter across basins while the others stay where the good set is, and `l/g` still
+//! picks among them (a region the bad set covers stays unlikely).
+
+use rand::RngExt;
+
+use super::TrialRng;
+use crate::space::{ParamKind, Space};
+use crate::trial::{HistoryView, Observation};
+
+/// When and how much TPE explores (see the module documentation).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Explore {
+    /// Exploration starts once at least this many finished trials came after the best one.
+    pub stall: usize,
+    /// While stalled, the suggestion explores when the number of finished trials is a multiple
+    /// of `every`.
+    pub every: usize,
+    /// The bandwidth floor of the exploring parameter, a fraction of its width.
+    pub floor: f64,
+}
+
+impl Explore {
+    /// The parameter to widen for this suggestion with `n` finished trials, if any: a numeric
+    /// parameter drawn at random when the search has stalled and it is exploration's turn.
+    pub(crate) fn pick(
+        &self,
+        space: &Space,
+        history: &HistoryView<'_>,
+        n: usize,
+        rng: &mut TrialRng,
+    ) -> Option<usize> {
+        if self.every == 0
+            || !n.is_multiple_of(self.every)
+            || trials_since_best(history) < self.stall
+        {
+            return None;
+        }
+        let numeric: Vec<usize> = space
+            .params()
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| matches!(p.kind, ParamKind::Numeric(_)))
+            .map(|(i, _)| i)
+            .collect();
+        if numeric.is_empty() {
+            return None;
+        }
+        Some(numeric[rng.random_range(0..numeric.len())])
+    }
+}
+
+/// Finished ok trials after the one with the lowest loss (the first of equal ones), in trial
+/// order; 0 without any.
+pub(crate) fn trials_since_best(history: &HistoryView<'_>) -> usize {
+    let (mut best, mut at, mut k) = (f64::INFINITY, 0usize, 0usize);
+    for (_, o) in history.iter() {
+        if let Observation::Ok(v) = o {
+            if v < best {
+                best = v;
+                at = k;
+            }
+            k += 1;
+        }
+    }
+    k.saturating_sub(at + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::algo::{trial_rng, Algorithm};
+    use crate::space::{hp, Value};
+    use crate::study::Study;
+    use crate::{Random, Tpe};
+
+    /// A study over `x`, `y` in [0, 1] and a choice `c`, with the given (x, y, loss) trials.
+    fn study(points: &[(f64, f64, f64)]) -> (Space, Study) {
+        let space = Space::from_params([
+            hp::uniform("x", 0.0, 1.0),
+            hp::choice("c", ["a", "b"]),
+            hp::uniform("y", 0.0, 1.0),
+        ])
+        .unwrap();
+        let mut study = Study::new(&space, Random, 0);
+        for &(x, y, loss) in points {
+            let v = BTreeMap::from([
+                ("x".to_string(), Value::Float(x)),
+                ("c".to_string(), Value::Int(0)),
+                ("y".to_string(), Value::Float(y)),
+            ]);
+            study.add_trial(&v, loss).unwrap();
+        }
+        (space, study)
+    }
+
+    #[test]
+    fn counts_finished_trials_after_the_best() {
+        let losses = |ls: &[f64]| {
+            let pts: Vec<(f64, f64, f64)> = ls.iter().map(|&l| (0.5, 0.5, l)).collect();
+            let (_, s) = study(&pts);
+            trials_since_best(&HistoryView::new(s.trials()))
+        };
+        assert_eq!(losses(&[]), 0);
+        assert_eq!(losses(&[1.0]), 0);
+        assert_eq!(losses(&[3.0, 1.0, 2.0, 5.0]), 2);
+        // the first of equal bests counts
+        assert_eq!(losses(&[1.0, 1.0, 4.0]), 2);
+        assert_eq!(losses(&[4.0, 3.0, 2.0]), 0);
+    }
+
+    #[test]
+    fn widens_a_numeric_parameter_only_when_stalled_and_on_its_turn() {
+        let e = Explore {
+            stall: 5,
+            every: 3,
+            floor: 0.25,
+        };
+        // best first, then 8 worse: stalled
+        let pts: Vec<(f64, f64, f64)> = (0..9).map(|i| (0.5, 0.5, i as f64)).collect();
+        let (space, s) = study(&pts);
+        let view = HistoryView::new(s.trials());
+        let mut seen = [0usize; 3];
+        for k in 0..200 {
+            let mut rng = trial_rng(1, k);
+            let p = e
+                .pick(&space, &view, 9, &mut rng)
+                .expect("stalled, 9 % 3 == 0");
+            seen[p] += 1;
+            assert_eq!(e.pick(&space, &view, 10, &mut rng), None, "not its turn");
+        }
+        // never the categorical; both numeric ones about half the time (binomial sd 7)
+        assert_eq!(seen[1], 0);
+        assert!(seen[0] > 65 && seen[2] > 65, "{seen:?}");
+        // improving: the best is the last trial
+        let pts: Vec<(f64, f64, f64)> = (0..9).map(|i| (0.5, 0.5, -(i as f64))).collect();
+        let (space, s) = study(&pts);
+        let mut rng = trial_rng(1, 0);
+        assert_eq!(
+            e.pick(&space, &HistoryView::new(s.trials()), 9, &mut rng),
+            None
+        );
+    }
+
+    #[test]
+    fn exploration_moves_suggestions_out_of_the_good_basin() {
+        // 30 trials: the good ones in a small basin around (0.2, 0.2), found early; the rest
+        // spread over the square with worse losses. Exploration's turn (30 % 3 == 0).
+        let mut pts = Vec::new();
+        for i in 0..30 {
+            let u = (i as f64 * 0.618_033_988_7).fract();
+            let v = (i as f64 * 0.754_877_666_2).fract();
+            if i < 6 {
+                pts.push((
+                    0.2 + 0.02 * (u - 0.5),
+                    0.2 + 0.02 * (v - 0.5),
+                    i as f64 * 0.01,
+                ));
+            } else {
+                pts.push((u, v, 1.0 + u + v));
+            }
+        }
+        let (space, s) = study(&pts);
+        let view = HistoryView::new(s.trials());
+        let far = |tpe: Tpe| {
+            (0..300)
+                .filter(|&k| {
+                    let a = tpe.suggest(&space, &view, &mut trial_rng(5, k));
+                    let (x, y) = (a.raw(0).unwrap(), a.raw(2).unwrap());
+                    (x - 0.2).abs().max((y - 0.2).abs()) > 0.15
+                })
+                .count()
+        };
+        let with = far(Tpe::default());
+        let without = far(Tpe {
+            explore: None,
+            ..Tpe::default()
+        });
+        // without exploration nearly every suggestion stays in the basin; with it, a large
+        // share leaves it along one parameter
+        assert!(
+            without < 15,
+            "without exploration {without}/300 left the basin"
+        );
+        assert!(with > 60, "with exploration only {with}/300 left the basin");
+    }
+}
