@@ -181,8 +181,8 @@ impl CurveRun {
         let x = [get("x0"), get("x1"), get("x2"), get("x3")];
         let sgd = (problem.family == Family::SgdDiabetes)
             .then(|| Sgd::new(get("lr"), get("momentum"), get("l2")));
-        let enet = (problem.family == Family::EnetDiabetes)
-            .then(|| (get("penalty"), get("l1_ratio")));
+        let enet =
+            (problem.family == Family::EnetDiabetes).then(|| (get("penalty"), get("l1_ratio")));
         CurveRun {
             family: problem.family,
             x,
@@ -585,7 +585,10 @@ mod tests {
         let at = |penalty: f64, l1: f64, t: i64| enet_value(penalty, l1, t);
         // a strong pure-L1 penalty zeroes every weight: the mean predictor at every step
         let flat = [1, 40, 81].map(|t| at(1.0, 1.0, t));
-        assert!(flat.iter().all(|v| (v - flat[0]).abs() < 1e-12 && *v > 1.0), "{flat:?}");
+        assert!(
+            flat.iter().all(|v| (v - flat[0]).abs() < 1e-12 && *v > 1.0),
+            "{flat:?}"
+        );
         // a moderate penalty learns and has converged well before the last sweep
         let moderate = [1, 61, 81].map(|t| at(0.1, 0.1, t));
         assert!(moderate[2] < moderate[0] - 0.02, "{moderate:?}");
