@@ -310,10 +310,13 @@ pub fn sgd_data() -> &'static SgdData {
 
 const ENET_FEATURES: usize = 10;
 
+/// Rows and targets of `enet_diabetes`.
+type EnetRows = Dataset<f64, f64, Ix1>;
+
 /// The rows of [`sgd_data`]'s split with the 10 standardized features only (before the degree-2
 /// expansion), as linfa datasets: (training, validation).
-fn enet_data() -> &'static (Dataset<f64, f64, Ix1>, Dataset<f64, f64, Ix1>) {
-    static DATA: OnceLock<(Dataset<f64, f64, Ix1>, Dataset<f64, f64, Ix1>)> = OnceLock::new();
+fn enet_data() -> &'static (EnetRows, EnetRows) {
+    static DATA: OnceLock<(EnetRows, EnetRows)> = OnceLock::new();
     DATA.get_or_init(|| {
         let data = sgd_data();
         let first10 = |rows: &[Vec<f64>]| {
