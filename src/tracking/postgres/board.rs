@@ -1,7 +1,9 @@
 //! The shared-study board on PostgreSQL: workers on many machines sharing one study.
 //!
 //! Claims are one counter upsert checked against the budget ([`super::claim`]'s statement, with
-//! the budget read from the study's row), leases use the server's clock (`now()`), so workers'
+//! the budget read from the study's row), committed without waiting for the WAL flush and made
+//! durable by the new trial's lease renewal before the number is handed out (so the counter
+//! row's lock is never held through a flush), leases use the server's clock (`now()`), so workers'
 //! clocks need not agree, and a row's version is the id of the transaction that last wrote it:
 //! a reader asks for rows written by transactions from the oldest one still running at its last
 //! read on, so a row committed after a later one is never skipped (rows read twice merge the
@@ -30,12 +32,19 @@ const TRIAL_COLUMNS: &str = "number, run_uuid, state, loss, params, last_step, m
 
 const STUDY_COLUMNS: &str = "study_run_uuid, experiment_id, name, max_evals, retries, spec, active";
 
+/// The session setting of the claims' connections: a commit returns before its WAL is flushed
+/// (the lease renewal that follows each claim waits for the flush instead).
+const NO_FLUSH_WAIT: &str = "SET synchronous_commit = off";
+
 /// The id of the writing transaction, as a row's version.
 const TXID: &str = "pg_current_xact_id()::text::bigint";
 
 /// The board of a PostgreSQL tracking database.
 pub struct PgBoard {
     pool: Pool,
+    /// Connections for claims, whose commits do not wait for the WAL flush (see
+    /// [`StudyBoard::claim`] here).
+    claims: Pool,
     /// The queued writes of the store that opened the board: committed with a trial's start
     /// and end (see [`super::queue`]).
     queue: Option<Arc<PgQueue>>,
@@ -50,17 +59,19 @@ impl std::fmt::Debug for PgBoard {
 impl PgBoard {
     /// The board of the database at `url` (already migrated by the store).
     pub fn open(url: &str) -> Result<PgBoard, StoreError> {
-        Ok(PgBoard {
-            pool: Pool::open(url, 2)?,
-            queue: None,
-        })
+        Self::with_queue(url, None)
     }
 
     /// The board of the store whose queued writes are `queue`.
     pub(crate) fn open_with_queue(url: &str, queue: Arc<PgQueue>) -> Result<PgBoard, StoreError> {
+        Self::with_queue(url, Some(queue))
+    }
+
+    fn with_queue(url: &str, queue: Option<Arc<PgQueue>>) -> Result<PgBoard, StoreError> {
         Ok(PgBoard {
             pool: Pool::open(url, 2)?,
-            queue: Some(queue),
+            claims: Pool::open_with(url, 1, Some(NO_FLUSH_WAIT))?,
+            queue,
         })
     }
 
@@ -359,8 +370,13 @@ impl StudyBoard for PgBoard {
         ttl: Duration,
     ) -> Result<Option<ClaimedTrial>, StoreError> {
         // one statement, one round trip: the counter row's lock is held only while the server
-        // runs it, never across a round trip to a worker (whose process may be descheduled)
-        let row = self.plain(|c| {
+        // runs it, never across a round trip to a worker (whose process may be descheduled), and
+        // not while the WAL is flushed either: the claim commits without waiting for the flush
+        // (`synchronous_commit = off` on the claims' connections), so claims of many workers do
+        // not queue one flush after the other on the counter row
+        let mut claims = self.claims.get()?;
+        let row = (|| {
+            let c = &mut *claims;
             c.query_typed_opt(
                 &format!(
                     "WITH n AS (
@@ -403,7 +419,28 @@ impl StudyBoard for PgBoard {
                     (&millis(ttl), Type::FLOAT8),
                 ],
             )
-        })?;
+        })()?;
+        drop(claims);
+        if let Some(r) = &row {
+            // then the claim is made durable before it is handed out: this renewal of the new
+            // trial's lease commits waiting for the WAL flush, which covers the claim's commit
+            // (written before it); flushes of many workers' renewals are shared. (A lease
+            // already taken back, so not renewed, was taken by a commit that waited for a flush
+            // after the claim's.)
+            let number: i64 = r.get(0);
+            self.plain(|c| {
+                c.execute_typed(
+                    "UPDATE trial_leases SET expires_at = now() + $4 * interval '1 millisecond'
+                     WHERE study_run_uuid = $1 AND number = $2 AND worker = $3",
+                    &[
+                        (&study_run_id, Type::TEXT),
+                        (&number, Type::INT8),
+                        (&worker, Type::TEXT),
+                        (&millis(ttl), Type::FLOAT8),
+                    ],
+                )
+            })?;
+        }
         Ok(row.map(|r| ClaimedTrial {
             number: r.get(0),
             retry: r.get::<_, Option<i64>>(1).map(|of| Retry {

@@ -14,24 +14,55 @@ pub struct Pool {
     url: String,
     idle: Mutex<Vec<Client>>,
     max_idle: usize,
+    /// Run on each new connection (session settings), if any.
+    init: Option<&'static str>,
 }
 
 impl Pool {
     /// A pool for `url` (`postgresql://user@host:port/db` or `postgres://...`); connects once to check
     /// that the server answers.
     pub fn open(url: &str, max_idle: usize) -> Result<Self, PgError> {
+        Self::open_with(url, max_idle, None)
+    }
+
+    /// Like [`Pool::open`], running `init` (session settings: `SET ...`) on every connection
+    /// the pool makes.
+    pub fn open_with(
+        url: &str,
+        max_idle: usize,
+        init: Option<&'static str>,
+    ) -> Result<Self, PgError> {
         let connect_err = |source| PgError::Connect {
             url: url.to_string(),
             source,
         };
         let config: Config = url.parse().map_err(connect_err)?;
-        let first = config.connect(NoTls).map_err(connect_err)?;
-        Ok(Pool {
+        let pool = Pool {
             config,
             url: url.to_string(),
-            idle: Mutex::new(vec![first]),
+            idle: Mutex::new(Vec::new()),
             max_idle: max_idle.max(1),
-        })
+            init,
+        };
+        let first = pool.connect()?;
+        pool.idle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(first);
+        Ok(pool)
+    }
+
+    /// A new connection, set up.
+    fn connect(&self) -> Result<Client, PgError> {
+        let connect_err = |source| PgError::Connect {
+            url: self.url.clone(),
+            source,
+        };
+        let mut client = self.config.connect(NoTls).map_err(connect_err)?;
+        if let Some(init) = self.init {
+            client.batch_execute(init).map_err(connect_err)?;
+        }
+        Ok(client)
     }
 
     /// The URL the pool connects to.
@@ -44,13 +75,7 @@ impl Pool {
         let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let client = match idle {
             Some(c) if !c.is_closed() => c,
-            _ => self
-                .config
-                .connect(NoTls)
-                .map_err(|source| PgError::Connect {
-                    url: self.url.clone(),
-                    source,
-                })?,
+            _ => self.connect()?,
         };
         Ok(Conn {
             pool: self,
