@@ -32,19 +32,12 @@ const TRIAL_COLUMNS: &str = "number, run_uuid, state, loss, params, last_step, m
 
 const STUDY_COLUMNS: &str = "study_run_uuid, experiment_id, name, max_evals, retries, spec, active";
 
-/// The session setting of the claims' connections: a commit returns before its WAL is flushed
-/// (the lease renewal that follows each claim waits for the flush instead).
-const NO_FLUSH_WAIT: &str = "SET synchronous_commit = off";
-
 /// The id of the writing transaction, as a row's version.
 const TXID: &str = "pg_current_xact_id()::text::bigint";
 
 /// The board of a PostgreSQL tracking database.
 pub struct PgBoard {
     pool: Pool,
-    /// Connections for claims, whose commits do not wait for the WAL flush (see
-    /// [`StudyBoard::claim`] here).
-    claims: Pool,
     /// The queued writes of the store that opened the board: committed with a trial's start
     /// and end (see [`super::queue`]).
     queue: Option<Arc<PgQueue>>,
@@ -70,7 +63,6 @@ impl PgBoard {
     fn with_queue(url: &str, queue: Option<Arc<PgQueue>>) -> Result<PgBoard, StoreError> {
         Ok(PgBoard {
             pool: Pool::open(url, 2)?,
-            claims: Pool::open_with(url, 1, Some(NO_FLUSH_WAIT))?,
             queue,
         })
     }
@@ -372,16 +364,16 @@ impl StudyBoard for PgBoard {
         // one statement, one round trip: the counter row's lock is held only while the server
         // runs it, never across a round trip to a worker (whose process may be descheduled), and
         // not while the WAL is flushed either: the claim commits without waiting for the flush
-        // (`synchronous_commit = off` on the claims' connections), so claims of many workers do
-        // not queue one flush after the other on the counter row
-        let mut claims = self.claims.get()?;
-        let row = (|| {
-            let c = &mut *claims;
+        // (`synchronous_commit` off for this statement's transaction alone, set inside it), so
+        // claims of many workers do not queue one flush after the other on the counter row
+        let row = self.plain(|c| {
             c.query_typed_opt(
                 &format!(
-                    "WITH n AS (
+                    "WITH nowait AS (SELECT set_config('synchronous_commit', 'off', true)),
+                     n AS (
                          INSERT INTO study_claims AS c (study_run_uuid, next_number)
-                         SELECT $1, 1 FROM studies s WHERE s.study_run_uuid = $1 AND s.max_evals > 0
+                         SELECT $1, 1 FROM studies s, nowait
+                         WHERE s.study_run_uuid = $1 AND s.max_evals > 0
                          ON CONFLICT (study_run_uuid) DO UPDATE SET next_number = c.next_number + 1
                              WHERE c.next_number < (SELECT max_evals FROM studies
                                                     WHERE study_run_uuid = $1)
@@ -419,8 +411,7 @@ impl StudyBoard for PgBoard {
                     (&millis(ttl), Type::FLOAT8),
                 ],
             )
-        })()?;
-        drop(claims);
+        })?;
         if let Some(r) = &row {
             // then the claim is made durable before it is handed out: this renewal of the new
             // trial's lease commits waiting for the WAL flush, which covers the claim's commit

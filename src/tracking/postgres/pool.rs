@@ -14,55 +14,24 @@ pub struct Pool {
     url: String,
     idle: Mutex<Vec<Client>>,
     max_idle: usize,
-    /// Run on each new connection (session settings), if any.
-    init: Option<&'static str>,
 }
 
 impl Pool {
     /// A pool for `url` (`postgresql://user@host:port/db` or `postgres://...`); connects once to check
     /// that the server answers.
     pub fn open(url: &str, max_idle: usize) -> Result<Self, PgError> {
-        Self::open_with(url, max_idle, None)
-    }
-
-    /// Like [`Pool::open`], running `init` (session settings: `SET ...`) on every connection
-    /// the pool makes.
-    pub fn open_with(
-        url: &str,
-        max_idle: usize,
-        init: Option<&'static str>,
-    ) -> Result<Self, PgError> {
         let connect_err = |source| PgError::Connect {
             url: url.to_string(),
             source,
         };
         let config: Config = url.parse().map_err(connect_err)?;
-        let pool = Pool {
+        let first = config.connect(NoTls).map_err(connect_err)?;
+        Ok(Pool {
             config,
             url: url.to_string(),
-            idle: Mutex::new(Vec::new()),
+            idle: Mutex::new(vec![first]),
             max_idle: max_idle.max(1),
-            init,
-        };
-        let first = pool.connect()?;
-        pool.idle
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(first);
-        Ok(pool)
-    }
-
-    /// A new connection, set up.
-    fn connect(&self) -> Result<Client, PgError> {
-        let connect_err = |source| PgError::Connect {
-            url: self.url.clone(),
-            source,
-        };
-        let mut client = self.config.connect(NoTls).map_err(connect_err)?;
-        if let Some(init) = self.init {
-            client.batch_execute(init).map_err(connect_err)?;
-        }
-        Ok(client)
+        })
     }
 
     /// The URL the pool connects to.
@@ -75,7 +44,13 @@ impl Pool {
         let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let client = match idle {
             Some(c) if !c.is_closed() => c,
-            _ => self.connect()?,
+            _ => self
+                .config
+                .connect(NoTls)
+                .map_err(|source| PgError::Connect {
+                    url: self.url.clone(),
+                    source,
+                })?,
         };
         Ok(Conn {
             pool: self,
