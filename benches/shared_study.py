@@ -267,6 +267,7 @@ def overhead(args):
                     {
                         "section": "overhead_ms",
                         "system": r["system"],
+                        "label": args.label,
                         "workers": workers,
                         "n": r["n"],
                         "ms_per_trial_minus_baseline": round(
