@@ -21,6 +21,7 @@ Usage (from the repository, release build and examples built):
   options: --pg postgresql://postgres@127.0.0.1:5432  --hpo target/release/hpo
            --examples target/release/examples  --quick (smaller n)
            --workers 1,2,4,8,16,32  --out results.jsonl
+           --systems hpo|optuna|hpo,optuna  --label NAME (written into each row)
 """
 
 import argparse
@@ -205,6 +206,8 @@ def record(args, row):
 
 
 def one(args, system, workers, n, algo, objective, section):
+    if system not in args.systems:
+        return None
     with FreshDb(args.pg) as url:
         if system == "hpo":
             done, wall, window = run_hpo(args, url, workers, n, algo, objective)
@@ -225,6 +228,8 @@ def one(args, system, workers, n, algo, objective, section):
         "worker_ms_per_trial": round(window * 1e3 * workers / max(done, 1), 3),
         "load_1m_after": round(os.getloadavg()[0], 1),
     }
+    if args.label:
+        row["label"] = args.label
     if system == "optuna":
         row["first_trial_after_start_s"] = round(late, 2)
     if objective == "sleep":
@@ -255,11 +260,14 @@ def overhead(args):
             h = one(args, "hpo", workers, n_hpo, algo, "zero", "overhead")
             o = one(args, "optuna", workers, n_opt, algo, "zero", "overhead")
             for r in (h, o):
+                if r is None:
+                    continue
                 record(
                     args,
                     {
                         "section": "overhead_ms",
                         "system": r["system"],
+                        "label": args.label,
                         "workers": workers,
                         "n": r["n"],
                         "ms_per_trial_minus_baseline": round(
@@ -297,7 +305,10 @@ def main():
     p.add_argument("--workers", default="1,2,4,8,16,32")
     p.add_argument("--quick", action="store_true")
     p.add_argument("--out")
+    p.add_argument("--systems", default="hpo,optuna", help="which to run: hpo, optuna or both")
+    p.add_argument("--label", default="", help="a label written into every row (which build)")
     args = p.parse_args()
+    args.systems = args.systems.split(",")
     args.workers = [int(w) for w in args.workers.split(",")]
     for s in args.sections:
         {"overhead": overhead, "throughput": throughput, "sleep": sleep}[s](args)

@@ -1,19 +1,24 @@
 //! The shared-study board on PostgreSQL: workers on many machines sharing one study.
 //!
 //! Claims are one counter upsert checked against the budget ([`super::claim`]'s statement, with
-//! the budget read from the study's row), leases use the server's clock (`now()`), so workers'
+//! the budget read from the study's row), committed without waiting for the WAL flush and made
+//! durable by the new trial's lease renewal before the number is handed out (so the counter
+//! row's lock is never held through a flush), leases use the server's clock (`now()`), so workers'
 //! clocks need not agree, and a row's version is the id of the transaction that last wrote it:
 //! a reader asks for rows written by transactions from the oldest one still running at its last
 //! read on, so a row committed after a later one is never skipped (rows read twice merge the
 //! same way). Errors that mean the server is out of reach (a closed connection, a restart) are
 //! [`StoreError::Busy`], which the coordinator retries.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use postgres::types::Type;
-use postgres::{Client, Row, Transaction};
+use postgres::types::{ToSql, Type};
+use postgres::{Client, GenericClient, Row, Transaction};
 
 use super::pool::Pool;
+use super::queue::PgQueue;
+use crate::tracking::recorder::TAG_FAILURE_REASON;
 use crate::tracking::shared::{
     ClaimedTrial, NewSharedStudy, Retry, SharedStudyRow, StudyBoard, TrialEnd, TrialRow,
     UnwrittenStudy, WORKER_LOST,
@@ -33,6 +38,9 @@ const TXID: &str = "pg_current_xact_id()::text::bigint";
 /// The board of a PostgreSQL tracking database.
 pub struct PgBoard {
     pool: Pool,
+    /// The queued writes of the store that opened the board: committed with a trial's start
+    /// and end (see [`super::queue`]).
+    queue: Option<Arc<PgQueue>>,
 }
 
 impl std::fmt::Debug for PgBoard {
@@ -44,12 +52,57 @@ impl std::fmt::Debug for PgBoard {
 impl PgBoard {
     /// The board of the database at `url` (already migrated by the store).
     pub fn open(url: &str) -> Result<PgBoard, StoreError> {
+        Self::with_queue(url, None)
+    }
+
+    /// The board of the store whose queued writes are `queue`.
+    pub(crate) fn open_with_queue(url: &str, queue: Arc<PgQueue>) -> Result<PgBoard, StoreError> {
+        Self::with_queue(url, Some(queue))
+    }
+
+    fn with_queue(url: &str, queue: Option<Arc<PgQueue>>) -> Result<PgBoard, StoreError> {
         Ok(PgBoard {
             pool: Pool::open(url, 2)?,
+            queue,
         })
     }
 
+    /// Runs `f` alone (one statement, committed on its own) when no store write waits, else
+    /// after the store's queued writes in one transaction.
+    fn with_queued<T>(
+        &self,
+        f: impl Fn(
+            &mut dyn FnMut(
+                &str,
+                &[(&(dyn ToSql + Sync), Type)],
+            ) -> Result<Vec<Row>, postgres::Error>,
+        ) -> Result<T, postgres::Error>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.pool.get()?;
+        match self.queue.as_deref().filter(|q| !q.is_empty()) {
+            None => Ok(f(&mut |sql, params| conn.query_typed(sql, params))?),
+            Some(q) => q.commit_with(&mut conn, |tx| {
+                Ok(f(&mut |sql, params| tx.query_typed(sql, params))?)
+            }),
+        }
+    }
+
+    /// Runs `f` on a connection, after committing the store's queued writes (a trial's end
+    /// that waits: see [`StudyBoard::finish`]).
     fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Client) -> Result<T, postgres::Error>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.pool.get()?;
+        if let Some(q) = self.queue.as_deref().filter(|q| !q.is_empty()) {
+            q.commit_with(&mut conn, |_| Ok(()))?;
+        }
+        Ok(f(&mut conn)?)
+    }
+
+    /// Runs `f` on a connection; the store's queued writes wait (for a claim, a read of
+    /// changes and a lease renewal, which need not see them).
+    fn plain<T>(
         &self,
         f: impl FnOnce(&mut Client) -> Result<T, postgres::Error>,
     ) -> Result<T, StoreError> {
@@ -119,6 +172,46 @@ fn insert_study(
             &now_ms(),
         ],
     )
+}
+
+/// The statement that records the end of a running trial and ends its lease: `$1` the study
+/// run, `$2` the number, `$3`-`$7` the [`TrialEnd`]; returns 1 if the trial was running.
+fn finish_sql() -> String {
+    format!(
+        "WITH u AS (
+             UPDATE study_trials SET state = $3, loss = $4, last_step = $5,
+                 message = $6, ended_ms = $7, txid = {TXID}
+             WHERE study_run_uuid = $1 AND number = $2 AND state = 'RUNNING'
+             RETURNING number
+         ), d AS (
+             DELETE FROM trial_leases WHERE study_run_uuid = $1 AND number = $2
+             RETURNING number
+         )
+         SELECT COUNT(*) FROM u"
+    )
+}
+
+/// Records the end of running trial `number` and ends its lease, in one statement; `false` if
+/// the trial was no longer running.
+fn finish_trial(
+    c: &mut impl GenericClient,
+    study_run_id: &str,
+    number: i64,
+    end: &TrialEnd,
+) -> Result<bool, postgres::Error> {
+    let rows = c.query_typed(
+        &finish_sql(),
+        &[
+            (&study_run_id, Type::TEXT),
+            (&number, Type::INT8),
+            (&end.state, Type::TEXT),
+            (&end.loss.filter(|l| l.is_finite()), Type::FLOAT8),
+            (&end.last_step, Type::INT8),
+            (&end.message, Type::TEXT),
+            (&end.ended_ms, Type::INT8),
+        ],
+    )?;
+    Ok(rows.first().is_some_and(|r| r.get::<_, i64>(0) == 1))
 }
 
 fn millis(ttl: Duration) -> f64 {
@@ -269,13 +362,18 @@ impl StudyBoard for PgBoard {
         ttl: Duration,
     ) -> Result<Option<ClaimedTrial>, StoreError> {
         // one statement, one round trip: the counter row's lock is held only while the server
-        // runs it, never across a round trip to a worker (whose process may be descheduled)
-        let row = self.with(|c| {
+        // runs it, never across a round trip to a worker (whose process may be descheduled), and
+        // not while the WAL is flushed either: the claim commits without waiting for the flush
+        // (`synchronous_commit` off for this statement's transaction alone, set inside it), so
+        // claims of many workers do not queue one flush after the other on the counter row
+        let row = self.plain(|c| {
             c.query_typed_opt(
                 &format!(
-                    "WITH n AS (
+                    "WITH nowait AS (SELECT set_config('synchronous_commit', 'off', true)),
+                     n AS (
                          INSERT INTO study_claims AS c (study_run_uuid, next_number)
-                         SELECT $1, 1 FROM studies s WHERE s.study_run_uuid = $1 AND s.max_evals > 0
+                         SELECT $1, 1 FROM studies s, nowait
+                         WHERE s.study_run_uuid = $1 AND s.max_evals > 0
                          ON CONFLICT (study_run_uuid) DO UPDATE SET next_number = c.next_number + 1
                              WHERE c.next_number < (SELECT max_evals FROM studies
                                                     WHERE study_run_uuid = $1)
@@ -314,6 +412,26 @@ impl StudyBoard for PgBoard {
                 ],
             )
         })?;
+        if let Some(r) = &row {
+            // then the claim is made durable before it is handed out: this renewal of the new
+            // trial's lease commits waiting for the WAL flush, which covers the claim's commit
+            // (written before it); flushes of many workers' renewals are shared. (A lease
+            // already taken back, so not renewed, was taken by a commit that waited for a flush
+            // after the claim's.)
+            let number: i64 = r.get(0);
+            self.plain(|c| {
+                c.execute_typed(
+                    "UPDATE trial_leases SET expires_at = now() + $4 * interval '1 millisecond'
+                     WHERE study_run_uuid = $1 AND number = $2 AND worker = $3",
+                    &[
+                        (&study_run_id, Type::TEXT),
+                        (&number, Type::INT8),
+                        (&worker, Type::TEXT),
+                        (&millis(ttl), Type::FLOAT8),
+                    ],
+                )
+            })?;
+        }
         Ok(row.map(|r| ClaimedTrial {
             number: r.get(0),
             retry: r.get::<_, Option<i64>>(1).map(|of| Retry {
@@ -331,12 +449,13 @@ impl StudyBoard for PgBoard {
         run_id: Option<&str>,
         params: &str,
     ) -> Result<(), StoreError> {
-        self.with(|c| {
-            c.query_typed(
-                &format!(
-                    "UPDATE study_trials SET run_uuid = $3, params = $4, txid = {TXID}
-                     WHERE study_run_uuid = $1 AND number = $2"
-                ),
+        let sql = format!(
+            "UPDATE study_trials SET run_uuid = $3, params = $4, txid = {TXID}
+             WHERE study_run_uuid = $1 AND number = $2"
+        );
+        self.with_queued(|query| {
+            query(
+                &sql,
                 &[
                     (&study_run_id, Type::TEXT),
                     (&number, Type::INT8),
@@ -349,21 +468,11 @@ impl StudyBoard for PgBoard {
     }
 
     fn finish(&self, study_run_id: &str, number: i64, end: &TrialEnd) -> Result<bool, StoreError> {
-        // one statement: the trial's end and the end of its lease commit together
-        self.with(|c| {
-            let row = c.query_typed_one(
-                &format!(
-                    "WITH u AS (
-                         UPDATE study_trials SET state = $3, loss = $4, last_step = $5,
-                             message = $6, ended_ms = $7, txid = {TXID}
-                         WHERE study_run_uuid = $1 AND number = $2 AND state = 'RUNNING'
-                         RETURNING number
-                     ), d AS (
-                         DELETE FROM trial_leases WHERE study_run_uuid = $1 AND number = $2
-                         RETURNING number
-                     )
-                     SELECT COUNT(*) FROM u"
-                ),
+        // one statement: the trial's end and the end of its lease commit together (with the
+        // store's queued writes: the end of the trial's run)
+        self.with_queued(|query| {
+            let rows = query(
+                &finish_sql(),
                 &[
                     (&study_run_id, Type::TEXT),
                     (&number, Type::INT8),
@@ -374,12 +483,31 @@ impl StudyBoard for PgBoard {
                     (&end.ended_ms, Type::INT8),
                 ],
             )?;
-            Ok(row.get::<_, i64>(0) == 1)
+            Ok(rows.first().is_some_and(|r| r.get::<_, i64>(0) == 1))
         })
     }
 
+    fn finish_later(
+        &self,
+        study_run_id: &str,
+        number: i64,
+        end: &TrialEnd,
+    ) -> Result<(), StoreError> {
+        let Some(queue) = &self.queue else {
+            return self.finish(study_run_id, number, end).map(|_| ());
+        };
+        // the trial's end waits, after its run's end, for this worker's next write to the
+        // board (its next trial's start, or any write but a claim) and commits with it
+        let (study, end) = (study_run_id.to_string(), end.clone());
+        queue.push(study_run_id, move |tx| {
+            finish_trial(tx, &study, number, &end)?;
+            Ok(())
+        });
+        Ok(())
+    }
+
     fn changes(&self, study_run_id: &str, since: i64) -> Result<(Vec<TrialRow>, i64), StoreError> {
-        self.with(|c| {
+        self.plain(|c| {
             let rows = c.query_typed(
                 &format!(
                     "WITH s AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin)
@@ -412,7 +540,7 @@ impl StudyBoard for PgBoard {
         ttl: Duration,
     ) -> Result<u64, StoreError> {
         let numbers = numbers.to_vec();
-        self.with(|c| {
+        self.plain(|c| {
             c.execute(
                 "UPDATE trial_leases SET expires_at = now() + $3 * interval '1 millisecond'
                  WHERE study_run_uuid = $1 AND worker = $2 AND number = ANY($4)",
@@ -470,6 +598,20 @@ impl StudyBoard for PgBoard {
                 let Some(row) = row.map(|r| trial_row(&r, 0)) else {
                     continue;
                 };
+                if let Some(run) = &row.run_id {
+                    // its run ends in the same transaction (the caller ends it again, and
+                    // looks for the run of a trial that had none on the board yet): a reaper
+                    // killed after this commit leaves no run RUNNING for good
+                    tx.execute(
+                        "WITH r AS (
+                             UPDATE runs SET status = 'FAILED', end_time = $2
+                             WHERE run_uuid = $1 AND status = 'RUNNING' RETURNING run_uuid)
+                         INSERT INTO tags (run_uuid, key, value)
+                         SELECT run_uuid, $3, $4 FROM r
+                         ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value",
+                        &[run, &now_ms(), &TAG_FAILURE_REASON, &WORKER_LOST],
+                    )?;
+                }
                 if let Some(params) = row.params.as_ref().filter(|_| row.attempt < retries) {
                     tx.execute(
                         "INSERT INTO study_retries (study_run_uuid, retry_of, params, attempt)
@@ -499,6 +641,10 @@ impl StudyBoard for PgBoard {
                 r.get::<_, Option<i64>>(1).unwrap_or(0).max(0),
             ))
         })
+    }
+
+    fn carries_store_writes(&self) -> bool {
+        self.queue.is_some()
     }
 
     fn close(

@@ -1,17 +1,24 @@
 //! [`PgStore`]: the tracking [`Store`] on a PostgreSQL database. Every write is one transaction,
-//! committed before the call returns: the queued writes of [`Store::log_batch_queued`] and friends are
-//! synchronous here (the trait's defaults). The model registry is kept in the same database
+//! committed before the call returns, except a trial run's creation and end
+//! ([`Store::create_run_queued`], [`Store::finish_run_queued`]) once the store's study board is in
+//! use: they wait in a [`super::queue`] and commit with the board's next write (the trial's start,
+//! the trial's end), one durable commit for both. [`Store::log_batch_queued`] writes at once (the
+//! trait's default). The model registry is kept in the same database
 //! ([`Store::registry`] returns the store itself, see [`crate::registry::postgres`]), and `hpo gc`
 //! removes deleted runs and experiments for good ([`Store::purge_deleted`], see [`super::gc`]).
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use postgres::{GenericClient, Transaction};
 
+use super::queue::PgQueue;
 use super::rows::{
     experiment_id_by_name, read_experiment, read_run, read_run_row, require_experiment,
 };
-use super::writes::{insert_metrics, insert_param, read_history, upsert_tag};
+use super::run_rows::{finish_run_rows, insert_new_run, new_run_location};
+use super::writes::{insert_metrics, insert_params, read_history, upsert_tag, upsert_tags};
 use super::{PgDatabase, PgError};
 use crate::tracking::retry::retrying;
 use crate::tracking::run_search;
@@ -27,6 +34,11 @@ const DESCENDANTS: &str = "WITH RECURSIVE descendants (id) AS (
 pub struct PgStore {
     db: PgDatabase,
     artifact_root: PathBuf,
+    /// Trial runs' creations and ends waiting for the board's next write (see [`super::queue`]).
+    queue: Arc<PgQueue>,
+    /// Where new runs of an experiment (under a parent) keep their artifacts, for the runs
+    /// already created there: a queued run is checked without a round trip.
+    locations: Mutex<HashMap<(ExperimentId, Option<RunId>), String>>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -45,6 +57,8 @@ impl PgStore {
         let store = PgStore {
             db,
             artifact_root: artifact_root.to_path_buf(),
+            queue: Arc::default(),
+            locations: Mutex::default(),
         };
         let location = store.location_for(DEFAULT_EXPERIMENT_ID);
         let now = now_ms();
@@ -74,16 +88,16 @@ impl PgStore {
             .into_owned()
     }
 
-    /// Runs `f` in one transaction, committed when it returns `Ok`.
-    /// Runs `f` in one transaction and commits it; while the server is out of reach (a restart,
-    /// a network cut) the whole transaction is tried again, with backoff, for up to
-    /// [`OUT_OF_REACH_PATIENCE`].
+    /// Runs `f` in one transaction and commits it, after the queued writes; while the server is
+    /// out of reach (a restart, a network cut) the whole transaction is tried again, with
+    /// backoff, for up to [`OUT_OF_REACH_PATIENCE`].
     fn write<T>(
         &self,
         mut f: impl FnMut(&mut Transaction<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         retrying(OUT_OF_REACH_PATIENCE, || {
             let mut conn = self.db.conn()?;
+            self.commit_queue_on(&mut conn)?;
             let mut tx = conn.transaction()?;
             let out = f(&mut tx)?;
             tx.commit()?;
@@ -91,10 +105,58 @@ impl PgStore {
         })
     }
 
-    /// A connection from the pool, waiting (as [`PgStore::write`] does) while the server is out
-    /// of reach.
+    /// A connection from the pool, the queued writes committed, waiting (as [`PgStore::write`]
+    /// does) while the server is out of reach.
     fn conn(&self) -> Result<super::Conn<'_>, StoreError> {
-        retrying(OUT_OF_REACH_PATIENCE, || Ok(self.db.conn()?))
+        retrying(OUT_OF_REACH_PATIENCE, || {
+            let mut conn = self.db.conn()?;
+            self.commit_queue_on(&mut conn)?;
+            Ok(conn)
+        })
+    }
+
+    /// Commits the queued writes, if any, on `conn`.
+    fn commit_queue_on(&self, conn: &mut super::Conn<'_>) -> Result<(), StoreError> {
+        if self.queue.is_empty() {
+            return Ok(());
+        }
+        self.queue.commit_with(conn, |_| Ok(()))
+    }
+
+    /// Where a new run of experiment `id` under `parent` keeps its artifacts (see
+    /// [`new_run_location`]); remembered once seen.
+    fn new_run_location(
+        &self,
+        id: ExperimentId,
+        parent: Option<&str>,
+    ) -> Result<String, StoreError> {
+        let key = (id, parent.map(str::to_string));
+        let known = self
+            .locations
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .cloned();
+        if let Some(location) = known {
+            return Ok(location);
+        }
+        let location = new_run_location(&mut *self.conn()?, id, parent)?;
+        let mut locations = self.locations.lock().unwrap_or_else(|p| p.into_inner());
+        if locations.len() >= 1024 {
+            locations.clear();
+        }
+        locations.insert(key, location.clone());
+        Ok(location)
+    }
+}
+
+impl Drop for PgStore {
+    /// Commits what is still queued (one try: a store dropped while the server is out of reach
+    /// does not wait for it); the recorder flushes at a study's end, so this is a last resort.
+    fn drop(&mut self) {
+        if let Ok(mut conn) = self.db.conn() {
+            let _ = self.commit_queue_on(&mut conn);
+        }
     }
 }
 
@@ -121,7 +183,7 @@ fn require_active_run_row(
 }
 
 /// The error for writing to deleted experiment `id`, naming it.
-fn experiment_deleted(c: &mut impl GenericClient, id: ExperimentId) -> StoreError {
+pub(crate) fn experiment_deleted(c: &mut impl GenericClient, id: ExperimentId) -> StoreError {
     StoreError::Deleted {
         what: "experiment",
         id: id.to_string(),
@@ -173,12 +235,8 @@ fn log_rows(
     tags: &[RunTag],
 ) -> Result<RunInfo, StoreError> {
     let (mut info, run_key) = require_active_run_row(tx, run_id)?;
-    for p in params {
-        insert_param(tx, run_id, run_key, p)?;
-    }
-    for t in tags {
-        upsert_tag(tx, run_id, t)?;
-    }
+    insert_params(tx, run_id, run_key, params)?;
+    upsert_tags(tx, run_id, tags)?;
     insert_metrics(tx, run_id, run_key, metrics)?;
     if let Some(t) = tags.iter().rev().find(|t| t.key == TAG_RUN_NAME) {
         info.run_name = t.value.clone();
@@ -201,9 +259,9 @@ impl Store for PgStore {
     fn study_board(
         &self,
     ) -> Result<std::sync::Arc<dyn crate::tracking::shared::StudyBoard>, StoreError> {
-        Ok(std::sync::Arc::new(super::board::PgBoard::open(
-            self.db.url(),
-        )?))
+        let board = super::board::PgBoard::open_with_queue(self.db.url(), self.queue.clone())?;
+        self.queue.enable();
+        Ok(Arc::new(board))
     }
 
     fn create_experiment(
@@ -352,45 +410,60 @@ impl Store for PgStore {
 
     fn create_run(&self, new_run: &NewRun) -> Result<RunInfo, StoreError> {
         let row = NewRunRow::prepare(new_run.clone())?;
-        self.write(|tx| {
-            let exp = require_experiment(tx, row.experiment_id)?;
-            if exp.lifecycle_stage == LifecycleStage::Deleted {
-                return Err(experiment_deleted(tx, row.experiment_id));
-            }
-            if let Some(parent) = &row.parent_run_id {
-                require_run_row(tx, parent)?;
-            }
-            let info = row.info(&exp.artifact_location);
-            let run_key: i64 = tx
-                .query_one(
-                    "INSERT INTO runs (run_uuid, experiment_id, name, status, start_time, end_time,
-                         parent_run_id, user_id, artifact_uri, lifecycle_stage)
-                     VALUES ($1, $2, $3, 'RUNNING', $4, NULL, $5, $6, $7, 'active')
-                     RETURNING run_key",
-                    &[
-                        &info.run_id,
-                        &info.experiment_id,
-                        &info.run_name,
-                        &info.start_time,
-                        &info.parent_run_id,
-                        &info.user_id,
-                        &info.artifact_uri,
-                    ],
-                )?
-                .get(0);
-            for t in &row.tags {
-                // the name tag is already the run's name
-                tx.execute(
-                    "INSERT INTO tags (run_uuid, key, value) VALUES ($1, $2, $3)
-                     ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value",
-                    &[&info.run_id, &t.key, &t.value],
-                )?;
-            }
-            for p in &row.params {
-                insert_param(tx, &info.run_id, run_key, p)?;
-            }
-            Ok(info)
-        })
+        let location = self.new_run_location(row.experiment_id, row.parent_run_id.as_deref())?;
+        let info = row.info(&location);
+        self.write(|tx| insert_new_run(tx, &row, &info))?;
+        Ok(info)
+    }
+
+    fn create_run_queued(&self, new_run: NewRun) -> Result<RunInfo, StoreError> {
+        if !self.queue.enabled() {
+            return self.create_run(&new_run);
+        }
+        let row = NewRunRow::prepare(new_run)?;
+        let location = self.new_run_location(row.experiment_id, row.parent_run_id.as_deref())?;
+        let info = row.info(&location);
+        let queued = info.clone();
+        self.queue
+            .push(&info.run_id, move |tx| insert_new_run(tx, &row, &queued));
+        Ok(info)
+    }
+
+    fn finish_run_queued(
+        &self,
+        run_id: &str,
+        metrics: &[Metric],
+        tags: &[RunTag],
+        status: RunStatus,
+        end_time: Option<i64>,
+    ) -> Result<(), StoreError> {
+        if !self.queue.enabled() {
+            return self
+                .finish_run(run_id, metrics, tags, status, end_time)
+                .map(|_| ());
+        }
+        validate_batch(&[], metrics, tags)?;
+        validate_run_id(run_id).map_err(|_| StoreError::RunNotFound(run_id.to_string()))?;
+        let (run_id, metrics, tags) = (run_id.to_string(), metrics.to_vec(), tags.to_vec());
+        // the end time is taken now, not when the queue is committed
+        let end = end_time_for(status, end_time);
+        self.queue.push(&run_id.clone(), move |tx| {
+            finish_run_rows(tx, &run_id, &metrics, &tags, status, end)
+        });
+        Ok(())
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        drop(self.conn()?);
+        self.queue.take_failures()
+    }
+
+    fn write_failure_count(&self) -> usize {
+        self.queue.failure_count()
+    }
+
+    fn write_failures(&self) -> WriteFailures {
+        self.queue.failures()
     }
 
     fn get_run(&self, run_id: &str) -> Result<Run, StoreError> {
@@ -580,7 +653,6 @@ impl Store for PgStore {
             ViewType::All => None,
         };
         let n: i64 = self
-            .db
             .conn()?
             .query_one(
                 "SELECT COUNT(*) FROM runs WHERE experiment_id = $1
@@ -593,7 +665,6 @@ impl Store for PgStore {
 
     fn child_run_ids(&self, run_id: &str) -> Result<Vec<RunId>, StoreError> {
         Ok(self
-            .db
             .conn()?
             .query(
                 "SELECT run_uuid FROM runs WHERE parent_run_id = $1

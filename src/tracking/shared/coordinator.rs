@@ -14,7 +14,7 @@ use crate::tracking::recorder::{RecorderHandle, TAG_FAILURE_REASON, TAG_TRIAL_NU
 use crate::tracking::retry::retrying;
 use crate::tracking::store::now_ms;
 use crate::tracking::store::TAG_PARENT_RUN_ID;
-use crate::tracking::{RunStatus, RunsQuery, StoreError, Tracker};
+use crate::tracking::{RunStatus, RunTag, RunsQuery, StoreError, Tracker};
 use crate::trial::{epoch_millis, Trial, TrialState};
 
 /// Settings of a [`SharedStudy`].
@@ -134,7 +134,9 @@ pub fn trial_of(space: &Space, row: &TrialRow) -> Option<Trial> {
 impl SharedStudy {
     /// This worker (`worker`, see [`super::worker_name`]) in the study whose run is
     /// `study_run_id`, over `space`. `tracker` marks the runs of lost trials FAILED;
-    /// `recorder`, when given, learns the other workers' trial runs.
+    /// `recorder`, when given, learns the other workers' trial runs. `board` is the study board
+    /// of `tracker`'s store (`tracker.store().study_board()`): a board that carries the store's
+    /// queued writes commits the trial's run with the trial's start and end.
     pub fn new(
         board: Arc<dyn StudyBoard>,
         study_run_id: &str,
@@ -254,8 +256,12 @@ impl SharedStudy {
                 .clone()
                 .or_else(|| self.running_run_of(row.number));
             if let Some(run) = run {
-                let _ = self.tracker.set_tag(&run, TAG_FAILURE_REASON, WORKER_LOST);
-                let _ = self.tracker.set_terminated(&run, RunStatus::Failed, None);
+                // the reason and the status in one transaction: a reaper killed in between
+                // would leave the run RUNNING for good
+                let reason = [RunTag::new(TAG_FAILURE_REASON, WORKER_LOST)];
+                let _ = self
+                    .tracker
+                    .finish_run(&run, &[], &reason, RunStatus::Failed, None);
             }
         }
         Ok(())
@@ -343,10 +349,13 @@ impl Coordinator for SharedStudy {
     }
 
     fn finished(&mut self, trial: &Trial) -> Result<(), String> {
-        // the trial's run is committed before its lease ends: a worker killed in between leaves
-        // a trial that is taken back as lost, never one the study counts as done whose run is
-        // not in the store (a failed commit is the recorder's to report)
-        let _ = self.tracker.flush();
+        // the trial's run is committed before its lease ends (or with it, by a board that
+        // carries the store's queued writes): a worker killed in between leaves a trial that is
+        // taken back as lost, never one the study counts as done whose run is not in the store
+        // (a failed commit is the recorder's to report)
+        if !self.board.carries_store_writes() {
+            let _ = self.tracker.flush();
+        }
         let end = TrialEnd {
             state: state_name(trial.state).to_string(),
             loss: trial.loss,
@@ -355,9 +364,9 @@ impl Coordinator for SharedStudy {
             ended_ms: trial.ended.map_or_else(now_ms, epoch_millis),
         };
         let n = trial.number as i64;
-        // `false`: the trial was taken back as lost meanwhile (this worker stalled for longer
-        // than its lease); its row keeps that
-        self.retry(|b, study, _| b.finish(study, n, &end))?;
+        // a trial taken back as lost meanwhile (this worker stalled for longer than its lease)
+        // keeps that on the board; the end may wait for this worker's next trial's start
+        self.retry(|b, study, _| b.finish_later(study, n, &end))?;
         self.running
             .lock()
             .unwrap_or_else(|p| p.into_inner())

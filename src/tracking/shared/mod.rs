@@ -216,6 +216,23 @@ pub trait StudyBoard: Send + Sync {
     /// running (taken back as lost meanwhile).
     fn finish(&self, study_run_id: &str, number: i64, end: &TrialEnd) -> Result<bool, StoreError>;
 
+    /// Like [`StudyBoard::finish`], but the end may wait to be committed with the board's next
+    /// write other than a claim, a read of changes or a lease renewal (the worker's next trial's
+    /// start; at the latest its store's flush): a board that carries its store's queued writes
+    /// ([`StudyBoard::carries_store_writes`]) queues it with them, which saves a commit per
+    /// trial. Until then other workers do not see the end; a worker killed before that commit
+    /// leaves the trial running, taken back as lost when its lease runs out (nothing it
+    /// recorded as finished is lost: the trial's run ends in the same commit). The default
+    /// finishes at once and returns `()`.
+    fn finish_later(
+        &self,
+        study_run_id: &str,
+        number: i64,
+        end: &TrialEnd,
+    ) -> Result<(), StoreError> {
+        self.finish(study_run_id, number, end).map(|_| ())
+    }
+
     /// The trial rows changed since version `since` (0: all), and the version to ask from next.
     fn changes(&self, study_run_id: &str, since: i64) -> Result<(Vec<TrialRow>, i64), StoreError>;
 
@@ -266,6 +283,15 @@ pub trait StudyBoard: Send + Sync {
         is_dead: &dyn Fn(&str) -> bool,
         patience: Duration,
     ) -> Result<Option<UnwrittenStudy>, StoreError>;
+
+    /// Whether [`StudyBoard::start`] and [`StudyBoard::finish`] commit the queued writes of the
+    /// store that opened this board ([`Store::study_board`](super::Store::study_board)) in
+    /// their own transaction, before their own statement: then a trial's queued run and its end
+    /// need no commit of their own (the coordinator does not flush the store before a trial's
+    /// end). `false` by default: the coordinator flushes the store first.
+    fn carries_store_writes(&self) -> bool {
+        false
+    }
 }
 
 /// A worker's name on the board: `host:pid:token`.
