@@ -194,6 +194,20 @@ fn killed_workers_trials_fail_as_worker_lost_and_are_retried_and_the_study_compl
         "retries = 1",
     );
     let mut pool: Vec<Child> = (0..3).map(|_| worker(&uri, &["run", &file])).collect();
+    // the kills start once the study runs (a loaded machine may take a while to start 3
+    // processes); a `hpo worker` started before its study exists is refused
+    let mut c = postgres::Client::connect(&uri, postgres::NoTls).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while c
+        .query_opt("SELECT 1 FROM study_trials LIMIT 1", &[])
+        .ok()
+        .flatten()
+        .is_none()
+    {
+        assert!(Instant::now() < deadline, "the study never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(c);
     let mut killed = 0;
     let mut rng = 12345u64;
     while killed < 10 {
