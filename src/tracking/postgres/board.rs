@@ -20,8 +20,8 @@ use super::pool::Pool;
 use super::queue::PgQueue;
 use crate::tracking::recorder::TAG_FAILURE_REASON;
 use crate::tracking::shared::{
-    ClaimedTrial, NewSharedStudy, Retry, SharedStudyRow, StudyBoard, TrialEnd, TrialRow,
-    UnwrittenStudy, WORKER_LOST,
+    closer_is_lost, ClaimedTrial, NewSharedStudy, Retry, SharedStudyRow, StudyBoard, TrialEnd,
+    TrialRow, UnwrittenStudy, WORKER_LOST,
 };
 use crate::tracking::store::now_ms;
 use crate::tracking::{ExperimentId, StoreError};
@@ -708,9 +708,7 @@ impl StudyBoard for PgBoard {
             };
             let (study, closed_by, closed_ms, reason): (_, String, i64, String) =
                 (study_row(&row), row.get(7), row.get(8), row.get(9));
-            let lost = is_dead(&closed_by)
-                || now_ms().saturating_sub(closed_ms) > patience.as_millis() as i64;
-            if !lost {
+            if !closer_is_lost(&closed_by, closed_ms, is_dead, patience) {
                 return Ok(None);
             }
             tx.execute(

@@ -56,6 +56,18 @@ pub struct UnwrittenStudy {
     pub reason: String,
 }
 
+/// Whether the worker `closed_by` that ended a study at `closed_ms` (Unix ms) without writing its
+/// result counts as lost: `is_dead` says so, or more than `patience` has passed.
+pub fn closer_is_lost(
+    closed_by: &str,
+    closed_ms: i64,
+    is_dead: &dyn Fn(&str) -> bool,
+    patience: Duration,
+) -> bool {
+    let waited = super::store::now_ms().saturating_sub(closed_ms);
+    is_dead(closed_by) || waited > i64::try_from(patience.as_millis()).unwrap_or(i64::MAX)
+}
+
 /// A shared study's registration.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SharedStudyRow {

@@ -12,8 +12,8 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
 
 use super::{
-    ClaimedTrial, NewSharedStudy, Retry, SharedStudyRow, StudyBoard, TrialEnd, TrialRow,
-    UnwrittenStudy, WORKER_LOST,
+    closer_is_lost, ClaimedTrial, NewSharedStudy, Retry, SharedStudyRow, StudyBoard, TrialEnd,
+    TrialRow, UnwrittenStudy, WORKER_LOST,
 };
 use crate::tracking::checkpoint::CommitPacer;
 use crate::tracking::store::now_ms;
@@ -677,9 +677,7 @@ impl StudyBoard for SqliteBoard {
             let Some((study, closed_by, closed_ms, reason)) = pending(tx)? else {
                 return Ok(None);
             };
-            let lost = is_dead(&closed_by)
-                || now_ms().saturating_sub(closed_ms) > patience.as_millis() as i64;
-            if !lost {
+            if !closer_is_lost(&closed_by, closed_ms, is_dead, patience) {
                 return Ok(None);
             }
             tx.execute(
