@@ -1,6 +1,6 @@
 //! The shared-study board on PostgreSQL: workers on many machines sharing one study.
 //!
-//! Claims are one counter upsert checked against the budget ([`super::claim`]'s statement, with
+//! Claims are one counter upsert checked against the budget (a row of `study_claims`, with
 //! the budget read from the study's row), committed without waiting for the WAL flush and made
 //! durable by the new trial's lease renewal before the number is handed out (so the counter
 //! row's lock is never held through a flush), leases use the server's clock (`now()`), so workers'

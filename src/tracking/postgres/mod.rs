@@ -1,11 +1,10 @@
 //! The PostgreSQL backend (issue 19): a connection [`pool`], the [`schema`] with its forward migrations
-//! ([`migrate`]), [`PgDatabase`], which opens and migrates a database, atomic trial number [`claim`]s and
-//! [`trial_lease`]s, and [`PgStore`], the [`Store`](super::store::Store) on top of it (reads in `rows`, run
+//! ([`migrate`]), [`PgDatabase`], which opens and migrates a database, the shared-study [`board`]
+//! (atomic trial number claims, leases), and [`PgStore`], the [`Store`](super::store::Store) on top of it (reads in `rows`, run
 //! writes in `writes`, a run's creation and end in `run_rows`, trial runs' writes that wait for the
 //! board in `queue`); searches use the search compiler's PostgreSQL dialect ([`super::search::postgres`]).
 
 pub mod board;
-pub mod claim;
 pub mod error;
 mod gc;
 pub mod migrate;
@@ -16,7 +15,6 @@ mod run_rows;
 pub mod schema;
 mod search;
 pub mod store;
-pub mod trial_lease;
 mod writes;
 
 pub use error::PgError;

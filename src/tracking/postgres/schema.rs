@@ -8,10 +8,10 @@
 //! when written (PostgreSQL has no need of SQLite's lazy param index).
 //!
 //! Version 2 adds `study_claims`: per study run, the next trial number to hand out, so workers of one
-//! study claim numbers atomically (see [`super::claim`]).
+//! study claim numbers atomically (see [`super::board`]).
 //!
 //! Version 3 adds `trial_leases`: the running trials of shared studies, each with the worker holding it
-//! and the server time its lease runs out (see [`super::trial_lease`]).
+//! and the server time its lease runs out (see [`super::board`]).
 //!
 //! Version 4 adds the shared studies (`studies`, `study_trials`, `study_retries`).
 //!
