@@ -52,9 +52,14 @@ impl TempDb {
 
 impl Drop for TempDb {
     fn drop(&mut self) {
-        let _ = self.admin.batch_execute(&format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        ));
+        let drop = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        // the admin connection does not survive a server restart (tests/postgres_restart.rs):
+        // then a new one drops the database
+        if self.admin.batch_execute(&drop).is_err() {
+            let url = format!("{}/postgres", base_url());
+            if let Ok(mut admin) = postgres::Client::connect(&url, postgres::NoTls) {
+                let _ = admin.batch_execute(&drop);
+            }
+        }
     }
 }
