@@ -141,7 +141,7 @@ fn parse_ranges(s: &str) -> BTreeSet<usize> {
 fn a_full_disk_stops_the_study_names_the_lost_trials_and_exits_1() {
     let dir = tempfile::tempdir().unwrap();
     // big enough for the store's creation (its migrations alone write about 2 MB of WAL), so the
-    // disk fills while trials are recorded (about 150 of them)
+    // disk usually fills while trials are recorded (about 150 of them)
     let Some(disk) = Tmpfs::mount(dir.path(), "4m") else {
         return;
     };
@@ -172,7 +172,14 @@ fn a_full_disk_stops_the_study_names_the_lost_trials_and_exits_1() {
         failure["reason"].as_str().unwrap().contains("disk is full"),
         "{failure}"
     );
-    assert!(failure["failed_writes"].as_u64().unwrap() > 0, "{failure}");
+    // what met the full disk first is said: a trial's queued write, or a direct write of the
+    // study (its run, or the shared-study board's claim, start or end of a trial, which commit on
+    // their own connection), whichever the timing makes first
+    assert!(
+        failure["failed_writes"].as_u64().unwrap() > 0
+            || failure["study_run_incomplete"].as_bool() == Some(true),
+        "{failure}"
+    );
     let unrecorded: BTreeSet<usize> = failure["unrecorded_trials"]
         .as_array()
         .unwrap()
