@@ -6,7 +6,8 @@
 //! of the server; what they did is checked in the server's own SQLite store, and the predictions
 //! through `models:/NAME@ALIAS` equal those `hpo predict` makes on that SQLite file directly.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Barrier};
@@ -36,16 +37,7 @@ fn start_server(db: &Path, cwd: &Path) -> (Server, String) {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no URL in {line:?}"))
-        .trim_end_matches('/')
-        .to_string();
+    let url = common::proc::server_url(&mut child);
     (Server(child), url)
 }
 

@@ -1,7 +1,9 @@
 //! The HTTP stack of `hpo ui` / `hpo server`: keep-alive, concurrent requests, size limits, MLflow's
 //! error bodies and the graceful shutdown on Ctrl-C, through real sockets and the real binary.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 
@@ -290,19 +292,8 @@ fn hpo_server(uri: &str, extra: &[&str]) -> Server {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no URL in {line:?}"));
-    let addr = url
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .parse()
-        .unwrap();
+    let url = common::proc::server_url(&mut child);
+    let addr = url.trim_start_matches("http://").parse().unwrap();
     Server { child, addr }
 }
 
