@@ -91,18 +91,7 @@ pub(super) fn join(tracker: &Tracker, a: &JoinArgs<'_>) -> anyhow::Result<Option
         }
     })?;
     if let Some(t) = worker.taken_over() {
-        match &t.error {
-            None => eprintln!(
-                "note: study '{}' (run {}) had ended without its result (the worker {} that \
-                 ended it was lost); its result is recorded now",
-                a.study_name, t.study_run_id, t.closed_by
-            ),
-            Some(e) => eprintln!(
-                "warning: study '{}' (run {}) ended without its result, and writing it failed \
-                 (the next worker of this study tries again): {e}",
-                a.study_name, t.study_run_id
-            ),
-        }
+        say_taken_over(a.study_name, t);
     }
     if !worker.created() && worker.max_evals() != a.max_evals && !a.resume {
         eprintln!(
@@ -185,30 +174,32 @@ pub(super) fn finish_orphaned(tracker: &Tracker, experiment: &str, study_name: &
     let Ok(experiment_id) = tracker.get_or_create_experiment(experiment) else {
         return;
     };
-    match crate::worker::finish_orphaned(
+    let taken = crate::worker::finish_orphaned(
         tracker,
         &board,
         experiment_id,
         experiment,
         study_name,
         read_spec,
-    ) {
-        Some(TakenOver {
-            error: None,
-            study_run_id,
-            closed_by,
-        }) => eprintln!(
-            "note: study '{study_name}' (run {study_run_id}) had ended without its result (the \
-             worker {closed_by} that ended it was lost); its result is recorded now"
+    );
+    if let Some(t) = taken {
+        say_taken_over(study_name, &t);
+    }
+}
+
+/// Says on standard error that this process wrote (or failed to write) the result of a study
+/// whose last worker was lost.
+fn say_taken_over(study_name: &str, t: &TakenOver) {
+    match &t.error {
+        None => eprintln!(
+            "note: study '{study_name}' (run {}) had ended without its result (the worker {} \
+             that ended it was lost); its result is recorded now",
+            t.study_run_id, t.closed_by
         ),
-        Some(TakenOver {
-            error: Some(e),
-            study_run_id,
-            ..
-        }) => eprintln!(
-            "warning: study '{study_name}' (run {study_run_id}) ended without its result, and \
-             writing it failed (the next worker of this study tries again): {e}"
+        Some(e) => eprintln!(
+            "warning: study '{study_name}' (run {}) ended without its result, and writing it \
+             failed (the next worker of this study tries again): {e}",
+            t.study_run_id
         ),
-        None => {}
     }
 }

@@ -32,20 +32,16 @@ pub(super) fn take_over(
     read: &dyn Fn(&str) -> Option<StoredStudy>,
 ) -> Option<TakenOver> {
     let me = worker_name();
-    let orphan = match board.take_over_result(
-        experiment_id,
-        study,
-        &me,
-        &worker_is_dead_here,
-        RESULT_PATIENCE,
-    ) {
-        Ok(found) => found?,
-        Err(e) => {
-            // looking failed: the join itself reports the store's state
-            let _ = e;
-            return None;
-        }
-    };
+    // looking may fail (the store out of reach): the join that follows reports the store's state
+    let orphan = board
+        .take_over_result(
+            experiment_id,
+            study,
+            &me,
+            &worker_is_dead_here,
+            RESULT_PATIENCE,
+        )
+        .ok()??;
     let id = orphan.study.study_run_id.clone();
     let error = write(tracker, board, experiment, study, &me, &orphan, read).err();
     Some(TakenOver {
