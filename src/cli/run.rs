@@ -291,9 +291,6 @@ pub(super) fn run_file(
         );
         resume = false;
     }
-    let mut recorder = Recorder::new(&tracker, &experiment)?
-        .study_name(&study_name)
-        .metric(&study.metric);
     // the study is shared with every other process running it on this store
     let spec = StudySpec {
         run_file: text.to_string(),
@@ -328,15 +325,18 @@ pub(super) fn run_file(
     let mut resumed = None;
     let mut keeper = None;
     let mut coordinator = None;
-    match joined {
+    let mut recorder = match joined {
         Some(worker) => {
             study.max_evals = worker.max_evals();
             let (r, shared) = worker.into_parts();
-            recorder = r;
             coordinator = Some(shared);
+            r
         }
         None => {
             // a store that cannot share a study: this process runs it alone, under its lease
+            let recorder = Recorder::new(&tracker, &experiment)?
+                .study_name(&study_name)
+                .metric(&study.metric);
             let lease = match a.resume {
                 true => resume_study(&tracker, &experiment, &study_name, &rf.space, &study.metric)?
                     .map(|r| {
@@ -346,10 +346,10 @@ pub(super) fn run_file(
                 false => None,
             };
             let (r, k) = lease_keeper(&tracker, recorder, lease);
-            recorder = r;
             keeper = Some(k);
+            r
         }
-    }
+    };
     // a command's trials log into their runs as MLflow clients, through a server of this study
     let server = match mlflow.filter(|_| !a.no_trial_server) {
         Some(slot) => Some(super::trial_server::start(&tracker, &experiment, &slot)?),

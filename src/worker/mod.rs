@@ -203,7 +203,10 @@ impl<'a> Join<'a> {
             .experiment
             .clone()
             .unwrap_or_else(|| self.study.clone());
-        let experiment_id = self.tracker.get_or_create_experiment(&experiment)?;
+        let recorder = Recorder::new(self.tracker, &experiment)?
+            .study_name(&self.study)
+            .metric(&self.metric);
+        let experiment_id = recorder.experiment_id();
         let taken_over = orphan::take_over(
             self.tracker,
             &board,
@@ -238,9 +241,6 @@ impl<'a> Join<'a> {
             wait_for_run(self.tracker, &row.study_run_id)?;
         }
         let id = row.study_run_id.clone();
-        let recorder = Recorder::new(self.tracker, &experiment)?
-            .study_name(&self.study)
-            .metric(&self.metric);
         let recorder = match created {
             true => recorder.study_run_id(&id),
             false => recorder.resume(&id, Default::default()),
