@@ -174,6 +174,21 @@ pub enum RegistryError {
     Tracking(TrackingError),
 }
 
+impl RegistryError {
+    /// `alias` is not one of model `name`'s `aliases` (the error names the ones it has).
+    pub(crate) fn alias_not_found(
+        name: &str,
+        alias: &str,
+        aliases: Vec<super::ModelAlias>,
+    ) -> RegistryError {
+        RegistryError::AliasNotFound {
+            name: name.to_string(),
+            alias: alias.to_string(),
+            existing: aliases.into_iter().map(|a| a.alias).collect(),
+        }
+    }
+}
+
 impl From<TrackingError> for RegistryError {
     fn from(e: TrackingError) -> Self {
         match e {

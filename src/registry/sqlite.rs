@@ -591,14 +591,11 @@ impl RegistryStore for SqliteStore {
                 params![name, alias],
             )?;
             if n == 0 {
-                return Err(RegistryError::AliasNotFound {
-                    name: name.to_string(),
-                    alias: alias.to_string(),
-                    existing: model_aliases(tx, name)?
-                        .into_iter()
-                        .map(|a| a.alias)
-                        .collect(),
-                });
+                return Err(RegistryError::alias_not_found(
+                    name,
+                    alias,
+                    model_aliases(tx, name)?,
+                ));
             }
             touch_model(tx, name, now_ms())
         })
@@ -610,11 +607,7 @@ impl RegistryStore for SqliteStore {
             let aliases = model_aliases(tx, name)?;
             match aliases.iter().find(|a| a.alias == alias) {
                 Some(a) => read_version(tx, name, a.version),
-                None => Err(RegistryError::AliasNotFound {
-                    name: name.to_string(),
-                    alias: alias.to_string(),
-                    existing: aliases.into_iter().map(|a| a.alias).collect(),
-                }),
+                None => Err(RegistryError::alias_not_found(name, alias, aliases)),
             }
         })
     }
