@@ -509,6 +509,14 @@ impl<'a, O: Objective> Fmin<'a, O> {
             )),
         };
         cfg.prune.add_prior(&self.prior_curves);
+        if let Some((feed, every)) = self
+            .coordinator
+            .as_deref()
+            .filter(|_| cfg.prune.pruner().name() != "none")
+            .and_then(|c| c.curve_feed())
+        {
+            cfg.prune.set_feed(feed, every);
+        }
         let objective = &self.objective;
         let observers = &mut self.observers;
         let coordinator = self.coordinator.as_deref_mut();

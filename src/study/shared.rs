@@ -55,6 +55,19 @@ pub trait Coordinator: Send {
         None
     }
 
+    /// Where the pruner reads the curves of trials running on other workers now, and at most
+    /// how often (see [`CurveFeed`](super::prune::CurveFeed)); `None` (the default): the
+    /// pruner sees other workers' trials only once they end, through
+    /// [`take_curves`](Self::take_curves).
+    fn curve_feed(
+        &self,
+    ) -> Option<(
+        std::sync::Arc<dyn super::prune::CurveFeed>,
+        std::time::Duration,
+    )> {
+        None
+    }
+
     /// How long to wait before claiming again after [`Claim::Wait`].
     fn poll_interval(&self) -> std::time::Duration {
         std::time::Duration::from_millis(500)

@@ -103,13 +103,17 @@ impl SuccessiveHalving {
 }
 
 impl SuccessiveHalving {
-    /// The rungs of a trial that ended without this pruner seeing its reports (another
-    /// worker's, read from the store, or a resumed study's), as its reports in step order would
-    /// have recorded them: at each rung, the value of the first step at or past it; a NaN value
-    /// ends the climb, as it prunes.
+    /// The rungs of a trial whose reports this pruner did not see (another worker's, ended or
+    /// still running, read from the store; a resumed study's), as its reports in step order
+    /// would have recorded them: at each rung, the value of the first step at or past it; a NaN
+    /// value ends the climb, as it prunes. A curve running elsewhere is read again as it grows,
+    /// so its rungs are worked out again each time.
     fn fill_rungs(&self, c: &mut TrialCurve, min_resource: i64) {
-        if c.state == CurveState::Running || !c.rungs.is_empty() {
-            return;
+        match c.state {
+            CurveState::Running => return,
+            CurveState::RunningElsewhere => c.rungs.clear(),
+            _ if !c.rungs.is_empty() => return,
+            _ => {}
         }
         for (&step, &value) in &c.values {
             while step >= self.rung_step(min_resource, c.rungs.len()) {
@@ -260,11 +264,37 @@ mod tests {
         // rung 0 first: [.5, 3, .1, 1, .05, .45] keeps 3 (.05, .1, .45): promoted; then rung 1
         // holds [.4, .3, .45]: keeps 1 (.3); .45 is pruned there
         assert!(p.prune(&mut c, 5));
-        // a trial still running elsewhere has no rungs filled in
+        // a trial running in this process has no rungs filled in: its reports record them
         c.insert(6, ended_elsewhere(CurveState::Running, &[(1, 0.0)]));
         c.report(7, 1, 9.0);
         p.prune(&mut c, 7);
         assert!(c.get(6).unwrap().rungs.is_empty());
+    }
+
+    #[test]
+    fn trials_running_elsewhere_compete_at_the_rungs_they_reached_so_far() {
+        let p = asha(2);
+        let mut c = Curves::new();
+        c.insert(
+            0,
+            ended_elsewhere(CurveState::RunningElsewhere, &[(1, 0.2)]),
+        );
+        c.report(1, 1, 0.7);
+        // rung 0 holds [0.2, 0.7]: one goes on, 0.7 does not
+        assert!(p.prune(&mut c, 1));
+        assert_eq!(c.get(0).unwrap().rungs, vec![0.2]);
+        // read again as it grew: its rungs are worked out again, not appended to
+        c.insert(
+            0,
+            ended_elsewhere(CurveState::RunningElsewhere, &[(1, 0.2), (2, 0.15)]),
+        );
+        c.report(2, 2, 0.1);
+        assert!(!p.prune(&mut c, 2), "0.1 is the best at rungs 0 and 1");
+        assert_eq!(c.get(0).unwrap().rungs, vec![0.2, 0.15]);
+        c.report(3, 2, 0.3);
+        // rung 0 [0.2, 0.7, 0.1, 0.3] keeps two (0.1, 0.2): 0.3 stops there
+        assert!(p.prune(&mut c, 3));
+        assert_eq!(c.get(0).unwrap().rungs, vec![0.2, 0.15]);
     }
 
     #[test]

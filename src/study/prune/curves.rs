@@ -6,8 +6,11 @@ use std::collections::BTreeMap;
 /// A trial's state as the pruners see it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CurveState {
-    /// Still running.
+    /// Still running, in this process: its rungs are recorded as it reports.
     Running,
+    /// Still running on another worker: its curve is read from the store (a snapshot that
+    /// grows at each read), so its rungs are worked out from its values.
+    RunningElsewhere,
     /// Finished ok: its curve counts as a reference for median and percentile pruners.
     Complete,
     /// Pruned.

@@ -15,6 +15,7 @@
 
 mod asha;
 mod curves;
+mod feed;
 mod hyperband;
 mod median;
 mod none;
@@ -26,6 +27,7 @@ mod threshold;
 
 pub use asha::SuccessiveHalving;
 pub use curves::{CurveState, Curves, TrialCurve};
+pub use feed::CurveFeed;
 pub use hyperband::{Brackets, Hyperband};
 pub use median::Median;
 pub use none::NoPruner;

@@ -1,9 +1,10 @@
 //! The pruner, the metric it watches and every trial's curve, shared by the study's driver and
 //! its trial threads.
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
 
-use super::{CurveState, Curves, NoPruner, Pruner};
+use super::{CurveFeed, CurveState, Curves, NoPruner, Pruner};
 
 /// What [`PruneShared::report`] decided.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -18,11 +19,24 @@ pub struct Decision {
 }
 
 /// A study's pruner, its watched metric and the curves (behind a mutex).
-#[derive(Debug)]
 pub struct PruneShared {
     pruner: Box<dyn Pruner>,
     metric: String,
     curves: Mutex<Curves>,
+    /// Where the curves of trials running on other workers come from, and how often to ask.
+    feed: OnceLock<(Arc<dyn CurveFeed>, Duration)>,
+    /// When the feed was last asked.
+    fed: Mutex<Option<Instant>>,
+}
+
+impl std::fmt::Debug for PruneShared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PruneShared")
+            .field("pruner", &self.pruner)
+            .field("metric", &self.metric)
+            .field("fed_from_elsewhere", &self.feed.get().is_some())
+            .finish()
+    }
 }
 
 impl PruneShared {
@@ -32,7 +46,16 @@ impl PruneShared {
             pruner,
             metric: metric.into(),
             curves: Mutex::new(Curves::new()),
+            feed: OnceLock::new(),
+            fed: Mutex::new(None),
         }
+    }
+
+    /// Reads the curves of trials running on other workers from `feed` before a decision, at
+    /// most once per `every` (a report in between decides on the last read). Set once; a
+    /// second call is ignored.
+    pub fn set_feed(&self, feed: Arc<dyn CurveFeed>, every: Duration) {
+        let _ = self.feed.set((feed, every));
     }
 
     /// No pruner, watching `loss`.
@@ -64,14 +87,49 @@ impl PruneShared {
         }
     }
 
+    /// Add (or grow) the curves of trials running on other workers. A trial already known in
+    /// another state keeps it: its end, read by the study's sync, may be newer than this
+    /// snapshot.
+    pub fn add_running_elsewhere(&self, running: &Curves) {
+        let mut curves = self.lock();
+        for (n, c) in running.iter() {
+            let stale = curves
+                .get(n)
+                .is_some_and(|old| old.state != CurveState::RunningElsewhere);
+            if !stale {
+                let mut c = c.clone();
+                c.state = CurveState::RunningElsewhere;
+                curves.insert(n, c);
+            }
+        }
+    }
+
+    /// Asks the feed, if one is set and its interval has passed (one trial thread asks; the
+    /// others decide on what was read last).
+    fn refresh_from_feed(&self) {
+        let Some((feed, every)) = self.feed.get() else {
+            return;
+        };
+        let Ok(mut fed) = self.fed.try_lock() else {
+            return;
+        };
+        if fed.is_some_and(|t| t.elapsed() < *every) {
+            return;
+        }
+        let running = feed.running_elsewhere();
+        *fed = Some(Instant::now());
+        self.add_running_elsewhere(&running);
+    }
+
     /// Trial `n` started.
     pub fn start(&self, n: usize) {
         self.lock().start(n);
     }
 
     /// Trial `n` reported `value` at `step`: record it (a repeated step is ignored) and ask the
-    /// pruner.
+    /// pruner (after reading the other workers' running curves, when a feed is set and due).
     pub fn report(&self, n: usize, step: i64, value: f64) -> Decision {
+        self.refresh_from_feed();
         let mut curves = self.lock();
         curves.report(n, step, value);
         let before = curves.get(n).map(|c| c.thresholds.clone());
@@ -124,5 +182,51 @@ mod tests {
         assert_eq!((d.prune, d.threshold), (true, Some(3.0)));
         // step 2: nobody completed it, so no decision and no threshold
         assert_eq!(shared.report(5, 2, 0.1).threshold, None);
+    }
+
+    /// A feed that hands out what it was given and counts the reads.
+    struct Fixed(Curves, std::sync::atomic::AtomicUsize);
+
+    impl CurveFeed for Fixed {
+        fn running_elsewhere(&self) -> Curves {
+            self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.0.clone()
+        }
+    }
+
+    #[test]
+    fn curves_running_elsewhere_are_read_at_most_once_per_interval_and_never_undo_an_end() {
+        use super::super::{SuccessiveHalving, TrialCurve};
+        let asha = SuccessiveHalving::new(Some(1), 2, 0, 0).unwrap();
+        let shared = PruneShared::new(Box::new(asha), "val");
+        let mut elsewhere = Curves::new();
+        for (n, v) in [(0, 0.1), (1, 0.2)] {
+            let mut c = TrialCurve::new();
+            c.values.insert(1, v);
+            elsewhere.insert(n, c);
+        }
+        // trial 1 ended (pruned at 0.2) as far as the study's sync knows: the feed's older
+        // snapshot of it running does not bring it back
+        let mut ended = TrialCurve::new();
+        ended.state = CurveState::Pruned;
+        ended.values.insert(1, 0.2);
+        let mut prior = Curves::new();
+        prior.insert(1, ended);
+        shared.add_prior(&prior);
+        let feed = Arc::new(Fixed(elsewhere, Default::default()));
+        shared.set_feed(feed.clone(), Duration::from_secs(3600));
+        shared.start(2);
+        // rung 0 holds [0.1, 0.2, 0.15]: one goes on (0.1); 0.15 stops
+        assert!(shared.report(2, 1, 0.15).prune);
+        let curves = shared.curves();
+        assert_eq!(curves.get(0).unwrap().state, CurveState::RunningElsewhere);
+        assert_eq!(curves.get(1).unwrap().state, CurveState::Pruned);
+        shared.start(3);
+        shared.report(3, 1, 0.05);
+        assert_eq!(
+            feed.1.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "one read per interval"
+        );
     }
 }

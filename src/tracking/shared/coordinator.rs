@@ -6,9 +6,11 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::{worker_is_dead_here, StudyBoard, TrialEnd, TrialRow, LEASE_TTL, WORKER_LOST};
+use super::{
+    worker_is_dead_here, RunningCurves, StudyBoard, TrialEnd, TrialRow, LEASE_TTL, WORKER_LOST,
+};
 use crate::space::{Params, Space, Value};
-use crate::study::prune::{CurveState, Curves, TrialCurve};
+use crate::study::prune::{CurveFeed, CurveState, Curves, TrialCurve};
 use crate::study::{Claim, Coordinator, StopReason};
 use crate::tracking::recorder::{RecorderHandle, TAG_FAILURE_REASON, TAG_TRIAL_NUMBER};
 use crate::tracking::retry::retrying;
@@ -27,9 +29,12 @@ pub struct SharedStudyOptions {
     pub retry_for: Duration,
     /// How often the worker looks for trials whose worker was lost.
     pub reap_every: Duration,
-    /// The metric the study's pruner watches: the curves of other workers' finished trials
-    /// are read from the store for it (`None`: no pruner, nothing read).
+    /// The metric the study's pruner watches: the curves of other workers' trials are read
+    /// from the store for it, once they end and, while they run, at most once per
+    /// `running_curves_every` (`None`: no pruner, nothing read).
     pub prune_metric: Option<String>,
+    /// How often at most the pruner reads the curves of trials running on other workers.
+    pub running_curves_every: Duration,
 }
 
 impl Default for SharedStudyOptions {
@@ -39,6 +44,7 @@ impl Default for SharedStudyOptions {
             retry_for: Duration::from_secs(600),
             reap_every: Duration::from_secs(1),
             prune_metric: None,
+            running_curves_every: Duration::from_millis(500),
         }
     }
 }
@@ -299,6 +305,18 @@ impl Coordinator for SharedStudy {
 
     fn take_curves(&mut self) -> Option<Curves> {
         (!self.curves.is_empty()).then(|| std::mem::take(&mut self.curves))
+    }
+
+    fn curve_feed(&self) -> Option<(Arc<dyn CurveFeed>, Duration)> {
+        let metric = self.opts.prune_metric.as_deref()?;
+        let feed = RunningCurves::new(
+            self.board.clone(),
+            &self.study_run_id,
+            &self.worker,
+            &self.tracker,
+            metric,
+        );
+        Some((Arc::new(feed), self.opts.running_curves_every))
     }
 
     fn claim(&mut self) -> Result<Claim, String> {

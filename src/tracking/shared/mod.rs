@@ -25,6 +25,7 @@
 //!   [`RESULT_PATIENCE`] has passed) and writes it, so no study run stays RUNNING for good.
 
 pub mod coordinator;
+mod running_curves;
 pub mod sqlite;
 
 use std::time::Duration;
@@ -32,6 +33,7 @@ use std::time::Duration;
 use super::{ExperimentId, RunId, StoreError};
 
 pub use coordinator::{SharedStudy, SharedStudyOptions};
+pub use running_curves::RunningCurves;
 
 /// The reason a trial whose worker disappeared is failed with.
 pub const WORKER_LOST: &str = "worker lost";
