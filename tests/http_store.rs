@@ -277,3 +277,77 @@ fn refused_queued_writes_are_reported_by_flush() {
     assert_eq!(run.info.end_time, Some(7));
     assert_eq!(run.data.metric("m").unwrap().count, 2);
 }
+
+#[test]
+fn hpo_gc_over_http_removes_deleted_runs_and_their_artifacts_on_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let (tracker, _server, url) = serve(dir.path());
+    let d = dir.path();
+    let file = d.join("gc.toml");
+    std::fs::write(
+        &file,
+        "[study]\nname = \"doomed\"\nseed = 2\nmax_evals = 3\n[objective]\n\
+         command = [\"sh\", \"-c\", \"echo {x} > \\\"$HPO_ARTIFACT_DIR/x.txt\\\"; echo {x}\"]\n\
+         [space]\nx = { uniform = [0, 1] }\n",
+    )
+    .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&ok(
+        &hpo(d, &url, &["run", file.to_str().unwrap(), "--json"]),
+        "hpo run",
+    ))
+    .unwrap();
+    let study = v["study_run_id"].as_str().unwrap().to_string();
+    let exp = tracker.get_experiment_by_name("doomed").unwrap().unwrap();
+    let trials = tracker.child_run_ids(&study).unwrap();
+    assert_eq!(trials.len(), 3);
+    // the server keeps the trials' artifacts in its own directories
+    let dirs: Vec<_> = trials
+        .iter()
+        .map(|id| {
+            let run = tracker.get_run(id).unwrap();
+            let p = std::path::PathBuf::from(run.info.artifact_uri);
+            assert!(p.join("x.txt").is_file(), "{}", p.display());
+            p
+        })
+        .collect();
+    // nothing deleted yet: gc removes nothing
+    let none: serde_json::Value =
+        serde_json::from_str(&ok(&hpo(d, &url, &["gc", "--json"]), "hpo gc")).unwrap();
+    assert_eq!(none["runs"], serde_json::json!([]), "{none}");
+    // deleting the study deletes its trials; deleted just now, so not older than a day
+    ok(
+        &hpo(d, &url, &["runs", "delete", &study]),
+        "hpo runs delete",
+    );
+    let young: serde_json::Value = serde_json::from_str(&ok(
+        &hpo(d, &url, &["gc", "--older-than", "1d", "--json"]),
+        "hpo gc --older-than 1d",
+    ))
+    .unwrap();
+    assert_eq!(young["runs"], serde_json::json!([]), "{young}");
+    let purged: serde_json::Value =
+        serde_json::from_str(&ok(&hpo(d, &url, &["gc", "--json"]), "hpo gc")).unwrap();
+    let mut removed: Vec<String> = purged["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["run_id"].as_str().unwrap().to_string())
+        .collect();
+    removed.sort();
+    let mut expected: Vec<String> = trials.iter().map(|t| t.to_string()).collect();
+    expected.push(study.clone());
+    expected.sort();
+    assert_eq!(removed, expected, "{purged}");
+    assert_eq!(purged["artifact_errors"], serde_json::json!([]), "{purged}");
+    // gone from the server's store, and their files from the server's disk
+    for id in &expected {
+        assert!(tracker.get_run(id).is_err(), "run {id} survived gc");
+    }
+    for p in &dirs {
+        assert!(!p.exists(), "{} survived gc", p.display());
+    }
+    assert_eq!(
+        tracker.get_experiment(exp.experiment_id).unwrap().name,
+        "doomed"
+    );
+}

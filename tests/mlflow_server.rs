@@ -249,6 +249,11 @@ x = { uniform = [-3, 3] }
     registry_through_mlflow_server(&python, dir.path(), &url, &study, best_run);
     compare_and_set_falls_back_on_mlflow_server(&url, best_run);
     predict_through_mlflow_server(dir.path(), &url);
+    // MLflow's server has no gc call: hpo gc says so (bad input, exit 2) and removes nothing
+    let gc = hpo(dir.path(), &url, &["gc"]);
+    let err = String::from_utf8_lossy(&gc.stderr);
+    assert_eq!(gc.status.code(), Some(2), "{err}");
+    assert!(err.contains("mlflow gc"), "{err}");
 }
 
 /// A linfa study into MLflow's server, its best trial registered with an alias, and `hpo predict`

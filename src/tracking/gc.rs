@@ -14,13 +14,13 @@ use std::io;
 use std::path::Path;
 
 use rusqlite::{params, Connection, OptionalExtension};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::sqlite::SqliteStore;
 use super::store::{ExperimentId, RunId, StoreError};
 
 /// A run removed by garbage collection.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PurgedRun {
     /// The run's id.
     pub run_id: RunId,
@@ -33,7 +33,7 @@ pub struct PurgedRun {
 }
 
 /// An experiment removed by garbage collection.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PurgedExperiment {
     /// The experiment's id.
     pub experiment_id: ExperimentId,
@@ -44,7 +44,7 @@ pub struct PurgedExperiment {
 }
 
 /// A deleted run kept because a live model version points to it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeptRun {
     /// The run's id.
     pub run_id: RunId,
@@ -53,7 +53,7 @@ pub struct KeptRun {
 }
 
 /// What garbage collection removed and kept.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Purged {
     /// The runs removed, their data and artifacts.
     pub runs: Vec<PurgedRun>,

@@ -658,15 +658,24 @@ impl Tracker {
     /// `None`) and the experiments deleted that long ago with all their runs: params, metrics,
     /// tags and artifact directories (see [`gc`]). A removed experiment's name is free again.
     pub fn gc(&self, older_than: Option<std::time::Duration>) -> Result<gc::Purged, TrackingError> {
-        self.store.flush()?;
         let cutoff = match older_than {
             Some(d) => {
                 store::now_ms().saturating_sub(i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
             }
             None => i64::MAX,
         };
-        let mut purged = self.store.purge_deleted(cutoff)?;
-        gc::remove_artifacts(&mut purged);
+        self.gc_deleted_before(cutoff)
+    }
+
+    /// [`gc`](Self::gc) of what was deleted before `cutoff_ms` (Unix ms; `i64::MAX`: all). Over
+    /// `http://`, the server removes the rows and the artifacts where they are (`hpo server`
+    /// only: MLflow's server has no such call, its `mlflow gc` runs on the server's machine).
+    pub fn gc_deleted_before(&self, cutoff_ms: i64) -> Result<gc::Purged, TrackingError> {
+        self.store.flush()?;
+        let mut purged = self.store.purge_deleted(cutoff_ms)?;
+        if !self.store.purge_removes_artifacts() {
+            gc::remove_artifacts(&mut purged);
+        }
         Ok(purged)
     }
 

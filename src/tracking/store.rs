@@ -627,6 +627,12 @@ pub trait Store: Send + Sync {
             "this tracking store cannot remove deleted runs".to_string(),
         ))
     }
+    /// Whether [`purge_deleted`](Self::purge_deleted) also removes the purged runs' artifacts
+    /// (a remote store's server does it where they are); `false` by default: the tracker removes
+    /// the local directories it returns.
+    fn purge_removes_artifacts(&self) -> bool {
+        false
+    }
     /// Logs params, metric points and tags in one transaction: all land or none does.
     fn log_batch(
         &self,

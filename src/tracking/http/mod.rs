@@ -20,7 +20,9 @@
 //!   and so atomic between all its clients; a server without it (MLflow's answers 404) gets a
 //!   read then a write, atomic only against this process: two hpo processes sharing a study
 //!   through a real MLflow server can both take the same lease;
-//! - [`Store::purge_deleted`] (`hpo gc`) is not available;
+//! - [`Store::purge_deleted`] (`hpo gc`) is hpo's own call `POST /api/2.0/hpo/gc`: `hpo server`
+//!   removes the runs and their artifacts where it keeps them; MLflow's server has no such call
+//!   (`mlflow gc` runs on its machine) and the store says so;
 //! - on a real MLflow server, deleting a run does not delete its children (hpo's server does),
 //!   and `parent_run_id` filters are sent as MLflow's `tags.mlflow.parentRunId`.
 
@@ -375,6 +377,30 @@ impl Drop for HttpStore {
 }
 
 impl Store for HttpStore {
+    fn purge_deleted(&self, deleted_before: i64) -> Result<super::gc::Purged, StoreError> {
+        self.sync();
+        let body = json!({ "deleted_before": deleted_before });
+        match self.inner.client.post_to("hpo", "gc", &body) {
+            Ok(v) => serde_json::from_value(v.clone()).map_err(|e| {
+                StoreError::Database(format!(
+                    "the tracking server's gc answered what hpo cannot read ({e}): {}",
+                    truncated(&v.to_string())
+                ))
+            }),
+            // MLflow's own server: no such call
+            Err(CallError::Api { status: 404, .. }) => Err(StoreError::InvalidArgument(format!(
+                "the tracking server at {} cannot remove deleted runs over its API (hpo gc works \
+                 against `hpo server`; for MLflow's server run `mlflow gc` on its machine)",
+                self.inner.client.base()
+            ))),
+            Err(e) => Err(store_error(e, Subject::Other)),
+        }
+    }
+
+    fn purge_removes_artifacts(&self) -> bool {
+        true
+    }
+
     fn create_experiment(
         &self,
         name: &str,
@@ -865,5 +891,13 @@ impl Store for HttpStore {
 
     fn registry(&self) -> Option<&dyn crate::registry::RegistryStore> {
         Some(&self.registry)
+    }
+}
+
+/// At most 200 characters of `text`, for an error message.
+fn truncated(text: &str) -> &str {
+    match text.char_indices().nth(200) {
+        Some((i, _)) => &text[..i],
+        None => text,
     }
 }

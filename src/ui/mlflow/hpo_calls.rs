@@ -7,6 +7,10 @@
 //!   in one write transaction, so it is atomic between every client of the server (it backs the
 //!   lease of a shared study). `expected` absent or `null`: the tag must be absent; `new` absent
 //!   or `null`: the tag is deleted. A deleted run answers `INVALID_STATE`.
+//! - `POST /api/2.0/hpo/gc` `{deleted_before?}` → the
+//!   [`Purged`](crate::tracking::gc::Purged) report: `hpo gc` over `http://`. The server
+//!   removes, for good, the runs and experiments deleted before `deleted_before` (Unix ms;
+//!   absent: all deleted ones) and their artifacts where it keeps them.
 
 use serde_json::{json, Value};
 
@@ -30,4 +34,11 @@ pub fn compare_and_set_tag(m: &Mlflow, args: &Args) -> Result<Value, MlflowError
             other => other.into(),
         })?;
     Ok(json!({ "swapped": swapped }))
+}
+
+/// `POST hpo/gc`.
+pub fn gc(m: &Mlflow, args: &Args) -> Result<Value, MlflowError> {
+    let cutoff = args.opt_i64("deleted_before")?.unwrap_or(i64::MAX);
+    let purged = m.tracker().gc_deleted_before(cutoff)?;
+    serde_json::to_value(purged).map_err(|e| MlflowError::new(500, "INTERNAL_ERROR", e))
 }

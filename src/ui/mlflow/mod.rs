@@ -277,6 +277,11 @@ fn dispatch(
                 _ => Ok(None),
             }
         }
+        ["hpo", "gc"] if method == "POST" => {
+            check_write(m.state, req, true)?;
+            let args = Args::from_request(req)?;
+            Ok(Some(Response::json(200, &hpo_calls::gc(m, &args)?)))
+        }
         ["hpo", "runs", "compare-and-set-tag"] if method == "POST" => {
             check_write(m.state, req, true)?;
             let args = Args::from_request(req)?;
