@@ -107,7 +107,8 @@ pub struct SqliteStore {
 
 /// What the store shares with its group-commit thread: the connection and the write queue.
 struct Shared {
-    conn: Mutex<Connection>,
+    /// The store's connection, shared with its study board.
+    conn: Arc<Mutex<Connection>>,
     queue: WriteQueue,
     pacer: CommitPacer,
     /// The database file, watched for deletion after each group commit.
@@ -341,7 +342,7 @@ impl SqliteStore {
         let on_disk = path != Path::new(":memory:");
         SqliteStore {
             shared: Arc::new(Shared {
-                conn: Mutex::new(conn),
+                conn: Arc::new(Mutex::new(conn)),
                 queue: WriteQueue::default(),
                 pacer: CommitPacer::new(&path),
                 file: StoreFile::new(on_disk.then_some(path.as_path())),
@@ -1421,9 +1422,10 @@ impl Store for SqliteStore {
                 "an in-memory store cannot share a study between processes".into(),
             ));
         }
-        Ok(Arc::new(super::shared::sqlite::SqliteBoard::open(
+        Ok(Arc::new(super::shared::sqlite::SqliteBoard::on(
+            self.shared.conn.clone(),
             &self.path,
-        )?))
+        )))
     }
 
     fn count_runs(&self, experiment_id: ExperimentId, view: ViewType) -> Result<usize, StoreError> {

@@ -1,12 +1,14 @@
 //! The shared-study board on SQLite: several processes of one machine sharing one file.
 //!
-//! Each call is one `BEGIN IMMEDIATE` transaction on the board's own connection (SQLite runs one
-//! writer at a time, so a claim's counter, its row and its lease commit together). Versions are
+//! Each call is one `BEGIN IMMEDIATE` transaction (SQLite runs one writer at a time, so a claim's
+//! counter, its row and its lease commit together) on the store's own connection: a second
+//! connection to the file would drop its page cache whenever the other one commits, and read the
+//! pages back each time (about 50 reads per trial of a command study before). Versions are
 //! the highest version + 1 at the write, which commit in order because writers are serialized;
 //! lease expiry uses this machine's clock, the only one a SQLite file has.
 
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
@@ -82,9 +84,6 @@ ALTER TABLE studies ADD COLUMN result_pending INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX studies_pending ON studies (experiment_id, name) WHERE result_pending = 1;
 "#;
 
-/// How long a board call waits for another process's write to end.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
-
 /// The next version of a trial row (writers are serialized, so versions commit in order).
 const NEXT_VERSION: &str = "(SELECT COALESCE(MAX(version), 0) + 1 FROM study_trials)";
 
@@ -94,7 +93,7 @@ const TRIAL_COLUMNS: &str = "number, run_uuid, state, loss, params, last_step, m
 
 /// The board of a SQLite store file.
 pub struct SqliteBoard {
-    conn: Mutex<Connection>,
+    conn: Arc<Mutex<Connection>>,
     /// Checkpoints the WAL the board's commits grow, in the background (as the store does).
     pacer: CommitPacer,
 }
@@ -133,20 +132,12 @@ fn db(e: rusqlite::Error) -> StoreError {
 }
 
 impl SqliteBoard {
-    /// The board of the store file at `path` (already migrated by the store).
-    pub fn open(path: &Path) -> Result<SqliteBoard, StoreError> {
-        let conn = Connection::open(path).map_err(db)?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(db)?;
-        // as the store's connection: no fsync per commit (a commit survives a crash of the
-        // process; a power loss may lose the last ones), and checkpoints off the commit path
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(db)?;
-        conn.pragma_update(None, "wal_autocheckpoint", 10_000)
-            .map_err(db)?;
-        Ok(SqliteBoard {
-            conn: Mutex::new(conn),
+    /// The board on `conn`, the store's connection to the file at `path` (already migrated).
+    pub fn on(conn: Arc<Mutex<Connection>>, path: &Path) -> SqliteBoard {
+        SqliteBoard {
+            conn,
             pacer: CommitPacer::new(path),
-        })
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Connection> {
