@@ -145,6 +145,38 @@ fn registry_commands_work_against_hpo_server() {
         v1.run_params.len(),
         "{shown}"
     );
+    // the params and metrics are the snapshot taken at registration, not the run as it is now
+    let later = hpo::tracking::Tracker::open(db.to_str().unwrap()).unwrap();
+    let metric = v1.run_metrics[0].clone();
+    later
+        .log_metric(&trial, &metric.key, metric.value + 1000.0, 99)
+        .unwrap();
+    later.log_param(&trial, "logged_later", "1").unwrap();
+    later.flush().unwrap();
+    let again = ok(
+        &hpo(
+            d,
+            &url,
+            &["models", "show", "models:/quickstart-model/1", "--json"],
+        ),
+        "models show /1",
+    );
+    let v: serde_json::Value = serde_json::from_str(&again).unwrap();
+    let params: Vec<&str> = v["run_params"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(params.len(), v1.run_params.len(), "{again}");
+    assert!(!params.contains(&"logged_later"), "{again}");
+    let kept = v["run_metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["key"] == metric.key.as_str())
+        .and_then(|m| m["value"].as_f64());
+    assert_eq!(kept, Some(metric.value), "{again}");
 
     // --run with an artifact path, and --best of the experiment
     let out = ok(

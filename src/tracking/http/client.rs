@@ -122,7 +122,17 @@ impl RestClient {
 
     /// `GET /api/2.0/mlflow/<endpoint>?<query>`.
     pub(crate) fn get(&self, endpoint: &str, query: &[(&str, &str)]) -> Result<Value, CallError> {
-        let mut url = self.api_url(endpoint);
+        self.get_from("mlflow", endpoint, query)
+    }
+
+    /// `GET /api/2.0/<api>/<endpoint>?<query>`, for an API beside MLflow's (hpo's own calls).
+    pub(crate) fn get_from(
+        &self,
+        api: &str,
+        endpoint: &str,
+        query: &[(&str, &str)],
+    ) -> Result<Value, CallError> {
+        let mut url = format!("{}/api/2.0/{api}/{endpoint}", self.base);
         for (i, (k, v)) in query.iter().enumerate() {
             url.push(if i == 0 { '?' } else { '&' });
             url.push_str(&encode(k, false));

@@ -41,7 +41,7 @@ fn int_field(v: &Value, k: &str) -> Option<i64> {
 }
 
 /// A double as protobuf's JSON writes it: a number, or `"NaN"`, `"Infinity"`, `"-Infinity"`.
-fn double(v: Option<&Value>) -> f64 {
+pub(crate) fn double(v: Option<&Value>) -> f64 {
     match v {
         Some(Value::Number(n)) => n.as_f64().unwrap_or(f64::NAN),
         Some(Value::String(s)) => match s.as_str() {

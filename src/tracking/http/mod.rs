@@ -116,6 +116,8 @@ struct Inner {
     queue: WriteQueue,
     /// Set once the server answered that it has no `/api/2.0/hpo/runs/compare-and-set-tag`.
     no_cas_call: AtomicBool,
+    /// Set once the server answered that it has no `/api/2.0/hpo/model-versions/snapshot`.
+    no_snapshot_call: AtomicBool,
 }
 
 impl std::fmt::Debug for HttpStore {
@@ -135,6 +137,7 @@ impl HttpStore {
             client: Arc::new(RestClient::new(url)),
             queue: WriteQueue::default(),
             no_cas_call: AtomicBool::new(false),
+            no_snapshot_call: AtomicBool::new(false),
         });
         match inner.client.get("experiments/search", &[("max_results", "1")]) {
             Ok(_) => {

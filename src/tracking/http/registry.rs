@@ -5,10 +5,13 @@
 //! A version is created with the location of its files as `source` (the run's artifact URI and
 //! the artifact path, as MLflow's own client sends it) and the run's id; the server records the
 //! rest. A single version read (by number, alias or stage) also reads its run, for the storage
-//! location and the params and metrics `hpo models show` prints; versions from a search carry
-//! their source as location and no snapshot. The overall latest version is found by a search
+//! location; its params and metrics (what `hpo models show` prints) are the snapshot `hpo server`
+//! took at registration (hpo's own call `GET /api/2.0/hpo/model-versions/snapshot`), or, from
+//! MLflow's server, which keeps none, the run's values at the time of the read. Versions from a
+//! search carry their source as location and no snapshot. The overall latest version is found by a search
 //! ordered by `version_number DESC`, the latest in a stage by `get-latest-versions`.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
@@ -21,6 +24,7 @@ use crate::registry::{
     ModelMetric, ModelSearch, ModelTag, ModelVersion, ModelVersionPage, NewModelVersion,
     RegisteredModel, RegisteredModelPage, RegistryError, RegistryStore, Stage,
 };
+use crate::tracking::Param;
 
 /// MLflow's server takes at most this many registered models per search page.
 const MODELS_PAGE_LIMIT: usize = 1000;
@@ -112,13 +116,40 @@ impl HttpRegistry {
         registry_json::model(v.get("registered_model").unwrap_or(&Value::Null))
     }
 
-    /// A version from an answer, completed from its run: the storage location (the run's
-    /// artifact URI and the version's path) and the run's params and latest metric values.
+    /// The params and metrics `hpo server` kept of version `version` of `name` when it was
+    /// registered (hpo's own call); `None` from a server without that call (MLflow's, remembered)
+    /// or when it cannot be read.
+    fn snapshot(&self, name: &str, version: i64) -> Option<(Vec<Param>, Vec<ModelMetric>)> {
+        if self.inner.no_snapshot_call.load(Ordering::Relaxed) {
+            return None;
+        }
+        let number = version.to_string();
+        let query = [("name", name), ("version", number.as_str())];
+        match self
+            .inner
+            .client
+            .get_from("hpo", "model-versions/snapshot", &query)
+        {
+            Ok(v) => registry_json::snapshot(&v),
+            Err(CallError::Api {
+                status: 404, code, ..
+            }) if code != "RESOURCE_DOES_NOT_EXIST" => {
+                self.inner.no_snapshot_call.store(true, Ordering::Relaxed);
+                None
+            }
+            Err(_) => None,
+        }
+    }
+
+    /// A version from an answer, completed: the params and metrics snapshot `hpo server` took
+    /// at registration (from another server: the run's params and latest metric values now),
+    /// and the storage location from its run (the run's artifact URI and the version's path).
     fn full_version(&self, v: &Value) -> Result<ModelVersion, RegistryError> {
         let mut version = registry_json::version(v.get("model_version").unwrap_or(&Value::Null))?;
         if version.run_id.is_empty() {
             return Ok(version);
         }
+        let snapshot = self.snapshot(&version.name, version.version);
         // a version outlives its run: without the run, the version is shown as the server has it
         if let Ok(run) = self.inner.fetch_run(&version.run_id) {
             let mut location = run.info.artifact_uri.trim_end_matches('/').to_string();
@@ -127,16 +158,22 @@ impl HttpRegistry {
                 location.push_str(&version.artifact_path);
             }
             version.storage_location = location;
-            version.run_params = run.data.params;
-            version.run_metrics = run
-                .data
-                .metrics
-                .iter()
-                .map(|m| ModelMetric {
-                    key: m.key.clone(),
-                    value: m.latest,
-                })
-                .collect();
+            if snapshot.is_none() {
+                version.run_params = run.data.params;
+                version.run_metrics = run
+                    .data
+                    .metrics
+                    .iter()
+                    .map(|m| ModelMetric {
+                        key: m.key.clone(),
+                        value: m.latest,
+                    })
+                    .collect();
+            }
+        }
+        if let Some((params, metrics)) = snapshot {
+            version.run_params = params;
+            version.run_metrics = metrics;
         }
         Ok(version)
     }

@@ -5,11 +5,14 @@
 //! (`runs:/<run>/<path>`, or a location `.../<run>/artifacts/<path>`), its storage location from
 //! the source (the run's artifact URI when the store reads the run too), a model's latest version
 //! from its `latest_versions`. The params and metrics snapshot of a version is not in MLflow's
-//! JSON; it stays empty here.
+//! JSON; `hpo server` gives it by its own call, read by [`snapshot`].
 
 use serde_json::Value;
 
-use crate::registry::{ModelAlias, ModelTag, ModelVersion, RegisteredModel, RegistryError, Stage};
+use crate::registry::{
+    ModelAlias, ModelMetric, ModelTag, ModelVersion, RegisteredModel, RegistryError, Stage,
+};
+use crate::tracking::Param;
 
 fn str_field<'a>(v: &'a Value, k: &str) -> &'a str {
     v.get(k).and_then(Value::as_str).unwrap_or("")
@@ -129,6 +132,27 @@ pub(crate) fn model(v: &Value) -> Result<RegisteredModel, RegistryError> {
         aliases,
         latest_version,
     })
+}
+
+/// The answer of `hpo server`'s `GET hpo/model-versions/snapshot`: `{"params": [{key, value}],
+/// "metrics": [{key, value}]}`; `None` if it is not that.
+pub fn snapshot(v: &Value) -> Option<(Vec<Param>, Vec<ModelMetric>)> {
+    let params = v
+        .get("params")?
+        .as_array()?
+        .iter()
+        .map(|p| Param::new(str_field(p, "key"), str_field(p, "value")))
+        .collect();
+    let metrics = v
+        .get("metrics")?
+        .as_array()?
+        .iter()
+        .map(|m| ModelMetric {
+            key: str_field(m, "key").to_string(),
+            value: super::json::double(m.get("value")),
+        })
+        .collect();
+    Some((params, metrics))
 }
 
 #[cfg(test)]

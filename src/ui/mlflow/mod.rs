@@ -277,6 +277,13 @@ fn dispatch(
                 _ => Ok(None),
             }
         }
+        ["hpo", "model-versions", "snapshot"] if method == "GET" => {
+            let args = Args::from_request(req)?;
+            Ok(Some(Response::json(
+                200,
+                &hpo_calls::version_snapshot(m, &args)?,
+            )))
+        }
         ["hpo", "gc"] if method == "POST" => {
             check_write(m.state, req, true)?;
             let args = Args::from_request(req)?;

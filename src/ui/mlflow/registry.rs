@@ -12,7 +12,7 @@ use super::convert::ArtifactView;
 use super::{Mlflow, MlflowError};
 use crate::registry::{ModelSearch, ModelTag, ModelVersion, RegisteredModel, Registry, Stage};
 
-fn registry<'a>(m: &'a Mlflow) -> Result<&'a Registry, MlflowError> {
+pub(super) fn registry<'a>(m: &'a Mlflow) -> Result<&'a Registry, MlflowError> {
     m.registry().ok_or_else(|| {
         MlflowError::new(
             501,
@@ -88,7 +88,7 @@ fn tags_of(args: &Args) -> Result<Vec<ModelTag>, MlflowError> {
         .collect()
 }
 
-fn version_of(args: &Args) -> Result<i64, MlflowError> {
+pub(super) fn version_of(args: &Args) -> Result<i64, MlflowError> {
     let v = args
         .opt_i64("version")?
         .ok_or_else(|| MlflowError::invalid("missing value for required parameter 'version'"))?;
