@@ -197,6 +197,39 @@ impl Shared {
     }
 }
 
+/// What the store's study board needs of the store: its queued writes, which the board commits
+/// in its own transactions (a trial's run and end with the board's next write: one commit
+/// instead of three), and a way to queue its deferred writes with them.
+pub(crate) trait QueueCarrier: Send + Sync {
+    /// Takes the store's waiting writes, oldest first.
+    fn take_queued(&self) -> Vec<QueuedWrite>;
+    /// Commits `writes` on `conn` the store's own way (a failing write rolled back alone, kept
+    /// and reported by the store's next flush).
+    fn commit_apart(&self, conn: &mut Connection, writes: &[QueuedWrite]);
+    /// Queues `write` after the store's waiting writes.
+    fn queue_write(&self, write: QueuedWrite);
+}
+
+impl QueueCarrier for Shared {
+    fn take_queued(&self) -> Vec<QueuedWrite> {
+        if self.queue.is_empty() {
+            return Vec::new();
+        }
+        self.queue.take()
+    }
+
+    fn commit_apart(&self, conn: &mut Connection, writes: &[QueuedWrite]) {
+        self.commit_writes(conn, writes);
+    }
+
+    fn queue_write(&self, write: QueuedWrite) {
+        let waiting = self.queue.push(write);
+        if waiting >= MAX_QUEUED {
+            self.commit_queue();
+        }
+    }
+}
+
 impl GroupCommit for Shared {
     fn queue(&self) -> &WriteQueue {
         &self.queue
@@ -1422,9 +1455,11 @@ impl Store for SqliteStore {
                 "an in-memory store cannot share a study between processes".into(),
             ));
         }
+        let carrier: Arc<dyn QueueCarrier> = self.shared.clone();
         Ok(Arc::new(super::shared::sqlite::SqliteBoard::on(
             self.shared.conn.clone(),
             &self.path,
+            Some(carrier),
         )))
     }
 

@@ -18,7 +18,9 @@ use super::{
     TrialRow, UnwrittenStudy, WORKER_LOST,
 };
 use crate::tracking::checkpoint::CommitPacer;
+use crate::tracking::sqlite::QueueCarrier;
 use crate::tracking::store::now_ms;
+use crate::tracking::write_queue::QueuedWrite;
 use crate::tracking::{ExperimentId, StoreError};
 
 /// Migration 7 of the SQLite schema: the shared-study tables.
@@ -94,6 +96,8 @@ const TRIAL_COLUMNS: &str = "number, run_uuid, state, loss, params, last_step, m
 /// The board of a SQLite store file.
 pub struct SqliteBoard {
     conn: Arc<Mutex<Connection>>,
+    /// The store's queued writes, committed with the board's writes (see [`StudyBoard::carries_store_writes`]).
+    carrier: Option<Arc<dyn QueueCarrier>>,
     /// Checkpoints the WAL the board's commits grow, in the background (as the store does).
     pacer: CommitPacer,
 }
@@ -132,10 +136,17 @@ fn db(e: rusqlite::Error) -> StoreError {
 }
 
 impl SqliteBoard {
-    /// The board on `conn`, the store's connection to the file at `path` (already migrated).
-    pub fn on(conn: Arc<Mutex<Connection>>, path: &Path) -> SqliteBoard {
+    /// The board on `conn`, the store's connection to the file at `path` (already migrated);
+    /// with `carrier`, each of its writes first commits the store's queued writes in the same
+    /// transaction, and a trial's end waits with them ([`StudyBoard::finish_later`]).
+    pub(crate) fn on(
+        conn: Arc<Mutex<Connection>>,
+        path: &Path,
+        carrier: Option<Arc<dyn QueueCarrier>>,
+    ) -> SqliteBoard {
         SqliteBoard {
             conn,
+            carrier,
             pacer: CommitPacer::new(path),
         }
     }
@@ -144,20 +155,50 @@ impl SqliteBoard {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Runs `f` in one immediate transaction and commits it.
+    /// Runs `f` in one immediate transaction, after the store's queued writes, and commits
+    /// them together. If that transaction fails, the queued writes are committed the store's own
+    /// way (a failing one kept for the store's flush to report) and `f` runs again alone.
     fn write<T>(
         &self,
-        f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>,
+        mut f: impl FnMut(&Transaction<'_>) -> rusqlite::Result<T>,
     ) -> Result<T, StoreError> {
         let mut conn = self.lock();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(db)?;
-        let out = f(&tx).map_err(db)?;
-        tx.commit().map_err(db)?;
+        let carried = self
+            .carrier
+            .as_ref()
+            .map(|c| c.take_queued())
+            .unwrap_or_default();
+        let together = (|| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db)?;
+            for w in &carried {
+                w.apply(&tx)?;
+            }
+            let out = f(&tx).map_err(db)?;
+            tx.commit().map_err(db)?;
+            Ok(out)
+        })();
+        let out = match (together, &self.carrier) {
+            (Ok(out), _) => Ok(out),
+            (Err(_), Some(carrier)) if !carried.is_empty() => {
+                carrier.commit_apart(&mut conn, &carried);
+                (|| {
+                    let tx = conn
+                        .transaction_with_behavior(TransactionBehavior::Immediate)
+                        .map_err(db)?;
+                    let out = f(&tx).map_err(db)?;
+                    tx.commit().map_err(db)?;
+                    Ok(out)
+                })()
+            }
+            (Err(e), _) => Err(e),
+        };
         drop(conn);
-        self.pacer.count_commit();
-        Ok(out)
+        if out.is_ok() {
+            self.pacer.count_commit();
+        }
+        out
     }
 }
 
@@ -439,28 +480,27 @@ impl StudyBoard for SqliteBoard {
     }
 
     fn finish(&self, study_run_id: &str, number: i64, end: &TrialEnd) -> Result<bool, StoreError> {
-        self.write(|tx| {
-            let n = tx
-                .prepare_cached(&format!(
-                    "UPDATE study_trials SET state = ?3, loss = ?4, last_step = ?5, message = ?6,
-                         ended_ms = ?7, version = {NEXT_VERSION}
-                     WHERE study_run_uuid = ?1 AND number = ?2 AND state = 'RUNNING'"
-                ))?
-                .execute(params![
-                    study_run_id,
-                    number,
-                    end.state,
-                    end.loss.filter(|l| l.is_finite()),
-                    end.last_step,
-                    end.message,
-                    end.ended_ms
-                ])?;
-            tx.prepare_cached(
-                "DELETE FROM trial_leases WHERE study_run_uuid = ?1 AND number = ?2",
-            )?
-            .execute(params![study_run_id, number])?;
-            Ok(n == 1)
-        })
+        self.write(|tx| finish_in(tx, study_run_id, number, end))
+    }
+
+    fn finish_later(
+        &self,
+        study_run_id: &str,
+        number: i64,
+        end: &TrialEnd,
+    ) -> Result<(), StoreError> {
+        let Some(carrier) = &self.carrier else {
+            return self.finish(study_run_id, number, end).map(|_| ());
+        };
+        let (study, end) = (study_run_id.to_string(), end.clone());
+        carrier.queue_write(QueuedWrite::new(study_run_id, move |tx| {
+            finish_in(tx, &study, number, &end).map(|_| ()).map_err(db)
+        }));
+        Ok(())
+    }
+
+    fn carries_store_writes(&self) -> bool {
+        self.carrier.is_some()
     }
 
     fn changes(&self, study_run_id: &str, since: i64) -> Result<(Vec<TrialRow>, i64), StoreError> {
@@ -682,4 +722,32 @@ impl StudyBoard for SqliteBoard {
             }))
         })
     }
+}
+
+/// A trial's end on the board, in `tx`: true if it was still running there (a trial taken back
+/// as lost keeps that).
+fn finish_in(
+    tx: &Transaction<'_>,
+    study_run_id: &str,
+    number: i64,
+    end: &TrialEnd,
+) -> rusqlite::Result<bool> {
+    let n = tx
+        .prepare_cached(&format!(
+            "UPDATE study_trials SET state = ?3, loss = ?4, last_step = ?5, message = ?6,
+                 ended_ms = ?7, version = {NEXT_VERSION}
+             WHERE study_run_uuid = ?1 AND number = ?2 AND state = 'RUNNING'"
+        ))?
+        .execute(params![
+            study_run_id,
+            number,
+            end.state,
+            end.loss.filter(|l| l.is_finite()),
+            end.last_step,
+            end.message,
+            end.ended_ms
+        ])?;
+    tx.prepare_cached("DELETE FROM trial_leases WHERE study_run_uuid = ?1 AND number = ?2")?
+        .execute(params![study_run_id, number])?;
+    Ok(n == 1)
 }
