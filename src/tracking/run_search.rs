@@ -947,6 +947,79 @@ mod tests {
         );
     }
 
+    /// The query plans SQLite chooses for the parts of a search ordered by metric `key`.
+    fn metric_part_plans(store: &SqliteStore, query: &RunsQuery, key: &str) -> Vec<String> {
+        let parsed = parse(query).unwrap();
+        let parts = metric_parts(&parsed, key, parsed.order[0].ascending);
+        parts
+            .iter()
+            .map(|part| {
+                let (sql, b) = part_sql(&parsed, part, query.max_results + 1, Dialect::Sqlite);
+                explain(store, &sql, &b.params)
+            })
+            .collect()
+    }
+
+    /// `query` from its second page on.
+    fn second_page(store: &SqliteStore, query: &RunsQuery) -> RunsQuery {
+        let token = store.search_runs(query).unwrap().next_page_token;
+        assert!(token.is_some());
+        query.clone().page_token(token)
+    }
+
+    #[test]
+    fn a_later_page_seeks_in_the_walked_index() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = fixture(tmp.path());
+        for (order, bound) in [
+            ("start_time DESC", "start_time<?"),
+            ("start_time ASC", "start_time>?"),
+        ] {
+            let query = RunsQuery::new(&[0], "params.g = '1'")
+                .order_by(&[order])
+                .max_results(5);
+            let p = plan(&store, &second_page(&store, &query));
+            assert!(
+                p.contains(&format!("runs_by_experiment (experiment_id=? AND {bound})")),
+                "{p}"
+            );
+            assert!(!p.contains("TEMP B-TREE FOR ORDER BY"), "no full sort: {p}");
+        }
+        let query = RunsQuery::new(&[0], "").max_results(5);
+        let p = plan(&store, &second_page(&store, &query));
+        assert!(
+            p.contains("runs_by_experiment (experiment_id=? AND start_time<?)"),
+            "{p}"
+        );
+
+        let query = RunsQuery::new(&[0], "")
+            .order_by(&["metrics.m DESC"])
+            .max_results(5);
+        let plans = metric_part_plans(&store, &second_page(&store, &query), "m");
+        assert_eq!(
+            plans.len(),
+            2,
+            "a page in the values reads on into the missing ones"
+        );
+        assert!(plans[0].contains("latest_value<?"), "{}", plans[0]);
+
+        let query = RunsQuery::new(&[0], "")
+            .order_by(&["params.p ASC"])
+            .max_results(5);
+        let plans = param_part_plans(&store, &second_page(&store, &query), "p");
+        assert_eq!(plans.len(), 3);
+        assert!(plans[0].contains("num_value>?"), "{}", plans[0]);
+        // a page among the text values skips the numbers and seeks among the text
+        let query = query.max_results(60);
+        let plans = param_part_plans(&store, &second_page(&store, &query), "p");
+        assert_eq!(plans.len(), 2, "{plans:#?}");
+        assert!(
+            plans[0].contains("params_by_text (key=? AND value>?)"),
+            "{}",
+            plans[0]
+        );
+    }
+
     #[test]
     fn start_time_order_walks_the_experiment_index() {
         let tmp = tempfile::tempdir().unwrap();
