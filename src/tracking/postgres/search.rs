@@ -81,6 +81,10 @@ pub(crate) fn search_runs(
         .isolation_level(IsolationLevel::RepeatableRead)
         .read_only(true)
         .start()?;
+    // No JIT: a plan that must visit every run (a page that reaches the runs without the ordered
+    // metric, say) is costed above `jit_above_cost`, and compiling it took 0.46 s of its 1.2 s
+    // over 100,000 runs, for a search that returns at most a page.
+    tx.batch_execute("SET LOCAL jit = off")?;
     let mut ids = run_search::page_ids(&mut PgIds(&mut tx), &parsed, query.max_results + 1, plans)?;
     let has_more = ids.len() > query.max_results;
     ids.truncate(query.max_results);
