@@ -7,6 +7,12 @@
 //! cargo run --release --example pg_search -- postgresql://postgres@127.0.0.1:5432/DB [RUNS] [ITERS]
 //!
 //! Prints per search: the median, p90 and first (cold) time in ms.
+//!
+//! With `deep` as a fourth argument, each search is instead timed at three depths: the first page,
+//! the page from offset 4,000 (page 41 of 100 runs) and the last page, `ITERS` times each (the page
+//! token of each depth is found once beforehand, with pages of up to 50,000 runs):
+//!
+//! cargo run --release --example pg_search -- URL 100000 10 deep
 
 use std::time::Instant;
 
@@ -95,6 +101,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             t.elapsed().as_secs_f64()
         );
     }
+    if args.get(3).map(String::as_str) == Some("deep") {
+        return deep_pages(&tracker, exp, iters);
+    }
     for (name, filter, order) in SEARCHES {
         let query = RunsQuery::new(&[exp], filter)
             .order_by(order)
@@ -117,6 +126,79 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             first,
             order.join(", ")
         );
+    }
+    Ok(())
+}
+
+/// The page token that starts a search at run `offset` (`None` for 0), read with pages of up to
+/// 50,000 runs (page tokens do not depend on the page size).
+fn token_at(
+    tracker: &Tracker,
+    query: &RunsQuery,
+    offset: usize,
+) -> Result<Option<String>, Box<dyn std::error::Error>> {
+    let (mut token, mut at) = (None, 0);
+    while at < offset {
+        let step = (offset - at).min(50_000);
+        let mut q = query.clone().max_results(step);
+        q.page_token = token;
+        let page = tracker.search_runs(&q)?;
+        at += page.runs.len();
+        token = page.next_page_token;
+        if token.is_none() && at < offset {
+            return Err(format!("only {at} runs, not {offset}").into());
+        }
+    }
+    Ok(token)
+}
+
+/// How many runs `query` matches (read in pages of 50,000).
+fn count(tracker: &Tracker, query: &RunsQuery) -> Result<usize, Box<dyn std::error::Error>> {
+    let (mut token, mut n) = (None, 0);
+    loop {
+        let mut q = query.clone().max_results(50_000);
+        q.page_token = token;
+        let page = tracker.search_runs(&q)?;
+        n += page.runs.len();
+        match page.next_page_token {
+            Some(t) => token = Some(t),
+            None => return Ok(n),
+        }
+    }
+}
+
+/// Times each search's first page, the page at offset 4,000 and its last page (100 runs a page).
+fn deep_pages(tracker: &Tracker, exp: i64, iters: usize) -> Result<(), Box<dyn std::error::Error>> {
+    for (name, filter, order) in SEARCHES {
+        let query = RunsQuery::new(&[exp], filter)
+            .order_by(order)
+            .max_results(100);
+        let matches = count(tracker, &query)?;
+        let last = (matches - 1) / 100 * 100;
+        for (depth, offset) in [("first", 0), ("offset 4000", 4_000), ("last", last)] {
+            let mut q = query.clone();
+            q.page_token = token_at(tracker, &query, offset)?;
+            let want = (matches - offset).min(100);
+            let mut times = Vec::with_capacity(iters);
+            for _ in 0..=iters {
+                let t = Instant::now();
+                let page = tracker.search_runs(&q)?;
+                times.push(t.elapsed().as_secs_f64() * 1e3);
+                if page.runs.len() != want {
+                    let got = page.runs.len();
+                    return Err(format!("{name} {depth}: {got} runs, not {want}").into());
+                }
+            }
+            // the first call is cold (plans the statements); the median is of the others
+            let first = times.remove(0);
+            times.sort_by(f64::total_cmp);
+            println!(
+                "{name:30} {depth:12} (offset {offset:6} of {matches:6}) median {:8.2} ms  p90 {:8.2} ms  first {:8.2} ms",
+                times[times.len() / 2],
+                times[(times.len() * 9) / 10],
+                first,
+            );
+        }
     }
     Ok(())
 }

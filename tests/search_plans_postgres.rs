@@ -2,8 +2,10 @@
 //! indexes, as SQLite does) give the same pages as the SQLite store: the same 96 runs (same run ids,
 //! start-time ties, missing, NaN and tied metrics, numeric and text params, deleted runs, two
 //! experiments) are written through the `Store` API into a SQLite file and into a database of its own
-//! on the PostgreSQL server at 127.0.0.1:5432 (dropped after), and every filter x ordering x page
-//! size x view is read page by page from both. (SQLite's fast plans are checked against its general
+//! on the PostgreSQL server at 127.0.0.1:5432 (dropped after), and every filter x ordering x view is
+//! read page by page from both, with pages of 11 and of 4 runs (deep pages: up to 24 of them, whose
+//! keyset tokens fall inside runs of equal metric values, of equal params and of missing metrics),
+//! and compared with the whole order read as one page. (SQLite's fast plans are checked against its general
 //! plan in `run_search`'s unit tests, and the two dialects' general SQL against each other in
 //! `search_postgres.rs`.)
 //!
@@ -122,8 +124,8 @@ const ORDERS: &[&[&str]] = &[
     &["params.absent DESC", "run_name ASC"],
 ];
 
-/// The page size: pages that start inside a part of a plan and after one.
-const PAGE: usize = 11;
+/// The page sizes: pages that start inside a part of a plan and after one, and deep pages.
+const PAGES: [usize; 2] = [11, 4];
 
 #[test]
 fn postgres_plans_give_sqlites_pages() {
@@ -145,13 +147,28 @@ fn postgres_plans_give_sqlites_pages() {
             for order in ORDERS {
                 let mut query = RunsQuery::new(&experiments, filter)
                     .order_by(order)
-                    .max_results(PAGE);
+                    .max_results(100);
                 query.view = view;
-                let (want, _) = all_pages(&lite, &query);
-                let (got, pages) = all_pages(&pg, &query);
-                assert_eq!(got, want, "{filter:?} {order:?} {view:?}");
-                compared += usize::from(!got.is_empty());
-                paged += usize::from(pages > 2);
+                // the whole order in one page
+                let (want, pages) = all_pages(&lite, &query);
+                assert_eq!(pages, 1);
+                assert_eq!(
+                    all_pages(&pg, &query).0,
+                    want,
+                    "{filter:?} {order:?} {view:?}"
+                );
+                for size in PAGES {
+                    let query = query.clone().max_results(size);
+                    let (lite_pages, _) = all_pages(&lite, &query);
+                    assert_eq!(
+                        lite_pages, want,
+                        "SQLite {filter:?} {order:?} {view:?} {size}"
+                    );
+                    let (got, pages) = all_pages(&pg, &query);
+                    assert_eq!(got, want, "{filter:?} {order:?} {view:?} {size}");
+                    paged += usize::from(size == PAGES[0] && pages > 2);
+                }
+                compared += usize::from(!want.is_empty());
             }
         }
     }
@@ -161,4 +178,54 @@ fn postgres_plans_give_sqlites_pages() {
         "most combinations match some runs ({compared})"
     );
     assert!(paged > 130, "many span three pages or more ({paged})");
+}
+
+/// The value of `key` of `run` as the order sees it: the metric's value, or `None`.
+fn metric(run: &hpo::tracking::Run, key: &str) -> Option<f64> {
+    run.data
+        .metrics
+        .iter()
+        .find(|m| m.key == key)
+        .map(|m| m.latest)
+        .filter(|v| !v.is_nan())
+}
+
+/// The fixture's page boundaries fall inside runs of equal metric values and of missing metrics,
+/// where only the tiebreak tells the runs apart, on both backends.
+#[test]
+fn keyset_tokens_fall_inside_ties() {
+    let Some(db) = common::pg::TempDb::create("search_ties") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let pg = PgStore::open(&db.url(), &dir.path().join("pg-art")).unwrap();
+    let lite = SqliteStore::open(&dir.path().join("hpo.db"), &dir.path().join("art")).unwrap();
+    fill(&pg);
+    fill(&lite);
+    for store in [&pg as &dyn Store, &lite] {
+        let mut query = RunsQuery::new(&[DEFAULT_EXPERIMENT_ID], "")
+            .order_by(&["metrics.m ASC"])
+            .max_results(4);
+        let (mut level, mut missing, mut pages) = (0, 0, Vec::new());
+        loop {
+            let page = store.search_runs(&query).unwrap();
+            pages.push(page.runs);
+            match page.next_page_token {
+                Some(t) => query.page_token = Some(t),
+                None => break,
+            }
+        }
+        for w in pages.windows(2) {
+            let (a, b) = (metric(w[0].last().unwrap(), "m"), metric(&w[1][0], "m"));
+            level += usize::from(a.is_some() && a == b);
+            missing += usize::from(a.is_none() && b.is_none());
+        }
+        // 96 runs: m has 13 distinct values and is missing or NaN in a third of the runs
+        assert!(level >= 5, "boundaries inside equal values: {level}");
+        assert!(missing >= 3, "boundaries inside missing values: {missing}");
+        let flat: Vec<Option<f64>> = pages.iter().flatten().map(|r| metric(r, "m")).collect();
+        let first_missing = flat.iter().position(Option::is_none).unwrap();
+        assert!(flat[..first_missing].windows(2).all(|w| w[0] <= w[1]));
+        assert!(flat[first_missing..].iter().all(Option::is_none));
+    }
 }

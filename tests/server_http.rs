@@ -136,6 +136,10 @@ fn mlflow_errors_have_mlflow_codes_and_change_nothing() {
         .unwrap()
         .spawn();
     let mut s = TcpStream::connect(server.addr()).unwrap();
+    let old_offset_token: String = r#"{"offset":100,"query":"0000000000000000"}"#
+        .bytes()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let cases: Vec<(Vec<u8>, u16, &str)> = vec![
         (
             get(&format!(
@@ -180,6 +184,23 @@ fn mlflow_errors_have_mlflow_codes_and_change_nothing() {
             post(
                 "/api/2.0/mlflow/runs/search",
                 &json!({"experiment_ids": [exp.to_string()], "filter": "metrics.m >"}),
+            ),
+            400,
+            "INVALID_PARAMETER_VALUE",
+        ),
+        // an offset page token of an earlier version, and a forged one (page tokens hold sort keys)
+        (
+            post(
+                "/api/2.0/mlflow/runs/search",
+                &json!({"experiment_ids": [exp.to_string()], "page_token": old_offset_token}),
+            ),
+            400,
+            "INVALID_PARAMETER_VALUE",
+        ),
+        (
+            post(
+                "/api/2.0/mlflow/runs/search",
+                &json!({"experiment_ids": [exp.to_string()], "page_token": "7b7d"}),
             ),
             400,
             "INVALID_PARAMETER_VALUE",

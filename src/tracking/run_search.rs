@@ -26,13 +26,28 @@
 //!   caller indexes the pending ones first (see `param_index`, [`walks_param_index`]); PostgreSQL
 //!   indexes every param when it is written.
 //!
-//! A page that starts after the end of a group counts that group's matching runs to know where to
-//! start in the next one. Every plan returns the same rows in the same order as the general plan (the
-//! tests compare them page by page), and none loads every run into memory.
+//! Pages are keyset pages: a page token carries the sort key of the previous page's last run (every
+//! order key's value, then its start time and run id, see [`search::keyset`]), and the next page is
+//! the matching runs that sort after that key, first `limit`. The general plan adds the condition
+//! "sorts after the key" (and, when the first key is a column such as `start_time`, a bound on it
+//! from which the database seeks in the index); a plan read in parts skips the parts before the
+//! key's part and starts that part after the key on the walked row, which bounds the index walk. A
+//! deep page thus costs about what the first does, instead of walking past every earlier run.
+//!
+//! What a concurrent write does to a search read page by page: each page is read in its own
+//! snapshot and holds the runs that match then and sort after the previous page's last run. A run
+//! created (or updated to match) between two page reads appears in a later page if it sorts after
+//! the last page read, and in none if it sorts before; no run appears twice or is skipped unless its
+//! own sort key changes between the reads (a metric of the order logged again, say), which moves it
+//! across the cursor.
+//!
+//! Every plan returns the same rows in the same order as the general plan (the tests compare them
+//! page by page), and none loads every run into memory.
 
 use rusqlite::types::Value;
 use rusqlite::Connection;
 
+use super::search::keyset::{self, SlotType, SortTerm};
 use super::search::{
     self, Bindings, Dialect, Expr, Identifier, Literal, MetricStat, OrderKey, ParamClass, SqlValue,
 };
@@ -53,10 +68,18 @@ pub(crate) struct ParsedQuery<'q> {
     query: &'q RunsQuery,
     filter: Option<Expr>,
     order: Vec<OrderKey>,
-    /// Index of the first run of the page.
-    pub offset: usize,
+    /// The sort key after which the page starts (from the page token; `None`: the first page),
+    /// checked to fit the order ([`keyset::key_fits`]).
+    after: Option<Vec<Option<SqlValue>>>,
     /// Fingerprint of the query, for page tokens.
-    pub fingerprint: u64,
+    fingerprint: u64,
+}
+
+/// The terms of `order` over `runs r` and the tiebreak: the whole order, which a key follows.
+fn full_terms(order: &[OrderKey], b: &mut Bindings) -> Vec<SortTerm> {
+    let mut terms = keyset::sort_terms(order, b);
+    terms.extend(keyset::tiebreak_terms());
+    terms
 }
 
 /// Parses and validates `query` (filter, order, page size and page token).
@@ -82,15 +105,24 @@ pub(crate) fn parse(query: &RunsQuery) -> Result<ParsedQuery<'_>, StoreError> {
     parts.push("|order|");
     parts.extend(query.order_by.iter().map(String::as_str));
     let fingerprint = search::query_fingerprint(&parts);
-    let offset = match &query.page_token {
-        Some(t) => search::decode_page_token(t, fingerprint)?,
-        None => 0,
+    let after = match &query.page_token {
+        Some(t) => {
+            let key = search::cursor::decode_cursor_token(t, fingerprint)?;
+            if !keyset::key_fits(&full_terms(&order, &mut Bindings::default()), &key) {
+                return Err(search::SearchError::InvalidPageToken(
+                    "its sort key does not fit the query's order".to_string(),
+                )
+                .into());
+            }
+            Some(key)
+        }
+        None => None,
     };
     Ok(ParsedQuery {
         query,
         filter,
         order,
-        offset,
+        after,
         fingerprint,
     })
 }
@@ -172,8 +204,10 @@ pub(crate) trait IdQueries {
     fn dialect(&self) -> Dialect;
     /// Runs `sql`, which selects run ids, with the values bound in `b`.
     fn ids(&mut self, sql: &str, b: &Bindings) -> Result<Vec<String>, StoreError>;
-    /// Runs `sql`, which selects one count, with the values bound in `b`.
-    fn count(&mut self, sql: &str, b: &Bindings) -> Result<usize, StoreError>;
+    /// Runs `sql`, which selects at most one row, with the values bound in `b`; returns that row's
+    /// values (`None` inside for NULL), or `None` without a row.
+    fn row(&mut self, sql: &str, b: &Bindings)
+        -> Result<Option<Vec<Option<SqlValue>>>, StoreError>;
 }
 
 /// A SQLite connection (or transaction) running plans.
@@ -193,21 +227,69 @@ impl IdQueries for SqliteIds<'_> {
         Ok(ids)
     }
 
-    fn count(&mut self, sql: &str, b: &Bindings) -> Result<usize, StoreError> {
+    fn row(
+        &mut self,
+        sql: &str,
+        b: &Bindings,
+    ) -> Result<Option<Vec<Option<SqlValue>>>, StoreError> {
         let values: Vec<Value> = b.params.iter().map(to_sql_value).collect();
-        let n: i64 = self
-            .0
-            .prepare_cached(sql)?
-            .query_row(rusqlite::params_from_iter(values.iter()), |r| r.get(0))?;
-        Ok(usize::try_from(n).unwrap_or(0))
+        let mut stmt = self.0.prepare_cached(sql)?;
+        let width = stmt.column_count();
+        let mut rows = stmt.query(rusqlite::params_from_iter(values.iter()))?;
+        let Some(row) = rows.next()? else {
+            return Ok(None);
+        };
+        (0..width)
+            .map(|i| {
+                Ok(match row.get::<_, Value>(i)? {
+                    Value::Null => None,
+                    Value::Integer(v) => Some(SqlValue::Integer(v)),
+                    Value::Real(v) => Some(SqlValue::Real(v)),
+                    Value::Text(v) => Some(SqlValue::Text(v)),
+                    Value::Blob(_) => {
+                        return Err(StoreError::Database(
+                            "a sort key value is a blob".to_string(),
+                        ))
+                    }
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()
+            .map(Some)
     }
 }
 
-/// Binds LIMIT and OFFSET and returns the clause.
-fn limit_offset(b: &mut Bindings, limit: usize, offset: usize) -> String {
+/// Binds LIMIT and returns the clause.
+fn limit_sql(b: &mut Bindings, limit: usize) -> String {
     let l = b.bind(SqlValue::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
-    let o = b.bind(SqlValue::Integer(i64::try_from(offset).unwrap_or(i64::MAX)));
-    format!("LIMIT {l} OFFSET {o}")
+    format!("LIMIT {l}")
+}
+
+/// The page token of the page that follows the one ending with run `last`: that run's sort key in
+/// `q`'s order, read in the page's snapshot.
+pub(crate) fn next_page_token(
+    tx: &mut dyn IdQueries,
+    q: &ParsedQuery<'_>,
+    last: &str,
+) -> Result<String, StoreError> {
+    let mut b = Bindings::new(tx.dialect());
+    let terms = full_terms(&q.order, &mut b);
+    let id = b.bind(SqlValue::Text(last.to_string()));
+    let sql = format!(
+        "SELECT {} FROM runs r WHERE r.run_uuid = {id}",
+        keyset::key_select(&terms)
+    );
+    let key = tx
+        .row(&sql, &b)?
+        .ok_or_else(|| StoreError::RunNotFound(last.to_string()))?;
+    Ok(search::cursor::encode_cursor_token(q.fingerprint, &key))
+}
+
+/// The conditions that a row sorts after `key` in the order of `terms` (with a bound on the first
+/// term when it is a column; see [`keyset::leading_bound`]).
+fn after_conditions(terms: &[SortTerm], key: &[Option<SqlValue>], b: &mut Bindings) -> Vec<String> {
+    let mut conds: Vec<String> = keyset::leading_bound(terms, key, b).into_iter().collect();
+    conds.push(keyset::after_sql(terms, key, b));
+    conds
 }
 
 /// Joins conditions with AND (`1` when there are none).
@@ -232,7 +314,7 @@ pub(crate) fn walks_param_index(q: &ParsedQuery<'_>, plans: Plans) -> bool {
         )
 }
 
-/// The ids of up to `limit` matching runs from the page's offset on, in the query's order.
+/// The ids of up to `limit` matching runs after the page token's sort key, in the query's order.
 pub(crate) fn page_ids(
     tx: &mut dyn IdQueries,
     q: &ParsedQuery<'_>,
@@ -273,9 +355,13 @@ pub(crate) fn general_sql(
     dialect: Dialect,
 ) -> (String, Bindings) {
     let mut b = Bindings::new(dialect);
-    let conds = run_conditions(q, &mut b);
+    let mut conds = run_conditions(q, &mut b);
+    if let Some(key) = &q.after {
+        let terms = full_terms(&q.order, &mut b);
+        conds.extend(after_conditions(&terms, key, &mut b));
+    }
     let order = search::compile_order(&q.order, &mut b);
-    let page = limit_offset(&mut b, limit, q.offset);
+    let page = limit_sql(&mut b, limit);
     let sql = format!(
         "SELECT r.run_uuid FROM runs r WHERE {} ORDER BY {order} {page}",
         where_sql(&conds)
@@ -304,21 +390,64 @@ struct Part<'a> {
     /// The ORDER BY terms (each followed by a comma) that come before the terms of the query's
     /// remaining order keys and tiebreak. Bind nothing.
     leading: String,
+    /// The same terms for keyset paging, over the walked row (bind nothing).
+    walked: Vec<SortTerm>,
+    /// The key (of `walked`, the remaining order keys and the tiebreak) after which the part is
+    /// read, when the page starts inside this part; `None`: from its first run.
+    start: Option<Vec<Option<SqlValue>>>,
 }
 
-/// The SQL (in `dialect`) selecting up to `limit` ids of `part` after skipping `skip`, and its bound
-/// values.
+/// Where a page starts among the parts of a plan: the parts before the page token's part are
+/// skipped; in that part, the page starts after the key that [`Cut::key`] gives.
+struct Cut<'k> {
+    /// The index (in the plan's order of classes) of the part holding the token's run.
+    class: usize,
+    /// The token's key.
+    key: &'k [Option<SqlValue>],
+}
+
+impl Cut<'_> {
+    /// Whether a part of class `class` is read at all.
+    fn reads(cut: Option<&Self>, class: usize) -> bool {
+        cut.is_none_or(|c| class >= c.class)
+    }
+
+    /// The key after which a part of class `class` starts (`None`: from its start), given the
+    /// token's key rewritten for that part's walked terms by `walked_key` (from the key's values
+    /// of the first order key).
+    fn start(
+        cut: Option<&Self>,
+        class: usize,
+        walked_key: impl Fn(&[Option<SqlValue>]) -> Vec<Option<SqlValue>>,
+        first_width: usize,
+    ) -> Option<Vec<Option<SqlValue>>> {
+        let c = cut.filter(|c| c.class == class)?;
+        let mut key = walked_key(&c.key[..first_width]);
+        key.extend_from_slice(&c.key[first_width..]);
+        Some(key)
+    }
+}
+
+/// The SQL (in `dialect`) selecting up to `limit` ids of `part` (after its start key, if any), and
+/// its bound values.
 fn part_sql(
     q: &ParsedQuery<'_>,
     part: &Part<'_>,
     limit: usize,
-    skip: usize,
     dialect: Dialect,
 ) -> (String, Bindings) {
     let mut b = Bindings::new(dialect);
-    let from_where = (part.from_where)(&mut b);
+    let mut from_where = (part.from_where)(&mut b);
+    if let Some(key) = &part.start {
+        let mut terms = part.walked.clone();
+        terms.extend(full_terms(&q.order[1..], &mut b));
+        for cond in after_conditions(&terms, key, &mut b) {
+            from_where.push_str(" AND ");
+            from_where.push_str(&cond);
+        }
+    }
     let rest = search::compile_order(&q.order[1..], &mut b);
-    let page = limit_offset(&mut b, limit, skip);
+    let page = limit_sql(&mut b, limit);
     let sql = format!(
         "SELECT r.run_uuid {from_where} ORDER BY {}{rest} {page}",
         part.leading
@@ -326,8 +455,7 @@ fn part_sql(
     (sql, b)
 }
 
-/// Reads the page from `parts` in turn: each part from the offset left after the earlier ones,
-/// stopping once the page is full. A part is counted only when the page starts after all its runs.
+/// Reads the page from `parts` in turn, stopping once the page is full.
 fn parts_ids(
     tx: &mut dyn IdQueries,
     q: &ParsedQuery<'_>,
@@ -336,19 +464,9 @@ fn parts_ids(
 ) -> Result<Vec<String>, StoreError> {
     let dialect = tx.dialect();
     let mut ids: Vec<String> = Vec::with_capacity(limit);
-    let mut skip = q.offset;
     for part in parts {
-        let (sql, b) = part_sql(q, part, limit - ids.len(), skip, dialect);
-        let found = tx.ids(&sql, &b)?;
-        if found.is_empty() && skip > 0 {
-            let mut b = Bindings::new(dialect);
-            let sql = format!("SELECT COUNT(*) {}", (part.from_where)(&mut b));
-            skip = skip.saturating_sub(tx.count(&sql, &b)?);
-        } else {
-            // Either the page starts inside this part, or the part is empty.
-            skip = 0;
-        }
-        ids.extend(found);
+        let (sql, b) = part_sql(q, part, limit - ids.len(), dialect);
+        ids.extend(tx.ids(&sql, &b)?);
         if ids.len() == limit {
             break;
         }
@@ -378,36 +496,51 @@ fn direction(ascending: bool) -> &'static str {
 /// unless the filter requires that value, the others.
 fn metric_parts<'a>(q: &'a ParsedQuery<'a>, key: &'a str, ascending: bool) -> Vec<Part<'a>> {
     let dir = direction(ascending);
-    let mut parts = vec![Part {
-        from_where: Box::new(move |b| {
-            let mut conds = run_conditions_walking(q, b, Some(Walked::Metric(key)));
-            let k = b.bind(SqlValue::Text(key.to_string()));
-            conds.push(format!("o.key = {k} AND o.latest_value IS NOT NULL"));
-            // The filter's own comparisons of this metric, as bounds of the walk (as for params).
-            for (sym, v) in q
-                .filter
-                .as_ref()
-                .map(|f| search::metric_bounds(f, key))
-                .unwrap_or_default()
-            {
-                conds.push(format!(
-                    "o.latest_value {sym} {}",
-                    b.bind(SqlValue::Real(v))
-                ));
-            }
-            format!(
-                "FROM metric_summary o {} runs r ON r.run_uuid = o.run_uuid WHERE {}",
-                index_first_join(b.dialect),
-                where_sql(&conds)
-            )
-        }),
-        leading: format!("o.latest_value {dir}, "),
-    }];
+    // classes: 0 with a value, 1 without
+    let cut = q.after.as_deref().map(|k| Cut {
+        class: usize::from(k[0].is_none()),
+        key: k,
+    });
+    let cut = cut.as_ref();
+    let mut parts = Vec::with_capacity(2);
+    if Cut::reads(cut, 0) {
+        parts.push(Part {
+            from_where: Box::new(move |b| {
+                let mut conds = run_conditions_walking(q, b, Some(Walked::Metric(key)));
+                let k = b.bind(SqlValue::Text(key.to_string()));
+                conds.push(format!("o.key = {k} AND o.latest_value IS NOT NULL"));
+                // The filter's own comparisons of this metric, as bounds of the walk (as for params).
+                for (sym, v) in q
+                    .filter
+                    .as_ref()
+                    .map(|f| search::metric_bounds(f, key))
+                    .unwrap_or_default()
+                {
+                    conds.push(format!(
+                        "o.latest_value {sym} {}",
+                        b.bind(SqlValue::Real(v))
+                    ));
+                }
+                format!(
+                    "FROM metric_summary o {} runs r ON r.run_uuid = o.run_uuid WHERE {}",
+                    index_first_join(b.dialect),
+                    where_sql(&conds)
+                )
+            }),
+            leading: format!("o.latest_value {dir}, "),
+            walked: vec![SortTerm::column(
+                "o.latest_value",
+                SlotType::Real,
+                ascending,
+            )],
+            start: Cut::start(cut, 0, <[_]>::to_vec, 1),
+        });
+    }
     let required = q
         .filter
         .as_ref()
         .is_some_and(|f| search::requires_latest_metric(f, key));
-    if !required {
+    if !required && Cut::reads(cut, 1) {
         parts.push(Part {
             from_where: Box::new(move |b| {
                 let mut conds = run_conditions(q, b);
@@ -419,6 +552,8 @@ fn metric_parts<'a>(q: &'a ParsedQuery<'a>, key: &'a str, ascending: bool) -> Ve
                 format!("FROM runs r WHERE {}", where_sql(&conds))
             }),
             leading: String::new(),
+            walked: Vec::new(),
+            start: Cut::start(cut, 1, |_| Vec::new(), 1),
         });
     }
     parts
@@ -467,24 +602,42 @@ fn param_parts<'a>(
         })
     };
     let mut parts = Vec::with_capacity(3);
-    let may_hold = |class| {
-        q.filter
-            .as_ref()
-            .is_none_or(|f| search::may_hold_for_param(f, key, class))
+    // classes: 0 numbers, 1 other text, 2 missing; the key holds the text, then the number
+    let cut = q.after.as_deref().map(|k| Cut {
+        class: match (&k[0], &k[1]) {
+            (_, Some(_)) => 0,
+            (Some(_), None) => 1,
+            (None, None) => 2,
+        },
+        key: k,
+    });
+    let cut = cut.as_ref();
+    let may_hold = |class, index| {
+        Cut::reads(cut, index)
+            && q.filter
+                .as_ref()
+                .is_none_or(|f| search::may_hold_for_param(f, key, class))
     };
-    if may_hold(ParamClass::Number) {
+    if may_hold(ParamClass::Number, 0) {
         parts.push(Part {
             from_where: with_param("o.num_value IS NOT NULL"),
             leading: format!("o.num_value {dir}, o.value {dir}, "),
+            walked: vec![
+                SortTerm::column("o.num_value", SlotType::Real, ascending),
+                SortTerm::column("o.value", SlotType::Text, ascending),
+            ],
+            start: Cut::start(cut, 0, |k| vec![k[1].clone(), k[0].clone()], 2),
         });
     }
-    if may_hold(ParamClass::Text) {
+    if may_hold(ParamClass::Text, 1) {
         parts.push(Part {
             from_where: with_param("o.num_value IS NULL"),
             leading: format!("o.value {dir}, "),
+            walked: vec![SortTerm::column("o.value", SlotType::Text, ascending)],
+            start: Cut::start(cut, 1, |k| vec![k[0].clone()], 2),
         });
     }
-    if may_hold(ParamClass::Missing) {
+    if may_hold(ParamClass::Missing, 2) {
         parts.push(Part {
             from_where: Box::new(move |b| {
                 let mut conds = run_conditions(q, b);
@@ -495,6 +648,8 @@ fn param_parts<'a>(
                 format!("FROM runs r WHERE {}", where_sql(&conds))
             }),
             leading: String::new(),
+            walked: Vec::new(),
+            start: Cut::start(cut, 2, |_| Vec::new(), 2),
         });
     }
     parts
@@ -598,7 +753,7 @@ mod tests {
             &["run_name ASC", "metrics.m ASC"],
             &["end_time DESC"],
         ];
-        let compared = compare_plans(&store, &filters, &orders, &[8, 40]);
+        let compared = compare_plans(&store, &filters, &orders, &[1, 8, 40]);
         assert!(
             compared > 200,
             "most combinations match some runs ({compared})"
@@ -629,6 +784,10 @@ mod tests {
                         let fast = all_pages(store, &query, Plans::Fastest);
                         let general = all_pages(store, &query, Plans::GeneralOnly);
                         assert_eq!(fast, general, "{filter:?} {order:?} {size} {view:?}");
+                        // keyset pages, joined, are the order of one page holding every run
+                        let one =
+                            all_pages(store, &query.clone().max_results(1_000), Plans::GeneralOnly);
+                        assert_eq!(fast, one, "{filter:?} {order:?} {size} {view:?}");
                         compared += usize::from(!fast.is_empty());
                     }
                 }
@@ -745,7 +904,7 @@ mod tests {
         parts
             .iter()
             .map(|part| {
-                let (sql, b) = part_sql(&parsed, part, query.max_results + 1, 0, Dialect::Sqlite);
+                let (sql, b) = part_sql(&parsed, part, query.max_results + 1, Dialect::Sqlite);
                 explain(store, &sql, &b.params)
             })
             .collect()
@@ -784,6 +943,79 @@ mod tests {
         assert!(
             plans[0].contains("params_by_number (key=? AND num_value>? AND num_value<?)"),
             "the filter's bounds bound the walk: {}",
+            plans[0]
+        );
+    }
+
+    /// The query plans SQLite chooses for the parts of a search ordered by metric `key`.
+    fn metric_part_plans(store: &SqliteStore, query: &RunsQuery, key: &str) -> Vec<String> {
+        let parsed = parse(query).unwrap();
+        let parts = metric_parts(&parsed, key, parsed.order[0].ascending);
+        parts
+            .iter()
+            .map(|part| {
+                let (sql, b) = part_sql(&parsed, part, query.max_results + 1, Dialect::Sqlite);
+                explain(store, &sql, &b.params)
+            })
+            .collect()
+    }
+
+    /// `query` from its second page on.
+    fn second_page(store: &SqliteStore, query: &RunsQuery) -> RunsQuery {
+        let token = store.search_runs(query).unwrap().next_page_token;
+        assert!(token.is_some());
+        query.clone().page_token(token)
+    }
+
+    #[test]
+    fn a_later_page_seeks_in_the_walked_index() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = fixture(tmp.path());
+        for (order, bound) in [
+            ("start_time DESC", "start_time<?"),
+            ("start_time ASC", "start_time>?"),
+        ] {
+            let query = RunsQuery::new(&[0], "params.g = '1'")
+                .order_by(&[order])
+                .max_results(5);
+            let p = plan(&store, &second_page(&store, &query));
+            assert!(
+                p.contains(&format!("runs_by_experiment (experiment_id=? AND {bound})")),
+                "{p}"
+            );
+            assert!(!p.contains("TEMP B-TREE FOR ORDER BY"), "no full sort: {p}");
+        }
+        let query = RunsQuery::new(&[0], "").max_results(5);
+        let p = plan(&store, &second_page(&store, &query));
+        assert!(
+            p.contains("runs_by_experiment (experiment_id=? AND start_time<?)"),
+            "{p}"
+        );
+
+        let query = RunsQuery::new(&[0], "")
+            .order_by(&["metrics.m DESC"])
+            .max_results(5);
+        let plans = metric_part_plans(&store, &second_page(&store, &query), "m");
+        assert_eq!(
+            plans.len(),
+            2,
+            "a page in the values reads on into the missing ones"
+        );
+        assert!(plans[0].contains("latest_value<?"), "{}", plans[0]);
+
+        let query = RunsQuery::new(&[0], "")
+            .order_by(&["params.p ASC"])
+            .max_results(5);
+        let plans = param_part_plans(&store, &second_page(&store, &query), "p");
+        assert_eq!(plans.len(), 3);
+        assert!(plans[0].contains("num_value>?"), "{}", plans[0]);
+        // a page among the text values skips the numbers and seeks among the text
+        let query = query.max_results(60);
+        let plans = param_part_plans(&store, &second_page(&store, &query), "p");
+        assert_eq!(plans.len(), 2, "{plans:#?}");
+        assert!(
+            plans[0].contains("params_by_text (key=? AND value>?)"),
+            "{}",
             plans[0]
         );
     }

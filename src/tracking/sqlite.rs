@@ -36,7 +36,6 @@ use super::new_run_rows::{insert_new_run_params, insert_new_run_tags};
 use super::param_index;
 use super::run_reader::{read_run_data, read_run_row, read_runs};
 use super::run_search::{self, Plans};
-use super::search;
 use super::store::*;
 use super::store_file::StoreFile;
 use super::write_queue::{run_queued, Flusher, GroupCommit, QueuedWrite, WriteQueue, MAX_QUEUED};
@@ -1521,10 +1520,15 @@ impl SqliteStore {
             )?;
             let has_more = ids.len() > query.max_results;
             ids.truncate(query.max_results);
+            let next_page_token = match ids.last() {
+                Some(last) if has_more => Some(run_search::next_page_token(
+                    &mut run_search::SqliteIds(tx),
+                    &parsed,
+                    last,
+                )?),
+                _ => None,
+            };
             let runs = read_runs(tx, &ids)?;
-            let next_page_token = has_more.then(|| {
-                search::encode_page_token(parsed.offset + query.max_results, parsed.fingerprint)
-            });
             Ok(RunPage {
                 runs,
                 next_page_token,

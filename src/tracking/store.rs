@@ -515,7 +515,13 @@ pub struct RunsQuery {
     pub max_results: usize,
     /// Ordering clauses such as `metrics.rmse ASC`; ties fall back to `start_time DESC, run_id`.
     pub order_by: Vec<String>,
-    /// Token from a previous page's `next_page_token`.
+    /// Token from a previous page's `next_page_token` (of the same filter, order, experiments
+    /// and view; the page size may change). It holds the sort key of that page's last run, and
+    /// the page is the matching runs that sort after it, as they are when the page is read: a
+    /// run written between two page reads appears later if it sorts after that run and never if
+    /// it sorts before, and no run appears twice or is skipped unless its own sort key changes in
+    /// between. Tokens of other queries, forged ones and offset tokens of hpo before keyset
+    /// paging are refused with [`SearchError::InvalidPageToken`](super::search::SearchError).
     pub page_token: Option<String>,
 }
 
@@ -719,7 +725,8 @@ pub trait Store: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// The full history of one metric of a run, ordered by (step, timestamp).
     fn get_metric_history(&self, run_id: &str, key: &str) -> Result<Vec<Metric>, StoreError>;
-    /// Searches runs with the filter language, ordering and paging.
+    /// Searches runs with the filter language, ordering and paging (keyset pages: see
+    /// [`RunsQuery::page_token`]).
     fn search_runs(&self, query: &RunsQuery) -> Result<RunPage, StoreError>;
     /// The artifact store of a run: its local directory by default; a remote backend keeps
     /// artifacts on its server.

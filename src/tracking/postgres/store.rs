@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use postgres::{GenericClient, Transaction};
 
+use super::analyze::{analyze_stale, Growth};
 use super::queue::PgQueue;
 use super::rows::{
     experiment_id_by_name, read_experiment, read_run, read_run_row, require_experiment,
@@ -39,6 +40,9 @@ pub struct PgStore {
     /// Where new runs of an experiment (under a parent) keep their artifacts, for the runs
     /// already created there: a queued run is checked without a round trip.
     locations: Mutex<HashMap<(ExperimentId, Option<RunId>), String>>,
+    /// The runs created since the search tables' statistics were last looked at (see
+    /// [`super::analyze`]).
+    growth: Growth,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -59,6 +63,7 @@ impl PgStore {
             artifact_root: artifact_root.to_path_buf(),
             queue: Arc::default(),
             locations: Mutex::default(),
+            growth: Growth::default(),
         };
         let location = store.location_for(DEFAULT_EXPERIMENT_ID);
         let now = now_ms();
@@ -74,6 +79,21 @@ impl PgStore {
             ],
         )?;
         Ok(store)
+    }
+
+    /// Analyses the search tables (`runs`, `params`, `metric_summary`, `tags`) that were never
+    /// analysed or changed by a fifth of their rows since, so that searches are planned with fresh
+    /// statistics; returns the tables analysed. A store that created 1,000 runs or more
+    /// ([`super::analyze::RUNS_BEFORE_CHECK`]) does this itself when flushed or closed.
+    pub fn analyze_if_stale(&self) -> Result<Vec<String>, StoreError> {
+        Ok(analyze_stale(&mut *self.conn()?)?)
+    }
+
+    /// After many new runs, [`PgStore::analyze_if_stale`]: a failure only costs the statistics.
+    fn analyze_if_grown(&self) {
+        if self.growth.due() {
+            let _ = self.analyze_if_stale();
+        }
     }
 
     /// The database under the store (claims, leases).
@@ -156,6 +176,9 @@ impl Drop for PgStore {
     fn drop(&mut self) {
         if let Ok(mut conn) = self.db.conn() {
             let _ = self.commit_queue_on(&mut conn);
+            if self.growth.due() {
+                let _ = analyze_stale(&mut *conn);
+            }
         }
     }
 }
@@ -413,6 +436,7 @@ impl Store for PgStore {
         let location = self.new_run_location(row.experiment_id, row.parent_run_id.as_deref())?;
         let info = row.info(&location);
         self.write(|tx| insert_new_run(tx, &row, &info))?;
+        self.growth.created();
         Ok(info)
     }
 
@@ -426,6 +450,7 @@ impl Store for PgStore {
         let queued = info.clone();
         self.queue
             .push(&info.run_id, move |tx| insert_new_run(tx, &row, &queued));
+        self.growth.created();
         Ok(info)
     }
 
@@ -455,6 +480,7 @@ impl Store for PgStore {
 
     fn flush(&self) -> Result<(), StoreError> {
         drop(self.conn()?);
+        self.analyze_if_grown();
         self.queue.take_failures()
     }
 

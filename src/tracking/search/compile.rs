@@ -72,8 +72,8 @@ impl Bindings {
     }
 }
 
-/// The SQL expressions of an identifier: the value to compare and the presence check.
-fn value_sql(ident: &Identifier, numeric: bool, q: &mut Bindings) -> String {
+/// The SQL expression of an identifier's value over `runs r` (its numeric form if `numeric`).
+pub(super) fn value_sql(ident: &Identifier, numeric: bool, q: &mut Bindings) -> String {
     match ident {
         Identifier::Metric { key, stat } => {
             let col = match stat {

@@ -33,7 +33,9 @@
 //!
 //! `order_by` clauses are `ident [ASC|DESC]`; missing values sort last in both directions, params order
 //! numbers numerically before non-numeric strings, and ties fall back to `start_time DESC, run_id ASC`.
-//! Page tokens ([`page_token`]) are opaque (hex-encoded JSON holding an offset and a fingerprint of the query).
+//! Run search page tokens are opaque (hex-encoded JSON holding the sort key of the page's last run and a
+//! fingerprint of the query, so the next page starts after that key: keyset paging, see `keyset` and
+//! `cursor`); the registry's searches page by offset ([`page_token`]).
 //!
 //! A search flows one way: [`parse`] gives a backend-neutral tree ([`ast`]), [`analysis`] answers the
 //! questions a planner asks of it, and [`compile`] turns it into SQL in each backend's dialect ([`sqlite`], [`postgres`]).
@@ -41,7 +43,9 @@
 pub mod analysis;
 pub mod ast;
 pub mod compile;
+pub(crate) mod cursor;
 mod error;
+pub(crate) mod keyset;
 pub mod lex;
 pub mod page_token;
 pub mod parse;
