@@ -9,6 +9,10 @@
 //! mixed_hpo and branin, the like-for-like loop) were pinned again then; hyperopt's are as
 //! before.
 //!
+//! Issue 17, item 1 changed the hyperopt preset's suggestions on purpose (it draws a bounded
+//! parameter's candidates from the mixture truncated as a whole, as hyperopt's `GMM1` does), and
+//! its hashes were pinned again.
+//!
 //! The hashes hold for x86-64 Linux (glibc's `ln` and `exp`); a platform whose maths library
 //! rounds differently in the last bit would give other, equally valid, suggestions.
 
@@ -87,7 +91,7 @@ fn hyperopt_tpe_after_1000_trials() {
     let space = mixed10_space();
     let study = random_history(&space, mixed10_objective, 1000);
     let h = suggestions(&space, &study, Tpe::hyperopt(), 4);
-    assert_eq!(h, 0xf560_56c4_c120_5b78, "{h:#018x}");
+    assert_eq!(h, 0xa7b3_ba44_c6dd_34b1, "{h:#018x}");
 }
 
 #[test]
@@ -114,7 +118,7 @@ fn seeded_fmin_studies() {
         vec![
             0x7ed3_a0e1_9a7a_728b,
             0x1831_10a6_4394_2593,
-            0x4e1a_9216_2bf3_b42a
+            0xf57e_c957_903a_b84a
         ],
         "{got:#018x?}"
     );

@@ -24,7 +24,9 @@
 //! - [`Tpe::hyperopt()`]: hyperopt 0.3.0's `tpe.suggest`: univariate, good set
 //!   `min(ceil(0.25 sqrt N), 25)` over all trials (pending and failed count as infinitely bad),
 //!   20 start-up trials, adaptive Parzen bandwidths with the prior inserted and the magic clip,
-//!   linear forgetting after 25, categorical pseudo-counts, exact bin masses for quantized values.
+//!   linear forgetting after 25, categorical pseudo-counts, exact bin masses for quantized values,
+//!   candidates of a bounded parameter drawn from the mixture truncated as a whole (a draw
+//!   outside the bounds draws its component again, as hyperopt's `GMM1` does).
 
 mod bandwidth;
 mod explore;
@@ -171,7 +173,7 @@ pub struct Tpe {
     pub explore: Option<Explore>,
     /// hyperopt's details: exact bin mass for quantized values, one truncation constant per
     /// mixture, forgetting in the good set too, categorical prior weight times the number of
-    /// options.
+    /// options, and (univariate) candidates drawn from the mixture truncated as a whole.
     pub hyperopt_scoring: bool,
 }
 
@@ -601,8 +603,13 @@ impl Tpe {
             let mut best = (f64::NEG_INFINITY, f64::NAN);
             let mut probe = Assignment::inactive(space.len());
             for _ in 0..self.n_candidates.max(1) {
-                let k = l.sample_component(rng);
-                let v = l.sample_param(space, p, k, rng);
+                let v = if hyperopt {
+                    // hyperopt's GMM1: truncated as a whole mixture
+                    l.sample_param_mixture(space, p, rng)
+                } else {
+                    let k = l.sample_component(rng);
+                    l.sample_param(space, p, k, rng)
+                };
                 probe.0[p] = v;
                 let score = l.log_pdf(&probe, &mut buf) - g.log_pdf(&probe, &mut buf);
                 if best.1.is_nan() || score > best.0 {
