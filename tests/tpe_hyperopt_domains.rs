@@ -10,19 +10,18 @@
 //! settings unchanged. A run stops once it is below the threshold (the outcome is the same).
 //! Deterministic (fixed seeds); a few seconds in debug for both presets.
 //!
-//! Measured (seeds 0..10): `Tpe::default()` 77 of 80 (distractor seeds 3 and 8 stuck on the
-//! plateau at -1.0, gauss_wave seed 3 at -1.874), `Tpe::hyperopt()` 79 of 80 (branin seed 2 at
-//! 0.865). The tests below hold those counts as floors; the target of 80 of 80 for both
-//! (issue 17) is the ignored test `both_presets_pass_all_80`.
+//! Measured (seeds 0..10): `Tpe::default()` 78 of 80 (distractor seed 4 stuck on the plateau
+//! at -1.0, gauss_wave seed 0 at -1.874), `Tpe::hyperopt()` 79 of 80 (branin seed 2 at 0.865).
+//! The tests below hold those counts as floors; the target of 80 of 80 for both (issue 17) is
+//! the ignored test `both_presets_pass_all_80`.
 //!
-//! Over seeds 10..110 (`pass_rates_on_other_seeds`): the default passes distractor 61, gauss_wave
-//! 84, gauss_wave2 99, n_arms 99 and the rest 100 times of 100; the hyperopt preset quadratic1
-//! 92, distractor 96, n_arms 99, branin 94 and the rest 100 (before it drew candidates from the
-//! mixture truncated as a whole: quadratic1 99, distractor 100, gauss_wave 98, gauss_wave2 99).
-//! hyperopt 0.2.7's own TPE with its default settings (`rstate` PCG64(seed)) passes quadratic1
-//! 141, distractor 146, branin 140 and gauss_wave 150 times of 150 (seeds 0..150), q1_lognormal,
-//! gauss_wave2, n_arms and many_dists 50 of 50 (seeds 0..50): a faithful preset passes all 80
-//! runs only by luck (about 0.94^10 x 0.97^10 x 0.93^10, one chance in five).
+//! Over seeds 10..110 (`pass_rates_on_other_seeds`): the default passes distractor 79, gauss_wave
+//! 88, n_arms 99 and the rest 100 times of 100 (before its exploration changed: 61, 84, 99,
+//! gauss_wave2 99); the hyperopt preset quadratic1 92, distractor 96, n_arms 99, branin 94 and
+//! the rest 100. hyperopt 0.2.7's own TPE with its default settings (`rstate` PCG64(seed)) passes
+//! quadratic1 141, distractor 146, branin 140 and gauss_wave 150 times of 150 (seeds 0..150),
+//! q1_lognormal, gauss_wave2, n_arms and many_dists 50 of 50 (seeds 0..50): a faithful preset
+//! passes all 80 runs only by luck (about 0.94^10 x 0.97^10 x 0.93^10, one chance in five).
 
 use std::f64::consts::PI;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -256,7 +255,7 @@ fn failures_over(tpe: Tpe, preset: &str, seeds: std::ops::Range<u64>) -> Vec<Str
 fn default_tpe_passes_hyperopts_domains() {
     let failed = failures(Tpe::default(), "tpe");
     assert!(
-        failed.len() <= 3,
+        failed.len() <= 2,
         "tpe failed {} of 80: {:?}",
         failed.len(),
         failed
@@ -302,7 +301,7 @@ fn hyperopt_tpe_passes_hyperopts_domains() {
 }
 
 #[test]
-#[ignore = "issue 17's target, not met yet: 77/80 (tpe) and 79/80 (tpe-hyperopt)"]
+#[ignore = "issue 17's target, not met yet: 78/80 (tpe) and 79/80 (tpe-hyperopt)"]
 fn both_presets_pass_all_80() {
     let mut failed = failures(Tpe::default(), "tpe");
     failed.extend(failures(Tpe::hyperopt(), "tpe-hyperopt"));
