@@ -8,12 +8,20 @@
 //! hyperopt's test gives a few domains special settings (distractor: gamma 0.05, prior weight
 //! 0.01, 15 candidates; quadratic1: 5 candidates); both presets run here with their own
 //! settings unchanged. A run stops once it is below the threshold (the outcome is the same).
-//! Deterministic (fixed seeds); about 10 s in debug for both presets.
+//! Deterministic (fixed seeds); a few seconds in debug for both presets.
 //!
-//! Measured (seeds 0..10): `Tpe::default()` 75 of 80 (distractor 8/10, stuck on the plateau at
-//! -1.0; gauss_wave 7/10, stuck at -1.874), `Tpe::hyperopt()` 78 of 80 (quadratic1 seed 4 ends
-//! at 1.0e-5, branin seed 4 at 0.743). The tests below hold those counts as floors; the target
-//! of 80 of 80 for both (issue 17) is the ignored test `both_presets_pass_all_80`.
+//! Measured (seeds 0..10): `Tpe::default()` 78 of 80 (distractor seed 4 stuck on the plateau
+//! at -1.0, gauss_wave seed 0 at -1.874), `Tpe::hyperopt()` 79 of 80 (branin seed 2 at 0.865).
+//! The tests below hold those counts as floors; the target of 80 of 80 for both (issue 17) is
+//! the ignored test `both_presets_pass_all_80`.
+//!
+//! Over seeds 10..110 (`pass_rates_on_other_seeds`): the default passes distractor 79, gauss_wave
+//! 88, n_arms 99 and the rest 100 times of 100 (before its exploration changed: 61, 84, 99,
+//! gauss_wave2 99); the hyperopt preset quadratic1 92, distractor 96, n_arms 99, branin 94 and
+//! the rest 100. hyperopt 0.2.7's own TPE with its default settings (`rstate` PCG64(seed)) passes
+//! quadratic1 141, distractor 146, branin 140 and gauss_wave 150 times of 150 (seeds 0..150),
+//! q1_lognormal, gauss_wave2, n_arms and many_dists 50 of 50 (seeds 0..50): a faithful preset
+//! passes all 80 runs only by luck (about 0.94^10 x 0.97^10 x 0.93^10, one chance in five).
 
 use std::f64::consts::PI;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -211,9 +219,15 @@ fn best_loss(d: &Domain, tpe: Tpe, seed: u64) -> f64 {
 
 /// Runs every domain over 10 seeds; prints each domain's passes and returns the failures.
 pub fn failures(tpe: Tpe, preset: &str) -> Vec<String> {
+    failures_over(tpe, preset, 0..10)
+}
+
+/// Runs every domain over `seeds`; prints each domain's passes and returns the failures.
+fn failures_over(tpe: Tpe, preset: &str, seeds: std::ops::Range<u64>) -> Vec<String> {
     let domains = domains();
+    let n_seeds = seeds.end - seeds.start;
     let runs: Vec<(usize, u64)> = (0..domains.len())
-        .flat_map(|d| (0..10u64).map(move |s| (d, s)))
+        .flat_map(|d| seeds.clone().map(move |s| (d, s)))
         .collect();
     let results: Vec<(usize, u64, f64)> = runs
         .into_par_iter()
@@ -223,7 +237,10 @@ pub fn failures(tpe: Tpe, preset: &str) -> Vec<String> {
     for (i, d) in domains.iter().enumerate() {
         let mine: Vec<&(usize, u64, f64)> = results.iter().filter(|r| r.0 == i).collect();
         let pass = mine.iter().filter(|r| r.2 < d.threshold).count();
-        println!("{preset} {}: {pass}/10 below {}", d.name, d.threshold);
+        println!(
+            "{preset} {}: {pass}/{n_seeds} below {}",
+            d.name, d.threshold
+        );
         for r in mine.iter().filter(|r| r.2 >= d.threshold) {
             failed.push(format!(
                 "{} seed {}: best {:.5} not below {}",
@@ -238,7 +255,7 @@ pub fn failures(tpe: Tpe, preset: &str) -> Vec<String> {
 fn default_tpe_passes_hyperopts_domains() {
     let failed = failures(Tpe::default(), "tpe");
     assert!(
-        failed.len() <= 5,
+        failed.len() <= 2,
         "tpe failed {} of 80: {:?}",
         failed.len(),
         failed
@@ -263,7 +280,7 @@ fn default_tpe_passes_hyperopts_domains() {
 fn hyperopt_tpe_passes_hyperopts_domains() {
     let failed = failures(Tpe::hyperopt(), "tpe-hyperopt");
     assert!(
-        failed.len() <= 2,
+        failed.len() <= 1,
         "tpe-hyperopt failed {} of 80: {:?}",
         failed.len(),
         failed
@@ -284,9 +301,24 @@ fn hyperopt_tpe_passes_hyperopts_domains() {
 }
 
 #[test]
-#[ignore = "issue 17's target, not met yet: 77/80 (tpe) and 78/80 (tpe-hyperopt)"]
+#[ignore = "issue 17's target, not met yet: 78/80 (tpe) and 79/80 (tpe-hyperopt)"]
 fn both_presets_pass_all_80() {
     let mut failed = failures(Tpe::default(), "tpe");
     failed.extend(failures(Tpe::hyperopt(), "tpe-hyperopt"));
     assert!(failed.is_empty(), "failed: {:?}", failed);
+}
+
+/// Pass rates on other seeds than the test's, to check that a change is an improvement and not
+/// a reshuffle of the fixed seeds' luck: seeds `TPE_DOMAIN_SEEDS` (`a..b`, default `10..60`).
+/// Prints each domain's passes for both presets; asserts nothing.
+#[test]
+#[ignore = "a measurement (about a minute in debug), not a check"]
+fn pass_rates_on_other_seeds() {
+    let seeds = std::env::var("TPE_DOMAIN_SEEDS").unwrap_or_else(|_| "10..60".into());
+    let (a, b) = seeds.split_once("..").expect("TPE_DOMAIN_SEEDS as a..b");
+    let range = a.parse().expect("a seed")..b.parse().expect("a seed");
+    for (tpe, name) in [(Tpe::default(), "tpe"), (Tpe::hyperopt(), "tpe-hyperopt")] {
+        let failed = failures_over(tpe, name, range.clone());
+        println!("{name}: {} failures: {:?}", failed.len(), failed);
+    }
 }

@@ -9,6 +9,11 @@
 //! mixed_hpo and branin, the like-for-like loop) were pinned again then; hyperopt's are as
 //! before.
 //!
+//! Issue 17, item 1 changed both presets' suggestions on purpose, and their hashes were pinned
+//! again: hyperopt's preset draws a bounded parameter's candidates from the mixture truncated as
+//! a whole, as hyperopt's `GMM1` does; the default's exploration trials widen `l` only and start
+//! once progress stalls.
+//!
 //! The hashes hold for x86-64 Linux (glibc's `ln` and `exp`); a platform whose maths library
 //! rounds differently in the last bit would give other, equally valid, suggestions.
 
@@ -79,7 +84,7 @@ fn default_tpe_after_1000_trials() {
     let space = mixed10_space();
     let study = random_history(&space, mixed10_objective, 1000);
     let h = suggestions(&space, &study, Tpe::default(), 16);
-    assert_eq!(h, 0x9682_be0b_f4a0_b96b, "{h:#018x}");
+    assert_eq!(h, 0xf935_f054_40e3_ac00, "{h:#018x}");
 }
 
 #[test]
@@ -87,7 +92,7 @@ fn hyperopt_tpe_after_1000_trials() {
     let space = mixed10_space();
     let study = random_history(&space, mixed10_objective, 1000);
     let h = suggestions(&space, &study, Tpe::hyperopt(), 4);
-    assert_eq!(h, 0xf560_56c4_c120_5b78, "{h:#018x}");
+    assert_eq!(h, 0xa7b3_ba44_c6dd_34b1, "{h:#018x}");
 }
 
 #[test]
@@ -95,7 +100,7 @@ fn default_tpe_on_a_conditional_space_after_600_trials() {
     let prob = problems::by_name("mixed_hpo").expect("problem");
     let study = random_history(&prob.space, prob.loss, 600);
     let h = suggestions(&prob.space, &study, Tpe::default(), 8);
-    assert_eq!(h, 0x430c_e14c_0e0f_e09f, "{h:#018x}");
+    assert_eq!(h, 0x7d1a_6f6d_3052_df28, "{h:#018x}");
 }
 
 #[test]
@@ -112,9 +117,9 @@ fn seeded_fmin_studies() {
     assert_eq!(
         got,
         vec![
-            0x7ed3_a0e1_9a7a_728b,
-            0x1831_10a6_4394_2593,
-            0x4e1a_9216_2bf3_b42a
+            0x9fa4_fb6e_0264_a0d5,
+            0x22b1_84fa_3c31_9975,
+            0xf57e_c957_903a_b84a
         ],
         "{got:#018x?}"
     );
@@ -134,5 +139,5 @@ fn the_like_for_like_loop() {
     for t in &r.trials {
         h.add(t.params.assignment().values());
     }
-    assert_eq!(h.0, 0x4328_d201_183c_d05a, "{:#018x}", h.0);
+    assert_eq!(h.0, 0x4061_8984_6ee1_8939, "{:#018x}", h.0);
 }

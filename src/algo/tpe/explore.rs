@@ -1,12 +1,19 @@
-//! Exploration trials (issue 17, item 3): when the search has stalled, some suggestions widen
-//! one numeric parameter's kernels, so TPE can leave the basin its good set sits in.
+//! Exploration trials (issue 17, items 1 and 3): when the search has stalled, some suggestions
+//! widen one numeric parameter's kernels in `l`, so TPE can leave the basin its good set sits
+//! in.
 //!
 //! A good set concentrated in one basin gives narrow kernels in every parameter, and the
 //! `l/g` score favours candidates inside that basin, so the search commits to the first good
 //! basin it finds. On an exploration trial one numeric parameter, drawn at random, gets a
-//! bandwidth floor of a large fraction of its width in both `l` and `g`: candidates then move
-//! that parameter across basins while the others stay where the good set is, and `l/g` still
-//! picks among them (a region the bad set covers stays unlikely).
+//! bandwidth floor of a large fraction of its width in `l` only: candidates then spread that
+//! parameter over its range while the others stay where the good set is, and `g`, which keeps
+//! its narrow kernels, makes `l/g` pick a value in a gap between the bad trials (a region the
+//! bad set covers stays unlikely).
+//!
+//! The search counts as stalled once several finished trials came after the last one that
+//! improved the best loss by more than a small fraction of the spread of the losses, so a slow
+//! creep along a plateau or in a local basin (hyperopt's `distractor` and `gauss_wave`) does not
+//! keep postponing the exploration.
 
 use rand::RngExt;
 
@@ -17,13 +24,18 @@ use crate::trial::{HistoryView, Observation};
 /// When and how much TPE explores (see the module documentation).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Explore {
-    /// Exploration starts once at least this many finished trials came after the best one.
+    /// Exploration starts once at least this many finished trials came after the last one that
+    /// made progress (see `progress`).
     pub stall: usize,
     /// While stalled, the suggestion explores when the number of finished trials is a multiple
     /// of `every`.
     pub every: usize,
-    /// The bandwidth floor of the exploring parameter, a fraction of its width.
+    /// The bandwidth floor of the exploring parameter in `l`, a fraction of its width (`g`
+    /// keeps its kernels).
     pub floor: f64,
+    /// A trial makes progress when it lowers the best loss by more than this fraction of the
+    /// spread between the median finished loss and the best (0: any improvement counts).
+    pub progress: f64,
 }
 
 impl Explore {
@@ -38,7 +50,7 @@ impl Explore {
     ) -> Option<usize> {
         if self.every == 0
             || !n.is_multiple_of(self.every)
-            || trials_since_best(history) < self.stall
+            || trials_since_progress(history, self.progress) < self.stall
         {
             return None;
         }
@@ -54,6 +66,34 @@ impl Explore {
         }
         Some(numeric[rng.random_range(0..numeric.len())])
     }
+}
+
+/// Finished ok trials (in trial order) after the last one that made progress: the first, then
+/// each that lowered the loss of the last progress by more than `tol` times the spread between
+/// the median loss and the best; improvements too small to count add up until they do. With
+/// `tol <= 0`, as [`trials_since_best`].
+pub(crate) fn trials_since_progress(history: &HistoryView<'_>, tol: f64) -> usize {
+    let order: Vec<f64> = history
+        .iter()
+        .filter_map(|(_, o)| match o {
+            Observation::Ok(v) if !v.is_nan() => Some(v),
+            _ => None,
+        })
+        .collect();
+    if tol <= 0.0 || order.is_empty() {
+        return trials_since_best(history);
+    }
+    let mut sorted = order.clone();
+    sorted.sort_unstable_by(f64::total_cmp);
+    let eps = tol * (sorted[sorted.len() / 2] - sorted[0]);
+    let (mut reference, mut at) = (order[0], 0usize);
+    for (k, &v) in order.iter().enumerate().skip(1) {
+        if v < reference - eps {
+            reference = v;
+            at = k;
+        }
+    }
+    order.len() - (at + 1)
 }
 
 /// Finished ok trials after the one with the lowest loss (the first of equal ones), in trial
@@ -118,11 +158,32 @@ mod tests {
     }
 
     #[test]
+    fn improvements_too_small_to_count_do_not_end_a_stall() {
+        let since = |ls: &[f64], tol: f64| {
+            let pts: Vec<(f64, f64, f64)> = ls.iter().map(|&l| (0.5, 0.5, l)).collect();
+            let (_, s) = study(&pts);
+            trials_since_progress(&HistoryView::new(s.trials()), tol)
+        };
+        // median 0, best about -1: steps under 0.001 do not count, even as the best
+        let creep = [
+            0.0, 1.0, 0.5, 2.0, -1.0, -1.0001, -1.0002, -1.0003, 0.2, -1.0004,
+        ];
+        assert_eq!(since(&creep, 0.001), 5);
+        assert_eq!(since(&creep, 0.0), 0);
+        // small steps that add up past the tolerance (0.0013 here) count once they do
+        let steps = [0.0, 1.0, 0.5, 2.0, -1.0, -1.0008, -1.0016, 0.3];
+        assert_eq!(since(&steps, 0.001), 1);
+        assert_eq!(since(&[], 0.001), 0);
+        assert_eq!(since(&[2.0], 0.001), 0);
+    }
+
+    #[test]
     fn widens_a_numeric_parameter_only_when_stalled_and_on_its_turn() {
         let e = Explore {
             stall: 5,
             every: 3,
-            floor: 0.25,
+            floor: 1.0,
+            progress: 0.0,
         };
         // best first, then 8 worse: stalled
         let pts: Vec<(f64, f64, f64)> = (0..9).map(|i| (0.5, 0.5, i as f64)).collect();
@@ -153,7 +214,7 @@ mod tests {
     #[test]
     fn exploration_moves_suggestions_out_of_the_good_basin() {
         // 30 trials: the good ones in a small basin around (0.2, 0.2), found early; the rest
-        // spread over the square with worse losses. Exploration's turn (30 % 3 == 0).
+        // spread over the square with worse losses. Exploration's turn (30 % 5 == 0).
         let mut pts = Vec::new();
         for i in 0..30 {
             let u = (i as f64 * 0.618_033_988_7).fract();

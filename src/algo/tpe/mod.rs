@@ -14,17 +14,20 @@
 //!   parameters, instead of hyperopt's magic clip, smoothed categorical kernels, pending trials
 //!   treated as bad (constant liar), failed trials in the bad set (never good), and no
 //!   re-proposal of an evaluated point in a discrete space until every point was tried (then the
-//!   best evaluated candidate by `l/g`, not a prior draw), and exploration trials: once the
-//!   best trial is 5 finished trials old, every third suggestion widens one numeric
-//!   parameter's kernels to a quarter of its width, so the search can leave the basin its good
-//!   set sits in ([`Explore`]).
+//!   best evaluated candidate by `l/g`, not a prior draw), and exploration trials: once 5
+//!   finished trials came after the last one that improved the best loss by more than 0.1 % of
+//!   the spread between the median loss and the best, every fifth suggestion widens one numeric
+//!   parameter's kernels in `l` to its whole width (`g` keeps its own), so the search can leave
+//!   the basin its good set sits in for a gap between the bad trials ([`Explore`]).
 //! - In both, pruned trials rank after every finished ok trial, by the step they reached
 //!   (further first) and then their value there, as Optuna does: when the good set has room
 //!   left after the finished trials, the pruned trials that got furthest fill it.
 //! - [`Tpe::hyperopt()`]: hyperopt 0.3.0's `tpe.suggest`: univariate, good set
 //!   `min(ceil(0.25 sqrt N), 25)` over all trials (pending and failed count as infinitely bad),
 //!   20 start-up trials, adaptive Parzen bandwidths with the prior inserted and the magic clip,
-//!   linear forgetting after 25, categorical pseudo-counts, exact bin masses for quantized values.
+//!   linear forgetting after 25, categorical pseudo-counts, exact bin masses for quantized values,
+//!   candidates of a bounded parameter drawn from the mixture truncated as a whole (a draw
+//!   outside the bounds draws its component again, as hyperopt's `GMM1` does).
 
 mod bandwidth;
 mod explore;
@@ -165,13 +168,14 @@ pub struct Tpe {
     /// with `N` finished trials the floor is `min_bandwidth * (after / N)^power` once
     /// `N > after` (`None`: a constant floor).
     pub min_bandwidth_decay: Option<FloorDecay>,
-    /// Exploration trials (multivariate only): once the best trial is `stall` finished trials
-    /// old, every `every`-th suggestion widens one numeric parameter's kernels to a floor of
-    /// `floor` of its width, so the search can leave the basin of its good set (`None`: never).
+    /// Exploration trials (multivariate only): once `stall` finished trials came after the last
+    /// progress, every `every`-th suggestion widens one numeric parameter's kernels in `l` to a
+    /// floor of `floor` of its width, so the search can leave the basin of its good set for a
+    /// gap between the bad trials (`None`: never).
     pub explore: Option<Explore>,
     /// hyperopt's details: exact bin mass for quantized values, one truncation constant per
     /// mixture, forgetting in the good set too, categorical prior weight times the number of
-    /// options.
+    /// options, and (univariate) candidates drawn from the mixture truncated as a whole.
     pub hyperopt_scoring: bool,
 }
 
@@ -206,8 +210,9 @@ impl Tpe {
         dedup: true,
         explore: Some(Explore {
             stall: 5,
-            every: 3,
-            floor: 0.25,
+            every: 5,
+            floor: 1.0,
+            progress: 0.001,
         }),
         hyperopt_scoring: false,
     };
@@ -505,11 +510,14 @@ impl Tpe {
         if let Some(e) = self.explore {
             cfg.wide = e.pick(space, history, split.n, rng).map(|p| (p, e.floor));
         }
+        // the exploring parameter is widened in l only: g's narrow kernels then steer the
+        // candidates into the gaps between bad trials
+        let cfg_g = KernelConfig { wide: None, ..cfg };
         let par = parallel(split.good.len().max(split.bad.len()) + 1);
         let (l, g) = join(
             par,
             || Estimator::build(space, trials, &split.good, &dims, self.prior_weight, &cfg),
-            || Estimator::build(space, trials, &split.bad, &dims, self.prior_weight, &cfg),
+            || Estimator::build(space, trials, &split.bad, &dims, self.prior_weight, &cfg_g),
         );
         let dedup = self.dedup && space.is_discrete();
         let seen = if dedup {
@@ -601,8 +609,13 @@ impl Tpe {
             let mut best = (f64::NEG_INFINITY, f64::NAN);
             let mut probe = Assignment::inactive(space.len());
             for _ in 0..self.n_candidates.max(1) {
-                let k = l.sample_component(rng);
-                let v = l.sample_param(space, p, k, rng);
+                let v = if hyperopt {
+                    // hyperopt's GMM1: truncated as a whole mixture
+                    l.sample_param_mixture(space, p, rng)
+                } else {
+                    let k = l.sample_component(rng);
+                    l.sample_param(space, p, k, rng)
+                };
                 probe.0[p] = v;
                 let score = l.log_pdf(&probe, &mut buf) - g.log_pdf(&probe, &mut buf);
                 if best.1.is_nan() || score > best.0 {
@@ -707,8 +720,8 @@ impl Algorithm for Tpe {
             put(
                 "explore",
                 Value::from(format!(
-                    "stall {}, every {}, floor {}",
-                    e.stall, e.every, e.floor
+                    "stall {}, every {}, floor {} (l only), progress {}",
+                    e.stall, e.every, e.floor, e.progress
                 )),
             );
         }

@@ -350,6 +350,35 @@ impl Estimator {
         }
     }
 
+    /// Draw a raw value of parameter `p` from the whole mixture, hyperopt's way: a bounded
+    /// numeric parameter draws a component and a normal value until the value falls inside the
+    /// bounds, drawing the component again each time, so the draw follows the mixture truncated
+    /// as a whole (the wide prior component, which loses most mass outside, is drawn less often
+    /// than its weight). [`Estimator::sample_param`] truncates each component on its own.
+    pub(crate) fn sample_param_mixture<R: rand::Rng + ?Sized>(
+        &self,
+        space: &Space,
+        p: usize,
+        rng: &mut R,
+    ) -> f64 {
+        if let Some((false, j)) = self.slot[p] {
+            let d = &self.nums[j];
+            if d.bounded {
+                // hyperopt keeps trying; the prior component alone accepts about 38 % of its
+                // draws, so a thousand misses in a row only come from a degenerate mixture
+                for _ in 0..1000 {
+                    let k = self.sample_component(rng);
+                    let x = d.mu[k] + d.sigma[k] * std_normal(rng);
+                    if x >= d.spec.low && x < d.spec.high {
+                        return d.spec.to_raw(x);
+                    }
+                }
+            }
+        }
+        let k = self.sample_component(rng);
+        self.sample_param(space, p, k, rng)
+    }
+
     /// Log density of an assignment (over the estimator's parameters that are active in it).
     /// `buf` is scratch space.
     pub(crate) fn log_pdf(&self, a: &Assignment, buf: &mut Vec<f64>) -> f64 {
