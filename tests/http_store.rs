@@ -38,24 +38,32 @@ fn ok(out: &Output, what: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// `hpo run --json` of a study `name` of `max_evals` command trials (each writes an artifact
+/// `x.txt`) into the server at `url`; its JSON summary.
+fn run_study(d: &Path, url: &str, name: &str, max_evals: usize) -> serde_json::Value {
+    let file = d.join(format!("{name}.toml"));
+    std::fs::write(
+        &file,
+        format!(
+            "[study]\nname = \"{name}\"\nseed = 2\nmax_evals = {max_evals}\n[objective]\n\
+             command = [\"sh\", \"-c\", \"echo {{x}} > \\\"$HPO_ARTIFACT_DIR/x.txt\\\"; echo {{x}}\"]\n\
+             [space]\nx = {{ uniform = [0, 1] }}\n"
+        ),
+    )
+    .unwrap();
+    serde_json::from_str(&ok(
+        &hpo(d, url, &["run", file.to_str().unwrap(), "--json"]),
+        "hpo run",
+    ))
+    .unwrap()
+}
+
 #[test]
 fn every_tracking_command_works_against_hpo_server() {
     let dir = tempfile::tempdir().unwrap();
     let (tracker, _server, url) = serve(dir.path());
     let d = dir.path();
-    let file = d.join("quad.toml");
-    std::fs::write(
-        &file,
-        "[study]\nname = \"remote\"\nseed = 2\nmax_evals = 8\n[objective]\n\
-         command = [\"sh\", \"-c\", \"echo {x} > \\\"$HPO_ARTIFACT_DIR/x.txt\\\"; echo {x}\"]\n\
-         [space]\nx = { uniform = [0, 1] }\n",
-    )
-    .unwrap();
-    let v: serde_json::Value = serde_json::from_str(&ok(
-        &hpo(d, &url, &["run", file.to_str().unwrap(), "--json"]),
-        "hpo run",
-    ))
-    .unwrap();
+    let v = run_study(d, &url, "remote", 8);
     assert_eq!(v["trials"], 8);
     assert!(v["recording_failure"].is_null(), "{v}");
     let study = v["study_run_id"].as_str().unwrap().to_string();
@@ -283,19 +291,7 @@ fn hpo_gc_over_http_removes_deleted_runs_and_their_artifacts_on_the_server() {
     let dir = tempfile::tempdir().unwrap();
     let (tracker, _server, url) = serve(dir.path());
     let d = dir.path();
-    let file = d.join("gc.toml");
-    std::fs::write(
-        &file,
-        "[study]\nname = \"doomed\"\nseed = 2\nmax_evals = 3\n[objective]\n\
-         command = [\"sh\", \"-c\", \"echo {x} > \\\"$HPO_ARTIFACT_DIR/x.txt\\\"; echo {x}\"]\n\
-         [space]\nx = { uniform = [0, 1] }\n",
-    )
-    .unwrap();
-    let v: serde_json::Value = serde_json::from_str(&ok(
-        &hpo(d, &url, &["run", file.to_str().unwrap(), "--json"]),
-        "hpo run",
-    ))
-    .unwrap();
+    let v = run_study(d, &url, "doomed", 3);
     let study = v["study_run_id"].as_str().unwrap().to_string();
     let exp = tracker.get_experiment_by_name("doomed").unwrap().unwrap();
     let trials = tracker.child_run_ids(&study).unwrap();
