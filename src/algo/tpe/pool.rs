@@ -40,7 +40,7 @@ impl<T> Pool<T> {
         f(&mut kept)
     }
 
-    /// An empty buffer with room for at least `len` values.
+    /// An empty buffer with room for at least `len` values (a quarter more when newly made).
     pub(crate) fn take(&self, len: usize) -> Vec<T> {
         if len < MIN_LEN {
             return Vec::with_capacity(len);
@@ -55,7 +55,9 @@ impl<T> Pool<T> {
                 .map(|(i, _)| i)?;
             Some(kept.swap_remove(i))
         });
-        found.unwrap_or_else(|| Vec::with_capacity(len))
+        // with room to grow: a study adds an observation per trial, and a buffer of exactly
+        // `len` would be too small for every later suggestion's columns
+        found.unwrap_or_else(|| Vec::with_capacity(len + len / 4))
     }
 
     /// Keep `v`'s memory for a later [`Pool::take`].
