@@ -168,11 +168,11 @@ impl CatDim {
     }
 }
 
-/// Mixtures with at least this many components are built and scored in parallel. Below, handing
-/// the work to the pool and back costs more than the second thread saves: at 1000 trials of the
-/// like-for-like loop, one thread was faster than two (BENCHMARKS.md, sixth session), and each
-/// suggestion then also cost two thread wake-ups.
-pub(crate) const PARALLEL_COMPONENTS: usize = 2048;
+/// Mixtures with at least this many components are built and scored in parallel. (Raising this
+/// to 2048, so a 1000-trial study's suggestions stay on one thread, saved the hand-overs but made
+/// the like-for-like loop slower whenever other processes shared the two cores: BENCHMARKS.md,
+/// eighth session.)
+pub(crate) const PARALLEL_COMPONENTS: usize = 256;
 
 /// True if work on a mixture of `m` components is worth handing to the rayon pool: the mixture
 /// is large and the pool has more than one thread (with one, handing work over only adds the
