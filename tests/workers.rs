@@ -1,6 +1,7 @@
 //! Where trials run: worker threads started lazily and never more than the trials left to run
-//! (a huge parallelism costs nothing; an absurd one is refused), and always off the driver's
-//! thread, so what a trial reports reaches the observers while it runs, at parallelism 1 too.
+//! (a huge parallelism costs nothing; an absurd one is refused), and off the driver's thread
+//! whenever an observer listens, so what a trial reports reaches it while the trial runs, at
+//! parallelism 1 too; with no observer and one trial at a time, on the driver's thread.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -219,4 +220,53 @@ fn a_study_without_a_seed_runs_its_trials_in_parallel() {
         "an unseeded study at parallelism 4 ran at most {} trials at once",
         most.load(Ordering::SeqCst)
     );
+}
+
+#[test]
+fn a_study_with_nothing_to_record_runs_its_trials_on_the_driver_thread() {
+    // no observer, one trial at a time: no thread hand-over per trial; an objective that waits
+    // for its reports or asks the pruner still returns, and the trials are the same
+    let driver = std::thread::current().id();
+    let threads = Mutex::new(Vec::new());
+    let objective = || {
+        with_context(|p: &Params, ctx: &hpo::TrialContext| {
+            threads.lock().unwrap().push(std::thread::current().id());
+            ctx.log_metric("val_loss", 0.5, 1);
+            ctx.wait_for_reports();
+            let _ = ctx.report(2, 0.25);
+            p.f64("x")
+        })
+    };
+    let space = space();
+    let r = Fmin::new(objective(), &space)
+        .algo(Random)
+        .max_evals(5)
+        .seed(4)
+        .run()
+        .unwrap();
+    assert!(r.trials.iter().all(|t| t.state == hpo::TrialState::Ok));
+    let seen = threads.lock().unwrap().clone();
+    assert_eq!(seen.len(), 5);
+    assert!(seen.iter().all(|&t| t == driver), "{seen:?}");
+
+    // with an observer (or two trials at a time) they run on a worker, with the same params
+    threads.lock().unwrap().clear();
+    let (tx, _rx) = mpsc::channel();
+    let observed = Fmin::new(objective(), &space)
+        .algo(Random)
+        .max_evals(5)
+        .seed(4)
+        .observer(Forward(Mutex::new(tx)))
+        .run()
+        .unwrap();
+    let seen = threads.lock().unwrap().clone();
+    assert_eq!(seen.len(), 5);
+    assert!(seen.iter().all(|&t| t != driver), "{seen:?}");
+    let xs = |r: &hpo::StudyResult| -> Vec<f64> {
+        r.trials
+            .iter()
+            .map(|t| t.params.f64("x").unwrap())
+            .collect()
+    };
+    assert_eq!(xs(&r), xs(&observed));
 }

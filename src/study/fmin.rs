@@ -1,9 +1,11 @@
 //! `fmin` and its builder: run a study, evaluating the objective in parallel.
 //!
 //! The driver is the only writer of the study: objectives run on worker threads (see
-//! [`workers`](super::workers): started lazily, no more than the trials left to run, and
-//! always off the driver's thread, so reports are recorded while a trial runs) and send their
-//! results (and reports) back over a channel. With a fixed seed the sequence of suggestions is
+//! [`workers`](super::workers): started lazily, no more than the trials left to run, and off
+//! the driver's thread, so reports are recorded while a trial runs) and send their results (and
+//! reports) back over a channel. A study with no observer and no other worker that runs one
+//! trial at a time has nothing to record while a trial runs: its trials run on the driver's
+//! thread, without the two thread hand-overs per trial. With a fixed seed the sequence of suggestions is
 //! the same from run to run at a given parallelism: trial `k` is suggested only once trials
 //! `0..=k-parallelism` have finished, and sees exactly those as finished (later ones as pending),
 //! whatever the thread timing. Without a seed, a random seed is drawn (and recorded in the
@@ -41,6 +43,9 @@ pub struct TrialContext {
     pruned: AtomicBool,
     rungs: AtomicUsize,
     tagged: AtomicBool,
+    /// The trial runs on the driver's thread (a study without observers, one trial at a time):
+    /// nobody handles its reports while it runs, so there is nothing to wait for.
+    inline: bool,
 }
 
 impl TrialContext {
@@ -78,6 +83,10 @@ impl TrialContext {
     /// to the study's observers, e.g. its artifacts copied into the tracking store: the
     /// objective may then remove the files it logged. Returns at once once the study is over.
     pub fn wait_for_reports(&self) {
+        if self.inline {
+            // no observer to hand them to, and the driver is this thread: waiting would block it
+            return;
+        }
         let (ack, done) = mpsc::channel();
         if self.tx.send(Event::Reported(ack)).is_ok() {
             let _ = done.recv();
@@ -492,12 +501,13 @@ impl<'a, O: Objective> Fmin<'a, O> {
         for o in self.observers.iter_mut() {
             o.on_study_start(&info);
         }
+        let workers = self
+            .parallelism
+            .min(self.max_evals.saturating_sub(prior))
+            .max(1);
         let cfg = DriveConfig {
             parallelism: self.parallelism,
-            workers: self
-                .parallelism
-                .min(self.max_evals.saturating_sub(prior))
-                .max(1),
+            workers,
             max_evals: self.max_evals,
             deadline: self.timeout.map(|t| Instant::now() + t),
             deterministic,
@@ -507,6 +517,9 @@ impl<'a, O: Objective> Fmin<'a, O> {
                 std::mem::replace(&mut self.pruner, Box::new(NoPruner)),
                 self.prune_metric.clone(),
             )),
+            // one trial at a time and nobody to tell while it runs (no observer, no other
+            // worker): trials run on this thread, saving two thread hand-overs per trial
+            inline: workers == 1 && self.observers.is_empty() && self.coordinator.is_none(),
         };
         cfg.prune.add_prior(&self.prior_curves);
         if let Some((feed, every)) = self
@@ -521,7 +534,10 @@ impl<'a, O: Objective> Fmin<'a, O> {
         let observers = &mut self.observers;
         let coordinator = self.coordinator.as_deref_mut();
         let stop = std::thread::scope(|s| {
-            let mut workers = Workers::new(s, cfg.workers);
+            let mut workers = match cfg.inline {
+                true => Workers::inline(s),
+                false => Workers::new(s, cfg.workers),
+            };
             let mut driver = Driver {
                 study: &mut study,
                 observers,
@@ -560,6 +576,9 @@ struct DriveConfig {
     prior: usize,
     interrupt: Option<Interrupt>,
     prune: Arc<PruneShared>,
+    /// Trials run on the driver's thread: one at a time, and no observer or coordinator to
+    /// hear from while they run (see [`Workers::inline`]).
+    inline: bool,
 }
 
 /// The result with the trial's last reported step (and, for a pruned trial that did not say,
@@ -764,6 +783,7 @@ impl Driver<'_, '_, '_> {
                 let tx = tx.clone();
                 let interrupt = cfg.interrupt.clone();
                 let prune = cfg.prune.clone();
+                let inline = cfg.inline;
                 let job = move || {
                     let ctx = TrialContext {
                         number: asked.number,
@@ -774,6 +794,7 @@ impl Driver<'_, '_, '_> {
                         pruned: AtomicBool::new(false),
                         rungs: AtomicUsize::new(0),
                         tagged: AtomicBool::new(false),
+                        inline,
                     };
                     let result =
                         catch_unwind(AssertUnwindSafe(|| objective.evaluate(&asked.params, &ctx)))

@@ -1,8 +1,10 @@
 //! The threads trials run on. A worker is started only when a trial is handed out while every
 //! worker is busy, and never more than the study can use (its parallelism, and no more than the
-//! trials left to run), so `parallelism(1000)` on a 3-trial study starts 3 threads. Every trial
-//! runs on a worker, never on the driver's thread, so the driver records what a trial reports
-//! while it runs, whatever the parallelism.
+//! trials left to run), so `parallelism(1000)` on a 3-trial study starts 3 threads. A trial runs
+//! on a worker, not on the driver's thread, so the driver records what a trial reports while it
+//! runs, whatever the parallelism; only a study with nothing to record (no observer, no other
+//! worker) that runs one trial at a time runs them on the driver's thread ([`Workers::inline`]),
+//! saving the two thread hand-overs per trial.
 
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::Scope;
@@ -20,6 +22,8 @@ pub(crate) struct Workers<'scope, 'env> {
     queue: Arc<Mutex<mpsc::Receiver<Job<'scope>>>>,
     started: usize,
     max: usize,
+    /// Jobs run on the caller's thread; no worker is ever started.
+    inline: bool,
 }
 
 impl<'scope, 'env> Workers<'scope, 'env> {
@@ -32,6 +36,16 @@ impl<'scope, 'env> Workers<'scope, 'env> {
             queue: Arc::new(Mutex::new(queue)),
             started: 0,
             max: max.max(1),
+            inline: false,
+        }
+    }
+
+    /// Workers that run each job on the caller's thread when it is handed out: for a study
+    /// that runs one trial at a time and has no observer to hear from while a trial runs.
+    pub(crate) fn inline(scope: &'scope Scope<'scope, 'env>) -> Self {
+        Workers {
+            inline: true,
+            ..Workers::new(scope, 1)
         }
     }
 
@@ -45,6 +59,10 @@ impl<'scope, 'env> Workers<'scope, 'env> {
     /// A new worker is started when all are busy and the limit allows; if no thread can be
     /// started at all, the job runs on the caller's thread.
     pub(crate) fn run(&mut self, job: Job<'scope>, busy: usize) {
+        if self.inline {
+            job();
+            return;
+        }
         if self.started <= busy && self.started < self.max {
             let queue = Arc::clone(&self.queue);
             let spawned = std::thread::Builder::new()

@@ -168,7 +168,10 @@ impl CatDim {
     }
 }
 
-/// Mixtures with at least this many components are built and scored in parallel.
+/// Mixtures with at least this many components are built and scored in parallel. (Raising this
+/// to 2048, so a 1000-trial study's suggestions stay on one thread, saved the hand-overs but made
+/// the like-for-like loop slower whenever other processes shared the two cores: BENCHMARKS.md,
+/// eighth session.)
 pub(crate) const PARALLEL_COMPONENTS: usize = 256;
 
 /// True if work on a mixture of `m` components is worth handing to the rayon pool: the mixture

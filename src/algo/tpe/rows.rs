@@ -48,7 +48,8 @@ pub(crate) fn internal_columns(
             None => computed.next().unwrap_or(&[]),
         })
         .collect();
-    let mut cols: Vec<Vec<f64>> = dims.iter().map(|_| pool::F64.take(obs.len())).collect();
+    // room for one more: a numeric column becomes the means, the prior's appended
+    let mut cols: Vec<Vec<f64>> = dims.iter().map(|_| pool::F64.take(obs.len() + 1)).collect();
     for chunk in rows.chunks(CHUNK) {
         for (c, &p) in cols.iter_mut().zip(dims) {
             c.extend(chunk.iter().map(|r| r.get(p).copied().unwrap_or(f64::NAN)));

@@ -131,6 +131,12 @@ pub(crate) fn add_categorical(acc: &mut [f64], lut: &[f64], codes: &[u32]) {
     }
 }
 
+/// True if two tables hold the same bits.
+#[inline(always)]
+fn same_table(a: &[f64], b: &[f64]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+}
+
 /// The largest value (NaNs ignored), in four lanes so the loop vectorizes.
 #[inline(always)]
 fn max_of(v: &[f64]) -> f64 {
@@ -168,9 +174,10 @@ fn sum_exp(v: &[f64], max: f64, tmp: &mut [f64]) -> f64 {
     (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]) + tail
 }
 
-/// The log-sum-exp of one block for each query, with 256-bit vectors where the CPU has them.
+/// The log-sum-exp of one block for each query, with 512-bit or 256-bit vectors where the CPU
+/// has them.
 ///
-/// The loops are the same either way and Rust never fuses a multiply and an add, so both
+/// The loops are the same either way and Rust never fuses a multiply and an add, so all the
 /// paths give bit-identical results: suggestions do not depend on the machine.
 fn score_block(
     range: std::ops::Range<usize>,
@@ -179,6 +186,11 @@ fn score_block(
     cats: &[&[u32]],
     queries: &[Query],
 ) -> Vec<Lse> {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU supports AVX-512F, as just checked.
+        return unsafe { score_block_avx512(range, log_w, nums, cats, queries) };
+    }
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2, as just checked.
@@ -191,6 +203,20 @@ fn score_block(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn score_block_avx2(
+    range: std::ops::Range<usize>,
+    log_w: &[f64],
+    nums: &[NumCols<'_>],
+    cats: &[&[u32]],
+    queries: &[Query],
+) -> Vec<Lse> {
+    score_block_plain(range, log_w, nums, cats, queries)
+}
+
+/// [`score_block_plain`] compiled for AVX-512: twice the registers, so the exponential's
+/// constants stay in them, and eight terms per instruction.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn score_block_avx512(
     range: std::ops::Range<usize>,
     log_w: &[f64],
     nums: &[NumCols<'_>],
@@ -247,8 +273,38 @@ fn score_block_plain(
     let mut buf = vec![0.0; (GROUP + 1) * len];
     let (acc, tmp) = buf.split_at_mut(GROUP * len);
     let mut out = Vec::with_capacity(queries.len());
+    // each categorical dimension's masses over the block, once per distinct table (queries of
+    // the same option share one): `cols[which[q * cats.len() + j]]` for query q, dimension j
+    let mut cols: Vec<Vec<f64>> = Vec::new();
+    let mut keys: Vec<(usize, &[f64])> = Vec::new();
+    let mut which: Vec<usize> = Vec::with_capacity(queries.len() * cats.len());
+    for q in queries {
+        for (j, codes) in cats.iter().enumerate() {
+            let lut: &[f64] = q.luts.get(j).map_or(&[], |l| l.as_slice());
+            if lut.is_empty() {
+                which.push(usize::MAX); // inactive in this query
+                continue;
+            }
+            let mut found = usize::MAX;
+            for (c, (d, l)) in keys.iter().enumerate() {
+                if *d == j && same_table(l, lut) {
+                    found = c;
+                    break;
+                }
+            }
+            if found == usize::MAX {
+                // -0 + m is m for every m, so adding this column adds the table's masses
+                let mut col = vec![-0.0; len];
+                add_categorical(&mut col, lut, &codes[range.clone()]);
+                cols.push(col);
+                keys.push((j, lut));
+                found = cols.len() - 1;
+            }
+            which.push(found);
+        }
+    }
     // plain loops, no closures: everything here is inlined into the AVX2 copy
-    for group in queries.chunks(GROUP) {
+    for (g, group) in queries.chunks(GROUP).enumerate() {
         let acc = &mut acc[..group.len() * len];
         for a in acc.chunks_exact_mut(len) {
             a.copy_from_slice(&log_w[range.clone()]);
@@ -271,10 +327,13 @@ fn score_block_plain(
                 }
             }
         }
-        for (a, q) in acc.chunks_exact_mut(len).zip(group) {
-            for (codes, lut) in cats.iter().zip(&q.luts) {
-                if !lut.is_empty() {
-                    add_categorical(a, lut, &codes[range.clone()]);
+        for (i, a) in acc.chunks_exact_mut(len).take(group.len()).enumerate() {
+            let q = g * GROUP + i;
+            for j in 0..cats.len() {
+                if let Some(col) = which.get(q * cats.len() + j).and_then(|&c| cols.get(c)) {
+                    for (x, &m) in a.iter_mut().zip(col) {
+                        *x += m;
+                    }
                 }
             }
             let max = max_of(a);
@@ -375,7 +434,13 @@ mod tests {
             .enumerate()
             .map(|(i, &x)| Query {
                 xs: vec![x, if i == 4 { f64::NAN } else { 1.0 - x }],
-                luts: vec![vec![-0.1, -2.0, -2.0, -1.5]],
+                // three options' tables, and the categorical dimension inactive in one query
+                luts: vec![match i % 3 {
+                    _ if i == 5 => vec![],
+                    0 => vec![-0.1, -2.0, -2.0, -1.5],
+                    1 => vec![-2.0, -0.1, -2.0, -1.5],
+                    _ => vec![-2.0, -2.0, -0.1, -1.5],
+                }],
                 extra: 0.0,
             })
             .collect();
@@ -407,7 +472,7 @@ mod tests {
     }
 
     #[test]
-    fn the_avx2_copy_gives_the_same_bits() {
+    fn the_avx2_and_avx512_copies_give_the_same_bits() {
         let m = 300;
         let (c, codes, queries) = mixture(m);
         let nums = two_numeric(&c);
@@ -415,6 +480,23 @@ mod tests {
         let a = score_block(0..m, &c[0], &nums, &cats, &queries);
         let b = score_block_plain(0..m, &c[0], &nums, &cats, &queries);
         same_bits(&a, &b);
+        #[cfg(target_arch = "x86_64")]
+        for (has, wide) in [
+            (
+                std::arch::is_x86_feature_detected!("avx2"),
+                score_block_avx2 as unsafe fn(_, _, _, _, _) -> _,
+            ),
+            (
+                std::arch::is_x86_feature_detected!("avx512f"),
+                score_block_avx512,
+            ),
+        ] {
+            if has {
+                // SAFETY: the CPU has the feature, as just checked.
+                let w = unsafe { wide(0..m, &c[0], &nums, &cats, &queries) };
+                same_bits(&w, &b);
+            }
+        }
     }
 
     #[test]
@@ -429,6 +511,30 @@ mod tests {
             .flat_map(|q| score_block(0..m, &c[0], &nums, &cats, q))
             .collect();
         same_bits(&together, &alone);
+    }
+
+    #[test]
+    fn shared_categorical_columns_give_the_bits_of_each_query_alone() {
+        // the terms of each query built one dimension at a time, as before the columns
+        let m = 300;
+        let (c, codes, queries) = mixture(m);
+        let nums = two_numeric(&c);
+        let got = score_block_plain(0..m, &c[0], &nums, &[codes.as_slice()], &queries);
+        for (q, g) in queries.iter().zip(&got) {
+            let mut a = c[0].clone();
+            for (d, &x) in nums.iter().zip(&q.xs) {
+                if !x.is_nan() {
+                    add_numeric(&mut a, x, d.mu, d.inv_sigma, d.log_c);
+                }
+            }
+            if !q.luts[0].is_empty() {
+                add_categorical(&mut a, &q.luts[0], &codes);
+            }
+            let max = max_of(&a);
+            let sum = sum_exp(&a, max, &mut vec![0.0; m]);
+            assert_eq!(g.max.to_bits(), max.to_bits());
+            assert_eq!(g.sum.to_bits(), sum.to_bits());
+        }
     }
 
     #[test]
