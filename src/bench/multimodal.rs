@@ -6,8 +6,7 @@
 
 use std::f64::consts::PI;
 
-use super::problems::{levy, Problem};
-use crate::space::{hp, Params, Space};
+use super::problems::{levy, uniform_space, xs, Problem};
 
 /// The shift of coordinate `i`: a point of the golden-ratio sequence in `[-1, 1)`, times
 /// `scale`, rounded to three decimals (so the Python anchors can state it exactly).
@@ -47,42 +46,31 @@ pub fn schwefel(x: &[f64]) -> f64 {
 /// Where Schwefel's function is smallest in each coordinate.
 pub const SCHWEFEL_ARGMIN: f64 = 420.968_746;
 
-fn xs(p: &Params, n: usize) -> Vec<f64> {
-    (0..n)
-        .map(|i| p.f64(&format!("x{i}")).unwrap_or(f64::NAN))
-        .collect()
-}
-
-fn box_space(n: usize, lo: f64, hi: f64) -> Space {
-    Space::from_params((0..n).map(|i| hp::uniform(&format!("x{i}"), lo, hi)))
-        .expect("benchmark space is valid")
-}
-
 /// The multimodal problems: `levy5_shifted`, `levy20_shifted` (on [-10, 10]^d),
 /// `rastrigin10_shifted` (on [-5.12, 5.12]^10) and `schwefel5` (on [-500, 500]^5).
 pub fn all() -> Vec<Problem> {
     vec![
         Problem {
             name: "levy5_shifted",
-            space: box_space(5, -10.0, 10.0),
+            space: uniform_space(5, -10.0, 10.0),
             loss: |p| levy_shifted(&xs(p, 5)),
             minimum: 0.0,
         },
         Problem {
             name: "levy20_shifted",
-            space: box_space(20, -10.0, 10.0),
+            space: uniform_space(20, -10.0, 10.0),
             loss: |p| levy_shifted(&xs(p, 20)),
             minimum: 0.0,
         },
         Problem {
             name: "rastrigin10_shifted",
-            space: box_space(10, -5.12, 5.12),
+            space: uniform_space(10, -5.12, 5.12),
             loss: |p| rastrigin_moved(&xs(p, 10)),
             minimum: 0.0,
         },
         Problem {
             name: "schwefel5",
-            space: box_space(5, -500.0, 500.0),
+            space: uniform_space(5, -500.0, 500.0),
             loss: |p| schwefel(&xs(p, 5)),
             minimum: 0.0,
         },

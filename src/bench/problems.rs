@@ -28,7 +28,8 @@ fn x(p: &Params, i: usize) -> f64 {
     p.f64(&format!("x{i}")).unwrap_or(f64::NAN)
 }
 
-fn xs(p: &Params, n: usize) -> Vec<f64> {
+/// The values of `x0` .. `x{n-1}` (NaN where one is missing).
+pub(super) fn xs(p: &Params, n: usize) -> Vec<f64> {
     (0..n).map(|i| x(p, i)).collect()
 }
 
@@ -172,7 +173,8 @@ pub fn mixed_hpo(p: &Params) -> f64 {
     f
 }
 
-fn uniform_space(n: usize, lo: f64, hi: f64) -> Space {
+/// `n` uniform parameters `x0` .. `x{n-1}` on `[lo, hi]`.
+pub(super) fn uniform_space(n: usize, lo: f64, hi: f64) -> Space {
     Space::from_params((0..n).map(|i| hp::uniform(&format!("x{i}"), lo, hi)))
         .expect("benchmark space is valid")
 }
