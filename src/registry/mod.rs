@@ -220,15 +220,7 @@ impl Registry {
             user_id: self.tracker.system_info().user.clone(),
             tags: tags.to_vec(),
             run_params: run.data.params.clone(),
-            run_metrics: run
-                .data
-                .metrics
-                .iter()
-                .map(|m| ModelMetric {
-                    key: m.key.clone(),
-                    value: m.latest,
-                })
-                .collect(),
+            run_metrics: ModelMetric::latest_of(&run.data),
         };
         store.create_model_version(&new)
     }

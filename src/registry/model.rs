@@ -148,6 +148,19 @@ pub struct ModelMetric {
     pub value: f64,
 }
 
+impl ModelMetric {
+    /// The latest value of each of `data`'s metrics: the snapshot a version keeps of its run.
+    pub fn latest_of(data: &crate::tracking::RunData) -> Vec<ModelMetric> {
+        data.metrics
+            .iter()
+            .map(|m| ModelMetric {
+                key: m.key.clone(),
+                value: m.latest,
+            })
+            .collect()
+    }
+}
+
 /// One numbered version of a registered model.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ModelVersion {

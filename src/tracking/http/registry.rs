@@ -159,16 +159,8 @@ impl HttpRegistry {
             }
             version.storage_location = location;
             if snapshot.is_none() {
+                version.run_metrics = ModelMetric::latest_of(&run.data);
                 version.run_params = run.data.params;
-                version.run_metrics = run
-                    .data
-                    .metrics
-                    .iter()
-                    .map(|m| ModelMetric {
-                        key: m.key.clone(),
-                        value: m.latest,
-                    })
-                    .collect();
             }
         }
         if let Some((params, metrics)) = snapshot {
