@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use postgres::types::{ToSql, Type};
-use postgres::{Client, GenericClient, Row, Transaction};
+use postgres::{Client, Row, Transaction};
 
 use super::pool::Pool;
 use super::queue::PgQueue;
@@ -71,12 +71,7 @@ impl PgBoard {
     /// after the store's queued writes in one transaction.
     fn with_queued<T>(
         &self,
-        f: impl Fn(
-            &mut dyn FnMut(
-                &str,
-                &[(&(dyn ToSql + Sync), Type)],
-            ) -> Result<Vec<Row>, postgres::Error>,
-        ) -> Result<T, postgres::Error>,
+        f: impl Fn(&mut Query<'_>) -> Result<T, postgres::Error>,
     ) -> Result<T, StoreError> {
         let mut conn = self.pool.get()?;
         match self.queue.as_deref().filter(|q| !q.is_empty()) {
@@ -191,15 +186,20 @@ fn finish_sql() -> String {
     )
 }
 
+/// A typed query on the connection or transaction at hand: [`Client::query_typed`] or
+/// [`Transaction::query_typed`].
+type Query<'q> =
+    dyn FnMut(&str, &[(&(dyn ToSql + Sync), Type)]) -> Result<Vec<Row>, postgres::Error> + 'q;
+
 /// Records the end of running trial `number` and ends its lease, in one statement; `false` if
 /// the trial was no longer running.
 fn finish_trial(
-    c: &mut impl GenericClient,
+    query: &mut Query<'_>,
     study_run_id: &str,
     number: i64,
     end: &TrialEnd,
 ) -> Result<bool, postgres::Error> {
-    let rows = c.query_typed(
+    let rows = query(
         &finish_sql(),
         &[
             (&study_run_id, Type::TEXT),
@@ -470,21 +470,7 @@ impl StudyBoard for PgBoard {
     fn finish(&self, study_run_id: &str, number: i64, end: &TrialEnd) -> Result<bool, StoreError> {
         // one statement: the trial's end and the end of its lease commit together (with the
         // store's queued writes: the end of the trial's run)
-        self.with_queued(|query| {
-            let rows = query(
-                &finish_sql(),
-                &[
-                    (&study_run_id, Type::TEXT),
-                    (&number, Type::INT8),
-                    (&end.state, Type::TEXT),
-                    (&end.loss.filter(|l| l.is_finite()), Type::FLOAT8),
-                    (&end.last_step, Type::INT8),
-                    (&end.message, Type::TEXT),
-                    (&end.ended_ms, Type::INT8),
-                ],
-            )?;
-            Ok(rows.first().is_some_and(|r| r.get::<_, i64>(0) == 1))
-        })
+        self.with_queued(|query| finish_trial(query, study_run_id, number, end))
     }
 
     fn finish_later(
@@ -500,7 +486,12 @@ impl StudyBoard for PgBoard {
         // board (its next trial's start, or any write but a claim) and commits with it
         let (study, end) = (study_run_id.to_string(), end.clone());
         queue.push(study_run_id, move |tx| {
-            finish_trial(tx, &study, number, &end)?;
+            finish_trial(
+                &mut |sql, params| tx.query_typed(sql, params),
+                &study,
+                number,
+                &end,
+            )?;
             Ok(())
         });
         Ok(())
