@@ -75,17 +75,8 @@ pub(crate) fn experiment_id_by_name(
     .map(|r| r.get(0)))
 }
 
-/// A run's info and integer key, if the run exists; `lock` takes a row lock until the transaction ends.
-pub(crate) fn read_run_row(
-    c: &mut impl GenericClient,
-    run_id: &str,
-    lock: bool,
-) -> Result<Option<(RunInfo, i64)>, StoreError> {
-    let suffix = if lock { " FOR UPDATE" } else { "" };
-    let sql = format!("SELECT {INFO_COLUMNS} FROM runs WHERE run_uuid = $1{suffix}");
-    let Some(r) = c.query_opt(sql.as_str(), &[&run_id])? else {
-        return Ok(None);
-    };
+/// A row of `SELECT {INFO_COLUMNS}` as the run's info and integer key.
+fn info_row(r: &postgres::Row) -> Result<(RunInfo, i64), StoreError> {
     let info = RunInfo {
         run_id: r.get(0),
         experiment_id: r.get(1),
@@ -98,7 +89,21 @@ pub(crate) fn read_run_row(
         artifact_uri: r.get(8),
         lifecycle_stage: r.get::<_, String>(9).parse::<LifecycleStage>()?,
     };
-    Ok(Some((info, r.get(10))))
+    Ok((info, r.get(10)))
+}
+
+/// A run's info and integer key, if the run exists; `lock` takes a row lock until the transaction ends.
+pub(crate) fn read_run_row(
+    c: &mut impl GenericClient,
+    run_id: &str,
+    lock: bool,
+) -> Result<Option<(RunInfo, i64)>, StoreError> {
+    let suffix = if lock { " FOR UPDATE" } else { "" };
+    let sql = format!("SELECT {INFO_COLUMNS} FROM runs WHERE run_uuid = $1{suffix}");
+    let Some(r) = c.query_opt(sql.as_str(), &[&run_id])? else {
+        return Ok(None);
+    };
+    info_row(&r).map(Some)
 }
 
 /// The params, tags and metric summaries of run `run_id`, whose integer key is `run_key`.
@@ -170,24 +175,13 @@ pub(crate) fn read_runs(
     let mut by_id: std::collections::HashMap<String, (Run, i64)> =
         std::collections::HashMap::with_capacity(ids.len());
     for r in c.query(sql.as_str(), &[&ids])? {
-        let info = RunInfo {
-            run_id: r.get(0),
-            experiment_id: r.get(1),
-            run_name: r.get(2),
-            status: r.get::<_, String>(3).parse()?,
-            start_time: r.get(4),
-            end_time: r.get(5),
-            parent_run_id: r.get(6),
-            user_id: r.get(7),
-            artifact_uri: r.get(8),
-            lifecycle_stage: r.get::<_, String>(9).parse::<LifecycleStage>()?,
-        };
+        let (info, key) = info_row(&r)?;
         let data = RunData {
             params: Vec::new(),
             metrics: Vec::new(),
             tags: Vec::new(),
         };
-        by_id.insert(info.run_id.clone(), (Run { info, data }, r.get(10)));
+        by_id.insert(info.run_id.clone(), (Run { info, data }, key));
     }
     let keys: Vec<i64> = by_id.values().map(|(_, k)| *k).collect();
     let mut id_of_key: std::collections::HashMap<i64, String> =
