@@ -211,9 +211,6 @@ pub(crate) trait QueueCarrier: Send + Sync {
 
 impl QueueCarrier for Shared {
     fn take_queued(&self) -> Vec<QueuedWrite> {
-        if self.queue.is_empty() {
-            return Vec::new();
-        }
         self.queue.take()
     }
 

@@ -168,38 +168,36 @@ impl SqliteBoard {
             .as_ref()
             .map(|c| c.take_queued())
             .unwrap_or_default();
-        let together = (|| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(db)?;
-            for w in &carried {
-                w.apply(&tx)?;
-            }
-            let out = f(&tx).map_err(db)?;
-            tx.commit().map_err(db)?;
-            Ok(out)
-        })();
-        let out = match (together, &self.carrier) {
-            (Ok(out), _) => Ok(out),
-            (Err(_), Some(carrier)) if !carried.is_empty() => {
+        let mut out = commit_after(&mut conn, &carried, &mut f);
+        if let (Err(_), Some(carrier)) = (&out, &self.carrier) {
+            if !carried.is_empty() {
                 carrier.commit_apart(&mut conn, &carried);
-                (|| {
-                    let tx = conn
-                        .transaction_with_behavior(TransactionBehavior::Immediate)
-                        .map_err(db)?;
-                    let out = f(&tx).map_err(db)?;
-                    tx.commit().map_err(db)?;
-                    Ok(out)
-                })()
+                out = commit_after(&mut conn, &[], &mut f);
             }
-            (Err(e), _) => Err(e),
-        };
+        }
         drop(conn);
         if out.is_ok() {
             self.pacer.count_commit();
         }
         out
     }
+}
+
+/// `writes`, then `f`, in one immediate transaction on `conn`, committed.
+fn commit_after<T>(
+    conn: &mut Connection,
+    writes: &[QueuedWrite],
+    f: &mut impl FnMut(&Transaction<'_>) -> rusqlite::Result<T>,
+) -> Result<T, StoreError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(db)?;
+    for w in writes {
+        w.apply(&tx)?;
+    }
+    let out = f(&tx).map_err(db)?;
+    tx.commit().map_err(db)?;
+    Ok(out)
 }
 
 fn study_row(r: &Row<'_>) -> rusqlite::Result<SharedStudyRow> {
