@@ -3,7 +3,6 @@
 use super::resume::ResumedStudy;
 use super::{Tracker, TrackingError};
 use crate::study::prune::{CurveState, Curves, TrialCurve};
-use crate::trial::TrialState;
 
 /// Each trial's history of `metric` (the pruner's watched metric) from its run, by trial
 /// number, with its state. The first value recorded at a step is kept (as the pruner keeps the
@@ -19,18 +18,24 @@ pub fn load_curves(
         let Some(run) = study.runs.get(&t.number) else {
             continue;
         };
-        let mut curve = TrialCurve::new();
-        curve.state = match t.state {
-            TrialState::Ok => CurveState::Complete,
-            TrialState::Pruned => CurveState::Pruned,
-            TrialState::Running => CurveState::Running,
-            TrialState::Failed | TrialState::Killed => CurveState::Failed,
-        };
-        // ordered by (step, timestamp): the first of each step is the earliest
-        for m in tracker.metric_history(run, metric)? {
-            curve.values.entry(m.step).or_insert(m.value);
-        }
-        curves.insert(t.number, curve);
+        curves.insert(t.number, run_curve(tracker, run, metric, t.state.into())?);
     }
     Ok(curves)
+}
+
+/// The curve of `metric` logged by run `run_id`, in `state`: its history by step, the first
+/// value recorded at each step (as the pruner keeps a trial's first report at a step).
+pub(crate) fn run_curve(
+    tracker: &Tracker,
+    run_id: &str,
+    metric: &str,
+    state: CurveState,
+) -> Result<TrialCurve, TrackingError> {
+    let mut curve = TrialCurve::new();
+    curve.state = state;
+    // ordered by (step, timestamp): the first of each step is the earliest
+    for m in tracker.metric_history(run_id, metric)? {
+        curve.values.entry(m.step).or_insert(m.value);
+    }
+    Ok(curve)
 }

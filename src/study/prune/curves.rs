@@ -19,6 +19,19 @@ pub enum CurveState {
     Failed,
 }
 
+impl From<crate::trial::TrialState> for CurveState {
+    /// A trial's state as the pruners see it (a killed trial counts as failed).
+    fn from(state: crate::trial::TrialState) -> Self {
+        use crate::trial::TrialState;
+        match state {
+            TrialState::Running => CurveState::Running,
+            TrialState::Ok => CurveState::Complete,
+            TrialState::Pruned => CurveState::Pruned,
+            TrialState::Failed | TrialState::Killed => CurveState::Failed,
+        }
+    }
+}
+
 /// One trial's curve and what pruners recorded about it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrialCurve {

@@ -10,8 +10,9 @@ use super::{
     worker_is_dead_here, RunningCurves, StudyBoard, TrialEnd, TrialRow, LEASE_TTL, WORKER_LOST,
 };
 use crate::space::{Params, Space, Value};
-use crate::study::prune::{CurveFeed, CurveState, Curves, TrialCurve};
+use crate::study::prune::{CurveFeed, Curves, TrialCurve};
 use crate::study::{Claim, Coordinator, StopReason};
+use crate::tracking::curves::run_curve;
 use crate::tracking::recorder::{RecorderHandle, TAG_FAILURE_REASON, TAG_TRIAL_NUMBER};
 use crate::tracking::retry::retrying;
 use crate::tracking::store::now_ms;
@@ -213,18 +214,15 @@ impl SharedStudy {
         let (Some(metric), Some(run)) = (&self.opts.prune_metric, run) else {
             return;
         };
-        let state = match trial.state {
-            TrialState::Running => return,
-            TrialState::Ok => CurveState::Complete,
-            TrialState::Pruned => CurveState::Pruned,
-            TrialState::Failed | TrialState::Killed => CurveState::Failed,
-        };
-        let mut curve = TrialCurve::new();
-        curve.state = state;
-        // ordered by (step, timestamp): the first value of each step is kept, as the pruner does
-        for m in self.tracker.metric_history(run, metric).unwrap_or_default() {
-            curve.values.entry(m.step).or_insert(m.value);
+        if trial.state == TrialState::Running {
+            return;
         }
+        // a history that cannot be read counts as empty, as before it was logged
+        let state = trial.state.into();
+        let curve = run_curve(&self.tracker, run, metric, state).unwrap_or_else(|_| TrialCurve {
+            state,
+            ..TrialCurve::new()
+        });
         self.curves.insert(trial.number, curve);
     }
 

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use super::StudyBoard;
-use crate::study::prune::{CurveFeed, CurveState, Curves, TrialCurve};
+use crate::study::prune::{CurveFeed, CurveState, Curves};
+use crate::tracking::curves::run_curve;
 use crate::tracking::Tracker;
 
 /// What the feed knows between reads.
@@ -69,19 +70,17 @@ impl CurveFeed for RunningCurves {
         }
         let mut curves = Curves::new();
         for (&number, run) in &seen.running {
-            let (Ok(n), Ok(history)) = (
+            let (Ok(n), Ok(curve)) = (
                 usize::try_from(number),
-                self.tracker.metric_history(run, &self.metric),
+                run_curve(
+                    &self.tracker,
+                    run,
+                    &self.metric,
+                    CurveState::RunningElsewhere,
+                ),
             ) else {
                 continue;
             };
-            let mut curve = TrialCurve::new();
-            curve.state = CurveState::RunningElsewhere;
-            // ordered by (step, timestamp): the first value of each step counts, as the
-            // pruner keeps a trial's first report at a step
-            for m in history {
-                curve.values.entry(m.step).or_insert(m.value);
-            }
             if !curve.values.is_empty() {
                 curves.insert(n, curve);
             }
