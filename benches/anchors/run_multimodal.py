@@ -5,7 +5,9 @@ usage: python run_multimodal.py BUDGET SEEDS OUT.jsonl [first_seed]   (ONLY=optu
        python run_multimodal.py check        (prints the values src/bench/multimodal.rs tests)
 Needs: pip install optuna numpy
 """
-import json, math, os, sys, time
+import math, os, sys
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from results import write_results
 
 GOLDEN = 0.6180339887498949
 
@@ -69,14 +71,4 @@ if __name__ == "__main__":
     budget, seeds, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
     first = int(sys.argv[4]) if len(sys.argv) > 4 else 0
     only = os.environ.get("ONLY", "optuna-tpe,optuna-tpe-uni").split(",")
-    with open(out, "a") as fh:
-        for name, (_, _, _, _, m) in PROBLEMS.items():
-            for opt in only:
-                for s in range(first, first + seeds):
-                    t0 = time.perf_counter()
-                    best = run(name, opt, s, budget)
-                    fh.write(json.dumps({"problem": name, "optimizer": opt, "seed": s, "budget": budget,
-                                         "best": [round(v, 10) for v in best], "regret": best[-1] - m,
-                                         "minimum": m, "seconds": round(time.perf_counter() - t0, 3)}) + "\n")
-                    fh.flush()
-            print("done", name, flush=True)
+    write_results(out, [(name, spec[4]) for name, spec in PROBLEMS.items()], only, budget, seeds, first, run)

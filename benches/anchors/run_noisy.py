@@ -6,10 +6,11 @@ loss.
 usage: python run_noisy.py BUDGET SEEDS OUT.jsonl [first_seed]      (ONLY=optuna-tpe,... to pick)
 Needs: pip install hyperopt optuna numpy
 """
-import json, math, os, sys, time
+import math, os, sys
 import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from problems import PROBLEMS
+from results import write_results
 
 NOISY = {"noisy_branin": ("branin", 0.5), "noisy_hartmann6": ("hartmann6", 0.2),
          "noisy_log_goldstein_price": ("log_goldstein_price", 0.2),
@@ -79,15 +80,4 @@ if __name__ == "__main__":
     budget, seeds, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
     first = int(sys.argv[4]) if len(sys.argv) > 4 else 0
     only = os.environ.get("ONLY", "optuna-tpe,optuna-tpe-uni,hyperopt-tpe").split(",")
-    with open(out, "a") as fh:
-        for name in NOISY:
-            m = PROBLEMS[NOISY[name][0]][2]
-            for opt in only:
-                for s in range(first, first + seeds):
-                    t0 = time.perf_counter()
-                    best = run(name, opt, s, budget)
-                    fh.write(json.dumps({"problem": name, "optimizer": opt, "seed": s, "budget": budget,
-                                         "best": [round(v, 10) for v in best], "regret": best[-1] - m,
-                                         "minimum": m, "seconds": round(time.perf_counter() - t0, 3)}) + "\n")
-                    fh.flush()
-            print("done", name, flush=True)
+    write_results(out, [(name, PROBLEMS[NOISY[name][0]][2]) for name in NOISY], only, budget, seeds, first, run)
