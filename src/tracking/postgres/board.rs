@@ -1,10 +1,12 @@
 //! The shared-study board on PostgreSQL: workers on many machines sharing one study.
 //!
 //! Claims are one counter upsert checked against the budget (a row of `study_claims`, with
-//! the budget read from the study's row), committed without waiting for the WAL flush and made
-//! durable by the new trial's lease renewal before the number is handed out (so the counter
-//! row's lock is never held through a flush), leases use the server's clock (`now()`), so workers'
-//! clocks need not agree, and a row's version is the id of the transaction that last wrote it:
+//! the budget read from the study's row), committed without waiting for the WAL flush (so the
+//! counter row's lock is never held through a flush) and made durable by the trial's start, the
+//! worker's next commit, which waits for the flush and checks that the claim is still there
+//! (one flush per trial: see [`StudyBoard::start`]); leases use the server's clock (`now()`), so
+//! workers' clocks need not agree, and a row's version is the id of the transaction that last
+//! wrote it:
 //! a reader asks for rows written by transactions from the oldest one still running at its last
 //! read on, so a row committed after a later one is never skipped (rows read twice merge the
 //! same way). Errors that mean the server is out of reach (a closed connection, a restart) are
@@ -68,16 +70,17 @@ impl PgBoard {
     }
 
     /// Runs `f` alone (one statement, committed on its own) when no store write waits, else
-    /// after the store's queued writes in one transaction.
+    /// after the store's queued writes in one transaction; an error of `f` rolls that back and
+    /// leaves the queue as it was.
     fn with_queued<T>(
         &self,
-        f: impl Fn(&mut Query<'_>) -> Result<T, postgres::Error>,
+        f: impl Fn(&mut Query<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut conn = self.pool.get()?;
         match self.queue.as_deref().filter(|q| !q.is_empty()) {
-            None => Ok(f(&mut |sql, params| conn.query_typed(sql, params))?),
+            None => f(&mut |sql, params| conn.query_typed(sql, params)),
             Some(q) => q.commit_with(&mut conn, |tx| {
-                Ok(f(&mut |sql, params| tx.query_typed(sql, params))?)
+                f(&mut |sql, params| tx.query_typed(sql, params))
             }),
         }
     }
@@ -365,7 +368,10 @@ impl StudyBoard for PgBoard {
         // runs it, never across a round trip to a worker (whose process may be descheduled), and
         // not while the WAL is flushed either: the claim commits without waiting for the flush
         // (`synchronous_commit` off for this statement's transaction alone, set inside it), so
-        // claims of many workers do not queue one flush after the other on the counter row
+        // claims of many workers do not queue one flush after the other on the counter row.
+        // The number is used in nothing durable before the trial's start, whose commit comes
+        // after this one in the WAL and waits for the flush: it makes the claim durable with
+        // it, and fails (recording nothing) should the claim have been lost in a crash
         let row = self.plain(|c| {
             c.query_typed_opt(
                 &format!(
@@ -412,26 +418,6 @@ impl StudyBoard for PgBoard {
                 ],
             )
         })?;
-        if let Some(r) = &row {
-            // then the claim is made durable before it is handed out: this renewal of the new
-            // trial's lease commits waiting for the WAL flush, which covers the claim's commit
-            // (written before it); flushes of many workers' renewals are shared. (A lease
-            // already taken back, so not renewed, was taken by a commit that waited for a flush
-            // after the claim's.)
-            let number: i64 = r.get(0);
-            self.plain(|c| {
-                c.execute_typed(
-                    "UPDATE trial_leases SET expires_at = now() + $4 * interval '1 millisecond'
-                     WHERE study_run_uuid = $1 AND number = $2 AND worker = $3",
-                    &[
-                        (&study_run_id, Type::TEXT),
-                        (&number, Type::INT8),
-                        (&worker, Type::TEXT),
-                        (&millis(ttl), Type::FLOAT8),
-                    ],
-                )
-            })?;
-        }
         Ok(row.map(|r| ClaimedTrial {
             number: r.get(0),
             retry: r.get::<_, Option<i64>>(1).map(|of| Retry {
@@ -445,32 +431,51 @@ impl StudyBoard for PgBoard {
     fn start(
         &self,
         study_run_id: &str,
+        worker: &str,
         number: i64,
         run_id: Option<&str>,
         params: &str,
     ) -> Result<(), StoreError> {
+        // the worker's claim must be on the board: this commit (with the previous trial's end
+        // and this trial's run) is the one that waits for the WAL flush, and so the one that
+        // makes the claim durable; a claim lost in a server crash (its commit had not reached
+        // the disk) is not there, or is another worker's by now
         let sql = format!(
             "UPDATE study_trials SET run_uuid = $3, params = $4, txid = {TXID}
-             WHERE study_run_uuid = $1 AND number = $2"
+             WHERE study_run_uuid = $1 AND number = $2 AND worker = $5
+             RETURNING number"
         );
-        self.with_queued(|query| {
-            query(
+        let started = self.with_queued(|query| {
+            let rows = query(
                 &sql,
                 &[
                     (&study_run_id, Type::TEXT),
                     (&number, Type::INT8),
                     (&run_id, Type::TEXT),
                     (&params, Type::TEXT),
+                    (&worker, Type::TEXT),
                 ],
             )?;
-            Ok(())
-        })
+            match rows.is_empty() {
+                true => Err(StoreError::ClaimLost { number }),
+                false => Ok(()),
+            }
+        });
+        if let (Err(StoreError::ClaimLost { .. }), Some(q)) = (&started, &self.queue) {
+            // nothing of the trial is recorded: its queued run is dropped, what else waited
+            // (the previous trial's end) commits alone
+            if let Some(run) = run_id {
+                q.discard(run);
+            }
+            self.with(|_| Ok(()))?;
+        }
+        started
     }
 
     fn finish(&self, study_run_id: &str, number: i64, end: &TrialEnd) -> Result<bool, StoreError> {
         // one statement: the trial's end and the end of its lease commit together (with the
         // store's queued writes: the end of the trial's run)
-        self.with_queued(|query| finish_trial(query, study_run_id, number, end))
+        self.with_queued(|query| Ok(finish_trial(query, study_run_id, number, end)?))
     }
 
     fn finish_later(

@@ -1,8 +1,8 @@
 //! Queued writes of the PostgreSQL store: a trial's run (created when the trial starts, ended
 //! when it ends) and the trial's end on the shared-study board wait here and are committed **in
-//! one transaction with the board's next write**, so a trial costs two durable commits (its
-//! claim; its run's end with its end on the board with the next trial's run and start) instead
-//! of five.
+//! one transaction with the board's next write**, so a trial costs one durable commit (its run's
+//! end with its end on the board with the next trial's run and start, which also makes the next
+//! trial's claim durable) instead of five.
 //!
 //! - **Order.** Queued writes are committed in the order they were queued, and before any other
 //!   operation of the store or write of the board (every read and every direct write commits
@@ -21,7 +21,8 @@
 //!   statement commit. While the server is out of reach nothing is taken off the queue: the call
 //!   is tried again with the same writes (a run's creation tried again after a commit whose
 //!   answer was lost finds itself in and is not doubled).
-//! - **Durability.** Every commit is durable (`synchronous_commit` is left on). A trial's end is
+//! - **Durability.** Every commit the queue takes part in is durable (`synchronous_commit` is left
+//!   on; only the board's claims do not wait, see [`super::board`]). A trial's end is
 //!   on the board only if its run's end is in the store (same commit); a worker killed before
 //!   that commit loses neither half alone: the trial is taken back as lost when its lease runs
 //!   out (and its run marked FAILED), as if it had been killed while the trial ran.
@@ -93,6 +94,12 @@ impl PgQueue {
             run_id: run_id.to_string(),
             body: Box::new(body),
         });
+    }
+
+    /// Drops the queued writes to run `run_id` (a trial whose claim was lost: nothing of it is
+    /// recorded).
+    pub(crate) fn discard(&self, run_id: &str) {
+        self.lock().retain(|q| q.run_id != run_id);
     }
 
     /// Runs the queued writes, then `own`, in one transaction on `client`, and commits it; the
