@@ -140,6 +140,8 @@ fn a_claim_lost_before_its_trials_start_records_nothing_of_that_trial() {
         .create_run_queued(trial_run(exp, &study, second))
         .unwrap()
         .run_id;
+    // past the group window: the start commits at once
+    std::thread::sleep(Duration::from_millis(30));
     let r = board.start(&study, "w", second, Some(&run), r#"{"x":0.75}"#);
     assert!(
         matches!(r, Err(StoreError::ClaimLost { number }) if number == second),
@@ -151,12 +153,12 @@ fn a_claim_lost_before_its_trials_start_records_nothing_of_that_trial() {
         matches!(lost, Err(TrackingError::Store(StoreError::RunNotFound(_)))),
         "{lost:?}"
     );
+    // nor of what waited with it: the first trial's end (its lease takes it back)
     let rows = board_rows(&db);
-    assert_eq!(rows[&first].0, "OK");
-    assert_eq!(rows[&first].2.as_deref(), Some(&*first_run));
+    assert_eq!(rows[&first].0, "RUNNING");
     assert_eq!(
         other.get_run(&first_run).unwrap().info.status,
-        RunStatus::Finished
+        RunStatus::Running
     );
     assert_eq!(
         rows[&second],
@@ -167,6 +169,7 @@ fn a_claim_lost_before_its_trials_start_records_nothing_of_that_trial() {
     t.flush().unwrap();
     assert!(other.get_run(&run).is_err());
     assert_eq!(board_rows(&db)[&second].2, None);
+    assert_eq!(board_rows(&db)[&first].0, "RUNNING");
 }
 
 #[test]
@@ -178,7 +181,9 @@ fn a_worker_killed_after_its_combined_commit_leaves_its_trials_to_their_leases()
     let board = t.store().study_board().unwrap();
     let (first, first_run) = start(&t, &*board, exp, &study, "gone").unwrap();
     end_later(&t, &*board, &study, first, &first_run);
-    // the combined commit: the first trial's end with the second trial's run and start
+    // the combined commit (past the group window: at once): the first trial's end with the
+    // second trial's run and start
+    std::thread::sleep(Duration::from_millis(30));
     let (second, second_run) = start(&t, &*board, exp, &study, "gone").unwrap();
     end_later(&t, &*board, &study, second, &second_run);
     let third = board
@@ -310,4 +315,33 @@ fn four_workers_with_a_zero_cost_objective_finish_exactly_the_budget() {
         .unwrap();
     assert_eq!(study.info.status, RunStatus::Finished);
     assert_eq!(study.data.metric("n_trials").map(|m| m.latest), Some(300.0));
+}
+
+#[test]
+fn a_start_that_waits_for_the_group_commit_is_committed_without_another_call() {
+    let Some(db) = TempDb::create("flush_group") else {
+        return;
+    };
+    let (t, exp, study) = joined(&db, 10);
+    let board = t.store().study_board().unwrap();
+    let (first, first_run) = start(&t, &*board, exp, &study, "w").unwrap();
+    end_later(&t, &*board, &study, first, &first_run);
+    // right after the first commit: this start may wait for the committer thread
+    let (second, second_run) = start(&t, &*board, exp, &study, "w").unwrap();
+    let mut waited = Duration::ZERO;
+    while board_rows(&db)[&second].2.is_none() {
+        assert!(waited < Duration::from_secs(10), "never committed");
+        std::thread::sleep(Duration::from_millis(5));
+        waited += Duration::from_millis(5);
+    }
+    let rows = board_rows(&db);
+    assert_eq!(rows[&second].2.as_deref(), Some(&*second_run));
+    assert_eq!(rows[&first].0, "OK", "the first trial's end came with it");
+    let other = Tracker::open(&db.url()).unwrap();
+    assert_eq!(
+        other.get_run(&second_run).unwrap().info.status,
+        RunStatus::Running
+    );
+    drop(board);
+    t.flush().unwrap();
 }

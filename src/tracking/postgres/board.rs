@@ -18,6 +18,7 @@ use std::time::Duration;
 use postgres::types::{ToSql, Type};
 use postgres::{Client, Row, Transaction};
 
+use super::committer::{Committer, GROUP_WINDOW};
 use super::pool::Pool;
 use super::queue::PgQueue;
 use crate::tracking::recorder::TAG_FAILURE_REASON;
@@ -39,10 +40,12 @@ const TXID: &str = "pg_current_xact_id()::text::bigint";
 
 /// The board of a PostgreSQL tracking database.
 pub struct PgBoard {
-    pool: Pool,
+    pool: Arc<Pool>,
     /// The queued writes of the store that opened the board: committed with a trial's start
     /// and end (see [`super::queue`]).
     queue: Option<Arc<PgQueue>>,
+    /// Commits the starts that wait in the queue (see [`super::committer`]).
+    committer: Option<Committer>,
 }
 
 impl std::fmt::Debug for PgBoard {
@@ -63,9 +66,15 @@ impl PgBoard {
     }
 
     fn with_queue(url: &str, queue: Option<Arc<PgQueue>>) -> Result<PgBoard, StoreError> {
+        // connections: the worker's, its lease renewals' and the committer's
+        let pool = Arc::new(Pool::open(url, 3)?);
+        let committer = queue
+            .as_ref()
+            .and_then(|q| Committer::start(pool.clone(), q.clone()));
         Ok(PgBoard {
-            pool: Pool::open(url, 2)?,
+            pool,
             queue,
+            committer,
         })
     }
 
@@ -187,6 +196,36 @@ fn finish_sql() -> String {
          )
          SELECT COUNT(*) FROM u"
     )
+}
+
+/// Records the params and run of trial `number` that `worker` claimed, in one statement;
+/// [`StoreError::ClaimLost`] when the claim is not the worker's on the board.
+fn start_trial(
+    query: &mut Query<'_>,
+    study_run_id: &str,
+    worker: &str,
+    number: i64,
+    run_id: Option<&str>,
+    params: &str,
+) -> Result<(), StoreError> {
+    let rows = query(
+        &format!(
+            "UPDATE study_trials SET run_uuid = $3, params = $4, txid = {TXID}
+             WHERE study_run_uuid = $1 AND number = $2 AND worker = $5
+             RETURNING number"
+        ),
+        &[
+            (&study_run_id, Type::TEXT),
+            (&number, Type::INT8),
+            (&run_id, Type::TEXT),
+            (&params, Type::TEXT),
+            (&worker, Type::TEXT),
+        ],
+    )?;
+    match rows.is_empty() {
+        true => Err(StoreError::ClaimLost { number }),
+        false => Ok(()),
+    }
 }
 
 /// A typed query on the connection or transaction at hand: [`Client::query_typed`] or
@@ -436,40 +475,35 @@ impl StudyBoard for PgBoard {
         run_id: Option<&str>,
         params: &str,
     ) -> Result<(), StoreError> {
-        // the worker's claim must be on the board: this commit (with the previous trial's end
-        // and this trial's run) is the one that waits for the WAL flush, and so the one that
-        // makes the claim durable; a claim lost in a server crash (its commit had not reached
-        // the disk) is not there, or is another worker's by now
-        let sql = format!(
-            "UPDATE study_trials SET run_uuid = $3, params = $4, txid = {TXID}
-             WHERE study_run_uuid = $1 AND number = $2 AND worker = $5
-             RETURNING number"
+        // the worker's claim must be on the board: the commit of this statement (with the
+        // previous trial's end and this trial's run) waits for the WAL flush, and so makes the
+        // claim durable; a claim lost in a server crash (its commit had not reached the disk)
+        // is not there, or is another worker's by now
+        let (study, worker, run, params) = (
+            study_run_id.to_string(),
+            worker.to_string(),
+            run_id.map(str::to_string),
+            params.to_string(),
         );
-        let started = self.with_queued(|query| {
-            let rows = query(
-                &sql,
-                &[
-                    (&study_run_id, Type::TEXT),
-                    (&number, Type::INT8),
-                    (&run_id, Type::TEXT),
-                    (&params, Type::TEXT),
-                    (&worker, Type::TEXT),
-                ],
-            )?;
-            match rows.is_empty() {
-                true => Err(StoreError::ClaimLost { number }),
-                false => Ok(()),
-            }
+        let start = move |query: &mut Query<'_>| {
+            start_trial(query, &study, &worker, number, run.as_deref(), &params)
+        };
+        let Some(queue) = &self.queue else {
+            let mut conn = self.pool.get()?;
+            return start(&mut |sql, params| conn.query_typed(sql, params));
+        };
+        queue.take_lost()?;
+        queue.push(run_id.unwrap_or(study_run_id), move |tx| {
+            start(&mut |sql, params| tx.query_typed(sql, params))
         });
-        if let (Err(StoreError::ClaimLost { .. }), Some(q)) = (&started, &self.queue) {
-            // nothing of the trial is recorded: its queued run is dropped, what else waited
-            // (the previous trial's end) commits alone
-            if let Some(run) = run_id {
-                q.discard(run);
-            }
-            self.with(|_| Ok(()))?;
+        // a worker whose trials follow each other quickly commits at most once per window (the
+        // committer thread commits what waits); else the trial's start commits now, as it
+        // would alone
+        match (&self.committer, queue.committed_within(GROUP_WINDOW)) {
+            (Some(c), true) => c.wake(),
+            _ => self.with(|_| Ok(()))?,
         }
-        started
+        Ok(())
     }
 
     fn finish(&self, study_run_id: &str, number: i64, end: &TrialEnd) -> Result<bool, StoreError> {
@@ -487,6 +521,7 @@ impl StudyBoard for PgBoard {
         let Some(queue) = &self.queue else {
             return self.finish(study_run_id, number, end).map(|_| ());
         };
+        queue.take_lost()?;
         // the trial's end waits, after its run's end, for this worker's next write to the
         // board (its next trial's start, or any write but a claim) and commits with it
         let (study, end) = (study_run_id.to_string(), end.clone());

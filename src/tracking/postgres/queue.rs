@@ -29,6 +29,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use postgres::{Client, Transaction};
 
@@ -44,6 +45,8 @@ type Body = Box<dyn Fn(&mut Transaction<'_>) -> Result<(), StoreError> + Send + 
 struct Queued {
     run_id: String,
     body: Body,
+    /// When it was queued.
+    at: Instant,
 }
 
 /// Failures not reported by `flush` yet.
@@ -61,6 +64,10 @@ pub(crate) struct PgQueue {
     enabled: AtomicBool,
     log: FailureLog,
     unreported: Mutex<Unreported>,
+    /// When the queue was last committed.
+    committed: Mutex<Option<Instant>>,
+    /// A trial whose claim a commit found lost (the queue was dropped then), not reported yet.
+    lost: Mutex<Option<i64>>,
 }
 
 impl PgQueue {
@@ -93,13 +100,42 @@ impl PgQueue {
         self.lock().push(Queued {
             run_id: run_id.to_string(),
             body: Box::new(body),
+            at: Instant::now(),
         });
     }
 
-    /// Drops the queued writes to run `run_id` (a trial whose claim was lost: nothing of it is
-    /// recorded).
-    pub(crate) fn discard(&self, run_id: &str) {
-        self.lock().retain(|q| q.run_id != run_id);
+    /// How long the oldest queued write has waited (`None`: nothing waits).
+    pub(crate) fn waited(&self) -> Option<Duration> {
+        self.lock().first().map(|q| q.at.elapsed())
+    }
+
+    /// Whether the queue was committed less than `window` ago.
+    pub(crate) fn committed_within(&self, window: Duration) -> bool {
+        let at = *self.committed.lock().unwrap_or_else(|p| p.into_inner());
+        at.is_some_and(|t| t.elapsed() < window)
+    }
+
+    /// [`StoreError::ClaimLost`] for a trial whose claim was found lost by a commit of the queue
+    /// that no caller waited for ([`PgQueue::note_lost`]), since the last call.
+    pub(crate) fn take_lost(&self) -> Result<(), StoreError> {
+        match self.lost.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            Some(number) => Err(StoreError::ClaimLost { number }),
+            None => Ok(()),
+        }
+    }
+
+    /// Drops every queued write because the claim of trial `number` was lost: the server lost
+    /// this worker's last commits (a crash), so nothing waiting here is recorded; the trials of
+    /// these writes are taken back when their leases run out. Returns the error to report.
+    fn drop_all(&self, writes: &mut Vec<Queued>, number: i64) -> StoreError {
+        writes.clear();
+        StoreError::ClaimLost { number }
+    }
+
+    /// Keeps a lost claim that a commit made by no caller of the store found (the board's
+    /// committer thread), for the next [`PgQueue::take_lost`].
+    pub(crate) fn note_lost(&self, number: i64) {
+        *self.lost.lock().unwrap_or_else(|p| p.into_inner()) = Some(number);
     }
 
     /// Runs the queued writes, then `own`, in one transaction on `client`, and commits it; the
@@ -118,6 +154,10 @@ impl PgQueue {
             match (q.body)(&mut tx) {
                 Ok(()) => {}
                 Err(e) if e.is_transient() => return Err(e),
+                Err(StoreError::ClaimLost { number }) => {
+                    drop(tx);
+                    return Err(self.drop_all(&mut writes, number));
+                }
                 Err(e) => {
                     failed = Some((Vec::new(), e));
                     break;
@@ -133,12 +173,18 @@ impl PgQueue {
                 match (q.body)(&mut sp) {
                     Ok(()) => sp.commit()?,
                     Err(e) if e.is_transient() => return Err(e),
+                    Err(StoreError::ClaimLost { number }) => {
+                        drop(sp);
+                        drop(tx);
+                        return Err(self.drop_all(&mut writes, number));
+                    }
                     Err(_) => which.push(i),
                 }
             }
         }
         let out = own(&mut tx)?;
         tx.commit()?;
+        *self.committed.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
         if let Some((which, first)) = failed {
             let first = first.to_string();
             self.log
