@@ -4,7 +4,8 @@
 //! the budget read from the study's row), committed without waiting for the WAL flush (so the
 //! counter row's lock is never held through a flush) and made durable by the trial's start, the
 //! worker's next commit, which waits for the flush and checks that the claim is still there
-//! (one flush per trial: see [`StudyBoard::start`]); leases use the server's clock (`now()`), so
+//! (at most one flush per trial, fewer when quick trials share a group commit: see
+//! [`super::committer`]); leases use the server's clock (`now()`), so
 //! workers' clocks need not agree, and a row's version is the id of the transaction that last
 //! wrote it:
 //! a reader asks for rows written by transactions from the oldest one still running at its last

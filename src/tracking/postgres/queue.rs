@@ -1,8 +1,9 @@
 //! Queued writes of the PostgreSQL store: a trial's run (created when the trial starts, ended
 //! when it ends) and the trial's end on the shared-study board wait here and are committed **in
-//! one transaction with the board's next write**, so a trial costs one durable commit (its run's
-//! end with its end on the board with the next trial's run and start, which also makes the next
-//! trial's claim durable) instead of five.
+//! one transaction with the board's next write**, so a trial costs at most one durable commit
+//! (its run's end with its end on the board with the next trial's run and start, which also
+//! makes the next trial's claim durable) instead of five; quick trials share one (the board's
+//! start waits here too, for the [`super::committer`]).
 //!
 //! - **Order.** Queued writes are committed in the order they were queued, and before any other
 //!   operation of the store or write of the board (every read and every direct write commits
@@ -13,14 +14,17 @@
 //!   `finish_later` adds the trial's end; otherwise (and for everything but a trial run's
 //!   creation and end) the store writes at once. The recorder queues a trial's run right before
 //!   the coordinator tells the board; a trial's end waits at most until the worker's next
-//!   trial starts (or it looks for lost trials, or its study ends: the store's `flush`).
+//!   trial starts (or it looks for lost trials, or its study ends: the store's `flush`); a
+//!   start that waits is committed by the committer thread within a window.
 //! - **Atomicity.** The queued writes and the board's statement run in one transaction. If a
 //!   queued write fails (its run was deleted meanwhile, ...), the transaction is rolled back and
 //!   redone with each queued write in its own savepoint: the failing one is rolled back alone,
 //!   kept in the [`FailureLog`] and reported by the next `flush`, the others and the board's
 //!   statement commit. While the server is out of reach nothing is taken off the queue: the call
 //!   is tried again with the same writes (a run's creation tried again after a commit whose
-//!   answer was lost finds itself in and is not doubled).
+//!   answer was lost finds itself in and is not doubled). A trial's start that finds its claim
+//!   lost (a server crash) drops the whole queue: nothing waiting is recorded, its trials are
+//!   taken back when their leases run out, and the worker is told ([`StoreError::ClaimLost`]).
 //! - **Durability.** Every commit the queue takes part in is durable (`synchronous_commit` is left
 //!   on; only the board's claims do not wait, see [`super::board`]). A trial's end is
 //!   on the board only if its run's end is in the store (same commit); a worker killed before
