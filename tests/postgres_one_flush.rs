@@ -10,6 +10,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::pg::TempDb;
@@ -37,6 +38,32 @@ fn ok(loss: f64) -> TrialEnd {
         last_step: None,
         message: None,
         ended_ms: 1,
+    }
+}
+
+/// A worker's tracker, its board, and its first trial started and ended (the end waiting).
+struct FirstTrial {
+    t: Tracker,
+    board: Arc<dyn StudyBoard>,
+    exp: i64,
+    study: String,
+    number: i64,
+    run: String,
+}
+
+/// A shared study of `max_evals` trials on `db`, and `worker`'s first trial in it.
+fn first_trial(db: &TempDb, max_evals: i64, worker: &str) -> FirstTrial {
+    let (t, exp, study) = joined(db, max_evals);
+    let board = t.store().study_board().unwrap();
+    let (number, run) = start(&t, &*board, exp, &study, worker).unwrap();
+    end_later(&t, &*board, &study, number, &run);
+    FirstTrial {
+        t,
+        board,
+        exp,
+        study,
+        number,
+        run,
     }
 }
 
@@ -110,12 +137,10 @@ fn a_claim_lost_before_its_trials_start_records_nothing_of_that_trial() {
     let Some(db) = TempDb::create("flush_lost") else {
         return;
     };
-    let (t, exp, study) = joined(&db, 10);
-    let board = t.store().study_board().unwrap();
-    let (first, first_run) = start(&t, &*board, exp, &study, "w").unwrap();
-    end_later(&t, &*board, &study, first, &first_run);
-    let second = board
-        .claim(&study, "w", Duration::from_secs(60))
+    let w = first_trial(&db, 10, "w");
+    let second = w
+        .board
+        .claim(&w.study, "w", Duration::from_secs(60))
         .unwrap()
         .unwrap()
         .number;
@@ -131,18 +156,20 @@ fn a_claim_lost_before_its_trials_start_records_nothing_of_that_trial() {
     let other = Tracker::open(&db.url()).unwrap();
     let other_board = other.store().study_board().unwrap();
     let taken = other_board
-        .claim(&study, "v", Duration::from_secs(60))
+        .claim(&w.study, "v", Duration::from_secs(60))
         .unwrap()
         .unwrap();
     assert_eq!(taken.number, second);
-    let run = t
-        .store()
-        .create_run_queued(trial_run(exp, &study, second))
-        .unwrap()
-        .run_id;
+    let run =
+        w.t.store()
+            .create_run_queued(trial_run(w.exp, &w.study, second))
+            .unwrap()
+            .run_id;
     // past the group window: the start commits at once
     std::thread::sleep(Duration::from_millis(30));
-    let r = board.start(&study, "w", second, Some(&run), r#"{"x":0.75}"#);
+    let r = w
+        .board
+        .start(&w.study, "w", second, Some(&run), r#"{"x":0.75}"#);
     assert!(
         matches!(r, Err(StoreError::ClaimLost { number }) if number == second),
         "{r:?}"
@@ -153,11 +180,11 @@ fn a_claim_lost_before_its_trials_start_records_nothing_of_that_trial() {
         matches!(lost, Err(TrackingError::Store(StoreError::RunNotFound(_)))),
         "{lost:?}"
     );
-    // nor of what waited with it: the first trial's end (its lease takes it back)
+    // nor of what waited with it: the w.number trial's end (its lease takes it back)
     let rows = board_rows(&db);
-    assert_eq!(rows[&first].0, "RUNNING");
+    assert_eq!(rows[&w.number].0, "RUNNING");
     assert_eq!(
-        other.get_run(&first_run).unwrap().info.status,
+        other.get_run(&w.run).unwrap().info.status,
         RunStatus::Running
     );
     assert_eq!(
@@ -166,10 +193,10 @@ fn a_claim_lost_before_its_trials_start_records_nothing_of_that_trial() {
         "the number stays the other worker's"
     );
     // and nothing of it waits to be committed later
-    t.flush().unwrap();
+    w.t.flush().unwrap();
     assert!(other.get_run(&run).is_err());
     assert_eq!(board_rows(&db)[&second].2, None);
-    assert_eq!(board_rows(&db)[&first].0, "RUNNING");
+    assert_eq!(board_rows(&db)[&w.number].0, "RUNNING");
 }
 
 #[test]
@@ -177,28 +204,26 @@ fn a_worker_killed_after_its_combined_commit_leaves_its_trials_to_their_leases()
     let Some(db) = TempDb::create("flush_killed") else {
         return;
     };
-    let (t, exp, study) = joined(&db, 4);
-    let board = t.store().study_board().unwrap();
-    let (first, first_run) = start(&t, &*board, exp, &study, "gone").unwrap();
-    end_later(&t, &*board, &study, first, &first_run);
-    // the combined commit (past the group window: at once): the first trial's end with the
+    let w = first_trial(&db, 4, "gone");
+    // the combined commit (past the group window: at once): the w.number trial's end with the
     // second trial's run and start
     std::thread::sleep(Duration::from_millis(30));
-    let (second, second_run) = start(&t, &*board, exp, &study, "gone").unwrap();
-    end_later(&t, &*board, &study, second, &second_run);
-    let third = board
-        .claim(&study, "gone", Duration::from_millis(300))
+    let (second, second_run) = start(&w.t, &*w.board, w.exp, &w.study, "gone").unwrap();
+    end_later(&w.t, &*w.board, &w.study, second, &second_run);
+    let third = w
+        .board
+        .claim(&w.study, "gone", Duration::from_millis(300))
         .unwrap()
         .unwrap()
         .number;
     // killed here: the second trial's end waits in memory and the third was only claimed
-    std::mem::forget(board);
-    std::mem::forget(t);
+    std::mem::forget(w.board);
+    std::mem::forget(w.t);
     std::thread::sleep(Duration::from_millis(400));
     let other = Tracker::open(&db.url()).unwrap();
     let other_board = other.store().study_board().unwrap();
     let mut lost: Vec<i64> = other_board
-        .reap(&study, &|_| false)
+        .reap(&w.study, &|_| false)
         .unwrap()
         .iter()
         .map(|r| r.number)
@@ -209,9 +234,9 @@ fn a_worker_killed_after_its_combined_commit_leaves_its_trials_to_their_leases()
         vec![second, third],
         "taken back once, by their leases"
     );
-    assert!(other_board.reap(&study, &|_| false).unwrap().is_empty());
+    assert!(other_board.reap(&w.study, &|_| false).unwrap().is_empty());
     let rows = board_rows(&db);
-    assert_eq!(rows[&first].0, "OK");
+    assert_eq!(rows[&w.number].0, "OK");
     assert_eq!(rows[&second].0, "FAILED");
     assert_eq!(
         (rows[&third].0.as_str(), rows[&third].2.as_deref()),
@@ -221,17 +246,17 @@ fn a_worker_killed_after_its_combined_commit_leaves_its_trials_to_their_leases()
     assert_eq!(run.info.status, RunStatus::Failed);
     assert_eq!(run.data.tag(TAG_FAILURE_REASON), Some("worker lost"));
     assert_eq!(
-        other.get_run(&first_run).unwrap().info.status,
+        other.get_run(&w.run).unwrap().info.status,
         RunStatus::Finished
     );
     // the budget counts the lost trials: one number is left
     let last = other_board
-        .claim(&study, "w", Duration::from_secs(60))
+        .claim(&w.study, "w", Duration::from_secs(60))
         .unwrap()
         .unwrap();
     assert_eq!(last.number, 3);
     assert!(other_board
-        .claim(&study, "w", Duration::from_secs(60))
+        .claim(&w.study, "w", Duration::from_secs(60))
         .unwrap()
         .is_none());
 }
@@ -322,10 +347,14 @@ fn a_start_that_waits_for_the_group_commit_is_committed_without_another_call() {
     let Some(db) = TempDb::create("flush_group") else {
         return;
     };
-    let (t, exp, study) = joined(&db, 10);
-    let board = t.store().study_board().unwrap();
-    let (first, first_run) = start(&t, &*board, exp, &study, "w").unwrap();
-    end_later(&t, &*board, &study, first, &first_run);
+    let FirstTrial {
+        t,
+        board,
+        exp,
+        study,
+        number: first,
+        ..
+    } = first_trial(&db, 10, "w");
     // right after the first commit: this start may wait for the committer thread
     let (second, second_run) = start(&t, &*board, exp, &study, "w").unwrap();
     let mut waited = Duration::ZERO;

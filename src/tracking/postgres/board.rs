@@ -199,33 +199,39 @@ fn finish_sql() -> String {
     )
 }
 
-/// Records the params and run of trial `number` that `worker` claimed, in one statement;
-/// [`StoreError::ClaimLost`] when the claim is not the worker's on the board.
-fn start_trial(
-    query: &mut Query<'_>,
-    study_run_id: &str,
-    worker: &str,
+/// A trial's start as [`StudyBoard::start`] records it (owned: it may wait in the queue).
+struct TrialStart {
+    study: String,
+    worker: String,
     number: i64,
-    run_id: Option<&str>,
-    params: &str,
-) -> Result<(), StoreError> {
-    let rows = query(
-        &format!(
-            "UPDATE study_trials SET run_uuid = $3, params = $4, txid = {TXID}
-             WHERE study_run_uuid = $1 AND number = $2 AND worker = $5
-             RETURNING number"
-        ),
-        &[
-            (&study_run_id, Type::TEXT),
-            (&number, Type::INT8),
-            (&run_id, Type::TEXT),
-            (&params, Type::TEXT),
-            (&worker, Type::TEXT),
-        ],
-    )?;
-    match rows.is_empty() {
-        true => Err(StoreError::ClaimLost { number }),
-        false => Ok(()),
+    run: Option<String>,
+    params: String,
+}
+
+impl TrialStart {
+    /// Records the params and run of the trial the worker claimed, in one statement;
+    /// [`StoreError::ClaimLost`] when the claim is not the worker's on the board.
+    fn record(&self, query: &mut Query<'_>) -> Result<(), StoreError> {
+        let rows = query(
+            &format!(
+                "UPDATE study_trials SET run_uuid = $3, params = $4, txid = {TXID}
+                 WHERE study_run_uuid = $1 AND number = $2 AND worker = $5
+                 RETURNING number"
+            ),
+            &[
+                (&self.study, Type::TEXT),
+                (&self.number, Type::INT8),
+                (&self.run, Type::TEXT),
+                (&self.params, Type::TEXT),
+                (&self.worker, Type::TEXT),
+            ],
+        )?;
+        match rows.is_empty() {
+            true => Err(StoreError::ClaimLost {
+                number: self.number,
+            }),
+            false => Ok(()),
+        }
     }
 }
 
@@ -480,22 +486,20 @@ impl StudyBoard for PgBoard {
         // previous trial's end and this trial's run) waits for the WAL flush, and so makes the
         // claim durable; a claim lost in a server crash (its commit had not reached the disk)
         // is not there, or is another worker's by now
-        let (study, worker, run, params) = (
-            study_run_id.to_string(),
-            worker.to_string(),
-            run_id.map(str::to_string),
-            params.to_string(),
-        );
-        let start = move |query: &mut Query<'_>| {
-            start_trial(query, &study, &worker, number, run.as_deref(), &params)
+        let start = TrialStart {
+            study: study_run_id.to_string(),
+            worker: worker.to_string(),
+            number,
+            run: run_id.map(str::to_string),
+            params: params.to_string(),
         };
         let Some(queue) = &self.queue else {
             let mut conn = self.pool.get()?;
-            return start(&mut |sql, params| conn.query_typed(sql, params));
+            return start.record(&mut |sql, params| conn.query_typed(sql, params));
         };
         queue.take_lost()?;
         queue.push(run_id.unwrap_or(study_run_id), move |tx| {
-            start(&mut |sql, params| tx.query_typed(sql, params))
+            start.record(&mut |sql, params| tx.query_typed(sql, params))
         });
         // a worker whose trials follow each other quickly commits at most once per window (the
         // committer thread commits what waits); else the trial's start commits now, as it
