@@ -61,7 +61,13 @@ fn a_trial_run_commits_with_the_boards_start_and_its_end_with_the_next_write() {
     // waiting: another connection does not see it yet
     assert!(not_found(other.get_run(&run.run_id)));
     board
-        .start(&study, claimed.number, Some(&run.run_id), r#"{"x":0.25}"#)
+        .start(
+            &study,
+            "w",
+            claimed.number,
+            Some(&run.run_id),
+            r#"{"x":0.25}"#,
+        )
         .unwrap();
     let seen = other.get_run(&run.run_id).unwrap();
     assert_eq!(seen.info.status, RunStatus::Running);

@@ -442,7 +442,7 @@ fn orphaned_study(uri: &str, file: &str, losses: &[f64]) -> String {
             .unwrap()
             .run_id;
         board
-            .start(&id, n as i64, Some(&run), &format!("{{\"x\": {x}}}"))
+            .start(&id, &dead, n as i64, Some(&run), &format!("{{\"x\": {x}}}"))
             .unwrap();
         t.log_batch(&run, &[], &[Metric::new("loss", x, 0)], &[])
             .unwrap();

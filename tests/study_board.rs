@@ -144,7 +144,8 @@ fn changes_are_read_incrementally() {
         assert!(rows
             .iter()
             .all(|r| r.state == "RUNNING" && r.params.is_none()));
-        b.start(&id, 1, Some(&run_id(7)), r#"{"x":0.25}"#).unwrap();
+        b.start(&id, "w", 1, Some(&run_id(7)), r#"{"x":0.25}"#)
+            .unwrap();
         assert!(b.finish(&id, 1, &ended("OK")).unwrap(), "{name}");
         assert!(
             !b.finish(&id, 1, &ended("OK")).unwrap(),
@@ -181,7 +182,8 @@ fn lost_trials_are_taken_back_once_and_retried_with_their_params() {
                 .unwrap()
                 .unwrap();
             assert_eq!(c.number, n);
-            b.start(&id, n, None, &format!(r#"{{"x":{n}}}"#)).unwrap();
+            b.start(&id, "gone", n, None, &format!(r#"{{"x":{n}}}"#))
+                .unwrap();
         }
         // one live trial of another worker is not taken
         b.claim(&id, "alive", Duration::from_secs(60))
@@ -296,7 +298,7 @@ fn a_claim_past_the_budget_leaves_queued_retries_for_later() {
             Some((0, None)),
             "{name}"
         );
-        b.start(&id, 0, None, r#"{"x":0.5}"#).unwrap();
+        b.start(&id, "gone", 0, None, r#"{"x":0.5}"#).unwrap();
         b.claim(&id, "w", Duration::from_secs(60)).unwrap().unwrap();
         std::thread::sleep(Duration::from_millis(50));
         assert_eq!(b.reap(&id, &|_| false).unwrap().len(), 1, "{name}");

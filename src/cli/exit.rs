@@ -61,6 +61,7 @@ fn store_input(s: &StoreError) -> bool {
         s,
         StoreError::Busy(_)
             | StoreError::Database(_)
+            | StoreError::ClaimLost { .. }
             | StoreError::Storage(_)
             | StoreError::QueuedWritesFailed { .. }
             | StoreError::SchemaTooNew { .. }

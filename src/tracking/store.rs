@@ -142,6 +142,14 @@ pub enum StoreError {
     /// Any other database failure.
     #[error("database error: {0}")]
     Database(String),
+    /// A shared study's trial claimed by this worker is not its claim on the board any more: the
+    /// database server lost the claim's commit (a crash before it reached the disk), and the
+    /// number may have been handed out again. Nothing of the trial was recorded.
+    #[error("the claim of trial {number} was lost by the database (a server crash); the trial was not recorded")]
+    ClaimLost {
+        /// The trial's number.
+        number: i64,
+    },
     /// The database file cannot be written or read (the disk is full, an I/O error, a read-only
     /// or corrupt file): no write can succeed until that is fixed.
     #[error("storage error: {0}")]

@@ -139,6 +139,7 @@ impl From<StoreError> for ApiError {
             }
             StoreError::Busy(_) => ApiError::new(503, e),
             StoreError::Database(_)
+            | StoreError::ClaimLost { .. }
             | StoreError::Storage(_)
             | StoreError::SchemaTooNew { .. }
             | StoreError::QueuedWritesFailed { .. } => ApiError::new(500, e),

@@ -1,10 +1,13 @@
 //! The shared-study board on PostgreSQL: workers on many machines sharing one study.
 //!
 //! Claims are one counter upsert checked against the budget (a row of `study_claims`, with
-//! the budget read from the study's row), committed without waiting for the WAL flush and made
-//! durable by the new trial's lease renewal before the number is handed out (so the counter
-//! row's lock is never held through a flush), leases use the server's clock (`now()`), so workers'
-//! clocks need not agree, and a row's version is the id of the transaction that last wrote it:
+//! the budget read from the study's row), committed without waiting for the WAL flush (so the
+//! counter row's lock is never held through a flush) and made durable by the trial's start, the
+//! worker's next commit, which waits for the flush and checks that the claim is still there
+//! (at most one flush per trial, fewer when quick trials share a group commit: see
+//! [`super::committer`]); leases use the server's clock (`now()`), so
+//! workers' clocks need not agree, and a row's version is the id of the transaction that last
+//! wrote it:
 //! a reader asks for rows written by transactions from the oldest one still running at its last
 //! read on, so a row committed after a later one is never skipped (rows read twice merge the
 //! same way). Errors that mean the server is out of reach (a closed connection, a restart) are
@@ -16,6 +19,7 @@ use std::time::Duration;
 use postgres::types::{ToSql, Type};
 use postgres::{Client, Row, Transaction};
 
+use super::committer::{Committer, GROUP_WINDOW};
 use super::pool::Pool;
 use super::queue::PgQueue;
 use crate::tracking::recorder::TAG_FAILURE_REASON;
@@ -37,10 +41,12 @@ const TXID: &str = "pg_current_xact_id()::text::bigint";
 
 /// The board of a PostgreSQL tracking database.
 pub struct PgBoard {
-    pool: Pool,
+    pool: Arc<Pool>,
     /// The queued writes of the store that opened the board: committed with a trial's start
     /// and end (see [`super::queue`]).
     queue: Option<Arc<PgQueue>>,
+    /// Commits the starts that wait in the queue (see [`super::committer`]).
+    committer: Option<Committer>,
 }
 
 impl std::fmt::Debug for PgBoard {
@@ -61,23 +67,30 @@ impl PgBoard {
     }
 
     fn with_queue(url: &str, queue: Option<Arc<PgQueue>>) -> Result<PgBoard, StoreError> {
+        // connections: the worker's, its lease renewals' and the committer's
+        let pool = Arc::new(Pool::open(url, 3)?);
+        let committer = queue
+            .as_ref()
+            .and_then(|q| Committer::start(pool.clone(), q.clone()));
         Ok(PgBoard {
-            pool: Pool::open(url, 2)?,
+            pool,
             queue,
+            committer,
         })
     }
 
     /// Runs `f` alone (one statement, committed on its own) when no store write waits, else
-    /// after the store's queued writes in one transaction.
+    /// after the store's queued writes in one transaction; an error of `f` rolls that back and
+    /// leaves the queue as it was.
     fn with_queued<T>(
         &self,
-        f: impl Fn(&mut Query<'_>) -> Result<T, postgres::Error>,
+        f: impl Fn(&mut Query<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut conn = self.pool.get()?;
         match self.queue.as_deref().filter(|q| !q.is_empty()) {
-            None => Ok(f(&mut |sql, params| conn.query_typed(sql, params))?),
+            None => f(&mut |sql, params| conn.query_typed(sql, params)),
             Some(q) => q.commit_with(&mut conn, |tx| {
-                Ok(f(&mut |sql, params| tx.query_typed(sql, params))?)
+                f(&mut |sql, params| tx.query_typed(sql, params))
             }),
         }
     }
@@ -184,6 +197,42 @@ fn finish_sql() -> String {
          )
          SELECT COUNT(*) FROM u"
     )
+}
+
+/// A trial's start as [`StudyBoard::start`] records it (owned: it may wait in the queue).
+struct TrialStart {
+    study: String,
+    worker: String,
+    number: i64,
+    run: Option<String>,
+    params: String,
+}
+
+impl TrialStart {
+    /// Records the params and run of the trial the worker claimed, in one statement;
+    /// [`StoreError::ClaimLost`] when the claim is not the worker's on the board.
+    fn record(&self, query: &mut Query<'_>) -> Result<(), StoreError> {
+        let rows = query(
+            &format!(
+                "UPDATE study_trials SET run_uuid = $3, params = $4, txid = {TXID}
+                 WHERE study_run_uuid = $1 AND number = $2 AND worker = $5
+                 RETURNING number"
+            ),
+            &[
+                (&self.study, Type::TEXT),
+                (&self.number, Type::INT8),
+                (&self.run, Type::TEXT),
+                (&self.params, Type::TEXT),
+                (&self.worker, Type::TEXT),
+            ],
+        )?;
+        match rows.is_empty() {
+            true => Err(StoreError::ClaimLost {
+                number: self.number,
+            }),
+            false => Ok(()),
+        }
+    }
 }
 
 /// A typed query on the connection or transaction at hand: [`Client::query_typed`] or
@@ -365,7 +414,10 @@ impl StudyBoard for PgBoard {
         // runs it, never across a round trip to a worker (whose process may be descheduled), and
         // not while the WAL is flushed either: the claim commits without waiting for the flush
         // (`synchronous_commit` off for this statement's transaction alone, set inside it), so
-        // claims of many workers do not queue one flush after the other on the counter row
+        // claims of many workers do not queue one flush after the other on the counter row.
+        // The number is used in nothing durable before the trial's start, whose commit comes
+        // after this one in the WAL and waits for the flush: it makes the claim durable with
+        // it, and fails (recording nothing) should the claim have been lost in a crash
         let row = self.plain(|c| {
             c.query_typed_opt(
                 &format!(
@@ -412,26 +464,6 @@ impl StudyBoard for PgBoard {
                 ],
             )
         })?;
-        if let Some(r) = &row {
-            // then the claim is made durable before it is handed out: this renewal of the new
-            // trial's lease commits waiting for the WAL flush, which covers the claim's commit
-            // (written before it); flushes of many workers' renewals are shared. (A lease
-            // already taken back, so not renewed, was taken by a commit that waited for a flush
-            // after the claim's.)
-            let number: i64 = r.get(0);
-            self.plain(|c| {
-                c.execute_typed(
-                    "UPDATE trial_leases SET expires_at = now() + $4 * interval '1 millisecond'
-                     WHERE study_run_uuid = $1 AND number = $2 AND worker = $3",
-                    &[
-                        (&study_run_id, Type::TEXT),
-                        (&number, Type::INT8),
-                        (&worker, Type::TEXT),
-                        (&millis(ttl), Type::FLOAT8),
-                    ],
-                )
-            })?;
-        }
         Ok(row.map(|r| ClaimedTrial {
             number: r.get(0),
             retry: r.get::<_, Option<i64>>(1).map(|of| Retry {
@@ -445,32 +477,44 @@ impl StudyBoard for PgBoard {
     fn start(
         &self,
         study_run_id: &str,
+        worker: &str,
         number: i64,
         run_id: Option<&str>,
         params: &str,
     ) -> Result<(), StoreError> {
-        let sql = format!(
-            "UPDATE study_trials SET run_uuid = $3, params = $4, txid = {TXID}
-             WHERE study_run_uuid = $1 AND number = $2"
-        );
-        self.with_queued(|query| {
-            query(
-                &sql,
-                &[
-                    (&study_run_id, Type::TEXT),
-                    (&number, Type::INT8),
-                    (&run_id, Type::TEXT),
-                    (&params, Type::TEXT),
-                ],
-            )?;
-            Ok(())
-        })
+        // the worker's claim must be on the board: the commit of this statement (with the
+        // previous trial's end and this trial's run) waits for the WAL flush, and so makes the
+        // claim durable; a claim lost in a server crash (its commit had not reached the disk)
+        // is not there, or is another worker's by now
+        let start = TrialStart {
+            study: study_run_id.to_string(),
+            worker: worker.to_string(),
+            number,
+            run: run_id.map(str::to_string),
+            params: params.to_string(),
+        };
+        let Some(queue) = &self.queue else {
+            let mut conn = self.pool.get()?;
+            return start.record(&mut |sql, params| conn.query_typed(sql, params));
+        };
+        queue.take_lost()?;
+        queue.push(run_id.unwrap_or(study_run_id), move |tx| {
+            start.record(&mut |sql, params| tx.query_typed(sql, params))
+        });
+        // a worker whose trials follow each other quickly commits at most once per window (the
+        // committer thread commits what waits); else the trial's start commits now, as it
+        // would alone
+        match (&self.committer, queue.committed_within(GROUP_WINDOW)) {
+            (Some(c), true) => c.wake(),
+            _ => self.with(|_| Ok(()))?,
+        }
+        Ok(())
     }
 
     fn finish(&self, study_run_id: &str, number: i64, end: &TrialEnd) -> Result<bool, StoreError> {
         // one statement: the trial's end and the end of its lease commit together (with the
         // store's queued writes: the end of the trial's run)
-        self.with_queued(|query| finish_trial(query, study_run_id, number, end))
+        self.with_queued(|query| Ok(finish_trial(query, study_run_id, number, end)?))
     }
 
     fn finish_later(
@@ -482,6 +526,7 @@ impl StudyBoard for PgBoard {
         let Some(queue) = &self.queue else {
             return self.finish(study_run_id, number, end).map(|_| ());
         };
+        queue.take_lost()?;
         // the trial's end waits, after its run's end, for this worker's next write to the
         // board (its next trial's start, or any write but a claim) and commits with it
         let (study, end) = (study_run_id.to_string(), end.clone());

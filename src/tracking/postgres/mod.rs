@@ -2,10 +2,11 @@
 //! ([`migrate`]), [`PgDatabase`], which opens and migrates a database, the shared-study [`board`]
 //! (atomic trial number claims, leases), and [`PgStore`], the [`Store`](super::store::Store) on top of it (reads in `rows`, run
 //! writes in `writes`, a run's creation and end in `run_rows`, trial runs' writes that wait for the
-//! board in `queue`, fresh statistics after many new runs in `analyze`); searches use the search compiler's PostgreSQL dialect ([`super::search::postgres`]).
+//! board in `queue` and committed in groups by the board's `committer`, fresh statistics after many new runs in `analyze`); searches use the search compiler's PostgreSQL dialect ([`super::search::postgres`]).
 
 pub mod analyze;
 pub mod board;
+mod committer;
 pub mod error;
 mod gc;
 pub mod migrate;

@@ -1,8 +1,9 @@
 //! Queued writes of the PostgreSQL store: a trial's run (created when the trial starts, ended
 //! when it ends) and the trial's end on the shared-study board wait here and are committed **in
-//! one transaction with the board's next write**, so a trial costs two durable commits (its
-//! claim; its run's end with its end on the board with the next trial's run and start) instead
-//! of five.
+//! one transaction with the board's next write**, so a trial costs at most one durable commit
+//! (its run's end with its end on the board with the next trial's run and start, which also
+//! makes the next trial's claim durable) instead of five; quick trials share one (the board's
+//! start waits here too, for the [`super::committer`]).
 //!
 //! - **Order.** Queued writes are committed in the order they were queued, and before any other
 //!   operation of the store or write of the board (every read and every direct write commits
@@ -13,21 +14,26 @@
 //!   `finish_later` adds the trial's end; otherwise (and for everything but a trial run's
 //!   creation and end) the store writes at once. The recorder queues a trial's run right before
 //!   the coordinator tells the board; a trial's end waits at most until the worker's next
-//!   trial starts (or it looks for lost trials, or its study ends: the store's `flush`).
+//!   trial starts (or it looks for lost trials, or its study ends: the store's `flush`); a
+//!   start that waits is committed by the committer thread within a window.
 //! - **Atomicity.** The queued writes and the board's statement run in one transaction. If a
 //!   queued write fails (its run was deleted meanwhile, ...), the transaction is rolled back and
 //!   redone with each queued write in its own savepoint: the failing one is rolled back alone,
 //!   kept in the [`FailureLog`] and reported by the next `flush`, the others and the board's
 //!   statement commit. While the server is out of reach nothing is taken off the queue: the call
 //!   is tried again with the same writes (a run's creation tried again after a commit whose
-//!   answer was lost finds itself in and is not doubled).
-//! - **Durability.** Every commit is durable (`synchronous_commit` is left on). A trial's end is
+//!   answer was lost finds itself in and is not doubled). A trial's start that finds its claim
+//!   lost (a server crash) drops the whole queue: nothing waiting is recorded, its trials are
+//!   taken back when their leases run out, and the worker is told ([`StoreError::ClaimLost`]).
+//! - **Durability.** Every commit the queue takes part in is durable (`synchronous_commit` is left
+//!   on; only the board's claims do not wait, see [`super::board`]). A trial's end is
 //!   on the board only if its run's end is in the store (same commit); a worker killed before
 //!   that commit loses neither half alone: the trial is taken back as lost when its lease runs
 //!   out (and its run marked FAILED), as if it had been killed while the trial ran.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use postgres::{Client, Transaction};
 
@@ -43,6 +49,8 @@ type Body = Box<dyn Fn(&mut Transaction<'_>) -> Result<(), StoreError> + Send + 
 struct Queued {
     run_id: String,
     body: Body,
+    /// When it was queued.
+    at: Instant,
 }
 
 /// Failures not reported by `flush` yet.
@@ -60,6 +68,10 @@ pub(crate) struct PgQueue {
     enabled: AtomicBool,
     log: FailureLog,
     unreported: Mutex<Unreported>,
+    /// When the queue was last committed.
+    committed: Mutex<Option<Instant>>,
+    /// A trial whose claim a commit found lost (the queue was dropped then), not reported yet.
+    lost: Mutex<Option<i64>>,
 }
 
 impl PgQueue {
@@ -92,7 +104,42 @@ impl PgQueue {
         self.lock().push(Queued {
             run_id: run_id.to_string(),
             body: Box::new(body),
+            at: Instant::now(),
         });
+    }
+
+    /// How long the oldest queued write has waited (`None`: nothing waits).
+    pub(crate) fn waited(&self) -> Option<Duration> {
+        self.lock().first().map(|q| q.at.elapsed())
+    }
+
+    /// Whether the queue was committed less than `window` ago.
+    pub(crate) fn committed_within(&self, window: Duration) -> bool {
+        let at = *self.committed.lock().unwrap_or_else(|p| p.into_inner());
+        at.is_some_and(|t| t.elapsed() < window)
+    }
+
+    /// [`StoreError::ClaimLost`] for a trial whose claim was found lost by a commit of the queue
+    /// that no caller waited for ([`PgQueue::note_lost`]), since the last call.
+    pub(crate) fn take_lost(&self) -> Result<(), StoreError> {
+        match self.lost.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            Some(number) => Err(StoreError::ClaimLost { number }),
+            None => Ok(()),
+        }
+    }
+
+    /// Drops every queued write because the claim of trial `number` was lost: the server lost
+    /// this worker's last commits (a crash), so nothing waiting here is recorded; the trials of
+    /// these writes are taken back when their leases run out. Returns the error to report.
+    fn drop_all(&self, writes: &mut Vec<Queued>, number: i64) -> StoreError {
+        writes.clear();
+        StoreError::ClaimLost { number }
+    }
+
+    /// Keeps a lost claim that a commit made by no caller of the store found (the board's
+    /// committer thread), for the next [`PgQueue::take_lost`].
+    pub(crate) fn note_lost(&self, number: i64) {
+        *self.lost.lock().unwrap_or_else(|p| p.into_inner()) = Some(number);
     }
 
     /// Runs the queued writes, then `own`, in one transaction on `client`, and commits it; the
@@ -111,6 +158,10 @@ impl PgQueue {
             match (q.body)(&mut tx) {
                 Ok(()) => {}
                 Err(e) if e.is_transient() => return Err(e),
+                Err(StoreError::ClaimLost { number }) => {
+                    drop(tx);
+                    return Err(self.drop_all(&mut writes, number));
+                }
                 Err(e) => {
                     failed = Some((Vec::new(), e));
                     break;
@@ -126,12 +177,18 @@ impl PgQueue {
                 match (q.body)(&mut sp) {
                     Ok(()) => sp.commit()?,
                     Err(e) if e.is_transient() => return Err(e),
+                    Err(StoreError::ClaimLost { number }) => {
+                        drop(sp);
+                        drop(tx);
+                        return Err(self.drop_all(&mut writes, number));
+                    }
                     Err(_) => which.push(i),
                 }
             }
         }
         let out = own(&mut tx)?;
         tx.commit()?;
+        *self.committed.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
         if let Some((which, first)) = failed {
             let first = first.to_string();
             self.log

@@ -481,6 +481,7 @@ impl Store for PgStore {
     fn flush(&self) -> Result<(), StoreError> {
         drop(self.conn()?);
         self.analyze_if_grown();
+        self.queue.take_lost()?;
         self.queue.take_failures()
     }
 

@@ -361,7 +361,7 @@ impl Coordinator for SharedStudy {
             .and_then(|h| h.trial_run_id(trial.number));
         let params = params_json(&trial.params);
         let n = trial.number as i64;
-        self.retry(|b, study, _| b.start(study, n, run.as_deref(), &params))
+        self.retry(|b, study, worker| b.start(study, worker, n, run.as_deref(), &params))
     }
 
     fn finished(&mut self, trial: &Trial) -> Result<(), String> {

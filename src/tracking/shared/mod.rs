@@ -8,7 +8,11 @@
 //!   new one; a unique index on active studies makes two workers starting at once agree on one.
 //! - **Claim.** A trial number is claimed with a counter upsert that checks the budget in the same
 //!   statement, and in the same transaction its row is inserted RUNNING with the worker's lease:
-//!   numbers are unique, and never more than `max_evals` are handed out across all workers.
+//!   numbers are unique, and never more than `max_evals` are handed out across all workers. On
+//!   PostgreSQL the claim's commit does not wait for the disk: the trial's start, which commits
+//!   after it and waits, makes both durable, and checks that the claim is still there (see
+//!   [`StudyBoard::start`]); quick trials of one worker share that commit (a group commit at
+//!   most every 10 ms), so a trial costs less than one WAL flush.
 //! - **Sync.** Every change to a trial row gets a new version; a worker reads only the rows
 //!   changed since the last version it saw (on PostgreSQL, transaction ids bounded by the
 //!   snapshot's oldest running transaction, so a row committed late is not skipped).
@@ -217,10 +221,17 @@ pub trait StudyBoard: Send + Sync {
         ttl: Duration,
     ) -> Result<Option<ClaimedTrial>, StoreError>;
 
-    /// Records the params and run of a trial `worker` claimed.
+    /// Records the params and run of a trial `worker` claimed. A board whose claims become
+    /// durable only with this commit (PostgreSQL) fails with [`StoreError::ClaimLost`] when the
+    /// trial is not `worker`'s claim on the board any more (the server lost the claim's commit in
+    /// a crash), and then records nothing of the trial. A board that carries its store's queued
+    /// writes may let the start wait a few milliseconds for a commit shared with the worker's
+    /// next trials (PostgreSQL's group commit, when trials follow each other quickly); then a
+    /// lost claim is reported by the worker's next call to the board or the store's flush.
     fn start(
         &self,
         study_run_id: &str,
+        worker: &str,
         number: i64,
         run_id: Option<&str>,
         params: &str,

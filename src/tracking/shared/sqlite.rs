@@ -463,6 +463,7 @@ impl StudyBoard for SqliteBoard {
     fn start(
         &self,
         study_run_id: &str,
+        _worker: &str,
         number: i64,
         run_id: Option<&str>,
         params: &str,

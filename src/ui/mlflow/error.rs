@@ -74,6 +74,7 @@ impl From<StoreError> for MlflowError {
             StoreError::ExperimentNameTaken(_) => Self::new(400, "RESOURCE_ALREADY_EXISTS", e),
             StoreError::Busy(_) => Self::new(503, "TEMPORARILY_UNAVAILABLE", e),
             StoreError::Database(_)
+            | StoreError::ClaimLost { .. }
             | StoreError::SchemaTooNew { .. }
             | StoreError::QueuedWritesFailed { .. } => Self::new(500, "INTERNAL_ERROR", e),
             _ => Self::invalid(e),
