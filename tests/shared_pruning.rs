@@ -45,6 +45,9 @@ fn race(uri: &str, study: &str) -> TrialState {
                 for step in 1..=3 {
                     ctx.report(step, 0.1);
                 }
+                // the reports go to the study's observers on the driver's thread: wait until
+                // they are in the store's queue, then commit it
+                ctx.wait_for_reports();
                 tracker.flush().unwrap();
                 a_logged.lock().unwrap().send(()).unwrap();
                 // still running while B decides
