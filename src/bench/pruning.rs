@@ -103,12 +103,16 @@ pub struct ProblemPruning {
     pub rows: Vec<PruneRow>,
 }
 
-/// Analyse `lines` (hpo's and compared results) for `problems` and `optimizers`.
+/// Analyse `lines` (hpo's and compared results) for `problems` and `optimizers`; the "at equal
+/// steps" budget is `equal_steps` (e.g. the pruned studies' step budget), else a third of the
+/// largest baseline's median total steps.
 pub fn analyse(
     lines: &[ResultLine],
     problems: &[String],
     optimizers: &[String],
+    equal_steps: Option<u64>,
 ) -> Vec<ProblemPruning> {
+    let equal_steps_given = equal_steps;
     problems
         .iter()
         .map(|problem| {
@@ -138,7 +142,7 @@ pub fn analyse(
                     }
                 })
                 .fold(0.0, f64::max);
-            let equal_steps = (equal_steps / 3.0).floor() as u64;
+            let equal_steps = equal_steps_given.unwrap_or((equal_steps / 3.0).floor() as u64);
             let rows = optimizers
                 .iter()
                 .filter_map(|opt| {
@@ -253,7 +257,7 @@ pub fn check_targets(
                 optimizer: optimizer.to_string(),
                 steps_ratio: row.steps_ratio,
                 p_vs_baseline: row.p_vs_baseline,
-                same_regret_third_steps: !row.worse && row.steps_ratio <= 1.0 / 3.0,
+                same_regret_third_steps: !row.worse && row.steps_ratio <= 1.0 / 3.0 + 1e-9,
                 best_other: other.map(|o| o.optimizer.clone()),
                 p_vs_other: p_other,
                 at_least_as_good: as_good,
@@ -272,10 +276,24 @@ fn p_text(p: f64) -> String {
     }
 }
 
-/// The report in Markdown: one table per problem, then the target checks.
-pub fn markdown(analysis: &[ProblemPruning], checks: &[TargetCheck], command: &str) -> String {
+/// The report in Markdown: one table per problem, then the target checks; `step_budget` is the
+/// total steps the pruned studies ran under, if they did.
+pub fn markdown(
+    analysis: &[ProblemPruning],
+    checks: &[TargetCheck],
+    command: &str,
+    step_budget: Option<u64>,
+) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "# hpo bench: pruning\n\n    {command}\n");
+    if let Some(n) = step_budget {
+        let _ = writeln!(
+            s,
+            "Budget counted in steps: every study with a pruner ran trials until their steps \
+             added up to {n} (the last trial stopped there), the studies without pruning (`+none`) \
+             their full trial budget.\n"
+        );
+    }
     let _ = writeln!(
         s,
         "Per (problem, sampler+pruner), over seeds: the median final regret and total steps; \
@@ -363,6 +381,7 @@ mod tests {
             seconds: 0.0,
             suggest_seconds: None,
             steps: Some(steps.to_vec()),
+            step_budget: None,
         }
     }
 
@@ -424,8 +443,11 @@ mod tests {
         ]
         .map(String::from)
         .to_vec();
-        let a = analyse(&lines, &["p".to_string()], &opts);
+        let a = analyse(&lines, &["p".to_string()], &opts, None);
         assert_eq!(a[0].equal_steps, 100);
+        let at_50 = analyse(&lines, &["p".to_string()], &opts, Some(50));
+        assert_eq!(at_50[0].equal_steps, 50);
+        assert_eq!(at_50[0].rows[1].regret_at_equal, 2.0);
         let row = |o: &str| a[0].rows.iter().find(|r| r.optimizer == o).unwrap().clone();
         let base = row("hpo-tpe+none");
         assert_eq!(
@@ -448,7 +470,8 @@ mod tests {
         assert!(checks[0].p_vs_other < 0.001);
         let bad = check_targets(&a, "hpo-tpe+asha", &["optuna-tpe+median".to_string()]);
         assert!(!bad[0].same_regret_third_steps && !bad[0].at_least_as_good);
-        let md = markdown(&a, &checks, "hpo bench");
+        let md = markdown(&a, &checks, "hpo bench", Some(100));
+        assert!(md.contains("added up to 100"), "{md}");
         assert!(md.contains("| hpo-tpe+asha | 10 |"), "{md}");
         assert!(md.contains("**worse**"));
     }
