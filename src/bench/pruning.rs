@@ -228,6 +228,23 @@ pub struct TargetCheck {
     pub at_least_as_good: bool,
 }
 
+/// The row of `others` with the lowest median regret at equal steps on `pp` (e.g. Optuna's best
+/// pruner), if any.
+pub fn best_other<'a>(pp: &'a ProblemPruning, others: &[String]) -> Option<&'a PruneRow> {
+    pp.rows
+        .iter()
+        .filter(|r| others.contains(&r.optimizer))
+        .min_by(|a, b| a.regret_at_equal.total_cmp(&b.regret_at_equal))
+}
+
+/// Two-sided Mann-Whitney test of `row`'s regrets at equal steps against `other`'s: (p,
+/// significantly worse, significantly better).
+pub fn compare_at_equal(row: &PruneRow, other: &PruneRow) -> (f64, bool, bool) {
+    let mw = mann_whitney_u(&row.at_equal, &other.at_equal);
+    let smaller = mw.a_smaller(row.at_equal.len(), other.at_equal.len());
+    (mw.p, mw.p < ALPHA && !smaller, mw.p < ALPHA && smaller)
+}
+
 /// Check `optimizer` on each problem against its baseline and against the best of `others`
 /// (at equal steps).
 pub fn check_targets(
@@ -239,16 +256,11 @@ pub fn check_targets(
         .iter()
         .filter_map(|pp| {
             let row = pp.rows.iter().find(|r| r.optimizer == optimizer)?;
-            let other = pp
-                .rows
-                .iter()
-                .filter(|r| others.contains(&r.optimizer))
-                .min_by(|a, b| a.regret_at_equal.total_cmp(&b.regret_at_equal));
+            let other = best_other(pp, others);
             let (p_other, as_good) = match other {
                 Some(o) => {
-                    let mw = mann_whitney_u(&row.at_equal, &o.at_equal);
-                    let worse = mw.p < ALPHA && !mw.a_smaller(row.at_equal.len(), o.at_equal.len());
-                    (mw.p, !worse)
+                    let (p, worse, _) = compare_at_equal(row, o);
+                    (p, !worse)
                 }
                 None => (f64::NAN, true),
             };
@@ -276,13 +288,15 @@ fn p_text(p: f64) -> String {
     }
 }
 
-/// The report in Markdown: one table per problem, then the target checks; `step_budget` is the
+/// The report in Markdown: one table per problem (each row also tested at equal steps against
+/// the best of `others`, e.g. Optuna's pruners), then the target checks; `step_budget` is the
 /// total steps the pruned studies ran under, if they did.
 pub fn markdown(
     analysis: &[ProblemPruning],
     checks: &[TargetCheck],
     command: &str,
     step_budget: Option<u64>,
+    others: &[String],
 ) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "# hpo bench: pruning\n\n    {command}\n");
@@ -304,15 +318,32 @@ pub fn markdown(
          spent a third of the no-pruning steps (\"at equal steps\").\n"
     );
     for pp in analysis {
+        let other = best_other(pp, others);
         let _ = writeln!(
             s,
-            "## {}\n\nequal steps: {}\n\n| optimizer | seeds | final regret | steps | steps / no pruning | p vs no pruning | steps to no-pruning regret | reached | regret at equal steps |\n|---|---|---|---|---|---|---|---|---|",
-            pp.problem, pp.equal_steps
+            "## {}\n\nequal steps: {}; best compared at equal steps: {}\n\n| optimizer | seeds | final regret | steps | steps / no pruning | p vs no pruning | steps to no-pruning regret | reached | regret at equal steps | p vs best compared at equal steps |\n|---|---|---|---|---|---|---|---|---|---|",
+            pp.problem,
+            pp.equal_steps,
+            other.map_or("-", |o| o.optimizer.as_str())
         );
         for r in &pp.rows {
+            let vs_other = match other {
+                Some(o) if !others.contains(&r.optimizer) => {
+                    let (p, worse, better) = compare_at_equal(r, o);
+                    let mark = if worse {
+                        " **worse**"
+                    } else if better {
+                        " **better**"
+                    } else {
+                        ""
+                    };
+                    format!("{}{mark}", p_text(p))
+                }
+                _ => String::new(),
+            };
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {:.0} | {} | {}{} | {} | {}/{} | {} |",
+                "| {} | {} | {} | {:.0} | {} | {}{} | {} | {}/{} | {} | {} |",
                 r.optimizer,
                 r.n,
                 num(r.regret),
@@ -329,6 +360,7 @@ pub fn markdown(
                 r.reached,
                 r.n,
                 num(r.regret_at_equal),
+                vs_other,
             );
         }
         s.push('\n');
@@ -470,7 +502,20 @@ mod tests {
         assert!(checks[0].p_vs_other < 0.001);
         let bad = check_targets(&a, "hpo-tpe+asha", &["optuna-tpe+median".to_string()]);
         assert!(!bad[0].same_regret_third_steps && !bad[0].at_least_as_good);
-        let md = markdown(&a, &checks, "hpo bench", Some(100));
+        let md = markdown(
+            &a,
+            &checks,
+            "hpo bench",
+            Some(100),
+            &["optuna-tpe+median".to_string()],
+        );
+        assert!(
+            md.contains("best compared at equal steps: optuna-tpe+median"),
+            "{md}"
+        );
+        // at 100 steps: hpo-tpe+median 1.0 against optuna's 1.5..1.59, asha 5.x
+        assert!(md.contains("| 1.000 | <0.001 **better** |"), "{md}");
+        assert!(md.contains("<0.001 **worse** |\n"), "{md}");
         assert!(md.contains("added up to 100"), "{md}");
         assert!(md.contains("| hpo-tpe+asha | 10 |"), "{md}");
         assert!(md.contains("**worse**"));

@@ -20,7 +20,7 @@ use crate::tracking::{Metric, Param, RunStatus, RunTag};
 /// Benchmark search algorithms on problems over many seeds: results, report and plots.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Example:\n  hpo bench --problems branin,hartmann6 --algos random,tpe --seeds 20 --budget 100 \\\n      --compare ../shared/anchors/results_b100.jsonl --out bench-results\n\nWrites DIR/results.jsonl (one line per problem, optimizer and seed), DIR/report.md and\none SVG plot per problem."
+    after_help = "Examples:\n  hpo bench --problems branin,hartmann6 --algos random,tpe --seeds 20 --budget 100 \\\n      --compare ../shared/anchors/results_b100.jsonl --out bench-results\n  hpo bench --problems fidelity --algos tpe,random --pruners none,median,default --budget 100 \\\n      --step-budget 2700 --out bench-pruning\n\nWrites DIR/results.jsonl (one line per problem, optimizer and seed), DIR/report.md and\none SVG plot per problem."
 )]
 pub struct BenchArgs {
     /// Problems, comma-separated: built-in names, `all` (every built-in problem), `multimodal`
@@ -397,7 +397,13 @@ fn pruning_report(
     }
     write_file(
         &a.out.join("report.md"),
-        &pruning::markdown(&analysis, &checks, &command_line(), cfg.step_budget),
+        &pruning::markdown(
+            &analysis,
+            &checks,
+            &command_line(),
+            cfg.step_budget,
+            &others,
+        ),
     )?;
     for pp in &analysis {
         println!("{} (equal steps {})", pp.problem, pp.equal_steps);
