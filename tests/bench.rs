@@ -571,6 +571,22 @@ fn bad_pruners_exit_2() {
             vec!["bench", "--problems", "branin", "--pruners", "median"],
             "--pruners needs multi-fidelity problems",
         ),
+        (
+            vec!["bench", "--problems", "fidelity", "--step-budget", "100"],
+            "--step-budget needs --pruners",
+        ),
+        (
+            vec![
+                "bench",
+                "--problems",
+                "fidelity",
+                "--pruners",
+                "median",
+                "--step-budget",
+                "0",
+            ],
+            "--step-budget must be at least 1",
+        ),
     ] {
         let o = hpo(dir.path(), &args);
         assert_eq!(o.status.code(), Some(2), "{args:?}");
@@ -679,27 +695,4 @@ fn bench_with_a_step_budget_gives_the_pruned_studies_steps_and_the_baseline_tria
     );
     // "at equal steps" is at the step budget
     assert!(report.contains("equal steps: 300"), "{report}");
-    for (args, says) in [
-        (
-            vec!["bench", "--problems", "fidelity", "--step-budget", "100"],
-            "--step-budget needs --pruners",
-        ),
-        (
-            vec![
-                "bench",
-                "--problems",
-                "fidelity",
-                "--pruners",
-                "median",
-                "--step-budget",
-                "0",
-            ],
-            "--step-budget must be at least 1",
-        ),
-    ] {
-        let o = hpo(dir.path(), &args);
-        assert_eq!(o.status.code(), Some(2), "{args:?}");
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert!(err.contains(says), "{args:?}: {err}");
-    }
 }
