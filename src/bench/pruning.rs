@@ -367,6 +367,20 @@ pub fn markdown(
     }
     if !checks.is_empty() {
         s.push_str(&targets_table(checks));
+        let budget = match step_budget {
+            Some(n) => format!(
+                "the pruned study spending its budget of {n} steps, the baseline its full trial \
+                 budget"
+            ),
+            None => "both with the same trial budget".to_string(),
+        };
+        let _ = writeln!(
+            s,
+            "\nThe targets (issue 16), for each sampler with the checked pruner: the same final \
+             regret as no pruning (not significantly worse over the seeds) at most a third of \
+             its total steps ({budget}); and at least as good as the best compared pruner at \
+             equal steps (not significantly worse at the \"equal steps\" budget)."
+        );
     }
     s
 }
@@ -517,6 +531,7 @@ mod tests {
         assert!(md.contains("| 1.000 | <0.001 **better** |"), "{md}");
         assert!(md.contains("<0.001 **worse** |\n"), "{md}");
         assert!(md.contains("added up to 100"), "{md}");
+        assert!(md.contains("its budget of 100 steps"), "{md}");
         assert!(md.contains("| hpo-tpe+asha | 10 |"), "{md}");
         assert!(md.contains("**worse**"));
     }
