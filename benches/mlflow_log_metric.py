@@ -7,7 +7,8 @@ Usage (hpo server, then the same script against `mlflow server` for comparison):
 
 Prints p50/p90/p99 and the mean in milliseconds, measured around each client call (so it includes
 the client's own work: building the request, requests' connection pool, parsing the answer), and the
-same for a bare `requests` session posting `runs/log-metric` (the HTTP round trip and the server).
+same for a bare `requests` session posting `runs/log-metric` (the HTTP round trip and the server),
+and the client process's own CPU time per `log_metric` call (a floor under its latency).
 `benches/mlflow_server_compare.py` runs it against `hpo server` and `mlflow server` alternately.
 """
 
@@ -34,10 +35,13 @@ def main():
     for i in range(20):  # warm up the connection pool
         client.log_metric(run, "warmup", float(i), step=i)
     single = []
+    cpu0 = time.process_time()
     for i in range(n):
         t = time.perf_counter()
         client.log_metric(run, "loss", 1.0 / (i + 1), step=i)
         single.append((time.perf_counter() - t) * 1000)
+    # the client's own CPU per call: a floor under its latency whatever the server does
+    client_cpu = (time.process_time() - cpu0) / n * 1000
     batch = []
     for i in range(max(1, n // 10)):
         now = int(time.time() * 1000)
@@ -57,6 +61,7 @@ def main():
         t = time.perf_counter()
         session.post(url, json=body).raise_for_status()
         raw.append((time.perf_counter() - t) * 1000)
+    print(f"{'client CPU per log_metric':24} {client_cpu:.3f} ms")
     client.set_terminated(run)
     assert len(client.get_metric_history(run, "loss")) == n
     assert len(client.get_metric_history(run, "raw")) == n

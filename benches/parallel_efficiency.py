@@ -2,9 +2,13 @@
 """Parallel efficiency of `hpo run` with a command objective (issue 18, item 2): N trials of
 `sleep S; echo 0` at parallelism P, each on its own new SQLite store.
 
-Two figures per round:
+Three figures per round:
 - *process*: ideal / wall time of the whole `hpo run` process, start-up and the study's end
   included, where ideal = N * S / P;
+- *against a bare runner*: the wall time of a bare runner (a pool of P Python threads, each
+  running the same command with `subprocess.run`, N in all; the program's own start-up, `sh` and
+  `sleep`, is in it) divided by hpo's: what hpo adds to running the same programs, 1.0 when
+  nothing;
 - *trials*: the trials' own run time (each run's end - start, from the store) summed, divided by
   P times the window from the first trial's start to the last trial's end: how busy the P slots
   were while the study ran (the process's start-up and end left out).
@@ -14,6 +18,7 @@ Two figures per round:
 """
 
 import argparse
+import concurrent.futures
 import json
 import os
 import sqlite3
@@ -57,6 +62,19 @@ def one_round(hpo, n, s, p):
             "window_s": window, "mean_trial_s": busy / n}
 
 
+def bare_round(n, s, p):
+    """Wall time of running the same N commands on a pool of P threads, nothing recorded."""
+    cmd = ["sh", "-c", f"sleep {s}; echo 0"]
+
+    def one(_):
+        subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=True)
+
+    t = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=p) as pool:
+        list(pool.map(one, range(n)))
+    return time.perf_counter() - t
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--hpo", default="target/release/hpo")
@@ -69,7 +87,10 @@ def main():
     results = []
     for r in range(a.rounds):
         load = os.getloadavg()[0]
+        bare = bare_round(a.trials, a.sleep, a.parallelism)
         res = one_round(hpo, a.trials, a.sleep, a.parallelism)
+        res["bare_wall_s"] = bare
+        res["vs_bare"] = bare / res["wall_s"]
         res["load"] = load
         results.append(res)
         print(json.dumps({"round": r + 1, **{k: round(v, 4) for k, v in res.items()}}))
@@ -77,7 +98,8 @@ def main():
     print(f"median of {a.rounds}: process efficiency {med['process']:.3f} (wall "
           f"{med['wall_s']:.3f} s, ideal {a.trials * a.sleep / a.parallelism:.3f} s), trials "
           f"efficiency {med['trials']:.3f} (window {med['window_s']:.3f} s, mean trial "
-          f"{med['mean_trial_s'] * 1000:.1f} ms)")
+          f"{med['mean_trial_s'] * 1000:.1f} ms); against a bare runner {med['vs_bare']:.3f} "
+          f"(bare wall {med['bare_wall_s']:.3f} s)")
 
 
 if __name__ == "__main__":

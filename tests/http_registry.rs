@@ -177,6 +177,17 @@ fn registry_commands_work_against_hpo_server() {
         .find(|m| m["key"] == metric.key.as_str())
         .and_then(|m| m["value"].as_f64());
     assert_eq!(kept, Some(metric.value), "{again}");
+    // the versions of a model (a search) carry the same snapshot and location as a single read
+    let listed = ok(
+        &hpo(d, &url, &["models", "show", "quickstart-model", "--json"]),
+        "models show (versions)",
+    );
+    let l: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    let first = &l["versions"][0];
+    assert_eq!(first["version"], 1, "{listed}");
+    assert_eq!(first["run_params"], v["run_params"], "{listed}");
+    assert_eq!(first["run_metrics"], v["run_metrics"], "{listed}");
+    assert_eq!(first["storage_location"], v["storage_location"], "{listed}");
 
     // --run with an artifact path, and --best of the experiment
     let out = ok(

@@ -369,9 +369,12 @@ fn a_trials_scratch_directory_goes_once_its_artifacts_are_recorded() {
         Tracker::open(&format!("sqlite:///{}", dir.path().join("t.db").display())).unwrap();
     let recorder = Recorder::new(&tracker, "scratch").unwrap();
     let handle = recorder.handle();
-    // each trial saves a model and prints how many trial directories it sees next to its own
-    let script = r#"echo "model of trial $HPO_TRIAL" > "$HPO_ARTIFACT_DIR/model.txt";
-ls -d "$HPO_ARTIFACT_DIR"/../../trial-* | wc -l"#;
+    // each trial counts the files it finds in its artifact directory (directories are reused,
+    // emptied, from trial to trial), saves a model, and prints that count plus how many trial
+    // directories it sees next to its own
+    let script = r#"left=$(ls -A "$HPO_ARTIFACT_DIR" | wc -l)
+echo "model of trial $HPO_TRIAL" > "$HPO_ARTIFACT_DIR/model.txt"; touch "$HPO_ARTIFACT_DIR/../extra"
+echo $(( left + $(ls -d "$HPO_ARTIFACT_DIR"/../../trial-* | wc -l) ))"#;
     let space = Space::from_params([hp::uniform("x", 0.0, 1.0)]).unwrap();
     let objective = CommandObjective::new(sh(script), &["x"]).unwrap();
     let r = Fmin::new(objective, &space)
@@ -388,7 +391,7 @@ ls -d "$HPO_ARTIFACT_DIR"/../../trial-* | wc -l"#;
         assert_eq!(
             t.loss,
             Some(1.0),
-            "trial {}: earlier trials' directories remain",
+            "trial {}: earlier trials' directories or files remain",
             t.number
         );
         let run = handle.trial_run_id(t.number).unwrap();

@@ -14,6 +14,11 @@
 //! a whole, as hyperopt's `GMM1` does; the default's exploration trials widen `l` only and start
 //! once progress stalls.
 //!
+//! Issue 17, item 1 again: the default's exploration trials narrow the widened parameter's
+//! kernels in `g` and stop forgetting there, so they fill the gaps between the bad trials; the
+//! default's hashes that depend on exploration trials (the seeded fmin studies of mixed_hpo and
+//! branin, the like-for-like loop) were pinned again; the others are as before.
+//!
 //! The hashes hold for x86-64 Linux (glibc's `ln` and `exp`); a platform whose maths library
 //! rounds differently in the last bit would give other, equally valid, suggestions.
 
@@ -117,8 +122,8 @@ fn seeded_fmin_studies() {
     assert_eq!(
         got,
         vec![
-            0x9fa4_fb6e_0264_a0d5,
-            0x22b1_84fa_3c31_9975,
+            0xdfe1_79c6_6f24_cbfc,
+            0xb745_5c3f_a447_3dc1,
             0xf57e_c957_903a_b84a
         ],
         "{got:#018x?}"
@@ -139,5 +144,5 @@ fn the_like_for_like_loop() {
     for t in &r.trials {
         h.add(t.params.assignment().values());
     }
-    assert_eq!(h.0, 0x4061_8984_6ee1_8939, "{:#018x}", h.0);
+    assert_eq!(h.0, 0x9bf8_f890_dd63_6861, "{:#018x}", h.0);
 }

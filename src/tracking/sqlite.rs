@@ -395,6 +395,18 @@ impl SqliteStore {
             read_only::check_schema(&conn, &path)?;
             return Ok(Self::with_connection(conn, path, artifact_root, true));
         }
+        // A new, empty file is made without fsyncs until its schema is written: switching it to
+        // WAL goes through a rollback journal (four fsyncs), and the WAL's first header two more,
+        // 5-15 ms on this kind of disk for every new store. What a power loss in those first
+        // milliseconds can leave is an empty or torn new file, never a half-written study: nothing
+        // is recorded before the schema, and the first checkpoint fsyncs as usual.
+        let new_file = path != Path::new(":memory:")
+            && conn
+                .query_row("PRAGMA page_count", [], |r| r.get::<_, i64>(0))
+                .is_ok_and(|pages| pages == 0);
+        if new_file {
+            conn.pragma_update(None, "synchronous", "OFF")?;
+        }
         let mut attempt = 0;
         loop {
             let r: Result<String, rusqlite::Error> =
@@ -410,7 +422,9 @@ impl SqliteStore {
         }
         // In WAL mode, NORMAL fsyncs only at checkpoints: a commit survives a crash of the process,
         // and a power loss may lose the last commits but never leaves a half-written transaction.
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        if !new_file {
+            conn.pragma_update(None, "synchronous", "NORMAL")?;
+        }
         // The writer checkpoints (and fsyncs) every ~40 MB of WAL rather than every 4 MB: small
         // transactions are twice as fast. With the checkpoint thread (see `checkpoint`) most pages
         // are already copied by then, and this checkpoint lets the WAL restart from its beginning.
@@ -432,7 +446,12 @@ impl SqliteStore {
         conn.pragma_update(None, "foreign_keys", "OFF")?;
         let store = Self::with_connection(conn, path, artifact_root, false);
         store.migrate()?;
-        store.lock().pragma_update(None, "foreign_keys", "ON")?;
+        let conn = store.lock();
+        if new_file {
+            conn.pragma_update(None, "synchronous", "NORMAL")?;
+        }
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        drop(conn);
         Ok(store)
     }
 
@@ -1707,6 +1726,20 @@ mod tests {
             .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
             .unwrap();
         assert_eq!(foreign_keys, 1, "enforced once the migrations ran");
+        // a new file is made without fsyncs, then runs with NORMAL like an existing one
+        let synchronous: i64 = store
+            .lock()
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(synchronous, 1, "NORMAL");
+        drop(store);
+        let again = SqliteStore::open(&tmp.path().join("w.db"), tmp.path()).unwrap();
+        let synchronous: i64 = again
+            .lock()
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(synchronous, 1, "NORMAL");
+        assert_eq!(again.schema_version().unwrap(), SCHEMA_VERSION);
     }
 
     #[test]

@@ -21,6 +21,13 @@ pub(crate) fn bandwidths_into(
         Bandwidth::Hyperopt => sigma.extend(hyperopt_bandwidths(vals, spec, cfg)),
         Bandwidth::Neighbour => neighbour_bandwidths(vals, spec, cfg, sigma),
     }
+    if cfg.max_bandwidth < 1.0 {
+        // below the floor too: a cap asks for bumps at the observations, not a smooth density
+        let cap = cfg.max_bandwidth * spec.width();
+        for s in sigma.iter_mut() {
+            *s = s.min(cap);
+        }
+    }
 }
 
 /// hyperopt's `adaptive_parzen_normal` bandwidths.

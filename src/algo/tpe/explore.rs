@@ -6,9 +6,17 @@
 //! `l/g` score favours candidates inside that basin, so the search commits to the first good
 //! basin it finds. On an exploration trial one numeric parameter, drawn at random, gets a
 //! bandwidth floor of a large fraction of its width in `l` only: candidates then spread that
-//! parameter over its range while the others stay where the good set is, and `g`, which keeps
-//! its narrow kernels, makes `l/g` pick a value in a gap between the bad trials (a region the
-//! bad set covers stays unlikely).
+//! parameter over its range while the others stay where the good set is, and `l/g` picks a
+//! value where `g` is low.
+//!
+//! Where the bad trials are sparse, `g`'s kernels are as wide as the gaps between them (the
+//! neighbour rule), so `g` is smooth across a gap and low mostly where the bad trials are few
+//! overall; and forgetting lets the oldest bad trials (the random start-up, the only ones spread
+//! over the range) fade from it. So on an exploration trial `g` caps the widened parameter's
+//! kernels at a small fraction of its width (`gap_bandwidth`) and weighs every bad trial the
+//! same: `g` then has a bump at each bad trial and dips between them, and `l/g` sends the
+//! candidates into the gaps between all the bad trials seen. Successive exploration trials fill
+//! the largest gaps first, instead of landing by chance where earlier trials already looked.
 //!
 //! The search counts as stalled once several finished trials came after the last one that
 //! improved the best loss by more than a small fraction of the spread of the losses, so a slow
@@ -17,6 +25,7 @@
 
 use rand::RngExt;
 
+use super::parzen::Obs;
 use super::TrialRng;
 use crate::space::{ParamKind, Space};
 use crate::trial::{HistoryView, Observation};
@@ -36,6 +45,10 @@ pub struct Explore {
     /// A trial makes progress when it lowers the best loss by more than this fraction of the
     /// spread between the median finished loss and the best (0: any improvement counts).
     pub progress: f64,
+    /// The cap on the exploring parameter's kernels in `g`, a fraction of its width, with every
+    /// bad trial weighing the same (no forgetting), so `l/g` favours the gaps between the bad
+    /// trials (0: `g` as on other trials).
+    pub gap_bandwidth: f64,
 }
 
 impl Explore {
@@ -66,6 +79,17 @@ impl Explore {
         }
         Some(numeric[rng.random_range(0..numeric.len())])
     }
+}
+
+/// The bad observations of an exploration trial's `g`: the same trials, each weighing 1 (no
+/// forgetting), so the oldest bad trials still mark where the search has looked.
+pub(crate) fn unforgotten(bad: &[Obs]) -> Vec<Obs> {
+    bad.iter()
+        .map(|o| Obs {
+            trial: o.trial,
+            weight: 1.0,
+        })
+        .collect()
 }
 
 /// Finished ok trials (in trial order) after the last one that made progress: the first, then
@@ -184,6 +208,7 @@ mod tests {
             every: 3,
             floor: 1.0,
             progress: 0.0,
+            gap_bandwidth: 0.0,
         };
         // best first, then 8 worse: stalled
         let pts: Vec<(f64, f64, f64)> = (0..9).map(|i| (0.5, 0.5, i as f64)).collect();
@@ -252,5 +277,56 @@ mod tests {
             "without exploration {without}/300 left the basin"
         );
         assert!(with > 60, "with exploration only {with}/300 left the basin");
+    }
+
+    #[test]
+    fn exploration_trials_fill_the_gaps_between_bad_trials() {
+        // 60 trials, y = 0.5 throughout: 9 old bad trials over x in [0, 0.8], 0.08 apart but
+        // for a gap from 0.32 to 0.56; then the good basin near x = 0.9, and 45 newer bad trials
+        // around it (forgetting ramps the old ones down). Stalled, and exploration's turn
+        // (60 % 5 == 0).
+        let mut pts = Vec::new();
+        for x in [0.0, 0.08, 0.16, 0.24, 0.32, 0.56, 0.64, 0.72, 0.8] {
+            pts.push((x, 0.5, 2.0 + x));
+        }
+        for i in 0..6 {
+            pts.push((0.9 + 0.004 * i as f64, 0.5, 0.01 * i as f64));
+        }
+        for i in 0..45 {
+            pts.push((0.85 + 0.1 * (i as f64 * 0.618_033_988_7).fract(), 0.5, 1.0));
+        }
+        let (space, s) = study(&pts);
+        let view = HistoryView::new(s.trials());
+        // of the suggestions that leave the basin along x, those inside the gap
+        let in_gap = |tpe: Tpe| {
+            let xs: Vec<f64> = (0..400)
+                .map(|k| tpe.suggest(&space, &view, &mut trial_rng(9, k)))
+                .filter(|a| (a.raw(2).unwrap() - 0.5).abs() < 0.05)
+                .map(|a| a.raw(0).unwrap())
+                .filter(|&x| x < 0.8)
+                .collect();
+            let gap = xs.iter().filter(|&&x| x > 0.36 && x < 0.52).count();
+            (gap, xs.len())
+        };
+        let explore = Tpe::default().explore.expect("the default explores");
+        let (with, n_with) = in_gap(Tpe::default());
+        let (without, n_without) = in_gap(Tpe {
+            explore: Some(Explore {
+                gap_bandwidth: 0.0,
+                ..explore
+            }),
+            ..Tpe::default()
+        });
+        // the gap's inside is a fifth of [0, 0.8]; measured: 200 of 206 with the gap rule, 136
+        // of 207 without (binomial sd about 3 %)
+        assert!(n_with > 100 && n_without > 100, "{n_with}, {n_without}");
+        assert!(
+            with * 10 > n_with * 9,
+            "with the gap rule only {with} of {n_with} in the gap"
+        );
+        assert!(
+            without * 10 < n_without * 8,
+            "without the gap rule {without} of {n_without} in the gap"
+        );
     }
 }

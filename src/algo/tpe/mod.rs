@@ -17,8 +17,9 @@
 //!   best evaluated candidate by `l/g`, not a prior draw), and exploration trials: once 5
 //!   finished trials came after the last one that improved the best loss by more than 0.1 % of
 //!   the spread between the median loss and the best, every fifth suggestion widens one numeric
-//!   parameter's kernels in `l` to its whole width (`g` keeps its own), so the search can leave
-//!   the basin its good set sits in for a gap between the bad trials ([`Explore`]).
+//!   parameter's kernels in `l` to its whole width and narrows them in `g` to 1.5 % of it, with
+//!   every bad trial weighing the same, so the search can leave the basin its good set sits in
+//!   for the gaps between the bad trials ([`Explore`]).
 //! - In both, pruned trials rank after every finished ok trial, by the step they reached
 //!   (further first) and then their value there, as Optuna does: when the good set has room
 //!   left after the finished trials, the pruned trials that got furthest fill it.
@@ -170,8 +171,8 @@ pub struct Tpe {
     pub min_bandwidth_decay: Option<FloorDecay>,
     /// Exploration trials (multivariate only): once `stall` finished trials came after the last
     /// progress, every `every`-th suggestion widens one numeric parameter's kernels in `l` to a
-    /// floor of `floor` of its width, so the search can leave the basin of its good set for a
-    /// gap between the bad trials (`None`: never).
+    /// floor of `floor` of its width and caps them in `g` at `gap_bandwidth` of it, so the search
+    /// can leave the basin of its good set for a gap between the bad trials (`None`: never).
     pub explore: Option<Explore>,
     /// hyperopt's details: exact bin mass for quantized values, one truncation constant per
     /// mixture, forgetting in the good set too, categorical prior weight times the number of
@@ -213,6 +214,7 @@ impl Tpe {
             every: 5,
             floor: 1.0,
             progress: 0.001,
+            gap_bandwidth: 0.015,
         }),
         hyperopt_scoring: false,
     };
@@ -257,6 +259,8 @@ impl Tpe {
             categorical: self.categorical,
             hyperopt_scoring: self.hyperopt_scoring,
             wide: None,
+            narrow: None,
+            max_bandwidth: 1.0,
         }
     }
 }
@@ -507,17 +511,24 @@ impl Tpe {
         let trials = history.trials();
         let dims: Vec<usize> = (0..space.len()).collect();
         let mut cfg = self.kernel(split.n);
+        let mut cfg_g = cfg;
+        let mut bad = std::borrow::Cow::Borrowed(split.bad.as_slice());
         if let Some(e) = self.explore {
-            cfg.wide = e.pick(space, history, split.n, rng).map(|p| (p, e.floor));
+            if let Some(p) = e.pick(space, history, split.n, rng) {
+                // the exploring parameter is widened in l only; g, with capped kernels there and
+                // no forgetting, steers the candidates into the gaps between all bad trials
+                cfg.wide = Some((p, e.floor));
+                if e.gap_bandwidth > 0.0 {
+                    cfg_g.narrow = Some((p, e.gap_bandwidth));
+                    bad = std::borrow::Cow::Owned(explore::unforgotten(&split.bad));
+                }
+            }
         }
-        // the exploring parameter is widened in l only: g's narrow kernels then steer the
-        // candidates into the gaps between bad trials
-        let cfg_g = KernelConfig { wide: None, ..cfg };
         let par = parallel(split.good.len().max(split.bad.len()) + 1);
         let (l, g) = join(
             par,
             || Estimator::build(space, trials, &split.good, &dims, self.prior_weight, &cfg),
-            || Estimator::build(space, trials, &split.bad, &dims, self.prior_weight, &cfg_g),
+            || Estimator::build(space, trials, &bad, &dims, self.prior_weight, &cfg_g),
         );
         let dedup = self.dedup && space.is_discrete();
         let seen = if dedup {
@@ -720,8 +731,8 @@ impl Algorithm for Tpe {
             put(
                 "explore",
                 Value::from(format!(
-                    "stall {}, every {}, floor {} (l only), progress {}",
-                    e.stall, e.every, e.floor, e.progress
+                    "stall {}, every {}, floor {} (l only), progress {}, gap bandwidth {} (g)",
+                    e.stall, e.every, e.floor, e.progress, e.gap_bandwidth
                 )),
             );
         }

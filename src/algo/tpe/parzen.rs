@@ -50,6 +50,12 @@ pub(crate) struct KernelConfig {
     /// An exploration trial's widened parameter and its bandwidth floor (a fraction of its
     /// width), raising `min_bandwidth` for that parameter only.
     pub wide: Option<(usize, f64)>,
+    /// An exploration trial's widened parameter in `g` and a cap on its bandwidths (a fraction
+    /// of its width), so `g` dips between the bad trials.
+    pub narrow: Option<(usize, f64)>,
+    /// A cap on the bandwidths of observed values, a fraction of the parameter's width (1: the
+    /// width itself, as without a cap); set from `narrow` for its parameter only.
+    pub max_bandwidth: f64,
 }
 
 /// One observation: a trial (index in the history) and its weight before normalisation.
@@ -245,13 +251,20 @@ impl Estimator {
         let build_dim = |(p, col): (usize, Vec<f64>)| -> Dim {
             let kind = &space.params()[p].kind;
             match kind {
-                ParamKind::Numeric(spec) => match cfg.wide {
-                    Some((w, floor)) if w == p => {
+                ParamKind::Numeric(spec) => match (cfg.wide, cfg.narrow) {
+                    (Some((w, floor)), _) if w == p => {
                         let wide = KernelConfig {
                             min_bandwidth: cfg.min_bandwidth.max(floor),
                             ..*cfg
                         };
                         Dim::Num(NumDim::build(p, spec, col, &weights, &wide))
+                    }
+                    (_, Some((w, cap))) if w == p => {
+                        let narrow = KernelConfig {
+                            max_bandwidth: cap,
+                            ..*cfg
+                        };
+                        Dim::Num(NumDim::build(p, spec, col, &weights, &narrow))
                     }
                     _ => Dim::Num(NumDim::build(p, spec, col, &weights, cfg)),
                 },

@@ -27,6 +27,7 @@ mod mlflow_link;
 mod output;
 mod process;
 mod scratch;
+mod trial_dirs;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -104,6 +105,7 @@ pub struct CommandObjective {
     workdir: Option<PathBuf>,
     tracking_uri: Option<String>,
     scratch: tempfile::TempDir,
+    dirs: trial_dirs::TrialDirs,
     key: String,
     guard: std::sync::OnceLock<Option<guard::Guard>>,
     env: Mutex<Vec<(String, String)>>,
@@ -209,6 +211,7 @@ impl CommandObjective {
         Self::check(&argv, labels)?;
         let scratch = scratch::create()?;
         let key = scratch::key_of(scratch.path());
+        let dirs = trial_dirs::TrialDirs::new(scratch.path());
         Ok(CommandObjective {
             argv,
             timeout: None,
@@ -218,6 +221,7 @@ impl CommandObjective {
             workdir: None,
             tracking_uri: None,
             scratch,
+            dirs,
             key,
             guard: std::sync::OnceLock::new(),
             env: Mutex::new(Vec::new()),
@@ -323,16 +327,16 @@ impl CommandObjective {
     fn run(&self, params: &Params, ctx: &TrialContext) -> Result<TrialResult, String> {
         let number = ctx.number();
         let run_id = ctx.attribute("run_id").unwrap_or("").to_string();
-        let dir = self.scratch.path().join(format!("trial-{number}"));
-        let artifacts = dir.join("artifacts");
-        // two mkdir calls (create_dir_all would try the inner one first)
-        std::fs::create_dir(&dir)
-            .and_then(|()| std::fs::create_dir(&artifacts))
-            .map_err(|e| format!("cannot create {}: {e}", artifacts.display()))?;
         let params_json = params.to_json().to_string();
-        let params_file = dir.join("params.json");
-        std::fs::write(&params_file, &params_json)
-            .map_err(|e| format!("cannot write {}: {e}", params_file.display()))?;
+        let trial_dir = self.dirs.take(number, &params_json).map_err(|e| {
+            format!(
+                "cannot prepare trial-{number} in {}: {e}",
+                self.scratch.path().display()
+            )
+        })?;
+        let dir = trial_dir.path().to_path_buf();
+        let artifacts = trial_dir.artifacts();
+        let params_file = trial_dir.params_file();
         let argv: Vec<String> = self
             .argv
             .iter()
@@ -402,7 +406,13 @@ impl CommandObjective {
         if let Some(c) = claim {
             feed(c.release());
         }
-        let ending = ending?;
+        let ending = match ending {
+            Ok(e) => e,
+            Err(e) => {
+                self.dirs.give_back(trial_dir);
+                return Err(e);
+            }
+        };
         let result = self.result_of(&argv[0], &ending, &stdout, &stderr);
         let keep = match self.keep_output {
             KeepOutput::Always => true,
@@ -422,10 +432,10 @@ impl CommandObjective {
         if std::fs::read_dir(&artifacts).is_ok_and(|mut d| d.next().is_some()) {
             ctx.log_artifact(&artifacts, "");
         }
-        // once its files are in the trial's run, the trial's scratch directory goes: a long
-        // study does not keep a second copy of every model it saved until it ends
+        // once its files are in the trial's run, the trial's scratch directory is emptied: a
+        // long study does not keep a second copy of every model it saved until it ends
         ctx.wait_for_reports();
-        let _ = std::fs::remove_dir_all(&dir);
+        self.dirs.give_back(trial_dir);
         Ok(result)
     }
 

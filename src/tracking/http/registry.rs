@@ -8,7 +8,7 @@
 //! location; its params and metrics (what `hpo models show` prints) are the snapshot `hpo server`
 //! took at registration (hpo's own call `GET /api/2.0/hpo/model-versions/snapshot`), or, from
 //! MLflow's server, which keeps none, the run's values at the time of the read. Versions from a
-//! search carry their source as location and no snapshot. The overall latest version is found by a search
+//! search are completed the same way (a call or two per version). The overall latest version is found by a search
 //! ordered by `version_number DESC`, the latest in a stage by `get-latest-versions`.
 
 use std::sync::atomic::Ordering;
@@ -145,9 +145,14 @@ impl HttpRegistry {
     /// at registration (from another server: the run's params and latest metric values now),
     /// and the storage location from its run (the run's artifact URI and the version's path).
     fn full_version(&self, v: &Value) -> Result<ModelVersion, RegistryError> {
-        let mut version = registry_json::version(v.get("model_version").unwrap_or(&Value::Null))?;
+        let version = registry_json::version(v.get("model_version").unwrap_or(&Value::Null))?;
+        Ok(self.complete(version))
+    }
+
+    /// `version` with its snapshot and storage location (see [`Self::full_version`]).
+    fn complete(&self, mut version: ModelVersion) -> ModelVersion {
         if version.run_id.is_empty() {
-            return Ok(version);
+            return version;
         }
         let snapshot = self.snapshot(&version.name, version.version);
         // a version outlives its run: without the run, the version is shown as the server has it
@@ -167,7 +172,7 @@ impl HttpRegistry {
             version.run_params = params;
             version.run_metrics = metrics;
         }
-        Ok(version)
+        version
     }
 
     fn search_query(query: &ModelSearch, limit: usize) -> Vec<(&'static str, String)> {
@@ -449,6 +454,8 @@ impl RegistryStore for HttpRegistry {
             .flatten()
             .map(registry_json::version)
             .collect::<Result<Vec<_>, _>>()?;
+        // each completed as a single read is, so a search shows what `models show` shows
+        let versions = versions.into_iter().map(|v| self.complete(v)).collect();
         Ok(ModelVersionPage {
             versions,
             next_page_token: Self::page_token(&v),
