@@ -571,10 +571,128 @@ fn bad_pruners_exit_2() {
             vec!["bench", "--problems", "branin", "--pruners", "median"],
             "--pruners needs multi-fidelity problems",
         ),
+        (
+            vec!["bench", "--problems", "fidelity", "--step-budget", "100"],
+            "--step-budget needs --pruners",
+        ),
+        (
+            vec![
+                "bench",
+                "--problems",
+                "fidelity",
+                "--pruners",
+                "median",
+                "--step-budget",
+                "0",
+            ],
+            "--step-budget must be at least 1",
+        ),
     ] {
         let o = hpo(dir.path(), &args);
         assert_eq!(o.status.code(), Some(2), "{args:?}");
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(err.contains(says), "{args:?}: {err}");
     }
+}
+
+/// The running total of steps of a result line.
+fn steps_of(l: &serde_json::Value) -> Vec<u64> {
+    serde_json::from_value(l["steps"].clone()).unwrap()
+}
+
+#[test]
+fn a_step_budget_runs_pruned_studies_until_their_steps_reach_it() {
+    use hpo::bench::fidelity;
+    use hpo::bench::runner::{run_study, BenchProblem, StudyBudget};
+
+    // without pruning, a budget of k * 81 steps is exactly k complete trials
+    let problem: BenchProblem = fidelity::by_name("curves_parallel").unwrap().into();
+    let k = 7;
+    let r = run_study(&problem, "tpe", None, 3, StudyBudget::Steps(k * 81)).unwrap();
+    assert_eq!(r.budget, k as usize);
+    assert_eq!(r.steps.as_deref().unwrap().last(), Some(&(k * 81)));
+    assert_eq!(r.step_budget, Some(k * 81));
+    // the same trials as a study of k trials: same suggestions, same scores
+    let by_trials = run_study(&problem, "tpe", None, 3, StudyBudget::Trials(k as usize)).unwrap();
+    assert_eq!(r.best, by_trials.best);
+    assert_eq!(by_trials.step_budget, None);
+    // 40 steps more: one more trial, stopped after its 40th step; it gives no final value
+    let r = run_study(&problem, "tpe", None, 3, StudyBudget::Steps(k * 81 + 40)).unwrap();
+    let steps = r.steps.unwrap();
+    assert_eq!((r.budget, steps[k as usize]), (k as usize + 1, k * 81 + 40));
+    assert_eq!(r.best[k as usize], r.best[k as usize - 1]);
+    // with pruners, the studies never go past the budget and end on it
+    for name in ["curves_noisy", "sgd_diabetes"] {
+        let problem: BenchProblem = fidelity::by_name(name).unwrap().into();
+        for (pruner, seed) in [("median", 0), ("asha", 1), ("default", 2)] {
+            let r =
+                run_study(&problem, "tpe", Some(pruner), seed, StudyBudget::Steps(500)).unwrap();
+            let steps = r.steps.unwrap();
+            assert_eq!(steps.last(), Some(&500), "{name} {pruner}");
+            assert_eq!((steps.len(), r.best.len()), (r.budget, r.budget));
+            let mut prev = 0;
+            for s in &steps {
+                assert!(*s > prev && *s - prev <= 81, "{name} {pruner}: {steps:?}");
+                prev = *s;
+            }
+        }
+    }
+    let branin: BenchProblem = hpo::bench::problems::by_name("branin").unwrap().into();
+    let e = run_study(&branin, "random", None, 0, StudyBudget::Steps(10)).unwrap_err();
+    assert!(e.contains("multi-fidelity"), "{e}");
+}
+
+#[test]
+fn bench_with_a_step_budget_gives_the_pruned_studies_steps_and_the_baseline_trials() {
+    let dir = tempfile::tempdir().unwrap();
+    // a compared pruned study that ran 5 trials and 330 steps: cut to the 300-step budget
+    let compared = r#"{"problem": "curves_parallel", "optimizer": "optuna-tpe+median", "seed": 0, "budget": 5, "best": [0.5, 0.4, 0.3, 0.2, 0.1], "regret": 0.1, "minimum": 0.0, "seconds": 1.0, "steps": [81, 162, 200, 281, 330]}"#;
+    std::fs::write(dir.path().join("optuna.jsonl"), format!("{compared}\n")).unwrap();
+    let o = hpo(
+        dir.path(),
+        &[
+            "bench",
+            "--problems",
+            "curves_parallel",
+            "--algos",
+            "random,tpe",
+            "--pruners",
+            "median:n_startup_trials=2",
+            "--seeds",
+            "2",
+            "--budget",
+            "6",
+            "--step-budget",
+            "300",
+            "--compare",
+            "optuna.jsonl",
+            "--quiet",
+            "--out",
+            "s",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let lines = untimed(&dir.path().join("s/results.jsonl"));
+    assert_eq!(lines.len(), 2 * 2 * 2);
+    for l in &lines {
+        let steps = steps_of(l);
+        let n = l["budget"].as_u64().unwrap() as usize;
+        assert_eq!(steps.len(), n, "{l}");
+        if l["optimizer"].as_str().unwrap().ends_with("+none") {
+            assert_eq!((n, steps[5]), (6, 6 * 81), "{l}");
+            assert!(l.get("step_budget").is_none(), "{l}");
+        } else {
+            assert_eq!(steps.last(), Some(&300), "{l}");
+            assert_eq!(l["step_budget"], 300, "{l}");
+        }
+    }
+    let report = std::fs::read_to_string(dir.path().join("s/report.md")).unwrap();
+    assert!(report.contains("added up to 300"), "{report}");
+    // the compared line kept its first 4 trials (281 steps) and its regret there
+    assert!(
+        report.contains("| optuna-tpe+median | 1 | 0.2000 | 281 |"),
+        "{report}"
+    );
+    // "at equal steps" is at the step budget
+    assert!(report.contains("equal steps: 300"), "{report}");
 }

@@ -12,8 +12,15 @@ A study is scored as hpo scores it: after each trial, the noiseless final value 
 trial with the best observed final value (pruned trials never count); `steps` is the total number
 of steps run after each trial.
 
+With STEP_BUDGET=N (as `hpo bench --step-budget N`), every study with a pruner (not `none`) runs
+trials until the steps they ran add up to N, with no trial budget: before each step the objective
+checks the steps spent, and once they reach N the trial in progress is stopped there (pruned: it
+gives no final value) and the study stops; its line carries "step_budget": N. The `none` studies
+keep BUDGET trials (the baseline).
+
 usage: python pruning.py BUDGET SEEDS OUT.jsonl [first_seed]
-       (ONLY=median,asha to pick pruners; PROBLEMS=curves_parallel,... to pick problems)
+       (ONLY=median,asha to pick pruners; PROBLEMS=curves_parallel,... to pick problems;
+        STEP_BUDGET=2700 for the pruned studies' step budget)
 Needs: pip install optuna numpy
 """
 import gzip, json, math, os, sys, time
@@ -201,7 +208,8 @@ def pruner_of(name):
     }[name]
 
 
-def run(problem, pruner, seed, budget):
+def run(problem, pruner, seed, budget, step_budget=None):
+    """One study: BUDGET trials, or with step_budget, trials until their steps reach it."""
     import optuna
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     best, trace, steps, total = math.inf, [], [], [0]
@@ -217,6 +225,8 @@ def run(problem, pruner, seed, budget):
         x = [p.get(f"x{i}", 0.0) for i in range(4)]
         last = math.nan
         for t in range(1, STEPS + 1):
+            if step_budget is not None and total[0] >= step_budget:
+                raise optuna.TrialPruned()  # the budget ends here: stop the trial where it is
             if sgd is not None:
                 v = sgd.epoch()
             else:
@@ -239,10 +249,13 @@ def run(problem, pruner, seed, budget):
             score[0] = frozen.user_attrs["score"]
         trace.append(score[0])
         steps.append(total[0])
+        if step_budget is not None and total[0] >= step_budget:
+            study.stop()
 
     study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=seed),
                                 pruner=pruner_of(pruner))
-    study.optimize(objective, n_trials=budget, callbacks=[after])
+    study.optimize(objective, n_trials=budget if step_budget is None else None,
+                   callbacks=[after])
     return trace, steps
 
 
@@ -251,20 +264,24 @@ if __name__ == "__main__":
     first = int(sys.argv[4]) if len(sys.argv) > 4 else 0
     pruners = os.environ.get("ONLY", "none,median,asha,hyperband").split(",")
     problems = os.environ.get("PROBLEMS", ",".join(PROBLEMS)).split(",")
+    step_budget = int(os.environ["STEP_BUDGET"]) if os.environ.get("STEP_BUDGET") else None
     with open(out, "a") as f:
         for problem in problems:
             minimum = None if problem in REAL else 0.0
             for pruner in pruners:
                 for seed in range(first, first + seeds):
                     start = time.time()
-                    trace, steps = run(problem, pruner, seed, budget)
+                    steps_of = step_budget if pruner != "none" else None
+                    trace, steps = run(problem, pruner, seed, budget, steps_of)
                     last = trace[-1]
                     line = {"problem": problem, "optimizer": f"optuna-tpe+{pruner}",
-                            "seed": seed, "budget": budget,
+                            "seed": seed, "budget": len(trace),
                             "best": [v if math.isfinite(v) else None for v in trace],
                             "regret": (last - (minimum or 0.0)) if math.isfinite(last) else None,
                             "minimum": minimum, "seconds": time.time() - start,
                             "steps": steps}
+                    if steps_of is not None:
+                        line["step_budget"] = steps_of
                     f.write(json.dumps(line) + "\n")
                     f.flush()
                     print(problem, pruner, seed, line["regret"], steps[-1],

@@ -12,5 +12,6 @@ pub mod report;
 pub mod results;
 pub mod runner;
 pub mod stats;
+pub mod step_budget;
 
 pub use problems::Problem;

@@ -103,12 +103,16 @@ pub struct ProblemPruning {
     pub rows: Vec<PruneRow>,
 }
 
-/// Analyse `lines` (hpo's and compared results) for `problems` and `optimizers`.
+/// Analyse `lines` (hpo's and compared results) for `problems` and `optimizers`; the "at equal
+/// steps" budget is `equal_steps` (e.g. the pruned studies' step budget), else a third of the
+/// largest baseline's median total steps.
 pub fn analyse(
     lines: &[ResultLine],
     problems: &[String],
     optimizers: &[String],
+    equal_steps: Option<u64>,
 ) -> Vec<ProblemPruning> {
+    let equal_steps_given = equal_steps;
     problems
         .iter()
         .map(|problem| {
@@ -138,7 +142,7 @@ pub fn analyse(
                     }
                 })
                 .fold(0.0, f64::max);
-            let equal_steps = (equal_steps / 3.0).floor() as u64;
+            let equal_steps = equal_steps_given.unwrap_or((equal_steps / 3.0).floor() as u64);
             let rows = optimizers
                 .iter()
                 .filter_map(|opt| {
@@ -224,6 +228,23 @@ pub struct TargetCheck {
     pub at_least_as_good: bool,
 }
 
+/// The row of `others` with the lowest median regret at equal steps on `pp` (e.g. Optuna's best
+/// pruner), if any.
+pub fn best_other<'a>(pp: &'a ProblemPruning, others: &[String]) -> Option<&'a PruneRow> {
+    pp.rows
+        .iter()
+        .filter(|r| others.contains(&r.optimizer))
+        .min_by(|a, b| a.regret_at_equal.total_cmp(&b.regret_at_equal))
+}
+
+/// Two-sided Mann-Whitney test of `row`'s regrets at equal steps against `other`'s: (p,
+/// significantly worse, significantly better).
+pub fn compare_at_equal(row: &PruneRow, other: &PruneRow) -> (f64, bool, bool) {
+    let mw = mann_whitney_u(&row.at_equal, &other.at_equal);
+    let smaller = mw.a_smaller(row.at_equal.len(), other.at_equal.len());
+    (mw.p, mw.p < ALPHA && !smaller, mw.p < ALPHA && smaller)
+}
+
 /// Check `optimizer` on each problem against its baseline and against the best of `others`
 /// (at equal steps).
 pub fn check_targets(
@@ -235,16 +256,11 @@ pub fn check_targets(
         .iter()
         .filter_map(|pp| {
             let row = pp.rows.iter().find(|r| r.optimizer == optimizer)?;
-            let other = pp
-                .rows
-                .iter()
-                .filter(|r| others.contains(&r.optimizer))
-                .min_by(|a, b| a.regret_at_equal.total_cmp(&b.regret_at_equal));
+            let other = best_other(pp, others);
             let (p_other, as_good) = match other {
                 Some(o) => {
-                    let mw = mann_whitney_u(&row.at_equal, &o.at_equal);
-                    let worse = mw.p < ALPHA && !mw.a_smaller(row.at_equal.len(), o.at_equal.len());
-                    (mw.p, !worse)
+                    let (p, worse, _) = compare_at_equal(row, o);
+                    (p, !worse)
                 }
                 None => (f64::NAN, true),
             };
@@ -253,7 +269,7 @@ pub fn check_targets(
                 optimizer: optimizer.to_string(),
                 steps_ratio: row.steps_ratio,
                 p_vs_baseline: row.p_vs_baseline,
-                same_regret_third_steps: !row.worse && row.steps_ratio <= 1.0 / 3.0,
+                same_regret_third_steps: !row.worse && row.steps_ratio <= 1.0 / 3.0 + 1e-9,
                 best_other: other.map(|o| o.optimizer.clone()),
                 p_vs_other: p_other,
                 at_least_as_good: as_good,
@@ -272,10 +288,26 @@ fn p_text(p: f64) -> String {
     }
 }
 
-/// The report in Markdown: one table per problem, then the target checks.
-pub fn markdown(analysis: &[ProblemPruning], checks: &[TargetCheck], command: &str) -> String {
+/// The report in Markdown: one table per problem (each row also tested at equal steps against
+/// the best of `others`, e.g. Optuna's pruners), then the target checks; `step_budget` is the
+/// total steps the pruned studies ran under, if they did.
+pub fn markdown(
+    analysis: &[ProblemPruning],
+    checks: &[TargetCheck],
+    command: &str,
+    step_budget: Option<u64>,
+    others: &[String],
+) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "# hpo bench: pruning\n\n    {command}\n");
+    if let Some(n) = step_budget {
+        let _ = writeln!(
+            s,
+            "Budget counted in steps: every study with a pruner ran trials until their steps \
+             added up to {n} (the last trial stopped there), the studies without pruning (`+none`) \
+             their full trial budget.\n"
+        );
+    }
     let _ = writeln!(
         s,
         "Per (problem, sampler+pruner), over seeds: the median final regret and total steps; \
@@ -286,15 +318,32 @@ pub fn markdown(analysis: &[ProblemPruning], checks: &[TargetCheck], command: &s
          spent a third of the no-pruning steps (\"at equal steps\").\n"
     );
     for pp in analysis {
+        let other = best_other(pp, others);
         let _ = writeln!(
             s,
-            "## {}\n\nequal steps: {}\n\n| optimizer | seeds | final regret | steps | steps / no pruning | p vs no pruning | steps to no-pruning regret | reached | regret at equal steps |\n|---|---|---|---|---|---|---|---|---|",
-            pp.problem, pp.equal_steps
+            "## {}\n\nequal steps: {}; best compared at equal steps: {}\n\n| optimizer | seeds | final regret | steps | steps / no pruning | p vs no pruning | steps to no-pruning regret | reached | regret at equal steps | p vs best compared at equal steps |\n|---|---|---|---|---|---|---|---|---|---|",
+            pp.problem,
+            pp.equal_steps,
+            other.map_or("-", |o| o.optimizer.as_str())
         );
         for r in &pp.rows {
+            let vs_other = match other {
+                Some(o) if !others.contains(&r.optimizer) => {
+                    let (p, worse, better) = compare_at_equal(r, o);
+                    let mark = if worse {
+                        " **worse**"
+                    } else if better {
+                        " **better**"
+                    } else {
+                        ""
+                    };
+                    format!("{}{mark}", p_text(p))
+                }
+                _ => String::new(),
+            };
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {:.0} | {} | {}{} | {} | {}/{} | {} |",
+                "| {} | {} | {} | {:.0} | {} | {}{} | {} | {}/{} | {} | {} |",
                 r.optimizer,
                 r.n,
                 num(r.regret),
@@ -311,12 +360,27 @@ pub fn markdown(analysis: &[ProblemPruning], checks: &[TargetCheck], command: &s
                 r.reached,
                 r.n,
                 num(r.regret_at_equal),
+                vs_other,
             );
         }
         s.push('\n');
     }
     if !checks.is_empty() {
         s.push_str(&targets_table(checks));
+        let budget = match step_budget {
+            Some(n) => format!(
+                "the pruned study spending its budget of {n} steps, the baseline its full trial \
+                 budget"
+            ),
+            None => "both with the same trial budget".to_string(),
+        };
+        let _ = writeln!(
+            s,
+            "\nThe targets (issue 16), for each sampler with the checked pruner: the same final \
+             regret as no pruning (not significantly worse over the seeds) at most a third of \
+             its total steps ({budget}); and at least as good as the best compared pruner at \
+             equal steps (not significantly worse at the \"equal steps\" budget)."
+        );
     }
     s
 }
@@ -363,6 +427,7 @@ mod tests {
             seconds: 0.0,
             suggest_seconds: None,
             steps: Some(steps.to_vec()),
+            step_budget: None,
         }
     }
 
@@ -424,8 +489,11 @@ mod tests {
         ]
         .map(String::from)
         .to_vec();
-        let a = analyse(&lines, &["p".to_string()], &opts);
+        let a = analyse(&lines, &["p".to_string()], &opts, None);
         assert_eq!(a[0].equal_steps, 100);
+        let at_50 = analyse(&lines, &["p".to_string()], &opts, Some(50));
+        assert_eq!(at_50[0].equal_steps, 50);
+        assert_eq!(at_50[0].rows[1].regret_at_equal, 2.0);
         let row = |o: &str| a[0].rows.iter().find(|r| r.optimizer == o).unwrap().clone();
         let base = row("hpo-tpe+none");
         assert_eq!(
@@ -448,7 +516,22 @@ mod tests {
         assert!(checks[0].p_vs_other < 0.001);
         let bad = check_targets(&a, "hpo-tpe+asha", &["optuna-tpe+median".to_string()]);
         assert!(!bad[0].same_regret_third_steps && !bad[0].at_least_as_good);
-        let md = markdown(&a, &checks, "hpo bench");
+        let md = markdown(
+            &a,
+            &checks,
+            "hpo bench",
+            Some(100),
+            &["optuna-tpe+median".to_string()],
+        );
+        assert!(
+            md.contains("best compared at equal steps: optuna-tpe+median"),
+            "{md}"
+        );
+        // at 100 steps: hpo-tpe+median 1.0 against optuna's 1.5..1.59, asha 5.x
+        assert!(md.contains("| 1.000 | <0.001 **better** |"), "{md}");
+        assert!(md.contains("<0.001 **worse** |\n"), "{md}");
+        assert!(md.contains("added up to 100"), "{md}");
+        assert!(md.contains("its budget of 100 steps"), "{md}");
         assert!(md.contains("| hpo-tpe+asha | 10 |"), "{md}");
         assert!(md.contains("**worse**"));
     }

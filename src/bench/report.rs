@@ -471,6 +471,7 @@ mod tests {
             seconds: 0.0,
             suggest_seconds: Some(0.001),
             steps: None,
+            step_budget: None,
         }
     }
 

@@ -37,6 +37,10 @@ pub struct ResultLine {
     /// (absent for other problems).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steps: Option<Vec<u64>>,
+    /// For a study run under a budget of total steps (`hpo bench --step-budget`): that budget
+    /// (absent for a study with a trial budget).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_budget: Option<u64>,
 }
 
 fn finite(x: f64) -> Option<f64> {
@@ -92,6 +96,27 @@ impl ResultLine {
         })
     }
 
+    /// This result cut to what its study had run within `steps` total steps (the evaluations
+    /// that ended within them; its regret recomputed), or `None` if it has no step counts or ran
+    /// fewer steps. A study cut this way counts as run under that step budget.
+    pub fn within_steps(&self, steps: u64) -> Option<ResultLine> {
+        let cum = self.steps.as_ref()?;
+        if cum.last().is_none_or(|&total| total < steps) {
+            return None;
+        }
+        let n = cum.iter().take_while(|&&s| s <= steps).count();
+        let cut = if n == 0 { None } else { self.truncated(n) };
+        let mut cut = cut.unwrap_or_else(|| ResultLine {
+            best: Vec::new(),
+            regret: f64::INFINITY,
+            budget: 0,
+            steps: Some(Vec::new()),
+            ..self.clone()
+        });
+        cut.step_budget = Some(steps);
+        Some(cut)
+    }
+
     /// The line as JSON (one line, no trailing newline).
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("a result line serializes")
@@ -131,6 +156,22 @@ mod tests {
         assert_eq!(t.budget, 2);
         assert!((t.regret - (4.1 - 0.398)).abs() < 1e-12);
         assert!(r.truncated(4).is_none());
+        assert!(r.within_steps(10).is_none(), "no step counts");
+    }
+
+    #[test]
+    fn a_cut_within_steps_keeps_the_evaluations_that_ended_within_them() {
+        let line = r#"{"problem": "curves_parallel", "optimizer": "optuna-tpe+median", "seed": 0, "budget": 4, "best": [3.0, 2.0, 1.5, 1.0], "regret": 1.0, "minimum": 0.0, "seconds": 1.0, "steps": [81, 100, 181, 262]}"#;
+        let r: ResultLine = serde_json::from_str(line).unwrap();
+        let c = r.within_steps(181).unwrap();
+        assert_eq!((c.budget, c.regret, c.step_budget), (3, 1.5, Some(181)));
+        assert_eq!(c.steps.as_deref(), Some(&[81, 100, 181][..]));
+        let c = r.within_steps(180).unwrap();
+        assert_eq!((c.budget, c.regret), (2, 2.0));
+        let c = r.within_steps(50).unwrap();
+        assert_eq!((c.budget, c.regret), (0, f64::INFINITY));
+        assert!(r.within_steps(263).is_none(), "ran fewer steps");
+        assert!(c.to_json().contains(r#""step_budget":50"#));
     }
 
     #[test]
@@ -146,6 +187,7 @@ mod tests {
             seconds: 0.5,
             suggest_seconds: Some(0.1),
             steps: None,
+            step_budget: None,
         };
         let j = r.to_json();
         assert!(j.contains(r#""best":[null,2.0]"#), "{j}");

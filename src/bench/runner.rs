@@ -14,6 +14,7 @@ use super::noisy::{standard_normal, NoisyProblem, TRUE_LOSS};
 use super::problems::{self, Problem};
 use super::pruners;
 use super::results::ResultLine;
+use super::step_budget::StepBudget;
 use crate::algo::{self, Algorithm, TrialRng};
 use crate::objective::command::CommandObjective;
 use crate::runfile::{ObjectiveSpec, RunFile};
@@ -199,8 +200,15 @@ pub struct BenchConfig {
     pub algos: Vec<String>,
     /// The seeds of each (problem, algorithm).
     pub seeds: Vec<u64>,
-    /// Evaluations per study.
+    /// Evaluations per study (under [`BenchConfig::step_budget`], of the studies without a
+    /// pruner only).
     pub budget: usize,
+    /// Total curve steps of each multi-fidelity study with a pruner other than `none`: such a
+    /// study keeps proposing trials until its trials' steps reach it (the last trial stops there,
+    /// recorded pruned) and has no trial budget; the studies without pruning keep `budget`
+    /// trials, the baseline the pruned ones are compared with. `None`: every study has `budget`
+    /// trials.
+    pub step_budget: Option<u64>,
     /// Pruners (specs of [`pruners::parse`]) each multi-fidelity study is run with; empty: no
     /// pruner, and optimizer names without a pruner part.
     pub pruners: Vec<String>,
@@ -221,14 +229,44 @@ pub fn pruned_optimizer_name(algo: &str, pruner: Option<&str>) -> String {
     }
 }
 
-/// Run one study.
-fn run_cell(
+/// How long one study runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StudyBudget {
+    /// This many trials.
+    Trials(usize),
+    /// Trials until their curves ran this many steps in total, the last one stopped (pruned)
+    /// where the budget ends; only for a multi-fidelity problem.
+    Steps(u64),
+}
+
+impl BenchConfig {
+    /// The budget of a study with `pruner` (see [`BenchConfig::step_budget`]).
+    pub fn study_budget(&self, pruner: Option<&str>) -> StudyBudget {
+        match (self.step_budget, pruner) {
+            (Some(steps), Some(p)) if p != "none" => StudyBudget::Steps(steps),
+            _ => StudyBudget::Trials(self.budget),
+        }
+    }
+}
+
+/// Run one study of `algo_name` (with `pruner`, a spec of [`pruners::parse`]) on `problem`.
+pub fn run_study(
     problem: &BenchProblem,
     algo_name: &str,
     pruner: Option<&str>,
     seed: u64,
-    budget: usize,
+    budget: StudyBudget,
 ) -> Result<ResultLine, String> {
+    let step_budget = match budget {
+        StudyBudget::Steps(limit) if problem.is_multi_fidelity() => Some(StepBudget::new(limit)),
+        StudyBudget::Steps(_) => {
+            return Err(format!(
+                "{}: a step budget needs a multi-fidelity problem",
+                problem.name
+            ))
+        }
+        StudyBudget::Trials(_) => None,
+    };
     let algo =
         algo::by_name(algo_name).ok_or_else(|| format!("unknown algorithm '{algo_name}'"))?;
     let (timed, nanos) = Timed::new(algo);
@@ -248,10 +286,14 @@ fn run_cell(
         }
         ProblemObjective::Curves(fp) => {
             let fp = fp.clone();
+            let steps_left = step_budget.clone();
             Box::new(with_context(move |p: &Params, ctx: &TrialContext| {
                 let mut run = CurveRun::new(&fp, p, seed, ctx.number());
                 let mut last = f64::NAN;
                 for _ in 0..STEPS {
+                    if steps_left.as_ref().is_some_and(|b| !b.take()) {
+                        return TrialResult::pruned();
+                    }
                     let (step, value) = run.step();
                     last = value;
                     if ctx.report(step, value) {
@@ -275,13 +317,21 @@ fn run_cell(
             )
         }
     };
+    let max_evals = match budget {
+        StudyBudget::Trials(n) => n,
+        // every trial but the last runs at least one step
+        StudyBudget::Steps(limit) => usize::try_from(limit).unwrap_or(usize::MAX).max(1),
+    };
     let mut fmin = Fmin::new(objective, &problem.space)
         .algo(timed)
-        .max_evals(budget)
+        .max_evals(max_evals)
         .seed(seed)
         .parallelism(1);
     if let Some(spec) = pruner {
         fmin = fmin.pruner_boxed(pruners::parse(spec)?);
+    }
+    if let Some(b) = step_budget.clone() {
+        fmin = fmin.observer(b);
     }
     let result = fmin
         .run()
@@ -307,7 +357,8 @@ fn run_cell(
         problem: problem.name.clone(),
         optimizer: pruned_optimizer_name(algo_name, pruner),
         seed,
-        budget,
+        budget: best.len(),
+        step_budget: step_budget.map(|b| b.limit()),
         regret: last - problem.minimum.unwrap_or(0.0),
         best,
         minimum: problem.minimum,
@@ -369,7 +420,7 @@ pub fn run(
         cells
             .par_iter()
             .map(|&(p, a, pr, s)| {
-                let r = run_cell(&cfg.problems[p], a, pr, s, cfg.budget);
+                let r = run_study(&cfg.problems[p], a, pr, s, cfg.study_budget(pr));
                 progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
                 r
             })
@@ -394,6 +445,7 @@ mod tests {
             algos: vec!["random".into(), "tpe".into()],
             seeds: vec![0, 1],
             budget: 12,
+            step_budget: None,
             pruners: Vec::new(),
             parallelism: Some(2),
         };

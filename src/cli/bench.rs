@@ -12,7 +12,7 @@ use super::{open_tracker, BadInput};
 use crate::algo::{self, ALGORITHM_NAMES};
 use crate::bench::report::{self, Analysis, ReportInfo};
 use crate::bench::results::{read_jsonl, ResultLine};
-use crate::bench::runner::{self, BenchConfig, BenchProblem};
+use crate::bench::runner::{self, BenchConfig, BenchProblem, StudyBudget};
 use crate::bench::{fidelity, multimodal, noisy, problems, pruners, pruning};
 use crate::tracking::store::now_ms;
 use crate::tracking::{Metric, Param, RunStatus, RunTag};
@@ -20,7 +20,7 @@ use crate::tracking::{Metric, Param, RunStatus, RunTag};
 /// Benchmark search algorithms on problems over many seeds: results, report and plots.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Example:\n  hpo bench --problems branin,hartmann6 --algos random,tpe --seeds 20 --budget 100 \\\n      --compare ../shared/anchors/results_b100.jsonl --out bench-results\n\nWrites DIR/results.jsonl (one line per problem, optimizer and seed), DIR/report.md and\none SVG plot per problem."
+    after_help = "Examples:\n  hpo bench --problems branin,hartmann6 --algos random,tpe --seeds 20 --budget 100 \\\n      --compare ../shared/anchors/results_b100.jsonl --out bench-results\n  hpo bench --problems fidelity --algos tpe,random --pruners none,median,default --budget 100 \\\n      --step-budget 2700 --out bench-pruning\n\nWrites DIR/results.jsonl (one line per problem, optimizer and seed), DIR/report.md and\none SVG plot per problem."
 )]
 pub struct BenchArgs {
     /// Problems, comma-separated: built-in names, `all` (every built-in problem), `multimodal`
@@ -45,9 +45,16 @@ pub struct BenchArgs {
     /// from the ones reported).
     #[arg(long, default_value_t = 0, value_name = "K")]
     pub first_seed: u64,
-    /// Evaluations per study.
+    /// Evaluations per study (with --step-budget, of the studies without pruning only).
     #[arg(long, default_value_t = 100)]
     pub budget: usize,
+    /// Total curve steps of each study with a pruner other than `none` (needs --pruners): it
+    /// proposes trials until their steps add up to N, the last trial stopped where the budget
+    /// ends (recorded pruned), with no trial budget; the `+none` studies keep --budget trials
+    /// and are the baseline (e.g. --budget 100 --step-budget 2700: a third of 100 trials of 81
+    /// steps). Compared results of pruned studies are cut to N steps.
+    #[arg(long, value_name = "N")]
+    pub step_budget: Option<u64>,
     /// Pruners, comma-separated, for multi-fidelity problems: none, median, percentile, asha,
     /// hyperband or default, each optionally with settings (`median:n_warmup_steps=10`). Every
     /// algorithm runs with every pruner (`hpo-tpe+median` ...); the report compares each with
@@ -227,6 +234,16 @@ pub(crate) fn run(a: BenchArgs, tracking_uri: &Option<String>) -> anyhow::Result
             pruner_specs.insert(0, "none".to_string());
         }
     }
+    match a.step_budget {
+        Some(0) => return Err(BadInput("--step-budget must be at least 1".into()).into()),
+        Some(_) if pruner_specs.is_empty() => {
+            return Err(BadInput(
+                "--step-budget needs --pruners (it applies to the pruned studies)".into(),
+            )
+            .into())
+        }
+        _ => {}
+    }
     let mut compare: Vec<ResultLine> = Vec::new();
     for f in &a.compare {
         compare.extend(read_jsonl(f).map_err(BadInput)?);
@@ -236,6 +253,7 @@ pub(crate) fn run(a: BenchArgs, tracking_uri: &Option<String>) -> anyhow::Result
         algos,
         seeds: (a.first_seed..end_seed).collect(),
         budget: a.budget,
+        step_budget: a.step_budget,
         pruners: pruner_specs,
         parallelism: a.parallelism,
     };
@@ -256,7 +274,8 @@ pub(crate) fn run(a: BenchArgs, tracking_uri: &Option<String>) -> anyhow::Result
     }
     write_file(&a.out.join("results.jsonl"), &jsonl)?;
 
-    // hpo's results, then those from elsewhere for the same problems (cut to the budget)
+    // hpo's results, then those from elsewhere for the same problems (cut to the budget their
+    // optimizer has here)
     let problem_names: Vec<String> = cfg.problems.iter().map(|p| p.name.clone()).collect();
     let mut optimizers: Vec<String> = if cfg.pruners.is_empty() {
         cfg.algos
@@ -280,7 +299,12 @@ pub(crate) fn run(a: BenchArgs, tracking_uri: &Option<String>) -> anyhow::Result
         if !problem_names.contains(&c.problem) {
             continue;
         }
-        match c.truncated(a.budget) {
+        let pruner = c.optimizer.rsplit_once('+').map(|(_, p)| p);
+        let cut = match cfg.study_budget(pruner) {
+            StudyBudget::Trials(n) => c.truncated(n),
+            StudyBudget::Steps(n) => c.within_steps(n),
+        };
+        match cut {
             Some(t) => {
                 if !optimizers.contains(&t.optimizer) {
                     optimizers.push(t.optimizer.clone());
@@ -292,8 +316,11 @@ pub(crate) fn run(a: BenchArgs, tracking_uri: &Option<String>) -> anyhow::Result
     }
     if short > 0 {
         eprintln!(
-            "warning: {short} compared result(s) have fewer than {} evaluations and were left out",
-            a.budget
+            "warning: {short} compared result(s) have fewer than {} evaluations{} and were left out",
+            a.budget,
+            a.step_budget
+                .map(|n| format!(" (pruned ones: {n} steps)"))
+                .unwrap_or_default()
         );
     }
     if !cfg.pruners.is_empty() {
@@ -350,7 +377,7 @@ fn pruning_report(
     optimizers: &[String],
     hpo_optimizers: &[String],
 ) -> anyhow::Result<()> {
-    let analysis = pruning::analyse(lines, problems, optimizers);
+    let analysis = pruning::analyse(lines, problems, optimizers, cfg.step_budget);
     let checked = cfg
         .pruners
         .iter()
@@ -370,7 +397,13 @@ fn pruning_report(
     }
     write_file(
         &a.out.join("report.md"),
-        &pruning::markdown(&analysis, &checks, &command_line()),
+        &pruning::markdown(
+            &analysis,
+            &checks,
+            &command_line(),
+            cfg.step_budget,
+            &others,
+        ),
     )?;
     for pp in &analysis {
         println!("{} (equal steps {})", pp.problem, pp.equal_steps);
