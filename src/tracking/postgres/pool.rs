@@ -1,10 +1,15 @@
 //! A small connection pool: idle clients kept in a `Mutex<Vec<Client>>`, a new one connected when none
 //! is idle, a broken one dropped instead of returned.
+//!
+//! Each connection keeps the statements prepared on it through [`Conn::query_cached`], so the
+//! statements a study runs for every trial are parsed once per connection, not once per trial.
 
+use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
 use std::sync::Mutex;
 
-use postgres::{Client, Config, NoTls};
+use postgres::types::{ToSql, Type};
+use postgres::{Client, Config, NoTls, Row, Statement};
 
 use super::error::PgError;
 
@@ -12,9 +17,12 @@ use super::error::PgError;
 pub struct Pool {
     config: Config,
     url: String,
-    idle: Mutex<Vec<Client>>,
+    idle: Mutex<Vec<(Client, Prepared)>>,
     max_idle: usize,
 }
+
+/// The statements prepared on one connection, by their SQL text.
+type Prepared = HashMap<String, Statement>;
 
 impl Pool {
     /// A pool for `url` (`postgresql://user@host:port/db` or `postgres://...`); connects once to check
@@ -29,7 +37,7 @@ impl Pool {
         Ok(Pool {
             config,
             url: url.to_string(),
-            idle: Mutex::new(vec![first]),
+            idle: Mutex::new(vec![(first, Prepared::new())]),
             max_idle: max_idle.max(1),
         })
     }
@@ -42,19 +50,22 @@ impl Pool {
     /// An idle connection, or a new one.
     pub fn get(&self) -> Result<Conn<'_>, PgError> {
         let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        let client = match idle {
-            Some(c) if !c.is_closed() => c,
-            _ => self
-                .config
-                .connect(NoTls)
-                .map_err(|source| PgError::Connect {
-                    url: self.url.clone(),
-                    source,
-                })?,
+        let (client, prepared) = match idle {
+            Some((c, prepared)) if !c.is_closed() => (c, prepared),
+            _ => (
+                self.config
+                    .connect(NoTls)
+                    .map_err(|source| PgError::Connect {
+                        url: self.url.clone(),
+                        source,
+                    })?,
+                Prepared::new(),
+            ),
         };
         Ok(Conn {
             pool: self,
             client: Some(client),
+            prepared,
         })
     }
 }
@@ -63,6 +74,30 @@ impl Pool {
 pub struct Conn<'p> {
     pool: &'p Pool,
     client: Option<Client>,
+    prepared: Prepared,
+}
+
+impl Conn<'_> {
+    /// Runs `sql` with typed `params` as a statement prepared once on this connection (a typed
+    /// query parses and plans its SQL anew at every call).
+    pub fn query_cached(
+        &mut self,
+        sql: &str,
+        params: &[(&(dyn ToSql + Sync), Type)],
+    ) -> Result<Vec<Row>, postgres::Error> {
+        let client = self.client.as_mut().expect("present until drop");
+        let statement = match self.prepared.get(sql) {
+            Some(s) => s.clone(),
+            None => {
+                let types: Vec<Type> = params.iter().map(|(_, t)| t.clone()).collect();
+                let s = client.prepare_typed(sql, &types)?;
+                self.prepared.insert(sql.to_string(), s.clone());
+                s
+            }
+        };
+        let values: Vec<&(dyn ToSql + Sync)> = params.iter().map(|(v, _)| *v).collect();
+        client.query(&statement, &values)
+    }
 }
 
 impl Deref for Conn<'_> {
@@ -84,7 +119,7 @@ impl Drop for Conn<'_> {
             if !c.is_closed() {
                 let mut idle = self.pool.idle.lock().unwrap_or_else(|p| p.into_inner());
                 if idle.len() < self.pool.max_idle {
-                    idle.push(c);
+                    idle.push((c, std::mem::take(&mut self.prepared)));
                 }
             }
         }
