@@ -107,9 +107,17 @@ pub(crate) fn trials_since_progress(history: &HistoryView<'_>, tol: f64) -> usiz
     if tol <= 0.0 || order.is_empty() {
         return trials_since_best(history);
     }
-    let mut sorted = order.clone();
-    sorted.sort_unstable_by(f64::total_cmp);
-    let eps = tol * (sorted[sorted.len() / 2] - sorted[0]);
+    // the median and the best without sorting: this runs on every exploration turn, over the
+    // whole history
+    let best = order
+        .iter()
+        .copied()
+        .min_by(f64::total_cmp)
+        .unwrap_or(f64::NAN);
+    let mut scratch = order.clone();
+    let mid = scratch.len() / 2;
+    let (_, &mut median, _) = scratch.select_nth_unstable_by(mid, f64::total_cmp);
+    let eps = tol * (median - best);
     let (mut reference, mut at) = (order[0], 0usize);
     for (k, &v) in order.iter().enumerate().skip(1) {
         if v < reference - eps {
