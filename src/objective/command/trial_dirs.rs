@@ -11,6 +11,7 @@
 use std::fs::OpenOptions;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// The params file's name in a trial directory.
@@ -25,7 +26,7 @@ pub struct TrialDirs {
     /// Free directories (`free-<k>`), ready for the next trial.
     free: Mutex<Vec<usize>>,
     /// How many directories the pool has made.
-    made: Mutex<usize>,
+    made: AtomicUsize,
 }
 
 /// One trial's directory, taken from the pool until [`TrialDirs::give_back`].
@@ -58,7 +59,7 @@ impl TrialDirs {
         TrialDirs {
             root: root.to_path_buf(),
             free: Mutex::new(Vec::new()),
-            made: Mutex::new(0),
+            made: AtomicUsize::new(0),
         }
     }
 
@@ -76,13 +77,7 @@ impl TrialDirs {
                 slot
             }
             None => {
-                let slot = match self.made.lock() {
-                    Ok(mut m) => {
-                        *m += 1;
-                        *m - 1
-                    }
-                    Err(_) => number,
-                };
+                let slot = self.made.fetch_add(1, Ordering::Relaxed);
                 // two mkdir calls (create_dir_all would try the inner one first)
                 std::fs::create_dir(&path)?;
                 std::fs::create_dir(path.join(ARTIFACTS))?;
