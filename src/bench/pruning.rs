@@ -56,6 +56,11 @@ pub fn median_steps_to_reach(lines: &[&ResultLine], target: f64) -> Option<u64> 
     })
 }
 
+/// The pruner part of an optimizer's name (`median` for `hpo-tpe+median`); `None` without one.
+pub fn pruner_of(optimizer: &str) -> Option<&str> {
+    optimizer.rsplit_once('+').map(|(_, p)| p)
+}
+
 /// The baseline optimizer of `optimizer` (`x+none` for `x+p`); `None` for one without a pruner
 /// part or a baseline itself.
 pub fn baseline_of(optimizer: &str) -> Option<String> {

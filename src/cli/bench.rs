@@ -299,8 +299,7 @@ pub(crate) fn run(a: BenchArgs, tracking_uri: &Option<String>) -> anyhow::Result
         if !problem_names.contains(&c.problem) {
             continue;
         }
-        let pruner = c.optimizer.rsplit_once('+').map(|(_, p)| p);
-        let cut = match cfg.study_budget(pruner) {
+        let cut = match cfg.study_budget(pruning::pruner_of(&c.optimizer)) {
             StudyBudget::Trials(n) => c.truncated(n),
             StudyBudget::Steps(n) => c.within_steps(n),
         };
