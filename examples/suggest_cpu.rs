@@ -6,6 +6,10 @@
 //! and the median thread CPU time of the last 100 suggestions (`tpe` or `tpe-no-explore`) and
 //! `bits`, the hash `suggest_loop` prints for the same study.
 
+#[path = "common/study_bits.rs"]
+mod common_bits;
+
+use common_bits::study_bits;
 use hpo::bench::problems::{mixed10_objective, mixed10_space};
 use hpo::{Study, Tpe};
 
@@ -50,12 +54,7 @@ fn main() {
             std::process::exit(1);
         }
     }
-    let mut bits: u64 = 0xcbf2_9ce4_8422_2325;
-    for t in study.trials() {
-        for v in t.params.assignment().values() {
-            bits = (bits ^ v.to_bits()).wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
+    let bits = study_bits(study.trials());
     let mut last = times[n.saturating_sub(100)..].to_vec();
     let mean = last.iter().sum::<f64>() / last.len().max(1) as f64;
     last.sort_by(f64::total_cmp);

@@ -7,9 +7,13 @@
 //! the anchors. `bits` is a hash of every trial's values (FNV-1a over their bits): equal
 //! hashes, the same study bit for bit, so a speed-up can show it changed no suggestion.
 
+#[path = "common/study_bits.rs"]
+mod common_bits;
+
 use std::sync::Mutex;
 use std::time::Instant;
 
+use common_bits::study_bits;
 use hpo::bench::problems::{mixed10_objective, mixed10_space};
 use hpo::{Fmin, Params, Random, Tpe};
 
@@ -58,12 +62,7 @@ fn main() {
     } else {
         f64::NAN
     };
-    let mut bits: u64 = 0xcbf2_9ce4_8422_2325;
-    for t in &result.trials {
-        for v in t.params.assignment().values() {
-            bits = (bits ^ v.to_bits()).wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
+    let bits = study_bits(&result.trials);
     println!(
         "{{\"lib\": \"hpo-{}\", \"algo\": \"{algo}\", \"n\": {n}, \"ms_per_trial_last100\": {last:.4}, \"ms_per_trial_all\": {all:.4}, \"bits\": \"{bits:016x}\"}}",
         env!("CARGO_PKG_VERSION")
