@@ -33,6 +33,7 @@
 mod bandwidth;
 mod explore;
 mod gaps;
+mod kept;
 mod kernel;
 mod normal;
 mod parzen;
@@ -370,15 +371,10 @@ impl Tpe {
             return None;
         }
         let k = split::n_good(self.gamma, n);
-        // only the best k + 1 need ordering: (rank, trial) is a total order, so selecting them
-        // first gives the same good set as a full sort
+        // only the best k + 1 need ordering: (rank, trial) is a total order, so keeping the best
+        // k + 1 in order while passing over the trials gives the same good set as a full sort
         let by_rank = |a: &(Rank, usize), b: &(Rank, usize)| a.0.cmp(&b.0).then(a.1.cmp(&b.1));
-        let mut ranked = scored.clone();
-        if k + 1 < ranked.len() {
-            ranked.select_nth_unstable_by(k + 1, by_rank);
-            ranked.truncate(k + 1);
-        }
-        ranked.sort_unstable_by(by_rank);
+        let ranked = best_ranked(&scored, k + 1, by_rank);
         let good_idx: Vec<(Rank, usize)> = ranked[..k].to_vec();
         let threshold = ranked
             .get(k)
@@ -525,25 +521,20 @@ impl Tpe {
             }
         }
         let par = parallel(split.good.len().max(split.bad.len()) + 1);
-        let (l, g) = join(
-            par,
-            || Estimator::build(space, trials, &split.good, &dims, self.prior_weight, &cfg),
-            || Estimator::build(space, trials, &bad, &dims, self.prior_weight, &cfg_g),
-        );
+        // l first (the good set is small): the candidates come from it alone, so they are drawn
+        // and scored by l while g is built
+        let l = Estimator::build(space, trials, &split.good, &dims, self.prior_weight, &cfg);
         let dedup = self.dedup && space.is_discrete();
         let seen = if dedup {
             Self::seen(history)
         } else {
             HashSet::new()
         };
-        let mut best: Option<(f64, Assignment)> = None;
-        // the best candidate already evaluated, for an exhausted discrete space
-        let mut best_seen: Option<(f64, Assignment)> = None;
-        let rounds = if dedup { 10 } else { 1 };
-        for _ in 0..rounds {
-            // draw the candidates first (the RNG stream does not depend on the scores), then
-            // score them all at once; the first best candidate wins
-            let drawn: Vec<Assignment> = (0..self.n_candidates.max(1))
+        // one round: the candidates drawn from l (the RNG stream does not depend on the scores),
+        // split into new ones and already evaluated ones, and the new ones' log l
+        let n_candidates = self.n_candidates.max(1);
+        let draw = |rng: &mut TrialRng| {
+            let drawn: Vec<Assignment> = (0..n_candidates)
                 .map(|_| {
                     let k = l.sample_component(rng);
                     space.build_assignment(|p, _| l.sample_param(space, p, k, rng))
@@ -552,6 +543,25 @@ impl Tpe {
             let (candidates, old): (Vec<Assignment>, Vec<Assignment>) = drawn
                 .into_iter()
                 .partition(|a| !(dedup && seen.contains(&a.key())));
+            let ls = l.log_pdf_many(&candidates);
+            (candidates, old, ls)
+        };
+        let (g, first) = join(
+            par,
+            || Estimator::build(space, trials, &bad, &dims, self.prior_weight, &cfg_g),
+            || draw(&mut *rng),
+        );
+        let mut first = Some(first);
+        let mut best: Option<(f64, Assignment)> = None;
+        // the best candidate already evaluated, for an exhausted discrete space
+        let mut best_seen: Option<(f64, Assignment)> = None;
+        let rounds = if dedup { 10 } else { 1 };
+        for _ in 0..rounds {
+            // all candidates of a round are scored at once; the first best candidate wins
+            let (candidates, old, ls) = match first.take() {
+                Some(f) => f,
+                None => draw(&mut *rng),
+            };
             if candidates.is_empty() && best.is_none() {
                 let (ls, gs) = (l.log_pdf_many(&old), g.log_pdf_many(&old));
                 for (a, s) in old.into_iter().zip(ratios(&ls, &gs)) {
@@ -560,11 +570,7 @@ impl Tpe {
                     }
                 }
             }
-            let (ls, gs) = join(
-                par,
-                || l.log_pdf_many(&candidates),
-                || g.log_pdf_many(&candidates),
-            );
+            let gs = g.log_pdf_many(&candidates);
             for (a, s) in candidates.into_iter().zip(ratios(&ls, &gs)) {
                 if best.as_ref().is_none_or(|b| s > b.0) {
                     best = Some((s, a));
@@ -640,6 +646,32 @@ impl Tpe {
         }
         a
     }
+}
+
+/// The `keep` smallest of `items` by `cmp` (a total order), in order: one pass that holds them
+/// sorted and lets most items go after one comparison with the largest kept.
+fn best_ranked<T: Copy>(
+    items: &[T],
+    keep: usize,
+    cmp: impl Fn(&T, &T) -> std::cmp::Ordering,
+) -> Vec<T> {
+    let mut kept: Vec<T> = Vec::with_capacity(keep.min(items.len()) + 1);
+    if keep == 0 {
+        return kept;
+    }
+    for it in items {
+        if kept.len() == keep {
+            match kept.last() {
+                Some(worst) if cmp(it, worst).is_lt() => {
+                    kept.pop();
+                }
+                _ => continue,
+            }
+        }
+        let at = kept.partition_point(|k| cmp(k, it).is_lt());
+        kept.insert(at, *it);
+    }
+    kept
 }
 
 /// The scores `log l - log g` of candidates (NaN as minus infinity, so it never wins).
