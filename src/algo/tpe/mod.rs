@@ -371,10 +371,15 @@ impl Tpe {
             return None;
         }
         let k = split::n_good(self.gamma, n);
-        // only the best k + 1 need ordering: (rank, trial) is a total order, so keeping the best
-        // k + 1 in order while passing over the trials gives the same good set as a full sort
+        // only the best k + 1 need ordering: (rank, trial) is a total order, so selecting them
+        // first gives the same good set as a full sort
         let by_rank = |a: &(Rank, usize), b: &(Rank, usize)| a.0.cmp(&b.0).then(a.1.cmp(&b.1));
-        let ranked = best_ranked(&scored, k + 1, by_rank);
+        let mut ranked = scored.clone();
+        if k + 1 < ranked.len() {
+            ranked.select_nth_unstable_by(k + 1, by_rank);
+            ranked.truncate(k + 1);
+        }
+        ranked.sort_unstable_by(by_rank);
         let good_idx: Vec<(Rank, usize)> = ranked[..k].to_vec();
         let threshold = ranked
             .get(k)
@@ -646,32 +651,6 @@ impl Tpe {
         }
         a
     }
-}
-
-/// The `keep` smallest of `items` by `cmp` (a total order), in order: one pass that holds them
-/// sorted and lets most items go after one comparison with the largest kept.
-fn best_ranked<T: Copy>(
-    items: &[T],
-    keep: usize,
-    cmp: impl Fn(&T, &T) -> std::cmp::Ordering,
-) -> Vec<T> {
-    let mut kept: Vec<T> = Vec::with_capacity(keep.min(items.len()) + 1);
-    if keep == 0 {
-        return kept;
-    }
-    for it in items {
-        if kept.len() == keep {
-            match kept.last() {
-                Some(worst) if cmp(it, worst).is_lt() => {
-                    kept.pop();
-                }
-                _ => continue,
-            }
-        }
-        let at = kept.partition_point(|k| cmp(k, it).is_lt());
-        kept.insert(at, *it);
-    }
-    kept
 }
 
 /// The scores `log l - log g` of candidates (NaN as minus infinity, so it never wins).

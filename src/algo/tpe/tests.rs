@@ -216,21 +216,3 @@ fn hyperopt_scores_of_an_unbounded_parameter_are_finite() {
         assert!(lp.is_finite(), "log density at {x} is {lp}");
     }
 }
-
-#[test]
-fn one_pass_keeps_the_same_best_as_a_sort() {
-    use rand::RngExt;
-    let mut rng = crate::algo::trial_rng(9, 0);
-    // ties in the first key, so the second decides
-    let items: Vec<(u32, usize)> = (0..500).map(|i| (rng.random_range(0..40), i)).collect();
-    let by = |a: &(u32, usize), b: &(u32, usize)| a.cmp(b);
-    let mut sorted = items.clone();
-    sorted.sort();
-    for keep in [0, 1, 26, 499, 500, 600] {
-        let want = &sorted[..keep.min(sorted.len())];
-        assert_eq!(best_ranked(&items, keep, by), want, "keep {keep}");
-    }
-    // decreasing items: every one enters and pushes the largest out
-    let falling: Vec<(u32, usize)> = (0..100).rev().map(|i| (i, 0)).collect();
-    assert_eq!(best_ranked(&falling, 3, by), vec![(0, 0), (1, 0), (2, 0)]);
-}
