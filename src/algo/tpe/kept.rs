@@ -30,6 +30,8 @@ struct Kept {
     sorted: Vec<f64>,
     /// the position in the input of each value of `sorted`
     pos: Vec<u32>,
+    /// the gaps in sorted order, before they go to their positions
+    scratch: Vec<f64>,
 }
 
 static KEPT: Mutex<Vec<Kept>> = Mutex::new(Vec::new());
@@ -77,7 +79,7 @@ pub(crate) fn neighbour_gaps_kept(
             fresh(param, vals)
         }
     };
-    clipped_gaps(&k.sorted, &k.pos, lo, hi, gap);
+    clipped_gaps(&k.sorted, &k.pos, lo, hi, &mut k.scratch, gap);
     k.ids.clear();
     k.ids.extend_from_slice(ids);
     k.vals.clear();
@@ -100,6 +102,7 @@ fn fresh(param: usize, vals: &[f64]) -> Kept {
         vals: Vec::with_capacity(room),
         sorted: Vec::with_capacity(room),
         pos: Vec::with_capacity(room),
+        scratch: Vec::with_capacity(room),
     };
     for (v, p) in sort::sorted_pairs(vals) {
         k.sorted.push(v);
@@ -252,23 +255,38 @@ fn update(k: &mut Kept, vals: &[f64], ids: &[u32]) -> bool {
 }
 
 /// The neighbour gaps of the values `sorted` (at least two) clipped to `[lo, hi]`, written at
-/// their positions `pos` (a permutation of `0..n`).
-fn clipped_gaps(sorted: &[f64], pos: &[u32], lo: f64, hi: f64, gap: &mut Vec<f64>) {
+/// their positions `pos` (a permutation of `0..n`); `scratch` holds them in sorted order first.
+fn clipped_gaps(
+    sorted: &[f64],
+    pos: &[u32],
+    lo: f64,
+    hi: f64,
+    scratch: &mut Vec<f64>,
+    gap: &mut Vec<f64>,
+) {
     let n = sorted.len().min(pos.len());
     gap.clear();
     gap.resize(n, 0.0);
     if n < 2 {
         return;
     }
-    let mut put = |p: u32, g: f64| {
+    // in sorted order, a loop that vectorizes: the inner values take the larger of their gaps
+    scratch.clear();
+    scratch.resize(n, 0.0);
+    scratch[0] = sorted[1] - sorted[0];
+    scratch[n - 1] = sorted[n - 1] - sorted[n - 2];
+    let (left, mid, right) = (&sorted[..n - 2], &sorted[1..n - 1], &sorted[2..n]);
+    for (((g, &a), &b), &c) in scratch[1..n - 1].iter_mut().zip(left).zip(mid).zip(right) {
+        *g = (b - a).max(c - b);
+    }
+    for g in scratch.iter_mut() {
+        *g = g.clamp(lo, hi);
+    }
+    // then each to its place
+    for (&g, &p) in scratch.iter().zip(pos) {
         if let Some(x) = gap.get_mut(p as usize) {
-            *x = g.clamp(lo, hi);
+            *x = g;
         }
-    };
-    put(pos[0], sorted[1] - sorted[0]);
-    put(pos[n - 1], sorted[n - 1] - sorted[n - 2]);
-    for (w, &p) in sorted.windows(3).zip(&pos[1..]) {
-        put(p, (w[1] - w[0]).max(w[2] - w[1]));
     }
 }
 
