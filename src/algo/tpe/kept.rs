@@ -3,8 +3,8 @@
 //! In a growing study the bad set of one suggestion is that of the previous one with a trial or
 //! two added (the new trial, or the good trial it pushed out) and, rarely, one taken away. So
 //! instead of ordering the values again (or putting them in cells) at every suggestion, the
-//! order of the last set is kept and updated by those few insertions and removals, and the
-//! neighbour gaps are read off it in one pass. The kept state is checked against the new input
+//! order of the last set and each value's neighbour gap are kept, and updated by those few
+//! insertions and removals (each changes the gaps of its neighbours only). The kept state is checked against the new input
 //! (trial ids and the exact bits of every value) before it is used, so the gaps are always those
 //! of the input: what was kept only decides how fast they come.
 
@@ -30,8 +30,8 @@ struct Kept {
     sorted: Vec<f64>,
     /// the position in the input of each value of `sorted`
     pos: Vec<u32>,
-    /// the gaps in sorted order, before they go to their positions
-    scratch: Vec<f64>,
+    /// each value's neighbour gap (not clipped), input order
+    gaps: Vec<f64>,
 }
 
 static KEPT: Mutex<Vec<Kept>> = Mutex::new(Vec::new());
@@ -79,7 +79,8 @@ pub(crate) fn neighbour_gaps_kept(
             fresh(param, vals)
         }
     };
-    clipped_gaps(&k.sorted, &k.pos, lo, hi, &mut k.scratch, gap);
+    gap.clear();
+    gap.extend(k.gaps.iter().map(|g| g.clamp(lo, hi)));
     k.ids.clear();
     k.ids.extend_from_slice(ids);
     k.vals.clear();
@@ -102,11 +103,15 @@ fn fresh(param: usize, vals: &[f64]) -> Kept {
         vals: Vec::with_capacity(room),
         sorted: Vec::with_capacity(room),
         pos: Vec::with_capacity(room),
-        scratch: Vec::with_capacity(room),
+        gaps: Vec::with_capacity(room),
     };
     for (v, p) in sort::sorted_pairs(vals) {
         k.sorted.push(v);
         k.pos.push(p);
+    }
+    k.gaps.resize(vals.len(), 0.0);
+    for r in 0..k.sorted.len() {
+        refresh(&mut k, r);
     }
     k
 }
@@ -190,7 +195,11 @@ fn place(k: &Kept, v: f64, p: u32) -> usize {
 /// set has another value now, a new value is NaN or the new ids are not strictly increasing.
 fn update(k: &mut Kept, vals: &[f64], ids: &[u32]) -> bool {
     let (n_old, n_new) = (k.ids.len(), ids.len());
-    if k.vals.len() != n_old || k.sorted.len() != n_old || k.pos.len() != n_old {
+    if k.vals.len() != n_old
+        || k.sorted.len() != n_old
+        || k.pos.len() != n_old
+        || k.gaps.len() != n_old
+    {
         return false;
     }
     let start = common_start(&k.ids, &k.vals, ids, vals);
@@ -237,8 +246,13 @@ fn update(k: &mut Kept, vals: &[f64], ids: &[u32]) -> bool {
         }
         k.sorted.remove(at);
         k.pos.remove(at);
+        k.gaps.remove(r);
         for q in k.pos.iter_mut() {
             *q -= u32::from(*q > p);
+        }
+        // the two values now next to each other
+        for i in [at.wrapping_sub(1), at] {
+            refresh(k, i);
         }
     }
     // insertions in increasing new position: the positions before each are final already
@@ -250,43 +264,32 @@ fn update(k: &mut Kept, vals: &[f64], ids: &[u32]) -> bool {
         let at = place(k, v, p);
         k.sorted.insert(at, v);
         k.pos.insert(at, p);
+        k.gaps.insert(a, 0.0);
+        // the new value and its two neighbours
+        for i in [at.wrapping_sub(1), at, at + 1] {
+            refresh(k, i);
+        }
     }
-    k.pos.len() == n_new
+    k.pos.len() == n_new && k.gaps.len() == n_new
 }
 
-/// The neighbour gaps of the values `sorted` (at least two) clipped to `[lo, hi]`, written at
-/// their positions `pos` (a permutation of `0..n`); `scratch` holds them in sorted order first.
-fn clipped_gaps(
-    sorted: &[f64],
-    pos: &[u32],
-    lo: f64,
-    hi: f64,
-    scratch: &mut Vec<f64>,
-    gap: &mut Vec<f64>,
-) {
-    let n = sorted.len().min(pos.len());
-    gap.clear();
-    gap.resize(n, 0.0);
-    if n < 2 {
+/// Works out the neighbour gap of the value at `r` in sorted order (nothing if `r` is out of
+/// range): the larger of its two gaps, the smallest and the largest value their one inner gap.
+fn refresh(k: &mut Kept, r: usize) {
+    let s = &k.sorted;
+    let n = s.len();
+    if n < 2 || r >= n {
         return;
     }
-    // in sorted order, a loop that vectorizes: the inner values take the larger of their gaps
-    scratch.clear();
-    scratch.resize(n, 0.0);
-    scratch[0] = sorted[1] - sorted[0];
-    scratch[n - 1] = sorted[n - 1] - sorted[n - 2];
-    let (left, mid, right) = (&sorted[..n - 2], &sorted[1..n - 1], &sorted[2..n]);
-    for (((g, &a), &b), &c) in scratch[1..n - 1].iter_mut().zip(left).zip(mid).zip(right) {
-        *g = (b - a).max(c - b);
-    }
-    for g in scratch.iter_mut() {
-        *g = g.clamp(lo, hi);
-    }
-    // then each to its place
-    for (&g, &p) in scratch.iter().zip(pos) {
-        if let Some(x) = gap.get_mut(p as usize) {
-            *x = g;
-        }
+    let g = if r == 0 {
+        s[1] - s[0]
+    } else if r == n - 1 {
+        s[n - 1] - s[n - 2]
+    } else {
+        (s[r] - s[r - 1]).max(s[r + 1] - s[r])
+    };
+    if let Some(x) = k.pos.get(r).and_then(|&p| k.gaps.get_mut(p as usize)) {
+        *x = g;
     }
 }
 
