@@ -55,7 +55,13 @@ pub(crate) fn neighbour_gaps_kept(
     gap: &mut Vec<f64>,
 ) -> bool {
     let n = vals.len();
-    if n < KEEP_MIN || ids.len() != n || n >= u32::MAX as usize || lo.is_nan() || !(lo <= hi) {
+    if n < KEEP_MIN
+        || ids.len() != n
+        || n >= u32::MAX as usize
+        || lo.is_nan()
+        || hi.is_nan()
+        || lo > hi
+    {
         return false;
     }
     // the kept set most likely to be this one's predecessor: same parameter, about the same size,
@@ -324,7 +330,7 @@ mod tests {
         let mut next = 600;
         for step in 0..60 {
             match step % 6 {
-                0 | 1 | 2 => {
+                0..=2 => {
                     set.push((next, rng.random::<f64>() * 8.0));
                     next += 1;
                 }
