@@ -89,9 +89,7 @@ impl PgBoard {
         let mut conn = self.pool.get()?;
         match self.queue.as_deref().filter(|q| !q.is_empty()) {
             None => f(&mut |sql, params| conn.query_cached(sql, params)),
-            Some(q) => q.commit_with(&mut conn, |tx| {
-                f(&mut |sql, params| tx.query_typed(sql, params))
-            }),
+            Some(q) => q.commit_with(&mut conn, |tx| f(&mut |sql, params| tx.query(sql, params))),
         }
     }
 
@@ -235,8 +233,8 @@ impl TrialStart {
     }
 }
 
-/// A typed query on the connection or transaction at hand: [`Client::query_typed`] or
-/// [`Transaction::query_typed`].
+/// A typed query on the connection or transaction at hand, through that connection's statement
+/// cache: [`super::Conn::query_cached`] or [`super::CachedTx::query`].
 type Query<'q> =
     dyn FnMut(&str, &[(&(dyn ToSql + Sync), Type)]) -> Result<Vec<Row>, postgres::Error> + 'q;
 
@@ -504,7 +502,7 @@ impl StudyBoard for PgBoard {
         };
         queue.take_lost()?;
         queue.push(run_id.unwrap_or(study_run_id), move |tx| {
-            start.record(&mut |sql, params| tx.query_typed(sql, params))
+            start.record(&mut |sql, params| tx.query(sql, params))
         });
         // a worker whose trials follow each other quickly commits at most once per window (the
         // committer thread commits what waits); else the trial's start commits now, as it
@@ -537,7 +535,7 @@ impl StudyBoard for PgBoard {
         let (study, end) = (study_run_id.to_string(), end.clone());
         queue.push(study_run_id, move |tx| {
             finish_trial(
-                &mut |sql, params| tx.query_typed(sql, params),
+                &mut |sql, params| tx.query(sql, params),
                 &study,
                 number,
                 &end,
@@ -548,8 +546,9 @@ impl StudyBoard for PgBoard {
     }
 
     fn changes(&self, study_run_id: &str, since: i64) -> Result<(Vec<TrialRow>, i64), StoreError> {
-        self.plain(|c| {
-            let rows = c.query_typed(
+        let mut conn = self.pool.get()?;
+        {
+            let rows = conn.query_cached(
                 &format!(
                     "WITH s AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin)
                      SELECT s.xmin, {} FROM s LEFT JOIN study_trials t
@@ -570,7 +569,7 @@ impl StudyBoard for PgBoard {
                 .map(|r| trial_row(r, 1))
                 .collect();
             Ok((trials, next))
-        })
+        }
     }
 
     fn renew(
