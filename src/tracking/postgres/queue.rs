@@ -8,7 +8,12 @@
 //! - **Order.** Queued writes are committed in the order they were queued, and before any other
 //!   operation of the store or write of the board (every read and every direct write commits
 //!   the queue first; only a claim, a read of the board's changes and a lease renewal do not),
-//!   so a process always reads what it wrote.
+//!   so a process always reads what it wrote. A commit takes the writes off the list and holds
+//!   the list's lock only for that: the worker queues its next trial's writes while the
+//!   committer thread commits the previous ones, and until that commit ends the queue counts
+//!   as not empty (a caller that must see those writes waits for it).
+//! - **Statements.** Every queued write runs its statements through the connection's statement
+//!   cache ([`super::pool::CachedTx`]): parsed and planned once per connection.
 //! - **When.** Writes are queued only once the store has handed out its board
 //!   ([`super::PgStore`]'s `study_board`), whose `start` and `finish` carry them and whose
 //!   `finish_later` adds the trial's end; otherwise (and for everything but a trial run's
