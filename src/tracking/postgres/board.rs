@@ -88,8 +88,10 @@ impl PgBoard {
     ) -> Result<T, StoreError> {
         let mut conn = self.pool.get()?;
         match self.queue.as_deref().filter(|q| !q.is_empty()) {
-            None => f(&mut |sql, params| conn.query_cached(sql, params)),
-            Some(q) => q.commit_with(&mut conn, |tx| f(&mut |sql, params| tx.query(sql, params))),
+            None => f(&mut |sql, params| conn.query_typed(sql, params)),
+            Some(q) => q.commit_with(&mut conn, |tx| {
+                f(&mut |sql, params| tx.tx.query_typed(sql, params))
+            }),
         }
     }
 
@@ -233,8 +235,12 @@ impl TrialStart {
     }
 }
 
-/// A typed query on the connection or transaction at hand, through that connection's statement
-/// cache: [`super::Conn::query_cached`] or [`super::CachedTx::query`].
+/// A typed query on the connection or transaction at hand: [`Client::query_typed`] or
+/// [`Transaction::query_typed`], planned anew at every call. The statements that find a trial by
+/// its number are not prepared once per connection: a prepared statement's generic plan, made
+/// while the table is small (and kept as it grows), reads `study_trials` through
+/// `study_trials_by_txid` with the study alone as its key and filters the number, every row of
+/// the study per trial, instead of the primary key's one.
 type Query<'q> =
     dyn FnMut(&str, &[(&(dyn ToSql + Sync), Type)]) -> Result<Vec<Row>, postgres::Error> + 'q;
 
@@ -498,11 +504,11 @@ impl StudyBoard for PgBoard {
         };
         let Some(queue) = &self.queue else {
             let mut conn = self.pool.get()?;
-            return start.record(&mut |sql, params| conn.query_cached(sql, params));
+            return start.record(&mut |sql, params| conn.query_typed(sql, params));
         };
         queue.take_lost()?;
         queue.push(run_id.unwrap_or(study_run_id), move |tx| {
-            start.record(&mut |sql, params| tx.query(sql, params))
+            start.record(&mut |sql, params| tx.tx.query_typed(sql, params))
         });
         // a worker whose trials follow each other quickly commits at most once per window (the
         // committer thread commits what waits); else the trial's start commits now, as it
@@ -535,7 +541,7 @@ impl StudyBoard for PgBoard {
         let (study, end) = (study_run_id.to_string(), end.clone());
         queue.push(study_run_id, move |tx| {
             finish_trial(
-                &mut |sql, params| tx.query(sql, params),
+                &mut |sql, params| tx.tx.query_typed(sql, params),
                 &study,
                 number,
                 &end,
@@ -546,9 +552,10 @@ impl StudyBoard for PgBoard {
     }
 
     fn changes(&self, study_run_id: &str, since: i64) -> Result<(Vec<TrialRow>, i64), StoreError> {
-        let mut conn = self.pool.get()?;
-        {
-            let rows = conn.query_cached(
+        // planned at every call (not prepared once): a generic plan of `txid >= $2` reads the
+        // whole study
+        self.plain(|c| {
+            let rows = c.query_typed(
                 &format!(
                     "WITH s AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin)
                      SELECT s.xmin, {} FROM s LEFT JOIN study_trials t
@@ -569,7 +576,7 @@ impl StudyBoard for PgBoard {
                 .map(|r| trial_row(r, 1))
                 .collect();
             Ok((trials, next))
-        }
+        })
     }
 
     fn renew(
