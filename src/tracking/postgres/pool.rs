@@ -1,8 +1,11 @@
 //! A small connection pool: idle clients kept in a `Mutex<Vec<Client>>`, a new one connected when none
 //! is idle, a broken one dropped instead of returned.
 //!
-//! Each connection keeps the statements prepared on it through [`Conn::query_cached`], so the
-//! statements a study runs for every trial are parsed once per connection, not once per trial.
+//! Each connection keeps the statements prepared on it through [`Conn::query_cached`] and
+//! [`CachedTx`], so the statements a study runs for every trial are parsed once per connection,
+//! not once per trial. After five runs the server may keep a generic plan, made with the table's
+//! size at that moment: only statements whose generic plan stays right as tables grow belong
+//! here (a row by its unique key, inserts); see the board's `Query` for ones that do not.
 
 use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
