@@ -1,7 +1,7 @@
 //! [`SharedStudy`]: the [`Coordinator`] of a study shared through a [`StudyBoard`], plus the
 //! lease renewal thread and the [`StudyCloser`] the recorder asks at the study's end.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -72,6 +72,10 @@ pub struct SharedStudy {
     heartbeat: Option<(mpsc::Sender<()>, JoinHandle<()>)>,
     /// Curves of other workers' trials read since the pruner last took them.
     curves: Curves,
+    /// The last row of each other worker's trial that a sync handled: the board's changes
+    /// overlap (a row is read again while an older transaction was still running), and a row
+    /// read again unchanged is skipped instead of parsed and merged again.
+    handled: HashMap<i64, TrialRow>,
 }
 
 impl std::fmt::Debug for SharedStudy {
@@ -176,6 +180,7 @@ impl SharedStudy {
             last_reap: None,
             heartbeat,
             curves: Curves::new(),
+            handled: HashMap::new(),
         }
     }
 
@@ -280,7 +285,7 @@ impl Coordinator for SharedStudy {
         self.version = next;
         let mut trials = Vec::new();
         for row in rows {
-            if self.own.contains(&row.number) {
+            if self.own.contains(&row.number) || self.handled.get(&row.number) == Some(&row) {
                 continue;
             }
             if row.state == "RUNNING" {
@@ -297,6 +302,7 @@ impl Coordinator for SharedStudy {
                 self.read_curve(&t, row.run_id.as_deref());
                 trials.push(t);
             }
+            self.handled.insert(row.number, row);
         }
         Ok(trials)
     }
