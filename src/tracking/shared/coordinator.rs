@@ -467,6 +467,12 @@ impl StudyCloser {
         }
     }
 
+    /// Whether the coordinator's start of a trial commits the trial's queued run before the
+    /// trial runs (see [`StudyBoard::start_commits_store_writes`]).
+    pub fn start_commits_trial_runs(&self) -> bool {
+        self.board.start_commits_store_writes()
+    }
+
     /// The result of the study this worker ended is in its run (nothing pending); a failure
     /// leaves it pending for another worker to take over.
     pub fn written(&self) {

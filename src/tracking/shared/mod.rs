@@ -317,6 +317,16 @@ pub trait StudyBoard: Send + Sync {
     fn carries_store_writes(&self) -> bool {
         false
     }
+
+    /// Whether [`StudyBoard::start`] returns only once the store's queued writes (the trial's
+    /// run, queued just before) are committed: in the start's own transaction or, should that
+    /// fail, on their own, a failing write kept for the store's flush to report. A worker's
+    /// recorder then need not flush the store before each trial for the trial's program to find
+    /// its run: the start commits it (one commit per trial less). `false` by default (and on
+    /// PostgreSQL, whose start may return before its group commit).
+    fn start_commits_store_writes(&self) -> bool {
+        false
+    }
 }
 
 /// A worker's name on the board: `host:pid:token`.

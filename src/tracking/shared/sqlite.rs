@@ -502,6 +502,11 @@ impl StudyBoard for SqliteBoard {
         self.carrier.is_some()
     }
 
+    fn start_commits_store_writes(&self) -> bool {
+        // `write` commits the carried writes with the start, or apart when that fails
+        self.carrier.is_some()
+    }
+
     fn changes(&self, study_run_id: &str, since: i64) -> Result<(Vec<TrialRow>, i64), StoreError> {
         let conn = self.lock();
         let mut stmt = conn
