@@ -207,6 +207,9 @@ pub(crate) trait QueueCarrier: Send + Sync {
     fn commit_apart(&self, conn: &mut Connection, writes: &[QueuedWrite]);
     /// Queues `write` after the store's waiting writes.
     fn queue_write(&self, write: QueuedWrite);
+    /// Looks at the store's file after a commit that carried its writes, as the store does after
+    /// its own group commits (see [`StoreFile`]): a deleted file is then a recording failure.
+    fn check_file(&self);
 }
 
 impl QueueCarrier for Shared {
@@ -223,6 +226,10 @@ impl QueueCarrier for Shared {
         if waiting >= MAX_QUEUED {
             self.commit_queue();
         }
+    }
+
+    fn check_file(&self) {
+        Shared::check_file(self);
     }
 }
 
