@@ -388,6 +388,8 @@ fn the_result_of_a_study_whose_closer_was_lost_is_taken_over_once() {
                 .is_none(),
             "{name}"
         );
+        // (past a patience of zero: at least a millisecond after the take-over's time)
+        std::thread::sleep(Duration::from_millis(2));
         let stale = b.take_over_result(0, "t", "y", &alive, Duration::ZERO);
         assert!(
             stale.unwrap().is_some(),
