@@ -22,6 +22,12 @@
 //! improved the best loss by more than a small fraction of the spread of the losses, so a slow
 //! creep along a plateau or in a local basin (hyperopt's `distractor` and `gauss_wave`) does not
 //! keep postponing the exploration.
+//!
+//! How often a stalled search explores depends on the number of numeric parameters `d`: every
+//! `min(every, d + 1)`-th suggestion. With one parameter a handful of exploration trials cover
+//! its range (the narrow spike of hyperopt's `distractor`, the far peak of `gauss_wave`), so
+//! every second suggestion explores; from four parameters on, every fifth, since each
+//! exploration trial there is a refinement step the good basin does not get.
 
 use rand::RngExt;
 
@@ -37,7 +43,9 @@ pub struct Explore {
     /// made progress (see `progress`).
     pub stall: usize,
     /// While stalled, the suggestion explores when the number of finished trials is a multiple
-    /// of `every`.
+    /// of `every`, or of the number of numeric parameters plus one when that is smaller: in a
+    /// space of one numeric parameter every second suggestion, since a few exploration trials
+    /// there cover the whole range while in more dimensions they cost the refinement more.
     pub every: usize,
     /// The bandwidth floor of the exploring parameter in `l`, a fraction of its width (`g`
     /// keeps its kernels).
@@ -53,7 +61,8 @@ pub struct Explore {
 
 impl Explore {
     /// The parameter to widen for this suggestion with `n` finished trials, if any: a numeric
-    /// parameter drawn at random when the search has stalled and it is exploration's turn.
+    /// parameter drawn at random when the search has stalled and it is exploration's turn
+    /// (see [`Explore::every`]).
     pub(crate) fn pick(
         &self,
         space: &Space,
@@ -61,12 +70,6 @@ impl Explore {
         n: usize,
         rng: &mut TrialRng,
     ) -> Option<usize> {
-        if self.every == 0
-            || !n.is_multiple_of(self.every)
-            || trials_since_progress(history, self.progress) < self.stall
-        {
-            return None;
-        }
         let numeric: Vec<usize> = space
             .params()
             .iter()
@@ -74,7 +77,12 @@ impl Explore {
             .filter(|(_, p)| matches!(p.kind, ParamKind::Numeric(_)))
             .map(|(i, _)| i)
             .collect();
-        if numeric.is_empty() {
+        let every = self.every.min(numeric.len() + 1);
+        if numeric.is_empty()
+            || every == 0
+            || !n.is_multiple_of(every)
+            || trials_since_progress(history, self.progress) < self.stall
+        {
             return None;
         }
         Some(numeric[rng.random_range(0..numeric.len())])
@@ -242,6 +250,46 @@ mod tests {
             e.pick(&space, &HistoryView::new(s.trials()), 9, &mut rng),
             None
         );
+    }
+
+    #[test]
+    fn explores_more_often_with_fewer_numeric_parameters() {
+        let e = Explore {
+            stall: 5,
+            every: 5,
+            floor: 1.0,
+            progress: 0.0,
+            gap_bandwidth: 0.0,
+        };
+        // best first, then worse: stalled from 6 finished trials on
+        let pts: Vec<(f64, f64, f64)> = (0..30).map(|i| (0.5, 0.5, i as f64)).collect();
+        let (two, s) = study(&pts);
+        let view = HistoryView::new(s.trials());
+        let one =
+            Space::from_params([hp::uniform("x", 0.0, 1.0), hp::choice("c", ["a", "b"])]).unwrap();
+        let four = Space::from_params([
+            hp::uniform("x", 0.0, 1.0),
+            hp::choice("c", ["a", "b"]),
+            hp::uniform("y", 0.0, 1.0),
+            hp::uniform("z", 0.0, 1.0),
+            hp::uniform("w", 0.0, 1.0),
+        ])
+        .unwrap();
+        let turns = |space: &Space| -> Vec<usize> {
+            (6..=20)
+                .filter(|&n| {
+                    let mut rng = trial_rng(1, n);
+                    e.pick(space, &view, n, &mut rng).is_some()
+                })
+                .collect()
+        };
+        // one numeric parameter: every 2nd; two: every 3rd; four or more: every 5th
+        assert_eq!(turns(&one), vec![6, 8, 10, 12, 14, 16, 18, 20]);
+        assert_eq!(turns(&two), vec![6, 9, 12, 15, 18]);
+        assert_eq!(turns(&four), vec![10, 15, 20]);
+        // a space without a numeric parameter never explores
+        let none = Space::from_params([hp::choice("c", ["a", "b"])]).unwrap();
+        assert!(turns(&none).is_empty());
     }
 
     #[test]
