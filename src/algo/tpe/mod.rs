@@ -513,15 +513,20 @@ impl Tpe {
         let dims: Vec<usize> = (0..space.len()).collect();
         let mut cfg = self.kernel(split.n);
         let mut cfg_g = cfg;
+        let cfg_failed = cfg_g;
         let mut bad = std::borrow::Cow::Borrowed(split.bad.as_slice());
+        let mut failed = Vec::new();
         if let Some(e) = self.explore {
             if let Some(p) = e.pick(space, history, split.n, rng) {
                 // the exploring parameter is widened in l only; g, with capped kernels there and
-                // no forgetting, steers the candidates into the gaps between all bad trials
+                // no forgetting, steers the candidates into the gaps between all bad trials (but
+                // the failed ones', see explore::BadDensity)
                 cfg.wide = Some((p, e.floor));
                 if e.gap_bandwidth > 0.0 {
                     cfg_g.narrow = Some((p, e.gap_bandwidth));
-                    bad = std::borrow::Cow::Owned(explore::unforgotten(&split.bad));
+                    let (rest, f) = explore::unforgotten(&split.bad, history);
+                    bad = std::borrow::Cow::Owned(rest);
+                    failed = f;
                 }
             }
         }
@@ -529,7 +534,18 @@ impl Tpe {
         let (l, g) = join(
             par,
             || Estimator::build(space, trials, &split.good, &dims, self.prior_weight, &cfg),
-            || Estimator::build(space, trials, &bad, &dims, self.prior_weight, &cfg_g),
+            || {
+                explore::BadDensity::build(
+                    space,
+                    trials,
+                    &bad,
+                    &failed,
+                    &dims,
+                    self.prior_weight,
+                    &cfg_g,
+                    &cfg_failed,
+                )
+            },
         );
         let dedup = self.dedup && space.is_discrete();
         let seen = if dedup {
