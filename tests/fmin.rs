@@ -146,33 +146,41 @@ fn failing_objectives_make_failed_trials_and_the_study_goes_on() {
 #[test]
 fn failed_trials_never_count_as_good() {
     // the objective fails (NaN) for x < 0.4 and is (x - 0.7)^2 otherwise: suggestions must
-    // not keep returning to the failing region
+    // not keep returning to the failing region, exploration trials included
     let space = Space::from_params([hp::uniform("x", 0.0, 1.0)]).unwrap();
-    let r = Fmin::new(
-        |p: &Params| {
-            let x = p.f64("x").unwrap_or(0.0);
-            if x < 0.4 {
-                f64::NAN
-            } else {
-                (x - 0.7).powi(2)
-            }
-        },
-        &space,
-    )
-    .max_evals(80)
-    .seed(5)
-    .run()
-    .unwrap();
-    let late_failures = r.trials[40..]
-        .iter()
-        .filter(|t| t.state == TrialState::Failed)
-        .count();
-    // a prior draw fails 40 % of the time: 16 of 40
+    let mut late_failures = Vec::new();
+    for seed in 0..10 {
+        let r = Fmin::new(
+            |p: &Params| {
+                let x = p.f64("x").unwrap_or(0.0);
+                if x < 0.4 {
+                    f64::NAN
+                } else {
+                    (x - 0.7).powi(2)
+                }
+            },
+            &space,
+        )
+        .max_evals(80)
+        .seed(seed)
+        .run()
+        .unwrap();
+        late_failures.push(
+            r.trials[40..]
+                .iter()
+                .filter(|t| t.state == TrialState::Failed)
+                .count(),
+        );
+        assert!(r.best().unwrap().loss.unwrap() < 0.001, "seed {seed}");
+    }
+    // a prior draw fails 40 % of the time: 160 of 400. Measured: 28 (37 before exploration
+    // trials weighed failed trials apart, with exploration every fifth suggestion; 105 with it
+    // every second and failed trials weighing as much as finished ones)
+    let total: usize = late_failures.iter().sum();
     assert!(
-        late_failures <= 4,
-        "{late_failures} of the last 40 trials failed"
+        total <= 32,
+        "{total} of the last 40 trials of 10 studies failed: {late_failures:?}"
     );
-    assert!(r.best().unwrap().loss.unwrap() < 0.001);
 }
 
 #[test]

@@ -575,3 +575,41 @@ fn workers_joined_through_the_library_share_one_study() {
         drop(first);
     }
 }
+
+#[test]
+fn a_quick_study_stopped_by_its_timeout_gives_back_the_number_it_claimed_ahead() {
+    let dir = tempfile::tempdir().unwrap();
+    let uri = format!("sqlite:///{}", dir.path().join("hpo.db").display());
+    // quick trials: each one's start claims the next number
+    let command = r#"["echo", "{x}"]"#;
+    let file = write_study(dir.path(), "quick", 100_000, command, "timeout = 1");
+    let (code, err) = finish(worker(&uri, &["run", &file]));
+    assert_eq!(code, Some(0), "{err}");
+    let t = Tracker::open(&uri).unwrap();
+    let exp = t.get_experiment_by_name("quick").unwrap().unwrap();
+    let board = t.store().study_board().unwrap();
+    let study = board.find(exp.experiment_id, "quick").unwrap().unwrap();
+    let (rows, _) = board.changes(&study.study_run_id, 0).unwrap();
+    assert!(
+        rows.iter().all(|r| r.state != "RUNNING"),
+        "nothing is left claimed: {rows:?}"
+    );
+    let (_, trials) = study_of(&uri, "quick");
+    let ran = trials.len();
+    assert!(ran >= 2, "{ran} trials in a second");
+    assert_eq!(
+        trials.keys().copied().collect::<Vec<_>>(),
+        (0..ran).collect::<Vec<_>>()
+    );
+    // resumed, the numbers go on where the study stopped: none lost, none twice
+    let more = write_study(dir.path(), "quick", ran + 5, command, "");
+    let (code, err) = finish(worker(&uri, &["run", "--resume", &more]));
+    assert_eq!(code, Some(0), "{err}");
+    let (studies, trials) = study_of(&uri, "quick");
+    assert_eq!(studies.len(), 1);
+    assert_eq!(
+        trials.keys().copied().collect::<Vec<_>>(),
+        (0..ran + 5).collect::<Vec<_>>()
+    );
+    assert!(trials.values().all(|r| r.len() == 1));
+}

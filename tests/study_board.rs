@@ -1,7 +1,8 @@
 //! The shared-study board's conformance suite, run against SQLite and PostgreSQL: joins agree on
 //! one study, claims are unique and bounded by the budget under concurrency, changes are read
 //! incrementally, lost trials are taken back exactly once (and retried), one closer ends a study,
-//! and the result of a study whose closer was lost is taken over by exactly one worker.
+//! and the result of a study whose closer was lost is taken over by exactly one worker; a number
+//! claimed with a trial's start and never started is given back.
 
 mod common;
 
@@ -10,7 +11,7 @@ use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use common::pg::TempDb;
-use hpo::tracking::shared::{NewSharedStudy, StudyBoard, TrialEnd};
+use hpo::tracking::shared::{NewSharedStudy, StudyBoard, TrialEnd, NOT_STARTED};
 use hpo::tracking::Tracker;
 
 /// A backend's name, a way to open more boards on it, and what keeps its database alive.
@@ -387,6 +388,8 @@ fn the_result_of_a_study_whose_closer_was_lost_is_taken_over_once() {
                 .is_none(),
             "{name}"
         );
+        // (past a patience of zero: at least a millisecond after the take-over's time)
+        std::thread::sleep(Duration::from_millis(2));
         let stale = b.take_over_result(0, "t", "y", &alive, Duration::ZERO);
         assert!(
             stale.unwrap().is_some(),
@@ -411,5 +414,46 @@ fn the_result_of_a_study_whose_closer_was_lost_is_taken_over_once() {
                 .is_none(),
             "{name}"
         );
+    }
+}
+
+#[test]
+fn a_number_claimed_with_a_start_and_never_started_is_given_back() {
+    for (name, board, _keep) in boards("ahead") {
+        let b = board();
+        let (row, _) = b.join(0, "a", &new_study(&run_id(7), 10, 0)).unwrap();
+        let id = row.study_run_id;
+        let ttl = Duration::from_secs(60);
+        assert_eq!(b.claim(&id, "w", ttl).unwrap().unwrap().number, 0);
+        let next = b
+            .start_and_claim(&id, "w", 0, Some(&run_id(100)), r#"{"x":0}"#, ttl)
+            .unwrap()
+            .unwrap();
+        assert_eq!(next.number, 1, "{name}");
+        let row_of = |n: i64| {
+            let (rows, _) = b.changes(&id, 0).unwrap();
+            rows.into_iter().find(|r| r.number == n).unwrap()
+        };
+        // trial 0 started; number 1 is held, running without run or params
+        assert_eq!(row_of(0).run_id, Some(run_id(100)), "{name}");
+        assert_eq!(row_of(0).params.as_deref(), Some(r#"{"x":0}"#), "{name}");
+        assert_eq!(row_of(1).state, "RUNNING", "{name}");
+        assert_eq!((row_of(1).run_id, row_of(1).params), (None, None), "{name}");
+        assert_eq!(b.outstanding(&id, "other").unwrap(), (2, 8), "{name}");
+        // the worker stops before trial 1 starts: other workers see it end
+        b.release(&id, "w", 1).unwrap();
+        let one = row_of(1);
+        assert_eq!(one.state, "FAILED", "{name}");
+        assert_eq!(one.message.as_deref(), Some(NOT_STARTED), "{name}");
+        assert_eq!(b.outstanding(&id, "other").unwrap().0, 1, "{name}");
+        if b.claims_with_start() {
+            // a started trial is not given back, and the last number is handed out again
+            b.release(&id, "w", 0).unwrap();
+            assert_eq!(row_of(0).state, "RUNNING", "{name}");
+            let again = b.claim(&id, "w2", ttl).unwrap().unwrap();
+            assert_eq!(again.number, 1, "{name}");
+            assert_eq!(row_of(1).state, "RUNNING", "{name}");
+            assert_eq!(row_of(1).worker, "w2", "{name}");
+        }
     }
 }

@@ -545,7 +545,11 @@ impl<'a, O: Objective> Fmin<'a, O> {
                 coordinator,
                 others_seen: false,
             };
-            driver.drive(&mut workers, objective)
+            let stop = driver.drive(&mut workers, objective);
+            if let Some(c) = driver.coordinator.as_deref_mut() {
+                c.stopped();
+            }
+            stop
         });
         let stop_reason = stop.unwrap_or(StopReason::MaxEvals);
         for o in self.observers.iter_mut() {

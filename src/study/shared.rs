@@ -49,6 +49,11 @@ pub trait Coordinator: Send {
     /// This worker's `trial` finished (its state, loss and message are final).
     fn finished(&mut self, trial: &Trial) -> Result<(), String>;
 
+    /// The driver hands out no more trials, and none of this worker's runs (called once, after
+    /// the last trial ended, before the observers hear that the study ended): a number claimed
+    /// ahead is given back. Nothing by default.
+    fn stopped(&mut self) {}
+
     /// The learning curves (the pruner's watched metric) of other workers' trials that finished
     /// since the last call, so this worker's pruner compares its trials with theirs too.
     fn take_curves(&mut self) -> Option<super::prune::Curves> {

@@ -166,6 +166,9 @@ pub struct Recorder {
     /// Commit each trial's run before the trial starts (the objective is another process that
     /// may log into it through `HPO_RUN_ID`).
     flush_before_trials: bool,
+    /// The shared study's coordinator commits each trial's run with the trial's start, before
+    /// the trial runs: no flush of its own is needed then.
+    start_commits_runs: bool,
     /// The store's failure count and failed writes when the study started: only later failures
     /// are this study's.
     baseline: (usize, usize),
@@ -191,6 +194,7 @@ impl Recorder {
             study_tags: Vec::new(),
             shared: RecorderHandle::default(),
             flush_before_trials: false,
+            start_commits_runs: false,
             baseline: (0, 0),
             study_run_to_create: None,
             closer: None,
@@ -217,8 +221,12 @@ impl Recorder {
 
     /// Record one worker's part of a shared study: at its end, the study's run gets its result
     /// (best trial, status) only from the worker that `closer` says ends the study, computed
-    /// over every worker's trials.
+    /// over every worker's trials. The study must run with the coordinator `closer` came from:
+    /// when its start commits each trial's run
+    /// ([`StudyCloser::start_commits_trial_runs`](super::shared::coordinator::StudyCloser::start_commits_trial_runs)),
+    /// the recorder leaves that commit to it.
     pub fn shared(mut self, closer: super::shared::coordinator::StudyCloser) -> Self {
+        self.start_commits_runs = closer.start_commits_trial_runs();
         self.closer = Some(closer);
         self
     }
@@ -303,7 +311,8 @@ impl Recorder {
 
 impl Observer for Recorder {
     fn on_study_start(&mut self, info: &StudyInfo<'_>) {
-        self.flush_before_trials = info.objective_runs_elsewhere;
+        // the coordinator's start (right after `on_trial_start`) may commit the run already
+        self.flush_before_trials = info.objective_runs_elsewhere && !self.start_commits_runs;
         let before = self.tracker.write_failures();
         self.baseline = (self.tracker.write_failure_count(), before.failed_writes);
         if let Some(lost) = before.file_lost {

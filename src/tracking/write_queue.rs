@@ -92,6 +92,31 @@ struct State {
     oldest: Option<Instant>,
     failures: Failures,
     closed: bool,
+    /// Whether and until when the background thread sleeps.
+    sleeper: Sleeper,
+}
+
+/// The background thread's sleep, as [`WriteQueue::push`] needs to know it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Sleeper {
+    /// Not waiting: it looks at the queue before it waits again.
+    #[default]
+    Awake,
+    /// Asleep until then, unless notified.
+    Until(Instant),
+    /// Asleep until notified.
+    Forever,
+}
+
+impl Sleeper {
+    /// Whether a write due at `due` must wake the thread: it would sleep past it.
+    fn sleeps_past(self, due: Instant) -> bool {
+        match self {
+            Sleeper::Awake => false,
+            Sleeper::Until(t) => t > due,
+            Sleeper::Forever => true,
+        }
+    }
 }
 
 /// Writes waiting for the next group commit, and the failures of those already committed.
@@ -108,12 +133,19 @@ impl WriteQueue {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Queues a write; returns how many writes are now waiting.
+    /// Queues a write; returns how many writes are now waiting. The background thread is woken
+    /// only when it would otherwise sleep past the write's due time: one still waiting for an
+    /// earlier write, which a study board took and committed meanwhile, wakes soon enough by
+    /// itself (a command study queues a write per trial; waking the thread for each cost a
+    /// thread hand-over per trial).
     pub(crate) fn push(&self, write: QueuedWrite) -> usize {
         let mut state = self.lock();
         if state.oldest.is_none() {
-            state.oldest = Some(Instant::now());
-            self.queued.notify_all();
+            let now = Instant::now();
+            state.oldest = Some(now);
+            if state.sleeper.sleeps_past(now + MAX_DELAY) {
+                self.queued.notify_all();
+            }
         }
         state.writes.push(write);
         if state.writes.len() == COMMIT_AT {
@@ -178,42 +210,40 @@ impl WriteQueue {
     fn wait(&self, idle_after: Option<Duration>) -> Wake {
         let idle_from = Instant::now();
         let mut state = self.lock();
-        loop {
+        let wake = loop {
+            state.sleeper = Sleeper::Awake;
             if state.closed {
-                return Wake::Closed;
+                break Wake::Closed;
             }
             if state.writes.len() >= COMMIT_AT {
-                return Wake::Due;
+                break Wake::Due;
             }
-            match state.oldest {
-                None => match idle_after {
-                    None => state = self.queued.wait(state).unwrap_or_else(|e| e.into_inner()),
-                    Some(idle) => {
-                        let now = Instant::now();
-                        if now >= idle_from + idle {
-                            return Wake::Idle;
-                        }
-                        state = self
-                            .queued
-                            .wait_timeout(state, idle_from + idle - now)
-                            .unwrap_or_else(|e| e.into_inner())
-                            .0;
-                    }
-                },
-                Some(t) => {
-                    let due = t + MAX_DELAY;
+            let until = match (state.oldest, idle_after) {
+                (Some(t), _) => Some((t + MAX_DELAY, Wake::Due)),
+                (None, Some(idle)) => Some((idle_from + idle, Wake::Idle)),
+                (None, None) => None,
+            };
+            match until {
+                None => {
+                    state.sleeper = Sleeper::Forever;
+                    state = self.queued.wait(state).unwrap_or_else(|e| e.into_inner());
+                }
+                Some((at, why)) => {
                     let now = Instant::now();
-                    if now >= due {
-                        return Wake::Due;
+                    if now >= at {
+                        break why;
                     }
+                    state.sleeper = Sleeper::Until(at);
                     state = self
                         .queued
-                        .wait_timeout(state, due - now)
+                        .wait_timeout(state, at - now)
                         .unwrap_or_else(|e| e.into_inner())
                         .0;
                 }
             }
-        }
+        };
+        state.sleeper = Sleeper::Awake;
+        wake
     }
 
     fn close(&self) {
@@ -357,6 +387,54 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(rows, vec![1, 3], "the failing write left no row");
+    }
+
+    #[test]
+    fn a_write_wakes_the_thread_only_if_it_would_sleep_past_the_write() {
+        let now = Instant::now();
+        let due = now + MAX_DELAY;
+        assert!(
+            !Sleeper::Awake.sleeps_past(due),
+            "it looks before it sleeps"
+        );
+        assert!(!Sleeper::Until(now + MAX_DELAY / 2).sleeps_past(due));
+        assert!(!Sleeper::Until(due).sleeps_past(due));
+        assert!(Sleeper::Until(now + IDLE_AFTER).sleeps_past(due));
+        assert!(Sleeper::Forever.sleeps_past(due));
+    }
+
+    #[test]
+    fn the_thread_commits_a_write_queued_while_it_waits_for_a_taken_one() {
+        struct Target {
+            queue: WriteQueue,
+            committed: Mutex<usize>,
+        }
+        impl GroupCommit for Target {
+            fn queue(&self) -> &WriteQueue {
+                &self.queue
+            }
+            fn commit_queue(&self) {
+                let n = self.queue.take().len();
+                *self.committed.lock().unwrap() += n;
+            }
+        }
+        let target = Arc::new(Target {
+            queue: WriteQueue::default(),
+            committed: Mutex::new(0),
+        });
+        let flusher = Flusher::start(target.clone()).unwrap();
+        target.queue.push(insert(1));
+        // a board takes the first write; the second is queued while the thread still waits
+        // for the first one's due time, without waking it
+        assert_eq!(target.queue.take().len(), 1);
+        target.queue.push(insert(2));
+        let start = Instant::now();
+        while *target.committed.lock().unwrap() == 0 && start.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(*target.committed.lock().unwrap(), 1, "the second write");
+        assert!(target.queue.is_empty());
+        drop(flusher);
     }
 
     #[test]

@@ -22,13 +22,19 @@
 //! improved the best loss by more than a small fraction of the spread of the losses, so a slow
 //! creep along a plateau or in a local basin (hyperopt's `distractor` and `gauss_wave`) does not
 //! keep postponing the exploration.
+//!
+//! How often a stalled search explores depends on the number of numeric parameters `d`: every
+//! `min(every, d + 1)`-th suggestion. With one parameter a handful of exploration trials cover
+//! its range (the narrow spike of hyperopt's `distractor`, the far peak of `gauss_wave`), so
+//! every second suggestion explores; from four parameters on, every fifth, since each
+//! exploration trial there is a refinement step the good basin does not get.
 
 use rand::RngExt;
 
-use super::parzen::Obs;
+use super::parzen::{logsumexp, Estimator, KernelConfig, Obs};
 use super::TrialRng;
-use crate::space::{ParamKind, Space};
-use crate::trial::{HistoryView, Observation};
+use crate::space::{Assignment, ParamKind, Space};
+use crate::trial::{HistoryView, Observation, Trial};
 
 /// When and how much TPE explores (see the module documentation).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -37,7 +43,9 @@ pub struct Explore {
     /// made progress (see `progress`).
     pub stall: usize,
     /// While stalled, the suggestion explores when the number of finished trials is a multiple
-    /// of `every`.
+    /// of `every`, or of the number of numeric parameters plus one when that is smaller: in a
+    /// space of one numeric parameter every second suggestion, since a few exploration trials
+    /// there cover the whole range while in more dimensions they cost the refinement more.
     pub every: usize,
     /// The bandwidth floor of the exploring parameter in `l`, a fraction of its width (`g`
     /// keeps its kernels).
@@ -53,7 +61,8 @@ pub struct Explore {
 
 impl Explore {
     /// The parameter to widen for this suggestion with `n` finished trials, if any: a numeric
-    /// parameter drawn at random when the search has stalled and it is exploration's turn.
+    /// parameter drawn at random when the search has stalled and it is exploration's turn
+    /// (see [`Explore::every`]).
     pub(crate) fn pick(
         &self,
         space: &Space,
@@ -61,12 +70,6 @@ impl Explore {
         n: usize,
         rng: &mut TrialRng,
     ) -> Option<usize> {
-        if self.every == 0
-            || !n.is_multiple_of(self.every)
-            || trials_since_progress(history, self.progress) < self.stall
-        {
-            return None;
-        }
         let numeric: Vec<usize> = space
             .params()
             .iter()
@@ -74,22 +77,100 @@ impl Explore {
             .filter(|(_, p)| matches!(p.kind, ParamKind::Numeric(_)))
             .map(|(i, _)| i)
             .collect();
-        if numeric.is_empty() {
+        let every = self.every.min(numeric.len() + 1);
+        if numeric.is_empty()
+            || every == 0
+            || !n.is_multiple_of(every)
+            || trials_since_progress(history, self.progress) < self.stall
+        {
             return None;
         }
         Some(numeric[rng.random_range(0..numeric.len())])
     }
 }
 
-/// The bad observations of an exploration trial's `g`: the same trials, each weighing 1 (no
-/// forgetting), so the oldest bad trials still mark where the search has looked.
-pub(crate) fn unforgotten(bad: &[Obs]) -> Vec<Obs> {
-    bad.iter()
+/// The bad observations of an exploration trial's `g`, each weighing 1 (no forgetting), so the
+/// oldest bad trials still mark where the search has looked: the finished (and pending) ones,
+/// whose kernels get the gap cap, and apart from them the failed ones (see [`BadDensity`]).
+pub(crate) fn unforgotten(bad: &[Obs], history: &HistoryView<'_>) -> (Vec<Obs>, Vec<Obs>) {
+    let (failed, rest): (Vec<Obs>, Vec<Obs>) = bad
+        .iter()
         .map(|o| Obs {
             trial: o.trial,
             weight: 1.0,
         })
-        .collect()
+        .partition(|o| matches!(history.observation(o.trial), Observation::Failed));
+    (rest, failed)
+}
+
+/// How many finished bad trials one failed trial weighs in an exploration trial's `g`.
+pub(crate) const FAILED_WEIGHT: f64 = 4.0;
+
+/// `g`, the density of the bad trials: one estimator, or on an exploration trial that has failed
+/// trials among its bad ones, a mixture of two, each weighted by its share of the trials.
+///
+/// The gap cap makes `g` dip between the bad trials so that exploration fills the gaps; where the
+/// objective fails over a whole region, those gaps are not worth filling. So the failed trials
+/// keep the kernels the neighbour rule gives them (about as wide as the gaps between them): they
+/// cover the failing region evenly and exploration looks elsewhere. Each failed trial weighs
+/// [`FAILED_WEIGHT`] finished ones in the mixture: a failure rules its neighbourhood out, where
+/// a finished bad trial only says it was looked at, and the finished ones gather densely around
+/// the good basin, which would otherwise leave a failing region the least crowded.
+pub(crate) struct BadDensity {
+    main: Estimator,
+    /// The failed trials' estimator and the log shares of `main` and of it.
+    failed: Option<(Estimator, f64, f64)>,
+}
+
+impl BadDensity {
+    /// `g` from the bad observations `bad` (with `cfg`) and, apart, the failed ones `failed`
+    /// (with `cfg_failed`); `failed` empty gives exactly the one estimator of `bad`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn build(
+        space: &Space,
+        trials: &[Trial],
+        bad: &[Obs],
+        failed: &[Obs],
+        dims: &[usize],
+        prior_weight: f64,
+        cfg: &KernelConfig,
+        cfg_failed: &KernelConfig,
+    ) -> BadDensity {
+        if failed.is_empty() {
+            let main = Estimator::build(space, trials, bad, dims, prior_weight, cfg);
+            return BadDensity { main, failed: None };
+        }
+        let f = Estimator::build(space, trials, failed, dims, prior_weight, cfg_failed);
+        if bad.is_empty() {
+            return BadDensity {
+                main: f,
+                failed: None,
+            };
+        }
+        let main = Estimator::build(space, trials, bad, dims, prior_weight, cfg);
+        let failed_mass = FAILED_WEIGHT * failed.len() as f64;
+        let total = bad.len() as f64 + failed_mass;
+        let shares = ((bad.len() as f64 / total).ln(), (failed_mass / total).ln());
+        BadDensity {
+            main,
+            failed: Some((f, shares.0, shares.1)),
+        }
+    }
+
+    /// `log g` of each candidate.
+    pub(crate) fn log_pdf_many(&self, cands: &[Assignment]) -> Vec<f64> {
+        let a = self.main.log_pdf_many(cands);
+        match &self.failed {
+            None => a,
+            Some((f, share_main, share_failed)) => {
+                let b = f.log_pdf_many(cands);
+                a.iter()
+                    .zip(&b)
+                    .map(|(x, y)| logsumexp(&[x + share_main, y + share_failed]))
+                    .collect()
+            }
+        }
+    }
 }
 
 /// Finished ok trials (in trial order) after the last one that made progress: the first, then
@@ -245,6 +326,46 @@ mod tests {
     }
 
     #[test]
+    fn explores_more_often_with_fewer_numeric_parameters() {
+        let e = Explore {
+            stall: 5,
+            every: 5,
+            floor: 1.0,
+            progress: 0.0,
+            gap_bandwidth: 0.0,
+        };
+        // best first, then worse: stalled from 6 finished trials on
+        let pts: Vec<(f64, f64, f64)> = (0..30).map(|i| (0.5, 0.5, i as f64)).collect();
+        let (two, s) = study(&pts);
+        let view = HistoryView::new(s.trials());
+        let one =
+            Space::from_params([hp::uniform("x", 0.0, 1.0), hp::choice("c", ["a", "b"])]).unwrap();
+        let four = Space::from_params([
+            hp::uniform("x", 0.0, 1.0),
+            hp::choice("c", ["a", "b"]),
+            hp::uniform("y", 0.0, 1.0),
+            hp::uniform("z", 0.0, 1.0),
+            hp::uniform("w", 0.0, 1.0),
+        ])
+        .unwrap();
+        let turns = |space: &Space| -> Vec<usize> {
+            (6..=20)
+                .filter(|&n| {
+                    let mut rng = trial_rng(1, n);
+                    e.pick(space, &view, n, &mut rng).is_some()
+                })
+                .collect()
+        };
+        // one numeric parameter: every 2nd; two: every 3rd; four or more: every 5th
+        assert_eq!(turns(&one), vec![6, 8, 10, 12, 14, 16, 18, 20]);
+        assert_eq!(turns(&two), vec![6, 9, 12, 15, 18]);
+        assert_eq!(turns(&four), vec![10, 15, 20]);
+        // a space without a numeric parameter never explores
+        let none = Space::from_params([hp::choice("c", ["a", "b"])]).unwrap();
+        assert!(turns(&none).is_empty());
+    }
+
+    #[test]
     fn exploration_moves_suggestions_out_of_the_good_basin() {
         // 30 trials: the good ones in a small basin around (0.2, 0.2), found early; the rest
         // spread over the square with worse losses. Exploration's turn (30 % 5 == 0).
@@ -285,6 +406,50 @@ mod tests {
             "without exploration {without}/300 left the basin"
         );
         assert!(with > 60, "with exploration only {with}/300 left the basin");
+    }
+
+    #[test]
+    fn exploration_leaves_a_failing_region_alone() {
+        // y = 0.5 throughout: 10 failed trials over x in [0, 0.4] (0.04 apart), 41 finished
+        // bad ones over [0.45, 0.85] (about 0.01 apart), and the good basin near x = 0.9. Stalled, and exploration's turn (51 finished trials, a
+        // multiple of 3 with two numeric parameters). Filling gaps alone would favour the
+        // sparse failing region.
+        let mut pts = Vec::new();
+        for i in 0..10 {
+            pts.push((0.02 + 0.04 * i as f64, 0.5, f64::NAN));
+        }
+        for i in 0..41 {
+            let x = 0.45 + 0.3 * (i as f64 * 0.618_033_988_7).fract();
+            pts.push((
+                if x < 0.6 { x } else { x + 0.1 },
+                0.5,
+                1.0 + 0.01 * i as f64,
+            ));
+        }
+        for i in 0..10 {
+            pts.push((0.9 + 0.004 * i as f64, 0.5, 0.01 * i as f64));
+        }
+        let (space, s) = study(&pts);
+        assert_eq!(
+            s.trials()
+                .iter()
+                .filter(|t| t.state == crate::trial::TrialState::Failed)
+                .count(),
+            10
+        );
+        let view = HistoryView::new(s.trials());
+        // of the suggestions that leave the basin along x: in the failing region, in the gap
+        let xs: Vec<f64> = (0..400)
+            .map(|k| Tpe::default().suggest(&space, &view, &mut trial_rng(9, k)))
+            .filter(|a| (a.raw(2).unwrap() - 0.5).abs() < 0.05)
+            .map(|a| a.raw(0).unwrap())
+            .filter(|&x| x < 0.88)
+            .collect();
+        let failing = xs.iter().filter(|&&x| x < 0.4).count();
+        // measured: 0 of 102 (1 of 101 with failed trials weighing as much as finished ones,
+        // 4 of 100 with the failed trials' kernels capped as the others')
+        assert!(xs.len() > 100, "{}", xs.len());
+        assert!(failing * 40 < xs.len(), "{failing} of {} failing", xs.len());
     }
 
     #[test]

@@ -16,8 +16,9 @@
 //!   re-proposal of an evaluated point in a discrete space until every point was tried (then the
 //!   best evaluated candidate by `l/g`, not a prior draw), and exploration trials: once 5
 //!   finished trials came after the last one that improved the best loss by more than 0.1 % of
-//!   the spread between the median loss and the best, every fifth suggestion widens one numeric
-//!   parameter's kernels in `l` to its whole width and narrows them in `g` to 1.5 % of it, with
+//!   the spread between the median loss and the best, every fifth suggestion (more often with
+//!   fewer than four numeric parameters) widens one numeric parameter's kernels in `l` to its
+//!   whole width and narrows them in `g` to 1.5 % of it, with
 //!   every bad trial weighing the same, so the search can leave the basin its good set sits in
 //!   for the gaps between the bad trials ([`Explore`]).
 //! - In both, pruned trials rank after every finished ok trial, by the step they reached
@@ -507,15 +508,20 @@ impl Tpe {
         let dims: Vec<usize> = (0..space.len()).collect();
         let mut cfg = self.kernel(split.n);
         let mut cfg_g = cfg;
+        let cfg_failed = cfg_g;
         let mut bad = std::borrow::Cow::Borrowed(split.bad.as_slice());
+        let mut failed = Vec::new();
         if let Some(e) = self.explore {
             if let Some(p) = e.pick(space, history, split.n, rng) {
                 // the exploring parameter is widened in l only; g, with capped kernels there and
-                // no forgetting, steers the candidates into the gaps between all bad trials
+                // no forgetting, steers the candidates into the gaps between all bad trials (but
+                // the failed ones', see explore::BadDensity)
                 cfg.wide = Some((p, e.floor));
                 if e.gap_bandwidth > 0.0 {
                     cfg_g.narrow = Some((p, e.gap_bandwidth));
-                    bad = std::borrow::Cow::Owned(explore::unforgotten(&split.bad));
+                    let (rest, f) = explore::unforgotten(&split.bad, history);
+                    bad = std::borrow::Cow::Owned(rest);
+                    failed = f;
                 }
             }
         }
@@ -547,7 +553,18 @@ impl Tpe {
         };
         let (g, first) = join(
             par,
-            || Estimator::build(space, trials, &bad, &dims, self.prior_weight, &cfg_g),
+            || {
+                explore::BadDensity::build(
+                    space,
+                    trials,
+                    &bad,
+                    &failed,
+                    &dims,
+                    self.prior_weight,
+                    &cfg_g,
+                    &cfg_failed,
+                )
+            },
             || draw(&mut *rng),
         );
         let mut first = Some(first);

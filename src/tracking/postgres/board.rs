@@ -88,9 +88,9 @@ impl PgBoard {
     ) -> Result<T, StoreError> {
         let mut conn = self.pool.get()?;
         match self.queue.as_deref().filter(|q| !q.is_empty()) {
-            None => f(&mut |sql, params| conn.query_cached(sql, params)),
+            None => f(&mut |sql, params| conn.query_typed(sql, params)),
             Some(q) => q.commit_with(&mut conn, |tx| {
-                f(&mut |sql, params| tx.query_typed(sql, params))
+                f(&mut |sql, params| tx.tx.query_typed(sql, params))
             }),
         }
     }
@@ -236,7 +236,11 @@ impl TrialStart {
 }
 
 /// A typed query on the connection or transaction at hand: [`Client::query_typed`] or
-/// [`Transaction::query_typed`].
+/// [`Transaction::query_typed`], planned anew at every call. The statements that find a trial by
+/// its number are not prepared once per connection: a prepared statement's generic plan, made
+/// while the table is small (and kept as it grows), reads `study_trials` through
+/// `study_trials_by_txid` with the study alone as its key and filters the number, every row of
+/// the study per trial, instead of the primary key's one.
 type Query<'q> =
     dyn FnMut(&str, &[(&(dyn ToSql + Sync), Type)]) -> Result<Vec<Row>, postgres::Error> + 'q;
 
@@ -500,11 +504,11 @@ impl StudyBoard for PgBoard {
         };
         let Some(queue) = &self.queue else {
             let mut conn = self.pool.get()?;
-            return start.record(&mut |sql, params| conn.query_cached(sql, params));
+            return start.record(&mut |sql, params| conn.query_typed(sql, params));
         };
         queue.take_lost()?;
         queue.push(run_id.unwrap_or(study_run_id), move |tx| {
-            start.record(&mut |sql, params| tx.query_typed(sql, params))
+            start.record(&mut |sql, params| tx.tx.query_typed(sql, params))
         });
         // a worker whose trials follow each other quickly commits at most once per window (the
         // committer thread commits what waits); else the trial's start commits now, as it
@@ -537,7 +541,7 @@ impl StudyBoard for PgBoard {
         let (study, end) = (study_run_id.to_string(), end.clone());
         queue.push(study_run_id, move |tx| {
             finish_trial(
-                &mut |sql, params| tx.query_typed(sql, params),
+                &mut |sql, params| tx.tx.query_typed(sql, params),
                 &study,
                 number,
                 &end,
@@ -548,6 +552,8 @@ impl StudyBoard for PgBoard {
     }
 
     fn changes(&self, study_run_id: &str, since: i64) -> Result<(Vec<TrialRow>, i64), StoreError> {
+        // planned at every call (not prepared once): a generic plan of `txid >= $2` reads the
+        // whole study
         self.plain(|c| {
             let rows = c.query_typed(
                 &format!(

@@ -20,7 +20,7 @@ pub mod store;
 mod writes;
 
 pub use error::PgError;
-pub use pool::{Conn, Pool};
+pub use pool::{CachedTx, Conn, Pool, Prepared};
 pub use schema::SCHEMA_VERSION;
 pub use store::PgStore;
 

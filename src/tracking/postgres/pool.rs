@@ -1,15 +1,18 @@
 //! A small connection pool: idle clients kept in a `Mutex<Vec<Client>>`, a new one connected when none
 //! is idle, a broken one dropped instead of returned.
 //!
-//! Each connection keeps the statements prepared on it through [`Conn::query_cached`], so the
-//! statements a study runs for every trial are parsed once per connection, not once per trial.
+//! Each connection keeps the statements prepared on it through [`Conn::query_cached`] and
+//! [`CachedTx`], so the statements a study runs for every trial are parsed once per connection,
+//! not once per trial. After five runs the server may keep a generic plan, made with the table's
+//! size at that moment: only statements whose generic plan stays right as tables grow belong
+//! here (a row by its unique key, inserts); see the board's `Query` for ones that do not.
 
 use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
 use std::sync::Mutex;
 
 use postgres::types::{ToSql, Type};
-use postgres::{Client, Config, NoTls, Row, Statement};
+use postgres::{Client, Config, GenericClient, NoTls, Row, Statement};
 
 use super::error::PgError;
 
@@ -21,8 +24,111 @@ pub struct Pool {
     max_idle: usize,
 }
 
-/// The statements prepared on one connection, by their SQL text.
-type Prepared = HashMap<String, Statement>;
+/// The statements prepared on one connection, by their SQL text (valid on that connection
+/// alone, inside or outside a transaction: a prepared statement outlives a rollback).
+#[derive(Default)]
+pub struct Prepared(HashMap<String, Statement>);
+
+impl Prepared {
+    /// The statement for `sql`, prepared on `client` at its first use.
+    fn statement(
+        &mut self,
+        client: &mut impl GenericClient,
+        sql: &str,
+        params: &[(&(dyn ToSql + Sync), Type)],
+    ) -> Result<Statement, postgres::Error> {
+        if let Some(s) = self.0.get(sql) {
+            return Ok(s.clone());
+        }
+        let types: Vec<Type> = params.iter().map(|(_, t)| t.clone()).collect();
+        let s = client.prepare_typed(sql, &types)?;
+        self.0.insert(sql.to_string(), s.clone());
+        Ok(s)
+    }
+
+    /// Runs `sql` with typed `params` on `client` (the connection these statements were
+    /// prepared on, or a transaction or savepoint of it) as a statement prepared once.
+    pub fn query(
+        &mut self,
+        client: &mut impl GenericClient,
+        sql: &str,
+        params: &[(&(dyn ToSql + Sync), Type)],
+    ) -> Result<Vec<Row>, postgres::Error> {
+        let statement = self.statement(client, sql, params)?;
+        client.query(&statement, &values(params))
+    }
+
+    /// Like [`Prepared::query`], for a statement whose count of changed rows is wanted.
+    pub fn execute(
+        &mut self,
+        client: &mut impl GenericClient,
+        sql: &str,
+        params: &[(&(dyn ToSql + Sync), Type)],
+    ) -> Result<u64, postgres::Error> {
+        let statement = self.statement(client, sql, params)?;
+        client.execute(&statement, &values(params))
+    }
+}
+
+/// The values of typed parameters.
+fn values<'v>(params: &[(&'v (dyn ToSql + Sync), Type)]) -> Vec<&'v (dyn ToSql + Sync)> {
+    params.iter().map(|(v, _)| *v).collect()
+}
+
+/// A transaction (or savepoint) of a pooled connection with that connection's statement
+/// cache: the statements of a trial's writes are parsed once per connection.
+pub struct CachedTx<'a, 't> {
+    /// The transaction, for statements that are not worth caching (rare paths).
+    pub tx: &'a mut postgres::Transaction<'t>,
+    prepared: &'a mut Prepared,
+}
+
+impl<'a, 't> CachedTx<'a, 't> {
+    /// `tx` with the statements prepared on its connection.
+    pub fn new(tx: &'a mut postgres::Transaction<'t>, prepared: &'a mut Prepared) -> Self {
+        CachedTx { tx, prepared }
+    }
+
+    /// Runs `sql` as a statement prepared once on this connection; the rows it returned.
+    pub fn query(
+        &mut self,
+        sql: &str,
+        params: &[(&(dyn ToSql + Sync), Type)],
+    ) -> Result<Vec<Row>, postgres::Error> {
+        self.prepared.query(self.tx, sql, params)
+    }
+
+    /// Runs `sql` as a statement prepared once on this connection; how many rows it changed.
+    pub fn execute(
+        &mut self,
+        sql: &str,
+        params: &[(&(dyn ToSql + Sync), Type)],
+    ) -> Result<u64, postgres::Error> {
+        self.prepared.execute(self.tx, sql, params)
+    }
+
+    /// The first row `sql` returned, if any (see [`CachedTx::query`]).
+    pub fn query_opt(
+        &mut self,
+        sql: &str,
+        params: &[(&(dyn ToSql + Sync), Type)],
+    ) -> Result<Option<Row>, postgres::Error> {
+        Ok(self.query(sql, params)?.into_iter().next())
+    }
+
+    /// A savepoint of this transaction, with the same statement cache, for `f`; committed
+    /// when `f` succeeds, rolled back otherwise.
+    pub fn savepoint<T, E: From<postgres::Error>>(
+        &mut self,
+        name: &str,
+        f: impl FnOnce(&mut CachedTx<'_, '_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let mut sp = self.tx.savepoint(name)?;
+        let out = f(&mut CachedTx::new(&mut sp, self.prepared))?;
+        sp.commit()?;
+        Ok(out)
+    }
+}
 
 impl Pool {
     /// A pool for `url` (`postgresql://user@host:port/db` or `postgres://...`); connects once to check
@@ -37,7 +143,7 @@ impl Pool {
         Ok(Pool {
             config,
             url: url.to_string(),
-            idle: Mutex::new(vec![(first, Prepared::new())]),
+            idle: Mutex::new(vec![(first, Prepared::default())]),
             max_idle: max_idle.max(1),
         })
     }
@@ -59,7 +165,7 @@ impl Pool {
                         url: self.url.clone(),
                         source,
                     })?,
-                Prepared::new(),
+                Prepared::default(),
             ),
         };
         Ok(Conn {
@@ -85,18 +191,16 @@ impl Conn<'_> {
         sql: &str,
         params: &[(&(dyn ToSql + Sync), Type)],
     ) -> Result<Vec<Row>, postgres::Error> {
-        let client = self.client.as_mut().expect("present until drop");
-        let statement = match self.prepared.get(sql) {
-            Some(s) => s.clone(),
-            None => {
-                let types: Vec<Type> = params.iter().map(|(_, t)| t.clone()).collect();
-                let s = client.prepare_typed(sql, &types)?;
-                self.prepared.insert(sql.to_string(), s.clone());
-                s
-            }
-        };
-        let values: Vec<&(dyn ToSql + Sync)> = params.iter().map(|(v, _)| *v).collect();
-        client.query(&statement, &values)
+        let (client, prepared) = self.parts();
+        prepared.query(client, sql, params)
+    }
+
+    /// The connection and the statements prepared on it, to open a [`CachedTx`].
+    pub fn parts(&mut self) -> (&mut Client, &mut Prepared) {
+        (
+            self.client.as_mut().expect("present until drop"),
+            &mut self.prepared,
+        )
     }
 }
 

@@ -8,7 +8,12 @@
 //! - **Order.** Queued writes are committed in the order they were queued, and before any other
 //!   operation of the store or write of the board (every read and every direct write commits
 //!   the queue first; only a claim, a read of the board's changes and a lease renewal do not),
-//!   so a process always reads what it wrote.
+//!   so a process always reads what it wrote. A commit takes the writes off the list and holds
+//!   the list's lock only for that: the worker queues its next trial's writes while the
+//!   committer thread commits the previous ones, and until that commit ends the queue counts
+//!   as not empty (a caller that must see those writes waits for it).
+//! - **Statements.** Every queued write runs its statements through the connection's statement
+//!   cache ([`super::pool::CachedTx`]): parsed and planned once per connection.
 //! - **When.** Writes are queued only once the store has handed out its board
 //!   ([`super::PgStore`]'s `study_board`), whose `start` and `finish` carry them and whose
 //!   `finish_later` adds the trial's end; otherwise (and for everything but a trial run's
@@ -35,15 +40,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use postgres::{Client, Transaction};
-
+use super::pool::{CachedTx, Conn};
 use crate::tracking::failure_log::FailureLog;
 use crate::tracking::retry::Transient;
 use crate::tracking::store::{StoreError, WriteFailures};
 
 /// The body of a queued write: it may run more than once (a transaction tried again), so it
-/// owns its data.
-type Body = Box<dyn Fn(&mut Transaction<'_>) -> Result<(), StoreError> + Send + Sync>;
+/// owns its data. It runs its statements through the connection's statement cache.
+type Body = Box<dyn Fn(&mut CachedTx<'_, '_>) -> Result<(), StoreError> + Send + Sync>;
 
 /// One queued write and the run it writes to (named when it fails).
 struct Queued {
@@ -60,10 +64,38 @@ struct Unreported {
     first: Option<String>,
 }
 
+/// The writes that wait, and whether a commit of earlier ones is under way.
+#[derive(Default)]
+struct Waiting {
+    writes: Vec<Queued>,
+    /// A transaction is committing writes taken off the list: until it ends, the queue is not
+    /// empty for a caller that must see them committed.
+    in_flight: bool,
+}
+
+/// How a commit of the queue stopped short.
+enum Abort {
+    /// A queued write found the claim of this trial lost: the queue is dropped.
+    Lost(i64),
+    /// Any other error (of `own`, or a server out of reach): the writes wait again.
+    Other(StoreError),
+}
+
+impl From<postgres::Error> for Abort {
+    fn from(e: postgres::Error) -> Self {
+        Abort::Other(e.into())
+    }
+}
+
 /// The queued writes of one store, shared with its board.
 #[derive(Default)]
 pub(crate) struct PgQueue {
-    writes: Mutex<Vec<Queued>>,
+    /// Locked only to push writes or to take them off for a commit, never across a round trip:
+    /// a worker queues its next trial's writes while the committer thread commits earlier ones.
+    waiting: Mutex<Waiting>,
+    /// Held by the commit under way, so commits of the queue follow each other in the order
+    /// their writes were queued.
+    turn: Mutex<()>,
     /// Whether writes may wait here (the store's board exists and carries them).
     enabled: AtomicBool,
     log: FailureLog,
@@ -75,9 +107,9 @@ pub(crate) struct PgQueue {
 }
 
 impl PgQueue {
-    fn lock(&self) -> MutexGuard<'_, Vec<Queued>> {
-        // the list is only pushed to and cleared: a panic cannot leave it torn
-        self.writes.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> MutexGuard<'_, Waiting> {
+        // the list is only pushed to, taken and put back whole: a panic cannot leave it torn
+        self.waiting.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Lets writes wait for the board (called when the store hands out its board).
@@ -90,18 +122,19 @@ impl PgQueue {
         self.enabled.load(Ordering::Acquire)
     }
 
-    /// Whether nothing waits.
+    /// Whether nothing waits and no commit of queued writes is under way.
     pub(crate) fn is_empty(&self) -> bool {
-        self.lock().is_empty()
+        let w = self.lock();
+        w.writes.is_empty() && !w.in_flight
     }
 
     /// Queues a write to run `run_id`.
     pub(crate) fn push(
         &self,
         run_id: &str,
-        body: impl Fn(&mut Transaction<'_>) -> Result<(), StoreError> + Send + Sync + 'static,
+        body: impl Fn(&mut CachedTx<'_, '_>) -> Result<(), StoreError> + Send + Sync + 'static,
     ) {
-        self.lock().push(Queued {
+        self.lock().writes.push(Queued {
             run_id: run_id.to_string(),
             body: Box::new(body),
             at: Instant::now(),
@@ -110,11 +143,14 @@ impl PgQueue {
 
     /// How long the oldest queued write has waited (`None`: nothing waits).
     pub(crate) fn waited(&self) -> Option<Duration> {
-        self.lock().first().map(|q| q.at.elapsed())
+        self.lock().writes.first().map(|q| q.at.elapsed())
     }
 
-    /// Whether the queue was committed less than `window` ago.
+    /// Whether the queue was committed less than `window` ago, or a commit is under way.
     pub(crate) fn committed_within(&self, window: Duration) -> bool {
+        if self.lock().in_flight {
+            return true;
+        }
         let at = *self.committed.lock().unwrap_or_else(|p| p.into_inner());
         at.is_some_and(|t| t.elapsed() < window)
     }
@@ -128,43 +164,80 @@ impl PgQueue {
         }
     }
 
-    /// Drops every queued write because the claim of trial `number` was lost: the server lost
-    /// this worker's last commits (a crash), so nothing waiting here is recorded; the trials of
-    /// these writes are taken back when their leases run out. Returns the error to report.
-    fn drop_all(&self, writes: &mut Vec<Queued>, number: i64) -> StoreError {
-        writes.clear();
-        StoreError::ClaimLost { number }
-    }
-
     /// Keeps a lost claim that a commit made by no caller of the store found (the board's
     /// committer thread), for the next [`PgQueue::take_lost`].
     pub(crate) fn note_lost(&self, number: i64) {
         *self.lost.lock().unwrap_or_else(|p| p.into_inner()) = Some(number);
     }
 
-    /// Runs the queued writes, then `own`, in one transaction on `client`, and commits it; the
-    /// queue is emptied only when the commit succeeded. A queued write that fails is rolled back
-    /// alone (see the module's notes); an error of `own`, or a server out of reach, leaves the
-    /// queue as it was.
+    /// Runs the queued writes, then `own`, in one transaction on `conn`, and commits it; the
+    /// writes leave the queue for good only when the commit succeeded. A queued write that fails
+    /// is rolled back alone (see the module's notes); an error of `own`, or a server out of
+    /// reach, puts the writes back in front of those queued meanwhile. A queued write that finds
+    /// its trial's claim lost drops every queued write (this worker's last commits were lost:
+    /// nothing waiting is recorded; the trials are taken back when their leases run out).
     pub(crate) fn commit_with<T>(
         &self,
-        client: &mut Client,
-        mut own: impl FnMut(&mut Transaction<'_>) -> Result<T, StoreError>,
+        conn: &mut Conn<'_>,
+        mut own: impl FnMut(&mut CachedTx<'_, '_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut writes = self.lock();
+        let _turn = self.turn.lock().unwrap_or_else(|p| p.into_inner());
+        let mut taken = {
+            let mut w = self.lock();
+            w.in_flight = true;
+            std::mem::take(&mut w.writes)
+        };
+        let outcome = Self::commit_taken(conn, &taken, &mut own);
+        let mut w = self.lock();
+        w.in_flight = false;
+        match outcome {
+            Ok((out, failed)) => {
+                drop(w);
+                *self.committed.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+                if let Some((which, first)) = failed {
+                    let first = first.to_string();
+                    self.log
+                        .add_writes(which.iter().map(|&i| taken[i].run_id.as_str()), &first);
+                    let mut u = self.unreported.lock().unwrap_or_else(|p| p.into_inner());
+                    u.count += which.len();
+                    u.first.get_or_insert(first);
+                }
+                Ok(out)
+            }
+            Err(Abort::Lost(number)) => {
+                w.writes.clear();
+                Err(StoreError::ClaimLost { number })
+            }
+            Err(Abort::Other(e)) => {
+                taken.append(&mut w.writes);
+                w.writes = taken;
+                Err(e)
+            }
+        }
+    }
+
+    /// The transaction of [`PgQueue::commit_with`] for the writes `taken` off the queue: `own`'s
+    /// result and the writes that failed (their indexes and the first error), if any.
+    #[allow(clippy::type_complexity)]
+    fn commit_taken<T>(
+        conn: &mut Conn<'_>,
+        taken: &[Queued],
+        own: &mut impl FnMut(&mut CachedTx<'_, '_>) -> Result<T, StoreError>,
+    ) -> Result<(T, Option<(Vec<usize>, StoreError)>), Abort> {
+        let (client, prepared) = conn.parts();
         let mut tx = client.transaction()?;
         let mut failed: Option<(Vec<usize>, StoreError)> = None;
-        for q in writes.iter() {
-            match (q.body)(&mut tx) {
-                Ok(()) => {}
-                Err(e) if e.is_transient() => return Err(e),
-                Err(StoreError::ClaimLost { number }) => {
-                    drop(tx);
-                    return Err(self.drop_all(&mut writes, number));
-                }
-                Err(e) => {
-                    failed = Some((Vec::new(), e));
-                    break;
+        {
+            let mut c = CachedTx::new(&mut tx, prepared);
+            for q in taken {
+                match (q.body)(&mut c) {
+                    Ok(()) => {}
+                    Err(StoreError::ClaimLost { number }) => return Err(Abort::Lost(number)),
+                    Err(e) if e.is_transient() => return Err(Abort::Other(e)),
+                    Err(e) => {
+                        failed = Some((Vec::new(), e));
+                        break;
+                    }
                 }
             }
         }
@@ -172,33 +245,19 @@ impl PgQueue {
             // redo with each write alone in a savepoint, to keep all but the failing ones
             tx.rollback()?;
             tx = client.transaction()?;
-            for (i, q) in writes.iter().enumerate() {
-                let mut sp = tx.savepoint("queued_write")?;
-                match (q.body)(&mut sp) {
-                    Ok(()) => sp.commit()?,
-                    Err(e) if e.is_transient() => return Err(e),
-                    Err(StoreError::ClaimLost { number }) => {
-                        drop(sp);
-                        drop(tx);
-                        return Err(self.drop_all(&mut writes, number));
-                    }
+            let mut c = CachedTx::new(&mut tx, prepared);
+            for (i, q) in taken.iter().enumerate() {
+                match c.savepoint("queued_write", |sp| (q.body)(sp)) {
+                    Ok(()) => {}
+                    Err(StoreError::ClaimLost { number }) => return Err(Abort::Lost(number)),
+                    Err(e) if e.is_transient() => return Err(Abort::Other(e)),
                     Err(_) => which.push(i),
                 }
             }
         }
-        let out = own(&mut tx)?;
+        let out = own(&mut CachedTx::new(&mut tx, prepared)).map_err(Abort::Other)?;
         tx.commit()?;
-        *self.committed.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
-        if let Some((which, first)) = failed {
-            let first = first.to_string();
-            self.log
-                .add_writes(which.iter().map(|&i| writes[i].run_id.as_str()), &first);
-            let mut u = self.unreported.lock().unwrap_or_else(|p| p.into_inner());
-            u.count += which.len();
-            u.first.get_or_insert(first);
-        }
-        writes.clear();
-        Ok(out)
+        Ok((out, failed))
     }
 
     /// Reports the queued writes that failed since the last call as one

@@ -1,16 +1,19 @@
 //! A run's creation and its end, each as few statements as possible (the PostgreSQL store's hot
 //! path: every trial of a study creates a run and ends it). A new run with its tags and params is
-//! one statement; a run's end is its status, then its final metric points and tags (one
-//! statement each). When a statement finds nothing to write (no such experiment or parent, a
-//! deleted run), the usual checks run to name the error.
+//! one statement; a run's end is its status with its final metric points (one point per key: one
+//! statement), then its tags if any. Both are prepared once per connection. When a statement
+//! finds nothing to write (no such experiment or parent, a deleted run), the usual checks run to
+//! name the error.
 
 use std::collections::HashMap;
 
 use postgres::types::Type;
-use postgres::Transaction;
 
+use super::pool::CachedTx;
 use super::rows::read_run_row;
-use super::writes::{insert_metrics, upsert_tags};
+use super::writes::{
+    fold_into_summary, insert_metric_rounds, metric_rounds, upsert_tags, MetricRound,
+};
 use crate::tracking::sqlite::NewRunRow;
 use crate::tracking::store::{
     numeric_param_value, validate_run_id, ExperimentId, LifecycleStage, Metric, RunInfo, RunStatus,
@@ -66,7 +69,7 @@ pub(crate) fn new_run_location(
 
 /// Inserts a prepared run (its info made by [`NewRunRow::info`]) with its tags and params.
 pub(crate) fn insert_new_run(
-    tx: &mut Transaction<'_>,
+    c: &mut CachedTx<'_, '_>,
     run: &NewRunRow,
     info: &RunInfo,
 ) -> Result<(), StoreError> {
@@ -100,8 +103,8 @@ pub(crate) fn insert_new_run(
             }
         }
     }
-    let inserted: i64 = tx
-        .query_typed_one(
+    let inserted: i64 = c
+        .query_opt(
             INSERT_NEW_RUN,
             &[
                 (&info.run_id, Type::TEXT),
@@ -118,12 +121,13 @@ pub(crate) fn insert_new_run(
                 (&numbers, Type::FLOAT8_ARRAY),
             ],
         )?
-        .get(0);
+        .map_or(0, |r| r.get(0));
     if inserted == 1 {
         return Ok(());
     }
     // this very run is in already: a commit whose answer was lost (the server went away while
     // committing) and is tried again
+    let tx = &mut *c.tx;
     let same = tx.query_typed_opt(
         "SELECT 1 FROM runs WHERE run_uuid = $1 AND experiment_id = $2 AND name = $3
              AND start_time = $4 AND parent_run_id IS NOT DISTINCT FROM $5",
@@ -146,34 +150,62 @@ pub(crate) fn insert_new_run(
     )))
 }
 
-/// Ends active run `run_id`: its status and end time, then its final metric points and tags.
+/// A run's end with the first round of its final metric points: `$1` the run, `$2` its status,
+/// `$3`-`$7` the round's columns, `$8` the end time; returns the run's key if it was active.
+const FINISH_RUN: &str = concat!(
+    "WITH r AS (
+         UPDATE runs SET status = $2, end_time = $8
+         WHERE run_uuid = $1 AND lifecycle_stage = 'active' RETURNING run_key
+     ), ins AS (
+         INSERT INTO metric_points (run_key, key, step, timestamp, value, is_nan)
+         SELECT r.run_key, k, s, t, v, n
+         FROM r, unnest($3::text[], $4::int8[], $5::int8[], $6::float8[], $7::bool[]) AS u(k, s, t, v, n)
+         ON CONFLICT DO NOTHING
+         RETURNING key, step, timestamp, value, is_nan
+     ), m AS (
+     ",
+    fold_into_summary!(),
+    "
+     )
+     SELECT run_key FROM r"
+);
+
+/// Ends active run `run_id`: its status and end time with its final metric points (the first
+/// point of each key in the same statement, any further ones after it), then its tags.
 pub(crate) fn finish_run_rows(
-    tx: &mut Transaction<'_>,
+    c: &mut CachedTx<'_, '_>,
     run_id: &str,
     metrics: &[Metric],
     tags: &[RunTag],
     status: RunStatus,
     end_time: Option<i64>,
 ) -> Result<(), StoreError> {
-    let row = tx.query_typed_opt(
-        "UPDATE runs SET status = $1, end_time = $2
-         WHERE run_uuid = $3 AND lifecycle_stage = 'active' RETURNING run_key",
+    let rounds = metric_rounds(metrics);
+    let none = MetricRound::default();
+    let first = rounds.first().unwrap_or(&none);
+    let row = c.query_opt(
+        FINISH_RUN,
         &[
-            (&status.as_str(), Type::TEXT),
-            (&end_time, Type::INT8),
             (&run_id, Type::TEXT),
+            (&status.as_str(), Type::TEXT),
+            (&first.keys, Type::TEXT_ARRAY),
+            (&first.steps, Type::INT8_ARRAY),
+            (&first.times, Type::INT8_ARRAY),
+            (&first.values, Type::FLOAT8_ARRAY),
+            (&first.nans, Type::BOOL_ARRAY),
+            (&end_time, Type::INT8),
         ],
     )?;
     let Some(row) = row else {
-        return Err(missing_active_run(tx, run_id));
+        return Err(missing_active_run(c.tx, run_id));
     };
     let run_key: i64 = row.get(0);
-    insert_metrics(tx, run_id, run_key, metrics)?;
-    upsert_tags(tx, run_id, tags)
+    insert_metric_rounds(c, run_id, run_key, rounds.get(1..).unwrap_or_default())?;
+    upsert_tags(c, run_id, tags)
 }
 
 /// Why run `run_id` is not an active run: not found, or deleted.
-fn missing_active_run(tx: &mut Transaction<'_>, run_id: &str) -> StoreError {
+fn missing_active_run(tx: &mut postgres::Transaction<'_>, run_id: &str) -> StoreError {
     if validate_run_id(run_id).is_err() {
         return StoreError::RunNotFound(run_id.to_string());
     }

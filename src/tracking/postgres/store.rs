@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use postgres::{GenericClient, Transaction};
 
 use super::analyze::{analyze_stale, Growth};
+use super::pool::CachedTx;
 use super::queue::PgQueue;
 use super::rows::{
     experiment_id_by_name, read_experiment, read_run, read_run_row, require_experiment,
@@ -115,11 +116,20 @@ impl PgStore {
         &self,
         mut f: impl FnMut(&mut Transaction<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
+        self.write_cached(|c| f(c.tx))
+    }
+
+    /// [`PgStore::write`] with the connection's statement cache (for the writes of runs).
+    fn write_cached<T>(
+        &self,
+        mut f: impl FnMut(&mut CachedTx<'_, '_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         retrying(OUT_OF_REACH_PATIENCE, || {
             let mut conn = self.db.conn()?;
             self.commit_queue_on(&mut conn)?;
-            let mut tx = conn.transaction()?;
-            let out = f(&mut tx)?;
+            let (client, prepared) = conn.parts();
+            let mut tx = client.transaction()?;
+            let out = f(&mut CachedTx::new(&mut tx, prepared))?;
             tx.commit()?;
             Ok(out)
         })
@@ -251,13 +261,13 @@ fn insert_experiment(
 
 /// Writes a validated batch into active run `run_id`; returns its info.
 fn log_rows(
-    tx: &mut Transaction<'_>,
+    tx: &mut CachedTx<'_, '_>,
     run_id: &str,
     params: &[Param],
     metrics: &[Metric],
     tags: &[RunTag],
 ) -> Result<RunInfo, StoreError> {
-    let (mut info, run_key) = require_active_run_row(tx, run_id)?;
+    let (mut info, run_key) = require_active_run_row(tx.tx, run_id)?;
     insert_params(tx, run_id, run_key, params)?;
     upsert_tags(tx, run_id, tags)?;
     insert_metrics(tx, run_id, run_key, metrics)?;
@@ -435,7 +445,7 @@ impl Store for PgStore {
         let row = NewRunRow::prepare(new_run.clone())?;
         let location = self.new_run_location(row.experiment_id, row.parent_run_id.as_deref())?;
         let info = row.info(&location);
-        self.write(|tx| insert_new_run(tx, &row, &info))?;
+        self.write_cached(|c| insert_new_run(c, &row, &info))?;
         self.growth.created();
         Ok(info)
     }
@@ -584,7 +594,7 @@ impl Store for PgStore {
         tags: &[RunTag],
     ) -> Result<(), StoreError> {
         validate_batch(params, metrics, tags)?;
-        self.write(|tx| log_rows(tx, run_id, params, metrics, tags).map(|_| ()))
+        self.write_cached(|c| log_rows(c, run_id, params, metrics, tags).map(|_| ()))
     }
 
     fn finish_run(
@@ -596,10 +606,10 @@ impl Store for PgStore {
         end_time: Option<i64>,
     ) -> Result<RunInfo, StoreError> {
         validate_batch(&[], metrics, tags)?;
-        self.write(|tx| {
-            let mut info = log_rows(tx, run_id, &[], metrics, tags)?;
+        self.write_cached(|c| {
+            let mut info = log_rows(c, run_id, &[], metrics, tags)?;
             let end = end_time_for(status, end_time);
-            tx.execute(
+            c.tx.execute(
                 "UPDATE runs SET status = $1, end_time = $2 WHERE run_uuid = $3",
                 &[&status.as_str(), &end, &run_id],
             )?;
@@ -636,11 +646,11 @@ impl Store for PgStore {
         if let Some(t) = &new_tag {
             validate_tag(t)?;
         }
-        self.write(|tx| {
+        self.write_cached(|c| {
             // the run's row lock serializes every compare-and-set on it, also when the tag is absent
-            require_active_run_row(tx, run_id)?;
-            let current: Option<String> = tx
-                .query_opt(
+            require_active_run_row(c.tx, run_id)?;
+            let current: Option<String> =
+                c.tx.query_opt(
                     "SELECT value FROM tags WHERE run_uuid = $1 AND key = $2",
                     &[&run_id, &key],
                 )?
@@ -649,9 +659,9 @@ impl Store for PgStore {
                 return Ok(false);
             }
             match &new_tag {
-                Some(t) => upsert_tag(tx, run_id, t)?,
+                Some(t) => upsert_tag(c, run_id, t)?,
                 None => {
-                    tx.execute(
+                    c.tx.execute(
                         "DELETE FROM tags WHERE run_uuid = $1 AND key = $2",
                         &[&run_id, &key],
                     )?;

@@ -1,13 +1,14 @@
 //! [`SharedStudy`]: the [`Coordinator`] of a study shared through a [`StudyBoard`], plus the
 //! lease renewal thread and the [`StudyCloser`] the recorder asks at the study's end.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::{
-    worker_is_dead_here, RunningCurves, StudyBoard, TrialEnd, TrialRow, LEASE_TTL, WORKER_LOST,
+    worker_is_dead_here, ClaimedTrial, RunningCurves, StudyBoard, TrialEnd, TrialRow, LEASE_TTL,
+    WORKER_LOST,
 };
 use crate::space::{Params, Space, Value};
 use crate::study::prune::{CurveFeed, Curves, TrialCurve};
@@ -72,7 +73,23 @@ pub struct SharedStudy {
     heartbeat: Option<(mpsc::Sender<()>, JoinHandle<()>)>,
     /// Curves of other workers' trials read since the pruner last took them.
     curves: Curves,
+    /// The last row of each other worker's trial that a sync handled: the board's changes
+    /// overlap (a row is read again while an older transaction was still running), and a row
+    /// read again unchanged is skipped instead of parsed and merged again.
+    handled: HashMap<i64, TrialRow>,
+    /// The number claimed with the last trial's start, for the next trial (see
+    /// [`CLAIM_AHEAD_BELOW`]).
+    ahead: Option<ClaimedTrial>,
+    /// Whether this worker's last trial took less than [`CLAIM_AHEAD_BELOW`].
+    quick: bool,
 }
+
+/// A worker claims the next trial's number with a trial's start, in the same transaction (on
+/// a board that can, see [`StudyBoard::claims_with_start`]), while its trials take less than
+/// this and no other worker's trial is running: quick trials then cost one commit each instead
+/// of two. Longer trials gain nothing from it, and a number held while a long trial runs could
+/// keep another worker idle at the end of the budget.
+pub const CLAIM_AHEAD_BELOW: Duration = Duration::from_secs(1);
 
 impl std::fmt::Debug for SharedStudy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -176,6 +193,9 @@ impl SharedStudy {
             last_reap: None,
             heartbeat,
             curves: Curves::new(),
+            handled: HashMap::new(),
+            ahead: None,
+            quick: false,
         }
     }
 
@@ -207,6 +227,42 @@ impl SharedStudy {
             }
             format!("recording failed: {e}")
         })
+    }
+
+    /// Trial `number` is this worker's claim: its lease is renewed until it ends.
+    fn hold(&mut self, number: i64) {
+        self.own.insert(number);
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(number);
+    }
+
+    /// A claimed number as the driver takes it.
+    fn claimed(&self, c: ClaimedTrial) -> Result<Claim, String> {
+        let number =
+            usize::try_from(c.number).map_err(|e| format!("trial number {}: {e}", c.number))?;
+        let (params, retry_of) = match &c.retry {
+            Some(r) => (
+                params_from_json(&self.space, &r.params),
+                usize::try_from(r.of).ok(),
+            ),
+            None => (None, None),
+        };
+        Ok(Claim::Trial {
+            number,
+            params,
+            retry_of,
+        })
+    }
+
+    /// Whether the next trial's number is claimed with this trial's start (see
+    /// [`CLAIM_AHEAD_BELOW`]).
+    fn claims_ahead(&self) -> bool {
+        self.ahead.is_none()
+            && self.quick
+            && self.others_running.is_empty()
+            && self.board.claims_with_start()
     }
 
     /// Reads the watched metric's curve of another worker's finished trial from its run.
@@ -280,7 +336,7 @@ impl Coordinator for SharedStudy {
         self.version = next;
         let mut trials = Vec::new();
         for row in rows {
-            if self.own.contains(&row.number) {
+            if self.own.contains(&row.number) || self.handled.get(&row.number) == Some(&row) {
                 continue;
             }
             if row.state == "RUNNING" {
@@ -297,6 +353,7 @@ impl Coordinator for SharedStudy {
                 self.read_curve(&t, row.run_id.as_deref());
                 trials.push(t);
             }
+            self.handled.insert(row.number, row);
         }
         Ok(trials)
     }
@@ -318,28 +375,14 @@ impl Coordinator for SharedStudy {
     }
 
     fn claim(&mut self) -> Result<Claim, String> {
+        if let Some(c) = self.ahead.take() {
+            return self.claimed(c);
+        }
         let ttl = self.opts.lease_ttl;
         match self.retry(|b, study, worker| b.claim(study, worker, ttl))? {
             Some(c) => {
-                self.own.insert(c.number);
-                self.running
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(c.number);
-                let number = usize::try_from(c.number)
-                    .map_err(|e| format!("trial number {}: {e}", c.number))?;
-                let (params, retry_of) = match &c.retry {
-                    Some(r) => (
-                        params_from_json(&self.space, &r.params),
-                        usize::try_from(r.of).ok(),
-                    ),
-                    None => (None, None),
-                };
-                Ok(Claim::Trial {
-                    number,
-                    params,
-                    retry_of,
-                })
+                self.hold(c.number);
+                self.claimed(c)
             }
             None => {
                 self.reap(true)?;
@@ -361,7 +404,33 @@ impl Coordinator for SharedStudy {
             .and_then(|h| h.trial_run_id(trial.number));
         let params = params_json(&trial.params);
         let n = trial.number as i64;
-        self.retry(|b, study, worker| b.start(study, worker, n, run.as_deref(), &params))
+        if !self.claims_ahead() {
+            return self
+                .retry(|b, study, worker| b.start(study, worker, n, run.as_deref(), &params));
+        }
+        let ttl = self.opts.lease_ttl;
+        let next = self.retry(|b, study, worker| {
+            b.start_and_claim(study, worker, n, run.as_deref(), &params, ttl)
+        })?;
+        if let Some(c) = next {
+            self.hold(c.number);
+            self.ahead = Some(c);
+        }
+        Ok(())
+    }
+
+    fn stopped(&mut self) {
+        let Some(c) = self.ahead.take() else {
+            return;
+        };
+        // not retried: a number left claimed is taken back as lost once its lease runs out
+        let _ = self
+            .board
+            .release(&self.study_run_id, &self.worker, c.number);
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&c.number);
     }
 
     fn finished(&mut self, trial: &Trial) -> Result<(), String> {
@@ -387,12 +456,15 @@ impl Coordinator for SharedStudy {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&n);
+        self.quick = trial.duration().is_some_and(|d| d < CLAIM_AHEAD_BELOW);
         Ok(())
     }
 }
 
 impl Drop for SharedStudy {
     fn drop(&mut self) {
+        // a study that ended without telling (its driver did not get to the end)
+        self.stopped();
         if let Some((stop, thread)) = self.heartbeat.take() {
             drop(stop);
             let _ = thread.join();
@@ -465,6 +537,12 @@ impl StudyCloser {
             retry_for: SharedStudyOptions::default().retry_for,
             taken_over: true,
         }
+    }
+
+    /// Whether the coordinator's start of a trial commits the trial's queued run before the
+    /// trial runs (see [`StudyBoard::start_commits_store_writes`]).
+    pub fn start_commits_trial_runs(&self) -> bool {
+        self.board.start_commits_store_writes()
     }
 
     /// The result of the study this worker ended is in its run (nothing pending); a failure

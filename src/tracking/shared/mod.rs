@@ -12,7 +12,14 @@
 //!   PostgreSQL the claim's commit does not wait for the disk: the trial's start, which commits
 //!   after it and waits, makes both durable, and checks that the claim is still there (see
 //!   [`StudyBoard::start`]); quick trials of one worker share that commit (a group commit at
-//!   most every 10 ms), so a trial costs less than one WAL flush.
+//!   most every 10 ms), so a trial costs less than one WAL flush. On SQLite a worker whose trials
+//!   are quick (under [`coordinator::CLAIM_AHEAD_BELOW`]) and sees no other worker's trial running
+//!   claims the next number with each trial's start, in the same transaction
+//!   ([`StudyBoard::start_and_claim`]): with the previous trial's end and this trial's run, one
+//!   commit per trial. A number claimed ahead is RUNNING, without params, until its trial
+//!   starts; a worker that stops first gives it back ([`StudyBoard::release`]), and one killed
+//!   first leaves it to be taken back as lost like its running trial (a FAILED row without
+//!   params, in no trial history; `--resume` drops it).
 //! - **Sync.** Every change to a trial row gets a new version; a worker reads only the rows
 //!   changed since the last version it saw (on PostgreSQL, transaction ids bounded by the
 //!   snapshot's oldest running transaction, so a row committed late is not skipped).
@@ -41,6 +48,10 @@ pub use running_curves::RunningCurves;
 
 /// The reason a trial whose worker disappeared is failed with.
 pub const WORKER_LOST: &str = "worker lost";
+
+/// The reason a trial claimed ahead and given back unstarted ends with (see
+/// [`StudyBoard::release`]).
+pub const NOT_STARTED: &str = "claimed ahead, never started: its worker stopped first";
 
 /// How long a trial's lease lasts without renewal (renewed every third of this).
 pub const LEASE_TTL: Duration = Duration::from_secs(15);
@@ -237,6 +248,47 @@ pub trait StudyBoard: Send + Sync {
         params: &str,
     ) -> Result<(), StoreError>;
 
+    /// Whether [`StudyBoard::start_and_claim`] records a trial's start and claims the next
+    /// number in one transaction (SQLite). `false` by default: a worker then claims each number
+    /// when it needs it.
+    fn claims_with_start(&self) -> bool {
+        false
+    }
+
+    /// [`StudyBoard::start`] of trial `number`, then [`StudyBoard::claim`] of the next number for
+    /// `worker`, claimed ahead: its row is RUNNING and leased, without run or params until it
+    /// starts in turn, or until [`StudyBoard::release`] gives it back. One transaction where
+    /// [`StudyBoard::claims_with_start`], else the two calls (the default).
+    fn start_and_claim(
+        &self,
+        study_run_id: &str,
+        worker: &str,
+        number: i64,
+        run_id: Option<&str>,
+        params: &str,
+        ttl: Duration,
+    ) -> Result<Option<ClaimedTrial>, StoreError> {
+        self.start(study_run_id, worker, number, run_id, params)?;
+        self.claim(study_run_id, worker, ttl)
+    }
+
+    /// Gives back trial `number`, which `worker` claimed (ahead) and never started because it
+    /// stopped first: the row ends FAILED with [`NOT_STARTED`], its lease ends, the retry it
+    /// carried is queued again, and on a board that can, the number is handed out again when it
+    /// was the last one. A trial that started, or is no longer `worker`'s, is left as it is. The
+    /// default finishes the trial as FAILED, which keeps its number.
+    fn release(&self, study_run_id: &str, worker: &str, number: i64) -> Result<(), StoreError> {
+        let _ = worker;
+        let end = TrialEnd {
+            state: "FAILED".into(),
+            loss: None,
+            last_step: None,
+            message: Some(NOT_STARTED.into()),
+            ended_ms: super::store::now_ms(),
+        };
+        self.finish(study_run_id, number, &end).map(|_| ())
+    }
+
     /// Records the end of a running trial and ends its lease; `false` if the trial was no longer
     /// running (taken back as lost meanwhile).
     fn finish(&self, study_run_id: &str, number: i64, end: &TrialEnd) -> Result<bool, StoreError>;
@@ -315,6 +367,16 @@ pub trait StudyBoard: Send + Sync {
     /// need no commit of their own (the coordinator does not flush the store before a trial's
     /// end). `false` by default: the coordinator flushes the store first.
     fn carries_store_writes(&self) -> bool {
+        false
+    }
+
+    /// Whether [`StudyBoard::start`] returns only once the store's queued writes (the trial's
+    /// run, queued just before) are committed: in the start's own transaction or, should that
+    /// fail, on their own, a failing write kept for the store's flush to report. A worker's
+    /// recorder then need not flush the store before each trial for the trial's program to find
+    /// its run: the start commits it (one commit per trial less). `false` by default (and on
+    /// PostgreSQL, whose start may return before its group commit).
+    fn start_commits_store_writes(&self) -> bool {
         false
     }
 }

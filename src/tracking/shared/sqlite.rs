@@ -15,7 +15,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, Transact
 
 use super::{
     closer_is_lost, ClaimedTrial, NewSharedStudy, Retry, SharedStudyRow, StudyBoard, TrialEnd,
-    TrialRow, UnwrittenStudy, WORKER_LOST,
+    TrialRow, UnwrittenStudy, NOT_STARTED, WORKER_LOST,
 };
 use crate::tracking::checkpoint::CommitPacer;
 use crate::tracking::sqlite::QueueCarrier;
@@ -178,6 +178,9 @@ impl SqliteBoard {
         drop(conn);
         if out.is_ok() {
             self.pacer.count_commit();
+        }
+        if let (false, Some(carrier)) = (carried.is_empty(), &self.carrier) {
+            carrier.check_file();
         }
         out
     }
@@ -402,62 +405,7 @@ impl StudyBoard for SqliteBoard {
         worker: &str,
         ttl: Duration,
     ) -> Result<Option<ClaimedTrial>, StoreError> {
-        self.write(|tx| {
-            let number: Option<i64> = tx
-                .prepare_cached(
-                    "INSERT INTO study_claims AS c (study_run_uuid, next_number)
-                     SELECT ?1, 1 FROM studies s WHERE s.study_run_uuid = ?1 AND s.max_evals > 0
-                     ON CONFLICT (study_run_uuid) DO UPDATE SET next_number = c.next_number + 1
-                         WHERE c.next_number < (SELECT max_evals FROM studies
-                                                WHERE study_run_uuid = ?1)
-                     RETURNING next_number - 1",
-                )?
-                .query_row([study_run_id], |r| r.get(0))
-                .optional()?;
-            let Some(number) = number else {
-                return Ok(None);
-            };
-            let retry = tx
-                .prepare_cached(
-                    "DELETE FROM study_retries WHERE rowid = (SELECT rowid FROM study_retries
-                         WHERE study_run_uuid = ?1 ORDER BY retry_of LIMIT 1)
-                     RETURNING retry_of, params, attempt",
-                )?
-                .query_row([study_run_id], |r| {
-                    Ok(Retry {
-                        of: r.get(0)?,
-                        params: r.get(1)?,
-                        attempt: r.get(2)?,
-                    })
-                })
-                .optional()?;
-            let now = now_ms();
-            tx.prepare_cached(&format!(
-                "INSERT OR REPLACE INTO study_trials (study_run_uuid, number, state, worker,
-                         started_ms, retry_of, attempt, params, version)
-                     VALUES (?1, ?2, 'RUNNING', ?3, ?4, ?5, ?6, ?7, {NEXT_VERSION})"
-            ))?
-            .execute(params![
-                study_run_id,
-                number,
-                worker,
-                now,
-                retry.as_ref().map(|r| r.of),
-                retry.as_ref().map_or(0, |r| r.attempt),
-                retry.as_ref().map(|r| r.params.clone()),
-            ])?;
-            tx.prepare_cached(
-                "INSERT OR REPLACE INTO trial_leases (study_run_uuid, number, worker, expires_ms)
-                 VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute(params![
-                study_run_id,
-                number,
-                worker,
-                now + ttl.as_millis() as i64
-            ])?;
-            Ok(Some(ClaimedTrial { number, retry }))
-        })
+        self.write(|tx| claim_in(tx, study_run_id, worker, ttl))
     }
 
     fn start(
@@ -468,14 +416,30 @@ impl StudyBoard for SqliteBoard {
         run_id: Option<&str>,
         params: &str,
     ) -> Result<(), StoreError> {
+        self.write(|tx| start_in(tx, study_run_id, number, run_id, params))
+    }
+
+    fn claims_with_start(&self) -> bool {
+        true
+    }
+
+    fn start_and_claim(
+        &self,
+        study_run_id: &str,
+        worker: &str,
+        number: i64,
+        run_id: Option<&str>,
+        params: &str,
+        ttl: Duration,
+    ) -> Result<Option<ClaimedTrial>, StoreError> {
         self.write(|tx| {
-            tx.prepare_cached(&format!(
-                "UPDATE study_trials SET run_uuid = ?3, params = ?4, version = {NEXT_VERSION}
-                     WHERE study_run_uuid = ?1 AND number = ?2"
-            ))?
-            .execute(params![study_run_id, number, run_id, params])?;
-            Ok(())
+            start_in(tx, study_run_id, number, run_id, params)?;
+            claim_in(tx, study_run_id, worker, ttl)
         })
+    }
+
+    fn release(&self, study_run_id: &str, worker: &str, number: i64) -> Result<(), StoreError> {
+        self.write(|tx| release_in(tx, study_run_id, worker, number))
     }
 
     fn finish(&self, study_run_id: &str, number: i64, end: &TrialEnd) -> Result<bool, StoreError> {
@@ -499,6 +463,11 @@ impl StudyBoard for SqliteBoard {
     }
 
     fn carries_store_writes(&self) -> bool {
+        self.carrier.is_some()
+    }
+
+    fn start_commits_store_writes(&self) -> bool {
+        // `write` commits the carried writes with the start, or apart when that fails
         self.carrier.is_some()
     }
 
@@ -749,4 +718,136 @@ fn finish_in(
     tx.prepare_cached("DELETE FROM trial_leases WHERE study_run_uuid = ?1 AND number = ?2")?
         .execute(params![study_run_id, number])?;
     Ok(n == 1)
+}
+
+/// The next trial number claimed for `worker` in `tx` (see [`StudyBoard::claim`]).
+fn claim_in(
+    tx: &Transaction<'_>,
+    study_run_id: &str,
+    worker: &str,
+    ttl: Duration,
+) -> rusqlite::Result<Option<ClaimedTrial>> {
+    let number: Option<i64> = tx
+        .prepare_cached(
+            "INSERT INTO study_claims AS c (study_run_uuid, next_number)
+             SELECT ?1, 1 FROM studies s WHERE s.study_run_uuid = ?1 AND s.max_evals > 0
+             ON CONFLICT (study_run_uuid) DO UPDATE SET next_number = c.next_number + 1
+                 WHERE c.next_number < (SELECT max_evals FROM studies
+                                        WHERE study_run_uuid = ?1)
+             RETURNING next_number - 1",
+        )?
+        .query_row([study_run_id], |r| r.get(0))
+        .optional()?;
+    let Some(number) = number else {
+        return Ok(None);
+    };
+    let retry = tx
+        .prepare_cached(
+            "DELETE FROM study_retries WHERE rowid = (SELECT rowid FROM study_retries
+                 WHERE study_run_uuid = ?1 ORDER BY retry_of LIMIT 1)
+             RETURNING retry_of, params, attempt",
+        )?
+        .query_row([study_run_id], |r| {
+            Ok(Retry {
+                of: r.get(0)?,
+                params: r.get(1)?,
+                attempt: r.get(2)?,
+            })
+        })
+        .optional()?;
+    let now = now_ms();
+    tx.prepare_cached(&format!(
+        "INSERT OR REPLACE INTO study_trials (study_run_uuid, number, state, worker,
+                 started_ms, retry_of, attempt, params, version)
+             VALUES (?1, ?2, 'RUNNING', ?3, ?4, ?5, ?6, ?7, {NEXT_VERSION})"
+    ))?
+    .execute(params![
+        study_run_id,
+        number,
+        worker,
+        now,
+        retry.as_ref().map(|r| r.of),
+        retry.as_ref().map_or(0, |r| r.attempt),
+        retry.as_ref().map(|r| r.params.clone()),
+    ])?;
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO trial_leases (study_run_uuid, number, worker, expires_ms)
+         VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![
+        study_run_id,
+        number,
+        worker,
+        now + ttl.as_millis() as i64
+    ])?;
+    Ok(Some(ClaimedTrial { number, retry }))
+}
+
+/// A claimed trial's run and params, in `tx` (see [`StudyBoard::start`]); it started now (a
+/// number claimed ahead waited for the previous trial).
+fn start_in(
+    tx: &Transaction<'_>,
+    study_run_id: &str,
+    number: i64,
+    run_id: Option<&str>,
+    params: &str,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached(&format!(
+        "UPDATE study_trials SET run_uuid = ?3, params = ?4, started_ms = ?5,
+             version = {NEXT_VERSION}
+             WHERE study_run_uuid = ?1 AND number = ?2"
+    ))?
+    .execute(params![study_run_id, number, run_id, params, now_ms()])?;
+    Ok(())
+}
+
+/// Gives back trial `number`, claimed by `worker` and never started, in `tx` (see
+/// [`StudyBoard::release`]). The row stays, FAILED, so that workers that saw it running see it
+/// end; when the number was the last one handed out it is handed out again (the next claim
+/// replaces the row).
+fn release_in(
+    tx: &Transaction<'_>,
+    study_run_id: &str,
+    worker: &str,
+    number: i64,
+) -> rusqlite::Result<()> {
+    let released = tx
+        .query_row(
+            &format!(
+                "UPDATE study_trials SET state = 'FAILED', message = ?4, ended_ms = ?5,
+                     version = {NEXT_VERSION}
+                 WHERE study_run_uuid = ?1 AND number = ?2 AND worker = ?3 AND state = 'RUNNING'
+                   AND run_uuid IS NULL
+                 RETURNING retry_of, params, attempt"
+            ),
+            params![study_run_id, number, worker, NOT_STARTED, now_ms()],
+            |r| {
+                Ok((
+                    r.get::<_, Option<i64>>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            },
+        )
+        .optional()?;
+    let Some((retry_of, retry_params, attempt)) = released else {
+        return Ok(());
+    };
+    tx.execute(
+        "DELETE FROM trial_leases WHERE study_run_uuid = ?1 AND number = ?2 AND worker = ?3",
+        params![study_run_id, number, worker],
+    )?;
+    if let (Some(of), Some(p)) = (retry_of, retry_params) {
+        tx.execute(
+            "INSERT OR IGNORE INTO study_retries (study_run_uuid, retry_of, params, attempt)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![study_run_id, of, p, attempt],
+        )?;
+    }
+    tx.execute(
+        "UPDATE study_claims SET next_number = next_number - 1
+         WHERE study_run_uuid = ?1 AND next_number = ?2 + 1",
+        params![study_run_id, number],
+    )?;
+    Ok(())
 }
