@@ -2,13 +2,16 @@
 //! rule or the larger gap to a neighbouring observation, each clipped to a range.
 
 use super::parzen::KernelConfig;
-use super::{gaps, sort, Bandwidth};
+use super::{gaps, kept, sort, Bandwidth};
 use crate::space::Numeric;
 
 /// Bandwidths for observed values `vals` (internal space) of one numeric parameter, one sigma
-/// per value (same order), into `sigma` (its old contents replaced).
+/// per value (same order), into `sigma` (its old contents replaced). `keep`, the parameter's
+/// index and each value's trial id, lets the neighbour rule keep the values' order for the next
+/// call ([`kept`]); the bandwidths are the same with or without it.
 pub(crate) fn bandwidths_into(
     vals: &[f64],
+    keep: Option<(usize, &[u32])>,
     spec: &Numeric,
     cfg: &KernelConfig,
     sigma: &mut Vec<f64>,
@@ -19,7 +22,7 @@ pub(crate) fn bandwidths_into(
     }
     match cfg.bandwidth {
         Bandwidth::Hyperopt => sigma.extend(hyperopt_bandwidths(vals, spec, cfg)),
-        Bandwidth::Neighbour => neighbour_bandwidths(vals, spec, cfg, sigma),
+        Bandwidth::Neighbour => neighbour_bandwidths(vals, keep, spec, cfg, sigma),
     }
     if cfg.max_bandwidth < 1.0 {
         // below the floor too: a cap asks for bumps at the observations, not a smooth density
@@ -66,7 +69,13 @@ fn hyperopt_bandwidths(vals: &[f64], spec: &Numeric, cfg: &KernelConfig) -> Vec<
 
 /// Optuna's rule: the larger gap to a neighbouring observation (the two end points take their
 /// inner gap), clipped to `[min, width]`.
-fn neighbour_bandwidths(vals: &[f64], spec: &Numeric, cfg: &KernelConfig, sigma: &mut Vec<f64>) {
+fn neighbour_bandwidths(
+    vals: &[f64],
+    keep: Option<(usize, &[u32])>,
+    spec: &Numeric,
+    cfg: &KernelConfig,
+    sigma: &mut Vec<f64>,
+) {
     let n = vals.len();
     let prior_sigma = spec.width();
     let magic = if cfg.magic_clip {
@@ -78,6 +87,12 @@ fn neighbour_bandwidths(vals: &[f64], spec: &Numeric, cfg: &KernelConfig, sigma:
     if let (Some(q), false) = (spec.q, spec.log) {
         // a kernel narrower than the grid step cannot move to a neighbouring value
         min = min.max(q * cfg.discrete_min_steps);
+    }
+    // exact gaps from the kept order, or from cells `min` wide (exact from `min` up, which is
+    // all the clip needs), or from a sort
+    let clip = (min, prior_sigma);
+    if keep.is_some_and(|(p, ids)| kept::neighbour_gaps_kept(p, vals, ids, clip, sigma)) {
+        return; // clipped already
     }
     if !gaps::neighbour_gaps_into(vals, min, sigma) {
         let (lo, hi) = if spec.uniform_prior {

@@ -34,6 +34,7 @@
 mod bandwidth;
 mod explore;
 mod gaps;
+mod kept;
 mod kernel;
 mod normal;
 mod parzen;
@@ -373,13 +374,7 @@ impl Tpe {
         let k = split::n_good(self.gamma, n);
         // only the best k + 1 need ordering: (rank, trial) is a total order, so selecting them
         // first gives the same good set as a full sort
-        let by_rank = |a: &(Rank, usize), b: &(Rank, usize)| a.0.cmp(&b.0).then(a.1.cmp(&b.1));
-        let mut ranked = scored.clone();
-        if k + 1 < ranked.len() {
-            ranked.select_nth_unstable_by(k + 1, by_rank);
-            ranked.truncate(k + 1);
-        }
-        ranked.sort_unstable_by(by_rank);
+        let ranked = best_ranked(&scored, k + 1);
         let good_idx: Vec<(Rank, usize)> = ranked[..k].to_vec();
         let threshold = ranked
             .get(k)
@@ -531,9 +526,33 @@ impl Tpe {
             }
         }
         let par = parallel(split.good.len().max(split.bad.len()) + 1);
-        let (l, g) = join(
+        // l first (the good set is small): the candidates come from it alone, so they are drawn
+        // and scored by l while g is built
+        let l = Estimator::build(space, trials, &split.good, &dims, self.prior_weight, &cfg);
+        let dedup = self.dedup && space.is_discrete();
+        let seen = if dedup {
+            Self::seen(history)
+        } else {
+            HashSet::new()
+        };
+        // one round: the candidates drawn from l (the RNG stream does not depend on the scores),
+        // split into new ones and already evaluated ones, and the new ones' log l
+        let n_candidates = self.n_candidates.max(1);
+        let draw = |rng: &mut TrialRng| {
+            let drawn: Vec<Assignment> = (0..n_candidates)
+                .map(|_| {
+                    let k = l.sample_component(rng);
+                    space.build_assignment(|p, _| l.sample_param(space, p, k, rng))
+                })
+                .collect();
+            let (candidates, old): (Vec<Assignment>, Vec<Assignment>) = drawn
+                .into_iter()
+                .partition(|a| !(dedup && seen.contains(&a.key())));
+            let ls = l.log_pdf_many(&candidates);
+            (candidates, old, ls)
+        };
+        let (g, first) = join(
             par,
-            || Estimator::build(space, trials, &split.good, &dims, self.prior_weight, &cfg),
             || {
                 explore::BadDensity::build(
                     space,
@@ -546,29 +565,19 @@ impl Tpe {
                     &cfg_failed,
                 )
             },
+            || draw(&mut *rng),
         );
-        let dedup = self.dedup && space.is_discrete();
-        let seen = if dedup {
-            Self::seen(history)
-        } else {
-            HashSet::new()
-        };
+        let mut first = Some(first);
         let mut best: Option<(f64, Assignment)> = None;
         // the best candidate already evaluated, for an exhausted discrete space
         let mut best_seen: Option<(f64, Assignment)> = None;
         let rounds = if dedup { 10 } else { 1 };
         for _ in 0..rounds {
-            // draw the candidates first (the RNG stream does not depend on the scores), then
-            // score them all at once; the first best candidate wins
-            let drawn: Vec<Assignment> = (0..self.n_candidates.max(1))
-                .map(|_| {
-                    let k = l.sample_component(rng);
-                    space.build_assignment(|p, _| l.sample_param(space, p, k, rng))
-                })
-                .collect();
-            let (candidates, old): (Vec<Assignment>, Vec<Assignment>) = drawn
-                .into_iter()
-                .partition(|a| !(dedup && seen.contains(&a.key())));
+            // all candidates of a round are scored at once; the first best candidate wins
+            let (candidates, old, ls) = match first.take() {
+                Some(f) => f,
+                None => draw(&mut *rng),
+            };
             if candidates.is_empty() && best.is_none() {
                 let (ls, gs) = (l.log_pdf_many(&old), g.log_pdf_many(&old));
                 for (a, s) in old.into_iter().zip(ratios(&ls, &gs)) {
@@ -577,11 +586,7 @@ impl Tpe {
                     }
                 }
             }
-            let (ls, gs) = join(
-                par,
-                || l.log_pdf_many(&candidates),
-                || g.log_pdf_many(&candidates),
-            );
+            let gs = g.log_pdf_many(&candidates);
             for (a, s) in candidates.into_iter().zip(ratios(&ls, &gs)) {
                 if best.as_ref().is_none_or(|b| s > b.0) {
                     best = Some((s, a));
@@ -657,6 +662,64 @@ impl Tpe {
         }
         a
     }
+}
+
+/// The `keep` best of `scored` by (rank, trial), a total order, best first.
+///
+/// Without pruned trials a rank is its tier and value, so each trial becomes one integer that
+/// orders the same way (the value's bits as `total_cmp` orders them), and selecting and sorting
+/// compare integers; with pruned trials the ranks are compared as they are.
+fn best_ranked(scored: &[(Rank, usize)], keep: usize) -> Vec<(Rank, usize)> {
+    let plain = scored
+        .iter()
+        .all(|(r, i)| r.tier != Rank::PRUNED && r.tier <= 3 && r.neg_step == 0 && *i < 1 << 62);
+    if plain {
+        let mut keys: Vec<u128> = scored
+            .iter()
+            .map(|(r, i)| {
+                (u128::from(r.tier) << 126)
+                    | (u128::from(total_order_bits(r.value)) << 62)
+                    | *i as u128
+            })
+            .collect();
+        if keep < keys.len() {
+            keys.select_nth_unstable(keep);
+            keys.truncate(keep);
+        }
+        keys.sort_unstable();
+        return keys
+            .into_iter()
+            .map(|key| {
+                let rank = Rank {
+                    tier: (key >> 126) as u8,
+                    neg_step: 0,
+                    value: from_total_order_bits((key >> 62) as u64),
+                };
+                (rank, (key & ((1 << 62) - 1)) as usize)
+            })
+            .collect();
+    }
+    let by_rank = |a: &(Rank, usize), b: &(Rank, usize)| a.0.cmp(&b.0).then(a.1.cmp(&b.1));
+    let mut ranked = scored.to_vec();
+    if keep < ranked.len() {
+        ranked.select_nth_unstable_by(keep, by_rank);
+        ranked.truncate(keep);
+    }
+    ranked.sort_unstable_by(by_rank);
+    ranked
+}
+
+/// `v`'s bits as an unsigned integer that orders as `f64::total_cmp` orders the values.
+fn total_order_bits(v: f64) -> u64 {
+    let b = v.to_bits() as i64;
+    // total_cmp's own transform (then compared as signed), moved to unsigned order
+    ((b ^ (((b >> 63) as u64) >> 1) as i64) as u64) ^ (1 << 63)
+}
+
+/// The value whose [`total_order_bits`] are `k`.
+fn from_total_order_bits(k: u64) -> f64 {
+    let t = (k ^ (1 << 63)) as i64;
+    f64::from_bits((t ^ (((t >> 63) as u64) >> 1) as i64) as u64)
 }
 
 /// The scores `log l - log g` of candidates (NaN as minus infinity, so it never wins).

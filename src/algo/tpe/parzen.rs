@@ -12,6 +12,7 @@ use rand::RngExt;
 use rayon::prelude::*;
 
 use super::bandwidth::bandwidths_into;
+use super::kept::KEEP_MIN;
 use super::kernel::kernel_consts;
 use super::normal::norm_mass;
 use super::pool;
@@ -86,10 +87,13 @@ impl NumDim {
     /// `col` (`NaN` where inactive; its buffer becomes the means) and the components' weights
     /// (the prior's last). A component whose trial lacked the parameter, and the prior one, get
     /// the prior kernel.
+    /// `ids` (each observation's trial, when the set is large) lets the bandwidths keep the
+    /// values' order for the next estimator.
     fn build(
         p: usize,
         spec: &Numeric,
         col: Vec<f64>,
+        ids: Option<&[u32]>,
         weights: &[f64],
         cfg: &KernelConfig,
     ) -> NumDim {
@@ -98,7 +102,7 @@ impl NumDim {
         let mut mu = col;
         if mu.iter().all(|x| !x.is_nan()) {
             // every observation has the parameter: the means are the values themselves
-            bandwidths_into(&mu, spec, cfg, &mut sigma);
+            bandwidths_into(&mu, ids.map(|ids| (p, ids)), spec, cfg, &mut sigma);
         } else {
             let (active, vals): (Vec<usize>, Vec<f64>) = mu
                 .iter()
@@ -106,8 +110,15 @@ impl NumDim {
                 .filter(|(_, x)| !x.is_nan())
                 .map(|(k, &x)| (k, x))
                 .unzip();
+            let sub_ids: Option<Vec<u32>> = ids.map(|ids| active.iter().map(|&k| ids[k]).collect());
             let mut sig = Vec::new();
-            bandwidths_into(&vals, spec, cfg, &mut sig);
+            bandwidths_into(
+                &vals,
+                sub_ids.as_deref().map(|ids| (p, ids)),
+                spec,
+                cfg,
+                &mut sig,
+            );
             sigma.resize(m - 1, spec.width());
             for (&k, &s) in active.iter().zip(&sig) {
                 sigma[k] = s;
@@ -247,6 +258,11 @@ impl Estimator {
         // each observation's internal value of each parameter (NaN where inactive; the prior
         // component has none)
         let cols = internal_columns(space, trials, obs, dims);
+        // large sets keep their values' order for the next estimator (trial ids name them)
+        let ids: Option<Vec<u32>> = (obs.len() >= KEEP_MIN)
+            .then(|| obs.iter().map(|o| u32::try_from(o.trial).ok()).collect())
+            .flatten();
+        let ids = ids.as_deref();
         // parameters are independent: build them in parallel when the mixture is large
         let build_dim = |(p, col): (usize, Vec<f64>)| -> Dim {
             let kind = &space.params()[p].kind;
@@ -257,16 +273,16 @@ impl Estimator {
                             min_bandwidth: cfg.min_bandwidth.max(floor),
                             ..*cfg
                         };
-                        Dim::Num(NumDim::build(p, spec, col, &weights, &wide))
+                        Dim::Num(NumDim::build(p, spec, col, ids, &weights, &wide))
                     }
                     (_, Some((w, cap))) if w == p => {
                         let narrow = KernelConfig {
                             max_bandwidth: cap,
                             ..*cfg
                         };
-                        Dim::Num(NumDim::build(p, spec, col, &weights, &narrow))
+                        Dim::Num(NumDim::build(p, spec, col, ids, &weights, &narrow))
                     }
-                    _ => Dim::Num(NumDim::build(p, spec, col, &weights, cfg)),
+                    _ => Dim::Num(NumDim::build(p, spec, col, ids, &weights, cfg)),
                 },
                 _ => {
                     let n_cat = kind.categories().unwrap_or(1);

@@ -269,8 +269,10 @@ fn score_block_plain(
     queries: &[Query],
 ) -> Vec<Lse> {
     let len = range.len();
-    // the terms of a group of queries, and the exponentials of one query's
-    let mut buf = vec![0.0; (GROUP + 1) * len];
+    // the terms of a group of queries, and the exponentials of one query's: every value is
+    // written before it is read, so the thread's buffer from the last block serves as it is
+    let mut buf = SCRATCH.with(|s| s.take());
+    buf.resize((GROUP + 1) * len, 0.0);
     let (acc, tmp) = buf.split_at_mut(GROUP * len);
     let mut out = Vec::with_capacity(queries.len());
     // each categorical dimension's masses over the block, once per distinct table (queries of
@@ -347,7 +349,13 @@ fn score_block_plain(
             });
         }
     }
+    SCRATCH.with(|s| s.set(buf));
     out
+}
+
+thread_local! {
+    /// Each thread's buffer for [`score_block_plain`]'s terms.
+    static SCRATCH: std::cell::Cell<Vec<f64>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
 /// `log p(x)` for every query: the mixture has weights `log_w` (one per component), numeric

@@ -216,3 +216,55 @@ fn hyperopt_scores_of_an_unbounded_parameter_are_finite() {
         assert!(lp.is_finite(), "log density at {x} is {lp}");
     }
 }
+
+#[test]
+fn integer_keys_pick_the_same_best_as_comparing_ranks() {
+    use rand::RngExt;
+    let mut rng = crate::algo::trial_rng(9, 0);
+    let specials = [
+        f64::NAN,
+        -0.0,
+        0.0,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        -1e-300,
+        1e-300,
+    ];
+    for v in specials.iter().chain(&[1.5, -2.25]) {
+        assert_eq!(
+            from_total_order_bits(total_order_bits(*v)).to_bits(),
+            v.to_bits()
+        );
+    }
+    let reference = |scored: &[(Rank, usize)], keep: usize| {
+        let mut all = scored.to_vec();
+        all.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+        all.truncate(keep);
+        all
+    };
+    // ties in value (so the trial decides), special values, and hyperopt's worst tier
+    let plain: Vec<(Rank, usize)> = (0..400)
+        .map(|i| {
+            let r = match i % 50 {
+                0 => Rank::worst(),
+                1 => Rank::ok(specials[i % specials.len()]),
+                _ => Rank::ok(rng.random_range(0..30) as f64 * 0.25 - 2.0),
+            };
+            (r, i)
+        })
+        .collect();
+    // and with pruned trials, which take the comparing route
+    let mut pruned = plain.clone();
+    pruned[7].0 = Rank::pruned(Some(3), 0.5);
+    pruned[9].0 = Rank::pruned(None, f64::NAN);
+    for scored in [&plain, &pruned] {
+        for keep in [0, 1, 26, 399, 400, 401] {
+            let (got, want) = (best_ranked(scored, keep), reference(scored, keep));
+            assert_eq!(got.len(), want.len());
+            for (g, w) in got.iter().zip(&want) {
+                assert!(g.1 == w.1 && g.0.cmp(&w.0).is_eq(), "keep {keep}");
+                assert_eq!(g.0.value.to_bits(), w.0.value.to_bits());
+            }
+        }
+    }
+}
