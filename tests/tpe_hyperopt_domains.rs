@@ -16,8 +16,8 @@
 //! `both_presets_pass_all_80`.
 //!
 //! Over seeds 10..210 (`pass_rates_on_other_seeds`, of 200): the default passes distractor
-//! 200, gauss_wave 196, n_arms 197 and the rest 200; over seeds 210..410 distractor 200,
-//! gauss_wave 197, n_arms 200. Before its exploration trials came every second suggestion in a
+//! 200, gauss_wave 196, gauss_wave2 199, n_arms 197 and the rest 200; over seeds 210..410
+//! distractor 200, gauss_wave 197, gauss_wave2 199, n_arms 200. Before its exploration trials came every second suggestion in a
 //! space with one numeric parameter (every fifth in general, see `Explore::every`): 188, 183,
 //! 197 over 10..210 and 183, 181, 200 over 210..410; before they sought the gaps between the
 //! bad trials (seeds 10..110, of 100): distractor 79, gauss_wave 88; before the exploration

@@ -24,10 +24,10 @@
 //! keep postponing the exploration.
 //!
 //! How often a stalled search explores depends on the number of numeric parameters `d`: every
-//! `min(every, d + 1)`-th suggestion. With one parameter a handful of exploration trials cover
+//! `min(every, 2d)`-th suggestion. With one parameter a handful of exploration trials cover
 //! its range (the narrow spike of hyperopt's `distractor`, the far peak of `gauss_wave`), so
-//! every second suggestion explores; from four parameters on, every fifth, since each
-//! exploration trial there is a refinement step the good basin does not get.
+//! every second suggestion explores; with two, every fourth; from three parameters on, every
+//! fifth, since each exploration trial there is a refinement step the good basin does not get.
 
 use rand::RngExt;
 
@@ -43,7 +43,7 @@ pub struct Explore {
     /// made progress (see `progress`).
     pub stall: usize,
     /// While stalled, the suggestion explores when the number of finished trials is a multiple
-    /// of `every`, or of the number of numeric parameters plus one when that is smaller: in a
+    /// of `every`, or of twice the number of numeric parameters when that is smaller: in a
     /// space of one numeric parameter every second suggestion, since a few exploration trials
     /// there cover the whole range while in more dimensions they cost the refinement more.
     pub every: usize,
@@ -77,7 +77,7 @@ impl Explore {
             .filter(|(_, p)| matches!(p.kind, ParamKind::Numeric(_)))
             .map(|(i, _)| i)
             .collect();
-        let every = self.every.min(numeric.len() + 1);
+        let every = self.every.min(2 * numeric.len());
         if numeric.is_empty()
             || every == 0
             || !n.is_multiple_of(every)
@@ -356,9 +356,9 @@ mod tests {
                 })
                 .collect()
         };
-        // one numeric parameter: every 2nd; two: every 3rd; four or more: every 5th
+        // one numeric parameter: every 2nd; two: every 4th; three or more: every 5th
         assert_eq!(turns(&one), vec![6, 8, 10, 12, 14, 16, 18, 20]);
-        assert_eq!(turns(&two), vec![6, 9, 12, 15, 18]);
+        assert_eq!(turns(&two), vec![8, 12, 16, 20]);
         assert_eq!(turns(&four), vec![10, 15, 20]);
         // a space without a numeric parameter never explores
         let none = Space::from_params([hp::choice("c", ["a", "b"])]).unwrap();
@@ -367,10 +367,11 @@ mod tests {
 
     #[test]
     fn exploration_moves_suggestions_out_of_the_good_basin() {
-        // 30 trials: the good ones in a small basin around (0.2, 0.2), found early; the rest
-        // spread over the square with worse losses. Exploration's turn (30 % 5 == 0).
+        // 32 trials: the good ones in a small basin around (0.2, 0.2), found early; the rest
+        // spread over the square with worse losses. Exploration's turn (32 % 4 == 0 with two
+        // numeric parameters).
         let mut pts = Vec::new();
-        for i in 0..30 {
+        for i in 0..32 {
             let u = (i as f64 * 0.618_033_988_7).fract();
             let v = (i as f64 * 0.754_877_666_2).fract();
             if i < 6 {
@@ -410,15 +411,16 @@ mod tests {
 
     #[test]
     fn exploration_leaves_a_failing_region_alone() {
-        // y = 0.5 throughout: 10 failed trials over x in [0, 0.4] (0.04 apart), 41 finished
-        // bad ones over [0.45, 0.85] (about 0.01 apart), and the good basin near x = 0.9. Stalled, and exploration's turn (51 finished trials, a
-        // multiple of 3 with two numeric parameters). Filling gaps alone would favour the
-        // sparse failing region.
+        // y = 0.5 throughout: 10 failed trials over x in [0, 0.4] (0.04 apart), 42 finished
+        // bad ones over [0.45, 0.85] but for a gap from 0.6 to 0.7 (about 0.007 apart), and the
+        // good basin near x = 0.9. Stalled, and exploration's turn (52 finished trials, a
+        // multiple of 4 with two numeric parameters). Gaps between the bad trials alone would
+        // also draw exploration into the sparse failing region.
         let mut pts = Vec::new();
         for i in 0..10 {
             pts.push((0.02 + 0.04 * i as f64, 0.5, f64::NAN));
         }
-        for i in 0..41 {
+        for i in 0..42 {
             let x = 0.45 + 0.3 * (i as f64 * 0.618_033_988_7).fract();
             pts.push((
                 if x < 0.6 { x } else { x + 0.1 },
@@ -438,7 +440,7 @@ mod tests {
             10
         );
         let view = HistoryView::new(s.trials());
-        // of the suggestions that leave the basin along x: in the failing region, in the gap
+        // of the suggestions that leave the basin along x, those in the failing region
         let xs: Vec<f64> = (0..400)
             .map(|k| Tpe::default().suggest(&space, &view, &mut trial_rng(9, k)))
             .filter(|a| (a.raw(2).unwrap() - 0.5).abs() < 0.05)

@@ -17,7 +17,7 @@
 //!   best evaluated candidate by `l/g`, not a prior draw), and exploration trials: once 5
 //!   finished trials came after the last one that improved the best loss by more than 0.1 % of
 //!   the spread between the median loss and the best, every fifth suggestion (more often with
-//!   fewer than four numeric parameters) widens one numeric parameter's kernels in `l` to its
+//!   fewer than three numeric parameters) widens one numeric parameter's kernels in `l` to its
 //!   whole width and narrows them in `g` to 1.5 % of it, with
 //!   every bad trial weighing the same, so the search can leave the basin its good set sits in
 //!   for the gaps between the bad trials ([`Explore`]).
