@@ -70,22 +70,25 @@ impl Explore {
         n: usize,
         rng: &mut TrialRng,
     ) -> Option<usize> {
-        let numeric: Vec<usize> = space
-            .params()
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| matches!(p.kind, ParamKind::Numeric(_)))
-            .map(|(i, _)| i)
-            .collect();
-        let every = self.every.min(2 * numeric.len());
-        if numeric.is_empty()
+        // runs on every suggestion: count, and list the numeric parameters only on a turn
+        let numeric = || {
+            space
+                .params()
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| matches!(p.kind, ParamKind::Numeric(_)))
+                .map(|(i, _)| i)
+        };
+        let d = numeric().count();
+        let every = self.every.min(2 * d);
+        if d == 0
             || every == 0
             || !n.is_multiple_of(every)
             || trials_since_progress(history, self.progress) < self.stall
         {
             return None;
         }
-        Some(numeric[rng.random_range(0..numeric.len())])
+        numeric().nth(rng.random_range(0..d))
     }
 }
 

@@ -4,9 +4,10 @@
 //! two added (the new trial, or the good trial it pushed out) and, rarely, one taken away. So
 //! instead of ordering the values again (or putting them in cells) at every suggestion, the
 //! order of the last set and each value's neighbour gap are kept, and updated by those few
-//! insertions and removals (each changes the gaps of its neighbours only). The kept state is checked against the new input
-//! (trial ids and the exact bits of every value) before it is used, so the gaps are always those
-//! of the input: what was kept only decides how fast they come.
+//! insertions and removals (each changes the gaps of its neighbours only). The kept state is
+//! checked against the new input (trial ids and the exact bits of every value) before it is
+//! used, so the gaps are always those of the input: what was kept only decides how fast they
+//! come.
 
 use std::sync::Mutex;
 
