@@ -395,6 +395,28 @@ struct Part<'a> {
     /// The key (of `walked`, the remaining order keys and the tiebreak) after which the part is
     /// read, when the page starts inside this part; `None`: from its first run.
     start: Option<Vec<Option<SqlValue>>>,
+    /// A cheap statement that proves the part empty before it is read (see [`Part::is_empty`]).
+    proof: Option<EmptyProof<'a>>,
+}
+
+/// Writes a statement selecting one row with one integer, 1 when a part certainly holds no run (and
+/// 0 when it may hold some), binding the values it uses.
+type EmptyProof<'a> = Box<dyn Fn(&mut Bindings) -> String + 'a>;
+
+impl Part<'_> {
+    /// Whether the part's proof shows that it holds no run, so that it need not be read. A part
+    /// started inside (the page token's run is in it) is read without a proof.
+    fn is_empty(&self, tx: &mut dyn IdQueries) -> Result<bool, StoreError> {
+        let Some(proof) = self.proof.as_ref().filter(|_| self.start.is_none()) else {
+            return Ok(false);
+        };
+        let mut b = Bindings::new(tx.dialect());
+        let sql = proof(&mut b);
+        Ok(matches!(
+            tx.row(&sql, &b)?.as_deref(),
+            Some([Some(SqlValue::Integer(1))])
+        ))
+    }
 }
 
 /// Where a page starts among the parts of a plan: the parts before the page token's part are
@@ -465,6 +487,9 @@ fn parts_ids(
     let dialect = tx.dialect();
     let mut ids: Vec<String> = Vec::with_capacity(limit);
     for part in parts {
+        if part.is_empty(tx)? {
+            continue;
+        }
         let (sql, b) = part_sql(q, part, limit - ids.len(), dialect);
         ids.extend(tx.ids(&sql, &b)?);
         if ids.len() == limit {
@@ -489,6 +514,41 @@ fn direction(ascending: bool) -> &'static str {
     } else {
         "DESC"
     }
+}
+
+/// The proof that no run lacks a latest value (not NaN) of metric `key`: the store holds as many
+/// such values as runs. It is exact: `metric_summary` holds at most one row per run and key (its
+/// primary key) and only rows of existing runs (its foreign key; garbage collection deletes a run's
+/// rows with it), so equal counts mean that every run, of every experiment and lifecycle stage,
+/// has the value, and the part of the runs without it is empty whatever the filter. Each count
+/// reads one index (on PostgreSQL without visiting the table where the visibility map allows),
+/// instead of looking up every searched run's value.
+fn every_run_has_metric(key: &str) -> EmptyProof<'_> {
+    Box::new(move |b| {
+        let k = b.bind(SqlValue::Text(key.to_string()));
+        format!(
+            "SELECT CASE WHEN (SELECT COUNT(*) FROM runs) = (SELECT COUNT(*) FROM metric_summary o \
+             WHERE o.key = {k} AND o.latest_value IS NOT NULL) THEN 1 ELSE 0 END"
+        )
+    })
+}
+
+/// The proof that no run lacks param `key` (see [`every_run_has_metric`]): as many params of that
+/// key as runs, counted in the two value indexes (`params` holds one row per run and key, and only
+/// rows of existing runs: the store writes a run's params only while the run exists and deletes
+/// them with it). `indexed` is the indexes' own condition on SQLite, where they cover only indexed
+/// params: the walk indexed every pending param first, and a param left out only makes the proof
+/// fail, never wrongly succeed.
+fn every_run_has_param<'a>(key: &'a str, indexed: &'a str) -> EmptyProof<'a> {
+    Box::new(move |b| {
+        let k = b.bind(SqlValue::Text(key.to_string()));
+        format!(
+            "SELECT CASE WHEN (SELECT COUNT(*) FROM runs) = \
+             (SELECT COUNT(*) FROM params o WHERE o.key = {k} AND o.num_value IS NOT NULL{indexed}) \
+             + (SELECT COUNT(*) FROM params o WHERE o.key = {k} AND o.num_value IS NULL{indexed}) \
+             THEN 1 ELSE 0 END"
+        )
+    })
 }
 
 /// The parts of a search ordered by the latest value of metric `key` (see the module documentation):
@@ -534,6 +594,7 @@ fn metric_parts<'a>(q: &'a ParsedQuery<'a>, key: &'a str, ascending: bool) -> Ve
                 ascending,
             )],
             start: Cut::start(cut, 0, <[_]>::to_vec, 1),
+            proof: None,
         });
     }
     let required = q
@@ -554,6 +615,7 @@ fn metric_parts<'a>(q: &'a ParsedQuery<'a>, key: &'a str, ascending: bool) -> Ve
             leading: String::new(),
             walked: Vec::new(),
             start: Cut::start(cut, 1, |_| Vec::new(), 1),
+            proof: Some(every_run_has_metric(key)),
         });
     }
     parts
@@ -627,6 +689,7 @@ fn param_parts<'a>(
                 SortTerm::column("o.value", SlotType::Text, ascending),
             ],
             start: Cut::start(cut, 0, |k| vec![k[1].clone(), k[0].clone()], 2),
+            proof: None,
         });
     }
     if may_hold(ParamClass::Text, 1) {
@@ -635,6 +698,7 @@ fn param_parts<'a>(
             leading: format!("o.value {dir}, "),
             walked: vec![SortTerm::column("o.value", SlotType::Text, ascending)],
             start: Cut::start(cut, 1, |k| vec![k[0].clone()], 2),
+            proof: None,
         });
     }
     if may_hold(ParamClass::Missing, 2) {
@@ -650,6 +714,7 @@ fn param_parts<'a>(
             leading: String::new(),
             walked: Vec::new(),
             start: Cut::start(cut, 2, |_| Vec::new(), 2),
+            proof: Some(every_run_has_param(key, indexed)),
         });
     }
     parts
