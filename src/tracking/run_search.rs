@@ -25,6 +25,10 @@
 //!   where they bound the range of the walk. In SQLite the indexes cover only indexed params: the
 //!   caller indexes the pending ones first (see `param_index`, [`walks_param_index`]); PostgreSQL
 //!   indexes every param when it is written.
+//! - The part of the runs without the ordered metric or param (both plans above) is read only after
+//!   counting the store's runs and that value's rows: equal counts prove it empty, and when few
+//!   runs lack the value they are found first and the filter tested on them alone (see
+//!   [`lacking`]).
 //!
 //! Pages are keyset pages: a page token carries the sort key of the previous page's last run (every
 //! order key's value, then its start time and run id, see [`search::keyset`]), and the next page is
@@ -52,6 +56,8 @@ use super::search::{
     self, Bindings, Dialect, Expr, Identifier, Literal, MetricStat, OrderKey, ParamClass, SqlValue,
 };
 use super::store::{RunsQuery, StoreError, ViewType, MAX_RESULTS_LIMIT};
+
+mod lacking;
 
 /// Which plans a search may use ([`Plans::GeneralOnly`] exists so tests can compare the plans).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,6 +171,18 @@ fn run_conditions_walking(
     b: &mut Bindings,
     walked: Option<Walked<'_>>,
 ) -> Vec<String> {
+    let mut conds = scope_conditions(q, b, "r");
+    if let Some(expr) = &q.filter {
+        conds.push(match walked {
+            Some(w) => search::compile_filter_reading(expr, b, &|i, n| w.read(i, n)),
+            None => search::compile_filter(expr, b),
+        });
+    }
+    conds
+}
+
+/// The conditions on the searched experiments and view, for runs named `alias`.
+fn scope_conditions(q: &ParsedQuery<'_>, b: &mut Bindings, alias: &str) -> Vec<String> {
     let mut conds: Vec<String> = Vec::new();
     if !q.query.experiment_ids.is_empty() {
         let list: Vec<String> = q
@@ -173,18 +191,12 @@ fn run_conditions_walking(
             .iter()
             .map(|id| b.bind(SqlValue::Integer(*id)))
             .collect();
-        conds.push(format!("r.experiment_id IN ({})", list.join(", ")));
+        conds.push(format!("{alias}.experiment_id IN ({})", list.join(", ")));
     }
     match q.query.view {
-        ViewType::ActiveOnly => conds.push("r.lifecycle_stage = 'active'".into()),
-        ViewType::DeletedOnly => conds.push("r.lifecycle_stage = 'deleted'".into()),
+        ViewType::ActiveOnly => conds.push(format!("{alias}.lifecycle_stage = 'active'")),
+        ViewType::DeletedOnly => conds.push(format!("{alias}.lifecycle_stage = 'deleted'")),
         ViewType::All => {}
-    }
-    if let Some(expr) = &q.filter {
-        conds.push(match walked {
-            Some(w) => search::compile_filter_reading(expr, b, &|i, n| w.read(i, n)),
-            None => search::compile_filter(expr, b),
-        });
     }
     conds
 }
@@ -395,28 +407,10 @@ struct Part<'a> {
     /// The key (of `walked`, the remaining order keys and the tiebreak) after which the part is
     /// read, when the page starts inside this part; `None`: from its first run.
     start: Option<Vec<Option<SqlValue>>>,
-    /// A cheap statement that proves the part empty before it is read (see [`Part::is_empty`]).
-    proof: Option<EmptyProof<'a>>,
-}
-
-/// Writes a statement selecting one row with one integer, 1 when a part certainly holds no run (and
-/// 0 when it may hold some), binding the values it uses.
-type EmptyProof<'a> = Box<dyn Fn(&mut Bindings) -> String + 'a>;
-
-impl Part<'_> {
-    /// Whether the part's proof shows that it holds no run, so that it need not be read. A part
-    /// started inside (the page token's run is in it) is read without a proof.
-    fn is_empty(&self, tx: &mut dyn IdQueries) -> Result<bool, StoreError> {
-        let Some(proof) = self.proof.as_ref().filter(|_| self.start.is_none()) else {
-            return Ok(false);
-        };
-        let mut b = Bindings::new(tx.dialect());
-        let sql = proof(&mut b);
-        Ok(matches!(
-            tx.row(&sql, &b)?.as_deref(),
-            Some([Some(SqlValue::Integer(1))])
-        ))
-    }
+    /// The value this part's runs lack, when it is the part of the runs without the ordered value:
+    /// counts then tell whether and how it is read (see [`lacking`]); `from_where` is then the
+    /// reading that tests every searched run.
+    lacking: Option<lacking::Value<'a>>,
 }
 
 /// Where a page starts among the parts of a plan: the parts before the page token's part are
@@ -450,16 +444,17 @@ impl Cut<'_> {
     }
 }
 
-/// The SQL (in `dialect`) selecting up to `limit` ids of `part` (after its start key, if any), and
-/// its bound values.
+/// The SQL (in `dialect`) selecting up to `limit` ids of `part` (its runs: `from_where`), after
+/// its start key if any, and its bound values.
 fn part_sql(
     q: &ParsedQuery<'_>,
     part: &Part<'_>,
+    from_where: &dyn Fn(&mut Bindings) -> String,
     limit: usize,
     dialect: Dialect,
 ) -> (String, Bindings) {
     let mut b = Bindings::new(dialect);
-    let mut from_where = (part.from_where)(&mut b);
+    let mut from_where = from_where(&mut b);
     if let Some(key) = &part.start {
         let mut terms = part.walked.clone();
         terms.extend(full_terms(&q.order[1..], &mut b));
@@ -487,10 +482,18 @@ fn parts_ids(
     let dialect = tx.dialect();
     let mut ids: Vec<String> = Vec::with_capacity(limit);
     for part in parts {
-        if part.is_empty(tx)? {
-            continue;
-        }
-        let (sql, b) = part_sql(q, part, limit - ids.len(), dialect);
+        let lacking_from_where;
+        let from_where: &dyn Fn(&mut Bindings) -> String = match part.lacking {
+            None => &part.from_where,
+            Some(value) => match value.reading(tx)? {
+                lacking::Reading::Empty => continue,
+                reading => {
+                    lacking_from_where = move |b: &mut Bindings| value.runs_sql(q, b, reading);
+                    &lacking_from_where
+                }
+            },
+        };
+        let (sql, b) = part_sql(q, part, from_where, limit - ids.len(), dialect);
         ids.extend(tx.ids(&sql, &b)?);
         if ids.len() == limit {
             break;
@@ -514,41 +517,6 @@ fn direction(ascending: bool) -> &'static str {
     } else {
         "DESC"
     }
-}
-
-/// The proof that no run lacks a latest value (not NaN) of metric `key`: the store holds as many
-/// such values as runs. It is exact: `metric_summary` holds at most one row per run and key (its
-/// primary key) and only rows of existing runs (its foreign key; garbage collection deletes a run's
-/// rows with it), so equal counts mean that every run, of every experiment and lifecycle stage,
-/// has the value, and the part of the runs without it is empty whatever the filter. Each count
-/// reads one index (on PostgreSQL without visiting the table where the visibility map allows),
-/// instead of looking up every searched run's value.
-fn every_run_has_metric(key: &str) -> EmptyProof<'_> {
-    Box::new(move |b| {
-        let k = b.bind(SqlValue::Text(key.to_string()));
-        format!(
-            "SELECT CASE WHEN (SELECT COUNT(*) FROM runs) = (SELECT COUNT(*) FROM metric_summary o \
-             WHERE o.key = {k} AND o.latest_value IS NOT NULL) THEN 1 ELSE 0 END"
-        )
-    })
-}
-
-/// The proof that no run lacks param `key` (see [`every_run_has_metric`]): as many params of that
-/// key as runs, counted in the two value indexes (`params` holds one row per run and key, and only
-/// rows of existing runs: the store writes a run's params only while the run exists and deletes
-/// them with it). `indexed` is the indexes' own condition on SQLite, where they cover only indexed
-/// params: the walk indexed every pending param first, and a param left out only makes the proof
-/// fail, never wrongly succeed.
-fn every_run_has_param<'a>(key: &'a str, indexed: &'a str) -> EmptyProof<'a> {
-    Box::new(move |b| {
-        let k = b.bind(SqlValue::Text(key.to_string()));
-        format!(
-            "SELECT CASE WHEN (SELECT COUNT(*) FROM runs) = \
-             (SELECT COUNT(*) FROM params o WHERE o.key = {k} AND o.num_value IS NOT NULL{indexed}) \
-             + (SELECT COUNT(*) FROM params o WHERE o.key = {k} AND o.num_value IS NULL{indexed}) \
-             THEN 1 ELSE 0 END"
-        )
-    })
 }
 
 /// The parts of a search ordered by the latest value of metric `key` (see the module documentation):
@@ -594,7 +562,7 @@ fn metric_parts<'a>(q: &'a ParsedQuery<'a>, key: &'a str, ascending: bool) -> Ve
                 ascending,
             )],
             start: Cut::start(cut, 0, <[_]>::to_vec, 1),
-            proof: None,
+            lacking: None,
         });
     }
     let required = q
@@ -602,20 +570,13 @@ fn metric_parts<'a>(q: &'a ParsedQuery<'a>, key: &'a str, ascending: bool) -> Ve
         .as_ref()
         .is_some_and(|f| search::requires_latest_metric(f, key));
     if !required && Cut::reads(cut, 1) {
+        let value = lacking::Value::Metric(key);
         parts.push(Part {
-            from_where: Box::new(move |b| {
-                let mut conds = run_conditions(q, b);
-                let k = b.bind(SqlValue::Text(key.to_string()));
-                conds.push(format!(
-                    "NOT EXISTS (SELECT 1 FROM metric_summary o WHERE o.run_uuid = r.run_uuid \
-                     AND o.key = {k} AND o.latest_value IS NOT NULL)"
-                ));
-                format!("FROM runs r WHERE {}", where_sql(&conds))
-            }),
+            from_where: Box::new(move |b| value.runs_sql(q, b, lacking::Reading::Many)),
             leading: String::new(),
             walked: Vec::new(),
             start: Cut::start(cut, 1, |_| Vec::new(), 1),
-            proof: Some(every_run_has_metric(key)),
+            lacking: Some(value),
         });
     }
     parts
@@ -689,7 +650,7 @@ fn param_parts<'a>(
                 SortTerm::column("o.value", SlotType::Text, ascending),
             ],
             start: Cut::start(cut, 0, |k| vec![k[1].clone(), k[0].clone()], 2),
-            proof: None,
+            lacking: None,
         });
     }
     if may_hold(ParamClass::Text, 1) {
@@ -698,23 +659,17 @@ fn param_parts<'a>(
             leading: format!("o.value {dir}, "),
             walked: vec![SortTerm::column("o.value", SlotType::Text, ascending)],
             start: Cut::start(cut, 1, |k| vec![k[0].clone()], 2),
-            proof: None,
+            lacking: None,
         });
     }
     if may_hold(ParamClass::Missing, 2) {
+        let value = lacking::Value::Param { key, indexed };
         parts.push(Part {
-            from_where: Box::new(move |b| {
-                let mut conds = run_conditions(q, b);
-                let k = b.bind(SqlValue::Text(key.to_string()));
-                conds.push(format!(
-                    "NOT EXISTS (SELECT 1 FROM params o WHERE o.run_key = r.run_key AND o.key = {k})"
-                ));
-                format!("FROM runs r WHERE {}", where_sql(&conds))
-            }),
+            from_where: Box::new(move |b| value.runs_sql(q, b, lacking::Reading::Many)),
             leading: String::new(),
             walked: Vec::new(),
             start: Cut::start(cut, 2, |_| Vec::new(), 2),
-            proof: Some(every_run_has_param(key, indexed)),
+            lacking: Some(value),
         });
     }
     parts
@@ -969,7 +924,13 @@ mod tests {
         parts
             .iter()
             .map(|part| {
-                let (sql, b) = part_sql(&parsed, part, query.max_results + 1, Dialect::Sqlite);
+                let (sql, b) = part_sql(
+                    &parsed,
+                    part,
+                    &part.from_where,
+                    query.max_results + 1,
+                    Dialect::Sqlite,
+                );
                 explain(store, &sql, &b.params)
             })
             .collect()
@@ -1019,10 +980,47 @@ mod tests {
         parts
             .iter()
             .map(|part| {
-                let (sql, b) = part_sql(&parsed, part, query.max_results + 1, Dialect::Sqlite);
+                let (sql, b) = part_sql(
+                    &parsed,
+                    part,
+                    &part.from_where,
+                    query.max_results + 1,
+                    Dialect::Sqlite,
+                );
                 explain(store, &sql, &b.params)
             })
             .collect()
+    }
+
+    #[test]
+    fn few_runs_without_the_value_are_found_before_the_filter() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = fixture(tmp.path());
+        let query = RunsQuery::new(&[0], "params.g = '1'").order_by(&["metrics.m DESC"]);
+        let parsed = parse(&query).unwrap();
+        let parts = metric_parts(&parsed, "m", false);
+        let value = parts[1]
+            .lacking
+            .expect("the second part is the runs without m");
+        let few = |b: &mut Bindings| value.runs_sql(&parsed, b, lacking::Reading::Few);
+        let (sql, b) = part_sql(&parsed, &parts[1], &few, 101, Dialect::Sqlite);
+        let plan = explain(&store, &sql, &b.params);
+        assert!(
+            plan.contains("SEARCH r USING INTEGER PRIMARY KEY (rowid=?)"),
+            "the runs without the value are read by key: {plan}"
+        );
+        // the same runs as testing every run
+        let ids = |sql: &str, b: &Bindings| store.read(|tx| SqliteIds(tx).ids(sql, b)).unwrap();
+        let (many, mb) = part_sql(
+            &parsed,
+            &parts[1],
+            &parts[1].from_where,
+            101,
+            Dialect::Sqlite,
+        );
+        let want = ids(&many, &mb);
+        assert!(!want.is_empty());
+        assert_eq!(ids(&sql, &b), want);
     }
 
     /// `query` from its second page on.
