@@ -118,8 +118,8 @@ fn all_pages(s: &dyn Store, q: &RunsQuery, size: usize) -> Vec<String> {
     }
 }
 
-/// Creates the runs of two experiments (ten each): metric `m` on most, param `p` a number, a text
-/// or missing, `all` and `pall` on every run, a third of them deleted.
+/// Creates the runs of two experiments (twenty each): metric `m` on most, param `p` a number, a
+/// text or missing, `all` and `pall` on every run, a third of them deleted.
 fn fill(s: &dyn Store) -> (Vec<Fixture>, [i64; 2]) {
     let exps = [
         s.create_experiment("lacking-a", None, &[]).unwrap(),
@@ -127,8 +127,8 @@ fn fill(s: &dyn Store) -> (Vec<Fixture>, [i64; 2]) {
     ];
     let mut runs = Vec::new();
     for (e, &exp) in exps.iter().enumerate() {
-        for i in 0..10i64 {
-            let g = e as i64 * 10 + i;
+        for i in 0..20i64 {
+            let g = e as i64 * 20 + i;
             let p = match g % 5 {
                 4 => None,
                 3 => Some(format!("x{}", g % 3)),
@@ -197,8 +197,9 @@ fn check_all(s: &dyn Store, runs: &[Fixture], exps: [i64; 2], orders: &[&str]) {
     }
 }
 
-/// The case: runs lacking the ordered value come last, in MLflow's order, on every page; the same
-/// once a run (deleted, in the second experiment) lacks the value every other run has.
+/// The case: runs lacking the ordered value come last, in MLflow's order, on every page (a store
+/// where many runs lack `m` and `p`, and every run has `all` and `pall`); the same once three runs,
+/// two of them deleted, lack the values every other run has.
 pub fn search_lacking_the_ordered_value(s: &dyn Store) {
     let (mut runs, exps) = fill(s);
     let orders = [
@@ -212,31 +213,40 @@ pub fn search_lacking_the_ordered_value(s: &dyn Store) {
         "params.pall DESC",
     ];
     check_all(s, &runs, exps, &orders);
-    // a deleted run of the second experiment without `all` or `pall`: now some run lacks them
-    let run = s
-        .create_run(&NewRun {
-            experiment_id: exps[1],
-            run_name: Some("bare".into()),
-            start_time: Some(999),
-            params: vec![Param::new("q", "yes")],
-            ..NewRun::default()
-        })
-        .unwrap();
-    s.log_batch(&run.run_id, &[], &[Metric::new("n", 9.0, 0)], &[])
-        .unwrap();
-    s.delete_run(&run.run_id).unwrap();
-    runs.push(Fixture {
-        id: run.run_id,
-        name: "bare".into(),
-        experiment: exps[1],
-        start: 999,
-        m: None,
-        p: None,
-        all: None,
-        pall: None,
-        q_yes: true,
-        n: 9.0,
-        deleted: true,
-    });
+    // runs without `all` or `pall` (two deleted in the second experiment, one active in the first):
+    // now 3 runs of 43 lack them, few enough to be found first, and pages start among them
+    for (name, exp, start, deleted) in [
+        ("bare0", exps[1], 997, true),
+        ("bare1", exps[1], 998, true),
+        ("bare2", exps[0], 999, false),
+    ] {
+        let run = s
+            .create_run(&NewRun {
+                experiment_id: exp,
+                run_name: Some(name.into()),
+                start_time: Some(start),
+                params: vec![Param::new("q", "yes")],
+                ..NewRun::default()
+            })
+            .unwrap();
+        s.log_batch(&run.run_id, &[], &[Metric::new("n", 9.0, 0)], &[])
+            .unwrap();
+        if deleted {
+            s.delete_run(&run.run_id).unwrap();
+        }
+        runs.push(Fixture {
+            id: run.run_id,
+            name: name.into(),
+            experiment: exp,
+            start,
+            m: None,
+            p: None,
+            all: None,
+            pall: None,
+            q_yes: true,
+            n: 9.0,
+            deleted,
+        });
+    }
     check_all(s, &runs, exps, &orders[4..]);
 }
