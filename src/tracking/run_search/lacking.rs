@@ -15,11 +15,9 @@
 //! - otherwise the part walks the searched runs in the order of the remaining keys, testing each,
 //!   and stops once the page is full: with many runs lacking the value, a page fills quickly.
 
-use super::{run_conditions, scope_conditions, where_sql, IdQueries};
+use super::{run_conditions, scope_conditions, where_sql, IdQueries, ParsedQuery};
 use crate::tracking::search::{Bindings, Dialect, SqlValue};
 use crate::tracking::store::StoreError;
-
-use super::ParsedQuery;
 
 /// The fewest runs per run lacking the value for which the part finds those runs first.
 pub(super) const FEW_LACKING: i64 = 10;
