@@ -13,6 +13,12 @@
 //! token of each depth is found once beforehand, with pages of up to 50,000 runs):
 //!
 //! cargo run --release --example pg_search -- URL 100000 10 deep
+//!
+//! With `lacking` instead, 1,000 runs are added once that lack the ordered param `p1` (and half of
+//! them the ordered metric `rmse`), so that the last pages of the two searches ordered by them read
+//! runs without the value (MLflow puts those last):
+//!
+//! cargo run --release --example pg_search -- URL 100000 1 lacking
 
 use std::time::Instant;
 
@@ -104,6 +110,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if args.get(3).map(String::as_str) == Some("deep") {
         return deep_pages(&tracker, exp, iters);
     }
+    if args.get(3).map(String::as_str) == Some("lacking") {
+        return add_lacking(&tracker, exp, runs);
+    }
     for (name, filter, order) in SEARCHES {
         let query = RunsQuery::new(&[exp], filter)
             .order_by(order)
@@ -127,6 +136,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             order.join(", ")
         );
     }
+    Ok(())
+}
+
+/// Adds 1,000 runs (once: the experiment then holds `runs + 1000`) without param `p1`, half of
+/// them also without metric `rmse` (the others log 0.5), `p0` = `v0`..`v9` as for the others:
+/// the runs that the searches ordered by `params.p1` and `metrics.rmse` put last.
+fn add_lacking(tracker: &Tracker, exp: i64, runs: usize) -> Result<(), Box<dyn std::error::Error>> {
+    let have = tracker.count_runs(exp, ViewType::All)?;
+    for i in have.saturating_sub(runs)..1_000 {
+        let run = tracker.create_run(exp, Some(&format!("lacking{i}")), None)?;
+        let params: Vec<Param> = (0..10)
+            .filter(|j| *j != 1)
+            .map(|j| Param::new(format!("p{j}"), format!("v{}", i % 10)))
+            .collect();
+        let metrics: Vec<Metric> = if i % 2 == 0 {
+            vec![Metric::new("rmse", 0.5, 0)]
+        } else {
+            Vec::new()
+        };
+        tracker.log_batch(&run, &params, &metrics, &[RunTag::new("model", "xgboost")])?;
+    }
+    println!("{} runs", tracker.count_runs(exp, ViewType::All)?);
     Ok(())
 }
 

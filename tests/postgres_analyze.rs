@@ -1,6 +1,7 @@
-//! A PostgreSQL store that created many runs analyses the search tables when flushed, so searches
-//! are planned with statistics (a database of its own on the server at 127.0.0.1:5432, dropped
-//! after). Without a server the test prints why and passes, unless `CI` is set: then it fails.
+//! A PostgreSQL store that created many runs vacuums and analyses the search tables when flushed,
+//! so searches are planned with statistics and index-only scans need not visit the tables (a
+//! database of its own on the server at 127.0.0.1:5432, dropped after). Without a server the test
+//! prints why and passes, unless `CI` is set: then it fails.
 
 mod common;
 
@@ -41,6 +42,20 @@ fn many_new_runs_are_analysed_at_flush() {
     let (rows, analysed) = runs_statistics(&mut c);
     assert!(analysed, "the flush analysed the runs table");
     assert_eq!(rows, RUNS_BEFORE_CHECK as f32, "the planner knows the runs");
+    // the flush vacuumed the table too: its pages are marked all-visible, for index-only scans
+    let (pages, visible): (i32, i32) = c
+        .query_one(
+            "SELECT relpages, relallvisible FROM pg_class
+             WHERE relname = 'runs' AND relnamespace = current_schema()::regnamespace",
+            &[],
+        )
+        .map(|r| (r.get(0), r.get(1)))
+        .unwrap();
+    assert!(pages > 0);
+    assert_eq!(
+        visible, pages,
+        "every page of the runs table is all-visible"
+    );
     assert_eq!(
         store.analyze_if_stale().unwrap(),
         Vec::<String>::new(),

@@ -13,6 +13,8 @@
 //! (`/api/2.0/hpo/runs/compare-and-set-tag`), one transaction of the server's store.
 
 mod common;
+#[path = "store_conformance/lacking.rs"]
+mod lacking;
 
 use std::sync::Arc;
 
@@ -103,6 +105,7 @@ conformance!(
     paging,
     deletion_and_restore,
     compare_and_set_tag,
+    search_lacking_the_ordered_value,
 );
 
 macro_rules! tracker_conformance {
@@ -164,6 +167,7 @@ fn names(store: &dyn Store, q: &RunsQuery) -> Vec<String> {
 }
 
 mod cases {
+    pub use super::lacking::search_lacking_the_ordered_value;
     use super::*;
 
     pub fn experiments(s: &dyn Store) {

@@ -25,6 +25,10 @@
 //!   where they bound the range of the walk. In SQLite the indexes cover only indexed params: the
 //!   caller indexes the pending ones first (see `param_index`, [`walks_param_index`]); PostgreSQL
 //!   indexes every param when it is written.
+//! - The part of the runs without the ordered metric or param (both plans above) is read only after
+//!   counting the store's runs and that value's rows: equal counts prove it empty, and when few
+//!   runs lack the value they are found first and the filter tested on them alone (see
+//!   [`lacking`]).
 //!
 //! Pages are keyset pages: a page token carries the sort key of the previous page's last run (every
 //! order key's value, then its start time and run id, see [`search::keyset`]), and the next page is
@@ -52,6 +56,8 @@ use super::search::{
     self, Bindings, Dialect, Expr, Identifier, Literal, MetricStat, OrderKey, ParamClass, SqlValue,
 };
 use super::store::{RunsQuery, StoreError, ViewType, MAX_RESULTS_LIMIT};
+
+mod lacking;
 
 /// Which plans a search may use ([`Plans::GeneralOnly`] exists so tests can compare the plans).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,6 +171,18 @@ fn run_conditions_walking(
     b: &mut Bindings,
     walked: Option<Walked<'_>>,
 ) -> Vec<String> {
+    let mut conds = scope_conditions(q, b, "r");
+    if let Some(expr) = &q.filter {
+        conds.push(match walked {
+            Some(w) => search::compile_filter_reading(expr, b, &|i, n| w.read(i, n)),
+            None => search::compile_filter(expr, b),
+        });
+    }
+    conds
+}
+
+/// The conditions on the searched experiments and view, for runs named `alias`.
+fn scope_conditions(q: &ParsedQuery<'_>, b: &mut Bindings, alias: &str) -> Vec<String> {
     let mut conds: Vec<String> = Vec::new();
     if !q.query.experiment_ids.is_empty() {
         let list: Vec<String> = q
@@ -173,18 +191,12 @@ fn run_conditions_walking(
             .iter()
             .map(|id| b.bind(SqlValue::Integer(*id)))
             .collect();
-        conds.push(format!("r.experiment_id IN ({})", list.join(", ")));
+        conds.push(format!("{alias}.experiment_id IN ({})", list.join(", ")));
     }
     match q.query.view {
-        ViewType::ActiveOnly => conds.push("r.lifecycle_stage = 'active'".into()),
-        ViewType::DeletedOnly => conds.push("r.lifecycle_stage = 'deleted'".into()),
+        ViewType::ActiveOnly => conds.push(format!("{alias}.lifecycle_stage = 'active'")),
+        ViewType::DeletedOnly => conds.push(format!("{alias}.lifecycle_stage = 'deleted'")),
         ViewType::All => {}
-    }
-    if let Some(expr) = &q.filter {
-        conds.push(match walked {
-            Some(w) => search::compile_filter_reading(expr, b, &|i, n| w.read(i, n)),
-            None => search::compile_filter(expr, b),
-        });
     }
     conds
 }
@@ -395,6 +407,10 @@ struct Part<'a> {
     /// The key (of `walked`, the remaining order keys and the tiebreak) after which the part is
     /// read, when the page starts inside this part; `None`: from its first run.
     start: Option<Vec<Option<SqlValue>>>,
+    /// The value this part's runs lack, when it is the part of the runs without the ordered value:
+    /// counts then tell whether and how it is read (see [`lacking`]); `from_where` is then the
+    /// reading that tests every searched run.
+    lacking: Option<lacking::Value<'a>>,
 }
 
 /// Where a page starts among the parts of a plan: the parts before the page token's part are
@@ -428,16 +444,17 @@ impl Cut<'_> {
     }
 }
 
-/// The SQL (in `dialect`) selecting up to `limit` ids of `part` (after its start key, if any), and
-/// its bound values.
+/// The SQL (in `dialect`) selecting up to `limit` ids of `part` (its runs: `from_where`), after
+/// its start key if any, and its bound values.
 fn part_sql(
     q: &ParsedQuery<'_>,
     part: &Part<'_>,
+    from_where: &dyn Fn(&mut Bindings) -> String,
     limit: usize,
     dialect: Dialect,
 ) -> (String, Bindings) {
     let mut b = Bindings::new(dialect);
-    let mut from_where = (part.from_where)(&mut b);
+    let mut from_where = from_where(&mut b);
     if let Some(key) = &part.start {
         let mut terms = part.walked.clone();
         terms.extend(full_terms(&q.order[1..], &mut b));
@@ -465,7 +482,18 @@ fn parts_ids(
     let dialect = tx.dialect();
     let mut ids: Vec<String> = Vec::with_capacity(limit);
     for part in parts {
-        let (sql, b) = part_sql(q, part, limit - ids.len(), dialect);
+        let lacking_from_where;
+        let from_where: &dyn Fn(&mut Bindings) -> String = match part.lacking {
+            None => &part.from_where,
+            Some(value) => match value.reading(tx)? {
+                lacking::Reading::Empty => continue,
+                reading => {
+                    lacking_from_where = move |b: &mut Bindings| value.runs_sql(q, b, reading);
+                    &lacking_from_where
+                }
+            },
+        };
+        let (sql, b) = part_sql(q, part, from_where, limit - ids.len(), dialect);
         ids.extend(tx.ids(&sql, &b)?);
         if ids.len() == limit {
             break;
@@ -534,6 +562,7 @@ fn metric_parts<'a>(q: &'a ParsedQuery<'a>, key: &'a str, ascending: bool) -> Ve
                 ascending,
             )],
             start: Cut::start(cut, 0, <[_]>::to_vec, 1),
+            lacking: None,
         });
     }
     let required = q
@@ -541,19 +570,13 @@ fn metric_parts<'a>(q: &'a ParsedQuery<'a>, key: &'a str, ascending: bool) -> Ve
         .as_ref()
         .is_some_and(|f| search::requires_latest_metric(f, key));
     if !required && Cut::reads(cut, 1) {
+        let value = lacking::Value::Metric(key);
         parts.push(Part {
-            from_where: Box::new(move |b| {
-                let mut conds = run_conditions(q, b);
-                let k = b.bind(SqlValue::Text(key.to_string()));
-                conds.push(format!(
-                    "NOT EXISTS (SELECT 1 FROM metric_summary o WHERE o.run_uuid = r.run_uuid \
-                     AND o.key = {k} AND o.latest_value IS NOT NULL)"
-                ));
-                format!("FROM runs r WHERE {}", where_sql(&conds))
-            }),
+            from_where: Box::new(move |b| value.runs_sql(q, b, lacking::Reading::Many)),
             leading: String::new(),
             walked: Vec::new(),
             start: Cut::start(cut, 1, |_| Vec::new(), 1),
+            lacking: Some(value),
         });
     }
     parts
@@ -627,6 +650,7 @@ fn param_parts<'a>(
                 SortTerm::column("o.value", SlotType::Text, ascending),
             ],
             start: Cut::start(cut, 0, |k| vec![k[1].clone(), k[0].clone()], 2),
+            lacking: None,
         });
     }
     if may_hold(ParamClass::Text, 1) {
@@ -635,21 +659,17 @@ fn param_parts<'a>(
             leading: format!("o.value {dir}, "),
             walked: vec![SortTerm::column("o.value", SlotType::Text, ascending)],
             start: Cut::start(cut, 1, |k| vec![k[0].clone()], 2),
+            lacking: None,
         });
     }
     if may_hold(ParamClass::Missing, 2) {
+        let value = lacking::Value::Param { key, indexed };
         parts.push(Part {
-            from_where: Box::new(move |b| {
-                let mut conds = run_conditions(q, b);
-                let k = b.bind(SqlValue::Text(key.to_string()));
-                conds.push(format!(
-                    "NOT EXISTS (SELECT 1 FROM params o WHERE o.run_key = r.run_key AND o.key = {k})"
-                ));
-                format!("FROM runs r WHERE {}", where_sql(&conds))
-            }),
+            from_where: Box::new(move |b| value.runs_sql(q, b, lacking::Reading::Many)),
             leading: String::new(),
             walked: Vec::new(),
             start: Cut::start(cut, 2, |_| Vec::new(), 2),
+            lacking: Some(value),
         });
     }
     parts
@@ -904,7 +924,13 @@ mod tests {
         parts
             .iter()
             .map(|part| {
-                let (sql, b) = part_sql(&parsed, part, query.max_results + 1, Dialect::Sqlite);
+                let (sql, b) = part_sql(
+                    &parsed,
+                    part,
+                    &part.from_where,
+                    query.max_results + 1,
+                    Dialect::Sqlite,
+                );
                 explain(store, &sql, &b.params)
             })
             .collect()
@@ -954,10 +980,47 @@ mod tests {
         parts
             .iter()
             .map(|part| {
-                let (sql, b) = part_sql(&parsed, part, query.max_results + 1, Dialect::Sqlite);
+                let (sql, b) = part_sql(
+                    &parsed,
+                    part,
+                    &part.from_where,
+                    query.max_results + 1,
+                    Dialect::Sqlite,
+                );
                 explain(store, &sql, &b.params)
             })
             .collect()
+    }
+
+    #[test]
+    fn few_runs_without_the_value_are_found_before_the_filter() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = fixture(tmp.path());
+        let query = RunsQuery::new(&[0], "params.g = '1'").order_by(&["metrics.m DESC"]);
+        let parsed = parse(&query).unwrap();
+        let parts = metric_parts(&parsed, "m", false);
+        let value = parts[1]
+            .lacking
+            .expect("the second part is the runs without m");
+        let few = |b: &mut Bindings| value.runs_sql(&parsed, b, lacking::Reading::Few);
+        let (sql, b) = part_sql(&parsed, &parts[1], &few, 101, Dialect::Sqlite);
+        let plan = explain(&store, &sql, &b.params);
+        assert!(
+            plan.contains("SEARCH r USING INTEGER PRIMARY KEY (rowid=?)"),
+            "the runs without the value are read by key: {plan}"
+        );
+        // the same runs as testing every run
+        let ids = |sql: &str, b: &Bindings| store.read(|tx| SqliteIds(tx).ids(sql, b)).unwrap();
+        let (many, mb) = part_sql(
+            &parsed,
+            &parts[1],
+            &parts[1].from_where,
+            101,
+            Dialect::Sqlite,
+        );
+        let want = ids(&many, &mb);
+        assert!(!want.is_empty());
+        assert_eq!(ids(&sql, &b), want);
     }
 
     /// `query` from its second page on.

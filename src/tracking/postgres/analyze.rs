@@ -6,6 +6,12 @@
 //! flushed (a study's end) or closed, for search tables that were never analysed or changed by a
 //! fifth of their rows since, and analyses those (`SKIP_LOCKED`: a table another session is
 //! analysing is left to it).
+//!
+//! It vacuums them too (`VACUUM (ANALYZE)`): the vacuum marks the pages whose rows every
+//! transaction sees in the visibility map, so that an index-only scan answers from the index alone
+//! instead of visiting the table for each row. The proof that no run lacks a search's ordered
+//! value counts two indexes (`run_search`); over 100,000 runs those counts took 26-53 ms reading the
+//! tables (autovacuum off: no page was ever marked) and a few ms from the indexes alone.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -51,12 +57,16 @@ fn stale_tables(c: &mut impl GenericClient) -> Result<Vec<String>, postgres::Err
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
-/// Analyses the search tables whose statistics are stale; returns their names.
+/// Vacuums and analyses the search tables whose statistics are stale; returns their names. `c` must
+/// not be in a transaction (a vacuum runs outside one).
 pub(crate) fn analyze_stale(c: &mut impl GenericClient) -> Result<Vec<String>, postgres::Error> {
     let stale = stale_tables(c)?;
     if !stale.is_empty() {
-        // the names are among SEARCH_TABLES
-        c.batch_execute(&format!("ANALYZE (SKIP_LOCKED) {}", stale.join(", ")))?;
+        // the names are among SEARCH_TABLES; one statement, so no implicit transaction block
+        c.batch_execute(&format!(
+            "VACUUM (ANALYZE, SKIP_LOCKED) {}",
+            stale.join(", ")
+        ))?;
     }
     Ok(stale)
 }

@@ -82,10 +82,11 @@ impl PgStore {
         Ok(store)
     }
 
-    /// Analyses the search tables (`runs`, `params`, `metric_summary`, `tags`) that were never
-    /// analysed or changed by a fifth of their rows since, so that searches are planned with fresh
-    /// statistics; returns the tables analysed. A store that created 1,000 runs or more
-    /// ([`super::analyze::RUNS_BEFORE_CHECK`]) does this itself when flushed or closed.
+    /// Vacuums and analyses the search tables (`runs`, `params`, `metric_summary`, `tags`) that were
+    /// never analysed or changed by a fifth of their rows since, so that searches are planned with
+    /// fresh statistics and count from indexes alone (see [`super::analyze`]); returns those
+    /// tables. A store that created 1,000 runs or more ([`super::analyze::RUNS_BEFORE_CHECK`]) does
+    /// this itself when flushed or closed.
     pub fn analyze_if_stale(&self) -> Result<Vec<String>, StoreError> {
         Ok(analyze_stale(&mut *self.conn()?)?)
     }
