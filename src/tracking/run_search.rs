@@ -917,23 +917,27 @@ mod tests {
             .unwrap()
     }
 
+    /// The query plans SQLite chooses for `parts`, each read up to `limit` runs.
+    fn plans_of(
+        store: &SqliteStore,
+        parsed: &ParsedQuery<'_>,
+        parts: &[Part<'_>],
+        limit: usize,
+    ) -> Vec<String> {
+        parts
+            .iter()
+            .map(|part| {
+                let (sql, b) = part_sql(parsed, part, &part.from_where, limit, Dialect::Sqlite);
+                explain(store, &sql, &b.params)
+            })
+            .collect()
+    }
+
     /// The query plans SQLite chooses for the parts of a search ordered by param `key`.
     fn param_part_plans(store: &SqliteStore, query: &RunsQuery, key: &str) -> Vec<String> {
         let parsed = parse(query).unwrap();
         let parts = param_parts(&parsed, key, parsed.order[0].ascending, Dialect::Sqlite);
-        parts
-            .iter()
-            .map(|part| {
-                let (sql, b) = part_sql(
-                    &parsed,
-                    part,
-                    &part.from_where,
-                    query.max_results + 1,
-                    Dialect::Sqlite,
-                );
-                explain(store, &sql, &b.params)
-            })
-            .collect()
+        plans_of(store, &parsed, &parts, query.max_results + 1)
     }
 
     #[test]
@@ -977,19 +981,7 @@ mod tests {
     fn metric_part_plans(store: &SqliteStore, query: &RunsQuery, key: &str) -> Vec<String> {
         let parsed = parse(query).unwrap();
         let parts = metric_parts(&parsed, key, parsed.order[0].ascending);
-        parts
-            .iter()
-            .map(|part| {
-                let (sql, b) = part_sql(
-                    &parsed,
-                    part,
-                    &part.from_where,
-                    query.max_results + 1,
-                    Dialect::Sqlite,
-                );
-                explain(store, &sql, &b.params)
-            })
-            .collect()
+        plans_of(store, &parsed, &parts, query.max_results + 1)
     }
 
     #[test]
