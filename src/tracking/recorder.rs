@@ -166,9 +166,6 @@ pub struct Recorder {
     /// Commit each trial's run before the trial starts (the objective is another process that
     /// may log into it through `HPO_RUN_ID`).
     flush_before_trials: bool,
-    /// The shared study's coordinator commits each trial's run with the trial's start, before
-    /// the trial runs: no flush of its own is needed then.
-    start_commits_runs: bool,
     /// The store's failure count and failed writes when the study started: only later failures
     /// are this study's.
     baseline: (usize, usize),
@@ -194,7 +191,6 @@ impl Recorder {
             study_tags: Vec::new(),
             shared: RecorderHandle::default(),
             flush_before_trials: false,
-            start_commits_runs: false,
             baseline: (0, 0),
             study_run_to_create: None,
             closer: None,
@@ -226,7 +222,6 @@ impl Recorder {
     /// ([`StudyCloser::start_commits_trial_runs`](super::shared::coordinator::StudyCloser::start_commits_trial_runs)),
     /// the recorder leaves that commit to it.
     pub fn shared(mut self, closer: super::shared::coordinator::StudyCloser) -> Self {
-        self.start_commits_runs = closer.start_commits_trial_runs();
         self.closer = Some(closer);
         self
     }
@@ -311,8 +306,13 @@ impl Recorder {
 
 impl Observer for Recorder {
     fn on_study_start(&mut self, info: &StudyInfo<'_>) {
-        // the coordinator's start (right after `on_trial_start`) may commit the run already
-        self.flush_before_trials = info.objective_runs_elsewhere && !self.start_commits_runs;
+        // the shared study's coordinator may commit each trial's run with the trial's start
+        // (right after `on_trial_start`): no flush of its own is needed then
+        let start_commits_runs = self
+            .closer
+            .as_ref()
+            .is_some_and(|c| c.start_commits_trial_runs());
+        self.flush_before_trials = info.objective_runs_elsewhere && !start_commits_runs;
         let before = self.tracker.write_failures();
         self.baseline = (self.tracker.write_failure_count(), before.failed_writes);
         if let Some(lost) = before.file_lost {

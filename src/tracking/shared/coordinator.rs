@@ -238,6 +238,14 @@ impl SharedStudy {
             .insert(number);
     }
 
+    /// Trial `number` no longer runs here: its lease is no longer renewed.
+    fn let_go(&self, number: i64) {
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&number);
+    }
+
     /// A claimed number as the driver takes it.
     fn claimed(&self, c: ClaimedTrial) -> Result<Claim, String> {
         let number =
@@ -427,10 +435,7 @@ impl Coordinator for SharedStudy {
         let _ = self
             .board
             .release(&self.study_run_id, &self.worker, c.number);
-        self.running
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&c.number);
+        self.let_go(c.number);
     }
 
     fn finished(&mut self, trial: &Trial) -> Result<(), String> {
@@ -452,10 +457,7 @@ impl Coordinator for SharedStudy {
         // a trial taken back as lost meanwhile (this worker stalled for longer than its lease)
         // keeps that on the board; the end may wait for this worker's next trial's start
         self.retry(|b, study, _| b.finish_later(study, n, &end))?;
-        self.running
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&n);
+        self.let_go(n);
         self.quick = trial.duration().is_some_and(|d| d < CLAIM_AHEAD_BELOW);
         Ok(())
     }
