@@ -2,18 +2,21 @@
 """CPU time and WAL flushes per trial of a shared study on PostgreSQL (issue 19, storage overhead),
 for builds compared on a loaded machine, where wall time mostly measures the wait for a core.
 
-One `hpo run` worker of N trials (Branin in process, random search) on a fresh database, per
-build, builds alternating for R rounds. Per trial:
-  client_cpu_ms   user + sys time of the hpo process (its rusage as a child of this script);
+W `hpo run` workers (one by default) of one study of N trials (Branin in process, random search
+or --algo) on a fresh database, per build, builds alternating for R rounds. Per trial:
+  client_cpu_ms   user + sys time of the hpo processes (their rusage as children of this script);
   server_cpu_ms   user + sys time of the database's backends, read from /proc/PID/stat while
                   they live (sampled every 50 ms; the last sample of each backend counts);
   wal_syncs       WAL flushes of the whole server (pg_stat_wal.wal_sync; other databases'
                   commits on the same server count too);
   wall_ms         the window per trial (first trial's start to last trial's end).
+With several workers, `wall_ms` is the window divided by N (the study's, not a worker's).
 
 Usage:
   /tmp/anchors-venv/bin/python benches/pg_cpu_per_trial.py --n 2000 --rounds 2 \
       main=/tmp/hpo-main new=target/release/hpo
+  /tmp/anchors-venv/bin/python benches/pg_cpu_per_trial.py --workers 8 --algo tpe --rounds 1 \
+      final=target/release/hpo
 """
 
 import argparse
@@ -30,7 +33,7 @@ import psycopg2
 RUN_FILE = """
 [study]
 name = "cpu"
-algo = "random"
+algo = "{algo}"
 max_evals = {n}
 parallelism = 1
 
@@ -78,7 +81,7 @@ def sample_backends(server, db, stop, seen):
     c.close()
 
 
-def measure(server, label, binary, n):
+def measure(server, label, binary, n, workers=1, algo="random"):
     db = f"hpocpu_{os.getpid()}"
     admin = connect(server, "postgres")
     with admin.cursor() as cur:
@@ -92,10 +95,15 @@ def measure(server, label, binary, n):
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "cpu.toml")
         with open(path, "w") as f:
-            f.write(RUN_FILE.format(n=n))
+            f.write(RUN_FILE.format(n=n, algo=algo))
         url = f"{server}/{db}"
         cmd = [binary, "run", path, "--tracking-uri", url, "--quiet", "--no-trial-server"]
-        subprocess.run(cmd, check=True, cwd=d, stdout=subprocess.DEVNULL)
+        procs = [
+            subprocess.Popen(cmd, cwd=d, stdout=subprocess.DEVNULL) for _ in range(workers)
+        ]
+        codes = [p.wait() for p in procs]
+        if any(codes):
+            raise RuntimeError(f"hpo exit codes {codes}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     stop.set()
     sampler.join()
@@ -115,6 +123,8 @@ def measure(server, label, binary, n):
     client = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return {
         "label": label,
+        "workers": workers,
+        "algo": algo,
         "n": n,
         "finished": done,
         "client_cpu_ms": round(client * 1e3 / n, 3),
@@ -131,12 +141,14 @@ def main():
     p.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432")
     p.add_argument("--n", type=int, default=2000)
     p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--workers", type=int, default=1, help="hpo run processes joining the study")
+    p.add_argument("--algo", default="random")
     p.add_argument("--out")
     args = p.parse_args()
     builds = [b.split("=", 1) for b in args.builds]
     for r in range(args.rounds):
         for label, binary in builds:
-            row = measure(args.pg, label, binary, args.n)
+            row = measure(args.pg, label, binary, args.n, args.workers, args.algo)
             row["round"] = r + 1
             print(json.dumps(row), flush=True)
             if args.out:
