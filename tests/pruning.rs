@@ -459,3 +459,69 @@ fn ask_tell_studies_can_split_the_history_by_bracket() {
         );
     }
 }
+
+/// Slow starters end best: trial `x` ends at `x` with a time constant that grows as `x`
+/// falls, so the best trials have the highest values for their first steps.
+fn slow_best(x: f64, step: i64) -> f64 {
+    let tau = 0.5 + 20.0 * (1.0 - x).powi(2);
+    x + 2.0 * ((-(step as f64) / tau).exp() - (-30.0 / tau).exp())
+}
+
+/// A random-search study of 40 trials of 30 steps on `slow_best`: the trials, the steps run,
+/// and how many pruned trials would have ended better than every trial completed before them.
+fn slow_best_study(pruner: Box<dyn Pruner>) -> (hpo::StudyResult, usize, usize) {
+    let steps = AtomicUsize::new(0);
+    let objective = with_context(|p: &Params, ctx: &hpo::TrialContext| {
+        let x = p.f64("x").unwrap_or(1.0);
+        for step in 1..=30 {
+            steps.fetch_add(1, Ordering::SeqCst);
+            if ctx.report(step, slow_best(x, step)) {
+                return TrialResult::pruned();
+            }
+        }
+        TrialResult::ok(slow_best(x, 30))
+    });
+    let space = space();
+    let r = Fmin::new(objective, &space)
+        .algo(Random)
+        .seed(3)
+        .max_evals(40)
+        .pruner_boxed(pruner)
+        .run()
+        .unwrap();
+    let mut best_so_far = f64::INFINITY;
+    let mut wrongly_pruned = 0;
+    for t in &r.trials {
+        let x = t.params.f64("x").unwrap();
+        match t.state {
+            TrialState::Ok => best_so_far = best_so_far.min(x),
+            TrialState::Pruned if x < best_so_far => wrongly_pruned += 1,
+            _ => {}
+        }
+    }
+    (r, steps.load(Ordering::SeqCst), wrongly_pruned)
+}
+
+#[test]
+fn the_extrapolating_pruner_keeps_slow_starters_that_end_best_and_the_median_does_not() {
+    use hpo::study::prune::Extrapolate;
+    let (r, steps, wrong) = slow_best_study(Box::new(Extrapolate::default()));
+    let pruned = r
+        .trials
+        .iter()
+        .filter(|t| t.state == TrialState::Pruned)
+        .count();
+    assert_eq!(wrong, 0, "a trial that would have been the best so far was pruned");
+    assert!(pruned >= 20, "{pruned} of 40 pruned");
+    assert!(steps <= 40 * 30 / 2, "{steps} steps of 1200");
+    // the best of the 40 x's was kept
+    let min_x = r
+        .trials
+        .iter()
+        .map(|t| t.params.f64("x").unwrap())
+        .fold(f64::INFINITY, f64::min);
+    assert_eq!(r.best().unwrap().params.f64("x").unwrap(), min_x);
+    // the median pruner compares values at the same step and stops such trials
+    let (_, _, wrong) = slow_best_study(Box::new(Median::new()));
+    assert!(wrong >= 1, "the median pruner kept every slow starter");
+}

@@ -4,18 +4,20 @@
 
 use super::fidelity::STEPS;
 use crate::study::prune::{
-    Hyperband, Median, NoPruner, Percentile, Pruner, PrunerError, SuccessiveHalving,
+    Extrapolate, Hyperband, Median, NoPruner, Percentile, Pruner, PrunerError, SuccessiveHalving,
 };
 
 /// The pruner `default` stands for, chosen on held-out seeds (100-139, never the reported
-/// 0-19) among percentile, median, successive-halving and Hyperband settings: stop a trial
-/// whose best value so far is above the 10th percentile of the completed trials' values at its
-/// step, after a warm-up of 16 of the 81 steps (see BENCH.md, "Pruning: compute saved").
-pub const DEFAULT_PRUNER: &str = "percentile:percentile=10:n_warmup_steps=16";
+/// 0-19) among extrapolating, percentile, median, successive-halving and Hyperband settings:
+/// the extrapolating pruner with its defaults, which stops a trial once an optimistic forecast
+/// of its final value is above the 5th percentile of the completed trials' fitted final values
+/// (see BENCH.md, "Pruning: compute saved").
+pub const DEFAULT_PRUNER: &str = "extrapolate";
 
 /// The pruner kinds `--pruners` accepts.
-pub const BENCH_PRUNERS: [&str; 6] = [
+pub const BENCH_PRUNERS: [&str; 7] = [
     "none",
+    "extrapolate",
     "median",
     "percentile",
     "asha",
@@ -88,6 +90,31 @@ pub fn parse(spec: &str) -> Result<Box<dyn Pruner>, String> {
                 Ok(Box::new(p.validated().map_err(err)?))
             }
         }
+        "extrapolate" => {
+            let mut p = Extrapolate::default();
+            for (k, v) in settings {
+                match k {
+                    "percentile" => p.percentile = number(spec, k, v)?,
+                    "n_startup_trials" => p.n_startup_trials = number(spec, k, v)?,
+                    "n_warmup_steps" => p.n_warmup_steps = number(spec, k, v)?,
+                    "interval_steps" => p.interval_steps = number(spec, k, v)?,
+                    "z" => p.z = number(spec, k, v)?,
+                    _ => {
+                        return Err(bad_key(
+                            k,
+                            &[
+                                "percentile",
+                                "n_startup_trials",
+                                "n_warmup_steps",
+                                "interval_steps",
+                                "z",
+                            ],
+                        ))
+                    }
+                }
+            }
+            Ok(Box::new(p.validated().map_err(err)?))
+        }
         "asha" => {
             let (mut min, mut rf, mut rate, mut boot) = (None, 4, 0, 0);
             for (k, v) in settings {
@@ -152,7 +179,12 @@ mod tests {
     fn specs_build_their_pruners_and_bad_ones_say_why() {
         assert_eq!(parse("none").unwrap().name(), "none");
         assert_eq!(parse("median").unwrap().name(), "median");
-        assert_eq!(parse("default").unwrap().name(), "percentile");
+        assert_eq!(parse("default").unwrap().name(), "extrapolate");
+        assert_eq!(
+            parse("extrapolate:percentile=10:z=1").unwrap().name(),
+            "extrapolate"
+        );
+        assert!(parse("extrapolate:z=-1").unwrap_err().contains("'z'"));
         assert_eq!(
             parse("percentile:percentile=25").unwrap().name(),
             "percentile"

@@ -55,8 +55,8 @@ pub struct BenchArgs {
     /// steps). Compared results of pruned studies are cut to N steps.
     #[arg(long, value_name = "N")]
     pub step_budget: Option<u64>,
-    /// Pruners, comma-separated, for multi-fidelity problems: none, median, percentile, asha,
-    /// hyperband or default, each optionally with settings (`median:n_warmup_steps=10`). Every
+    /// Pruners, comma-separated, for multi-fidelity problems: none, extrapolate, median,
+    /// percentile, asha, hyperband or default (the recommended one, `extrapolate`), each optionally with settings (`median:n_warmup_steps=10`). Every
     /// algorithm runs with every pruner (`hpo-tpe+median` ...); the report compares each with
     /// the same algorithm without pruning (`+none`, added when missing).
     #[arg(long, value_delimiter = ',')]

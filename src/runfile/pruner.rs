@@ -3,7 +3,7 @@
 //!
 //! ```toml
 //! [pruner]
-//! kind = "median"          # median | percentile | asha | hyperband | threshold | patient | none
+//! kind = "median"          # extrapolate | median | percentile | asha | hyperband | threshold | patient | none
 //! metric = "val_loss"      # the reported key it watches (default: [study] metric)
 //! n_startup_trials = 5
 //! n_warmup_steps = 2
@@ -24,13 +24,15 @@ use toml::Spanned;
 use super::parse::{one_of, positive, string, unknown_key, wrong_type};
 use crate::space::toml::{entries, integer, number, Located};
 use crate::study::prune::{
-    Hyperband, Median, NoPruner, Patient, Percentile, Pruner, PrunerError, SuccessiveHalving,
+    Extrapolate, Hyperband, Median, NoPruner, Patient, Percentile, Pruner, PrunerError, SuccessiveHalving,
     Threshold, PRUNER_NAMES,
 };
 
 /// A pruner as a run file describes it.
 #[derive(Clone, Debug, PartialEq)]
 pub enum PrunerKind {
+    /// The extrapolating pruner (the recommended one).
+    Extrapolate(Extrapolate),
     /// The median pruner with these settings.
     Median(Percentile),
     /// The percentile pruner.
@@ -76,6 +78,7 @@ impl PrunerKind {
     /// The pruner itself.
     pub fn build(&self) -> Box<dyn Pruner> {
         match self {
+            PrunerKind::Extrapolate(p) => Box::new(p.clone()),
             PrunerKind::Median(p) => Box::new(Median(p.clone())),
             PrunerKind::Percentile(p) => Box::new(p.clone()),
             PrunerKind::Asha {
@@ -133,6 +136,11 @@ impl std::fmt::Display for PrunerKind {
             )
         };
         match self {
+            PrunerKind::Extrapolate(p) => write!(
+                f,
+                "extrapolate {} (n_startup_trials = {}, n_warmup_steps = {}, interval_steps = {}, z = {})",
+                p.percentile, p.n_startup_trials, p.n_warmup_steps, p.interval_steps, p.z
+            ),
             PrunerKind::Median(p) => {
                 write!(f, "median (")?;
                 pct(f, p)?;
@@ -200,6 +208,13 @@ pub struct PrunerSpec {
 /// The keys `[pruner]` accepts for each kind (besides `kind` and `metric`).
 pub fn pruner_keys(kind: &str) -> &'static [&'static str] {
     match kind {
+        "extrapolate" => &[
+            "percentile",
+            "n_startup_trials",
+            "n_warmup_steps",
+            "interval_steps",
+            "z",
+        ],
         "median" => &[
             "n_startup_trials",
             "n_warmup_steps",
@@ -310,6 +325,15 @@ fn read_kind(
         })
     };
     match kind.as_str() {
+        "extrapolate" => {
+            let mut p = Extrapolate::default();
+            p.percentile = float("percentile")?.unwrap_or(p.percentile);
+            p.n_startup_trials = int("n_startup_trials", 0, p.n_startup_trials as i64)? as usize;
+            p.n_warmup_steps = int("n_warmup_steps", 0, p.n_warmup_steps)?;
+            p.interval_steps = int("interval_steps", 1, p.interval_steps)?;
+            p.z = float("z")?.unwrap_or(p.z);
+            checked(p.validated().map(PrunerKind::Extrapolate))
+        }
         "median" => Ok(PrunerKind::Median(percentile(50.0)?)),
         "percentile" => {
             let Some(q) = float("percentile")? else {

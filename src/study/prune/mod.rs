@@ -15,6 +15,7 @@
 
 mod asha;
 mod curves;
+mod extrapolate;
 mod feed;
 mod hyperband;
 mod median;
@@ -27,6 +28,7 @@ mod threshold;
 
 pub use asha::SuccessiveHalving;
 pub use curves::{CurveState, Curves, TrialCurve};
+pub use extrapolate::Extrapolate;
 pub use feed::CurveFeed;
 pub use hyperband::{Brackets, Hyperband};
 pub use median::Median;
@@ -41,7 +43,7 @@ use std::fmt;
 
 /// Decides whether a running trial should stop, from its learning curve and the others'.
 pub trait Pruner: Send + Sync + fmt::Debug {
-    /// A short name (`median`, `percentile`, `asha`, `hyperband`, `threshold`, `patient`, `none`).
+    /// A short name (`extrapolate`, `median`, `percentile`, `asha`, `hyperband`, `threshold`, `patient`, `none`).
     fn name(&self) -> &'static str;
 
     /// Whether trial `trial` (present in `curves`, just after a report) should stop now.
@@ -135,12 +137,13 @@ pub const THRESHOLD_METRIC: &str = "hpo.pruneThreshold";
 pub const TAG_PRUNE_METRIC: &str = "hpo.pruneMetric";
 
 /// The pruner names a run file accepts.
-pub const PRUNER_NAMES: [&str; 7] = [
+pub const PRUNER_NAMES: [&str; 8] = [
     "median",
     "percentile",
     "asha",
     "hyperband",
     "threshold",
     "patient",
+    "extrapolate",
     "none",
 ];

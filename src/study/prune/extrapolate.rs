@@ -1,0 +1,372 @@
+//! The extrapolating pruner: forecast a trial's final value from the shape of its curve so far
+//! and stop it when even an optimistic forecast is worse than a percentile of the completed
+//! trials' final values.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use super::percentile::nan_percentile;
+use super::{first_in_interval, CurveState, Curves, Pruner, PrunerError, TrialCurve};
+
+/// Stops a trial whose forecast final value is above the `percentile`-th percentile of the
+/// completed trials' final values. hpo's recommended pruner (`hpo bench`'s `default`).
+///
+/// **The forecast.** The trial's finite values so far are fitted by least squares with an
+/// exponential approach to a plateau, `y(t) = c + b exp(-t / tau)`, for every plausible
+/// `tau` (those whose fit is within `z^2` residual variances of the best one, the profile
+/// likelihood's interval); each fit is extended to the *horizon*, the highest last step among
+/// the completed trials, and lowered by `z` standard errors of that prediction. The forecast is
+/// the lowest of these: optimistic, so a trial is stopped only when every plausible extension
+/// of its curve ends worse than the threshold. A long `tau` makes the fit a straight line, so
+/// no forecast goes much below the trial's current slope extended to the horizon. Noisy curves
+/// give wide intervals and are stopped later; curves that have visibly flattened are stopped
+/// early, and a slow starter still falling steeply is kept even when its values so far are the
+/// worst.
+///
+/// **The threshold.** A completed trial's final value is read from its fitted curve at its
+/// last step (the same fit, at its most likely `tau`), which takes the noise out of a single
+/// last value; a completed trial whose last value is NaN or infinite keeps that value (NaN is
+/// ignored in the percentile).
+///
+/// - No decision before `n_startup_trials` trials completed, before step `n_warmup_steps`, at
+///   a step that is not the first of its interval (`interval_steps`), with fewer than 4 finite
+///   values (3 parameters and one degree of freedom), or at or past the horizon.
+/// - A trial whose every value is NaN or infinite is pruned.
+/// - A trial exactly at the threshold (a tie) is kept.
+/// - What fits well: losses that fall and level off (epochs, boosting rounds, solver sweeps).
+///   A curve that falls and then rises (overfitting) is forecast too low, so such trials are
+///   kept longer than they deserve: steps lost, not good trials.
+#[derive(Debug)]
+pub struct Extrapolate {
+    /// The percentile of the completed trials' final values, in 0..=100 (lower keeps fewer).
+    pub percentile: f64,
+    /// Completed trials needed before any pruning.
+    pub n_startup_trials: usize,
+    /// Steps before which a trial is never pruned.
+    pub n_warmup_steps: i64,
+    /// Pruning is checked once per this many steps after the warm-up.
+    pub interval_steps: i64,
+    /// How many standard errors the forecast is lowered by (and the width of the plausible
+    /// `tau` interval): larger keeps more trials.
+    pub z: f64,
+    /// Completed trials' fitted final values, by trial number.
+    fitted: Arc<Mutex<HashMap<usize, Fitted>>>,
+}
+
+/// A completed trial's fitted final value, with what identifies the curve it was fitted on.
+#[derive(Debug)]
+struct Fitted {
+    len: usize,
+    last: u64,
+    value: f64,
+}
+
+impl Default for Extrapolate {
+    /// The settings chosen on held-out seeds (BENCH.md, "Pruning: compute saved"): the 5th
+    /// percentile, 5 start-up trials, a warm-up of 4 steps, every step, `z` = 2.
+    fn default() -> Self {
+        Extrapolate {
+            percentile: 5.0,
+            n_startup_trials: 5,
+            n_warmup_steps: 4,
+            interval_steps: 1,
+            z: 2.0,
+            fitted: Arc::default(),
+        }
+    }
+}
+
+impl Clone for Extrapolate {
+    /// The same settings with a cache of its own (a clone may serve another study).
+    fn clone(&self) -> Self {
+        Extrapolate {
+            fitted: Arc::default(),
+            ..*self
+        }
+    }
+}
+
+impl PartialEq for Extrapolate {
+    /// Equal settings (the cache of fitted values does not count).
+    fn eq(&self, other: &Self) -> bool {
+        self.percentile == other.percentile
+            && self.n_startup_trials == other.n_startup_trials
+            && self.n_warmup_steps == other.n_warmup_steps
+            && self.interval_steps == other.interval_steps
+            && self.z == other.z
+    }
+}
+
+fn finite_points(curve: &TrialCurve) -> Vec<(f64, f64)> {
+    curve
+        .values
+        .iter()
+        .filter(|(_, v)| v.is_finite())
+        .map(|(s, v)| (*s as f64, *v))
+        .collect()
+}
+
+impl Extrapolate {
+    /// Check every setting's range.
+    pub fn validated(self) -> Result<Self, PrunerError> {
+        if !(0.0..=100.0).contains(&self.percentile) {
+            return Err(PrunerError::new(
+                "percentile",
+                self.percentile,
+                "expected a number from 0 to 100",
+            ));
+        }
+        if !(self.z.is_finite() && self.z >= 0.0) {
+            return Err(PrunerError::new("z", self.z, "expected a number, 0 or more"));
+        }
+        PrunerError::at_least("n_warmup_steps", self.n_warmup_steps, 0)?;
+        PrunerError::at_least("interval_steps", self.interval_steps, 1)?;
+        Ok(self)
+    }
+
+    fn decide(&self, curves: &Curves, trial: usize) -> bool {
+        let n_complete = curves.completed().count();
+        if n_complete == 0 || n_complete < self.n_startup_trials {
+            return false;
+        }
+        let Some(curve) = curves.get(trial) else {
+            return false;
+        };
+        let Some(step) = curve.last_step() else {
+            return false;
+        };
+        if step < self.n_warmup_steps
+            || !first_in_interval(curve, step, self.n_warmup_steps, self.interval_steps)
+        {
+            return false;
+        }
+        let points = finite_points(curve);
+        if points.is_empty() {
+            return true;
+        }
+        let horizon = curves.completed().filter_map(|c| c.last_step()).max();
+        let Some(horizon) = horizon.filter(|&h| h > step) else {
+            return false;
+        };
+        let Some(threshold) = nan_percentile(&self.finals(curves), self.percentile) else {
+            return false;
+        };
+        forecast(&points, horizon as f64, self.z).is_some_and(|f| f > threshold)
+    }
+
+    /// The completed trials' fitted final values (fitted once per trial).
+    fn finals(&self, curves: &Curves) -> Vec<f64> {
+        let Ok(mut cache) = self.fitted.lock() else {
+            return Vec::new();
+        };
+        let mut finals = Vec::new();
+        for (n, c) in curves.iter() {
+            if c.state != CurveState::Complete {
+                continue;
+            }
+            let Some((last_step, last)) = c.last() else {
+                continue;
+            };
+            let fresh = cache
+                .get(&n)
+                .is_some_and(|f| f.len == c.values.len() && f.last == last.to_bits());
+            if !fresh {
+                let value = match last.is_finite() {
+                    true => forecast(&finite_points(c), last_step as f64, 0.0).unwrap_or(last),
+                    false => last,
+                };
+                let f = Fitted {
+                    len: c.values.len(),
+                    last: last.to_bits(),
+                    value,
+                };
+                cache.insert(n, f);
+            }
+            finals.extend(cache.get(&n).map(|f| f.value));
+        }
+        finals
+    }
+}
+
+impl Pruner for Extrapolate {
+    fn name(&self) -> &'static str {
+        "extrapolate"
+    }
+
+    fn prune(&self, curves: &mut Curves, trial: usize) -> bool {
+        self.decide(curves, trial)
+    }
+}
+
+/// One least-squares fit of `y = c + b x` with `x = exp(-(t - t0) / tau)`: its residual sum of
+/// squares and what it needs to predict at the horizon.
+struct Fit {
+    sse: f64,
+    at_horizon: f64,
+    /// `1/n + (x_h - mean x)^2 / Sxx`: the prediction's variance over the residual variance.
+    leverage: f64,
+}
+
+fn fit(points: &[(f64, f64)], horizon: f64, tau: f64) -> Option<Fit> {
+    let t0 = points[0].0;
+    let n = points.len() as f64;
+    let x = |t: f64| (-(t - t0) / tau).exp();
+    let mean_x = points.iter().map(|p| x(p.0)).sum::<f64>() / n;
+    let mean_y = points.iter().map(|p| p.1).sum::<f64>() / n;
+    let (mut sxx, mut sxy, mut syy) = (0.0, 0.0, 0.0);
+    for &(t, y) in points {
+        let (dx, dy) = (x(t) - mean_x, y - mean_y);
+        sxx += dx * dx;
+        sxy += dx * dy;
+        syy += dy * dy;
+    }
+    if sxx.is_nan() || sxx <= 1e-300 {
+        return None;
+    }
+    let b = sxy / sxx;
+    let xh = x(horizon);
+    Some(Fit {
+        sse: (syy - b * sxy).max(0.0),
+        at_horizon: mean_y + b * (xh - mean_x),
+        leverage: 1.0 / n + (xh - mean_x).powi(2) / sxx,
+    })
+}
+
+/// The optimistic forecast at `horizon` of the curve `points` (step, value), sorted by step:
+/// the lowest over the plausible `tau` of the fit's prediction minus `z` standard errors.
+/// None with fewer than 4 points or when no fit is possible.
+pub(crate) fn forecast(points: &[(f64, f64)], horizon: f64, z: f64) -> Option<f64> {
+    if points.len() < 4 {
+        return None;
+    }
+    let span = (horizon - points[0].0).max(1.0);
+    let (lo, hi) = ((span / 1000.0).ln(), (span * 100.0).ln());
+    const GRID: usize = 64;
+    let taus: Vec<f64> = (0..GRID)
+        .map(|i| (lo + (hi - lo) * i as f64 / (GRID - 1) as f64).exp())
+        .collect();
+    let mut fits: Vec<(f64, Fit)> = taus
+        .iter()
+        .filter_map(|&tau| fit(points, horizon, tau).map(|f| (tau.ln(), f)))
+        .collect();
+    let best = fits
+        .iter()
+        .enumerate()
+        .min_by(|a, b| a.1 .1.sse.total_cmp(&b.1 .1.sse))?
+        .0;
+    // Refine the best tau between its grid neighbours (golden section in log tau).
+    let step = (hi - lo) / (GRID - 1) as f64;
+    let (mut a, mut b) = (fits[best].0 - step, fits[best].0 + step);
+    let g = 0.618_033_988_749_895;
+    let sse_at = |l: f64| fit(points, horizon, l.exp()).map_or(f64::INFINITY, |f| f.sse);
+    for _ in 0..24 {
+        let (c, d) = (b - g * (b - a), a + g * (b - a));
+        if sse_at(c) < sse_at(d) {
+            b = d;
+        } else {
+            a = c;
+        }
+    }
+    let refined = (a + b) / 2.0;
+    if let Some(f) = fit(points, horizon, refined.exp()) {
+        fits.push((refined, f));
+    }
+    let sse_min = fits.iter().map(|f| f.1.sse).fold(f64::INFINITY, f64::min);
+    let variance = sse_min / (points.len() - 3) as f64;
+    let limit = sse_min + z * z * variance;
+    fits.iter()
+        .filter(|(_, f)| f.sse <= limit)
+        .map(|(_, f)| f.at_horizon - z * (variance * f.leverage).sqrt())
+        .reduce(f64::min)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exp_curve(a: f64, tau: f64, steps: std::ops::RangeInclusive<i64>) -> Vec<(f64, f64)> {
+        steps
+            .map(|t| (t as f64, a + (-(t as f64) / tau).exp() - (-81.0 / tau).exp()))
+            .collect()
+    }
+
+    #[test]
+    fn an_exact_exponential_is_forecast_to_its_final_value() {
+        for (a, tau) in [(0.0, 32.0), (0.3, 3.5), (0.1, 8.0)] {
+            let f = forecast(&exp_curve(a, tau, 1..=12), 81.0, 2.0).unwrap();
+            assert!((f - a).abs() < 1e-3, "a {a} tau {tau}: forecast {f}");
+        }
+    }
+
+    #[test]
+    fn noise_makes_the_forecast_optimistic_and_a_line_bounds_it() {
+        // A straight line falling 0.01 per step: no forecast below its extension.
+        let line: Vec<(f64, f64)> = (1..=10).map(|t| (t as f64, 1.0 - 0.01 * t as f64)).collect();
+        let f = forecast(&line, 81.0, 2.0).unwrap();
+        assert!(f >= 1.0 - 0.81 - 1e-6 && f < 0.9, "{f}");
+        // A flat curve with alternating noise: the forecast is below its mean.
+        let flat: Vec<(f64, f64)> = (1..=20)
+            .map(|t| (t as f64, 0.5 + if t % 2 == 0 { 0.05 } else { -0.05 }))
+            .collect();
+        let f = forecast(&flat, 81.0, 2.0).unwrap();
+        assert!(f < 0.48, "{f}");
+        assert!(forecast(&flat[..3], 81.0, 2.0).is_none());
+    }
+
+    fn study(finals: &[f64]) -> Curves {
+        let mut c = Curves::new();
+        for (i, &a) in finals.iter().enumerate() {
+            for (t, v) in exp_curve(a, 4.0, 1..=81) {
+                c.report(i, t as i64, v);
+            }
+            c.finish(i, CurveState::Complete);
+        }
+        c
+    }
+
+    #[test]
+    fn a_slow_starter_ending_best_is_kept_and_a_plateau_above_the_threshold_stopped() {
+        let p = Extrapolate::default();
+        let mut c = study(&[0.2, 0.25, 0.3, 0.35, 0.4]);
+        // Slow starter: looks worst at step 10 (about 0.76) but ends at 0.05.
+        for (t, v) in exp_curve(0.05, 32.0, 1..=10) {
+            c.report(5, t as i64, v);
+        }
+        assert!(c.get(5).unwrap().best() > 0.4);
+        assert!(!p.decide(&c, 5));
+        // Fast starter flat at 0.5 from step 6.
+        for (t, v) in exp_curve(0.5, 2.0, 1..=10) {
+            c.report(6, t as i64, v);
+        }
+        assert!(p.decide(&c, 6));
+        // Fewer completed trials than the start-up: no decision.
+        let mut few = study(&[0.2, 0.25]);
+        for (t, v) in exp_curve(0.5, 2.0, 1..=10) {
+            few.report(2, t as i64, v);
+        }
+        assert!(!p.decide(&few, 2));
+        // Every value NaN: pruned.
+        for t in 1..=5 {
+            c.report(7, t, f64::NAN);
+        }
+        assert!(p.decide(&c, 7));
+    }
+
+    #[test]
+    fn settings_out_of_range_say_which() {
+        let e = Extrapolate {
+            z: -1.0,
+            ..Extrapolate::default()
+        }
+        .validated()
+        .unwrap_err();
+        assert_eq!(e.field, "z");
+        let e = Extrapolate {
+            percentile: 101.0,
+            ..Extrapolate::default()
+        }
+        .validated()
+        .unwrap_err();
+        assert_eq!(e.field, "percentile");
+    }
+}
