@@ -511,7 +511,10 @@ fn the_extrapolating_pruner_keeps_slow_starters_that_end_best_and_the_median_doe
         .iter()
         .filter(|t| t.state == TrialState::Pruned)
         .count();
-    assert_eq!(wrong, 0, "a trial that would have been the best so far was pruned");
+    assert_eq!(
+        wrong, 0,
+        "a trial that would have been the best so far was pruned"
+    );
     assert!(pruned >= 20, "{pruned} of 40 pruned");
     assert!(steps <= 40 * 30 / 2, "{steps} steps of 1200");
     // the best of the 40 x's was kept

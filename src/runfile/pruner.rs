@@ -24,8 +24,8 @@ use toml::Spanned;
 use super::parse::{one_of, positive, string, unknown_key, wrong_type};
 use crate::space::toml::{entries, integer, number, Located};
 use crate::study::prune::{
-    Extrapolate, Hyperband, Median, NoPruner, Patient, Percentile, Pruner, PrunerError, SuccessiveHalving,
-    Threshold, PRUNER_NAMES,
+    Extrapolate, Hyperband, Median, NoPruner, Patient, Percentile, Pruner, PrunerError,
+    SuccessiveHalving, Threshold, PRUNER_NAMES,
 };
 
 /// A pruner as a run file describes it.

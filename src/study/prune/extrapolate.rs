@@ -117,7 +117,11 @@ impl Extrapolate {
             ));
         }
         if !(self.z.is_finite() && self.z >= 0.0) {
-            return Err(PrunerError::new("z", self.z, "expected a number, 0 or more"));
+            return Err(PrunerError::new(
+                "z",
+                self.z,
+                "expected a number, 0 or more",
+            ));
         }
         PrunerError::at_least("n_warmup_steps", self.n_warmup_steps, 0)?;
         PrunerError::at_least("interval_steps", self.interval_steps, 1)?;
@@ -286,7 +290,12 @@ mod tests {
 
     fn exp_curve(a: f64, tau: f64, steps: std::ops::RangeInclusive<i64>) -> Vec<(f64, f64)> {
         steps
-            .map(|t| (t as f64, a + (-(t as f64) / tau).exp() - (-81.0 / tau).exp()))
+            .map(|t| {
+                (
+                    t as f64,
+                    a + (-(t as f64) / tau).exp() - (-81.0 / tau).exp(),
+                )
+            })
             .collect()
     }
 
@@ -301,9 +310,11 @@ mod tests {
     #[test]
     fn noise_makes_the_forecast_optimistic_and_a_line_bounds_it() {
         // A straight line falling 0.01 per step: no forecast below its extension.
-        let line: Vec<(f64, f64)> = (1..=10).map(|t| (t as f64, 1.0 - 0.01 * t as f64)).collect();
+        let line: Vec<(f64, f64)> = (1..=10)
+            .map(|t| (t as f64, 1.0 - 0.01 * t as f64))
+            .collect();
         let f = forecast(&line, 81.0, 2.0).unwrap();
-        assert!(f >= 1.0 - 0.81 - 1e-6 && f < 0.9, "{f}");
+        assert!((1.0 - 0.81 - 1e-6..0.9).contains(&f), "{f}");
         // A flat curve with alternating noise: the forecast is below its mean.
         let flat: Vec<(f64, f64)> = (1..=20)
             .map(|t| (t as f64, 0.5 + if t % 2 == 0 { 0.05 } else { -0.05 }))
