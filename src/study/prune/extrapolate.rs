@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use super::percentile::nan_percentile;
-use super::{first_in_interval, CurveState, Curves, Pruner, PrunerError, TrialCurve};
+use super::{due_for_decision, CurveState, Curves, Pruner, PrunerError, TrialCurve};
 
 /// Stops a trial whose forecast final value is above the `percentile`-th percentile of the
 /// completed trials' final values. hpo's recommended pruner (`hpo bench`'s `default`).
@@ -109,13 +109,7 @@ fn finite_points(curve: &TrialCurve) -> Vec<(f64, f64)> {
 impl Extrapolate {
     /// Check every setting's range.
     pub fn validated(self) -> Result<Self, PrunerError> {
-        if !(0.0..=100.0).contains(&self.percentile) {
-            return Err(PrunerError::new(
-                "percentile",
-                self.percentile,
-                "expected a number from 0 to 100",
-            ));
-        }
+        PrunerError::percentile(self.percentile)?;
         if !(self.z.is_finite() && self.z >= 0.0) {
             return Err(PrunerError::new(
                 "z",
@@ -129,21 +123,15 @@ impl Extrapolate {
     }
 
     fn decide(&self, curves: &Curves, trial: usize) -> bool {
-        let n_complete = curves.completed().count();
-        if n_complete == 0 || n_complete < self.n_startup_trials {
-            return false;
-        }
-        let Some(curve) = curves.get(trial) else {
+        let Some((curve, step)) = due_for_decision(
+            curves,
+            trial,
+            self.n_startup_trials,
+            self.n_warmup_steps,
+            self.interval_steps,
+        ) else {
             return false;
         };
-        let Some(step) = curve.last_step() else {
-            return false;
-        };
-        if step < self.n_warmup_steps
-            || !first_in_interval(curve, step, self.n_warmup_steps, self.interval_steps)
-        {
-            return false;
-        }
         let points = finite_points(curve);
         if points.is_empty() {
             return true;

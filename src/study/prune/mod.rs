@@ -95,6 +95,18 @@ impl PrunerError {
         }
     }
 
+    /// `Ok` when the setting `percentile` is in 0..=100, else the error saying so.
+    pub(crate) fn percentile(value: f64) -> Result<(), Self> {
+        match (0.0..=100.0).contains(&value) {
+            true => Ok(()),
+            false => Err(Self::new(
+                "percentile",
+                value,
+                "expected a number from 0 to 100",
+            )),
+        }
+    }
+
     /// `Ok` when the integer setting `field` is at least `min` (0 or 1), else the error saying so.
     pub(crate) fn at_least(field: &'static str, value: i64, min: i64) -> Result<(), Self> {
         match (value >= min, min) {
@@ -103,6 +115,28 @@ impl PrunerError {
             (false, _) => Err(Self::new(field, value, "expected 1 or more")),
         }
     }
+}
+
+/// The trial's curve and last step when a pruner that compares with completed trials is due to
+/// decide on it: at least `n_startup_trials` (and one) trials completed, the last step at or
+/// past `warmup` and the first of its interval. None otherwise.
+pub(crate) fn due_for_decision(
+    curves: &Curves,
+    trial: usize,
+    n_startup_trials: usize,
+    warmup: i64,
+    interval: i64,
+) -> Option<(&TrialCurve, i64)> {
+    let n_complete = curves.completed().count();
+    if n_complete == 0 || n_complete < n_startup_trials {
+        return None;
+    }
+    let curve = curves.get(trial)?;
+    let step = curve.last_step()?;
+    if step < warmup || !first_in_interval(curve, step, warmup, interval) {
+        return None;
+    }
+    Some((curve, step))
 }
 
 /// Whether `step` is the first step of its pruning interval (Optuna's rule): counting from

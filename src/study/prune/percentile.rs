@@ -1,7 +1,7 @@
 //! The percentile pruner: stop a trial whose best value so far is worse than a percentile of
 //! the finished trials' values at the same step.
 
-use super::{first_in_interval, Curves, Pruner, PrunerError};
+use super::{due_for_decision, Curves, Pruner, PrunerError};
 
 /// Stops a trial when its best (lowest) value so far is above the `percentile`-th percentile of
 /// the values the completed trials reported at the trial's last step (Optuna's
@@ -46,13 +46,7 @@ impl Percentile {
 
     /// Check every setting's range.
     pub fn validated(self) -> Result<Self, PrunerError> {
-        if !(0.0..=100.0).contains(&self.percentile) {
-            return Err(PrunerError::new(
-                "percentile",
-                self.percentile,
-                "expected a number from 0 to 100",
-            ));
-        }
+        PrunerError::percentile(self.percentile)?;
         PrunerError::at_least("n_warmup_steps", self.n_warmup_steps, 0)?;
         PrunerError::at_least("interval_steps", self.interval_steps, 1)?;
         PrunerError::at_least("n_min_trials", self.n_min_trials as i64, 1)?;
@@ -73,21 +67,15 @@ impl Percentile {
 
     /// The decision and the (step, percentile) it compared with, if it got that far.
     fn decide_with_threshold(&self, curves: &Curves, trial: usize) -> (bool, Option<(i64, f64)>) {
-        let n_complete = curves.completed().count();
-        if n_complete == 0 || n_complete < self.n_startup_trials {
-            return (false, None);
-        }
-        let Some(curve) = curves.get(trial) else {
+        let Some((curve, step)) = due_for_decision(
+            curves,
+            trial,
+            self.n_startup_trials,
+            self.n_warmup_steps,
+            self.interval_steps,
+        ) else {
             return (false, None);
         };
-        let Some(step) = curve.last_step() else {
-            return (false, None);
-        };
-        if step < self.n_warmup_steps
-            || !first_in_interval(curve, step, self.n_warmup_steps, self.interval_steps)
-        {
-            return (false, None);
-        }
         let best = curve.best();
         if best.is_nan() {
             return (true, None);
