@@ -97,12 +97,42 @@ impl PartialEq for Extrapolate {
     }
 }
 
+/// At most this many points are fitted: a longer curve is averaged over equal-width step
+/// bins first, so a decision costs the same at step 100 and at step 100,000.
+const MAX_POINTS: usize = 96;
+
+/// The curve's finite values as (step, value), sorted by step, averaged over at most
+/// [`MAX_POINTS`] equal-width step bins when there are more.
 fn finite_points(curve: &TrialCurve) -> Vec<(f64, f64)> {
-    curve
+    let points: Vec<(f64, f64)> = curve
         .values
         .iter()
         .filter(|(_, v)| v.is_finite())
         .map(|(s, v)| (*s as f64, *v))
+        .collect();
+    thinned(points, MAX_POINTS)
+}
+
+/// `points` (sorted by step) averaged, step and value, over `bins` equal-width step bins (the
+/// empty ones dropped); unchanged when there are at most `bins`.
+fn thinned(points: Vec<(f64, f64)>, bins: usize) -> Vec<(f64, f64)> {
+    let (Some(first), Some(last)) = (points.first(), points.last()) else {
+        return points;
+    };
+    if points.len() <= bins {
+        return points;
+    }
+    let (t0, width) = (first.0, (last.0 - first.0) / bins as f64);
+    let mut sums = vec![(0.0, 0.0, 0usize); bins];
+    for &(t, v) in &points {
+        let i = (((t - t0) / width) as usize).min(bins - 1);
+        sums[i].0 += t;
+        sums[i].1 += v;
+        sums[i].2 += 1;
+    }
+    sums.into_iter()
+        .filter(|s| s.2 > 0)
+        .map(|(t, v, n)| (t / n as f64, v / n as f64))
         .collect()
 }
 
@@ -349,6 +379,27 @@ mod tests {
             c.report(7, t, f64::NAN);
         }
         assert!(p.decide(&c, 7));
+    }
+
+    #[test]
+    fn long_curves_are_averaged_over_bins_and_still_forecast() {
+        let long = exp_curve(0.2, 2000.0, 1..=20_000);
+        let thin = thinned(long.clone(), MAX_POINTS);
+        assert_eq!(thin.len(), MAX_POINTS);
+        assert!(thin.windows(2).all(|w| w[0].0 < w[1].0));
+        // each bin's mean step and value; the first bin holds steps 1..=209
+        let first: Vec<_> = long
+            .iter()
+            .filter(|p| p.0 < 1.0 + 19_999.0 / 96.0)
+            .collect();
+        let mean_t = first.iter().map(|p| p.0).sum::<f64>() / first.len() as f64;
+        assert!((thin[0].0 - mean_t).abs() < 1e-9, "{} {mean_t}", thin[0].0);
+        let short = exp_curve(0.2, 20.0, 1..=50);
+        assert_eq!(thinned(short.clone(), MAX_POINTS), short);
+        // a curve reported over 8000 of 20000 steps is forecast near its end value
+        let f = forecast(&thinned(long[..8000].to_vec(), MAX_POINTS), 20_000.0, 0.0).unwrap();
+        let end = 0.2 + (-(20_000.0f64) / 2000.0).exp() - (-81.0f64 / 2000.0).exp();
+        assert!((f - end).abs() < 0.02, "forecast {f}, end {end}");
     }
 
     #[test]
