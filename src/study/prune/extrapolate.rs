@@ -233,11 +233,12 @@ fn fit(points: &[(f64, f64)], horizon: f64, tau: f64) -> Option<Fit> {
     let t0 = points[0].0;
     let n = points.len() as f64;
     let x = |t: f64| (-(t - t0) / tau).exp();
-    let mean_x = points.iter().map(|p| x(p.0)).sum::<f64>() / n;
+    let xs: Vec<f64> = points.iter().map(|p| x(p.0)).collect();
+    let mean_x = xs.iter().sum::<f64>() / n;
     let mean_y = points.iter().map(|p| p.1).sum::<f64>() / n;
     let (mut sxx, mut sxy, mut syy) = (0.0, 0.0, 0.0);
-    for &(t, y) in points {
-        let (dx, dy) = (x(t) - mean_x, y - mean_y);
+    for (&xi, &(_, y)) in xs.iter().zip(points) {
+        let (dx, dy) = (xi - mean_x, y - mean_y);
         sxx += dx * dx;
         sxy += dx * dy;
         syy += dy * dy;
@@ -264,12 +265,9 @@ pub(crate) fn forecast(points: &[(f64, f64)], horizon: f64, z: f64) -> Option<f6
     let span = (horizon - points[0].0).max(1.0);
     let (lo, hi) = ((span / 1000.0).ln(), (span * 100.0).ln());
     const GRID: usize = 64;
-    let taus: Vec<f64> = (0..GRID)
+    let mut fits: Vec<(f64, Fit)> = (0..GRID)
         .map(|i| (lo + (hi - lo) * i as f64 / (GRID - 1) as f64).exp())
-        .collect();
-    let mut fits: Vec<(f64, Fit)> = taus
-        .iter()
-        .filter_map(|&tau| fit(points, horizon, tau).map(|f| (tau.ln(), f)))
+        .filter_map(|tau| fit(points, horizon, tau).map(|f| (tau.ln(), f)))
         .collect();
     let best = fits
         .iter()
