@@ -3,6 +3,7 @@
 //! for multi-fidelity studies.
 
 use super::fidelity::STEPS;
+use crate::runfile::pruner_keys;
 use crate::study::prune::{
     Extrapolate, Hyperband, Median, NoPruner, Percentile, Pruner, PrunerError, SuccessiveHalving,
 };
@@ -48,17 +49,17 @@ pub fn parse(spec: &str) -> Result<Box<dyn Pruner>, String> {
         };
         settings.push((k.trim(), v.trim()));
     }
-    let bad_key = |k: &str, keys: &[&str]| {
+    let bad_key = |k: &str| {
         format!(
             "pruner '{spec}': unknown setting '{k}' for {kind}; use {}",
-            keys.join(", ")
+            pruner_keys(kind).join(", ")
         )
     };
     let err = |e: PrunerError| format!("pruner '{spec}': {e}");
     match kind {
         "none" => {
             if let Some((k, _)) = settings.first() {
-                return Err(bad_key(k, &[]));
+                return Err(bad_key(k));
             }
             Ok(Box::new(NoPruner))
         }
@@ -67,13 +68,6 @@ pub fn parse(spec: &str) -> Result<Box<dyn Pruner>, String> {
                 percentile: 50.0,
                 ..Median::new().0
             };
-            let keys = [
-                "percentile",
-                "n_startup_trials",
-                "n_warmup_steps",
-                "interval_steps",
-                "n_min_trials",
-            ];
             for (k, v) in settings {
                 match k {
                     "percentile" if kind == "percentile" => p.percentile = number(spec, k, v)?,
@@ -81,7 +75,7 @@ pub fn parse(spec: &str) -> Result<Box<dyn Pruner>, String> {
                     "n_warmup_steps" => p.n_warmup_steps = number(spec, k, v)?,
                     "interval_steps" => p.interval_steps = number(spec, k, v)?,
                     "n_min_trials" => p.n_min_trials = number(spec, k, v)?,
-                    _ => return Err(bad_key(k, &keys[usize::from(kind == "median")..])),
+                    _ => return Err(bad_key(k)),
                 }
             }
             if kind == "median" {
@@ -99,18 +93,7 @@ pub fn parse(spec: &str) -> Result<Box<dyn Pruner>, String> {
                     "n_warmup_steps" => p.n_warmup_steps = number(spec, k, v)?,
                     "interval_steps" => p.interval_steps = number(spec, k, v)?,
                     "z" => p.z = number(spec, k, v)?,
-                    _ => {
-                        return Err(bad_key(
-                            k,
-                            &[
-                                "percentile",
-                                "n_startup_trials",
-                                "n_warmup_steps",
-                                "interval_steps",
-                                "z",
-                            ],
-                        ))
-                    }
+                    _ => return Err(bad_key(k)),
                 }
             }
             Ok(Box::new(p.validated().map_err(err)?))
@@ -124,17 +107,7 @@ pub fn parse(spec: &str) -> Result<Box<dyn Pruner>, String> {
                     "reduction_factor" => rf = number(spec, k, v)?,
                     "min_early_stopping_rate" => rate = number(spec, k, v)?,
                     "bootstrap_count" => boot = number(spec, k, v)?,
-                    _ => {
-                        return Err(bad_key(
-                            k,
-                            &[
-                                "min_resource",
-                                "reduction_factor",
-                                "min_early_stopping_rate",
-                                "bootstrap_count",
-                            ],
-                        ))
-                    }
+                    _ => return Err(bad_key(k)),
                 }
             }
             Ok(Box::new(
@@ -149,17 +122,7 @@ pub fn parse(spec: &str) -> Result<Box<dyn Pruner>, String> {
                     "max_resource" => max = number(spec, k, v)?,
                     "reduction_factor" => rf = number(spec, k, v)?,
                     "bootstrap_count" => boot = number(spec, k, v)?,
-                    _ => {
-                        return Err(bad_key(
-                            k,
-                            &[
-                                "min_resource",
-                                "max_resource",
-                                "reduction_factor",
-                                "bootstrap_count",
-                            ],
-                        ))
-                    }
+                    _ => return Err(bad_key(k)),
                 }
             }
             Ok(Box::new(Hyperband::new(min, max, rf, boot).map_err(err)?))
