@@ -87,7 +87,7 @@ impl SuccessiveHalving {
         if let Some(m) = self.auto.get() {
             return Some(*m);
         }
-        let last = curves.completed().filter_map(|c| c.last_step()).max()?;
+        let last = curves.highest_completed_step()?;
         Some(*self.auto.get_or_init(|| (last / 100).max(1)))
     }
 

@@ -145,6 +145,11 @@ impl Curves {
             .filter(|c| c.state == CurveState::Complete)
     }
 
+    /// The highest last step among the trials that finished ok.
+    pub fn highest_completed_step(&self) -> Option<i64> {
+        self.completed().filter_map(TrialCurve::last_step).max()
+    }
+
     /// Number of trials.
     pub fn len(&self) -> usize {
         self.trials.len()

@@ -166,7 +166,7 @@ impl Extrapolate {
         if points.is_empty() {
             return true;
         }
-        let horizon = curves.completed().filter_map(|c| c.last_step()).max();
+        let horizon = curves.highest_completed_step();
         let Some(horizon) = horizon.filter(|&h| h > step) else {
             return false;
         };
