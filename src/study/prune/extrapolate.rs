@@ -279,12 +279,18 @@ pub(crate) fn forecast(points: &[(f64, f64)], horizon: f64, z: f64) -> Option<f6
     let (mut a, mut b) = (fits[best].0 - step, fits[best].0 + step);
     let g = 0.618_033_988_749_895;
     let sse_at = |l: f64| fit(points, horizon, l.exp()).map_or(f64::INFINITY, |f| f.sse);
+    // each step keeps one inner point and its fit for the next (c and d, with their SSE)
+    let (mut c, mut d) = (b - g * (b - a), a + g * (b - a));
+    let (mut fc, mut fd) = (sse_at(c), sse_at(d));
     for _ in 0..24 {
-        let (c, d) = (b - g * (b - a), a + g * (b - a));
-        if sse_at(c) < sse_at(d) {
-            b = d;
+        if fc < fd {
+            (b, d, fd) = (d, c, fc);
+            c = b - g * (b - a);
+            fc = sse_at(c);
         } else {
-            a = c;
+            (a, c, fc) = (c, d, fd);
+            d = a + g * (b - a);
+            fd = sse_at(d);
         }
     }
     let refined = (a + b) / 2.0;
