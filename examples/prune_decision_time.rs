@@ -3,7 +3,11 @@
 //!
 //! `cargo run --release --example prune_decision_time -- 81 2000` prints, for the extrapolating
 //! and the percentile pruner, the median and the 90th percentile of 2000 decisions (the first
-//! decision, which fits the completed trials' curves once, is timed apart).
+//! decision, which fits the completed trials' curves once, is timed apart). It then times
+//! `Pruner::forecast` for a trial the extrapolating pruner stops, which checks the forecasts
+//! from that step on every completed trial. A third argument sets the curves' wiggle
+//! (default 0.001); at 0 every forecast is exact, so every completed trial is checked (the
+//! slowest case) and the forecast is trusted.
 
 use std::time::Instant;
 
@@ -16,26 +20,30 @@ fn arg(i: usize, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// A falling curve with a little deterministic wiggle, ending at `a`.
-fn value(a: f64, tau: f64, t: i64, steps: i64) -> f64 {
+/// A falling curve with a deterministic wiggle of amplitude `w`, ending at `a`.
+fn value(a: f64, tau: f64, t: i64, steps: i64, w: f64) -> f64 {
     let t = t as f64;
-    a + (-t / tau).exp() - (-(steps as f64) / tau).exp() + 0.001 * (t * 0.7).sin()
+    a + (-t / tau).exp() - (-(steps as f64) / tau).exp() + w * (t * 0.7).sin()
 }
 
 fn main() {
     let steps = arg(1, 81) as i64;
     let reps = arg(2, 2000).max(1);
+    let wiggle: f64 = std::env::args()
+        .nth(3)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0.001);
     let mut curves = Curves::new();
     for n in 0..30 {
         let (a, tau) = (0.1 + 0.01 * n as f64, steps as f64 / (4.0 + n as f64 / 5.0));
         for t in 1..=steps {
-            curves.report(n, t, value(a, tau, t, steps));
+            curves.report(n, t, value(a, tau, t, steps, wiggle));
         }
         curves.finish(n, CurveState::Complete);
     }
     // the decided trial: half-way, still above the threshold's reach
     for t in 1..=steps / 2 {
-        curves.report(30, t, value(0.05, steps as f64 / 3.0, t, steps));
+        curves.report(30, t, value(0.05, steps as f64 / 3.0, t, steps, wiggle));
     }
     let pruners: Vec<Box<dyn Pruner>> = vec![
         Box::new(Extrapolate::default()),
@@ -60,4 +68,24 @@ fn main() {
             times[times.len() * 9 / 10],
         );
     }
+    // a trial plateauing above the completed ones: stopped, and its forecast checked
+    for t in 1..=steps / 2 {
+        curves.report(31, t, value(0.5, steps as f64 / 8.0, t, steps, wiggle));
+    }
+    let p = Extrapolate::default();
+    let stopped = p.prune(&mut curves, 31);
+    let trusted = p.forecast(&curves, 31);
+    let mut times: Vec<f64> = (0..reps)
+        .map(|_| {
+            let start = Instant::now();
+            std::hint::black_box(p.forecast(&curves, 31));
+            start.elapsed().as_secs_f64() * 1e6
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    println!(
+        "forecast     steps {steps:>6}: stopped {stopped}, trusted {trusted:?}: median {:>9.1} us, p90 {:>9.1} us",
+        times[times.len() / 2],
+        times[times.len() * 9 / 10],
+    );
 }

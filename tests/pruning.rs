@@ -528,3 +528,139 @@ fn the_extrapolating_pruner_keeps_slow_starters_that_end_best_and_the_median_doe
     let (_, _, wrong) = slow_best_study(Box::new(Median::new()));
     assert!(wrong >= 1, "the median pruner kept every slow starter");
 }
+
+/// Exponential curves of 30 steps ending at `x`: every curve has the same shape, so a forecast
+/// from a few steps is exact.
+fn exponential(x: f64, step: i64) -> f64 {
+    x + (-(step as f64) / 5.0).exp() - (-30.0 / 5.0f64).exp()
+}
+
+#[test]
+fn trusted_forecasts_of_stopped_trials_are_recorded_and_resumed() {
+    use hpo::study::prune::Extrapolate;
+    use hpo::tracking::{load_study, Recorder, Tracker};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("hpo.db");
+    let tracker = Tracker::open(&format!("sqlite:///{}", db.display())).unwrap();
+    let recorder = Recorder::new(&tracker, "forecasts")
+        .unwrap()
+        .study_name("s");
+    let handle = recorder.handle();
+    let objective = with_context(|p: &Params, ctx: &hpo::TrialContext| {
+        let x = p.f64("x").unwrap_or(1.0);
+        for step in 1..=30 {
+            if ctx.report(step, exponential(x, step)) {
+                return TrialResult::pruned();
+            }
+        }
+        TrialResult::ok(exponential(x, 30))
+    });
+    let space = space();
+    let r = Fmin::new(objective, &space)
+        .algo(Random)
+        .seed(5)
+        .max_evals(30)
+        .pruner(Extrapolate::default())
+        .observer(recorder)
+        .run()
+        .unwrap();
+    assert!(handle.errors().is_empty(), "{:?}", handle.errors());
+    let best = r.best().unwrap().loss.unwrap();
+    let pruned: Vec<_> = r
+        .trials
+        .iter()
+        .filter(|t| t.state == TrialState::Pruned)
+        .collect();
+    assert!(pruned.len() >= 10, "{} of 30 pruned", pruned.len());
+    for t in &pruned {
+        // each stopped trial's forecast is its true final value, never better than the best
+        let x = t.params.f64("x").unwrap();
+        let f = t.metrics[hpo::trial::FORECAST];
+        assert!(
+            (f - x).abs() < 1e-3,
+            "trial {}: forecast {f}, ends at {x}",
+            t.number
+        );
+        assert!(
+            f >= best,
+            "trial {}: forecast {f} below the best {best}",
+            t.number
+        );
+        let run = tracker
+            .get_run(&handle.trial_run_id(t.number).unwrap())
+            .unwrap();
+        assert_eq!(run.data.metric(hpo::trial::FORECAST).unwrap().latest, f);
+    }
+    // completed trials carry none
+    assert!(r
+        .trials
+        .iter()
+        .filter(|t| t.state == TrialState::Ok)
+        .all(|t| !t.metrics.contains_key(hpo::trial::FORECAST)));
+    // a resumed study's sampler sees them again
+    let exp = tracker
+        .get_experiment_by_name("forecasts")
+        .unwrap()
+        .unwrap();
+    let resumed = load_study(&tracker, exp.experiment_id, "s", &space, "loss").unwrap();
+    for t in &pruned {
+        let back = resumed
+            .trials
+            .iter()
+            .find(|b| b.number == t.number)
+            .unwrap();
+        assert_eq!(
+            back.metrics.get(hpo::trial::FORECAST),
+            t.metrics.get(hpo::trial::FORECAST)
+        );
+    }
+}
+
+#[test]
+fn noisy_curves_give_no_trusted_forecasts() {
+    use hpo::study::prune::Extrapolate;
+    let objective = with_context(|p: &Params, ctx: &hpo::TrialContext| {
+        let x = p.f64("x").unwrap_or(1.0);
+        let noisy = |step: i64| exponential(x, step) + 0.05 * (2.3 * step as f64 + 10.0 * x).sin();
+        for step in 1..=30 {
+            if ctx.report(step, noisy(step)) {
+                return TrialResult::pruned();
+            }
+        }
+        TrialResult::ok(noisy(30))
+    });
+    let space = space();
+    let r = Fmin::new(objective, &space)
+        .algo(Random)
+        .seed(5)
+        .max_evals(30)
+        .pruner(Extrapolate::default())
+        .run()
+        .unwrap();
+    let pruned: Vec<_> = r
+        .trials
+        .iter()
+        .filter(|t| t.state == TrialState::Pruned)
+        .collect();
+    assert!(!pruned.is_empty());
+    assert!(pruned
+        .iter()
+        .all(|t| !t.metrics.contains_key(hpo::trial::FORECAST)));
+}
+
+#[test]
+fn tpe_ranks_a_stopped_trial_by_its_trusted_forecast() {
+    use hpo::Tpe;
+    // pruned at step 1 with the worst value of all the pruned trials: ranked Optuna's way it
+    // is bad; with a forecast of 0.1 it ranks among the finished trials, ahead of x = 1's 5.0
+    let worst = || TrialResult::pruned_at(1, 3.0);
+    for (name, tpe) in [("default", Tpe::default()), ("hyperopt", Tpe::hyperopt())] {
+        let plain = share_near_seven(&tpe, worst());
+        let forecast = share_near_seven(&tpe, worst().with_metric(hpo::trial::FORECAST, 0.1));
+        assert!(forecast > 0.4, "{name}: {forecast} near the forecast trial");
+        assert!(
+            forecast > plain + 0.2,
+            "{name}: {forecast} near it with its forecast, {plain} without"
+        );
+    }
+}

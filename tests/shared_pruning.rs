@@ -113,3 +113,66 @@ fn a_trial_is_pruned_against_a_trial_still_running_on_another_worker() {
         );
     }
 }
+
+/// Exponential curves of 30 steps ending at `x`: the extrapolating pruner's forecasts are exact.
+fn exponential(x: f64, step: i64) -> f64 {
+    x + (-(step as f64) / 5.0).exp() - (-30.0 / 5.0f64).exp()
+}
+
+/// Runs `n` trials of the shared study `study` on `uri` with the extrapolating pruner (the
+/// study's budget `n` counted from its start; `resume` for a later worker).
+fn extrapolated(uri: &str, study: &str, n: usize, resume: bool) -> hpo::StudyResult {
+    let tracker = Tracker::open(uri).unwrap();
+    let space = space();
+    let worker = Join::new(&tracker, study, &space)
+        .max_evals(n)
+        .prune_metric("val")
+        .resume(resume)
+        .join()
+        .unwrap();
+    let objective = with_context(|p: &Params, ctx: &TrialContext| {
+        let x = p.f64("x").unwrap_or(1.0);
+        for step in 1..=30 {
+            if ctx.report(step, exponential(x, step)) {
+                return TrialResult::pruned();
+            }
+        }
+        TrialResult::ok(exponential(x, 30))
+    });
+    let fmin = Fmin::new(objective, &space)
+        .algo(Random)
+        .seed(9)
+        .pruner(hpo::study::prune::Extrapolate::default())
+        .prune_metric("val");
+    worker.attach(fmin).run().unwrap()
+}
+
+#[test]
+fn another_workers_stopped_trials_reach_the_sampler_with_their_forecasts() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut uris = vec![format!("sqlite:///{}", dir.path().join("hpo.db").display())];
+    let db = TempDb::create("shared_forecasts");
+    if let Some(db) = &db {
+        uris.push(db.url());
+    }
+    for uri in uris {
+        let a = extrapolated(&uri, "forecasts", 24, false);
+        let with_forecast: Vec<_> = a
+            .trials
+            .iter()
+            .filter(|t| t.metrics.contains_key(hpo::trial::FORECAST))
+            .collect();
+        assert!(with_forecast.len() >= 5, "{uri}: {} forecasts", with_forecast.len());
+        // a second worker carries the study on by one trial and sees A's forecasts
+        let b = extrapolated(&uri, "forecasts", 25, true);
+        for t in with_forecast {
+            let seen = b.trials.iter().find(|s| s.number == t.number);
+            assert_eq!(
+                seen.and_then(|s| s.metrics.get(hpo::trial::FORECAST)),
+                t.metrics.get(hpo::trial::FORECAST),
+                "{uri}: trial {}",
+                t.number
+            );
+        }
+    }
+}

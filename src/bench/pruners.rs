@@ -93,6 +93,7 @@ pub fn parse(spec: &str) -> Result<Box<dyn Pruner>, String> {
                     "n_warmup_steps" => p.n_warmup_steps = number(spec, k, v)?,
                     "interval_steps" => p.interval_steps = number(spec, k, v)?,
                     "z" => p.z = number(spec, k, v)?,
+                    "forecast_tolerance" => p.forecast_tolerance = number(spec, k, v)?,
                     _ => return Err(bad_key(k)),
                 }
             }

@@ -138,8 +138,13 @@ impl std::fmt::Display for PrunerKind {
         match self {
             PrunerKind::Extrapolate(p) => write!(
                 f,
-                "extrapolate {} (n_startup_trials = {}, n_warmup_steps = {}, interval_steps = {}, z = {})",
-                p.percentile, p.n_startup_trials, p.n_warmup_steps, p.interval_steps, p.z
+                "extrapolate {} (n_startup_trials = {}, n_warmup_steps = {}, interval_steps = {}, z = {}, forecast_tolerance = {})",
+                p.percentile,
+                p.n_startup_trials,
+                p.n_warmup_steps,
+                p.interval_steps,
+                p.z,
+                p.forecast_tolerance
             ),
             PrunerKind::Median(p) => {
                 write!(f, "median (")?;
@@ -214,6 +219,7 @@ pub fn pruner_keys(kind: &str) -> &'static [&'static str] {
             "n_warmup_steps",
             "interval_steps",
             "z",
+            "forecast_tolerance",
         ],
         "median" => &[
             "n_startup_trials",
@@ -332,6 +338,7 @@ fn read_kind(
             p.n_warmup_steps = int("n_warmup_steps", 0, p.n_warmup_steps)?;
             p.interval_steps = int("interval_steps", 1, p.interval_steps)?;
             p.z = float("z")?.unwrap_or(p.z);
+            p.forecast_tolerance = float("forecast_tolerance")?.unwrap_or(p.forecast_tolerance);
             checked(p.validated().map(PrunerKind::Extrapolate))
         }
         "median" => Ok(PrunerKind::Median(percentile(50.0)?)),

@@ -30,7 +30,7 @@ use super::stop::{LossThreshold, NoProgress};
 use super::workers::Workers;
 use crate::algo::{Algorithm, Tpe};
 use crate::space::{Params, Space, Value};
-use crate::trial::{IntoTrialResult, Status, Trial, TrialResult, TrialState};
+use crate::trial::{IntoTrialResult, Status, Trial, TrialResult, TrialState, FORECAST};
 
 /// Handed to an objective with its params: the trial's number and a way to report metrics,
 /// tags and artifacts while it runs (observers such as tracking record them).
@@ -586,7 +586,8 @@ struct DriveConfig {
 }
 
 /// The result with the trial's last reported step (and, for a pruned trial that did not say,
-/// the value there as its loss); the curve takes the trial's final state.
+/// the value there as its loss, and the pruner's trusted forecast of its final value as the
+/// [`FORECAST`] metric); the curve takes the trial's final state.
 fn with_last_step(result: TrialResult, n: usize, prune: &PruneShared) -> TrialResult {
     let mut result = result.normalized();
     let state = match result.state() {
@@ -599,6 +600,11 @@ fn with_last_step(result: TrialResult, n: usize, prune: &PruneShared) -> TrialRe
         result.step = Some(step);
         if result.status == Status::Pruned && result.loss.is_none() {
             result.loss = Some(value);
+        }
+    }
+    if state == CurveState::Pruned && !result.metrics.contains_key(FORECAST) {
+        if let Some(f) = prune.forecast(n) {
+            result.metrics.insert(FORECAST.to_string(), f);
         }
     }
     result

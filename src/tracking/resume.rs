@@ -20,7 +20,7 @@ use super::recorder::{
 };
 use super::{ExperimentId, Run, RunId, RunStatus, RunTag, RunsQuery, Tracker, TrackingError};
 use crate::space::Space;
-use crate::trial::{Trial, TrialState};
+use crate::trial::{Trial, TrialState, FORECAST};
 
 /// How many study runs of the experiment are looked at (newest first) to find the named one.
 pub const MAX_STUDIES_SCANNED: usize = 1000;
@@ -132,12 +132,17 @@ pub fn load_trials(
             })?;
         let mut loss = c.data.metric(metric).map(|m| m.latest);
         let mut last_step = None;
+        let mut metrics = BTreeMap::new();
         let pruned = c.data.tag(TAG_STATE) == Some(STATE_PRUNED);
         let (state, message) = match c.info.status {
             RunStatus::Finished if loss.is_some_and(f64::is_finite) => (TrialState::Ok, None),
             RunStatus::Killed if pruned => {
                 last_step = c.data.tag(TAG_PRUNED_STEP).and_then(|s| s.parse().ok());
                 loss = c.data.tag(TAG_PRUNED_VALUE).and_then(|v| v.parse().ok());
+                // the pruner's trusted forecast, which the sampler ranks the trial by
+                if let Some(f) = c.data.metric(FORECAST) {
+                    metrics.insert(FORECAST.to_string(), f.latest);
+                }
                 (TrialState::Pruned, None)
             }
             RunStatus::Killed => (
@@ -166,7 +171,7 @@ pub fn load_trials(
             state,
             loss,
             last_step,
-            metrics: BTreeMap::new(),
+            metrics,
             message,
             started: ms(c.info.start_time),
             ended: c.info.end_time.map(ms),

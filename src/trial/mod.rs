@@ -236,6 +236,10 @@ pub struct Trial {
     pub ended: Option<SystemTime>,
 }
 
+/// The metric under which a pruned trial carries its pruner's forecast of its final value, when
+/// the pruner trusted the forecast (TPE then ranks the trial among the finished ones by it).
+pub const FORECAST: &str = "hpo.forecast";
+
 /// Milliseconds since the Unix epoch (0 for times before it).
 pub fn epoch_millis(t: SystemTime) -> i64 {
     t.duration_since(SystemTime::UNIX_EPOCH)
@@ -284,8 +288,12 @@ pub enum Observation {
     Pending,
     /// Failed or killed.
     Failed,
-    /// Pruned at `step` (`None`: unknown) with the watched `value` there (NaN: unknown).
+    /// Pruned at `step` (`None`: unknown) with the watched `value` there (NaN: unknown), and
+    /// the pruner's `forecast` of its final value when the pruner trusted one (the [`FORECAST`]
+    /// metric).
     Pruned {
+        /// The pruner's trusted forecast of the final value (`None`: none).
+        forecast: Option<f64>,
         /// The step reached.
         step: Option<i64>,
         /// The value at that step.
@@ -348,6 +356,7 @@ impl<'a> HistoryView<'a> {
             TrialState::Pruned => Observation::Pruned {
                 step: t.last_step,
                 value: t.loss.unwrap_or(f64::NAN),
+                forecast: t.metrics.get(FORECAST).copied().filter(|f| f.is_finite()),
             },
         }
     }

@@ -23,7 +23,10 @@
 //!   for the gaps between the bad trials ([`Explore`]).
 //! - In both, pruned trials rank after every finished ok trial, by the step they reached
 //!   (further first) and then their value there, as Optuna does: when the good set has room
-//!   left after the finished trials, the pruned trials that got furthest fill it.
+//!   left after the finished trials, the pruned trials that got furthest fill it. A pruned
+//!   trial carrying its pruner's trusted forecast of its final value (the
+//!   [`crate::trial::FORECAST`] metric, from the extrapolating pruner) ranks among the
+//!   finished trials by that forecast instead.
 //! - [`Tpe::hyperopt()`]: hyperopt 0.3.0's `tpe.suggest`: univariate, good set
 //!   `min(ceil(0.25 sqrt N), 25)` over all trials (pending and failed count as infinitely bad),
 //!   20 start-up trials, adaptive Parzen bandwidths with the prior inserted and the magic clip,
@@ -356,7 +359,14 @@ impl Tpe {
         for (i, (_, o)) in history.iter().enumerate() {
             match (o, self.pending) {
                 (Observation::Ok(l), _) => scored.push((Rank::ok(l), i)),
-                (Observation::Pruned { step, value }, _) => {
+                // a trusted forecast of the final value ranks it among the finished trials
+                (
+                    Observation::Pruned {
+                        forecast: Some(f), ..
+                    },
+                    _,
+                ) => scored.push((Rank::ok(f), i)),
+                (Observation::Pruned { step, value, .. }, _) => {
                     scored.push((Rank::pruned(step, value), i))
                 }
                 (Observation::Pending, Pending::Liar) => pending.push(i),

@@ -36,6 +36,14 @@ use super::{due_for_decision, CurveState, Curves, Pruner, PrunerError, TrialCurv
 /// - What fits well: losses that fall and level off (epochs, boosting rounds, solver sweeps).
 ///   A curve that falls and then rises (overfitting) is forecast too low, so such trials are
 ///   kept longer than they deserve: steps lost, not good trials.
+///
+/// **What the sampler learns from a stopped trial.** When the forecasts made at the step a
+/// trial was stopped at proved accurate on the completed trials (each completed trial's forecast
+/// from its own values up to that step came within `forecast_tolerance` times the spread of the
+/// completed final values, from the best to the median, of its fitted final value), the stopped
+/// trial carries its point forecast (the [`crate::trial::FORECAST`] metric) and TPE ranks it
+/// among the finished trials by it instead of after all of them. Noisy or misfitting curves
+/// fail that check, and their stopped trials are ranked as Optuna ranks pruned trials.
 #[derive(Debug)]
 pub struct Extrapolate {
     /// The percentile of the completed trials' final values, in 0..=100 (lower keeps fewer).
@@ -49,6 +57,9 @@ pub struct Extrapolate {
     /// How many standard errors the forecast is lowered by (and the width of the plausible
     /// `tau` interval): larger keeps more trials.
     pub z: f64,
+    /// How close forecasts must have come on the completed trials, as a fraction of the spread
+    /// of their final values, for a stopped trial's forecast to reach the sampler (0: never).
+    pub forecast_tolerance: f64,
     /// Completed trials' fitted final values, by trial number.
     fitted: Arc<Mutex<HashMap<usize, Fitted>>>,
 }
@@ -63,7 +74,8 @@ struct Fitted {
 
 impl Default for Extrapolate {
     /// The settings chosen on held-out seeds (BENCH.md, "Pruning: compute saved"): the 5th
-    /// percentile, 5 start-up trials, a warm-up of 4 steps, every step, `z` = 2.
+    /// percentile, 5 start-up trials, a warm-up of 4 steps, every step, `z` = 2, forecasts
+    /// passed to the sampler when they came within 1 % of the spread on the completed trials.
     fn default() -> Self {
         Extrapolate {
             percentile: 5.0,
@@ -71,6 +83,7 @@ impl Default for Extrapolate {
             n_warmup_steps: 4,
             interval_steps: 1,
             z: 2.0,
+            forecast_tolerance: 0.01,
             fitted: Arc::default(),
         }
     }
@@ -94,6 +107,7 @@ impl PartialEq for Extrapolate {
             && self.n_warmup_steps == other.n_warmup_steps
             && self.interval_steps == other.interval_steps
             && self.z == other.z
+            && self.forecast_tolerance == other.forecast_tolerance
     }
 }
 
@@ -147,6 +161,13 @@ impl Extrapolate {
                 "expected a number, 0 or more",
             ));
         }
+        if !(self.forecast_tolerance.is_finite() && self.forecast_tolerance >= 0.0) {
+            return Err(PrunerError::new(
+                "forecast_tolerance",
+                self.forecast_tolerance,
+                "expected a number, 0 or more",
+            ));
+        }
         PrunerError::at_least("n_warmup_steps", self.n_warmup_steps, 0)?;
         PrunerError::at_least("interval_steps", self.interval_steps, 1)?;
         Ok(self)
@@ -178,6 +199,14 @@ impl Extrapolate {
 
     /// The completed trials' fitted final values (fitted once per trial).
     fn finals(&self, curves: &Curves) -> Vec<f64> {
+        self.completed_finals(curves)
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect()
+    }
+
+    /// The completed trials, each with its fitted final value (fitted once per trial).
+    fn completed_finals<'c>(&self, curves: &'c Curves) -> Vec<(&'c TrialCurve, f64)> {
         let Ok(mut cache) = self.fitted.lock() else {
             return Vec::new();
         };
@@ -204,9 +233,46 @@ impl Extrapolate {
                 };
                 cache.insert(n, f);
             }
-            finals.extend(cache.get(&n).map(|f| f.value));
+            finals.extend(cache.get(&n).map(|f| (c, f.value)));
         }
         finals
+    }
+
+    /// Trial `trial`'s point forecast at the horizon, if the forecasts made at its last step
+    /// came within `forecast_tolerance` of the spread of the completed final values on every
+    /// completed trial (at least `n_startup_trials` of them, each with 4 finite values up to
+    /// that step) and the forecast is not below the pruning threshold.
+    fn trusted_forecast(&self, curves: &Curves, trial: usize) -> Option<f64> {
+        if self.forecast_tolerance <= 0.0 {
+            return None;
+        }
+        let curve = curves.get(trial)?;
+        let step = curve.last_step()? as f64;
+        let horizon = curves.highest_completed_step()? as f64;
+        let own = forecast(&finite_points(curve), horizon, 0.0)?;
+        let mut completed = self.completed_finals(curves);
+        completed.retain(|c| c.1.is_finite());
+        if completed.len() < self.n_startup_trials.max(1) {
+            return None;
+        }
+        let mut finals: Vec<f64> = completed.iter().map(|c| c.1).collect();
+        finals.sort_by(f64::total_cmp);
+        if own < nan_percentile(&finals, self.percentile)? {
+            return None;
+        }
+        let tolerance = self.forecast_tolerance * (finals[finals.len() / 2] - finals[0]);
+        for (c, fitted) in completed {
+            let before: Vec<(f64, f64)> = finite_points(c)
+                .into_iter()
+                .filter(|p| p.0 <= step)
+                .collect();
+            let last = c.last_step()? as f64;
+            let error = forecast(&before, last, 0.0).map(|f| (fitted - f).abs());
+            if !error.is_some_and(|e| e <= tolerance) {
+                return None;
+            }
+        }
+        Some(own)
     }
 }
 
@@ -217,6 +283,10 @@ impl Pruner for Extrapolate {
 
     fn prune(&self, curves: &mut Curves, trial: usize) -> bool {
         self.decide(curves, trial)
+    }
+
+    fn forecast(&self, curves: &Curves, trial: usize) -> Option<f64> {
+        self.trusted_forecast(curves, trial)
     }
 }
 
@@ -383,6 +453,41 @@ mod tests {
             c.report(7, t, f64::NAN);
         }
         assert!(p.decide(&c, 7));
+    }
+
+    #[test]
+    fn a_stopped_trial_carries_its_forecast_only_when_forecasts_proved_accurate() {
+        let p = Extrapolate::default();
+        // exact exponentials: the completed trials' forecasts from step 10 are exact
+        let mut c = study(&[0.2, 0.25, 0.3, 0.35, 0.4]);
+        for (t, v) in exp_curve(0.5, 2.0, 1..=10) {
+            c.report(5, t as i64, v);
+        }
+        assert!(p.decide(&c, 5));
+        let f = p.forecast(&c, 5).expect("a trusted forecast");
+        assert!((f - 0.5).abs() < 1e-3, "{f}");
+        // not with the tolerance at 0
+        let off = Extrapolate {
+            forecast_tolerance: 0.0,
+            ..Extrapolate::default()
+        };
+        assert_eq!(off.forecast(&c, 5), None);
+        // nor for a trial forecast below the threshold (the pruner would keep it)
+        for (t, v) in exp_curve(0.05, 32.0, 1..=10) {
+            c.report(6, t as i64, v);
+        }
+        assert_eq!(p.forecast(&c, 6), None);
+        // nor when one completed trial's curve was noisy: its forecast from step 10 missed
+        let mut noisy = study(&[0.2, 0.25, 0.3, 0.35]);
+        for (t, v) in exp_curve(0.4, 4.0, 1..=81) {
+            noisy.report(4, t as i64, v + 0.05 * (2.3 * t).sin());
+        }
+        noisy.finish(4, CurveState::Complete);
+        for (t, v) in exp_curve(0.5, 2.0, 1..=10) {
+            noisy.report(5, t as i64, v);
+        }
+        assert!(p.decide(&noisy, 5));
+        assert_eq!(p.forecast(&noisy, 5), None);
     }
 
     #[test]

@@ -56,6 +56,14 @@ pub trait Pruner: Send + Sync + fmt::Debug {
     fn sampler_brackets(&self) -> Option<Brackets> {
         None
     }
+
+    /// For trial `trial`, which this pruner just stopped: its forecast final value, when the
+    /// pruner trusts the forecast enough for the sampler to rank the trial among the finished
+    /// ones by it. `None` (the default): the sampler ranks it after every finished trial, by
+    /// the step it reached and its value there.
+    fn forecast(&self, _curves: &Curves, _trial: usize) -> Option<f64> {
+        None
+    }
 }
 
 impl Pruner for Box<dyn Pruner> {
@@ -67,6 +75,9 @@ impl Pruner for Box<dyn Pruner> {
     }
     fn sampler_brackets(&self) -> Option<Brackets> {
         (**self).sampler_brackets()
+    }
+    fn forecast(&self, curves: &Curves, trial: usize) -> Option<f64> {
+        (**self).forecast(curves, trial)
     }
 }
 

@@ -74,6 +74,12 @@ impl Pruner for Patient {
     fn sampler_brackets(&self) -> Option<super::Brackets> {
         self.wrapped.as_ref().and_then(|p| p.sampler_brackets())
     }
+
+    fn forecast(&self, curves: &Curves, trial: usize) -> Option<f64> {
+        self.wrapped
+            .as_ref()
+            .and_then(|p| p.forecast(curves, trial))
+    }
 }
 
 #[cfg(test)]

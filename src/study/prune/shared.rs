@@ -157,6 +157,13 @@ impl PruneShared {
         curves.get(n).and_then(|c| c.last())
     }
 
+    /// The pruner's trusted forecast of trial `n`'s final value, for a trial it stopped (see
+    /// [`Pruner::forecast`]).
+    pub fn forecast(&self, n: usize) -> Option<f64> {
+        let curves = self.lock();
+        self.pruner.forecast(&curves, n)
+    }
+
     /// A copy of the curves.
     pub fn curves(&self) -> Curves {
         self.lock().clone()

@@ -19,7 +19,7 @@ use crate::tracking::retry::retrying;
 use crate::tracking::store::now_ms;
 use crate::tracking::store::TAG_PARENT_RUN_ID;
 use crate::tracking::{RunStatus, RunTag, RunsQuery, StoreError, Tracker};
-use crate::trial::{epoch_millis, Trial, TrialState};
+use crate::trial::{epoch_millis, Trial, TrialState, FORECAST};
 
 /// Settings of a [`SharedStudy`].
 #[derive(Clone, Debug)]
@@ -274,12 +274,20 @@ impl SharedStudy {
     }
 
     /// Reads the watched metric's curve of another worker's finished trial from its run.
-    fn read_curve(&mut self, trial: &Trial, run: Option<&str>) {
+    fn read_curve(&mut self, trial: &mut Trial, run: Option<&str>) {
         let (Some(metric), Some(run)) = (&self.opts.prune_metric, run) else {
             return;
         };
         if trial.state == TrialState::Running {
             return;
+        }
+        if trial.state == TrialState::Pruned {
+            // the pruner's trusted forecast, which the sampler ranks the trial by (none yet
+            // when the other worker has not written it)
+            let last = self.tracker.metric_history(run, FORECAST).ok();
+            if let Some(v) = last.and_then(|h| h.last().map(|m| m.value)) {
+                trial.metrics.insert(FORECAST.to_string(), v);
+            }
         }
         // a history that cannot be read counts as empty, as before it was logged
         let state = trial.state.into();
@@ -357,8 +365,8 @@ impl Coordinator for SharedStudy {
             {
                 h.add_trial_run(n, run);
             }
-            if let Some(t) = trial_of(&self.space, &row) {
-                self.read_curve(&t, row.run_id.as_deref());
+            if let Some(mut t) = trial_of(&self.space, &row) {
+                self.read_curve(&mut t, row.run_id.as_deref());
                 trials.push(t);
             }
             self.handled.insert(row.number, row);
