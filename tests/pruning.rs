@@ -535,6 +535,19 @@ fn exponential(x: f64, step: i64) -> f64 {
     x + (-(step as f64) / 5.0).exp() - (-30.0 / 5.0f64).exp()
 }
 
+/// An objective reporting `curve(x, step)` for steps 1..=30 until it is pruned.
+fn reporting(curve: impl Fn(f64, i64) -> f64 + Send + Sync) -> impl hpo::study::Objective {
+    with_context(move |p: &Params, ctx: &hpo::TrialContext| {
+        let x = p.f64("x").unwrap_or(1.0);
+        for step in 1..=30 {
+            if ctx.report(step, curve(x, step)) {
+                return TrialResult::pruned();
+            }
+        }
+        TrialResult::ok(curve(x, 30))
+    })
+}
+
 #[test]
 fn trusted_forecasts_of_stopped_trials_are_recorded_and_resumed() {
     use hpo::study::prune::Extrapolate;
@@ -546,17 +559,8 @@ fn trusted_forecasts_of_stopped_trials_are_recorded_and_resumed() {
         .unwrap()
         .study_name("s");
     let handle = recorder.handle();
-    let objective = with_context(|p: &Params, ctx: &hpo::TrialContext| {
-        let x = p.f64("x").unwrap_or(1.0);
-        for step in 1..=30 {
-            if ctx.report(step, exponential(x, step)) {
-                return TrialResult::pruned();
-            }
-        }
-        TrialResult::ok(exponential(x, 30))
-    });
     let space = space();
-    let r = Fmin::new(objective, &space)
+    let r = Fmin::new(reporting(exponential), &space)
         .algo(Random)
         .seed(5)
         .max_evals(30)
@@ -619,18 +623,10 @@ fn trusted_forecasts_of_stopped_trials_are_recorded_and_resumed() {
 #[test]
 fn noisy_curves_give_no_trusted_forecasts() {
     use hpo::study::prune::Extrapolate;
-    let objective = with_context(|p: &Params, ctx: &hpo::TrialContext| {
-        let x = p.f64("x").unwrap_or(1.0);
-        let noisy = |step: i64| exponential(x, step) + 0.05 * (2.3 * step as f64 + 10.0 * x).sin();
-        for step in 1..=30 {
-            if ctx.report(step, noisy(step)) {
-                return TrialResult::pruned();
-            }
-        }
-        TrialResult::ok(noisy(30))
-    });
+    let noisy =
+        |x: f64, step: i64| exponential(x, step) + 0.05 * (2.3 * step as f64 + 10.0 * x).sin();
     let space = space();
-    let r = Fmin::new(objective, &space)
+    let r = Fmin::new(reporting(noisy), &space)
         .algo(Random)
         .seed(5)
         .max_evals(30)

@@ -162,7 +162,11 @@ fn another_workers_stopped_trials_reach_the_sampler_with_their_forecasts() {
             .iter()
             .filter(|t| t.metrics.contains_key(hpo::trial::FORECAST))
             .collect();
-        assert!(with_forecast.len() >= 5, "{uri}: {} forecasts", with_forecast.len());
+        assert!(
+            with_forecast.len() >= 5,
+            "{uri}: {} forecasts",
+            with_forecast.len()
+        );
         // a second worker carries the study on by one trial and sees A's forecasts
         let b = extrapolated(&uri, "forecasts", 25, true);
         for t in with_forecast {
