@@ -21,7 +21,10 @@
 //! The search counts as stalled once several finished trials came after the last one that
 //! improved the best loss by more than a small fraction of the spread of the losses, so a slow
 //! creep along a plateau or in a local basin (hyperopt's `distractor` and `gauss_wave`) does not
-//! keep postponing the exploration.
+//! keep postponing the exploration. Pruned trials count among those finished trials (one with
+//! a trusted forecast by that forecast, the others as no progress): under a pruner most new
+//! trials are stopped early, and counting only the completed ones, which are mostly
+//! improvements, would keep such a search from ever exploring.
 //!
 //! How often a stalled search explores depends on the number of numeric parameters `d`: every
 //! `min(every, 2d)`-th suggestion. With one parameter a handful of exploration trials cover
@@ -176,56 +179,68 @@ impl BadDensity {
     }
 }
 
-/// Finished ok trials (in trial order) after the last one that made progress: the first, then
-/// each that lowered the loss of the last progress by more than `tol` times the spread between
-/// the median loss and the best; improvements too small to count add up until they do. With
-/// `tol <= 0`, as [`trials_since_best`].
-pub(crate) fn trials_since_progress(history: &HistoryView<'_>, tol: f64) -> usize {
-    let order: Vec<f64> = history
+/// The finished trials in trial order, each with the loss it is ranked by: a finished ok
+/// trial's loss, a pruned trial's trusted forecast, or `None` for a pruned trial without one (it
+/// counts as a trial that did not improve the best). Failed, pending and NaN trials are left out.
+fn finished_losses(history: &HistoryView<'_>) -> Vec<Option<f64>> {
+    history
         .iter()
         .filter_map(|(_, o)| match o {
-            Observation::Ok(v) if !v.is_nan() => Some(v),
+            Observation::Ok(v) if !v.is_nan() => Some(Some(v)),
+            Observation::Pruned { forecast, .. } => Some(forecast),
             _ => None,
         })
-        .collect();
-    if tol <= 0.0 || order.is_empty() {
+        .collect()
+}
+
+/// Finished trials (in trial order, pruned ones included) after the last one that made
+/// progress: the first with a loss, then each that lowered the loss of the last progress by
+/// more than `tol` times the spread between the median loss and the best; improvements too
+/// small to count add up until they do. A pruned trial without a trusted forecast never makes
+/// progress, so a search whose new trials are all stopped early counts as stalled. With
+/// `tol <= 0`, as [`trials_since_best`].
+pub(crate) fn trials_since_progress(history: &HistoryView<'_>, tol: f64) -> usize {
+    let order = finished_losses(history);
+    let losses: Vec<f64> = order.iter().flatten().copied().collect();
+    if tol <= 0.0 || losses.is_empty() {
         return trials_since_best(history);
     }
     // the median and the best without sorting: this runs on every exploration turn, over the
     // whole history
-    let best = order
+    let best = losses
         .iter()
         .copied()
         .min_by(f64::total_cmp)
         .unwrap_or(f64::NAN);
-    let mut scratch = order.clone();
+    let mut scratch = losses;
     let mid = scratch.len() / 2;
     let (_, &mut median, _) = scratch.select_nth_unstable_by(mid, f64::total_cmp);
     let eps = tol * (median - best);
-    let (mut reference, mut at) = (order[0], 0usize);
-    for (k, &v) in order.iter().enumerate().skip(1) {
-        if v < reference - eps {
-            reference = v;
-            at = k;
+    let (mut reference, mut at) = (f64::INFINITY, None);
+    for (k, v) in order.iter().enumerate() {
+        if let Some(v) = *v {
+            if at.is_none() || v < reference - eps {
+                reference = v;
+                at = Some(k);
+            }
         }
     }
-    order.len() - (at + 1)
+    order.len() - at.map_or(0, |k| k + 1)
 }
 
-/// Finished ok trials after the one with the lowest loss (the first of equal ones), in trial
-/// order; 0 without any.
+/// Finished trials (pruned ones included) after the one with the lowest loss (the first of
+/// equal ones), in trial order; 0 without any loss.
 pub(crate) fn trials_since_best(history: &HistoryView<'_>) -> usize {
-    let (mut best, mut at, mut k) = (f64::INFINITY, 0usize, 0usize);
-    for (_, o) in history.iter() {
-        if let Observation::Ok(v) = o {
-            if v < best {
-                best = v;
-                at = k;
+    let order = finished_losses(history);
+    let mut best: Option<(f64, usize)> = None;
+    for (k, v) in order.iter().enumerate() {
+        if let Some(v) = *v {
+            if best.is_none_or(|(b, _)| v < b) {
+                best = Some((v, k));
             }
-            k += 1;
         }
     }
-    k.saturating_sub(at + 1)
+    best.map_or(0, |(_, k)| order.len() - (k + 1))
 }
 
 #[cfg(test)]
@@ -291,6 +306,39 @@ mod tests {
         assert_eq!(since(&steps, 0.001), 1);
         assert_eq!(since(&[], 0.001), 0);
         assert_eq!(since(&[2.0], 0.001), 0);
+    }
+
+    #[test]
+    fn pruned_trials_count_as_trials_without_progress_unless_their_forecast_is_one() {
+        use crate::trial::{TrialResult, FORECAST};
+        let (_, mut s) = study(&[(0.5, 0.5, 2.0), (0.5, 0.5, 1.0)]);
+        let v = BTreeMap::from([
+            ("x".to_string(), Value::Float(0.5)),
+            ("c".to_string(), Value::Int(0)),
+            ("y".to_string(), Value::Float(0.5)),
+        ]);
+        for _ in 0..4 {
+            s.add_trial(&v, TrialResult::pruned_at(3, 0.1)).unwrap();
+        }
+        let view = HistoryView::new(s.trials());
+        assert_eq!(trials_since_progress(&view, 0.001), 4);
+        assert_eq!(trials_since_best(&view), 4);
+        // a trusted forecast below the best is progress
+        s.add_trial(
+            &v,
+            TrialResult::pruned_at(3, 0.1).with_metric(FORECAST, 0.5),
+        )
+        .unwrap();
+        let view = HistoryView::new(s.trials());
+        assert_eq!(trials_since_progress(&view, 0.001), 0);
+        assert_eq!(trials_since_best(&view), 0);
+        // only pruned trials: nothing to measure progress against
+        let (_, mut p) = study(&[]);
+        p.add_trial(&v, TrialResult::pruned_at(3, 0.1)).unwrap();
+        assert_eq!(
+            trials_since_progress(&HistoryView::new(p.trials()), 0.001),
+            0
+        );
     }
 
     #[test]

@@ -15,7 +15,7 @@
 //!   treated as bad (constant liar), failed trials in the bad set (never good), and no
 //!   re-proposal of an evaluated point in a discrete space until every point was tried (then the
 //!   best evaluated candidate by `l/g`, not a prior draw), and exploration trials: once 5
-//!   finished trials came after the last one that improved the best loss by more than 0.1 % of
+//!   finished trials (pruned ones included) came after the last one that improved the best loss by more than 0.1 % of
 //!   the spread between the median loss and the best, every fifth suggestion (more often with
 //!   fewer than three numeric parameters) widens one numeric parameter's kernels in `l` to its
 //!   whole width and narrows them in `g` to 1.5 % of it, with
