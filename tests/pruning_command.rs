@@ -150,6 +150,8 @@ fn hpo_run_prunes_command_trials_early_and_records_them() {
     assert_eq!(v["failed"], 0);
     assert_eq!(v["pruning"]["max_step"], STEPS);
     assert!(v["pruning"]["steps_run"].as_i64().unwrap() < 12 * STEPS);
+    // the median pruner gives TPE no forecasts
+    assert_eq!(v["pruning"]["forecast"], 0);
 }
 
 #[test]

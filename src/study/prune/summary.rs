@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::trial::{Trial, TrialState};
+use crate::trial::{Trial, TrialState, FORECAST};
 
 /// Pruned trials and steps saved, counted in step numbers over the trials that reported (a
 /// trial pruned at step 3 in a study whose trials went up to step 10 saved 7 steps).
@@ -13,6 +13,9 @@ use crate::trial::{Trial, TrialState};
 pub struct PruneSummary {
     /// Trials pruned.
     pub pruned: usize,
+    /// Pruned trials that carried their pruner's trusted forecast of their final value, which
+    /// TPE ranks them by (see [`crate::study::prune::Extrapolate`]).
+    pub forecast: usize,
     /// Trials that reported at least one step.
     pub reporting: usize,
     /// The highest step any trial reached.
@@ -28,10 +31,11 @@ impl PruneSummary {
     pub fn of(trials: &[Trial]) -> Option<PruneSummary> {
         let steps: Vec<i64> = trials.iter().filter_map(|t| t.last_step).collect();
         let max_step = *steps.iter().max()?;
+        let pruned = || trials.iter().filter(|t| t.state == TrialState::Pruned);
         Some(PruneSummary {
-            pruned: trials
-                .iter()
-                .filter(|t| t.state == TrialState::Pruned)
+            pruned: pruned().count(),
+            forecast: pruned()
+                .filter(|t| t.metrics.contains_key(FORECAST))
                 .count(),
             reporting: steps.len(),
             max_step,
@@ -53,10 +57,13 @@ impl fmt::Display for PruneSummary {
         } else {
             0.0
         };
+        write!(f, "{} pruned", self.pruned)?;
+        if self.forecast > 0 {
+            write!(f, " ({} ranked by their forecast)", self.forecast)?;
+        }
         write!(
             f,
-            "{} pruned; steps run {} of {} at the highest step {} ({} saved, {:.0}%)",
-            self.pruned,
+            "; steps run {} of {} at the highest step {} ({} saved, {:.0}%)",
             self.steps_run,
             self.steps_full,
             self.max_step,
@@ -100,5 +107,18 @@ mod tests {
             "2 pruned; steps run 9 of 12 at the highest step 6 (3 saved, 25%)"
         );
         assert_eq!(PruneSummary::of(&s.trials()[..1]), None);
+        // a pruned trial with a trusted forecast is counted and named
+        let a = s.ask();
+        s.tell(
+            a.number,
+            TrialResult::pruned_at(2, 3.0).with_metric(FORECAST, 1.5),
+        )
+        .unwrap();
+        let p = PruneSummary::of(s.trials()).unwrap();
+        assert_eq!((p.pruned, p.forecast), (3, 1));
+        assert_eq!(
+            p.to_string(),
+            "3 pruned (1 ranked by their forecast); steps run 11 of 18 at the highest step 6 (7 saved, 39%)"
+        );
     }
 }
