@@ -11,7 +11,7 @@ use crate::study::prune::{
 /// The pruner `default` stands for, chosen on held-out seeds (100-139, never the reported
 /// 0-19) among extrapolating, percentile, median, successive-halving and Hyperband settings:
 /// the extrapolating pruner with its defaults, which stops a trial once an optimistic forecast
-/// of its final value is above the 5th percentile of the completed trials' fitted final values
+/// of its final value is above the 2nd percentile of the completed trials' fitted final values
 /// (see BENCH.md, "Pruning: compute saved").
 pub const DEFAULT_PRUNER: &str = "extrapolate";
 

@@ -73,12 +73,12 @@ struct Fitted {
 }
 
 impl Default for Extrapolate {
-    /// The settings chosen on held-out seeds (BENCH.md, "Pruning: compute saved"): the 5th
+    /// The settings chosen on held-out seeds (BENCH.md, "Pruning: compute saved"): the 2nd
     /// percentile, 5 start-up trials, a warm-up of 4 steps, every step, `z` = 2, forecasts
     /// passed to the sampler when they came within 1 % of the spread on the completed trials.
     fn default() -> Self {
         Extrapolate {
-            percentile: 5.0,
+            percentile: 2.0,
             n_startup_trials: 5,
             n_warmup_steps: 4,
             interval_steps: 1,
