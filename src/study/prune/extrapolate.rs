@@ -70,6 +70,9 @@ struct Fitted {
     len: usize,
     last: u64,
     value: f64,
+    /// By step: how far the forecast from the values up to that step missed `value` (`None`:
+    /// no forecast), so each step's check fits a completed curve's prefix once.
+    errors: HashMap<i64, Option<f64>>,
 }
 
 impl Default for Extrapolate {
@@ -201,12 +204,13 @@ impl Extrapolate {
     fn finals(&self, curves: &Curves) -> Vec<f64> {
         self.completed_finals(curves)
             .into_iter()
-            .map(|(_, v)| v)
+            .map(|(_, _, v)| v)
             .collect()
     }
 
-    /// The completed trials, each with its fitted final value (fitted once per trial).
-    fn completed_finals<'c>(&self, curves: &'c Curves) -> Vec<(&'c TrialCurve, f64)> {
+    /// The completed trials, each with its number and fitted final value (fitted once per
+    /// trial).
+    fn completed_finals<'c>(&self, curves: &'c Curves) -> Vec<(usize, &'c TrialCurve, f64)> {
         let Ok(mut cache) = self.fitted.lock() else {
             return Vec::new();
         };
@@ -230,10 +234,11 @@ impl Extrapolate {
                     len: c.values.len(),
                     last: last.to_bits(),
                     value,
+                    errors: HashMap::new(),
                 };
                 cache.insert(n, f);
             }
-            finals.extend(cache.get(&n).map(|f| (c, f.value)));
+            finals.extend(cache.get(&n).map(|f| (n, c, f.value)));
         }
         finals
     }
@@ -247,32 +252,58 @@ impl Extrapolate {
             return None;
         }
         let curve = curves.get(trial)?;
-        let step = curve.last_step()? as f64;
+        let step = curve.last_step()?;
         let horizon = curves.highest_completed_step()? as f64;
         let own = forecast(&finite_points(curve), horizon, 0.0)?;
         let mut completed = self.completed_finals(curves);
-        completed.retain(|c| c.1.is_finite());
+        completed.retain(|c| c.2.is_finite());
         if completed.len() < self.n_startup_trials.max(1) {
             return None;
         }
-        let mut finals: Vec<f64> = completed.iter().map(|c| c.1).collect();
+        let mut finals: Vec<f64> = completed.iter().map(|c| c.2).collect();
         finals.sort_by(f64::total_cmp);
         if own < nan_percentile(&finals, self.percentile)? {
             return None;
         }
         let tolerance = self.forecast_tolerance * (finals[finals.len() / 2] - finals[0]);
-        for (c, fitted) in completed {
-            let before: Vec<(f64, f64)> = finite_points(c)
-                .into_iter()
-                .filter(|p| p.0 <= step)
-                .collect();
-            let last = c.last_step()? as f64;
-            let error = forecast(&before, last, 0.0).map(|f| (fitted - f).abs());
-            if !error.is_some_and(|e| e <= tolerance) {
+        for (n, c, fitted) in completed {
+            if !self
+                .error_at(n, c, fitted, step)
+                .is_some_and(|e| e <= tolerance)
+            {
                 return None;
             }
         }
         Some(own)
+    }
+
+    /// How far completed trial `n`'s forecast from its values up to `step` missed its fitted
+    /// final value `fitted` (`None`: no forecast), computed once per (trial, step).
+    fn error_at(&self, n: usize, c: &TrialCurve, fitted: f64, step: i64) -> Option<f64> {
+        let known = |cache: &HashMap<usize, Fitted>| {
+            cache.get(&n).and_then(|f| f.errors.get(&step).copied())
+        };
+        if let Some(e) = self.fitted.lock().ok().and_then(|cache| known(&cache)) {
+            return e;
+        }
+        let before: Vec<(f64, f64)> = finite_points(c)
+            .into_iter()
+            .filter(|p| p.0 <= step as f64)
+            .collect();
+        let error = c
+            .last_step()
+            .and_then(|last| forecast(&before, last as f64, 0.0))
+            .map(|f| (fitted - f).abs());
+        if let Some(f) = self
+            .fitted
+            .lock()
+            .ok()
+            .as_mut()
+            .and_then(|cache| cache.get_mut(&n))
+        {
+            f.errors.insert(step, error);
+        }
+        error
     }
 }
 
