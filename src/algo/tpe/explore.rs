@@ -198,12 +198,12 @@ fn finished_losses(history: &HistoryView<'_>) -> Vec<Option<f64>> {
 /// more than `tol` times the spread between the median loss and the best; improvements too
 /// small to count add up until they do. A pruned trial without a trusted forecast never makes
 /// progress, so a search whose new trials are all stopped early counts as stalled. With
-/// `tol <= 0`, as [`trials_since_best`].
+/// `tol <= 0`, the finished trials after the best ([`since_best`]).
 pub(crate) fn trials_since_progress(history: &HistoryView<'_>, tol: f64) -> usize {
     let order = finished_losses(history);
     let losses: Vec<f64> = order.iter().flatten().copied().collect();
     if tol <= 0.0 || losses.is_empty() {
-        return trials_since_best(history);
+        return since_best(&order);
     }
     // the median and the best without sorting: this runs on every exploration turn, over the
     // whole history
@@ -228,10 +228,15 @@ pub(crate) fn trials_since_progress(history: &HistoryView<'_>, tol: f64) -> usiz
     order.len() - at.map_or(0, |k| k + 1)
 }
 
-/// Finished trials (pruned ones included) after the one with the lowest loss (the first of
-/// equal ones), in trial order; 0 without any loss.
-pub(crate) fn trials_since_best(history: &HistoryView<'_>) -> usize {
-    let order = finished_losses(history);
+/// [`since_best`] of a history.
+#[cfg(test)]
+fn trials_since_best(history: &HistoryView<'_>) -> usize {
+    since_best(&finished_losses(history))
+}
+
+/// Finished trials (pruned ones included, as [`finished_losses`] gives them) after the one
+/// with the lowest loss (the first of equal ones), in trial order; 0 without any loss.
+fn since_best(order: &[Option<f64>]) -> usize {
     let mut best: Option<(f64, usize)> = None;
     for (k, v) in order.iter().enumerate() {
         if let Some(v) = *v {
