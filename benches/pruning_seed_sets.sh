@@ -2,7 +2,7 @@
 # Compares two hpo builds' default pruner with TPE under a step budget of 2700 (a third of no
 # pruning's 100 trials x 81 steps) on the six multi-fidelity problems, over three sets of 40
 # seeds (0-39, 100-139, 200-239), against TPE without pruning; prints a Markdown table of
-# median final regrets with two-sided Mann-Whitney U p-values against no pruning.
+# median final regrets and the reports' p-values against no pruning.
 #
 #   sh benches/pruning_seed_sets.sh OLD_HPO NEW_HPO [OUT_DIR]
 #
@@ -23,37 +23,23 @@ for build in old new; do
     done
 done
 python3 - "$out" <<'PY'
-import json, math, statistics, sys
+# reads each run's report.md: its medians, and its p-values (Mann-Whitney U against no
+# pruning, computed by hpo bench itself)
+import sys
 
 out = sys.argv[1]
 
-def mann_whitney(a, b):
-    """Two-sided p of the Mann-Whitney U test (normal approximation, tie-corrected) and
-    whether `a` tends to be the higher."""
-    pooled = sorted([(v, 0) for v in a] + [(v, 1) for v in b])
-    ranks, ties, i = [0.0] * len(pooled), 0.0, 0
-    while i < len(pooled):
-        j = i
-        while j + 1 < len(pooled) and pooled[j + 1][0] == pooled[i][0]:
-            j += 1
-        for k in range(i, j + 1):
-            ranks[k] = (i + j) / 2 + 1
-        ties += (j - i + 1) ** 3 - (j - i + 1)
-        i = j + 1
-    n1, n2 = len(a), len(b)
-    u = sum(r for r, (_, g) in zip(ranks, pooled) if g == 0) - n1 * (n1 + 1) / 2
-    n = n1 + n2
-    sd = math.sqrt(n1 * n2 / 12 * ((n + 1) - ties / (n * (n - 1))))
-    z = (u - n1 * n2 / 2) / sd if sd > 0 else 0.0
-    return math.erfc(abs(z) / math.sqrt(2)), z > 0
-
-def regrets(build, first, problem, optimizer):
-    with open(f"{out}/{build}-{first}/results.jsonl") as f:
-        rows = [json.loads(line) for line in f]
-    return [r["regret"] for r in rows if r["problem"] == problem and r["optimizer"] == optimizer]
-
-def num(x):
-    return f"{x:.2g}" if x < 0.01 else f"{x:.4g}"
+def rows(build, first):
+    """(problem, optimizer) -> the report's cells: seeds, final regret, steps, ratio, p, ..."""
+    table, problem = {}, None
+    with open(f"{out}/{build}-{first}/report.md") as f:
+        for line in f:
+            if line.startswith("## "):
+                problem = line[3:].strip()
+            elif problem and line.startswith("| hpo-"):
+                cells = [c.strip() for c in line.strip().strip("|").split("|")]
+                table[(problem, cells[0])] = cells[1:]
+    return table
 
 problems = ["curves_parallel", "curves_slow_best", "curves_noisy", "curves_crossing",
             "sgd_diabetes", "enet_diabetes"]
@@ -62,16 +48,13 @@ print("| problem | seeds | no pruning (8100 steps) | old default (p) | new defau
 print("|---|---|---:|---:|---:|")
 for problem in problems:
     for first in (0, 100, 200):
-        none = regrets("old", first, problem, "hpo-tpe+none")
+        old, new = rows("old", first), rows("new", first)
+        none = old[(problem, "hpo-tpe+none")][1]
         cells = []
-        for build in ("old", "new"):
-            pruned = regrets(build, first, problem, "hpo-tpe+default")
-            p, higher = mann_whitney(pruned, none)
-            worse = higher and p < 0.05
-            met[build] += not worse
-            shown = "<0.001" if p < 0.001 else f"{p:.3f}"
-            cells.append(f"{num(statistics.median(pruned))} ({shown}{' **worse**' if worse else ''})")
-        print(f"| {problem} | {first}-{first + 39} | {num(statistics.median(none))} | "
-              f"{cells[0]} | {cells[1]} |")
+        for build, table in (("old", old), ("new", new)):
+            regret, p = table[(problem, "hpo-tpe+default")][1], table[(problem, "hpo-tpe+default")][4]
+            met[build] += "worse" not in p
+            cells.append(f"{regret} ({p})")
+        print(f"| {problem} | {first}-{first + 39} | {none} | {cells[0]} | {cells[1]} |")
 print(f"\nnot significantly worse than no pruning: old {met['old']} of 18, new {met['new']} of 18")
 PY
