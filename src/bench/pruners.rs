@@ -94,6 +94,11 @@ pub fn parse(spec: &str) -> Result<Box<dyn Pruner>, String> {
                     "interval_steps" => p.interval_steps = number(spec, k, v)?,
                     "z" => p.z = number(spec, k, v)?,
                     "forecast_tolerance" => p.forecast_tolerance = number(spec, k, v)?,
+                    "analogies" => {
+                        p.analogies = v.parse().map_err(|_| {
+                            format!("pruner '{spec}': analogies = '{v}' is not true or false")
+                        })?
+                    }
                     _ => return Err(bad_key(k)),
                 }
             }
@@ -149,6 +154,12 @@ mod tests {
             "extrapolate"
         );
         assert!(parse("extrapolate:z=-1").unwrap_err().contains("'z'"));
+        assert_eq!(
+            parse("extrapolate:analogies=false").unwrap().name(),
+            "extrapolate"
+        );
+        let e = parse("extrapolate:analogies=no").unwrap_err();
+        assert!(e.contains("analogies = 'no' is not true or false"), "{e}");
         assert_eq!(
             parse("percentile:percentile=25").unwrap().name(),
             "percentile"

@@ -138,13 +138,14 @@ impl std::fmt::Display for PrunerKind {
         match self {
             PrunerKind::Extrapolate(p) => write!(
                 f,
-                "extrapolate {} (n_startup_trials = {}, n_warmup_steps = {}, interval_steps = {}, z = {}, forecast_tolerance = {})",
+                "extrapolate {} (n_startup_trials = {}, n_warmup_steps = {}, interval_steps = {}, z = {}, forecast_tolerance = {}, analogies = {})",
                 p.percentile,
                 p.n_startup_trials,
                 p.n_warmup_steps,
                 p.interval_steps,
                 p.z,
-                p.forecast_tolerance
+                p.forecast_tolerance,
+                p.analogies
             ),
             PrunerKind::Median(p) => {
                 write!(f, "median (")?;
@@ -220,6 +221,7 @@ pub fn pruner_keys(kind: &str) -> &'static [&'static str] {
             "interval_steps",
             "z",
             "forecast_tolerance",
+            "analogies",
         ],
         "median" => &[
             "n_startup_trials",
@@ -314,6 +316,13 @@ fn read_kind(
             },
         }
     };
+    let flag = |name: &str| -> Result<Option<bool>, Located> {
+        match get(name).map(|v| (v, v.get_ref())) {
+            None => Ok(None),
+            Some((_, DeValue::Boolean(b))) => Ok(Some(*b)),
+            Some((v, _)) => Err(wrong_type(v, &what(name), "true or false")),
+        }
+    };
     // a library check of a setting, located at the setting (or the table)
     let checked = |r: Result<PrunerKind, PrunerError>| {
         r.map_err(|e| {
@@ -339,6 +348,7 @@ fn read_kind(
             p.interval_steps = int("interval_steps", 1, p.interval_steps)?;
             p.z = float("z")?.unwrap_or(p.z);
             p.forecast_tolerance = float("forecast_tolerance")?.unwrap_or(p.forecast_tolerance);
+            p.analogies = flag("analogies")?.unwrap_or(p.analogies);
             checked(p.validated().map(PrunerKind::Extrapolate))
         }
         "median" => Ok(PrunerKind::Median(percentile(50.0)?)),

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use super::analog::{lower_bound, AnalogCache, Reference};
 use super::percentile::nan_percentile;
 use super::{due_for_decision, CurveState, Curves, Pruner, PrunerError, TrialCurve};
 
@@ -25,8 +26,9 @@ use super::{due_for_decision, CurveState, Curves, Pruner, PrunerError, TrialCurv
 ///
 /// **The threshold.** A completed trial's final value is read from its fitted curve at its
 /// last step (the same fit, at its most likely `tau`), which takes the noise out of a single
-/// last value; a completed trial whose last value is NaN or infinite keeps that value (NaN is
-/// ignored in the percentile).
+/// last value. Where that fit misses the curve's end (a curve that fell and rose again), a
+/// straight line through its last points is read instead. A completed trial whose last value is
+/// NaN or infinite keeps that value (NaN is ignored in the percentile).
 ///
 /// - No decision before `n_startup_trials` trials completed, before step `n_warmup_steps`, at
 ///   a step that is not the first of its interval (`interval_steps`), with fewer than 4 finite
@@ -34,8 +36,17 @@ use super::{due_for_decision, CurveState, Curves, Pruner, PrunerError, TrialCurv
 /// - A trial whose every value is NaN or infinite is pruned.
 /// - A trial exactly at the threshold (a tie) is kept.
 /// - What fits well: losses that fall and level off (epochs, boosting rounds, solver sweeps).
-///   A curve that falls and then rises (overfitting) is forecast too low, so such trials are
-///   kept longer than they deserve: steps lost, not good trials.
+///   A curve that falls and then rises (overfitting) is forecast too low by this model.
+///
+/// **Forecasts by analogy** (`analogies`, on by default). A trial the plateau model keeps is
+/// also compared with the completed trials whose curves, over the second half of its steps so
+/// far, had the same shape; their final values, shifted by the offset between the curves, give
+/// its analog forecast, lowered by the largest miss of such forecasts on comparable completed
+/// trials (see [`super::analog`]). The trial is stopped when that bound is still above the
+/// threshold, but only at steps where the analogies forecast the completed trials far better
+/// than the plateau model did (less than [`ANALOGY_ADVANTAGE`] of its mean error): curves that
+/// fall and then rise, where the completed trials show the rise a running trial has not reached
+/// yet. Where the plateau model fits, the analogies stay out.
 ///
 /// **What the sampler learns from a stopped trial.** When the forecasts made at the step a
 /// trial was stopped at proved accurate on the completed trials (each completed trial's forecast
@@ -60,8 +71,13 @@ pub struct Extrapolate {
     /// How close forecasts must have come on the completed trials, as a fraction of the spread
     /// of their final values, for a stopped trial's forecast to reach the sampler (0: never).
     pub forecast_tolerance: f64,
+    /// Whether a trial the plateau model keeps may still be stopped by analogy with the
+    /// completed trials whose curves had the same shape (see the type's documentation).
+    pub analogies: bool,
     /// Completed trials' fitted final values, by trial number.
     fitted: Arc<Mutex<HashMap<usize, Fitted>>>,
+    /// The analog forecasts' calibrations.
+    analogs: Arc<Mutex<AnalogCache>>,
 }
 
 /// A completed trial's fitted final value, with what identifies the curve it was fitted on.
@@ -87,7 +103,9 @@ impl Default for Extrapolate {
             interval_steps: 1,
             z: 2.0,
             forecast_tolerance: 0.01,
+            analogies: true,
             fitted: Arc::default(),
+            analogs: Arc::default(),
         }
     }
 }
@@ -97,6 +115,7 @@ impl Clone for Extrapolate {
     fn clone(&self) -> Self {
         Extrapolate {
             fitted: Arc::default(),
+            analogs: Arc::default(),
             ..*self
         }
     }
@@ -111,8 +130,19 @@ impl PartialEq for Extrapolate {
             && self.interval_steps == other.interval_steps
             && self.z == other.z
             && self.forecast_tolerance == other.forecast_tolerance
+            && self.analogies == other.analogies
     }
 }
+
+/// How far, as a fraction of a completed curve's range, the plateau fit's final value may be
+/// from a line through the curve's last points (beyond 3 standard errors) before the line's
+/// value is taken instead (see [`final_value`]).
+const MISFIT: f64 = 0.05;
+
+/// The analogies stop a trial only at steps where their forecasts of the completed trials'
+/// final values (each from the others) missed by less than this fraction of the plateau
+/// model's misses from the same step, on average.
+const ANALOGY_ADVANTAGE: f64 = 0.25;
 
 /// At most this many points are fitted: a longer curve is averaged over equal-width step
 /// bins first, so a decision costs the same at step 100 and at step 100,000.
@@ -197,7 +227,49 @@ impl Extrapolate {
         let Some(threshold) = nan_percentile(&self.finals(curves), self.percentile) else {
             return false;
         };
-        forecast(&points, horizon as f64, self.z).is_some_and(|f| f > threshold)
+        if forecast(&points, horizon as f64, self.z).is_some_and(|f| f > threshold) {
+            return true;
+        }
+        self.analog_bound(curves, curve, step, threshold).is_some()
+    }
+
+    /// The analogies' lower bound of `curve`'s final value at `step` (see [`super::analog`])
+    /// when it is above `threshold` and the analogies forecast the completed trials from that
+    /// step with less than [`ANALOGY_ADVANTAGE`] times the plateau model's mean error.
+    fn analog_bound(
+        &self,
+        curves: &Curves,
+        curve: &TrialCurve,
+        step: i64,
+        threshold: f64,
+    ) -> Option<f64> {
+        if !self.analogies {
+            return None;
+        }
+        let references: Vec<Reference<'_>> = self
+            .completed_finals(curves)
+            .into_iter()
+            .map(|(number, curve, value)| Reference {
+                number,
+                curve,
+                value,
+            })
+            .collect();
+        let bound = {
+            let mut cache = self.analogs.lock().ok()?;
+            lower_bound(curve, step, &references, threshold, &mut cache)
+        };
+        let bound = bound.filter(|b| b.value > threshold)?;
+        let errors: Vec<f64> = references
+            .iter()
+            .filter(|r| r.value.is_finite())
+            .map(|r| {
+                self.error_at(r.number, r.curve, r.value, step)
+                    .unwrap_or(f64::INFINITY)
+            })
+            .collect();
+        let plateau_error = errors.iter().sum::<f64>() / errors.len().max(1) as f64;
+        (bound.mean_error < ANALOGY_ADVANTAGE * plateau_error).then_some(bound.value)
     }
 
     /// The completed trials' fitted final values (fitted once per trial).
@@ -227,7 +299,7 @@ impl Extrapolate {
                 .is_some_and(|f| f.len == c.values.len() && f.last == last.to_bits());
             if !fresh {
                 let value = match last.is_finite() {
-                    true => forecast(&finite_points(c), last_step as f64, 0.0).unwrap_or(last),
+                    true => final_value(&finite_points(c), last_step as f64).unwrap_or(last),
                     false => last,
                 };
                 let f = Fitted {
@@ -354,6 +426,53 @@ fn fit(points: &[(f64, f64)], horizon: f64, tau: f64) -> Option<Fit> {
         at_horizon: mean_y + b * (xh - mean_x),
         leverage: 1.0 / n + (xh - mean_x).powi(2) / sxx,
     })
+}
+
+/// A completed curve's final value at its last step `last`: the plateau fit's value there
+/// (which averages the noise out of the last values), unless the fit misses the curve's end, as
+/// it does for a curve that falls and then rises: then a straight line through the last eighth
+/// of the points (at least 5), at `last`. The fit misses when it is further from the line's
+/// value than 3 of the line's standard errors plus 1e-9 of the curve's range.
+fn final_value(points: &[(f64, f64)], last: f64) -> Option<f64> {
+    let fitted = forecast(points, last, 0.0)?;
+    let w = (points.len() / 8).max(5).min(points.len());
+    let Some((line, se)) = line_at(&points[points.len() - w..], last) else {
+        return Some(fitted);
+    };
+    let (lo, hi) = points
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
+            (lo.min(p.1), hi.max(p.1))
+        });
+    match (fitted - line).abs() <= 3.0 * se + MISFIT * (hi - lo) {
+        true => Some(fitted),
+        false => Some(line),
+    }
+}
+
+/// The least-squares line through `points` at `t`, with its standard error there (None with
+/// fewer than 3 points or all at one step).
+fn line_at(points: &[(f64, f64)], t: f64) -> Option<(f64, f64)> {
+    let n = points.len() as f64;
+    if points.len() < 3 {
+        return None;
+    }
+    let mean_t = points.iter().map(|p| p.0).sum::<f64>() / n;
+    let mean_y = points.iter().map(|p| p.1).sum::<f64>() / n;
+    let (mut stt, mut sty, mut syy) = (0.0, 0.0, 0.0);
+    for &(ti, y) in points {
+        let (dt, dy) = (ti - mean_t, y - mean_y);
+        stt += dt * dt;
+        sty += dt * dy;
+        syy += dy * dy;
+    }
+    if stt <= 0.0 {
+        return None;
+    }
+    let slope = sty / stt;
+    let variance = (syy - slope * sty).max(0.0) / (n - 2.0);
+    let leverage = 1.0 / n + (t - mean_t).powi(2) / stt;
+    Some((mean_y + slope * (t - mean_t), (variance * leverage).sqrt()))
 }
 
 /// The optimistic forecast at `horizon` of the curve `points` (step, value), sorted by step:
@@ -519,6 +638,99 @@ mod tests {
         }
         assert!(p.decide(&noisy, 5));
         assert_eq!(p.forecast(&noisy, 5), None);
+    }
+
+    /// A loss that falls with time constant `tau` to `a - dip` and rises back to `a` at step
+    /// 81 (the benchmark's `curves_crossing` shape).
+    fn fall_then_rise(a: f64, tau: f64, dip: f64, t: i64) -> f64 {
+        let s = t as f64 / 81.0;
+        a + (-(t as f64) / tau).exp() - (-81.0 / tau).exp() - dip * (1.0 - s * s)
+    }
+
+    #[test]
+    fn a_curve_that_rose_again_ends_where_it_ended_not_where_the_plateau_fit_puts_it() {
+        let points: Vec<(f64, f64)> = (1..=81)
+            .map(|t| (t as f64, fall_then_rise(0.1, 7.0, 0.4, t)))
+            .collect();
+        let plateau = forecast(&points, 81.0, 0.0).unwrap();
+        assert!(plateau < -0.1, "the plateau fit misses the end: {plateau}");
+        let end = final_value(&points, 81.0).unwrap();
+        assert!((end - 0.1).abs() < 0.002, "{end}");
+        // a curve the fit matches keeps the fit's value
+        let exact = exp_curve(0.3, 8.0, 1..=81);
+        assert_eq!(final_value(&exact, 81.0), forecast(&exact, 81.0, 0.0));
+    }
+
+    /// Completed trials with fall-then-rise curves of dips 0.38..0.42 (time constant 7) and
+    /// finals `0.10, 0.12, ...`.
+    fn crossing_study(n: usize) -> Curves {
+        let mut c = Curves::new();
+        for i in 0..n {
+            let (a, dip) = (0.1 + 0.02 * i as f64, 0.38 + 0.04 * (i % 5) as f64 / 4.0);
+            for t in 1..=81 {
+                c.report(i, t, fall_then_rise(a, 7.0, dip, t));
+            }
+            c.finish(i, CurveState::Complete);
+        }
+        c
+    }
+
+    #[test]
+    fn analogies_stop_a_curve_whose_rise_the_completed_trials_showed() {
+        let with = Extrapolate::default();
+        let without = Extrapolate {
+            analogies: false,
+            ..Extrapolate::default()
+        };
+        let mut c = crossing_study(20);
+        // ends at 0.3, well above the threshold (about 0.1), yet still falling at step 12
+        for t in 1..=12 {
+            c.report(20, t, fall_then_rise(0.3, 7.0, 0.4, t));
+        }
+        assert!(!without.decide(&c, 20), "the plateau model keeps it");
+        assert!(with.decide(&c, 20), "the analogies stop it");
+        // ending with the best: kept
+        for t in 1..=12 {
+            c.report(21, t, fall_then_rise(0.1, 7.0, 0.4, t));
+        }
+        assert!(!with.decide(&c, 21));
+        // a shape no completed trial had (a slow starter ending best): the analogies stay out
+        for t in 1..=12 {
+            c.report(22, t, fall_then_rise(0.05, 30.0, 0.0, t));
+        }
+        assert!(!with.decide(&c, 22));
+    }
+
+    #[test]
+    fn analogies_change_no_decision_where_the_plateau_model_fits() {
+        let with = Extrapolate::default();
+        let without = Extrapolate {
+            analogies: false,
+            ..Extrapolate::default()
+        };
+        let mut c = study(&[
+            0.2, 0.25, 0.3, 0.35, 0.4, 0.22, 0.27, 0.31, 0.33, 0.38, 0.21, 0.5,
+        ]);
+        for (n, (a, tau)) in [
+            (0.5, 4.0),
+            (0.3, 4.0),
+            (0.21, 4.0),
+            (0.6, 12.0),
+            (0.1, 30.0),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let trial = 100 + n;
+            for (t, v) in exp_curve(a, tau, 1..=40) {
+                c.report(trial, t as i64, v);
+                assert_eq!(
+                    with.decide(&c, trial),
+                    without.decide(&c, trial),
+                    "{a} {tau} {t}"
+                );
+            }
+        }
     }
 
     #[test]

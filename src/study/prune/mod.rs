@@ -13,6 +13,7 @@
 //! whatever the order of the reports; a second report at a step already reported is ignored.
 //! Pruners are pure computations over [`Curves`]: no I/O, no clock.
 
+mod analog;
 mod asha;
 mod curves;
 mod extrapolate;

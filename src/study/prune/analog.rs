@@ -1,0 +1,267 @@
+//! Forecasts by analogy: a running trial's final value read off the completed trials whose
+//! curves, up to the same step, had the same shape, with a margin learned from how far such
+//! forecasts missed on the completed trials themselves.
+//!
+//! This is what catches curves a plateau model cannot extrapolate, such as losses that fall and
+//! then rise (overfitting): the completed trials show the rise, so a running trial shaped like
+//! them is forecast to rise too.
+
+use std::collections::HashMap;
+
+use super::TrialCurve;
+
+/// Completed trials whose curve shape is compared.
+const NEIGHBOURS: usize = 3;
+
+/// Completed trials whose own forecast errors calibrate a forecast's margin.
+const CALIBRATION: usize = 10;
+
+/// A completed trial as analogies read it: its curve and its final value.
+pub(crate) struct Reference<'c> {
+    pub number: usize,
+    pub curve: &'c TrialCurve,
+    pub value: f64,
+}
+
+/// An analog forecast: the lowest of the nearest references' forecasts and how closely the
+/// farthest of them matched.
+#[derive(Clone, Copy, Debug)]
+struct Analog {
+    value: f64,
+    distance: f64,
+}
+
+/// The window of a curve compared at `step`: its finite values from step `step / 2` to `step`.
+fn window(curve: &TrialCurve, step: i64) -> Vec<(i64, f64)> {
+    curve
+        .values
+        .range((step + 1) / 2..=step)
+        .filter(|(_, v)| v.is_finite())
+        .map(|(s, v)| (*s, *v))
+        .collect()
+}
+
+/// How `window` (a running curve's) compares with `reference`'s curve at the same steps: the
+/// offset between them (the mean difference over the last third of the shared steps) and the
+/// shape distance (root mean square of the differences around that offset). None with fewer
+/// than 3 shared steps.
+fn compare(window: &[(i64, f64)], reference: &TrialCurve) -> Option<(f64, f64)> {
+    let diffs: Vec<f64> = window
+        .iter()
+        .filter_map(|(s, v)| {
+            reference
+                .values
+                .get(s)
+                .filter(|r| r.is_finite())
+                .map(|r| v - r)
+        })
+        .collect();
+    if diffs.len() < 3 || diffs.len() * 2 < window.len() {
+        return None;
+    }
+    let last = diffs.len().div_ceil(3);
+    let offset = diffs[diffs.len() - last..].iter().sum::<f64>() / last as f64;
+    let distance =
+        (diffs.iter().map(|d| (d - offset).powi(2)).sum::<f64>() / diffs.len() as f64).sqrt();
+    Some((offset, distance))
+}
+
+/// The analog forecast of `window` from `references` (skipping trial `skip`): the lowest of the
+/// [`NEIGHBOURS`] closest references' final values shifted by their offsets.
+fn analog(window: &[(i64, f64)], references: &[Reference<'_>], skip: usize) -> Option<Analog> {
+    let mut matches: Vec<(f64, f64)> = references
+        .iter()
+        .filter(|r| r.number != skip && r.value.is_finite())
+        .filter_map(|r| compare(window, r.curve).map(|(o, d)| (d, r.value + o)))
+        .collect();
+    if matches.len() < NEIGHBOURS {
+        return None;
+    }
+    matches.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let nearest = &matches[..NEIGHBOURS];
+    Some(Analog {
+        value: nearest.iter().map(|m| m.1).fold(f64::INFINITY, f64::min),
+        distance: nearest[NEIGHBOURS - 1].0,
+    })
+}
+
+/// The completed trials' own analog forecasts at a step, each from the others: (match
+/// distance, overshoot = forecast - final value).
+type Calibration = Vec<(f64, f64)>;
+
+/// Cached calibrations, by step, for one set of completed trials.
+#[derive(Debug, Default)]
+pub(crate) struct AnalogCache {
+    /// How many completed trials the calibrations were made with.
+    completed: usize,
+    by_step: HashMap<i64, Calibration>,
+}
+
+impl AnalogCache {
+    fn calibration(&mut self, references: &[Reference<'_>], step: i64) -> &Calibration {
+        if self.completed != references.len() {
+            self.by_step.clear();
+            self.completed = references.len();
+        }
+        self.by_step.entry(step).or_insert_with(|| {
+            references
+                .iter()
+                .filter(|r| r.value.is_finite())
+                .filter_map(|r| {
+                    let a = analog(&window(r.curve, step), references, r.number)?;
+                    Some((a.distance, a.value - r.value))
+                })
+                .collect()
+        })
+    }
+}
+
+/// The lowest final value the analogies make plausible for `curve` at `step`: its analog
+/// forecast lowered by the largest overshoot of the [`CALIBRATION`] completed trials whose own
+/// analog forecasts matched about as closely (distance nearest in ratio). None when there are
+/// too few completed trials to match or to calibrate, or when the forecast is not above
+/// `threshold` (the margin is then not needed).
+pub(crate) fn lower_bound(
+    curve: &TrialCurve,
+    step: i64,
+    references: &[Reference<'_>],
+    threshold: f64,
+    cache: &mut AnalogCache,
+) -> Option<Bound> {
+    let own = analog(&window(curve, step), references, usize::MAX)?;
+    if own.value <= threshold {
+        return None;
+    }
+    let calibration = cache.calibration(references, step);
+    // distances equal but for rounding count as equal
+    let as_close = own.distance - 1e-9 * (1.0 + own.value.abs());
+    let mut as_far: Vec<&(f64, f64)> = calibration.iter().filter(|c| c.0 >= as_close).collect();
+    if as_far.len() < CALIBRATION {
+        return None;
+    }
+    as_far.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let margin = as_far[..CALIBRATION]
+        .iter()
+        .map(|c| c.1)
+        .fold(0.0, f64::max);
+    let mean_error = calibration.iter().map(|c| c.1.abs()).sum::<f64>() / calibration.len() as f64;
+    Some(Bound {
+        value: own.value - margin,
+        mean_error,
+    })
+}
+
+/// An analog lower bound and the mean absolute error of the analog forecasts on the completed
+/// trials at that step.
+pub(crate) struct Bound {
+    pub value: f64,
+    pub mean_error: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn curve(values: &[(i64, f64)]) -> TrialCurve {
+        let mut c = TrialCurve::new();
+        c.values.extend(values.iter().copied());
+        c
+    }
+
+    #[test]
+    fn the_window_is_the_second_half_of_the_steps_and_skips_nan() {
+        let c = curve(&[
+            (1, 9.0),
+            (2, 8.0),
+            (3, f64::NAN),
+            (4, 6.0),
+            (5, 5.0),
+            (6, 4.0),
+        ]);
+        assert_eq!(window(&c, 6), vec![(4, 6.0), (5, 5.0), (6, 4.0)]);
+        assert_eq!(window(&c, 5), vec![(4, 6.0), (5, 5.0)]);
+    }
+
+    #[test]
+    fn the_offset_comes_from_the_last_third_and_the_distance_from_the_rest() {
+        let reference = curve(&[(1, 1.0), (2, 1.0), (3, 1.0), (4, 1.0), (5, 1.0), (6, 1.0)]);
+        // the same shape 0.5 higher: offset 0.5, distance 0
+        let same = [(4, 1.5), (5, 1.5), (6, 1.5)];
+        assert_eq!(compare(&same, &reference), Some((0.5, 0.0)));
+        // differences 0, 0, 0.3: the last third (one step) gives the offset 0.3, and the
+        // distance is sqrt((0.09 + 0.09 + 0) / 3)
+        let bent = [(4, 1.0), (5, 1.0), (6, 1.3)];
+        let (offset, distance) = compare(&bent, &reference).unwrap();
+        assert!((offset - 0.3).abs() < 1e-12);
+        assert!((distance - (0.06f64).sqrt()).abs() < 1e-12, "{distance}");
+        // fewer than 3 shared steps, or under half the window: no comparison
+        assert_eq!(compare(&[(5, 1.0), (6, 1.0)], &reference), None);
+        let short = curve(&[(4, 1.0), (5, 1.0), (6, 1.0)]);
+        let long: Vec<(i64, f64)> = (1..=8).map(|s| (s, 1.0)).collect();
+        assert_eq!(compare(&long, &short), None);
+    }
+
+    /// The curves as references, each with its last value as its final value.
+    fn references(curves: &[TrialCurve]) -> Vec<Reference<'_>> {
+        curves
+            .iter()
+            .enumerate()
+            .map(|(i, c)| Reference {
+                number: i,
+                curve: c,
+                value: c.last().map_or(f64::NAN, |l| l.1),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_bound_is_the_nearest_forecast_lowered_by_the_largest_comparable_miss() {
+        // 10 completed curves 0.1 i + 1/t: trials 1-9 end 0.05 above that at step 20; trial 0
+        // does not, and has a bump at steps 5-7, so it is never among another curve's nearest
+        let completed: Vec<TrialCurve> = (0..10)
+            .map(|i| {
+                let a = 0.1 * i as f64;
+                let bump = |t: i64| {
+                    if i == 0 && (5..=7).contains(&t) {
+                        0.01
+                    } else {
+                        0.0
+                    }
+                };
+                let mut v: Vec<(i64, f64)> = (1..=20)
+                    .map(|t| (t, a + 1.0 / t as f64 + bump(t)))
+                    .collect();
+                if i > 0 {
+                    v[19].1 += 0.05;
+                }
+                curve(&v)
+            })
+            .collect();
+        let refs = references(&completed);
+        let mut cache = AnalogCache::default();
+        // The running curve 2.0 + 1/t is forecast from three of trials 1-9 at 2.0 + 0.05 + 0.05.
+        // Calibration at step 10: trials 1-9 forecast each other exactly; trial 0 is forecast
+        // from three of them, 0.05 too high. Margin 0.05, mean miss 0.05 / 10.
+        let running = curve(
+            &(1..=10)
+                .map(|t| (t, 2.0 + 1.0 / t as f64))
+                .collect::<Vec<_>>(),
+        );
+        let bound = lower_bound(&running, 10, &refs, 0.0, &mut cache).unwrap();
+        assert!((bound.value - 2.05).abs() < 1e-9, "{}", bound.value);
+        assert!(
+            (bound.mean_error - 0.005).abs() < 1e-9,
+            "{}",
+            bound.mean_error
+        );
+        // a forecast not above the threshold needs no bound
+        assert!(lower_bound(&running, 10, &refs, 2.1, &mut cache).is_none());
+        // a shape no completed trial matches as badly (fewer than 10 to calibrate with): none
+        let odd = curve(
+            &(1..=10)
+                .map(|t| (t, 2.0 + 2.0 / t as f64))
+                .collect::<Vec<_>>(),
+        );
+        assert!(lower_bound(&odd, 10, &refs, 0.0, &mut cache).is_none());
+    }
+}
