@@ -42,9 +42,9 @@ use super::{due_for_decision, CurveState, Curves, Pruner, PrunerError, TrialCurv
 /// also compared with the completed trials whose curves, over the second half of its steps so
 /// far, had the same shape; their final values, shifted by the offset between the curves, give
 /// its analog forecast, lowered by the largest miss of such forecasts on comparable completed
-/// trials (see [`super::analog`]). The trial is stopped when that bound is still above the
+/// trials (see `analog.rs`). The trial is stopped when that bound is still above the
 /// threshold, but only at steps where the analogies forecast the completed trials far better
-/// than the plateau model did (less than [`ANALOGY_ADVANTAGE`] of its mean error): curves that
+/// than the plateau model did (less than a quarter of its mean error): curves that
 /// fall and then rise, where the completed trials show the rise a running trial has not reached
 /// yet. Where the plateau model fits, the analogies stay out.
 ///
