@@ -8,7 +8,8 @@
 //! from that step on every completed trial: the first call fits each completed curve's values
 //! up to that step; later calls at the same step (other trials stopped there) reuse them. A third argument sets the curves' wiggle
 //! (default 0.001); at 0 every forecast is exact, so every completed trial is checked (the
-//! slowest case) and the forecast is trusted.
+//! slowest case) and the forecast is trusted. Last, it times decisions the analogies take
+//! part in, on 30 completed curves that fall and then rise.
 
 use std::time::Instant;
 
@@ -88,6 +89,50 @@ fn main() {
     times.sort_by(f64::total_cmp);
     println!(
         "forecast     steps {steps:>6}: stopped {stopped}, trusted {trusted:?}: first {first_us:>9.1} us, then median {:>9.1} us, p90 {:>9.1} us",
+        times[times.len() / 2],
+        times[times.len() * 9 / 10],
+    );
+    analogies(steps, reps);
+}
+
+/// A loss falling to `a - dip` and rising back to `a` at the last step.
+fn fall_then_rise(a: f64, tau: f64, dip: f64, t: i64, steps: i64) -> f64 {
+    let s = t as f64 / steps as f64;
+    let t = t as f64;
+    a + (-t / tau).exp() - (-(steps as f64) / tau).exp() - dip * (1.0 - s * s)
+}
+
+/// Decisions the analogies take part in: 30 completed curves that fall and then rise, and a
+/// trial a quarter of the way, still falling, that ends well above them (the plateau model
+/// keeps it, the analogies stop it). The first decision calibrates at that step (each
+/// completed curve against the others); the later ones at that step reuse it.
+fn analogies(steps: i64, reps: usize) {
+    let tau = steps as f64 / 12.0;
+    let mut curves = Curves::new();
+    for n in 0..30 {
+        let (a, dip) = (0.1 + 0.01 * n as f64, 0.38 + 0.01 * (n % 5) as f64);
+        for t in 1..=steps {
+            curves.report(n, t, fall_then_rise(a, tau, dip, t, steps));
+        }
+        curves.finish(n, CurveState::Complete);
+    }
+    for t in 1..=steps / 4 {
+        curves.report(30, t, fall_then_rise(0.35, tau, 0.4, t, steps));
+    }
+    let p = Extrapolate::default();
+    let start = Instant::now();
+    let first = p.prune(&mut curves, 30);
+    let first_us = start.elapsed().as_secs_f64() * 1e6;
+    let mut times: Vec<f64> = (0..reps)
+        .map(|_| {
+            let start = Instant::now();
+            std::hint::black_box(p.prune(&mut curves, 30));
+            start.elapsed().as_secs_f64() * 1e6
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    println!(
+        "analogies    steps {steps:>6}: first decision {first_us:>10.1} us (prune: {first}), then median {:>9.1} us, p90 {:>9.1} us",
         times[times.len() / 2],
         times[times.len() * 9 / 10],
     );

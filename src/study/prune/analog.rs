@@ -31,14 +31,22 @@ struct Analog {
     distance: f64,
 }
 
-/// The window of a curve compared at `step`: its finite values from step `step / 2` to `step`.
+/// At most this many steps of a window are compared (evenly spaced, the last one kept), so a
+/// comparison costs the same at step 100 and at step 100,000.
+const MAX_WINDOW: usize = 48;
+
+/// The window of a curve compared at `step`: its finite values from step `step / 2` to `step`,
+/// thinned to at most [`MAX_WINDOW`].
 fn window(curve: &TrialCurve, step: i64) -> Vec<(i64, f64)> {
-    curve
+    let all: Vec<(i64, f64)> = curve
         .values
         .range((step + 1) / 2..=step)
         .filter(|(_, v)| v.is_finite())
         .map(|(s, v)| (*s, *v))
-        .collect()
+        .collect();
+    let stride = all.len().div_ceil(MAX_WINDOW).max(1);
+    let skip = (all.len() - 1) % stride;
+    all.into_iter().skip(skip).step_by(stride).collect()
 }
 
 /// How `window` (a running curve's) compares with `reference`'s curve at the same steps: the
@@ -180,6 +188,17 @@ mod tests {
         ]);
         assert_eq!(window(&c, 6), vec![(4, 6.0), (5, 5.0), (6, 4.0)]);
         assert_eq!(window(&c, 5), vec![(4, 6.0), (5, 5.0)]);
+        // a long window is thinned evenly and keeps its last step
+        let long = curve(&(1..=1000).map(|s| (s, s as f64)).collect::<Vec<_>>());
+        let w = window(&long, 1000);
+        assert!(
+            w.len() <= MAX_WINDOW && w.len() > MAX_WINDOW / 2,
+            "{}",
+            w.len()
+        );
+        assert_eq!(w.last(), Some(&(1000, 1000.0)));
+        assert!(w[0].0 >= 500 && w[0].0 < 500 + 11, "{:?}", w[0]);
+        assert!(w.windows(2).all(|p| p[1].0 - p[0].0 == w[1].0 - w[0].0));
     }
 
     #[test]
