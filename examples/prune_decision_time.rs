@@ -52,22 +52,14 @@ fn main() {
         Box::new(Percentile::new(10.0).expect("a valid percentile")),
     ];
     for p in pruners {
-        let start = Instant::now();
-        let first = p.prune(&mut curves, 30);
-        let first_us = start.elapsed().as_secs_f64() * 1e6;
-        let mut times: Vec<f64> = (0..reps)
-            .map(|_| {
-                let start = Instant::now();
-                std::hint::black_box(p.prune(&mut curves, 30));
-                start.elapsed().as_secs_f64() * 1e6
-            })
-            .collect();
-        times.sort_by(f64::total_cmp);
+        let t = timed(reps, || p.prune(&mut curves, 30));
         println!(
-            "{:<12} steps {steps:>6}: first decision {first_us:>10.1} us (prune: {first}), then median {:>9.1} us, p90 {:>9.1} us",
+            "{:<12} steps {steps:>6}: first decision {:>10.1} us (prune: {}), then median {:>9.1} us, p90 {:>9.1} us",
             p.name(),
-            times[times.len() / 2],
-            times[times.len() * 9 / 10],
+            t.first_us,
+            t.first,
+            t.median_us,
+            t.p90_us,
         );
     }
     // a trial plateauing above the completed ones: stopped, and its forecast checked
@@ -76,21 +68,10 @@ fn main() {
     }
     let p = Extrapolate::default();
     let stopped = p.prune(&mut curves, 31);
-    let start = Instant::now();
-    let trusted = p.forecast(&curves, 31);
-    let first_us = start.elapsed().as_secs_f64() * 1e6;
-    let mut times: Vec<f64> = (0..reps)
-        .map(|_| {
-            let start = Instant::now();
-            std::hint::black_box(p.forecast(&curves, 31));
-            start.elapsed().as_secs_f64() * 1e6
-        })
-        .collect();
-    times.sort_by(f64::total_cmp);
+    let t = timed(reps, || p.forecast(&curves, 31));
     println!(
-        "forecast     steps {steps:>6}: stopped {stopped}, trusted {trusted:?}: first {first_us:>9.1} us, then median {:>9.1} us, p90 {:>9.1} us",
-        times[times.len() / 2],
-        times[times.len() * 9 / 10],
+        "forecast     steps {steps:>6}: stopped {stopped}, trusted {:?}: first {:>9.1} us, then median {:>9.1} us, p90 {:>9.1} us",
+        t.first, t.first_us, t.median_us, t.p90_us,
     );
     analogies(steps, reps);
 }
@@ -120,20 +101,37 @@ fn analogies(steps: i64, reps: usize) {
         curves.report(30, t, fall_then_rise(0.35, tau, 0.4, t, steps));
     }
     let p = Extrapolate::default();
+    let t = timed(reps, || p.prune(&mut curves, 30));
+    println!(
+        "analogies    steps {steps:>6}: first decision {:>10.1} us (prune: {}), then median {:>9.1} us, p90 {:>9.1} us",
+        t.first_us, t.first, t.median_us, t.p90_us,
+    );
+}
+
+/// A call's first result and time, then the median and 90th percentile of `reps` more.
+struct Timing<T> {
+    first: T,
+    first_us: f64,
+    median_us: f64,
+    p90_us: f64,
+}
+
+fn timed<T>(reps: usize, mut call: impl FnMut() -> T) -> Timing<T> {
     let start = Instant::now();
-    let first = p.prune(&mut curves, 30);
+    let first = call();
     let first_us = start.elapsed().as_secs_f64() * 1e6;
     let mut times: Vec<f64> = (0..reps)
         .map(|_| {
             let start = Instant::now();
-            std::hint::black_box(p.prune(&mut curves, 30));
+            std::hint::black_box(call());
             start.elapsed().as_secs_f64() * 1e6
         })
         .collect();
     times.sort_by(f64::total_cmp);
-    println!(
-        "analogies    steps {steps:>6}: first decision {first_us:>10.1} us (prune: {first}), then median {:>9.1} us, p90 {:>9.1} us",
-        times[times.len() / 2],
-        times[times.len() * 9 / 10],
-    );
+    Timing {
+        first,
+        first_us,
+        median_us: times[times.len() / 2],
+        p90_us: times[times.len() * 9 / 10],
+    }
 }

@@ -44,7 +44,10 @@ fn window(curve: &TrialCurve, step: i64) -> Vec<(i64, f64)> {
         .filter(|(_, v)| v.is_finite())
         .map(|(s, v)| (*s, *v))
         .collect();
-    let stride = all.len().div_ceil(MAX_WINDOW).max(1);
+    if all.len() <= MAX_WINDOW {
+        return all;
+    }
+    let stride = all.len().div_ceil(MAX_WINDOW);
     let skip = (all.len() - 1) % stride;
     all.into_iter().skip(skip).step_by(stride).collect()
 }
@@ -97,7 +100,8 @@ fn analog(window: &[(i64, f64)], references: &[Reference<'_>], skip: usize) -> O
 /// distance, overshoot = forecast - final value).
 type Calibration = Vec<(f64, f64)>;
 
-/// Cached calibrations, by step, for one set of completed trials.
+/// Cached calibrations, by step, for one set of completed trials (told apart by their count:
+/// a completed trial's curve does not change).
 #[derive(Debug, Default)]
 pub(crate) struct AnalogCache {
     /// How many completed trials the calibrations were made with.
@@ -126,9 +130,9 @@ impl AnalogCache {
 
 /// The lowest final value the analogies make plausible for `curve` at `step`: its analog
 /// forecast lowered by the largest overshoot of the [`CALIBRATION`] completed trials whose own
-/// analog forecasts matched about as closely (distance nearest in ratio). None when there are
-/// too few completed trials to match or to calibrate, or when the forecast is not above
-/// `threshold` (the margin is then not needed).
+/// analog forecasts matched no better than it does (the closest such). None when there are too
+/// few completed trials to match or to calibrate, or when the forecast is not above `threshold`
+/// (the margin is then not needed).
 pub(crate) fn lower_bound(
     curve: &TrialCurve,
     step: i64,
@@ -188,6 +192,9 @@ mod tests {
         ]);
         assert_eq!(window(&c, 6), vec![(4, 6.0), (5, 5.0), (6, 4.0)]);
         assert_eq!(window(&c, 5), vec![(4, 6.0), (5, 5.0)]);
+        // nothing finite in the window: empty
+        let nan = curve(&[(1, 1.0), (2, f64::NAN), (3, f64::NAN), (4, f64::NAN)]);
+        assert!(window(&nan, 4).is_empty());
         // a long window is thinned evenly and keeps its last step
         let long = curve(&(1..=1000).map(|s| (s, s as f64)).collect::<Vec<_>>());
         let w = window(&long, 1000);

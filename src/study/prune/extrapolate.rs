@@ -432,7 +432,7 @@ fn fit(points: &[(f64, f64)], horizon: f64, tau: f64) -> Option<Fit> {
 /// (which averages the noise out of the last values), unless the fit misses the curve's end, as
 /// it does for a curve that falls and then rises: then a straight line through the last eighth
 /// of the points (at least 5), at `last`. The fit misses when it is further from the line's
-/// value than 3 of the line's standard errors plus 1e-9 of the curve's range.
+/// value than 3 of the line's standard errors plus [`MISFIT`] of the curve's range.
 fn final_value(points: &[(f64, f64)], last: f64) -> Option<f64> {
     let fitted = forecast(points, last, 0.0)?;
     let w = (points.len() / 8).max(5).min(points.len());
