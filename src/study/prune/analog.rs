@@ -96,9 +96,14 @@ fn analog(window: &[(i64, f64)], references: &[Reference<'_>], skip: usize) -> O
     })
 }
 
-/// The completed trials' own analog forecasts at a step, each from the others: (match
-/// distance, overshoot = forecast - final value).
-type Calibration = Vec<(f64, f64)>;
+/// The completed trials' own analog forecasts at a step, each from the others.
+#[derive(Debug)]
+struct Calibration {
+    /// (match distance, overshoot = forecast - final value), by increasing distance.
+    by_distance: Vec<(f64, f64)>,
+    /// The mean absolute overshoot.
+    mean_error: f64,
+}
 
 /// Cached calibrations, by step, for one set of completed trials (told apart by their count:
 /// a completed trial's curve does not change).
@@ -116,14 +121,21 @@ impl AnalogCache {
             self.completed = references.len();
         }
         self.by_step.entry(step).or_insert_with(|| {
-            references
+            let mut by_distance: Vec<(f64, f64)> = references
                 .iter()
                 .filter(|r| r.value.is_finite())
                 .filter_map(|r| {
                     let a = analog(&window(r.curve, step), references, r.number)?;
                     Some((a.distance, a.value - r.value))
                 })
-                .collect()
+                .collect();
+            let mean_error =
+                by_distance.iter().map(|c| c.1.abs()).sum::<f64>() / by_distance.len() as f64;
+            by_distance.sort_by(|a, b| a.0.total_cmp(&b.0));
+            Calibration {
+                by_distance,
+                mean_error,
+            }
         })
     }
 }
@@ -147,19 +159,12 @@ pub(crate) fn lower_bound(
     let calibration = cache.calibration(references, step);
     // distances equal but for rounding count as equal
     let as_close = own.distance - 1e-9 * (1.0 + own.value.abs());
-    let mut as_far: Vec<&(f64, f64)> = calibration.iter().filter(|c| c.0 >= as_close).collect();
-    if as_far.len() < CALIBRATION {
-        return None;
-    }
-    as_far.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let margin = as_far[..CALIBRATION]
-        .iter()
-        .map(|c| c.1)
-        .fold(0.0, f64::max);
-    let mean_error = calibration.iter().map(|c| c.1.abs()).sum::<f64>() / calibration.len() as f64;
+    let first = calibration.by_distance.partition_point(|c| c.0 < as_close);
+    let as_far = calibration.by_distance[first..].get(..CALIBRATION)?;
+    let margin = as_far.iter().map(|c| c.1).fold(0.0, f64::max);
     Some(Bound {
         value: own.value - margin,
-        mean_error,
+        mean_error: calibration.mean_error,
     })
 }
 

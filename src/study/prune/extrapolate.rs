@@ -224,13 +224,16 @@ impl Extrapolate {
         let Some(horizon) = horizon.filter(|&h| h > step) else {
             return false;
         };
-        let Some(threshold) = nan_percentile(&self.finals(curves), self.percentile) else {
+        let completed = self.completed_finals(curves);
+        let finals: Vec<f64> = completed.iter().map(|r| r.value).collect();
+        let Some(threshold) = nan_percentile(&finals, self.percentile) else {
             return false;
         };
         if forecast(&points, horizon as f64, self.z).is_some_and(|f| f > threshold) {
             return true;
         }
-        self.analog_bound(curves, curve, step, threshold).is_some()
+        self.analog_bound(&completed, curve, step, threshold)
+            .is_some()
     }
 
     /// The analogies' lower bound of `curve`'s final value at `step` (see [`super::analog`])
@@ -238,7 +241,7 @@ impl Extrapolate {
     /// step with less than [`ANALOGY_ADVANTAGE`] times the plateau model's mean error.
     fn analog_bound(
         &self,
-        curves: &Curves,
+        references: &[Reference<'_>],
         curve: &TrialCurve,
         step: i64,
         threshold: f64,
@@ -246,18 +249,9 @@ impl Extrapolate {
         if !self.analogies {
             return None;
         }
-        let references: Vec<Reference<'_>> = self
-            .completed_finals(curves)
-            .into_iter()
-            .map(|(number, curve, value)| Reference {
-                number,
-                curve,
-                value,
-            })
-            .collect();
         let bound = {
             let mut cache = self.analogs.lock().ok()?;
-            lower_bound(curve, step, &references, threshold, &mut cache)
+            lower_bound(curve, step, references, threshold, &mut cache)
         };
         let bound = bound.filter(|b| b.value > threshold)?;
         let errors: Vec<f64> = references
@@ -272,17 +266,9 @@ impl Extrapolate {
         (bound.mean_error < ANALOGY_ADVANTAGE * plateau_error).then_some(bound.value)
     }
 
-    /// The completed trials' fitted final values (fitted once per trial).
-    fn finals(&self, curves: &Curves) -> Vec<f64> {
-        self.completed_finals(curves)
-            .into_iter()
-            .map(|(_, _, v)| v)
-            .collect()
-    }
-
-    /// The completed trials, each with its number and fitted final value (fitted once per
-    /// trial).
-    fn completed_finals<'c>(&self, curves: &'c Curves) -> Vec<(usize, &'c TrialCurve, f64)> {
+    /// The completed trials, each with its number, curve and fitted final value (fitted once
+    /// per trial).
+    fn completed_finals<'c>(&self, curves: &'c Curves) -> Vec<Reference<'c>> {
         let Ok(mut cache) = self.fitted.lock() else {
             return Vec::new();
         };
@@ -310,7 +296,11 @@ impl Extrapolate {
                 };
                 cache.insert(n, f);
             }
-            finals.extend(cache.get(&n).map(|f| (n, c, f.value)));
+            finals.extend(cache.get(&n).map(|f| Reference {
+                number: n,
+                curve: c,
+                value: f.value,
+            }));
         }
         finals
     }
@@ -328,19 +318,19 @@ impl Extrapolate {
         let horizon = curves.highest_completed_step()? as f64;
         let own = forecast(&finite_points(curve), horizon, 0.0)?;
         let mut completed = self.completed_finals(curves);
-        completed.retain(|c| c.2.is_finite());
+        completed.retain(|r| r.value.is_finite());
         if completed.len() < self.n_startup_trials.max(1) {
             return None;
         }
-        let mut finals: Vec<f64> = completed.iter().map(|c| c.2).collect();
+        let mut finals: Vec<f64> = completed.iter().map(|r| r.value).collect();
         finals.sort_by(f64::total_cmp);
         if own < nan_percentile(&finals, self.percentile)? {
             return None;
         }
         let tolerance = self.forecast_tolerance * (finals[finals.len() / 2] - finals[0]);
-        for (n, c, fitted) in completed {
+        for r in completed {
             if !self
-                .error_at(n, c, fitted, step)
+                .error_at(r.number, r.curve, r.value, step)
                 .is_some_and(|e| e <= tolerance)
             {
                 return None;
@@ -393,8 +383,8 @@ impl Pruner for Extrapolate {
     }
 }
 
-/// One least-squares fit of `y = c + b x` with `x = exp(-(t - t0) / tau)`: its residual sum of
-/// squares and what it needs to predict at the horizon.
+/// One least-squares line `y = c + b x` (in the plateau model `x = exp(-(t - t0) / tau)`): its
+/// residual sum of squares and its prediction at the horizon.
 struct Fit {
     sse: f64,
     at_horizon: f64,
@@ -402,11 +392,18 @@ struct Fit {
     leverage: f64,
 }
 
+/// The plateau model's line at time constant `tau`, predicting at `horizon`.
 fn fit(points: &[(f64, f64)], horizon: f64, tau: f64) -> Option<Fit> {
     let t0 = points[0].0;
-    let n = points.len() as f64;
     let x = |t: f64| (-(t - t0) / tau).exp();
     let xs: Vec<f64> = points.iter().map(|p| x(p.0)).collect();
+    least_squares(&xs, points, x(horizon))
+}
+
+/// The least-squares line of the points' values on `xs` (one per point), predicting at `x_at`.
+/// None when the `xs` do not vary.
+fn least_squares(xs: &[f64], points: &[(f64, f64)], x_at: f64) -> Option<Fit> {
+    let n = points.len() as f64;
     let mean_x = xs.iter().sum::<f64>() / n;
     let mean_y = points.iter().map(|p| p.1).sum::<f64>() / n;
     let (mut sxx, mut sxy, mut syy) = (0.0, 0.0, 0.0);
@@ -420,11 +417,10 @@ fn fit(points: &[(f64, f64)], horizon: f64, tau: f64) -> Option<Fit> {
         return None;
     }
     let b = sxy / sxx;
-    let xh = x(horizon);
     Some(Fit {
         sse: (syy - b * sxy).max(0.0),
-        at_horizon: mean_y + b * (xh - mean_x),
-        leverage: 1.0 / n + (xh - mean_x).powi(2) / sxx,
+        at_horizon: mean_y + b * (x_at - mean_x),
+        leverage: 1.0 / n + (x_at - mean_x).powi(2) / sxx,
     })
 }
 
@@ -453,26 +449,13 @@ fn final_value(points: &[(f64, f64)], last: f64) -> Option<f64> {
 /// The least-squares line through `points` at `t`, with its standard error there (None with
 /// fewer than 3 points or all at one step).
 fn line_at(points: &[(f64, f64)], t: f64) -> Option<(f64, f64)> {
-    let n = points.len() as f64;
     if points.len() < 3 {
         return None;
     }
-    let mean_t = points.iter().map(|p| p.0).sum::<f64>() / n;
-    let mean_y = points.iter().map(|p| p.1).sum::<f64>() / n;
-    let (mut stt, mut sty, mut syy) = (0.0, 0.0, 0.0);
-    for &(ti, y) in points {
-        let (dt, dy) = (ti - mean_t, y - mean_y);
-        stt += dt * dt;
-        sty += dt * dy;
-        syy += dy * dy;
-    }
-    if stt <= 0.0 {
-        return None;
-    }
-    let slope = sty / stt;
-    let variance = (syy - slope * sty).max(0.0) / (n - 2.0);
-    let leverage = 1.0 / n + (t - mean_t).powi(2) / stt;
-    Some((mean_y + slope * (t - mean_t), (variance * leverage).sqrt()))
+    let steps: Vec<f64> = points.iter().map(|p| p.0).collect();
+    let line = least_squares(&steps, points, t)?;
+    let variance = line.sse / (points.len() as f64 - 2.0);
+    Some((line.at_horizon, (variance * line.leverage).sqrt()))
 }
 
 /// The optimistic forecast at `horizon` of the curve `points` (step, value), sorted by step:
