@@ -40,8 +40,8 @@ use super::{due_for_decision, CurveState, Curves, Pruner, PrunerError, TrialCurv
 ///
 /// **Forecasts by analogy** (`analogies`, on by default). A trial the plateau model keeps is
 /// also compared with the completed trials whose curves, over the second half of its steps so
-/// far, had the same shape; their final values, shifted by the offset between the curves, give
-/// its analog forecast, lowered by the largest miss of such forecasts on comparable completed
+/// far, had the same shape; their final values, shifted by the offset between the curves and
+/// blended by how well their shapes rebuild its own, give its analog forecast, lowered by the largest miss of such forecasts on comparable completed
 /// trials (see `analog.rs`). The trial is stopped when that bound is still above the
 /// threshold, but only at steps where the analogies forecast the completed trials far better
 /// than the plateau model did (less than a quarter of its mean error): curves that
