@@ -25,8 +25,9 @@ const CALIBRATION: usize = 10;
 /// Completed trials whose shapes are blended into a forecast (the closest ones).
 const BLENDED: usize = 4;
 
-/// The ridge term of the blend's weights, as a fraction of the blended curves' mean squared
-/// shape difference: it keeps the weights steady when two of them have almost the same shape.
+/// The ridge term of the blend's weights, as a fraction of the blended shapes' mean squared
+/// length (the mean of their Gram matrix's diagonal): it keeps the weights steady when two of
+/// them have almost the same shape.
 const RIDGE: f64 = 1e-2;
 
 /// A blend giving a curve a weight beyond this (either sign) extrapolates too far from the
@@ -175,7 +176,8 @@ fn blend(matches: &[Match]) -> Option<f64> {
 /// Weights summing to 1 that make the weighted sum of `shapes` (each a completed curve's
 /// differences from the running one) as small as possible, so the blended curve's shape is the
 /// running one's: `w` solves `(G + ridge I) w = 1` with `G` the shapes' Gram matrix, then is
-/// scaled to sum to 1. None if that system is singular.
+/// scaled to sum to 1. Equal weights when every shape is zero (all match exactly); None if the
+/// system is singular.
 fn blend_weights(shapes: &[&[f64]]) -> Option<Vec<f64>> {
     let k = shapes.len();
     let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
@@ -188,8 +190,11 @@ fn blend_weights(shapes: &[&[f64]]) -> Option<Vec<f64>> {
         })
         .collect();
     let trace: f64 = (0..k).map(|i| system[i][i]).sum();
+    if trace == 0.0 {
+        return Some(vec![1.0 / k as f64; k]);
+    }
     for (i, row) in system.iter_mut().enumerate() {
-        row[i] += RIDGE * trace / k as f64 + f64::MIN_POSITIVE;
+        row[i] += RIDGE * trace / k as f64;
     }
     let w = solve(system)?;
     let sum: f64 = w.iter().sum();
@@ -402,6 +407,11 @@ mod tests {
         assert!(
             w[0] > 1.4 && w[0] < 1.5 && w[1] < -0.4 && w[1] > -0.5,
             "{w:?}"
+        );
+        // every shape zero (all match the running curve exactly): equal weights
+        assert_eq!(
+            blend_weights(&[&[0.0, 0.0], &[0.0, 0.0]]),
+            Some(vec![0.5, 0.5])
         );
         // solving a system by hand: 2x + y = 5, x + 3y = 10 -> (1, 3)
         let x = solve(vec![vec![2.0, 1.0, 5.0], vec![1.0, 3.0, 10.0]]).unwrap();
