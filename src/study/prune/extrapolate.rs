@@ -24,6 +24,14 @@ use super::{due_for_decision, CurveState, Curves, Pruner, PrunerError, TrialCurv
 /// early, and a slow starter still falling steeply is kept even when its values so far are the
 /// worst.
 ///
+/// **Checked against the completed trials.** The same forecast, made from each completed
+/// trial's values up to the same step, is compared with that trial's final value; the trial's
+/// forecast is lowered by the largest amount by which those came out too high. On curves the
+/// model fits, that is nothing. On curves with a second, slower descent after a fast first one
+/// (SGD's loss, say), which look flat after a few steps and then keep falling, it keeps trials
+/// the model alone would stop at the end of the warm-up: with only the start-up trials
+/// completed, it could otherwise stop every later trial at that step.
+///
 /// **The threshold.** A completed trial's final value is read from its fitted curve at its
 /// last step (the same fit, at its most likely `tau`), which takes the noise out of a single
 /// last value. Where that fit misses the curve's end (a curve that fell and rose again), a
@@ -86,9 +94,19 @@ struct Fitted {
     len: usize,
     last: u64,
     value: f64,
-    /// By step: how far the forecast from the values up to that step missed `value` (`None`:
-    /// no forecast), so each step's check fits a completed curve's prefix once.
-    errors: HashMap<i64, Option<f64>>,
+    /// By step: the forecasts from the values up to that step, so each step's checks fit a
+    /// completed curve's prefix once.
+    prefixes: HashMap<i64, Prefix>,
+}
+
+/// What the forecasts from a completed curve's values up to a step said of its final value
+/// (`None`: no forecast).
+#[derive(Clone, Copy, Debug)]
+struct Prefix {
+    /// How far the point forecast missed the final value.
+    error: Option<f64>,
+    /// How far the lowered forecast (a pruning decision's) was above the final value.
+    overshoot: Option<f64>,
 }
 
 impl Default for Extrapolate {
@@ -229,7 +247,8 @@ impl Extrapolate {
         let Some(threshold) = nan_percentile(&finals, self.percentile) else {
             return false;
         };
-        if forecast(&points, horizon as f64, self.z).is_some_and(|f| f > threshold) {
+        let too_high = |f: f64| f > threshold && f - self.overshoot(&completed, step) > threshold;
+        if forecast(&points, horizon as f64, self.z).is_some_and(too_high) {
             return true;
         }
         self.analog_bound(&completed, curve, step, threshold)
@@ -292,7 +311,7 @@ impl Extrapolate {
                     len: c.values.len(),
                     last: last.to_bits(),
                     value,
-                    errors: HashMap::new(),
+                    prefixes: HashMap::new(),
                 };
                 cache.insert(n, f);
             }
@@ -339,23 +358,43 @@ impl Extrapolate {
         Some(own)
     }
 
-    /// How far completed trial `n`'s forecast from its values up to `step` missed its fitted
-    /// final value `fitted` (`None`: no forecast), computed once per (trial, step).
+    /// The largest amount by which the lowered forecast from a completed trial's values up to
+    /// `step` came out above its final value (0 when none did).
+    fn overshoot(&self, completed: &[Reference<'_>], step: i64) -> f64 {
+        completed
+            .iter()
+            .filter(|r| r.value.is_finite())
+            .filter_map(|r| self.prefix_at(r.number, r.curve, r.value, step).overshoot)
+            .fold(0.0, f64::max)
+    }
+
+    /// How far completed trial `n`'s point forecast from its values up to `step` missed its
+    /// fitted final value `fitted` (`None`: no forecast).
     fn error_at(&self, n: usize, c: &TrialCurve, fitted: f64, step: i64) -> Option<f64> {
+        self.prefix_at(n, c, fitted, step).error
+    }
+
+    /// Completed trial `n`'s forecasts from its values up to `step` against its fitted final
+    /// value `fitted`, computed once per (trial, step).
+    fn prefix_at(&self, n: usize, c: &TrialCurve, fitted: f64, step: i64) -> Prefix {
         let known = |cache: &HashMap<usize, Fitted>| {
-            cache.get(&n).and_then(|f| f.errors.get(&step).copied())
+            cache.get(&n).and_then(|f| f.prefixes.get(&step).copied())
         };
-        if let Some(e) = self.fitted.lock().ok().and_then(|cache| known(&cache)) {
-            return e;
+        if let Some(p) = self.fitted.lock().ok().and_then(|cache| known(&cache)) {
+            return p;
         }
         let before: Vec<(f64, f64)> = finite_points(c)
             .into_iter()
             .filter(|p| p.0 <= step as f64)
             .collect();
-        let error = c
-            .last_step()
-            .and_then(|last| forecast(&before, last as f64, 0.0))
-            .map(|f| (fitted - f).abs());
+        let at = |z: f64| {
+            c.last_step()
+                .and_then(|last| forecast(&before, last as f64, z))
+        };
+        let prefix = Prefix {
+            error: at(0.0).map(|f| (fitted - f).abs()),
+            overshoot: at(self.z).map(|f| f - fitted),
+        };
         if let Some(f) = self
             .fitted
             .lock()
@@ -363,9 +402,9 @@ impl Extrapolate {
             .as_mut()
             .and_then(|cache| cache.get_mut(&n))
         {
-            f.errors.insert(step, error);
+            f.prefixes.insert(step, prefix);
         }
-        error
+        prefix
     }
 }
 
@@ -642,6 +681,50 @@ mod tests {
         // a curve the fit matches keeps the fit's value
         let exact = exp_curve(0.3, 8.0, 1..=81);
         assert_eq!(final_value(&exact, 81.0), forecast(&exact, 81.0, 0.0));
+    }
+
+    /// A loss with a fast first descent and a slow second one: flat-looking after 4 steps, it
+    /// still falls by 0.027 to its last step.
+    fn two_speed(a: f64, t: i64) -> f64 {
+        a + 0.5 * (-(t as f64) / 1.2).exp() + 0.03 * (-(t as f64) / 40.0).exp()
+    }
+
+    #[test]
+    fn a_second_slower_descent_on_the_completed_trials_keeps_a_trial_the_model_would_stop() {
+        let p = Extrapolate {
+            analogies: false,
+            ..Extrapolate::default()
+        };
+        // the 5 start-up trials completed, ending at 0.104, 0.124, ... (fitted finals a little
+        // higher: the plateau fit of the whole curve)
+        let mut c = Curves::new();
+        for i in 0..5 {
+            for t in 1..=81 {
+                c.report(i, t, two_speed(0.1 + 0.02 * i as f64, t));
+            }
+            c.finish(i, CurveState::Complete);
+        }
+        let completed = p.completed_finals(&c);
+        let finals: Vec<f64> = completed.iter().map(|r| r.value).collect();
+        let threshold = nan_percentile(&finals, p.percentile).unwrap();
+        assert!(threshold > 0.104 && threshold < 0.115, "{threshold}");
+        // at step 4 the model forecast each completed curve about 0.015 above its final value
+        let overshoot = p.overshoot(&completed, 4);
+        assert!(overshoot > 0.01 && overshoot < 0.03, "{overshoot}");
+        // a trial ending at 0.099, below every completed one: the model alone forecasts it
+        // above the threshold (it would be stopped), the overshoot keeps it
+        for t in 1..=4 {
+            c.report(5, t, two_speed(0.095, t));
+        }
+        let points = finite_points(c.get(5).unwrap());
+        let alone = forecast(&points, 81.0, p.z).unwrap();
+        assert!(alone > threshold, "{alone} vs {threshold}");
+        assert!(!p.decide(&c, 5), "kept");
+        // a trial ending at 0.204, 0.1 above the threshold: still stopped at step 4
+        for t in 1..=4 {
+            c.report(6, t, two_speed(0.2, t));
+        }
+        assert!(p.decide(&c, 6), "stopped");
     }
 
     /// Completed trials with fall-then-rise curves of dips 0.38..0.42 (time constant 7) and
