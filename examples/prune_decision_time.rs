@@ -6,7 +6,10 @@
 //! decision, which fits the completed trials' curves once, is timed apart). It then times
 //! `Pruner::forecast` for a trial the extrapolating pruner stops, which checks the forecasts
 //! from that step on every completed trial: the first call fits each completed curve's values
-//! up to that step; later calls at the same step (other trials stopped there) reuse them. A third argument sets the curves' wiggle
+//! up to that step; later calls at the same step (other trials stopped there) reuse them. Before
+//! that, it times the decision that stops that trial: its forecast is checked against the
+//! completed trials' forecasts from the same step (fitted once per step, like the forecast's
+//! check). A third argument sets the curves' wiggle
 //! (default 0.001); at 0 every forecast is exact, so every completed trial is checked (the
 //! slowest case) and the forecast is trusted. Last, it times decisions the analogies take
 //! part in, on 30 completed curves that fall and then rise.
@@ -67,7 +70,12 @@ fn main() {
         curves.report(31, t, value(0.5, steps as f64 / 8.0, t, steps, wiggle));
     }
     let p = Extrapolate::default();
-    let stopped = p.prune(&mut curves, 31);
+    let t = timed(reps, || p.prune(&mut curves, 31));
+    let stopped = t.first;
+    println!(
+        "stopped      steps {steps:>6}: first decision {:>10.1} us (prune: {stopped}), then median {:>9.1} us, p90 {:>9.1} us",
+        t.first_us, t.median_us, t.p90_us,
+    );
     let t = timed(reps, || p.forecast(&curves, 31));
     println!(
         "forecast     steps {steps:>6}: stopped {stopped}, trusted {:?}: first {:>9.1} us, then median {:>9.1} us, p90 {:>9.1} us",
