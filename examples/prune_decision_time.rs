@@ -38,14 +38,10 @@ fn main() {
         .nth(3)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0.001);
-    let mut curves = Curves::new();
-    for n in 0..30 {
+    let mut curves = completed(steps, |n, t| {
         let (a, tau) = (0.1 + 0.01 * n as f64, steps as f64 / (4.0 + n as f64 / 5.0));
-        for t in 1..=steps {
-            curves.report(n, t, value(a, tau, t, steps, wiggle));
-        }
-        curves.finish(n, CurveState::Complete);
-    }
+        value(a, tau, t, steps, wiggle)
+    });
     // the decided trial: half-way, still above the threshold's reach
     for t in 1..=steps / 2 {
         curves.report(30, t, value(0.05, steps as f64 / 3.0, t, steps, wiggle));
@@ -55,15 +51,7 @@ fn main() {
         Box::new(Percentile::new(10.0).expect("a valid percentile")),
     ];
     for p in pruners {
-        let t = timed(reps, || p.prune(&mut curves, 30));
-        println!(
-            "{:<12} steps {steps:>6}: first decision {:>10.1} us (prune: {}), then median {:>9.1} us, p90 {:>9.1} us",
-            p.name(),
-            t.first_us,
-            t.first,
-            t.median_us,
-            t.p90_us,
-        );
+        print_decisions(p.name(), steps, &timed(reps, || p.prune(&mut curves, 30)));
     }
     // a trial plateauing above the completed ones: stopped, and its forecast checked
     for t in 1..=steps / 2 {
@@ -72,10 +60,7 @@ fn main() {
     let p = Extrapolate::default();
     let t = timed(reps, || p.prune(&mut curves, 31));
     let stopped = t.first;
-    println!(
-        "stopped      steps {steps:>6}: first decision {:>10.1} us (prune: {stopped}), then median {:>9.1} us, p90 {:>9.1} us",
-        t.first_us, t.median_us, t.p90_us,
-    );
+    print_decisions("stopped", steps, &t);
     let t = timed(reps, || p.forecast(&curves, 31));
     println!(
         "forecast     steps {steps:>6}: stopped {stopped}, trusted {:?}: first {:>9.1} us, then median {:>9.1} us, p90 {:>9.1} us",
@@ -97,21 +82,37 @@ fn fall_then_rise(a: f64, tau: f64, dip: f64, t: i64, steps: i64) -> f64 {
 /// completed curve against the others); the later ones at that step reuse it.
 fn analogies(steps: i64, reps: usize) {
     let tau = steps as f64 / 12.0;
-    let mut curves = Curves::new();
-    for n in 0..30 {
+    let mut curves = completed(steps, |n, t| {
         let (a, dip) = (0.1 + 0.01 * n as f64, 0.38 + 0.01 * (n % 5) as f64);
-        for t in 1..=steps {
-            curves.report(n, t, fall_then_rise(a, tau, dip, t, steps));
-        }
-        curves.finish(n, CurveState::Complete);
-    }
+        fall_then_rise(a, tau, dip, t, steps)
+    });
     for t in 1..=steps / 4 {
         curves.report(30, t, fall_then_rise(0.35, tau, 0.4, t, steps));
     }
     let p = Extrapolate::default();
-    let t = timed(reps, || p.prune(&mut curves, 30));
+    print_decisions(
+        "analogies",
+        steps,
+        &timed(reps, || p.prune(&mut curves, 30)),
+    );
+}
+
+/// 30 completed trials of `steps` steps, trial `n`'s value at step `t` being `value(n, t)`.
+fn completed(steps: i64, value: impl Fn(usize, i64) -> f64) -> Curves {
+    let mut curves = Curves::new();
+    for n in 0..30 {
+        for t in 1..=steps {
+            curves.report(n, t, value(n, t));
+        }
+        curves.finish(n, CurveState::Complete);
+    }
+    curves
+}
+
+/// One line of decision timings.
+fn print_decisions(label: &str, steps: i64, t: &Timing<bool>) {
     println!(
-        "analogies    steps {steps:>6}: first decision {:>10.1} us (prune: {}), then median {:>9.1} us, p90 {:>9.1} us",
+        "{label:<12} steps {steps:>6}: first decision {:>10.1} us (prune: {}), then median {:>9.1} us, p90 {:>9.1} us",
         t.first_us, t.first, t.median_us, t.p90_us,
     );
 }

@@ -41,8 +41,8 @@ pub(crate) struct Reference<'c> {
     pub value: f64,
 }
 
-/// An analog forecast: the lowest of the nearest references' forecasts and how closely the
-/// farthest of them matched.
+/// An analog forecast (see [`analog`]) and how closely the [`NEIGHBOURS`]-th closest reference
+/// matched.
 #[derive(Clone, Copy, Debug)]
 struct Analog {
     value: f64,
@@ -77,15 +77,10 @@ struct Comparison {
     offset: f64,
     /// The differences around that offset, one per shared step.
     shape: Vec<f64>,
+    /// The shape distance: the root mean square of those differences.
+    distance: f64,
     /// Whether every step of the window was shared.
     whole: bool,
-}
-
-impl Comparison {
-    /// The shape distance: the root mean square of the differences around the offset.
-    fn distance(&self) -> f64 {
-        (self.shape.iter().map(|d| d * d).sum::<f64>() / self.shape.len() as f64).sqrt()
-    }
 }
 
 /// How `window` (a running curve's) compares with `reference`'s curve at the same steps. None
@@ -106,17 +101,18 @@ fn compare(window: &[(i64, f64)], reference: &TrialCurve) -> Option<Comparison> 
     }
     let last = diffs.len().div_ceil(3);
     let offset = diffs[diffs.len() - last..].iter().sum::<f64>() / last as f64;
+    let shape: Vec<f64> = diffs.iter().map(|d| d - offset).collect();
     Some(Comparison {
         offset,
+        distance: (shape.iter().map(|d| d * d).sum::<f64>() / shape.len() as f64).sqrt(),
+        shape,
         whole: diffs.len() == window.len(),
-        shape: diffs.into_iter().map(|d| d - offset).collect(),
     })
 }
 
-/// A completed curve matched to a running one: how closely, and the running curve's final
+/// A completed curve matched to a running one: how it compares, and the running curve's final
 /// value it forecasts (its own final value shifted by the offset).
 struct Match {
-    distance: f64,
     forecast: f64,
     comparison: Comparison,
 }
@@ -131,7 +127,6 @@ fn analog(window: &[(i64, f64)], references: &[Reference<'_>], skip: usize) -> O
         .filter_map(|r| {
             let comparison = compare(window, r.curve)?;
             Some(Match {
-                distance: comparison.distance(),
                 forecast: r.value + comparison.offset,
                 comparison,
             })
@@ -140,7 +135,7 @@ fn analog(window: &[(i64, f64)], references: &[Reference<'_>], skip: usize) -> O
     if matches.len() < NEIGHBOURS {
         return None;
     }
-    matches.sort_by(|a, b| a.distance.total_cmp(&b.distance));
+    matches.sort_by(|a, b| a.comparison.distance.total_cmp(&b.comparison.distance));
     let value = blend(&matches[..BLENDED.min(matches.len())]).unwrap_or_else(|| {
         matches[..NEIGHBOURS]
             .iter()
@@ -149,7 +144,7 @@ fn analog(window: &[(i64, f64)], references: &[Reference<'_>], skip: usize) -> O
     });
     Some(Analog {
         value,
-        distance: matches[NEIGHBOURS - 1].distance,
+        distance: matches[NEIGHBOURS - 1].comparison.distance,
     })
 }
 
@@ -351,13 +346,13 @@ mod tests {
         // the same shape 0.5 higher: offset 0.5, distance 0
         let same = [(4, 1.5), (5, 1.5), (6, 1.5)];
         let c = compare(&same, &reference).unwrap();
-        assert_eq!((c.offset, c.distance(), c.whole), (0.5, 0.0, true));
+        assert_eq!((c.offset, c.distance, c.whole), (0.5, 0.0, true));
         // differences 0, 0, 0.3: the last third (one step) gives the offset 0.3, and the
         // distance is sqrt((0.09 + 0.09 + 0) / 3)
         let bent = [(4, 1.0), (5, 1.0), (6, 1.3)];
         let c = compare(&bent, &reference).unwrap();
         assert!((c.offset - 0.3).abs() < 1e-12);
-        assert!((c.distance() - (0.06f64).sqrt()).abs() < 1e-12, "{c:?}");
+        assert!((c.distance - (0.06f64).sqrt()).abs() < 1e-12, "{c:?}");
         // fewer than 3 shared steps, or under half the window: no comparison
         assert_eq!(compare(&[(5, 1.0), (6, 1.0)], &reference), None);
         let short = curve(&[(4, 1.0), (5, 1.0), (6, 1.0)]);

@@ -49,12 +49,13 @@ use super::{due_for_decision, CurveState, Curves, Pruner, PrunerError, TrialCurv
 /// **Forecasts by analogy** (`analogies`, on by default). A trial the plateau model keeps is
 /// also compared with the completed trials whose curves, over the second half of its steps so
 /// far, had the same shape; their final values, shifted by the offset between the curves and
-/// blended by how well their shapes rebuild its own, give its analog forecast, lowered by the largest miss of such forecasts on comparable completed
-/// trials (see `analog.rs`). The trial is stopped when that bound is still above the
-/// threshold, but only at steps where the analogies forecast the completed trials far better
-/// than the plateau model did (less than a quarter of its mean error): curves that
-/// fall and then rise, where the completed trials show the rise a running trial has not reached
-/// yet. Where the plateau model fits, the analogies stay out.
+/// blended by how well their shapes rebuild its own, give its analog forecast, lowered by the
+/// largest miss of such forecasts on comparable completed trials (see `analog.rs`). The trial
+/// is stopped when that bound is still above the threshold, but only at steps where the
+/// analogies forecast the completed trials far better than the plateau model did (less than a
+/// quarter of its mean error): curves that fall and then rise, where the completed trials show
+/// the rise a running trial has not reached yet. Where the plateau model fits, the analogies
+/// stay out.
 ///
 /// **What the sampler learns from a stopped trial.** When the forecasts made at the step a
 /// trial was stopped at proved accurate on the completed trials (each completed trial's forecast
@@ -273,13 +274,9 @@ impl Extrapolate {
             lower_bound(curve, step, references, threshold, &mut cache)
         };
         let bound = bound.filter(|b| b.value > threshold)?;
-        let errors: Vec<f64> = references
-            .iter()
-            .filter(|r| r.value.is_finite())
-            .map(|r| {
-                self.error_at(r.number, r.curve, r.value, step)
-                    .unwrap_or(f64::INFINITY)
-            })
+        let errors: Vec<f64> = self
+            .prefixes(references, step)
+            .map(|p| p.error.unwrap_or(f64::INFINITY))
             .collect();
         let plateau_error = errors.iter().sum::<f64>() / errors.len().max(1) as f64;
         (bound.mean_error < ANALOGY_ADVANTAGE * plateau_error).then_some(bound.value)
@@ -347,31 +344,31 @@ impl Extrapolate {
             return None;
         }
         let tolerance = self.forecast_tolerance * (finals[finals.len() / 2] - finals[0]);
-        for r in completed {
-            if !self
-                .error_at(r.number, r.curve, r.value, step)
-                .is_some_and(|e| e <= tolerance)
-            {
-                return None;
-            }
-        }
-        Some(own)
+        let accurate = self
+            .prefixes(&completed, step)
+            .all(|p| p.error.is_some_and(|e| e <= tolerance));
+        accurate.then_some(own)
     }
 
     /// The largest amount by which the lowered forecast from a completed trial's values up to
     /// `step` came out above its final value (0 when none did).
     fn overshoot(&self, completed: &[Reference<'_>], step: i64) -> f64 {
-        completed
-            .iter()
-            .filter(|r| r.value.is_finite())
-            .filter_map(|r| self.prefix_at(r.number, r.curve, r.value, step).overshoot)
+        self.prefixes(completed, step)
+            .filter_map(|p| p.overshoot)
             .fold(0.0, f64::max)
     }
 
-    /// How far completed trial `n`'s point forecast from its values up to `step` missed its
-    /// fitted final value `fitted` (`None`: no forecast).
-    fn error_at(&self, n: usize, c: &TrialCurve, fitted: f64, step: i64) -> Option<f64> {
-        self.prefix_at(n, c, fitted, step).error
+    /// The forecasts from the values up to `step` of each completed trial with a finite final
+    /// value, in `completed`'s order.
+    fn prefixes<'a>(
+        &'a self,
+        completed: &'a [Reference<'_>],
+        step: i64,
+    ) -> impl Iterator<Item = Prefix> + 'a {
+        completed
+            .iter()
+            .filter(|r| r.value.is_finite())
+            .map(move |r| self.prefix_at(r.number, r.curve, r.value, step))
     }
 
     /// Completed trial `n`'s forecasts from its values up to `step` against its fitted final
@@ -553,14 +550,12 @@ mod tests {
     use super::*;
 
     fn exp_curve(a: f64, tau: f64, steps: std::ops::RangeInclusive<i64>) -> Vec<(f64, f64)> {
-        steps
-            .map(|t| {
-                (
-                    t as f64,
-                    a + (-(t as f64) / tau).exp() - (-81.0 / tau).exp(),
-                )
-            })
-            .collect()
+        steps.map(|t| (t as f64, exp_value(a, tau, t))).collect()
+    }
+
+    /// An exponential approach to `a` with time constant `tau`, at `a` on step 81.
+    fn exp_value(a: f64, tau: f64, t: i64) -> f64 {
+        a + (-(t as f64) / tau).exp() - (-81.0 / tau).exp()
     }
 
     #[test]
@@ -589,14 +584,27 @@ mod tests {
     }
 
     fn study(finals: &[f64]) -> Curves {
+        completed(finals.len(), |i, t| exp_value(finals[i], 4.0, t))
+    }
+
+    /// `n` completed trials of 81 steps, trial `i`'s value at step `t` being `value(i, t)`.
+    fn completed(n: usize, value: impl Fn(usize, i64) -> f64) -> Curves {
         let mut c = Curves::new();
-        for (i, &a) in finals.iter().enumerate() {
-            for (t, v) in exp_curve(a, 4.0, 1..=81) {
-                c.report(i, t as i64, v);
+        for i in 0..n {
+            for t in 1..=81 {
+                c.report(i, t, value(i, t));
             }
             c.finish(i, CurveState::Complete);
         }
         c
+    }
+
+    /// The default pruner without its forecasts by analogy.
+    fn without_analogies() -> Extrapolate {
+        Extrapolate {
+            analogies: false,
+            ..Extrapolate::default()
+        }
     }
 
     #[test]
@@ -691,19 +699,10 @@ mod tests {
 
     #[test]
     fn a_second_slower_descent_on_the_completed_trials_keeps_a_trial_the_model_would_stop() {
-        let p = Extrapolate {
-            analogies: false,
-            ..Extrapolate::default()
-        };
+        let p = without_analogies();
         // the 5 start-up trials completed, ending at 0.104, 0.124, ... (fitted finals a little
         // higher: the plateau fit of the whole curve)
-        let mut c = Curves::new();
-        for i in 0..5 {
-            for t in 1..=81 {
-                c.report(i, t, two_speed(0.1 + 0.02 * i as f64, t));
-            }
-            c.finish(i, CurveState::Complete);
-        }
+        let mut c = completed(5, |i, t| two_speed(0.1 + 0.02 * i as f64, t));
         let completed = p.completed_finals(&c);
         let finals: Vec<f64> = completed.iter().map(|r| r.value).collect();
         let threshold = nan_percentile(&finals, p.percentile).unwrap();
@@ -730,24 +729,16 @@ mod tests {
     /// Completed trials with fall-then-rise curves of dips 0.38..0.42 (time constant 7) and
     /// finals `0.10, 0.12, ...`.
     fn crossing_study(n: usize) -> Curves {
-        let mut c = Curves::new();
-        for i in 0..n {
+        completed(n, |i, t| {
             let (a, dip) = (0.1 + 0.02 * i as f64, 0.38 + 0.04 * (i % 5) as f64 / 4.0);
-            for t in 1..=81 {
-                c.report(i, t, fall_then_rise(a, 7.0, dip, t));
-            }
-            c.finish(i, CurveState::Complete);
-        }
-        c
+            fall_then_rise(a, 7.0, dip, t)
+        })
     }
 
     #[test]
     fn analogies_stop_a_curve_whose_rise_the_completed_trials_showed() {
         let with = Extrapolate::default();
-        let without = Extrapolate {
-            analogies: false,
-            ..Extrapolate::default()
-        };
+        let without = without_analogies();
         let mut c = crossing_study(20);
         // ends at 0.3, well above the threshold (about 0.1), yet still falling at step 12
         for t in 1..=12 {
@@ -770,10 +761,7 @@ mod tests {
     #[test]
     fn analogies_change_no_decision_where_the_plateau_model_fits() {
         let with = Extrapolate::default();
-        let without = Extrapolate {
-            analogies: false,
-            ..Extrapolate::default()
-        };
+        let without = without_analogies();
         let mut c = study(&[
             0.2, 0.25, 0.3, 0.35, 0.4, 0.22, 0.27, 0.31, 0.33, 0.38, 0.21, 0.5,
         ]);
