@@ -14,6 +14,9 @@
 
 use std::collections::HashMap;
 
+use linfa_linalg::cholesky::SolveC;
+use ndarray::Array2;
+
 use super::TrialCurve;
 
 /// Completed trials whose curve shape is compared.
@@ -170,57 +173,25 @@ fn blend(matches: &[Match]) -> Option<f64> {
 
 /// Weights summing to 1 that make the weighted sum of `shapes` (each a completed curve's
 /// differences from the running one) as small as possible, so the blended curve's shape is the
-/// running one's: `w` solves `(G + ridge I) w = 1` with `G` the shapes' Gram matrix, then is
-/// scaled to sum to 1. Equal weights when every shape is zero (all match exactly); None if the
-/// system is singular.
+/// running one's: `w` solves `(G + ridge I) w = 1` with `G` the shapes' Gram matrix (positive
+/// definite with the ridge, so by Cholesky), then is scaled to sum to 1. Equal weights when
+/// every shape is zero (all match exactly); None if the system cannot be solved.
 fn blend_weights(shapes: &[&[f64]]) -> Option<Vec<f64>> {
     let k = shapes.len();
     let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
-    let mut system: Vec<Vec<f64>> = shapes
-        .iter()
-        .map(|a| {
-            let mut row: Vec<f64> = shapes.iter().map(|b| dot(a, b)).collect();
-            row.push(1.0);
-            row
-        })
-        .collect();
-    let trace: f64 = (0..k).map(|i| system[i][i]).sum();
+    let mut gram = Array2::from_shape_fn((k, k), |(i, j)| dot(shapes[i], shapes[j]));
+    let trace = gram.diag().sum();
     if trace == 0.0 {
         return Some(vec![1.0 / k as f64; k]);
     }
-    for (i, row) in system.iter_mut().enumerate() {
-        row[i] += RIDGE * trace / k as f64;
-    }
-    let w = solve(system)?;
-    let sum: f64 = w.iter().sum();
+    gram.diag_mut()
+        .mapv_inplace(|g| g + RIDGE * trace / k as f64);
+    let w = gram.solvec(&Array2::ones((k, 1))).ok()?;
+    let sum = w.sum();
     if !sum.is_finite() || sum.abs() < f64::MIN_POSITIVE {
         return None;
     }
-    Some(w.into_iter().map(|x| x / sum).collect())
-}
-
-/// The solution of the linear system whose rows are `rows` (coefficients, then the right-hand
-/// side), by Gauss-Jordan elimination with partial pivoting. None if it is singular.
-fn solve(mut rows: Vec<Vec<f64>>) -> Option<Vec<f64>> {
-    let k = rows.len();
-    for col in 0..k {
-        let pivot = (col..k).max_by(|a, b| rows[*a][col].abs().total_cmp(&rows[*b][col].abs()))?;
-        rows.swap(col, pivot);
-        let p = rows[col][col];
-        if p.abs() < f64::MIN_POSITIVE {
-            return None;
-        }
-        let pivot_row = rows[col].clone();
-        for (i, row) in rows.iter_mut().enumerate() {
-            if i != col {
-                let f = row[col] / p;
-                for (x, y) in row[col..].iter_mut().zip(&pivot_row[col..]) {
-                    *x -= f * y;
-                }
-            }
-        }
-    }
-    Some((0..k).map(|i| rows[i][k] / rows[i][i]).collect())
+    Some(w.iter().map(|x| x / sum).collect())
 }
 
 /// The completed trials' own analog forecasts at a step, each from the others.
@@ -408,13 +379,6 @@ mod tests {
             blend_weights(&[&[0.0, 0.0], &[0.0, 0.0]]),
             Some(vec![0.5, 0.5])
         );
-        // solving a system by hand: 2x + y = 5, x + 3y = 10 -> (1, 3)
-        let x = solve(vec![vec![2.0, 1.0, 5.0], vec![1.0, 3.0, 10.0]]).unwrap();
-        assert!(
-            (x[0] - 1.0).abs() < 1e-12 && (x[1] - 3.0).abs() < 1e-12,
-            "{x:?}"
-        );
-        assert!(solve(vec![vec![1.0, 2.0, 1.0], vec![2.0, 4.0, 2.0]]).is_none());
     }
 
     /// The curves as references, each with its last value as its final value.
