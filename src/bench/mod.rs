@@ -4,6 +4,7 @@
 pub mod fidelity;
 pub mod multimodal;
 pub mod noisy;
+pub mod oracle;
 pub mod plot;
 pub mod problems;
 pub mod pruners;

@@ -1,8 +1,10 @@
 //! The pruners of `hpo bench --pruners`: `kind[:key=value]...`, with the keys of a run file's
 //! `[pruner]` table (e.g. `median:n_warmup_steps=10`), and `default`, the pruner recommended
-//! for multi-fidelity studies.
+//! for multi-fidelity studies, and `oracle`, the benchmark's reference that knows the final
+//! values (see [`super::oracle`]).
 
 use super::fidelity::STEPS;
+use super::oracle::Oracle;
 use crate::runfile::pruner_keys;
 use crate::study::prune::{
     Extrapolate, Hyperband, Median, NoPruner, Percentile, Pruner, PrunerError, SuccessiveHalving,
@@ -16,7 +18,7 @@ use crate::study::prune::{
 pub const DEFAULT_PRUNER: &str = "extrapolate";
 
 /// The pruner kinds `--pruners` accepts.
-pub const BENCH_PRUNERS: [&str; 7] = [
+pub const BENCH_PRUNERS: [&str; 8] = [
     "none",
     "extrapolate",
     "median",
@@ -24,6 +26,7 @@ pub const BENCH_PRUNERS: [&str; 7] = [
     "asha",
     "hyperband",
     "default",
+    "oracle",
 ];
 
 fn number<T: std::str::FromStr>(spec: &str, key: &str, value: &str) -> Result<T, String> {
@@ -32,8 +35,38 @@ fn number<T: std::str::FromStr>(spec: &str, key: &str, value: &str) -> Result<T,
         .map_err(|_| format!("pruner '{spec}': {key} = '{value}' is not a valid number"))
 }
 
-/// A pruner from its spec; `max_resource` of Hyperband defaults to the curves' length.
+/// The oracle of an `oracle[:tolerance=T][:n_warmup_steps=W]` spec (defaults 0 and 4), None
+/// for any other pruner.
+pub fn oracle(spec: &str) -> Result<Option<Oracle>, String> {
+    let mut parts = spec.trim().split(':');
+    if parts.next() != Some("oracle") {
+        return Ok(None);
+    }
+    let (mut tolerance, mut warmup) = (0.0, 4);
+    for part in parts {
+        match part.split_once('=').map(|(k, v)| (k.trim(), v.trim())) {
+            Some(("tolerance", v)) => tolerance = number(spec, "tolerance", v)?,
+            Some(("n_warmup_steps", v)) => warmup = number(spec, "n_warmup_steps", v)?,
+            _ => {
+                return Err(format!(
+                    "pruner '{spec}': '{part}' is not a setting of oracle; use tolerance=T, \
+                     n_warmup_steps=W"
+                ))
+            }
+        }
+    }
+    Oracle::new(tolerance, warmup)
+        .map(Some)
+        .map_err(|e| format!("pruner '{spec}': {e}"))
+}
+
+/// A pruner from its spec; `max_resource` of Hyperband defaults to the curves' length. The
+/// `oracle` is no pruner of the study (it never stops a trial through the pruner): its
+/// settings are checked and the benchmark's objective stops trials (see [`oracle`]).
 pub fn parse(spec: &str) -> Result<Box<dyn Pruner>, String> {
+    if oracle(spec)?.is_some() {
+        return Ok(Box::new(NoPruner));
+    }
     let spec = spec.trim();
     if spec == "default" {
         return parse(DEFAULT_PRUNER);

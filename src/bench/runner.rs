@@ -20,7 +20,7 @@ use crate::objective::command::CommandObjective;
 use crate::runfile::{ObjectiveSpec, RunFile};
 use crate::space::{Assignment, Node, Params, Space, Value};
 use crate::study::{with_context, Fmin, Objective, TrialContext};
-use crate::trial::{HistoryView, TrialResult};
+use crate::trial::{HistoryView, TrialResult, FORECAST};
 
 /// What a benchmark problem evaluates.
 #[derive(Clone, Debug)]
@@ -249,6 +249,15 @@ impl BenchConfig {
     }
 }
 
+/// The last observed value of a curve run on to its end, and its score.
+fn run_to_the_end(mut run: CurveRun) -> (f64, f64) {
+    let mut last = f64::NAN;
+    for _ in 0..STEPS {
+        last = run.step().1;
+    }
+    (last, run.score(last))
+}
+
 /// Run one study of `algo_name` (with `pruner`, a spec of [`pruners::parse`]) on `problem`.
 pub fn run_study(
     problem: &BenchProblem,
@@ -287,8 +296,11 @@ pub fn run_study(
         ProblemObjective::Curves(fp) => {
             let fp = fp.clone();
             let steps_left = step_budget.clone();
+            let oracle = pruner.map(pruners::oracle).transpose()?.flatten();
             Box::new(with_context(move |p: &Params, ctx: &TrialContext| {
                 let mut run = CurveRun::new(&fp, p, seed, ctx.number());
+                // the oracle's foresight: the value this trial will end at, and its score
+                let ending = oracle.as_ref().map(|_| run_to_the_end(run.clone()));
                 let mut last = f64::NAN;
                 for _ in 0..STEPS {
                     if steps_left.as_ref().is_some_and(|b| !b.take()) {
@@ -299,8 +311,17 @@ pub fn run_study(
                     if ctx.report(step, value) {
                         return TrialResult::pruned();
                     }
+                    if let (Some(o), Some((end, score))) = (&oracle, ending) {
+                        if o.stops(step, score) {
+                            return TrialResult::pruned().with_metric(FORECAST, end);
+                        }
+                    }
                 }
-                TrialResult::ok(last).with_metric(TRUE_LOSS, run.score(last))
+                let score = run.score(last);
+                if let Some(o) = &oracle {
+                    o.completed(score);
+                }
+                TrialResult::ok(last).with_metric(TRUE_LOSS, score)
             }))
         }
         ProblemObjective::Command {
@@ -468,5 +489,39 @@ mod tests {
         );
         assert!(a.iter().all(|r| r.best.len() == 12 && r.regret >= 0.0));
         assert!(a.iter().all(|r| r.suggest_seconds.unwrap() >= 0.0));
+    }
+
+    #[test]
+    fn the_oracle_completes_only_new_bests_and_stops_the_rest_at_the_warm_up() {
+        let problem: BenchProblem = super::super::fidelity::by_name("curves_parallel")
+            .unwrap()
+            .into();
+        let line = run_study(
+            &problem,
+            "random",
+            Some("oracle:n_warmup_steps=3"),
+            5,
+            StudyBudget::Steps(1000),
+        )
+        .unwrap();
+        let steps = line.steps.unwrap();
+        assert_eq!(steps.last(), Some(&1000));
+        let ran: Vec<u64> = std::iter::once(steps[0])
+            .chain(steps.windows(2).map(|w| w[1] - w[0]))
+            .collect();
+        // every trial but the one the budget cut ran 81 steps or was stopped at step 3
+        let (cut, whole) = ran.split_last().unwrap();
+        assert!(*cut <= 81);
+        assert!(whole.iter().all(|&s| s == 81 || s == 3), "{ran:?}");
+        assert!(whole.iter().filter(|&&s| s == 3).count() > 100);
+        // and a trial ran to its end exactly when it became the new best
+        let mut previous = f64::INFINITY;
+        for (i, &s) in whole.iter().enumerate() {
+            assert_eq!(s == 81, line.best[i] < previous, "trial {i}: {ran:?}");
+            previous = line.best[i];
+        }
+        assert!(pruners::oracle("oracle:tolerance=-1").is_err());
+        assert!(pruners::oracle("oracle:patience=2").is_err());
+        assert!(pruners::oracle("median").unwrap().is_none());
     }
 }

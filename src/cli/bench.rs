@@ -56,9 +56,13 @@ pub struct BenchArgs {
     #[arg(long, value_name = "N")]
     pub step_budget: Option<u64>,
     /// Pruners, comma-separated, for multi-fidelity problems: none, extrapolate, median,
-    /// percentile, asha, hyperband or default (the recommended one, `extrapolate`), each optionally with settings (`median:n_warmup_steps=10`). Every
-    /// algorithm runs with every pruner (`hpo-tpe+median` ...); the report compares each with
-    /// the same algorithm without pruning (`+none`, added when missing).
+    /// percentile, asha, hyperband or default (the recommended one, `extrapolate`), each
+    /// optionally with settings (`median:n_warmup_steps=10`). Every algorithm runs with every
+    /// pruner (`hpo-tpe+median` ...); the report compares each with the same algorithm without
+    /// pruning (`+none`, added when missing). `oracle[:tolerance=T][:n_warmup_steps=W]` is a
+    /// reference no pruner can beat: it knows each trial's final value, stops at step W (4) every
+    /// trial that will not end below the best completed one plus T (0) and gives the sampler the
+    /// stopped trials' true final values.
     #[arg(long, value_delimiter = ',')]
     pub pruners: Vec<String>,
     /// Studies run at once (default: one per core). Each study is sequential.
