@@ -43,9 +43,8 @@ impl Oracle {
     /// completed, none is; a NaN final value always is.
     pub fn stops(&self, step: i64, final_value: f64) -> bool {
         let best = f64::from_bits(self.best.load(Ordering::Relaxed));
-        step == self.n_warmup_steps
-            && best.is_finite()
-            && !(final_value < best + self.tolerance)
+        let runs_on = final_value < best + self.tolerance;
+        step == self.n_warmup_steps && best.is_finite() && !runs_on
     }
 
     /// Record a completed trial's final value.
