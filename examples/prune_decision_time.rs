@@ -1,5 +1,6 @@
 //! Times pruning decisions, without criterion: how long one `Pruner::prune` call takes for a
-//! trial with `steps` reported values among 30 completed trials of `steps` values each.
+//! trial with `steps` reported values among 30 completed trials of `steps` values each (a fourth
+//! argument sets how many).
 //!
 //! `cargo run --release --example prune_decision_time -- 81 2000` prints, for the extrapolating
 //! and the percentile pruner, the median and the 90th percentile of 2000 decisions (the first
@@ -12,7 +13,8 @@
 //! check). A third argument sets the curves' wiggle
 //! (default 0.001); at 0 every forecast is exact, so every completed trial is checked (the
 //! slowest case) and the forecast is trusted. Last, it times decisions the analogies take
-//! part in, on 30 completed curves that fall and then rise.
+//! part in, on 30 completed curves that fall and then rise, and again after one more trial
+//! completed.
 
 use std::time::Instant;
 
@@ -38,35 +40,44 @@ fn main() {
         .nth(3)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0.001);
-    let mut curves = completed(steps, |n, t| {
+    let count = arg(4, 30);
+    let mut curves = completed(steps, count, |n, t| {
         let (a, tau) = (0.1 + 0.01 * n as f64, steps as f64 / (4.0 + n as f64 / 5.0));
         value(a, tau, t, steps, wiggle)
     });
     // the decided trial: half-way, still above the threshold's reach
     for t in 1..=steps / 2 {
-        curves.report(30, t, value(0.05, steps as f64 / 3.0, t, steps, wiggle));
+        curves.report(count, t, value(0.05, steps as f64 / 3.0, t, steps, wiggle));
     }
     let pruners: Vec<Box<dyn Pruner>> = vec![
         Box::new(Extrapolate::default()),
         Box::new(Percentile::new(10.0).expect("a valid percentile")),
     ];
     for p in pruners {
-        print_decisions(p.name(), steps, &timed(reps, || p.prune(&mut curves, 30)));
+        print_decisions(
+            p.name(),
+            steps,
+            &timed(reps, || p.prune(&mut curves, count)),
+        );
     }
     // a trial plateauing above the completed ones: stopped, and its forecast checked
     for t in 1..=steps / 2 {
-        curves.report(31, t, value(0.5, steps as f64 / 8.0, t, steps, wiggle));
+        curves.report(
+            count + 1,
+            t,
+            value(0.5, steps as f64 / 8.0, t, steps, wiggle),
+        );
     }
     let p = Extrapolate::default();
-    let t = timed(reps, || p.prune(&mut curves, 31));
+    let t = timed(reps, || p.prune(&mut curves, count + 1));
     let stopped = t.first;
     print_decisions("stopped", steps, &t);
-    let t = timed(reps, || p.forecast(&curves, 31));
+    let t = timed(reps, || p.forecast(&curves, count + 1));
     println!(
         "forecast     steps {steps:>6}: stopped {stopped}, trusted {:?}: first {:>9.1} us, then median {:>9.1} us, p90 {:>9.1} us",
         t.first, t.first_us, t.median_us, t.p90_us,
     );
-    analogies(steps, reps);
+    analogies(steps, reps, count);
 }
 
 /// A loss falling to `a - dip` and rising back to `a` at the last step.
@@ -76,31 +87,45 @@ fn fall_then_rise(a: f64, tau: f64, dip: f64, t: i64, steps: i64) -> f64 {
     a + (-t / tau).exp() - (-(steps as f64) / tau).exp() - dip * (1.0 - s * s)
 }
 
-/// Decisions the analogies take part in: 30 completed curves that fall and then rise, and a
+/// Decisions the analogies take part in: `count` completed curves that fall and then rise, and a
 /// trial a quarter of the way, still falling, that ends well above them (the plateau model
 /// keeps it, the analogies stop it). The first decision calibrates at that step (each
 /// completed curve against the others); the later ones at that step reuse it.
-fn analogies(steps: i64, reps: usize) {
+fn analogies(steps: i64, reps: usize, count: usize) {
     let tau = steps as f64 / 12.0;
-    let mut curves = completed(steps, |n, t| {
-        let (a, dip) = (0.1 + 0.01 * n as f64, 0.38 + 0.01 * (n % 5) as f64);
+    let mut curves = completed(steps, count, |n, t| {
+        let (a, dip) = (
+            0.1 + 0.3 * n as f64 / count as f64,
+            0.38 + 0.01 * (n % 5) as f64,
+        );
         fall_then_rise(a, tau, dip, t, steps)
     });
     for t in 1..=steps / 4 {
-        curves.report(30, t, fall_then_rise(0.35, tau, 0.4, t, steps));
+        curves.report(count, t, fall_then_rise(0.35, tau, 0.4, t, steps));
     }
     let p = Extrapolate::default();
     print_decisions(
         "analogies",
         steps,
-        &timed(reps, || p.prune(&mut curves, 30)),
+        &timed(reps, || p.prune(&mut curves, count)),
+    );
+    // one more trial completes: the next decision at that step meets a new set of completed
+    // trials (recalibrated at up to 100 of them, reused above until they grew by a tenth)
+    for t in 1..=steps {
+        curves.report(count + 1, t, fall_then_rise(0.2, tau, 0.4, t, steps));
+    }
+    curves.finish(count + 1, CurveState::Complete);
+    print_decisions(
+        "one more",
+        steps,
+        &timed(reps, || p.prune(&mut curves, count)),
     );
 }
 
-/// 30 completed trials of `steps` steps, trial `n`'s value at step `t` being `value(n, t)`.
-fn completed(steps: i64, value: impl Fn(usize, i64) -> f64) -> Curves {
+/// `count` completed trials of `steps` steps, trial `n`'s value at step `t` being `value(n, t)`.
+fn completed(steps: i64, count: usize, value: impl Fn(usize, i64) -> f64) -> Curves {
     let mut curves = Curves::new();
-    for n in 0..30 {
+    for n in 0..count {
         for t in 1..=steps {
             curves.report(n, t, value(n, t));
         }

@@ -37,6 +37,12 @@ const RIDGE: f64 = 1e-2;
 /// completed curves to be trusted; the nearest ones' lowest forecast is taken instead.
 const MAX_WEIGHT: f64 = 3.0;
 
+/// Above this many completed trials, a step's calibration forecasts only this many of them
+/// (evenly spread by trial number, each from all the others) and is redone only once the
+/// completed trials grew by a tenth: calibrating every completed trial against every other one
+/// costs a number of comparisons that grows with the square of their count.
+const CALIBRATED: usize = 100;
+
 /// A completed trial as analogies read it: its curve and its final value.
 pub(crate) struct Reference<'c> {
     pub number: usize,
@@ -204,7 +210,8 @@ struct Calibration {
 }
 
 /// Cached calibrations, by step, for one set of completed trials (told apart by their count:
-/// a completed trial's curve does not change).
+/// a completed trial's curve does not change; above [`CALIBRATED`] of them, kept until their
+/// count grew by a tenth).
 #[derive(Debug, Default)]
 pub(crate) struct AnalogCache {
     /// How many completed trials the calibrations were made with.
@@ -214,13 +221,19 @@ pub(crate) struct AnalogCache {
 
 impl AnalogCache {
     fn calibration(&mut self, references: &[Reference<'_>], step: i64) -> &Calibration {
-        if self.completed != references.len() {
+        let n = references.len();
+        let stale = match n <= CALIBRATED {
+            true => n != self.completed,
+            false => n.abs_diff(self.completed) * 10 > self.completed,
+        };
+        if stale {
             self.by_step.clear();
-            self.completed = references.len();
+            self.completed = n;
         }
         self.by_step.entry(step).or_insert_with(|| {
             let mut by_distance: Vec<(f64, f64)> = references
                 .iter()
+                .step_by(n.div_ceil(CALIBRATED).max(1))
                 .filter(|r| r.value.is_finite())
                 .filter_map(|r| {
                     let a = analog(&window(r.curve, step), references, r.number)?;
@@ -443,5 +456,31 @@ mod tests {
                 .collect::<Vec<_>>(),
         );
         assert!(lower_bound(&odd, 10, &refs, 0.0, &mut cache).is_none());
+    }
+
+    #[test]
+    fn many_completed_trials_are_calibrated_on_a_sample_and_recalibrated_as_they_grow() {
+        // 250 completed curves a + 1/t ending at a, and 4 more with the same shapes
+        let completed: Vec<TrialCurve> = (0..254)
+            .map(|i| {
+                let a = 0.01 * (i % 250) as f64;
+                curve(
+                    &(1..=20)
+                        .map(|t| (t, a + 1.0 / t as f64))
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .collect();
+        let refs = references(&completed);
+        let mut cache = AnalogCache::default();
+        // every third trial is calibrated (84 of 250), each from all the others
+        assert_eq!(cache.calibration(&refs[..250], 10).by_distance.len(), 84);
+        // a few more completed trials (less than a tenth): the calibration is kept
+        cache.by_step.get_mut(&10).unwrap().mean_error = 7.0;
+        assert_eq!(cache.calibration(&refs[..254], 10).mean_error, 7.0);
+        // a tenth fewer or more: made again, and up to 100 trials calibrate every one
+        assert_eq!(cache.calibration(&refs[..200], 10).by_distance.len(), 100);
+        assert_eq!(cache.calibration(&refs[..100], 10).by_distance.len(), 100);
+        assert_eq!(cache.calibration(&refs[..99], 10).by_distance.len(), 99);
     }
 }
