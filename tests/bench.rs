@@ -550,6 +550,39 @@ fn pruners_on_multi_fidelity_problems_count_steps_and_compare_with_no_pruning() 
 }
 
 #[test]
+fn the_oracle_is_run_beside_the_pruners_but_never_checked_against_the_targets() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = hpo(
+        dir.path(),
+        &[
+            "bench",
+            "--problems",
+            "curves_parallel",
+            "--algos",
+            "random",
+            "--pruners",
+            "oracle,median",
+            "--seeds",
+            "1",
+            "--budget",
+            "12",
+            "--quiet",
+            "--out",
+            "o",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report = std::fs::read_to_string(dir.path().join("o/report.md")).unwrap();
+    assert!(report.contains("| hpo-random+oracle | 1 |"), "{report}");
+    let targets = report
+        .split("## Targets")
+        .nth(1)
+        .expect("a targets section");
+    assert!(targets.contains("hpo-random+median"), "{targets}");
+    assert!(!targets.contains("oracle"), "{targets}");
+}
+
+#[test]
 fn bad_pruners_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     for (args, says) in [
@@ -586,6 +619,16 @@ fn bad_pruners_exit_2() {
                 "0",
             ],
             "--step-budget must be at least 1",
+        ),
+        (
+            vec![
+                "bench",
+                "--problems",
+                "fidelity",
+                "--pruners",
+                "oracle:tolerance=-0.5",
+            ],
+            "tolerance = -0.5 must be a number at least 0",
         ),
     ] {
         let o = hpo(dir.path(), &args);

@@ -381,11 +381,17 @@ fn pruning_report(
     hpo_optimizers: &[String],
 ) -> anyhow::Result<()> {
     let analysis = pruning::analyse(lines, problems, optimizers, cfg.step_budget);
+    // the targets are checked on the default pruner, else the first one that is a pruner
+    // (not `none`, not the oracle, which is a reference)
     let checked = cfg
         .pruners
         .iter()
         .find(|p| p.as_str() == "default")
-        .or_else(|| cfg.pruners.iter().find(|p| p.as_str() != "none"));
+        .or_else(|| {
+            cfg.pruners
+                .iter()
+                .find(|p| p.as_str() != "none" && !matches!(pruners::oracle(p), Ok(Some(_))))
+        });
     let others: Vec<String> = optimizers
         .iter()
         .filter(|o| !hpo_optimizers.contains(o) && pruning::baseline_of(o).is_some())
