@@ -10,7 +10,7 @@
 //! up to that step; later calls at the same step (other trials stopped there) reuse them. Before
 //! that, it times the decision that stops that trial: its forecast is checked against the
 //! completed trials' forecasts from the same step (fitted once per step, like the forecast's
-//! check). A third argument sets the curves' wiggle
+//! check), and the first decision one step further. A third argument sets the curves' wiggle
 //! (default 0.001); at 0 every forecast is exact, so every completed trial is checked (the
 //! slowest case) and the forecast is trusted. Last, it times decisions the analogies take
 //! part in, on 30 completed curves that fall and then rise, and again after one more trial
@@ -72,6 +72,17 @@ fn main() {
     let t = timed(reps, || p.prune(&mut curves, count + 1));
     let stopped = t.first;
     print_decisions("stopped", steps, &t);
+    // the same trial one step further: the first decision at the next step
+    curves.report(
+        count + 1,
+        steps / 2 + 1,
+        value(0.5, steps as f64 / 8.0, steps / 2 + 1, steps, wiggle),
+    );
+    print_decisions(
+        "next step",
+        steps,
+        &timed(reps, || p.prune(&mut curves, count + 1)),
+    );
     let t = timed(reps, || p.forecast(&curves, count + 1));
     println!(
         "forecast     steps {steps:>6}: stopped {stopped}, trusted {:?}: first {:>9.1} us, then median {:>9.1} us, p90 {:>9.1} us",

@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use linfa_linalg::cholesky::SolveC;
 use ndarray::Array2;
 
-use super::TrialCurve;
+use super::{reference_step, TrialCurve};
 
 /// Completed trials whose curve shape is compared.
 const NEIGHBOURS: usize = 3;
@@ -267,7 +267,7 @@ pub(crate) fn lower_bound(
     if own.value <= threshold {
         return None;
     }
-    let calibration = cache.calibration(references, step);
+    let calibration = cache.calibration(references, reference_step(step));
     // distances equal but for rounding count as equal
     let as_close = own.distance - 1e-9 * (1.0 + own.value.abs());
     let first = calibration.by_distance.partition_point(|c| c.0 < as_close);

@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex};
 
 use super::analog::{lower_bound, AnalogCache, Reference};
 use super::percentile::nan_percentile;
-use super::{due_for_decision, CurveState, Curves, Pruner, PrunerError, TrialCurve};
+use super::{
+    due_for_decision, reference_step, CurveState, Curves, Pruner, PrunerError, TrialCurve,
+};
 
 /// Stops a trial whose forecast final value is above the `percentile`-th percentile of the
 /// completed trials' final values. hpo's recommended pruner (`hpo bench`'s `default`).
@@ -371,9 +373,10 @@ impl Extrapolate {
             .map(move |r| self.prefix_at(r.number, r.curve, r.value, step))
     }
 
-    /// Completed trial `n`'s forecasts from its values up to `step` against its fitted final
-    /// value `fitted`, computed once per (trial, step).
+    /// Completed trial `n`'s forecasts from its values up to `step` (its [`reference_step`])
+    /// against its fitted final value `fitted`, computed once per (trial, reference step).
     fn prefix_at(&self, n: usize, c: &TrialCurve, fitted: f64, step: i64) -> Prefix {
+        let step = reference_step(step);
         let known = |cache: &HashMap<usize, Fitted>| {
             cache.get(&n).and_then(|f| f.prefixes.get(&step).copied())
         };
@@ -785,6 +788,28 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn long_curves_are_checked_against_the_completed_trials_at_fewer_steps() {
+        for (step, at) in [
+            (4, 4),
+            (127, 127),
+            (128, 128),
+            (129, 128),
+            (191, 190),
+            (255, 254),
+        ] {
+            assert_eq!(reference_step(step), at, "step {step}");
+        }
+        assert_eq!((reference_step(259), reference_step(10_000)), (256, 9984));
+        let mut distinct = std::collections::BTreeSet::new();
+        for step in 1..=10_000 {
+            let at = reference_step(step);
+            assert!(at <= step && (step - at) * 64 <= step, "step {step}: {at}");
+            distinct.insert(at);
+        }
+        assert_eq!(distinct.len(), 526);
     }
 
     #[test]
