@@ -32,7 +32,9 @@ use super::{
 /// model fits, that is nothing. On curves with a second, slower descent after a fast first one
 /// (SGD's loss, say), which look flat after a few steps and then keep falling, it keeps trials
 /// the model alone would stop at the end of the warm-up: with only the start-up trials
-/// completed, it could otherwise stop every later trial at that step.
+/// completed, it could otherwise stop every later trial at that step. Past step 127 "the same
+/// step" is the step rounded down by at most 1/64 of it (see `reference_step`), so long curves
+/// are checked at a few hundred steps, not at every one.
 ///
 /// **The threshold.** A completed trial's final value is read from its fitted curve at its
 /// last step (the same fit, at its most likely `tau`), which takes the noise out of a single
