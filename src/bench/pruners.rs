@@ -35,21 +35,44 @@ fn number<T: std::str::FromStr>(spec: &str, key: &str, value: &str) -> Result<T,
         .map_err(|_| format!("pruner '{spec}': {key} = '{value}' is not a valid number"))
 }
 
+/// A spec's `key=value` settings, trimmed.
+type Settings<'s> = Vec<(&'s str, &'s str)>;
+
+/// A spec's kind and its settings.
+fn split(spec: &str) -> Result<(&str, Settings<'_>), String> {
+    let mut parts = spec.trim().split(':');
+    let kind = parts.next().unwrap_or("");
+    let mut settings = Settings::new();
+    for part in parts {
+        let Some((k, v)) = part.split_once('=') else {
+            return Err(format!(
+                "pruner '{spec}': '{part}' is not key=value (e.g. median:n_warmup_steps=10)"
+            ));
+        };
+        settings.push((k.trim(), v.trim()));
+    }
+    Ok((kind, settings))
+}
+
+/// Whether `spec` names the oracle, the benchmark's reference rather than a pruner.
+pub fn is_oracle(spec: &str) -> bool {
+    spec.trim().split(':').next() == Some("oracle")
+}
+
 /// The oracle of an `oracle[:tolerance=T][:n_warmup_steps=W]` spec (defaults 0 and 4), None
 /// for any other pruner.
 pub fn oracle(spec: &str) -> Result<Option<Oracle>, String> {
-    let mut parts = spec.trim().split(':');
-    if parts.next() != Some("oracle") {
+    if !is_oracle(spec) {
         return Ok(None);
     }
     let (mut tolerance, mut warmup) = (0.0, 4);
-    for part in parts {
-        match part.split_once('=').map(|(k, v)| (k.trim(), v.trim())) {
-            Some(("tolerance", v)) => tolerance = number(spec, "tolerance", v)?,
-            Some(("n_warmup_steps", v)) => warmup = number(spec, "n_warmup_steps", v)?,
+    for (k, v) in split(spec)?.1 {
+        match k {
+            "tolerance" => tolerance = number(spec, k, v)?,
+            "n_warmup_steps" => warmup = number(spec, k, v)?,
             _ => {
                 return Err(format!(
-                    "pruner '{spec}': '{part}' is not a setting of oracle; use tolerance=T, \
+                    "pruner '{spec}': '{k}={v}' is not a setting of oracle; use tolerance=T, \
                      n_warmup_steps=W"
                 ))
             }
@@ -64,24 +87,15 @@ pub fn oracle(spec: &str) -> Result<Option<Oracle>, String> {
 /// `oracle` is no pruner of the study (it never stops a trial through the pruner): its
 /// settings are checked and the benchmark's objective stops trials (see [`oracle`]).
 pub fn parse(spec: &str) -> Result<Box<dyn Pruner>, String> {
-    if oracle(spec)?.is_some() {
-        return Ok(Box::new(NoPruner));
-    }
     let spec = spec.trim();
     if spec == "default" {
         return parse(DEFAULT_PRUNER);
     }
-    let mut parts = spec.split(':');
-    let kind = parts.next().unwrap_or("");
-    let mut settings: Vec<(&str, &str)> = Vec::new();
-    for part in parts {
-        let Some((k, v)) = part.split_once('=') else {
-            return Err(format!(
-                "pruner '{spec}': '{part}' is not key=value (e.g. median:n_warmup_steps=10)"
-            ));
-        };
-        settings.push((k.trim(), v.trim()));
+    if is_oracle(spec) {
+        oracle(spec)?;
+        return Ok(Box::new(NoPruner));
     }
+    let (kind, settings) = split(spec)?;
     let bad_key = |k: &str| {
         format!(
             "pruner '{spec}': unknown setting '{k}' for {kind}; use {}",

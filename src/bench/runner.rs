@@ -493,7 +493,7 @@ mod tests {
 
     #[test]
     fn the_oracle_completes_only_new_bests_and_stops_the_rest_at_the_warm_up() {
-        let problem: BenchProblem = super::super::fidelity::by_name("curves_parallel")
+        let problem: BenchProblem = crate::bench::fidelity::by_name("curves_parallel")
             .unwrap()
             .into();
         let line = run_study(

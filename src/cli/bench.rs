@@ -390,7 +390,7 @@ fn pruning_report(
         .or_else(|| {
             cfg.pruners
                 .iter()
-                .find(|p| p.as_str() != "none" && !matches!(pruners::oracle(p), Ok(Some(_))))
+                .find(|p| p.as_str() != "none" && !pruners::is_oracle(p))
         });
     let others: Vec<String> = optimizers
         .iter()

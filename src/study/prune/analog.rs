@@ -222,9 +222,10 @@ pub(crate) struct AnalogCache {
 impl AnalogCache {
     fn calibration(&mut self, references: &[Reference<'_>], step: i64) -> &Calibration {
         let n = references.len();
-        let stale = match n <= CALIBRATED {
-            true => n != self.completed,
-            false => n.abs_diff(self.completed) * 10 > self.completed,
+        let stale = if n <= CALIBRATED {
+            n != self.completed
+        } else {
+            n.abs_diff(self.completed) * 10 > self.completed
         };
         if stale {
             self.by_step.clear();
