@@ -25,6 +25,11 @@ const NEIGHBOURS: usize = 3;
 /// Completed trials whose own forecast errors calibrate a forecast's margin.
 const CALIBRATION: usize = 10;
 
+/// Completed trials whose own forecast errors calibrate the margin where the analogies proved
+/// accurate (see [`lower_bound`]): fewer, so the margin comes from trials matched about as
+/// closely as the running one, and a shape fewer completed trials match as badly is bounded.
+const CALIBRATION_ACCURATE: usize = 5;
+
 /// Completed trials whose shapes are blended into a forecast (the closest ones).
 const BLENDED: usize = 4;
 
@@ -207,6 +212,19 @@ struct Calibration {
     by_distance: Vec<(f64, f64)>,
     /// The mean absolute overshoot.
     mean_error: f64,
+    /// The median absolute overshoot.
+    median_error: f64,
+}
+
+impl Calibration {
+    /// The completed trials' (distance, overshoot) whose own analog forecasts matched no
+    /// better than `own` did, closest first.
+    fn matched_no_better(&self, own: &Analog) -> &[(f64, f64)] {
+        // distances equal but for rounding count as equal
+        let as_close = own.distance - 1e-9 * (1.0 + own.value.abs());
+        let first = self.by_distance.partition_point(|c| c.0 < as_close);
+        &self.by_distance[first..]
+    }
 }
 
 /// Cached calibrations, by step, for one set of completed trials (told apart by their count:
@@ -241,12 +259,15 @@ impl AnalogCache {
                     Some((a.distance, a.value - r.value))
                 })
                 .collect();
-            let mean_error =
-                by_distance.iter().map(|c| c.1.abs()).sum::<f64>() / by_distance.len() as f64;
+            let mut errors: Vec<f64> = by_distance.iter().map(|c| c.1.abs()).collect();
+            let mean_error = errors.iter().sum::<f64>() / errors.len() as f64;
+            errors.sort_by(f64::total_cmp);
+            let median_error = errors.get(errors.len() / 2).copied().unwrap_or(f64::NAN);
             by_distance.sort_by(|a, b| a.0.total_cmp(&b.0));
             Calibration {
                 by_distance,
                 mean_error,
+                median_error,
             }
         })
     }
@@ -254,14 +275,18 @@ impl AnalogCache {
 
 /// The lowest final value the analogies make plausible for `curve` at `step`: its analog
 /// forecast lowered by the largest overshoot of the [`CALIBRATION`] completed trials whose own
-/// analog forecasts matched no better than it does (the closest such). None when there are too
-/// few completed trials to match or to calibrate, or when the forecast is not above `threshold`
-/// (the margin is then not needed).
+/// analog forecasts matched no better than it does (the closest such). Where the analogies
+/// proved accurate at that step (the median miss of their forecasts of the completed trials is
+/// less than `accurate`), the closest [`CALIBRATION_ACCURATE`] of those trials are enough.
+/// None when there are too few completed trials to match or to calibrate (a shape matched worse
+/// than all but a few completed trials' is too unusual to be bounded), or when the forecast is
+/// not above `threshold` (the margin is then not needed).
 pub(crate) fn lower_bound(
     curve: &TrialCurve,
     step: i64,
     references: &[Reference<'_>],
     threshold: f64,
+    accurate: f64,
     cache: &mut AnalogCache,
 ) -> Option<Bound> {
     let own = analog(&window(curve, step), references, usize::MAX)?;
@@ -269,15 +294,31 @@ pub(crate) fn lower_bound(
         return None;
     }
     let calibration = cache.calibration(references, reference_step(step));
-    // distances equal but for rounding count as equal
-    let as_close = own.distance - 1e-9 * (1.0 + own.value.abs());
-    let first = calibration.by_distance.partition_point(|c| c.0 < as_close);
-    let as_far = calibration.by_distance[first..].get(..CALIBRATION)?;
+    let calibrating = match calibration.median_error < accurate {
+        true => CALIBRATION_ACCURATE,
+        false => CALIBRATION,
+    };
+    let as_far = calibration.matched_no_better(&own).get(..calibrating)?;
     let margin = as_far.iter().map(|c| c.1).fold(0.0, f64::max);
     Some(Bound {
         value: own.value - margin,
         mean_error: calibration.mean_error,
     })
+}
+
+/// The analog forecast of `curve`'s final value at `step` when the analogies proved accurate
+/// there: the median miss of their forecasts of the completed trials (each from the others) is
+/// less than `accurate`. None otherwise, or with too few completed trials to match.
+pub(crate) fn accurate_forecast(
+    curve: &TrialCurve,
+    step: i64,
+    references: &[Reference<'_>],
+    accurate: f64,
+    cache: &mut AnalogCache,
+) -> Option<f64> {
+    let own = analog(&window(curve, step), references, usize::MAX)?;
+    let calibration = cache.calibration(references, reference_step(step));
+    (calibration.median_error < accurate).then_some(own.value)
 }
 
 /// An analog lower bound and the mean absolute error of the analog forecasts on the completed
@@ -441,22 +482,30 @@ mod tests {
                 .map(|t| (t, 2.0 + 1.0 / t as f64))
                 .collect::<Vec<_>>(),
         );
-        let bound = lower_bound(&running, 10, &refs, 0.0, &mut cache).unwrap();
+        let bound = lower_bound(&running, 10, &refs, 0.0, 0.0, &mut cache).unwrap();
         assert!((bound.value - 2.05).abs() < 1e-9, "{}", bound.value);
         assert!(
             (bound.mean_error - 0.005).abs() < 1e-9,
             "{}",
             bound.mean_error
         );
+        // Analogies accurate to within 0.01 (median miss 0): the margin comes from the 5 trials
+        // matched most closely, which forecast each other exactly, so none; and the point
+        // forecast is trusted only then.
+        let bound = lower_bound(&running, 10, &refs, 0.0, 0.01, &mut cache).unwrap();
+        assert!((bound.value - 2.1).abs() < 1e-9, "{}", bound.value);
+        let trusted = accurate_forecast(&running, 10, &refs, 0.01, &mut cache).unwrap();
+        assert!((trusted - 2.1).abs() < 1e-9, "{trusted}");
+        assert_eq!(accurate_forecast(&running, 10, &refs, 0.0, &mut cache), None);
         // a forecast not above the threshold needs no bound
-        assert!(lower_bound(&running, 10, &refs, 2.1, &mut cache).is_none());
+        assert!(lower_bound(&running, 10, &refs, 2.1, 0.0, &mut cache).is_none());
         // a shape no completed trial matches as badly (fewer than 10 to calibrate with): none
         let odd = curve(
             &(1..=10)
                 .map(|t| (t, 2.0 + 2.0 / t as f64))
                 .collect::<Vec<_>>(),
         );
-        assert!(lower_bound(&odd, 10, &refs, 0.0, &mut cache).is_none());
+        assert!(lower_bound(&odd, 10, &refs, 0.0, 0.0, &mut cache).is_none());
     }
 
     #[test]

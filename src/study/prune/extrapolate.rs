@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use super::analog::{lower_bound, AnalogCache, Reference};
+use super::analog::{accurate_forecast, lower_bound, AnalogCache, Reference};
 use super::percentile::nan_percentile;
 use super::{
     due_for_decision, reference_step, CurveState, Curves, Pruner, PrunerError, TrialCurve,
@@ -59,15 +59,21 @@ use super::{
 /// analogies forecast the completed trials far better than the plateau model did (less than a
 /// quarter of its mean error): curves that fall and then rise, where the completed trials show
 /// the rise a running trial has not reached yet. Where the plateau model fits, the analogies
-/// stay out.
+/// stay out. At steps where the analogies proved accurate (their forecasts of the completed
+/// trials, each from the others, missed by a median of less than a tenth of the spread of the
+/// completed final values, from the best to the median), the margin comes from the 5 most
+/// comparable completed trials instead of 10, so a trial is stopped as soon as its analog
+/// forecast is clearly above the threshold.
 ///
 /// **What the sampler learns from a stopped trial.** When the forecasts made at the step a
 /// trial was stopped at proved accurate on the completed trials (each completed trial's forecast
 /// from its own values up to that step came within `forecast_tolerance` times the spread of the
 /// completed final values, from the best to the median, of its fitted final value), the stopped
 /// trial carries its point forecast (the [`crate::trial::FORECAST`] metric) and TPE ranks it
-/// among the finished trials by it instead of after all of them. Noisy or misfitting curves
-/// fail that check, and their stopped trials are ranked as Optuna ranks pruned trials.
+/// among the finished trials by it instead of after all of them. Where they did not but the
+/// analogies proved accurate at that step (as above), it carries its analog forecast. Noisy or
+/// misfitting curves fail both checks, and their stopped trials are ranked as Optuna ranks
+/// pruned trials.
 #[derive(Debug)]
 pub struct Extrapolate {
     /// The percentile of the completed trials' final values, in 0..=100 (lower keeps fewer).
@@ -81,8 +87,9 @@ pub struct Extrapolate {
     /// How many standard errors the forecast is lowered by (and the width of the plausible
     /// `tau` interval): larger keeps more trials.
     pub z: f64,
-    /// How close forecasts must have come on the completed trials, as a fraction of the spread
-    /// of their final values, for a stopped trial's forecast to reach the sampler (0: never).
+    /// How close the plateau model's forecasts must have come on every completed trial, as a
+    /// fraction of the spread of their final values, for a stopped trial's forecast to reach
+    /// the sampler (0: no forecast reaches it, the analogies' neither).
     pub forecast_tolerance: f64,
     /// Whether a trial the plateau model keeps may still be stopped by analogy with the
     /// completed trials whose curves had the same shape (see the type's documentation).
@@ -166,6 +173,21 @@ const MISFIT: f64 = 0.05;
 /// final values (each from the others) missed by less than this fraction of the plateau
 /// model's misses from the same step, on average.
 const ANALOGY_ADVANTAGE: f64 = 0.25;
+
+/// The analogies proved accurate at a step when their forecasts of the completed trials' final
+/// values (each from the others) missed by a median of less than this fraction of the spread of
+/// those values (from the best to the median): their margin is then calibrated on the closest
+/// comparable trials, and a trial they stopped passes its analog forecast to the sampler.
+const ANALOGY_ACCURACY: f64 = 0.1;
+
+/// The spread of the completed trials' final values `finals` (sorted, finite): from the best
+/// to the median.
+fn spread(finals: &[f64]) -> f64 {
+    match finals.first() {
+        Some(best) => finals[finals.len() / 2] - best,
+        None => f64::NAN,
+    }
+}
 
 /// At most this many points are fitted: a longer curve is averaged over equal-width step
 /// bins first, so a decision costs the same at step 100 and at step 100,000.
@@ -256,26 +278,31 @@ impl Extrapolate {
         if forecast(&points, horizon as f64, self.z).is_some_and(too_high) {
             return true;
         }
-        self.analog_bound(&completed, curve, step, threshold)
+        let mut sorted: Vec<f64> = finals.into_iter().filter(|v| v.is_finite()).collect();
+        sorted.sort_by(f64::total_cmp);
+        let accurate = ANALOGY_ACCURACY * spread(&sorted);
+        self.analog_bound(&completed, curve, step, threshold, accurate)
             .is_some()
     }
 
-    /// The analogies' lower bound of `curve`'s final value at `step` (see [`super::analog`])
-    /// when it is above `threshold` and the analogies forecast the completed trials from that
-    /// step with less than [`ANALOGY_ADVANTAGE`] times the plateau model's mean error.
+    /// The analogies' lower bound of `curve`'s final value at `step` (see [`super::analog`];
+    /// `accurate`: the median miss under which they count as accurate) when it is above
+    /// `threshold` and the analogies forecast the completed trials from that step with less
+    /// than [`ANALOGY_ADVANTAGE`] times the plateau model's mean error.
     fn analog_bound(
         &self,
         references: &[Reference<'_>],
         curve: &TrialCurve,
         step: i64,
         threshold: f64,
+        accurate: f64,
     ) -> Option<f64> {
         if !self.analogies {
             return None;
         }
         let bound = {
             let mut cache = self.analogs.lock().ok()?;
-            lower_bound(curve, step, references, threshold, &mut cache)
+            lower_bound(curve, step, references, threshold, accurate, &mut cache)
         };
         let bound = bound.filter(|b| b.value > threshold)?;
         let errors: Vec<f64> = self
@@ -328,7 +355,11 @@ impl Extrapolate {
     /// Trial `trial`'s point forecast at the horizon, if the forecasts made at its last step
     /// came within `forecast_tolerance` of the spread of the completed final values on every
     /// completed trial (at least `n_startup_trials` of them, each with 4 finite values up to
-    /// that step) and the forecast is not below the pruning threshold.
+    /// that step) and the forecast is not below the pruning threshold. Failing that, with
+    /// analogies on, its analog forecast if the analogies proved accurate at that step
+    /// ([`ANALOGY_ACCURACY`]), even below the threshold: they are then the better forecaster,
+    /// and a trial the plateau model stopped as its curve turned up (overfitting) may well come
+    /// back down to a good final value, which the sampler should learn.
     fn trusted_forecast(&self, curves: &Curves, trial: usize) -> Option<f64> {
         if self.forecast_tolerance <= 0.0 {
             return None;
@@ -336,22 +367,33 @@ impl Extrapolate {
         let curve = curves.get(trial)?;
         let step = curve.last_step()?;
         let horizon = curves.highest_completed_step()? as f64;
-        let own = forecast(&finite_points(curve), horizon, 0.0)?;
-        let mut completed = self.completed_finals(curves);
-        completed.retain(|r| r.value.is_finite());
-        if completed.len() < self.n_startup_trials.max(1) {
+        // (the trials with a non-finite final value are left out of every check below; they
+        // stay in `completed` so the analogies' calibration is the one decisions use)
+        let completed = self.completed_finals(curves);
+        let mut finals: Vec<f64> = completed
+            .iter()
+            .map(|r| r.value)
+            .filter(|v| v.is_finite())
+            .collect();
+        if finals.len() < self.n_startup_trials.max(1) {
             return None;
         }
-        let mut finals: Vec<f64> = completed.iter().map(|r| r.value).collect();
         finals.sort_by(f64::total_cmp);
-        if own < nan_percentile(&finals, self.percentile)? {
-            return None;
-        }
-        let tolerance = self.forecast_tolerance * (finals[finals.len() / 2] - finals[0]);
-        let accurate = self
+        let threshold = nan_percentile(&finals, self.percentile)?;
+        let tolerance = self.forecast_tolerance * spread(&finals);
+        let plateau_accurate = self
             .prefixes(&completed, step)
             .all(|p| p.error.is_some_and(|e| e <= tolerance));
-        accurate.then_some(own)
+        if plateau_accurate {
+            let own = forecast(&finite_points(curve), horizon, 0.0)?;
+            return (own >= threshold).then_some(own);
+        }
+        if !self.analogies {
+            return None;
+        }
+        let accurate = ANALOGY_ACCURACY * spread(&finals);
+        let mut cache = self.analogs.lock().ok()?;
+        accurate_forecast(curve, step, &completed, accurate, &mut cache)
     }
 
     /// The largest amount by which the lowered forecast from a completed trial's values up to
@@ -672,7 +714,10 @@ mod tests {
             noisy.report(5, t as i64, v);
         }
         assert!(p.decide(&noisy, 5));
-        assert_eq!(p.forecast(&noisy, 5), None);
+        assert_eq!(without_analogies().forecast(&noisy, 5), None);
+        // (with analogies, which forecast 4 of the 5 completed trials exactly from each other,
+        // the trial gets their forecast instead: see the next test)
+        assert!(p.forecast(&noisy, 5).is_some());
     }
 
     /// A loss that falls with time constant `tau` to `a - dip` and rises back to `a` at step
@@ -761,6 +806,41 @@ mod tests {
             c.report(22, t, fall_then_rise(0.05, 30.0, 0.0, t));
         }
         assert!(!with.decide(&c, 22));
+    }
+
+    #[test]
+    fn a_trial_stopped_where_the_analogies_proved_accurate_carries_their_forecast() {
+        let p = Extrapolate::default();
+        let mut c = crossing_study(20);
+        for t in 1..=12 {
+            c.report(20, t, fall_then_rise(0.3, 7.0, 0.4, t));
+        }
+        assert!(p.decide(&c, 20));
+        // the plateau model's forecasts of the completed trials from step 12 missed their rise
+        // back; the analogies' did not: the sampler gets the analog forecast, near the truth
+        let f = p.forecast(&c, 20).expect("the analogies' forecast");
+        assert!((f - 0.3).abs() < 0.01, "{f}");
+        // not without analogies, nor with the tolerance at 0
+        assert_eq!(without_analogies().forecast(&c, 20), None);
+        let off = Extrapolate {
+            forecast_tolerance: 0.0,
+            ..Extrapolate::default()
+        };
+        assert_eq!(off.forecast(&c, 20), None);
+        // nor where the completed trials were not forecast from each other within a tenth of
+        // the spread of their final values (about 0.02): the same curves shifted by 0.08 up or
+        // down from step 41 on, so curves alike up to step 12 end 0.16 apart
+        let mut scattered = crossing_study(20);
+        for (n, curve) in scattered.iter_mut() {
+            for (_, v) in curve.values.range_mut(41..) {
+                *v += if n % 2 == 0 { 0.08 } else { -0.08 };
+            }
+        }
+        for t in 1..=12 {
+            scattered.report(20, t, fall_then_rise(0.3, 7.0, 0.4, t));
+        }
+        // (a pruner of its own: a pruner serves one study and caches what it calibrated)
+        assert_eq!(Extrapolate::default().forecast(&scattered, 20), None);
     }
 
     #[test]
