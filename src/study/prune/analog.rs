@@ -496,7 +496,10 @@ mod tests {
         assert!((bound.value - 2.1).abs() < 1e-9, "{}", bound.value);
         let trusted = accurate_forecast(&running, 10, &refs, 0.01, &mut cache).unwrap();
         assert!((trusted - 2.1).abs() < 1e-9, "{trusted}");
-        assert_eq!(accurate_forecast(&running, 10, &refs, 0.0, &mut cache), None);
+        assert_eq!(
+            accurate_forecast(&running, 10, &refs, 0.0, &mut cache),
+            None
+        );
         // a forecast not above the threshold needs no bound
         assert!(lower_bound(&running, 10, &refs, 2.1, 0.0, &mut cache).is_none());
         // a shape no completed trial matches as badly (fewer than 10 to calibrate with): none
