@@ -509,11 +509,16 @@ fn workers_joined_through_the_library_share_one_study() {
     }
     for uri in uris {
         let space = Space::from_params([hp::uniform("x", -5.0, 5.0)]).unwrap();
+        // the workers join together once their stores are open (opening one can take a while
+        // under load): a worker joining after the study ended (60 trials of 5 ms go fast)
+        // would rightly start a second one
+        let opened = std::sync::Arc::new(std::sync::Barrier::new(3));
         let handles: Vec<_> = (0..3)
             .map(|_| {
-                let (uri, space) = (uri.clone(), space.clone());
+                let (uri, space, opened) = (uri.clone(), space.clone(), opened.clone());
                 std::thread::spawn(move || {
                     let tracker = Tracker::open(&uri).unwrap();
+                    opened.wait();
                     let worker = Join::new(&tracker, "lib", &space)
                         .max_evals(60)
                         .join()
