@@ -180,6 +180,17 @@ const ANALOGY_ADVANTAGE: f64 = 0.25;
 /// comparable trials, and a trial they stopped passes its analog forecast to the sampler.
 const ANALOGY_ACCURACY: f64 = 0.1;
 
+/// The finite final values of `references`, sorted.
+fn sorted_finals(references: &[Reference<'_>]) -> Vec<f64> {
+    let mut finals: Vec<f64> = references
+        .iter()
+        .map(|r| r.value)
+        .filter(|v| v.is_finite())
+        .collect();
+    finals.sort_by(f64::total_cmp);
+    finals
+}
+
 /// The spread of the completed trials' final values `finals` (sorted, finite): from the best
 /// to the median.
 fn spread(finals: &[f64]) -> f64 {
@@ -278,28 +289,24 @@ impl Extrapolate {
         if forecast(&points, horizon as f64, self.z).is_some_and(too_high) {
             return true;
         }
-        let mut sorted: Vec<f64> = finals.into_iter().filter(|v| v.is_finite()).collect();
-        sorted.sort_by(f64::total_cmp);
-        let accurate = ANALOGY_ACCURACY * spread(&sorted);
-        self.analog_bound(&completed, curve, step, threshold, accurate)
+        self.analog_bound(&completed, curve, step, threshold)
             .is_some()
     }
 
-    /// The analogies' lower bound of `curve`'s final value at `step` (see [`super::analog`];
-    /// `accurate`: the median miss under which they count as accurate) when it is above
-    /// `threshold` and the analogies forecast the completed trials from that step with less
-    /// than [`ANALOGY_ADVANTAGE`] times the plateau model's mean error.
+    /// The analogies' lower bound of `curve`'s final value at `step` (see [`super::analog`])
+    /// when it is above `threshold` and the analogies forecast the completed trials from that
+    /// step with less than [`ANALOGY_ADVANTAGE`] times the plateau model's mean error.
     fn analog_bound(
         &self,
         references: &[Reference<'_>],
         curve: &TrialCurve,
         step: i64,
         threshold: f64,
-        accurate: f64,
     ) -> Option<f64> {
         if !self.analogies {
             return None;
         }
+        let accurate = ANALOGY_ACCURACY * spread(&sorted_finals(references));
         let bound = {
             let mut cache = self.analogs.lock().ok()?;
             lower_bound(curve, step, references, threshold, accurate, &mut cache)
@@ -370,15 +377,10 @@ impl Extrapolate {
         // (the trials with a non-finite final value are left out of every check below; they
         // stay in `completed` so the analogies' calibration is the one decisions use)
         let completed = self.completed_finals(curves);
-        let mut finals: Vec<f64> = completed
-            .iter()
-            .map(|r| r.value)
-            .filter(|v| v.is_finite())
-            .collect();
+        let finals = sorted_finals(&completed);
         if finals.len() < self.n_startup_trials.max(1) {
             return None;
         }
-        finals.sort_by(f64::total_cmp);
         let threshold = nan_percentile(&finals, self.percentile)?;
         let tolerance = self.forecast_tolerance * spread(&finals);
         let plateau_accurate = self
