@@ -566,6 +566,7 @@ fn the_oracle_is_run_beside_the_pruners_but_never_checked_against_the_targets() 
             "1",
             "--budget",
             "12",
+            "--hindsight",
             "--quiet",
             "--out",
             "o",
@@ -574,6 +575,23 @@ fn the_oracle_is_run_beside_the_pruners_but_never_checked_against_the_targets() 
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let report = std::fs::read_to_string(dir.path().join("o/report.md")).unwrap();
     assert!(report.contains("| hpo-random+oracle | 1 |"), "{report}");
+    // --hindsight: the pruned studies' stopped trials, run on; the oracle stopped 9 of its 12
+    // trials (all but the 3 new bests), none wrongly
+    let hindsight = report
+        .split("## Stopped trials in hindsight")
+        .nth(1)
+        .expect("a hindsight section");
+    assert!(
+        hindsight.contains("| curves_parallel | hpo-random+oracle | 1 | 9 | 0 | 0.0% |  |"),
+        "{hindsight}"
+    );
+    assert!(hindsight.contains("hpo-random+median") && !hindsight.contains("+none"));
+    let results = std::fs::read_to_string(dir.path().join("o/results.jsonl")).unwrap();
+    for line in results.lines() {
+        let l: serde_json::Value = serde_json::from_str(line).unwrap();
+        let pruned = l["optimizer"] != "hpo-random+none";
+        assert_eq!(l.get("hindsight").is_some(), pruned, "{line}");
+    }
     let targets = report
         .split("## Targets")
         .nth(1)
@@ -607,6 +625,10 @@ fn bad_pruners_exit_2() {
         (
             vec!["bench", "--problems", "fidelity", "--step-budget", "100"],
             "--step-budget needs --pruners",
+        ),
+        (
+            vec!["bench", "--problems", "fidelity", "--hindsight"],
+            "--hindsight needs --pruners",
         ),
         (
             vec![

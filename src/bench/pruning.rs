@@ -95,6 +95,45 @@ pub struct PruneRow {
     pub regret_at_equal: f64,
     /// The regrets at the equal-steps budget, per seed (for the comparisons).
     pub at_equal: Vec<f64>,
+    /// The stopped trials in hindsight, over its seeds (`hpo bench --hindsight`; `None`
+    /// without).
+    pub hindsight: Option<StoppedInHindsight>,
+}
+
+/// A pruner's stopped trials over the seeds of one (problem, optimizer), each run on to its end
+/// afterwards (`hpo bench --hindsight`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoppedInHindsight {
+    /// Trials stopped by the pruner.
+    pub stopped: u64,
+    /// Of them, those that would have ended below the best trial their study had completed
+    /// when they were stopped.
+    pub beaten: u64,
+    /// The median step at which those were stopped (NaN when there were none).
+    pub median_step: f64,
+}
+
+impl StoppedInHindsight {
+    /// The sum over `lines` (those with a [`ResultLine::hindsight`]; `None` when none has).
+    pub fn over(lines: &[&ResultLine]) -> Option<StoppedInHindsight> {
+        let logs: Vec<_> = lines.iter().filter_map(|l| l.hindsight.as_ref()).collect();
+        if logs.is_empty() {
+            return None;
+        }
+        let steps: Vec<f64> = logs
+            .iter()
+            .flat_map(|h| h.beaten_at.iter().map(|&s| s as f64))
+            .collect();
+        Some(StoppedInHindsight {
+            stopped: logs.iter().map(|h| h.stopped).sum(),
+            beaten: steps.len() as u64,
+            median_step: if steps.is_empty() {
+                f64::NAN
+            } else {
+                median(&steps)
+            },
+        })
+    }
 }
 
 /// The pruning report of one problem.
@@ -199,6 +238,7 @@ pub fn analyse(
                         reached,
                         regret_at_equal: median(&at_equal),
                         at_equal,
+                        hindsight: StoppedInHindsight::over(&mine),
                     })
                 })
                 .collect();
@@ -370,6 +410,7 @@ pub fn markdown(
         }
         s.push('\n');
     }
+    s.push_str(&hindsight_table(analysis));
     if !checks.is_empty() {
         s.push_str(&targets_table(checks));
         let budget = match step_budget {
@@ -387,6 +428,47 @@ pub fn markdown(
              equal steps (not significantly worse at the \"equal steps\" budget)."
         );
     }
+    s
+}
+
+/// The stopped trials in hindsight as a Markdown section (empty when no row has them).
+pub fn hindsight_table(analysis: &[ProblemPruning]) -> String {
+    let rows: Vec<(&str, &PruneRow, &StoppedInHindsight)> = analysis
+        .iter()
+        .flat_map(|pp| {
+            pp.rows
+                .iter()
+                .filter_map(move |r| r.hindsight.as_ref().map(|h| (pp.problem.as_str(), r, h)))
+        })
+        .collect();
+    if rows.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from(
+        "## Stopped trials in hindsight\n\nEvery trial a pruner stopped was run on to its end \
+         outside its study (those steps are not counted, and its sampler learned nothing from \
+         them): how many would have ended below the best trial their study had completed when \
+         they were stopped, over all seeds, and the median step at which those were stopped.\n\n\
+         | problem | optimizer | seeds | trials stopped | would have beaten the best completed | share | median step stopped at |\n\
+         |---|---|---|---|---|---|---|\n",
+    );
+    for (problem, r, h) in rows {
+        let share = match h.stopped {
+            0 => String::new(),
+            n => format!("{:.1}%", 100.0 * h.beaten as f64 / n as f64),
+        };
+        let step = if h.median_step.is_nan() {
+            String::new()
+        } else {
+            format!("{}", h.median_step)
+        };
+        let _ = writeln!(
+            s,
+            "| {problem} | {} | {} | {} | {} | {share} | {step} |",
+            r.optimizer, r.n, h.stopped, h.beaten
+        );
+    }
+    s.push('\n');
     s
 }
 
@@ -433,6 +515,7 @@ mod tests {
             suggest_seconds: None,
             steps: Some(steps.to_vec()),
             step_budget: None,
+            hindsight: None,
         }
     }
 
@@ -462,6 +545,42 @@ mod tests {
         assert_eq!(median_steps_to_reach(&[&a, &b, &c], 1.0), Some(20));
         assert_eq!(median_steps_to_reach(&[&a, &b, &c], 3.0), Some(10));
         assert_eq!(median_steps_to_reach(&[&a, &b, &c], 0.5), None);
+    }
+
+    #[test]
+    fn stopped_trials_in_hindsight_add_up_over_seeds() {
+        use crate::bench::results::Hindsight;
+        let mut lines = Vec::new();
+        for (seed, beaten_at) in [vec![4, 4, 9], vec![], vec![6]].into_iter().enumerate() {
+            let mut l = line("hpo-tpe+default", seed as u64, &[2.0, 1.0], &[81, 85]);
+            l.hindsight = Some(Hindsight {
+                stopped: 10 + seed as u64,
+                beaten_at,
+            });
+            lines.push(l);
+            lines.push(line("hpo-tpe+none", seed as u64, &[2.0, 1.0], &[81, 162]));
+        }
+        let opts = ["hpo-tpe+none", "hpo-tpe+default"]
+            .map(String::from)
+            .to_vec();
+        let a = analyse(&lines, &["p".to_string()], &opts, None);
+        assert_eq!(a[0].rows[0].hindsight, None);
+        let h = a[0].rows[1].hindsight.clone().unwrap();
+        // 10 + 11 + 12 stopped; 4 of them beaten, stopped at steps 4, 4, 6, 9
+        assert_eq!((h.stopped, h.beaten, h.median_step), (33, 4, 5.0));
+        let md = markdown(&a, &[], "cmd", None, &[]);
+        assert!(
+            md.contains("| p | hpo-tpe+default | 3 | 33 | 4 | 12.1% | 5 |"),
+            "{md}"
+        );
+        assert!(!markdown(
+            &analyse(&lines[1..2], &["p".to_string()], &opts, None),
+            &[],
+            "c",
+            None,
+            &[]
+        )
+        .contains("hindsight"));
     }
 
     #[test]

@@ -472,6 +472,7 @@ mod tests {
             suggest_seconds: Some(0.001),
             steps: None,
             step_budget: None,
+            hindsight: None,
         }
     }
 

@@ -41,6 +41,24 @@ pub struct ResultLine {
     /// (absent for a study with a trial budget).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step_budget: Option<u64>,
+    /// For a pruned study run with `hpo bench --hindsight`: its stopped trials, each run on to
+    /// its end afterwards to see whether stopping it lost anything (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hindsight: Option<Hindsight>,
+}
+
+/// What a pruned study's stopped trials would have ended at (`hpo bench --hindsight`): each
+/// trial its pruner stopped is run on to its last step outside the study (the steps are not
+/// counted, the sampler learns nothing from them) and compared with the best trial the study
+/// had completed when it was stopped.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Hindsight {
+    /// Trials the pruner stopped (the trial a step budget cut short is not one of them).
+    pub stopped: u64,
+    /// The steps at which the stopped trials that would have ended below the best completed
+    /// trial's final value (scored as the study is: the noiseless value of a noisy curve) were
+    /// stopped, one per such trial, in trial order.
+    pub beaten_at: Vec<i64>,
 }
 
 fn finite(x: f64) -> Option<f64> {
@@ -188,8 +206,10 @@ mod tests {
             suggest_seconds: Some(0.1),
             steps: None,
             step_budget: None,
+            hindsight: None,
         };
         let j = r.to_json();
+        assert!(!j.contains("hindsight"), "{j}");
         assert!(j.contains(r#""best":[null,2.0]"#), "{j}");
         assert!(j.contains(r#""minimum":null"#), "{j}");
         let back: ResultLine = serde_json::from_str(&j).unwrap();

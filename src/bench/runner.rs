@@ -4,7 +4,7 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
@@ -13,7 +13,7 @@ use super::fidelity::{CurveRun, FidelityProblem, STEPS};
 use super::noisy::{standard_normal, NoisyProblem, TRUE_LOSS};
 use super::problems::{self, Problem};
 use super::pruners;
-use super::results::ResultLine;
+use super::results::{Hindsight, ResultLine};
 use super::step_budget::StepBudget;
 use crate::algo::{self, Algorithm, TrialRng};
 use crate::objective::command::CommandObjective;
@@ -214,6 +214,9 @@ pub struct BenchConfig {
     pub pruners: Vec<String>,
     /// Studies at once (`None`: one per core).
     pub parallelism: Option<usize>,
+    /// Run every trial a pruner stopped on to its end, outside the study, and record what it
+    /// would have ended at ([`Hindsight`]).
+    pub hindsight: bool,
 }
 
 /// The optimizer name of hpo's algorithm `algo` in results (`hpo-tpe` ...).
@@ -258,6 +261,49 @@ fn run_to_the_end(mut run: CurveRun) -> (f64, f64) {
     (last, run.score(last))
 }
 
+/// The stopped trials of one study so far, and the best final score of its completed trials.
+#[derive(Debug)]
+struct HindsightLog {
+    log: Hindsight,
+    best: f64,
+}
+
+impl HindsightLog {
+    fn new() -> Arc<Mutex<HindsightLog>> {
+        Arc::new(Mutex::new(HindsightLog {
+            log: Hindsight::default(),
+            best: f64::INFINITY,
+        }))
+    }
+}
+
+/// Note a trial stopped at `step` whose curve, run on, would have been scored `score`.
+fn note_stopped(log: &Mutex<HindsightLog>, step: i64, score: f64) {
+    if let Ok(mut h) = log.lock() {
+        h.log.stopped += 1;
+        if score < h.best {
+            h.log.beaten_at.push(step);
+        }
+    }
+}
+
+/// Note a completed trial scored `score`.
+fn note_completed(log: &Mutex<HindsightLog>, score: f64) {
+    if let Ok(mut h) = log.lock() {
+        h.best = h.best.min(score);
+    }
+}
+
+/// The score `run`, at step `step` where it reported `value`, ends at once run on to its last
+/// step.
+fn run_on(mut run: CurveRun, step: i64, value: f64) -> f64 {
+    let mut last = value;
+    for _ in step..STEPS {
+        last = run.step().1;
+    }
+    run.score(last)
+}
+
 /// Run one study of `algo_name` (with `pruner`, a spec of [`pruners::parse`]) on `problem`.
 pub fn run_study(
     problem: &BenchProblem,
@@ -266,6 +312,23 @@ pub fn run_study(
     seed: u64,
     budget: StudyBudget,
 ) -> Result<ResultLine, String> {
+    run_study_with(problem, algo_name, pruner, seed, budget, false)
+}
+
+/// [`run_study`], and with `hindsight` (and a pruner) every trial the pruner stops is run on to
+/// its end outside the study, its score compared with the best completed trial's
+/// ([`ResultLine::hindsight`]).
+pub fn run_study_with(
+    problem: &BenchProblem,
+    algo_name: &str,
+    pruner: Option<&str>,
+    seed: u64,
+    budget: StudyBudget,
+    hindsight: bool,
+) -> Result<ResultLine, String> {
+    let hindsight =
+        (hindsight && pruner.is_some_and(|p| p != "none") && problem.is_multi_fidelity())
+            .then(HindsightLog::new);
     let step_budget = match budget {
         StudyBudget::Steps(limit) if problem.is_multi_fidelity() => Some(StepBudget::new(limit)),
         StudyBudget::Steps(_) => {
@@ -297,6 +360,7 @@ pub fn run_study(
             let fp = fp.clone();
             let steps_left = step_budget.clone();
             let oracle = pruner.map(pruners::oracle).transpose()?.flatten();
+            let hindsight = hindsight.clone();
             Box::new(with_context(move |p: &Params, ctx: &TrialContext| {
                 let mut run = CurveRun::new(&fp, p, seed, ctx.number());
                 // the oracle's foresight: the value this trial will end at, and its score
@@ -309,15 +373,24 @@ pub fn run_study(
                     let (step, value) = run.step();
                     last = value;
                     if ctx.report(step, value) {
+                        if let Some(h) = &hindsight {
+                            note_stopped(h, step, run_on(run.clone(), step, value));
+                        }
                         return TrialResult::pruned();
                     }
                     if let (Some(o), Some((end, score))) = (&oracle, ending) {
                         if o.stops(step, score) {
+                            if let Some(h) = &hindsight {
+                                note_stopped(h, step, score);
+                            }
                             return TrialResult::pruned().with_metric(FORECAST, end);
                         }
                     }
                 }
                 let score = run.score(last);
+                if let Some(h) = &hindsight {
+                    note_completed(h, score);
+                }
                 if let Some(o) = &oracle {
                     o.completed(score);
                 }
@@ -386,6 +459,7 @@ pub fn run_study(
         seconds,
         suggest_seconds: Some(nanos.load(Ordering::Relaxed) as f64 * 1e-9),
         steps,
+        hindsight: hindsight.and_then(|h| h.lock().ok().map(|h| h.log.clone())),
     })
 }
 
@@ -441,7 +515,8 @@ pub fn run(
         cells
             .par_iter()
             .map(|&(p, a, pr, s)| {
-                let r = run_study(&cfg.problems[p], a, pr, s, cfg.study_budget(pr));
+                let budget = cfg.study_budget(pr);
+                let r = run_study_with(&cfg.problems[p], a, pr, s, budget, cfg.hindsight);
                 progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
                 r
             })
@@ -468,6 +543,7 @@ mod tests {
             budget: 12,
             step_budget: None,
             pruners: Vec::new(),
+            hindsight: false,
             parallelism: Some(2),
         };
         let a = run(&cfg, &|_, _| {}).unwrap();
@@ -489,6 +565,74 @@ mod tests {
         );
         assert!(a.iter().all(|r| r.best.len() == 12 && r.regret >= 0.0));
         assert!(a.iter().all(|r| r.suggest_seconds.unwrap() >= 0.0));
+    }
+
+    /// The steps each trial of `line` ran.
+    fn steps_per_trial(line: &ResultLine) -> Vec<u64> {
+        let steps = line.steps.clone().unwrap();
+        std::iter::once(steps[0])
+            .chain(steps.windows(2).map(|w| w[1] - w[0]))
+            .collect()
+    }
+
+    #[test]
+    fn a_curve_run_on_from_any_step_ends_where_it_would_have() {
+        let fp = crate::bench::fidelity::by_name("sgd_diabetes").unwrap();
+        let raw = [("lr", 0.004), ("momentum", 0.5), ("l2", 1e-3)]
+            .map(|(k, v)| (k.to_string(), Value::Float(v)))
+            .into_iter()
+            .collect();
+        let params = fp
+            .space
+            .params_of(fp.space.assignment_from_raw(&raw).unwrap());
+        let fresh = CurveRun::new(&fp, &params, 0, 0);
+        let whole = run_to_the_end(fresh.clone()).1;
+        for stop in [1, 4, 80, 81] {
+            let mut run = fresh.clone();
+            let mut value = f64::NAN;
+            for _ in 0..stop {
+                value = run.step().1;
+            }
+            assert_eq!(run_on(run, stop, value), whole, "stopped at {stop}");
+        }
+    }
+
+    #[test]
+    fn hindsight_counts_the_stopped_trials_that_would_have_beaten_the_best() {
+        let problem: BenchProblem = crate::bench::fidelity::by_name("curves_slow_best")
+            .unwrap()
+            .into();
+        let budget = StudyBudget::Steps(1500);
+        let run = |pruner, hindsight| {
+            run_study_with(&problem, "random", Some(pruner), 2, budget, hindsight).unwrap()
+        };
+        let median = run("median", true);
+        let h = median.hindsight.clone().unwrap();
+        // every trial that ran fewer than 81 steps was stopped, the pruner's, but the last
+        // one may have been cut by the budget instead
+        let ran = steps_per_trial(&median);
+        let short = ran.iter().filter(|&&s| s < 81).count() as u64;
+        assert!((short - 1..=short).contains(&h.stopped), "{h:?} {ran:?}");
+        let stopped = h.stopped as usize;
+        // the median pruner stops slow starters, which end best, while they still look bad
+        assert!(
+            !h.beaten_at.is_empty() && h.beaten_at.len() < stopped,
+            "{h:?}"
+        );
+        assert!(h.beaten_at.iter().all(|&s| (1..81).contains(&s)), "{h:?}");
+        // running the stopped trials on changes nothing in the study
+        let without = run("median", false);
+        assert_eq!((without.best, without.steps), (median.best, median.steps));
+        assert_eq!(without.hindsight, None);
+        // the oracle stops only trials that would not end below the best completed one
+        let oracle = run("oracle", true).hindsight.unwrap();
+        assert!(
+            oracle.stopped > 10 && oracle.beaten_at.is_empty(),
+            "{oracle:?}"
+        );
+        // and without a pruner there is nothing to look at
+        let none = run_study_with(&problem, "random", Some("none"), 2, budget, true).unwrap();
+        assert_eq!(none.hindsight, None);
     }
 
     #[test]

@@ -65,6 +65,12 @@ pub struct BenchArgs {
     /// stopped trials' true final values.
     #[arg(long, value_delimiter = ',')]
     pub pruners: Vec<String>,
+    /// Run every trial a pruner stopped on to its end, outside its study (not counted in its
+    /// steps, unseen by its sampler), and report how many would have ended below the best trial
+    /// their study had completed when they were stopped, and at which steps (needs --pruners;
+    /// the results' `hindsight` field)
+    #[arg(long)]
+    pub hindsight: bool,
     /// Studies run at once (default: one per core). Each study is sequential.
     #[arg(long)]
     pub parallelism: Option<usize>,
@@ -248,6 +254,12 @@ pub(crate) fn run(a: BenchArgs, tracking_uri: &Option<String>) -> anyhow::Result
         }
         _ => {}
     }
+    if a.hindsight && pruner_specs.is_empty() {
+        return Err(BadInput(
+            "--hindsight needs --pruners (it looks at the stopped trials)".into(),
+        )
+        .into());
+    }
     let mut compare: Vec<ResultLine> = Vec::new();
     for f in &a.compare {
         compare.extend(read_jsonl(f).map_err(BadInput)?);
@@ -260,6 +272,7 @@ pub(crate) fn run(a: BenchArgs, tracking_uri: &Option<String>) -> anyhow::Result
         step_budget: a.step_budget,
         pruners: pruner_specs,
         parallelism: a.parallelism,
+        hindsight: a.hindsight,
     };
     let progress = Progress {
         start: Instant::now(),
