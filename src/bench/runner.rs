@@ -252,10 +252,16 @@ impl BenchConfig {
     }
 }
 
-/// The last observed value of a curve run on to its end, and its score.
-fn run_to_the_end(mut run: CurveRun) -> (f64, f64) {
-    let mut last = f64::NAN;
-    for _ in 0..STEPS {
+/// The last observed value of a fresh curve run to its end, and its score.
+fn run_to_the_end(run: CurveRun) -> (f64, f64) {
+    run_on(run, 0, f64::NAN)
+}
+
+/// The last observed value and the score of `run`, at step `step` where it reported `value`,
+/// once run on to its last step.
+fn run_on(mut run: CurveRun, step: i64, value: f64) -> (f64, f64) {
+    let mut last = value;
+    for _ in step..STEPS {
         last = run.step().1;
     }
     (last, run.score(last))
@@ -292,16 +298,6 @@ fn note_completed(log: &Mutex<HindsightLog>, score: f64) {
     if let Ok(mut h) = log.lock() {
         h.best = h.best.min(score);
     }
-}
-
-/// The score `run`, at step `step` where it reported `value`, ends at once run on to its last
-/// step.
-fn run_on(mut run: CurveRun, step: i64, value: f64) -> f64 {
-    let mut last = value;
-    for _ in step..STEPS {
-        last = run.step().1;
-    }
-    run.score(last)
 }
 
 /// Run one study of `algo_name` (with `pruner`, a spec of [`pruners::parse`]) on `problem`.
@@ -374,7 +370,7 @@ pub fn run_study_with(
                     last = value;
                     if ctx.report(step, value) {
                         if let Some(h) = &hindsight {
-                            note_stopped(h, step, run_on(run.clone(), step, value));
+                            note_stopped(h, step, run_on(run.clone(), step, value).1);
                         }
                         return TrialResult::pruned();
                     }
@@ -593,7 +589,7 @@ mod tests {
             for _ in 0..stop {
                 value = run.step().1;
             }
-            assert_eq!(run_on(run, stop, value), whole, "stopped at {stop}");
+            assert_eq!(run_on(run, stop, value).1, whole, "stopped at {stop}");
         }
     }
 
