@@ -216,7 +216,34 @@ struct Calibration {
     median_error: f64,
 }
 
+/// The finite final values of `references`, sorted.
+pub(crate) fn sorted_finals(references: &[Reference<'_>]) -> Vec<f64> {
+    let mut finals: Vec<f64> = references
+        .iter()
+        .map(|r| r.value)
+        .filter(|v| v.is_finite())
+        .collect();
+    finals.sort_by(f64::total_cmp);
+    finals
+}
+
+/// The spread of the completed trials' final values `finals` (sorted, finite): from the best
+/// to the median.
+pub(crate) fn spread(finals: &[f64]) -> f64 {
+    match finals.first() {
+        Some(best) => finals[finals.len() / 2] - best,
+        None => f64::NAN,
+    }
+}
+
 impl Calibration {
+    /// Whether the analogies proved accurate: their forecasts of the completed trials
+    /// `references` (each from the others) missed by a median of less than `accuracy` times the
+    /// spread of those trials' final values.
+    fn proved_accurate(&self, references: &[Reference<'_>], accuracy: f64) -> bool {
+        self.median_error < accuracy * spread(&sorted_finals(references))
+    }
+
     /// The completed trials' (distance, overshoot) whose own analog forecasts matched no
     /// better than `own` did, closest first.
     fn matched_no_better(&self, own: &Analog) -> &[(f64, f64)] {
@@ -277,7 +304,8 @@ impl AnalogCache {
 /// forecast lowered by the largest overshoot of the [`CALIBRATION`] completed trials whose own
 /// analog forecasts matched no better than it does (the closest such). Where the analogies
 /// proved accurate at that step (the median miss of their forecasts of the completed trials is
-/// less than `accurate`), the closest [`CALIBRATION_ACCURATE`] of those trials are enough.
+/// less than `accuracy` times the spread of their final values, from the best to the median),
+/// the closest [`CALIBRATION_ACCURATE`] of those trials are enough.
 /// None when there are too few completed trials to match or to calibrate (a shape matched worse
 /// than all but a few completed trials' is too unusual to be bounded), or when the forecast is
 /// not above `threshold` (the margin is then not needed).
@@ -286,7 +314,7 @@ pub(crate) fn lower_bound(
     step: i64,
     references: &[Reference<'_>],
     threshold: f64,
-    accurate: f64,
+    accuracy: f64,
     cache: &mut AnalogCache,
 ) -> Option<Bound> {
     let own = analog(&window(curve, step), references, usize::MAX)?;
@@ -294,7 +322,7 @@ pub(crate) fn lower_bound(
         return None;
     }
     let calibration = cache.calibration(references, reference_step(step));
-    let calibrating = match calibration.median_error < accurate {
+    let calibrating = match calibration.proved_accurate(references, accuracy) {
         true => CALIBRATION_ACCURATE,
         false => CALIBRATION,
     };
@@ -307,18 +335,19 @@ pub(crate) fn lower_bound(
 }
 
 /// The analog forecast of `curve`'s final value at `step` when the analogies proved accurate
-/// there: the median miss of their forecasts of the completed trials (each from the others) is
-/// less than `accurate`. None otherwise, or with too few completed trials to match.
+/// there (see [`lower_bound`]). None otherwise, or with too few completed trials to match.
 pub(crate) fn accurate_forecast(
     curve: &TrialCurve,
     step: i64,
     references: &[Reference<'_>],
-    accurate: f64,
+    accuracy: f64,
     cache: &mut AnalogCache,
 ) -> Option<f64> {
     let own = analog(&window(curve, step), references, usize::MAX)?;
     let calibration = cache.calibration(references, reference_step(step));
-    (calibration.median_error < accurate).then_some(own.value)
+    calibration
+        .proved_accurate(references, accuracy)
+        .then_some(own.value)
 }
 
 /// An analog lower bound and the mean absolute error of the analog forecasts on the completed
@@ -489,9 +518,9 @@ mod tests {
             "{}",
             bound.mean_error
         );
-        // Analogies accurate to within 0.01 (median miss 0): the margin comes from the 5 trials
-        // matched most closely, which forecast each other exactly, so none; and the point
-        // forecast is trusted only then.
+        // Analogies accurate to within 0.01 of the spread (median miss 0): the margin comes from
+        // the 5 trials matched most closely, which forecast each other exactly, so none; and the
+        // point forecast is trusted only then.
         let bound = lower_bound(&running, 10, &refs, 0.0, 0.01, &mut cache).unwrap();
         assert!((bound.value - 2.1).abs() < 1e-9, "{}", bound.value);
         let trusted = accurate_forecast(&running, 10, &refs, 0.01, &mut cache).unwrap();

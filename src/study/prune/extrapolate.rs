@@ -5,7 +5,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use super::analog::{accurate_forecast, lower_bound, AnalogCache, Reference};
+use super::analog::{
+    accurate_forecast, lower_bound, sorted_finals, spread, AnalogCache, Reference,
+};
 use super::percentile::nan_percentile;
 use super::{
     due_for_decision, reference_step, CurveState, Curves, Pruner, PrunerError, TrialCurve,
@@ -180,26 +182,6 @@ const ANALOGY_ADVANTAGE: f64 = 0.25;
 /// comparable trials, and a trial they stopped passes its analog forecast to the sampler.
 const ANALOGY_ACCURACY: f64 = 0.1;
 
-/// The finite final values of `references`, sorted.
-fn sorted_finals(references: &[Reference<'_>]) -> Vec<f64> {
-    let mut finals: Vec<f64> = references
-        .iter()
-        .map(|r| r.value)
-        .filter(|v| v.is_finite())
-        .collect();
-    finals.sort_by(f64::total_cmp);
-    finals
-}
-
-/// The spread of the completed trials' final values `finals` (sorted, finite): from the best
-/// to the median.
-fn spread(finals: &[f64]) -> f64 {
-    match finals.first() {
-        Some(best) => finals[finals.len() / 2] - best,
-        None => f64::NAN,
-    }
-}
-
 /// At most this many points are fitted: a longer curve is averaged over equal-width step
 /// bins first, so a decision costs the same at step 100 and at step 100,000.
 const MAX_POINTS: usize = 96;
@@ -306,10 +288,16 @@ impl Extrapolate {
         if !self.analogies {
             return None;
         }
-        let accurate = ANALOGY_ACCURACY * spread(&sorted_finals(references));
         let bound = {
             let mut cache = self.analogs.lock().ok()?;
-            lower_bound(curve, step, references, threshold, accurate, &mut cache)
+            lower_bound(
+                curve,
+                step,
+                references,
+                threshold,
+                ANALOGY_ACCURACY,
+                &mut cache,
+            )
         };
         let bound = bound.filter(|b| b.value > threshold)?;
         let errors: Vec<f64> = self
@@ -393,9 +381,8 @@ impl Extrapolate {
         if !self.analogies {
             return None;
         }
-        let accurate = ANALOGY_ACCURACY * spread(&finals);
         let mut cache = self.analogs.lock().ok()?;
-        accurate_forecast(curve, step, &completed, accurate, &mut cache)
+        accurate_forecast(curve, step, &completed, ANALOGY_ACCURACY, &mut cache)
     }
 
     /// The largest amount by which the lowered forecast from a completed trial's values up to
