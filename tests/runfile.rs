@@ -874,7 +874,7 @@ fn pruner_tables_parse() {
     );
     assert_eq!(p.kind.build().name(), "patient");
     let p = parse(&pr(
-        "kind = \"extrapolate\"\nn_warmup_steps = 8\nforecast_tolerance = 0\nanalogies = false",
+        "kind = \"extrapolate\"\nn_warmup_steps = 8\nforecast_tolerance = 0\nanalogies = false\ntangent = true",
     ))
     .pruner
     .unwrap();
@@ -882,6 +882,7 @@ fn pruner_tables_parse() {
     expected.n_warmup_steps = 8;
     expected.forecast_tolerance = 0.0;
     expected.analogies = false;
+    expected.tangent = Some(true);
     assert_eq!(p.kind, PrunerKind::Extrapolate(expected));
     assert_eq!(p.kind.build().name(), "extrapolate");
     assert_eq!(
@@ -896,8 +897,9 @@ fn bad_pruner_tables_give_located_errors() {
     let cases: Vec<Case> = vec![
         (pr("kind = \"medain\""), 8, 8, "unknown pruner kind 'medain'; expected one of median, percentile, asha, hyperband, threshold, patient, extrapolate, none"),
         (pr("kind = \"extrapolate\"\nz = -1"), 9, 5, "'z' is -1; expected a number, 0 or more"),
-        (pr("kind = \"extrapolate\"\nn_min_trials = 3"), 9, 1, "unknown key 'n_min_trials' in [pruner]; expected one of kind, metric, percentile, n_startup_trials, n_warmup_steps, interval_steps, z, forecast_tolerance, analogies"),
+        (pr("kind = \"extrapolate\"\nn_min_trials = 3"), 9, 1, "unknown key 'n_min_trials' in [pruner]; expected one of kind, metric, percentile, n_startup_trials, n_warmup_steps, interval_steps, z, forecast_tolerance, analogies, tangent"),
         (pr("kind = \"extrapolate\"\nanalogies = 1"), 9, 13, "'analogies' in [pruner] must be true or false, got an integer"),
+        (pr("kind = \"extrapolate\"\ntangent = \"auto\""), 9, 11, "'tangent' in [pruner] must be true or false, got a string"),
         (pr("kind = \"extrapolate\"\nforecast_tolerance = -0.5"), 9, 22, "'forecast_tolerance' is -0.5; expected a number, 0 or more"),
         (pr("metric = \"val_loss\""), 7, 1, "[pruner] needs kind = one of median"),
         (pr("kind = \"median\"\nreduction_factor = 2"), 9, 1, "unknown key 'reduction_factor' in [pruner]; expected one of kind, metric, n_startup_trials"),

@@ -51,6 +51,13 @@ pub trait Algorithm: Send + Sync + fmt::Debug {
     fn settings(&self) -> BTreeMap<String, Value> {
         BTreeMap::new()
     }
+
+    /// Whether the algorithm learns from the trials a pruner stopped (TPE ranks them by the
+    /// pruner's forecast or by the step they reached); random search and annealing skip them.
+    /// The study tells its pruner ([`crate::study::prune::Pruner::fit_sampler`]).
+    fn learns_from_stopped_trials(&self) -> bool {
+        false
+    }
 }
 
 impl Algorithm for Box<dyn Algorithm> {
@@ -62,6 +69,9 @@ impl Algorithm for Box<dyn Algorithm> {
     }
     fn settings(&self) -> BTreeMap<String, Value> {
         (**self).settings()
+    }
+    fn learns_from_stopped_trials(&self) -> bool {
+        (**self).learns_from_stopped_trials()
     }
 }
 

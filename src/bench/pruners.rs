@@ -146,6 +146,11 @@ pub fn parse(spec: &str) -> Result<Box<dyn Pruner>, String> {
                             format!("pruner '{spec}': analogies = '{v}' is not true or false")
                         })?
                     }
+                    "tangent" => {
+                        p.tangent = Some(v.parse().map_err(|_| {
+                            format!("pruner '{spec}': tangent = '{v}' is not true or false")
+                        })?)
+                    }
                     _ => return Err(bad_key(k)),
                 }
             }
@@ -205,6 +210,13 @@ mod tests {
             parse("extrapolate:analogies=false").unwrap().name(),
             "extrapolate"
         );
+        assert_eq!(
+            parse("extrapolate:tangent=true").unwrap().name(),
+            "extrapolate"
+        );
+        assert!(parse("extrapolate:tangent=1")
+            .unwrap_err()
+            .contains("tangent = '1' is not true or false"));
         let e = parse("extrapolate:analogies=no").unwrap_err();
         assert!(e.contains("analogies = 'no' is not true or false"), "{e}");
         assert_eq!(

@@ -189,6 +189,9 @@ impl Algorithm for Timed {
     fn settings(&self) -> std::collections::BTreeMap<String, Value> {
         self.inner.settings()
     }
+    fn learns_from_stopped_trials(&self) -> bool {
+        self.inner.learns_from_stopped_trials()
+    }
 }
 
 /// What to run.

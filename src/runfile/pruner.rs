@@ -138,14 +138,18 @@ impl std::fmt::Display for PrunerKind {
         match self {
             PrunerKind::Extrapolate(p) => write!(
                 f,
-                "extrapolate {} (n_startup_trials = {}, n_warmup_steps = {}, interval_steps = {}, z = {}, forecast_tolerance = {}, analogies = {})",
+                "extrapolate {} (n_startup_trials = {}, n_warmup_steps = {}, interval_steps = {}, z = {}, forecast_tolerance = {}, analogies = {}, tangent = {})",
                 p.percentile,
                 p.n_startup_trials,
                 p.n_warmup_steps,
                 p.interval_steps,
                 p.z,
                 p.forecast_tolerance,
-                p.analogies
+                p.analogies,
+                match p.tangent {
+                    Some(on) => on.to_string(),
+                    None => "by sampler".into(),
+                }
             ),
             PrunerKind::Median(p) => {
                 write!(f, "median (")?;
@@ -222,6 +226,7 @@ pub fn pruner_keys(kind: &str) -> &'static [&'static str] {
             "z",
             "forecast_tolerance",
             "analogies",
+            "tangent",
         ],
         "median" => &[
             "n_startup_trials",
@@ -349,6 +354,7 @@ fn read_kind(
             p.z = float("z")?.unwrap_or(p.z);
             p.forecast_tolerance = float("forecast_tolerance")?.unwrap_or(p.forecast_tolerance);
             p.analogies = flag("analogies")?.unwrap_or(p.analogies);
+            p.tangent = flag("tangent")?.or(p.tangent);
             checked(p.validated().map(PrunerKind::Extrapolate))
         }
         "median" => Ok(PrunerKind::Median(percentile(50.0)?)),

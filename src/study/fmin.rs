@@ -472,6 +472,8 @@ impl<'a, O: Objective> Fmin<'a, O> {
         let seed = self.seed.unwrap_or_else(|| rand::rng().random());
         let mut study = Study::boxed(self.space, self.algo, seed);
         study.set_sampler_brackets(self.pruner.sampler_brackets());
+        self.pruner
+            .fit_sampler(study.algorithm().learns_from_stopped_trials());
         for t in &self.prior_trials {
             // a resumed study keeps its numbers; trials of other studies take the next ones
             if study

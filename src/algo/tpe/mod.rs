@@ -762,6 +762,10 @@ where
 }
 
 impl Algorithm for Tpe {
+    fn learns_from_stopped_trials(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> String {
         if self.hyperopt_scoring {
             "tpe-hyperopt".into()

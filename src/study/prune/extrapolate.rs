@@ -76,6 +76,19 @@ use super::{
 /// analogies proved accurate at that step (as above), it carries its analog forecast. Noisy or
 /// misfitting curves fail both checks, and their stopped trials are ranked as Optuna ranks
 /// pruned trials.
+///
+/// **The tangent check** (`tangent`; by default on with a sampler that does not learn from
+/// stopped trials, random search and annealing, off with TPE). A trial the checks above would
+/// stop is kept while the straight line through its last two values, extended to the horizon,
+/// ends at or below the threshold: on a curve that falls ever more slowly (convex) that line
+/// stays below the curve, so it bounds where the curve can end. It is waived when a completed
+/// trial that fell at every step up to the same step, with a line from there reaching between
+/// as far and [`TANGENT_COVER`] times as far, showed the plateau model safe (its lowered
+/// forecast from that step was not above its final value): the completed trials then vouch for
+/// the model on curves of that steepness. What it is for: SGD's slow learners look flat to the
+/// plateau model after a few steps and end best (`hpo bench`'s `sgd_diabetes`); with TPE a
+/// completed slow learner shows the model's miss, but random search completes none of them, so
+/// nothing else keeps them. It costs steps, and with TPE it measured worse (BENCH.md).
 #[derive(Debug)]
 pub struct Extrapolate {
     /// The percentile of the completed trials' final values, in 0..=100 (lower keeps fewer).
@@ -96,6 +109,9 @@ pub struct Extrapolate {
     /// Whether a trial the plateau model keeps may still be stopped by analogy with the
     /// completed trials whose curves had the same shape (see the type's documentation).
     pub analogies: bool,
+    /// Whether the tangent check is on (see the type's documentation); `None`: on when the
+    /// study's sampler does not learn from stopped trials ([`Pruner::fit_sampler`]).
+    pub tangent: Option<bool>,
     /// Completed trials' fitted final values, by trial number.
     fitted: Arc<Mutex<HashMap<usize, Fitted>>>,
     /// The analog forecasts' calibrations.
@@ -121,6 +137,9 @@ struct Prefix {
     error: Option<f64>,
     /// How far the lowered forecast (a pruning decision's) was above the final value.
     overshoot: Option<f64>,
+    /// When the curve fell at every step up to that step: how far below its value there the
+    /// line through its last two values went by its last step ([`tangent_reach`]).
+    reach: Option<f64>,
 }
 
 impl Default for Extrapolate {
@@ -136,6 +155,7 @@ impl Default for Extrapolate {
             z: 2.0,
             forecast_tolerance: 0.01,
             analogies: true,
+            tangent: None,
             fitted: Arc::default(),
             analogs: Arc::default(),
         }
@@ -163,6 +183,7 @@ impl PartialEq for Extrapolate {
             && self.z == other.z
             && self.forecast_tolerance == other.forecast_tolerance
             && self.analogies == other.analogies
+            && self.tangent == other.tangent
     }
 }
 
@@ -181,6 +202,15 @@ const ANALOGY_ADVANTAGE: f64 = 0.25;
 /// those values (from the best to the median): their margin is then calibrated on the closest
 /// comparable trials, and a trial they stopped passes its analog forecast to the sampler.
 const ANALOGY_ACCURACY: f64 = 0.1;
+
+/// The tangent check is waived by a completed trial whose line reached from as far as the
+/// running trial's to this many times as far (see [`Extrapolate`]).
+const TANGENT_COVER: f64 = 2.0;
+
+/// A forecast within this fraction of the spread of the completed final values (from the best
+/// to the median) above a final value counts as not above it: the fit's own precision (its
+/// `tau` is refined to about 1e-5 in log scale).
+const FIT_PRECISION: f64 = 1e-6;
 
 /// At most this many points are fitted: a longer curve is averaged over equal-width step
 /// bins first, so a decision costs the same at step 100 and at step 100,000.
@@ -267,6 +297,11 @@ impl Extrapolate {
         let Some(threshold) = nan_percentile(&finals, self.percentile) else {
             return false;
         };
+        if self.tangent == Some(true)
+            && self.kept_by_tangent(&completed, &points, horizon as f64, step, threshold)
+        {
+            return false;
+        }
         let too_high = |f: f64| f > threshold && f - self.overshoot(&completed, step) > threshold;
         if forecast(&points, horizon as f64, self.z).is_some_and(too_high) {
             return true;
@@ -385,6 +420,33 @@ impl Extrapolate {
         accurate_forecast(curve, step, &completed, ANALOGY_ACCURACY, &mut cache)
     }
 
+    /// Whether the tangent check keeps the trial whose finite values are `points` at `step`:
+    /// the line through its last two values ends at or below `threshold` at `horizon`, and no
+    /// completed trial of about the same steepness vouches for the plateau model there.
+    fn kept_by_tangent(
+        &self,
+        completed: &[Reference<'_>],
+        points: &[(f64, f64)],
+        horizon: f64,
+        step: i64,
+        threshold: f64,
+    ) -> bool {
+        let (Some(reach), Some(&(_, last))) = (tangent_reach(points, horizon), points.last())
+        else {
+            return false;
+        };
+        if last - reach > threshold {
+            return false;
+        }
+        let precision = FIT_PRECISION * spread(&sorted_finals(completed));
+        let vouches = |p: Prefix| {
+            p.reach
+                .is_some_and(|r| r >= reach && r <= TANGENT_COVER * reach)
+                && p.overshoot.is_some_and(|o| o <= precision)
+        };
+        !self.prefixes(completed, step).any(vouches)
+    }
+
     /// The largest amount by which the lowered forecast from a completed trial's values up to
     /// `step` came out above its final value (0 when none did).
     fn overshoot(&self, completed: &[Reference<'_>], step: i64) -> f64 {
@@ -427,6 +489,10 @@ impl Extrapolate {
         let prefix = Prefix {
             error: at(0.0).map(|f| (fitted - f).abs()),
             overshoot: at(self.z).map(|f| f - fitted),
+            reach: c
+                .last_step()
+                .filter(|_| before.windows(2).all(|w| w[1].1 < w[0].1))
+                .and_then(|last| tangent_reach(&before, last as f64)),
         };
         if let Some(f) = self
             .fitted
@@ -448,6 +514,10 @@ impl Pruner for Extrapolate {
 
     fn prune(&self, curves: &mut Curves, trial: usize) -> bool {
         self.decide(curves, trial)
+    }
+
+    fn fit_sampler(&mut self, learns_from_stopped: bool) {
+        self.tangent.get_or_insert(!learns_from_stopped);
     }
 
     fn forecast(&self, curves: &Curves, trial: usize) -> Option<f64> {
@@ -528,6 +598,17 @@ fn line_at(points: &[(f64, f64)], t: f64) -> Option<(f64, f64)> {
     let line = least_squares(&steps, points, t)?;
     let variance = line.sse / (points.len() as f64 - 2.0);
     Some((line.at_horizon, (variance * line.leverage).sqrt()))
+}
+
+/// How far below its last value the straight line through the last two of `points` (step,
+/// value; sorted by step) is at `horizon`: 0 when the curve did not fall between them. None
+/// with fewer than 2 points.
+fn tangent_reach(points: &[(f64, f64)], horizon: f64) -> Option<f64> {
+    let [(s0, v0), (s1, v1)] = points.get(points.len().checked_sub(2)?..)? else {
+        return None;
+    };
+    let fall_per_step = ((v0 - v1) / (s1 - s0)).max(0.0);
+    Some(fall_per_step * (horizon - s1).max(0.0))
 }
 
 /// The optimistic forecast at `horizon` of the curve `points` (step, value), sorted by step:
@@ -881,6 +962,103 @@ mod tests {
             distinct.insert(at);
         }
         assert_eq!(distinct.len(), 526);
+    }
+
+    #[test]
+    fn the_tangent_reach_is_the_last_fall_per_step_extended_to_the_horizon() {
+        let points = [(1.0, 0.9), (2.0, 0.7), (4.0, 0.6)];
+        // 0.1 over 2 steps: 0.05 per step, 76 steps to go
+        let r = tangent_reach(&points, 80.0).unwrap();
+        assert!((r - 3.8).abs() < 1e-12, "{r}");
+        // rising or flat: no reach; at or past the horizon: none either
+        assert_eq!(tangent_reach(&[(1.0, 0.5), (2.0, 0.6)], 80.0), Some(0.0));
+        assert_eq!(tangent_reach(&[(1.0, 0.5), (2.0, 0.5)], 80.0), Some(0.0));
+        assert_eq!(tangent_reach(&points, 4.0), Some(0.0));
+        assert_eq!(tangent_reach(&points[..1], 80.0), None);
+    }
+
+    /// An SGD-like slow learner: a fast first descent that looks like a plateau near 0.39
+    /// after 4 steps, and a slow one under it that takes the curve to 0.103 at step 81.
+    fn slow_learner(t: i64) -> f64 {
+        0.05 + 0.6 * (-(t as f64) / 1.5).exp() + 0.4 * (-(t as f64) / 40.0).exp()
+    }
+
+    #[test]
+    fn the_tangent_check_keeps_a_slow_learner_only_fast_learners_completed() {
+        // the completed trials: fast learners, flat from step 4, ending at 0.3 .. 0.5
+        let mut c = completed(5, |i, t| exp_value(0.3 + 0.05 * i as f64, 1.0, t));
+        for t in 1..=4 {
+            c.report(5, t, slow_learner(t));
+        }
+        let off = Extrapolate {
+            tangent: Some(false),
+            ..Extrapolate::default()
+        };
+        let on = Extrapolate {
+            tangent: Some(true),
+            ..Extrapolate::default()
+        };
+        // the plateau model stops it at step 4, though it would end best by far
+        assert!(slow_learner(81) < 0.11);
+        assert!(off.decide(&c, 5));
+        // the line through its last two values (0.049 per step) reaches far below 0.3
+        assert!(!on.decide(&c, 5));
+        // still kept at step 20 (0.015 per step), stopped once that line ends above the
+        // threshold: a fast learner flat at 0.6 is stopped at step 4 with the check on too
+        for t in 5..=20 {
+            c.report(5, t, slow_learner(t));
+        }
+        assert!(!on.decide(&c, 5));
+        for t in 1..=4 {
+            c.report(6, t, exp_value(0.6, 1.0, t));
+        }
+        assert!(on.decide(&c, 6));
+    }
+
+    #[test]
+    fn completed_trials_as_steep_as_the_trial_waive_the_tangent_check() {
+        // exact exponentials (tau 4) ending at 0.2 .. 0.4: the plateau model's forecasts of
+        // them are exact, and at step 6 they still fall 0.063 per step
+        let mut c = study(&[0.2, 0.25, 0.3, 0.35, 0.4]);
+        for (t, v) in exp_curve(0.5, 4.0, 1..=6) {
+            c.report(5, t as i64, v);
+        }
+        let on = Extrapolate {
+            tangent: Some(true),
+            ..without_analogies()
+        };
+        // the same shape, ending at 0.5: the completed trials vouch for the model, stopped
+        assert!(on.decide(&c, 5));
+        // a trial falling 3 times as steeply has no completed trial as steep: kept
+        for t in 1..=6 {
+            c.report(6, t, 0.5 + 3.0 * (exp_value(0.0, 4.0, t)));
+        }
+        assert!(without_analogies().decide(&c, 6));
+        assert!(!on.decide(&c, 6));
+    }
+
+    #[test]
+    fn the_sampler_turns_the_tangent_check_on_unless_it_learns_from_stopped_trials() {
+        let mut p = Extrapolate::default();
+        assert_eq!(p.tangent, None);
+        p.fit_sampler(false);
+        assert_eq!(p.tangent, Some(true));
+        let mut p = Extrapolate::default();
+        p.fit_sampler(true);
+        assert_eq!(p.tangent, Some(false));
+        // a setting of its own stays
+        let mut p = Extrapolate {
+            tangent: Some(false),
+            ..Extrapolate::default()
+        };
+        p.fit_sampler(false);
+        assert_eq!(p.tangent, Some(false));
+        use crate::algo::{Algorithm, Anneal, Random, Tpe};
+        assert!(Tpe::default().learns_from_stopped_trials());
+        assert!(!Random.learns_from_stopped_trials());
+        assert!(!Anneal::default().learns_from_stopped_trials());
+        let boxed: Box<dyn Algorithm> = Box::new(Tpe::default());
+        assert!(boxed.learns_from_stopped_trials());
     }
 
     #[test]

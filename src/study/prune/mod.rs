@@ -65,6 +65,11 @@ pub trait Pruner: Send + Sync + fmt::Debug {
     fn forecast(&self, _curves: &Curves, _trial: usize) -> Option<f64> {
         None
     }
+
+    /// Called once before a study starts, with whether its sampler learns from the trials this
+    /// pruner stops ([`crate::algo::Algorithm::learns_from_stopped_trials`]). The default does
+    /// nothing; [`Extrapolate`] turns its tangent check on for a sampler that does not.
+    fn fit_sampler(&mut self, _learns_from_stopped: bool) {}
 }
 
 impl Pruner for Box<dyn Pruner> {
@@ -79,6 +84,9 @@ impl Pruner for Box<dyn Pruner> {
     }
     fn forecast(&self, curves: &Curves, trial: usize) -> Option<f64> {
         (**self).forecast(curves, trial)
+    }
+    fn fit_sampler(&mut self, learns_from_stopped: bool) {
+        (**self).fit_sampler(learns_from_stopped)
     }
 }
 

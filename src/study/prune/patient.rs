@@ -80,6 +80,12 @@ impl Pruner for Patient {
             .as_ref()
             .and_then(|p| p.forecast(curves, trial))
     }
+
+    fn fit_sampler(&mut self, learns_from_stopped: bool) {
+        if let Some(p) = &mut self.wrapped {
+            p.fit_sampler(learns_from_stopped);
+        }
+    }
 }
 
 #[cfg(test)]
