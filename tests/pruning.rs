@@ -679,3 +679,82 @@ fn tpe_ranks_a_stopped_trial_by_its_trusted_forecast() {
         );
     }
 }
+
+/// An SGD-like curve of 81 steps: below 0.5 a fast learner, flat from step 4 and ending at
+/// 0.2 to 0.3; from 0.5 a slow learner, which looks flat near 0.4 after 4 steps and still
+/// falls to about 0.1 to 0.15 by step 81.
+fn fast_or_slow(x: f64, step: i64) -> f64 {
+    let t = step as f64;
+    if x < 0.5 {
+        0.2 + 0.2 * x + (-t).exp()
+    } else {
+        0.05 + 0.1 * (1.0 - x) + 0.6 * (-t / 1.5).exp() + 0.4 * (-t / 40.0).exp()
+    }
+}
+
+/// A study of `algo` with `pruner` on [`fast_or_slow`]: 5 fast learners first, then 25 of the
+/// algorithm's; returns the results and how many slow learners completed.
+fn fast_or_slow_study(
+    algo: impl hpo::Algorithm + 'static,
+    pruner: Box<dyn Pruner>,
+) -> (hpo::StudyResult, usize) {
+    let objective = with_context(|p: &Params, ctx: &hpo::TrialContext| {
+        let x = p.f64("x").unwrap_or(0.0);
+        for step in 1..=81 {
+            if ctx.report(step, fast_or_slow(x, step)) {
+                return TrialResult::pruned();
+            }
+        }
+        TrialResult::ok(fast_or_slow(x, 81))
+    });
+    let space = space();
+    let fast = [0.05, 0.1, 0.15, 0.2, 0.25]
+        .map(|x| std::collections::BTreeMap::from([("x".to_string(), hpo::Value::from(x))]));
+    let r = Fmin::new(objective, &space)
+        .algo(algo)
+        .seed(5)
+        .max_evals(30)
+        .initial_points(fast)
+        .pruner_boxed(pruner)
+        .run()
+        .unwrap();
+    let slow_completed = r
+        .trials
+        .iter()
+        .filter(|t| t.state == TrialState::Ok && t.params.f64("x").unwrap() >= 0.5)
+        .count();
+    (r, slow_completed)
+}
+
+#[test]
+fn with_random_search_the_default_pruner_keeps_slow_learners_the_plateau_model_would_stop() {
+    use hpo::study::prune::Extrapolate;
+    // random search learns nothing from stopped trials: the study turns the tangent check on
+    let (r, slow) = fast_or_slow_study(Random, Box::new(Extrapolate::default()));
+    assert!(slow >= 3, "{slow} slow learners completed");
+    let best = r.best().unwrap().loss.unwrap();
+    assert!(best < 0.16, "best {best}");
+    // without it, every slow learner is stopped at the end of the warm-up
+    let mut off = Extrapolate::default();
+    off.tangent = Some(false);
+    let (r, slow) = fast_or_slow_study(Random, Box::new(off));
+    assert_eq!(slow, 0);
+    let stopped_slow: Vec<i64> = r
+        .trials
+        .iter()
+        .filter(|t| t.state == TrialState::Pruned && t.params.f64("x").unwrap() >= 0.5)
+        .filter_map(|t| t.last_step)
+        .collect();
+    assert!(stopped_slow.len() >= 3, "{stopped_slow:?}");
+    assert!(stopped_slow.iter().all(|&s| s == 4), "{stopped_slow:?}");
+    assert!(r.best().unwrap().loss.unwrap() >= 0.2);
+    // TPE learns from stopped trials: the check stays off, as it does for the pruner above
+    let (r, slow) = fast_or_slow_study(hpo::Tpe::default(), Box::new(Extrapolate::default()));
+    assert_eq!(slow, 0);
+    let slow_tried = r
+        .trials
+        .iter()
+        .filter(|t| t.params.f64("x").unwrap() >= 0.5)
+        .count();
+    assert!(slow_tried >= 1, "TPE tried no slow learner");
+}
