@@ -148,7 +148,7 @@ impl std::fmt::Display for PrunerKind {
                 p.analogies,
                 match p.tangent {
                     Some(on) => on.to_string(),
-                    None => "by sampler".into(),
+                    None => "by sampler (on with random and anneal, off with tpe)".into(),
                 }
             ),
             PrunerKind::Median(p) => {
