@@ -14,7 +14,10 @@
 //! (default 0.001); at 0 every forecast is exact, so every completed trial is checked (the
 //! slowest case) and the forecast is trusted. Last, it times decisions the analogies take
 //! part in, on 30 completed curves that fall and then rise, and again after one more trial
-//! completed.
+//! completed. Then it times the decision on a slow learner (a fast first descent with a slow
+//! one under it, a tenth of the way) with the tangent check off (as TPE has it) and on (as
+//! random search has it): on, the check keeps it and, the first time at a step, reads how far
+//! each completed curve's line reached from that step.
 
 use std::time::Instant;
 
@@ -89,6 +92,30 @@ fn main() {
         t.first, t.first_us, t.median_us, t.p90_us,
     );
     analogies(steps, reps, count);
+    tangent(steps, reps, count, wiggle);
+}
+
+/// Decisions on a slow learner a tenth of the way, among `count` completed curves like
+/// `main`'s, with the tangent check off and on.
+fn tangent(steps: i64, reps: usize, count: usize, wiggle: f64) {
+    let span = steps as f64;
+    let mut curves = completed(steps, count, |n, t| {
+        let (a, tau) = (0.1 + 0.01 * n as f64, span / (4.0 + n as f64 / 5.0));
+        value(a, tau, t, steps, wiggle)
+    });
+    let slow = |t: i64| {
+        let t = t as f64;
+        0.05 + 0.6 * (-t / (span / 50.0)).exp() + 0.4 * (-t / (span / 2.0)).exp()
+    };
+    for t in 1..=(steps / 10).max(4) {
+        curves.report(count, t, slow(t));
+    }
+    for on in [false, true] {
+        let mut p = Extrapolate::default();
+        p.tangent = Some(on);
+        let label = if on { "tangent on" } else { "tangent off" };
+        print_decisions(label, steps, &timed(reps, || p.prune(&mut curves, count)));
+    }
 }
 
 /// A loss falling to `a - dip` and rising back to `a` at the last step.
