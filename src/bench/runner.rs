@@ -534,6 +534,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_timing_wrapper_says_what_its_algorithm_learns_from() {
+        // the pruner's tangent check follows it: on with random search, off with TPE
+        for (name, learns) in [("tpe", true), ("random", false), ("anneal", false)] {
+            let (timed, _) = Timed::new(algo::by_name(name).unwrap());
+            assert_eq!(timed.learns_from_stopped_trials(), learns, "{name}");
+        }
+    }
+
+    #[test]
     fn results_are_in_order_and_reproducible() {
         let cfg = BenchConfig {
             problems: vec![problems::by_name("branin").unwrap().into()],
