@@ -44,10 +44,7 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(0.001);
     let count = arg(4, 30);
-    let mut curves = completed(steps, count, |n, t| {
-        let (a, tau) = (0.1 + 0.01 * n as f64, steps as f64 / (4.0 + n as f64 / 5.0));
-        value(a, tau, t, steps, wiggle)
-    });
+    let mut curves = falling(steps, count, wiggle);
     // the decided trial: half-way, still above the threshold's reach
     for t in 1..=steps / 2 {
         curves.report(count, t, value(0.05, steps as f64 / 3.0, t, steps, wiggle));
@@ -99,10 +96,7 @@ fn main() {
 /// `main`'s, with the tangent check off and on.
 fn tangent(steps: i64, reps: usize, count: usize, wiggle: f64) {
     let span = steps as f64;
-    let mut curves = completed(steps, count, |n, t| {
-        let (a, tau) = (0.1 + 0.01 * n as f64, span / (4.0 + n as f64 / 5.0));
-        value(a, tau, t, steps, wiggle)
-    });
+    let mut curves = falling(steps, count, wiggle);
     let slow = |t: i64| {
         let t = t as f64;
         0.05 + 0.6 * (-t / (span / 50.0)).exp() + 0.4 * (-t / (span / 2.0)).exp()
@@ -158,6 +152,14 @@ fn analogies(steps: i64, reps: usize, count: usize) {
         steps,
         &timed(reps, || p.prune(&mut curves, count)),
     );
+}
+
+/// `count` completed falling curves ending at 0.1, 0.11, ..., the later ones slower.
+fn falling(steps: i64, count: usize, wiggle: f64) -> Curves {
+    completed(steps, count, |n, t| {
+        let (a, tau) = (0.1 + 0.01 * n as f64, steps as f64 / (4.0 + n as f64 / 5.0));
+        value(a, tau, t, steps, wiggle)
+    })
 }
 
 /// `count` completed trials of `steps` steps, trial `n`'s value at step `t` being `value(n, t)`.

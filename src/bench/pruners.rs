@@ -35,6 +35,13 @@ fn number<T: std::str::FromStr>(spec: &str, key: &str, value: &str) -> Result<T,
         .map_err(|_| format!("pruner '{spec}': {key} = '{value}' is not a valid number"))
 }
 
+/// A setting's value that must be `true` or `false`.
+fn flag(spec: &str, key: &str, value: &str) -> Result<bool, String> {
+    value
+        .parse()
+        .map_err(|_| format!("pruner '{spec}': {key} = '{value}' is not true or false"))
+}
+
 /// A spec's `key=value` settings, trimmed.
 type Settings<'s> = Vec<(&'s str, &'s str)>;
 
@@ -141,16 +148,8 @@ pub fn parse(spec: &str) -> Result<Box<dyn Pruner>, String> {
                     "interval_steps" => p.interval_steps = number(spec, k, v)?,
                     "z" => p.z = number(spec, k, v)?,
                     "forecast_tolerance" => p.forecast_tolerance = number(spec, k, v)?,
-                    "analogies" => {
-                        p.analogies = v.parse().map_err(|_| {
-                            format!("pruner '{spec}': analogies = '{v}' is not true or false")
-                        })?
-                    }
-                    "tangent" => {
-                        p.tangent = Some(v.parse().map_err(|_| {
-                            format!("pruner '{spec}': tangent = '{v}' is not true or false")
-                        })?)
-                    }
+                    "analogies" => p.analogies = flag(spec, k, v)?,
+                    "tangent" => p.tangent = Some(flag(spec, k, v)?),
                     _ => return Err(bad_key(k)),
                 }
             }

@@ -438,13 +438,21 @@ impl Extrapolate {
         if last - reach > threshold {
             return false;
         }
+        // the overshoots of the completed trials about as steep (most decisions have none, and
+        // then need no final values sorted for the precision)
+        let mut overshoots = self
+            .prefixes(completed, step)
+            .filter(|p| {
+                p.reach
+                    .is_some_and(|r| r >= reach && r <= TANGENT_COVER * reach)
+            })
+            .filter_map(|p| p.overshoot)
+            .peekable();
+        if overshoots.peek().is_none() {
+            return true;
+        }
         let precision = FIT_PRECISION * spread(&sorted_finals(completed));
-        let vouches = |p: Prefix| {
-            p.reach
-                .is_some_and(|r| r >= reach && r <= TANGENT_COVER * reach)
-                && p.overshoot.is_some_and(|o| o <= precision)
-        };
-        !self.prefixes(completed, step).any(vouches)
+        !overshoots.any(|o| o <= precision)
     }
 
     /// The largest amount by which the lowered forecast from a completed trial's values up to
